@@ -1,0 +1,145 @@
+//! The committer thread: group commit. It takes every batch waiting in the queue, validates them
+//! in order, writes their frames with one write and one fsync, applies them to the state under
+//! one write lock, publishes the new LSN and answers the callers.
+
+use super::Shared;
+use crate::codec::record::{self, LogBatch};
+use crate::error::{Error, Result};
+use crate::limits::{MAX_GROUP_BATCHES, MAX_GROUP_OPS};
+use crate::model::{Batch, Lsn};
+use crate::state::validate::Validator;
+use crate::wal::LogWriter;
+use crossbeam::channel::{Receiver, Sender};
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+pub type Reply = Sender<Result<Lsn>>;
+
+pub enum Command {
+    Record(Batch, Reply),
+    /// Make everything written so far durable.
+    Sync(Reply),
+    Shutdown,
+}
+
+struct Staged {
+    reply: Reply,
+    lsn: Lsn,
+    batch: LogBatch,
+}
+
+pub fn run(shared: Arc<Shared>, rx: Receiver<Command>, mut writer: LogWriter, sync_each: bool) {
+    let mut shutting_down = false;
+    while !shutting_down {
+        let Ok(first) = rx.recv() else { break };
+        let mut group = vec![first];
+        let mut ops = 0usize;
+        while group.len() < MAX_GROUP_BATCHES && ops < MAX_GROUP_OPS {
+            match rx.try_recv() {
+                Ok(cmd) => {
+                    if let Command::Record(b, _) = &cmd {
+                        ops += b.len();
+                    }
+                    group.push(cmd);
+                }
+                Err(_) => break,
+            }
+        }
+        shutting_down = group.iter().any(|c| matches!(c, Command::Shutdown));
+        commit_group(&shared, &mut writer, group, sync_each);
+    }
+    // Whatever was written becomes durable before the thread ends.
+    if shared.poison_reason().is_none() {
+        if let Err(e) = writer.sync() {
+            shared.poison(format!("fsync at shutdown: {e}"));
+        }
+    }
+}
+
+fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sync_each: bool) {
+    let mut waiting: Vec<Reply> = Vec::new();
+    let mut staged: Vec<Staged> = Vec::new();
+    let mut must_sync = sync_each;
+    if let Some(reason) = shared.poison_reason() {
+        for cmd in group {
+            if let Command::Record(_, reply) | Command::Sync(reply) = cmd {
+                let _ = reply.send(Err(Error::Poisoned(reason.clone())));
+            }
+        }
+        return;
+    }
+    {
+        let state = shared.state.read();
+        let mut validator = Validator::new(&state);
+        for cmd in group {
+            match cmd {
+                Command::Record(batch, reply) => match validator.batch(&batch) {
+                    Err(rejection) => {
+                        let _ = reply.send(Err(Error::Rejected(rejection)));
+                    }
+                    Ok(log_batch) if log_batch.ops.is_empty() => waiting.push(reply),
+                    Ok(log_batch) => match record::encode(&log_batch) {
+                        Ok(bytes) => {
+                            let lsn = Lsn(writer.stage(&bytes, log_batch.ops.len() as u32));
+                            staged.push(Staged {
+                                reply,
+                                lsn,
+                                batch: log_batch,
+                            });
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(Error::InvalidArgument(format!(
+                                "cannot encode batch: {e}"
+                            ))));
+                        }
+                    },
+                },
+                Command::Sync(reply) => {
+                    must_sync = true;
+                    waiting.push(reply);
+                }
+                Command::Shutdown => must_sync = true,
+            }
+        }
+    }
+    if let Err(e) = writer.write_staged(must_sync) {
+        let reason = format!(
+            "log write or fsync failed on {}: {e}",
+            writer.segment_path().display()
+        );
+        shared.poison(reason.clone());
+        for reply in staged.into_iter().map(|s| s.reply).chain(waiting) {
+            let _ = reply.send(Err(Error::Poisoned(reason.clone())));
+        }
+        return;
+    }
+    let mut applied_ops = 0u64;
+    let visible = {
+        let mut state = shared.state.write();
+        for s in &staged {
+            if let Err(why) = state.apply(s.lsn, &s.batch.ops) {
+                // Validation rules this out; if it happens the state can no longer be trusted.
+                shared.poison(format!("apply of LSN {} failed: {why}", s.lsn));
+            }
+            applied_ops += s.batch.ops.len() as u64;
+        }
+        state.lsn
+    };
+    let result_for = |lsn: Lsn| match shared.poison_reason() {
+        Some(reason) => Err(Error::Poisoned(reason)),
+        None => Ok(lsn),
+    };
+    for s in staged {
+        let _ = s.reply.send(result_for(s.lsn));
+    }
+    for reply in waiting {
+        let _ = reply.send(result_for(visible));
+    }
+    let total = shared
+        .ops_since_checkpoint
+        .fetch_add(applied_ops, Ordering::Relaxed)
+        + applied_ops;
+    if applied_ops > 0 && total >= shared.checkpoint_every_ops {
+        let _ = shared.checkpoint_wake.try_send(());
+    }
+}

@@ -1,0 +1,273 @@
+//! The database handle: opening and recovery, the write path and the read API.
+
+mod commit;
+mod open;
+mod options;
+
+pub use open::RecoveryReport;
+pub use options::{Durability, Options};
+
+use crate::error::{Error, Result};
+use crate::model::{Batch, BusinessDay, Lsn, Org, OrgId, Timestamp};
+use crate::state::balance::ReadCost;
+use crate::state::read::{DayBalance, LedgerEntry};
+use crate::state::State;
+use crate::store::{CheckpointStats, Store};
+use commit::Command;
+use crossbeam::channel::{Receiver, Sender};
+use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+/// State shared by the handle, the committer and the checkpointer.
+pub(crate) struct Shared {
+    pub(crate) path: PathBuf,
+    pub(crate) state: RwLock<State>,
+    store: Store,
+    poisoned: Mutex<Option<String>>,
+    checkpoint_lock: Mutex<()>,
+    ops_since_checkpoint: AtomicU64,
+    checkpoint_every_ops: u64,
+    checkpoint_wake: Sender<()>,
+    _lock_file: File,
+}
+
+impl Shared {
+    fn poison(&self, reason: String) {
+        let mut p = self.poisoned.lock();
+        if p.is_none() {
+            *p = Some(reason);
+        }
+    }
+
+    fn poison_reason(&self) -> Option<String> {
+        self.poisoned.lock().clone()
+    }
+
+    /// Writes every value changed since the last checkpoint to the store, then its LSN.
+    fn checkpoint(&self) -> Result<CheckpointStats> {
+        let _one_at_a_time = self.checkpoint_lock.lock();
+        self.ops_since_checkpoint.store(0, Ordering::Relaxed);
+        let (base, keys) = self.state.write().take_dirty();
+        let snapshot = self.state.read().pack(&keys);
+        match self.store.write(&snapshot, base) {
+            Ok(stats) => Ok(stats),
+            Err(e) => {
+                // Not persisted: keep them dirty so a later checkpoint writes them.
+                self.state.write().dirty.extend(keys);
+                Err(e)
+            }
+        }
+    }
+}
+
+/// An open Folio database. Cheap to share across threads behind an `Arc`; all methods take `&self`.
+pub struct Db {
+    shared: Arc<Shared>,
+    tx: Sender<Command>,
+    committer: Option<JoinHandle<()>>,
+    checkpointer: Option<(Sender<()>, JoinHandle<()>)>,
+    recovery: RecoveryReport,
+}
+
+/// A consistent read view: every read through it sees the same committed prefix of the log.
+pub struct ReadView<'a> {
+    state: RwLockReadGuard<'a, State>,
+}
+
+impl ReadView<'_> {
+    /// LSN of the last batch this view includes.
+    pub fn lsn(&self) -> Lsn {
+        self.state.lsn
+    }
+
+    pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
+        self.state.balance(org, day)
+    }
+
+    pub fn balances(
+        &self,
+        org: OrgId,
+        from: BusinessDay,
+        to: BusinessDay,
+    ) -> Result<Vec<DayBalance>> {
+        self.state.balances(org, from, to)
+    }
+
+    pub fn entries(&self, org: OrgId, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
+        self.state.entries(org, from, to)
+    }
+
+    /// Closing balance of `day` and how many values the read touched.
+    pub fn closing_with_cost(
+        &self,
+        org: OrgId,
+        day: BusinessDay,
+    ) -> Result<(crate::model::Money, ReadCost)> {
+        self.state.closing(org, day)
+    }
+
+    pub fn org(&self, org: OrgId) -> Option<Org> {
+        self.state.orgs.get(&org).map(|o| o.org())
+    }
+
+    /// Every registered org, by id.
+    pub fn orgs(&self) -> Vec<Org> {
+        let mut orgs: Vec<Org> = self.state.orgs.values().map(|o| o.org()).collect();
+        orgs.sort_by_key(|o| o.id);
+        orgs
+    }
+
+    /// Number of ledger entries (postings and reversals).
+    pub fn entry_count(&self) -> usize {
+        self.state.entry_count()
+    }
+
+    /// Ledger partitions (kind, month) that exist, and the balance shard count.
+    pub fn partitions(&self) -> (Vec<String>, u32) {
+        (
+            self.state.ledgers.keys().map(|p| p.tree_name()).collect(),
+            self.state.shards,
+        )
+    }
+}
+
+impl Db {
+    /// Opens the database at `path`, creating it with default options when missing.
+    pub fn open(path: impl AsRef<Path>) -> Result<Db> {
+        Db::open_with(path, Options::default())
+    }
+
+    /// Opens (or creates) the database at `path`: loads the last checkpoint, replays the log after
+    /// it, truncates a torn log tail, and starts the committer.
+    pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
+        open::open(path.as_ref(), options)
+    }
+
+    /// Records a batch: validated whole, applied whole. Returns the batch's LSN once it is durable
+    /// (per the chosen [`Durability`]). A batch whose every operation repeats an identical earlier
+    /// one changes nothing and returns the LSN visible after it.
+    pub fn record(&self, batch: Batch) -> Result<Lsn> {
+        if let Some(reason) = self.shared.poison_reason() {
+            return Err(Error::Poisoned(reason));
+        }
+        let (reply, answer) = crossbeam::channel::bounded(1);
+        self.tx
+            .send(Command::Record(batch, reply))
+            .map_err(|_| Error::Closed)?;
+        answer.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// Registers one org (a batch of one operation).
+    pub fn register_org(&self, org: Org) -> Result<Lsn> {
+        self.record(Batch::new().register_org(org))
+    }
+
+    /// Makes everything recorded so far durable (useful with [`Durability::Buffered`]).
+    pub fn sync(&self) -> Result<Lsn> {
+        let (reply, answer) = crossbeam::channel::bounded(1);
+        self.tx
+            .send(Command::Sync(reply))
+            .map_err(|_| Error::Closed)?;
+        answer.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// A consistent view for several reads. Writers wait while views are held: keep them short.
+    pub fn read(&self) -> ReadView<'_> {
+        ReadView {
+            state: self.shared.state.read(),
+        }
+    }
+
+    pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
+        self.read().balance(org, day)
+    }
+
+    pub fn balances(
+        &self,
+        org: OrgId,
+        from: BusinessDay,
+        to: BusinessDay,
+    ) -> Result<Vec<DayBalance>> {
+        self.read().balances(org, from, to)
+    }
+
+    pub fn entries(&self, org: OrgId, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
+        self.read().entries(org, from, to)
+    }
+
+    pub fn org(&self, org: OrgId) -> Option<Org> {
+        self.read().org(org)
+    }
+
+    /// LSN of the last applied (and, with `Durability::Sync`, durable) batch.
+    pub fn visible_lsn(&self) -> Lsn {
+        self.shared.state.read().lsn
+    }
+
+    /// Writes changed values to the materialized store now.
+    pub fn checkpoint(&self) -> Result<CheckpointStats> {
+        self.shared.checkpoint()
+    }
+
+    /// What opening found and did.
+    pub fn recovery(&self) -> &RecoveryReport {
+        &self.recovery
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.shared.path
+    }
+
+    /// Stops the committer (after the batches already queued), makes the log durable, writes a
+    /// final checkpoint and flushes the store.
+    pub fn close(mut self) -> Result<()> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<()> {
+        let Some(committer) = self.committer.take() else {
+            return Ok(());
+        };
+        let _ = self.tx.send(Command::Shutdown);
+        let _ = committer.join();
+        if let Some((stop, handle)) = self.checkpointer.take() {
+            drop(stop);
+            let _ = handle.join();
+        }
+        if let Some(reason) = self.shared.poison_reason() {
+            return Err(Error::Poisoned(reason));
+        }
+        self.shared.checkpoint().map(|_| ())
+    }
+}
+
+impl Drop for Db {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}
+
+/// The background checkpointer: runs when woken by the committer or every `interval`.
+fn run_checkpointer(
+    shared: Arc<Shared>,
+    wake: Receiver<()>,
+    stop: Receiver<()>,
+    interval: std::time::Duration,
+) {
+    loop {
+        crossbeam::select! {
+            recv(wake) -> _ => {}
+            recv(stop) -> _ => return,
+            default(interval) => {}
+        }
+        let dirty = !shared.state.read().dirty.is_empty();
+        if dirty && shared.poison_reason().is_none() {
+            // A failed checkpoint keeps its values dirty; the log still holds everything.
+            let _ = shared.checkpoint();
+        }
+    }
+}

@@ -1,0 +1,197 @@
+//! Opening a database: identity and lock, the materialized store, log replay, threads.
+
+use super::commit::{self, Command};
+use super::{run_checkpointer, Db, Durability, Options, Shared};
+use crate::codec::record;
+use crate::error::{CorruptionKind, Error, Result};
+use crate::limits::{COMMIT_QUEUE_DEPTH, MAX_SHARDS};
+use crate::model::Lsn;
+use crate::state::State;
+use crate::store::meta::{new_db_id, Meta, META_FILE};
+use crate::store::Store;
+use crate::wal::{recover, LogWriter, WAL_DIR};
+use parking_lot::{Mutex, RwLock};
+use std::fs::File;
+use std::path::Path;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+
+/// Sub-directory holding the sled store.
+pub const STORE_DIR: &str = "state";
+const LOCK_FILE: &str = "LOCK";
+
+/// What opening found and did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecoveryReport {
+    pub created: bool,
+    /// LSN of the checkpoint the state was loaded from.
+    pub checkpoint_lsn: Lsn,
+    /// Log frames replayed on top of it.
+    pub frames_replayed: u64,
+    /// Bytes of a torn log tail that were cut off.
+    pub truncated_bytes: u64,
+    /// Why the store was rebuilt from the whole log, when it was.
+    pub rebuilt: Option<String>,
+    pub lsn: Lsn,
+}
+
+pub fn open(path: &Path, options: Options) -> Result<Db> {
+    let vfs = options.vfs.clone();
+    let mut report = RecoveryReport::default();
+    if !vfs.exists(&path.join(META_FILE)) {
+        if !options.create_if_missing {
+            return Err(Error::NotADatabase {
+                path: path.to_path_buf(),
+            });
+        }
+        create(&*vfs, path, options.shards)?;
+        report.created = true;
+    }
+    let meta = Meta::read(&*vfs, path)?;
+    let lock_file = lock(path)?;
+    let wal_dir = path.join(WAL_DIR);
+    vfs.create_dir_all(&wal_dir)
+        .map_err(|e| Error::io(&wal_dir, e))?;
+
+    let (store, mut state) = load_store(path, meta.shards, &mut report)?;
+    let replay = |state: &mut State, from: Lsn| {
+        recover(&*vfs, &wal_dir, meta.db_id, from.0 + 1, true, |frame| {
+            let corrupt = |kind| Error::corruption(frame.file, frame.offset, kind);
+            let batch = record::decode(frame.payload)
+                .map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
+            if batch.ops.len() != frame.op_count as usize {
+                return Err(corrupt(CorruptionKind::InvalidValue(
+                    "operation count differs from header".into(),
+                )));
+            }
+            state
+                .apply(Lsn(frame.lsn), &batch.ops)
+                .map_err(|e| corrupt(CorruptionKind::InconsistentOp(e)))
+        })
+    };
+    let mut tail = replay(&mut state, report.checkpoint_lsn)?;
+    if tail.end.next_lsn <= report.checkpoint_lsn.0 {
+        // The store is ahead of the durable log (possible only after a power loss with buffered
+        // durability). The log is the truth: rebuild from it.
+        report.rebuilt = Some(format!(
+            "store checkpoint at LSN {} is ahead of the log (ends at {})",
+            report.checkpoint_lsn,
+            tail.end.next_lsn - 1
+        ));
+        store.wipe()?;
+        state = State::new(meta.shards);
+        report.checkpoint_lsn = Lsn(0);
+        tail = replay(&mut state, Lsn(0))?;
+    }
+    report.frames_replayed = tail.frames_replayed;
+    report.truncated_bytes = tail.truncated_bytes;
+    report.lsn = state.lsn;
+
+    let writer = LogWriter::open(vfs.clone(), &wal_dir, meta.db_id, tail.end)
+        .map_err(|e| Error::io(&wal_dir, e))?;
+    let (wake_tx, wake_rx) = crossbeam::channel::bounded(1);
+    let shared = Arc::new(Shared {
+        path: path.to_path_buf(),
+        state: RwLock::new(state),
+        store,
+        poisoned: Mutex::new(None),
+        checkpoint_lock: Mutex::new(()),
+        ops_since_checkpoint: AtomicU64::new(0),
+        checkpoint_every_ops: options.checkpoint_every_ops,
+        checkpoint_wake: wake_tx,
+        _lock_file: lock_file,
+    });
+    let (tx, rx) = crossbeam::channel::bounded::<Command>(COMMIT_QUEUE_DEPTH);
+    let sync_each = options.durability == Durability::Sync;
+    let committer = {
+        let shared = shared.clone();
+        std::thread::Builder::new()
+            .name("folio-commit".into())
+            .spawn(move || commit::run(shared, rx, writer, sync_each))
+            .map_err(|e| Error::io(path, e))?
+    };
+    let (stop_tx, stop_rx) = crossbeam::channel::bounded::<()>(0);
+    let checkpointer = {
+        let shared = shared.clone();
+        let interval = options.checkpoint_interval;
+        std::thread::Builder::new()
+            .name("folio-checkpoint".into())
+            .spawn(move || run_checkpointer(shared, wake_rx, stop_rx, interval))
+            .map_err(|e| Error::io(path, e))?
+    };
+    Ok(Db {
+        shared,
+        tx,
+        committer: Some(committer),
+        checkpointer: Some((stop_tx, checkpointer)),
+        recovery: report,
+    })
+}
+
+fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
+    if shards == 0 || shards > MAX_SHARDS {
+        return Err(Error::InvalidArgument(format!(
+            "shard count must be 1..={MAX_SHARDS}, got {shards}"
+        )));
+    }
+    vfs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
+    let foreign = vfs
+        .list(path)
+        .map_err(|e| Error::io(path, e))?
+        .into_iter()
+        .any(|name| name.as_os_str() != LOCK_FILE);
+    if foreign {
+        return Err(Error::NotADatabase {
+            path: path.to_path_buf(),
+        });
+    }
+    vfs.create_dir_all(&path.join(WAL_DIR))
+        .map_err(|e| Error::io(path, e))?;
+    Meta {
+        db_id: new_db_id(),
+        shards,
+    }
+    .write(vfs, path)
+}
+
+fn lock(path: &Path) -> Result<File> {
+    let lock_path = path.join(LOCK_FILE);
+    let file = File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(|e| Error::io(&lock_path, e))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
+            path: path.to_path_buf(),
+        }),
+        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&lock_path, e)),
+    }
+}
+
+/// Opens the store and loads its state; on any failure rebuilds the store from scratch (the log
+/// replay that follows restores everything).
+fn load_store(path: &Path, shards: u32, report: &mut RecoveryReport) -> Result<(Store, State)> {
+    let store_path = path.join(STORE_DIR);
+    let loaded = Store::open(&store_path).and_then(|store| {
+        let lsn = store.checkpoint_lsn()?;
+        let mut state = store.load(shards)?;
+        state.lsn = lsn;
+        Ok((store, state))
+    });
+    match loaded {
+        Ok((store, state)) => {
+            report.checkpoint_lsn = state.lsn;
+            Ok((store, state))
+        }
+        Err(e) => {
+            report.rebuilt = Some(e.to_string());
+            if store_path.exists() {
+                std::fs::remove_dir_all(&store_path).map_err(|e| Error::io(&store_path, e))?;
+            }
+            Ok((Store::open(&store_path)?, State::new(shards)))
+        }
+    }
+}

@@ -1,0 +1,57 @@
+//! How a database is opened.
+
+use crate::io::{StdFs, Vfs};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// When `record` returns.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Durability {
+    /// After the batch's frame is on disk (fdatasync per group commit). The default.
+    #[default]
+    Sync,
+    /// After the frame is handed to the operating system, without fdatasync: survives a process
+    /// crash but not a power loss. For bulk loads; `Db::sync` or closing makes it durable.
+    Buffered,
+}
+
+/// Options of [`crate::Db::open_with`].
+#[derive(Clone)]
+pub struct Options {
+    /// Balance shards of a new database (ignored when opening an existing one).
+    pub shards: u32,
+    pub durability: Durability,
+    /// Create the database when the directory holds none.
+    pub create_if_missing: bool,
+    /// Start a background checkpoint after this many applied operations.
+    pub checkpoint_every_ops: u64,
+    /// Start a background checkpoint at least this often while there are changes.
+    pub checkpoint_interval: Duration,
+    /// File system of the log and metadata (tests inject faults here).
+    pub vfs: Arc<dyn Vfs>,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options {
+            shards: 16,
+            durability: Durability::Sync,
+            create_if_missing: true,
+            checkpoint_every_ops: 4_000_000,
+            checkpoint_interval: Duration::from_secs(30),
+            vfs: Arc::new(StdFs),
+        }
+    }
+}
+
+impl std::fmt::Debug for Options {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("shards", &self.shards)
+            .field("durability", &self.durability)
+            .field("create_if_missing", &self.create_if_missing)
+            .field("checkpoint_every_ops", &self.checkpoint_every_ops)
+            .field("checkpoint_interval", &self.checkpoint_interval)
+            .finish_non_exhaustive()
+    }
+}

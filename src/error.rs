@@ -1,0 +1,176 @@
+//! Errors a caller can act on.
+
+use crate::model::{EntryId, OrgId};
+use std::path::PathBuf;
+
+/// What a corrupt file looked like.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CorruptionKind {
+    ChecksumMismatch {
+        expected: u32,
+        actual: u32,
+    },
+    BadLength(u64),
+    BadMagic,
+    LsnGap {
+        expected: u64,
+        found: u64,
+    },
+    ChainBroken,
+    InvalidArchive(String),
+    InvalidValue(String),
+    /// A log frame whose effect contradicts the state (e.g. reverses an unknown entry).
+    InconsistentOp(String),
+}
+
+impl std::fmt::Display for CorruptionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CorruptionKind::ChecksumMismatch { expected, actual } => {
+                write!(
+                    f,
+                    "checksum mismatch (stored {expected:#010x}, computed {actual:#010x})"
+                )
+            }
+            CorruptionKind::BadLength(len) => write!(f, "impossible length {len}"),
+            CorruptionKind::BadMagic => f.write_str("not a Folio file (bad magic)"),
+            CorruptionKind::LsnGap { expected, found } => {
+                write!(f, "LSN {found} where {expected} was expected")
+            }
+            CorruptionKind::ChainBroken => {
+                f.write_str("frame does not continue the previous frame's checksum chain")
+            }
+            CorruptionKind::InvalidArchive(why) => write!(f, "invalid archive: {why}"),
+            CorruptionKind::InvalidValue(why) => write!(f, "invalid value: {why}"),
+            CorruptionKind::InconsistentOp(why) => write!(f, "inconsistent operation: {why}"),
+        }
+    }
+}
+
+/// Why a batch was rejected. The batch changed nothing.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    #[error("org {0} is not registered")]
+    UnknownOrg(OrgId),
+    #[error("org {0} is already registered with different details")]
+    OrgConflict(OrgId),
+    #[error("org {org}: invalid org: {why}")]
+    InvalidOrg { org: OrgId, why: String },
+    #[error("org {org} entry {entry}: amount must be positive, got {amount}")]
+    NonPositiveAmount {
+        org: OrgId,
+        entry: EntryId,
+        amount: i64,
+    },
+    #[error("org {org}: running balance would overflow i64 minor units")]
+    Overflow { org: OrgId },
+    #[error("org {org} entry {entry}: timestamp {ts} outside the supported range 1900-01-01..9999-12-30")]
+    TimestampOutOfRange { org: OrgId, entry: EntryId, ts: i64 },
+    #[error("org {org} entry {entry}: already recorded with different content")]
+    DuplicateConflict { org: OrgId, entry: EntryId },
+    #[error("org {org} entry {entry}: {field} is {len} bytes, over the limit of {limit}")]
+    TextTooLong {
+        org: OrgId,
+        entry: EntryId,
+        field: &'static str,
+        len: usize,
+        limit: usize,
+    },
+    #[error("org {org} entry {entry}: category {category} is not a {kind} category")]
+    CategoryMismatch {
+        org: OrgId,
+        entry: EntryId,
+        category: &'static str,
+        kind: &'static str,
+    },
+    #[error("org {org} entry {entry}: {why}")]
+    BadStatus {
+        org: OrgId,
+        entry: EntryId,
+        why: &'static str,
+    },
+    #[error("org {org}: entry {entry} does not exist")]
+    UnknownEntry { org: OrgId, entry: EntryId },
+    #[error("org {org}: entry {entry} is already reversed")]
+    AlreadyReversed { org: OrgId, entry: EntryId },
+    #[error("org {org}: entry {entry} is a reversal and cannot itself be reversed")]
+    ReversalOfReversal { org: OrgId, entry: EntryId },
+    #[error("org {org}: entry {entry} is not an expense")]
+    NotAnExpense { org: OrgId, entry: EntryId },
+    #[error("org {org}: expense {entry} is already paid")]
+    AlreadyPaid { org: OrgId, entry: EntryId },
+    #[error("org {org}: entry id 0 is reserved")]
+    ZeroEntryId { org: OrgId },
+    #[error("batch has {0} operations, over the limit of {limit}", limit = crate::limits::MAX_BATCH_OPS)]
+    BatchTooLarge(usize),
+}
+
+/// Every error Folio returns.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    #[error("batch rejected: {0}")]
+    Rejected(#[from] Rejection),
+    #[error("corrupt file {}: at offset {offset}: {kind}", file.display())]
+    Corruption {
+        file: PathBuf,
+        offset: u64,
+        kind: CorruptionKind,
+    },
+    #[error("I/O error on {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("database is poisoned after a failed write or fsync ({0}); reopen it")]
+    Poisoned(String),
+    #[error("database {} has format version {found}; this build reads version {supported}", path.display())]
+    FormatVersion {
+        path: PathBuf,
+        found: u32,
+        supported: u32,
+    },
+    #[error("{} is not a Folio database (missing {})", path.display(), crate::store::meta::META_FILE)]
+    NotADatabase { path: PathBuf },
+    #[error("database {} already exists", path.display())]
+    AlreadyExists { path: PathBuf },
+    #[error("database {} is locked by another process", path.display())]
+    Locked { path: PathBuf },
+    #[error("org {0} is not registered")]
+    UnknownOrg(OrgId),
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    #[error("materialized store (sled) failed: {0}")]
+    Store(String),
+    #[error("database is closed")]
+    Closed,
+}
+
+impl Error {
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
+        Error::Io {
+            path: path.into(),
+            source,
+        }
+    }
+
+    pub fn corruption(file: impl Into<PathBuf>, offset: u64, kind: CorruptionKind) -> Error {
+        Error::Corruption {
+            file: file.into(),
+            offset,
+            kind,
+        }
+    }
+
+    /// The rejection, if this error rejected a batch.
+    pub fn rejection(&self) -> Option<&Rejection> {
+        match self {
+            Error::Rejected(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

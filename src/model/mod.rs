@@ -1,0 +1,15 @@
+//! Domain types: identifiers, money, calendar units, ledger enums, orgs and entries.
+
+mod calendar;
+mod entry;
+mod enums;
+mod ids;
+mod money;
+mod org;
+
+pub use calendar::{BusinessDay, Month, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+pub use entry::{Batch, Entry, Op, PayExpense, Reversal};
+pub use enums::{Category, ExpenseStatus, Kind, PaymentMethod};
+pub use ids::{EntryId, Lsn, OrgId};
+pub use money::Money;
+pub use org::{Currency, Org};

@@ -1,0 +1,241 @@
+//! Daily cash balances: hash-sharded by org; per org, one packed value per month of day rows,
+//! plus a Fenwick tree of month nets for bounded closing-balance reads.
+
+use super::fenwick::MonthFenwick;
+use crate::model::{BusinessDay, Lsn, Month, OrgId};
+use std::collections::{BTreeMap, HashMap};
+
+/// Totals of one org and business day.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct DayRow {
+    pub day: BusinessDay,
+    /// Revenue postings minus revenue reversals, minor units.
+    pub revenue: i64,
+    /// Expense postings minus expense reversals, minor units.
+    pub expense: i64,
+    /// Revenue rows (postings and reversals).
+    pub revenue_count: u64,
+    pub expense_count: u64,
+}
+
+impl DayRow {
+    pub fn net(&self) -> Option<i64> {
+        self.revenue.checked_sub(self.expense)
+    }
+}
+
+/// The day rows of one org and month: one physical value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MonthBalances {
+    /// Sorted by day, one row per day with activity.
+    pub days: Vec<DayRow>,
+    /// Sum of the day nets.
+    pub net: i64,
+    /// LSN of the checkpoint this value was last written at (0 = never).
+    pub persisted: Lsn,
+}
+
+/// All balances of one org.
+#[derive(Clone, Debug, Default)]
+pub struct OrgBalances {
+    pub months: BTreeMap<Month, MonthBalances>,
+    pub prefix: MonthFenwick,
+}
+
+/// One hash shard of the balances.
+#[derive(Clone, Debug, Default)]
+pub struct BalanceShard {
+    pub orgs: HashMap<OrgId, OrgBalances>,
+}
+
+/// Which shard an org's balances live in (splitmix64 finalizer of the id, modulo the shard count).
+pub fn shard_of(org: OrgId, shards: u32) -> usize {
+    let mut z = org.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^= z >> 31;
+    (z % shards as u64) as usize
+}
+
+/// What a closing-balance read cost: Fenwick nodes and day rows read (bounded by design).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ReadCost {
+    pub fenwick_nodes: u32,
+    pub month_values: u32,
+    pub day_rows: u32,
+}
+
+impl MonthBalances {
+    /// Adds to the day's row; `None` on overflow.
+    pub fn add(
+        &mut self,
+        day: BusinessDay,
+        revenue: i64,
+        expense: i64,
+        rows: (u64, u64),
+    ) -> Option<i64> {
+        let at = match self.days.binary_search_by_key(&day, |r| r.day) {
+            Ok(at) => at,
+            Err(at) => {
+                self.days.insert(
+                    at,
+                    DayRow {
+                        day,
+                        ..DayRow::default()
+                    },
+                );
+                at
+            }
+        };
+        let row = &mut self.days[at];
+        row.revenue = row.revenue.checked_add(revenue)?;
+        row.expense = row.expense.checked_add(expense)?;
+        row.revenue_count += rows.0;
+        row.expense_count += rows.1;
+        let delta = revenue.checked_sub(expense)?;
+        self.net = self.net.checked_add(delta)?;
+        Some(delta)
+    }
+
+    /// Sum of nets of days `<= day` in this month, and rows read.
+    pub fn net_through(&self, day: BusinessDay) -> Option<(i64, u32)> {
+        let mut sum = 0i64;
+        let mut reads = 0;
+        for row in self.days.iter().take_while(|r| r.day <= day) {
+            sum = sum.checked_add(row.net()?)?;
+            reads += 1;
+        }
+        Some((sum, reads))
+    }
+
+    pub fn row(&self, day: BusinessDay) -> Option<&DayRow> {
+        self.days
+            .binary_search_by_key(&day, |r| r.day)
+            .ok()
+            .map(|at| &self.days[at])
+    }
+}
+
+impl OrgBalances {
+    /// Adds an entry's effect; keeps the Fenwick tree in step. `None` on overflow.
+    pub fn add(
+        &mut self,
+        day: BusinessDay,
+        revenue: i64,
+        expense: i64,
+        rows: (u64, u64),
+    ) -> Option<()> {
+        let month = day.month();
+        let delta = self
+            .months
+            .entry(month)
+            .or_default()
+            .add(day, revenue, expense, rows)?;
+        if !self.prefix.covers(month) {
+            self.rebuild_prefix(month)?;
+        } else {
+            self.prefix.add(month, delta)?;
+        }
+        Some(())
+    }
+
+    /// Rebuilds the Fenwick tree from the month values (after loading them).
+    pub fn reindex(&mut self, month: Month) -> Option<()> {
+        self.prefix = MonthFenwick::default();
+        self.rebuild_prefix(month)
+    }
+
+    /// Rebuilds the Fenwick tree with a window holding `month` and every stored month. The window
+    /// at least doubles towards the side that grew, so rebuilds are amortized O(1) per month.
+    fn rebuild_prefix(&mut self, month: Month) -> Option<()> {
+        let first = self
+            .months
+            .keys()
+            .next()
+            .copied()
+            .unwrap_or(month)
+            .min(month);
+        let last = self
+            .months
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(month)
+            .max(month);
+        let (lo, hi) = if self.prefix.is_empty() {
+            (first, last)
+        } else {
+            let (base, end) = self.prefix.window();
+            let span = ((end.0 - base.0 + 1) * 2).max(last.0 - first.0 + 1);
+            if first < base {
+                (
+                    Month(end.0.max(last.0) - span + 1),
+                    Month(end.0.max(last.0)),
+                )
+            } else {
+                (base, Month(base.0 + span - 1))
+            }
+        };
+        let nets = self.months.iter().map(|(m, v)| (*m, v.net));
+        self.prefix = MonthFenwick::build(lo, hi, nets)?;
+        Some(())
+    }
+
+    /// Net of every day `<= day` (opening balance not included), with the read cost.
+    pub fn net_through(&self, day: BusinessDay) -> Option<(i64, ReadCost)> {
+        let month = day.month();
+        let (before, nodes) = self.prefix.sum_before(month)?;
+        let mut cost = ReadCost {
+            fenwick_nodes: nodes,
+            ..ReadCost::default()
+        };
+        let within = match self.months.get(&month) {
+            Some(value) => {
+                cost.month_values = 1;
+                let (sum, rows) = value.net_through(day)?;
+                cost.day_rows = rows;
+                sum
+            }
+            None => 0,
+        };
+        Some((before.checked_add(within)?, cost))
+    }
+
+    pub fn row(&self, day: BusinessDay) -> Option<&DayRow> {
+        self.months.get(&day.month())?.row(day)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn closing_reads_stay_bounded_over_a_century() {
+        let mut b = OrgBalances::default();
+        let first = BusinessDay::from_ymd(1925, 1, 1).unwrap();
+        // One posting every 10 days for a century, inserted newest first (every one back-dated).
+        let days: Vec<BusinessDay> = (0..3653).map(|i| BusinessDay(first.0 + i * 10)).collect();
+        for d in days.iter().rev() {
+            b.add(*d, 100, 30, (1, 1)).unwrap();
+        }
+        for (i, d) in days.iter().enumerate() {
+            let (net, cost) = b.net_through(*d).unwrap();
+            assert_eq!(net, 70 * (i as i64 + 1));
+            assert!(cost.fenwick_nodes <= 11, "{cost:?}");
+            assert!(cost.month_values <= 1 && cost.day_rows <= 31);
+        }
+    }
+
+    #[test]
+    fn shards_spread_orgs() {
+        let mut counts = [0u32; 16];
+        for org in 1..=16_000 {
+            counts[shard_of(OrgId(org), 16)] += 1;
+        }
+        assert!(
+            counts.iter().all(|&c| (800..1200).contains(&c)),
+            "{counts:?}"
+        );
+    }
+}

@@ -1,0 +1,205 @@
+//! Reads over the state: day balances, balance ranges and ledger listings.
+
+use super::balance::{OrgBalances, ReadCost};
+use super::ledger::{PartitionId, Row};
+use super::State;
+use crate::codec::record::STATUS_NONE;
+use crate::error::{Error, Result};
+use crate::limits::{MAX_LIST_ENTRIES, MAX_RANGE_DAYS};
+use crate::model::{
+    BusinessDay, Category, EntryId, ExpenseStatus, Kind, Lsn, Money, Month, OrgId, PaymentMethod,
+    Timestamp,
+};
+
+/// One org's cash position on one business day.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DayBalance {
+    pub org: OrgId,
+    pub day: BusinessDay,
+    /// Closing balance of the previous day.
+    pub opening: Money,
+    pub revenue: Money,
+    pub expense: Money,
+    pub closing: Money,
+    pub revenue_count: u64,
+    pub expense_count: u64,
+}
+
+/// A ledger entry as read back.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerEntry {
+    pub org: OrgId,
+    pub id: EntryId,
+    pub kind: Kind,
+    pub occurred_at: Timestamp,
+    pub day: BusinessDay,
+    /// As posted: always positive. A reversal's effect is `-amount`.
+    pub amount: Money,
+    pub category: Category,
+    pub payment_method: PaymentMethod,
+    /// Current status of an expense posting; `None` for revenues and reversals.
+    pub status: Option<ExpenseStatus>,
+    pub paid_at: Option<Timestamp>,
+    pub reverses: Option<EntryId>,
+    pub reversed_by: Option<EntryId>,
+    pub reference: String,
+}
+
+impl LedgerEntry {
+    fn of(org: OrgId, kind: Kind, key: (i64, u64), row: &Row) -> LedgerEntry {
+        let status = match (row.posted_status, row.paid_at) {
+            (STATUS_NONE, _) => None,
+            (_, Some(_)) => Some(ExpenseStatus::Paid),
+            (code, None) => ExpenseStatus::from_code(code),
+        };
+        LedgerEntry {
+            org,
+            id: EntryId(key.1),
+            kind,
+            occurred_at: key.0,
+            day: row.day,
+            amount: Money(row.amount),
+            category: row.category,
+            payment_method: row.payment_method,
+            status,
+            paid_at: row.paid_at,
+            reverses: (row.reverses != 0).then_some(EntryId(row.reverses)),
+            reversed_by: (row.reversed_by != 0).then_some(EntryId(row.reversed_by)),
+            reference: row.reference.to_string(),
+        }
+    }
+
+    /// Signed effect on the balance.
+    pub fn signed_amount(&self) -> Money {
+        let sign = if self.reverses.is_some() { -1 } else { 1 };
+        match self.kind {
+            Kind::Revenue => Money(sign * self.amount.0),
+            Kind::Expense => Money(-sign * self.amount.0),
+        }
+    }
+}
+
+fn overflow(org: OrgId) -> Error {
+    Error::InvalidArgument(format!("org {org}: balance overflows i64"))
+}
+
+impl State {
+    fn org_balances(&self, org: OrgId) -> Result<(i64, Option<&OrgBalances>)> {
+        let state = self.orgs.get(&org).ok_or(Error::UnknownOrg(org))?;
+        Ok((state.record.opening, self.shard(org).orgs.get(&org)))
+    }
+
+    /// Closing balance of `day` and what the read cost.
+    pub fn closing(&self, org: OrgId, day: BusinessDay) -> Result<(Money, ReadCost)> {
+        let (opening, balances) = self.org_balances(org)?;
+        let (net, cost) = match balances {
+            Some(b) => b.net_through(day).ok_or_else(|| overflow(org))?,
+            None => (0, ReadCost::default()),
+        };
+        Ok((
+            Money(opening.checked_add(net).ok_or_else(|| overflow(org))?),
+            cost,
+        ))
+    }
+
+    /// The balance row of one org and day.
+    pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
+        let (closing, _) = self.closing(org, day)?;
+        let (_, balances) = self.org_balances(org)?;
+        let row = balances
+            .and_then(|b| b.row(day))
+            .copied()
+            .unwrap_or_default();
+        let net = row.net().ok_or_else(|| overflow(org))?;
+        Ok(DayBalance {
+            org,
+            day,
+            opening: Money(closing.0.checked_sub(net).ok_or_else(|| overflow(org))?),
+            revenue: Money(row.revenue),
+            expense: Money(row.expense),
+            closing,
+            revenue_count: row.revenue_count,
+            expense_count: row.expense_count,
+        })
+    }
+
+    /// One row per day of `from..=to`, days without activity included.
+    pub fn balances(
+        &self,
+        org: OrgId,
+        from: BusinessDay,
+        to: BusinessDay,
+    ) -> Result<Vec<DayBalance>> {
+        if to < from {
+            return Err(Error::InvalidArgument(format!(
+                "day range {from}..={to} is inverted"
+            )));
+        }
+        if to.0 - from.0 >= MAX_RANGE_DAYS {
+            return Err(Error::InvalidArgument(format!(
+                "day range over {MAX_RANGE_DAYS} days"
+            )));
+        }
+        let (mut closing, _) = self.closing(org, BusinessDay(from.0 - 1))?;
+        let (_, balances) = self.org_balances(org)?;
+        let mut out = Vec::with_capacity((to.0 - from.0 + 1) as usize);
+        for d in from.0..=to.0 {
+            let day = BusinessDay(d);
+            let row = balances
+                .and_then(|b| b.row(day))
+                .copied()
+                .unwrap_or_default();
+            let opening = closing;
+            let net = row.net().ok_or_else(|| overflow(org))?;
+            closing = Money(opening.0.checked_add(net).ok_or_else(|| overflow(org))?);
+            out.push(DayBalance {
+                org,
+                day,
+                opening,
+                revenue: Money(row.revenue),
+                expense: Money(row.expense),
+                closing,
+                revenue_count: row.revenue_count,
+                expense_count: row.expense_count,
+            });
+        }
+        Ok(out)
+    }
+
+    /// Entries of both ledgers with `from <= occurred_at < to`, in (occurred_at, entry id) order.
+    pub fn entries(&self, org: OrgId, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
+        if to <= from {
+            return Err(Error::InvalidArgument(format!(
+                "time range {from}..{to} is empty or inverted"
+            )));
+        }
+        if !self.orgs.contains_key(&org) {
+            return Err(Error::UnknownOrg(org));
+        }
+        let (first, last) = (Month::of_utc(from), Month::of_utc(to - 1));
+        let mut out = Vec::new();
+        for kind in [Kind::Revenue, Kind::Expense] {
+            let range = PartitionId { kind, month: first }..=PartitionId { kind, month: last };
+            for (pid, bucket) in self.ledgers.range(range) {
+                let Some(ledger) = bucket.orgs.get(&org) else {
+                    continue;
+                };
+                for (key, row) in ledger.rows.range((from, 0)..(to, 0)) {
+                    if out.len() == MAX_LIST_ENTRIES {
+                        return Err(Error::InvalidArgument(format!(
+                            "range holds more than {MAX_LIST_ENTRIES} entries; narrow it"
+                        )));
+                    }
+                    out.push(LedgerEntry::of(org, pid.kind, *key, row));
+                }
+            }
+        }
+        out.sort_unstable_by_key(|e| (e.occurred_at, e.id));
+        Ok(out)
+    }
+
+    /// LSN of the last applied batch.
+    pub fn visible_lsn(&self) -> Lsn {
+        self.lsn
+    }
+}

@@ -1,0 +1,395 @@
+//! Validating batches against the state plus the batches validated before them in the same group
+//! (accepted but not yet applied). Validation decides everything; applying cannot fail.
+
+use super::catalog::{add_flow, flows_fit};
+use super::State;
+use crate::codec::record::{EntryRecord, LogBatch, LogOp, OrgRecord, PayRecord, STATUS_NONE};
+use crate::error::Rejection;
+use crate::limits::{MAX_BATCH_OPS, MAX_ORG_NAME_BYTES, MAX_REFERENCE_BYTES, MAX_TIME_ZONE_BYTES};
+use crate::model::{
+    Batch, BusinessDay, Entry, EntryId, ExpenseStatus, Kind, Op, Org, OrgId, PayExpense, Reversal,
+    MAX_TIMESTAMP, MIN_TIMESTAMP,
+};
+use chrono_tz::Tz;
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+
+/// Effects of accepted batches that the state does not hold yet.
+#[derive(Default)]
+pub struct Pending {
+    orgs: HashMap<OrgId, (OrgRecord, Tz)>,
+    entries: HashMap<(OrgId, u64), EntryRecord>,
+    reversed: HashSet<(OrgId, u64)>,
+    paid: HashMap<(OrgId, u64), i64>,
+    flows: HashMap<OrgId, (i64, i64)>,
+}
+
+impl Pending {
+    fn merge(&mut self, other: Pending) {
+        self.orgs.extend(other.orgs);
+        self.entries.extend(other.entries);
+        self.reversed.extend(other.reversed);
+        self.paid.extend(other.paid);
+        self.flows.extend(other.flows);
+    }
+}
+
+/// What validation needs to know of an existing entry.
+struct Facts {
+    kind: Kind,
+    occurred_at: i64,
+    amount: i64,
+    category: u8,
+    payment_method: u8,
+    posted_status: u8,
+    reverses: u64,
+    reference: String,
+    reversed: bool,
+    paid_at: Option<i64>,
+}
+
+/// Validates batches of one commit group in order.
+pub struct Validator<'a> {
+    state: &'a State,
+    group: Pending,
+}
+
+impl<'a> Validator<'a> {
+    pub fn new(state: &'a State) -> Validator<'a> {
+        Validator {
+            state,
+            group: Pending::default(),
+        }
+    }
+
+    /// Checks a whole batch. On success returns the records to log (operations that repeat an
+    /// identical earlier one are left out); on failure nothing of the batch is remembered.
+    pub fn batch(&mut self, batch: &Batch) -> Result<LogBatch, Rejection> {
+        if batch.ops.len() > MAX_BATCH_OPS {
+            return Err(Rejection::BatchTooLarge(batch.ops.len()));
+        }
+        let mut local = Pending::default();
+        let mut ops = Vec::with_capacity(batch.ops.len());
+        for op in &batch.ops {
+            let record = match op {
+                Op::RegisterOrg(org) => self.org_op(&mut local, org)?,
+                Op::Post(entry) => self.post(&mut local, entry)?,
+                Op::Reverse(reversal) => self.reverse(&mut local, reversal)?,
+                Op::Pay(pay) => self.pay(&mut local, pay)?,
+            };
+            ops.extend(record);
+        }
+        self.group.merge(local);
+        Ok(LogBatch { ops })
+    }
+
+    fn org_info(&self, local: &Pending, org: OrgId) -> Result<(i64, Tz), Rejection> {
+        if let Some((r, tz)) = local.orgs.get(&org).or_else(|| self.group.orgs.get(&org)) {
+            return Ok((r.opening, *tz));
+        }
+        self.state
+            .orgs
+            .get(&org)
+            .map(|o| (o.record.opening, o.tz))
+            .ok_or(Rejection::UnknownOrg(org))
+    }
+
+    fn flows(&self, local: &Pending, org: OrgId) -> (i64, i64) {
+        local
+            .flows
+            .get(&org)
+            .or_else(|| self.group.flows.get(&org))
+            .copied()
+            .or_else(|| self.state.orgs.get(&org).map(|o| (o.inflow, o.outflow)))
+            .unwrap_or((0, 0))
+    }
+
+    fn facts(&self, local: &Pending, org: OrgId, id: u64) -> Option<Facts> {
+        let key = (org, id);
+        let mut facts = match local
+            .entries
+            .get(&key)
+            .or_else(|| self.group.entries.get(&key))
+        {
+            Some(r) => Facts {
+                kind: Kind::from_code(r.kind)?,
+                occurred_at: r.occurred_at,
+                amount: r.amount,
+                category: r.category,
+                payment_method: r.payment_method,
+                posted_status: r.status,
+                reverses: r.reverses,
+                reference: r.reference.clone(),
+                reversed: false,
+                paid_at: None,
+            },
+            None => {
+                let loc = self.state.orgs.get(&org)?.entries.get(&id)?;
+                let pid = super::ledger::PartitionId::of(loc.kind, loc.occurred_at);
+                let row = self
+                    .state
+                    .ledgers
+                    .get(&pid)?
+                    .orgs
+                    .get(&org)?
+                    .rows
+                    .get(&(loc.occurred_at, id))?;
+                Facts {
+                    kind: loc.kind,
+                    occurred_at: loc.occurred_at,
+                    amount: row.amount,
+                    category: row.category.code(),
+                    payment_method: row.payment_method.code(),
+                    posted_status: row.posted_status,
+                    reverses: row.reverses,
+                    reference: row.reference.to_string(),
+                    reversed: row.reversed_by != 0,
+                    paid_at: row.paid_at,
+                }
+            }
+        };
+        facts.reversed |= local.reversed.contains(&key) || self.group.reversed.contains(&key);
+        if let Some(at) = local.paid.get(&key).or_else(|| self.group.paid.get(&key)) {
+            facts.paid_at = Some(*at);
+        }
+        Some(facts)
+    }
+
+    fn org_op(&self, local: &mut Pending, org: &Org) -> Result<Option<LogOp>, Rejection> {
+        let invalid = |why: String| Rejection::InvalidOrg { org: org.id, why };
+        if org.name.len() > MAX_ORG_NAME_BYTES {
+            return Err(invalid(format!(
+                "name is {} bytes, over {MAX_ORG_NAME_BYTES}",
+                org.name.len()
+            )));
+        }
+        if org.time_zone.len() > MAX_TIME_ZONE_BYTES {
+            return Err(invalid("time zone name too long".into()));
+        }
+        let tz = Tz::from_str(&org.time_zone)
+            .map_err(|_| invalid(format!("unknown IANA time zone {:?}", org.time_zone)))?;
+        if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&org.created_at) {
+            return Err(invalid(format!(
+                "created_at {} out of range",
+                org.created_at
+            )));
+        }
+        let record = OrgRecord {
+            org: org.id.0,
+            name: org.name.clone(),
+            currency: org.currency.0,
+            time_zone: org.time_zone.clone(),
+            opening: org.opening_balance.0,
+            created_at: org.created_at,
+        };
+        let existing = local
+            .orgs
+            .get(&org.id)
+            .or_else(|| self.group.orgs.get(&org.id))
+            .map(|(r, _)| r)
+            .or_else(|| self.state.orgs.get(&org.id).map(|o| &o.record));
+        if let Some(existing) = existing {
+            return if *existing == record {
+                Ok(None)
+            } else {
+                Err(Rejection::OrgConflict(org.id))
+            };
+        }
+        // An opening balance alone must leave room for nothing else: it fits by construction.
+        local.orgs.insert(org.id, (record.clone(), tz));
+        Ok(Some(LogOp::Org(record)))
+    }
+
+    fn check_common(org: OrgId, entry: EntryId, ts: i64, reference: &str) -> Result<(), Rejection> {
+        if entry.0 == 0 {
+            return Err(Rejection::ZeroEntryId { org });
+        }
+        if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&ts) {
+            return Err(Rejection::TimestampOutOfRange { org, entry, ts });
+        }
+        if reference.len() > MAX_REFERENCE_BYTES {
+            return Err(Rejection::TextTooLong {
+                org,
+                entry,
+                field: "reference",
+                len: reference.len(),
+                limit: MAX_REFERENCE_BYTES,
+            });
+        }
+        Ok(())
+    }
+
+    fn post(&self, local: &mut Pending, e: &Entry) -> Result<Option<LogOp>, Rejection> {
+        let (opening, tz) = self.org_info(local, e.org)?;
+        Self::check_common(e.org, e.id, e.occurred_at, &e.reference)?;
+        if e.amount.0 <= 0 {
+            return Err(Rejection::NonPositiveAmount {
+                org: e.org,
+                entry: e.id,
+                amount: e.amount.0,
+            });
+        }
+        if !e.category.allowed_for(e.kind) {
+            return Err(Rejection::CategoryMismatch {
+                org: e.org,
+                entry: e.id,
+                category: e.category.as_str(),
+                kind: e.kind.as_str(),
+            });
+        }
+        let status = match (e.kind, e.status) {
+            (Kind::Revenue, None) => STATUS_NONE,
+            (Kind::Expense, Some(s)) => s.code(),
+            (Kind::Revenue, Some(_)) => {
+                return Err(Rejection::BadStatus {
+                    org: e.org,
+                    entry: e.id,
+                    why: "a revenue has no status",
+                })
+            }
+            (Kind::Expense, None) => {
+                return Err(Rejection::BadStatus {
+                    org: e.org,
+                    entry: e.id,
+                    why: "an expense needs a status",
+                })
+            }
+        };
+        if let Some(f) = self.facts(local, e.org, e.id.0) {
+            let same = f.reverses == 0
+                && f.kind == e.kind
+                && f.occurred_at == e.occurred_at
+                && f.amount == e.amount.0
+                && f.category == e.category.code()
+                && f.payment_method == e.payment_method.code()
+                && f.posted_status == status
+                && f.reference == e.reference;
+            return if same {
+                Ok(None)
+            } else {
+                Err(Rejection::DuplicateConflict {
+                    org: e.org,
+                    entry: e.id,
+                })
+            };
+        }
+        let flows = add_flow(self.flows(local, e.org), e.kind, false, e.amount.0)
+            .filter(|f| flows_fit(opening, *f))
+            .ok_or(Rejection::Overflow { org: e.org })?;
+        let record = EntryRecord {
+            org: e.org.0,
+            entry_id: e.id.0,
+            occurred_at: e.occurred_at,
+            amount: e.amount.0,
+            reverses: 0,
+            day: BusinessDay::of(e.occurred_at, tz).0,
+            kind: e.kind.code(),
+            category: e.category.code(),
+            payment_method: e.payment_method.code(),
+            status,
+            reference: e.reference.clone(),
+        };
+        local.flows.insert(e.org, flows);
+        local.entries.insert((e.org, e.id.0), record.clone());
+        Ok(Some(LogOp::Entry(record)))
+    }
+
+    fn reverse(&self, local: &mut Pending, r: &Reversal) -> Result<Option<LogOp>, Rejection> {
+        let (opening, tz) = self.org_info(local, r.org)?;
+        Self::check_common(r.org, r.id, r.occurred_at, &r.reference)?;
+        if let Some(f) = self.facts(local, r.org, r.id.0) {
+            let same = f.reverses == r.reverses.0
+                && f.occurred_at == r.occurred_at
+                && f.reference == r.reference;
+            return if same {
+                Ok(None)
+            } else {
+                Err(Rejection::DuplicateConflict {
+                    org: r.org,
+                    entry: r.id,
+                })
+            };
+        }
+        let original = self
+            .facts(local, r.org, r.reverses.0)
+            .ok_or(Rejection::UnknownEntry {
+                org: r.org,
+                entry: r.reverses,
+            })?;
+        if original.reverses != 0 {
+            return Err(Rejection::ReversalOfReversal {
+                org: r.org,
+                entry: r.reverses,
+            });
+        }
+        if original.reversed {
+            return Err(Rejection::AlreadyReversed {
+                org: r.org,
+                entry: r.reverses,
+            });
+        }
+        let flows = add_flow(
+            self.flows(local, r.org),
+            original.kind,
+            true,
+            original.amount,
+        )
+        .filter(|f| flows_fit(opening, *f))
+        .ok_or(Rejection::Overflow { org: r.org })?;
+        let record = EntryRecord {
+            org: r.org.0,
+            entry_id: r.id.0,
+            occurred_at: r.occurred_at,
+            amount: original.amount,
+            reverses: r.reverses.0,
+            day: BusinessDay::of(r.occurred_at, tz).0,
+            kind: original.kind.code(),
+            category: original.category,
+            payment_method: original.payment_method,
+            status: STATUS_NONE,
+            reference: r.reference.clone(),
+        };
+        local.flows.insert(r.org, flows);
+        local.entries.insert((r.org, r.id.0), record.clone());
+        local.reversed.insert((r.org, r.reverses.0));
+        Ok(Some(LogOp::Entry(record)))
+    }
+
+    fn pay(&self, local: &mut Pending, p: &PayExpense) -> Result<Option<LogOp>, Rejection> {
+        self.org_info(local, p.org)?;
+        Self::check_common(p.org, p.entry, p.paid_at, "")?;
+        let f = self
+            .facts(local, p.org, p.entry.0)
+            .ok_or(Rejection::UnknownEntry {
+                org: p.org,
+                entry: p.entry,
+            })?;
+        if f.kind != Kind::Expense || f.reverses != 0 {
+            return Err(Rejection::NotAnExpense {
+                org: p.org,
+                entry: p.entry,
+            });
+        }
+        if f.reversed {
+            return Err(Rejection::AlreadyReversed {
+                org: p.org,
+                entry: p.entry,
+            });
+        }
+        if f.paid_at == Some(p.paid_at) {
+            return Ok(None);
+        }
+        if f.paid_at.is_some() || f.posted_status == ExpenseStatus::Paid.code() {
+            return Err(Rejection::AlreadyPaid {
+                org: p.org,
+                entry: p.entry,
+            });
+        }
+        local.paid.insert((p.org, p.entry.0), p.paid_at);
+        Ok(Some(LogOp::Pay(PayRecord {
+            org: p.org.0,
+            entry_id: p.entry.0,
+            paid_at: p.paid_at,
+        })))
+    }
+}

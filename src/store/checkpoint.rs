@@ -1,0 +1,340 @@
+//! Checkpoints: dirty values of the in-memory state, packed and written to sled trees (one tree
+//! per physical partition), then the checkpoint LSN. Loading reads every tree back.
+
+use super::pack;
+use crate::codec::key;
+use crate::error::{Error, Result};
+use crate::limits::SLED_CACHE_BYTES;
+use crate::model::{Kind, Lsn, Month, OrgId};
+use crate::state::catalog::{add_flow, EntryLoc, OrgState};
+use crate::state::ledger::PartitionId;
+use crate::state::{DirtyKey, State};
+use chrono_tz::Tz;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+const META_TREE: &str = "meta";
+const ORGS_TREE: &str = "orgs";
+const CHECKPOINT_KEY: &[u8] = b"checkpoint_lsn";
+
+/// Dirty values packed at one moment, ready to be written without holding any lock.
+pub struct Snapshot {
+    /// Every batch up to this LSN is reflected in the store once the snapshot is written.
+    pub covers: Lsn,
+    pub values: Vec<(String, Vec<u8>, Vec<u8>)>,
+}
+
+/// What a checkpoint wrote.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CheckpointStats {
+    pub lsn: Lsn,
+    pub org_values: usize,
+    pub ledger_values: usize,
+    pub balance_values: usize,
+    pub bytes: usize,
+}
+
+/// The sled database under `<db>/state`.
+pub struct Store {
+    db: sled::Db,
+    path: PathBuf,
+}
+
+fn store_err(path: &Path, e: sled::Error) -> Error {
+    Error::Store(format!("{}: {e}", path.display()))
+}
+
+fn balance_tree(shard: usize) -> String {
+    format!("balances/{shard:02}")
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Store> {
+        let db = sled::Config::new()
+            .path(path)
+            .cache_capacity(SLED_CACHE_BYTES)
+            .mode(sled::Mode::HighThroughput)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| store_err(path, e))?;
+        Ok(Store {
+            db,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Drops every tree (before a rebuild from the log).
+    pub fn wipe(&self) -> Result<()> {
+        for name in self.db.tree_names() {
+            if name.as_ref() != b"__sled__default" {
+                self.db
+                    .drop_tree(&name)
+                    .map_err(|e| store_err(&self.path, e))?;
+            }
+        }
+        self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        Ok(())
+    }
+
+    /// LSN of the last complete checkpoint (0 when none).
+    pub fn checkpoint_lsn(&self) -> Result<Lsn> {
+        let tree = self
+            .db
+            .open_tree(META_TREE)
+            .map_err(|e| store_err(&self.path, e))?;
+        match tree
+            .get(CHECKPOINT_KEY)
+            .map_err(|e| store_err(&self.path, e))?
+        {
+            None => Ok(Lsn(0)),
+            Some(v) => {
+                let raw: [u8; 12] = v
+                    .as_ref()
+                    .try_into()
+                    .map_err(|_| self.bad("checkpoint LSN length"))?;
+                let lsn = u64::from_le_bytes(
+                    raw[..8]
+                        .try_into()
+                        .map_err(|_| self.bad("checkpoint LSN"))?,
+                );
+                let crc = u32::from_le_bytes(
+                    raw[8..]
+                        .try_into()
+                        .map_err(|_| self.bad("checkpoint LSN"))?,
+                );
+                if crc != crc32fast::hash(&raw[..8]) {
+                    return Err(self.bad("checkpoint LSN checksum"));
+                }
+                Ok(Lsn(lsn))
+            }
+        }
+    }
+
+    fn bad(&self, why: &str) -> Error {
+        Error::Store(format!("{}: {why}", self.path.display()))
+    }
+
+    /// Writes a snapshot: all values, a flush, then the checkpoint LSN and another flush.
+    /// `base` is the LSN up to which every change is reflected once this snapshot is written.
+    pub fn write(&self, snapshot: &Snapshot, base: Lsn) -> Result<CheckpointStats> {
+        let mut stats = CheckpointStats {
+            lsn: base,
+            ..CheckpointStats::default()
+        };
+        let mut batches: HashMap<&str, sled::Batch> = HashMap::new();
+        for (tree, k, v) in &snapshot.values {
+            stats.bytes += k.len() + v.len();
+            match tree.as_str() {
+                ORGS_TREE => stats.org_values += 1,
+                t if t.starts_with("balances/") => stats.balance_values += 1,
+                _ => stats.ledger_values += 1,
+            }
+            batches
+                .entry(tree.as_str())
+                .or_default()
+                .insert(k.as_slice(), v.as_slice());
+        }
+        // Org records first: a ledger value never names an org the store does not know.
+        let mut names: Vec<&str> = batches.keys().copied().collect();
+        names.sort_by_key(|n| (*n != ORGS_TREE, *n));
+        for name in names {
+            let tree = self
+                .db
+                .open_tree(name)
+                .map_err(|e| store_err(&self.path, e))?;
+            if let Some(batch) = batches.remove(name) {
+                tree.apply_batch(batch)
+                    .map_err(|e| store_err(&self.path, e))?;
+            }
+        }
+        self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        let mut raw = base.0.to_le_bytes().to_vec();
+        raw.extend_from_slice(&crc32fast::hash(&raw).to_le_bytes());
+        let meta = self
+            .db
+            .open_tree(META_TREE)
+            .map_err(|e| store_err(&self.path, e))?;
+        meta.insert(CHECKPOINT_KEY, raw)
+            .map_err(|e| store_err(&self.path, e))?;
+        self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        Ok(stats)
+    }
+
+    /// Reads every value back into a state. Any damaged or inconsistent value is an error; the
+    /// caller then rebuilds the store from the log.
+    pub fn load(&self, shards: u32) -> Result<State> {
+        let mut state = State::new(shards);
+        self.load_orgs(&mut state)?;
+        for name in self.db.tree_names() {
+            let name = String::from_utf8_lossy(&name).to_string();
+            if let Some(pid) = parse_partition(&name) {
+                self.load_ledger(&mut state, &name, pid)?;
+            } else if let Some(shard) = name.strip_prefix("balances/") {
+                let shard: usize = shard.parse().map_err(|_| self.bad("bad shard tree name"))?;
+                if shard >= shards as usize {
+                    return Err(self.bad("shard tree beyond the shard count"));
+                }
+                self.load_balances(&mut state, &name, shard)?;
+            }
+        }
+        for shard in &mut state.balances {
+            for balances in shard.orgs.values_mut() {
+                if let Some(&first) = balances.months.keys().next() {
+                    balances
+                        .reindex(first)
+                        .ok_or_else(|| self.bad("balance overflow"))?;
+                }
+            }
+        }
+        Ok(state)
+    }
+
+    fn tree(&self, name: &str) -> Result<sled::Tree> {
+        self.db
+            .open_tree(name)
+            .map_err(|e| store_err(&self.path, e))
+    }
+
+    fn load_orgs(&self, state: &mut State) -> Result<()> {
+        for item in self.tree(ORGS_TREE)?.iter() {
+            let (_, v) = item.map_err(|e| store_err(&self.path, e))?;
+            let (stamp, record) =
+                pack::unpack_org(&v).map_err(|e| self.bad(&format!("org value: {e}")))?;
+            let tz = Tz::from_str(&record.time_zone).map_err(|_| self.bad("org time zone"))?;
+            let mut org = OrgState::new(record, tz);
+            org.persisted = stamp;
+            state.orgs.insert(OrgId(org.record.org), org);
+        }
+        Ok(())
+    }
+
+    fn load_ledger(&self, state: &mut State, name: &str, pid: PartitionId) -> Result<()> {
+        let mut bucket = crate::state::ledger::MonthBucket::default();
+        for item in self.tree(name)?.iter() {
+            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+            let org = OrgId(key::get_u64(&k, 0).ok_or_else(|| self.bad("ledger key"))?);
+            let ledger =
+                pack::unpack_ledger(&v).map_err(|e| self.bad(&format!("{name}/{org}: {e}")))?;
+            let org_state = state
+                .orgs
+                .get_mut(&org)
+                .ok_or_else(|| self.bad("ledger value of unknown org"))?;
+            for ((ts, id), row) in &ledger.rows {
+                if PartitionId::of(pid.kind, *ts) != pid {
+                    return Err(self.bad("row in the wrong month partition"));
+                }
+                let flows = (org_state.inflow, org_state.outflow);
+                (org_state.inflow, org_state.outflow) =
+                    add_flow(flows, pid.kind, row.reverses != 0, row.amount)
+                        .ok_or_else(|| self.bad("flow overflow"))?;
+                if org_state
+                    .entries
+                    .insert(
+                        *id,
+                        EntryLoc {
+                            kind: pid.kind,
+                            occurred_at: *ts,
+                        },
+                    )
+                    .is_some()
+                {
+                    return Err(self.bad("entry id stored twice"));
+                }
+            }
+            bucket.orgs.insert(org, ledger);
+        }
+        state.ledgers.insert(pid, bucket);
+        Ok(())
+    }
+
+    fn load_balances(&self, state: &mut State, name: &str, shard: usize) -> Result<()> {
+        for item in self.tree(name)?.iter() {
+            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+            let org = OrgId(key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?);
+            let month = Month(key::get_i32(&k, 8).ok_or_else(|| self.bad("balance key"))?);
+            if crate::state::balance::shard_of(org, state.shards) != shard
+                || !state.orgs.contains_key(&org)
+            {
+                return Err(self.bad("balance value in the wrong shard or of an unknown org"));
+            }
+            let value = pack::unpack_balances(&v)
+                .map_err(|e| self.bad(&format!("{name}/{org}/{month}: {e}")))?;
+            state.balances[shard]
+                .orgs
+                .entry(org)
+                .or_default()
+                .months
+                .insert(month, value);
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    /// Takes the set of values changed since the last call (under the write lock: O(1)).
+    pub fn take_dirty(&mut self) -> (Lsn, std::collections::HashSet<DirtyKey>) {
+        (self.lsn, std::mem::take(&mut self.dirty))
+    }
+
+    /// Packs the given values as they are now (under the read lock).
+    pub fn pack(&self, keys: &std::collections::HashSet<DirtyKey>) -> Snapshot {
+        let stamp = self.lsn;
+        let mut values = Vec::with_capacity(keys.len());
+        for key in keys {
+            match *key {
+                DirtyKey::Org(org) => {
+                    if let Some(o) = self.orgs.get(&org) {
+                        values.push((
+                            ORGS_TREE.to_string(),
+                            org.0.to_be_bytes().to_vec(),
+                            pack::pack_org(stamp, &o.record),
+                        ));
+                    }
+                }
+                DirtyKey::Ledger(pid, org) => {
+                    if let Some(l) = self.ledgers.get(&pid).and_then(|b| b.orgs.get(&org)) {
+                        values.push((
+                            pid.tree_name(),
+                            key::ledger_key(org.0).to_vec(),
+                            pack::pack_ledger(stamp, l),
+                        ));
+                    }
+                }
+                DirtyKey::Balance(org, month) => {
+                    let shard = crate::state::balance::shard_of(org, self.shards);
+                    if let Some(m) = self.balances[shard]
+                        .orgs
+                        .get(&org)
+                        .and_then(|b| b.months.get(&month))
+                    {
+                        values.push((
+                            balance_tree(shard),
+                            key::balance_key(org.0, month.0),
+                            pack::pack_balances(stamp, m),
+                        ));
+                    }
+                }
+            }
+        }
+        Snapshot {
+            covers: stamp,
+            values,
+        }
+    }
+}
+
+/// The ledger partition a tree name denotes (`revenues/2024-03`, `expenses/1999-12`).
+fn parse_partition(name: &str) -> Option<PartitionId> {
+    let (table, month) = name.split_once('/')?;
+    let kind = match table {
+        "revenues" => Kind::Revenue,
+        "expenses" => Kind::Expense,
+        _ => return None,
+    };
+    let (y, m) = month.split_once('-')?;
+    Some(PartitionId {
+        kind,
+        month: Month::from_ym(y.parse().ok()?, m.parse().ok()?)?,
+    })
+}

@@ -1,0 +1,336 @@
+//! Packed values of the materialized store: one value per (partition, org) or (org, month), with
+//! varints, the checkpoint LSN it reflects and a CRC32 trailer (see docs/format.md).
+//!
+//! ```text
+//! value := stamp:u64 LE, body, crc32(stamp ++ body):u32 LE
+//! ```
+
+use crate::codec::record::OrgRecord;
+use crate::model::{BusinessDay, Category, Lsn, PaymentMethod};
+use crate::state::balance::{DayRow, MonthBalances};
+use crate::state::ledger::{OrgMonthLedger, Row};
+
+struct Writer(Vec<u8>);
+
+impl Writer {
+    fn new(stamp: Lsn) -> Writer {
+        let mut out = Vec::with_capacity(64);
+        out.extend_from_slice(&stamp.0.to_le_bytes());
+        Writer(out)
+    }
+
+    fn u(&mut self, mut v: u64) {
+        while v >= 0x80 {
+            self.0.push((v as u8) | 0x80);
+            v >>= 7;
+        }
+        self.0.push(v as u8);
+    }
+
+    fn i(&mut self, v: i64) {
+        self.u(((v << 1) ^ (v >> 63)) as u64);
+    }
+
+    fn byte(&mut self, b: u8) {
+        self.0.push(b);
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.u(b.len() as u64);
+        self.0.extend_from_slice(b);
+    }
+
+    fn finish(mut self) -> Vec<u8> {
+        let crc = crc32fast::hash(&self.0);
+        self.0.extend_from_slice(&crc.to_le_bytes());
+        self.0
+    }
+}
+
+/// Reads a packed value; every accessor fails instead of reading past the end.
+struct Reader<'a> {
+    bytes: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Checks the CRC and returns the stamp and a reader over the body.
+    fn open(value: &'a [u8]) -> Result<(Lsn, Reader<'a>), String> {
+        if value.len() < 12 {
+            return Err(format!("value of {} bytes is too short", value.len()));
+        }
+        let (body, trailer) = value.split_at(value.len() - 4);
+        let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+        let actual = crc32fast::hash(body);
+        if stored != actual {
+            return Err(format!(
+                "checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
+            ));
+        }
+        let mut stamp = [0u8; 8];
+        stamp.copy_from_slice(&body[..8]);
+        Ok((
+            Lsn(u64::from_le_bytes(stamp)),
+            Reader { bytes: body, at: 8 },
+        ))
+    }
+
+    fn byte(&mut self) -> Result<u8, String> {
+        let b = *self.bytes.get(self.at).ok_or("value ends early")?;
+        self.at += 1;
+        Ok(b)
+    }
+
+    fn u(&mut self) -> Result<u64, String> {
+        let mut v = 0u64;
+        for shift in (0..64).step_by(7) {
+            let b = self.byte()?;
+            v |= u64::from(b & 0x7f) << shift;
+            if b & 0x80 == 0 {
+                return Ok(v);
+            }
+        }
+        Err("varint longer than 10 bytes".into())
+    }
+
+    fn i(&mut self) -> Result<i64, String> {
+        let z = self.u()?;
+        Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
+    }
+
+    fn i32(&mut self) -> Result<i32, String> {
+        i32::try_from(self.i()?).map_err(|_| "value out of i32 range".to_string())
+    }
+
+    fn bytes(&mut self) -> Result<&'a [u8], String> {
+        let len = usize::try_from(self.u()?).map_err(|_| "length overflow")?;
+        let end = self
+            .at
+            .checked_add(len)
+            .filter(|&e| e <= self.bytes.len())
+            .ok_or("value ends early")?;
+        let out = &self.bytes[self.at..end];
+        self.at = end;
+        Ok(out)
+    }
+
+    fn string(&mut self) -> Result<String, String> {
+        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| "text is not UTF-8".to_string())
+    }
+
+    fn end(&self) -> Result<(), String> {
+        (self.at == self.bytes.len())
+            .then_some(())
+            .ok_or_else(|| "trailing bytes".to_string())
+    }
+}
+
+pub fn pack_org(stamp: Lsn, r: &OrgRecord) -> Vec<u8> {
+    let mut w = Writer::new(stamp);
+    w.u(r.org);
+    w.bytes(r.name.as_bytes());
+    w.bytes(&r.currency);
+    w.bytes(r.time_zone.as_bytes());
+    w.i(r.opening);
+    w.i(r.created_at);
+    w.finish()
+}
+
+pub fn unpack_org(value: &[u8]) -> Result<(Lsn, OrgRecord), String> {
+    let (stamp, mut r) = Reader::open(value)?;
+    let org = r.u()?;
+    let name = r.string()?;
+    let currency: [u8; 3] = r
+        .bytes()?
+        .try_into()
+        .map_err(|_| "currency is not 3 bytes")?;
+    let time_zone = r.string()?;
+    let record = OrgRecord {
+        org,
+        name,
+        currency,
+        time_zone,
+        opening: r.i()?,
+        created_at: r.i()?,
+    };
+    r.end()?;
+    Ok((stamp, record))
+}
+
+pub fn pack_ledger(stamp: Lsn, ledger: &OrgMonthLedger) -> Vec<u8> {
+    let mut w = Writer::new(stamp);
+    w.u(ledger.rows.len() as u64);
+    let mut prev_ts = 0i64;
+    for ((ts, id), row) in &ledger.rows {
+        w.i(ts.wrapping_sub(prev_ts));
+        prev_ts = *ts;
+        w.u(*id);
+        w.u(row.amount as u64);
+        w.i(row.day.0 as i64);
+        w.byte(row.category.code());
+        w.byte(row.payment_method.code());
+        w.byte(row.posted_status);
+        w.u(row.reverses);
+        w.u(row.reversed_by);
+        match row.paid_at {
+            Some(at) => {
+                w.byte(1);
+                w.i(at);
+            }
+            None => w.byte(0),
+        }
+        w.bytes(row.reference.as_bytes());
+    }
+    w.finish()
+}
+
+pub fn unpack_ledger(value: &[u8]) -> Result<OrgMonthLedger, String> {
+    let (stamp, mut r) = Reader::open(value)?;
+    let count = r.u()?;
+    let mut ledger = OrgMonthLedger {
+        persisted: stamp,
+        ..OrgMonthLedger::default()
+    };
+    let mut ts = 0i64;
+    for _ in 0..count {
+        ts = ts.wrapping_add(r.i()?);
+        let id = r.u()?;
+        let amount = i64::try_from(r.u()?).map_err(|_| "amount out of range")?;
+        let day = BusinessDay(r.i32()?);
+        let category = Category::from_code(r.byte()?).ok_or("bad category code")?;
+        let payment_method =
+            PaymentMethod::from_code(r.byte()?).ok_or("bad payment method code")?;
+        let posted_status = r.byte()?;
+        let reverses = r.u()?;
+        let reversed_by = r.u()?;
+        let paid_at = match r.byte()? {
+            0 => None,
+            1 => Some(r.i()?),
+            other => return Err(format!("bad paid flag {other}")),
+        };
+        let reference = std::str::from_utf8(r.bytes()?)
+            .map_err(|_| "reference is not UTF-8")?
+            .into();
+        let row = Row {
+            amount,
+            day,
+            category,
+            payment_method,
+            posted_status,
+            paid_at,
+            reverses,
+            reversed_by,
+            reference,
+        };
+        if ledger.rows.insert((ts, id), row).is_some() {
+            return Err(format!("entry {id} appears twice"));
+        }
+    }
+    r.end()?;
+    Ok(ledger)
+}
+
+pub fn pack_balances(stamp: Lsn, month: &MonthBalances) -> Vec<u8> {
+    let mut w = Writer::new(stamp);
+    w.u(month.days.len() as u64);
+    for d in &month.days {
+        w.i(d.day.0 as i64);
+        w.i(d.revenue);
+        w.i(d.expense);
+        w.u(d.revenue_count);
+        w.u(d.expense_count);
+    }
+    w.finish()
+}
+
+pub fn unpack_balances(value: &[u8]) -> Result<MonthBalances, String> {
+    let (stamp, mut r) = Reader::open(value)?;
+    let count = r.u()?;
+    let mut month = MonthBalances {
+        persisted: stamp,
+        ..MonthBalances::default()
+    };
+    for _ in 0..count {
+        let row = DayRow {
+            day: BusinessDay(r.i32()?),
+            revenue: r.i()?,
+            expense: r.i()?,
+            revenue_count: r.u()?,
+            expense_count: r.u()?,
+        };
+        if month.days.last().is_some_and(|last| last.day >= row.day) {
+            return Err("day rows out of order".into());
+        }
+        month.net = month
+            .net
+            .checked_add(row.net().ok_or("net overflow")?)
+            .ok_or("net overflow")?;
+        month.days.push(row);
+    }
+    r.end()?;
+    Ok(month)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ledger() -> OrgMonthLedger {
+        let mut l = OrgMonthLedger::default();
+        for i in 0..50u64 {
+            l.rows.insert(
+                (1_704_067_200 + (i as i64) * 977, 1000 + i),
+                Row {
+                    amount: 100 + i as i64 * 31,
+                    day: BusinessDay(19723 + (i / 10) as i32),
+                    category: Category::Rooms,
+                    payment_method: PaymentMethod::Card,
+                    posted_status: (i % 3) as u8,
+                    paid_at: (i % 5 == 0).then_some(-7),
+                    reverses: i % 7,
+                    reversed_by: i % 11,
+                    reference: format!("ref-{i}").into(),
+                },
+            );
+        }
+        l
+    }
+
+    #[test]
+    fn ledger_round_trip_and_damage() {
+        let l = ledger();
+        let packed = pack_ledger(Lsn(77), &l);
+        let back = unpack_ledger(&packed).unwrap();
+        assert_eq!(back.persisted, Lsn(77));
+        assert_eq!(back.rows, l.rows);
+        for at in 0..packed.len() {
+            let mut damaged = packed.clone();
+            damaged[at] ^= 0x10;
+            assert!(unpack_ledger(&damaged).is_err(), "byte {at}");
+        }
+        for cut in 0..packed.len() {
+            assert!(unpack_ledger(&packed[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn balances_and_org_round_trip() {
+        let mut m = MonthBalances::default();
+        m.add(BusinessDay(5), 1000, 300, (2, 1)).unwrap();
+        m.add(BusinessDay(3), -50, i64::MAX / 2, (1, 1)).unwrap();
+        let back = unpack_balances(&pack_balances(Lsn(9), &m)).unwrap();
+        assert_eq!(
+            (back.days, back.net, back.persisted),
+            (m.days.clone(), m.net, Lsn(9))
+        );
+        let org = OrgRecord {
+            org: u64::MAX,
+            name: "Hôtel".into(),
+            currency: *b"EUR",
+            time_zone: "Europe/Paris".into(),
+            opening: i64::MIN,
+            created_at: -3,
+        };
+        assert_eq!(unpack_org(&pack_org(Lsn(1), &org)).unwrap(), (Lsn(1), org));
+    }
+}

@@ -1,0 +1,11 @@
+//! The write-ahead log: segment files of checksummed frames, the source of truth and the audit trail.
+
+pub mod recovery;
+pub mod segment;
+pub mod writer;
+
+pub use recovery::{recover, LogTail, RecoveredFrame};
+pub use writer::LogWriter;
+
+/// Sub-directory of a database holding the log segments.
+pub const WAL_DIR: &str = "wal";

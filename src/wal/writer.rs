@@ -1,0 +1,136 @@
+//! Appends frames to the active segment; rotates segments; syncs.
+
+use super::segment::{segment_path, SegmentHeader, SEGMENT_HEADER_BYTES};
+use crate::codec::frame::encode_frame;
+use crate::io::{AppendFile, Vfs};
+use crate::limits::SEGMENT_TARGET_BYTES;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// The single writer of the log. Frames are staged in memory by [`LogWriter::stage`] and reach
+/// the file in one write per group by [`LogWriter::write_staged`].
+pub struct LogWriter {
+    vfs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    db_id: u64,
+    file: Box<dyn AppendFile>,
+    segment_path: PathBuf,
+    segment_len: u64,
+    next_lsn: u64,
+    prev_crc: u32,
+    staged: Vec<u8>,
+    /// LSN and chain CRC before the first staged frame (meaningful while `staged` is non-empty).
+    staged_first: (u64, u32),
+    /// Whether the active segment has writes not yet synced.
+    unsynced: bool,
+}
+
+/// Where the log ends: the state a writer continues from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEnd {
+    pub next_lsn: u64,
+    pub prev_crc: u32,
+    /// The active segment and its valid length, if any segment exists.
+    pub active: Option<(PathBuf, u64)>,
+}
+
+impl LogWriter {
+    /// Continues the log at `end`, creating the first segment when there is none.
+    pub fn open(vfs: Arc<dyn Vfs>, dir: &Path, db_id: u64, end: LogEnd) -> io::Result<LogWriter> {
+        let (file, segment_path, segment_len) = match end.active {
+            Some((path, len)) => (vfs.open_append(&path, false)?, path, len),
+            None => {
+                let (file, path) = create_segment(&*vfs, dir, db_id, end.next_lsn, end.prev_crc)?;
+                (file, path, SEGMENT_HEADER_BYTES as u64)
+            }
+        };
+        Ok(LogWriter {
+            vfs,
+            dir: dir.to_path_buf(),
+            db_id,
+            file,
+            segment_path,
+            segment_len,
+            next_lsn: end.next_lsn,
+            prev_crc: end.prev_crc,
+            staged: Vec::new(),
+            staged_first: (0, 0),
+            unsynced: false,
+        })
+    }
+
+    /// The LSN the next staged frame will get.
+    pub fn next_lsn(&self) -> u64 {
+        self.next_lsn
+    }
+
+    /// Encodes a frame into the staging buffer and returns its LSN.
+    pub fn stage(&mut self, payload: &[u8], op_count: u32) -> u64 {
+        let lsn = self.next_lsn;
+        if self.staged.is_empty() {
+            self.staged_first = (lsn, self.prev_crc);
+        }
+        self.prev_crc = encode_frame(&mut self.staged, lsn, self.prev_crc, op_count, payload);
+        self.next_lsn += 1;
+        lsn
+    }
+
+    /// Writes all staged frames with one write call (rotating first if the segment is full),
+    /// then syncs when `sync` is set.
+    pub fn write_staged(&mut self, sync: bool) -> io::Result<()> {
+        if self.staged.is_empty() {
+            return if sync { self.sync() } else { Ok(()) };
+        }
+        if self.segment_len >= SEGMENT_TARGET_BYTES {
+            self.rotate()?;
+        }
+        self.file.write_all(&self.staged)?;
+        self.segment_len += self.staged.len() as u64;
+        self.staged.clear();
+        self.unsynced = true;
+        if sync {
+            self.sync()?;
+        }
+        Ok(())
+    }
+
+    /// Makes everything written durable.
+    pub fn sync(&mut self) -> io::Result<()> {
+        if self.unsynced {
+            self.file.sync_data()?;
+            self.unsynced = false;
+        }
+        Ok(())
+    }
+
+    /// The active segment file.
+    pub fn segment_path(&self) -> &Path {
+        &self.segment_path
+    }
+
+    fn rotate(&mut self) -> io::Result<()> {
+        self.sync()?;
+        let (first, prev_crc) = self.staged_first;
+        let (file, path) = create_segment(&*self.vfs, &self.dir, self.db_id, first, prev_crc)?;
+        self.file = file;
+        self.segment_path = path;
+        self.segment_len = SEGMENT_HEADER_BYTES as u64;
+        Ok(())
+    }
+}
+
+fn create_segment(
+    vfs: &dyn Vfs,
+    dir: &Path,
+    db_id: u64,
+    first_lsn: u64,
+    prev_crc: u32,
+) -> io::Result<(Box<dyn AppendFile>, PathBuf)> {
+    let path = segment_path(dir, first_lsn);
+    let mut file = vfs.open_append(&path, true)?;
+    file.write_all(&SegmentHeader::new(db_id, first_lsn, prev_crc).encode())?;
+    file.sync_data()?;
+    vfs.sync_dir(dir)?;
+    Ok((file, path))
+}

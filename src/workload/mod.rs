@@ -1,0 +1,26 @@
+//! The deterministic `hotel-ledger-v1` workload (see `shared/workload/WORKLOAD.md`):
+//! the splitmix64 generator, Zipf org popularity, the ledger event stream,
+//! its JSONL and CSV forms, and the query instance streams Q1–Q5.
+//!
+//! ```
+//! use folio::workload::{Generator, Params};
+//!
+//! let mut line = Vec::new();
+//! let first = Generator::new(Params::default()).next().expect("one event");
+//! first.write_jsonl(&mut line);
+//! assert!(line.starts_with(br#"{"entry_id":1,"org_id":1799,"kind":"expense""#));
+//! ```
+
+mod format;
+mod generator;
+mod queries;
+mod rng;
+mod zipf;
+
+pub use format::{parse_csv_line, parse_jsonl_line, InputFormat, ParseError, CSV_HEADER};
+pub use generator::{
+    Generator, Params, ParamsError, WorkloadEvent, DAY, FIRST_DAY, MAX_AMOUNT, SPAN, T0, T1,
+};
+pub use queries::{instances, QueryInstance};
+pub use rng::{uniform, SplitMix64};
+pub use zipf::{Zipf, MAX_ORGS};

@@ -1,0 +1,311 @@
+//! Query instance streams Q1–Q5 of `hotel-ledger-v1` and their JSON line form.
+
+use serde::Deserialize;
+
+use super::format::{excerpt, present, required, ParseError, Scalar};
+use super::generator::{Params, DAY, FIRST_DAY, T0};
+use super::rng::{uniform, SplitMix64};
+use super::zipf::Zipf;
+
+/// One query to run, with its arguments.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum QueryInstance {
+    /// Closing cash balance of `org` at the end of day number `day`.
+    Q1 {
+        /// Org id.
+        org: u64,
+        /// Day number (days since 1970-01-01).
+        day: i32,
+    },
+    /// Monthly report of `org` for `month` (1..=12) of 2024.
+    Q2 {
+        /// Org id.
+        org: u64,
+        /// Month 1..=12.
+        month: u32,
+    },
+    /// Ledger page of `org`: the 50 most recent entries with `from <= occurred_at < to`.
+    Q3 {
+        /// Org id.
+        org: u64,
+        /// Inclusive start, epoch seconds.
+        from: i64,
+        /// Exclusive end, epoch seconds.
+        to: i64,
+    },
+    /// The oldest pending expenses of `org`.
+    Q4 {
+        /// Org id.
+        org: u64,
+    },
+    /// Top 10 orgs by revenue in `month` (1..=12) of 2024.
+    Q5 {
+        /// Month 1..=12.
+        month: u32,
+    },
+}
+
+/// The first `count` instances of query kind `kind` (1..=5): a splitmix64
+/// seeded with `params.seed + kind` (wrapping), draws in the documented order.
+///
+/// # Panics
+///
+/// If `kind` is not in 1..=5 or the parameters are invalid (see [`Params::validate`]).
+pub fn instances(kind: u8, params: &Params, count: usize) -> Vec<QueryInstance> {
+    assert!(
+        (1..=5).contains(&kind),
+        "query kind must be 1..=5, got {kind}"
+    );
+    if let Err(e) = params.validate() {
+        panic!("invalid workload parameters: {e}");
+    }
+    let zipf = Zipf::new(params.orgs);
+    let mut rng = SplitMix64::new(params.seed.wrapping_add(u64::from(kind)));
+    let mut next = move || rng.next_u64();
+    (0..count)
+        .map(|_| match kind {
+            1 => {
+                let org = zipf.sample(next());
+                QueryInstance::Q1 {
+                    org,
+                    day: FIRST_DAY + uniform(next(), 366) as i32,
+                }
+            }
+            2 => {
+                let org = zipf.sample(next());
+                QueryInstance::Q2 {
+                    org,
+                    month: 1 + uniform(next(), 12) as u32,
+                }
+            }
+            3 => {
+                let org = zipf.sample(next());
+                let from = T0 + uniform(next(), 337) as i64 * DAY;
+                QueryInstance::Q3 {
+                    org,
+                    from,
+                    to: from + 30 * DAY,
+                }
+            }
+            4 => QueryInstance::Q4 {
+                org: zipf.sample(next()),
+            },
+            _ => QueryInstance::Q5 {
+                month: 1 + uniform(next(), 12) as u32,
+            },
+        })
+        .collect()
+}
+
+impl QueryInstance {
+    /// The query kind, 1..=5.
+    pub fn kind(&self) -> u8 {
+        match self {
+            Self::Q1 { .. } => 1,
+            Self::Q2 { .. } => 2,
+            Self::Q3 { .. } => 3,
+            Self::Q4 { .. } => 4,
+            Self::Q5 { .. } => 5,
+        }
+    }
+
+    /// The query name, `Q1`..`Q5`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Self::Q1 { .. } => "Q1",
+            Self::Q2 { .. } => "Q2",
+            Self::Q3 { .. } => "Q3",
+            Self::Q4 { .. } => "Q4",
+            Self::Q5 { .. } => "Q5",
+        }
+    }
+
+    /// The instance as one JSON object without line end, e.g.
+    /// `{"query":"Q1","org":61,"day":19828}`.
+    pub fn to_json_line(&self) -> String {
+        let name = self.name();
+        match *self {
+            Self::Q1 { org, day } => format!(r#"{{"query":"{name}","org":{org},"day":{day}}}"#),
+            Self::Q2 { org, month } => {
+                format!(r#"{{"query":"{name}","org":{org},"month":{month}}}"#)
+            }
+            Self::Q3 { org, from, to } => {
+                format!(r#"{{"query":"{name}","org":{org},"from":{from},"to":{to}}}"#)
+            }
+            Self::Q4 { org } => format!(r#"{{"query":"{name}","org":{org}}}"#),
+            Self::Q5 { month } => format!(r#"{{"query":"{name}","month":{month}}}"#),
+        }
+    }
+
+    /// Parses the JSON object form written by [`QueryInstance::to_json_line`]
+    /// (any key order and JSON whitespace). Each kind takes exactly its own
+    /// fields; months must be 1..=12.
+    pub fn parse_json_line(line: &str) -> Result<QueryInstance, ParseError> {
+        let body = line.trim_start_matches([' ', '\t', '\n', '\r']);
+        if body.is_empty() {
+            return Err(ParseError::Empty);
+        }
+        if !body.starts_with('{') {
+            return Err(ParseError::NotAnObject);
+        }
+        let mut de = serde_json::Deserializer::from_str(body);
+        let raw = RawQuery::deserialize(&mut de).map_err(ParseError::Json)?;
+        de.end().map_err(|_| ParseError::TrailingGarbage)?;
+        raw.instance()
+    }
+}
+
+/// A query object as read; every field optional so each gap gets its own error.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawQuery<'a> {
+    #[serde(borrow, default, deserialize_with = "present")]
+    query: Option<Scalar<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    org: Option<Scalar<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    day: Option<Scalar<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    month: Option<Scalar<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    from: Option<Scalar<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    to: Option<Scalar<'a>>,
+}
+
+impl RawQuery<'_> {
+    fn instance(&self) -> Result<QueryInstance, ParseError> {
+        let name = required("query", &self.query)?.text("query")?;
+        let (query, fields): (&'static str, &[&'static str]) = match name {
+            "Q1" => ("Q1", &["org", "day"]),
+            "Q2" => ("Q2", &["org", "month"]),
+            "Q3" => ("Q3", &["org", "from", "to"]),
+            "Q4" => ("Q4", &["org"]),
+            "Q5" => ("Q5", &["month"]),
+            other => return Err(ParseError::UnknownQuery(excerpt(other))),
+        };
+        for (field, value) in self.optional_fields() {
+            if value.is_some() && !fields.contains(&field) {
+                return Err(ParseError::UnexpectedField { field, query });
+            }
+        }
+        Ok(match query {
+            "Q1" => QueryInstance::Q1 {
+                org: self.org()?,
+                day: self.int(
+                    "day",
+                    &self.day,
+                    i32::MIN.into()..=i32::MAX.into(),
+                    "a 32-bit day number",
+                )? as i32,
+            },
+            "Q2" => QueryInstance::Q2 {
+                org: self.org()?,
+                month: self.month()?,
+            },
+            "Q3" => QueryInstance::Q3 {
+                org: self.org()?,
+                from: self.timestamp("from", &self.from)?,
+                to: self.timestamp("to", &self.to)?,
+            },
+            "Q4" => QueryInstance::Q4 { org: self.org()? },
+            _ => QueryInstance::Q5 {
+                month: self.month()?,
+            },
+        })
+    }
+
+    fn optional_fields(&self) -> [(&'static str, &Option<Scalar<'_>>); 5] {
+        [
+            ("org", &self.org),
+            ("day", &self.day),
+            ("month", &self.month),
+            ("from", &self.from),
+            ("to", &self.to),
+        ]
+    }
+
+    fn int(
+        &self,
+        field: &'static str,
+        value: &Option<Scalar<'_>>,
+        range: std::ops::RangeInclusive<i128>,
+        expected: &'static str,
+    ) -> Result<i128, ParseError> {
+        required(field, value)?.integer_in(field, range, expected)
+    }
+
+    fn org(&self) -> Result<u64, ParseError> {
+        let n = self.int(
+            "org",
+            &self.org,
+            0..=u64::MAX.into(),
+            "an unsigned 64-bit integer",
+        )?;
+        Ok(n as u64)
+    }
+
+    fn month(&self) -> Result<u32, ParseError> {
+        Ok(self.int("month", &self.month, 1..=12, "a month number 1..=12")? as u32)
+    }
+
+    fn timestamp(
+        &self,
+        field: &'static str,
+        value: &Option<Scalar<'_>>,
+    ) -> Result<i64, ParseError> {
+        let n = self.int(
+            field,
+            value,
+            i64::MIN.into()..=i64::MAX.into(),
+            "a signed 64-bit integer",
+        )?;
+        Ok(n as i64)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instances_are_deterministic_and_in_range() {
+        let params = Params::default();
+        for kind in 1..=5 {
+            let a = instances(kind, &params, 500);
+            assert_eq!(a, instances(kind, &params, 500));
+            assert_eq!(a.len(), 500);
+            for q in &a {
+                assert_eq!(q.kind(), kind);
+                match *q {
+                    QueryInstance::Q1 { org, day } => {
+                        assert!((1..=10_000).contains(&org));
+                        assert!((FIRST_DAY..FIRST_DAY + 366).contains(&day));
+                    }
+                    QueryInstance::Q2 { month, .. } | QueryInstance::Q5 { month } => {
+                        assert!((1..=12).contains(&month));
+                    }
+                    QueryInstance::Q3 { from, to, .. } => {
+                        assert_eq!((from - T0) % DAY, 0);
+                        assert_eq!(to - from, 30 * DAY);
+                    }
+                    QueryInstance::Q4 { org } => assert!((1..=10_000).contains(&org)),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn first_instance_uses_seed_plus_kind() {
+        let params = Params::default();
+        let mut rng = SplitMix64::new(params.seed + 4);
+        let org = Zipf::new(params.orgs).sample(rng.next_u64());
+        assert_eq!(instances(4, &params, 1), [QueryInstance::Q4 { org }]);
+    }
+
+    #[test]
+    #[should_panic(expected = "query kind")]
+    fn kind_out_of_range_panics() {
+        let _ = instances(6, &Params::default(), 1);
+    }
+}
