@@ -140,6 +140,8 @@ pub enum Error {
     Locked { path: PathBuf },
     #[error("org {0} is not registered")]
     UnknownOrg(OrgId),
+    #[error("{}: line {line}: {why}", file.display())]
+    Input { file: PathBuf, line: u64, why: String },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     #[error("materialized store (sled) failed: {0}")]

@@ -17,9 +17,11 @@
 //! db.close().unwrap();
 //! ```
 
+pub mod bench;
 pub mod codec;
 pub mod db;
 pub mod error;
+pub mod ingest;
 pub mod io;
 pub mod limits;
 pub mod model;
@@ -28,7 +30,7 @@ pub mod store;
 pub mod wal;
 pub mod workload;
 
-pub use db::{Db, Durability, Options, ReadView, RecoveryReport};
+pub use db::{Db, Durability, Options, ReadView, RecoveryReport, Ticket};
 pub use error::{CorruptionKind, Error, Rejection, Result};
 pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money, Month,

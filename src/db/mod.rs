@@ -73,6 +73,16 @@ pub struct Db {
     recovery: RecoveryReport,
 }
 
+/// A batch in flight (see [`Db::submit`]).
+pub struct Ticket(Receiver<Result<Lsn>>);
+
+impl Ticket {
+    /// Waits until the batch is durable or rejected.
+    pub fn wait(self) -> Result<Lsn> {
+        self.0.recv().map_err(|_| Error::Closed)?
+    }
+}
+
 /// A consistent read view: every read through it sees the same committed prefix of the log.
 pub struct ReadView<'a> {
     state: RwLockReadGuard<'a, State>,
@@ -159,6 +169,17 @@ impl Db {
             .send(Command::Record(batch, reply))
             .map_err(|_| Error::Closed)?;
         answer.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// Queues a batch without waiting: the returned ticket yields what [`Db::record`] would.
+    /// Keeping several batches in flight lets one thread fill a group commit.
+    pub fn submit(&self, batch: Batch) -> Result<Ticket> {
+        if let Some(reason) = self.shared.poison_reason() {
+            return Err(Error::Poisoned(reason));
+        }
+        let (reply, answer) = crossbeam::channel::bounded(1);
+        self.tx.send(Command::Record(batch, reply)).map_err(|_| Error::Closed)?;
+        Ok(Ticket(answer))
     }
 
     /// Registers one org (a batch of one operation).

@@ -1,1 +1,281 @@
-fn main() {}
+//! The `folio` command: a thin layer over the library.
+
+mod demo;
+mod output;
+
+use clap::{Parser, Subcommand};
+use folio::bench::{self, BenchConfig};
+use folio::ingest::{self, IngestOptions};
+use folio::workload::{Generator, InputFormat, Params};
+use folio::{BusinessDay, Currency, Db, Durability, Error, Money, Options, Org, OrgId};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "folio", version, about = "Embedded storage engine for hotel finance data")]
+struct Cli {
+    /// Database directory.
+    #[arg(long, global = true, default_value = "folio-data")]
+    data: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create a database.
+    Init {
+        /// Balance shards (fixed at creation).
+        #[arg(long, default_value_t = 16)]
+        shards: u32,
+    },
+    /// Manage orgs.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Load a hotel-ledger-v1 file (JSON Lines, or CSV when the name ends in .csv).
+    Ingest {
+        file: PathBuf,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Register unknown org ids (UTC, opening balance 0).
+        #[arg(long)]
+        auto_org: bool,
+        /// Currency of auto-registered orgs.
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// Input format (default: from the file name).
+        #[arg(long, value_parser = ["jsonl", "csv"])]
+        format: Option<String>,
+        /// Skip the fsync per batch (durable at the end of the load only).
+        #[arg(long)]
+        buffered: bool,
+    },
+    /// One org's cash balance on one business day.
+    Balance {
+        #[arg(long)]
+        org: u64,
+        #[arg(long)]
+        day: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// One balance row per day of a range.
+    Balances {
+        #[arg(long)]
+        org: u64,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ledger entries of an org with from <= occurred_at < to (YYYY-MM-DD or epoch seconds).
+    Entries {
+        #[arg(long)]
+        org: u64,
+        #[arg(long)]
+        from: String,
+        #[arg(long)]
+        to: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write the hotel-ledger-v1 stream to stdout.
+    Generate {
+        #[arg(long, default_value_t = 10_000)]
+        orgs: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 20_240_101)]
+        seed: u64,
+        #[arg(long)]
+        csv: bool,
+    },
+    /// Run hotel-ledger-v1 on a fresh database and report events/s (ignores --data unless --dir).
+    Bench {
+        #[arg(long, default_value_t = 10_000)]
+        orgs: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[arg(long, default_value_t = 1)]
+        writers: usize,
+        /// Batches each writer keeps in flight.
+        #[arg(long, default_value_t = 1)]
+        in_flight: usize,
+        #[arg(long, default_value_t = 20_240_101)]
+        seed: u64,
+        /// Skip the fsync per batch.
+        #[arg(long)]
+        buffered: bool,
+        /// Database directory (must not exist); a temporary one by default.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        #[arg(long)]
+        keep: bool,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create a database under --data, load hotel-ledger-v1, print a daily report and a balance.
+    Demo {
+        #[arg(long, default_value_t = 10_000)]
+        orgs: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Register an org.
+    Add {
+        #[arg(long)]
+        id: u64,
+        #[arg(long)]
+        name: String,
+        #[arg(long, default_value = "USD")]
+        currency: String,
+        /// IANA time zone.
+        #[arg(long, default_value = "UTC")]
+        tz: String,
+        /// Opening balance in minor units.
+        #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+        opening: i64,
+    },
+    /// List orgs.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let _ = writeln!(std::io::stderr(), "folio: error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn existing(data: &Path) -> Result<Db, Error> {
+    Db::open_with(data, Options { create_if_missing: false, ..Options::default() })
+}
+
+fn day_arg(s: &str) -> Result<BusinessDay, Error> {
+    BusinessDay::parse(s).ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not a date YYYY-MM-DD")))
+}
+
+/// A timestamp argument: epoch seconds or a UTC date.
+fn time_arg(s: &str) -> Result<i64, Error> {
+    if let Ok(ts) = s.parse::<i64>() {
+        return Ok(ts);
+    }
+    Ok(day_arg(s).map_err(|_| Error::InvalidArgument(format!("{s:?} is neither epoch seconds nor YYYY-MM-DD")))?.0
+        as i64
+        * 86_400)
+}
+
+fn currency_arg(s: &str) -> Result<Currency, Error> {
+    Currency::parse(s).ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not an ISO 4217 code like EUR")))
+}
+
+fn run(cli: Cli) -> Result<(), Error> {
+    let data = cli.data;
+    match cli.command {
+        Command::Init { shards } => {
+            if data.join(folio::store::meta::META_FILE).exists() {
+                return Err(Error::AlreadyExists { path: data });
+            }
+            Db::open_with(&data, Options { shards, ..Options::default() })?.close()?;
+            println!("created {} with {shards} balance shards", data.display());
+        }
+        Command::Org(OrgCommand::Add { id, name, currency, tz, opening }) => {
+            let db = existing(&data)?;
+            let org = Org::new(OrgId(id), name, currency_arg(&currency)?)
+                .with_time_zone(tz)
+                .with_opening_balance(Money(opening));
+            let lsn = db.register_org(org)?;
+            db.close()?;
+            println!("org {id} registered (LSN {lsn})");
+        }
+        Command::Org(OrgCommand::List { json }) => {
+            let db = existing(&data)?;
+            output::orgs(&db.read().orgs(), json);
+            db.close()?;
+        }
+        Command::Ingest { file, batch, auto_org, currency, format, buffered } => {
+            let durability = if buffered { Durability::Buffered } else { Durability::Sync };
+            let db = Db::open_with(&data, Options { create_if_missing: false, durability, ..Options::default() })?;
+            let options = IngestOptions {
+                batch: batch.clamp(1, folio::limits::MAX_BATCH_OPS / 2),
+                auto_org: if auto_org { Some(currency_arg(&currency)?) } else { None },
+                format: format.map(|f| if f == "csv" { InputFormat::Csv } else { InputFormat::Jsonl }),
+            };
+            let size = std::fs::metadata(&file).map_err(|e| Error::io(&file, e))?.len();
+            let bar = output::bytes_bar(size);
+            let summary = ingest::ingest_file(&db, &file, &options, |n| bar.inc(n));
+            bar.finish_and_clear();
+            let summary = summary?;
+            db.close()?;
+            println!(
+                "ingested {} events in {} batches ({} orgs registered) in {:.2} s: {:.0} events/s, last LSN {}",
+                summary.events,
+                summary.batches,
+                summary.orgs_registered,
+                summary.seconds,
+                summary.events_per_sec(),
+                summary.lsn
+            );
+        }
+        Command::Balance { org, day, json } => {
+            let db = existing(&data)?;
+            let balance = db.balance(OrgId(org), day_arg(&day)?)?;
+            db.close()?;
+            output::balance(&balance, json);
+        }
+        Command::Balances { org, from, to, json } => {
+            let db = existing(&data)?;
+            let rows = db.balances(OrgId(org), day_arg(&from)?, day_arg(&to)?)?;
+            db.close()?;
+            for row in &rows {
+                output::balance(row, json);
+            }
+        }
+        Command::Entries { org, from, to, json } => {
+            let db = existing(&data)?;
+            let entries = db.entries(OrgId(org), time_arg(&from)?, time_arg(&to)?)?;
+            db.close()?;
+            output::entries(&entries, json);
+        }
+        Command::Generate { orgs, events, seed, csv } => {
+            let params = Params { seed, orgs, events };
+            params.validate().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            let format = if csv { InputFormat::Csv } else { InputFormat::Jsonl };
+            output::generate(Generator::new(params), format)?;
+        }
+        Command::Bench { orgs, events, batch, writers, in_flight, seed, buffered, dir, keep, json } => {
+            let config = BenchConfig {
+                params: Params { seed, orgs, events },
+                batch,
+                writers,
+                in_flight,
+                durability: if buffered { Durability::Buffered } else { Durability::Sync },
+                dir,
+                keep,
+                ..BenchConfig::default()
+            };
+            let bar = output::events_bar(events);
+            let report = bench::run(&config, &|n| bar.set_position(n));
+            bar.finish_and_clear();
+            output::bench(&report?, json);
+        }
+        Command::Demo { orgs, events } => demo::run(&data, Params { orgs, events, ..Params::default() })?,
+    }
+    Ok(())
+}

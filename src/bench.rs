@@ -1,0 +1,225 @@
+//! `folio bench`: hotel-ledger-v1 on a fresh database, timed until the data is durable and the
+//! background work it caused (the final checkpoint) has finished.
+
+use crate::db::{Db, Durability, Options, Ticket};
+use crate::error::{Error, Result};
+use crate::ingest::{auto_org, entry_of};
+use crate::model::{Batch, BusinessDay, Currency, Op, OrgId};
+use crate::workload::{instances, Generator, Params, QueryInstance};
+use std::collections::VecDeque;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Instant;
+
+#[derive(Clone, Debug)]
+pub struct BenchConfig {
+    pub params: Params,
+    /// Events per batch.
+    pub batch: usize,
+    /// Threads recording concurrently.
+    pub writers: usize,
+    /// Batches each writer keeps in flight (1 = wait for each batch before sending the next).
+    pub in_flight: usize,
+    pub durability: Durability,
+    /// Where the database goes; must not exist yet. A temporary directory when `None`.
+    pub dir: Option<PathBuf>,
+    /// Keep the database afterwards.
+    pub keep: bool,
+    /// Closing-balance reads to time after reopening.
+    pub reads: usize,
+}
+
+impl Default for BenchConfig {
+    fn default() -> BenchConfig {
+        BenchConfig {
+            params: Params::default(),
+            batch: 1000,
+            writers: 1,
+            in_flight: 1,
+            durability: Durability::Sync,
+            dir: None,
+            keep: false,
+            reads: 10_000,
+        }
+    }
+}
+
+/// Measured figures.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct BenchReport {
+    pub events: u64,
+    pub orgs: u64,
+    pub batch: usize,
+    pub writers: usize,
+    pub in_flight: usize,
+    pub durability: String,
+    /// Recording every batch durably plus the final checkpoint.
+    pub seconds: f64,
+    pub events_per_sec: f64,
+    /// Recording alone (acknowledged, durable), without the final checkpoint.
+    pub record_seconds: f64,
+    pub checkpoint_seconds: f64,
+    pub bytes_on_disk: u64,
+    pub log_bytes: u64,
+    pub store_bytes: u64,
+    pub bytes_per_event: f64,
+    pub reopen_seconds: f64,
+    pub closing_read_p50_us: f64,
+    pub closing_read_p99_us: f64,
+    pub closing_read_max_us: f64,
+    pub data_dir: String,
+}
+
+/// Total size of the regular files under `dir`.
+pub fn dir_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    entries
+        .flatten()
+        .map(|e| match e.metadata() {
+            Ok(m) if m.is_dir() => dir_bytes(&e.path()),
+            Ok(m) => m.len(),
+            Err(_) => 0,
+        })
+        .sum()
+}
+
+fn batches(params: &Params, batch: usize) -> Vec<Batch> {
+    let mut out = Vec::with_capacity(params.events as usize / batch.max(1) + 1);
+    let mut ops = Vec::with_capacity(batch);
+    for event in Generator::new(params.clone()) {
+        ops.push(Op::Post(entry_of(&event)));
+        if ops.len() == batch {
+            out.push(Batch::from(std::mem::replace(&mut ops, Vec::with_capacity(batch))));
+        }
+    }
+    if !ops.is_empty() {
+        out.push(Batch::from(ops));
+    }
+    out
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Runs the benchmark; `progress` is called with the number of events acknowledged so far.
+pub fn run(config: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<BenchReport> {
+    config.params.validate().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    if config.batch == 0 || config.writers == 0 || config.in_flight == 0 {
+        return Err(Error::InvalidArgument("batch, writers and in-flight must be at least 1".into()));
+    }
+    let dir = match &config.dir {
+        Some(d) => d.clone(),
+        None => std::env::temp_dir().join(format!("folio-bench-{}", std::process::id())),
+    };
+    if dir.exists() {
+        return Err(Error::AlreadyExists { path: dir });
+    }
+    let result = run_in(config, &dir, progress);
+    if !config.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    result
+}
+
+fn run_in(config: &BenchConfig, dir: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<BenchReport> {
+    let options = Options { durability: config.durability, ..Options::default() };
+    let db = Db::open_with(dir, options.clone())?;
+    let orgs: Vec<Op> = (1..=config.params.orgs)
+        .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
+        .collect();
+    for chunk in orgs.chunks(10_000) {
+        db.record(Batch::from(chunk.to_vec()))?;
+    }
+    db.checkpoint()?;
+    let work = crossbeam::queue::SegQueue::new();
+    for b in batches(&config.params, config.batch) {
+        work.push(b);
+    }
+    let acked = AtomicUsize::new(0);
+    let started = Instant::now();
+    std::thread::scope(|scope| -> Result<()> {
+        let handles: Vec<_> = (0..config.writers)
+            .map(|_| scope.spawn(|| writer(&db, &work, &acked, config, progress)))
+            .collect();
+        for h in handles {
+            h.join().map_err(|_| Error::InvalidArgument("writer thread panicked".into()))??;
+        }
+        Ok(())
+    })?;
+    let record_seconds = started.elapsed().as_secs_f64();
+    db.close()?;
+    let seconds = started.elapsed().as_secs_f64();
+    let log_bytes = dir_bytes(&dir.join(crate::wal::WAL_DIR));
+    let bytes_on_disk = dir_bytes(dir);
+
+    let reopen = Instant::now();
+    let db = Db::open_with(dir, options)?;
+    let reopen_seconds = reopen.elapsed().as_secs_f64();
+    let mut reads = Vec::with_capacity(config.reads);
+    for q in instances(1, &config.params, config.reads) {
+        if let QueryInstance::Q1 { org, day } = q {
+            let t = Instant::now();
+            let view = db.read();
+            let (closing, _) = view.closing_with_cost(OrgId(org), BusinessDay(day))?;
+            drop(view);
+            reads.push(t.elapsed().as_secs_f64() * 1e6);
+            std::hint::black_box(closing);
+        }
+    }
+    db.close()?;
+    reads.sort_by(f64::total_cmp);
+    let events = config.params.events;
+    Ok(BenchReport {
+        events,
+        orgs: config.params.orgs,
+        batch: config.batch,
+        writers: config.writers,
+        in_flight: config.in_flight,
+        durability: format!("{:?}", config.durability),
+        seconds,
+        events_per_sec: events as f64 / seconds,
+        record_seconds,
+        checkpoint_seconds: seconds - record_seconds,
+        bytes_on_disk,
+        log_bytes,
+        store_bytes: bytes_on_disk - log_bytes,
+        bytes_per_event: bytes_on_disk as f64 / events.max(1) as f64,
+        reopen_seconds,
+        closing_read_p50_us: percentile(&reads, 50.0),
+        closing_read_p99_us: percentile(&reads, 99.0),
+        closing_read_max_us: reads.last().copied().unwrap_or(0.0),
+        data_dir: dir.display().to_string(),
+    })
+}
+
+fn writer(
+    db: &Db,
+    work: &crossbeam::queue::SegQueue<Batch>,
+    acked: &AtomicUsize,
+    config: &BenchConfig,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<()> {
+    let mut in_flight: VecDeque<(Ticket, usize)> = VecDeque::new();
+    loop {
+        let batch = work.pop();
+        let done = batch.is_none();
+        if let Some(batch) = batch {
+            let events = batch.len();
+            in_flight.push_back((db.submit(batch)?, events));
+        }
+        while in_flight.len() >= config.in_flight || (done && !in_flight.is_empty()) {
+            let Some((ticket, events)) = in_flight.pop_front() else { break };
+            ticket.wait()?;
+            let total = acked.fetch_add(events, Ordering::Relaxed) + events;
+            progress(total as u64);
+        }
+        if done {
+            return Ok(());
+        }
+    }
+}
