@@ -39,7 +39,7 @@ impl State {
         let tz = chrono_tz::Tz::from_str(&r.time_zone)
             .map_err(|_| format!("org {id}: unknown time zone {:?}", r.time_zone))?;
         self.orgs.insert(id, OrgState::new(r.clone(), tz));
-        self.dirty.insert(DirtyKey::Org(id));
+        self.dirty.insert(DirtyKey::Orgs(super::chunk_of(id)));
         Ok(())
     }
 
@@ -77,7 +77,7 @@ impl State {
                     occurred_at: e.occurred_at,
                 },
             );
-            dirty.insert(DirtyKey::Ledger(pid, org));
+            dirty.insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
         }
         if e.reverses != 0 {
             let target =
@@ -99,15 +99,13 @@ impl State {
                         format!("org {org}: entry {} missing from its partition", e.reverses)
                     })?;
                 row0.reversed_by = e.entry_id;
-                dirty.insert(DirtyKey::Ledger(pid0, org));
+                dirty.insert(DirtyKey::Ledger(pid0, super::chunk_of(org)));
             }
         }
         let day = BusinessDay(e.day);
         let month = day.month();
-        let bal = balances[balance::shard_of(org, *shards)]
-            .orgs
-            .entry(org)
-            .or_default();
+        let shard = balance::shard_of(org, *shards);
+        let bal = balances[shard].orgs.entry(org).or_default();
         let persisted = bal.months.get(&month).map_or(Lsn(0), |m| m.persisted);
         if persisted < lsn {
             let signed = row.signed_amount();
@@ -117,7 +115,7 @@ impl State {
             };
             bal.add(day, revenue, expense, rows)
                 .ok_or_else(|| format!("org {org}: balance overflow"))?;
-            dirty.insert(DirtyKey::Balance(org, month));
+            dirty.insert(DirtyKey::Balance(shard as u32, super::chunk_of(org), month));
         }
         Ok(())
     }
@@ -146,7 +144,7 @@ impl State {
                     format!("org {org}: entry {} missing from its partition", p.entry_id)
                 })?;
             row.paid_at = Some(p.paid_at);
-            self.dirty.insert(DirtyKey::Ledger(pid, org));
+            self.dirty.insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
         }
         Ok(())
     }

@@ -3,7 +3,8 @@
 
 use super::fenwick::MonthFenwick;
 use crate::model::{BusinessDay, Lsn, Month, OrgId};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 /// Totals of one org and business day.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 use crate::codec::record::OrgRecord;
 use crate::model::{Kind, Lsn, Org, OrgId};
 use chrono_tz::Tz;
-use std::collections::HashMap;
+use rustc_hash::FxHashMap as HashMap;
 
 /// Where an entry's row is: its ledger partition and its key there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -33,7 +33,7 @@ impl OrgState {
             tz,
             inflow: 0,
             outflow: 0,
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             persisted: Lsn(0),
         }
     }

@@ -2,7 +2,8 @@
 //! demand; inside, one packed value per org with its rows in (occurred_at, entry_id) order.
 
 use crate::model::{BusinessDay, Category, Kind, Lsn, Month, OrgId, PaymentMethod};
-use std::collections::{BTreeMap, HashMap};
+use rustc_hash::FxHashMap as HashMap;
+use std::collections::BTreeMap;
 
 /// One ledger row as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -13,14 +13,33 @@ use crate::model::{Lsn, Month, OrgId};
 use balance::BalanceShard;
 use catalog::OrgState;
 use ledger::{MonthBucket, PartitionId};
-use std::collections::{BTreeMap, HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
+use std::collections::BTreeMap;
 
-/// A physical value changed since the last checkpoint.
+/// Org ids are grouped in chunks of `1 << CHUNK_BITS` consecutive ids; the store keeps one
+/// packed value per chunk (per partition), so a checkpoint writes few, large values.
+pub const CHUNK_BITS: u32 = 6;
+
+/// The chunk of an org id.
+pub fn chunk_of(org: OrgId) -> u64 {
+    org.0 >> CHUNK_BITS
+}
+
+/// The org ids of a chunk.
+pub fn chunk_orgs(chunk: u64) -> impl Iterator<Item = OrgId> {
+    let first = chunk << CHUNK_BITS;
+    (first..=first | ((1 << CHUNK_BITS) - 1)).map(OrgId)
+}
+
+/// A physical value of the store changed since the last checkpoint.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum DirtyKey {
-    Org(OrgId),
-    Ledger(PartitionId, OrgId),
-    Balance(OrgId, Month),
+    /// Org records of a chunk.
+    Orgs(u64),
+    /// Rows of a chunk's orgs in one ledger partition.
+    Ledger(PartitionId, u64),
+    /// Day rows of a chunk's orgs in one balance shard and month.
+    Balance(u32, u64, Month),
 }
 
 /// Everything Folio materializes from the log.
@@ -41,10 +60,10 @@ impl State {
         State {
             shards,
             lsn: Lsn(0),
-            orgs: HashMap::new(),
+            orgs: HashMap::default(),
             balances: (0..shards).map(|_| BalanceShard::default()).collect(),
             ledgers: BTreeMap::new(),
-            dirty: HashSet::new(),
+            dirty: HashSet::default(),
         }
     }
 

@@ -11,7 +11,7 @@ use crate::model::{
     MAX_TIMESTAMP, MIN_TIMESTAMP,
 };
 use chrono_tz::Tz;
-use std::collections::{HashMap, HashSet};
+use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
 use std::str::FromStr;
 
 /// Effects of accepted batches that the state does not hold yet.

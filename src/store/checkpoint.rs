@@ -5,10 +5,10 @@ use super::pack;
 use crate::codec::key;
 use crate::error::{Error, Result};
 use crate::limits::SLED_CACHE_BYTES;
-use crate::model::{Kind, Lsn, Month, OrgId};
+use crate::model::{Kind, Lsn, Month};
 use crate::state::catalog::{add_flow, EntryLoc, OrgState};
 use crate::state::ledger::PartitionId;
-use crate::state::{DirtyKey, State};
+use crate::state::{chunk_of, chunk_orgs, DirtyKey, State};
 use chrono_tz::Tz;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -198,13 +198,18 @@ impl Store {
 
     fn load_orgs(&self, state: &mut State) -> Result<()> {
         for item in self.tree(ORGS_TREE)?.iter() {
-            let (_, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let (stamp, record) =
-                pack::unpack_org(&v).map_err(|e| self.bad(&format!("org value: {e}")))?;
-            let tz = Tz::from_str(&record.time_zone).map_err(|_| self.bad("org time zone"))?;
-            let mut org = OrgState::new(record, tz);
-            org.persisted = stamp;
-            state.orgs.insert(OrgId(org.record.org), org);
+            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+            let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("org key"))?;
+            let (stamp, records) = pack::unpack_orgs(&v).map_err(|e| self.bad(&format!("orgs/{chunk}: {e}")))?;
+            for (id, record) in records {
+                if chunk_of(id) != chunk || id.0 != record.org {
+                    return Err(self.bad("org stored under the wrong key"));
+                }
+                let tz = Tz::from_str(&record.time_zone).map_err(|_| self.bad("org time zone"))?;
+                let mut org = OrgState::new(record, tz);
+                org.persisted = stamp;
+                state.orgs.insert(id, org);
+            }
         }
         Ok(())
     }
@@ -213,36 +218,24 @@ impl Store {
         let mut bucket = crate::state::ledger::MonthBucket::default();
         for item in self.tree(name)?.iter() {
             let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let org = OrgId(key::get_u64(&k, 0).ok_or_else(|| self.bad("ledger key"))?);
-            let ledger =
-                pack::unpack_ledger(&v).map_err(|e| self.bad(&format!("{name}/{org}: {e}")))?;
-            let org_state = state
-                .orgs
-                .get_mut(&org)
-                .ok_or_else(|| self.bad("ledger value of unknown org"))?;
-            for ((ts, id), row) in &ledger.rows {
-                if PartitionId::of(pid.kind, *ts) != pid {
-                    return Err(self.bad("row in the wrong month partition"));
-                }
-                let flows = (org_state.inflow, org_state.outflow);
-                (org_state.inflow, org_state.outflow) =
-                    add_flow(flows, pid.kind, row.reverses != 0, row.amount)
+            let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("ledger key"))?;
+            let (_, ledgers) = pack::unpack_ledgers(&v).map_err(|e| self.bad(&format!("{name}/{chunk}: {e}")))?;
+            for (org, ledger) in ledgers {
+                let org_state = state.orgs.get_mut(&org).filter(|_| chunk_of(org) == chunk);
+                let org_state = org_state.ok_or_else(|| self.bad("ledger value of an unknown org"))?;
+                for ((ts, id), row) in &ledger.rows {
+                    if PartitionId::of(pid.kind, *ts) != pid {
+                        return Err(self.bad("row in the wrong month partition"));
+                    }
+                    let flows = (org_state.inflow, org_state.outflow);
+                    (org_state.inflow, org_state.outflow) = add_flow(flows, pid.kind, row.reverses != 0, row.amount)
                         .ok_or_else(|| self.bad("flow overflow"))?;
-                if org_state
-                    .entries
-                    .insert(
-                        *id,
-                        EntryLoc {
-                            kind: pid.kind,
-                            occurred_at: *ts,
-                        },
-                    )
-                    .is_some()
-                {
-                    return Err(self.bad("entry id stored twice"));
+                    if org_state.entries.insert(*id, EntryLoc { kind: pid.kind, occurred_at: *ts }).is_some() {
+                        return Err(self.bad("entry id stored twice"));
+                    }
                 }
+                bucket.orgs.insert(org, ledger);
             }
-            bucket.orgs.insert(org, ledger);
         }
         state.ledgers.insert(pid, bucket);
         Ok(())
@@ -251,21 +244,16 @@ impl Store {
     fn load_balances(&self, state: &mut State, name: &str, shard: usize) -> Result<()> {
         for item in self.tree(name)?.iter() {
             let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let org = OrgId(key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?);
+            let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?;
             let month = Month(key::get_i32(&k, 8).ok_or_else(|| self.bad("balance key"))?);
-            if crate::state::balance::shard_of(org, state.shards) != shard
-                || !state.orgs.contains_key(&org)
-            {
-                return Err(self.bad("balance value in the wrong shard or of an unknown org"));
+            let (_, months) = pack::unpack_balances(&v).map_err(|e| self.bad(&format!("{name}/{chunk}/{month}: {e}")))?;
+            for (org, value) in months {
+                let home = crate::state::balance::shard_of(org, state.shards) == shard && chunk_of(org) == chunk;
+                if !home || !state.orgs.contains_key(&org) {
+                    return Err(self.bad("balance value in the wrong shard or of an unknown org"));
+                }
+                state.balances[shard].orgs.entry(org).or_default().months.insert(month, value);
             }
-            let value = pack::unpack_balances(&v)
-                .map_err(|e| self.bad(&format!("{name}/{org}/{month}: {e}")))?;
-            state.balances[shard]
-                .orgs
-                .entry(org)
-                .or_default()
-                .months
-                .insert(month, value);
         }
         Ok(())
     }
@@ -273,57 +261,40 @@ impl Store {
 
 impl State {
     /// Takes the set of values changed since the last call (under the write lock: O(1)).
-    pub fn take_dirty(&mut self) -> (Lsn, std::collections::HashSet<DirtyKey>) {
+    pub fn take_dirty(&mut self) -> (Lsn, rustc_hash::FxHashSet<DirtyKey>) {
         (self.lsn, std::mem::take(&mut self.dirty))
     }
 
     /// Packs the given values as they are now (under the read lock).
-    pub fn pack(&self, keys: &std::collections::HashSet<DirtyKey>) -> Snapshot {
+    pub fn pack(&self, keys: &rustc_hash::FxHashSet<DirtyKey>) -> Snapshot {
         let stamp = self.lsn;
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
             match *key {
-                DirtyKey::Org(org) => {
-                    if let Some(o) = self.orgs.get(&org) {
-                        values.push((
-                            ORGS_TREE.to_string(),
-                            org.0.to_be_bytes().to_vec(),
-                            pack::pack_org(stamp, &o.record),
-                        ));
-                    }
+                DirtyKey::Orgs(chunk) => {
+                    let items: Vec<_> =
+                        chunk_orgs(chunk).filter_map(|id| self.orgs.get(&id).map(|o| (id, &o.record))).collect();
+                    let value = pack::pack_orgs(stamp, &items);
+                    values.push((ORGS_TREE.to_string(), chunk.to_be_bytes().to_vec(), value));
                 }
-                DirtyKey::Ledger(pid, org) => {
-                    if let Some(l) = self.ledgers.get(&pid).and_then(|b| b.orgs.get(&org)) {
-                        values.push((
-                            pid.tree_name(),
-                            key::ledger_key(org.0).to_vec(),
-                            pack::pack_ledger(stamp, l),
-                        ));
-                    }
+                DirtyKey::Ledger(pid, chunk) => {
+                    let Some(bucket) = self.ledgers.get(&pid) else { continue };
+                    let items: Vec<_> = chunk_orgs(chunk).filter_map(|id| bucket.orgs.get(&id).map(|l| (id, l))).collect();
+                    values.push((pid.tree_name(), chunk.to_be_bytes().to_vec(), pack::pack_ledgers(stamp, &items)));
                 }
-                DirtyKey::Balance(org, month) => {
-                    let shard = crate::state::balance::shard_of(org, self.shards);
-                    if let Some(m) = self.balances[shard]
-                        .orgs
-                        .get(&org)
-                        .and_then(|b| b.months.get(&month))
-                    {
-                        values.push((
-                            balance_tree(shard),
-                            key::balance_key(org.0, month.0),
-                            pack::pack_balances(stamp, m),
-                        ));
-                    }
+                DirtyKey::Balance(shard, chunk, month) => {
+                    let shard_state = &self.balances[shard as usize];
+                    let items: Vec<_> = chunk_orgs(chunk)
+                        .filter_map(|id| shard_state.orgs.get(&id).and_then(|b| b.months.get(&month)).map(|m| (id, m)))
+                        .collect();
+                    let value = pack::pack_balances(stamp, &items);
+                    values.push((balance_tree(shard as usize), key::balance_key(chunk, month.0), value));
                 }
             }
         }
-        Snapshot {
-            covers: stamp,
-            values,
-        }
+        Snapshot { covers: stamp, values }
     }
 }
-
 /// The ledger partition a tree name denotes (`revenues/2024-03`, `expenses/1999-12`).
 fn parse_partition(name: &str) -> Option<PartitionId> {
     let (table, month) = name.split_once('/')?;

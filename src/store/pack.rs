@@ -6,7 +6,7 @@
 //! ```
 
 use crate::codec::record::OrgRecord;
-use crate::model::{BusinessDay, Category, Lsn, PaymentMethod};
+use crate::model::{BusinessDay, Category, Lsn, OrgId, PaymentMethod};
 use crate::state::balance::{DayRow, MonthBalances};
 use crate::state::ledger::{OrgMonthLedger, Row};
 
@@ -125,40 +125,24 @@ impl<'a> Reader<'a> {
     }
 }
 
-pub fn pack_org(stamp: Lsn, r: &OrgRecord) -> Vec<u8> {
-    let mut w = Writer::new(stamp);
+fn write_org(w: &mut Writer, r: &OrgRecord) {
     w.u(r.org);
     w.bytes(r.name.as_bytes());
     w.bytes(&r.currency);
     w.bytes(r.time_zone.as_bytes());
     w.i(r.opening);
     w.i(r.created_at);
-    w.finish()
 }
 
-pub fn unpack_org(value: &[u8]) -> Result<(Lsn, OrgRecord), String> {
-    let (stamp, mut r) = Reader::open(value)?;
+fn read_org(r: &mut Reader<'_>) -> Result<OrgRecord, String> {
     let org = r.u()?;
     let name = r.string()?;
-    let currency: [u8; 3] = r
-        .bytes()?
-        .try_into()
-        .map_err(|_| "currency is not 3 bytes")?;
+    let currency: [u8; 3] = r.bytes()?.try_into().map_err(|_| "currency is not 3 bytes")?;
     let time_zone = r.string()?;
-    let record = OrgRecord {
-        org,
-        name,
-        currency,
-        time_zone,
-        opening: r.i()?,
-        created_at: r.i()?,
-    };
-    r.end()?;
-    Ok((stamp, record))
+    Ok(OrgRecord { org, name, currency, time_zone, opening: r.i()?, created_at: r.i()? })
 }
 
-pub fn pack_ledger(stamp: Lsn, ledger: &OrgMonthLedger) -> Vec<u8> {
-    let mut w = Writer::new(stamp);
+fn write_ledger(w: &mut Writer, ledger: &OrgMonthLedger) {
     w.u(ledger.rows.len() as u64);
     let mut prev_ts = 0i64;
     for ((ts, id), row) in &ledger.rows {
@@ -181,16 +165,11 @@ pub fn pack_ledger(stamp: Lsn, ledger: &OrgMonthLedger) -> Vec<u8> {
         }
         w.bytes(row.reference.as_bytes());
     }
-    w.finish()
 }
 
-pub fn unpack_ledger(value: &[u8]) -> Result<OrgMonthLedger, String> {
-    let (stamp, mut r) = Reader::open(value)?;
+fn read_ledger(r: &mut Reader<'_>, stamp: Lsn) -> Result<OrgMonthLedger, String> {
     let count = r.u()?;
-    let mut ledger = OrgMonthLedger {
-        persisted: stamp,
-        ..OrgMonthLedger::default()
-    };
+    let mut ledger = OrgMonthLedger { persisted: stamp, ..OrgMonthLedger::default() };
     let mut ts = 0i64;
     for _ in 0..count {
         ts = ts.wrapping_add(r.i()?);
@@ -198,8 +177,7 @@ pub fn unpack_ledger(value: &[u8]) -> Result<OrgMonthLedger, String> {
         let amount = i64::try_from(r.u()?).map_err(|_| "amount out of range")?;
         let day = BusinessDay(r.i32()?);
         let category = Category::from_code(r.byte()?).ok_or("bad category code")?;
-        let payment_method =
-            PaymentMethod::from_code(r.byte()?).ok_or("bad payment method code")?;
+        let payment_method = PaymentMethod::from_code(r.byte()?).ok_or("bad payment method code")?;
         let posted_status = r.byte()?;
         let reverses = r.u()?;
         let reversed_by = r.u()?;
@@ -208,9 +186,7 @@ pub fn unpack_ledger(value: &[u8]) -> Result<OrgMonthLedger, String> {
             1 => Some(r.i()?),
             other => return Err(format!("bad paid flag {other}")),
         };
-        let reference = std::str::from_utf8(r.bytes()?)
-            .map_err(|_| "reference is not UTF-8")?
-            .into();
+        let reference = std::str::from_utf8(r.bytes()?).map_err(|_| "reference is not UTF-8")?.into();
         let row = Row {
             amount,
             day,
@@ -226,12 +202,10 @@ pub fn unpack_ledger(value: &[u8]) -> Result<OrgMonthLedger, String> {
             return Err(format!("entry {id} appears twice"));
         }
     }
-    r.end()?;
     Ok(ledger)
 }
 
-pub fn pack_balances(stamp: Lsn, month: &MonthBalances) -> Vec<u8> {
-    let mut w = Writer::new(stamp);
+fn write_balances(w: &mut Writer, month: &MonthBalances) {
     w.u(month.days.len() as u64);
     for d in &month.days {
         w.i(d.day.0 as i64);
@@ -240,16 +214,11 @@ pub fn pack_balances(stamp: Lsn, month: &MonthBalances) -> Vec<u8> {
         w.u(d.revenue_count);
         w.u(d.expense_count);
     }
-    w.finish()
 }
 
-pub fn unpack_balances(value: &[u8]) -> Result<MonthBalances, String> {
-    let (stamp, mut r) = Reader::open(value)?;
+fn read_balances(r: &mut Reader<'_>, stamp: Lsn) -> Result<MonthBalances, String> {
     let count = r.u()?;
-    let mut month = MonthBalances {
-        persisted: stamp,
-        ..MonthBalances::default()
-    };
+    let mut month = MonthBalances { persisted: stamp, ..MonthBalances::default() };
     for _ in 0..count {
         let row = DayRow {
             day: BusinessDay(r.i32()?),
@@ -261,14 +230,64 @@ pub fn unpack_balances(value: &[u8]) -> Result<MonthBalances, String> {
         if month.days.last().is_some_and(|last| last.day >= row.day) {
             return Err("day rows out of order".into());
         }
-        month.net = month
-            .net
-            .checked_add(row.net().ok_or("net overflow")?)
-            .ok_or("net overflow")?;
+        month.net = month.net.checked_add(row.net().ok_or("net overflow")?).ok_or("net overflow")?;
         month.days.push(row);
     }
-    r.end()?;
     Ok(month)
+}
+
+/// Packs the values of several orgs (one chunk of org ids) into one value.
+fn pack_chunk<T>(stamp: Lsn, items: &[(OrgId, &T)], write: fn(&mut Writer, &T)) -> Vec<u8> {
+    let mut w = Writer::new(stamp);
+    w.u(items.len() as u64);
+    for (org, item) in items {
+        w.u(org.0);
+        write(&mut w, item);
+    }
+    w.finish()
+}
+
+type ReadFn<T> = fn(&mut Reader<'_>, Lsn) -> Result<T, String>;
+
+fn unpack_chunk<T>(value: &[u8], read: ReadFn<T>) -> Result<(Lsn, Vec<(OrgId, T)>), String> {
+    let (stamp, mut r) = Reader::open(value)?;
+    let count = r.u()?;
+    let mut out = Vec::new();
+    let mut prev: Option<u64> = None;
+    for _ in 0..count {
+        let org = r.u()?;
+        if prev.is_some_and(|p| p >= org) {
+            return Err("orgs out of order".into());
+        }
+        prev = Some(org);
+        out.push((OrgId(org), read(&mut r, stamp)?));
+    }
+    r.end()?;
+    Ok((stamp, out))
+}
+
+pub fn pack_orgs(stamp: Lsn, orgs: &[(OrgId, &OrgRecord)]) -> Vec<u8> {
+    pack_chunk(stamp, orgs, write_org)
+}
+
+pub fn unpack_orgs(value: &[u8]) -> Result<(Lsn, Vec<(OrgId, OrgRecord)>), String> {
+    unpack_chunk(value, |r, _| read_org(r))
+}
+
+pub fn pack_ledgers(stamp: Lsn, ledgers: &[(OrgId, &OrgMonthLedger)]) -> Vec<u8> {
+    pack_chunk(stamp, ledgers, write_ledger)
+}
+
+pub fn unpack_ledgers(value: &[u8]) -> Result<(Lsn, Vec<(OrgId, OrgMonthLedger)>), String> {
+    unpack_chunk(value, read_ledger)
+}
+
+pub fn pack_balances(stamp: Lsn, months: &[(OrgId, &MonthBalances)]) -> Vec<u8> {
+    pack_chunk(stamp, months, write_balances)
+}
+
+pub fn unpack_balances(value: &[u8]) -> Result<(Lsn, Vec<(OrgId, MonthBalances)>), String> {
+    unpack_chunk(value, read_balances)
 }
 
 #[cfg(test)]
@@ -298,18 +317,20 @@ mod tests {
 
     #[test]
     fn ledger_round_trip_and_damage() {
-        let l = ledger();
-        let packed = pack_ledger(Lsn(77), &l);
-        let back = unpack_ledger(&packed).unwrap();
-        assert_eq!(back.persisted, Lsn(77));
-        assert_eq!(back.rows, l.rows);
+        let (a, b) = (ledger(), OrgMonthLedger::default());
+        let packed = pack_ledgers(Lsn(77), &[(OrgId(3), &a), (OrgId(9), &b)]);
+        let (stamp, back) = unpack_ledgers(&packed).unwrap();
+        assert_eq!(stamp, Lsn(77));
+        assert_eq!(back.len(), 2);
+        assert_eq!((back[0].0, &back[0].1.rows), (OrgId(3), &a.rows));
+        assert_eq!(back[1].1.persisted, Lsn(77));
         for at in 0..packed.len() {
             let mut damaged = packed.clone();
             damaged[at] ^= 0x10;
-            assert!(unpack_ledger(&damaged).is_err(), "byte {at}");
+            assert!(unpack_ledgers(&damaged).is_err(), "byte {at}");
         }
         for cut in 0..packed.len() {
-            assert!(unpack_ledger(&packed[..cut]).is_err());
+            assert!(unpack_ledgers(&packed[..cut]).is_err());
         }
     }
 
@@ -318,11 +339,9 @@ mod tests {
         let mut m = MonthBalances::default();
         m.add(BusinessDay(5), 1000, 300, (2, 1)).unwrap();
         m.add(BusinessDay(3), -50, i64::MAX / 2, (1, 1)).unwrap();
-        let back = unpack_balances(&pack_balances(Lsn(9), &m)).unwrap();
-        assert_eq!(
-            (back.days, back.net, back.persisted),
-            (m.days.clone(), m.net, Lsn(9))
-        );
+        let (stamp, back) = unpack_balances(&pack_balances(Lsn(9), &[(OrgId(1), &m)])).unwrap();
+        assert_eq!(stamp, Lsn(9));
+        assert_eq!((&back[0].1.days, back[0].1.net), (&m.days, m.net));
         let org = OrgRecord {
             org: u64::MAX,
             name: "Hôtel".into(),
@@ -331,6 +350,14 @@ mod tests {
             opening: i64::MIN,
             created_at: -3,
         };
-        assert_eq!(unpack_org(&pack_org(Lsn(1), &org)).unwrap(), (Lsn(1), org));
+        let (_, orgs) = unpack_orgs(&pack_orgs(Lsn(1), &[(OrgId(u64::MAX), &org)])).unwrap();
+        assert_eq!(orgs, vec![(OrgId(u64::MAX), org)]);
+    }
+
+    #[test]
+    fn out_of_order_orgs_are_rejected() {
+        let l = OrgMonthLedger::default();
+        let packed = pack_ledgers(Lsn(1), &[(OrgId(5), &l), (OrgId(5), &l)]);
+        assert!(unpack_ledgers(&packed).is_err());
     }
 }

@@ -1,0 +1,59 @@
+//! Helpers shared by the integration tests `model` and `bad_input`.
+#![allow(dead_code)]
+
+use folio::model::{MAX_TIMESTAMP, MIN_TIMESTAMP};
+use folio::{BusinessDay, DayBalance, Db, Durability, Error, LedgerEntry, Lsn, Options, Org, OrgId};
+use std::path::Path;
+
+/// Options with the given shard count and durability, everything else default.
+pub fn options(shards: u32, durability: Durability) -> Options {
+    Options {
+        shards,
+        durability,
+        ..Options::default()
+    }
+}
+
+/// Opens (creating when missing) the database at `path` with 4 shards and `Sync` durability.
+pub fn open(path: &Path) -> Db {
+    Db::open_with(path, options(4, Durability::Sync)).unwrap()
+}
+
+/// Everything a caller can observe about a set of orgs.
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    pub lsn: Lsn,
+    pub orgs: Vec<Option<Org>>,
+    pub balances: Vec<Option<Vec<DayBalance>>>,
+    pub entries: Vec<Option<Vec<LedgerEntry>>>,
+}
+
+/// Observes `orgs`: registration, balances over `from..=to`, and every entry of any time.
+pub fn snapshot(db: &Db, orgs: &[OrgId], from: BusinessDay, to: BusinessDay) -> Snapshot {
+    Snapshot {
+        lsn: db.visible_lsn(),
+        orgs: orgs.iter().map(|o| db.org(*o)).collect(),
+        balances: orgs
+            .iter()
+            .map(|o| db.balances(*o, from, to).ok())
+            .collect(),
+        entries: orgs
+            .iter()
+            .map(|o| db.entries(*o, MIN_TIMESTAMP, MAX_TIMESTAMP + 1).ok())
+            .collect(),
+    }
+}
+
+/// An error's Display is one clear line, not a debug dump of a struct.
+pub fn assert_one_line(e: &Error) {
+    let text = e.to_string();
+    assert!(!text.is_empty(), "empty Display for {e:?}");
+    assert!(
+        !text.contains('\n'),
+        "Display of {e:?} spans lines: {text:?}"
+    );
+    assert!(
+        !text.contains("{ "),
+        "Display of {e:?} dumps a struct: {text:?}"
+    );
+}
