@@ -27,6 +27,8 @@ pub struct Options {
     pub checkpoint_every_ops: u64,
     /// Start a background checkpoint at least this often while there are changes.
     pub checkpoint_interval: Duration,
+    /// A log segment is sealed and a new one started once it exceeds this size.
+    pub segment_target_bytes: u64,
     /// File system of the log and metadata (tests inject faults here).
     pub vfs: Arc<dyn Vfs>,
 }
@@ -39,6 +41,7 @@ impl Default for Options {
             create_if_missing: true,
             checkpoint_every_ops: 4_000_000,
             checkpoint_interval: Duration::from_secs(30),
+            segment_target_bytes: crate::limits::SEGMENT_TARGET_BYTES,
             vfs: Arc::new(StdFs),
         }
     }
@@ -52,6 +55,7 @@ impl std::fmt::Debug for Options {
             .field("create_if_missing", &self.create_if_missing)
             .field("checkpoint_every_ops", &self.checkpoint_every_ops)
             .field("checkpoint_interval", &self.checkpoint_interval)
+            .field("segment_target_bytes", &self.segment_target_bytes)
             .finish_non_exhaustive()
     }
 }

@@ -8,7 +8,7 @@ use crate::error::{Error, Result};
 use crate::limits::{MAX_LIST_ENTRIES, MAX_RANGE_DAYS};
 use crate::model::{
     BusinessDay, Category, EntryId, ExpenseStatus, Kind, Lsn, Money, Month, OrgId, PaymentMethod,
-    Timestamp,
+    Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP,
 };
 
 /// One org's cash position on one business day.
@@ -83,6 +83,17 @@ fn overflow(org: OrgId) -> Error {
     Error::InvalidArgument(format!("org {org}: balance overflows i64"))
 }
 
+/// Days a balance read accepts: those of the supported timestamp range, with a day of margin.
+fn check_day(day: BusinessDay) -> Result<()> {
+    let first = BusinessDay::utc(MIN_TIMESTAMP).0 - 1;
+    let last = BusinessDay::utc(MAX_TIMESTAMP).0 + 1;
+    if (first..=last).contains(&day.0) {
+        Ok(())
+    } else {
+        Err(Error::InvalidArgument(format!("day {} is outside the supported range", day.0)))
+    }
+}
+
 impl State {
     fn org_balances(&self, org: OrgId) -> Result<(i64, Option<&OrgBalances>)> {
         let state = self.orgs.get(&org).ok_or(Error::UnknownOrg(org))?;
@@ -91,6 +102,7 @@ impl State {
 
     /// Closing balance of `day` and what the read cost.
     pub fn closing(&self, org: OrgId, day: BusinessDay) -> Result<(Money, ReadCost)> {
+        check_day(day)?;
         let (opening, balances) = self.org_balances(org)?;
         let (net, cost) = match balances {
             Some(b) => b.net_through(day).ok_or_else(|| overflow(org))?,
@@ -175,6 +187,11 @@ impl State {
         }
         if !self.orgs.contains_key(&org) {
             return Err(Error::UnknownOrg(org));
+        }
+        // Nothing exists outside the supported range; clamping keeps month arithmetic in range.
+        let (from, to) = (from.max(MIN_TIMESTAMP), to.min(MAX_TIMESTAMP + 1));
+        if to <= from {
+            return Ok(Vec::new());
         }
         let (first, last) = (Month::of_utc(from), Month::of_utc(to - 1));
         let mut out = Vec::new();

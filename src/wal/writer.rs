@@ -3,7 +3,6 @@
 use super::segment::{segment_path, SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::codec::frame::encode_frame;
 use crate::io::{AppendFile, Vfs};
-use crate::limits::SEGMENT_TARGET_BYTES;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,6 +21,8 @@ pub struct LogWriter {
     staged: Vec<u8>,
     /// LSN and chain CRC before the first staged frame (meaningful while `staged` is non-empty).
     staged_first: (u64, u32),
+    /// Rotate once the active segment is at least this long.
+    segment_target: u64,
     /// Whether the active segment has writes not yet synced.
     unsynced: bool,
 }
@@ -37,7 +38,7 @@ pub struct LogEnd {
 
 impl LogWriter {
     /// Continues the log at `end`, creating the first segment when there is none.
-    pub fn open(vfs: Arc<dyn Vfs>, dir: &Path, db_id: u64, end: LogEnd) -> io::Result<LogWriter> {
+    pub fn open(vfs: Arc<dyn Vfs>, dir: &Path, db_id: u64, end: LogEnd, segment_target: u64) -> io::Result<LogWriter> {
         let (file, segment_path, segment_len) = match end.active {
             Some((path, len)) => (vfs.open_append(&path, false)?, path, len),
             None => {
@@ -56,6 +57,7 @@ impl LogWriter {
             prev_crc: end.prev_crc,
             staged: Vec::new(),
             staged_first: (0, 0),
+            segment_target: segment_target.max(SEGMENT_HEADER_BYTES as u64 + 1),
             unsynced: false,
         })
     }
@@ -82,7 +84,7 @@ impl LogWriter {
         if self.staged.is_empty() {
             return if sync { self.sync() } else { Ok(()) };
         }
-        if self.segment_len >= SEGMENT_TARGET_BYTES {
+        if self.segment_len >= self.segment_target {
             self.rotate()?;
         }
         self.file.write_all(&self.staged)?;

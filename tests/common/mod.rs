@@ -2,7 +2,9 @@
 #![allow(dead_code)]
 
 use folio::model::{MAX_TIMESTAMP, MIN_TIMESTAMP};
-use folio::{BusinessDay, DayBalance, Db, Durability, Error, LedgerEntry, Lsn, Options, Org, OrgId};
+use folio::{
+    BusinessDay, DayBalance, Db, Durability, Error, LedgerEntry, Lsn, Options, Org, OrgId,
+};
 use std::path::Path;
 
 /// Options with the given shard count and durability, everything else default.
