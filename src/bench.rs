@@ -72,7 +72,9 @@ pub struct BenchReport {
 
 /// Total size of the regular files under `dir`.
 pub fn dir_bytes(dir: &Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     entries
         .flatten()
         .map(|e| match e.metadata() {
@@ -86,10 +88,13 @@ pub fn dir_bytes(dir: &Path) -> u64 {
 fn batches(params: &Params, batch: usize) -> Vec<Batch> {
     let mut out = Vec::with_capacity(params.events as usize / batch.max(1) + 1);
     let mut ops = Vec::with_capacity(batch);
-    for event in Generator::new(params.clone()) {
+    for event in Generator::new(*params) {
         ops.push(Op::Post(entry_of(&event)));
         if ops.len() == batch {
-            out.push(Batch::from(std::mem::replace(&mut ops, Vec::with_capacity(batch))));
+            out.push(Batch::from(std::mem::replace(
+                &mut ops,
+                Vec::with_capacity(batch),
+            )));
         }
     }
     if !ops.is_empty() {
@@ -108,9 +113,14 @@ fn percentile(sorted: &[f64], p: f64) -> f64 {
 
 /// Runs the benchmark; `progress` is called with the number of events acknowledged so far.
 pub fn run(config: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<BenchReport> {
-    config.params.validate().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    config
+        .params
+        .validate()
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     if config.batch == 0 || config.writers == 0 || config.in_flight == 0 {
-        return Err(Error::InvalidArgument("batch, writers and in-flight must be at least 1".into()));
+        return Err(Error::InvalidArgument(
+            "batch, writers and in-flight must be at least 1".into(),
+        ));
     }
     let dir = match &config.dir {
         Some(d) => d.clone(),
@@ -126,8 +136,15 @@ pub fn run(config: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Benc
     result
 }
 
-fn run_in(config: &BenchConfig, dir: &Path, progress: &(dyn Fn(u64) + Sync)) -> Result<BenchReport> {
-    let options = Options { durability: config.durability, ..Options::default() };
+fn run_in(
+    config: &BenchConfig,
+    dir: &Path,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<BenchReport> {
+    let options = Options {
+        durability: config.durability,
+        ..Options::default()
+    };
     let db = Db::open_with(dir, options.clone())?;
     let orgs: Vec<Op> = (1..=config.params.orgs)
         .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
@@ -147,7 +164,8 @@ fn run_in(config: &BenchConfig, dir: &Path, progress: &(dyn Fn(u64) + Sync)) -> 
             .map(|_| scope.spawn(|| writer(&db, &work, &acked, config, progress)))
             .collect();
         for h in handles {
-            h.join().map_err(|_| Error::InvalidArgument("writer thread panicked".into()))??;
+            h.join()
+                .map_err(|_| Error::InvalidArgument("writer thread panicked".into()))??;
         }
         Ok(())
     })?;
@@ -213,7 +231,9 @@ fn writer(
             in_flight.push_back((db.submit(batch)?, events));
         }
         while in_flight.len() >= config.in_flight || (done && !in_flight.is_empty()) {
-            let Some((ticket, events)) = in_flight.pop_front() else { break };
+            let Some((ticket, events)) = in_flight.pop_front() else {
+                break;
+            };
             ticket.wait()?;
             let total = acked.fetch_add(events, Ordering::Relaxed) + events;
             progress(total as u64);

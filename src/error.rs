@@ -141,7 +141,11 @@ pub enum Error {
     #[error("org {0} is not registered")]
     UnknownOrg(OrgId),
     #[error("{}: line {line}: {why}", file.display())]
-    Input { file: PathBuf, line: u64, why: String },
+    Input {
+        file: PathBuf,
+        line: u64,
+        why: String,
+    },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     #[error("materialized store (sled) failed: {0}")]

@@ -4,8 +4,8 @@
 
 use folio::io::{AppendFile, Mapped, StdFs, Vfs};
 use folio::{
-    Batch, BusinessDay, Category, Currency, Db, Durability, Entry, EntryId, Error, Money, Options, Org, OrgId,
-    PaymentMethod,
+    Batch, BusinessDay, Category, Currency, Db, Durability, Entry, EntryId, Error, Money, Options,
+    Org, OrgId, PaymentMethod,
 };
 use std::io;
 use std::path::{Path, PathBuf};
@@ -15,18 +15,33 @@ use std::sync::Arc;
 const DAY: i64 = 86_400;
 
 fn revenue(org: u64, id: u64, ts: i64, amount: i64) -> Entry {
-    Entry::revenue(OrgId(org), EntryId(id), ts, Money(amount), Category::Rooms, PaymentMethod::Card)
+    Entry::revenue(
+        OrgId(org),
+        EntryId(id),
+        ts,
+        Money(amount),
+        Category::Rooms,
+        PaymentMethod::Card,
+    )
 }
 
 fn open(dir: &Path) -> Db {
-    Db::open_with(dir, Options { shards: 16, ..Options::default() }).unwrap()
+    Db::open_with(
+        dir,
+        Options {
+            shards: 16,
+            ..Options::default()
+        },
+    )
+    .unwrap()
 }
 
 #[test]
 fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
     let tmp = tempfile::tempdir().unwrap();
     let db = open(&tmp.path().join("db"));
-    db.register_org(Org::new(OrgId(7), "Old Hotel", Currency::EUR)).unwrap();
+    db.register_org(Org::new(OrgId(7), "Old Hotel", Currency::EUR))
+        .unwrap();
     // Sixty years of history: one posting every 9 days.
     let start = BusinessDay::from_ymd(1965, 1, 1).unwrap().0 as i64 * DAY;
     let mut batch = Batch::new();
@@ -40,23 +55,35 @@ fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
 
     // A correction posted into 1970: exactly one ledger value and one balance value change.
     let late = BusinessDay::from_ymd(1970, 6, 15).unwrap();
-    db.record(Batch::new().post(revenue(7, id + 1, late.0 as i64 * DAY + 600, 55))).unwrap();
+    db.record(Batch::new().post(revenue(7, id + 1, late.0 as i64 * DAY + 600, 55)))
+        .unwrap();
     let stats = db.checkpoint().unwrap();
-    assert_eq!((stats.org_values, stats.ledger_values, stats.balance_values), (0, 1, 1), "{stats:?}");
+    assert_eq!(
+        (stats.org_values, stats.ledger_values, stats.balance_values),
+        (0, 1, 1),
+        "{stats:?}"
+    );
 
     // Every closing read costs at most log2(months) Fenwick nodes plus one month of day rows.
     let view = db.read();
     let mut day = BusinessDay(start.div_euclid(DAY) as i32);
     let last = BusinessDay(day.0 + 60 * 365);
-    let mut posted: std::collections::BTreeMap<BusinessDay, i64> = std::collections::BTreeMap::new();
-    for e in view.entries(OrgId(7), start, last.0 as i64 * DAY + DAY).unwrap() {
+    let mut posted: std::collections::BTreeMap<BusinessDay, i64> =
+        std::collections::BTreeMap::new();
+    for e in view
+        .entries(OrgId(7), start, last.0 as i64 * DAY + DAY)
+        .unwrap()
+    {
         *posted.entry(e.day).or_default() += e.amount.0;
     }
     while day <= last {
         let expected_before: i64 = posted.range(..=day).map(|(_, v)| v).sum();
         let (closing, cost) = view.closing_with_cost(OrgId(7), day).unwrap();
         assert_eq!(closing, Money(expected_before), "closing of {day}");
-        assert!(cost.fenwick_nodes <= 11 && cost.month_values <= 1 && cost.day_rows <= 31, "{cost:?}");
+        assert!(
+            cost.fenwick_nodes <= 11 && cost.month_values <= 1 && cost.day_rows <= 31,
+            "{cost:?}"
+        );
         day = BusinessDay(day.0 + 13);
     }
 }
@@ -65,11 +92,16 @@ fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
 fn segments_rotate_and_reopen_reads_them_all() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let options = Options { segment_target_bytes: 4096, ..Options::default() };
+    let options = Options {
+        segment_target_bytes: 4096,
+        ..Options::default()
+    };
     let db = Db::open_with(&dir, options.clone()).unwrap();
-    db.register_org(Org::new(OrgId(1), "A", Currency::USD)).unwrap();
+    db.register_org(Org::new(OrgId(1), "A", Currency::USD))
+        .unwrap();
     for i in 1..=200u64 {
-        db.record(Batch::new().post(revenue(1, i, 1_704_067_200 + i as i64 * 600, i as i64))).unwrap();
+        db.record(Batch::new().post(revenue(1, i, 1_704_067_200 + i as i64 * 600, i as i64)))
+            .unwrap();
     }
     drop(db);
     let segments = std::fs::read_dir(dir.join("wal")).unwrap().count();
@@ -79,7 +111,10 @@ fn segments_rotate_and_reopen_reads_them_all() {
     let db = Db::open_with(&dir, options).unwrap();
     assert_eq!(db.visible_lsn().0, 201);
     let day = BusinessDay::parse("2024-01-31").unwrap();
-    assert_eq!(db.balance(OrgId(1), day).unwrap().closing, Money((1..=200).sum()));
+    assert_eq!(
+        db.balance(OrgId(1), day).unwrap().closing,
+        Money((1..=200).sum())
+    );
 }
 
 #[test]
@@ -87,7 +122,8 @@ fn concurrent_writers_share_group_commits_and_every_ack_is_present() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let db = Arc::new(open(&dir));
-    db.register_org(Org::new(OrgId(1), "A", Currency::USD)).unwrap();
+    db.register_org(Org::new(OrgId(1), "A", Currency::USD))
+        .unwrap();
     let lsns: Vec<u64> = std::thread::scope(|s| {
         let handles: Vec<_> = (0..16u64)
             .map(|t| {
@@ -96,13 +132,23 @@ fn concurrent_writers_share_group_commits_and_every_ack_is_present() {
                     (0..50u64)
                         .map(|i| {
                             let id = t * 1000 + i + 1;
-                            db.record(Batch::new().post(revenue(1, id, 1_704_067_200 + id as i64, 10))).unwrap().0
+                            db.record(Batch::new().post(revenue(
+                                1,
+                                id,
+                                1_704_067_200 + id as i64,
+                                10,
+                            )))
+                            .unwrap()
+                            .0
                         })
                         .collect::<Vec<_>>()
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let mut sorted = lsns.clone();
     sorted.sort_unstable();
@@ -118,13 +164,25 @@ fn concurrent_writers_share_group_commits_and_every_ack_is_present() {
 fn buffered_durability_is_durable_after_sync_and_close() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let db = Db::open_with(&dir, Options { durability: Durability::Buffered, ..Options::default() }).unwrap();
-    db.register_org(Org::new(OrgId(1), "A", Currency::USD)).unwrap();
-    db.record(Batch::new().post(revenue(1, 1, 1_704_067_200, 500))).unwrap();
+    let db = Db::open_with(
+        &dir,
+        Options {
+            durability: Durability::Buffered,
+            ..Options::default()
+        },
+    )
+    .unwrap();
+    db.register_org(Org::new(OrgId(1), "A", Currency::USD))
+        .unwrap();
+    db.record(Batch::new().post(revenue(1, 1, 1_704_067_200, 500)))
+        .unwrap();
     assert_eq!(db.sync().unwrap().0, 2);
     db.close().unwrap();
     let db = open(&dir);
-    assert_eq!(db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing, Money(500));
+    assert_eq!(
+        db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing,
+        Money(500)
+    );
 }
 
 /// StdFs whose append files fail `sync_data` once `fail` is set.
@@ -159,7 +217,10 @@ impl Vfs for FaultyFs {
         StdFs.create_dir_all(path)
     }
     fn open_append(&self, path: &Path, create_new: bool) -> io::Result<Box<dyn AppendFile>> {
-        Ok(Box::new(Append { inner: StdFs.open_append(path, create_new)?, fs: self.0.clone() }))
+        Ok(Box::new(Append {
+            inner: StdFs.open_append(path, create_new)?,
+            fs: self.0.clone(),
+        }))
     }
     fn map(&self, path: &Path) -> io::Result<Mapped> {
         StdFs.map(path)
@@ -192,25 +253,41 @@ fn failed_fsync_poisons_until_reopen_and_never_acknowledges() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
     let faults = Arc::new(FailingSync::default());
-    let options = Options { vfs: Arc::new(FaultyFs(faults.clone())), ..Options::default() };
+    let options = Options {
+        vfs: Arc::new(FaultyFs(faults.clone())),
+        ..Options::default()
+    };
     let db = Db::open_with(&dir, options).unwrap();
-    db.register_org(Org::new(OrgId(1), "A", Currency::USD)).unwrap();
-    db.record(Batch::new().post(revenue(1, 1, 1_704_067_200, 100))).unwrap();
+    db.register_org(Org::new(OrgId(1), "A", Currency::USD))
+        .unwrap();
+    db.record(Batch::new().post(revenue(1, 1, 1_704_067_200, 100)))
+        .unwrap();
     faults.fail.store(true, Ordering::SeqCst);
     let failed = db.record(Batch::new().post(revenue(1, 2, 1_704_067_200, 200)));
     assert!(matches!(failed, Err(Error::Poisoned(_))), "{failed:?}");
     // The failed batch is not visible, and nothing is accepted any more.
-    assert_eq!(db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing, Money(100));
+    assert_eq!(
+        db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing,
+        Money(100)
+    );
     faults.fail.store(false, Ordering::SeqCst);
     let syncs_before = faults.syncs.load(Ordering::SeqCst);
     let again = db.record(Batch::new().post(revenue(1, 3, 1_704_067_200, 300)));
     assert!(matches!(again, Err(Error::Poisoned(_))), "{again:?}");
-    assert_eq!(faults.syncs.load(Ordering::SeqCst), syncs_before, "a poisoned database must not retry fsync");
+    assert_eq!(
+        faults.syncs.load(Ordering::SeqCst),
+        syncs_before,
+        "a poisoned database must not retry fsync"
+    );
     assert!(db.close().is_err());
     // Reopening recovers exactly the log: the acknowledged batch, and at most the unacknowledged
     // one (its bytes reached the file before the fsync failed).
     let db = open(&dir);
     let closing = db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing;
-    assert!(closing == Money(100) || closing == Money(300), "{closing:?}");
-    db.record(Batch::new().post(revenue(1, 4, 1_704_067_200, 1))).unwrap();
+    assert!(
+        closing == Money(100) || closing == Money(300),
+        "{closing:?}"
+    );
+    db.record(Batch::new().post(revenue(1, 4, 1_704_067_200, 1)))
+        .unwrap();
 }

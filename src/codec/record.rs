@@ -63,7 +63,7 @@ pub fn encode(batch: &LogBatch) -> Result<rkyv::util::AlignedVec, String> {
 /// Validates and decodes a payload. The payload must be 8-byte aligned (frames guarantee it);
 /// unaligned input is copied first.
 pub fn decode(payload: &[u8]) -> Result<LogBatch, String> {
-    if (payload.as_ptr() as usize) % 8 != 0 {
+    if !(payload.as_ptr() as usize).is_multiple_of(8) {
         let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
         aligned.extend_from_slice(payload);
         return decode(&aligned);

@@ -178,7 +178,9 @@ impl Db {
             return Err(Error::Poisoned(reason));
         }
         let (reply, answer) = crossbeam::channel::bounded(1);
-        self.tx.send(Command::Record(batch, reply)).map_err(|_| Error::Closed)?;
+        self.tx
+            .send(Command::Record(batch, reply))
+            .map_err(|_| Error::Closed)?;
         Ok(Ticket(answer))
     }
 

@@ -87,8 +87,14 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
     report.truncated_bytes = tail.truncated_bytes;
     report.lsn = state.lsn;
 
-    let writer = LogWriter::open(vfs.clone(), &wal_dir, meta.db_id, tail.end, options.segment_target_bytes)
-        .map_err(|e| Error::io(&wal_dir, e))?;
+    let writer = LogWriter::open(
+        vfs.clone(),
+        &wal_dir,
+        meta.db_id,
+        tail.end,
+        options.segment_target_bytes,
+    )
+    .map_err(|e| Error::io(&wal_dir, e))?;
     let (wake_tx, wake_rx) = crossbeam::channel::bounded(1);
     let shared = Arc::new(Shared {
         path: path.to_path_buf(),

@@ -76,7 +76,8 @@ impl BatchBuilder<'_> {
     fn push(&mut self, event: &WorkloadEvent) {
         if let Some(currency) = self.auto_org {
             if self.known.insert(event.org_id) && self.db.org(OrgId(event.org_id)).is_none() {
-                self.ops.push(Op::RegisterOrg(auto_org(OrgId(event.org_id), currency)));
+                self.ops
+                    .push(Op::RegisterOrg(auto_org(OrgId(event.org_id), currency)));
                 self.orgs_registered += 1;
             }
         }
@@ -115,20 +116,31 @@ pub fn ingest_file(
     let mut line = String::new();
     let mut number = 0u64;
     let mut batch_first_line = 1u64;
-    let input_error = |line: u64, why: String| Error::Input { file: path.to_path_buf(), line, why };
+    let input_error = |line: u64, why: String| Error::Input {
+        file: path.to_path_buf(),
+        line,
+        why,
+    };
     loop {
         line.clear();
-        let read = reader.read_line(&mut line).map_err(|e| Error::io(path, e))?;
+        let read = reader
+            .read_line(&mut line)
+            .map_err(|e| Error::io(path, e))?;
         if read > 0 {
             number += 1;
             progress(read as u64);
             if read > MAX_INGEST_LINE_BYTES {
-                return Err(input_error(number, format!("line longer than {MAX_INGEST_LINE_BYTES} bytes")));
+                return Err(input_error(
+                    number,
+                    format!("line longer than {MAX_INGEST_LINE_BYTES} bytes"),
+                ));
             }
             let text = line.trim_end_matches(['\n', '\r']);
             let is_header = number == 1 && format.header().is_some_and(|h| text == h);
             if !is_header && !text.is_empty() {
-                let event = format.parse_line(text).map_err(|e| input_error(number, e.to_string()))?;
+                let event = format
+                    .parse_line(text)
+                    .map_err(|e| input_error(number, e.to_string()))?;
                 builder.push(&event);
             }
         }
@@ -139,9 +151,13 @@ pub fn ingest_file(
             batch_first_line = number + 1;
         }
         while in_flight.len() > IN_FLIGHT || (read == 0 && !in_flight.is_empty()) {
-            let Some((ticket, events, first_line)) = in_flight.pop_front() else { break };
+            let Some((ticket, events, first_line)) = in_flight.pop_front() else {
+                break;
+            };
             summary.lsn = ticket.wait().map_err(|e| match e {
-                Error::Rejected(r) => input_error(first_line, format!("batch starting here rejected: {r}")),
+                Error::Rejected(r) => {
+                    input_error(first_line, format!("batch starting here rejected: {r}"))
+                }
                 other => other,
             })?;
             summary.events += events;

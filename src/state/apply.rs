@@ -144,7 +144,8 @@ impl State {
                     format!("org {org}: entry {} missing from its partition", p.entry_id)
                 })?;
             row.paid_at = Some(p.paid_at);
-            self.dirty.insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
+            self.dirty
+                .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
         }
         Ok(())
     }

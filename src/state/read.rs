@@ -90,7 +90,10 @@ fn check_day(day: BusinessDay) -> Result<()> {
     if (first..=last).contains(&day.0) {
         Ok(())
     } else {
-        Err(Error::InvalidArgument(format!("day {} is outside the supported range", day.0)))
+        Err(Error::InvalidArgument(format!(
+            "day {} is outside the supported range",
+            day.0
+        )))
     }
 }
 

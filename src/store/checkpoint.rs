@@ -200,7 +200,8 @@ impl Store {
         for item in self.tree(ORGS_TREE)?.iter() {
             let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
             let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("org key"))?;
-            let (stamp, records) = pack::unpack_orgs(&v).map_err(|e| self.bad(&format!("orgs/{chunk}: {e}")))?;
+            let (stamp, records) =
+                pack::unpack_orgs(&v).map_err(|e| self.bad(&format!("orgs/{chunk}: {e}")))?;
             for (id, record) in records {
                 if chunk_of(id) != chunk || id.0 != record.org {
                     return Err(self.bad("org stored under the wrong key"));
@@ -219,18 +220,31 @@ impl Store {
         for item in self.tree(name)?.iter() {
             let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
             let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("ledger key"))?;
-            let (_, ledgers) = pack::unpack_ledgers(&v).map_err(|e| self.bad(&format!("{name}/{chunk}: {e}")))?;
+            let (_, ledgers) =
+                pack::unpack_ledgers(&v).map_err(|e| self.bad(&format!("{name}/{chunk}: {e}")))?;
             for (org, ledger) in ledgers {
                 let org_state = state.orgs.get_mut(&org).filter(|_| chunk_of(org) == chunk);
-                let org_state = org_state.ok_or_else(|| self.bad("ledger value of an unknown org"))?;
+                let org_state =
+                    org_state.ok_or_else(|| self.bad("ledger value of an unknown org"))?;
                 for ((ts, id), row) in &ledger.rows {
                     if PartitionId::of(pid.kind, *ts) != pid {
                         return Err(self.bad("row in the wrong month partition"));
                     }
                     let flows = (org_state.inflow, org_state.outflow);
-                    (org_state.inflow, org_state.outflow) = add_flow(flows, pid.kind, row.reverses != 0, row.amount)
-                        .ok_or_else(|| self.bad("flow overflow"))?;
-                    if org_state.entries.insert(*id, EntryLoc { kind: pid.kind, occurred_at: *ts }).is_some() {
+                    (org_state.inflow, org_state.outflow) =
+                        add_flow(flows, pid.kind, row.reverses != 0, row.amount)
+                            .ok_or_else(|| self.bad("flow overflow"))?;
+                    if org_state
+                        .entries
+                        .insert(
+                            *id,
+                            EntryLoc {
+                                kind: pid.kind,
+                                occurred_at: *ts,
+                            },
+                        )
+                        .is_some()
+                    {
                         return Err(self.bad("entry id stored twice"));
                     }
                 }
@@ -246,13 +260,20 @@ impl Store {
             let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
             let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?;
             let month = Month(key::get_i32(&k, 8).ok_or_else(|| self.bad("balance key"))?);
-            let (_, months) = pack::unpack_balances(&v).map_err(|e| self.bad(&format!("{name}/{chunk}/{month}: {e}")))?;
+            let (_, months) = pack::unpack_balances(&v)
+                .map_err(|e| self.bad(&format!("{name}/{chunk}/{month}: {e}")))?;
             for (org, value) in months {
-                let home = crate::state::balance::shard_of(org, state.shards) == shard && chunk_of(org) == chunk;
+                let home = crate::state::balance::shard_of(org, state.shards) == shard
+                    && chunk_of(org) == chunk;
                 if !home || !state.orgs.contains_key(&org) {
                     return Err(self.bad("balance value in the wrong shard or of an unknown org"));
                 }
-                state.balances[shard].orgs.entry(org).or_default().months.insert(month, value);
+                state.balances[shard]
+                    .orgs
+                    .entry(org)
+                    .or_default()
+                    .months
+                    .insert(month, value);
             }
         }
         Ok(())
@@ -272,27 +293,49 @@ impl State {
         for key in keys {
             match *key {
                 DirtyKey::Orgs(chunk) => {
-                    let items: Vec<_> =
-                        chunk_orgs(chunk).filter_map(|id| self.orgs.get(&id).map(|o| (id, &o.record))).collect();
+                    let items: Vec<_> = chunk_orgs(chunk)
+                        .filter_map(|id| self.orgs.get(&id).map(|o| (id, &o.record)))
+                        .collect();
                     let value = pack::pack_orgs(stamp, &items);
                     values.push((ORGS_TREE.to_string(), chunk.to_be_bytes().to_vec(), value));
                 }
                 DirtyKey::Ledger(pid, chunk) => {
-                    let Some(bucket) = self.ledgers.get(&pid) else { continue };
-                    let items: Vec<_> = chunk_orgs(chunk).filter_map(|id| bucket.orgs.get(&id).map(|l| (id, l))).collect();
-                    values.push((pid.tree_name(), chunk.to_be_bytes().to_vec(), pack::pack_ledgers(stamp, &items)));
+                    let Some(bucket) = self.ledgers.get(&pid) else {
+                        continue;
+                    };
+                    let items: Vec<_> = chunk_orgs(chunk)
+                        .filter_map(|id| bucket.orgs.get(&id).map(|l| (id, l)))
+                        .collect();
+                    values.push((
+                        pid.tree_name(),
+                        chunk.to_be_bytes().to_vec(),
+                        pack::pack_ledgers(stamp, &items),
+                    ));
                 }
                 DirtyKey::Balance(shard, chunk, month) => {
                     let shard_state = &self.balances[shard as usize];
                     let items: Vec<_> = chunk_orgs(chunk)
-                        .filter_map(|id| shard_state.orgs.get(&id).and_then(|b| b.months.get(&month)).map(|m| (id, m)))
+                        .filter_map(|id| {
+                            shard_state
+                                .orgs
+                                .get(&id)
+                                .and_then(|b| b.months.get(&month))
+                                .map(|m| (id, m))
+                        })
                         .collect();
                     let value = pack::pack_balances(stamp, &items);
-                    values.push((balance_tree(shard as usize), key::balance_key(chunk, month.0), value));
+                    values.push((
+                        balance_tree(shard as usize),
+                        key::balance_key(chunk, month.0),
+                        value,
+                    ));
                 }
             }
         }
-        Snapshot { covers: stamp, values }
+        Snapshot {
+            covers: stamp,
+            values,
+        }
     }
 }
 /// The ledger partition a tree name denotes (`revenues/2024-03`, `expenses/1999-12`).

@@ -137,9 +137,19 @@ fn write_org(w: &mut Writer, r: &OrgRecord) {
 fn read_org(r: &mut Reader<'_>) -> Result<OrgRecord, String> {
     let org = r.u()?;
     let name = r.string()?;
-    let currency: [u8; 3] = r.bytes()?.try_into().map_err(|_| "currency is not 3 bytes")?;
+    let currency: [u8; 3] = r
+        .bytes()?
+        .try_into()
+        .map_err(|_| "currency is not 3 bytes")?;
     let time_zone = r.string()?;
-    Ok(OrgRecord { org, name, currency, time_zone, opening: r.i()?, created_at: r.i()? })
+    Ok(OrgRecord {
+        org,
+        name,
+        currency,
+        time_zone,
+        opening: r.i()?,
+        created_at: r.i()?,
+    })
 }
 
 fn write_ledger(w: &mut Writer, ledger: &OrgMonthLedger) {
@@ -169,7 +179,10 @@ fn write_ledger(w: &mut Writer, ledger: &OrgMonthLedger) {
 
 fn read_ledger(r: &mut Reader<'_>, stamp: Lsn) -> Result<OrgMonthLedger, String> {
     let count = r.u()?;
-    let mut ledger = OrgMonthLedger { persisted: stamp, ..OrgMonthLedger::default() };
+    let mut ledger = OrgMonthLedger {
+        persisted: stamp,
+        ..OrgMonthLedger::default()
+    };
     let mut ts = 0i64;
     for _ in 0..count {
         ts = ts.wrapping_add(r.i()?);
@@ -177,7 +190,8 @@ fn read_ledger(r: &mut Reader<'_>, stamp: Lsn) -> Result<OrgMonthLedger, String>
         let amount = i64::try_from(r.u()?).map_err(|_| "amount out of range")?;
         let day = BusinessDay(r.i32()?);
         let category = Category::from_code(r.byte()?).ok_or("bad category code")?;
-        let payment_method = PaymentMethod::from_code(r.byte()?).ok_or("bad payment method code")?;
+        let payment_method =
+            PaymentMethod::from_code(r.byte()?).ok_or("bad payment method code")?;
         let posted_status = r.byte()?;
         let reverses = r.u()?;
         let reversed_by = r.u()?;
@@ -186,7 +200,9 @@ fn read_ledger(r: &mut Reader<'_>, stamp: Lsn) -> Result<OrgMonthLedger, String>
             1 => Some(r.i()?),
             other => return Err(format!("bad paid flag {other}")),
         };
-        let reference = std::str::from_utf8(r.bytes()?).map_err(|_| "reference is not UTF-8")?.into();
+        let reference = std::str::from_utf8(r.bytes()?)
+            .map_err(|_| "reference is not UTF-8")?
+            .into();
         let row = Row {
             amount,
             day,
@@ -218,7 +234,10 @@ fn write_balances(w: &mut Writer, month: &MonthBalances) {
 
 fn read_balances(r: &mut Reader<'_>, stamp: Lsn) -> Result<MonthBalances, String> {
     let count = r.u()?;
-    let mut month = MonthBalances { persisted: stamp, ..MonthBalances::default() };
+    let mut month = MonthBalances {
+        persisted: stamp,
+        ..MonthBalances::default()
+    };
     for _ in 0..count {
         let row = DayRow {
             day: BusinessDay(r.i32()?),
@@ -230,7 +249,10 @@ fn read_balances(r: &mut Reader<'_>, stamp: Lsn) -> Result<MonthBalances, String
         if month.days.last().is_some_and(|last| last.day >= row.day) {
             return Err("day rows out of order".into());
         }
-        month.net = month.net.checked_add(row.net().ok_or("net overflow")?).ok_or("net overflow")?;
+        month.net = month
+            .net
+            .checked_add(row.net().ok_or("net overflow")?)
+            .ok_or("net overflow")?;
         month.days.push(row);
     }
     Ok(month)

@@ -38,7 +38,13 @@ pub struct LogEnd {
 
 impl LogWriter {
     /// Continues the log at `end`, creating the first segment when there is none.
-    pub fn open(vfs: Arc<dyn Vfs>, dir: &Path, db_id: u64, end: LogEnd, segment_target: u64) -> io::Result<LogWriter> {
+    pub fn open(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        db_id: u64,
+        end: LogEnd,
+        segment_target: u64,
+    ) -> io::Result<LogWriter> {
         let (file, segment_path, segment_len) = match end.active {
             Some((path, len)) => (vfs.open_append(&path, false)?, path, len),
             None => {

@@ -9,7 +9,9 @@ use std::path::Path;
 use std::time::Instant;
 
 pub fn run(data: &Path, params: Params) -> Result<(), Error> {
-    params.validate().map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    params
+        .validate()
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     let dir = data.join("demo");
     if dir.exists() {
         if !dir.join(folio::store::meta::META_FILE).exists() {
@@ -18,8 +20,15 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }
     let db = Db::open(&dir)?;
-    println!("created {} ({} orgs, hotel-ledger-v1 seed {})", dir.display(), params.orgs, params.seed);
-    let orgs: Vec<Op> = (1..=params.orgs).map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD))).collect();
+    println!(
+        "created {} ({} orgs, hotel-ledger-v1 seed {})",
+        dir.display(),
+        params.orgs,
+        params.seed
+    );
+    let orgs: Vec<Op> = (1..=params.orgs)
+        .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
+        .collect();
     for chunk in orgs.chunks(10_000) {
         db.record(Batch::from(chunk.to_vec()))?;
     }
@@ -27,7 +36,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
     let started = Instant::now();
     let mut pending = std::collections::VecDeque::new();
     let mut ops = Vec::with_capacity(1000);
-    let mut events = Generator::new(params.clone()).peekable();
+    let mut events = Generator::new(params).peekable();
     while let Some(e) = events.next() {
         ops.push(Op::Post(entry_of(&e)));
         if ops.len() == 1000 || events.peek().is_none() {
@@ -35,7 +44,9 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
             pending.push_back((db.submit(Batch::from(std::mem::take(&mut ops)))?, n));
         }
         while pending.len() > 4 || (events.peek().is_none() && !pending.is_empty()) {
-            let Some((ticket, n)) = pending.pop_front() else { break };
+            let Some((ticket, n)) = pending.pop_front() else {
+                break;
+            };
             ticket.wait()?;
             bar.inc(n);
         }
@@ -54,7 +65,10 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
     output::balance(&balance, false);
     let closing = Instant::now();
     db.close()?;
-    println!("closed (final checkpoint) in {:.2} s", closing.elapsed().as_secs_f64());
+    println!(
+        "closed (final checkpoint) in {:.2} s",
+        closing.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
@@ -67,21 +81,35 @@ fn daily_report(db: &Db, org: OrgId, day: BusinessDay) -> Result<(), Error> {
     let mut by_category: BTreeMap<(Kind, Category), (i64, u64)> = BTreeMap::new();
     let mut by_method: BTreeMap<PaymentMethod, (i64, u64)> = BTreeMap::new();
     for e in entries.iter().filter(|e| e.day == day) {
-        let signed = if e.reverses.is_some() { -e.amount.0 } else { e.amount.0 };
+        let signed = if e.reverses.is_some() {
+            -e.amount.0
+        } else {
+            e.amount.0
+        };
         let c = by_category.entry((e.kind, e.category)).or_default();
         c.0 += signed;
         c.1 += 1;
         let m = by_method.entry(e.payment_method).or_default();
-        m.0 += if e.kind == Kind::Revenue { signed } else { -signed };
+        m.0 += if e.kind == Kind::Revenue {
+            signed
+        } else {
+            -signed
+        };
         m.1 += 1;
     }
     println!("daily report, org {org}, {day}:");
     println!("  opening balance {:>14}", balance.opening.to_string());
     for ((kind, category), (total, count)) in &by_category {
-        println!("  {kind:<7} {category:<13} {:>14} ({count} entries)", folio::Money(*total).to_string());
+        println!(
+            "  {kind:<7} {category:<13} {:>14} ({count} entries)",
+            folio::Money(*total).to_string()
+        );
     }
     for (method, (net, count)) in &by_method {
-        println!("  net by {method:<13}   {:>14} ({count} entries)", folio::Money(*net).to_string());
+        println!(
+            "  net by {method:<13}   {:>14} ({count} entries)",
+            folio::Money(*net).to_string()
+        );
     }
     println!("  closing balance {:>14}", balance.closing.to_string());
     Ok(())

@@ -13,7 +13,11 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 #[derive(Parser)]
-#[command(name = "folio", version, about = "Embedded storage engine for hotel finance data")]
+#[command(
+    name = "folio",
+    version,
+    about = "Embedded storage engine for hotel finance data"
+)]
 struct Cli {
     /// Database directory.
     #[arg(long, global = true, default_value = "folio-data")]
@@ -164,11 +168,18 @@ fn main() -> ExitCode {
 }
 
 fn existing(data: &Path) -> Result<Db, Error> {
-    Db::open_with(data, Options { create_if_missing: false, ..Options::default() })
+    Db::open_with(
+        data,
+        Options {
+            create_if_missing: false,
+            ..Options::default()
+        },
+    )
 }
 
 fn day_arg(s: &str) -> Result<BusinessDay, Error> {
-    BusinessDay::parse(s).ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not a date YYYY-MM-DD")))
+    BusinessDay::parse(s)
+        .ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not a date YYYY-MM-DD")))
 }
 
 /// A timestamp argument: epoch seconds or a UTC date.
@@ -176,13 +187,17 @@ fn time_arg(s: &str) -> Result<i64, Error> {
     if let Ok(ts) = s.parse::<i64>() {
         return Ok(ts);
     }
-    Ok(day_arg(s).map_err(|_| Error::InvalidArgument(format!("{s:?} is neither epoch seconds nor YYYY-MM-DD")))?.0
-        as i64
+    Ok(day_arg(s)
+        .map_err(|_| {
+            Error::InvalidArgument(format!("{s:?} is neither epoch seconds nor YYYY-MM-DD"))
+        })?
+        .0 as i64
         * 86_400)
 }
 
 fn currency_arg(s: &str) -> Result<Currency, Error> {
-    Currency::parse(s).ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not an ISO 4217 code like EUR")))
+    Currency::parse(s)
+        .ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not an ISO 4217 code like EUR")))
 }
 
 fn run(cli: Cli) -> Result<(), Error> {
@@ -192,10 +207,23 @@ fn run(cli: Cli) -> Result<(), Error> {
             if data.join(folio::store::meta::META_FILE).exists() {
                 return Err(Error::AlreadyExists { path: data });
             }
-            Db::open_with(&data, Options { shards, ..Options::default() })?.close()?;
+            Db::open_with(
+                &data,
+                Options {
+                    shards,
+                    ..Options::default()
+                },
+            )?
+            .close()?;
             println!("created {} with {shards} balance shards", data.display());
         }
-        Command::Org(OrgCommand::Add { id, name, currency, tz, opening }) => {
+        Command::Org(OrgCommand::Add {
+            id,
+            name,
+            currency,
+            tz,
+            opening,
+        }) => {
             let db = existing(&data)?;
             let org = Org::new(OrgId(id), name, currency_arg(&currency)?)
                 .with_time_zone(tz)
@@ -209,15 +237,45 @@ fn run(cli: Cli) -> Result<(), Error> {
             output::orgs(&db.read().orgs(), json);
             db.close()?;
         }
-        Command::Ingest { file, batch, auto_org, currency, format, buffered } => {
-            let durability = if buffered { Durability::Buffered } else { Durability::Sync };
-            let db = Db::open_with(&data, Options { create_if_missing: false, durability, ..Options::default() })?;
+        Command::Ingest {
+            file,
+            batch,
+            auto_org,
+            currency,
+            format,
+            buffered,
+        } => {
+            let durability = if buffered {
+                Durability::Buffered
+            } else {
+                Durability::Sync
+            };
+            let db = Db::open_with(
+                &data,
+                Options {
+                    create_if_missing: false,
+                    durability,
+                    ..Options::default()
+                },
+            )?;
             let options = IngestOptions {
                 batch: batch.clamp(1, folio::limits::MAX_BATCH_OPS / 2),
-                auto_org: if auto_org { Some(currency_arg(&currency)?) } else { None },
-                format: format.map(|f| if f == "csv" { InputFormat::Csv } else { InputFormat::Jsonl }),
+                auto_org: if auto_org {
+                    Some(currency_arg(&currency)?)
+                } else {
+                    None
+                },
+                format: format.map(|f| {
+                    if f == "csv" {
+                        InputFormat::Csv
+                    } else {
+                        InputFormat::Jsonl
+                    }
+                }),
             };
-            let size = std::fs::metadata(&file).map_err(|e| Error::io(&file, e))?.len();
+            let size = std::fs::metadata(&file)
+                .map_err(|e| Error::io(&file, e))?
+                .len();
             let bar = output::bytes_bar(size);
             let summary = ingest::ingest_file(&db, &file, &options, |n| bar.inc(n));
             bar.finish_and_clear();
@@ -239,7 +297,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             db.close()?;
             output::balance(&balance, json);
         }
-        Command::Balances { org, from, to, json } => {
+        Command::Balances {
+            org,
+            from,
+            to,
+            json,
+        } => {
             let db = existing(&data)?;
             let rows = db.balances(OrgId(org), day_arg(&from)?, day_arg(&to)?)?;
             db.close()?;
@@ -247,25 +310,56 @@ fn run(cli: Cli) -> Result<(), Error> {
                 output::balance(row, json);
             }
         }
-        Command::Entries { org, from, to, json } => {
+        Command::Entries {
+            org,
+            from,
+            to,
+            json,
+        } => {
             let db = existing(&data)?;
             let entries = db.entries(OrgId(org), time_arg(&from)?, time_arg(&to)?)?;
             db.close()?;
             output::entries(&entries, json);
         }
-        Command::Generate { orgs, events, seed, csv } => {
+        Command::Generate {
+            orgs,
+            events,
+            seed,
+            csv,
+        } => {
             let params = Params { seed, orgs, events };
-            params.validate().map_err(|e| Error::InvalidArgument(e.to_string()))?;
-            let format = if csv { InputFormat::Csv } else { InputFormat::Jsonl };
+            params
+                .validate()
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            let format = if csv {
+                InputFormat::Csv
+            } else {
+                InputFormat::Jsonl
+            };
             output::generate(Generator::new(params), format)?;
         }
-        Command::Bench { orgs, events, batch, writers, in_flight, seed, buffered, dir, keep, json } => {
+        Command::Bench {
+            orgs,
+            events,
+            batch,
+            writers,
+            in_flight,
+            seed,
+            buffered,
+            dir,
+            keep,
+            json,
+        } => {
             let config = BenchConfig {
                 params: Params { seed, orgs, events },
                 batch,
                 writers,
                 in_flight,
-                durability: if buffered { Durability::Buffered } else { Durability::Sync },
+                durability: if buffered {
+                    Durability::Buffered
+                } else {
+                    Durability::Sync
+                },
                 dir,
                 keep,
                 ..BenchConfig::default()
@@ -275,7 +369,14 @@ fn run(cli: Cli) -> Result<(), Error> {
             bar.finish_and_clear();
             output::bench(&report?, json);
         }
-        Command::Demo { orgs, events } => demo::run(&data, Params { orgs, events, ..Params::default() })?,
+        Command::Demo { orgs, events } => demo::run(
+            &data,
+            Params {
+                orgs,
+                events,
+                ..Params::default()
+            },
+        )?,
     }
     Ok(())
 }

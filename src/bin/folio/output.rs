@@ -9,7 +9,9 @@ use std::io::Write;
 
 pub fn bytes_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}")
+    {
         bar.set_style(style);
     }
     bar
@@ -17,7 +19,9 @@ pub fn bytes_bar(total: u64) -> ProgressBar {
 
 pub fn events_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
-    if let Ok(style) = ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} events {per_sec} eta {eta}") {
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {human_pos}/{human_len} events {per_sec} eta {eta}")
+    {
         bar.set_style(style);
     }
     bar
@@ -42,7 +46,14 @@ pub fn balance(b: &DayBalance, json: bool) {
     } else {
         println!(
             "org {} {}: opening {} + revenue {} ({} rows) - expense {} ({} rows) = closing {}",
-            b.org, b.day, b.opening, b.revenue, b.revenue_count, b.expense, b.expense_count, b.closing
+            b.org,
+            b.day,
+            b.opening,
+            b.revenue,
+            b.revenue_count,
+            b.expense,
+            b.expense_count,
+            b.closing
         );
     }
 }
@@ -103,12 +114,18 @@ pub fn orgs(orgs: &[Org], json: bool) {
                        "time_zone": o.time_zone, "opening": o.opening_balance.0, "created_at": o.created_at})
             );
         } else {
-            println!("{} {} {} {} opening {}", o.id, o.name, o.currency, o.time_zone, o.opening_balance);
+            println!(
+                "{} {} {} {} opening {}",
+                o.id, o.name, o.currency, o.time_zone, o.opening_balance
+            );
         }
     }
 }
 
-pub fn generate(events: impl Iterator<Item = WorkloadEvent>, format: InputFormat) -> Result<(), Error> {
+pub fn generate(
+    events: impl Iterator<Item = WorkloadEvent>,
+    format: InputFormat,
+) -> Result<(), Error> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut line = Vec::with_capacity(256);
