@@ -107,6 +107,48 @@ pub enum Rejection {
     BatchTooLarge(usize),
 }
 
+impl Rejection {
+    /// The entry the rejection is about, when it names one.
+    pub fn entry(&self) -> Option<EntryId> {
+        match self {
+            Rejection::NonPositiveAmount { entry, .. }
+            | Rejection::TimestampOutOfRange { entry, .. }
+            | Rejection::DuplicateConflict { entry, .. }
+            | Rejection::TextTooLong { entry, .. }
+            | Rejection::CategoryMismatch { entry, .. }
+            | Rejection::BadStatus { entry, .. }
+            | Rejection::UnknownEntry { entry, .. }
+            | Rejection::AlreadyReversed { entry, .. }
+            | Rejection::ReversalOfReversal { entry, .. }
+            | Rejection::NotAnExpense { entry, .. }
+            | Rejection::AlreadyPaid { entry, .. } => Some(*entry),
+            _ => None,
+        }
+    }
+
+    /// The org the rejection is about, when it names one.
+    pub fn org(&self) -> Option<OrgId> {
+        match self {
+            Rejection::UnknownOrg(org) | Rejection::OrgConflict(org) => Some(*org),
+            Rejection::InvalidOrg { org, .. }
+            | Rejection::NonPositiveAmount { org, .. }
+            | Rejection::Overflow { org }
+            | Rejection::TimestampOutOfRange { org, .. }
+            | Rejection::DuplicateConflict { org, .. }
+            | Rejection::TextTooLong { org, .. }
+            | Rejection::CategoryMismatch { org, .. }
+            | Rejection::BadStatus { org, .. }
+            | Rejection::UnknownEntry { org, .. }
+            | Rejection::AlreadyReversed { org, .. }
+            | Rejection::ReversalOfReversal { org, .. }
+            | Rejection::NotAnExpense { org, .. }
+            | Rejection::AlreadyPaid { org, .. }
+            | Rejection::ZeroEntryId { org } => Some(*org),
+            Rejection::BatchTooLarge(_) => None,
+        }
+    }
+}
+
 /// Every error Folio returns.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -6,7 +6,7 @@ use crate::limits::MAX_INGEST_LINE_BYTES;
 use crate::model::{Batch, Currency, Entry, EntryId, Lsn, Money, Op, Org, OrgId};
 use crate::workload::{InputFormat, WorkloadEvent};
 use std::collections::{HashSet, VecDeque};
-use std::io::BufRead;
+use std::io::{BufRead, Read};
 use std::path::Path;
 use std::time::Instant;
 
@@ -68,12 +68,15 @@ struct BatchBuilder<'a> {
     auto_org: Option<Currency>,
     known: HashSet<u64>,
     ops: Vec<Op>,
+    /// (org, entry id, line) of each posting in the batch being built.
+    lines: Vec<(u64, u64, u64)>,
     events: u64,
     orgs_registered: u64,
 }
 
 impl BatchBuilder<'_> {
-    fn push(&mut self, event: &WorkloadEvent) {
+    fn push(&mut self, event: &WorkloadEvent, line: u64) {
+        self.lines.push((event.org_id, event.entry_id, line));
         if let Some(currency) = self.auto_org {
             if self.known.insert(event.org_id) && self.db.org(OrgId(event.org_id)).is_none() {
                 self.ops
@@ -85,10 +88,26 @@ impl BatchBuilder<'_> {
         self.events += 1;
     }
 
-    fn take(&mut self) -> (Batch, u64) {
+    fn take(&mut self) -> (Batch, u64, Vec<(u64, u64, u64)>) {
         let events = std::mem::take(&mut self.events);
-        (Batch::from(std::mem::take(&mut self.ops)), events)
+        (
+            Batch::from(std::mem::take(&mut self.ops)),
+            events,
+            std::mem::take(&mut self.lines),
+        )
     }
+}
+
+/// The line a rejection points at: the posting it names, else the first line of the batch.
+fn rejected_line(rejection: &crate::error::Rejection, lines: &[(u64, u64, u64)]) -> u64 {
+    let named = |l: &&(u64, u64, u64)| {
+        rejection.org().is_none_or(|o| o.0 == l.0) && rejection.entry().is_none_or(|e| e.0 == l.1)
+    };
+    lines
+        .iter()
+        .find(named)
+        .or(lines.first())
+        .map_or(0, |l| l.2)
 }
 
 /// Loads a file. Lines are parsed a batch at a time; a malformed line stops the load before its
@@ -107,15 +126,15 @@ pub fn ingest_file(
         auto_org: options.auto_org,
         known: HashSet::new(),
         ops: Vec::with_capacity(options.batch),
+        lines: Vec::with_capacity(options.batch),
         events: 0,
         orgs_registered: 0,
     };
-    let mut in_flight: VecDeque<(Ticket, u64, u64)> = VecDeque::new();
+    let mut in_flight: VecDeque<(Ticket, u64, Vec<(u64, u64, u64)>)> = VecDeque::new();
     let mut summary = IngestSummary::default();
     let started = Instant::now();
     let mut line = String::new();
     let mut number = 0u64;
-    let mut batch_first_line = 1u64;
     let input_error = |line: u64, why: String| Error::Input {
         file: path.to_path_buf(),
         line,
@@ -123,9 +142,14 @@ pub fn ingest_file(
     };
     loop {
         line.clear();
-        let read = reader
+        // Bounded: a line longer than the limit is an error, not an unbounded allocation.
+        let read = (&mut reader)
+            .take(MAX_INGEST_LINE_BYTES as u64 + 1)
             .read_line(&mut line)
-            .map_err(|e| Error::io(path, e))?;
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData => input_error(number + 1, "not UTF-8".into()),
+                _ => Error::io(path, e),
+            })?;
         if read > 0 {
             number += 1;
             progress(read as u64);
@@ -141,22 +165,24 @@ pub fn ingest_file(
                 let event = format
                     .parse_line(text)
                     .map_err(|e| input_error(number, e.to_string()))?;
-                builder.push(&event);
+                builder.push(&event, number);
             }
         }
         let full = builder.events as usize >= options.batch;
         if (full || read == 0) && builder.events > 0 {
-            let (batch, events) = builder.take();
-            in_flight.push_back((db.submit(batch)?, events, batch_first_line));
-            batch_first_line = number + 1;
+            let (batch, events, lines) = builder.take();
+            in_flight.push_back((db.submit(batch)?, events, lines));
         }
         while in_flight.len() > IN_FLIGHT || (read == 0 && !in_flight.is_empty()) {
-            let Some((ticket, events, first_line)) = in_flight.pop_front() else {
+            let Some((ticket, events, lines)) = in_flight.pop_front() else {
                 break;
             };
             summary.lsn = ticket.wait().map_err(|e| match e {
                 Error::Rejected(r) => {
-                    input_error(first_line, format!("batch starting here rejected: {r}"))
+                    let first = lines.first().map_or(0, |l| l.2);
+                    let last = lines.last().map_or(0, |l| l.2);
+                    let why = format!("{r} (batch of lines {first}..={last} not applied)");
+                    input_error(rejected_line(&r, &lines), why)
                 }
                 other => other,
             })?;

@@ -1,0 +1,320 @@
+//! The `folio` binary end to end: init, org add, ingest (JSONL and CSV), balance, entries,
+//! errors with one line and a non-zero exit.
+
+use folio::workload::{Generator, Params};
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn folio(data: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_folio"))
+        .arg("--data")
+        .arg(data)
+        .args(args)
+        .output()
+        .expect("run folio")
+}
+
+fn ok(out: Output) -> String {
+    assert!(
+        out.status.success(),
+        "folio failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).expect("utf-8")
+}
+
+fn failure(out: Output) -> String {
+    assert!(
+        !out.status.success(),
+        "folio should have failed: {}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let err = String::from_utf8(out.stderr).expect("utf-8");
+    assert_eq!(
+        err.trim_end().lines().count(),
+        1,
+        "one line expected: {err}"
+    );
+    err
+}
+
+fn write_stream(path: &Path, params: Params, csv: bool) {
+    let mut out = Vec::new();
+    if csv {
+        out.extend_from_slice(folio::workload::CSV_HEADER.as_bytes());
+        out.push(b'\n');
+    }
+    for e in Generator::new(params) {
+        if csv {
+            e.write_csv(&mut out);
+        } else {
+            e.write_jsonl(&mut out);
+        }
+    }
+    std::fs::write(path, out).expect("write stream");
+}
+
+/// Closing balance per (org, day) computed straight from the stream.
+fn expected_closing(params: Params, org: u64, day: i32) -> (i64, i64, i64, u64, u64) {
+    let mut by_day: BTreeMap<i32, (i64, i64, u64, u64)> = BTreeMap::new();
+    for e in Generator::new(params).filter(|e| e.org_id == org) {
+        let d = by_day
+            .entry(e.occurred_at.div_euclid(86_400) as i32)
+            .or_default();
+        match e.kind {
+            folio::Kind::Revenue => {
+                d.0 += e.amount;
+                d.2 += 1;
+            }
+            folio::Kind::Expense => {
+                d.1 += e.amount;
+                d.3 += 1;
+            }
+        }
+    }
+    let closing: i64 = by_day.range(..=day).map(|(_, v)| v.0 - v.1).sum();
+    let row = by_day.get(&day).copied().unwrap_or_default();
+    (closing, row.0, row.1, row.2, row.3)
+}
+
+#[test]
+fn ingest_jsonl_and_csv_then_query_balances_and_entries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let params = Params {
+        orgs: 50,
+        events: 20_000,
+        ..Params::default()
+    };
+    for csv in [false, true] {
+        let data = tmp.path().join(if csv { "db-csv" } else { "db-jsonl" });
+        let file = tmp
+            .path()
+            .join(if csv { "stream.csv" } else { "stream.jsonl" });
+        write_stream(&file, params, csv);
+        ok(folio(&data, &["init", "--shards", "4"]));
+        let summary = ok(folio(
+            &data,
+            &[
+                "ingest",
+                file.to_str().unwrap(),
+                "--auto-org",
+                "--batch",
+                "700",
+            ],
+        ));
+        assert!(
+            summary.contains("ingested 20000 events") && summary.contains("50 orgs registered"),
+            "{summary}"
+        );
+
+        for (org, day) in [(1u64, "2024-03-15"), (7, "2024-12-31"), (50, "2024-01-01")] {
+            let d = folio::BusinessDay::parse(day).unwrap();
+            let (closing, revenue, expense, rc, ec) = expected_closing(params, org, d.0);
+            let out = ok(folio(
+                &data,
+                &["balance", "--org", &org.to_string(), "--day", day, "--json"],
+            ));
+            let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+            assert_eq!(v["org_id"], org);
+            assert_eq!(v["day"], day);
+            assert_eq!(v["closing"], closing);
+            assert_eq!(v["opening"], closing - revenue + expense);
+            assert_eq!(
+                (v["revenue"].as_i64(), v["expense"].as_i64()),
+                (Some(revenue), Some(expense))
+            );
+            assert_eq!(
+                (v["revenue_count"].as_u64(), v["expense_count"].as_u64()),
+                (Some(rc), Some(ec))
+            );
+        }
+        let out = ok(folio(
+            &data,
+            &[
+                "entries",
+                "--org",
+                "3",
+                "--from",
+                "2024-02-01",
+                "--to",
+                "2024-03-01",
+                "--json",
+            ],
+        ));
+        let got: Vec<u64> = out
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["entry_id"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect();
+        let mut want: Vec<(i64, u64)> = Generator::new(params)
+            .filter(|e| e.org_id == 3 && (1_706_745_600..1_709_251_200).contains(&e.occurred_at))
+            .map(|e| (e.occurred_at, e.entry_id))
+            .collect();
+        want.sort_unstable();
+        assert_eq!(got, want.into_iter().map(|w| w.1).collect::<Vec<_>>());
+        // Re-ingesting the same file is idempotent: balances do not change.
+        ok(folio(
+            &data,
+            &["ingest", file.to_str().unwrap(), "--auto-org"],
+        ));
+        let (closing, ..) = expected_closing(params, 1, 19_800);
+        let out = ok(folio(
+            &data,
+            &["balance", "--org", "1", "--day", "2024-03-18", "--json"],
+        ));
+        assert_eq!(
+            serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["closing"],
+            closing
+        );
+    }
+}
+
+#[test]
+fn malformed_line_is_reported_with_its_number_and_its_batch_is_not_applied() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    let file = tmp.path().join("bad.jsonl");
+    let params = Params {
+        orgs: 5,
+        events: 25,
+        ..Params::default()
+    };
+    let mut lines: Vec<String> = Generator::new(params)
+        .map(|e| {
+            let mut out = Vec::new();
+            e.write_jsonl(&mut out);
+            String::from_utf8(out).unwrap().trim_end().to_string()
+        })
+        .collect();
+    lines[22] = lines[22].replace("\"amount\":", "\"amount\":-");
+    std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+    ok(folio(&data, &["init"]));
+    let err = failure(folio(
+        &data,
+        &[
+            "ingest",
+            file.to_str().unwrap(),
+            "--auto-org",
+            "--batch",
+            "10",
+        ],
+    ));
+    assert!(err.contains("line 23"), "{err}");
+    // Batches of lines 1-10 and 11-20 are in; the batch holding line 23 (lines 21-25) is not.
+    let out = ok(folio(
+        &data,
+        &[
+            "entries",
+            "--org",
+            &lines_org(&lines[20]),
+            "--from",
+            "0",
+            "--to",
+            "2000000000",
+            "--json",
+        ],
+    ));
+    let ids: Vec<u64> = out
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["entry_id"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert!(ids.iter().all(|&id| id <= 20), "{ids:?}");
+}
+
+fn lines_org(line: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(line).unwrap()["org_id"].to_string()
+}
+
+#[test]
+fn errors_exit_non_zero_with_one_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    failure(folio(
+        &data,
+        &["balance", "--org", "1", "--day", "2024-01-01"],
+    ));
+    ok(folio(&data, &["init", "--shards", "2"]));
+    failure(folio(&data, &["init"]));
+    failure(folio(
+        &data,
+        &["balance", "--org", "1", "--day", "2024-01-01"],
+    ));
+    failure(folio(
+        &data,
+        &["balance", "--org", "1", "--day", "2024-02-30"],
+    ));
+    failure(folio(
+        &data,
+        &[
+            "org",
+            "add",
+            "--id",
+            "1",
+            "--name",
+            "X",
+            "--tz",
+            "Mars/Olympus",
+        ],
+    ));
+    failure(folio(
+        &data,
+        &[
+            "org",
+            "add",
+            "--id",
+            "1",
+            "--name",
+            "X",
+            "--currency",
+            "euro",
+        ],
+    ));
+    ok(folio(
+        &data,
+        &[
+            "org",
+            "add",
+            "--id",
+            "1",
+            "--name",
+            "X",
+            "--tz",
+            "Asia/Tokyo",
+            "--opening",
+            "-500",
+        ],
+    ));
+    failure(folio(&data, &["org", "add", "--id", "1", "--name", "Y"]));
+    let out = ok(folio(
+        &data,
+        &["balance", "--org", "1", "--day", "2024-01-01", "--json"],
+    ));
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(out.trim()).unwrap()["closing"],
+        -500
+    );
+    failure(folio(
+        &data,
+        &["ingest", tmp.path().join("missing.jsonl").to_str().unwrap()],
+    ));
+    failure(folio(
+        &data,
+        &[
+            "entries",
+            "--org",
+            "1",
+            "--from",
+            "2024-02-01",
+            "--to",
+            "2024-01-01",
+        ],
+    ));
+}
