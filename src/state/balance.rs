@@ -167,14 +167,12 @@ impl OrgBalances {
             (first, last)
         } else {
             let (base, end) = self.prefix.window();
-            let span = ((end.0 - base.0 + 1) * 2).max(last.0 - first.0 + 1);
+            let width = (end.0 - base.0 + 1) * 2;
             if first < base {
-                (
-                    Month(end.0.max(last.0) - span + 1),
-                    Month(end.0.max(last.0)),
-                )
+                let hi = end.max(last);
+                (Month(first.0.min(hi.0 - width + 1)), hi)
             } else {
-                (base, Month(base.0 + span - 1))
+                (base, Month(last.0.max(base.0 + width - 1)))
             }
         };
         let nets = self.months.iter().map(|(m, v)| (*m, v.net));
@@ -225,6 +223,25 @@ mod tests {
             assert_eq!(net, 70 * (i as i64 + 1));
             assert!(cost.fenwick_nodes <= 11, "{cost:?}");
             assert!(cost.month_values <= 1 && cost.day_rows <= 31);
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn closing_matches_brute_force_in_any_insert_order(
+            adds in proptest::collection::vec((-40_000i32..40_000, -1_000i64..1_000), 1..80),
+            probes in proptest::collection::vec(-41_000i32..41_000, 1..20),
+        ) {
+            let mut b = OrgBalances::default();
+            for &(day, amount) in &adds {
+                b.add(BusinessDay(day), amount, 0, (1, 0)).unwrap();
+            }
+            for probe in probes {
+                let expected: i64 = adds.iter().filter(|a| a.0 <= probe).map(|a| a.1).sum();
+                let (net, cost) = b.net_through(BusinessDay(probe)).unwrap();
+                proptest::prop_assert_eq!(net, expected);
+                proptest::prop_assert!(cost.fenwick_nodes <= 13 && cost.day_rows <= 31);
+            }
         }
     }
 

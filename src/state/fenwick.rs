@@ -48,7 +48,10 @@ impl MonthFenwick {
     /// Adds `delta` to `month`'s net. The caller rebuilds first when `!covers(month)`.
     /// `None` on overflow (validation rules it out; see `state::validate`).
     pub fn add(&mut self, month: Month, delta: i64) -> Option<()> {
-        assert!(self.covers(month), "month outside the Fenwick window");
+        debug_assert!(self.covers(month), "month outside the Fenwick window");
+        if !self.covers(month) {
+            return None;
+        }
         let mut i = (month.0 - self.base) as usize + 1;
         while i <= self.tree.len() {
             self.tree[i - 1] = self.tree[i - 1].checked_add(delta)?;
