@@ -230,7 +230,7 @@ fn malformed_line_is_reported_with_its_number_and_its_batch_is_not_applied() {
 }
 
 fn lines_org(line: &str) -> String {
-    serde_json::from_str::<serde_json::Value>(line).unwrap()["org_id"].to_string()
+    serde_json::from_str::<serde_json::Value>(line).expect("json")["org_id"].to_string()
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //!
 //! The test binary re-executes itself as the writer: `current_exe() --exact child_writer
 //! --nocapture --test-threads=1` with `FOLIO_CRASH_CHILD_DIR` set. The child opens the database
-//! (default options, `Durability::Sync`), registers a few orgs (several with non-UTC time zones)
+//! (default options, `Durability::Sync`, but 64 KiB log segments), registers a few orgs (several with non-UTC time zones)
 //! when they are missing, then records random batches forever. Before each `record` it prints
 //! `TRY <ops>` (the full content of the batch), after `record` returned `Ok` it prints
 //! `ACK <lsn> <n_ops> <signed sum>`. Now and then it calls `Db::checkpoint`, printed as
@@ -22,13 +22,14 @@
 //!   through `balances` (day by day) and through `balance` (prefix tree).
 //!
 //! Then it closes the database and runs the next round on the same directory. Rounds: 200, or
-//! `FOLIO_CRASH_ROUNDS`. Seed: random, or `FOLIO_CRASH_SEED` (printed at the start).
+//! `FOLIO_CRASH_ROUNDS`. Seed: random, or `FOLIO_CRASH_SEED` (printed at the start). Postings
+//! are back-dated up to 400 days, or `FOLIO_CRASH_BACKDATE_DAYS` (passed on to the child).
 #![cfg(unix)]
 
 use chrono::{NaiveDate, TimeZone};
 use folio::{
     Batch, BusinessDay, Category, Currency, Db, Entry, EntryId, ExpenseStatus, Kind, LedgerEntry,
-    Lsn, Money, Op, Org, OrgId, PayExpense, PaymentMethod, Reversal,
+    Lsn, Money, Op, Options, Org, OrgId, PayExpense, PaymentMethod, Reversal,
 };
 use std::collections::{BTreeMap, HashMap};
 use std::io::{BufRead, BufReader, Read, Write};
@@ -44,6 +45,10 @@ const SEED_VAR: &str = "FOLIO_CRASH_CHILD_SEED";
 const ROUND_VAR: &str = "FOLIO_CRASH_CHILD_ROUND";
 const ROUNDS_VAR: &str = "FOLIO_CRASH_ROUNDS";
 const PARENT_SEED_VAR: &str = "FOLIO_CRASH_SEED";
+/// The child's log segments: small, so that rounds rotate segments.
+const SEGMENT_BYTES: u64 = 64 * 1024;
+/// How many days back the child may date postings (default 400).
+const BACKDATE_VAR: &str = "FOLIO_CRASH_BACKDATE_DAYS";
 
 /// 2024-01-01T00:00:00Z: the child's clock starts here and moves forward with rounds.
 const BASE_TS: i64 = 1_704_067_200;
@@ -220,14 +225,9 @@ impl TOp {
                 status,
             } => {
                 let entry = match kind {
-                    Kind::Revenue => Entry::revenue(
-                        OrgId(org),
-                        EntryId(id),
-                        ts,
-                        Money(amount),
-                        category,
-                        method,
-                    ),
+                    Kind::Revenue => {
+                        Entry::revenue(OrgId(org), EntryId(id), ts, Money(amount), category, method)
+                    }
                     Kind::Expense => Entry::expense(
                         OrgId(org),
                         EntryId(id),
@@ -282,11 +282,14 @@ struct Generator {
     /// Pending expenses of this run, not paid, not reversed.
     payable: Vec<(u64, u64)>,
     facts: HashMap<(u64, u64), (Kind, i64)>,
+    /// Longest back-dating, in seconds.
+    max_back: i64,
 }
 
 impl Generator {
-    fn new(seed: u64, round: u64) -> Generator {
+    fn new(seed: u64, round: u64, backdate_days: i64) -> Generator {
         Generator {
+            max_back: backdate_days.max(1) * DAY,
             rng: Rng::new(mix(seed, round)),
             round,
             counter: 0,
@@ -308,13 +311,17 @@ impl Generator {
 
     fn timestamp(&mut self) -> i64 {
         let now = self.now();
+        let back = self.max_back;
         match self.rng.below(100) {
             // Today-ish.
-            0..=69 => now - self.rng.range(0, 2 * DAY),
+            0..=69 => now - self.rng.range(0, back.min(2 * DAY)),
             // Back-dated: night audits and corrections, up to 400 days late.
-            70..=89 => now - self.rng.range(2 * DAY, 400 * DAY),
+            70..=89 => now - self.rng.range(back.min(2 * DAY), back),
             // On a half-hour boundary (local midnight in every test zone), or one second before.
-            _ => (now - self.rng.range(0, 30 * DAY)) / 1800 * 1800 - self.rng.range(0, 1),
+            _ => {
+                let at = (now - self.rng.range(0, back.min(30 * DAY))) / 1800 * 1800;
+                at - self.rng.range(0, 1).min(at - (now - back))
+            }
         }
     }
 
@@ -462,7 +469,13 @@ fn child_writer() {
     let mut out = std::io::stdout().lock();
     // libtest printed "test child_writer ... " without a newline: end that line first.
     say(&mut out, "");
-    let db = Db::open(&dir).unwrap_or_else(|e| panic!("child: open {dir}: {e}"));
+    // Default options (`Durability::Sync`) except small segments, so that kills also land in
+    // segment rotation.
+    let options = Options {
+        segment_target_bytes: SEGMENT_BYTES,
+        ..Options::default()
+    };
+    let db = Db::open_with(&dir, options).unwrap_or_else(|e| panic!("child: open {dir}: {e}"));
     if db.read().orgs().len() < ORGS.len() {
         let mut batch = Batch::new();
         for org in orgs() {
@@ -473,7 +486,11 @@ fn child_writer() {
         say(&mut out, &format!("ACK {} ORGS", lsn.0));
     }
     say(&mut out, &format!("READY {}", db.visible_lsn().0));
-    let mut generator = Generator::new(seed, round);
+    let backdate_days: i64 = std::env::var(BACKDATE_VAR)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(400);
+    let mut generator = Generator::new(seed, round, backdate_days);
     loop {
         let (ops, sum) = generator.batch();
         let mut line = String::from("TRY");
@@ -487,7 +504,7 @@ fn child_writer() {
             .record(batch)
             .unwrap_or_else(|e| panic!("child: record failed: {e}"));
         say(&mut out, &format!("ACK {} {} {}", lsn.0, ops.len(), sum));
-        if generator.rng.chance(4) {
+        if generator.rng.chance(2) {
             say(&mut out, "CKPT begin");
             db.checkpoint()
                 .unwrap_or_else(|e| panic!("child: checkpoint failed: {e}"));
@@ -524,6 +541,10 @@ fn run_child(dir: &Path, seed: u64, round: u64, kill_at: KillAt) -> RoundOutput 
         .env(DIR_VAR, dir)
         .env(SEED_VAR, seed.to_string())
         .env(ROUND_VAR, round.to_string())
+        .env(
+            BACKDATE_VAR,
+            std::env::var(BACKDATE_VAR).unwrap_or_else(|_| "400".into()),
+        )
         .env("RUST_BACKTRACE", "1")
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -573,10 +594,11 @@ fn run_child(dir: &Path, seed: u64, round: u64, kill_at: KillAt) -> RoundOutput 
         if kill_now {
             break;
         }
-        assert!(
-            now < spawned + Duration::from_secs(120),
-            "round {round}: child made no progress in 120 s"
-        );
+        if now > spawned + Duration::from_secs(120) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("round {round}: child made no progress in 120 s: {lines:?}");
+        }
         match rx.recv_timeout(Duration::from_micros(200)) {
             Ok(line) => {
                 if line.starts_with("READY") {
@@ -631,6 +653,7 @@ struct MEntry {
     paid_at: Option<i64>,
     reverses: Option<u64>,
     reversed_by: Option<u64>,
+    reference: String,
 }
 
 impl MEntry {
@@ -727,6 +750,7 @@ impl Model {
                         paid_at: None,
                         reverses: None,
                         reversed_by: None,
+                        reference: reference_for(id),
                     };
                     assert!(self.entries.insert((org, id), e).is_none(), "id reused");
                 }
@@ -748,6 +772,7 @@ impl Model {
                         paid_at: None,
                         reverses: Some(reverses),
                         reversed_by: None,
+                        reference: reference_for(id),
                         ..original.clone()
                     };
                     assert!(self.entries.insert((org, id), e).is_none(), "id reused");
@@ -805,19 +830,45 @@ fn parse_line(line: &str) -> Option<Line> {
     }
 }
 
-/// Every entry of the database, by (org, id).
-fn index(db: &Db) -> HashMap<(u64, u64), LedgerEntry> {
-    let mut all = HashMap::new();
-    for org in db.read().orgs() {
-        for e in db.entries(org.id, LIST_FROM, LIST_TO).expect("entries") {
-            all.insert((org.id.0, e.id.0), e);
+/// Every entry of every org, as listed by `Db::entries`.
+type Listing = Vec<(u64, Vec<LedgerEntry>)>;
+
+fn list_all(db: &Db, ctx: &str) -> Listing {
+    let view = db.read();
+    view.orgs()
+        .into_iter()
+        .map(|org| {
+            let entries = view
+                .entries(org.id, LIST_FROM, LIST_TO)
+                .unwrap_or_else(|e| panic!("{ctx}: entries of org {}: {e}", org.id));
+            (org.id.0, entries)
+        })
+        .collect()
+}
+
+/// The listed entries that `ops` touch, by (org, id).
+fn touched<'a>(listing: &'a Listing, ops: &[&TOp]) -> HashMap<(u64, u64), &'a LedgerEntry> {
+    let wanted: std::collections::HashSet<(u64, u64)> = ops
+        .iter()
+        .map(|op| match **op {
+            TOp::Post { org, id, .. } | TOp::Reverse { org, id, .. } | TOp::Pay { org, id, .. } => {
+                (org, id)
+            }
+        })
+        .collect();
+    let mut found = HashMap::new();
+    for (org, entries) in listing {
+        for e in entries {
+            if wanted.contains(&(*org, e.id.0)) {
+                found.insert((*org, e.id.0), e);
+            }
         }
     }
-    all
+    found
 }
 
 /// Whether the effect of `op` is visible.
-fn op_visible(all: &HashMap<(u64, u64), LedgerEntry>, op: &TOp) -> bool {
+fn op_visible(all: &HashMap<(u64, u64), &LedgerEntry>, op: &TOp) -> bool {
     match *op {
         TOp::Post { org, id, .. } | TOp::Reverse { org, id, .. } => all.contains_key(&(org, id)),
         TOp::Pay { org, id, paid_at } => all
@@ -839,10 +890,12 @@ struct Totals {
     truncated_rounds: u64,
     truncated_bytes: u64,
     frames_replayed: u64,
+    /// Seconds spent running children, reopening, checking and closing.
+    secs: [f64; 4],
 }
 
 /// Compares the whole database with the model: entries one by one, then every balance row.
-fn check_db(db: &Db, model: &Model, ctx: &str, totals: &mut Totals) {
+fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &mut Totals) {
     let view = db.read();
     assert_eq!(
         view.entry_count(),
@@ -853,9 +906,11 @@ fn check_db(db: &Db, model: &Model, ctx: &str, totals: &mut Totals) {
         if !model.orgs_registered {
             continue;
         }
-        let listed = view
-            .entries(OrgId(org), LIST_FROM, LIST_TO)
-            .unwrap_or_else(|e| panic!("{ctx}: entries of org {org}: {e}"));
+        let listed = listing
+            .iter()
+            .find(|(o, _)| *o == org)
+            .map(|(_, entries)| entries)
+            .unwrap_or_else(|| panic!("{ctx}: org {org} not listed"));
         let expected: Vec<(&(u64, u64), &MEntry)> =
             model.entries.range((org, 0)..(org + 1, 0)).collect();
         assert_eq!(
@@ -867,7 +922,7 @@ fn check_db(db: &Db, model: &Model, ctx: &str, totals: &mut Totals) {
         );
         // Per day: (revenue, expense, revenue rows, expense rows), from the entries as read back.
         let mut days: BTreeMap<i32, (i64, i64, u64, u64)> = BTreeMap::new();
-        for e in &listed {
+        for e in listed {
             let m = model
                 .entries
                 .get(&(org, e.id.0))
@@ -886,7 +941,7 @@ fn check_db(db: &Db, model: &Model, ctx: &str, totals: &mut Totals) {
                 && e.paid_at == m.paid_at
                 && e.reverses.map(|r| r.0) == m.reverses
                 && e.reversed_by.map(|r| r.0) == m.reversed_by
-                && e.reference == reference_for(e.id.0)
+                && e.reference == m.reference
                 && e.signed_amount() == Money(m.signed());
             assert!(ok, "{ctx}: org {org}: read back {e:?}\nmodel {m:?}");
             let d = days.entry(e.day.0).or_default();
@@ -941,14 +996,21 @@ fn check_db(db: &Db, model: &Model, ctx: &str, totals: &mut Totals) {
                 let point = view
                     .balance(OrgId(org), row.day)
                     .unwrap_or_else(|e| panic!("{ctx}: balance: {e}"));
-                assert_eq!(point, row, "{ctx}: org {org}: balance() differs from balances()");
+                assert_eq!(
+                    point, row,
+                    "{ctx}: org {org}: balance() differs from balances()"
+                );
             }
             totals.balance_rows_checked += 1;
         }
         let far = view
             .balance(OrgId(org), BusinessDay(last + 4000))
             .unwrap_or_else(|e| panic!("{ctx}: balance: {e}"));
-        assert_eq!(far.closing, Money(closing), "{ctx}: org {org}: late closing");
+        assert_eq!(
+            far.closing,
+            Money(closing),
+            "{ctx}: org {org}: late closing"
+        );
     }
 }
 
@@ -997,7 +1059,9 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
             _ => KillAt::SinceReady(Duration::from_millis(5 + rng.below(146))),
         };
         let ctx = format!("round {round} ({kill_at:?}, {PARENT_SEED_VAR}={seed})");
+        let t0 = Instant::now();
         let out = run_child(&dir, seed, round, kill_at);
+        totals.secs[0] += t0.elapsed().as_secs_f64();
         if out.killed_in_checkpoint {
             totals.killed_in_checkpoint += 1;
         }
@@ -1036,8 +1100,15 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
             totals.killed_before_ready += 1;
         }
 
-        let db = Db::open(&dir).unwrap_or_else(|e| panic!("{ctx}: reopen failed: {e}"));
+        let t1 = Instant::now();
+        let db = match std::panic::catch_unwind(|| Db::open(&dir)) {
+            Ok(Ok(db)) => db,
+            Ok(Err(e)) => panic!("{ctx}: reopen failed: {e}"),
+            Err(_) => panic!("{ctx}: Db::open panicked during recovery (message above)"),
+        };
         let report = db.recovery().clone();
+        totals.secs[1] += t1.elapsed().as_secs_f64();
+        let t2 = Instant::now();
         let visible = db.visible_lsn().0;
         assert_eq!(report.lsn, Lsn(visible), "{ctx}: report LSN");
         if report.rebuilt.is_some() {
@@ -1054,7 +1125,11 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
         if !model.orgs_registered {
             let present = db.read().orgs();
             if orgs_acked || !present.is_empty() {
-                assert_eq!(present, orgs(), "{ctx}: org registration half applied or lost");
+                assert_eq!(
+                    present,
+                    orgs(),
+                    "{ctx}: org registration half applied or lost"
+                );
                 model.orgs_registered = true;
                 next += 1;
             }
@@ -1064,7 +1139,12 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
         check_orgs(&db, &model, &ctx);
 
         // ACKed batches: consecutive LSNs, content and sums as the child printed them.
-        let all = index(&db);
+        let listing = list_all(&db, &ctx);
+        let mut round_ops: Vec<&TOp> = acked.iter().flat_map(|(_, ops, _)| ops).collect();
+        if let Some(Line::Try(ops)) = &pending {
+            round_ops.extend(ops);
+        }
+        let all = touched(&listing, &round_ops);
         for (lsn, ops, sum) in &acked {
             assert_eq!(*lsn, next, "{ctx}: ACKed LSNs are not consecutive");
             assert!(
@@ -1101,9 +1181,12 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
             next - 1,
             "{ctx}: visible LSN is not the previous LSN plus the batches that landed"
         );
-        check_db(&db, &model, &ctx, &mut totals);
+        check_db(&db, &listing, &model, &ctx, &mut totals);
+        totals.secs[2] += t2.elapsed().as_secs_f64();
+        let t3 = Instant::now();
         db.close()
             .unwrap_or_else(|e| panic!("{ctx}: close failed: {e}"));
+        totals.secs[3] += t3.elapsed().as_secs_f64();
         prev_lsn = visible;
     }
 
@@ -1113,14 +1196,23 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
     assert_eq!(db.visible_lsn(), Lsn(prev_lsn), "rebuild from the log");
     assert_eq!(db.recovery().frames_replayed, prev_lsn, "frames replayed");
     check_orgs(&db, &model, "rebuild");
-    check_db(&db, &model, "rebuild", &mut totals);
+    let listing = list_all(&db, "rebuild");
+    check_db(&db, &listing, &model, "rebuild", &mut totals);
     db.close().expect("close");
+    let segments = std::fs::read_dir(dir.join("wal"))
+        .expect("wal dir")
+        .filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
+        })
+        .count();
 
     println!(
         "crash test: {rounds} rounds in {:.1} s; {} ACKed batches verified, {} entry checks, {} \
          balance rows; in-flight batch landed {} / lost {}; killed before READY {}, inside a \
          checkpoint {}; store rebuilt {}; torn tail truncated in {} rounds ({} bytes); {} frames \
-         replayed; final LSN {prev_lsn}, {} entries",
+         replayed; final LSN {prev_lsn}, {} entries in {segments} log segments; seconds in children {:.1}, reopening {:.1}, checking {:.1}, \
+         closing {:.1}",
         started.elapsed().as_secs_f64(),
         totals.acked,
         totals.entries_checked,
@@ -1134,5 +1226,9 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
         totals.truncated_bytes,
         totals.frames_replayed,
         model.entries.len(),
+        totals.secs[0],
+        totals.secs[1],
+        totals.secs[2],
+        totals.secs[3],
     );
 }

@@ -33,7 +33,7 @@ fn open(dir: &Path) -> Db {
             ..Options::default()
         },
     )
-    .unwrap()
+    .expect("open")
 }
 
 #[test]

@@ -46,7 +46,14 @@ pub fn run(shared: Arc<Shared>, rx: Receiver<Command>, mut writer: LogWriter, sy
             }
         }
         shutting_down = group.iter().any(|c| matches!(c, Command::Shutdown));
-        commit_group(&shared, &mut writer, group, sync_each);
+        let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            commit_group(&shared, &mut writer, group, sync_each)
+        }));
+        if committed.is_err() {
+            // A bug: the state may hold part of a group. Refuse everything until reopened (the
+            // log, not the state, decides what is committed).
+            shared.poison("the committer panicked; reopen the database".into());
+        }
     }
     // Whatever was written becomes durable before the thread ends.
     if shared.poison_reason().is_none() {

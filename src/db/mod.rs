@@ -74,12 +74,21 @@ pub struct Db {
 }
 
 /// A batch in flight (see [`Db::submit`]).
-pub struct Ticket(Receiver<Result<Lsn>>);
+pub struct Ticket {
+    answer: Receiver<Result<Lsn>>,
+    shared: Arc<Shared>,
+}
 
 impl Ticket {
     /// Waits until the batch is durable or rejected.
     pub fn wait(self) -> Result<Lsn> {
-        self.0.recv().map_err(|_| Error::Closed)?
+        match self.answer.recv() {
+            Ok(result) => result,
+            Err(_) => Err(self
+                .shared
+                .poison_reason()
+                .map_or(Error::Closed, Error::Poisoned)),
+        }
     }
 }
 
@@ -181,7 +190,10 @@ impl Db {
         self.tx
             .send(Command::Record(batch, reply))
             .map_err(|_| Error::Closed)?;
-        Ok(Ticket(answer))
+        Ok(Ticket {
+            answer,
+            shared: self.shared.clone(),
+        })
     }
 
     /// Registers one org (a batch of one operation).

@@ -38,17 +38,19 @@ pub struct RecoveryReport {
 pub fn open(path: &Path, options: Options) -> Result<Db> {
     let vfs = options.vfs.clone();
     let mut report = RecoveryReport::default();
+    if !vfs.exists(&path.join(META_FILE)) && !options.create_if_missing {
+        return Err(Error::NotADatabase {
+            path: path.to_path_buf(),
+        });
+    }
+    vfs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
+    // Locked before creating, so two processes never create (or open) the same database at once.
+    let lock_file = lock(path)?;
     if !vfs.exists(&path.join(META_FILE)) {
-        if !options.create_if_missing {
-            return Err(Error::NotADatabase {
-                path: path.to_path_buf(),
-            });
-        }
         create(&*vfs, path, options.shards)?;
         report.created = true;
     }
     let meta = Meta::read(&*vfs, path)?;
-    let lock_file = lock(path)?;
     let wal_dir = path.join(WAL_DIR);
     vfs.create_dir_all(&wal_dir)
         .map_err(|e| Error::io(&wal_dir, e))?;
@@ -81,7 +83,9 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         store.wipe()?;
         state = State::new(meta.shards);
         report.checkpoint_lsn = Lsn(0);
+        let cut_before = tail.truncated_bytes;
         tail = replay(&mut state, Lsn(0))?;
+        tail.truncated_bytes += cut_before;
     }
     report.frames_replayed = tail.frames_replayed;
     report.truncated_bytes = tail.truncated_bytes;
@@ -134,25 +138,34 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
     })
 }
 
+/// Creates the database files in `path` (locked by the caller). Leftovers of a creation that
+/// crashed before `FOLIO` was in place (an empty `wal/`, `FOLIO.tmp`) are taken over; any other
+/// content means the directory is not ours.
 fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
     if shards == 0 || shards > MAX_SHARDS {
         return Err(Error::InvalidArgument(format!(
             "shard count must be 1..={MAX_SHARDS}, got {shards}"
         )));
     }
-    vfs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
-    let foreign = vfs
-        .list(path)
-        .map_err(|e| Error::io(path, e))?
-        .into_iter()
-        .any(|name| name.as_os_str() != LOCK_FILE);
-    if foreign {
-        return Err(Error::NotADatabase {
-            path: path.to_path_buf(),
-        });
+    let wal_dir = path.join(WAL_DIR);
+    let tmp_meta = path.join(META_FILE).with_extension("tmp");
+    for name in vfs.list(path).map_err(|e| Error::io(path, e))? {
+        let leftover = name.as_os_str() == LOCK_FILE
+            || path.join(&name) == tmp_meta
+            || (path.join(&name) == wal_dir
+                && vfs.list(&wal_dir).map(|l| l.is_empty()).unwrap_or(false));
+        if !leftover {
+            return Err(Error::NotADatabase {
+                path: path.to_path_buf(),
+            });
+        }
     }
-    vfs.create_dir_all(&path.join(WAL_DIR))
-        .map_err(|e| Error::io(path, e))?;
+    if vfs.exists(&tmp_meta) {
+        vfs.remove_file(&tmp_meta)
+            .map_err(|e| Error::io(&tmp_meta, e))?;
+    }
+    vfs.create_dir_all(&wal_dir)
+        .map_err(|e| Error::io(&wal_dir, e))?;
     Meta {
         db_id: new_db_id(),
         shards,

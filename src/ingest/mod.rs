@@ -33,6 +33,9 @@ pub fn auto_org(id: OrgId, currency: Currency) -> Org {
     Org::new(id, format!("org-{id}"), currency)
 }
 
+/// (org id, entry id, line number) of a posting in a batch being loaded.
+type LineRef = (u64, u64, u64);
+
 /// How to load.
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
@@ -69,7 +72,7 @@ struct BatchBuilder<'a> {
     known: HashSet<u64>,
     ops: Vec<Op>,
     /// (org, entry id, line) of each posting in the batch being built.
-    lines: Vec<(u64, u64, u64)>,
+    lines: Vec<LineRef>,
     events: u64,
     orgs_registered: u64,
 }
@@ -88,7 +91,7 @@ impl BatchBuilder<'_> {
         self.events += 1;
     }
 
-    fn take(&mut self) -> (Batch, u64, Vec<(u64, u64, u64)>) {
+    fn take(&mut self) -> (Batch, u64, Vec<LineRef>) {
         let events = std::mem::take(&mut self.events);
         (
             Batch::from(std::mem::take(&mut self.ops)),
@@ -99,8 +102,8 @@ impl BatchBuilder<'_> {
 }
 
 /// The line a rejection points at: the posting it names, else the first line of the batch.
-fn rejected_line(rejection: &crate::error::Rejection, lines: &[(u64, u64, u64)]) -> u64 {
-    let named = |l: &&(u64, u64, u64)| {
+fn rejected_line(rejection: &crate::error::Rejection, lines: &[LineRef]) -> u64 {
+    let named = |l: &&LineRef| {
         rejection.org().is_none_or(|o| o.0 == l.0) && rejection.entry().is_none_or(|e| e.0 == l.1)
     };
     lines
@@ -130,7 +133,7 @@ pub fn ingest_file(
         events: 0,
         orgs_registered: 0,
     };
-    let mut in_flight: VecDeque<(Ticket, u64, Vec<(u64, u64, u64)>)> = VecDeque::new();
+    let mut in_flight: VecDeque<(Ticket, u64, Vec<LineRef>)> = VecDeque::new();
     let mut summary = IngestSummary::default();
     let started = Instant::now();
     let mut line = String::new();

@@ -51,7 +51,7 @@ pub fn recover(
     repair: bool,
     mut on_frame: impl FnMut(RecoveredFrame<'_>) -> Result<()>,
 ) -> Result<LogTail> {
-    let segments = list_segments(vfs, dir)?;
+    let mut segments = list_segments(vfs, dir)?;
     let mut tail = LogTail {
         end: LogEnd {
             next_lsn: 1,
@@ -61,6 +61,17 @@ pub fn recover(
         truncated_bytes: 0,
         frames_replayed: 0,
     };
+    // A last segment whose header never became durable holds nothing acknowledged: drop it
+    // before choosing where to start, so the log ends where the previous segment ends.
+    if let Some((_, last)) = segments.last() {
+        if let Some(len) = torn_header(vfs, last)? {
+            if repair {
+                vfs.remove_file(last).map_err(|e| Error::io(last, e))?;
+            }
+            tail.truncated_bytes += len;
+            segments.pop();
+        }
+    }
     // Segments wholly before `from_lsn` are skipped (their successor starts at or before it).
     let first_needed = segments
         .iter()
@@ -86,20 +97,25 @@ pub fn recover(
             repair,
         };
         let continued = index > first_needed;
-        match scan.run(&mut tail, continued, from_lsn, &mut on_frame)? {
-            SegmentOutcome::Complete => {}
-            SegmentOutcome::Discarded => {
-                // A last segment whose header never became durable: nothing was acknowledged in it.
-                tail.end.active = None;
-            }
-        }
+        scan.run(&mut tail, continued, from_lsn, &mut on_frame)?;
     }
     Ok(tail)
 }
 
-enum SegmentOutcome {
-    Complete,
-    Discarded,
+/// The length of `path` when it is a segment whose header was torn (shorter than a header, or
+/// a header-sized file with a bad checksum): what a crash during rotation leaves.
+fn torn_header(vfs: &dyn Vfs, path: &Path) -> Result<Option<u64>> {
+    let bytes = vfs.map(path).map_err(|e| Error::io(path, e))?;
+    if bytes.len() > SEGMENT_HEADER_BYTES {
+        return Ok(None);
+    }
+    Ok(match SegmentHeader::decode(&bytes) {
+        Err(HeaderError::Truncated) | Err(HeaderError::ChecksumMismatch { .. }) => {
+            Some(bytes.len() as u64)
+        }
+        Err(HeaderError::BadMagic) if bytes.iter().all(|&b| b == 0) => Some(bytes.len() as u64),
+        _ => None,
+    })
 }
 
 struct SegmentScan<'a> {
@@ -122,25 +138,13 @@ impl SegmentScan<'_> {
         continued: bool,
         from_lsn: u64,
         on_frame: &mut impl FnMut(RecoveredFrame<'_>) -> Result<()>,
-    ) -> Result<SegmentOutcome> {
+    ) -> Result<()> {
         let bytes = self
             .vfs
             .map(self.path)
             .map_err(|e| Error::io(self.path, e))?;
         let header = match SegmentHeader::decode(&bytes) {
             Ok(h) => h,
-            Err(HeaderError::Truncated) | Err(HeaderError::ChecksumMismatch { .. })
-                if self.is_last && bytes.len() <= SEGMENT_HEADER_BYTES =>
-            {
-                tail.truncated_bytes += bytes.len() as u64;
-                drop(bytes);
-                if self.repair {
-                    self.vfs
-                        .remove_file(self.path)
-                        .map_err(|e| Error::io(self.path, e))?;
-                }
-                return Ok(SegmentOutcome::Discarded);
-            }
             Err(HeaderError::BadMagic) => return Err(self.corrupt(0, CorruptionKind::BadMagic)),
             Err(HeaderError::Truncated) => {
                 return Err(self.corrupt(0, CorruptionKind::BadLength(bytes.len() as u64)))
@@ -197,7 +201,7 @@ impl SegmentScan<'_> {
                         prev_crc,
                         active: Some((self.path.to_path_buf(), offset as u64)),
                     };
-                    return Ok(SegmentOutcome::Complete);
+                    return Ok(());
                 }
             }
         }
@@ -206,7 +210,7 @@ impl SegmentScan<'_> {
             prev_crc,
             active: Some((self.path.to_path_buf(), bytes.len() as u64)),
         };
-        Ok(SegmentOutcome::Complete)
+        Ok(())
     }
 
     fn check_header(&self, header: &SegmentHeader, tail: &LogTail, continued: bool) -> Result<()> {
