@@ -43,6 +43,10 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
             path: path.to_path_buf(),
         });
     }
+    if !vfs.exists(&path.join(META_FILE)) && vfs.exists(path) {
+        // Refuse a foreign directory before leaving anything (a LOCK file) in it.
+        check_leftovers(&*vfs, path)?;
+    }
     vfs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
     // Locked before creating, so two processes never create (or open) the same database at once.
     let lock_file = lock(path)?;
@@ -149,17 +153,7 @@ fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
     }
     let wal_dir = path.join(WAL_DIR);
     let tmp_meta = path.join(META_FILE).with_extension("tmp");
-    for name in vfs.list(path).map_err(|e| Error::io(path, e))? {
-        let leftover = name.as_os_str() == LOCK_FILE
-            || path.join(&name) == tmp_meta
-            || (path.join(&name) == wal_dir
-                && vfs.list(&wal_dir).map(|l| l.is_empty()).unwrap_or(false));
-        if !leftover {
-            return Err(Error::NotADatabase {
-                path: path.to_path_buf(),
-            });
-        }
-    }
+    check_leftovers(vfs, path)?;
     if vfs.exists(&tmp_meta) {
         vfs.remove_file(&tmp_meta)
             .map_err(|e| Error::io(&tmp_meta, e))?;
@@ -171,6 +165,25 @@ fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
         shards,
     }
     .write(vfs, path)
+}
+
+/// Fails unless `path` holds only what an interrupted creation leaves: `LOCK`, `FOLIO.tmp`, an
+/// empty `wal/`.
+fn check_leftovers(vfs: &dyn crate::io::Vfs, path: &Path) -> Result<()> {
+    let wal_dir = path.join(WAL_DIR);
+    let tmp_meta = path.join(META_FILE).with_extension("tmp");
+    for name in vfs.list(path).map_err(|e| Error::io(path, e))? {
+        let leftover = name.as_os_str() == LOCK_FILE
+            || path.join(&name) == tmp_meta
+            || (path.join(&name) == wal_dir
+                && vfs.list(&wal_dir).map(|l| l.is_empty()).unwrap_or(false));
+        if !leftover {
+            return Err(Error::NotADatabase {
+                path: path.to_path_buf(),
+            });
+        }
+    }
+    Ok(())
 }
 
 fn lock(path: &Path) -> Result<File> {
