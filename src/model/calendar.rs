@@ -54,13 +54,13 @@ impl BusinessDay {
     }
 
     pub fn month(self) -> Month {
-        let d = self.date();
-        Month(d.year() * 12 + d.month0() as i32)
+        let (year, month, _) = civil_from_days(self.0);
+        Month(year * 12 + month as i32 - 1)
     }
 
     /// Day of month, 1..=31.
     pub fn day_of_month(self) -> u8 {
-        self.date().day() as u8
+        civil_from_days(self.0).2 as u8
     }
 
     /// Parses `YYYY-MM-DD`.
@@ -73,6 +73,22 @@ impl BusinessDay {
     pub fn next(self) -> BusinessDay {
         BusinessDay(self.0 + 1)
     }
+}
+
+/// (year, month 1..=12, day 1..=31) of a day number (days since 1970-01-01), by integer
+/// arithmetic on the proleptic Gregorian calendar (H. Hinnant's `civil_from_days`). The hot path
+/// needs months of every posting; this avoids a calendar library call per event.
+fn civil_from_days(days: i32) -> (i32, u32, u32) {
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    (year as i32, month, day)
 }
 
 impl Month {
@@ -139,6 +155,18 @@ mod tests {
         );
         assert_eq!(Month::of_utc(1_706_745_600).start_utc(), 1_706_745_600);
         assert_eq!(BusinessDay::parse("2024-02-30"), None);
+    }
+
+    #[test]
+    fn integer_calendar_agrees_with_chrono() {
+        for d in (-800_000..3_000_000).step_by(7).chain(-400..400) {
+            let date = BusinessDay(d).date();
+            assert_eq!(
+                civil_from_days(d),
+                (date.year(), date.month(), date.day()),
+                "day {d}"
+            );
+        }
     }
 
     #[test]
