@@ -24,13 +24,27 @@ pub struct Pending {
     flows: HashMap<OrgId, (i64, i64)>,
 }
 
+/// How to take back one change to [`Pending`] when a later operation of the batch fails.
+enum Undo {
+    Org(OrgId),
+    Entry((OrgId, u64)),
+    Reversed((OrgId, u64)),
+    Paid((OrgId, u64)),
+    Flows(OrgId, Option<(i64, i64)>),
+}
+
 impl Pending {
-    fn merge(&mut self, other: Pending) {
-        self.orgs.extend(other.orgs);
-        self.entries.extend(other.entries);
-        self.reversed.extend(other.reversed);
-        self.paid.extend(other.paid);
-        self.flows.extend(other.flows);
+    fn undo(&mut self, journal: Vec<Undo>) {
+        for change in journal.into_iter().rev() {
+            match change {
+                Undo::Org(org) => drop(self.orgs.remove(&org)),
+                Undo::Entry(key) => drop(self.entries.remove(&key)),
+                Undo::Reversed(key) => drop(self.reversed.remove(&key)),
+                Undo::Paid(key) => drop(self.paid.remove(&key)),
+                Undo::Flows(org, Some(before)) => drop(self.flows.insert(org, before)),
+                Undo::Flows(org, None) => drop(self.flows.remove(&org)),
+            }
+        }
     }
 }
 
@@ -52,6 +66,8 @@ struct Facts {
 pub struct Validator<'a> {
     state: &'a State,
     group: Pending,
+    /// Changes the current batch made to `group`.
+    journal: Vec<Undo>,
 }
 
 impl<'a> Validator<'a> {
@@ -59,6 +75,7 @@ impl<'a> Validator<'a> {
         Validator {
             state,
             group: Pending::default(),
+            journal: Vec::new(),
         }
     }
 
@@ -68,23 +85,29 @@ impl<'a> Validator<'a> {
         if batch.ops.len() > MAX_BATCH_OPS {
             return Err(Rejection::BatchTooLarge(batch.ops.len()));
         }
-        let mut local = Pending::default();
+        self.journal.clear();
         let mut ops = Vec::with_capacity(batch.ops.len());
         for op in &batch.ops {
             let record = match op {
-                Op::RegisterOrg(org) => self.org_op(&mut local, org)?,
-                Op::Post(entry) => self.post(&mut local, entry)?,
-                Op::Reverse(reversal) => self.reverse(&mut local, reversal)?,
-                Op::Pay(pay) => self.pay(&mut local, pay)?,
+                Op::RegisterOrg(org) => self.org_op(org),
+                Op::Post(entry) => self.post(entry),
+                Op::Reverse(reversal) => self.reverse(reversal),
+                Op::Pay(pay) => self.pay(pay),
             };
-            ops.extend(record);
+            match record {
+                Ok(record) => ops.extend(record),
+                Err(rejection) => {
+                    let journal = std::mem::take(&mut self.journal);
+                    self.group.undo(journal);
+                    return Err(rejection);
+                }
+            }
         }
-        self.group.merge(local);
         Ok(LogBatch { ops })
     }
 
-    fn org_info(&self, local: &Pending, org: OrgId) -> Result<(i64, Tz), Rejection> {
-        if let Some((r, tz)) = local.orgs.get(&org).or_else(|| self.group.orgs.get(&org)) {
+    fn org_info(&self, org: OrgId) -> Result<(i64, Tz), Rejection> {
+        if let Some((r, tz)) = self.group.orgs.get(&org) {
             return Ok((r.opening, *tz));
         }
         self.state
@@ -94,23 +117,18 @@ impl<'a> Validator<'a> {
             .ok_or(Rejection::UnknownOrg(org))
     }
 
-    fn flows(&self, local: &Pending, org: OrgId) -> (i64, i64) {
-        local
+    fn flows(&self, org: OrgId) -> (i64, i64) {
+        self.group
             .flows
             .get(&org)
-            .or_else(|| self.group.flows.get(&org))
             .copied()
             .or_else(|| self.state.orgs.get(&org).map(|o| (o.inflow, o.outflow)))
             .unwrap_or((0, 0))
     }
 
-    fn facts(&self, local: &Pending, org: OrgId, id: u64) -> Option<Facts> {
+    fn facts(&self, org: OrgId, id: u64) -> Option<Facts> {
         let key = (org, id);
-        let mut facts = match local
-            .entries
-            .get(&key)
-            .or_else(|| self.group.entries.get(&key))
-        {
+        let mut facts = match self.group.entries.get(&key) {
             Some(r) => Facts {
                 kind: Kind::from_code(r.kind)?,
                 occurred_at: r.occurred_at,
@@ -148,14 +166,24 @@ impl<'a> Validator<'a> {
                 }
             }
         };
-        facts.reversed |= local.reversed.contains(&key) || self.group.reversed.contains(&key);
-        if let Some(at) = local.paid.get(&key).or_else(|| self.group.paid.get(&key)) {
+        facts.reversed |= self.group.reversed.contains(&key);
+        if let Some(at) = self.group.paid.get(&key) {
             facts.paid_at = Some(*at);
         }
         Some(facts)
     }
 
-    fn org_op(&self, local: &mut Pending, org: &Org) -> Result<Option<LogOp>, Rejection> {
+    fn set_flows(&mut self, org: OrgId, flows: (i64, i64)) {
+        let before = self.group.flows.insert(org, flows);
+        self.journal.push(Undo::Flows(org, before));
+    }
+
+    fn add_entry(&mut self, key: (OrgId, u64), record: EntryRecord) {
+        self.group.entries.insert(key, record);
+        self.journal.push(Undo::Entry(key));
+    }
+
+    fn org_op(&mut self, org: &Org) -> Result<Option<LogOp>, Rejection> {
         let invalid = |why: String| Rejection::InvalidOrg { org: org.id, why };
         if org.name.len() > MAX_ORG_NAME_BYTES {
             return Err(invalid(format!(
@@ -182,10 +210,10 @@ impl<'a> Validator<'a> {
             opening: org.opening_balance.0,
             created_at: org.created_at,
         };
-        let existing = local
+        let existing = self
+            .group
             .orgs
             .get(&org.id)
-            .or_else(|| self.group.orgs.get(&org.id))
             .map(|(r, _)| r)
             .or_else(|| self.state.orgs.get(&org.id).map(|o| &o.record));
         if let Some(existing) = existing {
@@ -196,7 +224,8 @@ impl<'a> Validator<'a> {
             };
         }
         // An opening balance alone must leave room for nothing else: it fits by construction.
-        local.orgs.insert(org.id, (record.clone(), tz));
+        self.group.orgs.insert(org.id, (record.clone(), tz));
+        self.journal.push(Undo::Org(org.id));
         Ok(Some(LogOp::Org(record)))
     }
 
@@ -219,8 +248,8 @@ impl<'a> Validator<'a> {
         Ok(())
     }
 
-    fn post(&self, local: &mut Pending, e: &Entry) -> Result<Option<LogOp>, Rejection> {
-        let (opening, tz) = self.org_info(local, e.org)?;
+    fn post(&mut self, e: &Entry) -> Result<Option<LogOp>, Rejection> {
+        let (opening, tz) = self.org_info(e.org)?;
         Self::check_common(e.org, e.id, e.occurred_at, &e.reference)?;
         if e.amount.0 <= 0 {
             return Err(Rejection::NonPositiveAmount {
@@ -255,7 +284,7 @@ impl<'a> Validator<'a> {
                 })
             }
         };
-        if let Some(f) = self.facts(local, e.org, e.id.0) {
+        if let Some(f) = self.facts(e.org, e.id.0) {
             let same = f.reverses == 0
                 && f.kind == e.kind
                 && f.occurred_at == e.occurred_at
@@ -273,7 +302,7 @@ impl<'a> Validator<'a> {
                 })
             };
         }
-        let flows = add_flow(self.flows(local, e.org), e.kind, false, e.amount.0)
+        let flows = add_flow(self.flows(e.org), e.kind, false, e.amount.0)
             .filter(|f| flows_fit(opening, *f))
             .ok_or(Rejection::Overflow { org: e.org })?;
         let record = EntryRecord {
@@ -289,15 +318,15 @@ impl<'a> Validator<'a> {
             status,
             reference: e.reference.clone(),
         };
-        local.flows.insert(e.org, flows);
-        local.entries.insert((e.org, e.id.0), record.clone());
+        self.set_flows(e.org, flows);
+        self.add_entry((e.org, e.id.0), record.clone());
         Ok(Some(LogOp::Entry(record)))
     }
 
-    fn reverse(&self, local: &mut Pending, r: &Reversal) -> Result<Option<LogOp>, Rejection> {
-        let (opening, tz) = self.org_info(local, r.org)?;
+    fn reverse(&mut self, r: &Reversal) -> Result<Option<LogOp>, Rejection> {
+        let (opening, tz) = self.org_info(r.org)?;
         Self::check_common(r.org, r.id, r.occurred_at, &r.reference)?;
-        if let Some(f) = self.facts(local, r.org, r.id.0) {
+        if let Some(f) = self.facts(r.org, r.id.0) {
             let same = f.reverses == r.reverses.0
                 && f.occurred_at == r.occurred_at
                 && f.reference == r.reference;
@@ -311,7 +340,7 @@ impl<'a> Validator<'a> {
             };
         }
         let original = self
-            .facts(local, r.org, r.reverses.0)
+            .facts(r.org, r.reverses.0)
             .ok_or(Rejection::UnknownEntry {
                 org: r.org,
                 entry: r.reverses,
@@ -329,7 +358,7 @@ impl<'a> Validator<'a> {
             });
         }
         let flows = add_flow(
-            self.flows(local, r.org),
+            self.flows(r.org),
             original.kind,
             true,
             original.amount,
@@ -349,17 +378,18 @@ impl<'a> Validator<'a> {
             status: STATUS_NONE,
             reference: r.reference.clone(),
         };
-        local.flows.insert(r.org, flows);
-        local.entries.insert((r.org, r.id.0), record.clone());
-        local.reversed.insert((r.org, r.reverses.0));
+        self.set_flows(r.org, flows);
+        self.add_entry((r.org, r.id.0), record.clone());
+        self.group.reversed.insert((r.org, r.reverses.0));
+        self.journal.push(Undo::Reversed((r.org, r.reverses.0)));
         Ok(Some(LogOp::Entry(record)))
     }
 
-    fn pay(&self, local: &mut Pending, p: &PayExpense) -> Result<Option<LogOp>, Rejection> {
-        self.org_info(local, p.org)?;
+    fn pay(&mut self, p: &PayExpense) -> Result<Option<LogOp>, Rejection> {
+        self.org_info(p.org)?;
         Self::check_common(p.org, p.entry, p.paid_at, "")?;
         let f = self
-            .facts(local, p.org, p.entry.0)
+            .facts(p.org, p.entry.0)
             .ok_or(Rejection::UnknownEntry {
                 org: p.org,
                 entry: p.entry,
@@ -385,7 +415,8 @@ impl<'a> Validator<'a> {
                 entry: p.entry,
             });
         }
-        local.paid.insert((p.org, p.entry.0), p.paid_at);
+        self.group.paid.insert((p.org, p.entry.0), p.paid_at);
+        self.journal.push(Undo::Paid((p.org, p.entry.0)));
         Ok(Some(LogOp::Pay(PayRecord {
             org: p.org.0,
             entry_id: p.entry.0,
