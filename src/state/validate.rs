@@ -357,14 +357,9 @@ impl<'a> Validator<'a> {
                 entry: r.reverses,
             });
         }
-        let flows = add_flow(
-            self.flows(r.org),
-            original.kind,
-            true,
-            original.amount,
-        )
-        .filter(|f| flows_fit(opening, *f))
-        .ok_or(Rejection::Overflow { org: r.org })?;
+        let flows = add_flow(self.flows(r.org), original.kind, true, original.amount)
+            .filter(|f| flows_fit(opening, *f))
+            .ok_or(Rejection::Overflow { org: r.org })?;
         let record = EntryRecord {
             org: r.org.0,
             entry_id: r.id.0,
