@@ -5,10 +5,12 @@
 //! is therefore exact: nothing is counted twice and nothing is lost.
 
 use super::catalog::{add_flow, EntryLoc, OrgState};
-use super::ledger::{PartitionId, Row};
+use super::ledger::{MonthBucket, PartitionId, Row};
 use super::{balance, DirtyKey, State};
 use crate::codec::record::{EntryRecord, LogOp, OrgRecord, PayRecord};
 use crate::model::{BusinessDay, Category, Kind, Lsn, OrgId, PaymentMethod};
+use rustc_hash::FxHashSet as HashSet;
+use std::collections::BTreeMap;
 use std::str::FromStr;
 
 impl State {
@@ -84,23 +86,9 @@ impl State {
                 org_state.entries.get(&e.reverses).copied().ok_or_else(|| {
                     format!("org {org}: reversal of unknown entry {}", e.reverses)
                 })?;
-            let pid0 = PartitionId::of(target.kind, target.occurred_at);
-            let original = ledgers
-                .entry(pid0)
-                .or_default()
-                .orgs
-                .entry(org)
-                .or_default();
-            if original.persisted < lsn {
-                let row0 = original
-                    .rows
-                    .get_mut(&(target.occurred_at, e.reverses))
-                    .ok_or_else(|| {
-                        format!("org {org}: entry {} missing from its partition", e.reverses)
-                    })?;
-                row0.reversed_by = e.entry_id;
-                dirty.insert(DirtyKey::Ledger(pid0, super::chunk_of(org)));
-            }
+            mark_row(ledgers, dirty, lsn, org, target, e.reverses, |row| {
+                row.reversed_by = e.entry_id;
+            })?;
         }
         let day = BusinessDay(e.day);
         let month = day.month();
@@ -128,27 +116,34 @@ impl State {
             .and_then(|o| o.entries.get(&p.entry_id))
             .copied()
             .ok_or_else(|| format!("org {org}: payment of unknown entry {}", p.entry_id))?;
-        let pid = PartitionId::of(target.kind, target.occurred_at);
-        let ledger = self
-            .ledgers
-            .entry(pid)
-            .or_default()
-            .orgs
-            .entry(org)
-            .or_default();
-        if ledger.persisted < lsn {
-            let row = ledger
-                .rows
-                .get_mut(&(target.occurred_at, p.entry_id))
-                .ok_or_else(|| {
-                    format!("org {org}: entry {} missing from its partition", p.entry_id)
-                })?;
+        let State { ledgers, dirty, .. } = self;
+        mark_row(ledgers, dirty, lsn, org, target, p.entry_id, |row| {
             row.paid_at = Some(p.paid_at);
-            self.dirty
-                .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
-        }
-        Ok(())
+        })
     }
+}
+
+/// Changes a stored row (a reversal or payment mark) unless its value already reflects `lsn`.
+fn mark_row(
+    ledgers: &mut BTreeMap<PartitionId, MonthBucket>,
+    dirty: &mut HashSet<DirtyKey>,
+    lsn: Lsn,
+    org: OrgId,
+    target: EntryLoc,
+    id: u64,
+    mark: impl FnOnce(&mut Row),
+) -> Result<(), String> {
+    let pid = PartitionId::of(target.kind, target.occurred_at);
+    let ledger = ledgers.entry(pid).or_default().orgs.entry(org).or_default();
+    if ledger.persisted < lsn {
+        let row = ledger
+            .rows
+            .get_mut(&(target.occurred_at, id))
+            .ok_or_else(|| format!("org {org}: entry {id} missing from its partition"))?;
+        mark(row);
+        dirty.insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
+    }
+    Ok(())
 }
 
 /// The stored row of an entry record.
