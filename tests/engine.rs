@@ -291,3 +291,57 @@ fn failed_fsync_poisons_until_reopen_and_never_acknowledges() {
     db.record(Batch::new().post(revenue(1, 4, 1_704_067_200, 1)))
         .unwrap();
 }
+
+#[test]
+fn readers_never_see_half_a_batch() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Arc::new(open(&tmp.path().join("db")));
+    db.register_org(Org::new(OrgId(1), "A", Currency::USD))
+        .unwrap();
+    db.register_org(Org::new(OrgId(2), "B", Currency::USD))
+        .unwrap();
+    let done = Arc::new(AtomicBool::new(false));
+    let day = BusinessDay(19723);
+    let reader = {
+        let (db, done) = (db.clone(), done.clone());
+        std::thread::spawn(move || {
+            let mut reads = 0u64;
+            while !done.load(Ordering::SeqCst) || reads == 0 {
+                // Every batch moves 100 from org 2 (expense) to org 1 (revenue): the two closings
+                // always cancel and the row counts always match, in any consistent view.
+                let view = db.read();
+                let a = view.balance(OrgId(1), day).unwrap();
+                let b = view.balance(OrgId(2), day).unwrap();
+                assert_eq!(
+                    a.closing.0 + b.closing.0,
+                    0,
+                    "half a batch visible at {}",
+                    view.lsn()
+                );
+                assert_eq!(a.revenue_count, b.expense_count);
+                reads += 1;
+            }
+            reads
+        })
+    };
+    for i in 0..300u64 {
+        let expense = Entry::expense(
+            OrgId(2),
+            EntryId(i + 1),
+            1_704_067_200 + i as i64,
+            Money(100),
+            Category::Supplies,
+            PaymentMethod::Cash,
+            folio::ExpenseStatus::Paid,
+        );
+        db.record(
+            Batch::new()
+                .post(revenue(1, i + 1, 1_704_067_200 + i as i64, 100))
+                .post(expense),
+        )
+        .unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    assert!(reader.join().unwrap() > 0);
+    assert_eq!(db.balance(OrgId(1), day).unwrap().closing, Money(30_000));
+}
