@@ -25,6 +25,7 @@ pub mod ingest;
 pub mod io;
 pub mod limits;
 pub mod model;
+pub mod query;
 pub mod state;
 pub mod store;
 pub mod wal;

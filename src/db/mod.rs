@@ -8,7 +8,8 @@ pub use open::RecoveryReport;
 pub use options::{Durability, Options};
 
 use crate::error::{Error, Result};
-use crate::model::{Batch, BusinessDay, Lsn, Org, OrgId, Timestamp};
+use crate::model::{Batch, BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
+use crate::query::{DailyReport, LedgerLine, MonthlyReport, PendingLine, TopLine};
 use crate::state::balance::ReadCost;
 use crate::state::read::{DayBalance, LedgerEntry};
 use crate::state::State;
@@ -138,6 +139,46 @@ impl ReadView<'_> {
         let mut orgs: Vec<Org> = self.state.orgs.values().map(|o| o.org()).collect();
         orgs.sort_by_key(|o| o.id);
         orgs
+    }
+
+    /// Q2: revenue and expense by category of one UTC month, with daily closing balances.
+    pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
+        self.state.monthly_report(org, month)
+    }
+
+    /// Q3: the `limit` newest entries with `from <= occurred_at < to`.
+    pub fn ledger_page(
+        &self,
+        org: OrgId,
+        from: Timestamp,
+        to: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<LedgerLine>> {
+        self.state.ledger_page(org, from, to, limit)
+    }
+
+    /// Q4: the `limit` oldest pending expenses.
+    pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
+        self.state.pending_expenses(org, limit)
+    }
+
+    /// Q5: the `limit` orgs with the most revenue in a UTC month.
+    pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
+        self.state.top_revenue(month, limit)
+    }
+
+    /// Revenue of a chain's orgs in a month: per org and in total.
+    pub fn chain_revenue(
+        &self,
+        orgs: &[OrgId],
+        month: Month,
+    ) -> Result<(Vec<TopLine>, crate::model::Money)> {
+        self.state.chain_revenue(orgs, month)
+    }
+
+    /// The night audit of one org and business day.
+    pub fn daily_report(&self, org: OrgId, day: BusinessDay) -> Result<DailyReport> {
+        self.state.daily_report(org, day)
     }
 
     /// Number of ledger entries (postings and reversals).

@@ -5,6 +5,7 @@
 //! is therefore exact: nothing is counted twice and nothing is lost.
 
 use super::catalog::{add_flow, EntryLoc, OrgState};
+use super::index::IndexCatalog;
 use super::ledger::{MonthBucket, PartitionId, Row};
 use super::{balance, DirtyKey, State};
 use crate::codec::record::{EntryRecord, LogOp, OrgRecord, PayRecord};
@@ -49,12 +50,14 @@ impl State {
         let org = OrgId(e.org);
         let kind = Kind::from_code(e.kind).ok_or_else(|| format!("bad kind code {}", e.kind))?;
         let row = row_of(e)?;
+        let signed = row.signed_amount();
         let State {
             orgs,
             ledgers,
             balances,
             dirty,
             shards,
+            catalog,
             ..
         } = self;
         let org_state = orgs
@@ -67,7 +70,9 @@ impl State {
             if ledger.rows.contains_key(&key) || org_state.entries.contains_key(&e.entry_id) {
                 return Err(format!("org {org}: entry {} recorded twice", e.entry_id));
             }
-            ledger.rows.insert(key, row.clone());
+            ledger
+                .insert_row(catalog, kind, key, row)
+                .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
             let flows = (org_state.inflow, org_state.outflow);
             (org_state.inflow, org_state.outflow) =
                 add_flow(flows, kind, e.reverses != 0, e.amount)
@@ -86,9 +91,18 @@ impl State {
                 org_state.entries.get(&e.reverses).copied().ok_or_else(|| {
                     format!("org {org}: reversal of unknown entry {}", e.reverses)
                 })?;
-            mark_row(ledgers, dirty, lsn, org, target, e.reverses, |row| {
-                row.reversed_by = e.entry_id;
-            })?;
+            mark_row(
+                ledgers,
+                dirty,
+                catalog,
+                lsn,
+                org,
+                target,
+                e.reverses,
+                |row| {
+                    row.reversed_by = e.entry_id;
+                },
+            )?;
         }
         let day = BusinessDay(e.day);
         let month = day.month();
@@ -96,7 +110,6 @@ impl State {
         let bal = balances[shard].orgs.entry(org).or_default();
         let persisted = bal.months.get(&month).map_or(Lsn(0), |m| m.persisted);
         if persisted < lsn {
-            let signed = row.signed_amount();
             let (revenue, expense, rows) = match kind {
                 Kind::Revenue => (signed, 0, (1, 0)),
                 Kind::Expense => (0, signed, (0, 1)),
@@ -116,17 +129,33 @@ impl State {
             .and_then(|o| o.entries.get(&p.entry_id))
             .copied()
             .ok_or_else(|| format!("org {org}: payment of unknown entry {}", p.entry_id))?;
-        let State { ledgers, dirty, .. } = self;
-        mark_row(ledgers, dirty, lsn, org, target, p.entry_id, |row| {
-            row.paid_at = Some(p.paid_at);
-        })
+        let State {
+            ledgers,
+            dirty,
+            catalog,
+            ..
+        } = self;
+        mark_row(
+            ledgers,
+            dirty,
+            catalog,
+            lsn,
+            org,
+            target,
+            p.entry_id,
+            |row| {
+                row.paid_at = Some(p.paid_at);
+            },
+        )
     }
 }
 
 /// Changes a stored row (a reversal or payment mark) unless its value already reflects `lsn`.
+#[allow(clippy::too_many_arguments)]
 fn mark_row(
     ledgers: &mut BTreeMap<PartitionId, MonthBucket>,
     dirty: &mut HashSet<DirtyKey>,
+    catalog: &IndexCatalog,
     lsn: Lsn,
     org: OrgId,
     target: EntryLoc,
@@ -136,11 +165,9 @@ fn mark_row(
     let pid = PartitionId::of(target.kind, target.occurred_at);
     let ledger = ledgers.entry(pid).or_default().orgs.entry(org).or_default();
     if ledger.persisted < lsn {
-        let row = ledger
-            .rows
-            .get_mut(&(target.occurred_at, id))
+        ledger
+            .update_row(catalog, target.kind, (target.occurred_at, id), mark)
             .ok_or_else(|| format!("org {org}: entry {id} missing from its partition"))?;
-        mark(row);
         dirty.insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
     }
     Ok(())

@@ -1,6 +1,8 @@
 //! Month-bucketed ledgers: one partition per (kind, UTC month of `occurred_at`), created on
 //! demand; inside, one packed value per org with its rows in (occurred_at, entry_id) order.
 
+use super::index::part::INDEX_MIN_ROWS;
+use super::index::{IndexCatalog, IndexEntry, IndexPart};
 use crate::model::{BusinessDay, Category, Kind, Lsn, Month, OrgId, PaymentMethod};
 use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
@@ -34,12 +36,108 @@ impl Row {
     }
 }
 
-/// Rows of one org in one partition: one physical value.
+/// Rows of one org in one partition: one physical value, with its index partitions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrgMonthLedger {
     pub rows: BTreeMap<(i64, u64), Row>,
     /// LSN of the checkpoint this value was last written at (0 = never).
     pub persisted: Lsn,
+    /// One part per index of this ledger's table, in catalog slot order (derived from `rows`).
+    pub indexes: Vec<IndexPart>,
+    /// Σ signed amounts of the rows (derived).
+    pub total: i64,
+}
+
+impl OrgMonthLedger {
+    /// Inserts a new row and its index entries (materializing the index parts once the ledger
+    /// reaches `INDEX_MIN_ROWS`). `None` when the key exists or the total overflows.
+    pub fn insert_row(
+        &mut self,
+        catalog: &IndexCatalog,
+        kind: Kind,
+        key: (i64, u64),
+        row: Row,
+    ) -> Option<()> {
+        if self.rows.contains_key(&key) {
+            return None;
+        }
+        self.total = self.total.checked_add(row.signed_amount())?;
+        if self.indexes.is_empty() {
+            self.rows.insert(key, row);
+            if self.rows.len() >= INDEX_MIN_ROWS {
+                self.materialize(catalog, kind);
+            }
+            return Some(());
+        }
+        for (slot, def) in catalog.of_table(kind) {
+            if def.admits(&row) {
+                self.indexes[slot].insert(IndexEntry::of(def, key, &row));
+            }
+        }
+        self.rows.insert(key, row);
+        Some(())
+    }
+
+    /// Whether this ledger's index parts exist (else readers scan its clustered rows).
+    pub fn has_indexes(&self) -> bool {
+        !self.indexes.is_empty()
+    }
+
+    fn materialize(&mut self, catalog: &IndexCatalog, kind: Kind) {
+        self.indexes = vec![IndexPart::default(); catalog.count(kind)];
+        for (key, row) in &self.rows {
+            for (slot, def) in catalog.of_table(kind) {
+                if def.admits(row) {
+                    self.indexes[slot].insert(IndexEntry::of(def, *key, row));
+                }
+            }
+        }
+    }
+
+    /// Changes a row in place (a payment or reversal mark), keeping every index exact (and its
+    /// runs sorted).
+    pub fn update_row(
+        &mut self,
+        catalog: &IndexCatalog,
+        kind: Kind,
+        key: (i64, u64),
+        change: impl FnOnce(&mut Row),
+    ) -> Option<()> {
+        let row = self.rows.get_mut(&key)?;
+        let before: Vec<Option<IndexEntry>> = catalog
+            .of_table(kind)
+            .map(|(_, def)| def.admits(row).then(|| IndexEntry::of(def, key, row)))
+            .collect();
+        change(row);
+        if self.indexes.is_empty() {
+            return Some(());
+        }
+        for ((slot, def), old) in catalog.of_table(kind).zip(before) {
+            let new = def.admits(row).then(|| IndexEntry::of(def, key, row));
+            if old != new {
+                if let Some(old) = old {
+                    self.indexes[slot].remove(&old);
+                }
+                if let Some(new) = new {
+                    self.indexes[slot].insert(new);
+                }
+            }
+        }
+        Some(())
+    }
+
+    /// Rebuilds the derived parts (indexes, total) from the rows, e.g. after loading.
+    pub fn rebuild(&mut self, catalog: &IndexCatalog, kind: Kind) -> Option<()> {
+        self.total = 0;
+        for row in self.rows.values() {
+            self.total = self.total.checked_add(row.signed_amount())?;
+        }
+        self.indexes.clear();
+        if self.rows.len() >= INDEX_MIN_ROWS {
+            self.materialize(catalog, kind);
+        }
+        Some(())
+    }
 }
 
 /// One partition: a ledger (revenues or expenses) for one calendar month.

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod balance;
 pub mod catalog;
 pub mod fenwick;
+pub mod index;
 pub mod ledger;
 pub mod read;
 pub mod validate;
@@ -52,6 +53,8 @@ pub struct State {
     pub balances: Vec<BalanceShard>,
     pub ledgers: BTreeMap<PartitionId, MonthBucket>,
     pub dirty: HashSet<DirtyKey>,
+    /// Declared secondary indexes.
+    pub catalog: index::IndexCatalog,
 }
 
 impl State {
@@ -64,6 +67,7 @@ impl State {
             balances: (0..shards).map(|_| BalanceShard::default()).collect(),
             ledgers: BTreeMap::new(),
             dirty: HashSet::default(),
+            catalog: index::IndexCatalog::default(),
         }
     }
 

@@ -248,6 +248,10 @@ impl Store {
                         return Err(self.bad("entry id stored twice"));
                     }
                 }
+                let mut ledger = ledger;
+                ledger
+                    .rebuild(&state.catalog, pid.kind)
+                    .ok_or_else(|| self.bad("ledger total overflow"))?;
                 bucket.orgs.insert(org, ledger);
             }
         }

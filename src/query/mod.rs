@@ -1,0 +1,10 @@
+//! Queries over the state: the hotel reports (hotel-ledger-v1 Q1–Q5 and the night audit).
+//! Each report prunes to the partitions its org and time range touch and reads an index part
+//! where one is materialized, else the org's clustered rows.
+
+pub mod reports;
+pub mod workload;
+
+pub use reports::{
+    CategoryLine, DailyReport, LedgerLine, MethodLine, MonthlyReport, PendingLine, TopLine,
+};

@@ -1,0 +1,403 @@
+//! Reports: monthly (Q2), ledger page (Q3), pending expenses (Q4), top orgs (Q5), night audit.
+
+use crate::error::{Error, Result};
+use crate::limits::MAX_LIST_ENTRIES;
+use crate::model::{
+    BusinessDay, Category, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
+};
+use crate::state::index::def::current_status;
+use crate::state::ledger::{OrgMonthLedger, PartitionId, Row};
+use crate::state::read::DayBalance;
+use crate::state::State;
+use std::collections::BTreeMap;
+
+/// Most rows a ledger page, pending list or top list returns.
+pub const MAX_REPORT_ROWS: usize = 10_000;
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CategoryLine {
+    pub category: Category,
+    /// Signed: reversals count negative.
+    pub total: Money,
+    /// Rows, reversals included.
+    pub count: u64,
+}
+
+/// Q2: an org's revenue and expense by category for one UTC calendar month.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonthlyReport {
+    pub org: OrgId,
+    pub month: Month,
+    /// Sorted by category name (bytewise); categories without rows are left out.
+    pub revenue: Vec<CategoryLine>,
+    pub expense: Vec<CategoryLine>,
+    pub net: Money,
+    /// Closing balance of every business day of the month.
+    pub daily_closing: Vec<(BusinessDay, Money)>,
+}
+
+/// One row of a ledger page (Q3).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerLine {
+    pub kind: Kind,
+    pub entry_id: u64,
+    pub occurred_at: i64,
+    /// Signed: a reversal is negative.
+    pub amount: Money,
+    pub category: Category,
+}
+
+/// One pending expense (Q4).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PendingLine {
+    pub entry_id: u64,
+    pub occurred_at: i64,
+    pub amount: Money,
+    pub category: Category,
+}
+
+/// One org of a top list (Q5).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TopLine {
+    pub org: OrgId,
+    pub total: Money,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MethodLine {
+    pub payment_method: PaymentMethod,
+    /// Revenue minus expense moved with this method (signed).
+    pub net: Money,
+    pub count: u64,
+}
+
+/// The night-audit report of one org and business day.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DailyReport {
+    pub balance: DayBalance,
+    pub revenue: Vec<CategoryLine>,
+    pub expense: Vec<CategoryLine>,
+    pub by_method: Vec<MethodLine>,
+}
+
+fn overflow() -> Error {
+    Error::InvalidArgument("report total overflows i64".into())
+}
+
+fn add(
+    lines: &mut BTreeMap<&'static str, (Category, i64, u64)>,
+    category: Category,
+    amount: i64,
+) -> Result<()> {
+    let line = lines.entry(category.as_str()).or_insert((category, 0, 0));
+    line.1 = line.1.checked_add(amount).ok_or_else(overflow)?;
+    line.2 += 1;
+    Ok(())
+}
+
+fn lines(map: BTreeMap<&'static str, (Category, i64, u64)>) -> Vec<CategoryLine> {
+    map.into_values()
+        .map(|(category, total, count)| CategoryLine {
+            category,
+            total: Money(total),
+            count,
+        })
+        .collect()
+}
+
+fn check_limit(limit: usize) -> Result<()> {
+    if limit == 0 || limit > MAX_REPORT_ROWS {
+        return Err(Error::InvalidArgument(format!(
+            "limit must be 1..={MAX_REPORT_ROWS}, got {limit}"
+        )));
+    }
+    Ok(())
+}
+
+impl State {
+    fn known(&self, org: OrgId) -> Result<()> {
+        self.orgs
+            .contains_key(&org)
+            .then_some(())
+            .ok_or(Error::UnknownOrg(org))
+    }
+
+    fn ledger(&self, kind: Kind, month: Month, org: OrgId) -> Option<&OrgMonthLedger> {
+        self.ledgers
+            .get(&PartitionId { kind, month })?
+            .orgs
+            .get(&org)
+    }
+
+    /// Sums one org's month of one ledger by category: through the `<table>_org_cat_time`
+    /// covering index when materialized, else over the clustered rows.
+    fn month_by_category(&self, kind: Kind, month: Month, org: OrgId) -> Result<Vec<CategoryLine>> {
+        let mut map = BTreeMap::new();
+        let Some(ledger) = self.ledger(kind, month, org) else {
+            return Ok(Vec::new());
+        };
+        let index = self.catalog.find(&format!(
+            "{}_org_cat_time",
+            crate::state::index::def::table_name(kind)
+        ));
+        match index.filter(|_| ledger.has_indexes()) {
+            Some((slot, _)) => {
+                for (key, run) in &ledger.indexes[slot].runs {
+                    let category = Category::from_code(key[0] as u8)
+                        .ok_or_else(|| Error::InvalidArgument("bad category".into()))?;
+                    for item in run {
+                        add(&mut map, category, item.include[0])?;
+                    }
+                }
+            }
+            None => {
+                for row in ledger.rows.values() {
+                    add(&mut map, row.category, row.signed_amount())?;
+                }
+            }
+        }
+        Ok(lines(map))
+    }
+
+    /// Q2 plus the month's daily closing balances (business days of the org's time zone).
+    pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
+        self.known(org)?;
+        let revenue = self.month_by_category(Kind::Revenue, month, org)?;
+        let expense = self.month_by_category(Kind::Expense, month, org)?;
+        let sum = |lines: &[CategoryLine]| {
+            lines
+                .iter()
+                .try_fold(0i64, |acc, l| acc.checked_add(l.total.0))
+        };
+        let net = sum(&revenue)
+            .zip(sum(&expense))
+            .and_then(|(r, e)| r.checked_sub(e))
+            .ok_or_else(overflow)?;
+        let first = month.first_day();
+        let last = BusinessDay(month.next().first_day().0 - 1);
+        let daily_closing = self
+            .balances(org, first, last)?
+            .into_iter()
+            .map(|b| (b.day, b.closing))
+            .collect();
+        Ok(MonthlyReport {
+            org,
+            month,
+            revenue,
+            expense,
+            net: Money(net),
+            daily_closing,
+        })
+    }
+
+    /// Q3: the `limit` most recent entries of both ledgers with `from <= occurred_at < to`,
+    /// newest first (occurred_at, then entry id, descending).
+    pub fn ledger_page(
+        &self,
+        org: OrgId,
+        from: i64,
+        to: i64,
+        limit: usize,
+    ) -> Result<Vec<LedgerLine>> {
+        self.known(org)?;
+        check_limit(limit)?;
+        if to <= from {
+            return Err(Error::InvalidArgument(format!(
+                "time range {from}..{to} is empty or inverted"
+            )));
+        }
+        let (from, to) = (
+            from.max(crate::model::MIN_TIMESTAMP),
+            to.min(crate::model::MAX_TIMESTAMP + 1),
+        );
+        let mut out: Vec<LedgerLine> = Vec::with_capacity(2 * limit);
+        if to > from {
+            for kind in [Kind::Revenue, Kind::Expense] {
+                let range = PartitionId {
+                    kind,
+                    month: Month::of_utc(from),
+                }..=PartitionId {
+                    kind,
+                    month: Month::of_utc(to - 1),
+                };
+                let mut taken = 0;
+                'partitions: for (_, bucket) in self.ledgers.range(range).rev() {
+                    let Some(ledger) = bucket.orgs.get(&org) else {
+                        continue;
+                    };
+                    for (&(at, id), row) in ledger.rows.range((from, 0)..(to, 0)).rev() {
+                        out.push(line(kind, at, id, row));
+                        taken += 1;
+                        if taken == limit {
+                            break 'partitions;
+                        }
+                    }
+                }
+            }
+        }
+        out.sort_unstable_by_key(|l| std::cmp::Reverse((l.occurred_at, l.entry_id)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Q4: the `limit` oldest pending expenses (occurred_at, then entry id, ascending), through the
+    /// `expenses_pending` partial index where materialized.
+    pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
+        self.known(org)?;
+        check_limit(limit)?;
+        let slot = self.catalog.find("expenses_pending").map(|(slot, _)| slot);
+        let mut out = Vec::with_capacity(limit.min(1024));
+        let range = PartitionId {
+            kind: Kind::Expense,
+            month: Month(i32::MIN),
+        }..=PartitionId {
+            kind: Kind::Expense,
+            month: Month(i32::MAX),
+        };
+        for (_, bucket) in self.ledgers.range(range) {
+            let Some(ledger) = bucket.orgs.get(&org) else {
+                continue;
+            };
+            match slot.filter(|_| ledger.has_indexes()) {
+                Some(slot) => {
+                    for run in ledger.indexes[slot].runs.values() {
+                        for item in run {
+                            let row = ledger.rows.get(&(item.occurred_at, item.entry_id));
+                            if let Some(row) = row {
+                                out.push(pending_line((item.occurred_at, item.entry_id), row));
+                            }
+                            if out.len() == limit {
+                                return Ok(out);
+                            }
+                        }
+                    }
+                }
+                None => {
+                    for (key, row) in &ledger.rows {
+                        if current_status(row) == Some(ExpenseStatus::Pending) {
+                            out.push(pending_line(*key, row));
+                            if out.len() == limit {
+                                return Ok(out);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// Q5: the `limit` orgs with the largest revenue (signed sum) in a UTC month, ties by org id.
+    pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
+        check_limit(limit)?;
+        let Some(bucket) = self.ledgers.get(&PartitionId {
+            kind: Kind::Revenue,
+            month,
+        }) else {
+            return Ok(Vec::new());
+        };
+        let mut all: Vec<TopLine> = bucket
+            .orgs
+            .iter()
+            .filter(|(_, l)| !l.rows.is_empty())
+            .map(|(org, l)| TopLine {
+                org: *org,
+                total: Money(l.total),
+            })
+            .collect();
+        let by_rank = |a: &TopLine, b: &TopLine| b.total.cmp(&a.total).then(a.org.cmp(&b.org));
+        if all.len() > limit {
+            all.select_nth_unstable_by(limit - 1, by_rank);
+            all.truncate(limit);
+        }
+        all.sort_unstable_by(by_rank);
+        Ok(all)
+    }
+
+    /// Revenue of several orgs (a chain) in a month, per org and in total.
+    pub fn chain_revenue(&self, orgs: &[OrgId], month: Month) -> Result<(Vec<TopLine>, Money)> {
+        if orgs.len() > MAX_LIST_ENTRIES {
+            return Err(Error::InvalidArgument("too many orgs".into()));
+        }
+        let mut lines = Vec::with_capacity(orgs.len());
+        let mut total = 0i64;
+        for &org in orgs {
+            self.known(org)?;
+            let sum = self
+                .ledger(Kind::Revenue, month, org)
+                .map_or(0, |l| l.total);
+            total = total.checked_add(sum).ok_or_else(overflow)?;
+            lines.push(TopLine {
+                org,
+                total: Money(sum),
+            });
+        }
+        Ok((lines, Money(total)))
+    }
+
+    /// The night audit of one org and business day: balance, revenue and expense by category,
+    /// net by payment method.
+    pub fn daily_report(&self, org: OrgId, day: BusinessDay) -> Result<DailyReport> {
+        let balance = self.balance(org, day)?;
+        // A business day lies within a day of its UTC date whatever the time zone.
+        let start = day.0 as i64 * 86_400;
+        let entries = self.entries(org, start - 2 * 86_400, start + 3 * 86_400)?;
+        let (mut revenue, mut expense) = (BTreeMap::new(), BTreeMap::new());
+        let mut methods: BTreeMap<&'static str, (PaymentMethod, i64, u64)> = BTreeMap::new();
+        for e in entries.iter().filter(|e| e.day == day) {
+            let signed = if e.reverses.is_some() {
+                -e.amount.0
+            } else {
+                e.amount.0
+            };
+            let net = match e.kind {
+                Kind::Revenue => {
+                    add(&mut revenue, e.category, signed)?;
+                    signed
+                }
+                Kind::Expense => {
+                    add(&mut expense, e.category, signed)?;
+                    -signed
+                }
+            };
+            let m = methods
+                .entry(e.payment_method.as_str())
+                .or_insert((e.payment_method, 0, 0));
+            m.1 = m.1.checked_add(net).ok_or_else(overflow)?;
+            m.2 += 1;
+        }
+        let by_method = methods
+            .into_values()
+            .map(|(payment_method, net, count)| MethodLine {
+                payment_method,
+                net: Money(net),
+                count,
+            })
+            .collect();
+        Ok(DailyReport {
+            balance,
+            revenue: lines(revenue),
+            expense: lines(expense),
+            by_method,
+        })
+    }
+}
+
+fn line(kind: Kind, at: i64, id: u64, row: &Row) -> LedgerLine {
+    LedgerLine {
+        kind,
+        entry_id: id,
+        occurred_at: at,
+        amount: Money(row.signed_amount()),
+        category: row.category,
+    }
+}
+
+fn pending_line(key: (i64, u64), row: &Row) -> PendingLine {
+    PendingLine {
+        entry_id: key.1,
+        occurred_at: key.0,
+        amount: Money(row.amount),
+        category: row.category,
+    }
+}

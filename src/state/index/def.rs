@@ -1,0 +1,284 @@
+//! Index definitions: table, key columns, included (covered) columns, optional predicate.
+//!
+//! Every index is local to one ledger partition and one org, so `org_id` is its implicit first
+//! key column, and `(occurred_at, entry_id)` its implicit last ones (they make keys unique and
+//! point at the row). Key and included values are stored as order-preserving `i64`s.
+
+use crate::model::{Category, ExpenseStatus, Kind, PaymentMethod};
+use crate::state::ledger::Row;
+use std::fmt;
+use std::str::FromStr;
+
+/// Most declared key columns of an index.
+pub const MAX_KEY_COLUMNS: usize = 3;
+/// Most included columns of an index.
+pub const MAX_INCLUDED_COLUMNS: usize = 2;
+
+/// A column of the revenues / expenses tables an index can hold.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Column {
+    OccurredAt,
+    EntryId,
+    Amount,
+    Category,
+    PaymentMethod,
+    /// Expenses only: pending or paid (current).
+    Status,
+    /// Business day in the org's time zone.
+    Day,
+}
+
+impl Column {
+    pub const ALL: [Column; 7] = [
+        Column::OccurredAt,
+        Column::EntryId,
+        Column::Amount,
+        Column::Category,
+        Column::PaymentMethod,
+        Column::Status,
+        Column::Day,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Column::OccurredAt => "occurred_at",
+            Column::EntryId => "entry_id",
+            Column::Amount => "amount",
+            Column::Category => "category",
+            Column::PaymentMethod => "payment_method",
+            Column::Status => "status",
+            Column::Day => "day",
+        }
+    }
+
+    /// Whether the table has this column.
+    pub fn in_table(self, table: Kind) -> bool {
+        self != Column::Status || table == Kind::Expense
+    }
+
+    /// The row's value, as an order-preserving integer. `key` is the row's (occurred_at, id).
+    /// `amount` is the signed effect: negative for a reversal.
+    pub fn value(self, key: (i64, u64), row: &Row) -> i64 {
+        match self {
+            Column::OccurredAt => key.0,
+            Column::EntryId => key.1 as i64,
+            Column::Amount => row.signed_amount(),
+            Column::Category => row.category.code() as i64,
+            Column::PaymentMethod => row.payment_method.code() as i64,
+            Column::Status => current_status(row).map_or(0, |s| s.code() as i64),
+            Column::Day => row.day.0 as i64,
+        }
+    }
+}
+
+impl FromStr for Column {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Column, ()> {
+        Column::ALL.into_iter().find(|c| c.name() == s).ok_or(())
+    }
+}
+
+impl fmt::Display for Column {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Current status of a stored row (`None` for revenues and reversals).
+pub fn current_status(row: &Row) -> Option<ExpenseStatus> {
+    match (row.posted_status, row.paid_at) {
+        (0, _) => None,
+        (_, Some(_)) => Some(ExpenseStatus::Paid),
+        (code, None) => ExpenseStatus::from_code(code),
+    }
+}
+
+/// A partial index's condition on a row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Predicate {
+    StatusIs(ExpenseStatus),
+    PaymentMethodIs(PaymentMethod),
+    CategoryIs(Category),
+    AmountAtLeast(i64),
+}
+
+impl Predicate {
+    pub fn matches(&self, row: &Row) -> bool {
+        match *self {
+            Predicate::StatusIs(s) => current_status(row) == Some(s),
+            Predicate::PaymentMethodIs(p) => row.payment_method == p,
+            Predicate::CategoryIs(c) => row.category == c,
+            Predicate::AmountAtLeast(min) => row.signed_amount() >= min,
+        }
+    }
+
+    pub fn column(&self) -> Column {
+        match self {
+            Predicate::StatusIs(_) => Column::Status,
+            Predicate::PaymentMethodIs(_) => Column::PaymentMethod,
+            Predicate::CategoryIs(_) => Column::Category,
+            Predicate::AmountAtLeast(_) => Column::Amount,
+        }
+    }
+}
+
+impl fmt::Display for Predicate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Predicate::StatusIs(s) => write!(f, "status = {s}"),
+            Predicate::PaymentMethodIs(p) => write!(f, "payment_method = {p}"),
+            Predicate::CategoryIs(c) => write!(f, "category = {c}"),
+            Predicate::AmountAtLeast(a) => write!(f, "amount >= {a}"),
+        }
+    }
+}
+
+/// A declared index.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IndexDef {
+    pub name: String,
+    pub table: Kind,
+    /// Declared key columns after the implicit `org_id`.
+    pub key: Vec<Column>,
+    /// Covered columns stored in the index.
+    pub include: Vec<Column>,
+    pub predicate: Option<Predicate>,
+}
+
+/// Why an index definition is refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IndexDefError {
+    #[error("index name must be 1..=64 characters of [a-z0-9_]")]
+    BadName,
+    #[error("table {table} has no column {column}")]
+    NoSuchColumn {
+        table: &'static str,
+        column: &'static str,
+    },
+    #[error(
+        "an index has at most {MAX_KEY_COLUMNS} key and {MAX_INCLUDED_COLUMNS} included columns"
+    )]
+    TooManyColumns,
+    #[error("column {0} appears twice")]
+    DuplicateColumn(&'static str),
+}
+
+impl IndexDef {
+    pub fn new(
+        name: &str,
+        table: Kind,
+        key: &[Column],
+        include: &[Column],
+        predicate: Option<Predicate>,
+    ) -> IndexDef {
+        IndexDef {
+            name: name.to_string(),
+            table,
+            key: key.to_vec(),
+            include: include.to_vec(),
+            predicate,
+        }
+    }
+
+    /// Checks the definition against its table and the limits.
+    pub fn validate(&self) -> Result<(), IndexDefError> {
+        let name_ok = (1..=64).contains(&self.name.len())
+            && self
+                .name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !name_ok {
+            return Err(IndexDefError::BadName);
+        }
+        if self.key.len() > MAX_KEY_COLUMNS || self.include.len() > MAX_INCLUDED_COLUMNS {
+            return Err(IndexDefError::TooManyColumns);
+        }
+        let mut seen = Vec::new();
+        let columns = self.key.iter().chain(&self.include).copied();
+        for column in columns.chain(self.predicate.map(|p| p.column())) {
+            if !column.in_table(self.table) {
+                return Err(IndexDefError::NoSuchColumn {
+                    table: table_name(self.table),
+                    column: column.name(),
+                });
+            }
+        }
+        for column in self.key.iter().chain(&self.include) {
+            if seen.contains(column) {
+                return Err(IndexDefError::DuplicateColumn(column.name()));
+            }
+            seen.push(*column);
+        }
+        Ok(())
+    }
+
+    /// Whether the index stores `column` (so a query needing it is covered).
+    pub fn covers(&self, column: Column) -> bool {
+        matches!(column, Column::OccurredAt | Column::EntryId)
+            || self.key.contains(&column)
+            || self.include.contains(&column)
+    }
+
+    /// Whether a row belongs in this index.
+    pub fn admits(&self, row: &Row) -> bool {
+        self.predicate.is_none_or(|p| p.matches(row))
+    }
+}
+
+pub fn table_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Revenue => "revenues",
+        Kind::Expense => "expenses",
+    }
+}
+
+impl fmt::Display for IndexDef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let cols = |cs: &[Column]| cs.iter().map(|c| c.name()).collect::<Vec<_>>().join(", ");
+        write!(f, "{} ON {} (org_id", self.name, table_name(self.table))?;
+        if !self.key.is_empty() {
+            write!(f, ", {}", cols(&self.key))?;
+        }
+        write!(f, ", occurred_at, entry_id)")?;
+        if !self.include.is_empty() {
+            write!(f, " INCLUDE ({})", cols(&self.include))?;
+        }
+        if let Some(p) = self.predicate {
+            write!(f, " WHERE {p}")?;
+        }
+        Ok(())
+    }
+}
+
+/// The default hospitality set: the secondary indexes of the reference PostgreSQL schema (the
+/// `(org_id, occurred_at)` ones are Folio's clustered order and need no separate index).
+pub fn default_set() -> Vec<IndexDef> {
+    use Column::*;
+    let mut set = Vec::new();
+    for table in [Kind::Revenue, Kind::Expense] {
+        let t = table_name(table);
+        set.push(IndexDef::new(
+            &format!("{t}_org_cat_time"),
+            table,
+            &[Category],
+            &[Amount],
+            None,
+        ));
+        set.push(IndexDef::new(
+            &format!("{t}_org_pm_time"),
+            table,
+            &[PaymentMethod],
+            &[Amount],
+            None,
+        ));
+    }
+    set.push(IndexDef::new(
+        "expenses_pending",
+        Kind::Expense,
+        &[],
+        &[Amount, Category],
+        Some(Predicate::StatusIs(ExpenseStatus::Pending)),
+    ));
+    set
+}
