@@ -1,4 +1,6 @@
 //! hotel-ledger-v1 Q1–Q5 answered by Folio equal a brute-force scan of the event stream — also
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 //! after expense payments, reversals and a reopen, across the index-materialization threshold.
 
 use folio::ingest::{auto_org, entry_of};
@@ -56,7 +58,7 @@ impl Model {
                     .iter()
                     .filter(|r| r.0 == org && (from..to).contains(&r.3))
                     .collect();
-                page.sort_by(|a, b| (b.3, b.2).cmp(&(a.3, a.2)));
+                page.sort_by_key(|r| std::cmp::Reverse((r.3, r.2)));
                 Value::Array(
                     page.into_iter()
                         .take(50)
