@@ -1,7 +1,7 @@
 //! hotel-ledger-v1 Q1–Q5 answered by Folio equal a brute-force scan of the event stream — also
+//! after expense payments, reversals and a reopen, across the index-materialization threshold.
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
-//! after expense payments, reversals and a reopen, across the index-materialization threshold.
 
 use folio::ingest::{auto_org, entry_of};
 use folio::query::workload::answer;
