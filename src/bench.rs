@@ -67,7 +67,40 @@ pub struct BenchReport {
     pub closing_read_p50_us: f64,
     pub closing_read_p99_us: f64,
     pub closing_read_max_us: f64,
+    /// hotel-ledger-v1 Q1–Q5 after reopening (10,000 instances of Q1–Q4, 100 of Q5).
+    pub queries: Vec<QueryTiming>,
     pub data_dir: String,
+}
+
+/// Latency of one query kind.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct QueryTiming {
+    pub query: String,
+    pub count: usize,
+    pub p50_us: f64,
+    pub p99_us: f64,
+    pub max_us: f64,
+}
+
+/// Times the first `count` instances of query kind `kind`, one consistent view per query.
+fn time_queries(db: &Db, params: &Params, kind: u8, count: usize) -> Result<QueryTiming> {
+    let mut times = Vec::with_capacity(count);
+    for q in instances(kind, params, count) {
+        let t = Instant::now();
+        let view = db.read();
+        let answer = crate::query::workload::execute(&view, &q)?;
+        drop(view);
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+        std::hint::black_box(answer);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(QueryTiming {
+        query: format!("Q{kind}"),
+        count,
+        p50_us: percentile(&times, 50.0),
+        p99_us: percentile(&times, 99.0),
+        max_us: times.last().copied().unwrap_or(0.0),
+    })
 }
 
 /// Total size of the regular files under `dir`.
@@ -189,6 +222,15 @@ fn run_in(
             std::hint::black_box(closing);
         }
     }
+    let mut queries = Vec::new();
+    for kind in 1..=5u8 {
+        let count = if kind == 5 {
+            config.reads / 100
+        } else {
+            config.reads
+        };
+        queries.push(time_queries(&db, &config.params, kind, count.max(1))?);
+    }
     db.close()?;
     reads.sort_by(f64::total_cmp);
     let events = config.params.events;
@@ -211,6 +253,7 @@ fn run_in(
         closing_read_p50_us: percentile(&reads, 50.0),
         closing_read_p99_us: percentile(&reads, 99.0),
         closing_read_max_us: reads.last().copied().unwrap_or(0.0),
+        queries,
         data_dir: dir.display().to_string(),
     })
 }

@@ -15,6 +15,9 @@ use std::sync::Arc;
 
 pub type Reply = Sender<Result<Lsn>>;
 
+/// Groups with at least this many operations apply balances and ledgers on two threads.
+const PARALLEL_APPLY_OPS: u64 = 256;
+
 pub enum Command {
     Record(Batch, Reply),
     /// Make everything written so far durable.
@@ -120,15 +123,19 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         }
         return;
     }
-    let mut applied_ops = 0u64;
+    let applied_ops: u64;
     let visible = {
         let mut state = shared.state.write();
-        for s in &staged {
-            if let Err(why) = state.apply(s.lsn, &s.batch.ops) {
-                // Validation rules this out; if it happens the state can no longer be trusted.
-                shared.poison(format!("apply of LSN {} failed: {why}", s.lsn));
-            }
-            applied_ops += s.batch.ops.len() as u64;
+        let batches: Vec<(Lsn, &[crate::codec::record::LogOp])> = staged
+            .iter()
+            .map(|s| (s.lsn, s.batch.ops.as_slice()))
+            .collect();
+        applied_ops = batches.iter().map(|b| b.1.len() as u64).sum();
+        // Large groups apply balances on a second thread; small ones are not worth the spawn.
+        let parallel = applied_ops >= PARALLEL_APPLY_OPS;
+        if let Err(why) = state.apply_group(&batches, parallel) {
+            // Validation rules this out; if it happens the state can no longer be trusted.
+            shared.poison(format!("apply of LSNs up to {} failed: {why}", state.lsn));
         }
         state.lsn
     };

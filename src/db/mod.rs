@@ -146,6 +146,19 @@ impl ReadView<'_> {
         self.state.monthly_report(org, month)
     }
 
+    /// Q2 without the daily closings: revenue and expense by category of one UTC month, and net.
+    pub fn month_totals(
+        &self,
+        org: OrgId,
+        month: Month,
+    ) -> Result<(
+        Vec<crate::query::CategoryLine>,
+        Vec<crate::query::CategoryLine>,
+        crate::model::Money,
+    )> {
+        self.state.month_totals(org, month)
+    }
+
     /// Q3: the `limit` newest entries with `from <= occurred_at < to`.
     pub fn ledger_page(
         &self,

@@ -129,41 +129,35 @@ impl State {
             .get(&org)
     }
 
-    /// Sums one org's month of one ledger by category: through the `<table>_org_cat_time`
-    /// covering index when materialized, else over the clustered rows.
-    fn month_by_category(&self, kind: Kind, month: Month, org: OrgId) -> Result<Vec<CategoryLine>> {
-        let mut map = BTreeMap::new();
+    /// One org's month of one ledger by category, from the partition's category roll-up.
+    fn month_by_category(&self, kind: Kind, month: Month, org: OrgId) -> Vec<CategoryLine> {
         let Some(ledger) = self.ledger(kind, month, org) else {
-            return Ok(Vec::new());
+            return Vec::new();
         };
-        let index = self.catalog.find(&format!(
-            "{}_org_cat_time",
-            crate::state::index::def::table_name(kind)
-        ));
-        match index.filter(|_| ledger.has_indexes()) {
-            Some((slot, _)) => {
-                for (key, run) in &ledger.indexes[slot].runs {
-                    let category = Category::from_code(key[0] as u8)
-                        .ok_or_else(|| Error::InvalidArgument("bad category".into()))?;
-                    for item in run {
-                        add(&mut map, category, item.include[0])?;
-                    }
-                }
-            }
-            None => {
-                for row in ledger.rows.values() {
-                    add(&mut map, row.category, row.signed_amount())?;
-                }
-            }
-        }
-        Ok(lines(map))
+        let mut lines: Vec<CategoryLine> = Category::ALL
+            .iter()
+            .filter_map(|&category| {
+                let (total, count) = ledger.by_category[category.code() as usize];
+                (count > 0).then_some(CategoryLine {
+                    category,
+                    total: Money(total),
+                    count,
+                })
+            })
+            .collect();
+        lines.sort_unstable_by_key(|l| l.category.as_str());
+        lines
     }
 
-    /// Q2 plus the month's daily closing balances (business days of the org's time zone).
-    pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
+    /// Q2: an org's revenue and expense by category for one UTC month, and the net.
+    pub fn month_totals(
+        &self,
+        org: OrgId,
+        month: Month,
+    ) -> Result<(Vec<CategoryLine>, Vec<CategoryLine>, Money)> {
         self.known(org)?;
-        let revenue = self.month_by_category(Kind::Revenue, month, org)?;
-        let expense = self.month_by_category(Kind::Expense, month, org)?;
+        let revenue = self.month_by_category(Kind::Revenue, month, org);
+        let expense = self.month_by_category(Kind::Expense, month, org);
         let sum = |lines: &[CategoryLine]| {
             lines
                 .iter()
@@ -173,6 +167,12 @@ impl State {
             .zip(sum(&expense))
             .and_then(|(r, e)| r.checked_sub(e))
             .ok_or_else(overflow)?;
+        Ok((revenue, expense, Money(net)))
+    }
+
+    /// Q2 plus the month's daily closing balances (business days of the org's time zone).
+    pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
+        let (revenue, expense, net) = self.month_totals(org, month)?;
         let first = month.first_day();
         let last = BusinessDay(month.next().first_day().0 - 1);
         let daily_closing = self
@@ -185,7 +185,7 @@ impl State {
             month,
             revenue,
             expense,
-            net: Money(net),
+            net,
             daily_closing,
         })
     }
@@ -260,12 +260,19 @@ impl State {
             };
             match slot.filter(|_| ledger.has_indexes()) {
                 Some(slot) => {
+                    // Covered: the index includes amount and category.
                     for run in ledger.indexes[slot].runs.values() {
                         for item in run {
-                            let row = ledger.rows.get(&(item.occurred_at, item.entry_id));
-                            if let Some(row) = row {
-                                out.push(pending_line((item.occurred_at, item.entry_id), row));
-                            }
+                            let category =
+                                Category::from_code(item.include[1] as u8).ok_or_else(|| {
+                                    Error::InvalidArgument("bad category code in index".into())
+                                })?;
+                            out.push(PendingLine {
+                                entry_id: item.entry_id,
+                                occurred_at: item.occurred_at,
+                                amount: Money(item.include[0]),
+                                category,
+                            });
                             if out.len() == limit {
                                 return Ok(out);
                             }

@@ -18,23 +18,90 @@ impl State {
     /// Applies one committed batch. An error means the record contradicts the state (a corrupt or
     /// foreign log); the caller treats it as corruption.
     pub fn apply(&mut self, lsn: Lsn, ops: &[LogOp]) -> Result<(), String> {
-        assert!(
-            lsn > self.lsn,
-            "batches apply in LSN order ({lsn} after {})",
-            self.lsn
-        );
-        for op in ops {
-            match op {
-                LogOp::Org(r) => self.apply_org(lsn, r)?,
-                LogOp::Entry(e) => self.apply_entry(lsn, e)?,
-                LogOp::Pay(p) => self.apply_pay(lsn, p)?,
+        self.apply_group(&[(lsn, ops)], false)
+    }
+
+    /// Applies consecutive committed batches. With `parallel`, the balance shards are updated on
+    /// a second thread while this one updates ledgers, indexes and the catalog (they share no
+    /// data); the caller holds the write lock, so readers see all of the group or none of it.
+    pub fn apply_group(
+        &mut self,
+        batches: &[(Lsn, &[LogOp])],
+        parallel: bool,
+    ) -> Result<(), String> {
+        let mut previous = self.lsn;
+        for (lsn, _) in batches {
+            assert!(
+                *lsn > previous,
+                "batches apply in LSN order ({lsn} after {previous})"
+            );
+            previous = *lsn;
+        }
+        let State {
+            shards,
+            lsn,
+            orgs,
+            balances,
+            ledgers,
+            dirty,
+            catalog,
+        } = self;
+        let mut ledger_side = LedgerSide {
+            orgs,
+            ledgers,
+            dirty,
+            catalog,
+        };
+        let mut balance_side = BalanceSide {
+            balances,
+            shards: *shards,
+            dirty: Vec::new(),
+        };
+        let (ledger_result, balance_result) = if parallel {
+            std::thread::scope(|scope| {
+                let other = scope.spawn(|| balance_side.apply(batches));
+                let mine = ledger_side.apply(batches);
+                (
+                    mine,
+                    other
+                        .join()
+                        .unwrap_or_else(|_| Err("balance thread panicked".into())),
+                )
+            })
+        } else {
+            (ledger_side.apply(batches), balance_side.apply(batches))
+        };
+        ledger_result?;
+        balance_result?;
+        ledger_side.dirty.extend(balance_side.dirty);
+        *lsn = previous;
+        Ok(())
+    }
+}
+
+/// Everything but the balances: catalog, ledger rows, index parts.
+struct LedgerSide<'a> {
+    orgs: &'a mut rustc_hash::FxHashMap<OrgId, OrgState>,
+    ledgers: &'a mut BTreeMap<PartitionId, MonthBucket>,
+    dirty: &'a mut HashSet<DirtyKey>,
+    catalog: &'a IndexCatalog,
+}
+
+impl LedgerSide<'_> {
+    fn apply(&mut self, batches: &[(Lsn, &[LogOp])]) -> Result<(), String> {
+        for (lsn, ops) in batches {
+            for op in *ops {
+                match op {
+                    LogOp::Org(r) => self.org(*lsn, r)?,
+                    LogOp::Entry(e) => self.entry(*lsn, e)?,
+                    LogOp::Pay(p) => self.pay(*lsn, p)?,
+                }
             }
         }
-        self.lsn = lsn;
         Ok(())
     }
 
-    fn apply_org(&mut self, lsn: Lsn, r: &OrgRecord) -> Result<(), String> {
+    fn org(&mut self, lsn: Lsn, r: &OrgRecord) -> Result<(), String> {
         let id = OrgId(r.org);
         if self.orgs.get(&id).is_some_and(|o| o.persisted >= lsn) {
             return Ok(());
@@ -46,32 +113,29 @@ impl State {
         Ok(())
     }
 
-    fn apply_entry(&mut self, lsn: Lsn, e: &EntryRecord) -> Result<(), String> {
+    fn entry(&mut self, lsn: Lsn, e: &EntryRecord) -> Result<(), String> {
         let org = OrgId(e.org);
         let kind = Kind::from_code(e.kind).ok_or_else(|| format!("bad kind code {}", e.kind))?;
         let row = row_of(e)?;
-        let signed = row.signed_amount();
-        let State {
-            orgs,
-            ledgers,
-            balances,
-            dirty,
-            shards,
-            catalog,
-            ..
-        } = self;
-        let org_state = orgs
+        let org_state = self
+            .orgs
             .get_mut(&org)
             .ok_or_else(|| format!("entry {} of unknown org {org}", e.entry_id))?;
         let pid = PartitionId::of(kind, e.occurred_at);
-        let ledger = ledgers.entry(pid).or_default().orgs.entry(org).or_default();
+        let ledger = self
+            .ledgers
+            .entry(pid)
+            .or_default()
+            .orgs
+            .entry(org)
+            .or_default();
         if ledger.persisted < lsn {
             let key = (e.occurred_at, e.entry_id);
-            if ledger.rows.contains_key(&key) || org_state.entries.contains_key(&e.entry_id) {
+            if org_state.entries.contains_key(&e.entry_id) {
                 return Err(format!("org {org}: entry {} recorded twice", e.entry_id));
             }
             ledger
-                .insert_row(catalog, kind, key, row)
+                .insert_row(self.catalog, kind, key, row)
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
             let flows = (org_state.inflow, org_state.outflow);
             (org_state.inflow, org_state.outflow) =
@@ -84,7 +148,8 @@ impl State {
                     occurred_at: e.occurred_at,
                 },
             );
-            dirty.insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
+            self.dirty
+                .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
         }
         if e.reverses != 0 {
             let target =
@@ -92,9 +157,9 @@ impl State {
                     format!("org {org}: reversal of unknown entry {}", e.reverses)
                 })?;
             mark_row(
-                ledgers,
-                dirty,
-                catalog,
+                self.ledgers,
+                self.dirty,
+                self.catalog,
                 lsn,
                 org,
                 target,
@@ -104,24 +169,10 @@ impl State {
                 },
             )?;
         }
-        let day = BusinessDay(e.day);
-        let month = day.month();
-        let shard = balance::shard_of(org, *shards);
-        let bal = balances[shard].orgs.entry(org).or_default();
-        let persisted = bal.months.get(&month).map_or(Lsn(0), |m| m.persisted);
-        if persisted < lsn {
-            let (revenue, expense, rows) = match kind {
-                Kind::Revenue => (signed, 0, (1, 0)),
-                Kind::Expense => (0, signed, (0, 1)),
-            };
-            bal.add(day, revenue, expense, rows)
-                .ok_or_else(|| format!("org {org}: balance overflow"))?;
-            dirty.insert(DirtyKey::Balance(shard as u32, super::chunk_of(org), month));
-        }
         Ok(())
     }
 
-    fn apply_pay(&mut self, lsn: Lsn, p: &PayRecord) -> Result<(), String> {
+    fn pay(&mut self, lsn: Lsn, p: &PayRecord) -> Result<(), String> {
         let org = OrgId(p.org);
         let target = self
             .orgs
@@ -129,16 +180,10 @@ impl State {
             .and_then(|o| o.entries.get(&p.entry_id))
             .copied()
             .ok_or_else(|| format!("org {org}: payment of unknown entry {}", p.entry_id))?;
-        let State {
-            ledgers,
-            dirty,
-            catalog,
-            ..
-        } = self;
         mark_row(
-            ledgers,
-            dirty,
-            catalog,
+            self.ledgers,
+            self.dirty,
+            self.catalog,
             lsn,
             org,
             target,
@@ -147,6 +192,48 @@ impl State {
                 row.paid_at = Some(p.paid_at);
             },
         )
+    }
+}
+
+/// The balance shards: day rows, month nets, Fenwick prefixes.
+struct BalanceSide<'a> {
+    balances: &'a mut Vec<super::balance::BalanceShard>,
+    shards: u32,
+    dirty: Vec<DirtyKey>,
+}
+
+impl BalanceSide<'_> {
+    fn apply(&mut self, batches: &[(Lsn, &[LogOp])]) -> Result<(), String> {
+        for (lsn, ops) in batches {
+            for op in *ops {
+                if let LogOp::Entry(e) = op {
+                    self.entry(*lsn, e)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn entry(&mut self, lsn: Lsn, e: &EntryRecord) -> Result<(), String> {
+        let org = OrgId(e.org);
+        let kind = Kind::from_code(e.kind).ok_or_else(|| format!("bad kind code {}", e.kind))?;
+        let signed = if e.reverses != 0 { -e.amount } else { e.amount };
+        let day = BusinessDay(e.day);
+        let month = day.month();
+        let shard = balance::shard_of(org, self.shards);
+        let bal = self.balances[shard].orgs.entry(org).or_default();
+        let persisted = bal.months.get(&month).map_or(Lsn(0), |m| m.persisted);
+        if persisted < lsn {
+            let (revenue, expense, rows) = match kind {
+                Kind::Revenue => (signed, 0, (1, 0)),
+                Kind::Expense => (0, signed, (0, 1)),
+            };
+            bal.add(day, revenue, expense, rows)
+                .ok_or_else(|| format!("org {org}: balance overflow"))?;
+            self.dirty
+                .push(DirtyKey::Balance(shard as u32, super::chunk_of(org), month));
+        }
+        Ok(())
     }
 }
 

@@ -46,6 +46,23 @@ pub struct OrgMonthLedger {
     pub indexes: Vec<IndexPart>,
     /// Σ signed amounts of the rows (derived).
     pub total: i64,
+    /// Roll-up per category code: (Σ signed amounts, rows) (derived).
+    pub by_category: [(i64, u64); CATEGORY_SLOTS],
+}
+
+/// Category codes are 1..=10; slot 0 is unused.
+pub const CATEGORY_SLOTS: usize = 11;
+
+impl OrgMonthLedger {
+    /// Adds a row to the derived totals; `None` on overflow.
+    fn add_totals(&mut self, row: &Row) -> Option<()> {
+        let signed = row.signed_amount();
+        self.total = self.total.checked_add(signed)?;
+        let slot = &mut self.by_category[row.category.code() as usize];
+        slot.0 = slot.0.checked_add(signed)?;
+        slot.1 += 1;
+        Some(())
+    }
 }
 
 impl OrgMonthLedger {
@@ -61,7 +78,7 @@ impl OrgMonthLedger {
         if self.rows.contains_key(&key) {
             return None;
         }
-        self.total = self.total.checked_add(row.signed_amount())?;
+        self.add_totals(&row)?;
         if self.indexes.is_empty() {
             self.rows.insert(key, row);
             if self.rows.len() >= INDEX_MIN_ROWS {
@@ -129,9 +146,12 @@ impl OrgMonthLedger {
     /// Rebuilds the derived parts (indexes, total) from the rows, e.g. after loading.
     pub fn rebuild(&mut self, catalog: &IndexCatalog, kind: Kind) -> Option<()> {
         self.total = 0;
-        for row in self.rows.values() {
-            self.total = self.total.checked_add(row.signed_amount())?;
+        self.by_category = [(0, 0); CATEGORY_SLOTS];
+        let rows = std::mem::take(&mut self.rows);
+        for row in rows.values() {
+            self.add_totals(row)?;
         }
+        self.rows = rows;
         self.indexes.clear();
         if self.rows.len() >= INDEX_MIN_ROWS {
             self.materialize(catalog, kind);

@@ -178,6 +178,7 @@ impl Store {
                 self.load_balances(&mut state, &name, shard)?;
             }
         }
+        self.rebuild_derived(&mut state)?;
         for shard in &mut state.balances {
             for balances in shard.orgs.values_mut() {
                 if let Some(&first) = balances.months.keys().next() {
@@ -188,6 +189,32 @@ impl Store {
             }
         }
         Ok(state)
+    }
+
+    /// Rebuilds every ledger's derived parts (totals, roll-ups, index parts) on two threads.
+    fn rebuild_derived(&self, state: &mut State) -> Result<()> {
+        let catalog = state.catalog.clone();
+        let mut ledgers: Vec<(Kind, &mut crate::state::ledger::OrgMonthLedger)> = state
+            .ledgers
+            .iter_mut()
+            .flat_map(|(pid, bucket)| bucket.orgs.values_mut().map(move |l| (pid.kind, l)))
+            .collect();
+        let mid = ledgers.len() / 2;
+        let (left, right) = ledgers.split_at_mut(mid);
+        let rebuild = |part: &mut [(Kind, &mut crate::state::ledger::OrgMonthLedger)]| {
+            part.iter_mut()
+                .all(|(kind, ledger)| ledger.rebuild(&catalog, *kind).is_some())
+        };
+        let ok = std::thread::scope(|scope| {
+            let other = scope.spawn(|| rebuild(right));
+            let mine = rebuild(left);
+            mine && other.join().unwrap_or(false)
+        });
+        if ok {
+            Ok(())
+        } else {
+            Err(self.bad("ledger total overflow"))
+        }
     }
 
     fn tree(&self, name: &str) -> Result<sled::Tree> {
@@ -248,10 +275,6 @@ impl Store {
                         return Err(self.bad("entry id stored twice"));
                     }
                 }
-                let mut ledger = ledger;
-                ledger
-                    .rebuild(&state.catalog, pid.kind)
-                    .ok_or_else(|| self.bad("ledger total overflow"))?;
                 bucket.orgs.insert(org, ledger);
             }
         }

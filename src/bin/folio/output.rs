@@ -165,4 +165,10 @@ pub fn bench(r: &BenchReport, json: bool) {
         "reopen: {:.3} s; closing-balance read p50 {:.2} us, p99 {:.2} us, max {:.2} us",
         r.reopen_seconds, r.closing_read_p50_us, r.closing_read_p99_us, r.closing_read_max_us
     );
+    for q in &r.queries {
+        println!(
+            "{}: {} instances, p50 {:.2} us, p99 {:.2} us, max {:.2} us",
+            q.query, q.count, q.p50_us, q.p99_us, q.max_us
+        );
+    }
 }
