@@ -318,3 +318,90 @@ fn errors_exit_non_zero_with_one_line() {
         ],
     ));
 }
+
+#[test]
+fn verify_queries_and_reports_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    let file = tmp.path().join("s.jsonl");
+    let params = Params {
+        orgs: 40,
+        events: 8_000,
+        ..Params::default()
+    };
+    write_stream(&file, params, false);
+    ok(folio(&data, &["init"]));
+    ok(folio(
+        &data,
+        &["ingest", file.to_str().unwrap(), "--auto-org"],
+    ));
+    let out = ok(folio(&data, &["verify", "--json"]));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (v["ok"].as_bool(), v["entries"].as_u64()),
+        (Some(true), Some(8_000)),
+        "{v}"
+    );
+
+    let queries = tmp.path().join("q.jsonl");
+    let lines = ok(folio(
+        &data,
+        &[
+            "generate",
+            "--orgs",
+            "40",
+            "--events",
+            "8000",
+            "--queries",
+            "20",
+        ],
+    ));
+    std::fs::write(&queries, &lines).unwrap();
+    let answers = ok(folio(&data, &["queries", queries.to_str().unwrap()]));
+    assert_eq!(answers.lines().count(), 100);
+    for (q, a) in lines.lines().zip(answers.lines()).take(20) {
+        let q: serde_json::Value = serde_json::from_str(q).unwrap();
+        let (org, day) = (
+            q["org"].as_u64().unwrap(),
+            q["day"].as_i64().unwrap() as i32,
+        );
+        let (closing, ..) = expected_closing(params, org, day);
+        assert_eq!(a.parse::<i64>().unwrap(), closing, "{q}");
+    }
+    let top = ok(folio(
+        &data,
+        &[
+            "report", "top", "--month", "2024-02", "--limit", "3", "--json",
+        ],
+    ));
+    assert_eq!(top.lines().count(), 3);
+    let daily = ok(folio(
+        &data,
+        &[
+            "report",
+            "daily",
+            "--org",
+            "1",
+            "--day",
+            "2024-02-10",
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(daily.trim()).unwrap();
+    assert_eq!(
+        v["balance"]["closing"],
+        expected_closing(params, 1, 19_763).0
+    );
+    failure(folio(
+        &data,
+        &["report", "monthly", "--org", "1", "--month", "2024-13"],
+    ));
+    failure(folio(
+        &data,
+        &["report", "pending", "--org", "1", "--limit", "0"],
+    ));
+    failure(folio(
+        &data,
+        &["queries", lines_org("{\"org_id\":1}").as_str()],
+    ));
+}

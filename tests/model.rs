@@ -1303,6 +1303,10 @@ fn compare(db: &Db, model: &Model, probe: &Probe, org_ids: &[u64; 6]) -> Result<
             model.lsn
         ));
     }
+    let verified = db.verify();
+    if !verified.is_ok() {
+        return Err(format!("verify: {:?}", verified.problems));
+    }
     let orgs = db.read().orgs();
     let expected: Vec<Org> = model.orgs.values().map(|o| o.org.clone()).collect();
     if orgs != expected {

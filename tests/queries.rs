@@ -147,6 +147,12 @@ fn load(db: &Db, params: Params) -> (Model, Vec<WorkloadEvent>) {
 }
 
 fn compare(db: &Db, model: &Model, params: &Params, stage: &str) {
+    let report = db.verify();
+    assert!(report.is_ok(), "{stage}: verify: {:?}", report.problems);
+    assert!(
+        report.index_entries > 0,
+        "{stage}: no index part was materialized"
+    );
     let view = db.read();
     for kind in 1..=5u8 {
         for q in instances(kind, params, 200) {

@@ -3,9 +3,11 @@
 mod commit;
 mod open;
 mod options;
+mod verify;
 
 pub use open::RecoveryReport;
 pub use options::{Durability, Options};
+pub use verify::VerifyReport;
 
 use crate::error::{Error, Result};
 use crate::model::{Batch, BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
@@ -28,6 +30,9 @@ pub(crate) struct Shared {
     pub(crate) path: PathBuf,
     pub(crate) state: RwLock<State>,
     store: Store,
+    vfs: std::sync::Arc<dyn crate::io::Vfs>,
+    db_id: u64,
+    shards: u32,
     poisoned: Mutex<Option<String>>,
     checkpoint_lock: Mutex<()>,
     ops_since_checkpoint: AtomicU64,

@@ -9,6 +9,7 @@ pub mod index;
 pub mod ledger;
 pub mod read;
 pub mod validate;
+pub mod verify;
 
 use crate::model::{Lsn, Month, OrgId};
 use balance::BalanceShard;

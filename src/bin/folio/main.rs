@@ -86,8 +86,22 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Write the hotel-ledger-v1 stream to stdout.
+    /// Check every balance against its entries, every index against its predicate, every
+    /// checksum of the log and the store. Exits non-zero on any mismatch.
+    Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a JSON Lines file of hotel-ledger-v1 query instances; print one JSON answer per line.
+    Queries { file: PathBuf },
+    /// Hotel reports.
+    #[command(subcommand)]
+    Report(ReportCommand),
+    /// Write the hotel-ledger-v1 stream (or, with --queries N, N instances of each query kind) to stdout.
     Generate {
+        /// Emit the first N instances of each of Q1–Q5 instead of events.
+        #[arg(long)]
+        queries: Option<usize>,
         #[arg(long, default_value_t = 10_000)]
         orgs: u64,
         #[arg(long, default_value_t = 1_000_000)]
@@ -129,6 +143,48 @@ enum Command {
         orgs: u64,
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// Night audit of one org and business day.
+    Daily {
+        #[arg(long)]
+        org: u64,
+        #[arg(long)]
+        day: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revenue and expense by category of a UTC month, with daily closing balances.
+    Monthly {
+        #[arg(long)]
+        org: u64,
+        /// YYYY-MM
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Oldest pending expenses.
+    Pending {
+        #[arg(long)]
+        org: u64,
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Orgs with the most revenue in a UTC month.
+    Top {
+        /// YYYY-MM
+        #[arg(long)]
+        month: String,
+        #[arg(long, default_value_t = 10)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -193,6 +249,13 @@ fn time_arg(s: &str) -> Result<i64, Error> {
         })?
         .0 as i64
         * 86_400)
+}
+
+fn month_arg(s: &str) -> Result<folio::Month, Error> {
+    let bad = || Error::InvalidArgument(format!("{s:?} is not a month YYYY-MM"));
+    let (y, m) = s.split_once('-').ok_or_else(bad)?;
+    folio::Month::from_ym(y.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?)
+        .ok_or_else(bad)
 }
 
 fn currency_arg(s: &str) -> Result<Currency, Error> {
@@ -321,11 +384,51 @@ fn run(cli: Cli) -> Result<(), Error> {
             db.close()?;
             output::entries(&entries, json);
         }
+        Command::Verify { json } => {
+            let db = existing(&data)?;
+            let report = db.verify();
+            db.close()?;
+            output::verify(&report, json);
+            if !report.is_ok() {
+                return Err(Error::InvalidArgument(format!(
+                    "verify found {} problem(s)",
+                    report.problems.len()
+                )));
+            }
+        }
+        Command::Queries { file } => {
+            let db = existing(&data)?;
+            output::queries(&db, &file)?;
+            db.close()?;
+        }
+        Command::Report(report) => {
+            let db = existing(&data)?;
+            output::report(&db, report)?;
+            db.close()?;
+        }
+        Command::Generate {
+            queries: Some(count),
+            orgs,
+            events,
+            seed,
+            ..
+        } => {
+            let params = Params { seed, orgs, events };
+            params
+                .validate()
+                .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+            for kind in 1..=5u8 {
+                for q in folio::workload::instances(kind, &params, count) {
+                    println!("{}", q.to_json_line());
+                }
+            }
+        }
         Command::Generate {
             orgs,
             events,
             seed,
             csv,
+            ..
         } => {
             let params = Params { seed, orgs, events };
             params

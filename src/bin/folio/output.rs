@@ -1,11 +1,17 @@
 //! Printing results as text or JSON, and progress bars.
 
+use crate::ReportCommand;
 use folio::bench::BenchReport;
+use folio::query::workload::answer;
+use folio::query::{CategoryLine, DailyReport, MonthlyReport};
 use folio::workload::{InputFormat, WorkloadEvent};
 use folio::{DayBalance, Error, LedgerEntry, Org};
+use folio::{Db, OrgId, VerifyReport};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use std::io::BufRead;
 use std::io::Write;
+use std::path::Path;
 
 pub fn bytes_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
@@ -171,4 +177,168 @@ pub fn bench(r: &BenchReport, json: bool) {
             q.query, q.count, q.p50_us, q.p99_us, q.max_us
         );
     }
+}
+
+pub fn verify(r: &VerifyReport, json: bool) {
+    if json {
+        println!(
+            "{}",
+            json!({"ok": r.is_ok(), "lsn": r.lsn, "orgs": r.orgs, "entries": r.entries,
+                   "balance_rows": r.balance_rows, "index_entries": r.index_entries,
+                   "log_frames": r.log_frames, "problems": r.problems})
+        );
+        return;
+    }
+    println!(
+        "verified at LSN {}: {} orgs, {} entries, {} balance rows, {} index entries, {} log frames: {}",
+        r.lsn,
+        r.orgs,
+        r.entries,
+        r.balance_rows,
+        r.index_entries,
+        r.log_frames,
+        if r.is_ok() { "ok".to_string() } else { format!("{} problem(s)", r.problems.len()) }
+    );
+    for p in &r.problems {
+        println!("  {p}");
+    }
+}
+
+/// Runs every query instance of a JSON Lines file, one answer per line, in input order.
+pub fn queries(db: &Db, file: &Path) -> Result<(), Error> {
+    let input = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    for (n, line) in std::io::BufReader::new(input).lines().enumerate() {
+        let line = line.map_err(|e| Error::io(file, e))?;
+        if line.trim().is_empty() {
+            continue;
+        }
+        let bad = |why: String| Error::Input {
+            file: file.to_path_buf(),
+            line: n as u64 + 1,
+            why,
+        };
+        let q = folio::workload::QueryInstance::parse_json_line(&line)
+            .map_err(|e| bad(e.to_string()))?;
+        let value = answer(&db.read(), &q).map_err(|e| bad(e.to_string()))?;
+        writeln!(out, "{value}").map_err(|e| Error::io("<stdout>", e))?;
+    }
+    out.flush().map_err(|e| Error::io("<stdout>", e))
+}
+
+fn category_json(lines: &[CategoryLine]) -> Vec<serde_json::Value> {
+    lines
+        .iter()
+        .map(|l| json!({"category": l.category.as_str(), "total": l.total.0, "count": l.count}))
+        .collect()
+}
+
+fn print_categories(title: &str, lines: &[CategoryLine]) {
+    for l in lines {
+        println!(
+            "  {title:<7} {:<13} {:>14} ({} rows)",
+            l.category,
+            l.total.to_string(),
+            l.count
+        );
+    }
+}
+
+fn daily(r: &DailyReport, json: bool) {
+    if json {
+        let methods: Vec<_> = r
+            .by_method
+            .iter()
+            .map(|m| json!({"payment_method": m.payment_method.as_str(), "net": m.net.0, "count": m.count}))
+            .collect();
+        println!(
+            "{}",
+            json!({"balance": balance_json(&r.balance), "revenue": category_json(&r.revenue),
+                   "expense": category_json(&r.expense), "by_payment_method": methods})
+        );
+        return;
+    }
+    println!("night audit, org {}, {}:", r.balance.org, r.balance.day);
+    println!("  opening {:>22}", r.balance.opening.to_string());
+    print_categories("revenue", &r.revenue);
+    print_categories("expense", &r.expense);
+    for m in &r.by_method {
+        println!(
+            "  net by {:<13}   {:>14} ({} rows)",
+            m.payment_method,
+            m.net.to_string(),
+            m.count
+        );
+    }
+    println!("  closing {:>22}", r.balance.closing.to_string());
+}
+
+fn monthly(r: &MonthlyReport, json: bool) {
+    if json {
+        let closings: Vec<_> = r
+            .daily_closing
+            .iter()
+            .map(|(d, c)| json!({"day": d.to_string(), "closing": c.0}))
+            .collect();
+        println!(
+            "{}",
+            json!({"org_id": r.org.0, "month": r.month.to_string(), "revenue": category_json(&r.revenue),
+                   "expense": category_json(&r.expense), "net": r.net.0, "daily_closing": closings})
+        );
+        return;
+    }
+    println!("monthly report, org {}, {}:", r.org, r.month);
+    print_categories("revenue", &r.revenue);
+    print_categories("expense", &r.expense);
+    println!("  net {:>26}", r.net.to_string());
+    for (day, closing) in &r.daily_closing {
+        println!("  {day} closing {:>14}", closing.to_string());
+    }
+}
+
+pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
+    let view = db.read();
+    match command {
+        ReportCommand::Daily { org, day, json } => {
+            let day = folio::BusinessDay::parse(&day).ok_or_else(|| {
+                Error::InvalidArgument(format!("{day:?} is not a date YYYY-MM-DD"))
+            })?;
+            daily(&view.daily_report(OrgId(org), day)?, json);
+        }
+        ReportCommand::Monthly { org, month, json } => {
+            monthly(
+                &view.monthly_report(OrgId(org), crate::month_arg(&month)?)?,
+                json,
+            );
+        }
+        ReportCommand::Pending { org, limit, json } => {
+            for l in view.pending_expenses(OrgId(org), limit)? {
+                if json {
+                    println!(
+                        "{}",
+                        json!({"entry_id": l.entry_id, "occurred_at": l.occurred_at, "amount": l.amount.0, "category": l.category.as_str()})
+                    );
+                } else {
+                    println!(
+                        "{} {:>10} {:>14} {}",
+                        l.occurred_at,
+                        l.entry_id,
+                        l.amount.to_string(),
+                        l.category
+                    );
+                }
+            }
+        }
+        ReportCommand::Top { month, limit, json } => {
+            for l in view.top_revenue(crate::month_arg(&month)?, limit)? {
+                if json {
+                    println!("{}", json!({"org_id": l.org.0, "total": l.total.0}));
+                } else {
+                    println!("{:>10} {:>16}", l.org, l.total.to_string());
+                }
+            }
+        }
+    }
+    Ok(())
 }

@@ -1,0 +1,365 @@
+//! Verification of the in-memory state against its own rows: every balance row equals the sum of
+//! its entries, roll-ups and Fenwick prefixes match, every index holds exactly the rows its
+//! predicate admits, and the catalog's per-org maps agree with the rows.
+
+use super::balance::shard_of;
+use super::catalog::add_flow;
+use super::index::{IndexEntry, INDEX_MIN_ROWS};
+use super::ledger::{PartitionId, CATEGORY_SLOTS};
+use super::State;
+use crate::model::{BusinessDay, Kind, Month, OrgId};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What verification looked at and what it found.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct StateCheck {
+    pub orgs: u64,
+    pub entries: u64,
+    pub balance_rows: u64,
+    pub index_entries: u64,
+    /// One line per mismatch, naming what and where.
+    pub problems: Vec<String>,
+}
+
+/// Per org: day → (revenue, expense, revenue rows, expense rows), recomputed from the rows.
+type DayTotals = BTreeMap<BusinessDay, (i64, i64, u64, u64)>;
+
+impl State {
+    /// Checks every invariant the state keeps. Costs a pass over all rows.
+    pub fn verify(&self) -> StateCheck {
+        let mut check = StateCheck {
+            orgs: self.orgs.len() as u64,
+            ..StateCheck::default()
+        };
+        let mut days: BTreeMap<OrgId, DayTotals> = BTreeMap::new();
+        let mut flows: BTreeMap<OrgId, (i64, i64)> = BTreeMap::new();
+        let mut seen: BTreeMap<OrgId, u64> = BTreeMap::new();
+        for (pid, bucket) in &self.ledgers {
+            for (org, ledger) in &bucket.orgs {
+                let place = format!("{}/org {org}", pid.tree_name());
+                if !self.orgs.contains_key(org) {
+                    check
+                        .problems
+                        .push(format!("{place}: rows of an unregistered org"));
+                    continue;
+                }
+                self.verify_ledger(pid, *org, &place, &mut check);
+                for (&(at, id), row) in &ledger.rows {
+                    check.entries += 1;
+                    *seen.entry(*org).or_default() += 1;
+                    if PartitionId::of(pid.kind, at) != *pid {
+                        check
+                            .problems
+                            .push(format!("{place}: entry {id} belongs to another month"));
+                    }
+                    let signed = row.signed_amount();
+                    let day = days.entry(*org).or_default().entry(row.day).or_default();
+                    match pid.kind {
+                        Kind::Revenue => (day.0 = day.0.wrapping_add(signed), day.2 += 1),
+                        Kind::Expense => (day.1 = day.1.wrapping_add(signed), day.3 += 1),
+                    };
+                    let f = flows.entry(*org).or_default();
+                    *f = add_flow(*f, pid.kind, row.reverses != 0, row.amount)
+                        .unwrap_or((i64::MAX, i64::MAX));
+                    self.verify_links(*org, id, row, &place, &mut check);
+                }
+            }
+        }
+        for (org, state) in &self.orgs {
+            if seen.get(org).copied().unwrap_or(0) != state.entries.len() as u64 {
+                check.problems.push(format!(
+                    "org {org}: entry map holds {} ids, ledgers {}",
+                    state.entries.len(),
+                    seen.get(org).copied().unwrap_or(0)
+                ));
+            }
+            if flows.get(org).copied().unwrap_or((0, 0)) != (state.inflow, state.outflow) {
+                check
+                    .problems
+                    .push(format!("org {org}: inflow/outflow differ from the rows"));
+            }
+            self.verify_balances(*org, days.remove(org).unwrap_or_default(), &mut check);
+        }
+        for (shard, s) in self.balances.iter().enumerate() {
+            for org in s.orgs.keys() {
+                if shard_of(*org, self.shards) != shard || !self.orgs.contains_key(org) {
+                    check.problems.push(format!(
+                        "balances shard {shard}: org {org} does not belong here"
+                    ));
+                }
+            }
+        }
+        check
+    }
+
+    fn verify_ledger(&self, pid: &PartitionId, org: OrgId, place: &str, check: &mut StateCheck) {
+        let Some(ledger) = self.ledgers.get(pid).and_then(|b| b.orgs.get(&org)) else {
+            return;
+        };
+        let total = ledger
+            .rows
+            .values()
+            .fold(0i64, |acc, r| acc.wrapping_add(r.signed_amount()));
+        if total != ledger.total {
+            check.problems.push(format!(
+                "{place}: total {} but rows sum to {total}",
+                ledger.total
+            ));
+        }
+        let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
+        for row in ledger.rows.values() {
+            let slot = &mut by_category[row.category.code() as usize];
+            slot.0 = slot.0.wrapping_add(row.signed_amount());
+            slot.1 += 1;
+        }
+        if by_category != ledger.by_category {
+            check
+                .problems
+                .push(format!("{place}: category roll-up differs from the rows"));
+        }
+        if ledger.rows.len() >= INDEX_MIN_ROWS && !ledger.has_indexes() {
+            check.problems.push(format!(
+                "{place}: {} rows but no index parts",
+                ledger.rows.len()
+            ));
+        }
+        if !ledger.has_indexes() {
+            return;
+        }
+        for (slot, def) in self.catalog.of_table(pid.kind) {
+            let Some(part) = ledger.indexes.get(slot) else {
+                check
+                    .problems
+                    .push(format!("{place}: index {} missing", def.name));
+                continue;
+            };
+            let want: BTreeSet<IndexEntry> = ledger
+                .rows
+                .iter()
+                .filter(|(_, row)| def.admits(row))
+                .map(|(key, row)| IndexEntry::of(def, *key, row))
+                .collect();
+            let have: BTreeSet<IndexEntry> = part.entries().collect();
+            check.index_entries += have.len() as u64;
+            if have.len() != part.len() {
+                check.problems.push(format!(
+                    "{place}: index {} holds duplicate entries",
+                    def.name
+                ));
+            }
+            for missing in want.difference(&have) {
+                check.problems.push(format!(
+                    "{place}: index {} lacks entry {}",
+                    def.name, missing.entry_id
+                ));
+            }
+            for extra in have.difference(&want) {
+                check.problems.push(format!(
+                    "{place}: index {} holds a wrong entry for {}",
+                    def.name, extra.entry_id
+                ));
+            }
+            let sorted = part.runs.values().all(|run| {
+                run.windows(2)
+                    .all(|w| (w[0].occurred_at, w[0].entry_id) < (w[1].occurred_at, w[1].entry_id))
+            });
+            if !sorted {
+                check
+                    .problems
+                    .push(format!("{place}: index {} is out of order", def.name));
+            }
+        }
+    }
+
+    /// A reversal points at an existing original that points back; a payment mark is on an expense.
+    fn verify_links(
+        &self,
+        org: OrgId,
+        id: u64,
+        row: &super::ledger::Row,
+        place: &str,
+        check: &mut StateCheck,
+    ) {
+        let find = |target: u64| {
+            let loc = self.orgs.get(&org)?.entries.get(&target)?;
+            let pid = PartitionId::of(loc.kind, loc.occurred_at);
+            self.ledgers
+                .get(&pid)?
+                .orgs
+                .get(&org)?
+                .rows
+                .get(&(loc.occurred_at, target))
+        };
+        if row.reverses != 0 && find(row.reverses).is_none_or(|o| o.reversed_by != id) {
+            check.problems.push(format!(
+                "{place}: reversal {id} and entry {} do not point at each other",
+                row.reverses
+            ));
+        }
+        if row.reversed_by != 0 && find(row.reversed_by).is_none_or(|r| r.reverses != id) {
+            check.problems.push(format!(
+                "{place}: entry {id} names reversal {} that does not reverse it",
+                row.reversed_by
+            ));
+        }
+        if row.paid_at.is_some() && row.posted_status == 0 {
+            check.problems.push(format!(
+                "{place}: entry {id} is paid but is no expense posting"
+            ));
+        }
+    }
+
+    fn verify_balances(&self, org: OrgId, want: DayTotals, check: &mut StateCheck) {
+        let have = self.shard(org).orgs.get(&org);
+        let mut have_days: DayTotals = BTreeMap::new();
+        let mut month_nets: BTreeMap<Month, i64> = BTreeMap::new();
+        if let Some(b) = have {
+            for (month, value) in &b.months {
+                let net = value.days.iter().fold(0i64, |acc, d| {
+                    acc.wrapping_add(d.revenue.wrapping_sub(d.expense))
+                });
+                if net != value.net {
+                    check.problems.push(format!(
+                        "org {org} {month}: month net {} but days sum to {net}",
+                        value.net
+                    ));
+                }
+                month_nets.insert(*month, value.net);
+                for d in &value.days {
+                    check.balance_rows += 1;
+                    if d.day.month() != *month {
+                        check
+                            .problems
+                            .push(format!("org {org} {}: day row stored under {month}", d.day));
+                    }
+                    have_days.insert(
+                        d.day,
+                        (d.revenue, d.expense, d.revenue_count, d.expense_count),
+                    );
+                }
+            }
+            let mut before = 0i64;
+            for (month, net) in &month_nets {
+                match b.prefix.sum_before(*month) {
+                    Some((sum, _)) if sum == before => {}
+                    _ => check.problems.push(format!(
+                        "org {org} {month}: Fenwick prefix differs from the month nets"
+                    )),
+                }
+                before = before.wrapping_add(*net);
+            }
+        }
+        let want: DayTotals = want
+            .into_iter()
+            .filter(|(_, v)| *v != (0, 0, 0, 0))
+            .collect();
+        for (day, w) in &want {
+            if have_days.get(day) != Some(w) {
+                check.problems.push(format!(
+                    "org {org} {day}: balance row {:?} but entries give {w:?}",
+                    have_days.get(day)
+                ));
+            }
+        }
+        for day in have_days.keys().filter(|d| !want.contains_key(d)) {
+            check
+                .problems
+                .push(format!("org {org} {day}: balance row without entries"));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::record::{EntryRecord, LogOp, OrgRecord};
+    use crate::model::Lsn;
+
+    fn state_with_rows(n: u64) -> State {
+        let mut state = State::new(4);
+        let org = OrgRecord {
+            org: 9,
+            name: "H".into(),
+            currency: *b"EUR",
+            time_zone: "UTC".into(),
+            opening: 0,
+            created_at: 0,
+        };
+        state.apply(Lsn(1), &[LogOp::Org(org)]).unwrap();
+        let ops: Vec<LogOp> = (1..=n)
+            .map(|i| {
+                LogOp::Entry(EntryRecord {
+                    org: 9,
+                    entry_id: i,
+                    occurred_at: 1_704_067_200 + (i as i64 % 7) * 3600 + i as i64,
+                    amount: 100 + i as i64,
+                    reverses: 0,
+                    day: 19723,
+                    kind: 2,
+                    category: 5 + (i % 3) as u8,
+                    payment_method: 1 + (i % 3) as u8,
+                    status: 1 + (i % 2) as u8,
+                    reference: String::new(),
+                })
+            })
+            .collect();
+        state.apply(Lsn(2), &ops).unwrap();
+        state
+    }
+
+    #[test]
+    fn a_consistent_state_verifies() {
+        let state = state_with_rows(200);
+        let check = state.verify();
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
+        assert_eq!(check.entries, 200);
+        assert!(check.index_entries > 0);
+    }
+
+    #[test]
+    fn a_damaged_index_is_found() {
+        let mut state = state_with_rows(200);
+        let ledger = state
+            .ledgers
+            .values_mut()
+            .next()
+            .unwrap()
+            .orgs
+            .values_mut()
+            .next()
+            .unwrap();
+        let run = ledger.indexes[0].runs.values_mut().next().unwrap();
+        let lost = run.remove(3);
+        let problems = state.verify().problems;
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(&format!("lacks entry {}", lost.entry_id))),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_balance_is_found() {
+        let mut state = state_with_rows(100);
+        let shard = shard_of(OrgId(9), 4);
+        let month = state.balances[shard]
+            .orgs
+            .get_mut(&OrgId(9))
+            .unwrap()
+            .months
+            .values_mut()
+            .next()
+            .unwrap();
+        month.days[0].expense += 1;
+        let problems = state.verify().problems;
+        assert!(
+            problems.iter().any(|p| p.contains("balance row")),
+            "{problems:?}"
+        );
+        assert!(
+            problems.iter().any(|p| p.contains("month net")),
+            "{problems:?}"
+        );
+    }
+}
