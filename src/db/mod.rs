@@ -199,6 +199,18 @@ impl ReadView<'_> {
         self.state.daily_report(org, day)
     }
 
+    /// Runs a typed query (see [`crate::query::Query`]).
+    pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
+        Ok(self.state.query(query)?.0)
+    }
+
+    /// The plan of a query: partitions touched out of the total, index used, covered or not,
+    /// estimated rows.
+    pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
+        query.validate()?;
+        Ok(self.state.plan(query))
+    }
+
     /// Number of ledger entries (postings and reversals).
     pub fn entry_count(&self) -> usize {
         self.state.entry_count()
@@ -295,6 +307,16 @@ impl Db {
 
     pub fn org(&self, org: OrgId) -> Option<Org> {
         self.read().org(org)
+    }
+
+    /// Runs a typed query in one consistent view.
+    pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
+        self.read().query(query)
+    }
+
+    /// The plan of a query, without running it.
+    pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
+        self.read().explain(query)
     }
 
     /// LSN of the last applied (and, with `Durability::Sync`, durable) batch.

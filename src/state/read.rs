@@ -46,7 +46,7 @@ pub struct LedgerEntry {
 }
 
 impl LedgerEntry {
-    fn of(org: OrgId, kind: Kind, key: (i64, u64), row: &Row) -> LedgerEntry {
+    pub(crate) fn of(org: OrgId, kind: Kind, key: (i64, u64), row: &Row) -> LedgerEntry {
         let status = match (row.posted_status, row.paid_at) {
             (STATUS_NONE, _) => None,
             (_, Some(_)) => Some(ExpenseStatus::Paid),

@@ -104,13 +104,15 @@ impl IndexPart {
     /// Runs whose first `prefix.len()` key values equal `prefix`, in key order.
     pub fn runs_with_prefix<'a>(
         &'a self,
-        prefix: &'a [i64],
+        prefix: &[i64],
     ) -> impl Iterator<Item = (&'a [i64; MAX_KEY_COLUMNS], &'a Run)> + 'a {
+        let len = prefix.len().min(MAX_KEY_COLUMNS);
         let mut start = [i64::MIN; MAX_KEY_COLUMNS];
-        start[..prefix.len()].copy_from_slice(prefix);
+        start[..len].copy_from_slice(&prefix[..len]);
+        let fixed = start;
         self.runs
             .range(start..)
-            .take_while(move |(k, _)| k[..prefix.len()] == *prefix)
+            .take_while(move |(k, _)| k[..len] == fixed[..len])
     }
 
     /// Number of entries.

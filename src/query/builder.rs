@@ -1,0 +1,266 @@
+//! The typed query builder over revenues and expenses: filters, grouping with aggregates, order,
+//! limit and cursor pagination. See `plan.rs` for how a query is planned and `exec.rs` for how
+//! it runs.
+
+use crate::error::{Error, Result};
+use crate::model::{
+    BusinessDay, Category, ExpenseStatus, Kind, Money, OrgId, PaymentMethod, Timestamp,
+};
+
+/// Most rows one page returns.
+pub const MAX_QUERY_LIMIT: usize = 10_000;
+
+/// Which ledgers a query reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tables {
+    Revenues,
+    Expenses,
+    Both,
+}
+
+impl Tables {
+    pub fn kinds(self) -> &'static [Kind] {
+        match self {
+            Tables::Revenues => &[Kind::Revenue],
+            Tables::Expenses => &[Kind::Expense],
+            Tables::Both => &[Kind::Revenue, Kind::Expense],
+        }
+    }
+}
+
+/// Order of returned rows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Order {
+    /// (occurred_at, entry id) ascending.
+    #[default]
+    TimeAsc,
+    TimeDesc,
+}
+
+/// What rows are grouped by when aggregating.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GroupBy {
+    Category,
+    PaymentMethod,
+    /// The org's business day.
+    Day,
+    /// The UTC month of `occurred_at`.
+    Month,
+    /// One group for everything.
+    Nothing,
+}
+
+/// Where a page ended: the next page starts after this row.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Cursor {
+    pub occurred_at: Timestamp,
+    pub entry_id: u64,
+    pub kind: Kind,
+    pub org: OrgId,
+}
+
+const CURSOR_PREFIX: &str = "fc1";
+
+impl Cursor {
+    /// An opaque, checked text form: `fc1.<occurred_at>.<entry_id>.<kind code>.<org>.<check>`.
+    pub fn encode(&self) -> String {
+        let body = format!(
+            "{}.{}.{}.{}",
+            self.occurred_at,
+            self.entry_id,
+            self.kind.code(),
+            self.org.0
+        );
+        format!(
+            "{CURSOR_PREFIX}.{body}.{:08x}",
+            crc32fast::hash(body.as_bytes())
+        )
+    }
+
+    pub fn decode(text: &str) -> Result<Cursor> {
+        let bad = || Error::InvalidArgument(format!("malformed cursor {text:?}"));
+        let mut parts = text.split('.');
+        if parts.next() != Some(CURSOR_PREFIX) {
+            return Err(bad());
+        }
+        let fields: Vec<&str> = parts.collect();
+        let [at, id, kind, org, check] = fields.as_slice() else {
+            return Err(bad());
+        };
+        let body = format!("{at}.{id}.{kind}.{org}");
+        if format!("{:08x}", crc32fast::hash(body.as_bytes())) != *check {
+            return Err(bad());
+        }
+        Ok(Cursor {
+            occurred_at: at.parse().map_err(|_| bad())?,
+            entry_id: id.parse().map_err(|_| bad())?,
+            kind: kind
+                .parse::<u8>()
+                .ok()
+                .and_then(Kind::from_code)
+                .ok_or_else(bad)?,
+            org: OrgId(org.parse().map_err(|_| bad())?),
+        })
+    }
+
+    /// The total order rows are paged in.
+    pub fn position(&self) -> (Timestamp, u64, u8, u64) {
+        (
+            self.occurred_at,
+            self.entry_id,
+            self.kind.code(),
+            self.org.0,
+        )
+    }
+}
+
+/// A query over the ledgers. Build with [`Query::revenues`], [`Query::expenses`] or
+/// [`Query::ledger`], then narrow it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Query {
+    pub tables: Tables,
+    pub org: Option<OrgId>,
+    /// `from <= occurred_at < to`.
+    pub time: Option<(Timestamp, Timestamp)>,
+    /// Business days, inclusive.
+    pub days: Option<(BusinessDay, BusinessDay)>,
+    pub category: Option<Category>,
+    pub payment_method: Option<PaymentMethod>,
+    pub status: Option<ExpenseStatus>,
+    /// Signed amount bounds, inclusive.
+    pub amount: (Option<i64>, Option<i64>),
+    pub group_by: Option<GroupBy>,
+    pub order: Order,
+    pub limit: usize,
+    pub after: Option<Cursor>,
+}
+
+impl Query {
+    fn on(tables: Tables) -> Query {
+        Query {
+            tables,
+            org: None,
+            time: None,
+            days: None,
+            category: None,
+            payment_method: None,
+            status: None,
+            amount: (None, None),
+            group_by: None,
+            order: Order::TimeAsc,
+            limit: 100,
+            after: None,
+        }
+    }
+
+    pub fn revenues() -> Query {
+        Query::on(Tables::Revenues)
+    }
+
+    pub fn expenses() -> Query {
+        Query::on(Tables::Expenses)
+    }
+
+    /// Both ledgers, merged in time order.
+    pub fn ledger() -> Query {
+        Query::on(Tables::Both)
+    }
+
+    pub fn org(mut self, org: OrgId) -> Query {
+        self.org = Some(org);
+        self
+    }
+
+    /// `from <= occurred_at < to`.
+    pub fn between(mut self, from: Timestamp, to: Timestamp) -> Query {
+        self.time = Some((from, to));
+        self
+    }
+
+    /// Business days `from..=to`.
+    pub fn days(mut self, from: BusinessDay, to: BusinessDay) -> Query {
+        self.days = Some((from, to));
+        self
+    }
+
+    pub fn category(mut self, category: Category) -> Query {
+        self.category = Some(category);
+        self
+    }
+
+    pub fn payment_method(mut self, method: PaymentMethod) -> Query {
+        self.payment_method = Some(method);
+        self
+    }
+
+    pub fn status(mut self, status: ExpenseStatus) -> Query {
+        self.status = Some(status);
+        self
+    }
+
+    /// Signed amount in `min..=max` (either bound optional).
+    pub fn amount(mut self, min: Option<Money>, max: Option<Money>) -> Query {
+        self.amount = (min.map(|m| m.0), max.map(|m| m.0));
+        self
+    }
+
+    /// Aggregates (sum, count, min, max of the signed amount) per group instead of rows.
+    pub fn group_by(mut self, group: GroupBy) -> Query {
+        self.group_by = Some(group);
+        self
+    }
+
+    pub fn order(mut self, order: Order) -> Query {
+        self.order = order;
+        self
+    }
+
+    pub fn limit(mut self, limit: usize) -> Query {
+        self.limit = limit;
+        self
+    }
+
+    /// Continues after the row a previous page's cursor names.
+    pub fn after(mut self, cursor: Cursor) -> Query {
+        self.after = Some(cursor);
+        self
+    }
+
+    /// Rejects queries that cannot be answered exactly.
+    pub fn validate(&self) -> Result<()> {
+        let bad = |why: String| Err(Error::InvalidArgument(why));
+        if self.limit == 0 || self.limit > MAX_QUERY_LIMIT {
+            return bad(format!(
+                "limit must be 1..={MAX_QUERY_LIMIT}, got {}",
+                self.limit
+            ));
+        }
+        if let Some((from, to)) = self.time {
+            if to <= from {
+                return bad(format!("time range {from}..{to} is empty or inverted"));
+            }
+        }
+        if let Some((from, to)) = self.days {
+            if to < from {
+                return bad(format!("day range {from}..={to} is inverted"));
+            }
+        }
+        if let (Some(min), Some(max)) = self.amount {
+            if max < min {
+                return bad(format!("amount range {min}..={max} is inverted"));
+            }
+        }
+        if self.status.is_some() && self.tables != Tables::Expenses {
+            return bad("status is a column of expenses only".into());
+        }
+        if let Some(c) = self.category {
+            if !self.tables.kinds().iter().any(|k| c.allowed_for(*k)) {
+                return bad(format!("category {c} does not occur in the queried table"));
+            }
+        }
+        if self.after.is_some() && self.group_by.is_some() {
+            return bad("a cursor pages rows, not groups".into());
+        }
+        Ok(())
+    }
+}

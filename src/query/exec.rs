@@ -1,0 +1,319 @@
+//! Running a planned query: visit the plan's partitions month by month, read each org's ledger
+//! through the chosen index (its matching key runs) or its clustered rows, filter, then page rows
+//! in time order or fold them into groups.
+
+use super::builder::{Cursor, GroupBy, Order, Query};
+use super::plan::{prefix_values, Access, Plan};
+use crate::error::{Error, Result};
+use crate::model::{BusinessDay, Category, Kind, Money, Month, OrgId, PaymentMethod};
+use crate::state::index::{Column, IndexDef, RunItem, MAX_KEY_COLUMNS};
+use crate::state::ledger::{OrgMonthLedger, PartitionId, Row};
+use crate::state::read::LedgerEntry;
+use crate::state::State;
+use std::collections::BTreeMap;
+
+/// What a group is keyed by.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GroupKey {
+    Category(Category),
+    PaymentMethod(PaymentMethod),
+    Day(BusinessDay),
+    Month(Month),
+    All,
+}
+
+/// Aggregates of one group over signed amounts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Group {
+    pub key: GroupKey,
+    pub sum: Money,
+    pub count: u64,
+    pub min: Money,
+    pub max: Money,
+}
+
+/// A query's result.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum QueryOutput {
+    /// A page of rows; `next` continues after its last row when the page is full.
+    Rows {
+        rows: Vec<LedgerEntry>,
+        next: Option<Cursor>,
+    },
+    /// Groups in key order.
+    Groups(Vec<Group>),
+}
+
+/// One candidate row, read from a row or from an index entry.
+struct Candidate<'a> {
+    org: OrgId,
+    kind: Kind,
+    at: i64,
+    id: u64,
+    ledger: &'a OrgMonthLedger,
+    source: Source<'a>,
+}
+
+enum Source<'a> {
+    Row(&'a Row),
+    Index(&'a IndexDef, &'a [i64; MAX_KEY_COLUMNS], &'a RunItem),
+}
+
+impl Candidate<'_> {
+    fn row(&self) -> Option<&Row> {
+        match self.source {
+            Source::Row(row) => Some(row),
+            Source::Index(..) => self.ledger.rows.get(&(self.at, self.id)),
+        }
+    }
+
+    /// A column's value: from the index entry when it holds it, else from the row.
+    fn get(&self, column: Column) -> Option<i64> {
+        match (column, &self.source) {
+            (Column::OccurredAt, _) => Some(self.at),
+            (Column::EntryId, _) => Some(self.id as i64),
+            (_, Source::Index(def, key, item)) => {
+                if let Some(i) = def.key.iter().position(|c| *c == column) {
+                    return Some(key[i]);
+                }
+                if let Some(j) = def.include.iter().position(|c| *c == column) {
+                    return Some(item.include[j]);
+                }
+                self.row().map(|r| column.value((self.at, self.id), r))
+            }
+            (_, Source::Row(row)) => Some(column.value((self.at, self.id), row)),
+        }
+    }
+
+    fn matches(&self, q: &Query) -> bool {
+        let eq = |column, want: Option<i64>| want.is_none_or(|w| self.get(column) == Some(w));
+        if q.time
+            .is_some_and(|(from, to)| !(from..to).contains(&self.at))
+        {
+            return false;
+        }
+        if let Some((first, last)) = q.days {
+            if !self
+                .get(Column::Day)
+                .is_some_and(|d| (first.0 as i64..=last.0 as i64).contains(&d))
+            {
+                return false;
+            }
+        }
+        let amount_ok = match q.amount {
+            (None, None) => true,
+            (min, max) => self
+                .get(Column::Amount)
+                .is_some_and(|a| min.is_none_or(|m| a >= m) && max.is_none_or(|m| a <= m)),
+        };
+        amount_ok
+            && eq(Column::Category, q.category.map(|c| c.code() as i64))
+            && eq(
+                Column::PaymentMethod,
+                q.payment_method.map(|p| p.code() as i64),
+            )
+            && eq(Column::Status, q.status.map(|s| s.code() as i64))
+    }
+
+    fn position(&self) -> (i64, u64, u8, u64) {
+        (self.at, self.id, self.kind.code(), self.org.0)
+    }
+}
+
+impl State {
+    /// Plans and runs a query.
+    pub fn query(&self, q: &Query) -> Result<(QueryOutput, Plan)> {
+        q.validate()?;
+        if let Some(org) = q.org {
+            if !self.orgs.contains_key(&org) {
+                return Err(Error::UnknownOrg(org));
+            }
+        }
+        let plan = self.plan(q);
+        let mut months: Vec<Month> = plan.partitions.iter().map(|p| p.month).collect();
+        months.dedup();
+        if q.order == Order::TimeDesc {
+            months.reverse();
+        }
+        let mut rows = Vec::new();
+        let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
+        for month in months {
+            let mut candidates = Vec::new();
+            for (kind, access) in &plan.access {
+                let Some(bucket) = self.ledgers.get(&PartitionId { kind: *kind, month }) else {
+                    continue;
+                };
+                match q.org {
+                    Some(org) => {
+                        if let Some(ledger) = bucket.orgs.get(&org) {
+                            self.collect(org, *kind, ledger, access, q, &mut candidates);
+                        }
+                    }
+                    None => {
+                        for (org, ledger) in &bucket.orgs {
+                            self.collect(*org, *kind, ledger, access, q, &mut candidates);
+                        }
+                    }
+                }
+            }
+            match q.group_by {
+                Some(by) => fold(&mut groups, by, &candidates)?,
+                None => {
+                    if let Some(next) = page(&mut rows, candidates, q) {
+                        return Ok((
+                            QueryOutput::Rows {
+                                rows,
+                                next: Some(next),
+                            },
+                            plan,
+                        ));
+                    }
+                }
+            }
+        }
+        let output = match q.group_by {
+            Some(_) => QueryOutput::Groups(groups.into_values().collect()),
+            None => QueryOutput::Rows { rows, next: None },
+        };
+        Ok((output, plan))
+    }
+
+    fn collect<'a>(
+        &'a self,
+        org: OrgId,
+        kind: Kind,
+        ledger: &'a OrgMonthLedger,
+        access: &Access,
+        q: &Query,
+        out: &mut Vec<Candidate<'a>>,
+    ) {
+        let (from, to) = q.time.unwrap_or((i64::MIN, i64::MAX));
+        let index = match access {
+            Access::Index { slot, .. } if ledger.has_indexes() => self
+                .catalog
+                .of_table(kind)
+                .nth(*slot)
+                .map(|(_, def)| (*slot, def)),
+            _ => None,
+        };
+        let before = out.len();
+        match index {
+            Some((slot, def)) => {
+                let prefix = prefix_values(def, q);
+                for (key, run) in ledger.indexes[slot].runs_with_prefix(&prefix) {
+                    let start = run.partition_point(|i| i.occurred_at < from);
+                    for item in run[start..].iter().take_while(|i| i.occurred_at < to) {
+                        let source = Source::Index(def, key, item);
+                        out.push(Candidate {
+                            org,
+                            kind,
+                            at: item.occurred_at,
+                            id: item.entry_id,
+                            ledger,
+                            source,
+                        });
+                    }
+                }
+            }
+            None => {
+                for (&(at, id), row) in ledger.rows.range((from, 0)..(to, 0)) {
+                    out.push(Candidate {
+                        org,
+                        kind,
+                        at,
+                        id,
+                        ledger,
+                        source: Source::Row(row),
+                    });
+                }
+            }
+        }
+        let mut kept = before;
+        for i in before..out.len() {
+            if out[i].matches(q) {
+                out.swap(kept, i);
+                kept += 1;
+            }
+        }
+        out.truncate(kept);
+    }
+}
+
+/// Adds one month's candidates to the page; returns the cursor when the page is full.
+fn page(
+    rows: &mut Vec<LedgerEntry>,
+    mut candidates: Vec<Candidate<'_>>,
+    q: &Query,
+) -> Option<Cursor> {
+    candidates.sort_unstable_by_key(Candidate::position);
+    if q.order == Order::TimeDesc {
+        candidates.reverse();
+    }
+    for c in candidates {
+        if let Some(after) = q.after {
+            let past = match q.order {
+                Order::TimeAsc => c.position() > after.position(),
+                Order::TimeDesc => c.position() < after.position(),
+            };
+            if !past {
+                continue;
+            }
+        }
+        let Some(row) = c.row() else { continue };
+        rows.push(LedgerEntry::of(c.org, c.kind, (c.at, c.id), row));
+        if rows.len() == q.limit {
+            return Some(Cursor {
+                occurred_at: c.at,
+                entry_id: c.id,
+                kind: c.kind,
+                org: c.org,
+            });
+        }
+    }
+    None
+}
+
+fn fold(
+    groups: &mut BTreeMap<GroupKey, Group>,
+    by: GroupBy,
+    candidates: &[Candidate<'_>],
+) -> Result<()> {
+    let missing = || Error::InvalidArgument("index entry without its row".into());
+    for c in candidates {
+        let key = match by {
+            GroupBy::Category => GroupKey::Category(
+                c.get(Column::Category)
+                    .and_then(|v| Category::from_code(v as u8))
+                    .ok_or_else(missing)?,
+            ),
+            GroupBy::PaymentMethod => GroupKey::PaymentMethod(
+                c.get(Column::PaymentMethod)
+                    .and_then(|v| PaymentMethod::from_code(v as u8))
+                    .ok_or_else(missing)?,
+            ),
+            GroupBy::Day => {
+                GroupKey::Day(BusinessDay(c.get(Column::Day).ok_or_else(missing)? as i32))
+            }
+            GroupBy::Month => GroupKey::Month(Month::of_utc(c.at)),
+            GroupBy::Nothing => GroupKey::All,
+        };
+        let amount = c.get(Column::Amount).ok_or_else(missing)?;
+        let g = groups.entry(key).or_insert(Group {
+            key,
+            sum: Money(0),
+            count: 0,
+            min: Money(amount),
+            max: Money(amount),
+        });
+        g.sum = Money(
+            g.sum
+                .0
+                .checked_add(amount)
+                .ok_or_else(|| Error::InvalidArgument("sum overflows i64".into()))?,
+        );
+        g.count += 1;
+        g.min = g.min.min(Money(amount));
+        g.max = g.max.max(Money(amount));
+    }
+    Ok(())
+}
