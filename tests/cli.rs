@@ -405,3 +405,110 @@ fn verify_queries_and_reports_from_the_command_line() {
         &["queries", lines_org("{\"org_id\":1}").as_str()],
     ));
 }
+
+#[test]
+fn query_explain_index_list_and_paging_from_the_command_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    let file = tmp.path().join("s.jsonl");
+    let params = Params {
+        orgs: 20,
+        events: 6_000,
+        ..Params::default()
+    };
+    write_stream(&file, params, false);
+    ok(folio(&data, &["init"]));
+    ok(folio(
+        &data,
+        &["ingest", file.to_str().unwrap(), "--auto-org"],
+    ));
+    let list = ok(folio(&data, &["index", "list", "--json"]));
+    assert_eq!(list.lines().count(), 5);
+    assert!(list.contains("\"expenses_pending\""));
+
+    let plan = ok(folio(
+        &data,
+        &[
+            "query",
+            "--table",
+            "expenses",
+            "--org",
+            "1",
+            "--status",
+            "pending",
+            "--explain",
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(plan.trim()).unwrap();
+    assert_eq!(v["access"][0]["index"], "expenses_pending");
+
+    // Two pages through the cursor equal one page twice as long.
+    let base = [
+        "query",
+        "--org",
+        "2",
+        "--from",
+        "2024-02-01",
+        "--to",
+        "2024-05-01",
+        "--json",
+    ];
+    let rows = |out: &str| -> Vec<u64> {
+        out.lines()
+            .filter_map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["entry_id"].as_u64()
+            })
+            .collect()
+    };
+    let long = ok(folio(&data, &[&base[..], &["--limit", "40"]].concat()));
+    let first = ok(folio(&data, &[&base[..], &["--limit", "20"]].concat()));
+    let cursor = first
+        .lines()
+        .last()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["next"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .unwrap();
+    let second = ok(folio(
+        &data,
+        &[&base[..], &["--limit", "20", "--after", &cursor]].concat(),
+    ));
+    assert_eq!(rows(&long), [rows(&first), rows(&second)].concat());
+
+    let grouped = ok(folio(
+        &data,
+        &[
+            "query",
+            "--table",
+            "revenues",
+            "--org",
+            "1",
+            "--group-by",
+            "all",
+            "--json",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(grouped.trim()).unwrap();
+    let want: i64 = Generator::new(params)
+        .filter(|e| e.org_id == 1 && e.kind == folio::Kind::Revenue)
+        .map(|e| e.amount)
+        .sum();
+    assert_eq!(v["sum"], want);
+
+    failure(folio(&data, &["query", "--table", "rooms"]));
+    failure(folio(&data, &["query", "--category", "sauna"]));
+    failure(folio(
+        &data,
+        &["query", "--table", "revenues", "--status", "paid"],
+    ));
+    failure(folio(
+        &data,
+        &["query", "--from", "2024-03-01", "--to", "2024-02-01"],
+    ));
+    failure(folio(&data, &["query", "--limit", "100000"]));
+    failure(folio(&data, &["query", "--after", "fc1.1.2.3.4.5"]));
+}

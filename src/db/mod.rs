@@ -199,6 +199,11 @@ impl ReadView<'_> {
         self.state.daily_report(org, day)
     }
 
+    /// The declared secondary indexes.
+    pub fn indexes(&self) -> Vec<crate::state::index::IndexDef> {
+        self.state.catalog.defs.clone()
+    }
+
     /// Runs a typed query (see [`crate::query::Query`]).
     pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
         Ok(self.state.query(query)?.0)

@@ -97,6 +97,11 @@ enum Command {
     /// Hotel reports.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// Query revenues/expenses with filters, grouping, order and paging.
+    Query(QueryArgs),
+    /// Secondary indexes.
+    #[command(subcommand)]
+    Index(IndexCommand),
     /// Write the hotel-ledger-v1 stream (or, with --queries N, N instances of each query kind) to stdout.
     Generate {
         /// Emit the first N instances of each of Q1–Q5 instead of events.
@@ -143,6 +148,63 @@ enum Command {
         orgs: u64,
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+    },
+}
+
+#[derive(clap::Args)]
+pub struct QueryArgs {
+    /// revenues, expenses or ledger (both).
+    #[arg(long, default_value = "ledger")]
+    pub table: String,
+    #[arg(long)]
+    pub org: Option<u64>,
+    /// occurred_at >= FROM (YYYY-MM-DD or epoch seconds).
+    #[arg(long)]
+    pub from: Option<String>,
+    /// occurred_at < TO (YYYY-MM-DD or epoch seconds).
+    #[arg(long)]
+    pub to: Option<String>,
+    /// First business day (inclusive).
+    #[arg(long)]
+    pub day_from: Option<String>,
+    /// Last business day (inclusive).
+    #[arg(long)]
+    pub day_to: Option<String>,
+    #[arg(long)]
+    pub category: Option<String>,
+    #[arg(long)]
+    pub payment_method: Option<String>,
+    /// pending or paid (expenses).
+    #[arg(long)]
+    pub status: Option<String>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub min_amount: Option<i64>,
+    #[arg(long, allow_negative_numbers = true)]
+    pub max_amount: Option<i64>,
+    /// category, payment_method, day, month or all: aggregates instead of rows.
+    #[arg(long)]
+    pub group_by: Option<String>,
+    /// asc or desc (by occurred_at, entry id).
+    #[arg(long, default_value = "asc")]
+    pub order: String,
+    #[arg(long, default_value_t = 100)]
+    pub limit: usize,
+    /// Continue after a previous page's cursor.
+    #[arg(long)]
+    pub after: Option<String>,
+    /// Print the plan instead of running the query.
+    #[arg(long)]
+    pub explain: bool,
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Subcommand)]
+enum IndexCommand {
+    /// List the declared indexes.
+    List {
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -233,13 +295,13 @@ fn existing(data: &Path) -> Result<Db, Error> {
     )
 }
 
-fn day_arg(s: &str) -> Result<BusinessDay, Error> {
+pub(crate) fn day_arg(s: &str) -> Result<BusinessDay, Error> {
     BusinessDay::parse(s)
         .ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not a date YYYY-MM-DD")))
 }
 
 /// A timestamp argument: epoch seconds or a UTC date.
-fn time_arg(s: &str) -> Result<i64, Error> {
+pub(crate) fn time_arg(s: &str) -> Result<i64, Error> {
     if let Ok(ts) = s.parse::<i64>() {
         return Ok(ts);
     }
@@ -399,6 +461,24 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Queries { file } => {
             let db = existing(&data)?;
             output::queries(&db, &file)?;
+            db.close()?;
+        }
+        Command::Query(args) => {
+            let db = existing(&data)?;
+            let query = output::build_query(&args)?;
+            let result = if args.explain {
+                db.explain(&query)
+                    .map(|plan| output::plan(&plan, args.json))
+            } else {
+                db.query(&query)
+                    .map(|out| output::query_output(&out, args.json))
+            };
+            db.close()?;
+            result?;
+        }
+        Command::Index(IndexCommand::List { json }) => {
+            let db = existing(&data)?;
+            output::indexes(&db.read().indexes(), json);
             db.close()?;
         }
         Command::Report(report) => {

@@ -1,6 +1,6 @@
 //! Printing results as text or JSON, and progress bars.
 
-use crate::ReportCommand;
+use crate::{QueryArgs, ReportCommand};
 use folio::bench::BenchReport;
 use folio::query::workload::answer;
 use folio::query::{CategoryLine, DailyReport, MonthlyReport};
@@ -341,4 +341,174 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+fn parse_arg<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, Error> {
+    value
+        .parse()
+        .map_err(|_| Error::InvalidArgument(format!("unknown {what} {value:?}")))
+}
+
+/// The typed query the flags describe.
+pub fn build_query(a: &QueryArgs) -> Result<folio::query::Query, Error> {
+    use folio::query::{GroupBy, Order, Query};
+    let mut q = match a.table.as_str() {
+        "revenues" => Query::revenues(),
+        "expenses" => Query::expenses(),
+        "ledger" => Query::ledger(),
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unknown table {other:?}: revenues, expenses or ledger"
+            )))
+        }
+    };
+    if let Some(org) = a.org {
+        q = q.org(OrgId(org));
+    }
+    if a.from.is_some() || a.to.is_some() {
+        let from = a
+            .from
+            .as_deref()
+            .map(crate::time_arg)
+            .transpose()?
+            .unwrap_or(folio::model::MIN_TIMESTAMP);
+        let to =
+            a.to.as_deref()
+                .map(crate::time_arg)
+                .transpose()?
+                .unwrap_or(folio::model::MAX_TIMESTAMP + 1);
+        q = q.between(from, to);
+    }
+    if a.day_from.is_some() || a.day_to.is_some() {
+        let first = a.day_from.as_deref().map(crate::day_arg).transpose()?;
+        let last = a.day_to.as_deref().map(crate::day_arg).transpose()?;
+        let first = first.unwrap_or(folio::BusinessDay::utc(folio::model::MIN_TIMESTAMP));
+        let last = last.unwrap_or(folio::BusinessDay::utc(folio::model::MAX_TIMESTAMP));
+        q = q.days(first, last);
+    }
+    if let Some(c) = &a.category {
+        q = q.category(parse_arg("category", c)?);
+    }
+    if let Some(p) = &a.payment_method {
+        q = q.payment_method(parse_arg("payment method", p)?);
+    }
+    if let Some(s) = &a.status {
+        q = q.status(parse_arg("status", s)?);
+    }
+    if a.min_amount.is_some() || a.max_amount.is_some() {
+        q = q.amount(
+            a.min_amount.map(folio::Money),
+            a.max_amount.map(folio::Money),
+        );
+    }
+    if let Some(g) = &a.group_by {
+        q = q.group_by(match g.as_str() {
+            "category" => GroupBy::Category,
+            "payment_method" => GroupBy::PaymentMethod,
+            "day" => GroupBy::Day,
+            "month" => GroupBy::Month,
+            "all" => GroupBy::Nothing,
+            other => {
+                return Err(Error::InvalidArgument(format!(
+                    "unknown grouping {other:?}"
+                )))
+            }
+        });
+    }
+    q = q.order(match a.order.as_str() {
+        "asc" => Order::TimeAsc,
+        "desc" => Order::TimeDesc,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unknown order {other:?}: asc or desc"
+            )))
+        }
+    });
+    q = q.limit(a.limit);
+    if let Some(cursor) = &a.after {
+        q = q.after(folio::query::Cursor::decode(cursor)?);
+    }
+    Ok(q)
+}
+
+pub fn plan(p: &folio::query::Plan, json: bool) {
+    if json {
+        let access: Vec<_> = p
+            .access
+            .iter()
+            .map(|(kind, a)| match a {
+                folio::query::Access::Clustered => json!({"table": folio::state::index::def::table_name(*kind), "access": "clustered"}),
+                folio::query::Access::Scan => json!({"table": folio::state::index::def::table_name(*kind), "access": "scan"}),
+                folio::query::Access::Index { name, prefix, covered, .. } => {
+                    json!({"table": folio::state::index::def::table_name(*kind), "access": "index", "index": name, "prefix": prefix, "covered": covered})
+                }
+            })
+            .collect();
+        let parts: Vec<_> = p.partitions.iter().map(|x| x.tree_name()).collect();
+        println!(
+            "{}",
+            json!({"partitions": parts, "partitions_touched": p.partitions.len(), "partitions_total": p.partitions_total,
+                   "access": access, "estimated_rows": p.estimated_rows})
+        );
+    } else {
+        println!("{p}");
+    }
+}
+
+pub fn query_output(out: &folio::query::QueryOutput, json_out: bool) {
+    use folio::query::{GroupKey, QueryOutput};
+    match out {
+        QueryOutput::Rows { rows, next } => {
+            entries(rows, json_out);
+            if let Some(c) = next {
+                if json_out {
+                    println!("{}", json!({"next": c.encode()}));
+                } else {
+                    println!("next page: --after {}", c.encode());
+                }
+            }
+        }
+        QueryOutput::Groups(groups) => {
+            for g in groups {
+                let key = match g.key {
+                    GroupKey::Category(c) => c.as_str().to_string(),
+                    GroupKey::PaymentMethod(p) => p.as_str().to_string(),
+                    GroupKey::Day(d) => d.to_string(),
+                    GroupKey::Month(m) => m.to_string(),
+                    GroupKey::All => "all".to_string(),
+                };
+                if json_out {
+                    println!(
+                        "{}",
+                        json!({"group": key, "sum": g.sum.0, "count": g.count, "min": g.min.0, "max": g.max.0})
+                    );
+                } else {
+                    println!(
+                        "{key:<14} sum {:>14} count {:>8} min {:>12} max {:>12}",
+                        g.sum.to_string(),
+                        g.count,
+                        g.min.to_string(),
+                        g.max.to_string()
+                    );
+                }
+            }
+        }
+    }
+}
+
+pub fn indexes(defs: &[folio::state::index::IndexDef], json_out: bool) {
+    for d in defs {
+        if json_out {
+            let cols = |cs: &[folio::state::index::Column]| {
+                cs.iter().map(|c| c.name()).collect::<Vec<_>>()
+            };
+            println!(
+                "{}",
+                json!({"name": d.name, "table": folio::state::index::def::table_name(d.table), "key": cols(&d.key),
+                       "include": cols(&d.include), "predicate": d.predicate.map(|p| p.to_string())})
+            );
+        } else {
+            println!("{d}");
+        }
+    }
 }
