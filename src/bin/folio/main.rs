@@ -98,7 +98,7 @@ enum Command {
     #[command(subcommand)]
     Report(ReportCommand),
     /// Query revenues/expenses with filters, grouping, order and paging.
-    Query(QueryArgs),
+    Query(Box<QueryArgs>),
     /// Secondary indexes.
     #[command(subcommand)]
     Index(IndexCommand),
