@@ -253,8 +253,10 @@ impl Store {
                 let org_state = state.orgs.get_mut(&org).filter(|_| chunk_of(org) == chunk);
                 let org_state =
                     org_state.ok_or_else(|| self.bad("ledger value of an unknown org"))?;
+                org_state.entries.reserve(ledger.rows.len());
+                let (start, end) = (pid.month.start_utc(), pid.month.next().start_utc());
                 for ((ts, id), row) in &ledger.rows {
-                    if PartitionId::of(pid.kind, *ts) != pid {
+                    if !(start..end).contains(ts) {
                         return Err(self.bad("row in the wrong month partition"));
                     }
                     let flows = (org_state.inflow, org_state.outflow);
