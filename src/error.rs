@@ -101,6 +101,12 @@ pub enum Rejection {
     NotAnExpense { org: OrgId, entry: EntryId },
     #[error("org {org}: expense {entry} is already paid")]
     AlreadyPaid { org: OrgId, entry: EntryId },
+    #[error("index {0} already exists")]
+    IndexExists(String),
+    #[error("index {0} does not exist")]
+    UnknownIndex(String),
+    #[error("invalid index definition: {0}")]
+    InvalidIndex(String),
     #[error("org {org}: entry id 0 is reserved")]
     ZeroEntryId { org: OrgId },
     #[error("batch has {0} operations, over the limit of {limit}", limit = crate::limits::MAX_BATCH_OPS)]
@@ -144,7 +150,10 @@ impl Rejection {
             | Rejection::NotAnExpense { org, .. }
             | Rejection::AlreadyPaid { org, .. }
             | Rejection::ZeroEntryId { org } => Some(*org),
-            Rejection::BatchTooLarge(_) => None,
+            Rejection::BatchTooLarge(_)
+            | Rejection::IndexExists(_)
+            | Rejection::UnknownIndex(_)
+            | Rejection::InvalidIndex(_) => None,
         }
     }
 }

@@ -42,11 +42,26 @@ pub struct PayRecord {
     pub paid_at: i64,
 }
 
+/// Creation or removal of a declared secondary index. Column and predicate codes are those of
+/// `state::index::def`.
+#[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
+pub struct IndexRecord {
+    pub create: bool,
+    pub name: String,
+    pub table: u8,
+    pub key: Vec<u8>,
+    pub include: Vec<u8>,
+    /// 0 none, 1 status =, 2 payment_method =, 3 category =, 4 amount >=.
+    pub predicate: u8,
+    pub predicate_value: i64,
+}
+
 #[derive(Archive, Serialize, Deserialize, Clone, Debug, PartialEq, Eq)]
 pub enum LogOp {
     Org(OrgRecord),
     Entry(EntryRecord),
     Pay(PayRecord),
+    Index(IndexRecord),
 }
 
 /// The payload of one frame: one committed batch.

@@ -20,6 +20,8 @@ const PARALLEL_APPLY_OPS: u64 = 256;
 
 pub enum Command {
     Record(Batch, Reply),
+    /// Create or drop a secondary index.
+    Index(crate::codec::record::IndexRecord, Reply),
     /// Make everything written so far durable.
     Sync(Reply),
     Shutdown,
@@ -72,7 +74,8 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
     let mut must_sync = sync_each;
     if let Some(reason) = shared.poison_reason() {
         for cmd in group {
-            if let Command::Record(_, reply) | Command::Sync(reply) = cmd {
+            if let Command::Record(_, reply) | Command::Index(_, reply) | Command::Sync(reply) = cmd
+            {
                 let _ = reply.send(Err(Error::Poisoned(reason.clone())));
             }
         }
@@ -100,6 +103,26 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
                         Err(e) => {
                             let _ = reply.send(Err(Error::InvalidArgument(format!(
                                 "cannot encode batch: {e}"
+                            ))));
+                        }
+                    },
+                },
+                Command::Index(record, reply) => match validator.index(&record) {
+                    Err(rejection) => {
+                        let _ = reply.send(Err(Error::Rejected(rejection)));
+                    }
+                    Ok(log_batch) => match record::encode(&log_batch) {
+                        Ok(bytes) => {
+                            let lsn = Lsn(writer.stage(&bytes, log_batch.ops.len() as u32));
+                            staged.push(Staged {
+                                reply,
+                                lsn,
+                                batch: log_batch,
+                            });
+                        }
+                        Err(e) => {
+                            let _ = reply.send(Err(Error::InvalidArgument(format!(
+                                "cannot encode index record: {e}"
                             ))));
                         }
                     },

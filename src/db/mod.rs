@@ -35,6 +35,8 @@ pub(crate) struct Shared {
     shards: u32,
     poisoned: Mutex<Option<String>>,
     checkpoint_lock: Mutex<()>,
+    /// Index creations and drops run one at a time.
+    index_lock: Mutex<()>,
     ops_since_checkpoint: AtomicU64,
     checkpoint_every_ops: u64,
     checkpoint_wake: Sender<()>,
@@ -270,6 +272,70 @@ impl Db {
             answer,
             shared: self.shared.clone(),
         })
+    }
+
+    /// Creates a secondary index and backfills it from the existing rows, one partition at a
+    /// time: writers wait for one partition's backfill at most, never for the whole creation.
+    /// Queries use the index once this returns. `progress(done, total)` counts partitions.
+    pub fn create_index(
+        &self,
+        def: crate::state::index::IndexDef,
+        mut progress: impl FnMut(usize, usize),
+    ) -> Result<Lsn> {
+        let _one_at_a_time = self.shared.index_lock.lock();
+        let lsn = self.send_index(def.record(true))?;
+        let partitions: Vec<crate::state::ledger::PartitionId> = self
+            .shared
+            .state
+            .read()
+            .ledgers
+            .keys()
+            .filter(|p| p.kind == def.table)
+            .copied()
+            .collect();
+        for (done, pid) in partitions.iter().enumerate() {
+            self.shared.state.write().backfill_partition(*pid);
+            progress(done + 1, partitions.len());
+        }
+        // Partitions created meanwhile; cheap for the ones already done.
+        self.shared.state.write().finish_index_build();
+        Ok(lsn)
+    }
+
+    /// The declared secondary indexes.
+    pub fn indexes(&self) -> Vec<crate::state::index::IndexDef> {
+        self.read().indexes()
+    }
+
+    /// Drops a secondary index.
+    pub fn drop_index(&self, name: &str) -> Result<Lsn> {
+        let _one_at_a_time = self.shared.index_lock.lock();
+        let def = self
+            .shared
+            .state
+            .read()
+            .catalog
+            .find(name)
+            .map(|(_, d)| d.clone());
+        let def = def.ok_or_else(|| {
+            Error::Rejected(crate::error::Rejection::UnknownIndex(name.to_string()))
+        })?;
+        self.send_index(def.record(false))
+    }
+
+    fn send_index(&self, record: crate::codec::record::IndexRecord) -> Result<Lsn> {
+        if let Some(reason) = self.shared.poison_reason() {
+            return Err(Error::Poisoned(reason));
+        }
+        let (reply, answer) = crossbeam::channel::bounded(1);
+        self.tx
+            .send(Command::Index(record, reply))
+            .map_err(|_| Error::Closed)?;
+        Ticket {
+            answer,
+            shared: self.shared.clone(),
+        }
+        .wait()
     }
 
     /// Registers one org (a batch of one operation).

@@ -91,6 +91,10 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         tail = replay(&mut state, Lsn(0))?;
         tail.truncated_bytes += cut_before;
     }
+    if state.catalog.building.is_some() {
+        // An index creation was logged but its backfill did not finish: complete it.
+        state.finish_index_build();
+    }
     report.frames_replayed = tail.frames_replayed;
     report.truncated_bytes = tail.truncated_bytes;
     report.lsn = state.lsn;
@@ -113,6 +117,7 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         shards: meta.shards,
         poisoned: Mutex::new(None),
         checkpoint_lock: Mutex::new(()),
+        index_lock: Mutex::new(()),
         ops_since_checkpoint: AtomicU64::new(0),
         checkpoint_every_ops: options.checkpoint_every_ops,
         checkpoint_wake: wake_tx,

@@ -79,6 +79,9 @@ impl Candidate<'_> {
                 if let Some(j) = def.include.iter().position(|c| *c == column) {
                     return Some(item.include[j]);
                 }
+                if let Some(v) = def.fixed_value(column) {
+                    return Some(v);
+                }
                 self.row().map(|r| column.value((self.at, self.id), r))
             }
             (_, Source::Row(row)) => Some(column.value((self.at, self.id), row)),

@@ -123,7 +123,7 @@ pub fn needed_columns(query: &Query) -> Option<Vec<Column>> {
 fn choose(state: &State, kind: Kind, query: &Query) -> Access {
     let needed = needed_columns(query);
     let mut best: Option<((usize, bool), Access)> = None;
-    for (slot, def) in state.catalog.of_table(kind) {
+    for (slot, def) in state.catalog.ready(kind) {
         if !predicate_implied(def.predicate, query) {
             continue;
         }

@@ -245,7 +245,10 @@ impl State {
     pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
         self.known(org)?;
         check_limit(limit)?;
-        let slot = self.catalog.find("expenses_pending").map(|(slot, _)| slot);
+        let slot = self
+            .catalog
+            .find_ready("expenses_pending")
+            .map(|(slot, _)| slot);
         let mut out = Vec::with_capacity(limit.min(1024));
         let range = PartitionId {
             kind: Kind::Expense,
@@ -258,7 +261,7 @@ impl State {
             let Some(ledger) = bucket.orgs.get(&org) else {
                 continue;
             };
-            match slot.filter(|_| ledger.has_indexes()) {
+            match slot.filter(|s| *s < ledger.indexes.len()) {
                 Some(slot) => {
                     // Covered: the index includes amount and category.
                     for run in ledger.indexes[slot].runs.values() {

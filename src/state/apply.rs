@@ -84,10 +84,51 @@ struct LedgerSide<'a> {
     orgs: &'a mut rustc_hash::FxHashMap<OrgId, OrgState>,
     ledgers: &'a mut BTreeMap<PartitionId, MonthBucket>,
     dirty: &'a mut HashSet<DirtyKey>,
-    catalog: &'a IndexCatalog,
+    catalog: &'a mut IndexCatalog,
 }
 
 impl LedgerSide<'_> {
+    /// Creates or drops an index. A created index is `building` until its parts are backfilled
+    /// (`State::backfill_partition`, `State::finish_index_build`); new rows of ledgers that
+    /// already have its part are maintained meanwhile.
+    fn index(&mut self, lsn: Lsn, r: &crate::codec::record::IndexRecord) -> Result<(), String> {
+        if self.catalog.persisted >= lsn {
+            return Ok(());
+        }
+        let def = super::index::IndexDef::from_record(r)
+            .ok_or_else(|| format!("bad index record {:?}", r.name))?;
+        if r.create {
+            if self.catalog.find(&def.name).is_some() {
+                return Err(format!("index {} created twice", def.name));
+            }
+            self.catalog.building = Some(def.name.clone());
+            self.catalog.defs.push(def);
+        } else {
+            let (slot, found) = self
+                .catalog
+                .find(&def.name)
+                .ok_or_else(|| format!("drop of unknown index {}", def.name))?;
+            let table = found.table;
+            self.catalog.defs.retain(|d| d.name != def.name);
+            let range = PartitionId {
+                kind: table,
+                month: crate::model::Month(i32::MIN),
+            }..=PartitionId {
+                kind: table,
+                month: crate::model::Month(i32::MAX),
+            };
+            for (_, bucket) in self.ledgers.range_mut(range) {
+                for ledger in bucket.orgs.values_mut() {
+                    if slot < ledger.indexes.len() {
+                        ledger.indexes.remove(slot);
+                    }
+                }
+            }
+        }
+        self.dirty.insert(DirtyKey::Catalog);
+        Ok(())
+    }
+
     fn apply(&mut self, batches: &[(Lsn, &[LogOp])]) -> Result<(), String> {
         for (lsn, ops) in batches {
             for op in *ops {
@@ -95,6 +136,7 @@ impl LedgerSide<'_> {
                     LogOp::Org(r) => self.org(*lsn, r)?,
                     LogOp::Entry(e) => self.entry(*lsn, e)?,
                     LogOp::Pay(p) => self.pay(*lsn, p)?,
+                    LogOp::Index(r) => self.index(*lsn, r)?,
                 }
             }
         }

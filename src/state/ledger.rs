@@ -86,13 +86,33 @@ impl OrgMonthLedger {
             }
             return Some(());
         }
-        for (slot, def) in catalog.of_table(kind) {
+        // Parts exist for every index but one still being backfilled into this ledger.
+        for ((_, def), part) in catalog.of_table(kind).zip(self.indexes.iter_mut()) {
             if def.admits(&row) {
-                self.indexes[slot].insert(IndexEntry::of(def, key, &row));
+                part.insert(IndexEntry::of(def, key, &row));
             }
         }
         self.rows.insert(key, row);
         Some(())
+    }
+
+    /// Builds the parts this ledger lacks (an index created after it was materialized).
+    /// Returns whether it built any.
+    pub fn backfill(&mut self, catalog: &IndexCatalog, kind: Kind) -> bool {
+        if !self.has_indexes() || self.indexes.len() >= catalog.count(kind) {
+            return false;
+        }
+        for (slot, def) in catalog.of_table(kind).skip(self.indexes.len()) {
+            let mut part = IndexPart::default();
+            for (key, row) in &self.rows {
+                if def.admits(row) {
+                    part.insert(IndexEntry::of(def, *key, row));
+                }
+            }
+            debug_assert_eq!(slot, self.indexes.len());
+            self.indexes.push(part);
+        }
+        true
     }
 
     /// Whether this ledger's index parts exist (else readers scan its clustered rows).
@@ -131,7 +151,7 @@ impl OrgMonthLedger {
         }
         for ((slot, def), old) in catalog.of_table(kind).zip(before) {
             let new = def.admits(row).then(|| IndexEntry::of(def, key, row));
-            if old != new {
+            if old != new && slot < self.indexes.len() {
                 if let Some(old) = old {
                     self.indexes[slot].remove(&old);
                 }

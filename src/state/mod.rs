@@ -42,6 +42,8 @@ pub enum DirtyKey {
     Ledger(PartitionId, u64),
     /// Day rows of a chunk's orgs in one balance shard and month.
     Balance(u32, u64, Month),
+    /// The index catalog.
+    Catalog,
 }
 
 /// Everything Folio materializes from the log.
@@ -78,6 +80,27 @@ impl State {
     }
 
     /// Number of entries (rows of both ledgers) held.
+    /// Builds the parts of an index being created for one partition's ledgers.
+    pub fn backfill_partition(&mut self, pid: PartitionId) {
+        let State {
+            ledgers, catalog, ..
+        } = self;
+        if let Some(bucket) = ledgers.get_mut(&pid) {
+            for ledger in bucket.orgs.values_mut() {
+                ledger.backfill(catalog, pid.kind);
+            }
+        }
+    }
+
+    /// Completes an index creation: backfills every ledger still lacking its part, marks it ready.
+    pub fn finish_index_build(&mut self) {
+        let partitions: Vec<PartitionId> = self.ledgers.keys().copied().collect();
+        for pid in partitions {
+            self.backfill_partition(pid);
+        }
+        self.catalog.building = None;
+    }
+
     pub fn entry_count(&self) -> usize {
         self.orgs.values().map(|o| o.entries.len()).sum()
     }

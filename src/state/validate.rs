@@ -106,6 +106,33 @@ impl<'a> Validator<'a> {
         Ok(LogBatch { ops })
     }
 
+    /// Checks an index creation or removal against the catalog.
+    pub fn index(
+        &mut self,
+        record: &crate::codec::record::IndexRecord,
+    ) -> Result<LogBatch, Rejection> {
+        let def = super::index::IndexDef::from_record(record)
+            .ok_or_else(|| Rejection::InvalidIndex("unknown column or predicate code".into()))?;
+        let exists = self.state.catalog.find(&def.name).is_some();
+        if record.create {
+            def.validate()
+                .map_err(|e| Rejection::InvalidIndex(e.to_string()))?;
+            if exists {
+                return Err(Rejection::IndexExists(def.name));
+            }
+        } else if !exists {
+            return Err(Rejection::UnknownIndex(def.name));
+        }
+        if self.state.catalog.building.is_some() {
+            return Err(Rejection::InvalidIndex(
+                "another index is being built".into(),
+            ));
+        }
+        Ok(LogBatch {
+            ops: vec![LogOp::Index(record.clone())],
+        })
+    }
+
     fn org_info(&self, org: OrgId) -> Result<(i64, Tz), Rejection> {
         if let Some((r, tz)) = self.group.orgs.get(&org) {
             return Ok((r.opening, *tz));

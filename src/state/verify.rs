@@ -126,7 +126,7 @@ impl State {
         if !ledger.has_indexes() {
             return;
         }
-        for (slot, def) in self.catalog.of_table(pid.kind) {
+        for (slot, def) in self.catalog.ready(pid.kind) {
             let Some(part) = ledger.indexes.get(slot) else {
                 check
                     .problems

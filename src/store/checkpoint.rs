@@ -17,6 +17,7 @@ use std::str::FromStr;
 const META_TREE: &str = "meta";
 const ORGS_TREE: &str = "orgs";
 const CHECKPOINT_KEY: &[u8] = b"checkpoint_lsn";
+const CATALOG_KEY: &[u8] = b"index_catalog";
 
 /// Dirty values packed at one moment, ready to be written without holding any lock.
 pub struct Snapshot {
@@ -127,6 +128,7 @@ impl Store {
             stats.bytes += k.len() + v.len();
             match tree.as_str() {
                 ORGS_TREE => stats.org_values += 1,
+                META_TREE => {}
                 t if t.starts_with("balances/") => stats.balance_values += 1,
                 _ => stats.ledger_values += 1,
             }
@@ -165,6 +167,7 @@ impl Store {
     /// caller then rebuilds the store from the log.
     pub fn load(&self, shards: u32) -> Result<State> {
         let mut state = State::new(shards);
+        self.load_catalog(&mut state)?;
         self.load_orgs(&mut state)?;
         for name in self.db.tree_names() {
             let name = String::from_utf8_lossy(&name).to_string();
@@ -221,6 +224,30 @@ impl Store {
         self.db
             .open_tree(name)
             .map_err(|e| store_err(&self.path, e))
+    }
+
+    /// The stored index catalog, if a checkpoint wrote one (else the default set stays).
+    fn load_catalog(&self, state: &mut State) -> Result<()> {
+        let tree = self.tree(META_TREE)?;
+        let Some(value) = tree
+            .get(CATALOG_KEY)
+            .map_err(|e| store_err(&self.path, e))?
+        else {
+            return Ok(());
+        };
+        let (stamp, records) =
+            pack::unpack_catalog(&value).map_err(|e| self.bad(&format!("index catalog: {e}")))?;
+        let defs = records
+            .iter()
+            .map(crate::state::index::IndexDef::from_record)
+            .collect::<Option<Vec<_>>>()
+            .ok_or_else(|| self.bad("index catalog: unknown codes"))?;
+        state.catalog = crate::state::index::IndexCatalog {
+            defs,
+            building: None,
+            persisted: stamp,
+        };
+        Ok(())
     }
 
     fn load_orgs(&self, state: &mut State) -> Result<()> {
@@ -337,6 +364,15 @@ impl State {
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
             match *key {
+                DirtyKey::Catalog => {
+                    let records: Vec<_> =
+                        self.catalog.defs.iter().map(|d| d.record(true)).collect();
+                    values.push((
+                        META_TREE.to_string(),
+                        CATALOG_KEY.to_vec(),
+                        pack::pack_catalog(stamp, &records),
+                    ));
+                }
                 DirtyKey::Orgs(chunk) => {
                     let items: Vec<_> = chunk_orgs(chunk)
                         .filter_map(|id| self.orgs.get(&id).map(|o| (id, &o.record)))

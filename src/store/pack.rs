@@ -312,6 +312,42 @@ pub fn unpack_balances(value: &[u8]) -> Result<(Lsn, Vec<(OrgId, MonthBalances)>
     unpack_chunk(value, read_balances)
 }
 
+/// The index catalog: every definition as (name, table, key codes, include codes, predicate).
+pub fn pack_catalog(stamp: Lsn, records: &[crate::codec::record::IndexRecord]) -> Vec<u8> {
+    let mut w = Writer::new(stamp);
+    w.u(records.len() as u64);
+    for r in records {
+        w.bytes(r.name.as_bytes());
+        w.byte(r.table);
+        w.bytes(&r.key);
+        w.bytes(&r.include);
+        w.byte(r.predicate);
+        w.i(r.predicate_value);
+    }
+    w.finish()
+}
+
+pub fn unpack_catalog(
+    value: &[u8],
+) -> Result<(Lsn, Vec<crate::codec::record::IndexRecord>), String> {
+    let (stamp, mut r) = Reader::open(value)?;
+    let count = r.u()?;
+    let mut out = Vec::new();
+    for _ in 0..count {
+        out.push(crate::codec::record::IndexRecord {
+            create: true,
+            name: r.string()?,
+            table: r.byte()?,
+            key: r.bytes()?.to_vec(),
+            include: r.bytes()?.to_vec(),
+            predicate: r.byte()?,
+            predicate_value: r.i()?,
+        });
+    }
+    r.end()?;
+    Ok((stamp, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -206,6 +206,24 @@ enum IndexCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Declare an index and backfill it from the existing rows (writers keep going).
+    Create {
+        name: String,
+        /// revenues or expenses.
+        #[arg(long)]
+        table: String,
+        /// Key columns after org_id, comma-separated (category, payment_method, status, amount, day, ...).
+        #[arg(long, default_value = "")]
+        key: String,
+        /// Included (covered) columns, comma-separated.
+        #[arg(long, default_value = "")]
+        include: String,
+        /// Partial index predicate: status=pending, payment_method=cash, category=rooms, amount>=500.
+        #[arg(long = "where")]
+        predicate: Option<String>,
+    },
+    /// Drop an index.
+    Drop { name: String },
 }
 
 #[derive(Subcommand)]
@@ -475,6 +493,30 @@ fn run(cli: Cli) -> Result<(), Error> {
             };
             db.close()?;
             result?;
+        }
+        Command::Index(IndexCommand::Create {
+            name,
+            table,
+            key,
+            include,
+            predicate,
+        }) => {
+            let def = output::index_def(&name, &table, &key, &include, predicate.as_deref())?;
+            let db = existing(&data)?;
+            let bar = output::events_bar(0);
+            let result = db.create_index(def, |done, total| {
+                bar.set_length(total as u64);
+                bar.set_position(done as u64);
+            });
+            bar.finish_and_clear();
+            db.close()?;
+            println!("index {name} created and backfilled (LSN {})", result?);
+        }
+        Command::Index(IndexCommand::Drop { name }) => {
+            let db = existing(&data)?;
+            let result = db.drop_index(&name);
+            db.close()?;
+            println!("index {name} dropped (LSN {})", result?);
         }
         Command::Index(IndexCommand::List { json }) => {
             let db = existing(&data)?;

@@ -512,3 +512,43 @@ pub fn indexes(defs: &[folio::state::index::IndexDef], json_out: bool) {
         }
     }
 }
+
+/// An index definition from command-line text.
+pub fn index_def(
+    name: &str,
+    table: &str,
+    key: &str,
+    include: &str,
+    predicate: Option<&str>,
+) -> Result<folio::state::index::IndexDef, Error> {
+    use folio::state::index::{Column, IndexDef, Predicate};
+    let table = match table {
+        "revenues" => folio::Kind::Revenue,
+        "expenses" => folio::Kind::Expense,
+        other => {
+            return Err(Error::InvalidArgument(format!(
+                "unknown table {other:?}: revenues or expenses"
+            )))
+        }
+    };
+    let columns = |list: &str| -> Result<Vec<Column>, Error> {
+        list.split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| parse_arg::<Column>("column", c))
+            .collect()
+    };
+    let predicate = predicate
+        .map(|p| {
+            p.parse::<Predicate>()
+                .map_err(|_| Error::InvalidArgument(format!("unknown predicate {p:?}")))
+        })
+        .transpose()?;
+    Ok(IndexDef::new(
+        name,
+        table,
+        &columns(key)?,
+        &columns(include)?,
+        predicate,
+    ))
+}

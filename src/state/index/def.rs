@@ -71,6 +71,25 @@ impl Column {
     }
 }
 
+impl Column {
+    /// Stable one-byte code used in log records.
+    pub fn code(self) -> u8 {
+        match self {
+            Column::OccurredAt => 1,
+            Column::EntryId => 2,
+            Column::Amount => 3,
+            Column::Category => 4,
+            Column::PaymentMethod => 5,
+            Column::Status => 6,
+            Column::Day => 7,
+        }
+    }
+
+    pub fn from_code(code: u8) -> Option<Column> {
+        Column::ALL.into_iter().find(|c| c.code() == code)
+    }
+}
+
 impl FromStr for Column {
     type Err = ();
     fn from_str(s: &str) -> Result<Column, ()> {
@@ -129,6 +148,24 @@ impl fmt::Display for Predicate {
             Predicate::PaymentMethodIs(p) => write!(f, "payment_method = {p}"),
             Predicate::CategoryIs(c) => write!(f, "category = {c}"),
             Predicate::AmountAtLeast(a) => write!(f, "amount >= {a}"),
+        }
+    }
+}
+
+impl FromStr for Predicate {
+    type Err = ();
+    /// Parses `status=pending`, `payment_method=cash`, `category=rooms`, `amount>=500`.
+    fn from_str(s: &str) -> Result<Predicate, ()> {
+        let s: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+        if let Some(v) = s.strip_prefix("amount>=") {
+            return v.parse().map(Predicate::AmountAtLeast).map_err(|_| ());
+        }
+        let (column, value) = s.split_once('=').ok_or(())?;
+        match column {
+            "status" => value.parse().map(Predicate::StatusIs),
+            "payment_method" => value.parse().map(Predicate::PaymentMethodIs),
+            "category" => value.parse().map(Predicate::CategoryIs),
+            _ => Err(()),
         }
     }
 }
@@ -218,11 +255,76 @@ impl IndexDef {
         matches!(column, Column::OccurredAt | Column::EntryId)
             || self.key.contains(&column)
             || self.include.contains(&column)
+            || self.fixed_value(column).is_some()
+    }
+
+    /// The value every entry has in `column` because the predicate requires it.
+    pub fn fixed_value(&self, column: Column) -> Option<i64> {
+        match (self.predicate?, column) {
+            (Predicate::StatusIs(s), Column::Status) => Some(s.code() as i64),
+            (Predicate::PaymentMethodIs(p), Column::PaymentMethod) => Some(p.code() as i64),
+            (Predicate::CategoryIs(c), Column::Category) => Some(c.code() as i64),
+            _ => None,
+        }
     }
 
     /// Whether a row belongs in this index.
     pub fn admits(&self, row: &Row) -> bool {
         self.predicate.is_none_or(|p| p.matches(row))
+    }
+}
+
+impl IndexDef {
+    /// The log record that creates (or, with `create = false`, drops) this index.
+    pub fn record(&self, create: bool) -> crate::codec::record::IndexRecord {
+        let (predicate, predicate_value) = match self.predicate {
+            None => (0, 0),
+            Some(Predicate::StatusIs(s)) => (1, s.code() as i64),
+            Some(Predicate::PaymentMethodIs(p)) => (2, p.code() as i64),
+            Some(Predicate::CategoryIs(c)) => (3, c.code() as i64),
+            Some(Predicate::AmountAtLeast(a)) => (4, a),
+        };
+        crate::codec::record::IndexRecord {
+            create,
+            name: self.name.clone(),
+            table: self.table.code(),
+            key: self.key.iter().map(|c| c.code()).collect(),
+            include: self.include.iter().map(|c| c.code()).collect(),
+            predicate,
+            predicate_value,
+        }
+    }
+
+    /// The definition a log record describes; `None` for unknown codes.
+    pub fn from_record(r: &crate::codec::record::IndexRecord) -> Option<IndexDef> {
+        let columns = |codes: &[u8]| {
+            codes
+                .iter()
+                .map(|c| Column::from_code(*c))
+                .collect::<Option<Vec<_>>>()
+        };
+        let code = |v: i64| u8::try_from(v).ok();
+        let predicate = match r.predicate {
+            0 => None,
+            1 => Some(Predicate::StatusIs(ExpenseStatus::from_code(code(
+                r.predicate_value,
+            )?)?)),
+            2 => Some(Predicate::PaymentMethodIs(PaymentMethod::from_code(code(
+                r.predicate_value,
+            )?)?)),
+            3 => Some(Predicate::CategoryIs(Category::from_code(code(
+                r.predicate_value,
+            )?)?)),
+            4 => Some(Predicate::AmountAtLeast(r.predicate_value)),
+            _ => return None,
+        };
+        Some(IndexDef {
+            name: r.name.clone(),
+            table: Kind::from_code(r.table)?,
+            key: columns(&r.key)?,
+            include: columns(&r.include)?,
+            predicate,
+        })
     }
 }
 
