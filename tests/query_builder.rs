@@ -321,3 +321,39 @@ fn explain_names_the_index_it_uses_and_bad_queries_are_refused() {
         assert!(folio::query::Cursor::decode(text).is_err(), "{text}");
     }
 }
+
+#[test]
+fn balance_queries_prune_shards_by_org_and_match_day_rows() {
+    let f = fixture();
+    let from = BusinessDay::parse("2024-03-01").unwrap();
+    let to = BusinessDay::parse("2024-03-31").unwrap();
+    let view = f.db.read();
+    let q = folio::query::BalanceQuery::new(from, to).org(OrgId(3));
+    let plan = view.explain_balances(&q).unwrap();
+    assert_eq!((plan.shards.len(), plan.shards_total), (1, 4));
+    assert_eq!(
+        view.query_balances(&q).unwrap(),
+        view.balances(OrgId(3), from, to).unwrap()
+    );
+    let all = folio::query::BalanceQuery::new(from, to)
+        .active_only()
+        .limit(10_000);
+    assert_eq!(view.explain_balances(&all).unwrap().shards.len(), 4);
+    let rows = view.query_balances(&all).unwrap();
+    let want: usize = (1..=60)
+        .map(|org| {
+            view.balances(OrgId(org), from, to)
+                .unwrap()
+                .iter()
+                .filter(|b| b.revenue_count + b.expense_count > 0)
+                .count()
+        })
+        .sum();
+    assert_eq!(rows.len(), want);
+    assert!(view
+        .query_balances(&folio::query::BalanceQuery::new(to, from))
+        .is_err());
+    assert!(view
+        .query_balances(&folio::query::BalanceQuery::new(from, to).limit(0))
+        .is_err());
+}

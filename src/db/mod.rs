@@ -206,6 +206,20 @@ impl ReadView<'_> {
         self.state.catalog.defs.clone()
     }
 
+    /// Day balances of one org or every org over a day range.
+    pub fn query_balances(&self, query: &crate::query::BalanceQuery) -> Result<Vec<DayBalance>> {
+        self.state.query_balances(query)
+    }
+
+    /// Which balance shards a balance query reads.
+    pub fn explain_balances(
+        &self,
+        query: &crate::query::BalanceQuery,
+    ) -> Result<crate::query::BalancePlan> {
+        query.validate()?;
+        Ok(self.state.plan_balances(query))
+    }
+
     /// Runs a typed query (see [`crate::query::Query`]).
     pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
         Ok(self.state.query(query)?.0)

@@ -2,12 +2,14 @@
 //! Each report prunes to the partitions its org and time range touch and reads an index part
 //! where one is materialized, else the org's clustered rows.
 
+pub mod balances;
 pub mod builder;
 pub mod exec;
 pub mod plan;
 pub mod reports;
 pub mod workload;
 
+pub use balances::{BalancePlan, BalanceQuery};
 pub use builder::{Cursor, GroupBy, Order, Query, Tables, MAX_QUERY_LIMIT};
 pub use exec::{Group, GroupKey, QueryOutput};
 pub use plan::{Access, Plan};

@@ -1,0 +1,119 @@
+//! Queries over the daily cash balances: one org (one shard of N) or every org (all shards), over
+//! a business-day range, with the same partition pruning report as ledger queries.
+
+use super::builder::MAX_QUERY_LIMIT;
+use crate::error::{Error, Result};
+use crate::limits::MAX_RANGE_DAYS;
+use crate::model::{BusinessDay, OrgId};
+use crate::state::balance::shard_of;
+use crate::state::read::DayBalance;
+use crate::state::State;
+
+/// Day balances of one org or of every org, over business days `from..=to`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalanceQuery {
+    pub org: Option<OrgId>,
+    pub days: (BusinessDay, BusinessDay),
+    /// Leave out days without postings.
+    pub active_only: bool,
+    pub limit: usize,
+}
+
+/// Which balance shards a balance query reads.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BalancePlan {
+    pub shards: Vec<usize>,
+    pub shards_total: usize,
+    pub estimated_rows: u64,
+}
+
+impl BalanceQuery {
+    pub fn new(from: BusinessDay, to: BusinessDay) -> BalanceQuery {
+        BalanceQuery {
+            org: None,
+            days: (from, to),
+            active_only: false,
+            limit: 1000,
+        }
+    }
+
+    pub fn org(mut self, org: OrgId) -> BalanceQuery {
+        self.org = Some(org);
+        self
+    }
+
+    pub fn active_only(mut self) -> BalanceQuery {
+        self.active_only = true;
+        self
+    }
+
+    pub fn limit(mut self, limit: usize) -> BalanceQuery {
+        self.limit = limit;
+        self
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let (from, to) = self.days;
+        if to < from {
+            return Err(Error::InvalidArgument(format!(
+                "day range {from}..={to} is inverted"
+            )));
+        }
+        if to.0 - from.0 >= MAX_RANGE_DAYS {
+            return Err(Error::InvalidArgument(format!(
+                "day range over {MAX_RANGE_DAYS} days"
+            )));
+        }
+        if self.limit == 0 || self.limit > MAX_QUERY_LIMIT {
+            return Err(Error::InvalidArgument(format!(
+                "limit must be 1..={MAX_QUERY_LIMIT}, got {}",
+                self.limit
+            )));
+        }
+        Ok(())
+    }
+}
+
+impl State {
+    pub fn plan_balances(&self, q: &BalanceQuery) -> BalancePlan {
+        let days = (q.days.1 .0 - q.days.0 .0 + 1).max(0) as u64;
+        match q.org {
+            Some(org) => BalancePlan {
+                shards: vec![shard_of(org, self.shards)],
+                shards_total: self.shards as usize,
+                estimated_rows: days,
+            },
+            None => BalancePlan {
+                shards: (0..self.shards as usize).collect(),
+                shards_total: self.shards as usize,
+                estimated_rows: days * self.orgs.len() as u64,
+            },
+        }
+    }
+
+    /// Rows by (org, day), at most `limit`.
+    pub fn query_balances(&self, q: &BalanceQuery) -> Result<Vec<DayBalance>> {
+        q.validate()?;
+        let orgs: Vec<OrgId> = match q.org {
+            Some(org) => vec![org],
+            None => {
+                let mut all: Vec<OrgId> = self.orgs.keys().copied().collect();
+                all.sort_unstable();
+                all
+            }
+        };
+        let mut out = Vec::new();
+        for org in orgs {
+            for row in self.balances(org, q.days.0, q.days.1)? {
+                if q.active_only && row.revenue_count + row.expense_count == 0 {
+                    continue;
+                }
+                out.push(row);
+                if out.len() == q.limit {
+                    return Ok(out);
+                }
+            }
+        }
+        Ok(out)
+    }
+}
