@@ -169,28 +169,38 @@ impl Store {
         let mut state = State::new(shards);
         self.load_catalog(&mut state)?;
         self.load_orgs(&mut state)?;
+        let mut ledger_trees = Vec::new();
+        let mut balance_trees = Vec::new();
         for name in self.db.tree_names() {
             let name = String::from_utf8_lossy(&name).to_string();
             if let Some(pid) = parse_partition(&name) {
-                self.load_ledger(&mut state, &name, pid)?;
+                ledger_trees.push((name, pid));
             } else if let Some(shard) = name.strip_prefix("balances/") {
                 let shard: usize = shard.parse().map_err(|_| self.bad("bad shard tree name"))?;
                 if shard >= shards as usize {
                     return Err(self.bad("shard tree beyond the shard count"));
                 }
-                self.load_balances(&mut state, &name, shard)?;
+                balance_trees.push((name, shard));
             }
         }
+        // Balance shards load on a second thread while this one loads the ledgers.
+        let known: rustc_hash::FxHashSet<crate::model::OrgId> =
+            state.orgs.keys().copied().collect();
+        let (ledgers, balances) = std::thread::scope(|scope| {
+            let other = scope.spawn(|| self.load_balances(&balance_trees, shards, &known));
+            let mine = ledger_trees
+                .iter()
+                .try_for_each(|(name, pid)| self.load_ledger(&mut state, name, *pid));
+            (
+                mine,
+                other
+                    .join()
+                    .unwrap_or_else(|_| Err(self.bad("balance loader panicked"))),
+            )
+        });
+        ledgers?;
+        state.balances = balances?;
         self.rebuild_derived(&mut state)?;
-        for shard in &mut state.balances {
-            for balances in shard.orgs.values_mut() {
-                if let Some(&first) = balances.months.keys().next() {
-                    balances
-                        .reindex(first)
-                        .ok_or_else(|| self.bad("balance overflow"))?;
-                }
-            }
-        }
         Ok(state)
     }
 
@@ -311,28 +321,49 @@ impl Store {
         Ok(())
     }
 
-    fn load_balances(&self, state: &mut State, name: &str, shard: usize) -> Result<()> {
-        for item in self.tree(name)?.iter() {
-            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?;
-            let month = Month(key::get_i32(&k, 8).ok_or_else(|| self.bad("balance key"))?);
-            let (_, months) = pack::unpack_balances(&v)
-                .map_err(|e| self.bad(&format!("{name}/{chunk}/{month}: {e}")))?;
-            for (org, value) in months {
-                let home = crate::state::balance::shard_of(org, state.shards) == shard
-                    && chunk_of(org) == chunk;
-                if !home || !state.orgs.contains_key(&org) {
-                    return Err(self.bad("balance value in the wrong shard or of an unknown org"));
+    /// Reads every balance shard tree and rebuilds each org's Fenwick prefix.
+    fn load_balances(
+        &self,
+        trees: &[(String, usize)],
+        shards: u32,
+        known: &rustc_hash::FxHashSet<crate::model::OrgId>,
+    ) -> Result<Vec<crate::state::balance::BalanceShard>> {
+        let mut out: Vec<crate::state::balance::BalanceShard> =
+            (0..shards).map(|_| Default::default()).collect();
+        for (name, shard) in trees {
+            for item in self.tree(name)?.iter() {
+                let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+                let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?;
+                let month = Month(key::get_i32(&k, 8).ok_or_else(|| self.bad("balance key"))?);
+                let (_, months) = pack::unpack_balances(&v)
+                    .map_err(|e| self.bad(&format!("{name}/{chunk}/{month}: {e}")))?;
+                for (org, value) in months {
+                    let home = crate::state::balance::shard_of(org, shards) == *shard
+                        && chunk_of(org) == chunk;
+                    if !home || !known.contains(&org) {
+                        return Err(
+                            self.bad("balance value in the wrong shard or of an unknown org")
+                        );
+                    }
+                    out[*shard]
+                        .orgs
+                        .entry(org)
+                        .or_default()
+                        .months
+                        .insert(month, value);
                 }
-                state.balances[shard]
-                    .orgs
-                    .entry(org)
-                    .or_default()
-                    .months
-                    .insert(month, value);
             }
         }
-        Ok(())
+        for shard in &mut out {
+            for balances in shard.orgs.values_mut() {
+                if let Some(&first) = balances.months.keys().next() {
+                    balances
+                        .reindex(first)
+                        .ok_or_else(|| self.bad("balance overflow"))?;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
