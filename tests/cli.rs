@@ -499,6 +499,29 @@ fn query_explain_index_list_and_paging_from_the_command_line() {
         .sum();
     assert_eq!(v["sum"], want);
 
+    let projected = ok(folio(
+        &data,
+        &[
+            "query",
+            "--table",
+            "expenses",
+            "--org",
+            "1",
+            "--status",
+            "pending",
+            "--select",
+            "entry_id,amount",
+            "--limit",
+            "3",
+            "--json",
+        ],
+    ));
+    let first: serde_json::Value = serde_json::from_str(projected.lines().next().unwrap()).unwrap();
+    assert!(
+        first["entry_id"].is_u64() && first["amount"].is_i64() && first.get("category").is_none(),
+        "{first}"
+    );
+    failure(folio(&data, &["query", "--select", "colour"]));
     failure(folio(&data, &["query", "--table", "rooms"]));
     failure(folio(&data, &["query", "--category", "sauna"]));
     failure(folio(

@@ -61,7 +61,7 @@ fn cash_total(db: &Db, org: u64) -> (i64, String) {
     let plan = db.explain(&q).unwrap().to_string();
     let total = match db.query(&q).unwrap() {
         QueryOutput::Groups(g) => g.first().map_or(0, |g| g.sum.0),
-        QueryOutput::Rows { .. } => unreachable!(),
+        _ => unreachable!(),
     };
     (total, plan)
 }

@@ -232,12 +232,23 @@ proptest! {
                     let decoded = folio::query::Cursor::decode(&cursor.encode()).unwrap();
                     let more = match f.db.query(&q.clone().after(decoded)).unwrap() {
                         QueryOutput::Rows { rows, .. } => rows,
-                        QueryOutput::Groups(_) => unreachable!(),
+                        _ => unreachable!(),
                     };
                     let got: Vec<(u64, u64)> = more.iter().map(|e| (e.org.0, e.id.0)).collect();
                     let expected: Vec<(u64, u64)> = want.iter().skip(q.limit).take(q.limit).map(|r| (r.0, r.2)).collect();
                     prop_assert_eq!(got, expected);
                 }
+            }
+            QueryOutput::Projected { rows, next, .. } => {
+                use folio::query::Value;
+                let got: Vec<(u64, Vec<Value>)> = rows.iter().map(|r| (r.org.0, r.values.clone())).collect();
+                let expected: Vec<(u64, Vec<Value>)> = want
+                    .iter()
+                    .take(q.limit)
+                    .map(|r| (r.0, vec![Value::EntryId(r.2), Value::Amount(Money(r.4)), Value::Category(r.5), Value::PaymentMethod(r.6)]))
+                    .collect();
+                prop_assert_eq!(got, expected, "{}", plan);
+                prop_assert_eq!(next.is_some(), rows.len() == q.limit);
             }
             QueryOutput::Groups(groups) => {
                 let mut expected: std::collections::BTreeMap<GroupKey, (i64, u64, i64, i64)> = Default::default();

@@ -133,6 +133,8 @@ pub struct Query {
     pub order: Order,
     pub limit: usize,
     pub after: Option<Cursor>,
+    /// Return only these columns (a projection); `None` returns whole entries.
+    pub select: Option<Vec<crate::state::index::Column>>,
 }
 
 impl Query {
@@ -150,6 +152,7 @@ impl Query {
             order: Order::TimeAsc,
             limit: 100,
             after: None,
+            select: None,
         }
     }
 
@@ -220,6 +223,12 @@ impl Query {
         self
     }
 
+    /// Returns only these columns; with an index holding them all, no row is read.
+    pub fn select(mut self, columns: &[crate::state::index::Column]) -> Query {
+        self.select = Some(columns.to_vec());
+        self
+    }
+
     /// Continues after the row a previous page's cursor names.
     pub fn after(mut self, cursor: Cursor) -> Query {
         self.after = Some(cursor);
@@ -256,6 +265,19 @@ impl Query {
         if let Some(c) = self.category {
             if !self.tables.kinds().iter().any(|k| c.allowed_for(*k)) {
                 return bad(format!("category {c} does not occur in the queried table"));
+            }
+        }
+        if let Some(columns) = &self.select {
+            if columns.is_empty() || self.group_by.is_some() {
+                return bad(
+                    "a projection names at least one column and returns rows, not groups".into(),
+                );
+            }
+            if let Some(c) = columns
+                .iter()
+                .find(|c| !self.tables.kinds().iter().all(|k| c.in_table(*k)))
+            {
+                return bad(format!("column {c} is not in every queried table"));
             }
         }
         if self.after.is_some() && self.group_by.is_some() {

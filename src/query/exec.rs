@@ -5,7 +5,9 @@
 use super::builder::{Cursor, GroupBy, Order, Query};
 use super::plan::{prefix_values, Access, Plan};
 use crate::error::{Error, Result};
-use crate::model::{BusinessDay, Category, Kind, Money, Month, OrgId, PaymentMethod};
+use crate::model::{
+    BusinessDay, Category, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
+};
 use crate::state::index::{Column, IndexDef, RunItem, MAX_KEY_COLUMNS};
 use crate::state::ledger::{OrgMonthLedger, PartitionId, Row};
 use crate::state::read::LedgerEntry;
@@ -32,12 +34,56 @@ pub struct Group {
     pub max: Money,
 }
 
+/// One value of a projected column.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Value {
+    Time(i64),
+    EntryId(u64),
+    /// Signed: a reversal is negative.
+    Amount(Money),
+    Category(Category),
+    PaymentMethod(PaymentMethod),
+    /// `None` for revenues and reversals.
+    Status(Option<ExpenseStatus>),
+    Day(BusinessDay),
+}
+
+impl Value {
+    fn of(column: Column, raw: i64) -> Option<Value> {
+        Some(match column {
+            Column::OccurredAt => Value::Time(raw),
+            Column::EntryId => Value::EntryId(raw as u64),
+            Column::Amount => Value::Amount(Money(raw)),
+            Column::Category => Value::Category(Category::from_code(u8::try_from(raw).ok()?)?),
+            Column::PaymentMethod => {
+                Value::PaymentMethod(PaymentMethod::from_code(u8::try_from(raw).ok()?)?)
+            }
+            Column::Status => Value::Status(ExpenseStatus::from_code(u8::try_from(raw).ok()?)),
+            Column::Day => Value::Day(BusinessDay(i32::try_from(raw).ok()?)),
+        })
+    }
+}
+
+/// A row of a projection: which entry, and the selected columns' values in order.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProjectedRow {
+    pub org: OrgId,
+    pub kind: Kind,
+    pub values: Vec<Value>,
+}
+
 /// A query's result.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum QueryOutput {
     /// A page of rows; `next` continues after its last row when the page is full.
     Rows {
         rows: Vec<LedgerEntry>,
+        next: Option<Cursor>,
+    },
+    /// A page of projected rows (see [`Query::select`]).
+    Projected {
+        columns: Vec<Column>,
+        rows: Vec<ProjectedRow>,
         next: Option<Cursor>,
     },
     /// Groups in key order.
@@ -139,6 +185,7 @@ impl State {
             months.reverse();
         }
         let mut rows = Vec::new();
+        let mut projected = Vec::new();
         let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
         for month in months {
             let mut candidates = Vec::new();
@@ -162,21 +209,15 @@ impl State {
             match q.group_by {
                 Some(by) => fold(&mut groups, by, &candidates)?,
                 None => {
-                    if let Some(next) = page(&mut rows, candidates, q) {
-                        return Ok((
-                            QueryOutput::Rows {
-                                rows,
-                                next: Some(next),
-                            },
-                            plan,
-                        ));
+                    if let Some(next) = page(&mut rows, &mut projected, candidates, q)? {
+                        return Ok((output(q, rows, projected, Some(next)), plan));
                     }
                 }
             }
         }
         let output = match q.group_by {
             Some(_) => QueryOutput::Groups(groups.into_values().collect()),
-            None => QueryOutput::Rows { rows, next: None },
+            None => output(q, rows, projected, None),
         };
         Ok((output, plan))
     }
@@ -242,12 +283,29 @@ impl State {
     }
 }
 
+fn output(
+    q: &Query,
+    rows: Vec<LedgerEntry>,
+    projected: Vec<ProjectedRow>,
+    next: Option<Cursor>,
+) -> QueryOutput {
+    match &q.select {
+        Some(columns) => QueryOutput::Projected {
+            columns: columns.clone(),
+            rows: projected,
+            next,
+        },
+        None => QueryOutput::Rows { rows, next },
+    }
+}
+
 /// Adds one month's candidates to the page; returns the cursor when the page is full.
 fn page(
     rows: &mut Vec<LedgerEntry>,
+    projected: &mut Vec<ProjectedRow>,
     mut candidates: Vec<Candidate<'_>>,
     q: &Query,
-) -> Option<Cursor> {
+) -> Result<Option<Cursor>> {
     candidates.sort_unstable_by_key(Candidate::position);
     if q.order == Order::TimeDesc {
         candidates.reverse();
@@ -262,18 +320,40 @@ fn page(
                 continue;
             }
         }
-        let Some(row) = c.row() else { continue };
-        rows.push(LedgerEntry::of(c.org, c.kind, (c.at, c.id), row));
-        if rows.len() == q.limit {
-            return Some(Cursor {
+        let taken = match &q.select {
+            Some(columns) => {
+                let missing = || Error::InvalidArgument("index entry without its row".into());
+                let values = columns
+                    .iter()
+                    .map(|col| {
+                        c.get(*col)
+                            .and_then(|raw| Value::of(*col, raw))
+                            .ok_or_else(missing)
+                    })
+                    .collect::<Result<Vec<_>>>()?;
+                projected.push(ProjectedRow {
+                    org: c.org,
+                    kind: c.kind,
+                    values,
+                });
+                projected.len()
+            }
+            None => {
+                let Some(row) = c.row() else { continue };
+                rows.push(LedgerEntry::of(c.org, c.kind, (c.at, c.id), row));
+                rows.len()
+            }
+        };
+        if taken == q.limit {
+            return Ok(Some(Cursor {
                 occurred_at: c.at,
                 entry_id: c.id,
                 kind: c.kind,
                 org: c.org,
-            });
+            }));
         }
     }
-    None
+    Ok(None)
 }
 
 fn fold(

@@ -11,7 +11,7 @@ pub mod workload;
 
 pub use balances::{BalancePlan, BalanceQuery};
 pub use builder::{Cursor, GroupBy, Order, Query, Tables, MAX_QUERY_LIMIT};
-pub use exec::{Group, GroupKey, QueryOutput};
+pub use exec::{Group, GroupKey, ProjectedRow, QueryOutput, Value};
 pub use plan::{Access, Plan};
 pub use reports::{
     CategoryLine, DailyReport, LedgerLine, MethodLine, MonthlyReport, PendingLine, TopLine,

@@ -96,14 +96,20 @@ fn predicate_implied(predicate: Option<Predicate>, query: &Query) -> bool {
 
 /// Columns the query reads: filters, group key, aggregate; rows need every column.
 pub fn needed_columns(query: &Query) -> Option<Vec<Column>> {
-    let group = query.group_by?;
-    let mut cols = vec![Column::Amount];
-    match group {
-        GroupBy::Category => cols.push(Column::Category),
-        GroupBy::PaymentMethod => cols.push(Column::PaymentMethod),
-        GroupBy::Day => cols.push(Column::Day),
-        GroupBy::Month | GroupBy::Nothing => {}
-    }
+    let mut cols = match (query.group_by, &query.select) {
+        (Some(group), _) => {
+            let mut cols = vec![Column::Amount];
+            match group {
+                GroupBy::Category => cols.push(Column::Category),
+                GroupBy::PaymentMethod => cols.push(Column::PaymentMethod),
+                GroupBy::Day => cols.push(Column::Day),
+                GroupBy::Month | GroupBy::Nothing => {}
+            }
+            cols
+        }
+        (None, Some(select)) => select.clone(),
+        (None, None) => return None,
+    };
     if query.category.is_some() {
         cols.push(Column::Category);
     }
@@ -115,6 +121,9 @@ pub fn needed_columns(query: &Query) -> Option<Vec<Column>> {
     }
     if query.days.is_some() {
         cols.push(Column::Day);
+    }
+    if query.amount != (None, None) {
+        cols.push(Column::Amount);
     }
     Some(cols)
 }

@@ -192,6 +192,10 @@ pub struct QueryArgs {
     /// Continue after a previous page's cursor.
     #[arg(long)]
     pub after: Option<String>,
+    /// Return only these columns, comma-separated (occurred_at, entry_id, amount, category,
+    /// payment_method, status, day).
+    #[arg(long)]
+    pub select: Option<String>,
     /// Print the plan instead of running the query.
     #[arg(long)]
     pub explain: bool,

@@ -425,6 +425,15 @@ pub fn build_query(a: &QueryArgs) -> Result<folio::query::Query, Error> {
         }
     });
     q = q.limit(a.limit);
+    if let Some(select) = &a.select {
+        let columns = select
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(|c| parse_arg::<folio::state::index::Column>("column", c))
+            .collect::<Result<Vec<_>, _>>()?;
+        q = q.select(&columns);
+    }
     if let Some(cursor) = &a.after {
         q = q.after(folio::query::Cursor::decode(cursor)?);
     }
@@ -457,16 +466,41 @@ pub fn plan(p: &folio::query::Plan, json: bool) {
 
 pub fn query_output(out: &folio::query::QueryOutput, json_out: bool) {
     use folio::query::{GroupKey, QueryOutput};
+    let print_next = |next: &Option<folio::query::Cursor>| {
+        if let Some(c) = next {
+            if json_out {
+                println!("{}", json!({"next": c.encode()}));
+            } else {
+                println!("next page: --after {}", c.encode());
+            }
+        }
+    };
     match out {
         QueryOutput::Rows { rows, next } => {
             entries(rows, json_out);
-            if let Some(c) = next {
+            print_next(next);
+        }
+        QueryOutput::Projected {
+            columns,
+            rows,
+            next,
+        } => {
+            for row in rows {
+                let mut object = serde_json::Map::new();
+                object.insert("org_id".into(), json!(row.org.0));
+                object.insert("kind".into(), json!(row.kind.as_str()));
+                for (column, value) in columns.iter().zip(&row.values) {
+                    object.insert(column.name().into(), value_json(value));
+                }
                 if json_out {
-                    println!("{}", json!({"next": c.encode()}));
+                    println!("{}", serde_json::Value::Object(object));
                 } else {
-                    println!("next page: --after {}", c.encode());
+                    let text: Vec<String> =
+                        object.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    println!("{}", text.join(" "));
                 }
             }
+            print_next(next);
         }
         QueryOutput::Groups(groups) => {
             for g in groups {
@@ -551,4 +585,17 @@ pub fn index_def(
         &columns(include)?,
         predicate,
     ))
+}
+
+fn value_json(v: &folio::query::Value) -> serde_json::Value {
+    use folio::query::Value;
+    match v {
+        Value::Time(t) => json!(t),
+        Value::EntryId(id) => json!(id),
+        Value::Amount(m) => json!(m.0),
+        Value::Category(c) => json!(c.as_str()),
+        Value::PaymentMethod(p) => json!(p.as_str()),
+        Value::Status(s) => json!(s.map(|s| s.as_str())),
+        Value::Day(d) => json!(d.to_string()),
+    }
 }
