@@ -260,6 +260,17 @@ enum ReportCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Revenue of a chain's hotels in a UTC month: per org and in total.
+    Chain {
+        /// Org ids, comma-separated.
+        #[arg(long)]
+        orgs: String,
+        /// YYYY-MM
+        #[arg(long)]
+        month: String,
+        #[arg(long)]
+        json: bool,
+    },
     /// Orgs with the most revenue in a UTC month.
     Top {
         /// YYYY-MM

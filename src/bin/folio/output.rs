@@ -330,6 +330,28 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
                 }
             }
         }
+        ReportCommand::Chain { orgs, month, json } => {
+            let ids = orgs
+                .split(',')
+                .map(|o| o.trim().parse::<u64>().map(OrgId))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|_| {
+                    Error::InvalidArgument(format!("{orgs:?} is not a list of org ids"))
+                })?;
+            let (lines, total) = view.chain_revenue(&ids, crate::month_arg(&month)?)?;
+            if json {
+                let per: Vec<_> = lines
+                    .iter()
+                    .map(|l| json!({"org_id": l.org.0, "total": l.total.0}))
+                    .collect();
+                println!("{}", json!({"orgs": per, "total": total.0}));
+            } else {
+                for l in &lines {
+                    println!("{:>10} {:>16}", l.org, l.total.to_string());
+                }
+                println!("{:>10} {:>16}", "total", total.to_string());
+            }
+        }
         ReportCommand::Top { month, limit, json } => {
             for l in view.top_revenue(crate::month_arg(&month)?, limit)? {
                 if json {
