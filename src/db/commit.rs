@@ -68,6 +68,21 @@ pub fn run(shared: Arc<Shared>, rx: Receiver<Command>, mut writer: LogWriter, sy
     }
 }
 
+/// Encodes an accepted batch into the writer's staging buffer (its frame gets the next LSN).
+fn stage(writer: &mut LogWriter, staged: &mut Vec<Staged>, reply: Reply, batch: LogBatch) {
+    match record::encode(&batch) {
+        Ok(bytes) => {
+            let lsn = Lsn(writer.stage(&bytes, batch.ops.len() as u32));
+            staged.push(Staged { reply, lsn, batch });
+        }
+        Err(e) => {
+            let _ = reply.send(Err(Error::InvalidArgument(format!(
+                "cannot encode batch: {e}"
+            ))));
+        }
+    }
+}
+
 fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sync_each: bool) {
     let mut waiting: Vec<Reply> = Vec::new();
     let mut staged: Vec<Staged> = Vec::new();
@@ -91,41 +106,13 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
                         let _ = reply.send(Err(Error::Rejected(rejection)));
                     }
                     Ok(log_batch) if log_batch.ops.is_empty() => waiting.push(reply),
-                    Ok(log_batch) => match record::encode(&log_batch) {
-                        Ok(bytes) => {
-                            let lsn = Lsn(writer.stage(&bytes, log_batch.ops.len() as u32));
-                            staged.push(Staged {
-                                reply,
-                                lsn,
-                                batch: log_batch,
-                            });
-                        }
-                        Err(e) => {
-                            let _ = reply.send(Err(Error::InvalidArgument(format!(
-                                "cannot encode batch: {e}"
-                            ))));
-                        }
-                    },
+                    Ok(log_batch) => stage(writer, &mut staged, reply, log_batch),
                 },
                 Command::Index(record, reply) => match validator.index(&record) {
                     Err(rejection) => {
                         let _ = reply.send(Err(Error::Rejected(rejection)));
                     }
-                    Ok(log_batch) => match record::encode(&log_batch) {
-                        Ok(bytes) => {
-                            let lsn = Lsn(writer.stage(&bytes, log_batch.ops.len() as u32));
-                            staged.push(Staged {
-                                reply,
-                                lsn,
-                                batch: log_batch,
-                            });
-                        }
-                        Err(e) => {
-                            let _ = reply.send(Err(Error::InvalidArgument(format!(
-                                "cannot encode index record: {e}"
-                            ))));
-                        }
-                    },
+                    Ok(log_batch) => stage(writer, &mut staged, reply, log_batch),
                 },
                 Command::Sync(reply) => {
                     must_sync = true;
