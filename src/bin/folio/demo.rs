@@ -3,8 +3,7 @@
 use crate::output;
 use folio::ingest::{auto_org, entry_of};
 use folio::workload::{Generator, Params, FIRST_DAY};
-use folio::{Batch, BusinessDay, Category, Currency, Db, Error, Kind, Op, OrgId, PaymentMethod};
-use std::collections::BTreeMap;
+use folio::{Batch, BusinessDay, Currency, Db, Error, Op, OrgId};
 use std::path::Path;
 use std::time::Instant;
 
@@ -59,7 +58,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         params.events as f64 / seconds
     );
     let day = BusinessDay(FIRST_DAY + 180);
-    daily_report(&db, OrgId(1), day)?;
+    output::daily(&db.read().daily_report(OrgId(1), day)?, false);
     let balance = db.balance(OrgId(1), BusinessDay(FIRST_DAY + 365))?;
     print!("year-end balance: ");
     output::balance(&balance, false);
@@ -69,48 +68,5 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         "closed (final checkpoint) in {:.2} s",
         closing.elapsed().as_secs_f64()
     );
-    Ok(())
-}
-
-/// The night-audit view of one org and day: totals by category and payment method.
-fn daily_report(db: &Db, org: OrgId, day: BusinessDay) -> Result<(), Error> {
-    let view = db.read();
-    let balance = view.balance(org, day)?;
-    let start = day.0 as i64 * 86_400;
-    let entries = view.entries(org, start - 86_400, start + 2 * 86_400)?;
-    let mut by_category: BTreeMap<(Kind, Category), (i64, u64)> = BTreeMap::new();
-    let mut by_method: BTreeMap<PaymentMethod, (i64, u64)> = BTreeMap::new();
-    for e in entries.iter().filter(|e| e.day == day) {
-        let signed = if e.reverses.is_some() {
-            -e.amount.0
-        } else {
-            e.amount.0
-        };
-        let c = by_category.entry((e.kind, e.category)).or_default();
-        c.0 += signed;
-        c.1 += 1;
-        let m = by_method.entry(e.payment_method).or_default();
-        m.0 += if e.kind == Kind::Revenue {
-            signed
-        } else {
-            -signed
-        };
-        m.1 += 1;
-    }
-    println!("daily report, org {org}, {day}:");
-    println!("  opening balance {:>14}", balance.opening.to_string());
-    for ((kind, category), (total, count)) in &by_category {
-        println!(
-            "  {kind:<7} {category:<13} {:>14} ({count} entries)",
-            folio::Money(*total).to_string()
-        );
-    }
-    for (method, (net, count)) in &by_method {
-        println!(
-            "  net by {method:<13}   {:>14} ({count} entries)",
-            folio::Money(*net).to_string()
-        );
-    }
-    println!("  closing balance {:>14}", balance.closing.to_string());
     Ok(())
 }

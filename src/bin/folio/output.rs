@@ -245,7 +245,7 @@ fn print_categories(title: &str, lines: &[CategoryLine]) {
     }
 }
 
-fn daily(r: &DailyReport, json: bool) {
+pub fn daily(r: &DailyReport, json: bool) {
     if json {
         let methods: Vec<_> = r
             .by_method
