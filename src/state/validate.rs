@@ -68,6 +68,8 @@ pub struct Validator<'a> {
     group: Pending,
     /// Changes the current batch made to `group`.
     journal: Vec<Undo>,
+    /// The org looked up last: an operation asks for its org up to three times.
+    last_org: std::cell::Cell<Option<(OrgId, &'a super::catalog::OrgState)>>,
 }
 
 impl<'a> Validator<'a> {
@@ -76,6 +78,7 @@ impl<'a> Validator<'a> {
             state,
             group: Pending::default(),
             journal: Vec::new(),
+            last_org: std::cell::Cell::new(None),
         }
     }
 
@@ -133,13 +136,23 @@ impl<'a> Validator<'a> {
         })
     }
 
+    /// The org's state as of the last applied batch (cached for consecutive lookups).
+    fn state_org(&self, org: OrgId) -> Option<&'a super::catalog::OrgState> {
+        if let Some((id, state)) = self.last_org.get() {
+            if id == org {
+                return Some(state);
+            }
+        }
+        let found = self.state.orgs.get(&org)?;
+        self.last_org.set(Some((org, found)));
+        Some(found)
+    }
+
     fn org_info(&self, org: OrgId) -> Result<(i64, Tz), Rejection> {
         if let Some((r, tz)) = self.group.orgs.get(&org) {
             return Ok((r.opening, *tz));
         }
-        self.state
-            .orgs
-            .get(&org)
+        self.state_org(org)
             .map(|o| (o.record.opening, o.tz))
             .ok_or(Rejection::UnknownOrg(org))
     }
@@ -149,7 +162,7 @@ impl<'a> Validator<'a> {
             .flows
             .get(&org)
             .copied()
-            .or_else(|| self.state.orgs.get(&org).map(|o| (o.inflow, o.outflow)))
+            .or_else(|| self.state_org(org).map(|o| (o.inflow, o.outflow)))
             .unwrap_or((0, 0))
     }
 
@@ -169,7 +182,7 @@ impl<'a> Validator<'a> {
                 paid_at: None,
             },
             None => {
-                let loc = self.state.orgs.get(&org)?.entries.get(&id)?;
+                let loc = self.state_org(org)?.entries.get(&id)?;
                 let pid = super::ledger::PartitionId::of(loc.kind, loc.occurred_at);
                 let row = self
                     .state
