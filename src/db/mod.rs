@@ -34,7 +34,7 @@ pub(crate) struct Shared {
     db_id: u64,
     shards: u32,
     poisoned: Mutex<Option<String>>,
-    checkpoint_lock: Mutex<()>,
+    pub(crate) checkpoint_lock: Mutex<()>,
     /// Index creations and drops run one at a time.
     index_lock: Mutex<()>,
     ops_since_checkpoint: AtomicU64,
@@ -59,13 +59,18 @@ impl Shared {
     fn checkpoint(&self) -> Result<CheckpointStats> {
         let _one_at_a_time = self.checkpoint_lock.lock();
         self.ops_since_checkpoint.store(0, Ordering::Relaxed);
-        let (base, keys) = self.state.write().take_dirty();
-        let snapshot = self.state.read().pack(&keys);
+        // One read view: the keys taken and the values packed describe the same LSN.
+        let (base, keys, snapshot) = {
+            let state = self.state.read();
+            let (base, keys) = state.take_dirty();
+            let snapshot = state.pack(&keys);
+            (base, keys, snapshot)
+        };
         match self.store.write(&snapshot, base) {
             Ok(stats) => Ok(stats),
             Err(e) => {
                 // Not persisted: keep them dirty so a later checkpoint writes them.
-                self.state.write().dirty.extend(keys);
+                self.state.write().dirty.get_mut().extend(keys);
                 Err(e)
             }
         }
@@ -465,7 +470,7 @@ fn run_checkpointer(
             recv(stop) -> _ => return,
             default(interval) => {}
         }
-        let dirty = !shared.state.read().dirty.is_empty();
+        let dirty = !shared.state.read().dirty.lock().is_empty();
         if dirty && shared.poison_reason().is_none() {
             // A failed checkpoint keeps its values dirty; the log still holds everything.
             let _ = shared.checkpoint();

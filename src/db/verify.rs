@@ -46,6 +46,9 @@ impl Db {
             Ok(tail) => report.log_frames = tail.frames_replayed,
             Err(e) => report.problems.push(format!("log: {e}")),
         }
+        // No checkpoint may write while the store is read back: sled has no snapshots, and a
+        // half-seen checkpoint would look inconsistent.
+        let _no_checkpoint = shared.checkpoint_lock.lock();
         if let Err(e) = shared.store.load(shared.shards) {
             report.problems.push(format!("store: {e}"));
         }

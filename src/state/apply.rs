@@ -49,7 +49,7 @@ impl State {
         let mut ledger_side = LedgerSide {
             orgs,
             ledgers,
-            dirty,
+            dirty: dirty.get_mut(),
             catalog,
         };
         let mut balance_side = BalanceSide {

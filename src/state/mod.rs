@@ -55,7 +55,9 @@ pub struct State {
     pub orgs: HashMap<OrgId, OrgState>,
     pub balances: Vec<BalanceShard>,
     pub ledgers: BTreeMap<PartitionId, MonthBucket>,
-    pub dirty: HashSet<DirtyKey>,
+    /// Values changed since the last checkpoint took them. Behind a mutex so a checkpoint can
+    /// take the set and pack the values under one read lock (apply reaches it with `get_mut`).
+    pub dirty: parking_lot::Mutex<HashSet<DirtyKey>>,
     /// Declared secondary indexes.
     pub catalog: index::IndexCatalog,
 }
@@ -69,7 +71,7 @@ impl State {
             orgs: HashMap::default(),
             balances: (0..shards).map(|_| BalanceShard::default()).collect(),
             ledgers: BTreeMap::new(),
-            dirty: HashSet::default(),
+            dirty: parking_lot::Mutex::new(HashSet::default()),
             catalog: index::IndexCatalog::default(),
         }
     }

@@ -368,9 +368,10 @@ impl Store {
 }
 
 impl State {
-    /// Takes the set of values changed since the last call (under the write lock: O(1)).
-    pub fn take_dirty(&mut self) -> (Lsn, rustc_hash::FxHashSet<DirtyKey>) {
-        (self.lsn, std::mem::take(&mut self.dirty))
+    /// Takes the set of values changed since the last call. Called under the read lock together
+    /// with [`State::pack`], so the values packed reflect exactly the batches up to `self.lsn`.
+    pub fn take_dirty(&self) -> (Lsn, rustc_hash::FxHashSet<DirtyKey>) {
+        (self.lsn, std::mem::take(&mut *self.dirty.lock()))
     }
 
     /// Packs the given values as they are now (under the read lock).
