@@ -371,7 +371,9 @@ impl Db {
         answer.recv().map_err(|_| Error::Closed)?
     }
 
-    /// A consistent view for several reads. Writers wait while views are held: keep them short.
+    /// A consistent view for several reads. Writers wait while views are held: keep them short,
+    /// and read through the view itself — calling `Db` read methods while holding a view can
+    /// deadlock once a writer is queued (the lock is fair).
     pub fn read(&self) -> ReadView<'_> {
         ReadView {
             state: self.shared.state.read(),
