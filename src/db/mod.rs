@@ -60,13 +60,13 @@ impl Shared {
         let _one_at_a_time = self.checkpoint_lock.lock();
         self.ops_since_checkpoint.store(0, Ordering::Relaxed);
         // One read view: the keys taken and the values packed describe the same LSN.
-        let (base, keys, snapshot) = {
+        let (keys, snapshot) = {
             let state = self.state.read();
-            let (base, keys) = state.take_dirty();
+            let keys = state.take_dirty();
             let snapshot = state.pack(&keys);
-            (base, keys, snapshot)
+            (keys, snapshot)
         };
-        match self.store.write(&snapshot, base) {
+        match self.store.write(&snapshot) {
             Ok(stats) => Ok(stats),
             Err(e) => {
                 // Not persisted: keep them dirty so a later checkpoint writes them.

@@ -3,7 +3,6 @@
 use super::balance::{OrgBalances, ReadCost};
 use super::ledger::{PartitionId, Row};
 use super::State;
-use crate::codec::record::STATUS_NONE;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_LIST_ENTRIES, MAX_RANGE_DAYS};
 use crate::model::{
@@ -47,11 +46,7 @@ pub struct LedgerEntry {
 
 impl LedgerEntry {
     pub(crate) fn of(org: OrgId, kind: Kind, key: (i64, u64), row: &Row) -> LedgerEntry {
-        let status = match (row.posted_status, row.paid_at) {
-            (STATUS_NONE, _) => None,
-            (_, Some(_)) => Some(ExpenseStatus::Paid),
-            (code, None) => ExpenseStatus::from_code(code),
-        };
+        let status = super::index::def::current_status(row);
         LedgerEntry {
             org,
             id: EntryId(key.1),

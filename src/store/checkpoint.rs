@@ -116,9 +116,10 @@ impl Store {
         Error::Store(format!("{}: {why}", self.path.display()))
     }
 
-    /// Writes a snapshot: all values, a flush, then the checkpoint LSN and another flush.
-    /// `base` is the LSN up to which every change is reflected once this snapshot is written.
-    pub fn write(&self, snapshot: &Snapshot, base: Lsn) -> Result<CheckpointStats> {
+    /// Writes a snapshot: all values, a flush, then the checkpoint LSN (`snapshot.covers`) and
+    /// another flush.
+    pub fn write(&self, snapshot: &Snapshot) -> Result<CheckpointStats> {
+        let base = snapshot.covers;
         let mut stats = CheckpointStats {
             lsn: base,
             ..CheckpointStats::default()
@@ -370,8 +371,8 @@ impl Store {
 impl State {
     /// Takes the set of values changed since the last call. Called under the read lock together
     /// with [`State::pack`], so the values packed reflect exactly the batches up to `self.lsn`.
-    pub fn take_dirty(&self) -> (Lsn, rustc_hash::FxHashSet<DirtyKey>) {
-        (self.lsn, std::mem::take(&mut *self.dirty.lock()))
+    pub fn take_dirty(&self) -> rustc_hash::FxHashSet<DirtyKey> {
+        std::mem::take(&mut *self.dirty.lock())
     }
 
     /// Packs the given values as they are now (under the read lock).
