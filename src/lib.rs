@@ -31,7 +31,7 @@ pub mod store;
 pub mod wal;
 pub mod workload;
 
-pub use db::{Db, Durability, Options, ReadView, RecoveryReport, Ticket, VerifyReport};
+pub use db::{Db, Durability, Options, ReadView, RecoveryReport, Snapshot, Ticket, VerifyReport};
 pub use error::{CorruptionKind, Error, Rejection, Result};
 pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money, Month,

@@ -97,8 +97,8 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         return;
     }
     {
-        let state = shared.state.read();
-        let mut validator = Validator::new(&state);
+        let current = shared.state.read();
+        let mut validator = Validator::new(&current.state, &current.applier.entries);
         for cmd in group {
             match cmd {
                 Command::Record(batch, reply) => match validator.batch(&batch) {
@@ -135,7 +135,9 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
     }
     let applied_ops: u64;
     let visible = {
-        let mut state = shared.state.write();
+        let mut current = shared.state.write();
+        let super::Current { state, applier } = &mut *current;
+        let state = Arc::make_mut(state);
         let batches: Vec<(Lsn, &[crate::codec::record::LogOp])> = staged
             .iter()
             .map(|s| (s.lsn, s.batch.ops.as_slice()))
@@ -143,7 +145,7 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         applied_ops = batches.iter().map(|b| b.1.len() as u64).sum();
         // Large groups apply balances on a second thread; small ones are not worth the spawn.
         let parallel = applied_ops >= PARALLEL_APPLY_OPS;
-        if let Err(why) = state.apply_group(&batches, parallel) {
+        if let Err(why) = state.apply_group(&batches, parallel, applier) {
             // Validation rules this out; if it happens the state can no longer be trusted.
             shared.poison(format!("apply of LSNs up to {} failed: {why}", state.lsn));
         }

@@ -18,17 +18,26 @@ use crate::state::State;
 use crate::store::{CheckpointStats, Store};
 use commit::Command;
 use crossbeam::channel::{Receiver, Sender};
-use parking_lot::{Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{Mutex, RwLock};
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
+/// The published state and what changed since the last checkpoint took it.
+pub(crate) struct Current {
+    /// The state at the last applied LSN. Snapshots clone the `Arc`; the committer applies in
+    /// place through `Arc::make_mut`, which copies only what a live snapshot still shares.
+    pub(crate) state: Arc<State>,
+    /// Dirty keys and the entry map: the committer's alone, never shared with snapshots.
+    pub(crate) applier: crate::state::Applier,
+}
+
 /// State shared by the handle, the committer and the checkpointer.
 pub(crate) struct Shared {
     pub(crate) path: PathBuf,
-    pub(crate) state: RwLock<State>,
+    pub(crate) state: RwLock<Current>,
     store: Store,
     vfs: std::sync::Arc<dyn crate::io::Vfs>,
     db_id: u64,
@@ -59,18 +68,19 @@ impl Shared {
     fn checkpoint(&self) -> Result<CheckpointStats> {
         let _one_at_a_time = self.checkpoint_lock.lock();
         self.ops_since_checkpoint.store(0, Ordering::Relaxed);
-        // One read view: the keys taken and the values packed describe the same LSN.
-        let (keys, snapshot) = {
-            let state = self.state.read();
-            let keys = state.take_dirty();
-            let snapshot = state.pack(&keys);
-            (keys, snapshot)
+        // The keys taken and the snapshot pinned under one lock describe the same LSN; packing
+        // runs on the snapshot while the committer goes on.
+        let (keys, packed) = {
+            let mut current = self.state.write();
+            let keys = std::mem::take(&mut current.applier.dirty);
+            let packed = current.state.pack(&keys);
+            (keys, packed)
         };
-        match self.store.write(&snapshot) {
+        match self.store.write(&packed) {
             Ok(stats) => Ok(stats),
             Err(e) => {
                 // Not persisted: keep them dirty so a later checkpoint writes them.
-                self.state.write().dirty.get_mut().extend(keys);
+                self.state.write().applier.dirty.extend(keys);
                 Err(e)
             }
         }
@@ -105,12 +115,33 @@ impl Ticket {
     }
 }
 
-/// A consistent read view: every read through it sees the same committed prefix of the log.
-pub struct ReadView<'a> {
-    state: RwLockReadGuard<'a, State>,
+/// A snapshot: a read view pinned at one LSN. Every read through it sees exactly the log prefix
+/// up to [`Snapshot::lsn`] — ledgers, indexes, balances and catalog alike — however long it is
+/// held and however many batches commit meanwhile.
+///
+/// Taking one clones an `Arc` under the state's read lock (no data is copied). While it is held,
+/// the committer copies each value it changes the first time it changes it (an org's ledger of
+/// one month, its balance months, its catalog record, and the persistent-map nodes on their
+/// path), so the extra memory is bounded by the data written while the snapshot lives, and is
+/// freed when the last snapshot sharing it drops. A snapshot holds no lock: it never blocks the
+/// committer, and reading through the `Db` while holding one is safe.
+#[derive(Clone)]
+pub struct Snapshot {
+    state: Arc<State>,
 }
 
-impl ReadView<'_> {
+/// The former name of [`Snapshot`].
+pub type ReadView = Snapshot;
+
+impl Snapshot {
+    pub(crate) fn of(state: Arc<State>) -> Snapshot {
+        Snapshot { state }
+    }
+
+    pub fn state(&self) -> &State {
+        &self.state
+    }
+
     /// LSN of the last batch this view includes.
     pub fn lsn(&self) -> Lsn {
         self.state.lsn
@@ -307,17 +338,18 @@ impl Db {
             .shared
             .state
             .read()
+            .state
             .ledgers
             .keys()
             .filter(|p| p.kind == def.table)
             .copied()
             .collect();
         for (done, pid) in partitions.iter().enumerate() {
-            self.shared.state.write().backfill_partition(*pid);
+            Arc::make_mut(&mut self.shared.state.write().state).backfill_partition(*pid);
             progress(done + 1, partitions.len());
         }
         // Partitions created meanwhile; cheap for the ones already done.
-        self.shared.state.write().finish_index_build();
+        Arc::make_mut(&mut self.shared.state.write().state).finish_index_build();
         Ok(lsn)
     }
 
@@ -333,6 +365,7 @@ impl Db {
             .shared
             .state
             .read()
+            .state
             .catalog
             .find(name)
             .map(|(_, d)| d.clone());
@@ -371,17 +404,24 @@ impl Db {
         answer.recv().map_err(|_| Error::Closed)?
     }
 
-    /// A consistent view for several reads. Writers wait while views are held: keep them short,
-    /// and read through the view itself — calling `Db` read methods while holding a view can
-    /// deadlock once a writer is queued (the lock is fair).
-    pub fn read(&self) -> ReadView<'_> {
-        ReadView {
-            state: self.shared.state.read(),
-        }
+    /// A snapshot pinned at the last applied LSN (see [`Snapshot`]): no copy, no lock held.
+    pub fn snapshot(&self) -> Snapshot {
+        Snapshot::of(self.shared.state.read().state.clone())
+    }
+
+    /// A consistent view for several reads: the same as [`Db::snapshot`].
+    pub fn read(&self) -> Snapshot {
+        self.snapshot()
+    }
+
+    /// Runs one read on the current state under the read lock (no snapshot, so the committer
+    /// copies nothing for it).
+    fn with_state<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+        read(&self.shared.state.read().state)
     }
 
     pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
-        self.read().balance(org, day)
+        self.with_state(|s| s.balance(org, day))
     }
 
     pub fn balances(
@@ -390,30 +430,31 @@ impl Db {
         from: BusinessDay,
         to: BusinessDay,
     ) -> Result<Vec<DayBalance>> {
-        self.read().balances(org, from, to)
+        self.with_state(|s| s.balances(org, from, to))
     }
 
     pub fn entries(&self, org: OrgId, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
-        self.read().entries(org, from, to)
+        self.with_state(|s| s.entries(org, from, to))
     }
 
     pub fn org(&self, org: OrgId) -> Option<Org> {
-        self.read().org(org)
+        self.with_state(|s| s.orgs.get(&org).map(|o| o.org()))
     }
 
     /// Runs a typed query in one consistent view.
     pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
-        self.read().query(query)
+        self.with_state(|s| Ok(s.query(query)?.0))
     }
 
     /// The plan of a query, without running it.
     pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
-        self.read().explain(query)
+        query.validate()?;
+        self.with_state(|s| Ok(s.plan(query)))
     }
 
     /// LSN of the last applied (and, with `Durability::Sync`, durable) batch.
     pub fn visible_lsn(&self) -> Lsn {
-        self.shared.state.read().lsn
+        self.shared.state.read().state.lsn
     }
 
     /// Writes changed values to the materialized store now.
@@ -472,7 +513,7 @@ fn run_checkpointer(
             recv(stop) -> _ => return,
             default(interval) => {}
         }
-        let dirty = !shared.state.read().dirty.lock().is_empty();
+        let dirty = !shared.state.read().applier.dirty.is_empty();
         if dirty && shared.poison_reason().is_none() {
             // A failed checkpoint keeps its values dirty; the log still holds everything.
             let _ = shared.checkpoint();

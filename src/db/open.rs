@@ -59,8 +59,8 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
     vfs.create_dir_all(&wal_dir)
         .map_err(|e| Error::io(&wal_dir, e))?;
 
-    let (store, mut state) = load_store(path, meta.shards, &mut report)?;
-    let replay = |state: &mut State, from: Lsn| {
+    let (store, mut state, mut applier) = load_store(path, meta.shards, &mut report)?;
+    let replay = |state: &mut State, applier: &mut crate::state::Applier, from: Lsn| {
         recover(&*vfs, &wal_dir, meta.db_id, from.0 + 1, true, |frame| {
             let corrupt = |kind| Error::corruption(frame.file, frame.offset, kind);
             let batch = record::decode(frame.payload)
@@ -71,11 +71,11 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
                 )));
             }
             state
-                .apply(Lsn(frame.lsn), &batch.ops)
+                .apply(Lsn(frame.lsn), &batch.ops, applier)
                 .map_err(|e| corrupt(CorruptionKind::InconsistentOp(e)))
         })
     };
-    let mut tail = replay(&mut state, report.checkpoint_lsn)?;
+    let mut tail = replay(&mut state, &mut applier, report.checkpoint_lsn)?;
     if tail.end.next_lsn <= report.checkpoint_lsn.0 {
         // The store is ahead of the durable log (possible only after a power loss with buffered
         // durability). The log is the truth: rebuild from it.
@@ -86,9 +86,10 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         ));
         store.wipe()?;
         state = State::new(meta.shards);
+        applier = crate::state::Applier::default();
         report.checkpoint_lsn = Lsn(0);
         let cut_before = tail.truncated_bytes;
-        tail = replay(&mut state, Lsn(0))?;
+        tail = replay(&mut state, &mut applier, Lsn(0))?;
         tail.truncated_bytes += cut_before;
     }
     if state.catalog.building.is_some() {
@@ -110,7 +111,10 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
     let (wake_tx, wake_rx) = crossbeam::channel::bounded(1);
     let shared = Arc::new(Shared {
         path: path.to_path_buf(),
-        state: RwLock::new(state),
+        state: RwLock::new(super::Current {
+            state: Arc::new(state),
+            applier,
+        }),
         store,
         vfs: vfs.clone(),
         db_id: meta.db_id,
@@ -213,25 +217,37 @@ fn lock(path: &Path) -> Result<File> {
 
 /// Opens the store and loads its state; on any failure rebuilds the store from scratch (the log
 /// replay that follows restores everything).
-fn load_store(path: &Path, shards: u32, report: &mut RecoveryReport) -> Result<(Store, State)> {
+fn load_store(
+    path: &Path,
+    shards: u32,
+    report: &mut RecoveryReport,
+) -> Result<(Store, State, crate::state::Applier)> {
     let store_path = path.join(STORE_DIR);
     let loaded = Store::open(&store_path).and_then(|store| {
         let lsn = store.checkpoint_lsn()?;
-        let mut state = store.load(shards)?;
+        let (mut state, entries) = store.load(shards)?;
         state.lsn = lsn;
-        Ok((store, state))
+        Ok((store, state, entries))
     });
     match loaded {
-        Ok((store, state)) => {
+        Ok((store, state, entries)) => {
             report.checkpoint_lsn = state.lsn;
-            Ok((store, state))
+            let applier = crate::state::Applier {
+                entries,
+                ..Default::default()
+            };
+            Ok((store, state, applier))
         }
         Err(e) => {
             report.rebuilt = Some(e.to_string());
             if store_path.exists() {
                 std::fs::remove_dir_all(&store_path).map_err(|e| Error::io(&store_path, e))?;
             }
-            Ok((Store::open(&store_path)?, State::new(shards)))
+            Ok((
+                Store::open(&store_path)?,
+                State::new(shards),
+                crate::state::Applier::default(),
+            ))
         }
     }
 }

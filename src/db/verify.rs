@@ -30,9 +30,9 @@ impl Db {
     pub fn verify(&self) -> VerifyReport {
         let mut report = VerifyReport::default();
         {
-            let view = self.read();
-            let check = view.state.verify();
-            report.lsn = view.lsn().0;
+            let current = self.shared.state.read();
+            let check = current.state.verify(Some(&current.applier.entries));
+            report.lsn = current.state.lsn.0;
             report.orgs = check.orgs;
             report.entries = check.entries;
             report.balance_rows = check.balance_rows;

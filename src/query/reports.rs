@@ -127,6 +127,7 @@ impl State {
             .get(&PartitionId { kind, month })?
             .orgs
             .get(&org)
+            .map(|l| &**l)
     }
 
     /// One org's month of one ledger by category, from the partition's category roll-up.

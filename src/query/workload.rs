@@ -1,7 +1,7 @@
 //! hotel-ledger-v1 query instances (Q1–Q5): typed execution, and answers in the answer shapes of
 //! WORKLOAD.md so they compare exactly with other engines' answers.
 
-use crate::db::ReadView;
+use crate::db::Snapshot;
 use crate::error::{Error, Result};
 use crate::model::{BusinessDay, Money, Month, OrgId};
 use crate::query::{CategoryLine, LedgerLine, PendingLine, TopLine};
@@ -36,7 +36,7 @@ fn month(m: u32) -> Result<Month> {
 
 /// Runs one instance. An org that does not exist has no rows: 0 or empty lists, as a SQL engine
 /// answers.
-pub fn execute(view: &ReadView<'_>, q: &QueryInstance) -> Result<Outcome> {
+pub fn execute(view: &Snapshot, q: &QueryInstance) -> Result<Outcome> {
     let known = |org: u64| view.org(OrgId(org)).is_some();
     Ok(match *q {
         QueryInstance::Q1 { org, day } if known(org) => {
@@ -110,6 +110,6 @@ impl Outcome {
 }
 
 /// Runs one instance and shapes its answer.
-pub fn answer(view: &ReadView<'_>, q: &QueryInstance) -> Result<Value> {
+pub fn answer(view: &Snapshot, q: &QueryInstance) -> Result<Value> {
     Ok(execute(view, q)?.to_json())
 }

@@ -7,18 +7,17 @@
 use super::catalog::{add_flow, EntryLoc, OrgState};
 use super::index::IndexCatalog;
 use super::ledger::{MonthBucket, PartitionId, Row};
-use super::{balance, DirtyKey, State};
+use super::{balance, Applier, DirtyKey, DirtySet, EntryIndex, PMap, POrdMap, State};
 use crate::codec::record::{EntryRecord, LogOp, OrgRecord, PayRecord};
 use crate::model::{BusinessDay, Category, Kind, Lsn, OrgId, PaymentMethod};
-use rustc_hash::FxHashSet as HashSet;
-use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
 impl State {
     /// Applies one committed batch. An error means the record contradicts the state (a corrupt or
     /// foreign log); the caller treats it as corruption.
-    pub fn apply(&mut self, lsn: Lsn, ops: &[LogOp]) -> Result<(), String> {
-        self.apply_group(&[(lsn, ops)], false)
+    pub fn apply(&mut self, lsn: Lsn, ops: &[LogOp], side: &mut Applier) -> Result<(), String> {
+        self.apply_group(&[(lsn, ops)], false, side)
     }
 
     /// Applies consecutive committed batches. With `parallel`, the balance shards are updated on
@@ -28,6 +27,7 @@ impl State {
         &mut self,
         batches: &[(Lsn, &[LogOp])],
         parallel: bool,
+        side: &mut Applier,
     ) -> Result<(), String> {
         let mut previous = self.lsn;
         for (lsn, _) in batches {
@@ -43,13 +43,13 @@ impl State {
             orgs,
             balances,
             ledgers,
-            dirty,
             catalog,
         } = self;
         let mut ledger_side = LedgerSide {
             orgs,
             ledgers,
-            dirty: dirty.get_mut(),
+            dirty: &mut side.dirty,
+            entries: &mut side.entries,
             catalog,
         };
         let mut balance_side = BalanceSide {
@@ -81,10 +81,11 @@ impl State {
 
 /// Everything but the balances: catalog, ledger rows, index parts.
 struct LedgerSide<'a> {
-    orgs: &'a mut rustc_hash::FxHashMap<OrgId, OrgState>,
-    ledgers: &'a mut BTreeMap<PartitionId, MonthBucket>,
-    dirty: &'a mut HashSet<DirtyKey>,
-    catalog: &'a mut IndexCatalog,
+    orgs: &'a mut PMap<OrgId, Arc<OrgState>>,
+    ledgers: &'a mut POrdMap<PartitionId, MonthBucket>,
+    dirty: &'a mut DirtySet,
+    entries: &'a mut EntryIndex,
+    catalog: &'a mut Arc<IndexCatalog>,
 }
 
 impl LedgerSide<'_> {
@@ -101,15 +102,18 @@ impl LedgerSide<'_> {
             if self.catalog.find(&def.name).is_some() {
                 return Err(format!("index {} created twice", def.name));
             }
-            self.catalog.building = Some(def.name.clone());
-            self.catalog.defs.push(def);
+            let catalog = Arc::make_mut(self.catalog);
+            catalog.building = Some(def.name.clone());
+            catalog.defs.push(def);
         } else {
             let (slot, found) = self
                 .catalog
                 .find(&def.name)
                 .ok_or_else(|| format!("drop of unknown index {}", def.name))?;
             let table = found.table;
-            self.catalog.defs.retain(|d| d.name != def.name);
+            Arc::make_mut(self.catalog)
+                .defs
+                .retain(|d| d.name != def.name);
             let range = PartitionId {
                 kind: table,
                 month: crate::model::Month(i32::MIN),
@@ -117,10 +121,14 @@ impl LedgerSide<'_> {
                 kind: table,
                 month: crate::model::Month(i32::MAX),
             };
-            for (_, bucket) in self.ledgers.range_mut(range) {
-                for ledger in bucket.orgs.values_mut() {
+            let pids: Vec<PartitionId> = self.ledgers.range(range).map(|(p, _)| *p).collect();
+            for pid in pids {
+                let Some(bucket) = self.ledgers.get_mut(&pid) else {
+                    continue;
+                };
+                for (_, ledger) in bucket.orgs.iter_mut() {
                     if slot < ledger.indexes.len() {
-                        ledger.indexes.remove(slot);
+                        Arc::make_mut(ledger).indexes.remove(slot);
                     }
                 }
             }
@@ -150,7 +158,7 @@ impl LedgerSide<'_> {
         }
         let tz = chrono_tz::Tz::from_str(&r.time_zone)
             .map_err(|_| format!("org {id}: unknown time zone {:?}", r.time_zone))?;
-        self.orgs.insert(id, OrgState::new(r.clone(), tz));
+        self.orgs.insert(id, Arc::new(OrgState::new(r.clone(), tz)));
         self.dirty.insert(DirtyKey::Orgs(super::chunk_of(id)));
         Ok(())
     }
@@ -159,10 +167,9 @@ impl LedgerSide<'_> {
         let org = OrgId(e.org);
         let kind = Kind::from_code(e.kind).ok_or_else(|| format!("bad kind code {}", e.kind))?;
         let row = row_of(e)?;
-        let org_state = self
-            .orgs
-            .get_mut(&org)
-            .ok_or_else(|| format!("entry {} of unknown org {org}", e.entry_id))?;
+        if !self.orgs.contains_key(&org) {
+            return Err(format!("entry {} of unknown org {org}", e.entry_id));
+        }
         let pid = PartitionId::of(kind, e.occurred_at);
         let ledger = self
             .ledgers
@@ -172,19 +179,19 @@ impl LedgerSide<'_> {
             .entry(org)
             .or_default();
         if ledger.persisted < lsn {
+            let ledger = Arc::make_mut(ledger);
             let key = (e.occurred_at, e.entry_id);
-            if org_state.entries.contains_key(&e.entry_id) {
+            if self.entries.contains_key(&(org, e.entry_id)) {
                 return Err(format!("org {org}: entry {} recorded twice", e.entry_id));
             }
             ledger
                 .insert_row(self.catalog, kind, key, row)
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
-            let flows = (org_state.inflow, org_state.outflow);
-            (org_state.inflow, org_state.outflow) =
-                add_flow(flows, kind, e.reverses != 0, e.amount)
-                    .ok_or_else(|| format!("org {org}: flow overflow"))?;
-            org_state.entries.insert(
-                e.entry_id,
+            let flows = add_flow(self.entries.flows(org), kind, e.reverses != 0, e.amount)
+                .ok_or_else(|| format!("org {org}: flow overflow"))?;
+            self.entries.set_flows(org, flows);
+            self.entries.insert(
+                (org, e.entry_id),
                 EntryLoc {
                     kind,
                     occurred_at: e.occurred_at,
@@ -194,10 +201,11 @@ impl LedgerSide<'_> {
                 .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
         }
         if e.reverses != 0 {
-            let target =
-                org_state.entries.get(&e.reverses).copied().ok_or_else(|| {
-                    format!("org {org}: reversal of unknown entry {}", e.reverses)
-                })?;
+            let target = self
+                .entries
+                .get(&(org, e.reverses))
+                .copied()
+                .ok_or_else(|| format!("org {org}: reversal of unknown entry {}", e.reverses))?;
             mark_row(
                 self.ledgers,
                 self.dirty,
@@ -217,9 +225,8 @@ impl LedgerSide<'_> {
     fn pay(&mut self, lsn: Lsn, p: &PayRecord) -> Result<(), String> {
         let org = OrgId(p.org);
         let target = self
-            .orgs
-            .get(&org)
-            .and_then(|o| o.entries.get(&p.entry_id))
+            .entries
+            .get(&(org, p.entry_id))
             .copied()
             .ok_or_else(|| format!("org {org}: payment of unknown entry {}", p.entry_id))?;
         mark_row(
@@ -239,7 +246,7 @@ impl LedgerSide<'_> {
 
 /// The balance shards: day rows, month nets, Fenwick prefixes.
 struct BalanceSide<'a> {
-    balances: &'a mut Vec<super::balance::BalanceShard>,
+    balances: &'a mut [super::balance::BalanceShard],
     shards: u32,
     dirty: Vec<DirtyKey>,
 }
@@ -266,6 +273,7 @@ impl BalanceSide<'_> {
         let bal = self.balances[shard].orgs.entry(org).or_default();
         let persisted = bal.months.get(&month).map_or(Lsn(0), |m| m.persisted);
         if persisted < lsn {
+            let bal = Arc::make_mut(bal);
             let (revenue, expense, rows) = match kind {
                 Kind::Revenue => (signed, 0, (1, 0)),
                 Kind::Expense => (0, signed, (0, 1)),
@@ -282,8 +290,8 @@ impl BalanceSide<'_> {
 /// Changes a stored row (a reversal or payment mark) unless its value already reflects `lsn`.
 #[allow(clippy::too_many_arguments)]
 fn mark_row(
-    ledgers: &mut BTreeMap<PartitionId, MonthBucket>,
-    dirty: &mut HashSet<DirtyKey>,
+    ledgers: &mut POrdMap<PartitionId, MonthBucket>,
+    dirty: &mut DirtySet,
     catalog: &IndexCatalog,
     lsn: Lsn,
     org: OrgId,
@@ -294,7 +302,7 @@ fn mark_row(
     let pid = PartitionId::of(target.kind, target.occurred_at);
     let ledger = ledgers.entry(pid).or_default().orgs.entry(org).or_default();
     if ledger.persisted < lsn {
-        ledger
+        Arc::make_mut(ledger)
             .update_row(catalog, target.kind, (target.occurred_at, id), mark)
             .ok_or_else(|| format!("org {org}: entry {id} missing from its partition"))?;
         dirty.insert(DirtyKey::Ledger(pid, super::chunk_of(org)));

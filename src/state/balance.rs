@@ -2,9 +2,10 @@
 //! plus a Fenwick tree of month nets for bounded closing-balance reads.
 
 use super::fenwick::MonthFenwick;
+use super::PMap;
 use crate::model::{BusinessDay, Lsn, Month, OrgId};
-use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 /// Totals of one org and business day.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -39,14 +40,15 @@ pub struct MonthBalances {
 /// All balances of one org.
 #[derive(Clone, Debug, Default)]
 pub struct OrgBalances {
-    pub months: BTreeMap<Month, MonthBalances>,
+    /// Month values behind `Arc`s: copying an org's balances for a snapshot copies pointers.
+    pub months: BTreeMap<Month, Arc<MonthBalances>>,
     pub prefix: MonthFenwick,
 }
 
 /// One hash shard of the balances.
 #[derive(Clone, Debug, Default)]
 pub struct BalanceShard {
-    pub orgs: HashMap<OrgId, OrgBalances>,
+    pub orgs: PMap<OrgId, Arc<OrgBalances>>,
 }
 
 /// Which shard an org's balances live in (splitmix64 finalizer of the id, modulo the shard count).
@@ -127,10 +129,7 @@ impl OrgBalances {
         rows: (u64, u64),
     ) -> Option<()> {
         let month = day.month();
-        let delta = self
-            .months
-            .entry(month)
-            .or_default()
+        let delta = Arc::make_mut(self.months.entry(month).or_default())
             .add(day, revenue, expense, rows)?;
         if !self.prefix.covers(month) {
             self.rebuild_prefix(month)?;

@@ -4,7 +4,6 @@
 use crate::codec::record::OrgRecord;
 use crate::model::{Kind, Lsn, Org, OrgId};
 use chrono_tz::Tz;
-use rustc_hash::FxHashMap as HashMap;
 
 /// Where an entry's row is: its ledger partition and its key there.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,11 +16,6 @@ pub struct EntryLoc {
 pub struct OrgState {
     pub record: OrgRecord,
     pub tz: Tz,
-    /// Σ amounts that raise the balance (revenue postings, expense reversals).
-    pub inflow: i64,
-    /// Σ amounts that lower it (expense postings, revenue reversals).
-    pub outflow: i64,
-    pub entries: HashMap<u64, EntryLoc>,
     /// LSN of the checkpoint the org record was last written at.
     pub persisted: Lsn,
 }
@@ -31,9 +25,6 @@ impl OrgState {
         OrgState {
             record,
             tz,
-            inflow: 0,
-            outflow: 0,
-            entries: HashMap::default(),
             persisted: Lsn(0),
         }
     }

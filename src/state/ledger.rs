@@ -4,7 +4,6 @@
 use super::index::part::INDEX_MIN_ROWS;
 use super::index::{IndexCatalog, IndexEntry, IndexPart};
 use crate::model::{BusinessDay, Category, Kind, Lsn, Month, OrgId, PaymentMethod};
-use rustc_hash::FxHashMap as HashMap;
 use std::collections::BTreeMap;
 
 /// One ledger row as stored.
@@ -183,7 +182,7 @@ impl OrgMonthLedger {
 /// One partition: a ledger (revenues or expenses) for one calendar month.
 #[derive(Clone, Debug, Default)]
 pub struct MonthBucket {
-    pub orgs: HashMap<OrgId, OrgMonthLedger>,
+    pub orgs: super::PMap<OrgId, std::sync::Arc<OrgMonthLedger>>,
 }
 
 /// Identifies a ledger partition.

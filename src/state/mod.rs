@@ -15,8 +15,15 @@ use crate::model::{Lsn, Month, OrgId};
 use balance::BalanceShard;
 use catalog::OrgState;
 use ledger::{MonthBucket, PartitionId};
-use rustc_hash::{FxHashMap as HashMap, FxHashSet as HashSet};
-use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// A persistent (structurally shared) hash map: cloning is O(1) and a write copies only the path
+/// to what it changes, and only while another clone (a snapshot) still shares that path.
+pub type PMap<K, V> =
+    imbl::GenericHashMap<K, V, rustc_hash::FxBuildHasher, imbl::shared_ptr::DefaultSharedPtr>;
+
+/// A persistent ordered map (B-tree with shared nodes), same sharing rules as [`PMap`].
+pub type POrdMap<K, V> = imbl::OrdMap<K, V>;
 
 /// Org ids are grouped in chunks of `1 << CHUNK_BITS` consecutive ids; the store keeps one
 /// packed value per chunk (per partition), so a checkpoint writes few, large values.
@@ -46,20 +53,94 @@ pub enum DirtyKey {
     Catalog,
 }
 
+/// The set of store values changed since the last checkpoint took them.
+pub type DirtySet = rustc_hash::FxHashSet<DirtyKey>;
+
+/// Where every entry id of every org lives (its ledger partition and key there): one small map
+/// per org, so lookups stay in cache-warm tables and growth never rehashes everything at once.
+/// Also holds each org's gross flows (Σ inflow, Σ outflow), which bound every running sum.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EntryIndex {
+    orgs: rustc_hash::FxHashMap<OrgId, OrgIndex>,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+struct OrgIndex {
+    entries: rustc_hash::FxHashMap<u64, catalog::EntryLoc>,
+    flows: (i64, i64),
+}
+
+impl EntryIndex {
+    pub fn get(&self, key: &(OrgId, u64)) -> Option<&catalog::EntryLoc> {
+        self.orgs.get(&key.0)?.entries.get(&key.1)
+    }
+
+    /// (Σ amounts that raise the balance, Σ amounts that lower it) of an org's rows.
+    pub fn flows(&self, org: OrgId) -> (i64, i64) {
+        self.orgs.get(&org).map_or((0, 0), |o| o.flows)
+    }
+
+    pub fn set_flows(&mut self, org: OrgId, flows: (i64, i64)) {
+        self.orgs.entry(org).or_default().flows = flows;
+    }
+
+    pub fn contains_key(&self, key: &(OrgId, u64)) -> bool {
+        self.get(key).is_some()
+    }
+
+    pub fn insert(
+        &mut self,
+        key: (OrgId, u64),
+        loc: catalog::EntryLoc,
+    ) -> Option<catalog::EntryLoc> {
+        self.orgs
+            .entry(key.0)
+            .or_default()
+            .entries
+            .insert(key.1, loc)
+    }
+
+    pub fn len(&self) -> usize {
+        self.orgs.values().map(|m| m.entries.len()).sum()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = ((OrgId, u64), &catalog::EntryLoc)> {
+        self.orgs
+            .iter()
+            .flat_map(|(org, m)| m.entries.iter().map(move |(id, loc)| ((*org, *id), loc)))
+    }
+}
+
+/// What only the applier (committer or replica) keeps beside the published state. Readers never
+/// need it, so it is not part of what snapshots share and is changed in place without copies.
+#[derive(Debug, Default)]
+pub struct Applier {
+    /// Values changed since the last checkpoint took them.
+    pub dirty: DirtySet,
+    /// Entry id → location, for duplicate checks and for finding the rows that reversals and
+    /// payments mark.
+    pub entries: EntryIndex,
+}
+
 /// Everything Folio materializes from the log.
-#[derive(Debug)]
+///
+/// Every level is shared on clone: maps are persistent ([`PMap`], [`POrdMap`]) and their values
+/// sit behind `Arc`s, so cloning a `State` (what a snapshot pins) copies a few pointers, and the
+/// writer's `Arc::make_mut` copies a value only while a snapshot still shares it.
+#[derive(Clone, Debug)]
 pub struct State {
     pub shards: u32,
     /// LSN of the last applied batch: the state equals the log prefix up to it.
     pub lsn: Lsn,
-    pub orgs: HashMap<OrgId, OrgState>,
+    pub orgs: PMap<OrgId, Arc<OrgState>>,
     pub balances: Vec<BalanceShard>,
-    pub ledgers: BTreeMap<PartitionId, MonthBucket>,
-    /// Values changed since the last checkpoint took them. Behind a mutex so a checkpoint can
-    /// take the set and pack the values under one read lock (apply reaches it with `get_mut`).
-    pub dirty: parking_lot::Mutex<HashSet<DirtyKey>>,
+    pub ledgers: POrdMap<PartitionId, MonthBucket>,
     /// Declared secondary indexes.
-    pub catalog: index::IndexCatalog,
+    pub catalog: Arc<index::IndexCatalog>,
 }
 
 impl State {
@@ -68,11 +149,10 @@ impl State {
         State {
             shards,
             lsn: Lsn(0),
-            orgs: HashMap::default(),
+            orgs: PMap::default(),
             balances: (0..shards).map(|_| BalanceShard::default()).collect(),
-            ledgers: BTreeMap::new(),
-            dirty: parking_lot::Mutex::new(HashSet::default()),
-            catalog: index::IndexCatalog::default(),
+            ledgers: POrdMap::new(),
+            catalog: Arc::new(index::IndexCatalog::default()),
         }
     }
 
@@ -88,8 +168,8 @@ impl State {
             ledgers, catalog, ..
         } = self;
         if let Some(bucket) = ledgers.get_mut(&pid) {
-            for ledger in bucket.orgs.values_mut() {
-                ledger.backfill(catalog, pid.kind);
+            for (_, ledger) in bucket.orgs.iter_mut() {
+                Arc::make_mut(ledger).backfill(catalog, pid.kind);
             }
         }
     }
@@ -100,10 +180,14 @@ impl State {
         for pid in partitions {
             self.backfill_partition(pid);
         }
-        self.catalog.building = None;
+        Arc::make_mut(&mut self.catalog).building = None;
     }
 
     pub fn entry_count(&self) -> usize {
-        self.orgs.values().map(|o| o.entries.len()).sum()
+        self.ledgers
+            .values()
+            .flat_map(|b| b.orgs.values())
+            .map(|l| l.rows.len())
+            .sum()
     }
 }

@@ -97,7 +97,10 @@ fn check_day(day: BusinessDay) -> Result<()> {
 impl State {
     fn org_balances(&self, org: OrgId) -> Result<(i64, Option<&OrgBalances>)> {
         let state = self.orgs.get(&org).ok_or(Error::UnknownOrg(org))?;
-        Ok((state.record.opening, self.shard(org).orgs.get(&org)))
+        Ok((
+            state.record.opening,
+            self.shard(org).orgs.get(&org).map(|b| &**b),
+        ))
     }
 
     /// Closing balance of `day` and what the read cost.

@@ -65,6 +65,7 @@ struct Facts {
 /// Validates batches of one commit group in order.
 pub struct Validator<'a> {
     state: &'a State,
+    entries: &'a super::EntryIndex,
     group: Pending,
     /// Changes the current batch made to `group`.
     journal: Vec<Undo>,
@@ -73,9 +74,10 @@ pub struct Validator<'a> {
 }
 
 impl<'a> Validator<'a> {
-    pub fn new(state: &'a State) -> Validator<'a> {
+    pub fn new(state: &'a State, entries: &'a super::EntryIndex) -> Validator<'a> {
         Validator {
             state,
+            entries,
             group: Pending::default(),
             journal: Vec::new(),
             last_org: std::cell::Cell::new(None),
@@ -162,8 +164,7 @@ impl<'a> Validator<'a> {
             .flows
             .get(&org)
             .copied()
-            .or_else(|| self.state_org(org).map(|o| (o.inflow, o.outflow)))
-            .unwrap_or((0, 0))
+            .unwrap_or_else(|| self.entries.flows(org))
     }
 
     fn facts(&self, org: OrgId, id: u64) -> Option<Facts> {
@@ -182,7 +183,7 @@ impl<'a> Validator<'a> {
                 paid_at: None,
             },
             None => {
-                let loc = self.state_org(org)?.entries.get(&id)?;
+                let loc = self.entries.get(&key)?;
                 let pid = super::ledger::PartitionId::of(loc.kind, loc.occurred_at);
                 let row = self
                     .state

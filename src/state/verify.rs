@@ -25,15 +25,62 @@ pub struct StateCheck {
 type DayTotals = BTreeMap<BusinessDay, (i64, i64, u64, u64)>;
 
 impl State {
-    /// Checks every invariant the state keeps. Costs a pass over all rows.
-    pub fn verify(&self) -> StateCheck {
+    /// Checks every invariant the state keeps, and that the applier's entry map (when given)
+    /// holds exactly the rows' ids and places. Costs two passes over all rows.
+    pub fn verify(&self, applier_entries: Option<&super::EntryIndex>) -> StateCheck {
+        let mut entries = super::EntryIndex::default();
+        let mut duplicates = Vec::new();
+        for (pid, bucket) in &self.ledgers {
+            for (org, ledger) in &bucket.orgs {
+                for &(at, id) in ledger.rows.keys() {
+                    let loc = super::catalog::EntryLoc {
+                        kind: pid.kind,
+                        occurred_at: at,
+                    };
+                    if entries.insert((*org, id), loc).is_some() {
+                        duplicates.push(format!("org {org}: entry id {id} is stored twice"));
+                    }
+                }
+            }
+        }
+        let mut check = self.verify_with(&entries, applier_entries);
+        check.problems.extend(duplicates);
+        if let Some(applied) = applier_entries {
+            let ids_differ = applied.len() != entries.len()
+                || entries.iter().any(|(k, v)| applied.get(&k) != Some(v));
+            if ids_differ {
+                let missing = entries
+                    .iter()
+                    .filter(|(k, _)| !applied.contains_key(k))
+                    .count();
+                let extra = applied
+                    .iter()
+                    .filter(|(k, _)| !entries.contains_key(k))
+                    .count();
+                check.problems.push(format!(
+                    "entry map differs from the rows: {missing} ids missing, {extra} extra, {} \
+                     misplaced",
+                    entries
+                        .iter()
+                        .filter(|(k, v)| applied.get(k).is_some_and(|a| a != *v))
+                        .count()
+                ));
+            }
+        }
+        check
+    }
+
+    fn verify_with(
+        &self,
+        locs: &super::EntryIndex,
+        applier: Option<&super::EntryIndex>,
+    ) -> StateCheck {
         let mut check = StateCheck {
             orgs: self.orgs.len() as u64,
             ..StateCheck::default()
         };
         let mut days: BTreeMap<OrgId, DayTotals> = BTreeMap::new();
         let mut flows: BTreeMap<OrgId, (i64, i64)> = BTreeMap::new();
-        let mut seen: BTreeMap<OrgId, u64> = BTreeMap::new();
         for (pid, bucket) in &self.ledgers {
             for (org, ledger) in &bucket.orgs {
                 let place = format!("{}/org {org}", pid.tree_name());
@@ -46,7 +93,6 @@ impl State {
                 self.verify_ledger(pid, *org, &place, &mut check);
                 for (&(at, id), row) in &ledger.rows {
                     check.entries += 1;
-                    *seen.entry(*org).or_default() += 1;
                     if PartitionId::of(pid.kind, at) != *pid {
                         check
                             .problems
@@ -61,22 +107,17 @@ impl State {
                     let f = flows.entry(*org).or_default();
                     *f = add_flow(*f, pid.kind, row.reverses != 0, row.amount)
                         .unwrap_or((i64::MAX, i64::MAX));
-                    self.verify_links(*org, id, row, &place, &mut check);
+                    self.verify_links(locs, *org, id, row, &place, &mut check);
                 }
             }
         }
-        for (org, state) in &self.orgs {
-            if seen.get(org).copied().unwrap_or(0) != state.entries.len() as u64 {
-                check.problems.push(format!(
-                    "org {org}: entry map holds {} ids, ledgers {}",
-                    state.entries.len(),
-                    seen.get(org).copied().unwrap_or(0)
-                ));
-            }
-            if flows.get(org).copied().unwrap_or((0, 0)) != (state.inflow, state.outflow) {
-                check
-                    .problems
-                    .push(format!("org {org}: inflow/outflow differ from the rows"));
+        for org in self.orgs.keys() {
+            if let Some(applied) = applier {
+                if flows.get(org).copied().unwrap_or((0, 0)) != applied.flows(*org) {
+                    check
+                        .problems
+                        .push(format!("org {org}: inflow/outflow differ from the rows"));
+                }
             }
             self.verify_balances(*org, days.remove(org).unwrap_or_default(), &mut check);
         }
@@ -174,6 +215,7 @@ impl State {
     /// A reversal points at an existing original that points back; a payment mark is on an expense.
     fn verify_links(
         &self,
+        locs: &super::EntryIndex,
         org: OrgId,
         id: u64,
         row: &super::ledger::Row,
@@ -181,7 +223,7 @@ impl State {
         check: &mut StateCheck,
     ) {
         let find = |target: u64| {
-            let loc = self.orgs.get(&org)?.entries.get(&target)?;
+            let loc = locs.get(&(org, target))?;
             let pid = PartitionId::of(loc.kind, loc.occurred_at);
             self.ledgers
                 .get(&pid)?
@@ -285,7 +327,8 @@ mod tests {
             opening: 0,
             created_at: 0,
         };
-        state.apply(Lsn(1), &[LogOp::Org(org)]).unwrap();
+        let mut side = crate::state::Applier::default();
+        state.apply(Lsn(1), &[LogOp::Org(org)], &mut side).unwrap();
         let ops: Vec<LogOp> = (1..=n)
             .map(|i| {
                 LogOp::Entry(EntryRecord {
@@ -303,14 +346,14 @@ mod tests {
                 })
             })
             .collect();
-        state.apply(Lsn(2), &ops).unwrap();
+        state.apply(Lsn(2), &ops, &mut side).unwrap();
         state
     }
 
     #[test]
     fn a_consistent_state_verifies() {
         let state = state_with_rows(200);
-        let check = state.verify();
+        let check = state.verify(None);
         assert!(check.problems.is_empty(), "{:?}", check.problems);
         assert_eq!(check.entries, 200);
         assert!(check.index_entries > 0);
@@ -319,18 +362,12 @@ mod tests {
     #[test]
     fn a_damaged_index_is_found() {
         let mut state = state_with_rows(200);
-        let ledger = state
-            .ledgers
-            .values_mut()
-            .next()
-            .unwrap()
-            .orgs
-            .values_mut()
-            .next()
-            .unwrap();
+        let pid = *state.ledgers.keys().next().unwrap();
+        let bucket = state.ledgers.get_mut(&pid).unwrap();
+        let ledger = std::sync::Arc::make_mut(bucket.orgs.iter_mut().next().unwrap().1);
         let run = ledger.indexes[0].runs.values_mut().next().unwrap();
         let lost = run.remove(3);
-        let problems = state.verify().problems;
+        let problems = state.verify(None).problems;
         assert!(
             problems
                 .iter()
@@ -343,16 +380,11 @@ mod tests {
     fn a_damaged_balance_is_found() {
         let mut state = state_with_rows(100);
         let shard = shard_of(OrgId(9), 4);
-        let month = state.balances[shard]
-            .orgs
-            .get_mut(&OrgId(9))
-            .unwrap()
-            .months
-            .values_mut()
-            .next()
-            .unwrap();
+        let balances =
+            std::sync::Arc::make_mut(state.balances[shard].orgs.get_mut(&OrgId(9)).unwrap());
+        let month = std::sync::Arc::make_mut(balances.months.values_mut().next().unwrap());
         month.days[0].expense += 1;
-        let problems = state.verify().problems;
+        let problems = state.verify(None).problems;
         assert!(
             problems.iter().any(|p| p.contains("balance row")),
             "{problems:?}"

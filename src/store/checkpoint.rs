@@ -166,8 +166,9 @@ impl Store {
 
     /// Reads every value back into a state. Any damaged or inconsistent value is an error; the
     /// caller then rebuilds the store from the log.
-    pub fn load(&self, shards: u32) -> Result<State> {
+    pub fn load(&self, shards: u32) -> Result<(State, crate::state::EntryIndex)> {
         let mut state = State::new(shards);
+        let mut entries = crate::state::EntryIndex::default();
         self.load_catalog(&mut state)?;
         self.load_orgs(&mut state)?;
         let mut ledger_trees = Vec::new();
@@ -191,7 +192,7 @@ impl Store {
             let other = scope.spawn(|| self.load_balances(&balance_trees, shards, &known));
             let mine = ledger_trees
                 .iter()
-                .try_for_each(|(name, pid)| self.load_ledger(&mut state, name, *pid));
+                .try_for_each(|(name, pid)| self.load_ledger(&mut state, &mut entries, name, *pid));
             (
                 mine,
                 other
@@ -201,34 +202,7 @@ impl Store {
         });
         ledgers?;
         state.balances = balances?;
-        self.rebuild_derived(&mut state)?;
-        Ok(state)
-    }
-
-    /// Rebuilds every ledger's derived parts (totals, roll-ups, index parts) on two threads.
-    fn rebuild_derived(&self, state: &mut State) -> Result<()> {
-        let catalog = state.catalog.clone();
-        let mut ledgers: Vec<(Kind, &mut crate::state::ledger::OrgMonthLedger)> = state
-            .ledgers
-            .iter_mut()
-            .flat_map(|(pid, bucket)| bucket.orgs.values_mut().map(move |l| (pid.kind, l)))
-            .collect();
-        let mid = ledgers.len() / 2;
-        let (left, right) = ledgers.split_at_mut(mid);
-        let rebuild = |part: &mut [(Kind, &mut crate::state::ledger::OrgMonthLedger)]| {
-            part.iter_mut()
-                .all(|(kind, ledger)| ledger.rebuild(&catalog, *kind).is_some())
-        };
-        let ok = std::thread::scope(|scope| {
-            let other = scope.spawn(|| rebuild(right));
-            let mine = rebuild(left);
-            mine && other.join().unwrap_or(false)
-        });
-        if ok {
-            Ok(())
-        } else {
-            Err(self.bad("ledger total overflow"))
-        }
+        Ok((state, entries))
     }
 
     fn tree(&self, name: &str) -> Result<sled::Tree> {
@@ -253,11 +227,11 @@ impl Store {
             .map(crate::state::index::IndexDef::from_record)
             .collect::<Option<Vec<_>>>()
             .ok_or_else(|| self.bad("index catalog: unknown codes"))?;
-        state.catalog = crate::state::index::IndexCatalog {
+        state.catalog = std::sync::Arc::new(crate::state::index::IndexCatalog {
             defs,
             building: None,
             persisted: stamp,
-        };
+        });
         Ok(())
     }
 
@@ -274,37 +248,40 @@ impl Store {
                 let tz = Tz::from_str(&record.time_zone).map_err(|_| self.bad("org time zone"))?;
                 let mut org = OrgState::new(record, tz);
                 org.persisted = stamp;
-                state.orgs.insert(id, org);
+                state.orgs.insert(id, std::sync::Arc::new(org));
             }
         }
         Ok(())
     }
 
-    fn load_ledger(&self, state: &mut State, name: &str, pid: PartitionId) -> Result<()> {
+    fn load_ledger(
+        &self,
+        state: &mut State,
+        entries: &mut crate::state::EntryIndex,
+        name: &str,
+        pid: PartitionId,
+    ) -> Result<()> {
         let mut bucket = crate::state::ledger::MonthBucket::default();
         for item in self.tree(name)?.iter() {
             let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
             let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("ledger key"))?;
             let (_, ledgers) =
                 pack::unpack_ledgers(&v).map_err(|e| self.bad(&format!("{name}/{chunk}: {e}")))?;
-            for (org, ledger) in ledgers {
-                let org_state = state.orgs.get_mut(&org).filter(|_| chunk_of(org) == chunk);
-                let org_state =
-                    org_state.ok_or_else(|| self.bad("ledger value of an unknown org"))?;
-                org_state.entries.reserve(ledger.rows.len());
+            for (org, mut ledger) in ledgers {
+                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
+                    return Err(self.bad("ledger value of an unknown org"));
+                }
+                let mut flows = entries.flows(org);
                 let (start, end) = (pid.month.start_utc(), pid.month.next().start_utc());
                 for ((ts, id), row) in &ledger.rows {
                     if !(start..end).contains(ts) {
                         return Err(self.bad("row in the wrong month partition"));
                     }
-                    let flows = (org_state.inflow, org_state.outflow);
-                    (org_state.inflow, org_state.outflow) =
-                        add_flow(flows, pid.kind, row.reverses != 0, row.amount)
-                            .ok_or_else(|| self.bad("flow overflow"))?;
-                    if org_state
-                        .entries
+                    flows = add_flow(flows, pid.kind, row.reverses != 0, row.amount)
+                        .ok_or_else(|| self.bad("flow overflow"))?;
+                    if entries
                         .insert(
-                            *id,
+                            (org, *id),
                             EntryLoc {
                                 kind: pid.kind,
                                 occurred_at: *ts,
@@ -315,7 +292,12 @@ impl Store {
                         return Err(self.bad("entry id stored twice"));
                     }
                 }
-                bucket.orgs.insert(org, ledger);
+                entries.set_flows(org, flows);
+                // Derived parts (totals, roll-ups, index parts) are rebuilt, not stored.
+                ledger
+                    .rebuild(&state.catalog, pid.kind)
+                    .ok_or_else(|| self.bad("ledger total overflow"))?;
+                bucket.orgs.insert(org, std::sync::Arc::new(ledger));
             }
         }
         state.ledgers.insert(pid, bucket);
@@ -346,19 +328,16 @@ impl Store {
                             self.bad("balance value in the wrong shard or of an unknown org")
                         );
                     }
-                    out[*shard]
-                        .orgs
-                        .entry(org)
-                        .or_default()
+                    std::sync::Arc::make_mut(out[*shard].orgs.entry(org).or_default())
                         .months
-                        .insert(month, value);
+                        .insert(month, std::sync::Arc::new(value));
                 }
             }
         }
         for shard in &mut out {
-            for balances in shard.orgs.values_mut() {
+            for (_, balances) in shard.orgs.iter_mut() {
                 if let Some(&first) = balances.months.keys().next() {
-                    balances
+                    std::sync::Arc::make_mut(balances)
                         .reindex(first)
                         .ok_or_else(|| self.bad("balance overflow"))?;
                 }
@@ -369,13 +348,8 @@ impl Store {
 }
 
 impl State {
-    /// Takes the set of values changed since the last call. Called under the read lock together
-    /// with [`State::pack`], so the values packed reflect exactly the batches up to `self.lsn`.
-    pub fn take_dirty(&self) -> rustc_hash::FxHashSet<DirtyKey> {
-        std::mem::take(&mut *self.dirty.lock())
-    }
-
-    /// Packs the given values as they are now (under the read lock).
+    /// Packs the given values as they are in this state (a snapshot pinned together with the
+    /// dirty keys taken, so the values reflect exactly the batches up to `self.lsn`).
     pub fn pack(&self, keys: &rustc_hash::FxHashSet<DirtyKey>) -> Snapshot {
         let keys: Vec<DirtyKey> = keys.iter().copied().collect();
         // Packing is pure CPU over shared reads: split it over two threads.
@@ -418,7 +392,7 @@ impl State {
                         continue;
                     };
                     let items: Vec<_> = chunk_orgs(chunk)
-                        .filter_map(|id| bucket.orgs.get(&id).map(|l| (id, l)))
+                        .filter_map(|id| bucket.orgs.get(&id).map(|l| (id, &**l)))
                         .collect();
                     values.push((
                         pid.tree_name(),
@@ -434,7 +408,7 @@ impl State {
                                 .orgs
                                 .get(&id)
                                 .and_then(|b| b.months.get(&month))
-                                .map(|m| (id, m))
+                                .map(|m| (id, &**m))
                         })
                         .collect();
                     let value = pack::pack_balances(stamp, &items);
