@@ -158,12 +158,46 @@ impl Rejection {
     }
 }
 
+/// Why a replica refused a checkpoint, a log or a request. The replica's data is unchanged.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReplicaError {
+    #[error("{}: log of database {found:#x}, this replica follows {expected:#x}", file.display())]
+    ForeignLog {
+        file: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{}: log resumes at LSN {found}, the replica needs {expected} next", file.display())]
+    Gap {
+        file: PathBuf,
+        expected: u64,
+        found: u64,
+    },
+    #[error("{}: shipped segments overlap at LSN {lsn}", file.display())]
+    Overlap { file: PathBuf, lsn: u64 },
+    #[error("{}: frame {lsn} does not continue this replica's log (checksum chain differs)", file.display())]
+    Diverged { file: PathBuf, lsn: u64 },
+    #[error("LSN {asked} is ahead of the source, which ends at {source_lsn}")]
+    AheadOfSource { asked: u64, source_lsn: u64 },
+    #[error("{} is a read-only replica: writes go to the primary", path.display())]
+    ReadOnly { path: PathBuf },
+    #[error("checkpoint {}: {why}", path.display())]
+    BadCheckpoint { path: PathBuf, why: String },
+    #[error("no replica or primary can serve this read: {0}")]
+    NoneAvailable(String),
+    #[error("replica {name} is not applying: {why}")]
+    Failed { name: String, why: String },
+}
+
 /// Every error Folio returns.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     #[error("batch rejected: {0}")]
     Rejected(#[from] Rejection),
+    #[error("replica: {0}")]
+    Replica(#[from] ReplicaError),
     #[error("corrupt file {}: at offset {offset}: {kind}", file.display())]
     Corruption {
         file: PathBuf,

@@ -26,13 +26,15 @@ pub mod io;
 pub mod limits;
 pub mod model;
 pub mod query;
+pub mod replica;
 pub mod state;
 pub mod store;
 pub mod wal;
 pub mod workload;
 
 pub use db::{Db, Durability, Options, ReadView, RecoveryReport, Snapshot, Ticket, VerifyReport};
-pub use error::{CorruptionKind, Error, Rejection, Result};
+pub use error::{CorruptionKind, Error, Rejection, ReplicaError, Result};
+pub use replica::{Consistency, ReadPool, Replica};
 pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money, Month,
     Op, Org, OrgId, PayExpense, PaymentMethod, Reversal, Timestamp,

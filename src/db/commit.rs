@@ -24,6 +24,8 @@ pub enum Command {
     Index(crate::codec::record::IndexRecord, Reply),
     /// Make everything written so far durable.
     Sync(Reply),
+    /// Append and apply frames read from the primary's log (replica directories only).
+    Replicate(Vec<crate::replica::ShippedFrame>, Reply),
     Shutdown,
 }
 
@@ -51,6 +53,20 @@ pub fn run(shared: Arc<Shared>, rx: Receiver<Command>, mut writer: LogWriter, sy
             }
         }
         shutting_down = group.iter().any(|c| matches!(c, Command::Shutdown));
+        let (shipped, group): (Vec<Command>, Vec<Command>) = group
+            .into_iter()
+            .partition(|c| matches!(c, Command::Replicate(..)));
+        for cmd in shipped {
+            if let Command::Replicate(frames, reply) = cmd {
+                let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    replicate(&shared, &mut writer, frames, sync_each)
+                }));
+                let _ = reply.send(done.unwrap_or_else(|_| {
+                    shared.poison("the committer panicked; reopen the database".into());
+                    Err(Error::Poisoned("the committer panicked".into()))
+                }));
+            }
+        }
         let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             commit_group(&shared, &mut writer, group, sync_each)
         }));
@@ -89,7 +105,10 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
     let mut must_sync = sync_each;
     if let Some(reason) = shared.poison_reason() {
         for cmd in group {
-            if let Command::Record(_, reply) | Command::Index(_, reply) | Command::Sync(reply) = cmd
+            if let Command::Record(_, reply)
+            | Command::Index(_, reply)
+            | Command::Sync(reply)
+            | Command::Replicate(_, reply) = cmd
             {
                 let _ = reply.send(Err(Error::Poisoned(reason.clone())));
             }
@@ -119,6 +138,7 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
                     waiting.push(reply);
                 }
                 Command::Shutdown => must_sync = true,
+                Command::Replicate(_, reply) => waiting.push(reply),
             }
         }
     }
@@ -136,7 +156,7 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
     let applied_ops: u64;
     let visible = {
         let mut current = shared.state.write();
-        let super::Current { state, applier } = &mut *current;
+        let super::Current { state, applier, .. } = &mut *current;
         let state = Arc::make_mut(state);
         let batches: Vec<(Lsn, &[crate::codec::record::LogOp])> = staged
             .iter()
@@ -149,8 +169,12 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
             // Validation rules this out; if it happens the state can no longer be trusted.
             shared.poison(format!("apply of LSNs up to {} failed: {why}", state.lsn));
         }
-        state.lsn
+        current.log_crc = writer.last_crc();
+        current.state.lsn
     };
+    if applied_ops > 0 {
+        shared.progress.publish(visible.0);
+    }
     let result_for = |lsn: Lsn| match shared.poison_reason() {
         Some(reason) => Err(Error::Poisoned(reason)),
         None => Ok(lsn),
@@ -168,4 +192,103 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
     if applied_ops > 0 && total >= shared.checkpoint_every_ops {
         let _ = shared.checkpoint_wake.try_send(());
     }
+}
+
+/// Appends frames shipped from the primary's log to this replica's log (same LSNs, same bytes,
+/// so the same checksum chain), makes them durable, then applies them. Frames the replica already
+/// has are skipped once the chain proves they are the same; anything that does not continue the
+/// replica's log is refused before a byte is written.
+fn replicate(
+    shared: &Shared,
+    writer: &mut LogWriter,
+    frames: Vec<crate::replica::ShippedFrame>,
+    sync_each: bool,
+) -> Result<Lsn> {
+    use crate::error::ReplicaError;
+    if let Some(reason) = shared.poison_reason() {
+        return Err(Error::Poisoned(reason));
+    }
+    let next = writer.next_lsn();
+    if let Some(junction) = frames.iter().find(|f| f.lsn + 1 == next) {
+        if junction.crc != writer.last_crc() {
+            return Err(ReplicaError::Diverged {
+                file: junction.file.clone(),
+                lsn: junction.lsn,
+            }
+            .into());
+        }
+    }
+    let frames: Vec<_> = frames.into_iter().filter(|f| f.lsn >= next).collect();
+    let Some(first) = frames.first() else {
+        return Ok(Lsn(next - 1));
+    };
+    if first.lsn != next {
+        return Err(ReplicaError::Gap {
+            file: first.file.clone(),
+            expected: next,
+            found: first.lsn,
+        }
+        .into());
+    }
+    let mut chain = writer.last_crc();
+    for (i, f) in frames.iter().enumerate() {
+        if f.lsn != next + i as u64 {
+            return Err(ReplicaError::Gap {
+                file: f.file.clone(),
+                expected: next + i as u64,
+                found: f.lsn,
+            }
+            .into());
+        }
+        if f.prev_crc != chain {
+            return Err(ReplicaError::Diverged {
+                file: f.file.clone(),
+                lsn: f.lsn,
+            }
+            .into());
+        }
+        chain = f.crc;
+        let batch = record::decode(&f.payload).map_err(|e| {
+            Error::corruption(
+                &f.file,
+                f.offset,
+                crate::error::CorruptionKind::InvalidArchive(e),
+            )
+        })?;
+        if batch.ops.len() != f.op_count as usize {
+            return Err(Error::corruption(
+                &f.file,
+                f.offset,
+                crate::error::CorruptionKind::InvalidValue("operation count differs".into()),
+            ));
+        }
+    }
+    for f in &frames {
+        writer.stage(&f.payload, f.op_count);
+    }
+    if let Err(e) = writer.write_staged(sync_each) {
+        let reason = format!(
+            "log write or fsync failed on {}: {e}",
+            writer.segment_path().display()
+        );
+        shared.poison(reason.clone());
+        return Err(Error::Poisoned(reason));
+    }
+    let ops: u64 = frames.iter().map(|f| f.op_count as u64).sum();
+    let lsn = {
+        let mut current = shared.state.write();
+        let super::Current { state, applier, .. } = &mut *current;
+        if let Err(e) = crate::replica::apply_frames(Arc::make_mut(state), applier, &frames) {
+            shared.poison(format!("replica apply failed: {e}"));
+            return Err(e);
+        }
+        current.log_crc = writer.last_crc();
+        current.state.lsn
+    };
+    shared.progress.publish(lsn.0);
+    let total = shared.ops_since_checkpoint.fetch_add(ops, Ordering::Relaxed) + ops;
+    if total >= shared.checkpoint_every_ops {
+        let _ = shared.checkpoint_wake.try_send(());
+    }
+    Ok(lsn)
 }

@@ -1,10 +1,12 @@
 //! The database handle: opening and recovery, the write path and the read API.
 
 mod commit;
+pub mod edge;
 mod open;
 mod options;
 mod verify;
 
+pub use edge::CheckpointInfo;
 pub use open::RecoveryReport;
 pub use options::{Durability, Options};
 pub use verify::VerifyReport;
@@ -32,12 +34,18 @@ pub(crate) struct Current {
     pub(crate) state: Arc<State>,
     /// Dirty keys and the entry map: the committer's alone, never shared with snapshots.
     pub(crate) applier: crate::state::Applier,
+    /// Checksum of the log frame at `state.lsn`: where a follower's chain continues.
+    pub(crate) log_crc: u32,
 }
 
 /// State shared by the handle, the committer and the checkpointer.
 pub(crate) struct Shared {
     pub(crate) path: PathBuf,
     pub(crate) state: RwLock<Current>,
+    /// Commit progress: wakes in-process replicas, remembers commit times.
+    pub(crate) progress: Arc<crate::replica::Progress>,
+    /// Set for a read-only replica directory (made by `checkpoint_to`).
+    pub(crate) replica_of: Option<u64>,
     store: Store,
     vfs: std::sync::Arc<dyn crate::io::Vfs>,
     db_id: u64,
@@ -298,6 +306,7 @@ impl Db {
     /// (per the chosen [`Durability`]). A batch whose every operation repeats an identical earlier
     /// one changes nothing and returns the LSN visible after it.
     pub fn record(&self, batch: Batch) -> Result<Lsn> {
+        self.refuse_if_replica()?;
         if let Some(reason) = self.shared.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
@@ -311,6 +320,7 @@ impl Db {
     /// Queues a batch without waiting: the returned ticket yields what [`Db::record`] would.
     /// Keeping several batches in flight lets one thread fill a group commit.
     pub fn submit(&self, batch: Batch) -> Result<Ticket> {
+        self.refuse_if_replica()?;
         if let Some(reason) = self.shared.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
@@ -332,6 +342,7 @@ impl Db {
         def: crate::state::index::IndexDef,
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Lsn> {
+        self.refuse_if_replica()?;
         let _one_at_a_time = self.shared.index_lock.lock();
         let lsn = self.send_index(def.record(true))?;
         let partitions: Vec<crate::state::ledger::PartitionId> = self
@@ -360,6 +371,7 @@ impl Db {
 
     /// Drops a secondary index.
     pub fn drop_index(&self, name: &str) -> Result<Lsn> {
+        self.refuse_if_replica()?;
         let _one_at_a_time = self.shared.index_lock.lock();
         let def = self
             .shared

@@ -54,6 +54,15 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         create(&*vfs, path, options.shards)?;
         report.created = true;
     }
+    if path.join(super::edge::MANIFEST_FILE).exists() {
+        // A checkpoint directory opened for the first time: check every file, then it becomes a
+        // live replica directory (opening changes the store's files).
+        super::edge::verify_checkpoint(path)?;
+        let manifest = path.join(super::edge::MANIFEST_FILE);
+        std::fs::remove_file(&manifest).map_err(|e| Error::io(&manifest, e))?;
+        vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
+    }
+    let base = super::edge::Base::read(path)?;
     let meta = Meta::read(&*vfs, path)?;
     let wal_dir = path.join(WAL_DIR);
     vfs.create_dir_all(&wal_dir)
@@ -76,6 +85,13 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         })
     };
     let mut tail = replay(&mut state, &mut applier, report.checkpoint_lsn)?;
+    if let Some(base) = base {
+        if tail.end.active.is_none() && tail.end.next_lsn <= base.lsn + 1 {
+            // A replica whose own log has not started yet continues from its base.
+            tail.end.next_lsn = base.lsn + 1;
+            tail.end.prev_crc = base.crc;
+        }
+    }
     if tail.end.next_lsn <= report.checkpoint_lsn.0 {
         // The store is ahead of the durable log (possible only after a power loss with buffered
         // durability). The log is the truth: rebuild from it.
@@ -99,6 +115,8 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
     report.frames_replayed = tail.frames_replayed;
     report.truncated_bytes = tail.truncated_bytes;
     report.lsn = state.lsn;
+    let log_crc = tail.end.prev_crc;
+    let visible = state.lsn.0;
 
     let writer = LogWriter::open(
         vfs.clone(),
@@ -114,7 +132,10 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         state: RwLock::new(super::Current {
             state: Arc::new(state),
             applier,
+            log_crc,
         }),
+        progress: Arc::new(crate::replica::Progress::new(visible)),
+        replica_of: base.map(|b| b.lsn),
         store,
         vfs: vfs.clone(),
         db_id: meta.db_id,

@@ -68,6 +68,11 @@ impl LogWriter {
         })
     }
 
+    /// Checksum of the last frame staged or written: what the next frame chains to.
+    pub fn last_crc(&self) -> u32 {
+        self.prev_crc
+    }
+
     /// The LSN the next staged frame will get.
     pub fn next_lsn(&self) -> u64 {
         self.next_lsn

@@ -1,0 +1,400 @@
+//! Replicas of a database: in-process followers, checkpoint directories for edge devices, and
+//! catching a replica directory up from a log directory or shipped segment files.
+
+use super::commit::Command;
+use super::Db;
+use crate::error::{CorruptionKind, Error, ReplicaError, Result};
+use crate::model::Lsn;
+use crate::replica::{LogFollower, Replica, ShippedFrame};
+use crate::state::{DirtyKey, DirtySet};
+use crate::store::meta::Meta;
+use crate::store::Store;
+use crate::wal::WAL_DIR;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// Marks a replica directory: the LSN its log continues from and that frame's checksum.
+pub const BASE_FILE: &str = "BASE";
+/// Lists a checkpoint's files with their lengths and CRC32s; checked before first use.
+pub const MANIFEST_FILE: &str = "MANIFEST.json";
+const BASE_MAGIC: &[u8; 8] = b"FOLIOBAS";
+const BASE_BYTES: usize = 32;
+
+/// Where a replica directory's log begins.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Base {
+    pub lsn: u64,
+    pub crc: u32,
+}
+
+impl Base {
+    fn encode(&self) -> [u8; BASE_BYTES] {
+        let mut b = [0u8; BASE_BYTES];
+        b[0..8].copy_from_slice(BASE_MAGIC);
+        b[8..12].copy_from_slice(&crate::store::meta::FORMAT_VERSION.to_le_bytes());
+        b[16..24].copy_from_slice(&self.lsn.to_le_bytes());
+        b[24..28].copy_from_slice(&self.crc.to_le_bytes());
+        let crc = base_crc(&b);
+        b[12..16].copy_from_slice(&crc.to_le_bytes());
+        b
+    }
+
+    /// Reads the BASE file of `dir`, if the directory is a replica.
+    pub fn read(dir: &Path) -> Result<Option<Base>> {
+        let path = dir.join(BASE_FILE);
+        if !path.exists() {
+            return Ok(None);
+        }
+        let b = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        if b.len() != BASE_BYTES || &b[0..8] != BASE_MAGIC {
+            return Err(Error::corruption(&path, 0, CorruptionKind::BadMagic));
+        }
+        let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
+        if version != crate::store::meta::FORMAT_VERSION {
+            return Err(Error::FormatVersion {
+                path,
+                found: version,
+                supported: crate::store::meta::FORMAT_VERSION,
+            });
+        }
+        let stored = u32::from_le_bytes([b[12], b[13], b[14], b[15]]);
+        let actual = base_crc(&b);
+        if stored != actual {
+            return Err(Error::corruption(
+                &path,
+                12,
+                CorruptionKind::ChecksumMismatch {
+                    expected: stored,
+                    actual,
+                },
+            ));
+        }
+        let lsn = u64::from_le_bytes(b[16..24].try_into().expect("8 bytes"));
+        let crc = u32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
+        Ok(Some(Base { lsn, crc }))
+    }
+}
+
+fn base_crc(b: &[u8]) -> u32 {
+    let mut h = crc32fast::Hasher::new();
+    h.update(&b[0..12]);
+    h.update(&b[16..BASE_BYTES]);
+    h.finalize()
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct ManifestFile {
+    path: String,
+    len: u64,
+    crc32: u32,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+struct ManifestBody {
+    format_version: u32,
+    db_id: String,
+    lsn: u64,
+    files: Vec<ManifestFile>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct Manifest {
+    body: ManifestBody,
+    crc32: u32,
+}
+
+/// What [`Db::checkpoint_to`] wrote.
+#[derive(Clone, Debug, Serialize)]
+pub struct CheckpointInfo {
+    pub path: PathBuf,
+    pub lsn: u64,
+    pub files: usize,
+    pub bytes: u64,
+}
+
+fn files_under(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let path = entry.path();
+        if entry.file_type()?.is_dir() {
+            files_under(root, &path, out)?;
+        } else if path.file_name().is_some_and(|n| n != MANIFEST_FILE) {
+            out.push(path.strip_prefix(root).expect("under root").to_path_buf());
+        }
+    }
+    Ok(())
+}
+
+fn manifest_body(dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
+    let mut names = Vec::new();
+    files_under(dir, dir, &mut names).map_err(|e| Error::io(dir, e))?;
+    names.sort();
+    let mut files = Vec::new();
+    for name in names {
+        let path = dir.join(&name);
+        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        files.push(ManifestFile {
+            path: name.to_string_lossy().into_owned(),
+            len: bytes.len() as u64,
+            crc32: crc32fast::hash(&bytes),
+        });
+    }
+    Ok(ManifestBody {
+        format_version: crate::store::meta::FORMAT_VERSION,
+        db_id: format!("{db_id:#x}"),
+        lsn,
+        files,
+    })
+}
+
+/// Checks a checkpoint directory's manifest: its own checksum, the format version, and every
+/// listed file's length and CRC32. Returns the checkpoint's LSN.
+pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
+    let path = dir.join(MANIFEST_FILE);
+    let bad = |why: String| -> Error {
+        ReplicaError::BadCheckpoint {
+            path: dir.to_path_buf(),
+            why,
+        }
+        .into()
+    };
+    let raw = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let manifest: Manifest =
+        serde_json::from_slice(&raw).map_err(|e| bad(format!("unreadable manifest: {e}")))?;
+    let body = serde_json::to_vec(&manifest.body).map_err(|e| bad(e.to_string()))?;
+    if crc32fast::hash(&body) != manifest.crc32 {
+        return Err(bad("manifest checksum mismatch".into()));
+    }
+    if manifest.body.format_version != crate::store::meta::FORMAT_VERSION {
+        return Err(Error::FormatVersion {
+            path,
+            found: manifest.body.format_version,
+            supported: crate::store::meta::FORMAT_VERSION,
+        });
+    }
+    for f in &manifest.body.files {
+        let file = dir.join(&f.path);
+        let bytes = std::fs::read(&file).map_err(|e| bad(format!("{}: {e}", f.path)))?;
+        if bytes.len() as u64 != f.len {
+            return Err(Error::corruption(
+                &file,
+                bytes.len().min(f.len as usize) as u64,
+                CorruptionKind::BadLength(bytes.len() as u64),
+            ));
+        }
+        let actual = crc32fast::hash(&bytes);
+        if actual != f.crc32 {
+            return Err(Error::corruption(
+                &file,
+                0,
+                CorruptionKind::ChecksumMismatch {
+                    expected: f.crc32,
+                    actual,
+                },
+            ));
+        }
+    }
+    Ok(manifest.body.lsn)
+}
+
+/// Copies a verified checkpoint directory to `to` (which must not exist).
+pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
+    let lsn = verify_checkpoint(from)?;
+    if to.exists() {
+        return Err(Error::AlreadyExists {
+            path: to.to_path_buf(),
+        });
+    }
+    let mut names = Vec::new();
+    files_under(from, from, &mut names).map_err(|e| Error::io(from, e))?;
+    names.push(PathBuf::from(MANIFEST_FILE));
+    std::fs::create_dir_all(to.join(WAL_DIR)).map_err(|e| Error::io(to, e))?;
+    for name in names {
+        let target = to.join(&name);
+        if let Some(parent) = target.parent() {
+            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        }
+        std::fs::copy(from.join(&name), &target).map_err(|e| Error::io(&target, e))?;
+        std::fs::File::open(&target)
+            .and_then(|f| f.sync_all())
+            .map_err(|e| Error::io(&target, e))?;
+    }
+    // The copy is checked as the original was.
+    verify_checkpoint(to)?;
+    Ok(lsn)
+}
+
+impl crate::state::State {
+    /// Every store key this state has a value for.
+    pub fn all_keys(&self) -> DirtySet {
+        let mut keys = DirtySet::default();
+        keys.insert(DirtyKey::Catalog);
+        for org in self.orgs.keys() {
+            keys.insert(DirtyKey::Orgs(crate::state::chunk_of(*org)));
+        }
+        for (pid, bucket) in &self.ledgers {
+            for org in bucket.orgs.keys() {
+                keys.insert(DirtyKey::Ledger(*pid, crate::state::chunk_of(*org)));
+            }
+        }
+        for (shard, s) in self.balances.iter().enumerate() {
+            for (org, b) in s.orgs.iter() {
+                for month in b.months.keys() {
+                    keys.insert(DirtyKey::Balance(
+                        shard as u32,
+                        crate::state::chunk_of(*org),
+                        *month,
+                    ));
+                }
+            }
+        }
+        keys
+    }
+}
+
+impl Db {
+    /// Whether this database is a read-only replica directory.
+    pub fn is_replica(&self) -> bool {
+        self.shared.replica_of.is_some()
+    }
+
+    pub(crate) fn refuse_if_replica(&self) -> Result<()> {
+        match self.shared.replica_of {
+            Some(_) => Err(ReplicaError::ReadOnly {
+                path: self.shared.path.clone(),
+            }
+            .into()),
+            None => Ok(()),
+        }
+    }
+
+    /// The database's id (every segment header carries it).
+    pub fn db_id(&self) -> u64 {
+        self.shared.db_id
+    }
+
+    /// Starts an in-process replica from a snapshot of this database; it tails this database's
+    /// log from there.
+    pub fn replica(&self, name: &str) -> Replica {
+        let (state, applier, crc) = {
+            let current = self.shared.state.read();
+            let applier = crate::state::Applier {
+                dirty: Default::default(),
+                entries: current.applier.entries.clone(),
+            };
+            (current.state.clone(), applier, current.log_crc)
+        };
+        Replica::start(
+            name.to_string(),
+            state,
+            applier,
+            crc,
+            self.shared.path.join(WAL_DIR),
+            self.shared.db_id,
+            self.shared.progress.clone(),
+        )
+    }
+
+    /// Writes a consistent, checksummed copy of the database at its current LSN to `out` (a new
+    /// directory), without stopping writers: the copy is packed from a snapshot. The directory
+    /// opens as a read-only replica that answers as this database did at that LSN, and follows
+    /// this database's log from there.
+    pub fn checkpoint_to(&self, out: &Path) -> Result<CheckpointInfo> {
+        if out.exists()
+            && std::fs::read_dir(out)
+                .map_err(|e| Error::io(out, e))?
+                .next()
+                .is_some()
+        {
+            return Err(Error::AlreadyExists {
+                path: out.to_path_buf(),
+            });
+        }
+        let (state, crc) = {
+            let current = self.shared.state.read();
+            (current.state.clone(), current.log_crc)
+        };
+        let lsn = state.lsn;
+        std::fs::create_dir_all(out.join(WAL_DIR)).map_err(|e| Error::io(out, e))?;
+        let meta = Meta {
+            db_id: self.shared.db_id,
+            shards: self.shared.shards,
+        };
+        meta.write(&crate::io::StdFs, out)?;
+        {
+            let store = Store::open(&out.join(super::open::STORE_DIR))?;
+            let packed = state.pack(&state.all_keys());
+            drop(state);
+            store.write(&packed)?;
+        }
+        let base = Base { lsn: lsn.0, crc };
+        let base_path = out.join(BASE_FILE);
+        crate::io::Vfs::write_atomic(&crate::io::StdFs, &base_path, &base.encode())
+            .map_err(|e| Error::io(&base_path, e))?;
+        let body = manifest_body(out, self.shared.db_id, lsn.0)?;
+        let raw = serde_json::to_vec(&body).map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let manifest = Manifest {
+            crc32: crc32fast::hash(&raw),
+            body,
+        };
+        let text = serde_json::to_vec_pretty(&manifest)
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        let path = out.join(MANIFEST_FILE);
+        crate::io::Vfs::write_atomic(&crate::io::StdFs, &path, &text)
+            .map_err(|e| Error::io(&path, e))?;
+        Ok(CheckpointInfo {
+            path: out.to_path_buf(),
+            lsn: lsn.0,
+            files: manifest.body.files.len() + 1,
+            bytes: manifest.body.files.iter().map(|f| f.len).sum::<u64>() + text.len() as u64,
+        })
+    }
+
+    /// Appends and applies frames of the primary's log (replica directories only). Frames the
+    /// replica already has are skipped once their checksum matches; a gap, a fork or a foreign
+    /// log is refused with nothing written.
+    pub fn replicate(&self, frames: Vec<ShippedFrame>) -> Result<Lsn> {
+        if self.shared.replica_of.is_none() {
+            return Err(Error::InvalidArgument(
+                "only a replica directory applies shipped frames".into(),
+            ));
+        }
+        let (reply, answer) = crossbeam::channel::bounded(1);
+        self.tx
+            .send(Command::Replicate(frames, reply))
+            .map_err(|_| Error::Closed)?;
+        answer.recv().map_err(|_| Error::Closed)?
+    }
+
+    /// Catches up from the primary's log directory: applies every complete frame after this
+    /// replica's LSN, in chunks. Returns the frames applied. An unreachable source is an I/O
+    /// error and changes nothing: the replica keeps serving what it has.
+    pub fn follow(&self, log_dir: &Path) -> Result<u64> {
+        let (lsn, crc) = {
+            let current = self.shared.state.read();
+            (current.state.lsn.0, current.log_crc)
+        };
+        let mut follower = LogFollower::new(log_dir, self.shared.db_id, lsn, crc);
+        let mut applied = 0u64;
+        loop {
+            let frames = follower.poll(4 << 20)?;
+            if frames.is_empty() {
+                return Ok(applied);
+            }
+            applied += frames.len() as u64;
+            self.replicate(frames)?;
+        }
+    }
+
+    /// Applies shipped segment files (in any order): all are checked first — checksums, LSN
+    /// continuity, no gap or overlap between them, this database's id — then applied.
+    pub fn apply_segments(&self, paths: &[PathBuf]) -> Result<Lsn> {
+        let frames = crate::replica::read_segments(paths, self.shared.db_id)?;
+        self.replicate(frames)
+    }
+
+    /// The checksum of the log frame at the visible LSN.
+    pub fn log_crc(&self) -> u32 {
+        self.shared.state.read().log_crc
+    }
+}

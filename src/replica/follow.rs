@@ -1,0 +1,362 @@
+//! Following a log directory while its writer appends: complete frames only, every checksum and
+//! LSN checked, the checksum chain continued from the follower's own position.
+//!
+//! Reads use positioned reads (`pread`), not maps, because the followed files keep growing and
+//! may belong to another process.
+
+use crate::codec::frame::{decode_frame, frame_len};
+use crate::error::{CorruptionKind, Error, ReplicaError, Result};
+use crate::wal::recovery::list_segments;
+use crate::wal::segment::{HeaderError, SegmentHeader, SEGMENT_HEADER_BYTES};
+use std::fs::File;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+/// One committed frame as read from a log: what a replica applies and appends to its own log.
+#[derive(Clone, Debug)]
+pub struct ShippedFrame {
+    pub lsn: u64,
+    pub crc: u32,
+    pub prev_crc: u32,
+    pub op_count: u32,
+    pub payload: Vec<u8>,
+    pub file: PathBuf,
+    pub offset: u64,
+}
+
+struct Active {
+    path: PathBuf,
+    file: File,
+    /// Bytes of the segment consumed so far.
+    offset: u64,
+    /// Next LSN and chain checksum inside this segment (may trail the follower's position while
+    /// frames it already has are skipped).
+    cursor_lsn: u64,
+    cursor_crc: u32,
+    pending: Vec<u8>,
+}
+
+/// Reads the frames after a position from a log directory, as they become complete.
+pub struct LogFollower {
+    dir: PathBuf,
+    db_id: u64,
+    next_lsn: u64,
+    prev_crc: u32,
+    active: Option<Active>,
+}
+
+impl LogFollower {
+    /// A follower positioned after the frame `applied` whose checksum is `applied_crc`.
+    pub fn new(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> LogFollower {
+        LogFollower {
+            dir: dir.to_path_buf(),
+            db_id,
+            next_lsn: applied + 1,
+            prev_crc: applied_crc,
+            active: None,
+        }
+    }
+
+    /// The next LSN this follower expects.
+    pub fn next_lsn(&self) -> u64 {
+        self.next_lsn
+    }
+
+    /// Complete frames available now, up to about `max_bytes` of payload. Empty when the source
+    /// has nothing new; an error when the source is unreachable (I/O) or does not continue the
+    /// follower's log (typed [`ReplicaError`] or corruption with file and offset).
+    pub fn poll(&mut self, max_bytes: usize) -> Result<Vec<ShippedFrame>> {
+        let mut out = Vec::new();
+        let mut bytes = 0usize;
+        loop {
+            if self.active.is_none() && !self.open_segment()? {
+                return Ok(out);
+            }
+            let progressed = self.read_active(&mut out, &mut bytes, max_bytes)?;
+            if bytes >= max_bytes {
+                return Ok(out);
+            }
+            if !progressed {
+                // Nothing more in this segment: move on only when a successor exists.
+                if !self.successor_exists()? {
+                    let active = self.active.as_ref().expect("active segment");
+                    if active.cursor_lsn < self.next_lsn && active.pending.is_empty() {
+                        // The source ends before what this follower already has.
+                        return Err(ReplicaError::AheadOfSource {
+                            asked: self.next_lsn - 1,
+                            source_lsn: active.cursor_lsn - 1,
+                        }
+                        .into());
+                    }
+                    return Ok(out);
+                }
+                let active = self.active.take().expect("active segment");
+                if !active.pending.is_empty() {
+                    return Err(Error::corruption(
+                        &active.path,
+                        active.offset,
+                        CorruptionKind::BadLength(active.pending.len() as u64),
+                    ));
+                }
+            }
+        }
+    }
+
+    fn successor_exists(&self) -> Result<bool> {
+        let segments = list_segments(&crate::io::StdFs, &self.dir)?;
+        Ok(segments.iter().any(|(first, _)| *first == self.next_lsn))
+    }
+
+    /// Opens the segment holding `next_lsn`; false when the log has no such segment yet.
+    fn open_segment(&mut self) -> Result<bool> {
+        let segments = list_segments(&crate::io::StdFs, &self.dir)?;
+        let Some((first, path)) = segments
+            .iter()
+            .rev()
+            .find(|(first, _)| *first <= self.next_lsn)
+            .cloned()
+        else {
+            if let Some((first, path)) = segments.first() {
+                return Err(ReplicaError::Gap {
+                    file: path.clone(),
+                    expected: self.next_lsn,
+                    found: *first,
+                }
+                .into());
+            }
+            return Ok(false);
+        };
+        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let mut raw = [0u8; SEGMENT_HEADER_BYTES];
+        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        if len < SEGMENT_HEADER_BYTES as u64 {
+            return Ok(false); // being created
+        }
+        file.read_exact_at(&mut raw, 0)
+            .map_err(|e| Error::io(&path, e))?;
+        let header = match SegmentHeader::decode(&raw) {
+            Ok(h) => h,
+            Err(HeaderError::BadMagic) => {
+                return Err(Error::corruption(&path, 0, CorruptionKind::BadMagic))
+            }
+            Err(HeaderError::Truncated) => return Ok(false),
+            Err(HeaderError::ChecksumMismatch { expected, actual }) => {
+                return Err(Error::corruption(
+                    &path,
+                    12,
+                    CorruptionKind::ChecksumMismatch { expected, actual },
+                ))
+            }
+        };
+        if header.db_id != self.db_id {
+            return Err(ReplicaError::ForeignLog {
+                file: path,
+                expected: self.db_id,
+                found: header.db_id,
+            }
+            .into());
+        }
+        if header.first_lsn != first {
+            let kind = CorruptionKind::LsnGap {
+                expected: first,
+                found: header.first_lsn,
+            };
+            return Err(Error::corruption(&path, 24, kind));
+        }
+        if header.first_lsn == self.next_lsn && header.prev_crc != self.prev_crc {
+            return Err(ReplicaError::Diverged {
+                file: path,
+                lsn: self.next_lsn,
+            }
+            .into());
+        }
+        self.active = Some(Active {
+            path,
+            file,
+            offset: SEGMENT_HEADER_BYTES as u64,
+            cursor_lsn: header.first_lsn,
+            cursor_crc: header.prev_crc,
+            pending: Vec::new(),
+        });
+        Ok(true)
+    }
+
+    /// Reads what was appended to the active segment; true when a frame was consumed.
+    fn read_active(
+        &mut self,
+        out: &mut Vec<ShippedFrame>,
+        bytes: &mut usize,
+        max_bytes: usize,
+    ) -> Result<bool> {
+        let active = self.active.as_mut().expect("active segment");
+        let len = active
+            .file
+            .metadata()
+            .map_err(|e| Error::io(&active.path, e))?
+            .len();
+        let have = active.offset + active.pending.len() as u64;
+        if len > have {
+            let mut more = vec![0u8; (len - have) as usize];
+            active
+                .file
+                .read_exact_at(&mut more, have)
+                .map_err(|e| Error::io(&active.path, e))?;
+            active.pending.extend_from_slice(&more);
+        }
+        let mut consumed = 0usize;
+        let mut progressed = false;
+        while *bytes < max_bytes {
+            let Ok((h, payload)) = decode_frame(&active.pending[consumed..]) else {
+                break; // incomplete (being written) or not yet valid: look again later
+            };
+            let offset = active.offset + consumed as u64;
+            if h.lsn != active.cursor_lsn {
+                let kind = CorruptionKind::LsnGap {
+                    expected: active.cursor_lsn,
+                    found: h.lsn,
+                };
+                return Err(Error::corruption(&active.path, offset, kind));
+            }
+            if h.prev_crc != active.cursor_crc {
+                return Err(Error::corruption(
+                    &active.path,
+                    offset,
+                    CorruptionKind::ChainBroken,
+                ));
+            }
+            if h.lsn + 1 == self.next_lsn && h.crc != self.prev_crc {
+                // The source's frame at our last LSN is not the one we applied.
+                return Err(ReplicaError::Diverged {
+                    file: active.path.clone(),
+                    lsn: h.lsn,
+                }
+                .into());
+            }
+            if h.lsn >= self.next_lsn {
+                out.push(ShippedFrame {
+                    lsn: h.lsn,
+                    crc: h.crc,
+                    prev_crc: h.prev_crc,
+                    op_count: h.op_count,
+                    payload: payload.to_vec(),
+                    file: active.path.clone(),
+                    offset,
+                });
+                *bytes += payload.len();
+                self.next_lsn = h.lsn + 1;
+                self.prev_crc = h.crc;
+            }
+            active.cursor_lsn = h.lsn + 1;
+            active.cursor_crc = h.crc;
+            consumed += frame_len(payload.len());
+            progressed = true;
+        }
+        active.pending.drain(..consumed);
+        active.offset += consumed as u64;
+        Ok(progressed)
+    }
+}
+
+/// Reads whole shipped segment files: every frame checked, segments ordered by first LSN and
+/// required to continue each other without gap or overlap. Nothing is returned unless all are
+/// valid.
+pub fn read_segments(paths: &[PathBuf], db_id: u64) -> Result<Vec<ShippedFrame>> {
+    let mut segments = Vec::new();
+    for path in paths {
+        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let header = match SegmentHeader::decode(&bytes) {
+            Ok(h) => h,
+            Err(HeaderError::BadMagic) => {
+                return Err(Error::corruption(path, 0, CorruptionKind::BadMagic))
+            }
+            Err(HeaderError::Truncated) => {
+                return Err(Error::corruption(
+                    path,
+                    0,
+                    CorruptionKind::BadLength(bytes.len() as u64),
+                ))
+            }
+            Err(HeaderError::ChecksumMismatch { expected, actual }) => {
+                return Err(Error::corruption(
+                    path,
+                    12,
+                    CorruptionKind::ChecksumMismatch { expected, actual },
+                ))
+            }
+        };
+        if header.db_id != db_id {
+            return Err(ReplicaError::ForeignLog {
+                file: path.clone(),
+                expected: db_id,
+                found: header.db_id,
+            }
+            .into());
+        }
+        let mut frames = Vec::new();
+        let mut offset = SEGMENT_HEADER_BYTES;
+        let (mut lsn, mut crc) = (header.first_lsn, header.prev_crc);
+        while offset < bytes.len() {
+            let (h, payload) = decode_frame(&bytes[offset..]).map_err(|e| {
+                let kind = match e {
+                    crate::codec::frame::FrameError::ChecksumMismatch { expected, actual } => {
+                        CorruptionKind::ChecksumMismatch { expected, actual }
+                    }
+                    crate::codec::frame::FrameError::BadLength(l) => {
+                        CorruptionKind::BadLength(l as u64)
+                    }
+                    crate::codec::frame::FrameError::Truncated => CorruptionKind::BadLength(0),
+                };
+                Error::corruption(path, offset as u64, kind)
+            })?;
+            if h.lsn != lsn {
+                let kind = CorruptionKind::LsnGap {
+                    expected: lsn,
+                    found: h.lsn,
+                };
+                return Err(Error::corruption(path, offset as u64, kind));
+            }
+            if h.prev_crc != crc {
+                return Err(Error::corruption(
+                    path,
+                    offset as u64,
+                    CorruptionKind::ChainBroken,
+                ));
+            }
+            frames.push(ShippedFrame {
+                lsn: h.lsn,
+                crc: h.crc,
+                prev_crc: h.prev_crc,
+                op_count: h.op_count,
+                payload: payload.to_vec(),
+                file: path.clone(),
+                offset: offset as u64,
+            });
+            lsn += 1;
+            crc = h.crc;
+            offset += frame_len(payload.len());
+        }
+        segments.push((header.first_lsn, path.clone(), frames));
+    }
+    segments.sort_by_key(|s| s.0);
+    let mut out: Vec<ShippedFrame> = Vec::new();
+    for (first, path, frames) in segments {
+        if let Some(last) = out.last() {
+            if first <= last.lsn {
+                return Err(ReplicaError::Overlap { file: path, lsn: first }.into());
+            }
+            if first != last.lsn + 1 {
+                return Err(ReplicaError::Gap {
+                    file: path,
+                    expected: last.lsn + 1,
+                    found: first,
+                }
+                .into());
+            }
+            if frames.first().is_some_and(|f| f.prev_crc != last.crc) {
+                return Err(Error::corruption(&path, 32, CorruptionKind::ChainBroken));
+            }
+        }
+        out.extend(frames);
+    }
+    Ok(out)
+}

@@ -1,0 +1,348 @@
+//! Read replicas: followers that materialize the state from the primary's log and serve the
+//! typed query API at their applied LSN.
+//!
+//! - [`Replica`]: an in-process replica. It starts from a snapshot of the primary (no copy) and
+//!   tails the primary's log files, woken by each group commit.
+//! - Edge replicas: a database directory made by [`crate::Db::checkpoint_to`], opened as a
+//!   read-only [`crate::Db`] and caught up with [`crate::Db::follow`] (a log directory) or
+//!   [`crate::Db::apply_segments`] (shipped segment files); see `docs/REPLICAS.md`.
+//! - [`ReadPool`]: read handles over the primary and its replicas with load balancing, health
+//!   checks, failover and circuit breaking.
+
+pub mod follow;
+pub mod pool;
+
+pub use follow::{read_segments, LogFollower, ShippedFrame};
+pub use pool::{
+    Balancing, BreakerState, Consistency, NodeStatus, PoolOptions, PoolRead, PoolStatus, ReadPool,
+};
+
+use crate::codec::record::{self, LogOp};
+use crate::db::Snapshot;
+use crate::error::{CorruptionKind, Error, ReplicaError, Result};
+use crate::model::Lsn;
+use crate::state::{Applier, State};
+use parking_lot::{Condvar, Mutex, RwLock};
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// Groups of at least this many operations apply balances on a second thread.
+const PARALLEL_APPLY_OPS: usize = 256;
+/// Payload bytes a replica reads and applies at once.
+const APPLY_CHUNK_BYTES: usize = 4 << 20;
+/// Commit times remembered for lag-in-time (one per group commit).
+const COMMIT_TIMES: usize = 1 << 16;
+
+/// Decodes frames and applies them as one group. Decoding finishes before anything is applied,
+/// so a bad archive leaves the state untouched.
+pub(crate) fn apply_frames(
+    state: &mut State,
+    applier: &mut Applier,
+    frames: &[ShippedFrame],
+) -> Result<()> {
+    let mut batches = Vec::with_capacity(frames.len());
+    for f in frames {
+        let corrupt = |kind| Error::corruption(&f.file, f.offset, kind);
+        let batch =
+            record::decode(&f.payload).map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
+        if batch.ops.len() != f.op_count as usize {
+            return Err(corrupt(CorruptionKind::InvalidValue(
+                "operation count differs from header".into(),
+            )));
+        }
+        batches.push((Lsn(f.lsn), batch));
+    }
+    let refs: Vec<(Lsn, &[LogOp])> = batches
+        .iter()
+        .map(|(lsn, b)| (*lsn, b.ops.as_slice()))
+        .collect();
+    let ops: usize = refs.iter().map(|r| r.1.len()).sum();
+    state
+        .apply_group(&refs, ops >= PARALLEL_APPLY_OPS, applier)
+        .map_err(|e| {
+            Error::corruption(
+                &frames[0].file,
+                frames[0].offset,
+                CorruptionKind::InconsistentOp(e),
+            )
+        })
+}
+
+/// The primary's commit progress: the last applied LSN, a wake-up for followers, and the time of
+/// recent group commits (for lag in time).
+pub(crate) struct Progress {
+    lsn: Mutex<u64>,
+    cv: Condvar,
+    commits: Mutex<VecDeque<(u64, Instant)>>,
+}
+
+impl Progress {
+    pub(crate) fn new(lsn: u64) -> Progress {
+        Progress {
+            lsn: Mutex::new(lsn),
+            cv: Condvar::new(),
+            commits: Mutex::new(VecDeque::new()),
+        }
+    }
+
+    pub(crate) fn publish(&self, lsn: u64) {
+        {
+            let mut commits = self.commits.lock();
+            if commits.len() == COMMIT_TIMES {
+                commits.pop_front();
+            }
+            commits.push_back((lsn, Instant::now()));
+        }
+        *self.lsn.lock() = lsn;
+        self.cv.notify_all();
+    }
+
+    pub(crate) fn lsn(&self) -> u64 {
+        *self.lsn.lock()
+    }
+
+    /// Waits until the LSN passes `after` or `timeout` elapses; returns the LSN.
+    pub(crate) fn wait_past(&self, after: u64, timeout: Duration) -> u64 {
+        let mut lsn = self.lsn.lock();
+        if *lsn <= after {
+            self.cv.wait_for(&mut lsn, timeout);
+        }
+        *lsn
+    }
+
+    /// How long ago the oldest commit after `applied` became visible on the primary (zero when
+    /// nothing is missing).
+    pub(crate) fn lag_after(&self, applied: u64) -> Duration {
+        let commits = self.commits.lock();
+        let at = commits.partition_point(|(lsn, _)| *lsn <= applied);
+        match commits.get(at) {
+            Some((_, when)) => when.elapsed(),
+            None => Duration::ZERO,
+        }
+    }
+}
+
+/// Health of a replica as its applier sees it.
+#[derive(Clone, Debug)]
+struct Health {
+    last_error: Option<String>,
+    /// An apply failed part-way: the state is no longer trusted and reads are refused.
+    apply_failed: bool,
+    /// When the applied LSN last moved (or the replica last found nothing to apply).
+    last_progress: Instant,
+}
+
+pub(crate) struct ReplicaInner {
+    name: String,
+    state: RwLock<Arc<State>>,
+    applied: AtomicU64,
+    source: Arc<Progress>,
+    health: Mutex<Health>,
+    applied_cv: (Mutex<()>, Condvar),
+    stop: AtomicBool,
+    stalled: AtomicBool,
+    failing_reads: AtomicBool,
+    pub(crate) queries: AtomicU64,
+}
+
+/// An in-process read replica of a [`crate::Db`]: a follower with its own copy-on-write state,
+/// applying the primary's log frames (checksums, LSN continuity and the checksum chain verified)
+/// a whole group at a time. Readers see whole batches only.
+pub struct Replica {
+    inner: Arc<ReplicaInner>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+}
+
+impl Replica {
+    pub(crate) fn start(
+        name: String,
+        state: Arc<State>,
+        applier: Applier,
+        log_crc: u32,
+        wal_dir: PathBuf,
+        db_id: u64,
+        source: Arc<Progress>,
+    ) -> Replica {
+        let lsn = state.lsn.0;
+        let inner = Arc::new(ReplicaInner {
+            name,
+            state: RwLock::new(state),
+            applied: AtomicU64::new(lsn),
+            source,
+            health: Mutex::new(Health {
+                last_error: None,
+                apply_failed: false,
+                last_progress: Instant::now(),
+            }),
+            applied_cv: (Mutex::new(()), Condvar::new()),
+            stop: AtomicBool::new(false),
+            stalled: AtomicBool::new(false),
+            failing_reads: AtomicBool::new(false),
+            queries: AtomicU64::new(0),
+        });
+        let follower = LogFollower::new(&wal_dir, db_id, lsn, log_crc);
+        let thread = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name(format!("folio-replica-{}", inner.name))
+                .spawn(move || run(inner, follower, applier))
+                .expect("spawn replica thread")
+        };
+        Replica {
+            inner,
+            thread: Mutex::new(Some(thread)),
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// LSN of the last batch applied.
+    pub fn applied_lsn(&self) -> Lsn {
+        Lsn(self.inner.applied.load(Ordering::Acquire))
+    }
+
+    /// Batches the primary has made visible that this replica has not applied yet.
+    pub fn lag_lsn(&self) -> u64 {
+        self.inner
+            .source
+            .lsn()
+            .saturating_sub(self.applied_lsn().0)
+    }
+
+    /// How long the oldest batch this replica misses has been visible on the primary.
+    pub fn lag_time(&self) -> Duration {
+        self.inner.source.lag_after(self.applied_lsn().0)
+    }
+
+    /// The error that stopped the applier, if one did.
+    pub fn last_error(&self) -> Option<String> {
+        self.inner.health.lock().last_error.clone()
+    }
+
+    /// How long since the applied LSN last moved while batches were waiting.
+    pub fn stalled_for(&self) -> Duration {
+        if self.lag_lsn() == 0 {
+            return Duration::ZERO;
+        }
+        self.inner.health.lock().last_progress.elapsed()
+    }
+
+    /// A snapshot at the replica's applied LSN. Fails when reads are failing (see
+    /// [`Replica::inject_read_failures`]).
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        if self.inner.failing_reads.load(Ordering::Relaxed) {
+            return Err(ReplicaError::Failed {
+                name: self.inner.name.clone(),
+                why: "injected read failure".into(),
+            }
+            .into());
+        }
+        {
+            let health = self.inner.health.lock();
+            if health.apply_failed {
+                return Err(ReplicaError::Failed {
+                    name: self.inner.name.clone(),
+                    why: health.last_error.clone().unwrap_or_default(),
+                }
+                .into());
+            }
+        }
+        self.inner.queries.fetch_add(1, Ordering::Relaxed);
+        Ok(Snapshot::of(self.inner.state.read().clone()))
+    }
+
+    /// Waits up to `timeout` for the replica to apply `lsn`; true when it has.
+    pub fn wait_for(&self, lsn: Lsn, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        let (lock, cv) = &self.inner.applied_cv;
+        let mut guard = lock.lock();
+        while self.applied_lsn() < lsn {
+            if cv.wait_until(&mut guard, deadline).timed_out() {
+                return self.applied_lsn() >= lsn;
+            }
+        }
+        true
+    }
+
+    /// Queries served through [`Replica::snapshot`].
+    pub fn queries(&self) -> u64 {
+        self.inner.queries.load(Ordering::Relaxed)
+    }
+
+    /// Fault injection for drills and tests: stop (or resume) applying.
+    pub fn inject_stall(&self, stalled: bool) {
+        self.inner.stalled.store(stalled, Ordering::Relaxed);
+    }
+
+    /// Fault injection for drills and tests: make every read fail (or succeed again).
+    pub fn inject_read_failures(&self, failing: bool) {
+        self.inner.failing_reads.store(failing, Ordering::Relaxed);
+    }
+
+    /// Stops the applier thread.
+    pub fn stop(&self) {
+        self.inner.stop.store(true, Ordering::Relaxed);
+        if let Some(handle) = self.thread.lock().take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut applier: Applier) {
+    while !inner.stop.load(Ordering::Relaxed) {
+        let applied = inner.applied.load(Ordering::Acquire);
+        if inner.stalled.load(Ordering::Relaxed) || inner.health.lock().apply_failed {
+            std::thread::sleep(Duration::from_millis(2));
+            continue;
+        }
+        let frames = match follower.poll(APPLY_CHUNK_BYTES) {
+            Ok(frames) => {
+                inner.health.lock().last_error = None;
+                frames
+            }
+            Err(e) => {
+                // The source is unreachable or refused: keep serving what is applied, retry.
+                inner.health.lock().last_error = Some(e.to_string());
+                std::thread::sleep(Duration::from_millis(10));
+                continue;
+            }
+        };
+        if frames.is_empty() {
+            if applied >= inner.source.lsn() {
+                inner.health.lock().last_progress = Instant::now();
+            }
+            inner.source.wait_past(applied, Duration::from_millis(20));
+            continue;
+        }
+        let last = frames[frames.len() - 1].lsn;
+        let result = {
+            let mut state = inner.state.write();
+            apply_frames(Arc::make_mut(&mut state), &mut applier, &frames)
+        };
+        match result {
+            Ok(()) => {
+                inner.applied.store(last, Ordering::Release);
+                inner.health.lock().last_progress = Instant::now();
+                let _guard = inner.applied_cv.0.lock();
+                inner.applied_cv.1.notify_all();
+            }
+            Err(e) => {
+                let mut health = inner.health.lock();
+                health.last_error = Some(e.to_string());
+                health.apply_failed = true;
+            }
+        }
+    }
+}

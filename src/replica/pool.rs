@@ -1,0 +1,489 @@
+//! A pool of read handles over the primary and its in-process replicas: load balancing (round
+//! robin or least lag), health checks (lag in LSN and in time, apply errors, stalls), failover
+//! to the next healthy replica or the primary, circuit breaking, and per-query consistency.
+
+use super::Replica;
+use crate::db::{Db, Snapshot};
+use crate::error::{Error, ReplicaError, Result};
+use crate::model::Lsn;
+use parking_lot::{Condvar, Mutex};
+use serde::Serialize;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// What a read needs to see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Consistency {
+    /// Everything committed: read the primary.
+    Latest,
+    /// Read-your-writes: at least this LSN. A replica that has it serves; otherwise wait up to
+    /// `timeout` for one to catch up, then read the primary.
+    AtLeast(Lsn, Duration),
+    /// Data at most this old: a replica whose lag in time is within it, else the primary.
+    BoundedStaleness(Duration),
+    /// Any healthy node.
+    Any,
+}
+
+/// How reads are spread over the healthy replicas.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum Balancing {
+    RoundRobin,
+    LeastLag,
+}
+
+/// Pool settings. Defaults follow the seed deployment: 5 to 50 handles.
+#[derive(Clone, Debug)]
+pub struct PoolOptions {
+    /// Handles kept ready.
+    pub min_handles: usize,
+    /// Handles in use at once; more readers wait up to `acquire_timeout`.
+    pub max_handles: usize,
+    pub acquire_timeout: Duration,
+    pub balancing: Balancing,
+    pub health_interval: Duration,
+    /// A replica further behind than this many batches is out of rotation.
+    pub max_lag_lsn: u64,
+    /// A replica missing batches older than this is out of rotation.
+    pub max_lag_time: Duration,
+    /// A replica whose applied LSN has not moved for this long while behind is stalled.
+    pub stall_after: Duration,
+    /// Consecutive read failures that open a replica's breaker.
+    pub breaker_failures: u32,
+    /// How long an open breaker stays open before one trial read (half-open).
+    pub breaker_cooldown: Duration,
+}
+
+impl Default for PoolOptions {
+    fn default() -> Self {
+        PoolOptions {
+            min_handles: 5,
+            max_handles: 50,
+            acquire_timeout: Duration::from_secs(1),
+            balancing: Balancing::RoundRobin,
+            health_interval: Duration::from_millis(100),
+            max_lag_lsn: 10_000,
+            max_lag_time: Duration::from_secs(2),
+            stall_after: Duration::from_millis(500),
+            breaker_failures: 3,
+            breaker_cooldown: Duration::from_secs(1),
+        }
+    }
+}
+
+/// A replica's circuit breaker.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub enum BreakerState {
+    Closed,
+    Open,
+    HalfOpen,
+}
+
+#[derive(Debug)]
+struct Breaker {
+    state: BreakerState,
+    failures: u32,
+    opened_at: Option<Instant>,
+}
+
+struct Node {
+    replica: Arc<Replica>,
+    healthy: AtomicBool,
+    why_unhealthy: Mutex<Option<String>>,
+    breaker: Mutex<Breaker>,
+    served: AtomicU64,
+    failovers: AtomicU64,
+}
+
+/// One replica's (or the primary's) figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct NodeStatus {
+    pub name: String,
+    pub primary: bool,
+    pub applied_lsn: u64,
+    pub lag_lsn: u64,
+    pub lag_ms: f64,
+    pub healthy: bool,
+    pub why_unhealthy: Option<String>,
+    pub breaker: BreakerState,
+    /// Reads this pool routed to the node.
+    pub queries: u64,
+    /// Reads routed away from the node (unhealthy, breaker open, too stale, or failed).
+    pub failovers: u64,
+    pub last_error: Option<String>,
+}
+
+/// The pool's figures.
+#[derive(Clone, Debug, Serialize)]
+pub struct PoolStatus {
+    pub primary_lsn: u64,
+    pub handles_in_use: usize,
+    pub handles_open: usize,
+    pub min_handles: usize,
+    pub max_handles: usize,
+    pub balancing: Balancing,
+    pub nodes: Vec<NodeStatus>,
+}
+
+struct Inner {
+    primary: Arc<Db>,
+    nodes: Vec<Node>,
+    options: PoolOptions,
+    next: AtomicUsize,
+    in_use: Mutex<usize>,
+    released: Condvar,
+    opened: AtomicUsize,
+    primary_served: AtomicU64,
+    stop: AtomicBool,
+}
+
+/// Read handles over a primary and its replicas. Cheap to share; every method takes `&self`.
+pub struct ReadPool {
+    inner: Arc<Inner>,
+    checker: Option<JoinHandle<()>>,
+}
+
+/// A read handle: a snapshot from the node the pool chose. Dropping it returns the handle.
+pub struct PoolRead<'a> {
+    snapshot: Snapshot,
+    node: Option<usize>,
+    pool: &'a Inner,
+}
+
+impl PoolRead<'_> {
+    /// Which node served it: a replica's name, or `primary`.
+    pub fn node(&self) -> &str {
+        match self.node {
+            Some(i) => self.pool.nodes[i].replica.name(),
+            None => "primary",
+        }
+    }
+}
+
+impl std::ops::Deref for PoolRead<'_> {
+    type Target = Snapshot;
+    fn deref(&self) -> &Snapshot {
+        &self.snapshot
+    }
+}
+
+impl Drop for PoolRead<'_> {
+    fn drop(&mut self) {
+        *self.pool.in_use.lock() -= 1;
+        self.pool.released.notify_one();
+    }
+}
+
+impl ReadPool {
+    /// A pool over `primary` and `replicas`; starts the health checker.
+    pub fn new(primary: Arc<Db>, replicas: Vec<Arc<Replica>>, options: PoolOptions) -> ReadPool {
+        let nodes = replicas
+            .into_iter()
+            .map(|replica| Node {
+                replica,
+                healthy: AtomicBool::new(true),
+                why_unhealthy: Mutex::new(None),
+                breaker: Mutex::new(Breaker {
+                    state: BreakerState::Closed,
+                    failures: 0,
+                    opened_at: None,
+                }),
+                served: AtomicU64::new(0),
+                failovers: AtomicU64::new(0),
+            })
+            .collect();
+        let min = options.min_handles.min(options.max_handles.max(1));
+        let inner = Arc::new(Inner {
+            primary,
+            nodes,
+            options,
+            next: AtomicUsize::new(0),
+            in_use: Mutex::new(0),
+            released: Condvar::new(),
+            opened: AtomicUsize::new(min),
+            primary_served: AtomicU64::new(0),
+            stop: AtomicBool::new(false),
+        });
+        inner.check_health();
+        let checker = {
+            let inner = inner.clone();
+            std::thread::Builder::new()
+                .name("folio-pool-health".into())
+                .spawn(move || {
+                    while !inner.stop.load(Ordering::Relaxed) {
+                        std::thread::sleep(inner.options.health_interval);
+                        inner.check_health();
+                    }
+                })
+                .expect("spawn health checker")
+        };
+        ReadPool {
+            inner,
+            checker: Some(checker),
+        }
+    }
+
+    /// A read handle meeting `consistency`, from a healthy node chosen by the balancing policy;
+    /// failing nodes are skipped (failover) and the primary serves when no replica can.
+    pub fn read(&self, consistency: Consistency) -> Result<PoolRead<'_>> {
+        let inner = &*self.inner;
+        inner.acquire()?;
+        match inner.route(consistency) {
+            Ok((snapshot, node)) => Ok(PoolRead {
+                snapshot,
+                node,
+                pool: inner,
+            }),
+            Err(e) => {
+                *inner.in_use.lock() -= 1;
+                inner.released.notify_one();
+                Err(e)
+            }
+        }
+    }
+
+    /// Runs a typed query through the pool.
+    pub fn query(
+        &self,
+        query: &crate::query::Query,
+        consistency: Consistency,
+    ) -> Result<crate::query::QueryOutput> {
+        self.read(consistency)?.query(query)
+    }
+
+    /// Runs the health checks now (the checker also runs them every `health_interval`).
+    pub fn check_health(&self) {
+        self.inner.check_health();
+    }
+
+    /// Figures per node and for the pool.
+    pub fn status(&self) -> PoolStatus {
+        let inner = &*self.inner;
+        let primary_lsn = inner.primary.visible_lsn().0;
+        let mut nodes = vec![NodeStatus {
+            name: "primary".into(),
+            primary: true,
+            applied_lsn: primary_lsn,
+            lag_lsn: 0,
+            lag_ms: 0.0,
+            healthy: true,
+            why_unhealthy: None,
+            breaker: BreakerState::Closed,
+            queries: inner.primary_served.load(Ordering::Relaxed),
+            failovers: 0,
+            last_error: None,
+        }];
+        for node in &inner.nodes {
+            let r = &node.replica;
+            nodes.push(NodeStatus {
+                name: r.name().to_string(),
+                primary: false,
+                applied_lsn: r.applied_lsn().0,
+                lag_lsn: r.lag_lsn(),
+                lag_ms: r.lag_time().as_secs_f64() * 1e3,
+                healthy: node.healthy.load(Ordering::Relaxed),
+                why_unhealthy: node.why_unhealthy.lock().clone(),
+                breaker: node.breaker.lock().state,
+                queries: node.served.load(Ordering::Relaxed),
+                failovers: node.failovers.load(Ordering::Relaxed),
+                last_error: r.last_error(),
+            });
+        }
+        PoolStatus {
+            primary_lsn,
+            handles_in_use: *inner.in_use.lock(),
+            handles_open: inner.opened.load(Ordering::Relaxed),
+            min_handles: inner.options.min_handles,
+            max_handles: inner.options.max_handles,
+            balancing: inner.options.balancing,
+            nodes,
+        }
+    }
+}
+
+impl Drop for ReadPool {
+    fn drop(&mut self) {
+        self.inner.stop.store(true, Ordering::Relaxed);
+        if let Some(h) = self.checker.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Inner {
+    fn acquire(&self) -> Result<()> {
+        let deadline = Instant::now() + self.options.acquire_timeout;
+        let mut in_use = self.in_use.lock();
+        while *in_use >= self.options.max_handles.max(1) {
+            if self.released.wait_until(&mut in_use, deadline).timed_out()
+                && *in_use >= self.options.max_handles.max(1)
+            {
+                return Err(ReplicaError::NoneAvailable(format!(
+                    "all {} handles in use for {:?}",
+                    self.options.max_handles, self.options.acquire_timeout
+                ))
+                .into());
+            }
+        }
+        *in_use += 1;
+        self.opened.fetch_max(*in_use, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn check_health(&self) {
+        let o = &self.options;
+        for node in &self.nodes {
+            let r = &node.replica;
+            let why = if let Some(e) = r.last_error() {
+                Some(format!("apply error: {e}"))
+            } else if r.stalled_for() > o.stall_after {
+                Some(format!("stalled for {:?}", r.stalled_for()))
+            } else if r.lag_lsn() > o.max_lag_lsn {
+                Some(format!("{} batches behind", r.lag_lsn()))
+            } else if r.lag_time() > o.max_lag_time {
+                Some(format!("{:?} behind", r.lag_time()))
+            } else {
+                None
+            };
+            node.healthy.store(why.is_none(), Ordering::Relaxed);
+            *node.why_unhealthy.lock() = why;
+        }
+    }
+
+    /// Whether the breaker lets a read through now (moving Open → HalfOpen after the cooldown).
+    fn breaker_allows(&self, node: &Node) -> bool {
+        let mut b = node.breaker.lock();
+        match b.state {
+            BreakerState::Closed | BreakerState::HalfOpen => true,
+            BreakerState::Open => {
+                if b.opened_at
+                    .is_some_and(|t| t.elapsed() >= self.options.breaker_cooldown)
+                {
+                    b.state = BreakerState::HalfOpen;
+                    true
+                } else {
+                    false
+                }
+            }
+        }
+    }
+
+    fn record_result(&self, node: &Node, ok: bool) {
+        let mut b = node.breaker.lock();
+        if ok {
+            b.state = BreakerState::Closed;
+            b.failures = 0;
+            b.opened_at = None;
+        } else {
+            b.failures += 1;
+            if b.state == BreakerState::HalfOpen || b.failures >= self.options.breaker_failures {
+                b.state = BreakerState::Open;
+                b.opened_at = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Replicas in rotation, in the order the balancing policy prefers.
+    fn candidates(&self) -> Vec<usize> {
+        let n = self.nodes.len();
+        let mut order: Vec<usize> = match self.options.balancing {
+            Balancing::RoundRobin => {
+                let start = self.next.fetch_add(1, Ordering::Relaxed);
+                (0..n).map(|i| (start + i) % n.max(1)).collect()
+            }
+            Balancing::LeastLag => {
+                let mut v: Vec<usize> = (0..n).collect();
+                v.sort_by_key(|&i| std::cmp::Reverse(self.nodes[i].replica.applied_lsn()));
+                v
+            }
+        };
+        order.retain(|&i| {
+            let node = &self.nodes[i];
+            let usable = node.healthy.load(Ordering::Relaxed) && self.breaker_allows(node);
+            if !usable {
+                node.failovers.fetch_add(1, Ordering::Relaxed);
+            }
+            usable
+        });
+        order
+    }
+
+    fn from_primary(&self) -> Result<(Snapshot, Option<usize>)> {
+        self.primary_served.fetch_add(1, Ordering::Relaxed);
+        Ok((self.primary.snapshot(), None))
+    }
+
+    /// The first candidate whose snapshot satisfies `fits`; failures count against breakers.
+    fn try_nodes(
+        &self,
+        order: &[usize],
+        fits: impl Fn(&Replica) -> bool,
+    ) -> Option<(Snapshot, Option<usize>)> {
+        for &i in order {
+            let node = &self.nodes[i];
+            if !fits(&node.replica) {
+                node.failovers.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            match node.replica.snapshot() {
+                Ok(snapshot) => {
+                    self.record_result(node, true);
+                    node.served.fetch_add(1, Ordering::Relaxed);
+                    return Some((snapshot, Some(i)));
+                }
+                Err(_) => {
+                    self.record_result(node, false);
+                    node.failovers.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        None
+    }
+
+    fn route(&self, consistency: Consistency) -> Result<(Snapshot, Option<usize>)> {
+        match consistency {
+            Consistency::Latest => self.from_primary(),
+            Consistency::Any => {
+                let order = self.candidates();
+                match self.try_nodes(&order, |_| true) {
+                    Some(found) => Ok(found),
+                    None => self.from_primary(),
+                }
+            }
+            Consistency::BoundedStaleness(bound) => {
+                let order = self.candidates();
+                match self.try_nodes(&order, |r| r.lag_time() <= bound) {
+                    Some(found) => Ok(found),
+                    None => self.from_primary(),
+                }
+            }
+            Consistency::AtLeast(lsn, timeout) => {
+                let primary_lsn = self.primary.visible_lsn();
+                if lsn > primary_lsn {
+                    return Err(Error::Replica(ReplicaError::AheadOfSource {
+                        asked: lsn.0,
+                        source_lsn: primary_lsn.0,
+                    }));
+                }
+                let order = self.candidates();
+                if let Some(found) = self.try_nodes(&order, |r| r.applied_lsn() >= lsn) {
+                    return Ok(found);
+                }
+                // Wait on the closest healthy replica, then fall back to the primary.
+                if let Some(&best) = order
+                    .iter()
+                    .max_by_key(|&&i| self.nodes[i].replica.applied_lsn())
+                {
+                    if self.nodes[best].replica.wait_for(lsn, timeout) {
+                        if let Some(found) = self.try_nodes(&[best], |r| r.applied_lsn() >= lsn) {
+                            return Ok(found);
+                        }
+                    }
+                }
+                self.from_primary()
+            }
+        }
+    }
+}
