@@ -34,9 +34,9 @@ pub mod workload;
 
 pub use db::{Db, Durability, Options, ReadView, RecoveryReport, Snapshot, Ticket, VerifyReport};
 pub use error::{CorruptionKind, Error, Rejection, ReplicaError, Result};
-pub use replica::{Consistency, ReadPool, Replica};
 pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money, Month,
     Op, Org, OrgId, PayExpense, PaymentMethod, Reversal, Timestamp,
 };
+pub use replica::{Consistency, ReadPool, Replica};
 pub use state::read::{DayBalance, LedgerEntry};

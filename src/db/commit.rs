@@ -286,7 +286,10 @@ fn replicate(
         current.state.lsn
     };
     shared.progress.publish(lsn.0);
-    let total = shared.ops_since_checkpoint.fetch_add(ops, Ordering::Relaxed) + ops;
+    let total = shared
+        .ops_since_checkpoint
+        .fetch_add(ops, Ordering::Relaxed)
+        + ops;
     if total >= shared.checkpoint_every_ops {
         let _ = shared.checkpoint_wake.try_send(());
     }

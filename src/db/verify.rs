@@ -41,7 +41,14 @@ impl Db {
         }
         let shared = &self.shared;
         let wal_dir = shared.path.join(WAL_DIR);
-        let scanned = recover(&*shared.vfs, &wal_dir, shared.db_id, 1, false, |_| Ok(()));
+        let scanned = recover(
+            &*shared.vfs,
+            &wal_dir,
+            shared.db_id,
+            shared.replica_of.map_or(1, |b| b + 1),
+            false,
+            |_| Ok(()),
+        );
         match scanned {
             Ok(tail) => report.log_frames = tail.frames_replayed,
             Err(e) => report.problems.push(format!("log: {e}")),

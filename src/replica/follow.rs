@@ -342,7 +342,11 @@ pub fn read_segments(paths: &[PathBuf], db_id: u64) -> Result<Vec<ShippedFrame>>
     for (first, path, frames) in segments {
         if let Some(last) = out.last() {
             if first <= last.lsn {
-                return Err(ReplicaError::Overlap { file: path, lsn: first }.into());
+                return Err(ReplicaError::Overlap {
+                    file: path,
+                    lsn: first,
+                }
+                .into());
             }
             if first != last.lsn + 1 {
                 return Err(ReplicaError::Gap {
@@ -359,4 +363,33 @@ pub fn read_segments(paths: &[PathBuf], db_id: u64) -> Result<Vec<ShippedFrame>>
         out.extend(frames);
     }
     Ok(out)
+}
+
+/// LSN of the last complete frame in a log directory (0 when empty), every frame checked.
+pub fn source_end(dir: &Path, db_id: u64) -> Result<u64> {
+    let segments = list_segments(&crate::io::StdFs, dir)?;
+    let Some((first, _)) = segments.first() else {
+        return Ok(0);
+    };
+    let mut follower = LogFollower {
+        dir: dir.to_path_buf(),
+        db_id,
+        next_lsn: *first,
+        prev_crc: 0,
+        active: None,
+    };
+    // Start at the first segment's own chain value: read its header's prev_crc.
+    let path = &segments[0].1;
+    let mut raw = [0u8; SEGMENT_HEADER_BYTES];
+    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    file.read_exact_at(&mut raw, 0)
+        .map_err(|e| Error::io(path, e))?;
+    follower.prev_crc = SegmentHeader::decode(&raw)
+        .map_err(|_| Error::corruption(path, 0, CorruptionKind::BadMagic))?
+        .prev_crc;
+    loop {
+        if follower.poll(64 << 20)?.is_empty() {
+            return Ok(follower.next_lsn - 1);
+        }
+    }
 }

@@ -209,10 +209,7 @@ impl Replica {
 
     /// Batches the primary has made visible that this replica has not applied yet.
     pub fn lag_lsn(&self) -> u64 {
-        self.inner
-            .source
-            .lsn()
-            .saturating_sub(self.applied_lsn().0)
+        self.inner.source.lsn().saturating_sub(self.applied_lsn().0)
     }
 
     /// How long the oldest batch this replica misses has been visible on the primary.

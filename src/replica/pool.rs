@@ -410,7 +410,7 @@ impl Inner {
         order
     }
 
-    fn from_primary(&self) -> Result<(Snapshot, Option<usize>)> {
+    fn primary_read(&self) -> Result<(Snapshot, Option<usize>)> {
         self.primary_served.fetch_add(1, Ordering::Relaxed);
         Ok((self.primary.snapshot(), None))
     }
@@ -444,19 +444,19 @@ impl Inner {
 
     fn route(&self, consistency: Consistency) -> Result<(Snapshot, Option<usize>)> {
         match consistency {
-            Consistency::Latest => self.from_primary(),
+            Consistency::Latest => self.primary_read(),
             Consistency::Any => {
                 let order = self.candidates();
                 match self.try_nodes(&order, |_| true) {
                     Some(found) => Ok(found),
-                    None => self.from_primary(),
+                    None => self.primary_read(),
                 }
             }
             Consistency::BoundedStaleness(bound) => {
                 let order = self.candidates();
                 match self.try_nodes(&order, |r| r.lag_time() <= bound) {
                     Some(found) => Ok(found),
-                    None => self.from_primary(),
+                    None => self.primary_read(),
                 }
             }
             Consistency::AtLeast(lsn, timeout) => {
@@ -482,7 +482,7 @@ impl Inner {
                         }
                     }
                 }
-                self.from_primary()
+                self.primary_read()
             }
         }
     }

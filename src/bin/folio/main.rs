@@ -142,12 +142,56 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Write a consistent, checksummed copy of --data at its current LSN to OUT (writers keep
+    /// going). OUT opens as a read-only replica and follows the primary's log from there.
+    Checkpoint {
+        #[arg(long)]
+        out: PathBuf,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run a replica directory (--data): seed it from a checkpoint, catch it up from a log
+    /// directory or shipped segment files, or show its status.
+    Replica {
+        #[command(subcommand)]
+        action: ReplicaCmd,
+    },
     /// Create a database under --data, load hotel-ledger-v1, print a daily report and a balance.
     Demo {
         #[arg(long, default_value_t = 10_000)]
         orgs: u64,
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReplicaCmd {
+    /// Follow a primary's log directory: seed --data from --from when it does not exist yet,
+    /// then apply new frames as they appear. Keeps serving (and retrying) while the source is
+    /// unreachable.
+    Follow {
+        /// Checkpoint directory to seed from (verified file by file).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The primary's log directory (DATA/wal).
+        #[arg(long)]
+        log: PathBuf,
+        /// Stop once caught up.
+        #[arg(long)]
+        once: bool,
+        /// Milliseconds between polls.
+        #[arg(long, default_value_t = 200)]
+        interval_ms: u64,
+    },
+    /// Apply shipped segment files (any order; checked together before anything is applied).
+    Apply { segments: Vec<PathBuf> },
+    /// Applied LSN, base LSN and, with --log, the source's end and the lag.
+    Status {
+        #[arg(long)]
+        log: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -498,6 +542,23 @@ fn run(cli: Cli) -> Result<(), Error> {
             db.close()?;
             output::entries(&entries, json);
         }
+        Command::Checkpoint { out, json } => {
+            let db = existing(&data)?;
+            let info = db.checkpoint_to(&out)?;
+            db.close()?;
+            if json {
+                println!("{}", serde_json::to_string(&info).unwrap_or_default());
+            } else {
+                println!(
+                    "checkpoint {} at LSN {}: {} files, {} bytes",
+                    info.path.display(),
+                    info.lsn,
+                    info.files,
+                    info.bytes
+                );
+            }
+        }
+        Command::Replica { action } => replica_cmd(&data, action)?,
         Command::Verify { json } => {
             let db = existing(&data)?;
             let report = db.verify();
@@ -636,6 +697,105 @@ fn run(cli: Cli) -> Result<(), Error> {
                 ..Params::default()
             },
         )?,
+    }
+    Ok(())
+}
+
+fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
+    match action {
+        ReplicaCmd::Follow {
+            from,
+            log,
+            once,
+            interval_ms,
+        } => {
+            if !data.exists() {
+                let from = from.ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "{} does not exist: give --from CHECKPOINT to seed it",
+                        data.display()
+                    ))
+                })?;
+                let lsn = folio::db::edge::seed_from_checkpoint(&from, data)?;
+                eprintln!(
+                    "seeded {} from {} at LSN {lsn}",
+                    data.display(),
+                    from.display()
+                );
+            }
+            let db = existing(data)?;
+            if !db.is_replica() {
+                return Err(Error::InvalidArgument(format!(
+                    "{} is not a replica directory",
+                    data.display()
+                )));
+            }
+            loop {
+                match db.follow(&log) {
+                    Ok(n) => {
+                        if n > 0 {
+                            eprintln!("applied {n} frames, at LSN {}", db.visible_lsn());
+                        } else if once {
+                            break;
+                        }
+                    }
+                    // Offline: keep what is applied and retry; refusals end the run.
+                    Err(Error::Io { path, source }) => {
+                        eprintln!(
+                            "source unreachable ({}: {source}); retrying",
+                            path.display()
+                        );
+                        if once {
+                            db.close()?;
+                            return Err(Error::Io { path, source });
+                        }
+                    }
+                    Err(e) => {
+                        db.close()?;
+                        return Err(e);
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(interval_ms));
+            }
+            println!("replica {} at LSN {}", data.display(), db.visible_lsn());
+            db.close()?;
+        }
+        ReplicaCmd::Apply { segments } => {
+            let db = existing(data)?;
+            let lsn = db.apply_segments(&segments);
+            db.close()?;
+            println!("replica {} at LSN {}", data.display(), lsn?);
+        }
+        ReplicaCmd::Status { log, json } => {
+            let base = folio::db::edge::Base::read(data)?;
+            let db = existing(data)?;
+            let applied = db.visible_lsn().0;
+            let source = match &log {
+                Some(dir) => Some(folio::replica::follow::source_end(dir, db.db_id())?),
+                None => None,
+            };
+            db.close()?;
+            let lag = source.map(|s| s.saturating_sub(applied));
+            if json {
+                let v = serde_json::json!({
+                    "data": data.display().to_string(),
+                    "replica": base.is_some(),
+                    "base_lsn": base.map(|b| b.lsn),
+                    "applied_lsn": applied,
+                    "source_lsn": source,
+                    "lag_lsn": lag,
+                });
+                println!("{v}");
+            } else {
+                println!(
+                    "{}: applied LSN {applied}, base {:?}, source {:?}, lag {:?}",
+                    data.display(),
+                    base.map(|b| b.lsn),
+                    source,
+                    lag
+                );
+            }
+        }
     }
     Ok(())
 }
