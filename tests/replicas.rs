@@ -1,0 +1,529 @@
+//! Snapshots, in-process replicas, the read pool, and edge replicas built from checkpoints.
+
+use folio::replica::{Balancing, BreakerState, PoolOptions};
+use folio::{
+    Batch, BusinessDay, Category, Consistency, Currency, Db, Entry, EntryId, Error, Lsn, Money,
+    Org, OrgId, PaymentMethod, ReadPool, ReplicaError, Snapshot,
+};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+const ORGS: u64 = 8;
+const DAY0: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
+
+/// Batch `n`: four postings over the orgs, revenues and expenses, spread over 40 days.
+fn batch(n: u64) -> (Batch, Vec<(OrgId, i64)>) {
+    let mut b = Batch::new();
+    let mut effects = Vec::new();
+    for k in 0..4u64 {
+        let org = OrgId(1 + (n * 4 + k) % ORGS);
+        let id = EntryId(n * 4 + k + 1);
+        let at = DAY0 + ((n * 7919 + k * 104_729) % (40 * 86_400)) as i64;
+        let amount = 100 + ((n * 31 + k * 17) % 9_000) as i64;
+        let entry = if (n + k) % 3 == 0 {
+            Entry::expense(
+                org,
+                id,
+                at,
+                Money(amount),
+                Category::Supplies,
+                PaymentMethod::Card,
+                folio::ExpenseStatus::Paid,
+            )
+        } else {
+            Entry::revenue(
+                org,
+                id,
+                at,
+                Money(amount),
+                Category::Rooms,
+                PaymentMethod::Cash,
+            )
+        };
+        let signed = if (n + k) % 3 == 0 { -amount } else { amount };
+        effects.push((org, signed));
+        b = b.post(entry);
+    }
+    (b, effects)
+}
+
+fn setup(dir: &std::path::Path) -> Db {
+    let db = Db::open(dir).unwrap();
+    for o in 1..=ORGS {
+        db.register_org(Org::new(OrgId(o), format!("Hotel {o}"), Currency::EUR))
+            .unwrap();
+    }
+    db
+}
+
+/// The model: per LSN, the net effect per org.
+type Model = BTreeMap<Lsn, Vec<(OrgId, i64)>>;
+
+fn model_at(model: &Model, lsn: Lsn) -> BTreeMap<OrgId, i64> {
+    let mut out = BTreeMap::new();
+    for (_, effects) in model.range(..=lsn) {
+        for (org, v) in effects {
+            *out.entry(*org).or_insert(0) += v;
+        }
+    }
+    out
+}
+
+/// Every check a read view must pass at its LSN: the state's own invariants (balances equal
+/// their entries, indexes equal their tables) and closings equal to the model.
+fn check_view(view: &Snapshot, model: &Model) {
+    let lsn = view.lsn();
+    let check = view.state().verify(None);
+    assert!(check.problems.is_empty(), "at {lsn}: {:?}", check.problems);
+    let want = model_at(model, lsn);
+    let last = BusinessDay::parse("2024-03-31").unwrap();
+    for o in 1..=ORGS {
+        let got = view.balance(OrgId(o), last).unwrap().closing;
+        assert_eq!(
+            got,
+            Money(*want.get(&OrgId(o)).unwrap_or(&0)),
+            "org {o} at {lsn}"
+        );
+    }
+    let rows: usize = (1..=ORGS)
+        .map(|o| {
+            view.entries(OrgId(o), DAY0 - 1, DAY0 + 100 * 86_400)
+                .unwrap()
+                .len()
+        })
+        .sum();
+    let want_rows: usize = model.range(..=lsn).map(|(_, e)| e.len()).sum();
+    assert_eq!(rows, want_rows, "rows at {lsn}");
+}
+
+/// Writes `batches` batches from a thread, recording each LSN's effects in the model.
+fn writer(
+    db: Arc<Db>,
+    model: Arc<parking_lot::Mutex<Model>>,
+    range: std::ops::Range<u64>,
+    done: Arc<AtomicBool>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        for n in range {
+            let (b, effects) = batch(n);
+            // The model learns of the LSN before any reader can check a view at it.
+            let mut m = model.lock();
+            let lsn = db.record(b).unwrap();
+            m.insert(lsn, effects);
+        }
+        done.store(true, Ordering::SeqCst);
+    })
+}
+
+#[test]
+fn snapshots_stay_pinned_while_writers_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let model = Arc::new(parking_lot::Mutex::new(Model::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let w = writer(db.clone(), model.clone(), 0..400, done.clone());
+    let mut held: Vec<Snapshot> = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        let snap = {
+            let _m = model.lock();
+            db.snapshot()
+        };
+        held.push(snap);
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    w.join().unwrap();
+    let model = model.lock().clone();
+    assert!(held.len() > 3);
+    // However many writes followed, each snapshot still shows exactly its prefix.
+    for snap in &held {
+        check_view(snap, &model);
+    }
+    check_view(&db.snapshot(), &model);
+}
+
+#[test]
+fn replicas_converge_and_never_show_half_a_batch() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let replica = db.replica("r1");
+    let model = Arc::new(parking_lot::Mutex::new(Model::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let w = writer(db.clone(), model.clone(), 0..300, done.clone());
+    let mut views = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        views.push(replica.snapshot().unwrap());
+        std::thread::sleep(Duration::from_millis(3));
+    }
+    w.join().unwrap();
+    let model = model.lock().clone();
+    for v in &views {
+        check_view(v, &model);
+    }
+    let head = db.visible_lsn();
+    assert!(replica.wait_for(head, Duration::from_secs(10)));
+    let final_view = replica.snapshot().unwrap();
+    assert_eq!(final_view.lsn(), head);
+    check_view(&final_view, &model);
+    assert_eq!(replica.lag_lsn(), 0);
+    assert!(replica.last_error().is_none());
+}
+
+fn fast_pool(db: Arc<Db>, replicas: Vec<Arc<folio::Replica>>) -> ReadPool {
+    ReadPool::new(
+        db,
+        replicas,
+        PoolOptions {
+            health_interval: Duration::from_millis(20),
+            stall_after: Duration::from_millis(100),
+            max_lag_time: Duration::from_millis(300),
+            breaker_failures: 2,
+            breaker_cooldown: Duration::from_millis(200),
+            ..PoolOptions::default()
+        },
+    )
+}
+
+#[test]
+fn failover_takes_a_stalled_or_failing_replica_out_and_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let r1 = Arc::new(db.replica("r1"));
+    let r2 = Arc::new(db.replica("r2"));
+    let pool = fast_pool(db.clone(), vec![r1.clone(), r2.clone()]);
+
+    // A stalled replica falls behind and leaves the rotation within the health interval.
+    r1.inject_stall(true);
+    for n in 0..20 {
+        db.record(batch(n).0).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pool.status().nodes[1].healthy && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let status = pool.status();
+    assert!(!status.nodes[1].healthy, "{status:?}");
+    for _ in 0..50 {
+        let read = pool.read(Consistency::Any).unwrap();
+        assert_ne!(read.node(), "r1");
+    }
+    // Resumed, it catches up and returns.
+    r1.inject_stall(false);
+    assert!(r1.wait_for(db.visible_lsn(), Duration::from_secs(5)));
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !pool.status().nodes[1].healthy && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert!(pool.status().nodes[1].healthy);
+    let served: Vec<String> = (0..20)
+        .map(|_| pool.read(Consistency::Any).unwrap().node().to_string())
+        .collect();
+    assert!(served.iter().any(|n| n == "r1"), "{served:?}");
+
+    // A replica whose reads fail opens its breaker; reads keep succeeding elsewhere.
+    r2.inject_read_failures(true);
+    for _ in 0..40 {
+        let read = pool.read(Consistency::Any).unwrap();
+        assert_ne!(read.node(), "r2");
+    }
+    assert_eq!(pool.status().nodes[2].breaker, BreakerState::Open);
+    assert!(pool.status().nodes[2].failovers > 0);
+    r2.inject_read_failures(false);
+    std::thread::sleep(Duration::from_millis(250));
+    let served: Vec<String> = (0..20)
+        .map(|_| pool.read(Consistency::Any).unwrap().node().to_string())
+        .collect();
+    assert!(served.iter().any(|n| n == "r2"), "{served:?}");
+    assert_eq!(pool.status().nodes[2].breaker, BreakerState::Closed);
+}
+
+#[test]
+fn consistency_levels_route_reads() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let r1 = Arc::new(db.replica("r1"));
+    let pool = ReadPool::new(
+        db.clone(),
+        vec![r1.clone()],
+        PoolOptions {
+            balancing: Balancing::LeastLag,
+            ..PoolOptions::default()
+        },
+    );
+    // Read-your-writes through a stalled replica: the pool waits, then reads the primary.
+    r1.inject_stall(true);
+    let lsn = db.record(batch(1).0).unwrap();
+    let read = pool
+        .read(Consistency::AtLeast(lsn, Duration::from_millis(50)))
+        .unwrap();
+    assert!(read.lsn() >= lsn);
+    assert_eq!(read.node(), "primary");
+    drop(read);
+    r1.inject_stall(false);
+    let read = pool
+        .read(Consistency::AtLeast(lsn, Duration::from_secs(5)))
+        .unwrap();
+    assert!(read.lsn() >= lsn);
+    drop(read);
+    assert_eq!(
+        pool.read(Consistency::Latest).unwrap().lsn(),
+        db.visible_lsn()
+    );
+    let bounded = pool
+        .read(Consistency::BoundedStaleness(Duration::from_secs(5)))
+        .unwrap();
+    assert!(bounded.lsn() <= db.visible_lsn());
+    drop(bounded);
+    // An LSN the primary has not reached is a typed error.
+    let ahead = Lsn(db.visible_lsn().0 + 10);
+    match pool.read(Consistency::AtLeast(ahead, Duration::from_millis(10))) {
+        Err(Error::Replica(ReplicaError::AheadOfSource { .. })) => {}
+        other => panic!("expected AheadOfSource, got {:?}", other.map(|r| r.lsn())),
+    }
+    // The handle cap holds: max handles in use, the next waits then fails.
+    let small = ReadPool::new(
+        db.clone(),
+        vec![],
+        PoolOptions {
+            min_handles: 1,
+            max_handles: 2,
+            acquire_timeout: Duration::from_millis(20),
+            ..PoolOptions::default()
+        },
+    );
+    let a = small.read(Consistency::Any).unwrap();
+    let b = small.read(Consistency::Any).unwrap();
+    assert!(matches!(
+        small.read(Consistency::Any),
+        Err(Error::Replica(ReplicaError::NoneAvailable(_)))
+    ));
+    drop((a, b));
+    assert!(small.read(Consistency::Any).is_ok());
+}
+
+fn answers(db: &Db) -> Vec<(OrgId, Money, usize)> {
+    let last = BusinessDay::parse("2024-03-31").unwrap();
+    (1..=ORGS)
+        .map(|o| {
+            (
+                OrgId(o),
+                db.balance(OrgId(o), last).unwrap().closing,
+                db.entries(OrgId(o), DAY0 - 1, DAY0 + 100 * 86_400)
+                    .unwrap()
+                    .len(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn an_edge_replica_from_a_checkpoint_follows_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let primary_dir = dir.path().join("primary");
+    let db = Arc::new(setup(&primary_dir));
+    for n in 0..50 {
+        db.record(batch(n).0).unwrap();
+    }
+    // A checkpoint taken while a writer runs is consistent at its own LSN.
+    let model = Arc::new(parking_lot::Mutex::new(Model::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let w = writer(db.clone(), model.clone(), 50..150, done.clone());
+    std::thread::sleep(Duration::from_millis(5));
+    let cp = dir.path().join("cp");
+    let info = db.checkpoint_to(&cp).unwrap();
+    w.join().unwrap();
+    assert!(info.lsn > 0);
+
+    // A damaged checkpoint is refused; the replica directory is not created.
+    let bad = dir.path().join("bad");
+    copy_dir(&cp, &bad);
+    let victim = bad.join("FOLIO");
+    let mut bytes = std::fs::read(&victim).unwrap();
+    bytes[20] ^= 0x40;
+    std::fs::write(&victim, bytes).unwrap();
+    let target = dir.path().join("never");
+    assert!(folio::db::edge::seed_from_checkpoint(&bad, &target).is_err());
+    assert!(!target.exists());
+    assert!(Db::open(&bad).is_err());
+
+    let edge = dir.path().join("edge");
+    folio::db::edge::seed_from_checkpoint(&cp, &edge).unwrap();
+    let replica = Db::open(&edge).unwrap();
+    assert!(replica.is_replica());
+    assert_eq!(replica.visible_lsn(), Lsn(info.lsn));
+    assert!(replica.verify().is_ok());
+    // Read-only, and locked against a second opener.
+    assert!(matches!(
+        replica.record(batch(999).0),
+        Err(Error::Replica(ReplicaError::ReadOnly { .. }))
+    ));
+    assert!(matches!(Db::open(&edge), Err(Error::Locked { .. })));
+
+    // Catch up from the primary's log: answers equal the primary's.
+    let wal = primary_dir.join("wal");
+    replica.follow(&wal).unwrap();
+    assert_eq!(replica.visible_lsn(), db.visible_lsn());
+    assert_eq!(answers(&replica), answers(&db));
+    assert!(replica.verify().is_ok());
+
+    // A foreign database's segments are refused, data unchanged.
+    let other_dir = dir.path().join("other");
+    let other = setup(&other_dir);
+    other.record(batch(0).0).unwrap();
+    other.close().unwrap();
+    let before = answers(&replica);
+    let lsn_before = replica.visible_lsn();
+    let foreign: Vec<_> = segments(&other_dir.join("wal"));
+    assert!(matches!(
+        replica.apply_segments(&foreign),
+        Err(Error::Replica(ReplicaError::ForeignLog { .. }))
+    ));
+    assert!(matches!(
+        replica.follow(&other_dir.join("wal")),
+        Err(Error::Replica(ReplicaError::ForeignLog { .. }))
+    ));
+    assert_eq!(replica.visible_lsn(), lsn_before);
+    assert_eq!(answers(&replica), before);
+    replica.close().unwrap();
+}
+
+#[test]
+fn shipped_segments_apply_in_order_and_gaps_or_overlaps_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let primary_dir = dir.path().join("primary");
+    let db = Db::open_with(
+        &primary_dir,
+        folio::Options {
+            segment_target_bytes: 4096,
+            ..folio::Options::default()
+        },
+    )
+    .unwrap();
+    for o in 1..=ORGS {
+        db.register_org(Org::new(OrgId(o), format!("Hotel {o}"), Currency::EUR))
+            .unwrap();
+    }
+    let cp = dir.path().join("cp");
+    db.checkpoint_to(&cp).unwrap();
+    for n in 0..200 {
+        db.record(batch(n).0).unwrap();
+    }
+    let segs = segments(&primary_dir.join("wal"));
+    assert!(segs.len() >= 4, "{} segments", segs.len());
+    let edge = dir.path().join("edge");
+    folio::db::edge::seed_from_checkpoint(&cp, &edge).unwrap();
+    let replica = Db::open(&edge).unwrap();
+    let start = replica.visible_lsn();
+    // A gap (a middle segment missing) is refused with nothing applied.
+    let mut gapped = segs.clone();
+    gapped.remove(2);
+    assert!(matches!(
+        replica.apply_segments(&gapped),
+        Err(Error::Replica(ReplicaError::Gap { .. }))
+    ));
+    // Overlapping segments (the same one twice) are refused too.
+    let mut twice = segs.clone();
+    twice.push(segs[1].clone());
+    assert!(matches!(
+        replica.apply_segments(&twice),
+        Err(Error::Replica(ReplicaError::Overlap { .. }))
+    ));
+    assert_eq!(replica.visible_lsn(), start);
+    // Shipped out of order, all of them: applied in LSN order.
+    let mut shuffled = segs.clone();
+    shuffled.reverse();
+    replica.apply_segments(&shuffled).unwrap();
+    assert_eq!(replica.visible_lsn(), db.visible_lsn());
+    assert_eq!(answers(&replica), answers(&db));
+    // Shipping them again changes nothing.
+    replica.apply_segments(&segs).unwrap();
+    assert_eq!(replica.visible_lsn(), db.visible_lsn());
+    // After a restart the replica still answers the same.
+    replica.close().unwrap();
+    let replica = Db::open(&edge).unwrap();
+    assert_eq!(answers(&replica), answers(&db));
+}
+
+fn segments(wal: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    v.sort();
+    v
+}
+
+fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// Kills `folio replica follow` at random points while it applies, restarts it, and checks it
+/// converges to the primary's answers exactly.
+#[test]
+fn an_edge_replica_killed_while_applying_converges() {
+    let dir = tempfile::tempdir().unwrap();
+    let primary_dir = dir.path().join("primary");
+    let db = setup(&primary_dir);
+    let cp = dir.path().join("cp");
+    db.checkpoint_to(&cp).unwrap();
+    for n in 0..3000 {
+        db.record(batch(n).0).unwrap();
+    }
+    let want = answers(&db);
+    let head = db.visible_lsn();
+    db.close().unwrap();
+    let edge = dir.path().join("edge");
+    let bin = env!("CARGO_BIN_EXE_folio");
+    let wal = primary_dir.join("wal");
+    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
+    for round in 0..6 {
+        let mut child = std::process::Command::new(bin)
+            .arg("--data")
+            .arg(&edge)
+            .args([
+                "replica",
+                "follow",
+                "--once",
+                "--interval-ms",
+                "1",
+                "--from",
+            ])
+            .arg(&cp)
+            .arg("--log")
+            .arg(&wal)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        std::thread::sleep(Duration::from_millis(20 + rng % 150));
+        let _ = child.kill();
+        let _ = child.wait();
+        eprintln!("round {round}: killed");
+    }
+    let status = std::process::Command::new(bin)
+        .arg("--data")
+        .arg(&edge)
+        .args(["replica", "follow", "--once", "--log"])
+        .arg(&wal)
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let replica = Db::open(&edge).unwrap();
+    assert_eq!(replica.visible_lsn(), head);
+    assert_eq!(answers(&replica), want);
+    assert!(replica.verify().is_ok(), "{:?}", replica.verify().problems);
+}
