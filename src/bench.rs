@@ -286,3 +286,162 @@ fn writer(
         }
     }
 }
+
+/// Figures of `folio bench-replicas`.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct ReplicaBenchReport {
+    pub events: u64,
+    pub orgs: u64,
+    pub batch: usize,
+    pub ingest_events_per_sec: f64,
+    /// `Db::snapshot()` with no writer running.
+    pub snapshot_idle_p50_ns: f64,
+    pub snapshot_idle_p99_ns: f64,
+    /// `Db::snapshot()` while the primary ingests (waits for an in-flight apply).
+    pub snapshot_ingest_p50_ns: f64,
+    pub snapshot_ingest_p99_ns: f64,
+    /// Age of the oldest batch an in-process replica had not applied, sampled every 200 µs
+    /// during ingest.
+    pub lag_p50_ms: f64,
+    pub lag_p99_ms: f64,
+    pub lag_max_ms: f64,
+    pub lag_samples: usize,
+    /// Closing-balance reads per second during ingest, per reader-thread count:
+    /// (threads, direct on the primary, through the pool with `Consistency::Any`).
+    pub reads_per_sec: Vec<(usize, f64, f64)>,
+    /// Whether ingest was still running when the last read phase ended.
+    pub reads_overlapped_ingest: bool,
+}
+
+/// Replica lag, snapshot cost and pool read throughput while the primary ingests the workload
+/// at its full batch rate (one writer, fsync per batch, two in-process replicas).
+pub fn replicas(params: &Params, batch: usize, phase_ms: u64) -> Result<ReplicaBenchReport> {
+    use crate::replica::{Consistency, PoolOptions, ReadPool};
+    use std::sync::atomic::AtomicBool;
+    use std::sync::Arc;
+    params
+        .validate()
+        .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    let dir = std::env::temp_dir().join(format!("folio-bench-replicas-{}", std::process::id()));
+    if dir.exists() {
+        return Err(Error::AlreadyExists { path: dir });
+    }
+    let result = (|| {
+        let db = Arc::new(Db::open(&dir)?);
+        let orgs: Vec<Op> = (1..=params.orgs)
+            .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
+            .collect();
+        for chunk in orgs.chunks(10_000) {
+            db.record(Batch::from(chunk.to_vec()))?;
+        }
+        let r1 = Arc::new(db.replica("r1"));
+        let r2 = Arc::new(db.replica("r2"));
+        let pool = ReadPool::new(
+            db.clone(),
+            vec![r1.clone(), r2.clone()],
+            PoolOptions::default(),
+        );
+        let idle = time_snapshots(&db, 200_000);
+        let work = batches(params, batch);
+        let done = AtomicBool::new(false);
+        let started = Instant::now();
+        let day = BusinessDay::parse("2024-06-30").expect("date");
+        let (ingest_secs, lag, busy, reads, overlapped) = std::thread::scope(|s| {
+            let ingest = s.spawn(|| -> Result<f64> {
+                for b in work {
+                    db.record(b)?;
+                }
+                let secs = started.elapsed().as_secs_f64();
+                done.store(true, Ordering::SeqCst);
+                Ok(secs)
+            });
+            let sampler = s.spawn(|| {
+                let mut lag = Vec::new();
+                while !done.load(Ordering::SeqCst) {
+                    lag.push(r1.lag_time().as_secs_f64() * 1e3);
+                    std::thread::sleep(std::time::Duration::from_micros(200));
+                }
+                lag
+            });
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            let busy = time_snapshots(&db, 20_000);
+            let mut reads = Vec::new();
+            for threads in [1usize, 2, 4, 8] {
+                let direct = read_phase(threads, phase_ms, params.orgs, |org| {
+                    db.balance(org, day).is_ok()
+                });
+                let pooled = read_phase(threads, phase_ms, params.orgs, |org| {
+                    pool.read(Consistency::Any)
+                        .and_then(|r| r.balance(org, day))
+                        .is_ok()
+                });
+                reads.push((threads, direct, pooled));
+            }
+            let overlapped = !done.load(Ordering::SeqCst);
+            let secs = ingest.join().expect("ingest thread");
+            let lag = sampler.join().expect("sampler thread");
+            (secs, lag, busy, reads, overlapped)
+        });
+        let ingest_secs = ingest_secs?;
+        let mut lag = lag;
+        lag.sort_by(f64::total_cmp);
+        Ok(ReplicaBenchReport {
+            events: params.events,
+            orgs: params.orgs,
+            batch,
+            ingest_events_per_sec: params.events as f64 / ingest_secs,
+            snapshot_idle_p50_ns: percentile(&idle, 50.0),
+            snapshot_idle_p99_ns: percentile(&idle, 99.0),
+            snapshot_ingest_p50_ns: percentile(&busy, 50.0),
+            snapshot_ingest_p99_ns: percentile(&busy, 99.0),
+            lag_p50_ms: percentile(&lag, 50.0),
+            lag_p99_ms: percentile(&lag, 99.0),
+            lag_max_ms: lag.last().copied().unwrap_or(0.0),
+            lag_samples: lag.len(),
+            reads_per_sec: reads,
+            reads_overlapped_ingest: overlapped,
+        })
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+/// Times `n` snapshot creations; sorted nanoseconds.
+fn time_snapshots(db: &Db, n: usize) -> Vec<f64> {
+    let mut out = Vec::with_capacity(n);
+    for _ in 0..n {
+        let t = Instant::now();
+        let snap = db.snapshot();
+        let ns = t.elapsed().as_nanos() as f64;
+        std::hint::black_box(&snap);
+        drop(snap);
+        out.push(ns);
+    }
+    out.sort_by(f64::total_cmp);
+    out
+}
+
+/// Reads per second over `threads` threads for `ms` milliseconds.
+fn read_phase(threads: usize, ms: u64, orgs: u64, read: impl Fn(OrgId) -> bool + Sync) -> f64 {
+    let deadline = Instant::now() + std::time::Duration::from_millis(ms);
+    let total = AtomicUsize::new(0);
+    std::thread::scope(|s| {
+        for t in 0..threads {
+            let (read, total) = (&read, &total);
+            s.spawn(move || {
+                let mut n = 0usize;
+                let mut org = 1 + t as u64;
+                while Instant::now() < deadline {
+                    for _ in 0..64 {
+                        if read(OrgId(org)) {
+                            n += 1;
+                        }
+                        org = org % orgs + 1;
+                    }
+                }
+                total.fetch_add(n, Ordering::Relaxed);
+            });
+        }
+    });
+    total.load(Ordering::Relaxed) as f64 / (ms as f64 / 1e3)
+}

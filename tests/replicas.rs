@@ -1,5 +1,6 @@
 //! Snapshots, in-process replicas, the read pool, and edge replicas built from checkpoints.
 
+#![allow(clippy::unwrap_used)]
 use folio::replica::{Balancing, BreakerState, PoolOptions};
 use folio::{
     Batch, BusinessDay, Category, Consistency, Currency, Db, Entry, EntryId, Error, Lsn, Money,
@@ -22,7 +23,7 @@ fn batch(n: u64) -> (Batch, Vec<(OrgId, i64)>) {
         let id = EntryId(n * 4 + k + 1);
         let at = DAY0 + ((n * 7919 + k * 104_729) % (40 * 86_400)) as i64;
         let amount = 100 + ((n * 31 + k * 17) % 9_000) as i64;
-        let entry = if (n + k) % 3 == 0 {
+        let entry = if (n + k).is_multiple_of(3) {
             Entry::expense(
                 org,
                 id,
@@ -42,7 +43,11 @@ fn batch(n: u64) -> (Batch, Vec<(OrgId, i64)>) {
                 PaymentMethod::Cash,
             )
         };
-        let signed = if (n + k) % 3 == 0 { -amount } else { amount };
+        let signed = if (n + k).is_multiple_of(3) {
+            -amount
+        } else {
+            amount
+        };
         effects.push((org, signed));
         b = b.post(entry);
     }

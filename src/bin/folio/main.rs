@@ -142,6 +142,21 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Replica lag, snapshot cost and pool read throughput while the primary ingests
+    /// hotel-ledger-v1 at its full batch rate (JSON).
+    BenchReplicas {
+        #[arg(long, default_value_t = 10_000)]
+        orgs: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        #[arg(long, default_value_t = 20_240_101)]
+        seed: u64,
+        /// Milliseconds per read phase (8 phases run during ingest).
+        #[arg(long, default_value_t = 250)]
+        phase_ms: u64,
+    },
     /// Write a consistent, checksummed copy of --data at its current LSN to OUT (writers keep
     /// going). OUT opens as a read-only replica and follows the primary's log from there.
     Checkpoint {
@@ -559,6 +574,19 @@ fn run(cli: Cli) -> Result<(), Error> {
             }
         }
         Command::Replica { action } => replica_cmd(&data, action)?,
+        Command::BenchReplicas {
+            orgs,
+            events,
+            batch,
+            seed,
+            phase_ms,
+        } => {
+            let report = bench::replicas(&Params { seed, orgs, events }, batch, phase_ms)?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
+        }
         Command::Verify { json } => {
             let db = existing(&data)?;
             let report = db.verify();
