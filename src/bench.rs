@@ -293,35 +293,53 @@ pub struct ReplicaBenchReport {
     pub events: u64,
     pub orgs: u64,
     pub batch: usize,
+    pub replicas: usize,
+    /// Ingest rate asked for in the lag phase (events/s); 0 = as fast as the primary goes.
+    pub rate_limit: u64,
+    /// Primary ingest rate during the lag phase (replicas following, no readers).
     pub ingest_events_per_sec: f64,
     /// `Db::snapshot()` with no writer running.
     pub snapshot_idle_p50_ns: f64,
     pub snapshot_idle_p99_ns: f64,
-    /// `Db::snapshot()` while the primary ingests (waits for an in-flight apply).
+    /// `Db::snapshot()` while the primary ingests.
     pub snapshot_ingest_p50_ns: f64,
     pub snapshot_ingest_p99_ns: f64,
-    /// Age of the oldest batch an in-process replica had not applied, sampled every 200 µs
-    /// during ingest.
+    /// Lag phase (first half of the events, no readers): the age of the oldest batch any
+    /// replica had not applied, sampled every 200 µs.
     pub lag_p50_ms: f64,
     pub lag_p99_ms: f64,
     pub lag_max_ms: f64,
     pub lag_samples: usize,
-    /// Closing-balance reads per second during ingest, per reader-thread count:
-    /// (threads, direct on the primary, through the pool with `Consistency::Any`).
+    /// The same, sampled during the read phase (readers compete for the cores).
+    pub lag_with_readers_p99_ms: f64,
+    /// Closing-balance reads per second during ingest (second half of the events), per
+    /// reader-thread count: (threads, direct on the primary, through the pool with
+    /// `Consistency::Any`). Direct and pooled slices alternate so both see the same load.
     pub reads_per_sec: Vec<(usize, f64, f64)>,
     /// Whether ingest was still running when the last read phase ended.
     pub reads_overlapped_ingest: bool,
 }
 
 /// Replica lag, snapshot cost and pool read throughput while the primary ingests the workload
-/// at its full batch rate (one writer, fsync per batch, two in-process replicas).
-pub fn replicas(params: &Params, batch: usize, phase_ms: u64) -> Result<ReplicaBenchReport> {
+/// at its full batch rate (one writer, fsync per batch, `replicas` in-process replicas).
+pub fn replicas(
+    params: &Params,
+    batch: usize,
+    replicas: usize,
+    phase_ms: u64,
+    rate: u64,
+) -> Result<ReplicaBenchReport> {
     use crate::replica::{Consistency, PoolOptions, ReadPool};
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     params
         .validate()
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+    if replicas == 0 {
+        return Err(Error::InvalidArgument(
+            "--replicas must be at least 1".into(),
+        ));
+    }
     let dir = std::env::temp_dir().join(format!("folio-bench-replicas-{}", std::process::id()));
     if dir.exists() {
         return Err(Error::AlreadyExists { path: dir });
@@ -334,62 +352,101 @@ pub fn replicas(params: &Params, batch: usize, phase_ms: u64) -> Result<ReplicaB
         for chunk in orgs.chunks(10_000) {
             db.record(Batch::from(chunk.to_vec()))?;
         }
-        let r1 = Arc::new(db.replica("r1"));
-        let r2 = Arc::new(db.replica("r2"));
-        let pool = ReadPool::new(
-            db.clone(),
-            vec![r1.clone(), r2.clone()],
-            PoolOptions::default(),
-        );
+        let nodes: Vec<Arc<crate::replica::Replica>> = (1..=replicas)
+            .map(|i| Arc::new(db.replica(&format!("r{i}"))))
+            .collect();
+        let pool = ReadPool::new(db.clone(), nodes.clone(), PoolOptions::default());
         let idle = time_snapshots(&db, 200_000);
-        let work = batches(params, batch);
-        let done = AtomicBool::new(false);
-        let started = Instant::now();
+        let mut work = batches(params, batch);
+        let second = work.split_off(work.len() / 2);
+        let lag_events: usize = work.iter().map(|b| b.ops.len()).sum();
         let day = BusinessDay::parse("2024-06-30").expect("date");
-        let (ingest_secs, lag, busy, reads, overlapped) = std::thread::scope(|s| {
+        let max_lag = || {
+            nodes
+                .iter()
+                .map(|r| r.lag_time().as_secs_f64() * 1e3)
+                .fold(0.0, f64::max)
+        };
+        let sample = |done: &AtomicBool| {
+            let mut lag = Vec::new();
+            while !done.load(Ordering::SeqCst) {
+                lag.push(max_lag());
+                std::thread::sleep(std::time::Duration::from_micros(200));
+            }
+            lag.sort_by(f64::total_cmp);
+            lag
+        };
+        // Lag phase: ingest the first half with the replicas following, nothing else running.
+        let done = AtomicBool::new(false);
+        let (ingest_secs, lag, busy) = std::thread::scope(|s| {
             let ingest = s.spawn(|| -> Result<f64> {
+                let started = Instant::now();
+                let mut sent = 0u64;
                 for b in work {
+                    if rate > 0 {
+                        let due = std::time::Duration::from_secs_f64(sent as f64 / rate as f64);
+                        if let Some(wait) = due.checked_sub(started.elapsed()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                    sent += b.ops.len() as u64;
                     db.record(b)?;
                 }
                 let secs = started.elapsed().as_secs_f64();
                 done.store(true, Ordering::SeqCst);
                 Ok(secs)
             });
-            let sampler = s.spawn(|| {
-                let mut lag = Vec::new();
-                while !done.load(Ordering::SeqCst) {
-                    lag.push(r1.lag_time().as_secs_f64() * 1e3);
-                    std::thread::sleep(std::time::Duration::from_micros(200));
-                }
-                lag
-            });
-            std::thread::sleep(std::time::Duration::from_millis(100));
+            let sampler = s.spawn(|| sample(&done));
+            std::thread::sleep(std::time::Duration::from_millis(50));
             let busy = time_snapshots(&db, 20_000);
-            let mut reads = Vec::new();
-            for threads in [1usize, 2, 4, 8] {
-                let direct = read_phase(threads, phase_ms, params.orgs, |org| {
-                    db.balance(org, day).is_ok()
-                });
-                let pooled = read_phase(threads, phase_ms, params.orgs, |org| {
-                    pool.read(Consistency::Any)
-                        .and_then(|r| r.balance(org, day))
-                        .is_ok()
-                });
-                reads.push((threads, direct, pooled));
-            }
-            let overlapped = !done.load(Ordering::SeqCst);
             let secs = ingest.join().expect("ingest thread");
-            let lag = sampler.join().expect("sampler thread");
-            (secs, lag, busy, reads, overlapped)
+            (secs, sampler.join().expect("sampler thread"), busy)
         });
         let ingest_secs = ingest_secs?;
-        let mut lag = lag;
-        lag.sort_by(f64::total_cmp);
+        // Read phase: ingest the second half while direct and pooled reads alternate.
+        let done = AtomicBool::new(false);
+        let (second_result, reader_lag, reads, overlapped) = std::thread::scope(|s| {
+            let ingest = s.spawn(|| -> Result<()> {
+                for b in second {
+                    db.record(b)?;
+                }
+                done.store(true, Ordering::SeqCst);
+                Ok(())
+            });
+            let sampler = s.spawn(|| sample(&done));
+            let mut reads = Vec::new();
+            const SLICES: u64 = 4;
+            for threads in [1usize, 2, 4, 8] {
+                let (mut direct, mut pooled) = (0.0, 0.0);
+                for _ in 0..SLICES {
+                    direct += read_phase(threads, phase_ms / SLICES, params.orgs, |org| {
+                        db.balance(org, day).is_ok()
+                    });
+                    pooled += read_phase(threads, phase_ms / SLICES, params.orgs, |org| {
+                        pool.read(Consistency::Any)
+                            .and_then(|r| r.balance(org, day))
+                            .is_ok()
+                    });
+                }
+                reads.push((threads, direct / SLICES as f64, pooled / SLICES as f64));
+            }
+            let overlapped = !done.load(Ordering::SeqCst);
+            let result = ingest.join().expect("ingest thread");
+            (
+                result,
+                sampler.join().expect("sampler thread"),
+                reads,
+                overlapped,
+            )
+        });
+        second_result?;
         Ok(ReplicaBenchReport {
             events: params.events,
             orgs: params.orgs,
             batch,
-            ingest_events_per_sec: params.events as f64 / ingest_secs,
+            replicas,
+            rate_limit: rate,
+            ingest_events_per_sec: lag_events as f64 / ingest_secs,
             snapshot_idle_p50_ns: percentile(&idle, 50.0),
             snapshot_idle_p99_ns: percentile(&idle, 99.0),
             snapshot_ingest_p50_ns: percentile(&busy, 50.0),
@@ -398,6 +455,7 @@ pub fn replicas(params: &Params, batch: usize, phase_ms: u64) -> Result<ReplicaB
             lag_p99_ms: percentile(&lag, 99.0),
             lag_max_ms: lag.last().copied().unwrap_or(0.0),
             lag_samples: lag.len(),
+            lag_with_readers_p99_ms: percentile(&reader_lag, 99.0),
             reads_per_sec: reads,
             reads_overlapped_ingest: overlapped,
         })

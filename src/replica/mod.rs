@@ -37,13 +37,11 @@ const APPLY_CHUNK_BYTES: usize = 4 << 20;
 /// Commit times remembered for lag-in-time (one per group commit).
 const COMMIT_TIMES: usize = 1 << 16;
 
-/// Decodes frames and applies them as one group. Decoding finishes before anything is applied,
-/// so a bad archive leaves the state untouched.
-pub(crate) fn apply_frames(
-    state: &mut State,
-    applier: &mut Applier,
-    frames: &[ShippedFrame],
-) -> Result<()> {
+/// Frames decoded and checked, ready to apply.
+pub(crate) type Decoded = Vec<(Lsn, crate::codec::record::LogBatch)>;
+
+/// Decodes frames; a bad archive or a wrong operation count is a corruption naming the frame.
+pub(crate) fn decode_frames(frames: &[ShippedFrame]) -> Result<Decoded> {
     let mut batches = Vec::with_capacity(frames.len());
     for f in frames {
         let corrupt = |kind| Error::corruption(&f.file, f.offset, kind);
@@ -56,6 +54,16 @@ pub(crate) fn apply_frames(
         }
         batches.push((Lsn(f.lsn), batch));
     }
+    Ok(batches)
+}
+
+/// Applies decoded batches as one group; `at` names the first frame for errors.
+pub(crate) fn apply_decoded(
+    state: &mut State,
+    applier: &mut Applier,
+    batches: &Decoded,
+    at: &ShippedFrame,
+) -> Result<()> {
     let refs: Vec<(Lsn, &[LogOp])> = batches
         .iter()
         .map(|(lsn, b)| (*lsn, b.ops.as_slice()))
@@ -63,13 +71,21 @@ pub(crate) fn apply_frames(
     let ops: usize = refs.iter().map(|r| r.1.len()).sum();
     state
         .apply_group(&refs, ops >= PARALLEL_APPLY_OPS, applier)
-        .map_err(|e| {
-            Error::corruption(
-                &frames[0].file,
-                frames[0].offset,
-                CorruptionKind::InconsistentOp(e),
-            )
-        })
+        .map_err(|e| Error::corruption(&at.file, at.offset, CorruptionKind::InconsistentOp(e)))
+}
+
+/// Decodes frames and applies them as one group. Decoding finishes before anything is applied,
+/// so a bad archive leaves the state untouched.
+pub(crate) fn apply_frames(
+    state: &mut State,
+    applier: &mut Applier,
+    frames: &[ShippedFrame],
+) -> Result<()> {
+    let Some(first) = frames.first() else {
+        return Ok(());
+    };
+    let batches = decode_frames(frames)?;
+    apply_decoded(state, applier, &batches, first)
 }
 
 /// The primary's commit progress: the last applied LSN, a wake-up for followers, and the time of
@@ -142,6 +158,8 @@ pub(crate) struct ReplicaInner {
     applied: AtomicU64,
     source: Arc<Progress>,
     health: Mutex<Health>,
+    /// Mirrors `Health::apply_failed` so the read path needs no lock.
+    apply_failed: AtomicBool,
     applied_cv: (Mutex<()>, Condvar),
     stop: AtomicBool,
     stalled: AtomicBool,
@@ -178,6 +196,7 @@ impl Replica {
                 apply_failed: false,
                 last_progress: Instant::now(),
             }),
+            apply_failed: AtomicBool::new(false),
             applied_cv: (Mutex::new(()), Condvar::new()),
             stop: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
@@ -240,17 +259,16 @@ impl Replica {
             }
             .into());
         }
-        {
+        if self.inner.apply_failed.load(Ordering::Acquire) {
             let health = self.inner.health.lock();
-            if health.apply_failed {
-                return Err(ReplicaError::Failed {
-                    name: self.inner.name.clone(),
-                    why: health.last_error.clone().unwrap_or_default(),
-                }
-                .into());
+            return Err(ReplicaError::Failed {
+                name: self.inner.name.clone(),
+                why: health.last_error.clone().unwrap_or_default(),
             }
+            .into());
         }
         self.inner.queries.fetch_add(1, Ordering::Relaxed);
+        // The lock is only ever held for a pointer swap: applying happens on a private copy.
         Ok(Snapshot::of(self.inner.state.read().clone()))
     }
 
@@ -297,10 +315,23 @@ impl Drop for Replica {
     }
 }
 
-fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut applier: Applier) {
+/// The applier loop. Two copies of the state take turns (a left-right scheme): readers see the
+/// published one while new groups are applied to the other, which first replays the groups it
+/// missed; then the two swap. Each group is applied twice, but no node is copied and no reader
+/// ever waits for an apply. If a reader still holds the spare copy from when it was published,
+/// `Arc::make_mut` shares it copy-on-write instead (cost bounded by what the group touches).
+fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, applier: Applier) {
+    let mut spare = inner.state.read().clone();
+    let mut spare_applier = Applier {
+        dirty: Default::default(),
+        entries: applier.entries.clone(),
+    };
+    let mut live_applier = applier;
+    // Groups the published copy has and the spare lacks, with their first frame (for errors).
+    let mut behind: Option<(Decoded, ShippedFrame)> = None;
     while !inner.stop.load(Ordering::Relaxed) {
         let applied = inner.applied.load(Ordering::Acquire);
-        if inner.stalled.load(Ordering::Relaxed) || inner.health.lock().apply_failed {
+        if inner.stalled.load(Ordering::Relaxed) || inner.apply_failed.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(2));
             continue;
         }
@@ -324,12 +355,24 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut applier: Applier
             continue;
         }
         let last = frames[frames.len() - 1].lsn;
-        let result = {
-            let mut state = inner.state.write();
-            apply_frames(Arc::make_mut(&mut state), &mut applier, &frames)
-        };
+        // A failed apply leaves the spare part-applied; it is never published: the replica is
+        // marked failed and refuses reads until it is rebuilt.
+        let result = decode_frames(&frames).and_then(|batches| {
+            let state = Arc::make_mut(&mut spare);
+            if let Some((missed, at)) = behind.take() {
+                apply_decoded(state, &mut spare_applier, &missed, &at)?;
+            }
+            apply_decoded(state, &mut spare_applier, &batches, &frames[0])?;
+            Ok(batches)
+        });
         match result {
-            Ok(()) => {
+            Ok(batches) => {
+                {
+                    let mut published = inner.state.write();
+                    std::mem::swap(&mut *published, &mut spare);
+                }
+                std::mem::swap(&mut live_applier, &mut spare_applier);
+                behind = Some((batches, frames[0].clone()));
                 inner.applied.store(last, Ordering::Release);
                 inner.health.lock().last_progress = Instant::now();
                 let _guard = inner.applied_cv.0.lock();
@@ -339,6 +382,7 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut applier: Applier
                 let mut health = inner.health.lock();
                 health.last_error = Some(e.to_string());
                 health.apply_failed = true;
+                inner.apply_failed.store(true, Ordering::Release);
             }
         }
     }

@@ -93,6 +93,8 @@ struct Node {
     healthy: AtomicBool,
     why_unhealthy: Mutex<Option<String>>,
     breaker: Mutex<Breaker>,
+    /// True while the breaker is closed with no failures counted: the read path then needs no lock.
+    breaker_clean: AtomicBool,
     served: AtomicU64,
     failovers: AtomicU64,
 }
@@ -132,7 +134,10 @@ struct Inner {
     nodes: Vec<Node>,
     options: PoolOptions,
     next: AtomicUsize,
-    in_use: Mutex<usize>,
+    /// Handles in use; taken with a compare-and-swap, the lock below only serves waiters.
+    in_use: AtomicUsize,
+    waiters: AtomicUsize,
+    wait_lock: Mutex<()>,
     released: Condvar,
     opened: AtomicUsize,
     primary_served: AtomicU64,
@@ -171,8 +176,7 @@ impl std::ops::Deref for PoolRead<'_> {
 
 impl Drop for PoolRead<'_> {
     fn drop(&mut self) {
-        *self.pool.in_use.lock() -= 1;
-        self.pool.released.notify_one();
+        self.pool.release();
     }
 }
 
@@ -190,6 +194,7 @@ impl ReadPool {
                     failures: 0,
                     opened_at: None,
                 }),
+                breaker_clean: AtomicBool::new(true),
                 served: AtomicU64::new(0),
                 failovers: AtomicU64::new(0),
             })
@@ -200,7 +205,9 @@ impl ReadPool {
             nodes,
             options,
             next: AtomicUsize::new(0),
-            in_use: Mutex::new(0),
+            in_use: AtomicUsize::new(0),
+            waiters: AtomicUsize::new(0),
+            wait_lock: Mutex::new(()),
             released: Condvar::new(),
             opened: AtomicUsize::new(min),
             primary_served: AtomicU64::new(0),
@@ -237,8 +244,7 @@ impl ReadPool {
                 pool: inner,
             }),
             Err(e) => {
-                *inner.in_use.lock() -= 1;
-                inner.released.notify_one();
+                inner.release();
                 Err(e)
             }
         }
@@ -293,7 +299,7 @@ impl ReadPool {
         }
         PoolStatus {
             primary_lsn,
-            handles_in_use: *inner.in_use.lock(),
+            handles_in_use: inner.in_use.load(Ordering::Relaxed),
             handles_open: inner.opened.load(Ordering::Relaxed),
             min_handles: inner.options.min_handles,
             max_handles: inner.options.max_handles,
@@ -313,23 +319,64 @@ impl Drop for ReadPool {
 }
 
 impl Inner {
+    /// Takes a handle; waits up to the acquire timeout when all `max_handles` are in use.
     fn acquire(&self) -> Result<()> {
+        let max = self.options.max_handles.max(1);
+        if self.try_take(max) {
+            return Ok(());
+        }
         let deadline = Instant::now() + self.options.acquire_timeout;
-        let mut in_use = self.in_use.lock();
-        while *in_use >= self.options.max_handles.max(1) {
-            if self.released.wait_until(&mut in_use, deadline).timed_out()
-                && *in_use >= self.options.max_handles.max(1)
-            {
-                return Err(ReplicaError::NoneAvailable(format!(
-                    "all {} handles in use for {:?}",
-                    self.options.max_handles, self.options.acquire_timeout
-                ))
-                .into());
+        let mut guard = self.wait_lock.lock();
+        self.waiters.fetch_add(1, Ordering::SeqCst);
+        let taken = loop {
+            if self.try_take(max) {
+                break true;
+            }
+            if self.released.wait_until(&mut guard, deadline).timed_out() {
+                break self.try_take(max);
+            }
+        };
+        self.waiters.fetch_sub(1, Ordering::SeqCst);
+        if taken {
+            Ok(())
+        } else {
+            Err(ReplicaError::NoneAvailable(format!(
+                "all {} handles in use for {:?}",
+                self.options.max_handles, self.options.acquire_timeout
+            ))
+            .into())
+        }
+    }
+
+    fn try_take(&self, max: usize) -> bool {
+        let mut cur = self.in_use.load(Ordering::Relaxed);
+        loop {
+            if cur >= max {
+                return false;
+            }
+            match self.in_use.compare_exchange_weak(
+                cur,
+                cur + 1,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => {
+                    if cur + 1 > self.opened.load(Ordering::Relaxed) {
+                        self.opened.fetch_max(cur + 1, Ordering::Relaxed);
+                    }
+                    return true;
+                }
+                Err(now) => cur = now,
             }
         }
-        *in_use += 1;
-        self.opened.fetch_max(*in_use, Ordering::Relaxed);
-        Ok(())
+    }
+
+    fn release(&self) {
+        self.in_use.fetch_sub(1, Ordering::AcqRel);
+        if self.waiters.load(Ordering::SeqCst) > 0 {
+            let _guard = self.wait_lock.lock();
+            self.released.notify_one();
+        }
     }
 
     fn check_health(&self) {
@@ -354,6 +401,9 @@ impl Inner {
 
     /// Whether the breaker lets a read through now (moving Open → HalfOpen after the cooldown).
     fn breaker_allows(&self, node: &Node) -> bool {
+        if node.breaker_clean.load(Ordering::Acquire) {
+            return true;
+        }
         let mut b = node.breaker.lock();
         match b.state {
             BreakerState::Closed | BreakerState::HalfOpen => true,
@@ -371,12 +421,17 @@ impl Inner {
     }
 
     fn record_result(&self, node: &Node, ok: bool) {
+        if ok && node.breaker_clean.load(Ordering::Acquire) {
+            return;
+        }
         let mut b = node.breaker.lock();
         if ok {
             b.state = BreakerState::Closed;
             b.failures = 0;
             b.opened_at = None;
+            node.breaker_clean.store(true, Ordering::Release);
         } else {
+            node.breaker_clean.store(false, Ordering::Release);
             b.failures += 1;
             if b.state == BreakerState::HalfOpen || b.failures >= self.options.breaker_failures {
                 b.state = BreakerState::Open;

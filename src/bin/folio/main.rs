@@ -153,9 +153,15 @@ enum Command {
         batch: usize,
         #[arg(long, default_value_t = 20_240_101)]
         seed: u64,
-        /// Milliseconds per read phase (8 phases run during ingest).
-        #[arg(long, default_value_t = 250)]
+        /// In-process replicas following the primary.
+        #[arg(long, default_value_t = 2)]
+        replicas: usize,
+        /// Milliseconds per read-thread count, split between direct and pooled reads.
+        #[arg(long, default_value_t = 400)]
         phase_ms: u64,
+        /// Ingest rate for the lag phase in events/s (0 = the primary's full rate).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
     },
     /// Write a consistent, checksummed copy of --data at its current LSN to OUT (writers keep
     /// going). OUT opens as a read-only replica and follows the primary's log from there.
@@ -579,9 +585,17 @@ fn run(cli: Cli) -> Result<(), Error> {
             events,
             batch,
             seed,
+            replicas,
             phase_ms,
+            rate,
         } => {
-            let report = bench::replicas(&Params { seed, orgs, events }, batch, phase_ms)?;
+            let report = bench::replicas(
+                &Params { seed, orgs, events },
+                batch,
+                replicas,
+                phase_ms,
+                rate,
+            )?;
             println!(
                 "{}",
                 serde_json::to_string_pretty(&report).unwrap_or_default()
