@@ -33,7 +33,7 @@ use std::time::{Duration, Instant};
 /// Groups of at least this many operations apply balances on a second thread.
 const PARALLEL_APPLY_OPS: usize = 256;
 /// Payload bytes a replica reads and applies at once.
-const APPLY_CHUNK_BYTES: usize = 4 << 20;
+const APPLY_CHUNK_BYTES: usize = 256 << 10;
 /// Commit times remembered for lag-in-time (one per group commit).
 const COMMIT_TIMES: usize = 1 << 16;
 

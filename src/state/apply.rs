@@ -181,22 +181,20 @@ impl LedgerSide<'_> {
         if ledger.persisted < lsn {
             let ledger = Arc::make_mut(ledger);
             let key = (e.occurred_at, e.entry_id);
-            if self.entries.contains_key(&(org, e.entry_id)) {
-                return Err(format!("org {org}: entry {} recorded twice", e.entry_id));
-            }
+            // The entry map first: it refuses a duplicate before the ledger changes.
+            self.entries
+                .add_entry(
+                    (org, e.entry_id),
+                    EntryLoc {
+                        kind,
+                        occurred_at: e.occurred_at,
+                    },
+                    |flows| add_flow(flows, kind, e.reverses != 0, e.amount),
+                )
+                .map_err(|why| format!("org {org}: entry {} {why}", e.entry_id))?;
             ledger
                 .insert_row(self.catalog, kind, key, row)
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
-            let flows = add_flow(self.entries.flows(org), kind, e.reverses != 0, e.amount)
-                .ok_or_else(|| format!("org {org}: flow overflow"))?;
-            self.entries.set_flows(org, flows);
-            self.entries.insert(
-                (org, e.entry_id),
-                EntryLoc {
-                    kind,
-                    occurred_at: e.occurred_at,
-                },
-            );
             self.dirty
                 .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
         }

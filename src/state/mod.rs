@@ -100,6 +100,27 @@ impl EntryIndex {
             .insert(key.1, loc)
     }
 
+    /// Records a new entry and its effect on the org's flows with one lookup of the org.
+    /// `Err` (and nothing changed) when the entry exists or the flows overflow.
+    pub fn add_entry(
+        &mut self,
+        key: (OrgId, u64),
+        loc: catalog::EntryLoc,
+        flows: impl FnOnce((i64, i64)) -> Option<(i64, i64)>,
+    ) -> Result<(), &'static str> {
+        use std::collections::hash_map::Entry;
+        let org = self.orgs.entry(key.0).or_default();
+        let new_flows = flows(org.flows).ok_or("flow overflow")?;
+        match org.entries.entry(key.1) {
+            Entry::Occupied(_) => Err("recorded twice"),
+            Entry::Vacant(v) => {
+                v.insert(loc);
+                org.flows = new_flows;
+                Ok(())
+            }
+        }
+    }
+
     pub fn len(&self) -> usize {
         self.orgs.values().map(|m| m.entries.len()).sum()
     }
