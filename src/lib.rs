@@ -25,6 +25,8 @@ pub mod ingest;
 pub mod io;
 pub mod limits;
 pub mod model;
+#[doc(hidden)]
+pub mod planted;
 pub mod query;
 pub mod replica;
 pub mod state;

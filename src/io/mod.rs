@@ -1,7 +1,9 @@
 //! All file I/O of the log and the metadata goes through [`Vfs`], so tests can inject faults.
 
+pub mod sim;
 mod std_fs;
 
+pub use sim::SimFs;
 pub use std_fs::StdFs;
 
 use std::io;

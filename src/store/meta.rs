@@ -29,7 +29,7 @@ pub struct Meta {
 fn crc(b: &[u8]) -> u32 {
     let mut hasher = crc32fast::Hasher::new();
     hasher.update(&b[0..12]);
-    hasher.update(&b[16..META_BYTES]);
+    hasher.update(&b[16..]);
     hasher.finalize()
 }
 
@@ -53,6 +53,23 @@ impl Meta {
             return Err(Error::corruption(&path, 0, CorruptionKind::BadMagic));
         }
         let version = u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]);
+        // Every version keeps the CRC at bytes 12..16, so a damaged version field reads as
+        // damage, not as a newer format.
+        let checksum = || {
+            let expected = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+            let actual = crc(&bytes);
+            if expected != actual {
+                return Err(Error::corruption(
+                    &path,
+                    12,
+                    CorruptionKind::ChecksumMismatch { expected, actual },
+                ));
+            }
+            Ok(())
+        };
+        if bytes.len() >= 16 {
+            checksum()?;
+        }
         if version != FORMAT_VERSION {
             return Err(Error::FormatVersion {
                 path,
@@ -65,15 +82,6 @@ impl Meta {
                 &path,
                 0,
                 CorruptionKind::BadLength(bytes.len() as u64),
-            ));
-        }
-        let expected = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
-        let actual = crc(&bytes);
-        if expected != actual {
-            return Err(Error::corruption(
-                &path,
-                12,
-                CorruptionKind::ChecksumMismatch { expected, actual },
             ));
         }
         let mut id = [0u8; 8];

@@ -185,7 +185,15 @@ impl SegmentScan<'_> {
                     offset += frame_len(payload.len());
                 }
                 Err(err) => {
-                    if !self.is_last || later_frame_exists(&bytes, offset, expected_lsn) {
+                    let cut_anyway = crate::planted::is(crate::planted::Planted::TruncateMidLog);
+                    let mid_log = match later_frame(&bytes, offset, expected_lsn) {
+                        // Valid frames after the damage: corruption, unless the damage holds a
+                        // sector that was never written (reads as zeros) — the signature of the
+                        // last, unsynced write reaching the disk out of order at a power loss.
+                        Some(next) => !unwritten_sector(&bytes, offset, next),
+                        None => false,
+                    };
+                    if !self.is_last || (mid_log && !cut_anyway) {
                         return Err(self.corrupt(offset as u64, frame_error_kind(err)));
                     }
                     let cut = (bytes.len() - offset) as u64;
@@ -261,17 +269,41 @@ fn frame_error_kind(err: FrameError) -> CorruptionKind {
     }
 }
 
-/// Whether a valid frame with an LSN at or after `expected_lsn` starts anywhere after `offset`:
-/// then the damage at `offset` is not a torn tail but corruption in the middle of the log.
-fn later_frame_exists(bytes: &[u8], offset: usize, expected_lsn: u64) -> bool {
+/// Where the first valid frame with an LSN at or after `expected_lsn` starts after `offset`, if
+/// any: then the damage at `offset` is not simply a torn tail.
+fn later_frame(bytes: &[u8], offset: usize, expected_lsn: u64) -> Option<usize> {
     let mut at = offset + FRAME_ALIGN;
     while at < bytes.len() {
         if let Ok((h, _)) = decode_frame(&bytes[at..]) {
             if h.lsn >= expected_lsn {
-                return true;
+                return Some(at);
             }
         }
         at += FRAME_ALIGN;
+    }
+    None
+}
+
+/// Disk sector size assumed for writes that were cut or reordered by a power loss.
+const SECTOR: usize = 512;
+
+/// Whether the damaged bytes `start..end` (a damaged frame up to the next valid one; segment
+/// offsets are file offsets) show a sector that never reached the disk: zeros from `start` to the
+/// end of its sector, or a whole aligned sector of zeros. A flipped bit never looks like that, and
+/// the encoder never writes such zero runs (a frame begins with its non-zero length, and its rkyv
+/// payload holds no 512-byte run of zeros).
+fn unwritten_sector(bytes: &[u8], start: usize, end: usize) -> bool {
+    let zero = |range: std::ops::Range<usize>| bytes[range].iter().all(|&b| b == 0);
+    let first_end = (start / SECTOR + 1) * SECTOR;
+    if first_end <= end && zero(start..first_end) {
+        return true;
+    }
+    let mut at = first_end;
+    while at + SECTOR <= end {
+        if zero(at..at + SECTOR) {
+            return true;
+        }
+        at += SECTOR;
     }
     false
 }

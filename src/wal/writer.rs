@@ -3,6 +3,7 @@
 use super::segment::{segment_path, SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::codec::frame::encode_frame;
 use crate::io::{AppendFile, Vfs};
+use crate::planted::{self, Planted};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -25,6 +26,8 @@ pub struct LogWriter {
     segment_target: u64,
     /// Whether the active segment has writes not yet synced.
     unsynced: bool,
+    /// Only with the planted bug `AckBeforeFsync`: a sync owed to the last group.
+    deferred_sync: bool,
 }
 
 /// Where the log ends: the state a writer continues from.
@@ -65,6 +68,7 @@ impl LogWriter {
             staged_first: (0, 0),
             segment_target: segment_target.max(SEGMENT_HEADER_BYTES as u64 + 1),
             unsynced: false,
+            deferred_sync: false,
         })
     }
 
@@ -92,6 +96,11 @@ impl LogWriter {
     /// Writes all staged frames with one write call (rotating first if the segment is full),
     /// then syncs when `sync` is set.
     pub fn write_staged(&mut self, sync: bool) -> io::Result<()> {
+        if self.deferred_sync {
+            // Planted bug `AckBeforeFsync`: the previous group's sync happens only now.
+            self.deferred_sync = false;
+            self.file.sync_data()?;
+        }
         if self.staged.is_empty() {
             return if sync { self.sync() } else { Ok(()) };
         }
@@ -111,7 +120,21 @@ impl LogWriter {
     /// Makes everything written durable.
     pub fn sync(&mut self) -> io::Result<()> {
         if self.unsynced {
-            self.file.sync_data()?;
+            if planted::is(Planted::SkipFsync) {
+                self.unsynced = false;
+                return Ok(());
+            }
+            if planted::is(Planted::AckBeforeFsync) {
+                self.unsynced = false;
+                self.deferred_sync = true;
+                return Ok(());
+            }
+            if let Err(e) = self.file.sync_data() {
+                if !planted::is(Planted::RetryFailedFsync) {
+                    return Err(e);
+                }
+                self.file.sync_data()?;
+            }
             self.unsynced = false;
         }
         Ok(())
@@ -144,6 +167,8 @@ fn create_segment(
     let mut file = vfs.open_append(&path, true)?;
     file.write_all(&SegmentHeader::new(db_id, first_lsn, prev_crc).encode())?;
     file.sync_data()?;
-    vfs.sync_dir(dir)?;
+    if !planted::is(Planted::SkipDirSync) {
+        vfs.sync_dir(dir)?;
+    }
     Ok((file, path))
 }

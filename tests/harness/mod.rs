@@ -1,0 +1,395 @@
+//! The reliability harness shared by tests/sim_crash.rs, tests/sim_faults.rs and
+//! tests/sim_selftest.rs: a seeded workload (orgs in several time zones, postings, reversals,
+//! payments, rejected batches, checkpoints, small log segments so they rotate, dates crossing
+//! month ends), a run of it on the simulated disk, reference states for every log prefix, and
+//! the check of one crash image against them.
+#![allow(dead_code)]
+
+use folio::io::sim::{CrashKind, Image, SimFs, SplitMix};
+use folio::{
+    Batch, BusinessDay, Category, Currency, DayBalance, Db, Entry, EntryId, Error, ExpenseStatus,
+    LedgerEntry, Money, Op, Options, Org, OrgId, PayExpense, PaymentMethod, Reversal,
+};
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Log segments of the harness: small, so a workload rotates several times.
+pub const SEGMENT_BYTES: u64 = 2048;
+const DAY: i64 = 86_400;
+/// 2024-01-20T00:00:00Z: postings start here and cross several month ends.
+const START: i64 = 1_705_708_800;
+
+const ORGS: [(u64, &str, i64); 3] = [
+    (1, "UTC", 0),
+    (2, "America/New_York", 125_000),
+    (3, "Asia/Kolkata", -4_000),
+];
+
+/// What the harness runs: batches in order (some meant to be rejected), and after which of them
+/// a checkpoint is taken.
+#[derive(Clone, Debug)]
+pub struct Workload {
+    pub batches: Vec<Batch>,
+    pub checkpoint_after: BTreeSet<usize>,
+    /// Run with `Durability::Buffered`: `record` acknowledges before fsync, and only what an
+    /// explicit `Db::sync` (taken with every checkpoint) covered must survive a power loss — but
+    /// the database must still open to a whole-batch prefix.
+    pub buffered: bool,
+}
+
+/// A seeded workload of `n` batches after the one that registers the orgs.
+pub fn workload(seed: u64, n: usize) -> Workload {
+    let mut rng = SplitMix::new(seed);
+    let mut batches = vec![Batch::from(
+        ORGS.iter()
+            .map(|&(id, tz, opening)| {
+                Op::RegisterOrg(
+                    Org::new(OrgId(id), format!("Hotel {id}"), Currency::EUR)
+                        .with_time_zone(tz)
+                        .with_opening_balance(Money(opening))
+                        .with_created_at(START - 40 * DAY),
+                )
+            })
+            .collect::<Vec<_>>(),
+    )];
+    let mut next_id = 1u64;
+    let mut posted: Vec<(u64, u64, bool)> = Vec::new(); // (org, id, pending expense)
+    let mut reversed: BTreeSet<(u64, u64)> = BTreeSet::new();
+    for b in 0..n {
+        let now = START + b as i64 * 2 * DAY + rng.below(DAY as u64) as i64;
+        let mut ops = Vec::new();
+        let count = 1 + rng.below(6);
+        for _ in 0..count {
+            let org = 1 + rng.below(ORGS.len() as u64);
+            let roll = rng.below(10);
+            if roll < 7 || posted.is_empty() {
+                let id = next_id;
+                next_id += 1;
+                let ts = now - rng.below(3 * DAY as u64) as i64;
+                let amount = Money(1 + rng.below(50_000) as i64);
+                let entry = if rng.below(3) == 0 {
+                    posted.push((org, id, true));
+                    Entry::expense(
+                        OrgId(org),
+                        EntryId(id),
+                        ts,
+                        amount,
+                        Category::Maintenance,
+                        PaymentMethod::BankTransfer,
+                        ExpenseStatus::Pending,
+                    )
+                } else {
+                    posted.push((org, id, false));
+                    Entry::revenue(
+                        OrgId(org),
+                        EntryId(id),
+                        ts,
+                        amount,
+                        Category::Rooms,
+                        PaymentMethod::Card,
+                    )
+                };
+                ops.push(Op::Post(entry.with_reference(format!("ref {id} ü"))));
+            } else if roll < 9 {
+                let (org, target, _) = posted[rng.below(posted.len() as u64) as usize];
+                if reversed.insert((org, target)) {
+                    let id = next_id;
+                    next_id += 1;
+                    ops.push(Op::Reverse(Reversal {
+                        org: OrgId(org),
+                        id: EntryId(id),
+                        reverses: EntryId(target),
+                        occurred_at: now,
+                        reference: format!("undo {target}"),
+                    }));
+                }
+            } else if let Some(at) = posted.iter().position(|p| p.2) {
+                let (org, id, _) = posted.remove(at);
+                if !reversed.contains(&(org, id)) {
+                    ops.push(Op::Pay(PayExpense {
+                        org: OrgId(org),
+                        entry: EntryId(id),
+                        paid_at: now,
+                    }));
+                }
+            }
+        }
+        if ops.is_empty() {
+            continue;
+        }
+        if rng.below(12) == 0 {
+            // A batch that must be rejected whole: valid postings, then one for an unknown org.
+            let mut bad = ops.clone();
+            bad.push(Op::Post(Entry::revenue(
+                OrgId(99),
+                EntryId(1),
+                now,
+                Money(1),
+                Category::Rooms,
+                PaymentMethod::Cash,
+            )));
+            batches.push(Batch::from(bad));
+        }
+        batches.push(Batch::from(ops));
+    }
+    let checkpoint_after = (0..batches.len()).filter(|i| i % 7 == 6).collect();
+    Workload {
+        batches,
+        checkpoint_after,
+        buffered: false,
+    }
+}
+
+/// Options of every harness database on `vfs`.
+pub fn options(vfs: &SimFs) -> Options {
+    options_with(vfs, false)
+}
+
+pub fn options_with(vfs: &SimFs, buffered: bool) -> Options {
+    Options {
+        durability: if buffered {
+            folio::Durability::Buffered
+        } else {
+            folio::Durability::Sync
+        },
+        shards: 4,
+        segment_target_bytes: SEGMENT_BYTES,
+        checkpoint_every_ops: u64::MAX,
+        checkpoint_interval: std::time::Duration::from_secs(86_400),
+        vfs: Arc::new(vfs.clone()),
+        ..Options::default()
+    }
+}
+
+/// A scratch directory for a database: the simulated disk holds its log and identity file, the
+/// real directory (on tmpfs when there is one) its lock file and checkpoint store.
+pub fn scratch() -> tempfile::TempDir {
+    let shm = Path::new("/dev/shm");
+    if shm.is_dir() {
+        if let Ok(dir) = tempfile::tempdir_in(shm) {
+            return dir;
+        }
+    }
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// The database path inside a scratch directory.
+pub fn db_path(scratch: &tempfile::TempDir) -> PathBuf {
+    let path = scratch.path().join("db");
+    std::fs::create_dir_all(&path).expect("scratch db dir");
+    path
+}
+
+/// What one run of a workload did.
+#[derive(Debug, Default)]
+pub struct Run {
+    /// For every acknowledged batch in order: its LSN, and how many disk mutations had happened
+    /// when `record` returned (with buffered durability: when `sync` returned).
+    pub acks: Vec<(u64, u64)>,
+    /// Every batch `record` accepted (LSN, mutations), durable or not.
+    pub accepted: Vec<(u64, u64)>,
+    /// Batches `record` rejected as invalid (they must leave no trace).
+    pub rejected: usize,
+    /// The first error other than a rejection (the run stops there).
+    pub stopped: Option<String>,
+    /// Whether `record` succeeded after an I/O error (it must not: the database poisons).
+    pub acked_after_error: bool,
+}
+
+/// Runs `w` on `sim` at `path` (created), then closes the database.
+pub fn run(sim: &SimFs, path: &Path, w: &Workload) -> Run {
+    let mut out = Run::default();
+    let db = match Db::open_with(path, options_with(sim, w.buffered)) {
+        Ok(db) => db,
+        Err(e) => {
+            out.stopped = Some(format!("open: {e}"));
+            return out;
+        }
+    };
+    for (i, batch) in w.batches.iter().enumerate() {
+        match db.record(batch.clone()) {
+            Ok(lsn) => {
+                out.accepted.push((lsn.0, sim.mutations()));
+                if !w.buffered {
+                    out.acks.push((lsn.0, sim.mutations()));
+                }
+            }
+            Err(Error::Rejected(_)) => out.rejected += 1,
+            Err(e) => {
+                out.stopped = Some(format!("batch {i}: {e}"));
+                // A database that failed a write must refuse the next one, not acknowledge it.
+                if let Some(next) = w.batches.get(i + 1) {
+                    if let Ok(lsn) = db.record(next.clone()) {
+                        out.acked_after_error = true;
+                        out.acks.push((lsn.0, sim.mutations()));
+                    }
+                }
+                break;
+            }
+        }
+        if w.checkpoint_after.contains(&i) {
+            if w.buffered {
+                match db.sync() {
+                    Ok(lsn) => out.acks.push((lsn.0, sim.mutations())),
+                    Err(e) => {
+                        out.stopped = Some(format!("sync after batch {i}: {e}"));
+                        break;
+                    }
+                }
+            }
+            let _ = db.checkpoint();
+        }
+    }
+    if let Err(e) = db.close() {
+        if out.stopped.is_none() {
+            out.stopped = Some(format!("close: {e}"));
+        }
+    }
+    out
+}
+
+/// Everything a caller can observe of the harness orgs.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Fingerprint {
+    pub lsn: u64,
+    pub orgs: Vec<Option<Org>>,
+    pub entries: Vec<Option<Vec<LedgerEntry>>>,
+    pub balances: Vec<Option<Vec<DayBalance>>>,
+}
+
+pub fn fingerprint(db: &Db) -> Fingerprint {
+    let from = BusinessDay(((START - 45 * DAY) / DAY) as i32);
+    let to = BusinessDay(((START + 400 * DAY) / DAY) as i32);
+    let ids: Vec<OrgId> = ORGS.iter().map(|o| OrgId(o.0)).collect();
+    Fingerprint {
+        lsn: db.visible_lsn().0,
+        orgs: ids.iter().map(|o| db.org(*o)).collect(),
+        entries: ids
+            .iter()
+            .map(|o| db.entries(*o, i64::MIN / 4, i64::MAX / 4).ok())
+            .collect(),
+        balances: ids.iter().map(|o| db.balances(*o, from, to).ok()).collect(),
+    }
+}
+
+/// The observable state after every prefix of accepted batches (index = LSN), from a clean run.
+pub fn references(w: &Workload) -> Vec<Fingerprint> {
+    let sim = SimFs::new();
+    let dir = scratch();
+    let db = Db::open_with(db_path(&dir), options(&sim)).expect("reference open");
+    let mut refs = vec![fingerprint(&db)];
+    for batch in &w.batches {
+        if db.record(batch.clone()).is_ok() {
+            refs.push(fingerprint(&db));
+        }
+    }
+    db.close().expect("reference close");
+    refs
+}
+
+/// The highest acknowledged LSN at crash point `k` (after `k` mutations).
+pub fn acked_at(run: &Run, k: u64) -> usize {
+    run.acks
+        .iter()
+        .filter(|a| a.1 <= k)
+        .map(|a| a.0 as usize)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The highest LSN accepted (durable or not) at crash point `k`.
+pub fn accepted_at(run: &Run, k: u64) -> usize {
+    run.accepted
+        .iter()
+        .filter(|a| a.1 <= k)
+        .map(|a| a.0 as usize)
+        .max()
+        .unwrap_or(0)
+}
+
+/// The highest LSN acknowledged in the whole run.
+pub fn acked_total(run: &Run) -> usize {
+    run.accepted.iter().map(|a| a.0 as usize).max().unwrap_or(0)
+}
+
+/// Opens `image` on a fresh disk and checks it: it opens (unless it holds a flipped bit, which
+/// may instead be reported as corruption), every one of the `acked` batches is there, at most
+/// the one in flight beyond them, the state equals the reference at its LSN, and `verify` passes.
+/// `image` was taken of a database at `origin`.
+pub fn check(
+    image: &Image,
+    origin: &Path,
+    kind: CrashKind,
+    acked: usize,
+    high: usize,
+    refs: &[Fingerprint],
+) -> Result<(), String> {
+    let dir = scratch();
+    let path = db_path(&dir);
+    let image = &image.rebased(origin, &path);
+    let sim = SimFs::from_image(image);
+    let db = match Db::open_with(&path, options(&sim)) {
+        Ok(db) => db,
+        Err(e @ Error::Corruption { .. }) if kind == CrashKind::BitFlip => {
+            let text = e.to_string();
+            return if text.contains("wal") || text.contains("FOLIO") {
+                Ok(())
+            } else {
+                Err(format!("{}: corruption without a file: {text}", image.note))
+            };
+        }
+        Err(e) => return Err(format!("{}: open failed: {e}", image.note)),
+    };
+    let n = db.visible_lsn().0 as usize;
+    let cut = db.recovery().truncated_bytes > 0;
+    // Batch 1 registers the orgs; every LSN is one batch.
+    let low = if kind == CrashKind::BitFlip && cut {
+        acked.saturating_sub(1)
+    } else {
+        acked
+    };
+    let result = if n < low || n > high + 1 || n >= refs.len() {
+        Err(format!(
+            "{}: {n} batches after recovery, {acked} were acknowledged",
+            image.note
+        ))
+    } else if fingerprint(&db) != refs[n] {
+        Err(format!(
+            "{}: state at LSN {n} differs from the reference",
+            image.note
+        ))
+    } else {
+        let report = db.verify();
+        if report.problems.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("{}: verify: {:?}", image.note, report.problems))
+        }
+    };
+    let _ = db.close();
+    result
+}
+
+/// Seed from `FOLIO_SIM_SEED` when set (to replay a failure), else fresh; printed either way.
+pub fn seed(test: &str) -> u64 {
+    let seed = std::env::var("FOLIO_SIM_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(1)
+        });
+    eprintln!("{test}: seed {seed} (replay with FOLIO_SIM_SEED={seed})");
+    seed
+}
+
+/// A number from the environment, or `default`.
+pub fn env_number(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
