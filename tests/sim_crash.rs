@@ -9,65 +9,8 @@
 
 mod harness;
 
-use folio::io::sim::{CrashKind, SimFs, SplitMix};
+use folio::io::sim::{SimFs, SplitMix};
 use harness::*;
-
-/// Images per crash point and kind (the torn and reordered images differ by seed).
-const IMAGES: [(CrashKind, u64); 4] = [
-    (CrashKind::Synced, 1),
-    (CrashKind::Torn, 2),
-    (CrashKind::Reordered, 2),
-    (CrashKind::BitFlip, 1),
-];
-
-struct Tally {
-    points: u64,
-    images: u64,
-    violations: Vec<String>,
-}
-
-fn explore(seed: u64, batches: usize, buffered: bool, points: Option<u64>, tally: &mut Tally) {
-    let mut w = workload(seed, batches);
-    w.buffered = buffered;
-    let refs = references(&w);
-    let sim = SimFs::new();
-    let dir = scratch();
-    let origin = db_path(&dir);
-    let run = run(&sim, &origin, &w);
-    assert!(
-        run.stopped.is_none(),
-        "seed {seed}: clean run failed: {:?}",
-        run.stopped
-    );
-    assert_eq!(
-        acked_total(&run) + 1,
-        refs.len(),
-        "seed {seed}: nondeterministic run"
-    );
-    let total = sim.mutations();
-    let mut rng = SplitMix::new(seed ^ 0xC0FFEE);
-    let ks: Vec<u64> = match points {
-        None => (0..=total).collect(),
-        Some(n) => (0..n).map(|_| rng.below(total + 1)).collect(),
-    };
-    for k in ks {
-        tally.points += 1;
-        let acked = acked_at(&run, k);
-        let high = accepted_at(&run, k);
-        for (kind, copies) in IMAGES {
-            for copy in 0..copies {
-                let image_seed = seed ^ k.wrapping_mul(0x9E37_79B9) ^ copy;
-                let image = sim.image(k, kind, image_seed);
-                tally.images += 1;
-                if let Err(v) = check(&image, &origin, kind, acked, high, &refs) {
-                    if tally.violations.len() < 10 {
-                        tally.violations.push(format!("workload seed {seed}: {v}"));
-                    }
-                }
-            }
-        }
-    }
-}
 
 #[test]
 fn every_crash_point_of_a_small_workload_and_random_points_of_larger_ones() {

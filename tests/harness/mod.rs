@@ -5,7 +5,7 @@
 //! the check of one crash image against them.
 #![allow(dead_code)]
 
-use folio::io::sim::{CrashKind, Image, SimFs, SplitMix};
+use folio::io::sim::{CrashKind, FaultKind, FaultPlan, Image, SimFs, SplitMix};
 use folio::{
     Batch, BusinessDay, Category, Currency, DayBalance, Db, Entry, EntryId, Error, ExpenseStatus,
     LedgerEntry, Money, Op, Options, Org, OrgId, PayExpense, PaymentMethod, Reversal,
@@ -392,4 +392,190 @@ pub fn env_number(name: &str, default: u64) -> u64 {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(default)
+}
+
+/// Images per crash point and kind (the torn and reordered images differ by seed).
+pub const IMAGES: [(CrashKind, u64); 4] = [
+    (CrashKind::Synced, 1),
+    (CrashKind::Torn, 2),
+    (CrashKind::Reordered, 2),
+    (CrashKind::BitFlip, 1),
+];
+
+#[derive(Debug, Default)]
+pub struct Tally {
+    pub points: u64,
+    pub images: u64,
+    pub violations: Vec<String>,
+}
+
+/// Runs a workload once, then checks crash images at every mutation (`points: None`) or at
+/// `points` random ones.
+pub fn explore(seed: u64, batches: usize, buffered: bool, points: Option<u64>, tally: &mut Tally) {
+    let mut w = workload(seed, batches);
+    w.buffered = buffered;
+    let refs = references(&w);
+    let sim = SimFs::new();
+    let dir = scratch();
+    let origin = db_path(&dir);
+    let run = run(&sim, &origin, &w);
+    assert!(
+        run.stopped.is_none(),
+        "seed {seed}: clean run failed: {:?}",
+        run.stopped
+    );
+    assert_eq!(
+        acked_total(&run) + 1,
+        refs.len(),
+        "seed {seed}: nondeterministic run"
+    );
+    let total = sim.mutations();
+    let mut rng = SplitMix::new(seed ^ 0xC0FFEE);
+    let ks: Vec<u64> = match points {
+        None => (0..=total).collect(),
+        Some(n) => (0..n).map(|_| rng.below(total + 1)).collect(),
+    };
+    for k in ks {
+        tally.points += 1;
+        let acked = acked_at(&run, k);
+        let high = accepted_at(&run, k);
+        for (kind, copies) in IMAGES {
+            for copy in 0..copies {
+                let image_seed = seed ^ k.wrapping_mul(0x9E37_79B9) ^ copy;
+                let image = sim.image(k, kind, image_seed);
+                tally.images += 1;
+                if let Err(v) = check(&image, &origin, kind, acked, high, &refs) {
+                    if tally.violations.len() < 10 {
+                        tally.violations.push(format!("workload seed {seed}: {v}"));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The injected errors of the fault matrix.
+pub const FAULT_KINDS: [FaultKind; 3] = [FaultKind::Eio, FaultKind::NoSpace, FaultKind::ShortWrite];
+
+/// Runs `w` once per (operation index, error kind, once or for good) with that fault injected,
+/// and checks each run: nothing acknowledged after an error, every acknowledged batch durable
+/// (the synced image after the run opens with it), state equal to the reference, `verify` clean.
+/// Returns the number of runs in `tally.points`.
+pub fn fault_matrix(seed: u64, w: &Workload, refs: &[Fingerprint], tally: &mut Tally) {
+    let clean = SimFs::new();
+    let dir = scratch();
+    let _ = run(&clean, &db_path(&dir), w);
+    let total_ops = clean.ops();
+    for at in 0..total_ops {
+        for kind in FAULT_KINDS {
+            for persistent in [false, true] {
+                let sim = SimFs::new();
+                sim.set_fault(Some(FaultPlan {
+                    at,
+                    kind,
+                    persistent,
+                }));
+                let dir = scratch();
+                let origin = db_path(&dir);
+                let r = run(&sim, &origin, w);
+                tally.points += 1;
+                let what = format!(
+                    "seed {seed}, fault {kind:?} at operation {at}{}",
+                    if persistent { " and after" } else { " once" }
+                );
+                let mut fail = |v: String| {
+                    if tally.violations.len() < 10 {
+                        tally.violations.push(format!("{what}: {v}"));
+                    }
+                };
+                if r.acked_after_error {
+                    fail(format!(
+                        "acknowledged a batch after an error ({:?})",
+                        r.stopped
+                    ));
+                }
+                if sim.faults_hit() > 0 && r.stopped.is_none() && acked_total(&r) + 1 < refs.len() {
+                    fail("an I/O error was swallowed: the run neither stopped nor finished".into());
+                }
+                // Power loss right after: what was acknowledged must be on the disk.
+                let image = sim.image(sim.mutations(), CrashKind::Synced, 0);
+                tally.images += 1;
+                let acked = acked_at(&r, u64::MAX);
+                let high = accepted_at(&r, u64::MAX);
+                if let Err(v) = check(&image, &origin, CrashKind::Synced, acked, high, refs) {
+                    fail(v);
+                }
+            }
+        }
+    }
+}
+
+/// Opens the database on `start` (a disk image) with a fault at every operation of the opening,
+/// each kind, once or for good: the open fails or yields the reference state; afterwards the
+/// same disk (whatever the failed recovery left) opens cleanly to the same state, and so does
+/// its synced crash image.
+pub fn recovery_faults(
+    start: &Image,
+    origin: &Path,
+    expect: usize,
+    refs: &[Fingerprint],
+    tally: &mut Tally,
+) {
+    let dir = scratch();
+    let path = db_path(&dir);
+    let probe = SimFs::from_image(&start.rebased(origin, &path));
+    drop(Db::open_with(&path, options(&probe)).map(|db| db.close()));
+    let open_ops = probe.ops();
+    for at in 0..open_ops {
+        for kind in FAULT_KINDS {
+            for persistent in [false, true] {
+                tally.points += 1;
+                let what = format!(
+                    "recovery fault {kind:?} at operation {at}{} ({})",
+                    if persistent { " and after" } else { " once" },
+                    start.note
+                );
+                let mut fail = |v: String| {
+                    if tally.violations.len() < 10 {
+                        tally.violations.push(format!("{what}: {v}"));
+                    }
+                };
+                let dir2 = scratch();
+                let path2 = db_path(&dir2);
+                let sim = SimFs::from_image(&start.rebased(origin, &path2));
+                sim.set_fault(Some(FaultPlan {
+                    at,
+                    kind,
+                    persistent,
+                }));
+                if let Ok(db) = Db::open_with(&path2, options(&sim)) {
+                    if fingerprint(&db) != refs[expect] {
+                        fail("opened despite the fault with a different state".into());
+                    }
+                    let _ = db.close();
+                }
+                sim.set_fault(None);
+                tally.images += 1;
+                match Db::open_with(&path2, options(&sim)) {
+                    Ok(db) => {
+                        if fingerprint(&db) != refs[expect] {
+                            fail(format!(
+                                "after the failed recovery: LSN {} instead of {expect}",
+                                db.visible_lsn().0
+                            ));
+                        } else if !db.verify().problems.is_empty() {
+                            fail(format!("verify: {:?}", db.verify().problems));
+                        }
+                        let _ = db.close();
+                    }
+                    Err(e) => fail(format!("does not open after the failed recovery: {e}")),
+                }
+                tally.images += 1;
+                let crashed = sim.image(sim.mutations(), CrashKind::Synced, at);
+                if let Err(v) = check(&crashed, &path2, CrashKind::Synced, expect, expect, refs) {
+                    fail(v);
+                }
+            }
+        }
+    }
 }
