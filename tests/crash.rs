@@ -21,8 +21,9 @@
 //!   entries read back through `Db::entries`, and closing = opening balance + prefix sums, both
 //!   through `balances` (day by day) and through `balance` (prefix tree).
 //!
-//! Then it closes the database and runs the next round on the same directory. Rounds: 200, or
-//! `FOLIO_CRASH_ROUNDS`. Seed: random, or `FOLIO_CRASH_SEED` (printed at the start). Postings
+//! Then it closes the database and runs the next round on the same directory; every 100 rounds
+//! (`FOLIO_CRASH_ROUNDS_PER_DB`) it starts a fresh database and finally checks the old one
+//! rebuilt from its whole log. Rounds (kills): 1000, or `FOLIO_CRASH_ROUNDS`. Seed: random, or `FOLIO_CRASH_SEED` (printed at the start). Postings
 //! are back-dated up to 400 days, or `FOLIO_CRASH_BACKDATE_DAYS` (passed on to the child).
 #![cfg(unix)]
 
@@ -44,6 +45,7 @@ const DIR_VAR: &str = "FOLIO_CRASH_CHILD_DIR";
 const SEED_VAR: &str = "FOLIO_CRASH_CHILD_SEED";
 const ROUND_VAR: &str = "FOLIO_CRASH_CHILD_ROUND";
 const ROUNDS_VAR: &str = "FOLIO_CRASH_ROUNDS";
+const ROUNDS_PER_DB_VAR: &str = "FOLIO_CRASH_ROUNDS_PER_DB";
 const PARENT_SEED_VAR: &str = "FOLIO_CRASH_SEED";
 /// The child's log segments: small, so that rounds rotate segments.
 const SEGMENT_BYTES: u64 = 64 * 1024;
@@ -1031,7 +1033,7 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
     let rounds: u64 = std::env::var(ROUNDS_VAR)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+        .unwrap_or(1000);
     let seed: u64 = std::env::var(PARENT_SEED_VAR)
         .ok()
         .and_then(|s| s.parse().ok())
@@ -1041,177 +1043,195 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
                 .map(|d| d.as_nanos() as u64)
                 .unwrap_or(1)
         });
-    println!("crash test: {rounds} rounds, {PARENT_SEED_VAR}={seed}");
+    // A fresh database every `rounds_per_db` rounds keeps the per-round check (which reads the
+    // whole database back) from growing without bound in long runs.
+    let rounds_per_db: u64 = std::env::var(ROUNDS_PER_DB_VAR)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100)
+        .max(1);
+    println!("crash test: {rounds} rounds, {rounds_per_db} per database, {PARENT_SEED_VAR}={seed}");
     let started = Instant::now();
-    let tmp = tempfile::tempdir().expect("tempdir");
-    let dir = tmp.path().join("db");
-    // The parent creates the database (a crash during creation is covered in tests/recovery.rs).
-    Db::open(&dir).expect("create").close().expect("close");
-
     let mut rng = Rng::new(seed);
-    let mut model = Model::new();
-    let mut prev_lsn = 0u64;
     let mut totals = Totals::default();
-    for round in 0..rounds {
-        let kill_at = match rng.below(100) {
-            0..=9 => KillAt::SinceSpawn(Duration::from_millis(rng.below(60))),
-            10..=34 => KillAt::InCheckpoint(Duration::from_micros(rng.below(3000))),
-            _ => KillAt::SinceReady(Duration::from_millis(5 + rng.below(146))),
-        };
-        let ctx = format!("round {round} ({kill_at:?}, {PARENT_SEED_VAR}={seed})");
-        let t0 = Instant::now();
-        let out = run_child(&dir, seed, round, kill_at);
-        totals.secs[0] += t0.elapsed().as_secs_f64();
-        if out.killed_in_checkpoint {
-            totals.killed_in_checkpoint += 1;
-        }
+    let (mut databases, mut final_lsns, mut final_entries, mut final_segments) = (0, 0, 0, 0);
+    let mut first = 0;
+    while first < rounds {
+        let last = (first + rounds_per_db).min(rounds);
+        databases += 1;
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let dir = tmp.path().join("db");
+        // The parent creates the database (a crash during creation is covered in tests/recovery.rs).
+        Db::open(&dir).expect("create").close().expect("close");
 
-        let mut acked: Vec<(u64, Vec<TOp>, i64)> = Vec::new();
-        let mut pending: Option<Line> = None;
-        let mut orgs_acked = false;
-        let mut ready = false;
-        for text in &out.lines {
-            match parse_line(text) {
-                Some(Line::TryOrgs) => pending = Some(Line::TryOrgs),
-                Some(Line::AckOrgs(lsn)) => {
-                    assert!(
-                        matches!(pending.take(), Some(Line::TryOrgs)),
-                        "{ctx}: ACK without TRY"
+        let mut model = Model::new();
+        let mut prev_lsn = 0u64;
+        for round in first..last {
+            let kill_at = match rng.below(100) {
+                0..=9 => KillAt::SinceSpawn(Duration::from_millis(rng.below(60))),
+                10..=34 => KillAt::InCheckpoint(Duration::from_micros(rng.below(3000))),
+                _ => KillAt::SinceReady(Duration::from_millis(5 + rng.below(146))),
+            };
+            let ctx = format!("round {round} ({kill_at:?}, {PARENT_SEED_VAR}={seed})");
+            let t0 = Instant::now();
+            let out = run_child(&dir, seed, round, kill_at);
+            totals.secs[0] += t0.elapsed().as_secs_f64();
+            if out.killed_in_checkpoint {
+                totals.killed_in_checkpoint += 1;
+            }
+
+            let mut acked: Vec<(u64, Vec<TOp>, i64)> = Vec::new();
+            let mut pending: Option<Line> = None;
+            let mut orgs_acked = false;
+            let mut ready = false;
+            for text in &out.lines {
+                match parse_line(text) {
+                    Some(Line::TryOrgs) => pending = Some(Line::TryOrgs),
+                    Some(Line::AckOrgs(lsn)) => {
+                        assert!(
+                            matches!(pending.take(), Some(Line::TryOrgs)),
+                            "{ctx}: ACK without TRY"
+                        );
+                        assert_eq!(lsn, prev_lsn + 1, "{ctx}: org registration LSN");
+                        orgs_acked = true;
+                    }
+                    Some(Line::Ready) => ready = true,
+                    Some(Line::Try(ops)) => {
+                        assert!(pending.is_none(), "{ctx}: two TRY lines without ACK");
+                        pending = Some(Line::Try(ops));
+                    }
+                    Some(Line::Ack { lsn, n, sum }) => {
+                        let Some(Line::Try(ops)) = pending.take() else {
+                            panic!("{ctx}: ACK without TRY: {text}");
+                        };
+                        assert_eq!(n, ops.len(), "{ctx}: op count of ACK {lsn}");
+                        acked.push((lsn, ops, sum));
+                    }
+                    Some(Line::Ckpt) | None => {}
+                }
+            }
+            if !ready {
+                totals.killed_before_ready += 1;
+            }
+
+            let t1 = Instant::now();
+            let db = match std::panic::catch_unwind(|| Db::open(&dir)) {
+                Ok(Ok(db)) => db,
+                Ok(Err(e)) => panic!("{ctx}: reopen failed: {e}"),
+                Err(_) => panic!("{ctx}: Db::open panicked during recovery (message above)"),
+            };
+            let report = db.recovery().clone();
+            totals.secs[1] += t1.elapsed().as_secs_f64();
+            let t2 = Instant::now();
+            let visible = db.visible_lsn().0;
+            assert_eq!(report.lsn, Lsn(visible), "{ctx}: report LSN");
+            if report.rebuilt.is_some() {
+                totals.rebuilt += 1;
+            }
+            if report.truncated_bytes > 0 {
+                totals.truncated_rounds += 1;
+                totals.truncated_bytes += report.truncated_bytes;
+            }
+            totals.frames_replayed += report.frames_replayed;
+
+            // Orgs: registered in one batch, so all or none.
+            let mut next = prev_lsn + 1;
+            if !model.orgs_registered {
+                let present = db.read().orgs();
+                if orgs_acked || !present.is_empty() {
+                    assert_eq!(
+                        present,
+                        orgs(),
+                        "{ctx}: org registration half applied or lost"
                     );
-                    assert_eq!(lsn, prev_lsn + 1, "{ctx}: org registration LSN");
-                    orgs_acked = true;
+                    model.orgs_registered = true;
+                    next += 1;
                 }
-                Some(Line::Ready) => ready = true,
-                Some(Line::Try(ops)) => {
-                    assert!(pending.is_none(), "{ctx}: two TRY lines without ACK");
-                    pending = Some(Line::Try(ops));
-                }
-                Some(Line::Ack { lsn, n, sum }) => {
-                    let Some(Line::Try(ops)) = pending.take() else {
-                        panic!("{ctx}: ACK without TRY: {text}");
-                    };
-                    assert_eq!(n, ops.len(), "{ctx}: op count of ACK {lsn}");
-                    acked.push((lsn, ops, sum));
-                }
-                Some(Line::Ckpt) | None => {}
-            }
-        }
-        if !ready {
-            totals.killed_before_ready += 1;
-        }
-
-        let t1 = Instant::now();
-        let db = match std::panic::catch_unwind(|| Db::open(&dir)) {
-            Ok(Ok(db)) => db,
-            Ok(Err(e)) => panic!("{ctx}: reopen failed: {e}"),
-            Err(_) => panic!("{ctx}: Db::open panicked during recovery (message above)"),
-        };
-        let report = db.recovery().clone();
-        totals.secs[1] += t1.elapsed().as_secs_f64();
-        let t2 = Instant::now();
-        let visible = db.visible_lsn().0;
-        assert_eq!(report.lsn, Lsn(visible), "{ctx}: report LSN");
-        if report.rebuilt.is_some() {
-            totals.rebuilt += 1;
-        }
-        if report.truncated_bytes > 0 {
-            totals.truncated_rounds += 1;
-            totals.truncated_bytes += report.truncated_bytes;
-        }
-        totals.frames_replayed += report.frames_replayed;
-
-        // Orgs: registered in one batch, so all or none.
-        let mut next = prev_lsn + 1;
-        if !model.orgs_registered {
-            let present = db.read().orgs();
-            if orgs_acked || !present.is_empty() {
-                assert_eq!(
-                    present,
-                    orgs(),
-                    "{ctx}: org registration half applied or lost"
-                );
-                model.orgs_registered = true;
-                next += 1;
-            }
-        } else {
-            assert!(!orgs_acked, "{ctx}: orgs registered twice");
-        }
-        check_orgs(&db, &model, &ctx);
-
-        // ACKed batches: consecutive LSNs, content and sums as the child printed them.
-        let listing = list_all(&db, &ctx);
-        let mut round_ops: Vec<&TOp> = acked.iter().flat_map(|(_, ops, _)| ops).collect();
-        if let Some(Line::Try(ops)) = &pending {
-            round_ops.extend(ops);
-        }
-        let all = touched(&listing, &round_ops);
-        for (lsn, ops, sum) in &acked {
-            assert_eq!(*lsn, next, "{ctx}: ACKed LSNs are not consecutive");
-            assert!(
-                *lsn <= visible,
-                "{ctx}: ACKed LSN {lsn} is beyond the visible LSN {visible}"
-            );
-            assert_eq!(model.batch_sum(ops), *sum, "{ctx}: sum of ACK {lsn}");
-            for op in ops {
-                assert!(
-                    op_visible(&all, op),
-                    "{ctx}: ACKed batch {lsn} lost its operation {op:?}"
-                );
-            }
-            model.apply(ops);
-            next += 1;
-            totals.acked += 1;
-        }
-
-        // The batch in flight at the kill: whole or absent.
-        if let Some(Line::Try(ops)) = pending {
-            let seen: Vec<bool> = ops.iter().map(|op| op_visible(&all, op)).collect();
-            if seen.iter().all(|&s| s) {
-                model.apply(&ops);
-                next += 1;
-                totals.inflight_landed += 1;
-            } else if seen.iter().any(|&s| s) {
-                panic!("{ctx}: in-flight batch half applied: {seen:?}\n{ops:?}");
             } else {
-                totals.inflight_lost += 1;
+                assert!(!orgs_acked, "{ctx}: orgs registered twice");
             }
-        }
-        assert_eq!(
-            visible,
-            next - 1,
-            "{ctx}: visible LSN is not the previous LSN plus the batches that landed"
-        );
-        check_db(&db, &listing, &model, &ctx, &mut totals);
-        totals.secs[2] += t2.elapsed().as_secs_f64();
-        let t3 = Instant::now();
-        db.close()
-            .unwrap_or_else(|e| panic!("{ctx}: close failed: {e}"));
-        totals.secs[3] += t3.elapsed().as_secs_f64();
-        prev_lsn = visible;
-    }
+            check_orgs(&db, &model, &ctx);
 
-    // Finally: the store thrown away, everything rebuilt from the whole log.
-    std::fs::remove_dir_all(dir.join("state")).expect("remove state");
-    let db = Db::open(&dir).expect("open after removing the store");
-    assert_eq!(db.visible_lsn(), Lsn(prev_lsn), "rebuild from the log");
-    assert_eq!(db.recovery().frames_replayed, prev_lsn, "frames replayed");
-    check_orgs(&db, &model, "rebuild");
-    let listing = list_all(&db, "rebuild");
-    check_db(&db, &listing, &model, "rebuild", &mut totals);
-    db.close().expect("close");
-    let segments = std::fs::read_dir(dir.join("wal"))
-        .expect("wal dir")
-        .filter(|e| {
-            e.as_ref()
-                .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
-        })
-        .count();
+            // ACKed batches: consecutive LSNs, content and sums as the child printed them.
+            let listing = list_all(&db, &ctx);
+            let mut round_ops: Vec<&TOp> = acked.iter().flat_map(|(_, ops, _)| ops).collect();
+            if let Some(Line::Try(ops)) = &pending {
+                round_ops.extend(ops);
+            }
+            let all = touched(&listing, &round_ops);
+            for (lsn, ops, sum) in &acked {
+                assert_eq!(*lsn, next, "{ctx}: ACKed LSNs are not consecutive");
+                assert!(
+                    *lsn <= visible,
+                    "{ctx}: ACKed LSN {lsn} is beyond the visible LSN {visible}"
+                );
+                assert_eq!(model.batch_sum(ops), *sum, "{ctx}: sum of ACK {lsn}");
+                for op in ops {
+                    assert!(
+                        op_visible(&all, op),
+                        "{ctx}: ACKed batch {lsn} lost its operation {op:?}"
+                    );
+                }
+                model.apply(ops);
+                next += 1;
+                totals.acked += 1;
+            }
+
+            // The batch in flight at the kill: whole or absent.
+            if let Some(Line::Try(ops)) = pending {
+                let seen: Vec<bool> = ops.iter().map(|op| op_visible(&all, op)).collect();
+                if seen.iter().all(|&s| s) {
+                    model.apply(&ops);
+                    next += 1;
+                    totals.inflight_landed += 1;
+                } else if seen.iter().any(|&s| s) {
+                    panic!("{ctx}: in-flight batch half applied: {seen:?}\n{ops:?}");
+                } else {
+                    totals.inflight_lost += 1;
+                }
+            }
+            assert_eq!(
+                visible,
+                next - 1,
+                "{ctx}: visible LSN is not the previous LSN plus the batches that landed"
+            );
+            check_db(&db, &listing, &model, &ctx, &mut totals);
+            totals.secs[2] += t2.elapsed().as_secs_f64();
+            let t3 = Instant::now();
+            db.close()
+                .unwrap_or_else(|e| panic!("{ctx}: close failed: {e}"));
+            totals.secs[3] += t3.elapsed().as_secs_f64();
+            prev_lsn = visible;
+        }
+
+        // Finally: the store thrown away, everything rebuilt from the whole log.
+        std::fs::remove_dir_all(dir.join("state")).expect("remove state");
+        let db = Db::open(&dir).expect("open after removing the store");
+        assert_eq!(db.visible_lsn(), Lsn(prev_lsn), "rebuild from the log");
+        assert_eq!(db.recovery().frames_replayed, prev_lsn, "frames replayed");
+        check_orgs(&db, &model, "rebuild");
+        let listing = list_all(&db, "rebuild");
+        check_db(&db, &listing, &model, "rebuild", &mut totals);
+        db.close().expect("close");
+        let segments = std::fs::read_dir(dir.join("wal"))
+            .expect("wal dir")
+            .filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "log"))
+            })
+            .count();
+        final_lsns += prev_lsn;
+        final_entries += model.entries.len();
+        final_segments += segments;
+        first = last;
+    }
 
     println!(
         "crash test: {rounds} rounds in {:.1} s; {} ACKed batches verified, {} entry checks, {} \
          balance rows; in-flight batch landed {} / lost {}; killed before READY {}, inside a \
          checkpoint {}; store rebuilt {}; torn tail truncated in {} rounds ({} bytes); {} frames \
-         replayed; final LSN {prev_lsn}, {} entries in {segments} log segments; seconds in children {:.1}, reopening {:.1}, checking {:.1}, \
+         replayed; {databases} databases, final LSNs {final_lsns} in all, {final_entries} entries in \
+         {final_segments} log segments; seconds in children {:.1}, reopening {:.1}, checking {:.1}, \
          closing {:.1}",
         started.elapsed().as_secs_f64(),
         totals.acked,
@@ -1225,7 +1245,6 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
         totals.truncated_rounds,
         totals.truncated_bytes,
         totals.frames_replayed,
-        model.entries.len(),
         totals.secs[0],
         totals.secs[1],
         totals.secs[2],
