@@ -1,0 +1,271 @@
+//! Bad-input classes of docs/RELIABILITY.md not covered elsewhere: frame lengths 0 and
+//! u32::MAX, frames out of LSN order, empty and header-only segment files, business days at DST
+//! edges, non-UTF-8 and oversized ingest lines. Each ends in a typed error naming where, or in
+//! a documented repair (a torn tail cut), never a panic or a half-read file.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use chrono::TimeZone;
+use folio::ingest::{ingest_file, IngestOptions};
+use folio::{
+    Batch, BusinessDay, Category, CorruptionKind, Currency, Db, Entry, EntryId, Error, Lsn, Money,
+    Org, OrgId, PaymentMethod,
+};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+const SEGMENT_HEADER: usize = 40;
+const FRAME_HEADER: usize = 24;
+
+/// A closed database with orgs registered (LSN 1) and `n` one-posting batches (LSNs 2..),
+/// its store removed so that opening reads the whole log.
+fn database(dir: &Path, n: u64) -> PathBuf {
+    let db = Db::open(dir).unwrap();
+    db.register_org(Org::new(OrgId(1), "A", Currency::EUR))
+        .unwrap();
+    for i in 1..=n {
+        let e = Entry::revenue(
+            OrgId(1),
+            EntryId(i),
+            1_704_067_200 + i as i64 * 3_600,
+            Money(100 * i as i64),
+            Category::Rooms,
+            PaymentMethod::Card,
+        );
+        db.record(Batch::new().post(e)).unwrap();
+    }
+    db.close().unwrap();
+    fs::remove_dir_all(dir.join("state")).unwrap();
+    dir.join("wal").join("00000000000000000001.log")
+}
+
+/// (offset, length incl. padding) of every frame of a segment.
+fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut out = Vec::new();
+    let mut at = SEGMENT_HEADER;
+    while at + FRAME_HEADER <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let total = (FRAME_HEADER + len).div_ceil(8) * 8;
+        out.push((at, total));
+        at += total;
+    }
+    out
+}
+
+fn corruption_at(result: folio::Result<Db>, file: &Path, offset: u64) -> CorruptionKind {
+    match result {
+        Err(Error::Corruption {
+            file: f,
+            offset: o,
+            kind,
+        }) => {
+            assert_eq!((f.as_path(), o), (file, offset), "{kind:?}");
+            kind
+        }
+        Err(e) => panic!("expected corruption at {offset}, got {e}"),
+        Ok(db) => panic!("opened at LSN {}", db.visible_lsn().0),
+    }
+}
+
+#[test]
+fn frame_lengths_zero_and_u32_max_are_corruption_mid_log_and_a_torn_tail_at_the_end() {
+    for value in [0u32, u32::MAX] {
+        for which in [2usize, 5] {
+            let tmp = tempfile::tempdir().unwrap();
+            let dir = tmp.path().join("db");
+            let segment = database(&dir, 5);
+            let mut bytes = fs::read(&segment).unwrap();
+            let f = frames(&bytes);
+            let (at, _) = f[which];
+            bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+            fs::write(&segment, &bytes).unwrap();
+            if which + 1 < f.len() {
+                corruption_at(Db::open(&dir), &segment, at as u64);
+                assert_eq!(fs::read(&segment).unwrap(), bytes, "the log was changed");
+            } else {
+                let db = Db::open(&dir).unwrap();
+                assert_eq!(db.visible_lsn(), Lsn(which as u64), "length {value}");
+                assert!(db.recovery().truncated_bytes > 0);
+                assert_eq!(
+                    db.entries(OrgId(1), 0, i64::MAX / 4).unwrap().len(),
+                    which - 1
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn frames_out_of_lsn_order_are_corruption_naming_the_first_misplaced_frame() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    let segment = database(&dir, 5);
+    let bytes = fs::read(&segment).unwrap();
+    let f = frames(&bytes);
+    let piece = |i: usize| &bytes[f[i].0..f[i].0 + f[i].1];
+    let mut swapped = bytes[..SEGMENT_HEADER].to_vec();
+    for i in [0, 1, 3, 2, 4, 5] {
+        swapped.extend_from_slice(piece(i));
+    }
+    fs::write(&segment, &swapped).unwrap();
+    let kind = corruption_at(Db::open(&dir), &segment, f[2].0 as u64);
+    assert!(
+        matches!(
+            kind,
+            CorruptionKind::LsnGap {
+                expected: 3,
+                found: 4
+            }
+        ),
+        "{kind:?}"
+    );
+}
+
+#[test]
+fn an_empty_or_header_only_next_segment_is_a_torn_rotation_and_the_log_continues() {
+    for keep in [0usize, SEGMENT_HEADER / 2, SEGMENT_HEADER] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("db");
+        let first = database(&dir, 3);
+        // The next segment as a rotation would create it (header: db id, first LSN 5, chain).
+        let next = dir.join("wal").join("00000000000000000005.log");
+        let db = Db::open_with(
+            &dir,
+            folio::Options {
+                segment_target_bytes: 1,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        let e = Entry::revenue(
+            OrgId(1),
+            EntryId(99),
+            1_704_067_200,
+            Money(1),
+            Category::Rooms,
+            PaymentMethod::Card,
+        );
+        db.record(Batch::new().post(e)).unwrap();
+        db.close().unwrap();
+        let full = fs::read(&next).unwrap();
+        fs::write(&next, &full[..keep]).unwrap();
+        let db = Db::open(&dir).unwrap();
+        assert_eq!(
+            db.visible_lsn(),
+            Lsn(4),
+            "{keep} bytes of the new segment kept"
+        );
+        let e = Entry::revenue(
+            OrgId(1),
+            EntryId(100),
+            1_704_067_200,
+            Money(2),
+            Category::Rooms,
+            PaymentMethod::Card,
+        );
+        assert_eq!(db.record(Batch::new().post(e)).unwrap(), Lsn(5));
+        db.close().unwrap();
+        let db = Db::open(&dir).unwrap();
+        assert_eq!(db.visible_lsn(), Lsn(5));
+        assert!(db.verify().problems.is_empty());
+        assert!(first.exists());
+    }
+}
+
+#[test]
+fn business_days_at_dst_edges_follow_the_local_calendar() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path().join("db")).unwrap();
+    let zones = [
+        "America/New_York",
+        "Europe/London",
+        "Australia/Lord_Howe",
+        "America/St_Johns",
+    ];
+    let mut batch = Batch::new();
+    for (i, tz) in zones.iter().enumerate() {
+        batch = batch.register_org(
+            Org::new(OrgId(i as u64 + 1), format!("Hotel {tz}"), Currency::EUR)
+                .with_time_zone(*tz)
+                .with_created_at(1_700_000_000),
+        );
+    }
+    db.record(batch).unwrap();
+    // Every quarter hour around the 2024 transitions of each zone (±3 h of local midnight and
+    // of the switch itself).
+    let mut id = 0u64;
+    let mut expected = Vec::new();
+    for (i, tz) in zones.iter().enumerate() {
+        let zone: chrono_tz::Tz = tz.parse().unwrap();
+        let org = OrgId(i as u64 + 1);
+        let mut posts = Batch::new();
+        for center in [
+            1_710_054_000i64,
+            1_711_846_800,
+            1_712_455_200,
+            1_727_568_000,
+            1_730_613_600,
+        ] {
+            for step in -24..=24 {
+                let ts = center + step * 900;
+                id += 1;
+                posts = posts.post(Entry::revenue(
+                    org,
+                    EntryId(id),
+                    ts,
+                    Money(1),
+                    Category::Rooms,
+                    PaymentMethod::Card,
+                ));
+                let local = zone.timestamp_opt(ts, 0).unwrap().date_naive();
+                let day = local
+                    .signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap());
+                expected.push((org, EntryId(id), BusinessDay(day.num_days() as i32)));
+            }
+        }
+        db.record(posts).unwrap();
+    }
+    for (org, id, day) in expected {
+        let entries = db.entries(org, 0, i64::MAX / 4).unwrap();
+        let e = entries.iter().find(|e| e.id == id).unwrap();
+        assert_eq!(e.day, day, "org {org:?} entry {id:?} at {}", e.occurred_at);
+    }
+    assert!(db.verify().problems.is_empty());
+}
+
+#[test]
+fn non_utf8_and_oversized_ingest_lines_are_refused_with_their_line_number_and_load_nothing() {
+    let good = r#"{"entry_id":1,"org_id":1,"kind":"revenue","occurred_at":1704067218,"amount":719,"category":"rooms","payment_method":"cash","status":null}"#;
+    let bad_lines: Vec<Vec<u8>> = vec![
+        b"{\"entry_id\":2,\"org_id\":1,\"kind\":\"rev\xffnue\"}".to_vec(),
+        format!(
+            "{{\"entry_id\":2,\"org_id\":1,\"kind\":\"revenue\",\"occurred_at\":1704067218,\"amount\":{},\"category\":\"rooms\",\"payment_method\":\"cash\",\"status\":null}}",
+            "9".repeat(40)
+        )
+        .into_bytes(),
+        vec![b'x'; 4 << 20],
+    ];
+    for bad in bad_lines {
+        let tmp = tempfile::tempdir().unwrap();
+        let db = Db::open(tmp.path().join("db")).unwrap();
+        let file = tmp.path().join("events.jsonl");
+        let mut bytes = good.as_bytes().to_vec();
+        bytes.push(b'\n');
+        bytes.extend_from_slice(&bad);
+        bytes.push(b'\n');
+        fs::write(&file, &bytes).unwrap();
+        let options = IngestOptions {
+            batch: 1000,
+            auto_org: Some(Currency::USD),
+            format: None,
+        };
+        let err = ingest_file(&db, &file, &options, |_| {}).unwrap_err();
+        let text = err.to_string();
+        assert!(text.contains('2'), "the error names line 2: {text}");
+        assert!(text.len() < 1_000, "the error does not echo the whole line");
+        assert_eq!(
+            db.visible_lsn(),
+            Lsn(0),
+            "{text}: nothing of the batch was recorded"
+        );
+    }
+}
