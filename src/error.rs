@@ -237,6 +237,13 @@ pub enum Error {
     Store(String),
     #[error("database is closed")]
     Closed,
+    /// `folio compare`: another engine failed; names the engine and the step.
+    #[error("{backend}: {step}: {why}")]
+    Backend {
+        backend: &'static str,
+        step: String,
+        why: String,
+    },
 }
 
 impl Error {

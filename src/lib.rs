@@ -19,6 +19,8 @@
 
 pub mod bench;
 pub mod codec;
+#[cfg(feature = "compare")]
+pub mod compare;
 pub mod db;
 pub mod error;
 pub mod ingest;

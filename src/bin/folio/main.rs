@@ -163,6 +163,52 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         rate: u64,
     },
+    /// Run hotel-ledger-v1 on Folio, PostgreSQL and SQLite in one run; compare every checked
+    /// answer exactly (exit status 1 on any disagreement) and print one table of figures and
+    /// ratios (Markdown, or JSON with --json; --out DIR also writes report.md, report.json and
+    /// chart.svg).
+    #[cfg(feature = "compare")]
+    Compare {
+        /// PostgreSQL connection string, e.g. "host=127.0.0.1 port=5432 user=postgres".
+        #[arg(long)]
+        postgres: Option<String>,
+        /// Database created on the PostgreSQL server for the run (must not exist; dropped after).
+        #[arg(long, default_value = "folio_compare")]
+        pg_database: String,
+        /// Also run SQLite (bundled; WAL, synchronous=FULL).
+        #[arg(long)]
+        sqlite: bool,
+        #[arg(long, default_value_t = 10_000)]
+        orgs: u64,
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        #[arg(long, default_value_t = 20_240_101)]
+        seed: u64,
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+        /// Events ingested one per transaction by one writer, after the batches.
+        #[arg(long, default_value_t = 2_000)]
+        singles: u64,
+        /// Events ingested one per transaction by --writers concurrent writers, after those.
+        #[arg(long, default_value_t = 8_000)]
+        concurrent: u64,
+        #[arg(long, default_value_t = 8)]
+        writers: usize,
+        /// Timed instances of Q1–Q4 (Q5: a hundredth).
+        #[arg(long, default_value_t = 10_000)]
+        timed: usize,
+        /// Instances of every query kind whose answers are compared.
+        #[arg(long, default_value_t = 200)]
+        check: usize,
+        #[arg(long)]
+        json: bool,
+        /// Directory for report.md, report.json and chart.svg.
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Working directory for Folio's and SQLite's files (must not exist; removed after).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
     /// Write a consistent, checksummed copy of --data at its current LSN to OUT (writers keep
     /// going). OUT opens as a read-only replica and follows the primary's log from there.
     Checkpoint {
@@ -442,9 +488,93 @@ fn currency_arg(s: &str) -> Result<Currency, Error> {
         .ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not an ISO 4217 code like EUR")))
 }
 
+#[cfg(feature = "compare")]
+#[allow(clippy::too_many_arguments)]
+fn compare(
+    options: folio::compare::CompareOptions,
+    json: bool,
+    out: Option<PathBuf>,
+) -> Result<(), Error> {
+    let dir = options.dir.clone();
+    let existed = dir.exists();
+    let progress = |step: &str| {
+        let _ = writeln!(std::io::stderr(), "folio compare: {step}");
+    };
+    let result = folio::compare::run(&options, &progress);
+    if !existed {
+        // Only what this run created (an existing --dir is refused before anything is written).
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    let report = result?;
+    let text = serde_json::to_string_pretty(&report).unwrap_or_default();
+    let table = report.markdown();
+    if let Some(out) = out {
+        std::fs::create_dir_all(&out).map_err(|e| Error::io(&out, e))?;
+        for (name, body) in [
+            ("report.md", &table),
+            ("report.json", &text),
+            ("chart.svg", &report.svg()),
+        ] {
+            let path = out.join(name);
+            std::fs::write(&path, body).map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    if json {
+        println!("{text}");
+    } else {
+        print!("{table}");
+    }
+    if !report.disagreements.is_empty() {
+        for d in report.disagreements.iter().take(50) {
+            let _ = writeln!(std::io::stderr(), "disagreement: {d}");
+        }
+        return Err(Error::InvalidArgument(format!(
+            "{} answers differ between engines",
+            report.disagreements.len()
+        )));
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Error> {
     let data = cli.data;
     match cli.command {
+        #[cfg(feature = "compare")]
+        Command::Compare {
+            postgres,
+            pg_database,
+            sqlite,
+            orgs,
+            events,
+            seed,
+            batch,
+            singles,
+            concurrent,
+            writers,
+            timed,
+            check,
+            json,
+            out,
+            dir,
+        } => {
+            let dir = dir.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("folio-compare-{}", std::process::id()))
+            });
+            let options = folio::compare::CompareOptions {
+                params: folio::workload::Params { seed, orgs, events },
+                postgres,
+                pg_database,
+                sqlite,
+                batch,
+                singles,
+                concurrent,
+                writers,
+                timed,
+                check,
+                dir,
+            };
+            compare(options, json, out)?;
+        }
         Command::Init { shards } => {
             if data.join(folio::store::meta::META_FILE).exists() {
                 return Err(Error::AlreadyExists { path: data });

@@ -1,0 +1,343 @@
+//! `folio compare`: hotel-ledger-v1 on Folio, PostgreSQL (the partitioned schema of the seed
+//! system) and SQLite, in one run on one machine: ingest rates, query latencies, bytes on disk,
+//! and every checked answer compared exactly.
+//!
+//! Each engine sits behind [`Engine`]; the driver feeds all of them the same events in the same
+//! phases (batches of `batch`, then `singles` events one per transaction, then `concurrent`
+//! events one per transaction from `writers` threads), then times the same query instances and
+//! compares the first `check` instances of every kind plus every (org, day) balance row.
+
+mod folio_engine;
+mod pg;
+mod report;
+mod sqlite;
+
+pub use report::{CompareReport, EngineFigures};
+
+use crate::error::{Error, Result};
+use crate::workload::{instances, Generator, Params, QueryInstance, WorkloadEvent};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::Instant;
+
+/// What `folio compare` runs.
+#[derive(Clone, Debug)]
+pub struct CompareOptions {
+    pub params: Params,
+    /// PostgreSQL connection string (`host=… port=… user=…`), when PostgreSQL takes part.
+    pub postgres: Option<String>,
+    /// Database PostgreSQL's side is created in (must not exist; dropped at the end).
+    pub pg_database: String,
+    pub sqlite: bool,
+    pub batch: usize,
+    /// Events ingested one per transaction by one writer (after the batches).
+    pub singles: u64,
+    /// Events ingested one per transaction by `writers` concurrent writers (after the singles).
+    pub concurrent: u64,
+    pub writers: usize,
+    /// Timed instances of Q1–Q4 (Q5: a hundredth of it, at least 1).
+    pub timed: usize,
+    /// Instances of every kind whose answers are compared.
+    pub check: usize,
+    /// Working directory (Folio's and SQLite's files); must not exist.
+    pub dir: PathBuf,
+}
+
+impl CompareOptions {
+    pub fn validate(&self) -> Result<()> {
+        self.params
+            .validate()
+            .map_err(|e| Error::InvalidArgument(e.to_string()))?;
+        if self.singles + self.concurrent > self.params.events {
+            return Err(Error::InvalidArgument(format!(
+                "--singles + --concurrent ({}) exceed --events ({})",
+                self.singles + self.concurrent,
+                self.params.events
+            )));
+        }
+        if self.batch == 0 || self.writers == 0 {
+            return Err(Error::InvalidArgument(
+                "--batch and --writers must be at least 1".into(),
+            ));
+        }
+        if self.dir.exists() {
+            return Err(Error::AlreadyExists {
+                path: self.dir.clone(),
+            });
+        }
+        Ok(())
+    }
+}
+
+/// One (org, day) row of daily totals: (org, day number, revenue, expense, revenue count,
+/// expense count).
+pub type BalanceRow = (u64, i32, i64, i64, i64, i64);
+
+/// One engine under comparison.
+pub(crate) trait Engine: Send {
+    fn name(&self) -> &'static str;
+    /// Records events in one transaction.
+    fn ingest(&mut self, events: &[WorkloadEvent]) -> Result<()>;
+    /// Records `events` one per transaction from `writers` threads; `None` when the engine has a
+    /// single writer only.
+    fn ingest_concurrent(&mut self, events: &[WorkloadEvent], writers: usize)
+        -> Result<Option<()>>;
+    fn answer(&mut self, q: &QueryInstance) -> Result<Value>;
+    /// Every daily row with at least one entry, ordered by (org, day).
+    fn balances(&mut self) -> Result<Vec<BalanceRow>>;
+    /// (bytes of data, bytes of write-ahead log counted separately).
+    fn disk(&mut self) -> Result<(u64, u64)>;
+    /// Releases everything it created (PostgreSQL: drops its database).
+    fn finish(&mut self) -> Result<()>;
+}
+
+/// The error of `backend` at `step`.
+pub(crate) fn failed(backend: &'static str, step: &str, why: impl std::fmt::Display) -> Error {
+    Error::Backend {
+        backend,
+        step: step.to_string(),
+        why: why.to_string(),
+    }
+}
+
+/// Start of month `m` (1..=13) of the workload year, UTC epoch seconds.
+pub(crate) fn month_start(m: u32) -> i64 {
+    let (y, m) = if m > 12 { (2025, 1) } else { (2024, m) };
+    chrono::NaiveDate::from_ymd_opt(y, m, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map_or(0, |t| t.and_utc().timestamp())
+}
+
+fn percentile(sorted: &[f64], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    sorted[rank.clamp(1, sorted.len()) - 1]
+}
+
+/// Runs the comparison. Disagreements are in the report (the CLI exits non-zero on any).
+pub fn run(options: &CompareOptions, progress: &dyn Fn(&str)) -> Result<CompareReport> {
+    options.validate()?;
+    let mut engines: Vec<Box<dyn Engine>> = Vec::new();
+    // Fail fast on an unreachable server, before anything is written.
+    if let Some(conn) = &options.postgres {
+        engines.push(Box::new(pg::Postgres::create(conn, &options.pg_database)?));
+    }
+    let result = std::fs::create_dir_all(&options.dir)
+        .map_err(|e| Error::io(&options.dir, e))
+        .and_then(|()| run_engines(options, &mut engines, progress));
+    // The working directory is scratch: removed whatever happened.
+    let _ = std::fs::remove_dir_all(&options.dir);
+    let mut cleanup = Ok(());
+    for e in &mut engines {
+        if let Err(err) = e.finish() {
+            cleanup = Err(err);
+        }
+    }
+    let report = result?;
+    cleanup?;
+    Ok(report)
+}
+
+fn run_engines(
+    options: &CompareOptions,
+    external: &mut Vec<Box<dyn Engine>>,
+    progress: &dyn Fn(&str),
+) -> Result<CompareReport> {
+    let events: Vec<WorkloadEvent> = Generator::new(options.params).collect();
+    let n = events.len();
+    let tail = (options.singles + options.concurrent) as usize;
+    let (batched, rest) = events.split_at(n - tail);
+    let (singles, concurrent) = rest.split_at(options.singles as usize);
+    let queries: Vec<Vec<QueryInstance>> = (1..=5u8)
+        .map(|kind| {
+            let timed = if kind == 5 {
+                (options.timed / 100).max(1)
+            } else {
+                options.timed
+            };
+            instances(kind, &options.params, timed.max(options.check))
+        })
+        .collect();
+
+    let mut figures = Vec::new();
+    let mut answers: Vec<Vec<Vec<Value>>> = Vec::new();
+    let mut balances: Vec<Vec<BalanceRow>> = Vec::new();
+
+    // Folio first, so its peak memory is measured before anything else grows the process.
+    let mut folio = folio_engine::FolioEngine::create(&options.dir.join("folio"), &options.params)?;
+    let mut sqlite_engine = if options.sqlite {
+        Some(sqlite::Sqlite::create(&options.dir.join("sqlite.db"))?)
+    } else {
+        None
+    };
+    let mut all: Vec<&mut dyn Engine> = vec![&mut folio];
+    for e in external.iter_mut() {
+        all.push(e.as_mut());
+    }
+    if let Some(s) = sqlite_engine.as_mut() {
+        all.push(s);
+    }
+    for engine in all {
+        let name = engine.name();
+        progress(&format!(
+            "{name}: ingest {} events in batches of {}",
+            batched.len(),
+            options.batch
+        ));
+        let t = Instant::now();
+        for chunk in batched.chunks(options.batch) {
+            engine.ingest(chunk)?;
+        }
+        let batch_eps = batched.len() as f64 / t.elapsed().as_secs_f64();
+        progress(&format!(
+            "{name}: {} events one per transaction",
+            singles.len()
+        ));
+        let t = Instant::now();
+        for e in singles {
+            engine.ingest(std::slice::from_ref(e))?;
+        }
+        let single_eps = singles.len() as f64 / t.elapsed().as_secs_f64().max(1e-9);
+        progress(&format!(
+            "{name}: {} more events one per transaction ({} writers where the engine has them)",
+            concurrent.len(),
+            options.writers
+        ));
+        let t = Instant::now();
+        let concurrent_eps = match engine.ingest_concurrent(concurrent, options.writers)? {
+            Some(()) => Some(concurrent.len() as f64 / t.elapsed().as_secs_f64().max(1e-9)),
+            None => {
+                // Single writer only: the same events one per transaction, so the final state
+                // is the same everywhere.
+                for e in concurrent {
+                    engine.ingest(std::slice::from_ref(e))?;
+                }
+                None
+            }
+        };
+        let peak_rss = if name == "folio" {
+            peak_rss_bytes()
+        } else {
+            None
+        };
+        progress(&format!("{name}: queries"));
+        let mut latency = Vec::new();
+        let mut got = Vec::new();
+        for (kind, list) in queries.iter().enumerate() {
+            let timed = if kind == 4 {
+                (options.timed / 100).max(1)
+            } else {
+                options.timed
+            };
+            let mut times = Vec::with_capacity(timed);
+            let mut checked = Vec::with_capacity(options.check);
+            for (i, q) in list.iter().enumerate() {
+                if i >= timed && i >= options.check {
+                    break;
+                }
+                let t = Instant::now();
+                let a = engine.answer(q)?;
+                let us = t.elapsed().as_secs_f64() * 1e6;
+                if i < timed {
+                    times.push(us);
+                }
+                if i < options.check {
+                    checked.push(a);
+                }
+            }
+            times.sort_by(f64::total_cmp);
+            latency.push((
+                percentile(&times, 50.0),
+                percentile(&times, 99.0),
+                times.len(),
+            ));
+            got.push(checked);
+        }
+        answers.push(got);
+        balances.push(engine.balances()?);
+        let (data, wal) = engine.disk()?;
+        figures.push(EngineFigures {
+            engine: name.to_string(),
+            ingest_batch_events_per_sec: batch_eps,
+            ingest_single_events_per_sec: single_eps,
+            ingest_concurrent_events_per_sec: concurrent_eps,
+            query_us: latency,
+            disk_bytes: data,
+            wal_bytes: wal,
+            peak_rss_bytes: peak_rss,
+        });
+    }
+    // Every engine's answers against Folio's.
+    let mut disagreements = Vec::new();
+    let mut compared = 0u64;
+    for (e, other) in answers.iter().enumerate().skip(1) {
+        for (kind, list) in other.iter().enumerate() {
+            for (i, a) in list.iter().enumerate() {
+                compared += 1;
+                if *a != answers[0][kind][i] {
+                    disagreements.push(format!(
+                        "{} vs folio on {}: {} ≠ {}",
+                        figures[e].engine,
+                        queries[kind][i].to_json_line(),
+                        a,
+                        answers[0][kind][i]
+                    ));
+                }
+            }
+        }
+        compared += balances[e].len() as u64;
+        if balances[e] != balances[0] {
+            let first = balances[e]
+                .iter()
+                .zip(&balances[0])
+                .find(|(a, b)| a != b)
+                .map(|(a, b)| format!("{a:?} ≠ {b:?}"))
+                .unwrap_or_else(|| {
+                    format!("{} rows ≠ {} rows", balances[e].len(), balances[0].len())
+                });
+            disagreements.push(format!(
+                "{} vs folio: daily balances differ, first: {first}",
+                figures[e].engine
+            ));
+        }
+    }
+    Ok(CompareReport {
+        orgs: options.params.orgs,
+        events: options.params.events,
+        seed: options.params.seed,
+        batch: options.batch,
+        singles: options.singles,
+        concurrent: options.concurrent,
+        writers: options.writers,
+        timed: options.timed,
+        checked_per_kind: options.check,
+        balance_rows: balances[0].len(),
+        compared,
+        engines: figures,
+        disagreements,
+    })
+}
+
+/// The process's peak resident set (VmHWM), when the platform reports it.
+fn peak_rss_bytes() -> Option<u64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// Bytes of the files under `path`.
+pub(crate) fn dir_bytes(path: &std::path::Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return std::fs::metadata(path).map_or(0, |m| m.len());
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+            _ => e.metadata().map_or(0, |m| m.len()),
+        })
+        .sum()
+}

@@ -1,0 +1,129 @@
+//! Folio against a real PostgreSQL server (and SQLite): identical answers on hotel-ledger-v1
+//! streams for every query kind and every (org, day) balance row, and clear errors for an
+//! unreachable server, wrong credentials and an existing database.
+//!
+//! These tests need a server: run them with `scripts/with-postgres.sh cargo test --test
+//! compare_pg -- --ignored` (CI does), which starts a throwaway cluster and sets `FOLIO_PG`.
+#![cfg(feature = "compare")]
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use folio::compare::{run, CompareOptions};
+use folio::workload::Params;
+use folio::Error;
+
+fn server() -> String {
+    std::env::var("FOLIO_PG").expect(
+        "FOLIO_PG is not set: run through scripts/with-postgres.sh (see the top of this file)",
+    )
+}
+
+fn options(
+    seed: u64,
+    orgs: u64,
+    events: u64,
+    database: &str,
+) -> (tempfile::TempDir, CompareOptions) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("work");
+    (
+        tmp,
+        CompareOptions {
+            params: Params { seed, orgs, events },
+            postgres: Some(server()),
+            pg_database: database.into(),
+            sqlite: true,
+            batch: 1000,
+            singles: 300,
+            concurrent: 700,
+            writers: 4,
+            timed: 200,
+            check: 200,
+            dir,
+        },
+    )
+}
+
+fn database_exists(name: &str) -> bool {
+    let mut c =
+        postgres::Client::connect(&format!("{} dbname=postgres", server()), postgres::NoTls)
+            .unwrap();
+    c.query_opt("SELECT 1 FROM pg_database WHERE datname = $1", &[&name])
+        .unwrap()
+        .is_some()
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test --test compare_pg -- --ignored"]
+fn answers_are_identical_to_postgres_and_sqlite_on_two_streams() {
+    for (seed, orgs, events) in [(20_240_101u64, 300u64, 30_000u64), (7, 40, 12_000)] {
+        let (_tmp, o) = options(seed, orgs, events, "folio_compare_test");
+        let report = run(&o, &|_| {}).unwrap();
+        assert_eq!(report.engines.len(), 3);
+        assert!(
+            report.disagreements.is_empty(),
+            "seed {seed}: {:#?}",
+            &report.disagreements[..report.disagreements.len().min(10)]
+        );
+        // 200 instances of each of the 5 kinds, and every daily row, for each of 2 engines.
+        assert_eq!(report.compared, 2 * (5 * 200 + report.balance_rows as u64));
+        assert!(report.balance_rows > 1_000, "{}", report.balance_rows);
+        assert!(!o.dir.exists(), "the working directory is removed");
+        assert!(
+            !database_exists("folio_compare_test"),
+            "the database is dropped"
+        );
+    }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test --test compare_pg -- --ignored"]
+fn bad_servers_credentials_and_existing_databases_are_named_errors_that_leave_nothing() {
+    let (_tmp, mut o) = options(1, 10, 2_000, "folio_compare_bad");
+    // Unreachable: a port nothing listens on.
+    o.postgres = Some("host=127.0.0.1 port=1 user=postgres".into());
+    match run(&o, &|_| {}) {
+        Err(Error::Backend { backend, step, .. }) => {
+            assert_eq!((backend, step.as_str()), ("postgres", "connect"))
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+    assert!(!o.dir.exists());
+    // Wrong credentials.
+    o.postgres = Some(server().replace("user=postgres", "user=no_such_role"));
+    match run(&o, &|_| {}) {
+        Err(e @ Error::Backend { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.starts_with("postgres: connect:") && text.contains("no_such_role"),
+                "{text}"
+            );
+        }
+        other => panic!("expected a connect error, got {other:?}"),
+    }
+    // An existing database of the same name is refused and left as it was.
+    o.postgres = Some(server());
+    let mut admin =
+        postgres::Client::connect(&format!("{} dbname=postgres", server()), postgres::NoTls)
+            .unwrap();
+    admin
+        .batch_execute("CREATE DATABASE folio_compare_bad")
+        .unwrap();
+    match run(&o, &|_| {}) {
+        Err(e @ Error::Backend { .. }) => {
+            let text = e.to_string();
+            assert!(
+                text.contains("create database") && text.contains("already exists"),
+                "{text}"
+            );
+        }
+        other => panic!("expected an existing-database error, got {other:?}"),
+    }
+    assert!(
+        database_exists("folio_compare_bad"),
+        "the existing database is kept"
+    );
+    assert!(!o.dir.exists());
+    admin
+        .batch_execute("DROP DATABASE folio_compare_bad")
+        .unwrap();
+}
