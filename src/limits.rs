@@ -2,6 +2,8 @@
 
 /// Most operations in one batch.
 pub const MAX_BATCH_OPS: usize = 100_000;
+/// The highest LSN a file may name: far beyond any log, and room for `+ 1` everywhere.
+pub const MAX_LSN: u64 = i64::MAX as u64;
 /// Longest entry reference, in bytes of UTF-8.
 pub const MAX_REFERENCE_BYTES: usize = 256;
 /// Longest org name, in bytes of UTF-8.

@@ -70,6 +70,13 @@ impl Base {
             ));
         }
         let lsn = u64::from_le_bytes(b[16..24].try_into().expect("8 bytes"));
+        if lsn > crate::limits::MAX_LSN {
+            return Err(Error::corruption(
+                &path,
+                16,
+                CorruptionKind::InvalidValue(format!("base LSN {lsn} out of range")),
+            ));
+        }
         let crc = u32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
         Ok(Some(Base { lsn, crc }))
     }

@@ -69,6 +69,17 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         .map_err(|e| Error::io(&wal_dir, e))?;
 
     let (store, mut state, mut applier) = load_store(path, meta.shards, &mut report)?;
+    if report.checkpoint_lsn.0 > crate::limits::MAX_LSN {
+        // A checksummed but impossible checkpoint LSN: the store is not trusted, rebuild it.
+        report.rebuilt = Some(format!(
+            "store checkpoint LSN {} is out of range",
+            report.checkpoint_lsn
+        ));
+        store.wipe()?;
+        state = State::new(meta.shards);
+        applier = crate::state::Applier::default();
+        report.checkpoint_lsn = Lsn(0);
+    }
     let replay = |state: &mut State, applier: &mut crate::state::Applier, from: Lsn| {
         recover(&*vfs, &wal_dir, meta.db_id, from.0 + 1, true, |frame| {
             let corrupt = |kind| Error::corruption(frame.file, frame.offset, kind);

@@ -45,7 +45,7 @@ impl Db {
             &*shared.vfs,
             &wal_dir,
             shared.db_id,
-            shared.replica_of.map_or(1, |b| b + 1),
+            shared.replica_of.map_or(1, |b| b.saturating_add(1)),
             false,
             |_| Ok(()),
         );
