@@ -190,9 +190,10 @@ enum Command {
         #[arg(long, default_value_t = 2_000)]
         singles: u64,
         /// Events ingested one per transaction by --writers concurrent writers, after those.
-        #[arg(long, default_value_t = 8_000)]
+        #[arg(long, default_value_t = 20_000)]
         concurrent: u64,
-        #[arg(long, default_value_t = 8)]
+        /// Concurrent writers (PostgreSQL: as many connections).
+        #[arg(long, default_value_t = 64)]
         writers: usize,
         /// Timed instances of Q1–Q4 (Q5: a hundredth).
         #[arg(long, default_value_t = 10_000)]

@@ -1,0 +1,29 @@
+//! Pure decoders: log frames and batch archives, packed store values, workload lines.
+
+/// `frame_decode`: arbitrary bytes as a log frame, a batch archive and a segment header: an
+/// error or a value, never a panic.
+pub fn frame_decode(data: &[u8]) {
+    if let Ok((header, payload)) = folio::codec::frame::decode_frame(data) {
+        assert_eq!(payload.len(), header.len as usize);
+        let _ = folio::codec::record::decode(payload);
+    }
+    let _ = folio::codec::record::decode(data);
+    let _ = folio::wal::segment::SegmentHeader::decode(data);
+}
+
+/// `store_value`: arbitrary bytes as packed store values: an error or a value, never a panic.
+pub fn store_value(data: &[u8]) {
+    let _ = folio::store::pack::unpack_ledgers(data);
+    let _ = folio::store::pack::unpack_balances(data);
+    let _ = folio::store::pack::unpack_orgs(data);
+}
+
+/// `ingest_line`: arbitrary text as a JSONL, CSV or query line: a parse error or an event, never
+/// a panic.
+pub fn ingest_line(data: &[u8]) {
+    if let Ok(line) = std::str::from_utf8(data) {
+        let _ = folio::workload::parse_jsonl_line(line);
+        let _ = folio::workload::parse_csv_line(line);
+        let _ = folio::workload::QueryInstance::parse_json_line(line);
+    }
+}

@@ -1,0 +1,951 @@
+//! `model`: the input is a script of steps run against a real database (small log segments, in a
+//! scratch directory) and against a simple in-memory model of what the database must hold.
+//!
+//! * Every batch is also applied to the model, which decides by the documented rules whether it
+//!   is valid (`src/state/validate.rs`: known org, entry id not 0, timestamp in range, positive
+//!   amount, category of the ledger, status, duplicates, reversals, payments, and the rule that
+//!   no running balance may leave i64). The database must accept exactly the valid batches, with
+//!   the next LSN (or the current one when every operation repeats an earlier one), and reject
+//!   the others changing nothing.
+//! * After every batch the touched orgs are compared with the model: every ledger entry (as
+//!   `LedgerEntry`) and every day balance with activity, plus one day before and after.
+//! * "Close" closes and reopens: same LSN, same contents. "Crash" drops the handle without
+//!   `close`, optionally puts back a copy of the store saved at an earlier checkpoint or removes
+//!   the store, then cuts the last log segment at an input-chosen offset. Reopening must succeed
+//!   and show the model exactly as it was at the visible LSN (the model is kept per LSN), and
+//!   `verify` must report no problem.
+//!
+//! Input layout: one configuration byte (bit 0: `Durability::Buffered`; bits 1-2: shard count
+//! 1, 2, 16 or 64), then up to [`MAX_STEPS`] steps, each a tag byte ([`tag`], modulo
+//! [`STEP_KINDS`]) and its fields (see [`Input`] and the `decode_*` functions). Missing bytes
+//! read as zeros. With `FOLIO_FUZZ_TRACE` set, the steps and their outcomes are printed.
+
+use super::scratch;
+use chrono::TimeZone;
+use chrono_tz::Tz;
+use folio::limits::{MAX_ORG_NAME_BYTES, MAX_REFERENCE_BYTES, MAX_TIME_ZONE_BYTES};
+use folio::model::{MAX_TIMESTAMP, MIN_TIMESTAMP};
+use folio::{
+    Batch, BusinessDay, Category, Currency, DayBalance, Db, Durability, Entry, EntryId, Error,
+    ExpenseStatus, Kind, LedgerEntry, Money, Op, Options, Org, OrgId, PayExpense, PaymentMethod,
+    Reversal,
+};
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Most steps one input runs.
+pub const MAX_STEPS: usize = 64;
+/// Org ids are `1..=ORGS`.
+pub const ORGS: u64 = 4;
+/// Log segment size: small, so that scripts rotate segments.
+pub const SEGMENT_BYTES: u64 = 4096;
+
+/// Step tags: the first byte of a step, modulo [`STEP_KINDS`].
+pub mod tag {
+    /// org, name, currency, time zone, opening balance (amount), created_at (timestamp)
+    pub const REGISTER: u8 = 0;
+    /// org, entry id, timestamp, amount, category, payment method, status, reference
+    pub const REVENUE: u8 = 1;
+    /// org, entry id, timestamp, amount, category, payment method, status, reference
+    pub const EXPENSE: u8 = 2;
+    /// org, entry id, reversed entry id, timestamp, reference
+    pub const REVERSE: u8 = 3;
+    /// org, entry id, paid_at (timestamp)
+    pub const PAY: u8 = 4;
+    /// count (modulo 5), then that many operations: a kind byte (modulo 5: one of the five tags
+    /// above) and its fields
+    pub const BATCH: u8 = 5;
+    /// `close`, then open again
+    pub const CLOSE: u8 = 6;
+    /// flags (bit 0: put back the saved store, bit 1: remove the store), cut (u16 LE: the last
+    /// segment keeps `len * cut / 65535` bytes)
+    pub const CRASH: u8 = 7;
+    /// flags (bit 0: save a copy of the store after the checkpoint)
+    pub const CHECKPOINT: u8 = 8;
+    /// records the previous batch again
+    pub const REPEAT: u8 = 9;
+}
+
+pub const STEP_KINDS: u8 = 10;
+
+/// 2024-01-01T00:00:00Z and 2024-02-01T00:00:00Z.
+pub const JAN_2024: i64 = 1_704_067_200;
+pub const FEB_2024: i64 = 1_706_745_600;
+
+pub const TIME_ZONES: [&str; 5] = [
+    "UTC",
+    "Europe/Paris",
+    "America/New_York",
+    "Pacific/Kiritimati",
+    "Mars/Olympus_Mons",
+];
+
+/// The script bytes; every accessor reads zeros past the end.
+pub struct Input<'a> {
+    data: &'a [u8],
+    at: usize,
+}
+
+impl<'a> Input<'a> {
+    pub fn new(data: &'a [u8]) -> Input<'a> {
+        Input { data, at: 0 }
+    }
+
+    pub fn more(&self) -> bool {
+        self.at < self.data.len()
+    }
+
+    pub fn byte(&mut self) -> u8 {
+        let b = self.data.get(self.at).copied().unwrap_or(0);
+        self.at += 1;
+        b
+    }
+
+    pub fn u16(&mut self) -> u16 {
+        u16::from_le_bytes([self.byte(), self.byte()])
+    }
+
+    pub fn u64(&mut self) -> u64 {
+        let mut raw = [0u8; 8];
+        for b in &mut raw {
+            *b = self.byte();
+        }
+        u64::from_le_bytes(raw)
+    }
+
+    /// `1..=ORGS`.
+    pub fn org(&mut self) -> OrgId {
+        OrgId(u64::from(self.byte()) % ORGS + 1)
+    }
+
+    /// 0 (invalid), 1..=17, `u64::MAX` or `u64::MAX - 1`.
+    pub fn entry_id(&mut self) -> EntryId {
+        EntryId(match self.byte() % 20 {
+            18 => u64::MAX,
+            19 => u64::MAX - 1,
+            n => u64::from(n),
+        })
+    }
+
+    /// Small, large, near the i64 limits, zero, negative or arbitrary.
+    pub fn amount(&mut self) -> i64 {
+        match self.byte() % 10 {
+            0 => 1 + i64::from(self.byte()),
+            1 => 100 * i64::from(self.u16()),
+            2 => i64::MAX,
+            3 => i64::MAX - i64::from(self.byte()),
+            4 => i64::MAX / 2 + i64::from(self.byte()),
+            5 => 0,
+            6 => -1 - i64::from(self.byte()),
+            7 => i64::MIN,
+            8 => i64::MIN + i64::from(self.byte()),
+            _ => self.u64() as i64,
+        }
+    }
+
+    /// Around 2024 (crossing month boundaries), at and past the supported limits, or arbitrary.
+    pub fn timestamp(&mut self) -> i64 {
+        match self.byte() % 8 {
+            0 => JAN_2024 + 61 * i64::from(self.u16()),
+            1 => JAN_2024 + 3_600 * i64::from(self.u16()),
+            2 => FEB_2024 - 1 + i64::from(self.byte() % 3),
+            3 => MIN_TIMESTAMP + i64::from(self.byte()),
+            4 => MAX_TIMESTAMP - i64::from(self.byte()),
+            5 => MIN_TIMESTAMP - 1 - i64::from(self.byte()),
+            6 => MAX_TIMESTAMP + 1 + i64::from(self.byte()),
+            _ => self.u64() as i64,
+        }
+    }
+
+    pub fn reference(&mut self) -> String {
+        match self.byte() % 5 {
+            0 => String::new(),
+            1 => "INV-1".into(),
+            2 => "réf ✓".into(),
+            3 => "x".repeat(MAX_REFERENCE_BYTES),
+            _ => "x".repeat(MAX_REFERENCE_BYTES + 1),
+        }
+    }
+
+    pub fn category(&mut self) -> Category {
+        Category::ALL[usize::from(self.byte()) % Category::ALL.len()]
+    }
+
+    pub fn payment_method(&mut self) -> PaymentMethod {
+        PaymentMethod::ALL[usize::from(self.byte()) % PaymentMethod::ALL.len()]
+    }
+}
+
+/// One step of a script.
+#[derive(Clone, Debug)]
+pub enum Step {
+    Record(Batch),
+    Close,
+    Crash {
+        restore_saved: bool,
+        drop_store: bool,
+        cut: u16,
+    },
+    Checkpoint {
+        save: bool,
+    },
+    Repeat,
+}
+
+pub fn decode_org(input: &mut Input<'_>) -> Org {
+    let id = input.org();
+    let name = match input.byte() % 4 {
+        0 => "Seaside Inn".to_string(),
+        1 => "Hôtel du Lac".to_string(),
+        2 => String::new(),
+        _ => "n".repeat(MAX_ORG_NAME_BYTES + 1),
+    };
+    let currency = if input.byte() & 1 == 0 {
+        Currency::EUR
+    } else {
+        Currency::USD
+    };
+    let tz = TIME_ZONES[usize::from(input.byte()) % TIME_ZONES.len()];
+    let opening = input.amount();
+    let created_at = input.timestamp();
+    Org::new(id, name, currency)
+        .with_time_zone(tz)
+        .with_opening_balance(Money(opening))
+        .with_created_at(created_at)
+}
+
+pub fn decode_entry(input: &mut Input<'_>, kind: Kind) -> Entry {
+    let org = input.org();
+    let id = input.entry_id();
+    let occurred_at = input.timestamp();
+    let amount = Money(input.amount());
+    let category = input.category();
+    let payment_method = input.payment_method();
+    let status_byte = input.byte();
+    let reference = input.reference();
+    let mut entry = match kind {
+        Kind::Revenue => Entry::revenue(org, id, occurred_at, amount, category, payment_method),
+        Kind::Expense => {
+            let status = if status_byte & 1 == 0 {
+                ExpenseStatus::Pending
+            } else {
+                ExpenseStatus::Paid
+            };
+            Entry::expense(
+                org,
+                id,
+                occurred_at,
+                amount,
+                category,
+                payment_method,
+                status,
+            )
+        }
+    };
+    if status_byte % 8 == 7 {
+        // The wrong shape: a revenue with a status, an expense without one.
+        entry.status = match kind {
+            Kind::Revenue => Some(ExpenseStatus::Pending),
+            Kind::Expense => None,
+        };
+    }
+    entry.with_reference(reference)
+}
+
+pub fn decode_op(input: &mut Input<'_>, kind: u8) -> Op {
+    match kind % 5 {
+        tag::REGISTER => Op::RegisterOrg(decode_org(input)),
+        tag::REVENUE => Op::Post(decode_entry(input, Kind::Revenue)),
+        tag::EXPENSE => Op::Post(decode_entry(input, Kind::Expense)),
+        tag::REVERSE => Op::Reverse(Reversal {
+            org: input.org(),
+            id: input.entry_id(),
+            reverses: input.entry_id(),
+            occurred_at: input.timestamp(),
+            reference: input.reference(),
+        }),
+        _ => Op::Pay(PayExpense {
+            org: input.org(),
+            entry: input.entry_id(),
+            paid_at: input.timestamp(),
+        }),
+    }
+}
+
+pub fn decode_step(input: &mut Input<'_>) -> Step {
+    match input.byte() % STEP_KINDS {
+        t @ 0..=4 => Step::Record(Batch::from(vec![decode_op(input, t)])),
+        tag::BATCH => {
+            let count = input.byte() % 5;
+            let ops = (0..count)
+                .map(|_| {
+                    let kind = input.byte();
+                    decode_op(input, kind)
+                })
+                .collect::<Vec<_>>();
+            Step::Record(Batch::from(ops))
+        }
+        tag::CLOSE => Step::Close,
+        tag::CRASH => {
+            let flags = input.byte();
+            Step::Crash {
+                restore_saved: flags & 1 != 0,
+                drop_store: flags & 2 != 0,
+                cut: input.u16(),
+            }
+        }
+        tag::CHECKPOINT => Step::Checkpoint {
+            save: input.byte() & 1 != 0,
+        },
+        _ => Step::Repeat,
+    }
+}
+
+// ------------------------------------------------------------------------------------- model
+
+/// An entry as the model keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct ModelEntry {
+    kind: Kind,
+    occurred_at: i64,
+    day: i32,
+    amount: i64,
+    category: Category,
+    payment_method: PaymentMethod,
+    /// Status given when posted (expense postings only).
+    posted: Option<ExpenseStatus>,
+    paid_at: Option<i64>,
+    reverses: Option<u64>,
+    reversed_by: Option<u64>,
+    reference: String,
+}
+
+impl ModelEntry {
+    /// Effect on the balance.
+    fn signed(&self) -> i128 {
+        let a = i128::from(self.amount);
+        match (self.kind, self.reverses.is_some()) {
+            (Kind::Revenue, false) | (Kind::Expense, true) => a,
+            (Kind::Revenue, true) | (Kind::Expense, false) => -a,
+        }
+    }
+}
+
+/// What the database must hold.
+#[derive(Clone, Debug, Default)]
+pub struct Model {
+    orgs: BTreeMap<u64, (Org, Tz)>,
+    entries: BTreeMap<(u64, u64), ModelEntry>,
+    /// Per org: (sum of amounts raising the balance, sum of amounts lowering it).
+    flows: BTreeMap<u64, (i64, i64)>,
+}
+
+/// The business day of `ts` in `tz`, as days since 1970-01-01 (computed with chrono directly).
+fn day_of(ts: i64, tz: Tz) -> i32 {
+    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+    match tz.timestamp_opt(ts, 0).single() {
+        Some(local) => (local.date_naive() - epoch).num_days() as i32,
+        None => ts.div_euclid(86_400) as i32,
+    }
+}
+
+fn check_common(id: EntryId, ts: i64, reference: &str) -> Result<(), String> {
+    if id.0 == 0 {
+        return Err("entry id 0".into());
+    }
+    if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&ts) {
+        return Err(format!("timestamp {ts} out of range"));
+    }
+    if reference.len() > MAX_REFERENCE_BYTES {
+        return Err("reference too long".into());
+    }
+    Ok(())
+}
+
+impl Model {
+    /// The model after `batch`, and whether it changed, or why the batch is invalid.
+    pub fn apply(&self, batch: &Batch) -> Result<(Model, bool), String> {
+        let mut next = self.clone();
+        let mut changed = false;
+        for op in &batch.ops {
+            changed |= match op {
+                Op::RegisterOrg(org) => next.register(org)?,
+                Op::Post(entry) => next.post(entry)?,
+                Op::Reverse(reversal) => next.reverse(reversal)?,
+                Op::Pay(pay) => next.pay(pay)?,
+            };
+        }
+        Ok((next, changed))
+    }
+
+    fn org_info(&self, org: OrgId) -> Result<(i64, Tz), String> {
+        self.orgs
+            .get(&org.0)
+            .map(|(o, tz)| (o.opening_balance.0, *tz))
+            .ok_or_else(|| format!("unknown org {org}"))
+    }
+
+    /// Adds `amount` to the flows of `org`; `Err` when a running balance could leave i64.
+    fn add_flow(&mut self, org: OrgId, raises: bool, amount: i64) -> Result<(), String> {
+        let (opening, _) = self.org_info(org)?;
+        let (inflow, outflow) = self.flows.get(&org.0).copied().unwrap_or((0, 0));
+        let flows = if raises {
+            inflow.checked_add(amount).map(|i| (i, outflow))
+        } else {
+            outflow.checked_add(amount).map(|o| (inflow, o))
+        };
+        let fits = |(i, o): (i64, i64)| {
+            opening.checked_add(i).is_some() && opening.checked_sub(o).is_some()
+        };
+        match flows.filter(|f| fits(*f)) {
+            Some(f) => {
+                self.flows.insert(org.0, f);
+                Ok(())
+            }
+            None => Err(format!("org {org}: balance could overflow")),
+        }
+    }
+
+    fn register(&mut self, org: &Org) -> Result<bool, String> {
+        if org.name.len() > MAX_ORG_NAME_BYTES || org.time_zone.len() > MAX_TIME_ZONE_BYTES {
+            return Err("name or time zone too long".into());
+        }
+        let tz: Tz = org
+            .time_zone
+            .parse()
+            .map_err(|_| format!("unknown time zone {}", org.time_zone))?;
+        if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&org.created_at) {
+            return Err("created_at out of range".into());
+        }
+        match self.orgs.get(&org.id.0) {
+            Some((existing, _)) if existing == org => Ok(false),
+            Some(_) => Err(format!("org {} registered differently", org.id)),
+            None => {
+                self.orgs.insert(org.id.0, (org.clone(), tz));
+                Ok(true)
+            }
+        }
+    }
+
+    fn post(&mut self, e: &Entry) -> Result<bool, String> {
+        let (_, tz) = self.org_info(e.org)?;
+        check_common(e.id, e.occurred_at, &e.reference)?;
+        if e.amount.0 <= 0 {
+            return Err("amount not positive".into());
+        }
+        if !e.category.allowed_for(e.kind) {
+            return Err("category of the other ledger".into());
+        }
+        let posted = match (e.kind, e.status) {
+            (Kind::Revenue, None) => None,
+            (Kind::Expense, Some(s)) => Some(s),
+            _ => return Err("status does not fit the kind".into()),
+        };
+        if let Some(f) = self.entries.get(&(e.org.0, e.id.0)) {
+            let same = f.reverses.is_none()
+                && f.kind == e.kind
+                && f.occurred_at == e.occurred_at
+                && f.amount == e.amount.0
+                && f.category == e.category
+                && f.payment_method == e.payment_method
+                && f.posted == posted
+                && f.reference == e.reference;
+            return if same {
+                Ok(false)
+            } else {
+                Err("entry id taken by different content".into())
+            };
+        }
+        let raises = e.kind == Kind::Revenue;
+        self.add_flow(e.org, raises, e.amount.0)?;
+        self.entries.insert(
+            (e.org.0, e.id.0),
+            ModelEntry {
+                kind: e.kind,
+                occurred_at: e.occurred_at,
+                day: day_of(e.occurred_at, tz),
+                amount: e.amount.0,
+                category: e.category,
+                payment_method: e.payment_method,
+                posted,
+                paid_at: None,
+                reverses: None,
+                reversed_by: None,
+                reference: e.reference.clone(),
+            },
+        );
+        Ok(true)
+    }
+
+    fn reverse(&mut self, r: &Reversal) -> Result<bool, String> {
+        let (_, tz) = self.org_info(r.org)?;
+        check_common(r.id, r.occurred_at, &r.reference)?;
+        if let Some(f) = self.entries.get(&(r.org.0, r.id.0)) {
+            let same = f.reverses.unwrap_or(0) == r.reverses.0
+                && f.occurred_at == r.occurred_at
+                && f.reference == r.reference;
+            return if same {
+                Ok(false)
+            } else {
+                Err("entry id taken by different content".into())
+            };
+        }
+        let original = self
+            .entries
+            .get(&(r.org.0, r.reverses.0))
+            .cloned()
+            .ok_or("reversal of an unknown entry")?;
+        if original.reverses.is_some() {
+            return Err("reversal of a reversal".into());
+        }
+        if original.reversed_by.is_some() {
+            return Err("already reversed".into());
+        }
+        let raises = original.kind == Kind::Expense;
+        self.add_flow(r.org, raises, original.amount)?;
+        self.entries.insert(
+            (r.org.0, r.id.0),
+            ModelEntry {
+                occurred_at: r.occurred_at,
+                day: day_of(r.occurred_at, tz),
+                posted: None,
+                paid_at: None,
+                reverses: Some(r.reverses.0),
+                reversed_by: None,
+                reference: r.reference.clone(),
+                ..original
+            },
+        );
+        if let Some(target) = self.entries.get_mut(&(r.org.0, r.reverses.0)) {
+            target.reversed_by = Some(r.id.0);
+        }
+        Ok(true)
+    }
+
+    fn pay(&mut self, p: &PayExpense) -> Result<bool, String> {
+        self.org_info(p.org)?;
+        check_common(p.entry, p.paid_at, "")?;
+        let f = self
+            .entries
+            .get_mut(&(p.org.0, p.entry.0))
+            .ok_or("payment of an unknown entry")?;
+        if f.kind != Kind::Expense || f.reverses.is_some() {
+            return Err("not an expense".into());
+        }
+        if f.reversed_by.is_some() {
+            return Err("already reversed".into());
+        }
+        if f.paid_at == Some(p.paid_at) {
+            return Ok(false);
+        }
+        if f.paid_at.is_some() || f.posted == Some(ExpenseStatus::Paid) {
+            return Err("already paid".into());
+        }
+        f.paid_at = Some(p.paid_at);
+        Ok(true)
+    }
+
+    /// The org's ledger as `Db::entries` must list it.
+    fn ledger(&self, org: u64) -> Vec<LedgerEntry> {
+        let mut out: Vec<LedgerEntry> = self
+            .entries
+            .range((org, 0)..=(org, u64::MAX))
+            .map(|(&(_, id), e)| LedgerEntry {
+                org: OrgId(org),
+                id: EntryId(id),
+                kind: e.kind,
+                occurred_at: e.occurred_at,
+                day: BusinessDay(e.day),
+                amount: Money(e.amount),
+                category: e.category,
+                payment_method: e.payment_method,
+                status: match (e.posted, e.paid_at) {
+                    (None, _) => None,
+                    (Some(_), Some(_)) => Some(ExpenseStatus::Paid),
+                    (Some(s), None) => Some(s),
+                },
+                paid_at: e.paid_at,
+                reverses: e.reverses.map(EntryId),
+                reversed_by: e.reversed_by.map(EntryId),
+                reference: e.reference.clone(),
+            })
+            .collect();
+        out.sort_by_key(|e| (e.occurred_at, e.id));
+        out
+    }
+
+    /// The balance row `Db::balance` must answer for `org` and `day` (`None` if a sum left i64).
+    fn balance(&self, org: u64, day: i32) -> Option<DayBalance> {
+        let (o, _) = self.orgs.get(&org)?;
+        let mut closing = i128::from(o.opening_balance.0);
+        let (mut revenue, mut expense, mut revenue_count, mut expense_count) = (0i128, 0, 0, 0);
+        for e in self
+            .entries
+            .range((org, 0)..=(org, u64::MAX))
+            .map(|(_, e)| e)
+            .filter(|e| e.day <= day)
+        {
+            closing += e.signed();
+            if e.day == day {
+                let amount = if e.reverses.is_some() {
+                    -i128::from(e.amount)
+                } else {
+                    i128::from(e.amount)
+                };
+                match e.kind {
+                    Kind::Revenue => {
+                        revenue += amount;
+                        revenue_count += 1;
+                    }
+                    Kind::Expense => {
+                        expense += amount;
+                        expense_count += 1;
+                    }
+                }
+            }
+        }
+        let money = |v: i128| i64::try_from(v).ok().map(Money);
+        Some(DayBalance {
+            org: OrgId(org),
+            day: BusinessDay(day),
+            opening: money(closing - (revenue - expense))?,
+            revenue: money(revenue)?,
+            expense: money(expense)?,
+            closing: money(closing)?,
+            revenue_count,
+            expense_count,
+        })
+    }
+
+    /// Days worth reading for `org`: every day with activity, one before and one far after.
+    fn days(&self, org: u64) -> BTreeSet<i32> {
+        let mut days: BTreeSet<i32> = self
+            .entries
+            .range((org, 0)..=(org, u64::MAX))
+            .map(|(_, e)| e.day)
+            .collect();
+        if let Some(&first) = days.iter().next() {
+            days.insert(first - 1);
+        }
+        days.insert(BusinessDay::utc(MAX_TIMESTAMP).0 + 2);
+        days
+    }
+}
+
+// ------------------------------------------------------------------------------------ runner
+
+struct Harness {
+    dir: PathBuf,
+    saved_store: PathBuf,
+    options: Options,
+    db: Option<Db>,
+    model: Model,
+    /// LSN of the last acknowledged batch.
+    lsn: u64,
+    /// The model as it was at every LSN up to `lsn`.
+    history: BTreeMap<u64, Model>,
+    /// LSN of the store copy in `saved_store`, if there is one.
+    saved_lsn: Option<u64>,
+    last_batch: Batch,
+    /// A description of the steps so far (for failure messages).
+    trace: Vec<String>,
+}
+
+impl Harness {
+    fn db(&self) -> &Db {
+        self.db
+            .as_ref()
+            .expect("the database is open between steps")
+    }
+
+    fn fail(&self, what: String) -> ! {
+        panic!("{what}\nsteps so far:\n  {}", self.trace.join("\n  "))
+    }
+
+    fn record(&mut self, batch: Batch) {
+        self.trace.push(format!("record {batch:?}"));
+        let predicted = self.model.apply(&batch);
+        let result = self.db().record(batch.clone());
+        match (result, predicted) {
+            (Ok(lsn), Ok((next, changed))) => {
+                let expected = self.lsn + u64::from(changed);
+                if lsn.0 != expected {
+                    self.fail(format!("batch got LSN {lsn}, expected {expected}"));
+                }
+                self.trace.push(format!("  accepted: LSN {lsn}"));
+                self.model = next;
+                self.lsn = lsn.0;
+                self.history.insert(self.lsn, self.model.clone());
+            }
+            (Err(Error::Rejected(why)), Err(_)) => {
+                self.trace.push(format!("  rejected: {why}"));
+                let visible = self.db().visible_lsn().0;
+                if visible != self.lsn {
+                    self.fail(format!(
+                        "a rejected batch moved the LSN from {} to {visible}",
+                        self.lsn
+                    ));
+                }
+            }
+            (Ok(lsn), Err(why)) => self.fail(format!(
+                "accepted (LSN {lsn}) a batch the model rejects: {why}"
+            )),
+            (Err(e), Ok(_)) => self.fail(format!("refused a valid batch: {e}")),
+            (Err(e), Err(why)) => self.fail(format!(
+                "failed with {e:?} where a rejection was due ({why})"
+            )),
+        }
+        let touched: BTreeSet<u64> = batch
+            .ops
+            .iter()
+            .map(|op| match op {
+                Op::RegisterOrg(o) => o.id.0,
+                Op::Post(e) => e.org.0,
+                Op::Reverse(r) => r.org.0,
+                Op::Pay(p) => p.org.0,
+            })
+            .collect();
+        for org in touched {
+            self.check_org(org);
+        }
+        self.last_batch = batch;
+    }
+
+    /// Ledger and balances of one org against the model.
+    fn check_org(&self, org: u64) {
+        let db = self.db();
+        let listed = db.entries(OrgId(org), MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
+        if !self.model.orgs.contains_key(&org) {
+            if !matches!(listed, Err(Error::UnknownOrg(_))) {
+                self.fail(format!(
+                    "org {org} is not registered, entries gave {listed:?}"
+                ));
+            }
+            return;
+        }
+        match listed {
+            Ok(listed) => {
+                let expected = self.model.ledger(org);
+                if listed != expected {
+                    self.fail(format!(
+                        "org {org} at LSN {}: ledger differs\n  db:    {listed:?}\n  model: {expected:?}",
+                        self.lsn
+                    ));
+                }
+            }
+            Err(e) => self.fail(format!("org {org}: entries failed: {e}")),
+        }
+        for day in self.model.days(org) {
+            let got = db.balance(OrgId(org), BusinessDay(day)).ok();
+            let expected = self.model.balance(org, day);
+            if got != expected {
+                self.fail(format!(
+                    "org {org} day {day} at LSN {}: balance differs\n  db:    {got:?}\n  model: {expected:?}",
+                    self.lsn
+                ));
+            }
+        }
+    }
+
+    /// Everything against the model, then `verify`.
+    fn check_all(&self) {
+        let db = self.db();
+        if db.visible_lsn().0 != self.lsn {
+            self.fail(format!(
+                "visible LSN {} where {} was expected",
+                db.visible_lsn(),
+                self.lsn
+            ));
+        }
+        let orgs: Vec<Org> = self.model.orgs.values().map(|(o, _)| o.clone()).collect();
+        let listed = db.read().orgs();
+        if listed != orgs {
+            self.fail(format!(
+                "orgs differ\n  db:    {listed:?}\n  model: {orgs:?}"
+            ));
+        }
+        for org in 1..=ORGS {
+            self.check_org(org);
+        }
+        let report = db.verify();
+        if !report.is_ok() {
+            self.fail(format!("verify: {:?}", report.problems));
+        }
+    }
+
+    fn open(&mut self) {
+        match Db::open_with(&self.dir, self.options.clone()) {
+            Ok(db) => self.db = Some(db),
+            Err(e) => self.fail(format!("reopening failed: {e}")),
+        }
+    }
+
+    fn close(&mut self) {
+        self.trace.push("close and reopen".into());
+        if let Some(db) = self.db.take() {
+            if let Err(e) = db.close() {
+                self.fail(format!("close failed: {e}"));
+            }
+        }
+        self.open();
+        self.check_all();
+    }
+
+    fn checkpoint(&mut self, save: bool) {
+        self.trace.push(format!("checkpoint (save store: {save})"));
+        match self.db().checkpoint() {
+            Ok(stats) if stats.lsn.0 == self.lsn => {}
+            Ok(stats) => self.fail(format!(
+                "checkpoint covers LSN {}, expected {}",
+                stats.lsn, self.lsn
+            )),
+            Err(e) => self.fail(format!("checkpoint failed: {e}")),
+        }
+        if save {
+            let _ = std::fs::remove_dir_all(&self.saved_store);
+            self.saved_lsn = scratch::copy_tree(&self.dir.join("state"), &self.saved_store)
+                .ok()
+                .map(|_| self.lsn);
+        }
+    }
+
+    fn crash(&mut self, restore_saved: bool, drop_store: bool, cut: u16) {
+        // Dropping the handle stops the committer; nothing is closed explicitly.
+        drop(self.db.take());
+        let store = self.dir.join("state");
+        let mut what = String::new();
+        if restore_saved && self.saved_lsn.is_some() {
+            let _ = std::fs::remove_dir_all(&store);
+            if scratch::copy_tree(&self.saved_store, &store).is_err() {
+                self.fail("cannot put the saved store back".into());
+            }
+            what = format!(", store of LSN {:?} put back", self.saved_lsn);
+        } else if drop_store {
+            let _ = std::fs::remove_dir_all(&store);
+            what = ", store removed".into();
+        }
+        let (segment, len) = last_segment(&self.dir.join("wal"));
+        let keep = len * u64::from(cut) / u64::from(u16::MAX);
+        if let Some(segment) = &segment {
+            let cut_ok = std::fs::OpenOptions::new()
+                .write(true)
+                .open(segment)
+                .and_then(|f| f.set_len(keep));
+            if cut_ok.is_err() {
+                self.fail(format!("cannot cut {}", segment.display()));
+            }
+        }
+        self.trace.push(format!(
+            "crash at LSN {}{what}, last segment {:?} cut from {len} to {keep} bytes",
+            self.lsn,
+            segment.as_ref().and_then(|s| s.file_name())
+        ));
+        self.open();
+        let visible = self.db().visible_lsn().0;
+        let Some(model) = self.history.get(&visible).cloned() else {
+            self.fail(format!(
+                "after the crash the visible LSN is {visible}, past the last acknowledged {}",
+                self.lsn
+            ))
+        };
+        self.model = model;
+        self.lsn = visible;
+        self.history.split_off(&(visible + 1));
+        if self.saved_lsn.is_some_and(|saved| saved > visible) {
+            // That store holds batches the log no longer has: it belongs to another history.
+            self.saved_lsn = None;
+        }
+        self.trace.push(format!(
+            "reopened at LSN {visible}, {:?}",
+            self.db().recovery()
+        ));
+        self.check_all();
+    }
+
+    fn step(&mut self, step: Step) {
+        match step {
+            Step::Record(batch) => self.record(batch),
+            Step::Repeat => {
+                let batch = self.last_batch.clone();
+                self.record(batch);
+            }
+            Step::Close => self.close(),
+            Step::Checkpoint { save } => self.checkpoint(save),
+            Step::Crash {
+                restore_saved,
+                drop_store,
+                cut,
+            } => self.crash(restore_saved, drop_store, cut),
+        }
+    }
+}
+
+/// The log segment with the highest first LSN, and its length.
+fn last_segment(wal: &Path) -> (Option<PathBuf>, u64) {
+    let Ok(entries) = std::fs::read_dir(wal) else {
+        return (None, 0);
+    };
+    let last = entries
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .and_then(|n| n.strip_suffix(".log"))
+                .is_some_and(|d| d.len() == 20 && d.bytes().all(|b| b.is_ascii_digit()))
+        })
+        .max();
+    match last {
+        Some(path) => {
+            let len = std::fs::metadata(&path).map_or(0, |m| m.len());
+            (Some(path), len)
+        }
+        None => (None, 0),
+    }
+}
+
+pub fn model(data: &[u8]) {
+    let mut input = Input::new(data);
+    let config = input.byte();
+    let options = Options {
+        shards: [1, 2, 16, 64][usize::from((config >> 1) & 3)],
+        durability: if config & 1 == 0 {
+            Durability::Sync
+        } else {
+            Durability::Buffered
+        },
+        segment_target_bytes: SEGMENT_BYTES,
+        ..Options::default()
+    };
+    let Some(tmp) = scratch::tempdir() else {
+        return;
+    };
+    let mut harness = Harness {
+        dir: tmp.path().join("db"),
+        saved_store: tmp.path().join("saved-state"),
+        options,
+        db: None,
+        model: Model::default(),
+        lsn: 0,
+        history: BTreeMap::from([(0, Model::default())]),
+        saved_lsn: None,
+        last_batch: Batch::new(),
+        trace: vec![format!("open with {:?}", config)],
+    };
+    harness.open();
+    for _ in 0..MAX_STEPS {
+        if !input.more() {
+            break;
+        }
+        let step = decode_step(&mut input);
+        harness.step(step);
+    }
+    harness.check_all();
+    if scratch::tracing() {
+        eprintln!("{}", harness.trace.join("\n"));
+    }
+    if let Some(db) = harness.db.take() {
+        if let Err(e) = db.close() {
+            harness.fail(format!("final close failed: {e}"));
+        }
+    }
+}
