@@ -269,3 +269,66 @@ fn non_utf8_and_oversized_ingest_lines_are_refused_with_their_line_number_and_lo
         );
     }
 }
+
+/// A checkpoint directory (see docs/REPLICAS.md) of a small database.
+fn checkpoint_dir(tmp: &Path) -> PathBuf {
+    let primary = tmp.join("db");
+    database(&primary, 3);
+    let db = Db::open(&primary).unwrap();
+    let out = tmp.join("checkpoint");
+    db.checkpoint_to(&out).unwrap();
+    db.close().unwrap();
+    out
+}
+
+#[test]
+fn a_manifest_naming_files_outside_the_checkpoint_is_refused_without_reading_them() {
+    for listed in ["/dev/zero", "../db/FOLIO", "state/../../db/FOLIO", ""] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = checkpoint_dir(tmp.path());
+        let manifest_path = out.join("MANIFEST.json");
+        let mut manifest: serde_json::Value =
+            serde_json::from_slice(&fs::read(&manifest_path).unwrap()).unwrap();
+        manifest["body"]["files"][0]["path"] = serde_json::json!(listed);
+        manifest["body"]["files"][0]["len"] = serde_json::json!(1u64 << 40);
+        let body = serde_json::to_vec(&manifest["body"]).unwrap();
+        manifest["crc32"] = serde_json::json!(crc32fast::hash(&body));
+        fs::write(&manifest_path, serde_json::to_vec(&manifest).unwrap()).unwrap();
+        match Db::open(&out) {
+            Err(Error::Replica(folio::ReplicaError::BadCheckpoint { why, .. })) => {
+                assert!(
+                    why.contains("outside") || why.contains("regular"),
+                    "{listed}: {why}"
+                )
+            }
+            Err(e) => panic!("{listed}: expected a bad checkpoint, got {e}"),
+            Ok(_) => panic!("{listed}: opened"),
+        }
+    }
+}
+
+#[test]
+fn a_replica_whose_store_is_gone_is_refused_rather_than_opened_empty() {
+    for drop_log in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let out = checkpoint_dir(tmp.path());
+        Db::open(&out).unwrap().close().unwrap(); // first open: manifest checked and removed
+        fs::remove_dir_all(out.join("state")).unwrap();
+        if drop_log {
+            for f in fs::read_dir(out.join("wal")).unwrap() {
+                fs::remove_file(f.unwrap().path()).unwrap();
+            }
+        }
+        match Db::open(&out) {
+            Err(Error::Replica(folio::ReplicaError::BadCheckpoint { why, .. })) => {
+                assert!(why.contains("continues from LSN 4"), "{why}")
+            }
+            // Its own log starts after the base: replaying it from LSN 1 finds the gap.
+            Err(Error::Corruption { kind, .. }) if !drop_log => {
+                assert!(matches!(kind, CorruptionKind::LsnGap { .. }), "{kind:?}")
+            }
+            Err(e) => panic!("expected a bad checkpoint, got {e}"),
+            Ok(db) => panic!("opened at LSN {}", db.visible_lsn().0),
+        }
+    }
+}

@@ -180,7 +180,31 @@ pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
         });
     }
     for f in &manifest.body.files {
-        let file = dir.join(&f.path);
+        // Only plain relative paths inside the directory, naming regular files of the listed
+        // length: a crafted manifest must not make opening read /dev/zero, a FIFO or ../secret.
+        let relative = Path::new(&f.path);
+        if f.path.is_empty()
+            || !relative
+                .components()
+                .all(|c| matches!(c, std::path::Component::Normal(_)))
+        {
+            return Err(bad(format!(
+                "manifest lists a path outside the checkpoint: {:?}",
+                f.path
+            )));
+        }
+        let file = dir.join(relative);
+        let meta = std::fs::symlink_metadata(&file).map_err(|e| bad(format!("{}: {e}", f.path)))?;
+        if !meta.is_file() {
+            return Err(bad(format!("{} is not a regular file", f.path)));
+        }
+        if meta.len() != f.len {
+            return Err(Error::corruption(
+                &file,
+                meta.len().min(f.len),
+                CorruptionKind::BadLength(meta.len()),
+            ));
+        }
         let bytes = std::fs::read(&file).map_err(|e| bad(format!("{}: {e}", f.path)))?;
         if bytes.len() as u64 != f.len {
             return Err(Error::corruption(

@@ -119,6 +119,22 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         tail = replay(&mut state, &mut applier, Lsn(0))?;
         tail.truncated_bytes += cut_before;
     }
+    if let Some(base) = base {
+        if state.lsn.0 < base.lsn {
+            // A replica's own log starts after its base: without a readable store the state up
+            // to the base is gone, and opening empty would silently lose it.
+            return Err(crate::error::ReplicaError::BadCheckpoint {
+                path: path.to_path_buf(),
+                why: format!(
+                    "state reaches LSN {} but the directory continues from LSN {} ({})",
+                    state.lsn.0,
+                    base.lsn,
+                    report.rebuilt.as_deref().unwrap_or("store behind its base")
+                ),
+            }
+            .into());
+        }
+    }
     if state.catalog.building.is_some() {
         // An index creation was logged but its backfill did not finish: complete it.
         state.finish_index_build();
