@@ -896,6 +896,11 @@ fn other_format_version() {
     let mut bytes = std::fs::read(&meta).unwrap();
     assert_eq!(&bytes[8..12], &1u32.to_le_bytes(), "version 1 at offset 8");
     bytes[8] = 99;
+    // A well-formed file of another version: its checksum (bytes 12..16, over the rest) is valid.
+    let mut crc = crc32fast::Hasher::new();
+    crc.update(&bytes[0..12]);
+    crc.update(&bytes[16..]);
+    bytes[12..16].copy_from_slice(&crc.finalize().to_le_bytes());
     std::fs::write(&meta, &bytes).unwrap();
     let err = Db::open_with(&path, common::options(4, folio::Durability::Sync))
         .err()
