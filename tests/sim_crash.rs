@@ -9,7 +9,7 @@
 
 mod harness;
 
-use folio::io::sim::{SimFs, SplitMix};
+use folio::io::sim::SplitMix;
 use harness::*;
 
 #[test]
@@ -45,18 +45,4 @@ fn every_crash_point_of_a_small_workload_and_random_points_of_larger_ones() {
         tally.violations.len(),
         tally.violations
     );
-}
-
-#[test]
-#[ignore]
-fn debug_journal() {
-    let seed = seed("debug");
-    let w = workload(seed, 24);
-    let sim = SimFs::new();
-    let dir = scratch();
-    let run = run(&sim, &db_path(&dir), &w);
-    eprintln!("acks: {:?}", run.acks);
-    for line in sim.journal(0..60) {
-        eprintln!("{line}");
-    }
 }
