@@ -296,6 +296,11 @@ pub struct ReplicaBenchReport {
     pub replicas: usize,
     /// Ingest rate asked for in the lag phase (events/s); 0 = as fast as the primary goes.
     pub rate_limit: u64,
+    /// Flow-control bound of every replica in milliseconds (0 = off).
+    pub flow_control_ms: f64,
+    /// Group commits delayed by flow control during the whole run, and the time they waited.
+    pub throttled_groups: u64,
+    pub throttled_ms: f64,
     /// Primary ingest rate during the lag phase (replicas following, no readers).
     pub ingest_events_per_sec: f64,
     /// `Db::snapshot()` with no writer running.
@@ -328,6 +333,7 @@ pub fn replicas(
     replicas: usize,
     phase_ms: u64,
     rate: u64,
+    flow_control: Option<std::time::Duration>,
 ) -> Result<ReplicaBenchReport> {
     use crate::replica::{Consistency, PoolOptions, ReadPool};
     use std::sync::atomic::AtomicBool;
@@ -353,7 +359,10 @@ pub fn replicas(
             db.record(Batch::from(chunk.to_vec()))?;
         }
         let nodes: Vec<Arc<crate::replica::Replica>> = (1..=replicas)
-            .map(|i| Arc::new(db.replica(&format!("r{i}"))))
+            .map(|i| {
+                let options = crate::replica::ReplicaOptions { flow_control };
+                Arc::new(db.replica_with(&format!("r{i}"), options))
+            })
             .collect();
         let pool = ReadPool::new(db.clone(), nodes.clone(), PoolOptions::default());
         let idle = time_snapshots(&db, 200_000);
@@ -446,6 +455,12 @@ pub fn replicas(
             batch,
             replicas,
             rate_limit: rate,
+            flow_control_ms: flow_control.map_or(0.0, |d| d.as_secs_f64() * 1e3),
+            throttled_groups: nodes.iter().map(|r| r.throttled().0).sum(),
+            throttled_ms: nodes
+                .iter()
+                .map(|r| r.throttled().1.as_secs_f64() * 1e3)
+                .sum(),
             ingest_events_per_sec: lag_events as f64 / ingest_secs,
             snapshot_idle_p50_ns: percentile(&idle, 50.0),
             snapshot_idle_p99_ns: percentile(&idle, 99.0),

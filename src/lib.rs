@@ -42,5 +42,5 @@ pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money, Month,
     Op, Org, OrgId, PayExpense, PaymentMethod, Reversal, Timestamp,
 };
-pub use replica::{Consistency, ReadPool, Replica};
+pub use replica::{Consistency, ReadPool, Replica, ReplicaOptions};
 pub use state::read::{DayBalance, LedgerEntry};

@@ -532,3 +532,57 @@ fn an_edge_replica_killed_while_applying_converges() {
     assert_eq!(answers(&replica), want);
     assert!(replica.verify().is_ok(), "{:?}", replica.verify().problems);
 }
+
+#[test]
+fn flow_control_holds_the_primary_for_a_slow_replica_but_never_for_a_stalled_one() {
+    use folio::ReplicaOptions;
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let bound = Duration::from_millis(5);
+    let gated = db.replica_with(
+        "gated",
+        ReplicaOptions {
+            flow_control: Some(bound),
+        },
+    );
+    let free = db.replica("free");
+    let mut model = Model::new();
+    let mut n = 0u64;
+    let mut write = |count: u64, model: &mut Model| {
+        for _ in 0..count {
+            let (b, effects) = batch(n);
+            n += 1;
+            model.insert(db.record(b).unwrap(), effects);
+        }
+    };
+
+    // A slow replica (every apply step sleeps 20 ms, four times the bound): the committer waits.
+    gated.inject_apply_delay(Duration::from_millis(20));
+    free.inject_apply_delay(Duration::from_millis(20));
+    write(60, &mut model);
+    let (groups, waited) = gated.throttled();
+    assert!(groups > 0, "no group commit waited for the slow replica");
+    assert!(waited > Duration::ZERO);
+    // A replica without flow control never holds the primary, slow or not.
+    assert_eq!(free.throttled(), (0, Duration::ZERO));
+
+    // A stalled replica is never waited for: writes go on at full speed.
+    gated.inject_apply_delay(Duration::ZERO);
+    free.inject_apply_delay(Duration::ZERO);
+    assert!(gated.wait_for(db.visible_lsn(), Duration::from_secs(10)));
+    gated.inject_stall(true);
+    let before = gated.throttled().0;
+    write(200, &mut model);
+    assert_eq!(gated.throttled().0, before, "waited for a stalled replica");
+    assert!(gated.lag_lsn() >= 200);
+
+    // Resumed, both converge exactly.
+    gated.inject_stall(false);
+    let head = db.visible_lsn();
+    for r in [&gated, &free] {
+        assert!(r.wait_for(head, Duration::from_secs(10)));
+        let view = r.snapshot().unwrap();
+        assert_eq!(view.lsn(), head);
+        check_view(&view, &model);
+    }
+}

@@ -39,6 +39,9 @@ pub fn run(shared: Arc<Shared>, rx: Receiver<Command>, mut writer: LogWriter, sy
     let mut shutting_down = false;
     while !shutting_down {
         let Ok(first) = rx.recv() else { break };
+        // Replicas under flow control get to catch up first; batches queue meanwhile and join
+        // this group.
+        shared.progress.throttle();
         let mut group = vec![first];
         let mut ops = 0usize;
         while group.len() < MAX_GROUP_BATCHES && ops < MAX_GROUP_OPS {

@@ -5,7 +5,7 @@ use super::commit::Command;
 use super::Db;
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
-use crate::replica::{LogFollower, Replica, ShippedFrame};
+use crate::replica::{LogFollower, Replica, ReplicaOptions, ShippedFrame};
 use crate::state::{DirtyKey, DirtySet};
 use crate::store::meta::Meta;
 use crate::store::Store;
@@ -307,22 +307,25 @@ impl Db {
     /// Starts an in-process replica from a snapshot of this database; it tails this database's
     /// log from there.
     pub fn replica(&self, name: &str) -> Replica {
-        let (state, applier, crc) = {
+        self.replica_with(name, ReplicaOptions::default())
+    }
+
+    /// [`Db::replica`] with options (e.g. flow control).
+    pub fn replica_with(&self, name: &str, options: ReplicaOptions) -> Replica {
+        let (state, entries, crc) = {
             let current = self.shared.state.read();
-            let applier = crate::state::Applier {
-                dirty: Default::default(),
-                entries: current.applier.entries.clone(),
-            };
-            (current.state.clone(), applier, current.log_crc)
+            let entries = current.applier.entries.clone();
+            (current.state.clone(), entries, current.log_crc)
         };
+        let wal = self.shared.path.join(WAL_DIR);
+        let follower = LogFollower::new(&wal, self.shared.db_id, state.lsn.0, crc);
         Replica::start(
             name.to_string(),
             state,
-            applier,
-            crc,
-            self.shared.path.join(WAL_DIR),
-            self.shared.db_id,
+            entries,
+            follower,
             self.shared.progress.clone(),
+            options,
         )
     }
 

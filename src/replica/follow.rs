@@ -196,12 +196,15 @@ impl LogFollower {
             .len();
         let have = active.offset + active.pending.len() as u64;
         if len > have {
-            let mut more = vec![0u8; (len - have) as usize];
-            active
+            let start = active.pending.len();
+            active.pending.resize(start + (len - have) as usize, 0);
+            if let Err(e) = active
                 .file
-                .read_exact_at(&mut more, have)
-                .map_err(|e| Error::io(&active.path, e))?;
-            active.pending.extend_from_slice(&more);
+                .read_exact_at(&mut active.pending[start..], have)
+            {
+                active.pending.truncate(start);
+                return Err(Error::io(&active.path, e));
+            }
         }
         let mut consumed = 0usize;
         let mut progressed = false;

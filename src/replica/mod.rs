@@ -21,17 +21,19 @@ use crate::codec::record::{self, LogOp};
 use crate::db::Snapshot;
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
-use crate::state::{Applier, State};
+use crate::state::apply::Side;
+use crate::state::{Applier, EntryIndex, State};
 use parking_lot::{Condvar, Mutex, RwLock};
 use std::collections::VecDeque;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 /// Groups of at least this many operations apply balances on a second thread.
 const PARALLEL_APPLY_OPS: usize = 256;
+/// A group waits at most this many times a replica's flow-control bound for it.
+const FLOW_WAIT_FACTOR: u32 = 4;
 /// Payload bytes a replica reads and applies at once.
 const APPLY_CHUNK_BYTES: usize = 256 << 10;
 /// Commit times remembered for lag-in-time (one per group commit).
@@ -60,7 +62,7 @@ pub(crate) fn decode_frames(frames: &[ShippedFrame]) -> Result<Decoded> {
 /// Applies decoded batches as one group; `at` names the first frame for errors.
 pub(crate) fn apply_decoded(
     state: &mut State,
-    applier: &mut Applier,
+    side: Side<'_>,
     batches: &Decoded,
     at: &ShippedFrame,
 ) -> Result<()> {
@@ -70,7 +72,7 @@ pub(crate) fn apply_decoded(
         .collect();
     let ops: usize = refs.iter().map(|r| r.1.len()).sum();
     state
-        .apply_group(&refs, ops >= PARALLEL_APPLY_OPS, applier)
+        .apply_group_with(&refs, ops >= PARALLEL_APPLY_OPS, side)
         .map_err(|e| Error::corruption(&at.file, at.offset, CorruptionKind::InconsistentOp(e)))
 }
 
@@ -85,7 +87,7 @@ pub(crate) fn apply_frames(
         return Ok(());
     };
     let batches = decode_frames(frames)?;
-    apply_decoded(state, applier, &batches, first)
+    apply_decoded(state, Side::Full(applier), &batches, first)
 }
 
 /// The primary's commit progress: the last applied LSN, a wake-up for followers, and the time of
@@ -94,6 +96,8 @@ pub(crate) struct Progress {
     lsn: Mutex<u64>,
     cv: Condvar,
     commits: Mutex<VecDeque<(u64, Instant)>>,
+    /// Replicas that asked the committer to wait for them ([`ReplicaOptions::flow_control`]).
+    gated: Mutex<Vec<Weak<ReplicaInner>>>,
 }
 
 impl Progress {
@@ -102,6 +106,22 @@ impl Progress {
             lsn: Mutex::new(lsn),
             cv: Condvar::new(),
             commits: Mutex::new(VecDeque::new()),
+            gated: Mutex::new(Vec::new()),
+        }
+    }
+
+    /// Flow control, called by the committer before each group: while a replica under flow
+    /// control lags more than its bound, wait for it to apply — but never for a replica that is
+    /// stalled, failed or not applying, and never longer than [`FLOW_WAIT_FACTOR`] × its bound
+    /// per group, so a broken replica cannot hold the primary.
+    pub(crate) fn throttle(&self) {
+        let gated: Vec<Arc<ReplicaInner>> = {
+            let mut gated = self.gated.lock();
+            gated.retain(|w| w.strong_count() > 0);
+            gated.iter().filter_map(Weak::upgrade).collect()
+        };
+        for replica in gated {
+            replica.hold_back(self);
         }
     }
 
@@ -164,7 +184,66 @@ pub(crate) struct ReplicaInner {
     stop: AtomicBool,
     stalled: AtomicBool,
     failing_reads: AtomicBool,
+    /// Fault injection: microseconds to sleep before each apply (a slow replica).
+    apply_delay_us: AtomicU64,
     pub(crate) queries: AtomicU64,
+    options: ReplicaOptions,
+    /// Group commits the primary delayed for this replica, and for how long in all.
+    throttled: AtomicU64,
+    throttled_ns: AtomicU64,
+}
+
+impl ReplicaInner {
+    /// Waits (the committer, before a group) while this replica lags beyond its flow-control
+    /// bound and is making progress.
+    fn hold_back(&self, source: &Progress) {
+        let Some(bound) = self.options.flow_control else {
+            return;
+        };
+        let started = Instant::now();
+        let give_up = started + bound * FLOW_WAIT_FACTOR;
+        let mut waited = false;
+        loop {
+            if self.stop.load(Ordering::Relaxed)
+                || self.stalled.load(Ordering::Relaxed)
+                || self.apply_failed.load(Ordering::Acquire)
+            {
+                break;
+            }
+            let applied = self.applied.load(Ordering::Acquire);
+            if source.lag_after(applied) <= bound {
+                break;
+            }
+            let now = Instant::now();
+            // Not applying (source errors, a long copy): flow control does not hold the primary.
+            if now >= give_up
+                || self.health.lock().last_progress.elapsed() > bound * FLOW_WAIT_FACTOR
+            {
+                break;
+            }
+            let (lock, cv) = &self.applied_cv;
+            let mut guard = lock.lock();
+            if self.applied.load(Ordering::Acquire) == applied {
+                cv.wait_for(&mut guard, (give_up - now).min(bound / 4));
+            }
+            waited = true;
+        }
+        if waited {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+            self.throttled_ns
+                .fetch_add(started.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        }
+    }
+}
+
+/// How an in-process replica follows its primary.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReplicaOptions {
+    /// Flow control: when set, the primary's committer delays its next group commit while this
+    /// replica lags more than this (in time), so the replica keeps up at the cost of ingest rate.
+    /// A replica that is stalled, failed or not applying is never waited for, and no group waits
+    /// more than 4 × the bound. `None` (the default): the primary never waits.
+    pub flow_control: Option<Duration>,
 }
 
 /// An in-process read replica of a [`crate::Db`]: a follower with its own copy-on-write state,
@@ -176,15 +255,16 @@ pub struct Replica {
 }
 
 impl Replica {
+    /// Starts applying after `state` with `follower` positioned right after its LSN.
     pub(crate) fn start(
         name: String,
         state: Arc<State>,
-        applier: Applier,
-        log_crc: u32,
-        wal_dir: PathBuf,
-        db_id: u64,
+        entries: EntryIndex,
+        follower: LogFollower,
         source: Arc<Progress>,
+        options: ReplicaOptions,
     ) -> Replica {
+        debug_assert_eq!(follower.next_lsn(), state.lsn.0 + 1);
         let lsn = state.lsn.0;
         let inner = Arc::new(ReplicaInner {
             name,
@@ -201,14 +281,20 @@ impl Replica {
             stop: AtomicBool::new(false),
             stalled: AtomicBool::new(false),
             failing_reads: AtomicBool::new(false),
+            apply_delay_us: AtomicU64::new(0),
             queries: AtomicU64::new(0),
+            options,
+            throttled: AtomicU64::new(0),
+            throttled_ns: AtomicU64::new(0),
         });
-        let follower = LogFollower::new(&wal_dir, db_id, lsn, log_crc);
+        if options.flow_control.is_some() {
+            inner.source.gated.lock().push(Arc::downgrade(&inner));
+        }
         let thread = {
             let inner = inner.clone();
             std::thread::Builder::new()
                 .name(format!("folio-replica-{}", inner.name))
-                .spawn(move || run(inner, follower, applier))
+                .spawn(move || run(inner, follower, entries))
                 .expect("spawn replica thread")
         };
         Replica {
@@ -285,6 +371,14 @@ impl Replica {
         true
     }
 
+    /// Group commits the primary delayed for this replica (flow control) and the time spent.
+    pub fn throttled(&self) -> (u64, Duration) {
+        (
+            self.inner.throttled.load(Ordering::Relaxed),
+            Duration::from_nanos(self.inner.throttled_ns.load(Ordering::Relaxed)),
+        )
+    }
+
     /// Queries served through [`Replica::snapshot`].
     pub fn queries(&self) -> u64 {
         self.inner.queries.load(Ordering::Relaxed)
@@ -298,6 +392,13 @@ impl Replica {
     /// Fault injection for drills and tests: make every read fail (or succeed again).
     pub fn inject_read_failures(&self, failing: bool) {
         self.inner.failing_reads.store(failing, Ordering::Relaxed);
+    }
+
+    /// Fault injection for drills and tests: sleep this long before applying each step of
+    /// frames (a slow replica); zero turns it off.
+    pub fn inject_apply_delay(&self, delay: Duration) {
+        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
+        self.inner.apply_delay_us.store(us, Ordering::Relaxed);
     }
 
     /// Stops the applier thread.
@@ -315,18 +416,30 @@ impl Drop for Replica {
     }
 }
 
+/// How long the applier waits for readers to let go of the spare copy before copying what it
+/// changes instead (a pool read holds a copy for microseconds; a long-held snapshot should not
+/// stall the replica).
+const DRAIN_WAIT: Duration = Duration::from_micros(500);
+
+/// The spare copy, writable: waits up to [`DRAIN_WAIT`] for readers that still hold it from
+/// when it was published, then shares it copy-on-write (cost bounded by what the apply touches).
+fn writable(spare: &mut Arc<State>) -> &mut State {
+    let deadline = Instant::now() + DRAIN_WAIT;
+    // Readers reach only the published copy, so this count can only fall.
+    while Arc::strong_count(spare) > 1 && Instant::now() < deadline {
+        std::thread::yield_now();
+    }
+    Arc::make_mut(spare)
+}
+
 /// The applier loop. Two copies of the state take turns (a left-right scheme): readers see the
-/// published one while new groups are applied to the other, which first replays the groups it
-/// missed; then the two swap. Each group is applied twice, but no node is copied and no reader
-/// ever waits for an apply. If a reader still holds the spare copy from when it was published,
-/// `Arc::make_mut` shares it copy-on-write instead (cost bounded by what the group touches).
-fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, applier: Applier) {
+/// published one while new frames are applied to the other, which is then published. Right after
+/// a swap, before looking for new frames, the copy readers just left replays the groups it
+/// missed, so a new group waits for one apply only. Each group is applied twice, but no node is
+/// copied and no reader ever waits for an apply. The entry map is kept once, by the first apply
+/// of a group; the replay only reads it. Nothing is tracked for checkpoints.
+fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIndex) {
     let mut spare = inner.state.read().clone();
-    let mut spare_applier = Applier {
-        dirty: Default::default(),
-        entries: applier.entries.clone(),
-    };
-    let mut live_applier = applier;
     // Groups the published copy has and the spare lacks, with their first frame (for errors).
     let mut behind: Option<(Decoded, ShippedFrame)> = None;
     while !inner.stop.load(Ordering::Relaxed) {
@@ -334,6 +447,14 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, applier: Applier) {
         if inner.stalled.load(Ordering::Relaxed) || inner.apply_failed.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(2));
             continue;
+        }
+        if let Some((missed, at)) = behind.take() {
+            if let Err(e) =
+                apply_decoded(writable(&mut spare), Side::Replay(&entries), &missed, &at)
+            {
+                fail(&inner, e);
+                continue;
+            }
         }
         let frames = match follower.poll(APPLY_CHUNK_BYTES) {
             Ok(frames) => {
@@ -354,15 +475,16 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, applier: Applier) {
             inner.source.wait_past(applied, Duration::from_millis(20));
             continue;
         }
+        let delay = inner.apply_delay_us.load(Ordering::Relaxed);
+        if delay > 0 {
+            std::thread::sleep(Duration::from_micros(delay));
+        }
         let last = frames[frames.len() - 1].lsn;
         // A failed apply leaves the spare part-applied; it is never published: the replica is
         // marked failed and refuses reads until it is rebuilt.
         let result = decode_frames(&frames).and_then(|batches| {
-            let state = Arc::make_mut(&mut spare);
-            if let Some((missed, at)) = behind.take() {
-                apply_decoded(state, &mut spare_applier, &missed, &at)?;
-            }
-            apply_decoded(state, &mut spare_applier, &batches, &frames[0])?;
+            let side = Side::Register(&mut entries);
+            apply_decoded(writable(&mut spare), side, &batches, &frames[0])?;
             Ok(batches)
         });
         match result {
@@ -371,19 +493,21 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, applier: Applier) {
                     let mut published = inner.state.write();
                     std::mem::swap(&mut *published, &mut spare);
                 }
-                std::mem::swap(&mut live_applier, &mut spare_applier);
                 behind = Some((batches, frames[0].clone()));
                 inner.applied.store(last, Ordering::Release);
                 inner.health.lock().last_progress = Instant::now();
                 let _guard = inner.applied_cv.0.lock();
                 inner.applied_cv.1.notify_all();
             }
-            Err(e) => {
-                let mut health = inner.health.lock();
-                health.last_error = Some(e.to_string());
-                health.apply_failed = true;
-                inner.apply_failed.store(true, Ordering::Release);
-            }
+            Err(e) => fail(&inner, e),
         }
     }
+}
+
+/// Marks the replica failed: its state can no longer be trusted and reads are refused.
+fn fail(inner: &ReplicaInner, e: Error) {
+    let mut health = inner.health.lock();
+    health.last_error = Some(e.to_string());
+    health.apply_failed = true;
+    inner.apply_failed.store(true, Ordering::Release);
 }

@@ -114,6 +114,8 @@ pub struct NodeStatus {
     pub queries: u64,
     /// Reads routed away from the node (unhealthy, breaker open, too stale, or failed).
     pub failovers: u64,
+    /// Group commits the primary delayed for this replica (flow control).
+    pub throttled_groups: u64,
     pub last_error: Option<String>,
 }
 
@@ -279,6 +281,7 @@ impl ReadPool {
             breaker: BreakerState::Closed,
             queries: inner.primary_served.load(Ordering::Relaxed),
             failovers: 0,
+            throttled_groups: 0,
             last_error: None,
         }];
         for node in &inner.nodes {
@@ -294,6 +297,7 @@ impl ReadPool {
                 breaker: node.breaker.lock().state,
                 queries: node.served.load(Ordering::Relaxed),
                 failovers: node.failovers.load(Ordering::Relaxed),
+                throttled_groups: r.throttled().0,
                 last_error: r.last_error(),
             });
         }

@@ -8,6 +8,33 @@ use super::catalog::{add_flow, EntryLoc, OrgState};
 use super::index::IndexCatalog;
 use super::ledger::{MonthBucket, PartitionId, Row};
 use super::{balance, Applier, DirtyKey, DirtySet, EntryIndex, PMap, POrdMap, State};
+
+/// What an apply keeps beside the state it changes.
+pub enum Side<'a> {
+    /// The primary and replica directories: register entries and track the values a checkpoint
+    /// must write.
+    Full(&'a mut Applier),
+    /// An in-process replica's copy of the state: register entries; nothing is checkpointed.
+    Register(&'a mut EntryIndex),
+    /// A second copy of a state that `Register` already brought to these batches (the replica's
+    /// left-right pair): entries are known, nothing is tracked.
+    Replay(&'a EntryIndex),
+}
+
+/// The entry map as one apply uses it.
+enum Entries<'a> {
+    Register(&'a mut EntryIndex),
+    Known(&'a EntryIndex),
+}
+
+impl Entries<'_> {
+    fn get(&self, key: &(OrgId, u64)) -> Option<&EntryLoc> {
+        match self {
+            Entries::Register(e) => e.get(key),
+            Entries::Known(e) => e.get(key),
+        }
+    }
+}
 use crate::codec::record::{EntryRecord, LogOp, OrgRecord, PayRecord};
 use crate::model::{BusinessDay, Category, Kind, Lsn, OrgId, PaymentMethod};
 use std::str::FromStr;
@@ -29,6 +56,16 @@ impl State {
         parallel: bool,
         side: &mut Applier,
     ) -> Result<(), String> {
+        self.apply_group_with(batches, parallel, Side::Full(side))
+    }
+
+    /// [`State::apply_group`] with the bookkeeping `side` asks for.
+    pub fn apply_group_with(
+        &mut self,
+        batches: &[(Lsn, &[LogOp])],
+        parallel: bool,
+        side: Side<'_>,
+    ) -> Result<(), String> {
         let mut previous = self.lsn;
         for (lsn, _) in batches {
             assert!(
@@ -45,16 +82,23 @@ impl State {
             ledgers,
             catalog,
         } = self;
+        let (dirty, entries) = match side {
+            Side::Full(a) => (Some(&mut a.dirty), Entries::Register(&mut a.entries)),
+            Side::Register(e) => (None, Entries::Register(e)),
+            Side::Replay(e) => (None, Entries::Known(e)),
+        };
+        let track = dirty.is_some();
         let mut ledger_side = LedgerSide {
             orgs,
             ledgers,
-            dirty: &mut side.dirty,
-            entries: &mut side.entries,
+            dirty: Tracker(dirty),
+            entries,
             catalog,
         };
         let mut balance_side = BalanceSide {
             balances,
             shards: *shards,
+            track,
             dirty: Vec::new(),
         };
         let (ledger_result, balance_result) = if parallel {
@@ -83,9 +127,26 @@ impl State {
 struct LedgerSide<'a> {
     orgs: &'a mut PMap<OrgId, Arc<OrgState>>,
     ledgers: &'a mut POrdMap<PartitionId, MonthBucket>,
-    dirty: &'a mut DirtySet,
-    entries: &'a mut EntryIndex,
+    dirty: Tracker<'a>,
+    entries: Entries<'a>,
     catalog: &'a mut Arc<IndexCatalog>,
+}
+
+/// The dirty set, when this apply tracks one.
+struct Tracker<'a>(Option<&'a mut DirtySet>);
+
+impl Tracker<'_> {
+    fn insert(&mut self, key: DirtyKey) {
+        if let Some(set) = &mut self.0 {
+            set.insert(key);
+        }
+    }
+
+    fn extend(&mut self, keys: Vec<DirtyKey>) {
+        if let Some(set) = &mut self.0 {
+            set.extend(keys);
+        }
+    }
 }
 
 impl LedgerSide<'_> {
@@ -181,17 +242,23 @@ impl LedgerSide<'_> {
         if ledger.persisted < lsn {
             let ledger = Arc::make_mut(ledger);
             let key = (e.occurred_at, e.entry_id);
-            // The entry map first: it refuses a duplicate before the ledger changes.
-            self.entries
-                .add_entry(
-                    (org, e.entry_id),
-                    EntryLoc {
-                        kind,
-                        occurred_at: e.occurred_at,
-                    },
-                    |flows| add_flow(flows, kind, e.reverses != 0, e.amount),
-                )
-                .map_err(|why| format!("org {org}: entry {} {why}", e.entry_id))?;
+            let loc = EntryLoc {
+                kind,
+                occurred_at: e.occurred_at,
+            };
+            match &mut self.entries {
+                // The entry map first: it refuses a duplicate before the ledger changes.
+                Entries::Register(entries) => entries
+                    .add_entry((org, e.entry_id), loc, |flows| {
+                        add_flow(flows, kind, e.reverses != 0, e.amount)
+                    })
+                    .map_err(|why| format!("org {org}: entry {} {why}", e.entry_id))?,
+                // The first apply of this batch registered it (and refused duplicates); the
+                // ledger below still refuses a row it already holds.
+                Entries::Known(entries) => {
+                    debug_assert_eq!(entries.get(&(org, e.entry_id)), Some(&loc));
+                }
+            }
             ledger
                 .insert_row(self.catalog, kind, key, row)
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
@@ -206,7 +273,7 @@ impl LedgerSide<'_> {
                 .ok_or_else(|| format!("org {org}: reversal of unknown entry {}", e.reverses))?;
             mark_row(
                 self.ledgers,
-                self.dirty,
+                &mut self.dirty,
                 self.catalog,
                 lsn,
                 org,
@@ -229,7 +296,7 @@ impl LedgerSide<'_> {
             .ok_or_else(|| format!("org {org}: payment of unknown entry {}", p.entry_id))?;
         mark_row(
             self.ledgers,
-            self.dirty,
+            &mut self.dirty,
             self.catalog,
             lsn,
             org,
@@ -246,6 +313,8 @@ impl LedgerSide<'_> {
 struct BalanceSide<'a> {
     balances: &'a mut [super::balance::BalanceShard],
     shards: u32,
+    /// Whether to collect the changed values in `dirty`.
+    track: bool,
     dirty: Vec<DirtyKey>,
 }
 
@@ -278,8 +347,10 @@ impl BalanceSide<'_> {
             };
             bal.add(day, revenue, expense, rows)
                 .ok_or_else(|| format!("org {org}: balance overflow"))?;
-            self.dirty
-                .push(DirtyKey::Balance(shard as u32, super::chunk_of(org), month));
+            if self.track {
+                self.dirty
+                    .push(DirtyKey::Balance(shard as u32, super::chunk_of(org), month));
+            }
         }
         Ok(())
     }
@@ -289,7 +360,7 @@ impl BalanceSide<'_> {
 #[allow(clippy::too_many_arguments)]
 fn mark_row(
     ledgers: &mut POrdMap<PartitionId, MonthBucket>,
-    dirty: &mut DirtySet,
+    dirty: &mut Tracker<'_>,
     catalog: &IndexCatalog,
     lsn: Lsn,
     org: OrgId,

@@ -162,6 +162,10 @@ enum Command {
         /// Ingest rate for the lag phase in events/s (0 = the primary's full rate).
         #[arg(long, default_value_t = 0)]
         rate: u64,
+        /// Flow control: the primary waits for a replica lagging more than this many
+        /// milliseconds (0 = off).
+        #[arg(long, default_value_t = 0.0)]
+        flow_control_ms: f64,
     },
     /// Run hotel-ledger-v1 on Folio, PostgreSQL and SQLite in one run; compare every checked
     /// answer exactly (exit status 1 on any disagreement) and print one table of figures and
@@ -719,13 +723,17 @@ fn run(cli: Cli) -> Result<(), Error> {
             replicas,
             phase_ms,
             rate,
+            flow_control_ms,
         } => {
+            let flow_control = (flow_control_ms > 0.0)
+                .then(|| std::time::Duration::from_secs_f64(flow_control_ms / 1e3));
             let report = bench::replicas(
                 &Params { seed, orgs, events },
                 batch,
                 replicas,
                 phase_ms,
                 rate,
+                flow_control,
             )?;
             println!(
                 "{}",
