@@ -11,6 +11,7 @@
 
 pub mod follow;
 pub mod pool;
+mod stripe;
 
 pub use follow::{read_segments, LogFollower, ShippedFrame};
 pub use pool::{
@@ -23,7 +24,7 @@ use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
 use crate::state::apply::Side;
 use crate::state::{Applier, EntryIndex, State};
-use parking_lot::{Condvar, Mutex, RwLock};
+use parking_lot::{Condvar, Mutex};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -174,7 +175,8 @@ struct Health {
 
 pub(crate) struct ReplicaInner {
     name: String,
-    state: RwLock<Arc<State>>,
+    /// The published copy: readers load it without a lock (no lock word shared by readers).
+    state: arc_swap::ArcSwap<State>,
     applied: AtomicU64,
     source: Arc<Progress>,
     health: Mutex<Health>,
@@ -186,7 +188,7 @@ pub(crate) struct ReplicaInner {
     failing_reads: AtomicBool,
     /// Fault injection: microseconds to sleep before each apply (a slow replica).
     apply_delay_us: AtomicU64,
-    pub(crate) queries: AtomicU64,
+    queries: stripe::Counter,
     options: ReplicaOptions,
     /// Group commits the primary delayed for this replica, and for how long in all.
     throttled: AtomicU64,
@@ -268,7 +270,7 @@ impl Replica {
         let lsn = state.lsn.0;
         let inner = Arc::new(ReplicaInner {
             name,
-            state: RwLock::new(state),
+            state: arc_swap::ArcSwap::new(state),
             applied: AtomicU64::new(lsn),
             source,
             health: Mutex::new(Health {
@@ -282,7 +284,7 @@ impl Replica {
             stalled: AtomicBool::new(false),
             failing_reads: AtomicBool::new(false),
             apply_delay_us: AtomicU64::new(0),
-            queries: AtomicU64::new(0),
+            queries: stripe::Counter::default(),
             options,
             throttled: AtomicU64::new(0),
             throttled_ns: AtomicU64::new(0),
@@ -353,9 +355,9 @@ impl Replica {
             }
             .into());
         }
-        self.inner.queries.fetch_add(1, Ordering::Relaxed);
-        // The lock is only ever held for a pointer swap: applying happens on a private copy.
-        Ok(Snapshot::of(self.inner.state.read().clone()))
+        self.inner.queries.add(1);
+        // Applying happens on the other copy: the published one is only ever swapped.
+        Ok(Snapshot::of(self.inner.state.load_full()))
     }
 
     /// Waits up to `timeout` for the replica to apply `lsn`; true when it has.
@@ -381,7 +383,7 @@ impl Replica {
 
     /// Queries served through [`Replica::snapshot`].
     pub fn queries(&self) -> u64 {
-        self.inner.queries.load(Ordering::Relaxed)
+        self.inner.queries.sum()
     }
 
     /// Fault injection for drills and tests: stop (or resume) applying.
@@ -424,7 +426,12 @@ const DRAIN_WAIT: Duration = Duration::from_micros(500);
 /// The spare copy, writable: waits up to [`DRAIN_WAIT`] for readers that still hold it from
 /// when it was published, then shares it copy-on-write (cost bounded by what the apply touches).
 fn writable(spare: &mut Arc<State>) -> &mut State {
-    let deadline = Instant::now() + DRAIN_WAIT;
+    let deadline = Instant::now()
+        + std::env::var("DRAIN_US")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_micros)
+            .unwrap_or(DRAIN_WAIT);
     // Readers reach only the published copy, so this count can only fall.
     while Arc::strong_count(spare) > 1 && Instant::now() < deadline {
         std::thread::yield_now();
@@ -439,7 +446,7 @@ fn writable(spare: &mut Arc<State>) -> &mut State {
 /// copied and no reader ever waits for an apply. The entry map is kept once, by the first apply
 /// of a group; the replay only reads it. Nothing is tracked for checkpoints.
 fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIndex) {
-    let mut spare = inner.state.read().clone();
+    let mut spare = inner.state.load_full();
     // Groups the published copy has and the spare lacks, with their first frame (for errors).
     let mut behind: Option<(Decoded, ShippedFrame)> = None;
     while !inner.stop.load(Ordering::Relaxed) {
@@ -489,10 +496,7 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
         });
         match result {
             Ok(batches) => {
-                {
-                    let mut published = inner.state.write();
-                    std::mem::swap(&mut *published, &mut spare);
-                }
+                spare = inner.state.swap(spare);
                 behind = Some((batches, frames[0].clone()));
                 inner.applied.store(last, Ordering::Release);
                 inner.health.lock().last_progress = Instant::now();

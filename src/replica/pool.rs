@@ -13,6 +13,20 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+thread_local! {
+    /// This thread's round-robin position (per thread, so reads share no counter).
+    static ROUND_ROBIN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Where this thread's next round-robin pass starts.
+fn next_round_robin() -> usize {
+    ROUND_ROBIN.with(|next| {
+        let start = next.get();
+        next.set(start.wrapping_add(1));
+        start
+    })
+}
+
 /// What a read needs to see.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Consistency {
@@ -95,7 +109,6 @@ struct Node {
     breaker: Mutex<Breaker>,
     /// True while the breaker is closed with no failures counted: the read path then needs no lock.
     breaker_clean: AtomicBool,
-    served: AtomicU64,
     failovers: AtomicU64,
 }
 
@@ -135,13 +148,12 @@ struct Inner {
     primary: Arc<Db>,
     nodes: Vec<Node>,
     options: PoolOptions,
-    next: AtomicUsize,
-    /// Handles in use; taken with a compare-and-swap, the lock below only serves waiters.
-    in_use: AtomicUsize,
+    /// Handles, striped so readers on different cores share no counter; the lock below only
+    /// serves waiters.
+    handles: super::stripe::Slots,
     waiters: AtomicUsize,
     wait_lock: Mutex<()>,
     released: Condvar,
-    opened: AtomicUsize,
     primary_served: AtomicU64,
     stop: AtomicBool,
 }
@@ -157,6 +169,8 @@ pub struct PoolRead<'a> {
     snapshot: Snapshot,
     node: Option<usize>,
     pool: &'a Inner,
+    /// The handle's stripe.
+    handle: usize,
 }
 
 impl PoolRead<'_> {
@@ -178,7 +192,7 @@ impl std::ops::Deref for PoolRead<'_> {
 
 impl Drop for PoolRead<'_> {
     fn drop(&mut self) {
-        self.pool.release();
+        self.pool.release(self.handle);
     }
 }
 
@@ -197,21 +211,18 @@ impl ReadPool {
                     opened_at: None,
                 }),
                 breaker_clean: AtomicBool::new(true),
-                served: AtomicU64::new(0),
                 failovers: AtomicU64::new(0),
             })
             .collect();
-        let min = options.min_handles.min(options.max_handles.max(1));
+        let handles = super::stripe::Slots::new(options.max_handles.max(1));
         let inner = Arc::new(Inner {
             primary,
             nodes,
             options,
-            next: AtomicUsize::new(0),
-            in_use: AtomicUsize::new(0),
+            handles,
             waiters: AtomicUsize::new(0),
             wait_lock: Mutex::new(()),
             released: Condvar::new(),
-            opened: AtomicUsize::new(min),
             primary_served: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
@@ -238,15 +249,16 @@ impl ReadPool {
     /// failing nodes are skipped (failover) and the primary serves when no replica can.
     pub fn read(&self, consistency: Consistency) -> Result<PoolRead<'_>> {
         let inner = &*self.inner;
-        inner.acquire()?;
+        let handle = inner.acquire()?;
         match inner.route(consistency) {
             Ok((snapshot, node)) => Ok(PoolRead {
                 snapshot,
                 node,
                 pool: inner,
+                handle,
             }),
             Err(e) => {
-                inner.release();
+                inner.release(handle);
                 Err(e)
             }
         }
@@ -295,7 +307,7 @@ impl ReadPool {
                 healthy: node.healthy.load(Ordering::Relaxed),
                 why_unhealthy: node.why_unhealthy.lock().clone(),
                 breaker: node.breaker.lock().state,
-                queries: node.served.load(Ordering::Relaxed),
+                queries: r.queries(),
                 failovers: node.failovers.load(Ordering::Relaxed),
                 throttled_groups: r.throttled().0,
                 last_error: r.last_error(),
@@ -303,8 +315,12 @@ impl ReadPool {
         }
         PoolStatus {
             primary_lsn,
-            handles_in_use: inner.in_use.load(Ordering::Relaxed),
-            handles_open: inner.opened.load(Ordering::Relaxed),
+            handles_in_use: inner.handles.in_use(),
+            handles_open: inner
+                .handles
+                .opened()
+                .max(inner.options.min_handles)
+                .min(inner.options.max_handles.max(1)),
             min_handles: inner.options.min_handles,
             max_handles: inner.options.max_handles,
             balancing: inner.options.balancing,
@@ -323,60 +339,35 @@ impl Drop for ReadPool {
 }
 
 impl Inner {
-    /// Takes a handle; waits up to the acquire timeout when all `max_handles` are in use.
-    fn acquire(&self) -> Result<()> {
-        let max = self.options.max_handles.max(1);
-        if self.try_take(max) {
-            return Ok(());
+    /// Takes a handle (its stripe); waits up to the acquire timeout when all `max_handles` are
+    /// in use.
+    fn acquire(&self) -> Result<usize> {
+        if let Some(handle) = self.handles.take() {
+            return Ok(handle);
         }
         let deadline = Instant::now() + self.options.acquire_timeout;
         let mut guard = self.wait_lock.lock();
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let taken = loop {
-            if self.try_take(max) {
-                break true;
+            if let Some(handle) = self.handles.take() {
+                break Some(handle);
             }
             if self.released.wait_until(&mut guard, deadline).timed_out() {
-                break self.try_take(max);
+                break self.handles.take();
             }
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
-        if taken {
-            Ok(())
-        } else {
-            Err(ReplicaError::NoneAvailable(format!(
+        taken.ok_or_else(|| {
+            ReplicaError::NoneAvailable(format!(
                 "all {} handles in use for {:?}",
                 self.options.max_handles, self.options.acquire_timeout
             ))
-            .into())
-        }
+            .into()
+        })
     }
 
-    fn try_take(&self, max: usize) -> bool {
-        let mut cur = self.in_use.load(Ordering::Relaxed);
-        loop {
-            if cur >= max {
-                return false;
-            }
-            match self.in_use.compare_exchange_weak(
-                cur,
-                cur + 1,
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            ) {
-                Ok(_) => {
-                    if cur + 1 > self.opened.load(Ordering::Relaxed) {
-                        self.opened.fetch_max(cur + 1, Ordering::Relaxed);
-                    }
-                    return true;
-                }
-                Err(now) => cur = now,
-            }
-        }
-    }
-
-    fn release(&self) {
-        self.in_use.fetch_sub(1, Ordering::AcqRel);
+    fn release(&self, handle: usize) {
+        self.handles.give_back(handle);
         if self.waiters.load(Ordering::SeqCst) > 0 {
             let _guard = self.wait_lock.lock();
             self.released.notify_one();
@@ -444,13 +435,43 @@ impl Inner {
         }
     }
 
+    /// Whether a node is in rotation (healthy, breaker letting reads through); a node that is
+    /// not counts a failover.
+    fn usable(&self, node: &Node) -> bool {
+        let usable = node.healthy.load(Ordering::Relaxed) && self.breaker_allows(node);
+        if !usable {
+            node.failovers.fetch_add(1, Ordering::Relaxed);
+        }
+        usable
+    }
+
+    /// The read path of `Any` and `BoundedStaleness`: the first node in the policy's order that
+    /// is in rotation and `fits`. Round robin needs no allocation and no shared counter (each
+    /// thread keeps its own position).
+    fn first_fit(&self, fits: impl Fn(&Replica) -> bool) -> Option<(Snapshot, Option<usize>)> {
+        match self.options.balancing {
+            Balancing::RoundRobin => {
+                let n = self.nodes.len();
+                let start = next_round_robin();
+                (0..n).find_map(|i| {
+                    let at = start.wrapping_add(i) % n;
+                    if !self.usable(&self.nodes[at]) {
+                        return None;
+                    }
+                    self.try_nodes(&[at], &fits)
+                })
+            }
+            Balancing::LeastLag => self.try_nodes(&self.candidates(), fits),
+        }
+    }
+
     /// Replicas in rotation, in the order the balancing policy prefers.
     fn candidates(&self) -> Vec<usize> {
         let n = self.nodes.len();
         let mut order: Vec<usize> = match self.options.balancing {
             Balancing::RoundRobin => {
-                let start = self.next.fetch_add(1, Ordering::Relaxed);
-                (0..n).map(|i| (start + i) % n.max(1)).collect()
+                let start = next_round_robin();
+                (0..n).map(|i| start.wrapping_add(i) % n.max(1)).collect()
             }
             Balancing::LeastLag => {
                 let mut v: Vec<usize> = (0..n).collect();
@@ -458,14 +479,7 @@ impl Inner {
                 v
             }
         };
-        order.retain(|&i| {
-            let node = &self.nodes[i];
-            let usable = node.healthy.load(Ordering::Relaxed) && self.breaker_allows(node);
-            if !usable {
-                node.failovers.fetch_add(1, Ordering::Relaxed);
-            }
-            usable
-        });
+        order.retain(|&i| self.usable(&self.nodes[i]));
         order
     }
 
@@ -489,7 +503,6 @@ impl Inner {
             match node.replica.snapshot() {
                 Ok(snapshot) => {
                     self.record_result(node, true);
-                    node.served.fetch_add(1, Ordering::Relaxed);
                     return Some((snapshot, Some(i)));
                 }
                 Err(_) => {
@@ -504,16 +517,12 @@ impl Inner {
     fn route(&self, consistency: Consistency) -> Result<(Snapshot, Option<usize>)> {
         match consistency {
             Consistency::Latest => self.primary_read(),
-            Consistency::Any => {
-                let order = self.candidates();
-                match self.try_nodes(&order, |_| true) {
-                    Some(found) => Ok(found),
-                    None => self.primary_read(),
-                }
-            }
+            Consistency::Any => match self.first_fit(|_| true) {
+                Some(found) => Ok(found),
+                None => self.primary_read(),
+            },
             Consistency::BoundedStaleness(bound) => {
-                let order = self.candidates();
-                match self.try_nodes(&order, |r| r.lag_time() <= bound) {
+                match self.first_fit(|r| r.lag_time() <= bound) {
                     Some(found) => Ok(found),
                     None => self.primary_read(),
                 }
