@@ -426,12 +426,7 @@ const DRAIN_WAIT: Duration = Duration::from_micros(500);
 /// The spare copy, writable: waits up to [`DRAIN_WAIT`] for readers that still hold it from
 /// when it was published, then shares it copy-on-write (cost bounded by what the apply touches).
 fn writable(spare: &mut Arc<State>) -> &mut State {
-    let deadline = Instant::now()
-        + std::env::var("DRAIN_US")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .map(Duration::from_micros)
-            .unwrap_or(DRAIN_WAIT);
+    let deadline = Instant::now() + DRAIN_WAIT;
     // Readers reach only the published copy, so this count can only fall.
     while Arc::strong_count(spare) > 1 && Instant::now() < deadline {
         std::thread::yield_now();

@@ -8,6 +8,10 @@ use super::catalog::{add_flow, EntryLoc, OrgState};
 use super::index::IndexCatalog;
 use super::ledger::{MonthBucket, PartitionId, Row};
 use super::{balance, Applier, DirtyKey, DirtySet, EntryIndex, PMap, POrdMap, State};
+use crate::codec::record::{EntryRecord, LogOp, OrgRecord, PayRecord};
+use crate::model::{BusinessDay, Category, Kind, Lsn, OrgId, PaymentMethod};
+use std::str::FromStr;
+use std::sync::Arc;
 
 /// What an apply keeps beside the state it changes.
 pub enum Side<'a> {
@@ -35,10 +39,6 @@ impl Entries<'_> {
         }
     }
 }
-use crate::codec::record::{EntryRecord, LogOp, OrgRecord, PayRecord};
-use crate::model::{BusinessDay, Category, Kind, Lsn, OrgId, PaymentMethod};
-use std::str::FromStr;
-use std::sync::Arc;
 
 impl State {
     /// Applies one committed batch. An error means the record contradicts the state (a corrupt or
