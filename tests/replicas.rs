@@ -522,7 +522,7 @@ fn an_edge_replica_killed_while_applying_converges() {
     let status = std::process::Command::new(bin)
         .arg("--data")
         .arg(&edge)
-        .args(["replica", "follow", "--once", "--log"])
+        .args(["replica", "--once", "--follow"])
         .arg(&wal)
         .status()
         .unwrap();

@@ -223,10 +223,21 @@ enum Command {
         json: bool,
     },
     /// Run a replica directory (--data): seed it from a checkpoint, catch it up from a log
-    /// directory or shipped segment files, or show its status.
+    /// directory or shipped segment files, or show its status. `folio replica --from CHECKPOINT
+    /// --follow LOGDIR` is short for `folio replica follow --from CHECKPOINT --log LOGDIR`.
+    #[command(args_conflicts_with_subcommands = true)]
     Replica {
         #[command(subcommand)]
-        action: ReplicaCmd,
+        action: Option<ReplicaCmd>,
+        /// Checkpoint directory to seed from (with --follow).
+        #[arg(long)]
+        from: Option<PathBuf>,
+        /// The primary's log directory to follow (DATA/wal).
+        #[arg(long)]
+        follow: Option<PathBuf>,
+        /// Stop once caught up (with --follow).
+        #[arg(long)]
+        once: bool,
     },
     /// Create a database under --data, load hotel-ledger-v1, print a daily report and a balance.
     Demo {
@@ -236,6 +247,9 @@ enum Command {
         events: u64,
     },
 }
+
+/// How often `folio replica follow` looks for new frames.
+const DEFAULT_FOLLOW_INTERVAL_MS: u64 = 200;
 
 #[derive(Subcommand)]
 enum ReplicaCmd {
@@ -247,13 +261,13 @@ enum ReplicaCmd {
         #[arg(long)]
         from: Option<PathBuf>,
         /// The primary's log directory (DATA/wal).
-        #[arg(long)]
+        #[arg(long, alias = "follow")]
         log: PathBuf,
         /// Stop once caught up.
         #[arg(long)]
         once: bool,
         /// Milliseconds between polls.
-        #[arg(long, default_value_t = 200)]
+        #[arg(long, default_value_t = DEFAULT_FOLLOW_INTERVAL_MS)]
         interval_ms: u64,
     },
     /// Apply shipped segment files (any order; checked together before anything is applied).
@@ -714,7 +728,28 @@ fn run(cli: Cli) -> Result<(), Error> {
                 );
             }
         }
-        Command::Replica { action } => replica_cmd(&data, action)?,
+        Command::Replica {
+            action,
+            from,
+            follow,
+            once,
+        } => {
+            let action = match (action, follow) {
+                (Some(action), _) => action,
+                (None, Some(log)) => ReplicaCmd::Follow {
+                    from,
+                    log,
+                    once,
+                    interval_ms: DEFAULT_FOLLOW_INTERVAL_MS,
+                },
+                (None, None) => {
+                    return Err(Error::InvalidArgument(
+                        "replica: give a command (follow, apply, status) or --follow LOGDIR".into(),
+                    ))
+                }
+            };
+            replica_cmd(&data, action)?
+        }
         Command::BenchReplicas {
             orgs,
             events,
