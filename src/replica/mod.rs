@@ -118,6 +118,9 @@ impl Progress {
     pub(crate) fn throttle(&self) {
         let gated: Vec<Arc<ReplicaInner>> = {
             let mut gated = self.gated.lock();
+            if gated.is_empty() {
+                return; // the usual case: no allocation on the commit path
+            }
             gated.retain(|w| w.strong_count() > 0);
             gated.iter().filter_map(Weak::upgrade).collect()
         };
