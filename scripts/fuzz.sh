@@ -17,7 +17,11 @@
 #    crash, the crashing input and where the target panicked. Exits 1 if any target crashed
 #    (a crashing seed counts), 2 on a setup or build error.
 #
-# Environment: FUZZ_TARGETS="a b" runs only those targets; FUZZ_SANITIZER=address builds with
+# Environment: FUZZ_TARGETS="a b" runs only those targets; FUZZ_CPU=1 makes SECONDS_PER_TARGET
+# CPU-seconds instead of wall-clock seconds (the long mode: the target is fuzzed again, on the
+# corpus it has grown so far, until the fuzzer processes' user + system time reaches the budget, so
+# a lane that shares the machine still gets its full CPU time); FUZZ_TIMEOUT=S sets libFuzzer's
+# per-input wall-clock timeout (default 60); FUZZ_SANITIZER=address builds with
 # ASan instead (needs nightly features: RUSTC_BOOTSTRAP=1 is set for it). Full libFuzzer logs go
 # to fuzz/target/fuzz-logs/<target>.log. Harness inputs are documented in fuzz/src/*.rs; the
 # seeds are regenerated with
@@ -44,6 +48,8 @@ TRIPLE="$(rustc -vV | sed -n 's/^host: //p')"
 BIN_DIR="$FUZZ/target/$TRIPLE/release"
 LOG_DIR="$FUZZ/target/fuzz-logs"
 FUZZ_FLAGS=(--sanitizer="$SANITIZER" -O)
+CPU_BUDGET="${FUZZ_CPU:-0}"
+TIMEOUT="${FUZZ_TIMEOUT:-60}"
 
 # The harnesses' scratch directories (see fuzz/src/scratch.rs): one directory for the whole run,
 # on /dev/shm when possible, removed at the end with whatever crashed inputs left in it.
@@ -123,30 +129,62 @@ for target in "${TARGETS[@]}"; do
 	fi
 
 	before="$(artifacts "$target")"
-	echo "== $target: fuzzing for ${SECONDS_PER_TARGET}s"
+	if [ "$CPU_BUDGET" = 1 ]; then
+		echo "== $target: fuzzing for ${SECONDS_PER_TARGET} CPU-seconds"
+	else
+		echo "== $target: fuzzing for ${SECONDS_PER_TARGET}s"
+	fi
 	start=$(date +%s)
-	cargo fuzz run "${FUZZ_FLAGS[@]}" "$target" "$corpus" -- \
-		-max_total_time="$SECONDS_PER_TARGET" -rss_limit_mb=4096 -timeout=60 \
-		-fork=1 -ignore_crashes=1 >"$log" 2>&1
-	status=$?
+	cpu_ms=0
+	execs=0
+	oom=0 timeouts=0 crashed=0
+	status=0
+	rm -f "$log"
+	round=0
+	while :; do
+		left=$SECONDS_PER_TARGET
+		if [ "$CPU_BUDGET" = 1 ]; then
+			left=$((SECONDS_PER_TARGET - cpu_ms / 1000))
+			[ "$left" -le 0 ] && break
+			[ "$left" -lt 10 ] && left=10
+		fi
+		round=$((round + 1))
+		echo "== round $round: -max_total_time=$left" >>"$log"
+		# CPU time of the round: user + system of cargo and the fuzzer processes it waited for.
+		TIMEFORMAT='%3U %3S'
+		{ time cargo fuzz run "${FUZZ_FLAGS[@]}" "$target" "$corpus" -- \
+			-max_total_time="$left" -rss_limit_mb=4096 -timeout="$TIMEOUT" \
+			-fork=1 -ignore_crashes=1 >>"$log.round" 2>&1; } 2>"$log.cpu"
+		round_status=$?
+		cat "$log.round" >>"$log"
+		read -r user sys <"$log.cpu"
+		round_ms=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%d", (u + s) * 1000 }')
+		cpu_ms=$((cpu_ms + round_ms))
+		# Executions: fork mode prints "#N: cov: ... oom/timeout/crash: a/b/c ..." stat lines; a
+		# plain run prints "Done N runs in S second(s)" (or "#N DONE").
+		stat="$(grep -E '^#[0-9]+: cov:' "$log.round" | tail -n1)"
+		n="$(sed -nE 's/^#([0-9]+): cov:.*/\1/p' <<<"$stat")"
+		if [ -z "$n" ]; then
+			n="$(sed -nE 's/^Done ([0-9]+) runs in.*/\1/p' "$log.round" | tail -n1)"
+		fi
+		if [ -z "$n" ]; then
+			n="$(sed -nE 's/^#([0-9]+)[[:space:]]+DONE.*/\1/p' "$log.round" | tail -n1)"
+		fi
+		execs=$((execs + ${n:-0}))
+		reported="$(sed -nE 's#.*oom/timeout/crash: ([0-9]+)/([0-9]+)/([0-9]+).*#\1 \2 \3#p' <<<"$stat")"
+		if [ -n "$reported" ]; then
+			read -r a b c <<<"$reported"
+			oom=$((oom + a)) timeouts=$((timeouts + b)) crashed=$((crashed + c))
+		fi
+		rm -f "$log.round" "$log.cpu"
+		[ "$round_status" -ne 0 ] && status=$round_status
+		# A round that could not start (or burnt no CPU) ends the loop rather than spinning.
+		if [ "$CPU_BUDGET" != 1 ] || [ "$round_status" -ne 0 ] || [ "$round_ms" -lt 1000 ]; then
+			break
+		fi
+	done
 	elapsed=$(($(date +%s) - start))
-
-	# Executions: fork mode prints "#N: cov: ... oom/timeout/crash: a/b/c ..." stat lines; a
-	# plain run prints "Done N runs in S second(s)" (or "#N DONE").
-	stat="$(grep -E '^#[0-9]+: cov:' "$log" | tail -n1)"
-	execs="$(sed -nE 's/^#([0-9]+): cov:.*/\1/p' <<<"$stat")"
-	if [ -z "$execs" ]; then
-		execs="$(sed -nE 's/^Done ([0-9]+) runs in.*/\1/p' "$log" | tail -n1)"
-	fi
-	if [ -z "$execs" ]; then
-		execs="$(sed -nE 's/^#([0-9]+)[[:space:]]+DONE.*/\1/p' "$log" | tail -n1)"
-	fi
-	reported="$(sed -nE 's#.*oom/timeout/crash: ([0-9]+)/([0-9]+)/([0-9]+).*#\1 \2 \3#p' <<<"$stat")"
-	found=0
-	if [ -n "$reported" ]; then
-		read -r oom timeouts crashed <<<"$reported"
-		found=$((oom + timeouts + crashed))
-	fi
+	found=$((oom + timeouts + crashed))
 	new=()
 	while IFS= read -r path; do
 		[ -n "$path" ] && new+=("$path")
@@ -181,8 +219,8 @@ for target in "${TARGETS[@]}"; do
 	fi
 	crashes=$((crashes + found))
 
-	line="$(printf '%-18s seconds=%-5s executions=%-9s crashes=%s' \
-		"$target" "$elapsed" "${execs:-?}" "$crashes")"
+	line="$(printf '%-18s seconds=%-5s cpu_seconds=%-5s executions=%-9s crashes=%s' \
+		"$target" "$elapsed" "$((cpu_ms / 1000))" "$execs" "$crashes")"
 	echo "$line"
 	SUMMARY+=("$line")
 	if [ "$crashes" -gt 0 ]; then
@@ -197,7 +235,11 @@ for target in "${TARGETS[@]}"; do
 done
 
 echo
-echo "== summary (${SECONDS_PER_TARGET}s per target)"
+if [ "$CPU_BUDGET" = 1 ]; then
+	echo "== summary (${SECONDS_PER_TARGET} CPU-seconds per target)"
+else
+	echo "== summary (${SECONDS_PER_TARGET}s per target)"
+fi
 printf '%s\n' "${SUMMARY[@]}"
 if [ "$FAILED" -ne 0 ]; then
 	echo "FAILED: at least one target crashed" >&2
