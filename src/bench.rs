@@ -321,6 +321,9 @@ pub struct ReplicaBenchReport {
     /// reader-thread count: (threads, direct on the primary, through the pool with
     /// `Consistency::Any`). Direct and pooled slices alternate so both see the same load.
     pub reads_per_sec: Vec<(usize, f64, f64)>,
+    /// Per reader-thread count: the share of pooled reads the primary answered (every replica
+    /// that could was applying a group; see `PoolOptions::spill_to_primary`).
+    pub pooled_primary_share: Vec<(usize, f64)>,
     /// Whether ingest was still running when the last read phase ended.
     pub reads_overlapped_ingest: bool,
 }
@@ -424,9 +427,12 @@ pub fn replicas(
             });
             let sampler = s.spawn(|| sample(&done));
             let mut reads = Vec::new();
+            let mut shares = Vec::new();
+            let served = || -> Vec<u64> { pool.status().nodes.iter().map(|n| n.queries).collect() };
             const SLICES: u64 = 4;
             for threads in [1usize, 2, 4, 8] {
                 let (mut direct, mut pooled) = (0.0, 0.0);
+                let before = served();
                 for _ in 0..SLICES {
                     direct += read_phase(threads, phase_ms / SLICES, params.orgs, |org| {
                         db.balance(org, day).is_ok()
@@ -438,13 +444,16 @@ pub fn replicas(
                     });
                 }
                 reads.push((threads, direct / SLICES as f64, pooled / SLICES as f64));
+                let delta: Vec<u64> = served().iter().zip(&before).map(|(a, b)| a - b).collect();
+                let total: u64 = delta.iter().sum();
+                shares.push((threads, delta[0] as f64 / total.max(1) as f64));
             }
             let overlapped = !done.load(Ordering::SeqCst);
             let result = ingest.join().expect("ingest thread");
             (
                 result,
                 sampler.join().expect("sampler thread"),
-                reads,
+                (reads, shares),
                 overlapped,
             )
         });
@@ -471,7 +480,8 @@ pub fn replicas(
             lag_max_ms: lag.last().copied().unwrap_or(0.0),
             lag_samples: lag.len(),
             lag_with_readers_p99_ms: percentile(&reader_lag, 99.0),
-            reads_per_sec: reads,
+            reads_per_sec: reads.0,
+            pooled_primary_share: reads.1,
             reads_overlapped_ingest: overlapped,
         })
     })();

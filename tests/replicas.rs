@@ -591,3 +591,150 @@ fn flow_control_holds_the_primary_for_a_slow_replica_but_never_for_a_stalled_one
         check_view(&view, &model);
     }
 }
+
+/// Pool reads run per call on the chosen node's current state: under a concurrent writer, every
+/// call sees a whole prefix of batches (each org's closing equals the model at one LSN).
+#[test]
+fn pool_reads_per_call_see_whole_batches_under_a_writer() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let r1 = Arc::new(db.replica("r1"));
+    let r2 = Arc::new(db.replica("r2"));
+    let pool = fast_pool(db.clone(), vec![r1, r2]);
+    let model = Arc::new(parking_lot::Mutex::new(Model::new()));
+    let done = Arc::new(AtomicBool::new(false));
+    let w = writer(db.clone(), model.clone(), 0..400, done.clone());
+    let last = BusinessDay::parse("2024-03-31").unwrap();
+    let query = folio::query::BalanceQuery::new(last, last);
+    let mut seen = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        let read = pool.read(Consistency::Any).unwrap();
+        let closings: BTreeMap<OrgId, i64> = read
+            .query_balances(&query)
+            .unwrap()
+            .into_iter()
+            .map(|b| (b.org, b.closing.0))
+            .collect();
+        seen.push((read.node().to_string(), closings));
+    }
+    w.join().unwrap();
+    let model = model.lock().clone();
+    // The closings of every LSN a read could have seen (the prefix up to it, per org).
+    let mut prefixes: Vec<BTreeMap<OrgId, i64>> = vec![BTreeMap::new()];
+    for lsn in model.keys() {
+        prefixes.push(model_at(&model, *lsn));
+    }
+    let full = |m: &BTreeMap<OrgId, i64>| -> BTreeMap<OrgId, i64> {
+        (1..=ORGS)
+            .map(|o| (OrgId(o), *m.get(&OrgId(o)).unwrap_or(&0)))
+            .collect()
+    };
+    let prefixes: Vec<_> = prefixes.iter().map(full).collect();
+    assert!(seen.len() > 10, "only {} reads", seen.len());
+    for (node, closings) in &seen {
+        assert!(
+            prefixes.contains(&full(closings)),
+            "a read on {node} saw no whole prefix of batches: {closings:?}"
+        );
+    }
+    assert!(seen.iter().any(|(n, _)| n != "primary"));
+}
+
+/// A read whose replica is in the middle of a long apply does not wait for it: another replica
+/// or the primary answers at once; with `spill_to_primary` off and no other replica, it waits.
+#[test]
+fn a_read_skips_a_replica_that_is_applying() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let busy = Arc::new(db.replica("busy"));
+    let idle = Arc::new(db.replica("idle"));
+    let lsn = db.record(batch(0).0).unwrap();
+    assert!(busy.wait_for(lsn, Duration::from_secs(5)));
+    assert!(idle.wait_for(lsn, Duration::from_secs(5)));
+    let hold = Duration::from_millis(600);
+    busy.inject_apply_hold(hold);
+    // Applied up to `lsn` and no apply under way.
+    let settle = |replica: &folio::Replica, lsn: Lsn| {
+        let deadline = Instant::now() + hold * 4;
+        while replica.applied_lsn() < lsn || replica.try_read().unwrap().is_none() {
+            assert!(Instant::now() < deadline, "the replica never settled");
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    };
+    let mid_apply = |replica: &folio::Replica| {
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while replica.try_read().unwrap().is_some() {
+            assert!(
+                Instant::now() < deadline,
+                "the replica never started applying"
+            );
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    };
+
+    // Two replicas: round robin chooses `busy` every other read; `idle` answers those.
+    let pool = ReadPool::new(
+        db.clone(),
+        vec![busy.clone(), idle.clone()],
+        PoolOptions::default(),
+    );
+    let lsn = db.record(batch(1).0).unwrap();
+    assert!(idle.wait_for(lsn, Duration::from_secs(5)));
+    mid_apply(&busy);
+    let started = Instant::now();
+    for _ in 0..4 {
+        let read = pool.read(Consistency::Any).unwrap();
+        assert!(read.lsn() >= lsn);
+    }
+    assert!(started.elapsed() < hold / 3, "{:?}", started.elapsed());
+    let status = pool.status();
+    assert!(status.nodes[2].busy_reroutes >= 1, "{status:?}");
+    // Read-your-writes is kept when rerouting: `idle` has the LSN, so it may answer.
+    let read = pool
+        .read(Consistency::AtLeast(lsn, Duration::from_millis(10)))
+        .unwrap();
+    assert!(read.lsn() >= lsn);
+    drop(read);
+    drop(pool);
+    settle(&busy, lsn);
+
+    // One replica, busy: the primary answers at once, or (spill off) the read waits.
+    let only_busy = |spill_to_primary| {
+        ReadPool::new(
+            db.clone(),
+            vec![busy.clone()],
+            PoolOptions {
+                spill_to_primary,
+                ..PoolOptions::default()
+            },
+        )
+    };
+    let spilling = only_busy(true);
+    let lsn = db.record(batch(2).0).unwrap();
+    mid_apply(&busy);
+    let started = Instant::now();
+    let read = spilling.read(Consistency::Any).unwrap();
+    assert_eq!(read.node(), "busy");
+    assert_eq!(read.lsn(), lsn);
+    assert!(started.elapsed() < hold / 3, "{:?}", started.elapsed());
+    drop(read);
+    assert!(
+        spilling.status().nodes[0].busy_reroutes >= 1,
+        "the primary answered"
+    );
+    settle(&busy, lsn);
+
+    let waiting = only_busy(false);
+    let lsn = db.record(batch(3).0).unwrap();
+    mid_apply(&busy);
+    let started = Instant::now();
+    let read = waiting.read(Consistency::Any).unwrap();
+    assert_eq!(
+        read.lsn(),
+        lsn,
+        "the replica answered once its apply was done"
+    );
+    assert!(started.elapsed() >= hold / 4, "{:?}", started.elapsed());
+    assert_eq!(waiting.status().nodes[0].busy_reroutes, 0);
+    busy.inject_apply_hold(Duration::ZERO);
+}

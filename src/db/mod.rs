@@ -150,145 +150,166 @@ impl Snapshot {
         &self.state
     }
 
-    /// LSN of the last batch this view includes.
-    pub fn lsn(&self) -> Lsn {
-        self.state.lsn
+    fn with_state<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+        read(&self.state)
     }
 
-    pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
-        self.state.balance(org, day)
-    }
-
-    pub fn balances(
-        &self,
-        org: OrgId,
-        from: BusinessDay,
-        to: BusinessDay,
-    ) -> Result<Vec<DayBalance>> {
-        self.state.balances(org, from, to)
-    }
-
-    pub fn entries(&self, org: OrgId, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
-        self.state.entries(org, from, to)
-    }
-
-    /// Closing balance of `day` and how many values the read touched.
-    pub fn closing_with_cost(
-        &self,
-        org: OrgId,
-        day: BusinessDay,
-    ) -> Result<(crate::model::Money, ReadCost)> {
-        self.state.closing(org, day)
-    }
-
-    pub fn org(&self, org: OrgId) -> Option<Org> {
-        self.state.orgs.get(&org).map(|o| o.org())
-    }
-
-    /// Every registered org, by id.
-    pub fn orgs(&self) -> Vec<Org> {
-        let mut orgs: Vec<Org> = self.state.orgs.values().map(|o| o.org()).collect();
-        orgs.sort_by_key(|o| o.id);
-        orgs
-    }
-
-    /// Q2: revenue and expense by category of one UTC month, with daily closing balances.
-    pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
-        self.state.monthly_report(org, month)
-    }
-
-    /// Q2 without the daily closings: revenue and expense by category of one UTC month, and net.
-    pub fn month_totals(
-        &self,
-        org: OrgId,
-        month: Month,
-    ) -> Result<(
-        Vec<crate::query::CategoryLine>,
-        Vec<crate::query::CategoryLine>,
-        crate::model::Money,
-    )> {
-        self.state.month_totals(org, month)
-    }
-
-    /// Q3: the `limit` newest entries with `from <= occurred_at < to`.
-    pub fn ledger_page(
-        &self,
-        org: OrgId,
-        from: Timestamp,
-        to: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<LedgerLine>> {
-        self.state.ledger_page(org, from, to, limit)
-    }
-
-    /// Q4: the `limit` oldest pending expenses.
-    pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
-        self.state.pending_expenses(org, limit)
-    }
-
-    /// Q5: the `limit` orgs with the most revenue in a UTC month.
-    pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
-        self.state.top_revenue(month, limit)
-    }
-
-    /// Revenue of a chain's orgs in a month: per org and in total.
-    pub fn chain_revenue(
-        &self,
-        orgs: &[OrgId],
-        month: Month,
-    ) -> Result<(Vec<TopLine>, crate::model::Money)> {
-        self.state.chain_revenue(orgs, month)
-    }
-
-    /// The night audit of one org and business day.
-    pub fn daily_report(&self, org: OrgId, day: BusinessDay) -> Result<DailyReport> {
-        self.state.daily_report(org, day)
-    }
-
-    /// The declared secondary indexes.
-    pub fn indexes(&self) -> Vec<crate::state::index::IndexDef> {
-        self.state.catalog.defs.clone()
-    }
-
-    /// Day balances of one org or every org over a day range.
-    pub fn query_balances(&self, query: &crate::query::BalanceQuery) -> Result<Vec<DayBalance>> {
-        self.state.query_balances(query)
-    }
-
-    /// Which balance shards a balance query reads.
-    pub fn explain_balances(
-        &self,
-        query: &crate::query::BalanceQuery,
-    ) -> Result<crate::query::BalancePlan> {
-        query.validate()?;
-        Ok(self.state.plan_balances(query))
-    }
-
-    /// Runs a typed query (see [`crate::query::Query`]).
-    pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
-        Ok(self.state.query(query)?.0)
-    }
-
-    /// The plan of a query: partitions touched out of the total, index used, covered or not,
-    /// estimated rows.
-    pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
-        query.validate()?;
-        Ok(self.state.plan(query))
-    }
-
-    /// Number of ledger entries (postings and reversals).
-    pub fn entry_count(&self) -> usize {
-        self.state.entry_count()
-    }
-
-    /// Ledger partitions (kind, month) that exist, and the balance shard count.
-    pub fn partitions(&self) -> (Vec<String>, u32) {
-        (
-            self.state.ledgers.keys().map(|p| p.tree_name()).collect(),
-            self.state.shards,
-        )
-    }
+    state_reads!();
 }
+
+/// The typed read methods shared by [`Snapshot`] and [`crate::replica::PoolRead`]: each runs one
+/// read through the type's `with_state`.
+macro_rules! state_reads {
+    () => {
+        /// LSN of the last batch this view includes.
+        pub fn lsn(&self) -> Lsn {
+            self.with_state(|s| s.lsn)
+        }
+
+        pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
+            self.with_state(|s| s.balance(org, day))
+        }
+
+        pub fn balances(
+            &self,
+            org: OrgId,
+            from: BusinessDay,
+            to: BusinessDay,
+        ) -> Result<Vec<DayBalance>> {
+            self.with_state(|s| s.balances(org, from, to))
+        }
+
+        pub fn entries(
+            &self,
+            org: OrgId,
+            from: Timestamp,
+            to: Timestamp,
+        ) -> Result<Vec<LedgerEntry>> {
+            self.with_state(|s| s.entries(org, from, to))
+        }
+
+        /// Closing balance of `day` and how many values the read touched.
+        pub fn closing_with_cost(
+            &self,
+            org: OrgId,
+            day: BusinessDay,
+        ) -> Result<(crate::model::Money, ReadCost)> {
+            self.with_state(|s| s.closing(org, day))
+        }
+
+        pub fn org(&self, org: OrgId) -> Option<Org> {
+            self.with_state(|s| s.orgs.get(&org).map(|o| o.org()))
+        }
+
+        /// Every registered org, by id.
+        pub fn orgs(&self) -> Vec<Org> {
+            self.with_state(|s| {
+                let mut orgs: Vec<Org> = s.orgs.values().map(|o| o.org()).collect();
+                orgs.sort_by_key(|o| o.id);
+                orgs
+            })
+        }
+
+        /// Q2: revenue and expense by category of one UTC month, with daily closing balances.
+        pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
+            self.with_state(|s| s.monthly_report(org, month))
+        }
+
+        /// Q2 without the daily closings: revenue and expense by category of one UTC month, and
+        /// net.
+        pub fn month_totals(
+            &self,
+            org: OrgId,
+            month: Month,
+        ) -> Result<(
+            Vec<crate::query::CategoryLine>,
+            Vec<crate::query::CategoryLine>,
+            crate::model::Money,
+        )> {
+            self.with_state(|s| s.month_totals(org, month))
+        }
+
+        /// Q3: the `limit` newest entries with `from <= occurred_at < to`.
+        pub fn ledger_page(
+            &self,
+            org: OrgId,
+            from: Timestamp,
+            to: Timestamp,
+            limit: usize,
+        ) -> Result<Vec<LedgerLine>> {
+            self.with_state(|s| s.ledger_page(org, from, to, limit))
+        }
+
+        /// Q4: the `limit` oldest pending expenses.
+        pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
+            self.with_state(|s| s.pending_expenses(org, limit))
+        }
+
+        /// Q5: the `limit` orgs with the most revenue in a UTC month.
+        pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
+            self.with_state(|s| s.top_revenue(month, limit))
+        }
+
+        /// Revenue of a chain's orgs in a month: per org and in total.
+        pub fn chain_revenue(
+            &self,
+            orgs: &[OrgId],
+            month: Month,
+        ) -> Result<(Vec<TopLine>, crate::model::Money)> {
+            self.with_state(|s| s.chain_revenue(orgs, month))
+        }
+
+        /// The night audit of one org and business day.
+        pub fn daily_report(&self, org: OrgId, day: BusinessDay) -> Result<DailyReport> {
+            self.with_state(|s| s.daily_report(org, day))
+        }
+
+        /// The declared secondary indexes.
+        pub fn indexes(&self) -> Vec<crate::state::index::IndexDef> {
+            self.with_state(|s| s.catalog.defs.clone())
+        }
+
+        /// Day balances of one org or every org over a day range.
+        pub fn query_balances(
+            &self,
+            query: &crate::query::BalanceQuery,
+        ) -> Result<Vec<DayBalance>> {
+            self.with_state(|s| s.query_balances(query))
+        }
+
+        /// Which balance shards a balance query reads.
+        pub fn explain_balances(
+            &self,
+            query: &crate::query::BalanceQuery,
+        ) -> Result<crate::query::BalancePlan> {
+            query.validate()?;
+            Ok(self.with_state(|s| s.plan_balances(query)))
+        }
+
+        /// Runs a typed query (see [`crate::query::Query`]).
+        pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
+            self.with_state(|s| Ok(s.query(query)?.0))
+        }
+
+        /// The plan of a query: partitions touched out of the total, index used, covered or not,
+        /// estimated rows.
+        pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
+            query.validate()?;
+            Ok(self.with_state(|s| s.plan(query)))
+        }
+
+        /// Number of ledger entries (postings and reversals).
+        pub fn entry_count(&self) -> usize {
+            self.with_state(|s| s.entry_count())
+        }
+
+        /// Ledger partitions (kind, month) that exist, and the balance shard count.
+        pub fn partitions(&self) -> (Vec<String>, u32) {
+            self.with_state(|s| (s.ledgers.keys().map(|p| p.tree_name()).collect(), s.shards))
+        }
+    };
+}
+pub(crate) use state_reads;
 
 impl Db {
     /// Opens the database at `path`, creating it with default options when missing.
@@ -428,8 +449,14 @@ impl Db {
 
     /// Runs one read on the current state under the read lock (no snapshot, so the committer
     /// copies nothing for it).
-    fn with_state<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+    pub(crate) fn with_state<T>(&self, read: impl FnOnce(&State) -> T) -> T {
         read(&self.shared.state.read().state)
+    }
+
+    /// The current state for one read if the committer is not applying a group right now.
+    pub(crate) fn try_state(&self) -> Option<parking_lot::MappedRwLockReadGuard<'_, State>> {
+        let guard = self.shared.state.try_read()?;
+        Some(parking_lot::RwLockReadGuard::map(guard, |c| &*c.state))
     }
 
     pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {

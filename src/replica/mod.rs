@@ -24,7 +24,7 @@ use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
 use crate::state::apply::Side;
 use crate::state::{Applier, EntryIndex, State};
-use parking_lot::{Condvar, Mutex};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -178,8 +178,10 @@ struct Health {
 
 pub(crate) struct ReplicaInner {
     name: String,
-    /// The published copy: readers load it without a lock (no lock word shared by readers).
-    state: arc_swap::ArcSwap<State>,
+    /// The replica's one copy of the state. The applier holds the write lock for the apply of a
+    /// group (readers see all of it or none of it); a read holds the read lock for one call; a
+    /// snapshot clones the `Arc`, and the applier then copies what it changes while it is held.
+    state: RwLock<Arc<State>>,
     applied: AtomicU64,
     source: Arc<Progress>,
     health: Mutex<Health>,
@@ -191,6 +193,9 @@ pub(crate) struct ReplicaInner {
     failing_reads: AtomicBool,
     /// Fault injection: microseconds to sleep before each apply (a slow replica).
     apply_delay_us: AtomicU64,
+    /// Fault injection: microseconds each apply keeps the write lock after applying (a long
+    /// apply).
+    apply_hold_us: AtomicU64,
     queries: stripe::Counter,
     options: ReplicaOptions,
     /// Group commits the primary delayed for this replica, and for how long in all.
@@ -273,7 +278,7 @@ impl Replica {
         let lsn = state.lsn.0;
         let inner = Arc::new(ReplicaInner {
             name,
-            state: arc_swap::ArcSwap::new(state),
+            state: RwLock::new(state),
             applied: AtomicU64::new(lsn),
             source,
             health: Mutex::new(Health {
@@ -287,6 +292,7 @@ impl Replica {
             stalled: AtomicBool::new(false),
             failing_reads: AtomicBool::new(false),
             apply_delay_us: AtomicU64::new(0),
+            apply_hold_us: AtomicU64::new(0),
             queries: stripe::Counter::default(),
             options,
             throttled: AtomicU64::new(0),
@@ -340,27 +346,75 @@ impl Replica {
         self.inner.health.lock().last_progress.elapsed()
     }
 
-    /// A snapshot at the replica's applied LSN. Fails when reads are failing (see
-    /// [`Replica::inject_read_failures`]).
-    pub fn snapshot(&self) -> Result<Snapshot> {
-        if self.inner.failing_reads.load(Ordering::Relaxed) {
-            return Err(ReplicaError::Failed {
+    /// Why reads are refused now, if they are: injected read failures, or an apply that failed
+    /// part-way (the state is no longer trusted).
+    fn refusal(&self) -> Option<Error> {
+        let why = if self.inner.failing_reads.load(Ordering::Relaxed) {
+            "injected read failure".to_string()
+        } else if self.inner.apply_failed.load(Ordering::Acquire) {
+            self.inner
+                .health
+                .lock()
+                .last_error
+                .clone()
+                .unwrap_or_default()
+        } else {
+            return None;
+        };
+        Some(
+            ReplicaError::Failed {
                 name: self.inner.name.clone(),
-                why: "injected read failure".into(),
+                why,
             }
-            .into());
+            .into(),
+        )
+    }
+
+    /// Whether reads are served now (not failing, no failed apply).
+    pub fn serves_reads(&self) -> bool {
+        !self.inner.failing_reads.load(Ordering::Relaxed)
+            && !self.inner.apply_failed.load(Ordering::Acquire)
+    }
+
+    /// The replica's state at its applied LSN for one read, under the read lock (no copy, and the
+    /// applier copies nothing for it). Hold it briefly: the applier waits for it. Waits while a
+    /// group is being applied. Counts a query.
+    pub fn read(&self) -> Result<ReplicaRead<'_>> {
+        self.read_with(|lock| Some(lock.read()))
+            .map(|read| read.expect("a blocking read always gets the lock"))
+    }
+
+    /// [`Replica::read`] without waiting: `Ok(None)` while the applier is applying a group.
+    pub fn try_read(&self) -> Result<Option<ReplicaRead<'_>>> {
+        self.read_with(|lock| lock.try_read())
+    }
+
+    fn read_with<'a>(
+        &'a self,
+        lock: impl FnOnce(&'a RwLock<Arc<State>>) -> Option<RwLockReadGuard<'a, Arc<State>>>,
+    ) -> Result<Option<ReplicaRead<'a>>> {
+        if let Some(e) = self.refusal() {
+            return Err(e);
         }
+        let Some(guard) = lock(&self.inner.state) else {
+            return Ok(None);
+        };
+        // Checked again under the lock: a failed apply sets the flag before it lets go of the
+        // write lock, so a part-applied state is never read.
         if self.inner.apply_failed.load(Ordering::Acquire) {
-            let health = self.inner.health.lock();
-            return Err(ReplicaError::Failed {
-                name: self.inner.name.clone(),
-                why: health.last_error.clone().unwrap_or_default(),
-            }
-            .into());
+            drop(guard);
+            return Err(self.refusal().unwrap_or(Error::Closed));
         }
         self.inner.queries.add(1);
-        // Applying happens on the other copy: the published one is only ever swapped.
-        Ok(Snapshot::of(self.inner.state.load_full()))
+        Ok(Some(ReplicaRead(guard)))
+    }
+
+    /// A snapshot at the replica's applied LSN: a view pinned there however long it is held. While
+    /// it is held the applier copies each value it changes once (as the primary does for its own
+    /// snapshots). Fails when reads are refused (see [`Replica::inject_read_failures`]).
+    pub fn snapshot(&self) -> Result<Snapshot> {
+        let read = self.read()?;
+        Ok(Snapshot::of(read.0.clone()))
     }
 
     /// Waits up to `timeout` for the replica to apply `lsn`; true when it has.
@@ -406,6 +460,13 @@ impl Replica {
         self.inner.apply_delay_us.store(us, Ordering::Relaxed);
     }
 
+    /// Fault injection for drills and tests: keep the write lock this much longer on every apply
+    /// (a long apply that readers would have to wait for); zero turns it off.
+    pub fn inject_apply_hold(&self, hold: Duration) {
+        let us = u64::try_from(hold.as_micros()).unwrap_or(u64::MAX);
+        self.inner.apply_hold_us.store(us, Ordering::Relaxed);
+    }
+
     /// Stops the applier thread.
     pub fn stop(&self) {
         self.inner.stop.store(true, Ordering::Relaxed);
@@ -421,45 +482,26 @@ impl Drop for Replica {
     }
 }
 
-/// How long the applier waits for readers to let go of the spare copy before copying what it
-/// changes instead (a pool read holds a copy for microseconds; a long-held snapshot should not
-/// stall the replica).
-const DRAIN_WAIT: Duration = Duration::from_micros(500);
+/// The state of a replica for one read (see [`Replica::read`]): holds its read lock.
+pub struct ReplicaRead<'a>(RwLockReadGuard<'a, Arc<State>>);
 
-/// The spare copy, writable: waits up to [`DRAIN_WAIT`] for readers that still hold it from
-/// when it was published, then shares it copy-on-write (cost bounded by what the apply touches).
-fn writable(spare: &mut Arc<State>) -> &mut State {
-    let deadline = Instant::now() + DRAIN_WAIT;
-    // Readers reach only the published copy, so this count can only fall.
-    while Arc::strong_count(spare) > 1 && Instant::now() < deadline {
-        std::thread::yield_now();
+impl std::ops::Deref for ReplicaRead<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        &self.0
     }
-    Arc::make_mut(spare)
 }
 
-/// The applier loop. Two copies of the state take turns (a left-right scheme): readers see the
-/// published one while new frames are applied to the other, which is then published. Right after
-/// a swap, before looking for new frames, the copy readers just left replays the groups it
-/// missed, so a new group waits for one apply only. Each group is applied twice, but no node is
-/// copied and no reader ever waits for an apply. The entry map is kept once, by the first apply
-/// of a group; the replay only reads it. Nothing is tracked for checkpoints.
+/// The applier loop: one copy of the state, each group applied once. Frames are read and decoded
+/// before the write lock is taken; the lock is held for the apply only (readers see a whole group
+/// or none of it, as on the primary). The entry map is the replica's own; nothing is tracked for
+/// checkpoints (an in-process replica never writes one).
 fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIndex) {
-    let mut spare = inner.state.load_full();
-    // Groups the published copy has and the spare lacks, with their first frame (for errors).
-    let mut behind: Option<(Decoded, ShippedFrame)> = None;
     while !inner.stop.load(Ordering::Relaxed) {
         let applied = inner.applied.load(Ordering::Acquire);
         if inner.stalled.load(Ordering::Relaxed) || inner.apply_failed.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(2));
             continue;
-        }
-        if let Some((missed, at)) = behind.take() {
-            if let Err(e) =
-                apply_decoded(writable(&mut spare), Side::Replay(&entries), &missed, &at)
-            {
-                fail(&inner, e);
-                continue;
-            }
         }
         let frames = match follower.poll(APPLY_CHUNK_BYTES) {
             Ok(frames) => {
@@ -485,23 +527,33 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
             std::thread::sleep(Duration::from_micros(delay));
         }
         let last = frames[frames.len() - 1].lsn;
-        // A failed apply leaves the spare part-applied; it is never published: the replica is
-        // marked failed and refuses reads until it is rebuilt.
-        let result = decode_frames(&frames).and_then(|batches| {
-            let side = Side::Register(&mut entries);
-            apply_decoded(writable(&mut spare), side, &batches, &frames[0])?;
-            Ok(batches)
-        });
-        match result {
-            Ok(batches) => {
-                spare = inner.state.swap(spare);
-                behind = Some((batches, frames[0].clone()));
+        let batches = match decode_frames(&frames) {
+            Ok(batches) => batches,
+            Err(e) => {
+                fail(&inner, e);
+                continue;
+            }
+        };
+        let mut state = inner.state.write();
+        let side = Side::Register(&mut entries);
+        match apply_decoded(Arc::make_mut(&mut state), side, &batches, &frames[0]) {
+            Ok(()) => {
                 inner.applied.store(last, Ordering::Release);
+                let hold = inner.apply_hold_us.load(Ordering::Relaxed);
+                if hold > 0 {
+                    std::thread::sleep(Duration::from_micros(hold));
+                }
+                drop(state);
                 inner.health.lock().last_progress = Instant::now();
                 let _guard = inner.applied_cv.0.lock();
                 inner.applied_cv.1.notify_all();
             }
-            Err(e) => fail(&inner, e),
+            // The state is part-applied: it is marked failed before the lock is released, so no
+            // read ever sees it, and the replica refuses reads until it is rebuilt.
+            Err(e) => {
+                fail(&inner, e);
+                drop(state);
+            }
         }
     }
 }

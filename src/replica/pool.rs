@@ -5,7 +5,11 @@
 use super::Replica;
 use crate::db::{Db, Snapshot};
 use crate::error::{Error, ReplicaError, Result};
-use crate::model::Lsn;
+use crate::model::{BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
+use crate::query::{DailyReport, LedgerLine, MonthlyReport, PendingLine, TopLine};
+use crate::state::balance::ReadCost;
+use crate::state::read::{DayBalance, LedgerEntry};
+use crate::state::State;
 use parking_lot::{Condvar, Mutex};
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -68,6 +72,9 @@ pub struct PoolOptions {
     pub breaker_failures: u32,
     /// How long an open breaker stays open before one trial read (half-open).
     pub breaker_cooldown: Duration,
+    /// A read whose replica is applying a group, with no other replica free, goes to the primary
+    /// when the primary can answer at once (else it waits for the replica's apply to finish).
+    pub spill_to_primary: bool,
 }
 
 impl Default for PoolOptions {
@@ -83,6 +90,7 @@ impl Default for PoolOptions {
             stall_after: Duration::from_millis(500),
             breaker_failures: 3,
             breaker_cooldown: Duration::from_secs(1),
+            spill_to_primary: true,
         }
     }
 }
@@ -110,6 +118,8 @@ struct Node {
     /// True while the breaker is closed with no failures counted: the read path then needs no lock.
     breaker_clean: AtomicBool,
     failovers: AtomicU64,
+    /// Reads that came to this replica because the one chosen first was applying.
+    busy_reroutes: AtomicU64,
 }
 
 /// One replica's (or the primary's) figures.
@@ -123,8 +133,10 @@ pub struct NodeStatus {
     pub healthy: bool,
     pub why_unhealthy: Option<String>,
     pub breaker: BreakerState,
-    /// Reads this pool routed to the node.
+    /// Reads the node served (a replica counts every read of its state, in or out of this pool).
     pub queries: u64,
+    /// Of those, reads it took over because the node chosen first was applying a group.
+    pub busy_reroutes: u64,
     /// Reads routed away from the node (unhealthy, breaker open, too stale, or failed).
     pub failovers: u64,
     /// Group commits the primary delayed for this replica (flow control).
@@ -155,6 +167,8 @@ struct Inner {
     wait_lock: Mutex<()>,
     released: Condvar,
     primary_served: AtomicU64,
+    /// Reads the primary answered because every replica that could was applying.
+    primary_spilled: AtomicU64,
     stop: AtomicBool,
 }
 
@@ -164,30 +178,92 @@ pub struct ReadPool {
     checker: Option<JoinHandle<()>>,
 }
 
-/// A read handle: a snapshot from the node the pool chose. Dropping it returns the handle.
+/// A read handle on the node the pool chose. Each read through it runs on that node's current
+/// state under its read lock for that one call, as [`Db`]'s own reads do: nothing is copied and a
+/// handle held for long blocks nobody. Reads through one handle see the node's applied LSN as it
+/// moves (never below what the consistency asked for); [`PoolRead::snapshot`] pins one view for
+/// several reads. A replica that starts failing after it was chosen hands the read to the primary
+/// (and counts against its breaker). A read never waits for a replica that is applying a group
+/// while another node that meets the consistency can answer at once (another replica, then the
+/// primary unless [`PoolOptions::spill_to_primary`] is off); when none can, it waits for the
+/// chosen one. Dropping the handle returns it to the pool.
 pub struct PoolRead<'a> {
-    snapshot: Snapshot,
     node: Option<usize>,
+    consistency: Consistency,
     pool: &'a Inner,
     /// The handle's stripe.
     handle: usize,
 }
 
 impl PoolRead<'_> {
-    /// Which node served it: a replica's name, or `primary`.
+    /// Which node serves it: a replica's name, or `primary`.
     pub fn node(&self) -> &str {
         match self.node {
             Some(i) => self.pool.nodes[i].replica.name(),
             None => "primary",
         }
     }
-}
 
-impl std::ops::Deref for PoolRead<'_> {
-    type Target = Snapshot;
-    fn deref(&self) -> &Snapshot {
-        &self.snapshot
+    /// A snapshot of the chosen node's state, pinned for as long as it is held (see
+    /// [`Snapshot`] and [`Replica::snapshot`]).
+    pub fn snapshot(&self) -> Snapshot {
+        if let Some(i) = self.node {
+            let node = &self.pool.nodes[i];
+            match node.replica.snapshot() {
+                Ok(snapshot) => return snapshot,
+                Err(_) => self.pool.failed_read(node),
+            }
+        }
+        self.pool.primary.snapshot()
     }
+
+    /// Runs one read: on the chosen node if it can answer now, else on the first node that meets
+    /// the consistency and can, else on the chosen node once its apply is done.
+    fn with_state<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+        let pool = self.pool;
+        let Some(chosen) = self.node else {
+            return pool.read_primary(read);
+        };
+        match pool.nodes[chosen].replica.try_read() {
+            Ok(Some(state)) => return read(&state),
+            Ok(None) => {}
+            Err(_) => {
+                pool.failed_read(&pool.nodes[chosen]);
+                return pool.read_primary(read);
+            }
+        }
+        // The chosen replica is applying: look for a node that can answer without waiting.
+        let n = pool.nodes.len();
+        for at in (1..n).map(|k| (chosen + k) % n) {
+            let node = &pool.nodes[at];
+            if !node.healthy.load(Ordering::Relaxed)
+                || !node.breaker_clean.load(Ordering::Acquire)
+                || !pool.fits(self.consistency, &node.replica)
+            {
+                continue;
+            }
+            if let Ok(Some(state)) = node.replica.try_read() {
+                node.busy_reroutes.fetch_add(1, Ordering::Relaxed);
+                return read(&state);
+            }
+        }
+        if pool.options.spill_to_primary {
+            if let Some(state) = pool.primary.try_state() {
+                pool.primary_served.fetch_add(1, Ordering::Relaxed);
+                pool.primary_spilled.fetch_add(1, Ordering::Relaxed);
+                return read(&state);
+            }
+        }
+        match pool.nodes[chosen].replica.read() {
+            Ok(state) => read(&state),
+            Err(_) => {
+                pool.failed_read(&pool.nodes[chosen]);
+                pool.read_primary(read)
+            }
+        }
+    }
+
+    crate::db::state_reads!();
 }
 
 impl Drop for PoolRead<'_> {
@@ -212,6 +288,7 @@ impl ReadPool {
                 }),
                 breaker_clean: AtomicBool::new(true),
                 failovers: AtomicU64::new(0),
+                busy_reroutes: AtomicU64::new(0),
             })
             .collect();
         let handles = super::stripe::Slots::new(options.max_handles.max(1));
@@ -224,6 +301,7 @@ impl ReadPool {
             wait_lock: Mutex::new(()),
             released: Condvar::new(),
             primary_served: AtomicU64::new(0),
+            primary_spilled: AtomicU64::new(0),
             stop: AtomicBool::new(false),
         });
         inner.check_health();
@@ -251,9 +329,9 @@ impl ReadPool {
         let inner = &*self.inner;
         let handle = inner.acquire()?;
         match inner.route(consistency) {
-            Ok((snapshot, node)) => Ok(PoolRead {
-                snapshot,
+            Ok(node) => Ok(PoolRead {
                 node,
+                consistency,
                 pool: inner,
                 handle,
             }),
@@ -292,6 +370,7 @@ impl ReadPool {
             why_unhealthy: None,
             breaker: BreakerState::Closed,
             queries: inner.primary_served.load(Ordering::Relaxed),
+            busy_reroutes: inner.primary_spilled.load(Ordering::Relaxed),
             failovers: 0,
             throttled_groups: 0,
             last_error: None,
@@ -308,6 +387,7 @@ impl ReadPool {
                 why_unhealthy: node.why_unhealthy.lock().clone(),
                 breaker: node.breaker.lock().state,
                 queries: r.queries(),
+                busy_reroutes: node.busy_reroutes.load(Ordering::Relaxed),
                 failovers: node.failovers.load(Ordering::Relaxed),
                 throttled_groups: r.throttled().0,
                 last_error: r.last_error(),
@@ -448,7 +528,7 @@ impl Inner {
     /// The read path of `Any` and `BoundedStaleness`: the first node in the policy's order that
     /// is in rotation and `fits`. Round robin needs no allocation and no shared counter (each
     /// thread keeps its own position).
-    fn first_fit(&self, fits: impl Fn(&Replica) -> bool) -> Option<(Snapshot, Option<usize>)> {
+    fn first_fit(&self, fits: impl Fn(&Replica) -> bool) -> Option<usize> {
         match self.options.balancing {
             Balancing::RoundRobin => {
                 let n = self.nodes.len();
@@ -483,47 +563,62 @@ impl Inner {
         order
     }
 
-    fn primary_read(&self) -> Result<(Snapshot, Option<usize>)> {
-        self.primary_served.fetch_add(1, Ordering::Relaxed);
-        Ok((self.primary.snapshot(), None))
+    fn primary_read(&self) -> Result<Option<usize>> {
+        Ok(None)
     }
 
-    /// The first candidate whose snapshot satisfies `fits`; failures count against breakers.
-    fn try_nodes(
-        &self,
-        order: &[usize],
-        fits: impl Fn(&Replica) -> bool,
-    ) -> Option<(Snapshot, Option<usize>)> {
+    /// One read on the primary (counted).
+    fn read_primary<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+        self.primary_served.fetch_add(1, Ordering::Relaxed);
+        self.primary.with_state(read)
+    }
+
+    /// Whether a replica meets a read's consistency now.
+    fn fits(&self, consistency: Consistency, replica: &Replica) -> bool {
+        match consistency {
+            Consistency::Latest => false,
+            Consistency::Any => true,
+            Consistency::BoundedStaleness(bound) => replica.lag_time() <= bound,
+            Consistency::AtLeast(lsn, _) => replica.applied_lsn() >= lsn,
+        }
+    }
+
+    /// A read on a chosen replica failed: it counts against the breaker, and the read goes on
+    /// elsewhere (a failover).
+    fn failed_read(&self, node: &Node) {
+        self.record_result(node, false);
+        node.failovers.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// The first candidate that satisfies `fits` and serves reads; refusals count against
+    /// breakers.
+    fn try_nodes(&self, order: &[usize], fits: impl Fn(&Replica) -> bool) -> Option<usize> {
         for &i in order {
             let node = &self.nodes[i];
             if !fits(&node.replica) {
                 node.failovers.fetch_add(1, Ordering::Relaxed);
                 continue;
             }
-            match node.replica.snapshot() {
-                Ok(snapshot) => {
-                    self.record_result(node, true);
-                    return Some((snapshot, Some(i)));
-                }
-                Err(_) => {
-                    self.record_result(node, false);
-                    node.failovers.fetch_add(1, Ordering::Relaxed);
-                }
+            if node.replica.serves_reads() {
+                self.record_result(node, true);
+                return Some(i);
             }
+            self.failed_read(node);
         }
         None
     }
 
-    fn route(&self, consistency: Consistency) -> Result<(Snapshot, Option<usize>)> {
+    /// The node a read goes to: a replica's index, or `None` for the primary.
+    fn route(&self, consistency: Consistency) -> Result<Option<usize>> {
         match consistency {
             Consistency::Latest => self.primary_read(),
             Consistency::Any => match self.first_fit(|_| true) {
-                Some(found) => Ok(found),
+                Some(found) => Ok(Some(found)),
                 None => self.primary_read(),
             },
             Consistency::BoundedStaleness(bound) => {
                 match self.first_fit(|r| r.lag_time() <= bound) {
-                    Some(found) => Ok(found),
+                    Some(found) => Ok(Some(found)),
                     None => self.primary_read(),
                 }
             }
@@ -537,7 +632,7 @@ impl Inner {
                 }
                 let order = self.candidates();
                 if let Some(found) = self.try_nodes(&order, |r| r.applied_lsn() >= lsn) {
-                    return Ok(found);
+                    return Ok(Some(found));
                 }
                 // Wait on the closest healthy replica, then fall back to the primary.
                 if let Some(&best) = order
@@ -546,7 +641,7 @@ impl Inner {
                 {
                     if self.nodes[best].replica.wait_for(lsn, timeout) {
                         if let Some(found) = self.try_nodes(&[best], |r| r.applied_lsn() >= lsn) {
-                            return Ok(found);
+                            return Ok(Some(found));
                         }
                     }
                 }

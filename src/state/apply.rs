@@ -18,26 +18,8 @@ pub enum Side<'a> {
     /// The primary and replica directories: register entries and track the values a checkpoint
     /// must write.
     Full(&'a mut Applier),
-    /// An in-process replica's copy of the state: register entries; nothing is checkpointed.
+    /// An in-process replica's state: register entries; nothing is checkpointed.
     Register(&'a mut EntryIndex),
-    /// A second copy of a state that `Register` already brought to these batches (the replica's
-    /// left-right pair): entries are known, nothing is tracked.
-    Replay(&'a EntryIndex),
-}
-
-/// The entry map as one apply uses it.
-enum Entries<'a> {
-    Register(&'a mut EntryIndex),
-    Known(&'a EntryIndex),
-}
-
-impl Entries<'_> {
-    fn get(&self, key: &(OrgId, u64)) -> Option<&EntryLoc> {
-        match self {
-            Entries::Register(e) => e.get(key),
-            Entries::Known(e) => e.get(key),
-        }
-    }
 }
 
 impl State {
@@ -83,9 +65,8 @@ impl State {
             catalog,
         } = self;
         let (dirty, entries) = match side {
-            Side::Full(a) => (Some(&mut a.dirty), Entries::Register(&mut a.entries)),
-            Side::Register(e) => (None, Entries::Register(e)),
-            Side::Replay(e) => (None, Entries::Known(e)),
+            Side::Full(a) => (Some(&mut a.dirty), &mut a.entries),
+            Side::Register(e) => (None, e),
         };
         let track = dirty.is_some();
         let mut ledger_side = LedgerSide {
@@ -128,7 +109,7 @@ struct LedgerSide<'a> {
     orgs: &'a mut PMap<OrgId, Arc<OrgState>>,
     ledgers: &'a mut POrdMap<PartitionId, MonthBucket>,
     dirty: Tracker<'a>,
-    entries: Entries<'a>,
+    entries: &'a mut EntryIndex,
     catalog: &'a mut Arc<IndexCatalog>,
 }
 
@@ -246,19 +227,12 @@ impl LedgerSide<'_> {
                 kind,
                 occurred_at: e.occurred_at,
             };
-            match &mut self.entries {
-                // The entry map first: it refuses a duplicate before the ledger changes.
-                Entries::Register(entries) => entries
-                    .add_entry((org, e.entry_id), loc, |flows| {
-                        add_flow(flows, kind, e.reverses != 0, e.amount)
-                    })
-                    .map_err(|why| format!("org {org}: entry {} {why}", e.entry_id))?,
-                // The first apply of this batch registered it (and refused duplicates); the
-                // ledger below still refuses a row it already holds.
-                Entries::Known(entries) => {
-                    debug_assert_eq!(entries.get(&(org, e.entry_id)), Some(&loc));
-                }
-            }
+            // The entry map first: it refuses a duplicate before the ledger changes.
+            self.entries
+                .add_entry((org, e.entry_id), loc, |flows| {
+                    add_flow(flows, kind, e.reverses != 0, e.amount)
+                })
+                .map_err(|why| format!("org {org}: entry {} {why}", e.entry_id))?;
             ledger
                 .insert_row(self.catalog, kind, key, row)
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
