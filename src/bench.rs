@@ -324,6 +324,9 @@ pub struct ReplicaBenchReport {
     /// Per reader-thread count: the share of pooled reads the primary answered (every replica
     /// that could was applying a group; see `PoolOptions::spill_to_primary`).
     pub pooled_primary_share: Vec<(usize, f64)>,
+    /// Per reader-thread count: the primary's ingest rate (events/s) during the direct slices and
+    /// during the pooled slices (readers and appliers share the cores, so the two differ).
+    pub ingest_during_reads: Vec<(usize, f64, f64)>,
     /// Whether ingest was still running when the last read phase ended.
     pub reads_overlapped_ingest: bool,
 }
@@ -428,22 +431,34 @@ pub fn replicas(
             let sampler = s.spawn(|| sample(&done));
             let mut reads = Vec::new();
             let mut shares = Vec::new();
+            let mut ingest_during = Vec::new();
             let served = || -> Vec<u64> { pool.status().nodes.iter().map(|n| n.queries).collect() };
             const SLICES: u64 = 4;
             for threads in [1usize, 2, 4, 8] {
                 let (mut direct, mut pooled) = (0.0, 0.0);
                 let before = served();
+                let mut batches_during = (0u64, 0u64);
                 for _ in 0..SLICES {
+                    let at = db.visible_lsn().0;
                     direct += read_phase(threads, phase_ms / SLICES, params.orgs, |org| {
                         db.balance(org, day).is_ok()
                     });
+                    let mid = db.visible_lsn().0;
                     pooled += read_phase(threads, phase_ms / SLICES, params.orgs, |org| {
                         pool.read(Consistency::Any)
                             .and_then(|r| r.balance(org, day))
                             .is_ok()
                     });
+                    batches_during.0 += mid - at;
+                    batches_during.1 += db.visible_lsn().0 - mid;
                 }
                 reads.push((threads, direct / SLICES as f64, pooled / SLICES as f64));
+                let per_sec = |n: u64| (n * batch as u64) as f64 / (phase_ms as f64 / 2e3);
+                ingest_during.push((
+                    threads,
+                    per_sec(batches_during.0),
+                    per_sec(batches_during.1),
+                ));
                 let delta: Vec<u64> = served().iter().zip(&before).map(|(a, b)| a - b).collect();
                 let total: u64 = delta.iter().sum();
                 shares.push((threads, delta[0] as f64 / total.max(1) as f64));
@@ -453,7 +468,7 @@ pub fn replicas(
             (
                 result,
                 sampler.join().expect("sampler thread"),
-                (reads, shares),
+                (reads, shares, ingest_during),
                 overlapped,
             )
         });
@@ -482,6 +497,7 @@ pub fn replicas(
             lag_with_readers_p99_ms: percentile(&reader_lag, 99.0),
             reads_per_sec: reads.0,
             pooled_primary_share: reads.1,
+            ingest_during_reads: reads.2,
             reads_overlapped_ingest: overlapped,
         })
     })();

@@ -185,6 +185,7 @@ fn fast_pool(db: Arc<Db>, replicas: Vec<Arc<folio::Replica>>) -> ReadPool {
             max_lag_time: Duration::from_millis(300),
             breaker_failures: 2,
             breaker_cooldown: Duration::from_millis(200),
+            affinity_reads: 1,
             ..PoolOptions::default()
         },
     )
@@ -676,7 +677,10 @@ fn a_read_skips_a_replica_that_is_applying() {
     let pool = ReadPool::new(
         db.clone(),
         vec![busy.clone(), idle.clone()],
-        PoolOptions::default(),
+        PoolOptions {
+            affinity_reads: 1,
+            ..PoolOptions::default()
+        },
     );
     let lsn = db.record(batch(1).0).unwrap();
     assert!(idle.wait_for(lsn, Duration::from_secs(5)));

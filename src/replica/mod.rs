@@ -24,7 +24,7 @@ use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
 use crate::state::apply::Side;
 use crate::state::{Applier, EntryIndex, State};
-use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard};
+use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Weak};
@@ -35,6 +35,8 @@ use std::time::{Duration, Instant};
 const PARALLEL_APPLY_OPS: usize = 256;
 /// A group waits at most this many times a replica's flow-control bound for it.
 const FLOW_WAIT_FACTOR: u32 = 4;
+/// Operations a replica applies per hold of its write lock (whole batches; at least one).
+const MAX_OPS_PER_LOCK: usize = 1024;
 /// Payload bytes a replica reads and applies at once.
 const APPLY_CHUNK_BYTES: usize = 256 << 10;
 /// Commit times remembered for lag-in-time (one per group commit).
@@ -64,7 +66,7 @@ pub(crate) fn decode_frames(frames: &[ShippedFrame]) -> Result<Decoded> {
 pub(crate) fn apply_decoded(
     state: &mut State,
     side: Side<'_>,
-    batches: &Decoded,
+    batches: &[(Lsn, crate::codec::record::LogBatch)],
     at: &ShippedFrame,
 ) -> Result<()> {
     let refs: Vec<(Lsn, &[LogOp])> = batches
@@ -534,26 +536,61 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
                 continue;
             }
         };
-        let mut state = inner.state.write();
-        let side = Side::Register(&mut entries);
-        match apply_decoded(Arc::make_mut(&mut state), side, &batches, &frames[0]) {
-            Ok(()) => {
-                inner.applied.store(last, Ordering::Release);
-                let hold = inner.apply_hold_us.load(Ordering::Relaxed);
-                if hold > 0 {
-                    std::thread::sleep(Duration::from_micros(hold));
-                }
-                drop(state);
-                inner.health.lock().last_progress = Instant::now();
-                let _guard = inner.applied_cv.0.lock();
-                inner.applied_cv.1.notify_all();
+        // Whole batches, a bounded number of operations per hold of the write lock, so a replica
+        // catching up never keeps its readers waiting for more than about one group's apply.
+        let mut start = 0;
+        while start < batches.len() {
+            let mut end = start;
+            let mut ops = 0;
+            while end < batches.len() && (end == start || ops < MAX_OPS_PER_LOCK) {
+                ops += batches[end].1.ops.len();
+                end += 1;
             }
-            // The state is part-applied: it is marked failed before the lock is released, so no
-            // read ever sees it, and the replica refuses reads until it is rebuilt.
-            Err(e) => {
-                fail(&inner, e);
-                drop(state);
+            if !apply_step(&inner, &mut entries, &batches[start..end], &frames[start]) {
+                break;
             }
+            start = end;
+        }
+        if start == batches.len() {
+            debug_assert_eq!(inner.applied.load(Ordering::Acquire), last);
+            inner.health.lock().last_progress = Instant::now();
+        }
+    }
+}
+
+/// Applies batches under the write lock; false (and the replica failed) when the apply failed.
+fn apply_step(
+    inner: &ReplicaInner,
+    entries: &mut EntryIndex,
+    batches: &[(Lsn, crate::codec::record::LogBatch)],
+    first: &ShippedFrame,
+) -> bool {
+    let mut state = inner.state.write();
+    match apply_decoded(
+        Arc::make_mut(&mut state),
+        Side::Register(entries),
+        batches,
+        first,
+    ) {
+        Ok(()) => {
+            let last = batches[batches.len() - 1].0;
+            inner.applied.store(last.0, Ordering::Release);
+            let hold = inner.apply_hold_us.load(Ordering::Relaxed);
+            if hold > 0 {
+                std::thread::sleep(Duration::from_micros(hold));
+            }
+            // Hand the lock to readers parked on it rather than letting the next step barge in.
+            RwLockWriteGuard::unlock_fair(state);
+            let _guard = inner.applied_cv.0.lock();
+            inner.applied_cv.1.notify_all();
+            true
+        }
+        // The state is part-applied: it is marked failed before the lock is released, so no read
+        // ever sees it, and the replica refuses reads until it is rebuilt.
+        Err(e) => {
+            fail(inner, e);
+            drop(state);
+            false
         }
     }
 }

@@ -18,16 +18,25 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 thread_local! {
-    /// This thread's round-robin position (per thread, so reads share no counter).
-    static ROUND_ROBIN: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+    /// This thread's round-robin state: (its first node, reads it routed). Per thread, so reads
+    /// share no counter.
+    static ROUND_ROBIN: std::cell::Cell<(usize, usize)> = const { std::cell::Cell::new((usize::MAX, 0)) };
 }
 
-/// Where this thread's next round-robin pass starts.
-fn next_round_robin() -> usize {
-    ROUND_ROBIN.with(|next| {
-        let start = next.get();
-        next.set(start.wrapping_add(1));
-        start
+/// Spreads the threads' first nodes.
+static NEXT_THREAD: AtomicUsize = AtomicUsize::new(0);
+
+/// Where this thread's next round-robin pass starts: threads start on different nodes and move
+/// on every `affinity` reads, so a thread's reads stay on one replica's copy (its cache) for a
+/// while and the threads together spread over all of them.
+fn next_round_robin(affinity: usize) -> usize {
+    ROUND_ROBIN.with(|cell| {
+        let (mut first, reads) = cell.get();
+        if first == usize::MAX {
+            first = NEXT_THREAD.fetch_add(1, Ordering::Relaxed);
+        }
+        cell.set((first, reads.wrapping_add(1)));
+        first.wrapping_add(reads / affinity.max(1))
     })
 }
 
@@ -72,6 +81,10 @@ pub struct PoolOptions {
     pub breaker_failures: u32,
     /// How long an open breaker stays open before one trial read (half-open).
     pub breaker_cooldown: Duration,
+    /// Round robin moves a thread to the next replica every this many reads (its reads meanwhile
+    /// find that replica's data in the core's cache); threads start on different replicas. 1 =
+    /// every read moves on.
+    pub affinity_reads: usize,
     /// A read whose replica is applying a group, with no other replica free, goes to the primary
     /// when the primary can answer at once (else it waits for the replica's apply to finish).
     pub spill_to_primary: bool,
@@ -90,6 +103,7 @@ impl Default for PoolOptions {
             stall_after: Duration::from_millis(500),
             breaker_failures: 3,
             breaker_cooldown: Duration::from_secs(1),
+            affinity_reads: 16_384,
             spill_to_primary: true,
         }
     }
@@ -532,7 +546,7 @@ impl Inner {
         match self.options.balancing {
             Balancing::RoundRobin => {
                 let n = self.nodes.len();
-                let start = next_round_robin();
+                let start = next_round_robin(self.options.affinity_reads);
                 (0..n).find_map(|i| {
                     let at = start.wrapping_add(i) % n;
                     if !self.usable(&self.nodes[at]) {
@@ -550,7 +564,7 @@ impl Inner {
         let n = self.nodes.len();
         let mut order: Vec<usize> = match self.options.balancing {
             Balancing::RoundRobin => {
-                let start = next_round_robin();
+                let start = next_round_robin(self.options.affinity_reads);
                 (0..n).map(|i| start.wrapping_add(i) % n.max(1)).collect()
             }
             Balancing::LeastLag => {
@@ -648,5 +662,33 @@ impl Inner {
                 self.primary_read()
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::next_round_robin;
+
+    #[test]
+    fn round_robin_keeps_a_thread_on_one_node_for_its_affinity_then_moves_on() {
+        let starts: Vec<Vec<usize>> = (0..2)
+            .map(|_| {
+                std::thread::spawn(|| (0..12).map(|_| next_round_robin(4)).collect())
+                    .join()
+                    .unwrap()
+            })
+            .collect();
+        for s in &starts {
+            // Four reads per node, then the next one.
+            assert_eq!(s[0], s[3]);
+            assert_eq!(s[4], s[0].wrapping_add(1));
+            assert_eq!(s[8], s[0].wrapping_add(2));
+        }
+        // Threads start on different nodes.
+        assert_ne!(starts[0][0], starts[1][0]);
+        // Affinity 1: every read moves on.
+        let one: Vec<usize> = (0..3).map(|_| next_round_robin(1)).collect();
+        assert_eq!(one[1], one[0].wrapping_add(1));
+        assert_eq!(one[2], one[0].wrapping_add(2));
     }
 }
