@@ -298,6 +298,8 @@ pub struct ReplicaBenchReport {
     pub rate_limit: u64,
     /// Flow-control bound of every replica in milliseconds (0 = off).
     pub flow_control_ms: f64,
+    /// `PoolOptions::spill_to_primary` of the pool the reads go through.
+    pub spill_to_primary: bool,
     /// Group commits delayed by flow control during the whole run, and the time they waited.
     pub throttled_groups: u64,
     pub throttled_ms: f64,
@@ -340,6 +342,7 @@ pub fn replicas(
     phase_ms: u64,
     rate: u64,
     flow_control: Option<std::time::Duration>,
+    spill_to_primary: bool,
 ) -> Result<ReplicaBenchReport> {
     use crate::replica::{Consistency, PoolOptions, ReadPool};
     use std::sync::atomic::AtomicBool;
@@ -370,7 +373,11 @@ pub fn replicas(
                 Arc::new(db.replica_with(&format!("r{i}"), options))
             })
             .collect();
-        let pool = ReadPool::new(db.clone(), nodes.clone(), PoolOptions::default());
+        let options = PoolOptions {
+            spill_to_primary,
+            ..PoolOptions::default()
+        };
+        let pool = ReadPool::new(db.clone(), nodes.clone(), options);
         let idle = time_snapshots(&db, 200_000);
         let mut work = batches(params, batch);
         let second = work.split_off(work.len() / 2);
@@ -480,6 +487,7 @@ pub fn replicas(
             replicas,
             rate_limit: rate,
             flow_control_ms: flow_control.map_or(0.0, |d| d.as_secs_f64() * 1e3),
+            spill_to_primary,
             throttled_groups: nodes.iter().map(|r| r.throttled().0).sum(),
             throttled_ms: nodes
                 .iter()

@@ -166,6 +166,10 @@ enum Command {
         /// milliseconds (0 = off).
         #[arg(long, default_value_t = 0.0)]
         flow_control_ms: f64,
+        /// Pool reads wait for a replica that is applying instead of going to the primary
+        /// (`PoolOptions::spill_to_primary` off).
+        #[arg(long)]
+        no_spill: bool,
     },
     /// Run hotel-ledger-v1 on Folio, PostgreSQL and SQLite in one run; compare every checked
     /// answer exactly (exit status 1 on any disagreement) and print one table of figures and
@@ -759,6 +763,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             phase_ms,
             rate,
             flow_control_ms,
+            no_spill,
         } => {
             let flow_control = (flow_control_ms > 0.0)
                 .then(|| std::time::Duration::from_secs_f64(flow_control_ms / 1e3));
@@ -769,6 +774,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 phase_ms,
                 rate,
                 flow_control,
+                !no_spill,
             )?;
             println!(
                 "{}",
