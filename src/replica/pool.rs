@@ -228,6 +228,7 @@ impl PoolRead<'_> {
                 Err(_) => self.pool.failed_read(node),
             }
         }
+        self.pool.primary_served.fetch_add(1, Ordering::Relaxed);
         self.pool.primary.snapshot()
     }
 
@@ -577,10 +578,6 @@ impl Inner {
         order
     }
 
-    fn primary_read(&self) -> Result<Option<usize>> {
-        Ok(None)
-    }
-
     /// One read on the primary (counted).
     fn read_primary<T>(&self, read: impl FnOnce(&State) -> T) -> T {
         self.primary_served.fetch_add(1, Ordering::Relaxed);
@@ -622,18 +619,19 @@ impl Inner {
         None
     }
 
-    /// The node a read goes to: a replica's index, or `None` for the primary.
+    /// The node a read goes to: a replica's index, or `None` for the primary (which serves when
+    /// no replica can).
     fn route(&self, consistency: Consistency) -> Result<Option<usize>> {
         match consistency {
-            Consistency::Latest => self.primary_read(),
+            Consistency::Latest => Ok(None),
             Consistency::Any => match self.first_fit(|_| true) {
                 Some(found) => Ok(Some(found)),
-                None => self.primary_read(),
+                None => Ok(None),
             },
             Consistency::BoundedStaleness(bound) => {
                 match self.first_fit(|r| r.lag_time() <= bound) {
                     Some(found) => Ok(Some(found)),
-                    None => self.primary_read(),
+                    None => Ok(None),
                 }
             }
             Consistency::AtLeast(lsn, timeout) => {
@@ -659,7 +657,7 @@ impl Inner {
                         }
                     }
                 }
-                self.primary_read()
+                Ok(None)
             }
         }
     }
