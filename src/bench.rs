@@ -331,6 +331,9 @@ pub struct ReplicaBenchReport {
     pub ingest_during_reads: Vec<(usize, f64, f64)>,
     /// Whether ingest was still running when the last read phase ended.
     pub reads_overlapped_ingest: bool,
+    /// A replica held back for the whole run and then released, with nothing else running:
+    /// events per second it applies while catching up (its apply capacity on this machine).
+    pub catch_up_events_per_sec: f64,
 }
 
 /// Replica lag, snapshot cost and pool read throughput while the primary ingests the workload
@@ -378,10 +381,15 @@ pub fn replicas(
             ..PoolOptions::default()
         };
         let pool = ReadPool::new(db.clone(), nodes.clone(), options);
+        // Held back for the whole run, then released: its catch-up measures how fast a replica
+        // applies the log when it has the machine to itself.
+        let catch_up = db.replica("catch-up");
+        catch_up.inject_stall(true);
         let idle = time_snapshots(&db, 200_000);
         let mut work = batches(params, batch);
         let second = work.split_off(work.len() / 2);
         let lag_events: usize = work.iter().map(|b| b.ops.len()).sum();
+        let replayed = lag_events + second.iter().map(|b| b.ops.len()).sum::<usize>();
         let day = BusinessDay::parse("2024-06-30").expect("date");
         let max_lag = || {
             nodes
@@ -480,6 +488,16 @@ pub fn replicas(
             )
         });
         second_result?;
+        let target = db.visible_lsn();
+        let from = catch_up.applied_lsn();
+        let started = Instant::now();
+        catch_up.inject_stall(false);
+        if !catch_up.wait_for(target, std::time::Duration::from_secs(600)) {
+            return Err(Error::InvalidArgument(format!(
+                "the catch-up replica did not reach LSN {target} from {from} in 600 s"
+            )));
+        }
+        let catch_up_secs = started.elapsed().as_secs_f64();
         Ok(ReplicaBenchReport {
             events: params.events,
             orgs: params.orgs,
@@ -507,6 +525,7 @@ pub fn replicas(
             pooled_primary_share: reads.1,
             ingest_during_reads: reads.2,
             reads_overlapped_ingest: overlapped,
+            catch_up_events_per_sec: replayed as f64 / catch_up_secs,
         })
     })();
     let _ = std::fs::remove_dir_all(&dir);
