@@ -296,6 +296,8 @@ pub struct ReplicaBenchReport {
     pub replicas: usize,
     /// Ingest rate asked for in the lag phase (events/s); 0 = as fast as the primary goes.
     pub rate_limit: u64,
+    /// Ingest rate asked for in the read phase (events/s); 0 = as fast as the primary goes.
+    pub read_rate_limit: u64,
     /// Flow-control bound of every replica in milliseconds (0 = off).
     pub flow_control_ms: f64,
     /// `PoolOptions::spill_to_primary` of the pool the reads go through.
@@ -336,17 +338,39 @@ pub struct ReplicaBenchReport {
     pub catch_up_events_per_sec: f64,
 }
 
+/// Settings of [`replicas`] (`folio bench-replicas`).
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicaBench {
+    /// Events per batch.
+    pub batch: usize,
+    /// In-process replicas following the primary.
+    pub replicas: usize,
+    /// Milliseconds per reader-thread count, split between direct and pooled slices.
+    pub phase_ms: u64,
+    /// Ingest rate of the lag phase in events/s; 0 = the primary's full rate.
+    pub rate: u64,
+    /// Ingest rate of the read phase in events/s; 0 = the primary's full rate. A fixed rate gives
+    /// the direct and the pooled slices the same write load (at the full rate the two kinds of
+    /// readers slow the committer differently, so each slice sees a different ingest rate).
+    pub read_rate: u64,
+    /// Flow-control bound of every replica (`ReplicaOptions::flow_control`).
+    pub flow_control: Option<std::time::Duration>,
+    /// `PoolOptions::spill_to_primary`.
+    pub spill_to_primary: bool,
+}
+
 /// Replica lag, snapshot cost and pool read throughput while the primary ingests the workload
 /// at its full batch rate (one writer, fsync per batch, `replicas` in-process replicas).
-pub fn replicas(
-    params: &Params,
-    batch: usize,
-    replicas: usize,
-    phase_ms: u64,
-    rate: u64,
-    flow_control: Option<std::time::Duration>,
-    spill_to_primary: bool,
-) -> Result<ReplicaBenchReport> {
+pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchReport> {
+    let ReplicaBench {
+        batch,
+        replicas,
+        phase_ms,
+        rate,
+        read_rate,
+        flow_control,
+        spill_to_primary,
+    } = *options;
     use crate::replica::{Consistency, PoolOptions, ReadPool};
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
@@ -437,7 +461,17 @@ pub fn replicas(
         let done = AtomicBool::new(false);
         let (second_result, reader_lag, reads, overlapped) = std::thread::scope(|s| {
             let ingest = s.spawn(|| -> Result<()> {
+                let started = Instant::now();
+                let mut sent = 0u64;
                 for b in second {
+                    if read_rate > 0 {
+                        let due =
+                            std::time::Duration::from_secs_f64(sent as f64 / read_rate as f64);
+                        if let Some(wait) = due.checked_sub(started.elapsed()) {
+                            std::thread::sleep(wait);
+                        }
+                    }
+                    sent += b.ops.len() as u64;
                     db.record(b)?;
                 }
                 done.store(true, Ordering::SeqCst);
@@ -468,7 +502,7 @@ pub fn replicas(
                     batches_during.1 += db.visible_lsn().0 - mid;
                 }
                 reads.push((threads, direct / SLICES as f64, pooled / SLICES as f64));
-                let per_sec = |n: u64| (n * batch as u64) as f64 / (phase_ms as f64 / 2e3);
+                let per_sec = |n: u64| (n * batch as u64) as f64 / (phase_ms as f64 / 1e3);
                 ingest_during.push((
                     threads,
                     per_sec(batches_during.0),
@@ -504,6 +538,7 @@ pub fn replicas(
             batch,
             replicas,
             rate_limit: rate,
+            read_rate_limit: read_rate,
             flow_control_ms: flow_control.map_or(0.0, |d| d.as_secs_f64() * 1e3),
             spill_to_primary,
             throttled_groups: nodes.iter().map(|r| r.throttled().0).sum(),

@@ -133,7 +133,7 @@ struct Node {
     breaker_clean: AtomicBool,
     failovers: AtomicU64,
     /// Reads that came to this replica because the one chosen first was applying.
-    busy_reroutes: AtomicU64,
+    busy_reroutes: super::stripe::Counter,
 }
 
 /// One replica's (or the primary's) figures.
@@ -180,9 +180,9 @@ struct Inner {
     waiters: AtomicUsize,
     wait_lock: Mutex<()>,
     released: Condvar,
-    primary_served: AtomicU64,
+    primary_served: super::stripe::Counter,
     /// Reads the primary answered because every replica that could was applying.
-    primary_spilled: AtomicU64,
+    primary_spilled: super::stripe::Counter,
     stop: AtomicBool,
 }
 
@@ -228,7 +228,7 @@ impl PoolRead<'_> {
                 Err(_) => self.pool.failed_read(node),
             }
         }
-        self.pool.primary_served.fetch_add(1, Ordering::Relaxed);
+        self.pool.primary_served.add(1);
         self.pool.primary.snapshot()
     }
 
@@ -258,14 +258,14 @@ impl PoolRead<'_> {
                 continue;
             }
             if let Ok(Some(state)) = node.replica.try_read() {
-                node.busy_reroutes.fetch_add(1, Ordering::Relaxed);
+                node.busy_reroutes.add(1);
                 return read(&state);
             }
         }
         if pool.options.spill_to_primary {
             if let Some(state) = pool.primary.try_state() {
-                pool.primary_served.fetch_add(1, Ordering::Relaxed);
-                pool.primary_spilled.fetch_add(1, Ordering::Relaxed);
+                pool.primary_served.add(1);
+                pool.primary_spilled.add(1);
                 return read(&state);
             }
         }
@@ -303,7 +303,7 @@ impl ReadPool {
                 }),
                 breaker_clean: AtomicBool::new(true),
                 failovers: AtomicU64::new(0),
-                busy_reroutes: AtomicU64::new(0),
+                busy_reroutes: Default::default(),
             })
             .collect();
         let handles = super::stripe::Slots::new(options.max_handles.max(1));
@@ -315,8 +315,8 @@ impl ReadPool {
             waiters: AtomicUsize::new(0),
             wait_lock: Mutex::new(()),
             released: Condvar::new(),
-            primary_served: AtomicU64::new(0),
-            primary_spilled: AtomicU64::new(0),
+            primary_served: Default::default(),
+            primary_spilled: Default::default(),
             stop: AtomicBool::new(false),
         });
         inner.check_health();
@@ -384,8 +384,8 @@ impl ReadPool {
             healthy: true,
             why_unhealthy: None,
             breaker: BreakerState::Closed,
-            queries: inner.primary_served.load(Ordering::Relaxed),
-            busy_reroutes: inner.primary_spilled.load(Ordering::Relaxed),
+            queries: inner.primary_served.sum(),
+            busy_reroutes: inner.primary_spilled.sum(),
             failovers: 0,
             throttled_groups: 0,
             last_error: None,
@@ -402,7 +402,7 @@ impl ReadPool {
                 why_unhealthy: node.why_unhealthy.lock().clone(),
                 breaker: node.breaker.lock().state,
                 queries: r.queries(),
-                busy_reroutes: node.busy_reroutes.load(Ordering::Relaxed),
+                busy_reroutes: node.busy_reroutes.sum(),
                 failovers: node.failovers.load(Ordering::Relaxed),
                 throttled_groups: r.throttled().0,
                 last_error: r.last_error(),
@@ -580,7 +580,7 @@ impl Inner {
 
     /// One read on the primary (counted).
     fn read_primary<T>(&self, read: impl FnOnce(&State) -> T) -> T {
-        self.primary_served.fetch_add(1, Ordering::Relaxed);
+        self.primary_served.add(1);
         self.primary.with_state(read)
     }
 

@@ -162,6 +162,10 @@ enum Command {
         /// Ingest rate for the lag phase in events/s (0 = the primary's full rate).
         #[arg(long, default_value_t = 0)]
         rate: u64,
+        /// Ingest rate for the read phase in events/s (0 = the primary's full rate); a fixed
+        /// rate gives direct and pooled reads the same write load.
+        #[arg(long, default_value_t = 0)]
+        read_rate: u64,
         /// Flow control: the primary waits for a replica lagging more than this many
         /// milliseconds (0 = off).
         #[arg(long, default_value_t = 0.0)]
@@ -762,6 +766,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             replicas,
             phase_ms,
             rate,
+            read_rate,
             flow_control_ms,
             no_spill,
         } => {
@@ -769,12 +774,15 @@ fn run(cli: Cli) -> Result<(), Error> {
                 .then(|| std::time::Duration::from_secs_f64(flow_control_ms / 1e3));
             let report = bench::replicas(
                 &Params { seed, orgs, events },
-                batch,
-                replicas,
-                phase_ms,
-                rate,
-                flow_control,
-                !no_spill,
+                &bench::ReplicaBench {
+                    batch,
+                    replicas,
+                    phase_ms,
+                    rate,
+                    read_rate,
+                    flow_control,
+                    spill_to_primary: !no_spill,
+                },
             )?;
             println!(
                 "{}",
