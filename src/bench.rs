@@ -437,12 +437,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
                 let started = Instant::now();
                 let mut sent = 0u64;
                 for b in work {
-                    if rate > 0 {
-                        let due = std::time::Duration::from_secs_f64(sent as f64 / rate as f64);
-                        if let Some(wait) = due.checked_sub(started.elapsed()) {
-                            std::thread::sleep(wait);
-                        }
-                    }
+                    pace(rate, started, sent);
                     sent += b.ops.len() as u64;
                     db.record(b)?;
                 }
@@ -464,13 +459,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
                 let started = Instant::now();
                 let mut sent = 0u64;
                 for b in second {
-                    if read_rate > 0 {
-                        let due =
-                            std::time::Duration::from_secs_f64(sent as f64 / read_rate as f64);
-                        if let Some(wait) = due.checked_sub(started.elapsed()) {
-                            std::thread::sleep(wait);
-                        }
-                    }
+                    pace(read_rate, started, sent);
                     sent += b.ops.len() as u64;
                     db.record(b)?;
                 }
@@ -565,6 +554,16 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result
+}
+
+/// Sleeps until `sent` events are due at `rate` events/s since `started` (0 = no limit).
+fn pace(rate: u64, started: Instant, sent: u64) {
+    if rate > 0 {
+        let due = std::time::Duration::from_secs_f64(sent as f64 / rate as f64);
+        if let Some(wait) = due.checked_sub(started.elapsed()) {
+            std::thread::sleep(wait);
+        }
+    }
 }
 
 /// Times `n` snapshot creations; sorted nanoseconds.
