@@ -535,3 +535,48 @@ fn query_explain_index_list_and_paging_from_the_command_line() {
     failure(folio(&data, &["query", "--limit", "100000"]));
     failure(folio(&data, &["query", "--after", "fc1.1.2.3.4.5"]));
 }
+
+/// `folio bench-replicas` on a small workload: a complete report whose figures come from the run
+/// (every replica applied everything, reads happened on both paths, the catch-up replica caught up).
+#[test]
+fn bench_replicas_reports_lag_reads_and_catch_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(folio(
+        dir.path(),
+        &[
+            "bench-replicas",
+            "--orgs",
+            "200",
+            "--events",
+            "40000",
+            "--batch",
+            "500",
+            "--replicas",
+            "2",
+            "--phase-ms",
+            "40",
+            "--read-rate",
+            "20000",
+            "--flow-control-ms",
+            "5",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["replicas"], 2);
+    assert_eq!(v["events"], 40000);
+    assert_eq!(v["read_rate_limit"], 20000);
+    assert_eq!(v["flow_control_ms"], 5.0);
+    assert!(v["lag_samples"].as_u64().unwrap() > 0, "{v}");
+    assert!(v["catch_up_events_per_sec"].as_f64().unwrap() > 0.0, "{v}");
+    let reads = v["reads_per_sec"].as_array().unwrap();
+    let threads: Vec<u64> = reads.iter().map(|r| r[0].as_u64().unwrap()).collect();
+    assert_eq!(threads, [1, 2, 4, 8]);
+    for r in reads {
+        assert!(
+            r[1].as_f64().unwrap() > 0.0 && r[2].as_f64().unwrap() > 0.0,
+            "{v}"
+        );
+    }
+    // At 20,000 events/s the read phase's 20,000 events outlast its 4 × 2 × 40 ms of reads.
+    assert_eq!(v["reads_overlapped_ingest"], true, "{v}");
+}
