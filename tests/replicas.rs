@@ -353,8 +353,15 @@ fn an_edge_replica_from_a_checkpoint_follows_and_refuses_bad_input() {
     assert!(!target.exists());
     assert!(Db::open(&bad).is_err());
 
+    // A seeding cut short leaves only its hidden sibling (half a copy), never `edge` itself; the
+    // next seeding removes it and starts over.
     let edge = dir.path().join("edge");
+    let stale = dir.path().join(".edge.seeding");
+    copy_dir(&cp, &stale);
+    std::fs::remove_file(stale.join("MANIFEST.json")).unwrap();
+    std::fs::write(stale.join("FOLIO"), b"half").unwrap();
     folio::db::edge::seed_from_checkpoint(&cp, &edge).unwrap();
+    assert!(!stale.exists());
     let replica = Db::open(&edge).unwrap();
     assert!(replica.is_replica());
     assert_eq!(replica.visible_lsn(), Lsn(info.lsn));
@@ -515,7 +522,13 @@ fn an_edge_replica_killed_while_applying_converges() {
         rng ^= rng << 13;
         rng ^= rng >> 7;
         rng ^= rng << 17;
-        std::thread::sleep(Duration::from_millis(20 + rng % 150));
+        // The first kills land early, most likely while the directory is being seeded.
+        let wait = if round < 2 {
+            1 + rng % 15
+        } else {
+            20 + rng % 150
+        };
+        std::thread::sleep(Duration::from_millis(wait));
         let _ = child.kill();
         let _ = child.wait();
         eprintln!("round {round}: killed");
@@ -523,11 +536,14 @@ fn an_edge_replica_killed_while_applying_converges() {
     let status = std::process::Command::new(bin)
         .arg("--data")
         .arg(&edge)
-        .args(["replica", "--once", "--follow"])
+        .args(["replica", "--once", "--from"])
+        .arg(&cp)
+        .arg("--follow")
         .arg(&wal)
         .status()
         .unwrap();
     assert!(status.success());
+    assert!(!dir.path().join(".edge.seeding").exists());
     let replica = Db::open(&edge).unwrap();
     assert_eq!(replica.visible_lsn(), head);
     assert_eq!(answers(&replica), want);

@@ -228,30 +228,61 @@ pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
     Ok(manifest.body.lsn)
 }
 
-/// Copies a verified checkpoint directory to `to` (which must not exist).
+/// Copies a verified checkpoint directory to `to` (which must not exist). The copy is built in a
+/// hidden sibling (`.NAME.seeding`), checked, synced and then renamed to `to`, so a seeding cut
+/// short (a kill, a power loss) leaves no `to` behind: the next attempt starts over instead of
+/// finding a half-copied replica. A sibling left by such an attempt is removed first.
 pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
+    use crate::io::Vfs;
     let lsn = verify_checkpoint(from)?;
     if to.exists() {
         return Err(Error::AlreadyExists {
             path: to.to_path_buf(),
         });
     }
+    let name = to
+        .file_name()
+        .ok_or_else(|| Error::InvalidArgument(format!("{}: not a directory name", to.display())))?;
+    let parent = match to.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let tmp = parent.join(format!(".{}.seeding", name.to_string_lossy()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    }
     let mut names = Vec::new();
     files_under(from, from, &mut names).map_err(|e| Error::io(from, e))?;
     names.push(PathBuf::from(MANIFEST_FILE));
-    std::fs::create_dir_all(to.join(WAL_DIR)).map_err(|e| Error::io(to, e))?;
+    std::fs::create_dir_all(tmp.join(WAL_DIR)).map_err(|e| Error::io(&tmp, e))?;
+    let mut dirs = vec![tmp.clone(), tmp.join(WAL_DIR)];
     for name in names {
-        let target = to.join(&name);
-        if let Some(parent) = target.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+        let target = tmp.join(&name);
+        if let Some(dir) = target.parent() {
+            if !dirs.iter().any(|d| d == dir) {
+                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                // The new directory and every new one between it and the copy's root.
+                for up in dir.ancestors().take_while(|a| *a != tmp.as_path()) {
+                    if !dirs.iter().any(|d| d == up) {
+                        dirs.push(up.to_path_buf());
+                    }
+                }
+            }
         }
         std::fs::copy(from.join(&name), &target).map_err(|e| Error::io(&target, e))?;
         std::fs::File::open(&target)
             .and_then(|f| f.sync_all())
             .map_err(|e| Error::io(&target, e))?;
     }
-    // The copy is checked as the original was.
-    verify_checkpoint(to)?;
+    // The copy is checked as the original was, and every directory entry is durable before the
+    // copy gets its name.
+    verify_checkpoint(&tmp)?;
+    let fs = crate::io::StdFs;
+    for dir in dirs.iter().rev() {
+        fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, to).map_err(|e| Error::io(to, e))?;
+    fs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))?;
     Ok(lsn)
 }
 
