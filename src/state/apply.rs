@@ -8,7 +8,7 @@ use super::catalog::{add_flow, EntryLoc, OrgState};
 use super::index::IndexCatalog;
 use super::ledger::{MonthBucket, PartitionId, Row};
 use super::{balance, Applier, DirtyKey, DirtySet, EntryIndex, PMap, POrdMap, State};
-use crate::codec::record::{EntryRecord, LogOp, OrgRecord, PayRecord};
+use crate::codec::record::{EntryRecord, LogOp, OrgRecord};
 use crate::model::{BusinessDay, Category, Kind, Lsn, OrgId, PaymentMethod};
 use std::str::FromStr;
 use std::sync::Arc;
@@ -42,6 +42,14 @@ impl State {
     }
 
     /// [`State::apply_group`] with the bookkeeping `side` asks for.
+    ///
+    /// The work is split in two halves that share no data: the ledger half (catalog, ledger rows,
+    /// index parts) and the key half (balance shards, the entry-id map and each org's flows). The
+    /// key half also finds, in log order, the row every reversal and payment marks; the marks are
+    /// made after both halves are done. That is the same state as applying operation by operation:
+    /// a mark's target is an earlier entry (its row is inserted by then), and inserting a row
+    /// never reads another row. A group with an index operation is applied one operation at a
+    /// time (index changes are rare and every later row and mark must see them).
     pub fn apply_group_with(
         &mut self,
         batches: &[(Lsn, &[LogOp])],
@@ -73,35 +81,66 @@ impl State {
             orgs,
             ledgers,
             dirty: Tracker(dirty),
-            entries,
             catalog,
         };
-        let mut balance_side = BalanceSide {
+        let mut key_side = KeySide {
             balances,
             shards: *shards,
             track,
             dirty: Vec::new(),
+            entries,
+            marks: Vec::new(),
         };
-        let (ledger_result, balance_result) = if parallel {
-            std::thread::scope(|scope| {
-                let other = scope.spawn(|| balance_side.apply(batches));
-                let mine = ledger_side.apply(batches);
-                (
-                    mine,
-                    other
-                        .join()
-                        .unwrap_or_else(|_| Err("balance thread panicked".into())),
-                )
-            })
+        let has_index = batches
+            .iter()
+            .any(|(_, ops)| ops.iter().any(|op| matches!(op, LogOp::Index(_))));
+        if has_index {
+            for (at, ops) in batches {
+                for op in *ops {
+                    let one = [(*at, std::slice::from_ref(op))];
+                    key_side.apply(&one)?;
+                    ledger_side.apply(&one)?;
+                    ledger_side.mark(&mut key_side.marks)?;
+                }
+            }
         } else {
-            (ledger_side.apply(batches), balance_side.apply(batches))
-        };
-        ledger_result?;
-        balance_result?;
-        ledger_side.dirty.extend(balance_side.dirty);
+            let (ledger_result, key_result) = if parallel {
+                std::thread::scope(|scope| {
+                    let other = scope.spawn(|| key_side.apply(batches));
+                    let mine = ledger_side.apply(batches);
+                    (
+                        mine,
+                        other
+                            .join()
+                            .unwrap_or_else(|_| Err("balance thread panicked".into())),
+                    )
+                })
+            } else {
+                (ledger_side.apply(batches), key_side.apply(batches))
+            };
+            ledger_result?;
+            key_result?;
+            ledger_side.mark(&mut key_side.marks)?;
+        }
+        ledger_side.dirty.extend(key_side.dirty);
         *lsn = previous;
         Ok(())
     }
+}
+
+/// A row change found by the key half, made by the ledger half once its rows are in.
+struct Mark {
+    lsn: Lsn,
+    org: OrgId,
+    /// The marked row's id and where it is.
+    id: u64,
+    target: EntryLoc,
+    change: Change,
+}
+
+enum Change {
+    ReversedBy(u64),
+    PaidAt(i64),
 }
 
 /// Everything but the balances: catalog, ledger rows, index parts.
@@ -109,7 +148,6 @@ struct LedgerSide<'a> {
     orgs: &'a mut PMap<OrgId, Arc<OrgState>>,
     ledgers: &'a mut POrdMap<PartitionId, MonthBucket>,
     dirty: Tracker<'a>,
-    entries: &'a mut EntryIndex,
     catalog: &'a mut Arc<IndexCatalog>,
 }
 
@@ -185,7 +223,8 @@ impl LedgerSide<'_> {
                 match op {
                     LogOp::Org(r) => self.org(*lsn, r)?,
                     LogOp::Entry(e) => self.entry(*lsn, e)?,
-                    LogOp::Pay(p) => self.pay(*lsn, p)?,
+                    // Payments only mark rows: `LedgerSide::mark`.
+                    LogOp::Pay(_) => {}
                     LogOp::Index(r) => self.index(*lsn, r)?,
                 }
             }
@@ -221,92 +260,117 @@ impl LedgerSide<'_> {
             .entry(org)
             .or_default();
         if ledger.persisted < lsn {
-            let ledger = Arc::make_mut(ledger);
-            let key = (e.occurred_at, e.entry_id);
-            let loc = EntryLoc {
-                kind,
-                occurred_at: e.occurred_at,
-            };
-            // The entry map first: it refuses a duplicate before the ledger changes.
-            self.entries
-                .add_entry((org, e.entry_id), loc, |flows| {
-                    add_flow(flows, kind, e.reverses != 0, e.amount)
-                })
-                .map_err(|why| format!("org {org}: entry {} {why}", e.entry_id))?;
-            ledger
-                .insert_row(self.catalog, kind, key, row)
+            Arc::make_mut(ledger)
+                .insert_row(self.catalog, kind, (e.occurred_at, e.entry_id), row)
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
             self.dirty
                 .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
         }
-        if e.reverses != 0 {
-            let target = self
-                .entries
-                .get(&(org, e.reverses))
-                .copied()
-                .ok_or_else(|| format!("org {org}: reversal of unknown entry {}", e.reverses))?;
-            mark_row(
-                self.ledgers,
-                &mut self.dirty,
-                self.catalog,
-                lsn,
-                org,
-                target,
-                e.reverses,
-                |row| {
-                    row.reversed_by = e.entry_id;
-                },
-            )?;
-        }
         Ok(())
     }
 
-    fn pay(&mut self, lsn: Lsn, p: &PayRecord) -> Result<(), String> {
-        let org = OrgId(p.org);
-        let target = self
-            .entries
-            .get(&(org, p.entry_id))
-            .copied()
-            .ok_or_else(|| format!("org {org}: payment of unknown entry {}", p.entry_id))?;
-        mark_row(
-            self.ledgers,
-            &mut self.dirty,
-            self.catalog,
-            lsn,
-            org,
-            target,
-            p.entry_id,
-            |row| {
-                row.paid_at = Some(p.paid_at);
-            },
-        )
+    /// Makes the marks the key half found, in log order, and empties the list.
+    fn mark(&mut self, marks: &mut Vec<Mark>) -> Result<(), String> {
+        for m in marks.drain(..) {
+            let pid = PartitionId::of(m.target.kind, m.target.occurred_at);
+            let ledger = self
+                .ledgers
+                .entry(pid)
+                .or_default()
+                .orgs
+                .entry(m.org)
+                .or_default();
+            if ledger.persisted < m.lsn {
+                Arc::make_mut(ledger)
+                    .update_row(
+                        self.catalog,
+                        m.target.kind,
+                        (m.target.occurred_at, m.id),
+                        |row| match m.change {
+                            Change::ReversedBy(by) => row.reversed_by = by,
+                            Change::PaidAt(at) => row.paid_at = Some(at),
+                        },
+                    )
+                    .ok_or_else(|| {
+                        format!("org {}: entry {} missing from its partition", m.org, m.id)
+                    })?;
+                self.dirty
+                    .insert(DirtyKey::Ledger(pid, super::chunk_of(m.org)));
+            }
+        }
+        Ok(())
     }
 }
 
-/// The balance shards: day rows, month nets, Fenwick prefixes.
-struct BalanceSide<'a> {
+/// The key half: balance shards (day rows, month nets, Fenwick prefixes), the entry-id map and
+/// each org's flows, and the rows that reversals and payments mark.
+struct KeySide<'a> {
     balances: &'a mut [super::balance::BalanceShard],
     shards: u32,
     /// Whether to collect the changed values in `dirty`.
     track: bool,
     dirty: Vec<DirtyKey>,
+    entries: &'a mut EntryIndex,
+    /// Marks found, in log order, for the ledger half to make.
+    marks: Vec<Mark>,
 }
 
-impl BalanceSide<'_> {
+impl KeySide<'_> {
     fn apply(&mut self, batches: &[(Lsn, &[LogOp])]) -> Result<(), String> {
         for (lsn, ops) in batches {
             for op in *ops {
-                if let LogOp::Entry(e) = op {
-                    self.entry(*lsn, e)?;
+                match op {
+                    LogOp::Entry(e) => self.entry(*lsn, e)?,
+                    LogOp::Pay(p) => {
+                        let org = OrgId(p.org);
+                        let target = self.target(org, p.entry_id, "payment")?;
+                        self.marks.push(Mark {
+                            lsn: *lsn,
+                            org,
+                            id: p.entry_id,
+                            target,
+                            change: Change::PaidAt(p.paid_at),
+                        });
+                    }
+                    LogOp::Org(_) | LogOp::Index(_) => {}
                 }
             }
         }
         Ok(())
     }
 
+    fn target(&self, org: OrgId, id: u64, what: &str) -> Result<EntryLoc, String> {
+        self.entries
+            .get(&(org, id))
+            .copied()
+            .ok_or_else(|| format!("org {org}: {what} of unknown entry {id}"))
+    }
+
     fn entry(&mut self, lsn: Lsn, e: &EntryRecord) -> Result<(), String> {
         let org = OrgId(e.org);
         let kind = Kind::from_code(e.kind).ok_or_else(|| format!("bad kind code {}", e.kind))?;
+        // The entry map holds exactly the ids whose rows are in their ledgers (applied, or loaded
+        // from a checkpoint with its flows), so an id found at the same place is an operation the
+        // ledger already reflects: the ledger half skips it too, or refuses a twice-logged entry.
+        let loc = EntryLoc {
+            kind,
+            occurred_at: e.occurred_at,
+        };
+        self.entries
+            .register((org, e.entry_id), loc, |flows| {
+                add_flow(flows, kind, e.reverses != 0, e.amount)
+            })
+            .map_err(|why| format!("org {org}: entry {} {why}", e.entry_id))?;
+        if e.reverses != 0 {
+            let target = self.target(org, e.reverses, "reversal")?;
+            self.marks.push(Mark {
+                lsn,
+                org,
+                id: e.reverses,
+                target,
+                change: Change::ReversedBy(e.entry_id),
+            });
+        }
         let signed = if e.reverses != 0 { -e.amount } else { e.amount };
         let day = BusinessDay(e.day);
         let month = day.month();
@@ -330,29 +394,6 @@ impl BalanceSide<'_> {
     }
 }
 
-/// Changes a stored row (a reversal or payment mark) unless its value already reflects `lsn`.
-#[allow(clippy::too_many_arguments)]
-fn mark_row(
-    ledgers: &mut POrdMap<PartitionId, MonthBucket>,
-    dirty: &mut Tracker<'_>,
-    catalog: &IndexCatalog,
-    lsn: Lsn,
-    org: OrgId,
-    target: EntryLoc,
-    id: u64,
-    mark: impl FnOnce(&mut Row),
-) -> Result<(), String> {
-    let pid = PartitionId::of(target.kind, target.occurred_at);
-    let ledger = ledgers.entry(pid).or_default().orgs.entry(org).or_default();
-    if ledger.persisted < lsn {
-        Arc::make_mut(ledger)
-            .update_row(catalog, target.kind, (target.occurred_at, id), mark)
-            .ok_or_else(|| format!("org {org}: entry {id} missing from its partition"))?;
-        dirty.insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
-    }
-    Ok(())
-}
-
 /// The stored row of an entry record.
 pub fn row_of(e: &EntryRecord) -> Result<Row, String> {
     Ok(Row {
@@ -368,4 +409,217 @@ pub fn row_of(e: &EntryRecord) -> Result<Row, String> {
         reversed_by: 0,
         reference: e.reference.as_str().into(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::codec::record::{IndexRecord, PayRecord};
+    use crate::model::{ExpenseStatus, Month};
+    use crate::state::balance::MonthBalances;
+    use crate::state::index::{Column, IndexDef, Predicate};
+    use crate::state::ledger::OrgMonthLedger;
+    use proptest::prelude::*;
+
+    const DAY0: i64 = 1_704_067_200;
+
+    fn org(id: u64) -> LogOp {
+        LogOp::Org(OrgRecord {
+            org: id,
+            name: format!("H{id}"),
+            currency: *b"EUR",
+            time_zone: "UTC".into(),
+            opening: 0,
+            created_at: 0,
+        })
+    }
+
+    fn pending_index(create: bool) -> IndexRecord {
+        IndexDef::new(
+            "pending_by_time",
+            Kind::Expense,
+            &[Column::OccurredAt],
+            &[Column::Amount],
+            Some(Predicate::StatusIs(ExpenseStatus::Pending)),
+        )
+        .record(create)
+    }
+
+    /// A log of `n` operations over three orgs: postings, reversals and payments of earlier
+    /// entries (often of the same batch), and an index created and maybe dropped on the way.
+    fn log_of(choices: &[(u8, u64, i64)], index_at: Option<(usize, bool)>) -> Vec<LogOp> {
+        let mut ops = vec![org(1), org(2), org(3)];
+        let mut postings: Vec<(u64, u64, u8)> = Vec::new(); // (org, id, kind), not reversed
+        let mut pending: Vec<(u64, u64)> = Vec::new();
+        let mut next_id = 1;
+        for (i, (what, pick, value)) in choices.iter().enumerate() {
+            if let Some((at, drop)) = index_at {
+                if i == at {
+                    ops.push(LogOp::Index(pending_index(true)));
+                }
+                if drop && i == at + choices.len() / 4 {
+                    ops.push(LogOp::Index(pending_index(false)));
+                }
+            }
+            let id = next_id;
+            match what % 4 {
+                1 if !postings.is_empty() => {
+                    let (o, target, kind) = postings.remove(*pick as usize % postings.len());
+                    pending.retain(|p| *p != (o, target));
+                    next_id += 1;
+                    ops.push(LogOp::Entry(EntryRecord {
+                        org: o,
+                        entry_id: id,
+                        occurred_at: DAY0 + value.rem_euclid(86_400 * 60),
+                        amount: 1 + value.rem_euclid(5_000),
+                        reverses: target,
+                        day: 19_723 + value.rem_euclid(60) as i32,
+                        kind,
+                        category: if kind == 1 { 1 } else { 6 },
+                        payment_method: 2,
+                        status: crate::codec::record::STATUS_NONE,
+                        reference: String::new(),
+                    }));
+                }
+                2 if !pending.is_empty() => {
+                    let (o, target) = pending.remove(*pick as usize % pending.len());
+                    ops.push(LogOp::Pay(PayRecord {
+                        org: o,
+                        entry_id: target,
+                        paid_at: DAY0 + value.rem_euclid(86_400 * 90),
+                    }));
+                }
+                _ => {
+                    let o = 1 + pick % 3;
+                    let kind = 1 + (*what / 4) % 2;
+                    let status = if kind == 2 { 1 + (*what / 8) % 2 } else { 0 };
+                    next_id += 1;
+                    ops.push(LogOp::Entry(EntryRecord {
+                        org: o,
+                        entry_id: id,
+                        occurred_at: DAY0 + value.rem_euclid(86_400 * 60),
+                        amount: 1 + value.rem_euclid(90_000),
+                        reverses: 0,
+                        day: 19_723 + value.rem_euclid(60) as i32,
+                        kind,
+                        category: if kind == 1 { 2 } else { 7 },
+                        payment_method: 1 + (*what % 3),
+                        status,
+                        reference: format!("r{id}"),
+                    }));
+                    postings.push((o, id, kind));
+                    if status == 1 {
+                        pending.push((o, id));
+                    }
+                }
+            }
+        }
+        ops
+    }
+
+    type Dump = (
+        Vec<(PartitionId, u64, OrgMonthLedger)>,
+        Vec<(u64, Vec<(Month, MonthBalances)>)>,
+        Vec<((u64, u64), EntryLoc, (i64, i64))>,
+        Lsn,
+    );
+
+    fn dump(state: &State, entries: &EntryIndex) -> Dump {
+        let mut ledgers = Vec::new();
+        for (pid, bucket) in &state.ledgers {
+            let mut orgs: Vec<_> = bucket.orgs.iter().collect();
+            orgs.sort_by_key(|(o, _)| **o);
+            for (o, l) in orgs {
+                ledgers.push((*pid, o.0, (**l).clone()));
+            }
+        }
+        let mut balances = Vec::new();
+        for shard in &state.balances {
+            for (o, b) in shard.orgs.iter() {
+                let months = b.months.iter().map(|(m, v)| (*m, (**v).clone()));
+                balances.push((o.0, months.collect()));
+            }
+        }
+        balances.sort_by_key(|b| b.0);
+        let mut ids: Vec<_> = entries
+            .iter()
+            .map(|((o, id), loc)| ((o.0, id), *loc, entries.flows(o)))
+            .collect();
+        ids.sort_by_key(|e| e.0);
+        (ledgers, balances, ids, state.lsn)
+    }
+
+    /// Applies `batches` grouped `per_group` batches at a time, then completes any index build.
+    fn apply_grouped(batches: &[(Lsn, Vec<LogOp>)], per_group: usize, parallel: bool) -> Dump {
+        let mut state = State::new(4);
+        let mut applier = Applier::default();
+        for group in batches.chunks(per_group) {
+            let refs: Vec<(Lsn, &[LogOp])> =
+                group.iter().map(|(l, ops)| (*l, ops.as_slice())).collect();
+            state.apply_group(&refs, parallel, &mut applier).unwrap();
+        }
+        state.finish_index_build();
+        let check = state.verify(Some(&applier.entries));
+        assert!(check.problems.is_empty(), "{:?}", check.problems);
+        dump(&state, &applier.entries)
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+
+        /// Splitting a group into the ledger half, the key half and deferred marks gives exactly
+        /// the state of applying the same log one operation at a time, with or without the
+        /// second thread, whatever the batch and group sizes and wherever an index change falls.
+        #[test]
+        fn a_group_applies_like_its_operations_one_by_one(
+            choices in proptest::collection::vec((any::<u8>(), any::<u64>(), any::<i64>()), 1..300),
+            index_at in proptest::option::of((0usize..300, any::<bool>())),
+            batch in 1usize..40,
+            per_group in 1usize..12,
+        ) {
+            let ops = log_of(&choices, index_at);
+            let one_by_one: Vec<(Lsn, Vec<LogOp>)> = ops
+                .iter()
+                .enumerate()
+                .map(|(i, op)| (Lsn(i as u64 + 1), vec![op.clone()]))
+                .collect();
+            let batched: Vec<(Lsn, Vec<LogOp>)> = ops
+                .chunks(batch)
+                .enumerate()
+                .map(|(i, ops)| (Lsn(i as u64 + 1), ops.to_vec()))
+                .collect();
+            let mut want = apply_grouped(&one_by_one, 1, false);
+            // The same log prefix, numbered by batch.
+            want.3 = Lsn(batched.len() as u64);
+            prop_assert_eq!(&apply_grouped(&batched, per_group, true), &want);
+            prop_assert_eq!(&apply_grouped(&batched, per_group, false), &want);
+            prop_assert_eq!(&apply_grouped(&batched, batched.len(), true), &want);
+        }
+    }
+
+    #[test]
+    fn a_duplicate_entry_id_is_refused_wherever_its_second_row_would_go() {
+        let entry = |occurred_at: i64, kind: u8| {
+            LogOp::Entry(EntryRecord {
+                org: 1,
+                entry_id: 7,
+                occurred_at,
+                amount: 10,
+                reverses: 0,
+                day: 19_723,
+                kind,
+                category: if kind == 1 { 1 } else { 6 },
+                payment_method: 1,
+                status: if kind == 1 { 0 } else { 1 },
+                reference: String::new(),
+            })
+        };
+        for second in [entry(DAY0, 1), entry(DAY0 + 5, 1), entry(DAY0, 2)] {
+            let mut state = State::new(4);
+            let mut applier = Applier::default();
+            let ops = [org(1), entry(DAY0, 1), second];
+            let err = state.apply(Lsn(1), &ops, &mut applier).unwrap_err();
+            assert!(err.contains("entry 7 recorded twice"), "{err}");
+        }
+    }
 }

@@ -100,9 +100,10 @@ impl EntryIndex {
             .insert(key.1, loc)
     }
 
-    /// Records a new entry and its effect on the org's flows with one lookup of the org.
-    /// `Err` (and nothing changed) when the entry exists or the flows overflow.
-    pub fn add_entry(
+    /// Records an entry as the log applies it: a new id is added with its effect on the org's
+    /// flows; an id already at `loc` is one the state already reflects (replay over a checkpoint)
+    /// and changes nothing; an id elsewhere, or flows that overflow, is `Err` (nothing changed).
+    pub fn register(
         &mut self,
         key: (OrgId, u64),
         loc: catalog::EntryLoc,
@@ -110,12 +111,12 @@ impl EntryIndex {
     ) -> Result<(), &'static str> {
         use std::collections::hash_map::Entry;
         let org = self.orgs.entry(key.0).or_default();
-        let new_flows = flows(org.flows).ok_or("flow overflow")?;
         match org.entries.entry(key.1) {
+            Entry::Occupied(o) if *o.get() == loc => Ok(()),
             Entry::Occupied(_) => Err("recorded twice"),
             Entry::Vacant(v) => {
+                org.flows = flows(org.flows).ok_or("flow overflow")?;
                 v.insert(loc);
-                org.flows = new_flows;
                 Ok(())
             }
         }
