@@ -4,7 +4,6 @@
 use super::index::part::INDEX_MIN_ROWS;
 use super::index::{IndexCatalog, IndexEntry, IndexPart};
 use crate::model::{BusinessDay, Category, Kind, Lsn, Month, OrgId, PaymentMethod};
-use std::collections::BTreeMap;
 
 /// One ledger row as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -38,7 +37,7 @@ impl Row {
 /// Rows of one org in one partition: one physical value, with its index partitions.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct OrgMonthLedger {
-    pub rows: BTreeMap<(i64, u64), Row>,
+    pub rows: super::rows::Rows,
     /// LSN of the checkpoint this value was last written at (0 = never).
     pub persisted: Lsn,
     /// One part per index of this ledger's table, in catalog slot order (derived from `rows`).
