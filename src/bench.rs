@@ -302,6 +302,9 @@ pub struct ReplicaBenchReport {
     pub flow_control_ms: f64,
     /// `PoolOptions::spill_to_primary` of the pool the reads go through.
     pub spill_to_primary: bool,
+    /// Whether pooled reads went through `ReadPool::read_for(org, ..)` (each org's reads on one
+    /// replica) rather than `ReadPool::read` (this thread's round robin).
+    pub pool_reads_by_org: bool,
     /// Group commits delayed by flow control during the whole run, and the time they waited.
     pub throttled_groups: u64,
     pub throttled_ms: f64,
@@ -357,6 +360,8 @@ pub struct ReplicaBench {
     pub flow_control: Option<std::time::Duration>,
     /// `PoolOptions::spill_to_primary`.
     pub spill_to_primary: bool,
+    /// Pooled reads through `ReadPool::read_for(org, ..)` instead of `ReadPool::read`.
+    pub by_org: bool,
 }
 
 /// Replica lag, snapshot cost and pool read throughput while the primary ingests the workload
@@ -370,6 +375,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         read_rate,
         flow_control,
         spill_to_primary,
+        by_org,
     } = *options;
     use crate::replica::{Consistency, PoolOptions, ReadPool};
     use std::sync::atomic::AtomicBool;
@@ -483,9 +489,12 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
                     });
                     let mid = db.visible_lsn().0;
                     pooled += read_phase(threads, phase_ms / SLICES, params.orgs, |org| {
-                        pool.read(Consistency::Any)
-                            .and_then(|r| r.balance(org, day))
-                            .is_ok()
+                        let read = if by_org {
+                            pool.read_for(org, Consistency::Any)
+                        } else {
+                            pool.read(Consistency::Any)
+                        };
+                        read.and_then(|r| r.balance(org, day)).is_ok()
                     });
                     batches_during.0 += mid - at;
                     batches_during.1 += db.visible_lsn().0 - mid;
@@ -530,6 +539,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
             read_rate_limit: read_rate,
             flow_control_ms: flow_control.map_or(0.0, |d| d.as_secs_f64() * 1e3),
             spill_to_primary,
+            pool_reads_by_org: by_org,
             throttled_groups: nodes.iter().map(|r| r.throttled().0).sum(),
             throttled_ms: nodes
                 .iter()

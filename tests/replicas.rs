@@ -562,7 +562,7 @@ fn flow_control_holds_the_primary_for_a_slow_replica_but_never_for_a_stalled_one
             flow_control: Some(bound),
         },
     );
-    let free = db.replica("free");
+    let free = db.replica_with("free", ReplicaOptions { flow_control: None });
     let mut model = Model::new();
     let mut n = 0u64;
     let mut write = |count: u64, model: &mut Model| {
@@ -757,4 +757,64 @@ fn a_read_skips_a_replica_that_is_applying() {
     assert!(started.elapsed() >= hold / 4, "{:?}", started.elapsed());
     assert_eq!(waiting.status().nodes[0].busy_reroutes, 0);
     busy.inject_apply_hold(Duration::ZERO);
+}
+
+/// `ReadPool::read_for`: every read of an org goes to the same replica, the orgs spread over
+/// all of them, a failing replica's orgs fail over to another node and come back, and the
+/// answers are the primary's.
+#[test]
+fn reads_by_org_stay_on_one_replica_per_org_and_fail_over() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let r1 = Arc::new(db.replica("r1"));
+    let r2 = Arc::new(db.replica("r2"));
+    let pool = fast_pool(db.clone(), vec![r1.clone(), r2.clone()]);
+    for n in 0..50 {
+        db.record(batch(n).0).unwrap();
+    }
+    let head = db.visible_lsn();
+    assert!(r1.wait_for(head, Duration::from_secs(10)));
+    assert!(r2.wait_for(head, Duration::from_secs(10)));
+    let day = BusinessDay::parse("2024-03-31").unwrap();
+    let node_of = |org: OrgId| -> String {
+        let read = pool.read_for(org, Consistency::Any).unwrap();
+        assert_eq!(
+            read.balance(org, day).unwrap(),
+            db.balance(org, day).unwrap()
+        );
+        read.node().to_string()
+    };
+    let mut home = BTreeMap::new();
+    for o in 1..=ORGS {
+        let first = node_of(OrgId(o));
+        for _ in 0..5 {
+            assert_eq!(node_of(OrgId(o)), first, "org {o} moved between replicas");
+        }
+        home.insert(o, first);
+    }
+    let mut counts = BTreeMap::new();
+    for node in home.values() {
+        *counts.entry(node.clone()).or_insert(0) += 1;
+    }
+    assert_eq!(counts.keys().collect::<Vec<_>>(), ["r1", "r2"], "{home:?}");
+
+    // r1 refuses reads: its orgs go elsewhere, r2's stay put.
+    r1.inject_read_failures(true);
+    for (o, node) in &home {
+        let now = node_of(OrgId(*o));
+        assert_ne!(now, "r1", "org {o} read on a failing replica");
+        if node == "r2" {
+            assert_eq!(now, "r2");
+        }
+    }
+    // Healthy again (after the breaker's cool-down): every org back on its replica.
+    r1.inject_read_failures(false);
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        std::thread::sleep(Duration::from_millis(50));
+        if home.iter().all(|(o, node)| node_of(OrgId(*o)) == *node) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "orgs did not return to r1");
+    }
 }

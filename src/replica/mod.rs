@@ -248,14 +248,27 @@ impl ReplicaInner {
     }
 }
 
+/// The flow-control bound of an in-process replica unless its options say otherwise.
+pub const DEFAULT_FLOW_CONTROL: Duration = Duration::from_millis(5);
+
 /// How an in-process replica follows its primary.
-#[derive(Clone, Copy, Debug, Default)]
+#[derive(Clone, Copy, Debug)]
 pub struct ReplicaOptions {
     /// Flow control: when set, the primary's committer delays its next group commit while this
-    /// replica lags more than this (in time), so the replica keeps up at the cost of ingest rate.
-    /// A replica that is stalled, failed or not applying is never waited for, and no group waits
-    /// more than 4 × the bound. `None` (the default): the primary never waits.
+    /// replica lags more than this (in time), so the replica keeps up when replicas and primary
+    /// compete for the same cores. A replica that is stalled, failed or not applying is never
+    /// waited for, and no group waits more than 4 × the bound. Default
+    /// [`DEFAULT_FLOW_CONTROL`] (5 ms); `None`: the primary never waits, and a replica short of
+    /// CPU trails it.
     pub flow_control: Option<Duration>,
+}
+
+impl Default for ReplicaOptions {
+    fn default() -> ReplicaOptions {
+        ReplicaOptions {
+            flow_control: Some(DEFAULT_FLOW_CONTROL),
+        }
+    }
 }
 
 /// An in-process read replica of a [`crate::Db`]: a follower with its own copy-on-write state,

@@ -341,9 +341,22 @@ impl ReadPool {
     /// A read handle meeting `consistency`, from a healthy node chosen by the balancing policy;
     /// failing nodes are skipped (failover) and the primary serves when no replica can.
     pub fn read(&self, consistency: Consistency) -> Result<PoolRead<'_>> {
+        self.read_routed(None, consistency)
+    }
+
+    /// [`ReadPool::read`] for reads about one org: under round robin, the pass over the replicas
+    /// starts at one chosen by the org id (not at this thread's position), so every read of an
+    /// org goes to the same healthy replica and each replica's cache holds its share of the orgs
+    /// instead of all of them. Failover, consistency and spilling are as for `read`; least-lag
+    /// balancing ignores the org.
+    pub fn read_for(&self, org: OrgId, consistency: Consistency) -> Result<PoolRead<'_>> {
+        self.read_routed(Some(org), consistency)
+    }
+
+    fn read_routed(&self, org: Option<OrgId>, consistency: Consistency) -> Result<PoolRead<'_>> {
         let inner = &*self.inner;
         let handle = inner.acquire()?;
-        match inner.route(consistency) {
+        match inner.route(org, consistency) {
             Ok(node) => Ok(PoolRead {
                 node,
                 consistency,
@@ -543,11 +556,11 @@ impl Inner {
     /// The read path of `Any` and `BoundedStaleness`: the first node in the policy's order that
     /// is in rotation and `fits`. Round robin needs no allocation and no shared counter (each
     /// thread keeps its own position).
-    fn first_fit(&self, fits: impl Fn(&Replica) -> bool) -> Option<usize> {
+    fn first_fit(&self, org: Option<OrgId>, fits: impl Fn(&Replica) -> bool) -> Option<usize> {
         match self.options.balancing {
             Balancing::RoundRobin => {
                 let n = self.nodes.len();
-                let start = next_round_robin(self.options.affinity_reads);
+                let start = self.round_robin_start(org);
                 (0..n).find_map(|i| {
                     let at = start.wrapping_add(i) % n;
                     if !self.usable(&self.nodes[at]) {
@@ -556,16 +569,16 @@ impl Inner {
                     self.try_nodes(&[at], &fits)
                 })
             }
-            Balancing::LeastLag => self.try_nodes(&self.candidates(), fits),
+            Balancing::LeastLag => self.try_nodes(&self.candidates(org), fits),
         }
     }
 
     /// Replicas in rotation, in the order the balancing policy prefers.
-    fn candidates(&self) -> Vec<usize> {
+    fn candidates(&self, org: Option<OrgId>) -> Vec<usize> {
         let n = self.nodes.len();
         let mut order: Vec<usize> = match self.options.balancing {
             Balancing::RoundRobin => {
-                let start = next_round_robin(self.options.affinity_reads);
+                let start = self.round_robin_start(org);
                 (0..n).map(|i| start.wrapping_add(i) % n.max(1)).collect()
             }
             Balancing::LeastLag => {
@@ -576,6 +589,16 @@ impl Inner {
         };
         order.retain(|&i| self.usable(&self.nodes[i]));
         order
+    }
+
+    /// Where a round-robin pass starts: at the org's replica for a keyed read, else at this
+    /// thread's position.
+    fn round_robin_start(&self, org: Option<OrgId>) -> usize {
+        match org {
+            // The balance shards' hash: consecutive ids spread evenly over the replicas.
+            Some(org) => crate::state::balance::shard_of(org, u32::MAX),
+            None => next_round_robin(self.options.affinity_reads),
+        }
     }
 
     /// One read on the primary (counted).
@@ -621,15 +644,15 @@ impl Inner {
 
     /// The node a read goes to: a replica's index, or `None` for the primary (which serves when
     /// no replica can).
-    fn route(&self, consistency: Consistency) -> Result<Option<usize>> {
+    fn route(&self, org: Option<OrgId>, consistency: Consistency) -> Result<Option<usize>> {
         match consistency {
             Consistency::Latest => Ok(None),
-            Consistency::Any => match self.first_fit(|_| true) {
+            Consistency::Any => match self.first_fit(org, |_| true) {
                 Some(found) => Ok(Some(found)),
                 None => Ok(None),
             },
             Consistency::BoundedStaleness(bound) => {
-                match self.first_fit(|r| r.lag_time() <= bound) {
+                match self.first_fit(org, |r| r.lag_time() <= bound) {
                     Some(found) => Ok(Some(found)),
                     None => Ok(None),
                 }
@@ -642,7 +665,7 @@ impl Inner {
                         source_lsn: primary_lsn.0,
                     }));
                 }
-                let order = self.candidates();
+                let order = self.candidates(org);
                 if let Some(found) = self.try_nodes(&order, |r| r.applied_lsn() >= lsn) {
                     return Ok(Some(found));
                 }

@@ -167,13 +167,16 @@ enum Command {
         #[arg(long, default_value_t = 0)]
         read_rate: u64,
         /// Flow control: the primary waits for a replica lagging more than this many
-        /// milliseconds (0 = off).
-        #[arg(long, default_value_t = 0.0)]
+        /// milliseconds (the library's default bound; 0 = off).
+        #[arg(long, default_value_t = 5.0)]
         flow_control_ms: f64,
         /// Pool reads wait for a replica that is applying instead of going to the primary
         /// (`PoolOptions::spill_to_primary` off).
         #[arg(long)]
         no_spill: bool,
+        /// Pooled reads go through `ReadPool::read_for(org, ..)`: each org's reads on one replica.
+        #[arg(long)]
+        by_org: bool,
     },
     /// Run hotel-ledger-v1 on Folio, PostgreSQL and SQLite in one run; compare every checked
     /// answer exactly (exit status 1 on any disagreement) and print one table of figures and
@@ -769,6 +772,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             read_rate,
             flow_control_ms,
             no_spill,
+            by_org,
         } => {
             let flow_control = (flow_control_ms > 0.0)
                 .then(|| std::time::Duration::from_secs_f64(flow_control_ms / 1e3));
@@ -782,6 +786,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     read_rate,
                     flow_control,
                     spill_to_primary: !no_spill,
+                    by_org,
                 },
             )?;
             println!(
