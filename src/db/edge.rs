@@ -337,7 +337,7 @@ impl Db {
 
     /// Starts an in-process replica from a snapshot of this database; it tails this database's
     /// log from there, under the default flow control (`ReplicaOptions::default()`: the primary
-    /// delays a group commit while the replica trails by more than 5 ms and is applying).
+    /// delays a group commit while the replica trails by more than 3 ms and is applying).
     pub fn replica(&self, name: &str) -> Replica {
         self.replica_with(name, ReplicaOptions::default())
     }

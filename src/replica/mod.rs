@@ -249,7 +249,7 @@ impl ReplicaInner {
 }
 
 /// The flow-control bound of an in-process replica unless its options say otherwise.
-pub const DEFAULT_FLOW_CONTROL: Duration = Duration::from_millis(5);
+pub const DEFAULT_FLOW_CONTROL: Duration = Duration::from_millis(3);
 
 /// How an in-process replica follows its primary.
 #[derive(Clone, Copy, Debug)]
@@ -258,7 +258,7 @@ pub struct ReplicaOptions {
     /// replica lags more than this (in time), so the replica keeps up when replicas and primary
     /// compete for the same cores. A replica that is stalled, failed or not applying is never
     /// waited for, and no group waits more than 4 × the bound. Default
-    /// [`DEFAULT_FLOW_CONTROL`] (5 ms); `None`: the primary never waits, and a replica short of
+    /// [`DEFAULT_FLOW_CONTROL`] (3 ms); `None`: the primary never waits, and a replica short of
     /// CPU trails it.
     pub flow_control: Option<Duration>,
 }

@@ -168,7 +168,7 @@ enum Command {
         read_rate: u64,
         /// Flow control: the primary waits for a replica lagging more than this many
         /// milliseconds (the library's default bound; 0 = off).
-        #[arg(long, default_value_t = 5.0)]
+        #[arg(long, default_value_t = 3.0)]
         flow_control_ms: f64,
         /// Pool reads wait for a replica that is applying instead of going to the primary
         /// (`PoolOptions::spill_to_primary` off).
