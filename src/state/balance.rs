@@ -18,6 +18,9 @@ pub struct DayRow {
     /// Revenue rows (postings and reversals).
     pub revenue_count: u64,
     pub expense_count: u64,
+    /// Net of this month's days up to and including this one (derived, not stored): a closing
+    /// read takes one row instead of summing the month's rows before it.
+    pub through: i64,
 }
 
 impl DayRow {
@@ -80,10 +83,14 @@ impl MonthBalances {
         let at = match self.days.binary_search_by_key(&day, |r| r.day) {
             Ok(at) => at,
             Err(at) => {
+                let through = at
+                    .checked_sub(1)
+                    .map_or(0, |before| self.days[before].through);
                 self.days.insert(
                     at,
                     DayRow {
                         day,
+                        through,
                         ..DayRow::default()
                     },
                 );
@@ -97,18 +104,20 @@ impl MonthBalances {
         row.expense_count += rows.1;
         let delta = revenue.checked_sub(expense)?;
         self.net = self.net.checked_add(delta)?;
+        for later in &mut self.days[at..] {
+            later.through = later.through.checked_add(delta)?;
+        }
         Some(delta)
     }
 
-    /// Sum of nets of days `<= day` in this month, and rows read.
+    /// Sum of nets of days `<= day` in this month, and rows read (the last such day's running
+    /// net: one row, found by binary search).
     pub fn net_through(&self, day: BusinessDay) -> Option<(i64, u32)> {
-        let mut sum = 0i64;
-        let mut reads = 0;
-        for row in self.days.iter().take_while(|r| r.day <= day) {
-            sum = sum.checked_add(row.net()?)?;
-            reads += 1;
-        }
-        Some((sum, reads))
+        let at = self.days.partition_point(|r| r.day <= day);
+        Some(match at.checked_sub(1) {
+            Some(last) => (self.days[last].through, 1),
+            None => (0, 0),
+        })
     }
 
     pub fn row(&self, day: BusinessDay) -> Option<&DayRow> {
@@ -221,7 +230,7 @@ mod tests {
             let (net, cost) = b.net_through(*d).unwrap();
             assert_eq!(net, 70 * (i as i64 + 1));
             assert!(cost.fenwick_nodes <= 11, "{cost:?}");
-            assert!(cost.month_values <= 1 && cost.day_rows <= 31);
+            assert!(cost.month_values <= 1 && cost.day_rows <= 1);
         }
     }
 
@@ -239,7 +248,30 @@ mod tests {
                 let expected: i64 = adds.iter().filter(|a| a.0 <= probe).map(|a| a.1).sum();
                 let (net, cost) = b.net_through(BusinessDay(probe)).unwrap();
                 proptest::prop_assert_eq!(net, expected);
-                proptest::prop_assert!(cost.fenwick_nodes <= 13 && cost.day_rows <= 31);
+                proptest::prop_assert!(cost.fenwick_nodes <= 13 && cost.day_rows <= 1);
+            }
+        }
+
+        /// Many postings on the days of three months, back-dated in any order: every day's
+        /// running net stays exact.
+        #[test]
+        fn closing_matches_brute_force_within_busy_months(
+            adds in proptest::collection::vec((19_700i32..19_790, -1_000i64..1_000, -500i64..500), 1..300),
+            probes in proptest::collection::vec(19_690i32..19_800, 1..40),
+        ) {
+            let mut b = OrgBalances::default();
+            for &(day, revenue, expense) in &adds {
+                b.add(BusinessDay(day), revenue, expense, (1, 1)).unwrap();
+            }
+            for probe in probes {
+                let expected: i64 = adds
+                    .iter()
+                    .filter(|a| a.0 <= probe)
+                    .map(|a| a.1 - a.2)
+                    .sum();
+                let (net, cost) = b.net_through(BusinessDay(probe)).unwrap();
+                proptest::prop_assert_eq!(net, expected);
+                proptest::prop_assert!(cost.day_rows <= 1);
             }
         }
     }

@@ -267,8 +267,16 @@ impl State {
                     ));
                 }
                 month_nets.insert(*month, value.net);
+                let mut through = 0i64;
                 for d in &value.days {
                     check.balance_rows += 1;
+                    through = through.wrapping_add(d.revenue.wrapping_sub(d.expense));
+                    if d.through != through {
+                        check.problems.push(format!(
+                            "org {org} {}: running net {} but the month's days sum to {through}",
+                            d.day, d.through
+                        ));
+                    }
                     if d.day.month() != *month {
                         check
                             .problems
@@ -372,6 +380,24 @@ mod tests {
             problems
                 .iter()
                 .any(|p| p.contains(&format!("lacks entry {}", lost.entry_id))),
+            "{problems:?}"
+        );
+    }
+
+    #[test]
+    fn a_damaged_running_net_is_found() {
+        let mut state = state_with_rows(100);
+        let shard = shard_of(OrgId(9), 4);
+        let balances =
+            std::sync::Arc::make_mut(state.balances[shard].orgs.get_mut(&OrgId(9)).unwrap());
+        let month = std::sync::Arc::make_mut(balances.months.values_mut().next().unwrap());
+        let day = month.days[0].day;
+        month.days[0].through += 1;
+        let problems = state.verify(None).problems;
+        assert!(
+            problems
+                .iter()
+                .any(|p| p.contains(&format!("{day}: running net"))),
             "{problems:?}"
         );
     }

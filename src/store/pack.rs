@@ -245,6 +245,7 @@ fn read_balances(r: &mut Reader<'_>, stamp: Lsn) -> Result<MonthBalances, String
             expense: r.i()?,
             revenue_count: r.u()?,
             expense_count: r.u()?,
+            through: 0,
         };
         if month.days.last().is_some_and(|last| last.day >= row.day) {
             return Err("day rows out of order".into());
@@ -253,7 +254,10 @@ fn read_balances(r: &mut Reader<'_>, stamp: Lsn) -> Result<MonthBalances, String
             .net
             .checked_add(row.net().ok_or("net overflow")?)
             .ok_or("net overflow")?;
-        month.days.push(row);
+        month.days.push(DayRow {
+            through: month.net,
+            ..row
+        });
     }
     Ok(month)
 }
