@@ -24,6 +24,7 @@ use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
 use crate::state::apply::Side;
 use crate::state::{Applier, EntryIndex, State};
+use crossbeam::utils::CachePadded;
 use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -183,7 +184,9 @@ pub(crate) struct ReplicaInner {
     /// The replica's one copy of the state. The applier holds the write lock for the apply of a
     /// group (readers see all of it or none of it); a read holds the read lock for one call; a
     /// snapshot clones the `Arc`, and the applier then copies what it changes while it is held.
-    state: RwLock<Arc<State>>,
+    /// On a cache line of its own: every read writes the lock word, and the flags the read path
+    /// checks before locking would otherwise share that line and cost a second transfer.
+    state: CachePadded<RwLock<Arc<State>>>,
     applied: AtomicU64,
     source: Arc<Progress>,
     health: Mutex<Health>,
@@ -293,7 +296,7 @@ impl Replica {
         let lsn = state.lsn.0;
         let inner = Arc::new(ReplicaInner {
             name,
-            state: RwLock::new(state),
+            state: CachePadded::new(RwLock::new(state)),
             applied: AtomicU64::new(lsn),
             source,
             health: Mutex::new(Health {
