@@ -143,7 +143,7 @@ enum Change {
     PaidAt(i64),
 }
 
-/// Everything but the balances: catalog, ledger rows, index parts.
+/// The ledger half: catalog, ledger rows, index parts, and the marks the key half found.
 struct LedgerSide<'a> {
     orgs: &'a mut PMap<OrgId, Arc<OrgState>>,
     ledgers: &'a mut POrdMap<PartitionId, MonthBucket>,
