@@ -34,7 +34,9 @@ use std::time::{Duration, Instant};
 
 /// Groups of at least this many operations apply balances on a second thread.
 const PARALLEL_APPLY_OPS: usize = 256;
-/// A group waits at most this many times a replica's flow-control bound for it.
+/// A group waits at most this many times a replica's flow-control bound for it; a replica that
+/// has applied nothing for as long is not applying (stalled, failing, copying) and is not waited
+/// for at all.
 const FLOW_WAIT_FACTOR: u32 = 4;
 /// Operations a replica applies per hold of its write lock (whole batches; at least one).
 const MAX_OPS_PER_LOCK: usize = 1024;
@@ -116,8 +118,8 @@ impl Progress {
 
     /// Flow control, called by the committer before each group: while a replica under flow
     /// control lags more than its bound, wait for it to apply — but never for a replica that is
-    /// stalled, failed or not applying, and never longer than [`FLOW_WAIT_FACTOR`] × its bound
-    /// per group, so a broken replica cannot hold the primary.
+    /// stalled, failed or not applying (no step applied for [`FLOW_WAIT_FACTOR`] × its bound),
+    /// and never longer than that per group, so a broken replica cannot hold the primary.
     pub(crate) fn throttle(&self) {
         let gated: Vec<Arc<ReplicaInner>> = {
             let mut gated = self.gated.lock();
@@ -565,12 +567,12 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
             if !apply_step(&inner, &mut entries, &batches[start..end], &frames[start]) {
                 break;
             }
+            // Progress per step, not per poll: a replica working through a long chunk is not
+            // stalled (health checks and flow control read this).
+            inner.health.lock().last_progress = Instant::now();
             start = end;
         }
-        if start == batches.len() {
-            debug_assert_eq!(inner.applied.load(Ordering::Acquire), last);
-            inner.health.lock().last_progress = Instant::now();
-        }
+        debug_assert!(start < batches.len() || inner.applied.load(Ordering::Acquire) == last);
     }
 }
 
