@@ -156,6 +156,10 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         }
         return;
     }
+    if let Some(last) = staged.last() {
+        // Durable now: in-process replicas may start on these frames while they are applied here.
+        shared.progress.durable(last.lsn.0);
+    }
     let applied_ops: u64;
     let visible = {
         let mut current = shared.state.write();

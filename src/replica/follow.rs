@@ -77,14 +77,23 @@ impl LogFollower {
     /// has nothing new; an error when the source is unreachable (I/O) or does not continue the
     /// follower's log (typed [`ReplicaError`] or corruption with file and offset).
     pub fn poll(&mut self, max_bytes: usize) -> Result<Vec<ShippedFrame>> {
+        self.poll_until(max_bytes, u64::MAX)
+    }
+
+    /// [`LogFollower::poll`], stopping after the frame `last` (frames after it stay unread): an
+    /// in-process replica applies only what its primary has made durable.
+    pub fn poll_until(&mut self, max_bytes: usize, last: u64) -> Result<Vec<ShippedFrame>> {
         let mut out = Vec::new();
         let mut bytes = 0usize;
         loop {
+            if self.next_lsn > last {
+                return Ok(out);
+            }
             if self.active.is_none() && !self.open_segment()? {
                 return Ok(out);
             }
-            let progressed = self.read_active(&mut out, &mut bytes, max_bytes)?;
-            if bytes >= max_bytes {
+            let progressed = self.read_active(&mut out, &mut bytes, max_bytes, last)?;
+            if bytes >= max_bytes || self.next_lsn > last {
                 return Ok(out);
             }
             if !progressed {
@@ -199,6 +208,7 @@ impl LogFollower {
         out: &mut Vec<ShippedFrame>,
         bytes: &mut usize,
         max_bytes: usize,
+        last: u64,
     ) -> Result<bool> {
         let active = self.active.as_mut().expect("active segment");
         let len = active
@@ -224,6 +234,9 @@ impl LogFollower {
             let Ok((h, payload)) = decode_frame(&active.pending[active.head + consumed..]) else {
                 break; // incomplete (being written) or not yet valid: look again later
             };
+            if h.lsn > last && h.lsn >= self.next_lsn {
+                break; // not to be read yet
+            }
             let offset = active.offset + consumed as u64;
             if h.lsn != active.cursor_lsn {
                 let kind = CorruptionKind::LsnGap {
@@ -475,5 +488,49 @@ mod tests {
             );
         }
         assert_eq!(small.next_lsn(), db.visible_lsn().0 + 1);
+    }
+
+    /// A bounded poll returns nothing after its bound, across segment ends too, and the frames it
+    /// left are the next poll's: bounded polls in any steps see exactly what one poll sees.
+    #[test]
+    fn a_bounded_poll_stops_at_its_last_lsn_and_leaves_the_rest() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let options = crate::Options {
+            segment_target_bytes: 2_000,
+            ..crate::Options::default()
+        };
+        let db = Db::open_with(tmp.path().join("db"), options).expect("open");
+        let wal = tmp.path().join("db").join(crate::wal::WAL_DIR);
+        register(&db, 1..120);
+        assert!(
+            list_segments(&crate::io::StdFs, &wal)
+                .expect("segments")
+                .len()
+                > 3
+        );
+        let head = db.visible_lsn().0;
+        let all = from_start(&wal, db.db_id()).poll(usize::MAX).expect("poll");
+        assert_eq!(all.len() as u64, head);
+        let mut bounded = from_start(&wal, db.db_id());
+        let mut got: Vec<ShippedFrame> = Vec::new();
+        let mut last = 0;
+        for step in [0u64, 1, 2, 7, 1, 13, 30, 5, 40, 200] {
+            last = (last + step).min(head);
+            let frames = bounded.poll_until(usize::MAX, last).expect("poll");
+            assert!(
+                frames.iter().all(|f| f.lsn <= last),
+                "past the bound {last}"
+            );
+            got.extend(frames);
+            assert_eq!(got.len() as u64, last, "everything up to the bound {last}");
+            assert_eq!(bounded.next_lsn(), last + 1);
+        }
+        assert!(bounded
+            .poll_until(usize::MAX, head)
+            .expect("poll")
+            .is_empty());
+        for (a, b) in got.iter().zip(&all) {
+            assert_eq!((a.lsn, a.crc, &a.payload), (b.lsn, b.crc, &b.payload));
+        }
     }
 }

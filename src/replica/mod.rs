@@ -96,20 +96,33 @@ pub(crate) fn apply_frames(
     apply_decoded(state, Side::Full(applier), &batches, first)
 }
 
-/// The primary's commit progress: the last applied LSN, a wake-up for followers, and the time of
-/// recent group commits (for lag in time).
+/// The primary's commit progress: the last durable and the last visible LSN, a wake-up for
+/// followers, and the time of recent group commits (for lag in time).
 pub(crate) struct Progress {
-    lsn: Mutex<u64>,
+    lsn: Mutex<Lsns>,
     cv: Condvar,
     commits: Mutex<VecDeque<(u64, Instant)>>,
     /// Replicas that asked the committer to wait for them ([`ReplicaOptions::flow_control`]).
     gated: Mutex<Vec<Weak<ReplicaInner>>>,
 }
 
+/// How far the primary's log is durable and how far its state is visible (`visible <= durable`).
+#[derive(Clone, Copy, Debug)]
+struct Lsns {
+    /// The last frame written with the primary's durability policy (fsynced, unless the policy
+    /// says otherwise): in-process replicas may apply up to here.
+    durable: u64,
+    /// The last batch applied to the primary's state and visible to its readers.
+    visible: u64,
+}
+
 impl Progress {
     pub(crate) fn new(lsn: u64) -> Progress {
         Progress {
-            lsn: Mutex::new(lsn),
+            lsn: Mutex::new(Lsns {
+                durable: lsn,
+                visible: lsn,
+            }),
             cv: Condvar::new(),
             commits: Mutex::new(VecDeque::new()),
             gated: Mutex::new(Vec::new()),
@@ -142,21 +155,42 @@ impl Progress {
             }
             commits.push_back((lsn, Instant::now()));
         }
-        *self.lsn.lock() = lsn;
+        {
+            let mut lsns = self.lsn.lock();
+            lsns.visible = lsn;
+            lsns.durable = lsns.durable.max(lsn);
+        }
         self.cv.notify_all();
     }
 
-    pub(crate) fn lsn(&self) -> u64 {
-        *self.lsn.lock()
+    /// Called by the committer once the frames up to `lsn` are written under the durability
+    /// policy, before it applies them: in-process replicas start applying them now, alongside
+    /// the primary's own apply, instead of after it.
+    pub(crate) fn durable(&self, lsn: u64) {
+        {
+            let mut lsns = self.lsn.lock();
+            lsns.durable = lsns.durable.max(lsn);
+        }
+        self.cv.notify_all();
     }
 
-    /// Waits until the LSN passes `after` or `timeout` elapses; returns the LSN.
-    pub(crate) fn wait_past(&self, after: u64, timeout: Duration) -> u64 {
-        let mut lsn = self.lsn.lock();
-        if *lsn <= after {
-            self.cv.wait_for(&mut lsn, timeout);
+    /// The last visible LSN.
+    pub(crate) fn lsn(&self) -> u64 {
+        self.lsn.lock().visible
+    }
+
+    /// The last durable LSN (never behind the visible one).
+    pub(crate) fn durable_lsn(&self) -> u64 {
+        self.lsn.lock().durable
+    }
+
+    /// Waits until the durable LSN passes `after` or `timeout` elapses; returns it.
+    pub(crate) fn wait_durable_past(&self, after: u64, timeout: Duration) -> u64 {
+        let mut lsns = self.lsn.lock();
+        if lsns.durable <= after {
+            self.cv.wait_for(&mut lsns, timeout);
         }
-        *lsn
+        lsns.durable
     }
 
     /// How long ago the oldest commit after `applied` became visible on the primary (zero when
@@ -278,7 +312,9 @@ impl Default for ReplicaOptions {
 
 /// An in-process read replica of a [`crate::Db`]: a follower with its own copy-on-write state,
 /// applying the primary's log frames (checksums, LSN continuity and the checksum chain verified)
-/// a whole group at a time. Readers see whole batches only.
+/// a whole group at a time. Readers see whole batches only. It is woken as soon as the
+/// primary's log holds a group durably and applies it alongside the primary's own apply, so it
+/// may be a group ahead of the primary's readers for a moment, never ahead of the primary's log.
 pub struct Replica {
     inner: Arc<ReplicaInner>,
     thread: Mutex<Option<JoinHandle<()>>>,
@@ -523,7 +559,10 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
             std::thread::sleep(Duration::from_millis(2));
             continue;
         }
-        let frames = match follower.poll(APPLY_CHUNK_BYTES) {
+        // Frames the primary has made durable, whether or not its own apply has finished: a
+        // replica may be ahead of the primary's readers, never ahead of its log.
+        let durable = inner.source.durable_lsn();
+        let frames = match follower.poll_until(APPLY_CHUNK_BYTES, durable) {
             Ok(frames) => {
                 inner.health.lock().last_error = None;
                 frames
@@ -539,7 +578,9 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
             if applied >= inner.source.lsn() {
                 inner.health.lock().last_progress = Instant::now();
             }
-            inner.source.wait_past(applied, Duration::from_millis(20));
+            inner
+                .source
+                .wait_durable_past(applied.max(durable), Duration::from_millis(20));
             continue;
         }
         let delay = inner.apply_delay_us.load(Ordering::Relaxed);
