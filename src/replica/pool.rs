@@ -192,6 +192,9 @@ pub struct ReadPool {
     checker: Option<JoinHandle<()>>,
 }
 
+/// Times a read that finds every node applying looks again before it waits for its own.
+const BUSY_ROUNDS: usize = 8;
+
 /// A read handle on the node the pool chose. Each read through it runs on that node's current
 /// state under its read lock for that one call, as [`Db`]'s own reads do: nothing is copied and a
 /// handle held for long blocks nobody. Reads through one handle see the node's applied LSN as it
@@ -199,8 +202,9 @@ pub struct ReadPool {
 /// several reads. A replica that starts failing after it was chosen hands the read to the primary
 /// (and counts against its breaker). A read never waits for a replica that is applying a group
 /// while another node that meets the consistency can answer at once (another replica, then the
-/// primary unless [`PoolOptions::spill_to_primary`] is off); when none can, it waits for the
-/// chosen one. Dropping the handle returns it to the pool.
+/// primary unless [`PoolOptions::spill_to_primary`] is off); when none can, it looks again a few
+/// times (yielding the core to the appliers in between) and then waits for the chosen one.
+/// Dropping the handle returns it to the pool.
 pub struct PoolRead<'a> {
     node: Option<usize>,
     consistency: Consistency,
@@ -247,28 +251,40 @@ impl PoolRead<'_> {
                 return pool.read_primary(read);
             }
         }
-        // The chosen replica is applying: look for a node that can answer without waiting.
+        // The chosen replica is applying: look for a node that can answer without waiting. When
+        // every node is applying (they start on a group together), look again a few times,
+        // giving the cores to the appliers in between: the first node done answers.
         let n = pool.nodes.len();
-        for at in (1..n).map(|k| (chosen + k) % n) {
-            let node = &pool.nodes[at];
-            if !node.healthy.load(Ordering::Relaxed)
-                || !node.breaker_clean.load(Ordering::Acquire)
-                || !pool.fits(self.consistency, &node.replica)
-            {
-                continue;
+        let mut read = Some(read);
+        for round in 0..=BUSY_ROUNDS {
+            if round > 0 {
+                std::thread::yield_now();
+                if let Ok(Some(state)) = pool.nodes[chosen].replica.try_read() {
+                    return read.take().expect("read once")(&state);
+                }
             }
-            if let Ok(Some(state)) = node.replica.try_read() {
-                node.busy_reroutes.add(1);
-                return read(&state);
+            for at in (1..n).map(|k| (chosen + k) % n) {
+                let node = &pool.nodes[at];
+                if !node.healthy.load(Ordering::Relaxed)
+                    || !node.breaker_clean.load(Ordering::Acquire)
+                    || !pool.fits(self.consistency, &node.replica)
+                {
+                    continue;
+                }
+                if let Ok(Some(state)) = node.replica.try_read() {
+                    node.busy_reroutes.add(1);
+                    return read.take().expect("read once")(&state);
+                }
+            }
+            if pool.options.spill_to_primary {
+                if let Some(state) = pool.primary.try_state() {
+                    pool.primary_served.add(1);
+                    pool.primary_spilled.add(1);
+                    return read.take().expect("read once")(&state);
+                }
             }
         }
-        if pool.options.spill_to_primary {
-            if let Some(state) = pool.primary.try_state() {
-                pool.primary_served.add(1);
-                pool.primary_spilled.add(1);
-                return read(&state);
-            }
-        }
+        let read = read.take().expect("read once");
         match pool.nodes[chosen].replica.read() {
             Ok(state) => read(&state),
             Err(_) => {
