@@ -464,3 +464,32 @@ impl Db {
         self.shared.state.read().log_crc
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Db;
+    use std::sync::atomic::Ordering;
+
+    /// The committer splits its apply over two threads only while it and every in-process
+    /// replica can each have two cores; replicas count from start to stop.
+    #[test]
+    fn the_primary_splits_its_apply_only_when_replicas_leave_it_the_cores() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let db = Db::open(tmp.path().join("db")).expect("open");
+        let progress = &db.shared.progress;
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        assert_eq!(progress.followers.load(Ordering::Relaxed), 0);
+        assert_eq!(progress.primary_may_split(), cores >= 2);
+        let r1 = db.replica("r1");
+        let r2 = db.replica("r2");
+        assert_eq!(progress.followers.load(Ordering::Relaxed), 2);
+        assert_eq!(progress.primary_may_split(), cores >= 6);
+        r1.stop();
+        r1.stop();
+        assert_eq!(progress.followers.load(Ordering::Relaxed), 1);
+        drop(r2);
+        drop(r1);
+        assert_eq!(progress.followers.load(Ordering::Relaxed), 0);
+        assert_eq!(progress.primary_may_split(), cores >= 2);
+    }
+}

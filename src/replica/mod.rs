@@ -27,7 +27,7 @@ use crate::state::{Applier, EntryIndex, State};
 use crossbeam::utils::CachePadded;
 use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -104,6 +104,10 @@ pub(crate) struct Progress {
     commits: Mutex<VecDeque<(u64, Instant)>>,
     /// Replicas that asked the committer to wait for them ([`ReplicaOptions::flow_control`]).
     gated: Mutex<Vec<Weak<ReplicaInner>>>,
+    /// In-process replicas applying this log now.
+    pub(crate) followers: AtomicUsize,
+    /// Cores this process may use.
+    cores: usize,
 }
 
 /// How far the primary's log is durable and how far its state is visible (`visible <= durable`).
@@ -126,7 +130,17 @@ impl Progress {
             cv: Condvar::new(),
             commits: Mutex::new(VecDeque::new()),
             gated: Mutex::new(Vec::new()),
+            followers: AtomicUsize::new(0),
+            cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
         }
+    }
+
+    /// Whether the committer should split a large group's apply over two threads: only when it
+    /// and every in-process replica can each have two cores. Replicas apply on two threads
+    /// whenever they can; when the cores are short, the primary's helper thread only competes
+    /// with them, and a replica finishes a group long after the primary does.
+    pub(crate) fn primary_may_split(&self) -> bool {
+        (self.followers.load(Ordering::Relaxed) + 1) * 2 <= self.cores
     }
 
     /// Flow control, called by the committer before each group: while a replica under flow
@@ -357,6 +371,7 @@ impl Replica {
         if options.flow_control.is_some() {
             inner.source.gated.lock().push(Arc::downgrade(&inner));
         }
+        inner.source.followers.fetch_add(1, Ordering::Relaxed);
         let thread = {
             let inner = inner.clone();
             std::thread::Builder::new()
@@ -528,6 +543,7 @@ impl Replica {
         self.inner.stop.store(true, Ordering::Relaxed);
         if let Some(handle) = self.thread.lock().take() {
             let _ = handle.join();
+            self.inner.source.followers.fetch_sub(1, Ordering::Relaxed);
         }
     }
 }
