@@ -286,6 +286,8 @@ fn load_store(
             };
             Ok((store, state, applier))
         }
+        // A lock that stays held is not damage: never wipe a store another holder still has.
+        Err(e @ Error::Locked { .. }) => Err(e),
         Err(e) => {
             report.rebuilt = Some(e.to_string());
             if store_path.exists() {

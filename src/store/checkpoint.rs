@@ -42,6 +42,9 @@ pub struct Store {
     path: PathBuf,
 }
 
+/// How long [`Store::open`] waits for a store lock left by a store of this process being dropped.
+pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
 fn store_err(path: &Path, e: sled::Error) -> Error {
     Error::Store(format!("{}: {e}", path.display()))
 }
@@ -51,14 +54,39 @@ fn balance_tree(shard: usize) -> String {
 }
 
 impl Store {
+    /// Opens (or creates) the store. sled 0.34 releases its file lock only when its flusher
+    /// thread has exited, which can be a moment after the previous `Store` of the same directory
+    /// was dropped (a database closed and reopened in one process); the caller holds the
+    /// database's own lock, so a held store lock can only be that and is waited for, up to
+    /// [`STORE_LOCK_WAIT`]. Still held after that: [`Error::Locked`], never a rebuild.
     pub fn open(path: &Path) -> Result<Store> {
-        let db = sled::Config::new()
-            .path(path)
-            .cache_capacity(SLED_CACHE_BYTES)
-            .mode(sled::Mode::HighThroughput)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|e| store_err(path, e))?;
+        let started = std::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(2);
+        let db = loop {
+            let opened = sled::Config::new()
+                .path(path)
+                .cache_capacity(SLED_CACHE_BYTES)
+                .mode(sled::Mode::HighThroughput)
+                .flush_every_ms(None)
+                .open();
+            match opened {
+                Ok(db) => break db,
+                // sled 0.34.7 (config.rs) reports a held lock as `ErrorKind::Other` with this text.
+                Err(sled::Error::Io(e))
+                    if e.kind() == std::io::ErrorKind::WouldBlock
+                        || e.to_string().starts_with("could not acquire lock on") =>
+                {
+                    if started.elapsed() >= STORE_LOCK_WAIT {
+                        return Err(Error::Locked {
+                            path: path.to_path_buf(),
+                        });
+                    }
+                    std::thread::sleep(pause);
+                    pause = (pause * 2).min(std::time::Duration::from_millis(100));
+                }
+                Err(e) => return Err(store_err(path, e)),
+            }
+        };
         Ok(Store {
             db,
             path: path.to_path_buf(),
@@ -436,4 +464,35 @@ fn parse_partition(name: &str) -> Option<PartitionId> {
         kind,
         month: Month::from_ym(y.parse().ok()?, m.parse().ok()?)?,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A store whose lock is still held (as by the flusher of a store just dropped) is waited
+    /// for and then opened with its contents, not reported damaged and rebuilt.
+    #[test]
+    fn an_open_waits_for_a_store_lock_being_released() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("store");
+        let first = Store::open(&path).expect("open");
+        first.db.insert(b"kept", b"yes").expect("insert");
+        first.db.flush().expect("flush");
+        let second = {
+            let path = path.clone();
+            std::thread::spawn(move || Store::open(&path))
+        };
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        if second.is_finished() {
+            let early = second.join().map(|r| r.map(|_| ()));
+            panic!("finished while the lock was held: {early:?}");
+        }
+        drop(first);
+        let second = second.join().expect("thread").expect("open after release");
+        assert_eq!(
+            second.db.get(b"kept").expect("get").as_deref(),
+            Some(&b"yes"[..])
+        );
+    }
 }
