@@ -254,14 +254,30 @@ fn lock(path: &Path) -> Result<File> {
         .write(true)
         .open(&lock_path)
         .map_err(|e| Error::io(&lock_path, e))?;
-    match file.try_lock() {
-        Ok(()) => Ok(file),
-        Err(std::fs::TryLockError::WouldBlock) => Err(Error::Locked {
-            path: path.to_path_buf(),
-        }),
-        Err(std::fs::TryLockError::Error(e)) => Err(Error::io(&lock_path, e)),
+    // A lock (`flock`) is shared with any child a thread of this process forks until the child
+    // execs, so a database just closed can look locked for a moment while another thread spawns
+    // a process: look again for up to `LOCK_WAIT` before reporting another holder.
+    let started = std::time::Instant::now();
+    let mut pause = std::time::Duration::from_millis(1);
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(std::time::Duration::from_millis(50));
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(Error::Locked {
+                    path: path.to_path_buf(),
+                })
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+        }
     }
 }
+
+/// How long opening waits for a database lock held for a moment (see `lock`).
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
 /// Opens the store and loads its state; on any failure rebuilds the store from scratch (the log
 /// replay that follows restores everything).

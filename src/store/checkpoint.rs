@@ -56,7 +56,8 @@ fn balance_tree(shard: usize) -> String {
 impl Store {
     /// Opens (or creates) the store. sled 0.34 releases its file lock only when its flusher
     /// thread has exited, which can be a moment after the previous `Store` of the same directory
-    /// was dropped (a database closed and reopened in one process); the caller holds the
+    /// was dropped (a database closed and reopened in one process), and a child another thread
+    /// forks shares the lock until it execs; the caller holds the
     /// database's own lock, so a held store lock can only be that and is waited for, up to
     /// [`STORE_LOCK_WAIT`]. Still held after that: [`Error::Locked`], never a rebuild.
     pub fn open(path: &Path) -> Result<Store> {
