@@ -22,6 +22,20 @@ pub enum CorruptionKind {
     InvalidValue(String),
     /// A log frame whose effect contradicts the state (e.g. reverses an unknown entry).
     InconsistentOp(String),
+    /// Log records known to have been acknowledged are gone: the log (a segment, or the whole
+    /// log directory) ends before `to`, the LSN the store's checkpoint or a replica's base shows
+    /// was durable. `from > to` when nothing is known durable (a missing log directory).
+    MissingLog {
+        from: u64,
+        to: u64,
+    },
+    /// A damaged frame at or below an LSN known durable: it cannot be a torn write that was never
+    /// acknowledged, so it is not cut off.
+    DamagedDurable {
+        lsn: u64,
+        durable: u64,
+        cause: Box<CorruptionKind>,
+    },
 }
 
 impl std::fmt::Display for CorruptionKind {
@@ -44,6 +58,21 @@ impl std::fmt::Display for CorruptionKind {
             CorruptionKind::InvalidArchive(why) => write!(f, "invalid archive: {why}"),
             CorruptionKind::InvalidValue(why) => write!(f, "invalid value: {why}"),
             CorruptionKind::InconsistentOp(why) => write!(f, "inconsistent operation: {why}"),
+            CorruptionKind::MissingLog { from, to } if from <= to => write!(
+                f,
+                "the log lacks LSNs {from}..={to}, which were acknowledged (a checkpoint or \
+                 the replica base covers LSN {to})"
+            ),
+            CorruptionKind::MissingLog { .. } => f.write_str("the log is missing"),
+            CorruptionKind::DamagedDurable {
+                lsn,
+                durable,
+                cause,
+            } => write!(
+                f,
+                "frame of LSN {lsn} is damaged ({cause}) but LSNs up to {durable} were \
+                 acknowledged: LSNs {lsn}..={durable} cannot be read"
+            ),
         }
     }
 }
@@ -223,6 +252,9 @@ pub enum Error {
     AlreadyExists { path: PathBuf },
     #[error("database {} is locked by another process", path.display())]
     Locked { path: PathBuf },
+    /// A write (or anything that would change the files) on a database opened read-only.
+    #[error("database {} is open read-only", path.display())]
+    ReadOnly { path: PathBuf },
     #[error("org {0} is not registered")]
     UnknownOrg(OrgId),
     #[error("{}: line {line}: {why}", file.display())]

@@ -36,7 +36,10 @@ pub mod store;
 pub mod wal;
 pub mod workload;
 
-pub use db::{Db, Durability, Options, ReadView, RecoveryReport, Snapshot, Ticket, VerifyReport};
+pub use db::{
+    accept_loss, Db, Durability, LossReport, Options, ReadView, RecoveryReport, Salvaged, Snapshot,
+    Ticket, VerifyReport,
+};
 pub use error::{CorruptionKind, Error, Rejection, ReplicaError, Result};
 pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money, Month,
@@ -44,3 +47,4 @@ pub use model::{
 };
 pub use replica::{Consistency, ReadPool, Replica, ReplicaOptions};
 pub use state::read::{DayBalance, LedgerEntry};
+pub use wal::TornTail;

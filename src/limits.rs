@@ -36,3 +36,7 @@ const _: () = assert!(MAX_FRAME_PAYLOAD_BYTES as u64 <= SEGMENT_TARGET_BYTES);
 const _: () = assert!(MAX_GROUP_BATCHES <= COMMIT_QUEUE_DEPTH);
 // A batch of the largest references must fit in one frame.
 const _: () = assert!(MAX_BATCH_OPS * (MAX_REFERENCE_BYTES + 128) <= MAX_FRAME_PAYLOAD_BYTES);
+/// Lines kept in a database's `recovery.log` (the oldest are dropped).
+pub const RECOVERY_LOG_LINES: usize = 64;
+/// Rounds of `accept_loss` (each sets aside one damaged or missing piece) before it gives up.
+pub const MAX_SALVAGE_ROUNDS: usize = 64;

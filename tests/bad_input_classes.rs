@@ -8,18 +8,18 @@ use chrono::TimeZone;
 use folio::ingest::{ingest_file, IngestOptions};
 use folio::{
     Batch, BusinessDay, Category, CorruptionKind, Currency, Db, Entry, EntryId, Error, Lsn, Money,
-    Org, OrgId, PaymentMethod,
+    Options, Org, OrgId, PaymentMethod,
 };
 use std::fs;
 use std::path::{Path, PathBuf};
 
+mod common;
+
 const SEGMENT_HEADER: usize = 40;
 const FRAME_HEADER: usize = 24;
 
-/// A closed database with orgs registered (LSN 1) and `n` one-posting batches (LSNs 2..),
-/// its store removed so that opening reads the whole log.
-fn database(dir: &Path, n: u64) -> PathBuf {
-    let db = Db::open(dir).unwrap();
+/// Registers org 1 (LSN 1) and records `n` one-posting batches (LSNs 2..).
+fn post(db: &Db, n: u64) {
     db.register_org(Org::new(OrgId(1), "A", Currency::EUR))
         .unwrap();
     for i in 1..=n {
@@ -33,6 +33,13 @@ fn database(dir: &Path, n: u64) -> PathBuf {
         );
         db.record(Batch::new().post(e)).unwrap();
     }
+}
+
+/// A closed database with orgs registered (LSN 1) and `n` one-posting batches (LSNs 2..),
+/// its store removed so that opening reads the whole log.
+fn database(dir: &Path, n: u64) -> PathBuf {
+    let db = Db::open(dir).unwrap();
+    post(&db, n);
     db.close().unwrap();
     fs::remove_dir_all(dir.join("state")).unwrap();
     dir.join("wal").join("00000000000000000001.log")
@@ -49,6 +56,13 @@ fn frames(bytes: &[u8]) -> Vec<(usize, usize)> {
         at += total;
     }
     out
+}
+
+/// The state after a crash before any checkpoint: no store, no durable mark, so nothing shows
+/// which frames were acknowledged.
+fn forget_what_was_acknowledged(dir: &Path) {
+    let _ = fs::remove_dir_all(dir.join("state"));
+    fs::remove_file(dir.join("DURABLE")).unwrap();
 }
 
 fn corruption_at(result: folio::Result<Db>, file: &Path, offset: u64) -> CorruptionKind {
@@ -82,6 +96,12 @@ fn frame_lengths_zero_and_u32_max_are_corruption_mid_log_and_a_torn_tail_at_the_
                 corruption_at(Db::open(&dir), &segment, at as u64);
                 assert_eq!(fs::read(&segment).unwrap(), bytes, "the log was changed");
             } else {
+                // The last frame: acknowledged (the close's checkpoint covers it), so damage,
+                // not a torn tail, and nothing is changed.
+                corruption_at(Db::open(&dir), &segment, at as u64);
+                assert_eq!(fs::read(&segment).unwrap(), bytes, "the log was changed");
+                // Nothing known durable (a crash before any checkpoint): a torn tail, cut.
+                forget_what_was_acknowledged(&dir);
                 let db = Db::open(&dir).unwrap();
                 assert_eq!(db.visible_lsn(), Lsn(which as u64), "length {value}");
                 assert!(db.recovery().truncated_bytes > 0);
@@ -148,6 +168,15 @@ fn an_empty_or_header_only_next_segment_is_a_torn_rotation_and_the_log_continues
         db.close().unwrap();
         let full = fs::read(&next).unwrap();
         fs::write(&next, &full[..keep]).unwrap();
+        // LSN 5 was acknowledged (the close's checkpoint covers it): its segment is damage.
+        assert!(matches!(Db::open(&dir), Err(Error::Corruption { .. })));
+        assert_eq!(
+            fs::read(&next).unwrap(),
+            &full[..keep],
+            "the segment was changed"
+        );
+        // A crash right after the rotation, before any checkpoint: a torn rotation.
+        forget_what_was_acknowledged(&dir);
         let db = Db::open(&dir).unwrap();
         assert_eq!(
             db.visible_lsn(),
@@ -329,6 +358,88 @@ fn a_replica_whose_store_is_gone_is_refused_rather_than_opened_empty() {
             }
             Err(e) => panic!("expected a bad checkpoint, got {e}"),
             Ok(db) => panic!("opened at LSN {}", db.visible_lsn().0),
+        }
+    }
+}
+
+/// A closed database of `n` one-posting batches in many small segments; returns its segments.
+fn segmented(dir: &Path, n: u64) -> Vec<PathBuf> {
+    let options = Options {
+        segment_target_bytes: 600,
+        ..Options::default()
+    };
+    let db = Db::open_with(dir, options).unwrap();
+    post(&db, n);
+    db.close().unwrap();
+    let mut segments: Vec<PathBuf> = fs::read_dir(dir.join("wal"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    segments.sort();
+    segments
+}
+
+fn copy_tree(from: &Path, to: &Path) {
+    fs::create_dir_all(to).unwrap();
+    for item in fs::read_dir(from).unwrap() {
+        let item = item.unwrap();
+        let target = to.join(item.file_name());
+        if item.file_type().unwrap().is_dir() {
+            copy_tree(&item.path(), &target);
+        } else {
+            fs::copy(item.path(), &target).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_deleted_segment_or_log_directory_is_corruption_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let pristine = tmp.path().join("db");
+    let segments = segmented(&pristine, 40);
+    assert!(segments.len() >= 5, "{} segments", segments.len());
+    let wal = pristine.join("wal");
+    let mid = segments.len() / 2;
+    let cases = [
+        ("first segment", segments[0].clone(), segments[1].clone()),
+        (
+            "middle segment",
+            segments[mid].clone(),
+            segments[mid + 1].clone(),
+        ),
+        (
+            "last segment",
+            segments[segments.len() - 1].clone(),
+            segments[segments.len() - 2].clone(),
+        ),
+        ("log directory", wal.clone(), wal.clone()),
+    ];
+    for store_kept in [true, false] {
+        for (what, victim, named) in &cases {
+            let case = format!("{what} deleted, store kept: {store_kept}");
+            let dir = tmp.path().join("case");
+            let _ = fs::remove_dir_all(&dir);
+            copy_tree(&pristine, &dir);
+            let moved = |p: &Path| dir.join(p.strip_prefix(&pristine).unwrap());
+            if victim.is_dir() {
+                fs::remove_dir_all(moved(victim)).unwrap();
+            } else {
+                fs::remove_file(moved(victim)).unwrap();
+            }
+            if !store_kept {
+                fs::remove_dir_all(dir.join("state")).unwrap();
+            }
+            let before = common::files(&dir);
+            for options in [Options::default(), Options::read_only()] {
+                match Db::open_with(&dir, options) {
+                    Err(Error::Corruption { file, .. }) => {
+                        assert_eq!(file, moved(named), "{case}")
+                    }
+                    Err(e) => panic!("{case}: expected corruption, got {e}"),
+                    Ok(db) => panic!("{case}: opened at LSN {}", db.visible_lsn()),
+                }
+                assert_eq!(common::files(&dir), before, "{case}: files changed");
+            }
         }
     }
 }

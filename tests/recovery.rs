@@ -17,6 +17,9 @@ use std::io::Write;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::path::{Path, PathBuf};
 
+#[allow(clippy::unwrap_used)]
+mod common;
+
 const ORG: OrgId = OrgId(7);
 /// 2024-03-01T00:00:00Z.
 const BASE_TS: i64 = 1_709_251_200;
@@ -315,6 +318,7 @@ fn pristine(n: u64, last_batch: Option<Batch>) -> Pristine {
     db.close().expect("close");
     let state_prev = tmp.path().join("state_prev");
     copy_dir(&dir.join("state"), &state_prev);
+    fs::copy(dir.join("DURABLE"), tmp.path().join("DURABLE_prev")).expect("durable mark");
     let db = Db::open(&dir).expect("reopen");
     let batch = last_batch.unwrap_or_else(|| batch_for(n));
     assert_eq!(db.record(batch).expect("last batch"), Lsn(n));
@@ -344,6 +348,8 @@ fn fresh_copy(p: &Pristine, store: StoreAs, case_dir: &Path) -> PathBuf {
     if let StoreAs::Behind = store {
         fs::remove_dir_all(case_dir.join("state")).expect("rm state");
         copy_dir(&p.state_prev, &case_dir.join("state"));
+        let mark = p.state_prev.with_file_name("DURABLE_prev");
+        fs::copy(mark, case_dir.join("DURABLE")).expect("durable mark");
     }
     case_dir.to_path_buf()
 }
@@ -357,6 +363,8 @@ fn segment_in(case_dir: &Path, original: &Path) -> PathBuf {
 // ------------------------------------------------------------------------------------------------
 
 /// Cuts the last segment at every byte offset inside the last frame, each time on a fresh copy.
+/// With the store behind the cut (its checkpoint is LSN N-1), the torn frame was never
+/// acknowledged: it is cut and reported, and the log continues.
 fn torn_tail_at_every_byte(store: StoreAs) {
     const N: u64 = 6;
     // A one-entry last batch keeps the frame (and the loop) short.
@@ -442,10 +450,92 @@ fn torn_tail_at_every_byte_of_the_last_frame_is_truncated_and_the_log_continues(
 }
 
 #[test]
-fn torn_tail_with_the_store_ahead_of_the_cut_log_is_truncated_reported_and_rebuilt() {
-    // The store's checkpoint is LSN N and the log is cut inside frame N (e.g. a power loss with
-    // `Durability::Buffered`): recovery rebuilds from the log, and must still report the cut.
-    torn_tail_at_every_byte(StoreAs::Closed);
+fn log_cut_before_the_store_checkpoint_is_corruption_and_changes_nothing() {
+    // The store's checkpoint is LSN N, so frame N was acknowledged (a checkpoint never covers
+    // more than the durable log): a log cut at any byte of it, or at any earlier frame boundary,
+    // lost acknowledged data. Opening refuses with the file, the offset and the LSNs missing,
+    // and leaves every file byte-identical; `accept_loss` then opens it at the cut.
+    const N: u64 = 6;
+    let p = pristine(N, Some(extra_batch(1)));
+    let seg = only_segment(&p.dir);
+    let fr = frames(&seg);
+    let last = *fr.last().expect("frames");
+    let end = last.offset + last.len;
+    let work = p._tmp.path().join("case");
+    let mut cuts: Vec<u64> = fr.iter().map(|f| f.offset).collect();
+    cuts.extend(last.offset + 1..end);
+    cuts.push(SEGMENT_HEADER);
+    cuts.push(SEGMENT_HEADER - 1);
+    for cut in cuts {
+        let case = format!("cut at {cut} (frame {} at {})", last.lsn, last.offset);
+        let dir = fresh_copy(&p, StoreAs::Closed, &work);
+        let seg_path = segment_in(&dir, &seg);
+        set_len(&seg_path, cut);
+        let before = common::files(&dir);
+        let err = open_no_panic(&dir, &case)
+            .err()
+            .unwrap_or_else(|| panic!("{case}: opened"));
+        let (file, offset) = corruption_at(&err, &case);
+        assert_eq!(file, seg_path, "{case}: {err}");
+        let frame = fr.iter().rev().find(|f| f.offset <= cut);
+        let expected_offset = match frame {
+            Some(f) if cut >= SEGMENT_HEADER => f.offset.min(cut),
+            _ => 0,
+        };
+        assert_eq!(offset, expected_offset, "{case}: {err}");
+        let missing_from = frame.map_or(1, |f| f.lsn);
+        assert!(
+            err.to_string().contains(&format!("{missing_from}..={N}")),
+            "{case}: the LSNs missing are not named: {err}"
+        );
+        assert_eq!(
+            common::files(&dir),
+            before,
+            "{case}: files changed by a refused open"
+        );
+        // The same through the read-only and the verify paths: refused, nothing changed.
+        assert!(Db::open_with(&dir, Options::read_only()).is_err(), "{case}");
+        assert_eq!(
+            common::files(&dir),
+            before,
+            "{case}: files changed by a read-only open"
+        );
+    }
+    // The operator accepts the loss of frame N: its bytes are kept in the side directory.
+    let dir = fresh_copy(&p, StoreAs::Closed, &work);
+    let seg_path = segment_in(&dir, &seg);
+    set_len(&seg_path, last.offset + 5);
+    let side = p._tmp.path().join("side");
+    let loss = folio::accept_loss(&dir, &side).expect("accept loss");
+    assert_eq!(loss.lsn, Lsn(N - 1), "{loss}");
+    assert!(!loss.dropped.is_empty(), "{loss}");
+    assert!(
+        side.join("state").is_dir(),
+        "the store ahead of the log was not set aside: {loss}"
+    );
+    let db = open_no_panic(&dir, "after accept_loss").expect("open after accept_loss");
+    assert_eq!(snapshot(&db), p.before_last);
+    assert_balances_match_entries(&db);
+    let verify = db.verify();
+    assert!(verify.is_ok(), "{:?}", verify.problems);
+    assert!(
+        verify.notes.iter().any(|n| n.contains("accepted_loss")),
+        "verify does not tell the accepted loss: {:?}",
+        verify.notes
+    );
+}
+
+/// The file and offset of a `Corruption` error (anything else fails the test).
+fn corruption_at(err: &Error, case: &str) -> (PathBuf, u64) {
+    match err {
+        Error::Corruption { file, offset, .. } => {
+            let text = err.to_string();
+            assert!(text.contains(&file.display().to_string()), "{case}: {text}");
+            assert!(text.contains(&format!("offset {offset}")), "{case}: {text}");
+            (file.clone(), *offset)
+        }
+        other => panic!("{case}: expected Error::Corruption, got {other:?} ({other})"),
+    }
 }
 
 #[test]
@@ -533,9 +623,9 @@ fn bit_flips_in_a_middle_frame_are_corruption_naming_file_and_frame_offset() {
     }
 }
 
-/// A damaged last frame with nothing after it looks exactly like a torn write: recovery cuts it
-/// off (reported in `truncated_bytes`) and the batch is gone, even though it was acknowledged.
-/// Documented behaviour, not a bug: a checksum cannot tell a torn write from a flipped bit.
+/// A damaged last frame with nothing after it looks exactly like a torn write. With the store
+/// behind it (nothing shows the frame was acknowledged) recovery cuts it off and reports it; with
+/// the store's checkpoint at or past it, the frame was acknowledged: corruption, nothing changed.
 fn bit_flip_in_last_frame(store: StoreAs) {
     const N: u64 = 8;
     let p = pristine(N, None);
@@ -552,6 +642,19 @@ fn bit_flip_in_last_frame(store: StoreAs) {
         let dir = fresh_copy(&p, store, &work);
         let seg_path = segment_in(&dir, &seg);
         flip_bit(&seg_path, last.offset + within, bit);
+        if let StoreAs::Closed = store {
+            let before = common::files(&dir);
+            let err = open_no_panic(&dir, &case)
+                .err()
+                .unwrap_or_else(|| panic!("{case}"));
+            assert_eq!(corruption_at(&err, &case), (seg_path.clone(), last.offset));
+            assert!(
+                matches!(&err, Error::Corruption { kind: CorruptionKind::DamagedDurable { lsn, .. }, .. } if *lsn == N),
+                "{case}: {err:?}"
+            );
+            assert_eq!(common::files(&dir), before, "{case}: files changed");
+            continue;
+        }
         let db = open_no_panic(&dir, &case).unwrap_or_else(|e| panic!("{case}: {e}"));
         assert_eq!(db.visible_lsn(), Lsn(N - 1), "{case}");
         assert_eq!(snapshot(&db), p.before_last, "{case}");
@@ -563,6 +666,18 @@ fn bit_flip_in_last_frame(store: StoreAs) {
             "{case}: {:?}",
             db.recovery()
         );
+        assert_eq!(db.recovery().truncated_frames, 1, "{case}");
+        let warning = db.recovery().warning().expect("the cut is reported");
+        assert!(
+            warning.contains(&format!("{} bytes", last.len)),
+            "{warning}"
+        );
+        let verify = db.verify();
+        assert!(
+            verify.notes.iter().any(|n| n.contains("torn_tail")),
+            "{case}: verify does not tell the cut: {:?}",
+            verify.notes
+        );
     }
 }
 
@@ -572,7 +687,7 @@ fn bit_flip_in_the_last_frame_at_the_end_of_the_log_is_treated_as_a_torn_tail_an
 }
 
 #[test]
-fn bit_flip_in_the_last_frame_with_the_store_ahead_is_truncated_reported_and_rebuilt() {
+fn bit_flip_in_the_last_frame_with_the_store_ahead_is_corruption_and_changes_nothing() {
     bit_flip_in_last_frame(StoreAs::Closed);
 }
 
@@ -760,7 +875,10 @@ fn two_segments_recover_and_damage_in_a_sealed_segment_is_corruption() {
         let _ = fs::remove_dir_all(&work);
         copy_dir(&template, &work);
         if store_removed {
+            // With the store, its durable mark: nothing shows which frames were acknowledged
+            // (the state after a crash before any checkpoint).
             fs::remove_dir_all(work.join("state")).expect("rm");
+            fs::remove_file(work.join("DURABLE")).expect("rm mark");
         }
         work.clone()
     };
@@ -1057,6 +1175,7 @@ fn rotation_with_small_segments_chains_segments_and_recovers_each_way() {
     let tail = *frames(&last_seg).last().expect("frames");
     set_len(&last_seg, tail.offset + tail.len / 2);
     fs::remove_dir_all(d.join("state")).expect("rm");
+    fs::remove_file(d.join("DURABLE")).expect("rm mark");
     let db = open_no_panic(&d, "torn").expect("open");
     assert_eq!(db.visible_lsn(), Lsn(tail.lsn - 1));
     assert_eq!(db.recovery().truncated_bytes, tail.len - tail.len / 2);

@@ -82,10 +82,18 @@ pub fn run(shared: Arc<Shared>, rx: Receiver<Command>, mut writer: LogWriter, sy
     }
     // Whatever was written becomes durable before the thread ends.
     if shared.poison_reason().is_none() {
-        if let Err(e) = writer.sync() {
-            shared.poison(format!("fsync at shutdown: {e}"));
+        match writer.sync() {
+            Ok(()) => synced(&shared, &writer),
+            Err(e) => shared.poison(format!("fsync at shutdown: {e}")),
         }
     }
+}
+
+/// Records that everything the writer has written is fsynced (what a checkpoint may cover).
+fn synced(shared: &Shared, writer: &LogWriter) {
+    shared
+        .synced
+        .fetch_max(writer.next_lsn() - 1, Ordering::Release);
 }
 
 /// Encodes an accepted batch into the writer's staging buffer (its frame gets the next LSN).
@@ -156,6 +164,9 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
             let _ = reply.send(Err(Error::Poisoned(reason.clone())));
         }
         return;
+    }
+    if must_sync {
+        synced(shared, writer);
     }
     if let Some(last) = staged.last() {
         // Durable now: in-process replicas may start on these frames while they are applied here.
@@ -282,6 +293,9 @@ fn replicate(
         );
         shared.poison(reason.clone());
         return Err(Error::Poisoned(reason));
+    }
+    if sync_each {
+        synced(shared, writer);
     }
     let ops: u64 = frames.iter().map(|f| f.op_count as u64).sum();
     let lsn = {

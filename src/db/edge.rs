@@ -320,7 +320,9 @@ impl Db {
         self.shared.replica_of.is_some()
     }
 
+    /// Refuses a write on a database opened read-only or on a replica directory.
     pub(crate) fn refuse_if_replica(&self) -> Result<()> {
+        self.refuse_if_read_only()?;
         match self.shared.replica_of {
             Some(_) => Err(ReplicaError::ReadOnly {
                 path: self.shared.path.clone(),
@@ -381,6 +383,8 @@ impl Db {
             (current.state.clone(), current.log_crc)
         };
         let lsn = state.lsn;
+        // The copy's base must never be ahead of this database's durable log.
+        self.shared.make_log_durable(lsn)?;
         std::fs::create_dir_all(out.join(WAL_DIR)).map_err(|e| Error::io(out, e))?;
         let meta = Meta {
             db_id: self.shared.db_id,
@@ -420,6 +424,7 @@ impl Db {
     /// replica already has are skipped once their checksum matches; a gap, a fork or a foreign
     /// log is refused with nothing written.
     pub fn replicate(&self, frames: Vec<ShippedFrame>) -> Result<Lsn> {
+        self.refuse_if_read_only()?;
         if self.shared.replica_of.is_none() {
             return Err(Error::InvalidArgument(
                 "only a replica directory applies shipped frames".into(),

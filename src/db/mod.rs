@@ -4,11 +4,14 @@ mod commit;
 pub mod edge;
 mod open;
 mod options;
+pub(crate) mod recovery_log;
+mod salvage;
 mod verify;
 
 pub use edge::CheckpointInfo;
 pub use open::RecoveryReport;
 pub use options::{Durability, Options};
+pub use salvage::{accept_loss, LossReport, Salvaged};
 pub use verify::VerifyReport;
 
 use crate::error::{Error, Result};
@@ -46,7 +49,11 @@ pub(crate) struct Shared {
     pub(crate) progress: Arc<crate::replica::Progress>,
     /// Set for a read-only replica directory (made by `checkpoint_to`).
     pub(crate) replica_of: Option<u64>,
+    /// Opened with `Options::read_only`: no committer, every write refused.
+    read_only: bool,
     store: Store,
+    /// A read-only open's private copy of the store (dropped after `store`).
+    _scratch: Option<open::Scratch>,
     vfs: std::sync::Arc<dyn crate::io::Vfs>,
     db_id: u64,
     shards: u32,
@@ -57,7 +64,11 @@ pub(crate) struct Shared {
     ops_since_checkpoint: AtomicU64,
     checkpoint_every_ops: u64,
     checkpoint_wake: Sender<()>,
-    _lock_file: File,
+    /// The last LSN the committer has fsynced: a checkpoint never covers more than this.
+    synced: AtomicU64,
+    /// The committer's queue, for a checkpoint that must make the log durable first.
+    commands: Sender<Command>,
+    _lock_file: Option<File>,
 }
 
 impl Shared {
@@ -72,8 +83,31 @@ impl Shared {
         self.poisoned.lock().clone()
     }
 
-    /// Writes every value changed since the last checkpoint to the store, then its LSN.
+    /// Makes the log durable up to `lsn` (a no-op unless buffered durability left it behind).
+    fn make_log_durable(&self, lsn: Lsn) -> Result<()> {
+        if self.synced.load(Ordering::Acquire) >= lsn.0 {
+            return Ok(());
+        }
+        let (reply, answer) = crossbeam::channel::bounded(1);
+        self.commands
+            .send(Command::Sync(reply))
+            .map_err(|_| Error::Closed)?;
+        answer.recv().map_err(|_| Error::Closed)??;
+        match self.synced.load(Ordering::Acquire) >= lsn.0 {
+            true => Ok(()),
+            false => Err(Error::Closed),
+        }
+    }
+
+    /// Writes every value changed since the last checkpoint to the store, then its LSN. The log
+    /// is made durable up to that LSN first: the store is never ahead of the durable log, so
+    /// recovery can take a log that ends before the store's checkpoint for lost data.
     fn checkpoint(&self) -> Result<CheckpointStats> {
+        if self.read_only {
+            return Err(Error::ReadOnly {
+                path: self.path.clone(),
+            });
+        }
         let _one_at_a_time = self.checkpoint_lock.lock();
         self.ops_since_checkpoint.store(0, Ordering::Relaxed);
         // The keys taken and the snapshot pinned under one lock describe the same LSN; packing
@@ -84,7 +118,13 @@ impl Shared {
             let packed = current.state.pack(&keys);
             (keys, packed)
         };
-        match self.store.write(&packed) {
+        let written = self
+            .make_log_durable(packed.covers)
+            .and_then(|()| {
+                crate::store::durable::write(&*self.vfs, &self.path, self.db_id, packed.covers.0)
+            })
+            .and_then(|()| self.store.write(&packed));
+        match written {
             Ok(stats) => Ok(stats),
             Err(e) => {
                 // Not persisted: keep them dirty so a later checkpoint writes them.
@@ -430,6 +470,7 @@ impl Db {
 
     /// Makes everything recorded so far durable (useful with [`Durability::Buffered`]).
     pub fn sync(&self) -> Result<Lsn> {
+        self.refuse_if_read_only()?;
         let (reply, answer) = crossbeam::channel::bounded(1);
         self.tx
             .send(Command::Sync(reply))
@@ -499,6 +540,20 @@ impl Db {
     /// Writes changed values to the materialized store now.
     pub fn checkpoint(&self) -> Result<CheckpointStats> {
         self.shared.checkpoint()
+    }
+
+    /// Whether the database was opened with [`Options::read_only`].
+    pub fn is_read_only(&self) -> bool {
+        self.shared.read_only
+    }
+
+    pub(crate) fn refuse_if_read_only(&self) -> Result<()> {
+        match self.shared.read_only {
+            true => Err(Error::ReadOnly {
+                path: self.shared.path.clone(),
+            }),
+            false => Ok(()),
+        }
     }
 
     /// What opening found and did.

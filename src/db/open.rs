@@ -9,7 +9,7 @@ use crate::model::Lsn;
 use crate::state::State;
 use crate::store::meta::{new_db_id, Meta, META_FILE};
 use crate::store::Store;
-use crate::wal::{recover, LogWriter, WAL_DIR};
+use crate::wal::{cut_torn, recover, Expect, LogTail, LogWriter, TornTail, WAL_DIR};
 use parking_lot::{Mutex, RwLock};
 use std::fs::File;
 use std::path::Path;
@@ -24,112 +24,194 @@ const LOCK_FILE: &str = "LOCK";
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
     pub created: bool,
+    /// Opened read-only: nothing on disk was changed, a torn tail was only read around.
+    pub read_only: bool,
     /// LSN of the checkpoint the state was loaded from.
     pub checkpoint_lsn: Lsn,
     /// Log frames replayed on top of it.
     pub frames_replayed: u64,
-    /// Bytes of a torn log tail that were cut off.
+    /// Torn tails found beyond every LSN known durable (never acknowledged): cut off by a
+    /// writable open, left in place by a read-only one. Each is also a `tracing` warning and a
+    /// line of the database's recovery log (`recovery.log`).
+    pub torn: Vec<TornTail>,
+    /// Bytes of the torn tails.
     pub truncated_bytes: u64,
-    /// Why the store was rebuilt from the whole log, when it was.
+    /// Frames (whole or in part) in the torn tails.
+    pub truncated_frames: u64,
+    /// Why the store was rebuilt from the whole log, when it was (an unreadable store).
     pub rebuilt: Option<String>,
     pub lsn: Lsn,
 }
 
+impl RecoveryReport {
+    /// One line saying what recovery cut (or, read-only, would cut), if anything.
+    pub fn warning(&self) -> Option<String> {
+        if self.torn.is_empty() {
+            return None;
+        }
+        let what: Vec<String> = self.torn.iter().map(|t| t.to_string()).collect();
+        let verb = if self.read_only {
+            "found a torn log tail (left in place: read-only)"
+        } else {
+            "cut a torn log tail"
+        };
+        Some(format!(
+            "recovery {verb}: {} bytes, {} frame{} never acknowledged: {}",
+            self.truncated_bytes,
+            self.truncated_frames,
+            if self.truncated_frames == 1 { "" } else { "s" },
+            what.join("; ")
+        ))
+    }
+}
+
+/// The store as opening found it.
+enum Loaded {
+    Ok(Box<(Store, State, crate::state::Applier)>),
+    /// Unreadable (or an impossible checkpoint LSN): rebuilt from the log once every check has
+    /// passed.
+    Damaged(String),
+}
+
 pub fn open(path: &Path, options: Options) -> Result<Db> {
+    open_holding(path, options, None)
+}
+
+/// Opens with the database lock already held by the caller (`held`, a handle on `LOCK`).
+pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) -> Result<Db> {
     let vfs = options.vfs.clone();
-    let mut report = RecoveryReport::default();
-    if !vfs.exists(&path.join(META_FILE)) && !options.create_if_missing {
+    let writable = !options.read_only;
+    let mut report = RecoveryReport {
+        read_only: !writable,
+        ..RecoveryReport::default()
+    };
+    let has_meta = vfs.exists(&path.join(META_FILE));
+    let may_create = options.create_if_missing && writable;
+    if !has_meta && !may_create {
         return Err(Error::NotADatabase {
             path: path.to_path_buf(),
         });
     }
-    if !vfs.exists(&path.join(META_FILE)) && vfs.exists(path) {
-        // Refuse a foreign directory before leaving anything (a LOCK file) in it.
-        check_leftovers(&*vfs, path)?;
+    if !has_meta {
+        check_shards(options.shards)?;
+        if vfs.exists(path) {
+            // Refuse a foreign directory before leaving anything (a LOCK file) in it.
+            check_leftovers(&*vfs, path)?;
+        }
+        vfs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
     }
-    vfs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
-    // Locked before creating, so two processes never create (or open) the same database at once.
-    let lock_file = lock(path)?;
+    // Locked before creating, so two processes never create (or open) the same database at once;
+    // readers share the lock.
+    let lock_file = match held {
+        Some(file) => Some(file),
+        None if writable => Some(lock(path)?),
+        None => lock_shared(path)?,
+    };
     if !vfs.exists(&path.join(META_FILE)) {
         create(&*vfs, path, options.shards)?;
         report.created = true;
     }
-    if path.join(super::edge::MANIFEST_FILE).exists() {
-        // A checkpoint directory opened for the first time: check every file, then it becomes a
-        // live replica directory (opening changes the store's files).
+    let manifest = path.join(super::edge::MANIFEST_FILE);
+    let is_checkpoint = vfs.exists(&manifest);
+    if is_checkpoint {
+        // A checkpoint directory: every file is checked before first use.
         super::edge::verify_checkpoint(path)?;
-        let manifest = path.join(super::edge::MANIFEST_FILE);
-        std::fs::remove_file(&manifest).map_err(|e| Error::io(&manifest, e))?;
-        vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
     }
     let base = super::edge::Base::read(path)?;
     let meta = Meta::read(&*vfs, path)?;
     let wal_dir = path.join(WAL_DIR);
-    vfs.create_dir_all(&wal_dir)
-        .map_err(|e| Error::io(&wal_dir, e))?;
+    let start_lsn = base.map_or(1, |b| b.lsn + 1);
+    let start_crc = base.map_or(0, |b| b.crc);
 
-    let (store, mut state, mut applier) = load_store(path, meta.shards, &mut report)?;
-    if report.checkpoint_lsn.0 > crate::limits::MAX_LSN {
-        // A checksummed but impossible checkpoint LSN: the store is not trusted, rebuild it.
-        report.rebuilt = Some(format!(
-            "store checkpoint LSN {} is out of range",
-            report.checkpoint_lsn
-        ));
-        store.wipe()?;
-        state = State::new(meta.shards);
-        applier = crate::state::Applier::default();
-        report.checkpoint_lsn = Lsn(0);
+    // The log is checked against what is known durable before the store is opened (sled writes
+    // to the files it opens): a refused open changes nothing.
+    let marked = crate::store::durable::read(&*vfs, path, meta.db_id)?;
+    let known = marked.max(base.map_or(0, |b| b.lsn));
+    if !vfs.exists(&wal_dir) {
+        let kind = CorruptionKind::MissingLog {
+            from: start_lsn,
+            to: known,
+        };
+        return Err(Error::corruption(&wal_dir, 0, kind));
     }
-    let replay = |state: &mut State, applier: &mut crate::state::Applier, from: Lsn| {
-        recover(&*vfs, &wal_dir, meta.db_id, from.0 + 1, true, |frame| {
-            let corrupt = |kind| Error::corruption(frame.file, frame.offset, kind);
-            let batch = record::decode(frame.payload)
-                .map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
-            if batch.ops.len() != frame.op_count as usize {
-                return Err(corrupt(CorruptionKind::InvalidValue(
-                    "operation count differs from header".into(),
-                )));
-            }
-            state
-                .apply(Lsn(frame.lsn), &batch.ops, applier)
-                .map_err(|e| corrupt(CorruptionKind::InconsistentOp(e)))
-        })
+    let check = Expect {
+        start_lsn,
+        start_crc,
+        from_lsn: u64::MAX,
+        durable_lsn: known,
     };
-    let mut tail = replay(&mut state, &mut applier, report.checkpoint_lsn)?;
-    if let Some(base) = base {
-        if tail.end.active.is_none() && tail.end.next_lsn <= base.lsn + 1 {
-            // A replica whose own log has not started yet continues from its base.
-            tail.end.next_lsn = base.lsn + 1;
-            tail.end.prev_crc = base.crc;
+    recover(
+        &*vfs,
+        &wal_dir,
+        meta.db_id,
+        Expect {
+            from_lsn: marked + 1,
+            ..check
+        },
+        |_| Ok(()),
+    )?;
+
+    // A read-only open loads a copy of the store: sled writes to the files it opens.
+    let scratch = match writable {
+        true => None,
+        false => Some(Scratch::copy_of(&path.join(STORE_DIR))?),
+    };
+    let store_path = scratch
+        .as_ref()
+        .map_or_else(|| path.join(STORE_DIR), |s| s.path.clone());
+    let (mut store, mut state, mut applier) = match load_store(&store_path, meta.shards)? {
+        Loaded::Ok(loaded) => {
+            let (store, state, applier) = *loaded;
+            (Some(store), state, applier)
         }
-    }
-    if tail.end.next_lsn <= report.checkpoint_lsn.0 {
-        // The store is ahead of the durable log (possible only after a power loss with buffered
-        // durability). The log is the truth: rebuild from it.
-        report.rebuilt = Some(format!(
-            "store checkpoint at LSN {} is ahead of the log (ends at {})",
-            report.checkpoint_lsn,
-            tail.end.next_lsn - 1
-        ));
-        store.wipe()?;
-        state = State::new(meta.shards);
-        applier = crate::state::Applier::default();
-        report.checkpoint_lsn = Lsn(0);
-        let cut_before = tail.truncated_bytes;
-        tail = replay(&mut state, &mut applier, Lsn(0))?;
-        tail.truncated_bytes += cut_before;
-    }
+        Loaded::Damaged(why) => {
+            if let Some(base) = base {
+                // A replica's own log starts after its base: without its store the state up to
+                // the base is gone.
+                return Err(crate::error::ReplicaError::BadCheckpoint {
+                    path: path.to_path_buf(),
+                    why: format!(
+                        "the store is unreadable ({why}) and the log starts after LSN {}",
+                        base.lsn
+                    ),
+                }
+                .into());
+            }
+            report.rebuilt = Some(why);
+            (
+                None,
+                State::new(meta.shards),
+                crate::state::Applier::default(),
+            )
+        }
+    };
+    report.checkpoint_lsn = state.lsn;
+    // A store written before the durable mark existed may know more.
+    let expect = Expect {
+        from_lsn: state.lsn.0 + 1,
+        durable_lsn: known.max(state.lsn.0),
+        ..check
+    };
+    let tail = recover(&*vfs, &wal_dir, meta.db_id, expect, |frame| {
+        let corrupt = |kind| Error::corruption(frame.file, frame.offset, kind);
+        let batch = record::decode(frame.payload)
+            .map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
+        if batch.ops.len() != frame.op_count as usize {
+            return Err(corrupt(CorruptionKind::InvalidValue(
+                "operation count differs from header".into(),
+            )));
+        }
+        state
+            .apply(Lsn(frame.lsn), &batch.ops, &mut applier)
+            .map_err(|e| corrupt(CorruptionKind::InconsistentOp(e)))
+    })?;
     if let Some(base) = base {
         if state.lsn.0 < base.lsn {
-            // A replica's own log starts after its base: without a readable store the state up
-            // to the base is gone, and opening empty would silently lose it.
             return Err(crate::error::ReplicaError::BadCheckpoint {
                 path: path.to_path_buf(),
                 why: format!(
-                    "state reaches LSN {} but the directory continues from LSN {} ({})",
-                    state.lsn.0,
-                    base.lsn,
-                    report.rebuilt.as_deref().unwrap_or("store behind its base")
+                    "state reaches LSN {} but the directory continues from LSN {}",
+                    state.lsn.0, base.lsn
                 ),
             }
             .into());
@@ -140,42 +222,128 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
         state.finish_index_build();
     }
     report.frames_replayed = tail.frames_replayed;
-    report.truncated_bytes = tail.truncated_bytes;
+    report.truncated_bytes = tail.truncated_bytes();
+    report.truncated_frames = tail.truncated_frames();
+    report.torn = tail.torn.clone();
     report.lsn = state.lsn;
-    let log_crc = tail.end.prev_crc;
-    let visible = state.lsn.0;
+    if let Some(warning) = report.warning() {
+        tracing::warn!(path = %path.display(), "{warning}");
+    }
 
-    let writer = LogWriter::open(
-        vfs.clone(),
-        &wal_dir,
-        meta.db_id,
-        tail.end,
-        options.segment_target_bytes,
+    // Every check passed: only now does opening change files (never when read-only).
+    if writable {
+        if store.is_none() {
+            store = Some(rebuild_store(&store_path)?);
+        }
+        cut_torn(&*vfs, &tail.torn)?;
+        if is_checkpoint {
+            // The checkpoint becomes a live replica directory: its store will change.
+            vfs.remove_file(&manifest)
+                .map_err(|e| Error::io(&manifest, e))?;
+            vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
+        }
+        if !report.torn.is_empty() || report.rebuilt.is_some() {
+            super::recovery_log::append(&*vfs, path, &report)?;
+        }
+    } else if store.is_none() {
+        store = Some(rebuild_store(&store_path)?);
+    }
+    let store = store.expect("opened above");
+    start(
+        path,
+        options,
+        report,
+        Started {
+            vfs,
+            wal_dir,
+            meta,
+            base,
+            tail,
+            state,
+            applier,
+            store,
+            scratch,
+            lock_file,
+        },
     )
-    .map_err(|e| Error::io(&wal_dir, e))?;
+}
+
+/// What [`start`] needs of a recovered database.
+struct Started {
+    vfs: std::sync::Arc<dyn crate::io::Vfs>,
+    wal_dir: std::path::PathBuf,
+    meta: Meta,
+    base: Option<super::edge::Base>,
+    tail: LogTail,
+    state: State,
+    applier: crate::state::Applier,
+    store: Store,
+    scratch: Option<Scratch>,
+    lock_file: Option<File>,
+}
+
+/// Starts the committer and the checkpointer of a recovered database (none when read-only).
+fn start(path: &Path, options: Options, report: RecoveryReport, s: Started) -> Result<Db> {
+    let writable = !options.read_only;
+    let log_crc = s.tail.end.prev_crc;
+    let log_end = s.tail.end.next_lsn - 1;
+    let visible = s.state.lsn.0;
+    let writer = match writable {
+        true => {
+            let mut writer = LogWriter::open(
+                s.vfs.clone(),
+                &s.wal_dir,
+                s.meta.db_id,
+                s.tail.end,
+                options.segment_target_bytes,
+            )
+            .map_err(|e| Error::io(&s.wal_dir, e))?;
+            // What recovery read may still be only in the page cache (a process killed under
+            // buffered durability): durable before any checkpoint can cover it.
+            writer
+                .sync_recovered()
+                .map_err(|e| Error::io(&s.wal_dir, e))?;
+            Some(writer)
+        }
+        false => None,
+    };
+    let (tx, rx) = crossbeam::channel::bounded::<Command>(COMMIT_QUEUE_DEPTH);
     let (wake_tx, wake_rx) = crossbeam::channel::bounded(1);
     let shared = Arc::new(Shared {
         path: path.to_path_buf(),
         state: RwLock::new(super::Current {
-            state: Arc::new(state),
-            applier,
+            state: Arc::new(s.state),
+            applier: s.applier,
             log_crc,
         }),
         progress: Arc::new(crate::replica::Progress::new(visible)),
-        replica_of: base.map(|b| b.lsn),
-        store,
-        vfs: vfs.clone(),
-        db_id: meta.db_id,
-        shards: meta.shards,
+        replica_of: s.base.map(|b| b.lsn),
+        read_only: !writable,
+        store: s.store,
+        _scratch: s.scratch,
+        vfs: s.vfs,
+        db_id: s.meta.db_id,
+        shards: s.meta.shards,
         poisoned: Mutex::new(None),
         checkpoint_lock: Mutex::new(()),
         index_lock: Mutex::new(()),
         ops_since_checkpoint: AtomicU64::new(0),
         checkpoint_every_ops: options.checkpoint_every_ops,
         checkpoint_wake: wake_tx,
-        _lock_file: lock_file,
+        synced: AtomicU64::new(log_end),
+        commands: tx.clone(),
+        _lock_file: s.lock_file,
     });
-    let (tx, rx) = crossbeam::channel::bounded::<Command>(COMMIT_QUEUE_DEPTH);
+    let Some(writer) = writer else {
+        drop(rx);
+        return Ok(Db {
+            shared,
+            tx,
+            committer: None,
+            checkpointer: None,
+            recovery: report,
+        });
+    };
     let sync_each = options.durability == Durability::Sync;
     let committer = {
         let shared = shared.clone();
@@ -202,15 +370,20 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
     })
 }
 
-/// Creates the database files in `path` (locked by the caller). Leftovers of a creation that
-/// crashed before `FOLIO` was in place (an empty `wal/`, `FOLIO.tmp`) are taken over; any other
-/// content means the directory is not ours.
-fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
+fn check_shards(shards: u32) -> Result<()> {
     if shards == 0 || shards > MAX_SHARDS {
         return Err(Error::InvalidArgument(format!(
             "shard count must be 1..={MAX_SHARDS}, got {shards}"
         )));
     }
+    Ok(())
+}
+
+/// Creates the database files in `path` (locked by the caller). Leftovers of a creation that
+/// crashed before `FOLIO` was in place (an empty `wal/`, `FOLIO.tmp`) are taken over; any other
+/// content means the directory is not ours.
+fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
+    check_shards(shards)?;
     let wal_dir = path.join(WAL_DIR);
     let tmp_meta = path.join(META_FILE).with_extension("tmp");
     check_leftovers(vfs, path)?;
@@ -246,7 +419,7 @@ fn check_leftovers(vfs: &dyn crate::io::Vfs, path: &Path) -> Result<()> {
     Ok(())
 }
 
-fn lock(path: &Path) -> Result<File> {
+pub(crate) fn lock(path: &Path) -> Result<File> {
     let lock_path = path.join(LOCK_FILE);
     let file = File::options()
         .create(true)
@@ -254,14 +427,43 @@ fn lock(path: &Path) -> Result<File> {
         .write(true)
         .open(&lock_path)
         .map_err(|e| Error::io(&lock_path, e))?;
-    // A lock (`flock`) is shared with any child a thread of this process forks until the child
-    // execs, so a database just closed can look locked for a moment while another thread spawns
-    // a process: look again for up to `LOCK_WAIT` before reporting another holder.
+    wait_for_lock(path, &lock_path, || file.try_lock())?;
+    Ok(file)
+}
+
+/// A read-only open shares the lock with other readers and excludes a writer. A directory
+/// without a `LOCK` file, or whose lock file cannot be opened (read-only media), has no writer.
+fn lock_shared(path: &Path) -> Result<Option<File>> {
+    let lock_path = path.join(LOCK_FILE);
+    let file = match File::open(&lock_path) {
+        Ok(file) => file,
+        Err(e)
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
+            ) =>
+        {
+            return Ok(None)
+        }
+        Err(e) => return Err(Error::io(&lock_path, e)),
+    };
+    wait_for_lock(path, &lock_path, || file.try_lock_shared())?;
+    Ok(Some(file))
+}
+
+/// A lock (`flock`) is shared with any child a thread of this process forks until the child
+/// execs, so a database just closed can look locked for a moment while another thread spawns a
+/// process: look again for up to `LOCK_WAIT` before reporting another holder.
+fn wait_for_lock(
+    path: &Path,
+    lock_path: &Path,
+    try_lock: impl Fn() -> std::result::Result<(), std::fs::TryLockError>,
+) -> Result<()> {
     let started = std::time::Instant::now();
     let mut pause = std::time::Duration::from_millis(1);
     loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(file),
+        match try_lock() {
+            Ok(()) => return Ok(()),
             Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(50));
@@ -271,7 +473,7 @@ fn lock(path: &Path) -> Result<File> {
                     path: path.to_path_buf(),
                 })
             }
-            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(&lock_path, e)),
+            Err(std::fs::TryLockError::Error(e)) => return Err(Error::io(lock_path, e)),
         }
     }
 }
@@ -279,41 +481,80 @@ fn lock(path: &Path) -> Result<File> {
 /// How long opening waits for a database lock held for a moment (see `lock`).
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 
-/// Opens the store and loads its state; on any failure rebuilds the store from scratch (the log
-/// replay that follows restores everything).
-fn load_store(
-    path: &Path,
-    shards: u32,
-    report: &mut RecoveryReport,
-) -> Result<(Store, State, crate::state::Applier)> {
-    let store_path = path.join(STORE_DIR);
-    let loaded = Store::open(&store_path).and_then(|store| {
+/// Opens the store and loads its state. Damage (an unreadable store, an impossible checkpoint
+/// LSN) is reported as [`Loaded::Damaged`], not repaired: the caller rebuilds the store from the
+/// log once every other check has passed. A lock that stays held is not damage.
+fn load_store(store_path: &Path, shards: u32) -> Result<Loaded> {
+    let loaded = Store::open(store_path).and_then(|store| {
         let lsn = store.checkpoint_lsn()?;
+        if lsn.0 > crate::limits::MAX_LSN {
+            return Err(Error::Store(format!(
+                "store checkpoint LSN {lsn} is out of range"
+            )));
+        }
         let (mut state, entries) = store.load(shards)?;
         state.lsn = lsn;
         Ok((store, state, entries))
     });
     match loaded {
         Ok((store, state, entries)) => {
-            report.checkpoint_lsn = state.lsn;
             let applier = crate::state::Applier {
                 entries,
                 ..Default::default()
             };
-            Ok((store, state, applier))
+            Ok(Loaded::Ok(Box::new((store, state, applier))))
         }
-        // A lock that stays held is not damage: never wipe a store another holder still has.
         Err(e @ Error::Locked { .. }) => Err(e),
-        Err(e) => {
-            report.rebuilt = Some(e.to_string());
-            if store_path.exists() {
-                std::fs::remove_dir_all(&store_path).map_err(|e| Error::io(&store_path, e))?;
-            }
-            Ok((
-                Store::open(&store_path)?,
-                State::new(shards),
-                crate::state::Applier::default(),
-            ))
+        Err(e) => Ok(Loaded::Damaged(e.to_string())),
+    }
+}
+
+/// Replaces a damaged store with an empty one (the log replay restored everything).
+fn rebuild_store(store_path: &Path) -> Result<Store> {
+    if store_path.exists() {
+        std::fs::remove_dir_all(store_path).map_err(|e| Error::io(store_path, e))?;
+    }
+    Store::open(store_path)
+}
+
+/// A private copy of a store for a read-only open, removed when the database closes.
+pub(crate) struct Scratch {
+    path: std::path::PathBuf,
+}
+
+impl Scratch {
+    fn copy_of(store: &Path) -> Result<Scratch> {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!("folio-read-only-{}-{n}", std::process::id()));
+        let scratch = Scratch { path };
+        if scratch.path.exists() {
+            std::fs::remove_dir_all(&scratch.path).map_err(|e| Error::io(&scratch.path, e))?;
+        }
+        if store.exists() {
+            copy_tree(store, &scratch.path)?;
+        }
+        Ok(scratch)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let entry = entry.map_err(|e| Error::io(from, e))?;
+        let target = to.join(entry.file_name());
+        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+        if kind.is_dir() {
+            copy_tree(&entry.path(), &target)?;
+        } else if kind.is_file() {
+            std::fs::copy(entry.path(), &target).map_err(|e| Error::io(entry.path(), e))?;
         }
     }
+    Ok(())
 }

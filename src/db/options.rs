@@ -29,6 +29,11 @@ pub struct Options {
     pub checkpoint_interval: Duration,
     /// A log segment is sealed and a new one started once it exceeds this size.
     pub segment_target_bytes: u64,
+    /// Open without changing anything on disk (read-only media, a checkpoint directory kept for
+    /// seeding): no lock file is created, a torn log tail is read around instead of cut, the
+    /// store is loaded from a private copy, and every write is refused with
+    /// [`crate::Error::ReadOnly`].
+    pub read_only: bool,
     /// File system of the log and metadata (tests inject faults here).
     pub vfs: Arc<dyn Vfs>,
 }
@@ -42,7 +47,19 @@ impl Default for Options {
             checkpoint_every_ops: 4_000_000,
             checkpoint_interval: Duration::from_secs(30),
             segment_target_bytes: crate::limits::SEGMENT_TARGET_BYTES,
+            read_only: false,
             vfs: Arc::new(StdFs),
+        }
+    }
+}
+
+impl Options {
+    /// Options that open an existing database read-only (see [`Options::read_only`]).
+    pub fn read_only() -> Options {
+        Options {
+            read_only: true,
+            create_if_missing: false,
+            ..Options::default()
         }
     }
 }
@@ -56,6 +73,7 @@ impl std::fmt::Debug for Options {
             .field("checkpoint_every_ops", &self.checkpoint_every_ops)
             .field("checkpoint_interval", &self.checkpoint_interval)
             .field("segment_target_bytes", &self.segment_target_bytes)
+            .field("read_only", &self.read_only)
             .finish_non_exhaustive()
     }
 }

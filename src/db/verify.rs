@@ -2,7 +2,7 @@
 //! checksum.
 
 use super::Db;
-use crate::wal::{recover, WAL_DIR};
+use crate::wal::{recover, Expect, WAL_DIR};
 
 /// What `Db::verify` looked at and found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -15,6 +15,9 @@ pub struct VerifyReport {
     pub log_frames: u64,
     /// One line per mismatch or damaged byte range, naming what and where.
     pub problems: Vec<String>,
+    /// What recovery cut or an operator accepted to lose, now and in earlier opens (from the
+    /// database's `recovery.log`): not problems, but worth knowing.
+    pub notes: Vec<String>,
 }
 
 impl VerifyReport {
@@ -41,18 +44,37 @@ impl Db {
         }
         let shared = &self.shared;
         let wal_dir = shared.path.join(WAL_DIR);
-        let scanned = recover(
-            &*shared.vfs,
-            &wal_dir,
-            shared.db_id,
-            shared.replica_of.map_or(1, |b| b.saturating_add(1)),
-            false,
-            |_| Ok(()),
-        );
-        match scanned {
-            Ok(tail) => report.log_frames = tail.frames_replayed,
+        let start = shared.replica_of.map_or(1, |b| b.saturating_add(1));
+        let expect = Expect {
+            start_lsn: start,
+            start_crc: 0,
+            from_lsn: start,
+            durable_lsn: self.recovery.checkpoint_lsn.0,
+        };
+        match recover(&*shared.vfs, &wal_dir, shared.db_id, expect, |_| Ok(())) {
+            Ok(tail) => {
+                report.log_frames = tail.frames_replayed;
+                let log_end = tail.end.next_lsn - 1;
+                if shared.replica_of.is_none() && log_end < report.lsn {
+                    report.problems.push(format!(
+                        "log: ends at LSN {log_end} but the state is at LSN {}",
+                        report.lsn
+                    ));
+                }
+                for torn in &tail.torn {
+                    report.notes.push(format!(
+                        "log: torn tail, never acknowledged, left by a read-only open: {torn}"
+                    ));
+                }
+            }
             Err(e) => report.problems.push(format!("log: {e}")),
         }
+        if let Some(warning) = self.recovery.warning() {
+            report.notes.push(warning);
+        }
+        report
+            .notes
+            .extend(super::recovery_log::read(&*shared.vfs, &shared.path));
         // No checkpoint may write while the store is read back: sled has no snapshots, and a
         // half-seen checkpoint would look inconsistent.
         let _no_checkpoint = shared.checkpoint_lock.lock();

@@ -1,6 +1,9 @@
 //! Reads the log back: every segment through a memory map, every frame checksummed, LSNs and the
-//! checksum chain continuous. A torn last frame is cut off; damage anywhere else is an error
-//! naming the file and the offset.
+//! checksum chain continuous. Recovery changes nothing on disk: it reports a torn tail (a damaged
+//! last frame, or a last segment whose header never became durable) as [`TornTail`], and the
+//! caller decides whether to cut it ([`cut_torn`]). Only what lies beyond every LSN known durable
+//! can be torn; damage at or below it, or a log that ends before it, is an error naming the file
+//! and the offset.
 
 use super::segment::{parse_segment_name, HeaderError, SegmentHeader, SEGMENT_HEADER_BYTES};
 use super::writer::LogEnd;
@@ -19,15 +22,109 @@ pub struct RecoveredFrame<'a> {
     pub offset: u64,
 }
 
+/// What recovery may assume about a log directory.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expect {
+    /// The LSN the log starts at (1, or a replica's base + 1) and the checksum its first frame
+    /// chains to: where an empty log ends.
+    pub start_lsn: u64,
+    pub start_crc: u32,
+    /// Frames with an LSN below this are checked but not handed to the callback.
+    pub from_lsn: u64,
+    /// Every LSN up to this one is known to have been acknowledged (the store's checkpoint, a
+    /// replica's base): the log must reach it, and damage at or below it is corruption.
+    pub durable_lsn: u64,
+}
+
+impl Expect {
+    /// A whole log from LSN 1, nothing known durable.
+    pub fn whole() -> Expect {
+        Expect {
+            start_lsn: 1,
+            start_crc: 0,
+            from_lsn: 1,
+            durable_lsn: 0,
+        }
+    }
+}
+
+/// A torn tail: bytes that may never have been acknowledged and that a writer cuts off before it
+/// continues the log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TornTail {
+    pub file: PathBuf,
+    /// Where the cut starts; the file keeps `offset` bytes (0 with `whole_file`).
+    pub offset: u64,
+    pub bytes: u64,
+    /// Frames (whole or in part) in the cut bytes: the damaged one and any valid-looking ones
+    /// after it.
+    pub frames: u64,
+    /// The LSN the damaged frame would have had.
+    pub lsn: u64,
+    /// A last segment whose header never became durable: the file is removed.
+    pub whole_file: bool,
+}
+
+impl std::fmt::Display for TornTail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.whole_file {
+            write!(
+                f,
+                "removed {} ({} bytes, a segment whose header was never durable; from LSN {})",
+                self.file.display(),
+                self.bytes,
+                self.lsn
+            )
+        } else {
+            write!(
+                f,
+                "cut {} bytes ({} frame{}, from LSN {}) off {} at offset {}",
+                self.bytes,
+                self.frames,
+                if self.frames == 1 { "" } else { "s" },
+                self.lsn,
+                self.file.display(),
+                self.offset
+            )
+        }
+    }
+}
+
 /// What recovery found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LogTail {
-    /// Where a writer continues.
+    /// Where a writer continues (after the torn tail is cut).
     pub end: LogEnd,
-    /// Bytes cut off a torn tail (0 when the log ended cleanly).
-    pub truncated_bytes: u64,
+    /// Torn tails found (not yet cut): at most a torn last segment and a torn last frame.
+    pub torn: Vec<TornTail>,
     /// Frames handed to the callback.
     pub frames_replayed: u64,
+}
+
+impl LogTail {
+    /// Bytes of torn tails.
+    pub fn truncated_bytes(&self) -> u64 {
+        self.torn.iter().map(|t| t.bytes).sum()
+    }
+
+    /// Frames in torn tails.
+    pub fn truncated_frames(&self) -> u64 {
+        self.torn.iter().map(|t| t.frames).sum()
+    }
+}
+
+/// Cuts the torn tails recovery found, so that a writer can continue the log.
+pub fn cut_torn(vfs: &dyn Vfs, torn: &[TornTail]) -> Result<()> {
+    for t in torn {
+        if t.whole_file {
+            vfs.remove_file(&t.file)
+                .map_err(|e| Error::io(&t.file, e))?;
+        } else {
+            vfs.truncate(&t.file, t.offset)
+                .map_err(|e| Error::io(&t.file, e))?;
+        }
+    }
+    Ok(())
 }
 
 /// The segments of a log directory, ordered by first LSN.
@@ -41,51 +138,64 @@ pub fn list_segments(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<(u64, PathBuf)>> {
     Ok(segments)
 }
 
-/// Scans the log in `dir` and calls `on_frame` for every frame with LSN `>= from_lsn`, in order.
-/// Truncates a torn tail of the last segment (when `repair` is set) and returns where the log ends.
+/// Scans the log in `dir` and calls `on_frame` for every frame with LSN `>= expect.from_lsn`, in
+/// order. Returns where the log ends and the torn tail a writer must cut; changes nothing.
 pub fn recover(
     vfs: &dyn Vfs,
     dir: &Path,
     db_id: u64,
-    from_lsn: u64,
-    repair: bool,
+    expect: Expect,
     mut on_frame: impl FnMut(RecoveredFrame<'_>) -> Result<()>,
 ) -> Result<LogTail> {
+    let from_lsn = expect.from_lsn.max(expect.start_lsn).max(1);
     let mut segments = list_segments(vfs, dir)?;
     let mut tail = LogTail {
         end: LogEnd {
-            next_lsn: 1,
-            prev_crc: 0,
+            next_lsn: expect.start_lsn.max(1),
+            prev_crc: expect.start_crc,
             active: None,
         },
-        truncated_bytes: 0,
+        torn: Vec::new(),
         frames_replayed: 0,
     };
-    // A last segment whose header never became durable holds nothing acknowledged: drop it
-    // before choosing where to start, so the log ends where the previous segment ends.
-    if let Some((_, last)) = segments.last() {
+    // A last segment whose header never became durable holds nothing acknowledged, unless the
+    // LSNs it starts at are known durable: then it is damage.
+    if let Some((name_lsn, last)) = segments.last() {
         if let Some(len) = torn_header(vfs, last)? {
-            if repair {
-                vfs.remove_file(last).map_err(|e| Error::io(last, e))?;
+            if *name_lsn <= expect.durable_lsn {
+                let kind = CorruptionKind::DamagedDurable {
+                    lsn: *name_lsn,
+                    durable: expect.durable_lsn,
+                    cause: Box::new(CorruptionKind::BadLength(len)),
+                };
+                return Err(Error::corruption(last, 0, kind));
             }
-            tail.truncated_bytes += len;
+            tail.torn.push(TornTail {
+                file: last.clone(),
+                offset: 0,
+                bytes: len,
+                frames: 0,
+                lsn: *name_lsn,
+                whole_file: true,
+            });
             segments.pop();
         }
     }
     // Segments wholly before `from_lsn` are skipped (their successor starts at or before it).
     let first_needed = segments
         .iter()
-        .rposition(|(first, _)| *first <= from_lsn.max(1))
+        .rposition(|(first, _)| *first <= from_lsn)
         .unwrap_or(0);
     if let Some((first, path)) = segments.get(first_needed) {
-        if *first > from_lsn.max(1) {
+        if *first > from_lsn {
             let kind = CorruptionKind::LsnGap {
-                expected: from_lsn.max(1),
+                expected: from_lsn,
                 found: *first,
             };
             return Err(Error::corruption(path, 24, kind));
         }
     }
+    check_skipped(vfs, &segments, first_needed, db_id, expect.start_lsn)?;
     for (index, (name_lsn, path)) in segments.iter().enumerate().skip(first_needed) {
         let is_last = index + 1 == segments.len();
         let scan = SegmentScan {
@@ -94,12 +204,115 @@ pub fn recover(
             name_lsn: *name_lsn,
             db_id,
             is_last,
-            repair,
+            durable_lsn: expect.durable_lsn,
         };
         let continued = index > first_needed;
         scan.run(&mut tail, continued, from_lsn, &mut on_frame)?;
     }
+    let last_lsn = tail.end.next_lsn - 1;
+    if last_lsn < expect.durable_lsn {
+        let (file, offset) = match &tail.end.active {
+            Some((path, len)) => (path.clone(), *len),
+            None => (dir.to_path_buf(), 0),
+        };
+        let kind = CorruptionKind::MissingLog {
+            from: tail.end.next_lsn,
+            to: expect.durable_lsn,
+        };
+        return Err(Error::corruption(file, offset, kind));
+    }
     Ok(tail)
+}
+
+/// Checks the segments recovery does not replay (wholly before the first one it needs) without
+/// reading their frames: the first one starts the log, each header belongs to this database and
+/// names its first LSN, and each one's last frame is continued by the next segment's first LSN
+/// and chain checksum. A deleted, truncated or foreign segment is corruption at open, not a log
+/// that silently lost its history.
+fn check_skipped(
+    vfs: &dyn Vfs,
+    segments: &[(u64, PathBuf)],
+    skipped: usize,
+    db_id: u64,
+    start_lsn: u64,
+) -> Result<()> {
+    if let Some((first, path)) = segments.first() {
+        if *first > start_lsn.max(1) {
+            let kind = CorruptionKind::LsnGap {
+                expected: start_lsn.max(1),
+                found: *first,
+            };
+            return Err(Error::corruption(path, 24, kind));
+        }
+    }
+    let header_of = |path: &Path, bytes: &[u8], name_lsn: u64| -> Result<SegmentHeader> {
+        let header = SegmentHeader::decode(bytes).map_err(|e| {
+            let kind = match e {
+                HeaderError::BadMagic => CorruptionKind::BadMagic,
+                HeaderError::Truncated => CorruptionKind::BadLength(bytes.len() as u64),
+                HeaderError::ChecksumMismatch { expected, actual } => {
+                    CorruptionKind::ChecksumMismatch { expected, actual }
+                }
+            };
+            Error::corruption(path, 0, kind)
+        })?;
+        if header.db_id != db_id || header.first_lsn != name_lsn {
+            let why = format!(
+                "segment header names database {:#x} from LSN {}, expected {db_id:#x} from LSN \
+                 {name_lsn}",
+                header.db_id, header.first_lsn
+            );
+            return Err(Error::corruption(
+                path,
+                16,
+                CorruptionKind::InvalidValue(why),
+            ));
+        }
+        Ok(header)
+    };
+    for pair in segments.windows(2).take(skipped) {
+        let ((name, path), (next_name, next_path)) = (&pair[0], &pair[1]);
+        let bytes = vfs.map(path).map_err(|e| Error::io(path, e))?;
+        let header = header_of(path, &bytes, *name)?;
+        let next_bytes = vfs.map(next_path).map_err(|e| Error::io(next_path, e))?;
+        let next = header_of(next_path, &next_bytes, *next_name)?;
+        let (end_lsn, end_crc) = match last_frame(&bytes) {
+            Some(last) => (last.lsn + 1, last.crc),
+            None => (header.first_lsn, header.prev_crc),
+        };
+        if next.first_lsn != end_lsn {
+            let kind = CorruptionKind::LsnGap {
+                expected: end_lsn,
+                found: next.first_lsn,
+            };
+            return Err(Error::corruption(next_path, 24, kind));
+        }
+        if next.prev_crc != end_crc {
+            return Err(Error::corruption(
+                next_path,
+                32,
+                CorruptionKind::ChainBroken,
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The last frame of a sealed segment, found from its end: the aligned frame whose length makes
+/// it end exactly at the end of the file and whose checksum holds.
+fn last_frame(bytes: &[u8]) -> Option<crate::codec::frame::FrameHeader> {
+    use crate::codec::frame::FRAME_HEADER_BYTES;
+    let mut at = bytes.len().checked_sub(FRAME_HEADER_BYTES)? / FRAME_ALIGN * FRAME_ALIGN;
+    while at >= SEGMENT_HEADER_BYTES {
+        let len = u32::from_le_bytes([bytes[at], bytes[at + 1], bytes[at + 2], bytes[at + 3]]);
+        if at.checked_add(frame_len(len as usize)) == Some(bytes.len()) {
+            if let Ok((header, _)) = decode_frame(&bytes[at..]) {
+                return Some(header);
+            }
+        }
+        at = at.checked_sub(FRAME_ALIGN)?;
+    }
+    None
 }
 
 /// The length of `path` when it is a segment whose header was torn (shorter than a header, or
@@ -124,7 +337,7 @@ struct SegmentScan<'a> {
     name_lsn: u64,
     db_id: u64,
     is_last: bool,
-    repair: bool,
+    durable_lsn: u64,
 }
 
 impl SegmentScan<'_> {
@@ -186,7 +399,8 @@ impl SegmentScan<'_> {
                 }
                 Err(err) => {
                     let cut_anyway = crate::planted::is(crate::planted::Planted::TruncateMidLog);
-                    let mid_log = match later_frame(&bytes, offset, expected_lsn) {
+                    let later = later_frame(&bytes, offset, expected_lsn);
+                    let mid_log = match later {
                         // Valid frames after the damage: corruption, unless the damage holds a
                         // sector that was never written (reads as zeros) — the signature of the
                         // last, unsynced write reaching the disk out of order at a power loss.
@@ -196,14 +410,24 @@ impl SegmentScan<'_> {
                     if !self.is_last || (mid_log && !cut_anyway) {
                         return Err(self.corrupt(offset as u64, frame_error_kind(err)));
                     }
-                    let cut = (bytes.len() - offset) as u64;
-                    drop(bytes);
-                    if self.repair {
-                        self.vfs
-                            .truncate(self.path, offset as u64)
-                            .map_err(|e| Error::io(self.path, e))?;
+                    if expected_lsn <= self.durable_lsn && !cut_anyway {
+                        // Acknowledged: a torn write never reaches an LSN known durable.
+                        let kind = CorruptionKind::DamagedDurable {
+                            lsn: expected_lsn,
+                            durable: self.durable_lsn,
+                            cause: Box::new(frame_error_kind(err)),
+                        };
+                        return Err(self.corrupt(offset as u64, kind));
                     }
-                    tail.truncated_bytes += cut;
+                    let frames = 1 + later.map_or(0, |next| frames_from(&bytes, next));
+                    tail.torn.push(TornTail {
+                        file: self.path.to_path_buf(),
+                        offset: offset as u64,
+                        bytes: (bytes.len() - offset) as u64,
+                        frames,
+                        lsn: expected_lsn,
+                        whole_file: false,
+                    });
                     tail.end = LogEnd {
                         next_lsn: expected_lsn,
                         prev_crc,
@@ -282,6 +506,40 @@ fn later_frame(bytes: &[u8], offset: usize, expected_lsn: u64) -> Option<usize> 
         at += FRAME_ALIGN;
     }
     None
+}
+
+/// How many valid-looking frames follow one another from `at` (frames in a cut tail).
+pub(crate) fn frames_from(bytes: &[u8], mut at: usize) -> u64 {
+    let mut frames = 0;
+    while at < bytes.len() {
+        match decode_frame(&bytes[at..]) {
+            Ok((_, payload)) => {
+                frames += 1;
+                at += frame_len(payload.len());
+            }
+            Err(_) => break,
+        }
+    }
+    frames
+}
+
+/// The valid frames anywhere in `bytes` (a discarded piece of a segment), resynchronizing at
+/// every frame alignment after damage: how many, and their first and last LSN.
+pub fn frames_in(bytes: &[u8]) -> (u64, Option<(u64, u64)>) {
+    let mut at = 0;
+    let mut frames = 0;
+    let mut lsns: Option<(u64, u64)> = None;
+    while at < bytes.len() {
+        match decode_frame(&bytes[at..]) {
+            Ok((h, payload)) => {
+                frames += 1;
+                lsns = Some(lsns.map_or((h.lsn, h.lsn), |(lo, hi)| (lo.min(h.lsn), hi.max(h.lsn))));
+                at += frame_len(payload.len());
+            }
+            Err(_) => at += FRAME_ALIGN,
+        }
+    }
+    (frames, lsns)
 }
 
 /// Disk sector size assumed for writes that were cut or reordered by a power loss.

@@ -72,6 +72,13 @@ impl LogWriter {
         })
     }
 
+    /// Makes the segment being continued durable as recovery read it (it may have been written
+    /// under buffered durability by a process that was then killed), with its directory entry.
+    pub fn sync_recovered(&mut self) -> io::Result<()> {
+        self.file.sync_data()?;
+        self.vfs.sync_dir(&self.dir)
+    }
+
     /// Checksum of the last frame staged or written: what the next frame chains to.
     pub fn last_crc(&self) -> u32 {
         self.prev_crc

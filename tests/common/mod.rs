@@ -1,4 +1,4 @@
-//! Helpers shared by the integration tests `model` and `bad_input`.
+//! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
 use folio::model::{MAX_TIMESTAMP, MIN_TIMESTAMP};
@@ -58,4 +58,30 @@ pub fn assert_one_line(e: &Error) {
         !text.contains("{ "),
         "Display of {e:?} dumps a struct: {text:?}"
     );
+}
+
+/// Every file and directory under `dir` (but `LOCK`) with its bytes: compared before and after
+/// an open that must change nothing.
+pub fn files(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u8>> {
+    fn walk(
+        root: &Path,
+        dir: &Path,
+        out: &mut std::collections::BTreeMap<std::path::PathBuf, Vec<u8>>,
+    ) {
+        for item in std::fs::read_dir(dir).unwrap() {
+            let path = item.unwrap().path();
+            let name = path.strip_prefix(root).unwrap().to_path_buf();
+            if path.is_dir() {
+                out.insert(name, Vec::new());
+                walk(root, &path, out);
+            } else if path.file_name().is_some_and(|n| n != "LOCK") {
+                out.insert(name, std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    let mut out = std::collections::BTreeMap::new();
+    if dir.exists() {
+        walk(dir, dir, &mut out);
+    }
+    out
 }

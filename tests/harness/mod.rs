@@ -333,7 +333,7 @@ pub fn check(
         Ok(db) => db,
         Err(e @ Error::Corruption { .. }) if kind == CrashKind::BitFlip => {
             let text = e.to_string();
-            return if text.contains("wal") || text.contains("FOLIO") {
+            return if text.contains("wal") || text.contains("FOLIO") || text.contains("DURABLE") {
                 Ok(())
             } else {
                 Err(format!("{}: corruption without a file: {text}", image.note))

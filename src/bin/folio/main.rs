@@ -2,6 +2,7 @@
 
 mod demo;
 mod output;
+mod recover;
 
 use clap::{Parser, Subcommand};
 use folio::bench::{self, BenchConfig};
@@ -89,6 +90,21 @@ enum Command {
     /// Check every balance against its entries, every index against its predicate, every
     /// checksum of the log and the store. Exits non-zero on any mismatch.
     Verify {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Say what opening finds (read-only); with --accept-loss, open a database that refuses to
+    /// open because acknowledged data is damaged or missing, setting the damage aside.
+    Recover {
+        /// Accept the loss: copy every damaged or orphaned piece (the log from the damage on,
+        /// later segments, a store ahead of the log) into the side directory, then cut it and
+        /// reopen. Nothing is discarded without a copy.
+        #[arg(long)]
+        accept_loss: bool,
+        /// Where discarded pieces are copied (default: DATA.lost-<unix seconds>, beside DATA).
+        #[arg(long)]
+        side: Option<PathBuf>,
+        /// Print the report as JSON.
         #[arg(long)]
         json: bool,
     },
@@ -478,14 +494,32 @@ fn main() -> ExitCode {
     }
 }
 
+/// Opens an existing database for writing.
 fn existing(data: &Path) -> Result<Db, Error> {
-    Db::open_with(
+    let db = Db::open_with(
         data,
         Options {
             create_if_missing: false,
             ..Options::default()
         },
-    )
+    )?;
+    warn_recovery(&db);
+    Ok(db)
+}
+
+/// Opens an existing database read-only: nothing on disk changes (a torn log tail is read
+/// around, not cut; a checkpoint directory keeps its manifest), and read-only media work.
+fn reader(data: &Path) -> Result<Db, Error> {
+    let db = Db::open_with(data, Options::read_only())?;
+    warn_recovery(&db);
+    Ok(db)
+}
+
+/// One line on stderr when recovery cut (or found) a torn log tail.
+fn warn_recovery(db: &Db) {
+    if let Some(warning) = db.recovery().warning() {
+        let _ = writeln!(std::io::stderr(), "folio: warning: {warning}");
+    }
 }
 
 pub(crate) fn day_arg(s: &str) -> Result<BusinessDay, Error> {
@@ -635,7 +669,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             println!("org {id} registered (LSN {lsn})");
         }
         Command::Org(OrgCommand::List { json }) => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             output::orgs(&db.read().orgs(), json);
             db.close()?;
         }
@@ -660,6 +694,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                     ..Options::default()
                 },
             )?;
+            warn_recovery(&db);
             let options = IngestOptions {
                 batch: batch.clamp(1, folio::limits::MAX_BATCH_OPS / 2),
                 auto_org: if auto_org {
@@ -694,7 +729,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             );
         }
         Command::Balance { org, day, json } => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             let balance = db.balance(OrgId(org), day_arg(&day)?)?;
             db.close()?;
             output::balance(&balance, json);
@@ -705,7 +740,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             to,
             json,
         } => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             let rows = db.balances(OrgId(org), day_arg(&from)?, day_arg(&to)?)?;
             db.close()?;
             for row in &rows {
@@ -718,13 +753,13 @@ fn run(cli: Cli) -> Result<(), Error> {
             to,
             json,
         } => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             let entries = db.entries(OrgId(org), time_arg(&from)?, time_arg(&to)?)?;
             db.close()?;
             output::entries(&entries, json);
         }
         Command::Checkpoint { out, json } => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             let info = db.checkpoint_to(&out)?;
             db.close()?;
             if json {
@@ -795,7 +830,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             );
         }
         Command::Verify { json } => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             let report = db.verify();
             db.close()?;
             output::verify(&report, json);
@@ -806,13 +841,18 @@ fn run(cli: Cli) -> Result<(), Error> {
                 )));
             }
         }
+        Command::Recover {
+            accept_loss,
+            side,
+            json,
+        } => recover::run(&data, accept_loss, side, json)?,
         Command::Queries { file } => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             output::queries(&db, &file)?;
             db.close()?;
         }
         Command::Query(args) => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             let query = output::build_query(&args)?;
             let result = if args.explain {
                 db.explain(&query)
@@ -849,12 +889,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             println!("index {name} dropped (LSN {})", result?);
         }
         Command::Index(IndexCommand::List { json }) => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             output::indexes(&db.read().indexes(), json);
             db.close()?;
         }
         Command::Report(report) => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             output::report(&db, report)?;
             db.close()?;
         }
@@ -1003,7 +1043,7 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
         }
         ReplicaCmd::Status { log, json } => {
             let base = folio::db::edge::Base::read(data)?;
-            let db = existing(data)?;
+            let db = reader(data)?;
             let applied = db.visible_lsn().0;
             let source = match &log {
                 Some(dir) => Some(folio::replica::follow::source_end(dir, db.db_id())?),

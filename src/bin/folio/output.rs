@@ -185,7 +185,7 @@ pub fn verify(r: &VerifyReport, json: bool) {
             "{}",
             json!({"ok": r.is_ok(), "lsn": r.lsn, "orgs": r.orgs, "entries": r.entries,
                    "balance_rows": r.balance_rows, "index_entries": r.index_entries,
-                   "log_frames": r.log_frames, "problems": r.problems})
+                   "log_frames": r.log_frames, "problems": r.problems, "notes": r.notes})
         );
         return;
     }
@@ -201,6 +201,9 @@ pub fn verify(r: &VerifyReport, json: bool) {
     );
     for p in &r.problems {
         println!("  {p}");
+    }
+    for n in &r.notes {
+        println!("  note: {n}");
     }
 }
 

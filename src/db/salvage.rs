@@ -1,0 +1,291 @@
+//! The operator's path past corruption: [`accept_loss`] sets aside what recovery refuses to read
+//! (a damaged or missing stretch of the log, a store ahead of what is left of it), copying
+//! everything it discards into a side directory first, and reports what was dropped.
+
+use super::open::{self, STORE_DIR};
+use super::{Db, Options};
+use crate::error::{CorruptionKind, Error, Result};
+use crate::io::Vfs;
+use crate::limits::MAX_SALVAGE_ROUNDS;
+use crate::model::Lsn;
+use crate::wal::segment::{parse_segment_name, SEGMENT_HEADER_BYTES};
+use crate::wal::{frames_in, WAL_DIR};
+use std::path::{Path, PathBuf};
+
+/// One piece [`accept_loss`] discarded, and where its copy is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Salvaged {
+    /// What was wrong and what was done, in words.
+    pub what: String,
+    /// The file or directory (or the part of a file from `offset`) that was discarded.
+    pub from: PathBuf,
+    pub offset: u64,
+    /// Its copy in the side directory.
+    pub copy: PathBuf,
+    pub bytes: u64,
+    /// Valid log frames in the discarded bytes and their LSN range (log pieces only).
+    pub frames: u64,
+    pub lsns: Option<(u64, u64)>,
+}
+
+/// What [`accept_loss`] did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LossReport {
+    pub side: PathBuf,
+    pub dropped: Vec<Salvaged>,
+    /// The database's LSN afterwards.
+    pub lsn: Lsn,
+    /// The final open's report (a torn tail it cut, a store it rebuilt).
+    pub recovery: super::RecoveryReport,
+}
+
+/// Makes a database that refuses to open because acknowledged data is damaged or missing open
+/// again, accepting the loss: repeatedly opens it read-only, and for each corruption it is
+/// refused with — a damaged frame or segment of the log, a log that ends before the store's
+/// checkpoint, a missing log directory — copies what must go into `side` (synced), then cuts it
+/// (the log from the damage on, the store when it is ahead of the log). Finally opens it for
+/// writing, which cuts any torn tail and rebuilds the store from the log. Damage elsewhere (the
+/// identity file, a replica's base or store) is returned as the error, with nothing changed.
+/// The database must not be open in another process (its lock is held throughout).
+pub fn accept_loss(path: &Path, side: &Path) -> Result<LossReport> {
+    if !path.join(crate::store::meta::META_FILE).exists() {
+        return Err(Error::NotADatabase {
+            path: path.to_path_buf(),
+        });
+    }
+    let lock = open::lock(path)?;
+    let handle = || lock.try_clone().map_err(|e| Error::io(path, e));
+    let mut dropped = Vec::new();
+    let mut rounds = 0;
+    loop {
+        match open::open_holding(path, Options::read_only(), Some(handle()?)) {
+            Ok(db) => {
+                drop(db);
+                break;
+            }
+            Err(Error::Corruption { file, offset, kind }) if rounds < MAX_SALVAGE_ROUNDS => {
+                rounds += 1;
+                let piece = set_aside(path, side, &file, offset, &kind)?;
+                dropped.extend(piece);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    let options = Options {
+        create_if_missing: false,
+        ..Options::default()
+    };
+    let db = open::open_holding(path, options, Some(handle()?))?;
+    let vfs = crate::io::StdFs;
+    for piece in &dropped {
+        let detail = format!("{}; copy in {}", piece.what, piece.copy.display());
+        super::recovery_log::append_line(&vfs, path, "accepted_loss", &detail)?;
+    }
+    let report = LossReport {
+        side: side.to_path_buf(),
+        dropped,
+        lsn: db.visible_lsn(),
+        recovery: db.recovery().clone(),
+    };
+    db.close()?;
+    Ok(report)
+}
+
+/// Sets aside what one corruption error points at; an error it cannot handle is returned as it
+/// was, with nothing changed.
+fn set_aside(
+    db: &Path,
+    side: &Path,
+    file: &Path,
+    offset: u64,
+    kind: &CorruptionKind,
+) -> Result<Vec<Salvaged>> {
+    let wal = db.join(WAL_DIR);
+    let unhandled = || Error::corruption(file, offset, kind.clone());
+    if let CorruptionKind::MissingLog { from, to } = kind {
+        if super::edge::Base::read(db)?.is_some() {
+            // A replica's state up to its base is in its store alone.
+            return Err(unhandled());
+        }
+        let mut pieces = Vec::new();
+        if file == wal {
+            std::fs::create_dir_all(&wal).map_err(|e| Error::io(&wal, e))?;
+        }
+        let mark = db.join(crate::store::durable::DURABLE_FILE);
+        if mark.exists() {
+            let what = format!("durable mark at LSN {to} (the log ends before it)");
+            pieces.push(move_aside(db, side, &mark, what)?);
+        }
+        let store = db.join(STORE_DIR);
+        let what = format!(
+            "store checkpoint at LSN {to} is ahead of the log (LSNs {from}..={to} missing): \
+             store set aside, rebuilt from the log"
+        );
+        pieces.push(move_aside(db, side, &store, what)?);
+        return Ok(pieces);
+    }
+    let in_wal = file.parent() == Some(wal.as_path());
+    let Some(first_lsn) = file
+        .file_name()
+        .and_then(|n| parse_segment_name(Path::new(n)))
+    else {
+        return Err(unhandled());
+    };
+    if !in_wal {
+        return Err(unhandled());
+    }
+    let mut pieces = Vec::new();
+    // Every later segment goes: the log cannot continue across the damage.
+    let later: Vec<PathBuf> = crate::wal::recovery::list_segments(&crate::io::StdFs, &wal)?
+        .into_iter()
+        .filter(|(lsn, _)| *lsn > first_lsn)
+        .map(|(_, p)| p)
+        .collect();
+    for path in later.iter().rev() {
+        let what = format!(
+            "segment {} after damage at LSN {first_lsn}+",
+            path.display()
+        );
+        pieces.push(move_aside(db, side, path, what)?);
+    }
+    if offset < SEGMENT_HEADER_BYTES as u64 {
+        let what = format!("segment {} with a damaged header ({kind})", file.display());
+        pieces.push(move_aside(db, side, file, what)?);
+    } else {
+        pieces.push(cut_aside(db, side, file, offset, kind)?);
+    }
+    Ok(pieces)
+}
+
+/// Copies `file[offset..]` into the side directory, then truncates `file` at `offset`.
+fn cut_aside(
+    db: &Path,
+    side: &Path,
+    file: &Path,
+    offset: u64,
+    kind: &CorruptionKind,
+) -> Result<Salvaged> {
+    let bytes = std::fs::read(file).map_err(|e| Error::io(file, e))?;
+    let start = (offset as usize).min(bytes.len());
+    let piece = &bytes[start..];
+    let copy = side_path(db, side, file, &format!(".from-{offset}"))?;
+    write_synced(&copy, piece)?;
+    let (frames, lsns) = frames_in(piece);
+    crate::io::StdFs
+        .truncate(file, offset)
+        .map_err(|e| Error::io(file, e))?;
+    Ok(Salvaged {
+        what: format!(
+            "log {} cut at offset {offset} ({kind}): {} bytes, {frames} valid frames after the \
+             damage",
+            file.display(),
+            piece.len()
+        ),
+        from: file.to_path_buf(),
+        offset,
+        copy,
+        bytes: piece.len() as u64,
+        frames,
+        lsns,
+    })
+}
+
+/// Copies a file or directory into the side directory (synced), then removes it.
+fn move_aside(db: &Path, side: &Path, path: &Path, what: String) -> Result<Salvaged> {
+    let copy = side_path(db, side, path, "")?;
+    let (mut bytes, mut frames, mut lsns) = (0, 0, None);
+    if path.is_dir() {
+        copy_synced(path, &copy, &mut bytes)?;
+        std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
+    } else if path.exists() {
+        let content = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        write_synced(&copy, &content)?;
+        bytes = content.len() as u64;
+        (frames, lsns) = frames_in(content.get(SEGMENT_HEADER_BYTES..).unwrap_or_default());
+        crate::io::StdFs
+            .remove_file(path)
+            .map_err(|e| Error::io(path, e))?;
+    }
+    if let Some(parent) = path.parent() {
+        crate::io::StdFs
+            .sync_dir(parent)
+            .map_err(|e| Error::io(parent, e))?;
+    }
+    Ok(Salvaged {
+        what,
+        from: path.to_path_buf(),
+        offset: 0,
+        copy,
+        bytes,
+        frames,
+        lsns,
+    })
+}
+
+/// Where the copy of `path` (inside the database `db`) goes in `side`: the same relative path,
+/// with `suffix`; never over an existing file.
+fn side_path(db: &Path, side: &Path, path: &Path, suffix: &str) -> Result<PathBuf> {
+    let relative = path.strip_prefix(db).unwrap_or(path);
+    let mut name = relative.as_os_str().to_owned();
+    name.push(suffix);
+    let target = side.join(name);
+    if target.exists() {
+        return Err(Error::AlreadyExists { path: target });
+    }
+    Ok(target)
+}
+
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let parent = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| Error::io(parent, e))?;
+    let mut f = std::fs::File::create_new(path).map_err(|e| Error::io(path, e))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .map_err(|e| Error::io(path, e))?;
+    crate::io::StdFs
+        .sync_dir(parent)
+        .map_err(|e| Error::io(parent, e))
+}
+
+fn copy_synced(from: &Path, to: &Path, bytes: &mut u64) -> Result<()> {
+    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
+        let entry = entry.map_err(|e| Error::io(from, e))?;
+        let (src, dst) = (entry.path(), to.join(entry.file_name()));
+        if src.is_dir() {
+            copy_synced(&src, &dst, bytes)?;
+        } else {
+            let content = std::fs::read(&src).map_err(|e| Error::io(&src, e))?;
+            *bytes += content.len() as u64;
+            write_synced(&dst, &content)?;
+        }
+    }
+    Ok(())
+}
+
+impl std::fmt::Display for LossReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.dropped.is_empty() {
+            writeln!(f, "nothing to set aside: the database opens as it is")?;
+        }
+        for piece in &self.dropped {
+            write!(f, "dropped: {} ({} bytes", piece.what, piece.bytes)?;
+            if let Some((lo, hi)) = piece.lsns {
+                write!(f, ", frames of LSNs {lo}..={hi}")?;
+            }
+            writeln!(f, "); copy: {}", piece.copy.display())?;
+        }
+        if let Some(warning) = self.recovery.warning() {
+            writeln!(f, "{warning}")?;
+        }
+        write!(f, "database now at LSN {}", self.lsn)
+    }
+}
+
+impl Db {
+    /// See [`accept_loss`].
+    pub fn accept_loss(path: impl AsRef<Path>, side: impl AsRef<Path>) -> Result<LossReport> {
+        accept_loss(path.as_ref(), side.as_ref())
+    }
+}
