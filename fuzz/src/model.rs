@@ -780,6 +780,43 @@ impl Harness {
         }
     }
 
+    /// Opens after the log was cut. Dropping the handle checkpointed, so every acknowledged
+    /// batch is known durable: a cut that reaches one must be refused, with no file changed,
+    /// and is then accepted as a loss (`accept_loss`); an open that succeeds has them all.
+    fn open_after_damage(&mut self) {
+        let files = |dir: &Path| {
+            let mut tree = scratch::read_tree(dir).unwrap_or_default();
+            tree.retain(|(p, _)| p.file_name().is_none_or(|n| n != "LOCK"));
+            tree
+        };
+        let before = files(&self.dir);
+        match Db::open_with(&self.dir, self.options.clone()) {
+            Ok(db) => {
+                let visible = db.visible_lsn().0;
+                self.db = Some(db);
+                if visible != self.lsn {
+                    self.fail(format!(
+                        "opened at LSN {visible}: acknowledged batches up to {} lost silently",
+                        self.lsn
+                    ));
+                }
+            }
+            Err(e @ folio::Error::Corruption { .. }) => {
+                if files(&self.dir) != before {
+                    self.fail(format!("the refused open ({e}) changed files"));
+                }
+                let side = self.dir.with_extension("lost");
+                let _ = std::fs::remove_dir_all(&side);
+                match folio::accept_loss(&self.dir, &side) {
+                    Ok(report) => self.trace.push(format!("refused ({e}); {report}")),
+                    Err(e) => self.fail(format!("accept_loss failed: {e}")),
+                }
+                self.open();
+            }
+            Err(e) => self.fail(format!("reopening failed: {e}")),
+        }
+    }
+
     fn close(&mut self) {
         self.trace.push("close and reopen".into());
         if let Some(db) = self.db.take() {
@@ -840,7 +877,7 @@ impl Harness {
             self.lsn,
             segment.as_ref().and_then(|s| s.file_name())
         ));
-        self.open();
+        self.open_after_damage();
         let visible = self.db().visible_lsn().0;
         let Some(model) = self.history.get(&visible).cloned() else {
             self.fail(format!(

@@ -494,8 +494,27 @@ fn main() -> ExitCode {
     }
 }
 
-/// Opens an existing database for writing.
+/// Opens an existing database for writing. A replica or checkpoint directory is refused before it
+/// is opened: opening it for writing would make a checkpoint unfit to seed a replica, and its
+/// data comes only from its primary's log (`folio replica`).
 fn existing(data: &Path) -> Result<Db, Error> {
+    refuse_replica(data)?;
+    replica_dir(data)
+}
+
+/// Refuses a replica or checkpoint directory to a command that writes its own data.
+fn refuse_replica(data: &Path) -> Result<(), Error> {
+    match folio::db::edge::Base::read(data)? {
+        Some(_) => Err(folio::ReplicaError::ReadOnly {
+            path: data.to_path_buf(),
+        }
+        .into()),
+        None => Ok(()),
+    }
+}
+
+/// Opens an existing database, or a replica directory, for writing.
+fn replica_dir(data: &Path) -> Result<Db, Error> {
     let db = Db::open_with(
         data,
         Options {
@@ -681,6 +700,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             format,
             buffered,
         } => {
+            refuse_replica(&data)?;
             let durability = if buffered {
                 Durability::Buffered
             } else {
@@ -998,7 +1018,7 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
                     from.display()
                 );
             }
-            let db = existing(data)?;
+            let db = replica_dir(data)?;
             if !db.is_replica() {
                 return Err(Error::InvalidArgument(format!(
                     "{} is not a replica directory",
@@ -1036,7 +1056,7 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
             db.close()?;
         }
         ReplicaCmd::Apply { segments } => {
-            let db = existing(data)?;
+            let db = replica_dir(data)?;
             let lsn = db.apply_segments(&segments);
             db.close()?;
             println!("replica {} at LSN {}", data.display(), lsn?);

@@ -1,0 +1,64 @@
+//! The `DURABLE` mark against the simulated disk: a checkpoint never records (and so the store
+//! never reflects) an LSN beyond what the log holds durably, under both durabilities. For every
+//! crash point of a workload with checkpoints between batches and every kind of crash image, the
+//! log the image holds reaches the mark the image holds.
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+mod harness;
+
+use folio::io::sim::{CrashKind, SimFs};
+use folio::wal::{recover, Expect, WAL_DIR};
+use folio::{Batch, Category, Currency, Entry, EntryId, Money, Org, OrgId, PaymentMethod};
+use harness::{db_path, options_with, scratch};
+
+#[test]
+fn no_crash_image_holds_a_durable_mark_ahead_of_its_log() {
+    for buffered in [false, true] {
+        let sim = SimFs::new();
+        let dir = scratch();
+        let path = db_path(&dir);
+        let db = folio::Db::open_with(&path, options_with(&sim, buffered)).unwrap();
+        let db_id = db.db_id();
+        db.register_org(Org::new(OrgId(1), "Inn", Currency::EUR))
+            .unwrap();
+        for i in 1..=24u64 {
+            let entry = Entry::revenue(
+                OrgId(1),
+                EntryId(i),
+                1_704_067_200 + i as i64 * 3_600,
+                Money(1_000 + i as i64),
+                Category::Rooms,
+                PaymentMethod::Card,
+            );
+            db.record(Batch::new().post(entry)).unwrap();
+            if i % 3 == 0 {
+                // Buffered: the batches since the last sync are not durable yet.
+                db.checkpoint().unwrap();
+            }
+        }
+        db.close().unwrap();
+        let mut marks_seen = 0;
+        for k in 0..=sim.mutations() {
+            for kind in [CrashKind::Synced, CrashKind::Torn, CrashKind::Reordered] {
+                let image = SimFs::from_image(&sim.image(k, kind, k));
+                let mark = folio::store::durable::read(&image, &path, db_id).unwrap();
+                marks_seen += u64::from(mark > 0);
+                if !folio::io::Vfs::exists(&image, &path.join(WAL_DIR)) {
+                    assert_eq!(mark, 0, "a mark before the database was created");
+                    continue;
+                }
+                let tail = recover(&image, &path.join(WAL_DIR), db_id, Expect::whole(), |_| {
+                    Ok(())
+                })
+                .unwrap();
+                let log_end = tail.end.next_lsn - 1;
+                assert!(
+                    log_end >= mark,
+                    "buffered {buffered}, crash after mutation {k} ({kind:?}): the log ends at \
+                     LSN {log_end} but the durable mark says {mark}"
+                );
+            }
+        }
+        assert!(marks_seen > 0, "no image held a mark");
+    }
+}
