@@ -542,6 +542,12 @@ impl Db {
         self.shared.checkpoint()
     }
 
+    /// What recovery cut, rebuilt or an operator accepted to lose in this and earlier opens
+    /// (the database's `recovery.log`), oldest first, one line each.
+    pub fn recovery_history(&self) -> Vec<String> {
+        recovery_log::read(&*self.shared.vfs, &self.shared.path)
+    }
+
     /// Whether the database was opened with [`Options::read_only`].
     pub fn is_read_only(&self) -> bool {
         self.shared.read_only

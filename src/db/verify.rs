@@ -72,9 +72,7 @@ impl Db {
         if let Some(warning) = self.recovery.warning() {
             report.notes.push(warning);
         }
-        report
-            .notes
-            .extend(super::recovery_log::read(&*shared.vfs, &shared.path));
+        report.notes.extend(self.recovery_history());
         // No checkpoint may write while the store is read back: sled has no snapshots, and a
         // half-seen checkpoint would look inconsistent.
         let _no_checkpoint = shared.checkpoint_lock.lock();
