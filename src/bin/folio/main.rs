@@ -1005,12 +1005,15 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
             let base = folio::db::edge::Base::read(data)?;
             let db = existing(data)?;
             let applied = db.visible_lsn().0;
-            let source = match &log {
-                Some(dir) => Some(folio::replica::follow::source_end(dir, db.db_id())?),
-                None => None,
-            };
+            let sync = log
+                .as_ref()
+                .map(|dir| folio::replica::sync_status(dir, db.db_id(), applied, db.log_crc()));
             db.close()?;
-            let lag = source.map(|s| s.saturating_sub(applied));
+            let sync = sync.transpose()?;
+            let state = sync.as_ref().map(|s| s.state.as_str());
+            let source = sync.as_ref().and_then(|s| s.source_lsn);
+            let lag = sync.as_ref().and_then(|s| s.lag_lsn);
+            let detail = sync.as_ref().and_then(|s| s.detail.clone());
             if json {
                 let v = serde_json::json!({
                     "data": data.display().to_string(),
@@ -1018,16 +1021,20 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
                     "base_lsn": base.map(|b| b.lsn),
                     "applied_lsn": applied,
                     "source_lsn": source,
+                    "state": state,
                     "lag_lsn": lag,
+                    "detail": detail,
                 });
                 println!("{v}");
             } else {
                 println!(
-                    "{}: applied LSN {applied}, base {:?}, source {:?}, lag {:?}",
+                    "{}: applied LSN {applied}, base {:?}, source {:?}, state {}, lag {:?}{}",
                     data.display(),
                     base.map(|b| b.lsn),
                     source,
-                    lag
+                    state.unwrap_or("unknown (no --log)"),
+                    lag,
+                    detail.map(|d| format!(" ({d})")).unwrap_or_default()
                 );
             }
         }
