@@ -514,8 +514,11 @@ fn month_arg(s: &str) -> Result<folio::Month, Error> {
 }
 
 fn currency_arg(s: &str) -> Result<Currency, Error> {
-    Currency::parse(s)
-        .ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not an ISO 4217 code like EUR")))
+    Currency::parse(s).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{s:?} is not an active ISO 4217 currency code (three capital letters, e.g. EUR, JPY)"
+        ))
+    })
 }
 
 #[cfg(feature = "compare")]
@@ -696,8 +699,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Balance { org, day, json } => {
             let db = existing(&data)?;
             let balance = db.balance(OrgId(org), day_arg(&day)?)?;
+            let currencies = output::Currencies::of(&db);
             db.close()?;
-            output::balance(&balance, json);
+            output::balance(&balance, &currencies, json);
         }
         Command::Balances {
             org,
@@ -707,9 +711,10 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let db = existing(&data)?;
             let rows = db.balances(OrgId(org), day_arg(&from)?, day_arg(&to)?)?;
+            let currencies = output::Currencies::of(&db);
             db.close()?;
             for row in &rows {
-                output::balance(row, json);
+                output::balance(row, &currencies, json);
             }
         }
         Command::Entries {
@@ -720,8 +725,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let db = existing(&data)?;
             let entries = db.entries(OrgId(org), time_arg(&from)?, time_arg(&to)?)?;
+            let currencies = output::Currencies::of(&db);
             db.close()?;
-            output::entries(&entries, json);
+            output::entries(&entries, &currencies, json);
         }
         Command::Checkpoint { out, json } => {
             let db = existing(&data)?;
@@ -814,12 +820,13 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Query(args) => {
             let db = existing(&data)?;
             let query = output::build_query(&args)?;
+            let currencies = output::Currencies::of(&db);
             let result = if args.explain {
                 db.explain(&query)
                     .map(|plan| output::plan(&plan, args.json))
             } else {
                 db.query(&query)
-                    .map(|out| output::query_output(&out, args.json))
+                    .map(|out| output::query_output(&out, &currencies, args.json))
             };
             db.close()?;
             result?;
