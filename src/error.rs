@@ -87,6 +87,8 @@ pub enum Rejection {
     OrgConflict(OrgId),
     #[error("org {org}: invalid org: {why}")]
     InvalidOrg { org: OrgId, why: String },
+    #[error("org {org}: {code:?} is not an active ISO 4217 currency code")]
+    UnknownCurrency { org: OrgId, code: String },
     #[error("org {org} entry {entry}: amount must be positive, got {amount}")]
     NonPositiveAmount {
         org: OrgId,
@@ -166,6 +168,7 @@ impl Rejection {
         match self {
             Rejection::UnknownOrg(org) | Rejection::OrgConflict(org) => Some(*org),
             Rejection::InvalidOrg { org, .. }
+            | Rejection::UnknownCurrency { org, .. }
             | Rejection::NonPositiveAmount { org, .. }
             | Rejection::Overflow { org }
             | Rejection::TimestampOutOfRange { org, .. }
@@ -265,6 +268,9 @@ pub enum Error {
     },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A paging cursor used with a query other than the one that produced it.
+    #[error("the cursor belongs to another query (its table, org, range, filters or order differ): start again from the first page")]
+    CursorMismatch,
     #[error("materialized store (sled) failed: {0}")]
     Store(String),
     #[error("database is closed")]

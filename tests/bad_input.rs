@@ -593,6 +593,24 @@ fn unknown_time_zone() {
 }
 
 #[test]
+fn unknown_currency() {
+    let f = fixture();
+    for code in [*b"XXX", *b"ABC", *b"eur", *b"DEM", [0xff, b'U', b'R']] {
+        let org = Org::new(OrgId(7), "Orbit Hotel", Currency(code));
+        let r = rejected(&f.db, Batch::new().register_org(org));
+        assert!(
+            matches!(&r, Rejection::UnknownCurrency { org, .. } if *org == OrgId(7)),
+            "{code:?}: {r:?}"
+        );
+        assert_eq!(r.org(), Some(OrgId(7)));
+        assert_eq!(f.db.org(OrgId(7)), None);
+    }
+    // The same org with an ISO 4217 code is accepted.
+    f.db.record(Batch::new().register_org(Org::new(OrgId(7), "Orbit Hotel", Currency::JPY)))
+        .unwrap();
+}
+
+#[test]
 fn org_conflict_and_identical_registration() {
     let f = fixture();
     let same = Org::new(HOTEL, "Seaside Inn", Currency::EUR).with_opening_balance(Money(1_000));
@@ -1034,6 +1052,10 @@ fn every_error_display_is_one_line() {
         Rejection::InvalidOrg {
             org: HOTEL,
             why: "unknown IANA time zone \"Mars/Olympus\"".into(),
+        },
+        Rejection::UnknownCurrency {
+            org: HOTEL,
+            code: "XXX".into(),
         },
         Rejection::NonPositiveAmount {
             org: HOTEL,

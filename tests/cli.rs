@@ -580,3 +580,341 @@ fn bench_replicas_reports_lag_reads_and_catch_up() {
     // At 20,000 events/s the read phase's 20,000 events outlast its 4 × 2 × 40 ms of reads.
     assert_eq!(v["reads_overlapped_ingest"], true, "{v}");
 }
+
+/// A database with three orgs in currencies of 0, 3 and 2 minor digits (JPY, KWD, USD), each
+/// opened with 1000 minor units, and a hotel-ledger-v1 stream over them.
+fn three_currencies(tmp: &Path) -> (std::path::PathBuf, Params) {
+    let data = tmp.join("db");
+    let file = tmp.join("s.jsonl");
+    let params = Params {
+        orgs: 3,
+        events: 3_000,
+        ..Params::default()
+    };
+    write_stream(&file, params, false);
+    ok(folio(&data, &["init", "--shards", "2"]));
+    for (id, currency) in [("1", "JPY"), ("2", "KWD"), ("3", "USD")] {
+        let add = [
+            "org",
+            "add",
+            "--id",
+            id,
+            "--name",
+            "H",
+            "--currency",
+            currency,
+            "--opening",
+            "1000",
+        ];
+        ok(folio(&data, &add));
+    }
+    ok(folio(
+        &data,
+        &["ingest", file.to_str().expect("utf-8 path")],
+    ));
+    (data, params)
+}
+
+fn json_lines(out: &str) -> Vec<serde_json::Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect()
+}
+
+#[test]
+fn amounts_show_their_currencys_digits_and_aggregates_never_add_two_currencies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, params) = three_currencies(tmp.path());
+    let list = ok(folio(&data, &["org", "list"]));
+    assert!(list.contains("1 H JPY UTC opening 1000\n"), "{list}");
+    assert!(list.contains("2 H KWD UTC opening 1.000\n"), "{list}");
+    assert!(list.contains("3 H USD UTC opening 10.00\n"), "{list}");
+    let day = ["--day", "2023-12-31"];
+    let jpy = ok(folio(
+        &data,
+        &[&["balance", "--org", "1"][..], &day].concat(),
+    ));
+    assert!(jpy.contains("opening 1000 + revenue 0 (0 rows)"), "{jpy}");
+    let kwd = ok(folio(
+        &data,
+        &[&["balance", "--org", "2"][..], &day].concat(),
+    ));
+    assert!(kwd.contains("= closing 1.000"), "{kwd}");
+    let v = &json_lines(&ok(folio(
+        &data,
+        &[&["balance", "--org", "1", "--json"][..], &day].concat(),
+    )))[0];
+    assert_eq!(
+        (&v["currency"], &v["closing"]),
+        (&"JPY".into(), &1000.into())
+    );
+    let err = failure(folio(
+        &data,
+        &[
+            "org",
+            "add",
+            "--id",
+            "4",
+            "--name",
+            "H",
+            "--currency",
+            "XYZ",
+        ],
+    ));
+    assert!(err.contains("ISO 4217"), "{err}");
+
+    // Revenue of March 2024 per org, from the stream.
+    let march = |org: u64| -> i64 {
+        Generator::new(params)
+            .filter(|e| e.org_id == org && e.kind == folio::Kind::Revenue)
+            .filter(|e| (1_709_251_200..1_711_929_600).contains(&e.occurred_at))
+            .map(|e| e.amount)
+            .sum()
+    };
+    let chain = ["report", "chain", "--month", "2024-03", "--orgs"];
+    let v = &json_lines(&ok(folio(
+        &data,
+        &[&chain[..], &["1,2,3", "--json"]].concat(),
+    )))[0];
+    let totals: Vec<(String, i64)> = v["totals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            (
+                t["currency"].as_str().unwrap().into(),
+                t["total"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let want = vec![
+        ("JPY".to_string(), march(1)),
+        ("KWD".to_string(), march(2)),
+        ("USD".to_string(), march(3)),
+    ];
+    assert_eq!(totals, want);
+    assert!(v["total"].is_null() && v["currency"].is_null(), "{v}");
+    assert_eq!(v["orgs"][1]["currency"], "KWD");
+    let text = ok(folio(&data, &[&chain[..], &["1,2,3"]].concat()));
+    assert_eq!(
+        text.lines().filter(|l| l.contains("total")).count(),
+        3,
+        "{text}"
+    );
+    let v = &json_lines(&ok(folio(&data, &[&chain[..], &["1", "--json"]].concat())))[0];
+    assert_eq!(
+        (&v["currency"], v["total"].as_i64()),
+        (&"JPY".into(), Some(march(1)))
+    );
+    let err = failure(folio(&data, &[&chain[..], &["1,2,1"]].concat()));
+    assert!(err.contains("more than once"), "{err}");
+
+    let top = json_lines(&ok(folio(
+        &data,
+        &["report", "top", "--month", "2024-03", "--json"],
+    )));
+    let got: Vec<_> = top
+        .iter()
+        .map(|l| (l["currency"].clone(), l["org_id"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("JPY".into(), 1.into()),
+            ("KWD".into(), 2.into()),
+            ("USD".into(), 3.into())
+        ]
+    );
+
+    let groups = json_lines(&ok(folio(
+        &data,
+        &[
+            "query",
+            "--table",
+            "revenues",
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-04-01",
+            "--group-by",
+            "all",
+            "--json",
+        ],
+    )));
+    let got: Vec<_> = groups
+        .iter()
+        .map(|g| {
+            (
+                g["currency"].as_str().unwrap().to_string(),
+                g["sum"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want);
+    let entries = json_lines(&ok(folio(
+        &data,
+        &[
+            "entries",
+            "--org",
+            "2",
+            "--from",
+            "2024-03-01",
+            "--to",
+            "2024-03-05",
+            "--json",
+        ],
+    )));
+    assert!(!entries.is_empty() && entries.iter().all(|e| e["currency"] == "KWD"));
+}
+
+#[test]
+fn a_cursor_is_refused_by_another_query_and_unregistered_orgs_are_errors_in_queries() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, _) = three_currencies(tmp.path());
+    let page = ["query", "--org", "1", "--limit", "5", "--json"];
+    let first = json_lines(&ok(folio(&data, &page)));
+    let cursor = first.last().unwrap()["next"].as_str().unwrap().to_string();
+    let next = ok(folio(&data, &[&page[..], &["--after", &cursor]].concat()));
+    assert_eq!(json_lines(&next).len(), 6);
+    for other in [
+        &["query", "--org", "2", "--limit", "5"][..],
+        &["query", "--org", "1", "--limit", "5", "--order", "desc"],
+        &["query", "--org", "1", "--limit", "5", "--table", "revenues"],
+        &[
+            "query",
+            "--org",
+            "1",
+            "--limit",
+            "5",
+            "--from",
+            "2024-02-01",
+        ],
+        &["query", "--org", "1", "--limit", "5", "--category", "rooms"],
+    ] {
+        let err = failure(folio(&data, &[other, &["--after", &cursor]].concat()));
+        assert!(err.contains("another query"), "{other:?}: {err}");
+    }
+
+    // Q1 about an unregistered org is an error, as `balance` says; the other lines are answered.
+    let queries = tmp.path().join("q.jsonl");
+    std::fs::write(
+        &queries,
+        "{\"query\":\"Q1\",\"org\":1,\"day\":19700}\n{\"query\":\"Q1\",\"org\":99,\"day\":19700}\n\
+         {\"query\":\"Q4\",\"org\":99}\n",
+    )
+    .unwrap();
+    let out = folio(&data, &["queries", queries.to_str().unwrap()]);
+    let answers = json_lines(&String::from_utf8(out.stdout.clone()).unwrap());
+    assert_eq!(answers.len(), 3);
+    assert!(answers[0].is_i64(), "{:?}", answers[0]);
+    for a in &answers[1..] {
+        assert_eq!(
+            (&a["error"]["kind"], &a["error"]["org_id"]),
+            (&"unknown_org".into(), &99.into())
+        );
+    }
+    let err = failure(out);
+    assert!(err.contains("2 queries"), "{err}");
+    let err = failure(folio(
+        &data,
+        &["balance", "--org", "99", "--day", "2024-01-01"],
+    ));
+    assert!(err.contains("org 99 is not registered"), "{err}");
+
+    // Dropping every revenue index is legitimate: verify judges against the indexes that exist.
+    for name in ["revenues_org_cat_time", "revenues_org_pm_time"] {
+        ok(folio(&data, &["index", "drop", name]));
+    }
+    let v = &json_lines(&ok(folio(&data, &["verify", "--json"])))[0];
+    assert_eq!(v["ok"], true, "{v}");
+}
+
+/// `folio replica status --log` reports the state against the source: caught up, behind (with
+/// its lag), ahead of an older copy of the log — never a lag of 0 there.
+#[test]
+fn replica_status_reports_caught_up_behind_and_ahead() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (data, params) = three_currencies(tmp.path());
+    let cp = tmp.path().join("cp");
+    let edge = tmp.path().join("edge");
+    let wal = data.join("wal");
+    let old = tmp.path().join("old-wal");
+    ok(folio(&data, &["checkpoint", "--out", cp.to_str().unwrap()]));
+    std::fs::create_dir_all(&old).unwrap();
+    for e in std::fs::read_dir(&wal).unwrap() {
+        let e = e.unwrap();
+        std::fs::copy(e.path(), old.join(e.file_name())).unwrap();
+    }
+    let status = |log: &Path| {
+        json_lines(&ok(folio(
+            &edge,
+            &[
+                "replica",
+                "status",
+                "--log",
+                log.to_str().unwrap(),
+                "--json",
+            ],
+        )))
+        .remove(0)
+    };
+    let follow = [
+        "replica",
+        "follow",
+        "--once",
+        "--from",
+        cp.to_str().unwrap(),
+        "--log",
+    ];
+    ok(folio(
+        &edge,
+        &[&follow[..], &[wal.to_str().unwrap()]].concat(),
+    ));
+    let v = status(&wal);
+    assert_eq!(
+        (&v["state"], &v["lag_lsn"]),
+        (&"caught_up".into(), &0.into()),
+        "{v}"
+    );
+
+    let more = tmp.path().join("more.jsonl");
+    let later = Params {
+        seed: params.seed + 1,
+        ..params
+    };
+    let mut out = Vec::new();
+    for mut e in Generator::new(later).take(10) {
+        e.entry_id += 1_000_000;
+        e.write_jsonl(&mut out);
+    }
+    std::fs::write(&more, out).unwrap();
+    ok(folio(
+        &data,
+        &["ingest", more.to_str().unwrap(), "--batch", "1"],
+    ));
+    let v = status(&wal);
+    assert_eq!(
+        (&v["state"], &v["lag_lsn"]),
+        (&"behind".into(), &10.into()),
+        "{v}"
+    );
+    ok(folio(
+        &edge,
+        &[&follow[..], &[wal.to_str().unwrap()]].concat(),
+    ));
+    let v = status(&old);
+    assert_eq!(
+        (&v["state"], &v["lag_lsn"]),
+        (&"ahead".into(), &serde_json::Value::Null),
+        "{v}"
+    );
+    assert_eq!(
+        v["source_lsn"].as_u64().unwrap() + 10,
+        v["applied_lsn"].as_u64().unwrap()
+    );
+    let text = ok(folio(
+        &edge,
+        &["replica", "status", "--log", old.to_str().unwrap()],
+    ));
+    assert!(text.contains("state ahead"), "{text}");
+}

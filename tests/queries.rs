@@ -224,3 +224,109 @@ fn q1_to_q5_match_a_brute_force_scan_through_payments_reversals_and_reopen() {
     let db = Db::open(&dir).unwrap();
     compare(&db, &model, &params, "after reopen");
 }
+
+/// Top lists, chain totals and cross-org groups rank and add amounts within one currency only;
+/// an org listed twice in a chain is refused; Q1–Q4 about an unregistered org are the error
+/// `balance` gives, not 0 or an empty list.
+#[test]
+fn aggregates_keep_currencies_apart_and_unregistered_orgs_are_errors() {
+    use folio::query::{CurrencyTotal, GroupBy, Query, QueryOutput};
+    use folio::{Category, Entry, Money, Month, Org, PaymentMethod};
+    let tmp = tempfile::tempdir().unwrap();
+    let db = Db::open(tmp.path().join("db")).unwrap();
+    let mut batch = Batch::new()
+        .register_org(Org::new(OrgId(1), "A", Currency::EUR))
+        .register_org(Org::new(OrgId(2), "B", Currency::JPY))
+        .register_org(Org::new(OrgId(3), "C", Currency::EUR));
+    let march = 1_709_251_200 + 3_600;
+    for (id, org, amount) in [(1, 1, 100), (2, 1, 200), (3, 2, 5_000), (4, 3, 250)] {
+        batch = batch.post(Entry::revenue(
+            OrgId(org),
+            EntryId(id),
+            march + id as i64,
+            Money(amount),
+            Category::Rooms,
+            PaymentMethod::Card,
+        ));
+    }
+    db.record(batch).unwrap();
+    let month = Month::from_ym(2024, 3).unwrap();
+
+    let view = db.read();
+    let top: Vec<_> = view
+        .top_revenue(month, 1)
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.currency, l.org, l.total))
+        .collect();
+    assert_eq!(
+        top,
+        [
+            (Currency::EUR, OrgId(1), Money(300)),
+            (Currency::JPY, OrgId(2), Money(5_000))
+        ]
+    );
+    let (lines, totals) = view
+        .chain_revenue(&[OrgId(2), OrgId(1), OrgId(3)], month)
+        .unwrap();
+    assert_eq!(lines[0].currency, Currency::JPY);
+    assert_eq!(
+        totals,
+        [
+            CurrencyTotal {
+                currency: Currency::EUR,
+                total: Money(550)
+            },
+            CurrencyTotal {
+                currency: Currency::JPY,
+                total: Money(5_000)
+            }
+        ]
+    );
+    assert!(matches!(
+        view.chain_revenue(&[OrgId(1), OrgId(2), OrgId(1)], month),
+        Err(folio::Error::InvalidArgument(why)) if why.contains("org 1 is listed more than once")
+    ));
+    let QueryOutput::Groups(groups) = db
+        .query(&Query::revenues().group_by(GroupBy::Nothing))
+        .unwrap()
+    else {
+        panic!("groups expected")
+    };
+    let groups: Vec<_> = groups
+        .iter()
+        .map(|g| (g.currency, g.sum, g.count))
+        .collect();
+    assert_eq!(
+        groups,
+        [
+            (Currency::EUR, Money(550), 3),
+            (Currency::JPY, Money(5_000), 1)
+        ]
+    );
+
+    let day = folio::BusinessDay::parse("2024-03-02").unwrap();
+    assert!(matches!(
+        db.balance(OrgId(9), day),
+        Err(folio::Error::UnknownOrg(OrgId(9)))
+    ));
+    for q in [
+        QueryInstance::Q1 { org: 9, day: day.0 },
+        QueryInstance::Q2 { org: 9, month: 3 },
+        QueryInstance::Q3 {
+            org: 9,
+            from: march,
+            to: march + 86_400,
+        },
+        QueryInstance::Q4 { org: 9 },
+    ] {
+        assert!(
+            matches!(answer(&view, &q), Err(folio::Error::UnknownOrg(OrgId(9)))),
+            "{q:?}"
+        );
+    }
+    assert_eq!(
+        answer(&view, &QueryInstance::Q1 { org: 2, day: day.0 }).unwrap(),
+        json!(5_000)
+    );
+}

@@ -368,3 +368,57 @@ fn balance_queries_prune_shards_by_org_and_match_day_rows() {
         .query_balances(&folio::query::BalanceQuery::new(from, to).limit(0))
         .is_err());
 }
+
+/// A cursor is bound to the query that produced it: another org, table, order, range or filter
+/// refuses it (typed `CursorMismatch`); another page size or projection keeps it.
+#[test]
+fn a_cursor_only_continues_the_query_that_made_it() {
+    let f = fixture();
+    let q = Query::ledger().org(OrgId(1)).limit(5);
+    let QueryOutput::Rows {
+        next: Some(cursor), ..
+    } = f.db.query(&q).unwrap()
+    else {
+        panic!("a full page expected")
+    };
+    let cursor = folio::query::Cursor::decode(&cursor.encode()).unwrap();
+    assert!(f.db.query(&q.clone().after(cursor)).is_ok());
+    assert!(f.db.query(&q.clone().limit(7).after(cursor)).is_ok());
+    assert!(f
+        .db
+        .query(
+            &q.clone()
+                .select(&[folio::state::index::Column::EntryId])
+                .after(cursor)
+        )
+        .is_ok());
+    for other in [
+        Query::ledger().org(OrgId(2)).limit(5),
+        Query::ledger().limit(5),
+        Query::revenues().org(OrgId(1)).limit(5),
+        Query::ledger()
+            .org(OrgId(1))
+            .order(Order::TimeDesc)
+            .limit(5),
+        Query::ledger()
+            .org(OrgId(1))
+            .between(0, 1_900_000_000)
+            .limit(5),
+        Query::ledger()
+            .org(OrgId(1))
+            .category(Category::Rooms)
+            .limit(5),
+        Query::ledger()
+            .org(OrgId(1))
+            .amount(Some(Money(1)), None)
+            .limit(5),
+    ] {
+        assert!(
+            matches!(
+                f.db.query(&other.clone().after(cursor)),
+                Err(folio::Error::CursorMismatch)
+            ),
+            "{other:?}"
+        );
+    }
+}

@@ -458,6 +458,87 @@ fn shipped_segments_apply_in_order_and_gaps_or_overlaps_are_refused() {
     assert_eq!(answers(&replica), answers(&db));
 }
 
+/// `replica::sync_status` (what `folio replica status --log` reports) tells a replica that is
+/// caught up, behind, ahead of its source, or diverged from it — never a lag of 0 for the last two.
+#[test]
+fn sync_status_tells_caught_up_behind_ahead_and_diverged() {
+    use folio::replica::{sync_status, SyncState};
+    let dir = tempfile::tempdir().unwrap();
+    let primary_dir = dir.path().join("primary");
+    let db = setup(&primary_dir);
+    for n in 0..20 {
+        db.record(batch(n).0).unwrap();
+    }
+    let cp = dir.path().join("cp");
+    let info = db.checkpoint_to(&cp).unwrap();
+    db.close().unwrap();
+    // A copy of the primary as it is now: its log ends at the checkpoint (`old`), and a fork
+    // of the same database that goes on with other batches (`fork`).
+    let old = dir.path().join("old");
+    copy_dir(&primary_dir, &old);
+    let fork_dir = dir.path().join("fork");
+    copy_dir(&primary_dir, &fork_dir);
+    let db = Db::open(&primary_dir).unwrap();
+    let fork = Db::open(&fork_dir).unwrap();
+    for n in 500..515 {
+        fork.record(batch(n).0).unwrap();
+    }
+    fork.close().unwrap();
+
+    let edge = dir.path().join("edge");
+    folio::db::edge::seed_from_checkpoint(&cp, &edge).unwrap();
+    let replica = Db::open(&edge).unwrap();
+    let wal = primary_dir.join("wal");
+    let status = |log: &std::path::Path| {
+        sync_status(
+            log,
+            replica.db_id(),
+            replica.visible_lsn().0,
+            replica.log_crc(),
+        )
+        .unwrap()
+    };
+
+    let s = status(&wal);
+    assert_eq!(
+        (s.state, s.lag_lsn, s.source_lsn),
+        (SyncState::CaughtUp, Some(0), Some(info.lsn))
+    );
+    for n in 100..110 {
+        db.record(batch(n).0).unwrap();
+    }
+    let s = status(&wal);
+    assert_eq!(
+        (s.state, s.lag_lsn, s.source_lsn),
+        (SyncState::Behind, Some(10), Some(info.lsn + 10))
+    );
+    replica.follow(&wal).unwrap();
+    assert_eq!(status(&wal).state, SyncState::CaughtUp);
+
+    // An older copy of the log ends before the replica: ahead, no lag.
+    let s = status(&old.join("wal"));
+    assert_eq!(
+        (s.state, s.lag_lsn, s.source_lsn),
+        (SyncState::Ahead, None, Some(info.lsn))
+    );
+    // The fork has other frames at the replica's LSN: diverged.
+    let s = status(&fork_dir.join("wal"));
+    assert_eq!((s.state, s.lag_lsn), (SyncState::Diverged, None), "{s:?}");
+    assert_eq!(s.source_lsn, Some(info.lsn + 15));
+    // Another database's log: diverged too.
+    let other_dir = dir.path().join("other");
+    let other = setup(&other_dir);
+    other.record(batch(0).0).unwrap();
+    other.close().unwrap();
+    let s = status(&other_dir.join("wal"));
+    assert_eq!(
+        (s.state, s.lag_lsn, s.source_lsn),
+        (SyncState::Diverged, None, None)
+    );
+    replica.close().unwrap();
+    db.close().unwrap();
+}
+
 fn segments(wal: &std::path::Path) -> Vec<std::path::PathBuf> {
     let mut v: Vec<_> = std::fs::read_dir(wal)
         .unwrap()

@@ -285,17 +285,19 @@ macro_rules! state_reads {
             self.with_state(|s| s.pending_expenses(org, limit))
         }
 
-        /// Q5: the `limit` orgs with the most revenue in a UTC month.
+        /// Q5: the `limit` orgs with the most revenue in a UTC month, ranked within each
+        /// currency (at most `limit` per currency).
         pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
             self.with_state(|s| s.top_revenue(month, limit))
         }
 
-        /// Revenue of a chain's orgs in a month: per org and in total.
+        /// Revenue of a chain's orgs in a month: per org, and one total per currency. An org
+        /// listed twice is refused.
         pub fn chain_revenue(
             &self,
             orgs: &[OrgId],
             month: Month,
-        ) -> Result<(Vec<TopLine>, crate::model::Money)> {
+        ) -> Result<(Vec<TopLine>, Vec<crate::query::CurrencyTotal>)> {
             self.with_state(|s| s.chain_revenue(orgs, month))
         }
 

@@ -1,6 +1,7 @@
 //! Domain types: identifiers, money, calendar units, ledger enums, orgs and entries.
 
 mod calendar;
+mod currency;
 mod entry;
 mod enums;
 mod ids;
@@ -8,8 +9,9 @@ mod money;
 mod org;
 
 pub use calendar::{BusinessDay, Month, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
+pub use currency::{Currency, MoneyIn};
 pub use entry::{Batch, Entry, Op, PayExpense, Reversal};
 pub use enums::{Category, ExpenseStatus, Kind, PaymentMethod};
 pub use ids::{EntryId, Lsn, OrgId};
 pub use money::Money;
-pub use org::{Currency, Org};
+pub use org::Org;

@@ -1,35 +1,6 @@
 //! Organizations (hotels).
 
-use super::{Money, OrgId, Timestamp};
-use std::fmt;
-
-/// An ISO 4217 currency code: three ASCII uppercase letters.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub struct Currency(pub [u8; 3]);
-
-impl Currency {
-    pub const USD: Currency = Currency(*b"USD");
-    pub const EUR: Currency = Currency(*b"EUR");
-
-    /// Parses a three-letter uppercase code such as `EUR`.
-    pub fn parse(code: &str) -> Option<Currency> {
-        let bytes: [u8; 3] = code.as_bytes().try_into().ok()?;
-        bytes
-            .iter()
-            .all(u8::is_ascii_uppercase)
-            .then_some(Currency(bytes))
-    }
-
-    pub fn as_str(&self) -> &str {
-        std::str::from_utf8(&self.0).unwrap_or("???")
-    }
-}
-
-impl fmt::Display for Currency {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+use super::{Currency, Money, OrgId, Timestamp};
 
 /// An organization: one hotel with one currency, one time zone and an opening balance.
 #[derive(Clone, Debug, PartialEq, Eq)]

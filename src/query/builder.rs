@@ -50,26 +50,32 @@ pub enum GroupBy {
     Nothing,
 }
 
-/// Where a page ended: the next page starts after this row.
+/// Where a page ended: the next page starts after this row. A cursor is bound to the query that
+/// produced it (`query`, [`Query::fingerprint`]): used with another query it is refused
+/// (`Error::CursorMismatch`) instead of being taken as a position in another result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor {
     pub occurred_at: Timestamp,
     pub entry_id: u64,
     pub kind: Kind,
     pub org: OrgId,
+    /// The fingerprint of the query whose page ended here.
+    pub query: u64,
 }
 
-const CURSOR_PREFIX: &str = "fc1";
+const CURSOR_PREFIX: &str = "fc2";
 
 impl Cursor {
-    /// An opaque, checked text form: `fc1.<occurred_at>.<entry_id>.<kind code>.<org>.<check>`.
+    /// An opaque, checked text form:
+    /// `fc2.<occurred_at>.<entry_id>.<kind code>.<org>.<query fingerprint>.<check>`.
     pub fn encode(&self) -> String {
         let body = format!(
-            "{}.{}.{}.{}",
+            "{}.{}.{}.{}.{:016x}",
             self.occurred_at,
             self.entry_id,
             self.kind.code(),
-            self.org.0
+            self.org.0,
+            self.query
         );
         format!(
             "{CURSOR_PREFIX}.{body}.{:08x}",
@@ -84,10 +90,10 @@ impl Cursor {
             return Err(bad());
         }
         let fields: Vec<&str> = parts.collect();
-        let [at, id, kind, org, check] = fields.as_slice() else {
+        let [at, id, kind, org, query, check] = fields.as_slice() else {
             return Err(bad());
         };
-        let body = format!("{at}.{id}.{kind}.{org}");
+        let body = format!("{at}.{id}.{kind}.{org}.{query}");
         if format!("{:08x}", crc32fast::hash(body.as_bytes())) != *check {
             return Err(bad());
         }
@@ -100,6 +106,7 @@ impl Cursor {
                 .and_then(Kind::from_code)
                 .ok_or_else(bad)?,
             org: OrgId(org.parse().map_err(|_| bad())?),
+            query: u64::from_str_radix(query, 16).map_err(|_| bad())?,
         })
     }
 
@@ -235,6 +242,40 @@ impl Query {
         self
     }
 
+    /// What a cursor is bound to: a hash (64-bit FNV-1a, stable across builds and processes) of
+    /// the rows the query selects and their order — tables, org, time and day ranges, filters,
+    /// order. Limit, projection and the index the planner picks leave it unchanged.
+    pub fn fingerprint(&self) -> u64 {
+        let mut words: Vec<i64> = vec![
+            match self.tables {
+                Tables::Revenues => 1,
+                Tables::Expenses => 2,
+                Tables::Both => 3,
+            },
+            match self.order {
+                Order::TimeAsc => 1,
+                Order::TimeDesc => 2,
+            },
+        ];
+        let mut option = |v: Option<i64>| words.extend([i64::from(v.is_some()), v.unwrap_or(0)]);
+        option(self.org.map(|o| o.0 as i64));
+        option(self.time.map(|t| t.0));
+        option(self.time.map(|t| t.1));
+        option(self.days.map(|d| i64::from(d.0 .0)));
+        option(self.days.map(|d| i64::from(d.1 .0)));
+        option(self.category.map(|c| i64::from(c.code())));
+        option(self.payment_method.map(|p| i64::from(p.code())));
+        option(self.status.map(|s| i64::from(s.code())));
+        option(self.amount.0);
+        option(self.amount.1);
+        words
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+                (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+            })
+    }
+
     /// Rejects queries that cannot be answered exactly.
     pub fn validate(&self) -> Result<()> {
         let bad = |why: String| Err(Error::InvalidArgument(why));
@@ -282,6 +323,9 @@ impl Query {
         }
         if self.after.is_some() && self.group_by.is_some() {
             return bad("a cursor pages rows, not groups".into());
+        }
+        if self.after.is_some_and(|c| c.query != self.fingerprint()) {
+            return Err(Error::CursorMismatch);
         }
         Ok(())
     }

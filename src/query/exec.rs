@@ -6,7 +6,7 @@ use super::builder::{Cursor, GroupBy, Order, Query};
 use super::plan::{prefix_values, Access, Plan};
 use crate::error::{Error, Result};
 use crate::model::{
-    BusinessDay, Category, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
+    BusinessDay, Category, Currency, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
 };
 use crate::state::index::{Column, IndexDef, RunItem, MAX_KEY_COLUMNS};
 use crate::state::ledger::{OrgMonthLedger, PartitionId, Row};
@@ -24,10 +24,13 @@ pub enum GroupKey {
     All,
 }
 
-/// Aggregates of one group over signed amounts.
+/// Aggregates of one group over signed amounts. Amounts of different currencies are never added:
+/// a query over several orgs has one group per (currency, key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Group {
     pub key: GroupKey,
+    /// The currency of every amount in the group.
+    pub currency: Currency,
     pub sum: Money,
     pub count: u64,
     pub min: Money,
@@ -86,7 +89,7 @@ pub enum QueryOutput {
         rows: Vec<ProjectedRow>,
         next: Option<Cursor>,
     },
-    /// Groups in key order.
+    /// Groups by currency code, then key order.
     Groups(Vec<Group>),
 }
 
@@ -186,7 +189,7 @@ impl State {
         }
         let mut rows = Vec::new();
         let mut projected = Vec::new();
-        let mut groups: BTreeMap<GroupKey, Group> = BTreeMap::new();
+        let mut groups: BTreeMap<(Currency, GroupKey), Group> = BTreeMap::new();
         for month in months {
             let mut candidates = Vec::new();
             for (kind, access) in &plan.access {
@@ -207,7 +210,7 @@ impl State {
                 }
             }
             match q.group_by {
-                Some(by) => fold(&mut groups, by, &candidates)?,
+                Some(by) => self.fold(&mut groups, by, &candidates)?,
                 None => {
                     if let Some(next) = page(&mut rows, &mut projected, candidates, q)? {
                         return Ok((output(q, rows, projected, Some(next)), plan));
@@ -350,53 +353,68 @@ fn page(
                 entry_id: c.id,
                 kind: c.kind,
                 org: c.org,
+                query: q.fingerprint(),
             }));
         }
     }
     Ok(None)
 }
 
-fn fold(
-    groups: &mut BTreeMap<GroupKey, Group>,
-    by: GroupBy,
-    candidates: &[Candidate<'_>],
-) -> Result<()> {
-    let missing = || Error::InvalidArgument("index entry without its row".into());
-    for c in candidates {
-        let key = match by {
-            GroupBy::Category => GroupKey::Category(
-                c.get(Column::Category)
-                    .and_then(|v| Category::from_code(v as u8))
-                    .ok_or_else(missing)?,
-            ),
-            GroupBy::PaymentMethod => GroupKey::PaymentMethod(
-                c.get(Column::PaymentMethod)
-                    .and_then(|v| PaymentMethod::from_code(v as u8))
-                    .ok_or_else(missing)?,
-            ),
-            GroupBy::Day => {
-                GroupKey::Day(BusinessDay(c.get(Column::Day).ok_or_else(missing)? as i32))
-            }
-            GroupBy::Month => GroupKey::Month(Month::of_utc(c.at)),
-            GroupBy::Nothing => GroupKey::All,
-        };
-        let amount = c.get(Column::Amount).ok_or_else(missing)?;
-        let g = groups.entry(key).or_insert(Group {
-            key,
-            sum: Money(0),
-            count: 0,
-            min: Money(amount),
-            max: Money(amount),
-        });
-        g.sum = Money(
-            g.sum
-                .0
-                .checked_add(amount)
-                .ok_or_else(|| Error::InvalidArgument("sum overflows i64".into()))?,
-        );
-        g.count += 1;
-        g.min = g.min.min(Money(amount));
-        g.max = g.max.max(Money(amount));
+impl State {
+    /// Adds candidates to their (currency, key) groups.
+    fn fold(
+        &self,
+        groups: &mut BTreeMap<(Currency, GroupKey), Group>,
+        by: GroupBy,
+        candidates: &[Candidate<'_>],
+    ) -> Result<()> {
+        let mut last: Option<(OrgId, Currency)> = None;
+        let missing = || Error::InvalidArgument("index entry without its row".into());
+        for c in candidates {
+            let key = match by {
+                GroupBy::Category => GroupKey::Category(
+                    c.get(Column::Category)
+                        .and_then(|v| Category::from_code(v as u8))
+                        .ok_or_else(missing)?,
+                ),
+                GroupBy::PaymentMethod => GroupKey::PaymentMethod(
+                    c.get(Column::PaymentMethod)
+                        .and_then(|v| PaymentMethod::from_code(v as u8))
+                        .ok_or_else(missing)?,
+                ),
+                GroupBy::Day => {
+                    GroupKey::Day(BusinessDay(c.get(Column::Day).ok_or_else(missing)? as i32))
+                }
+                GroupBy::Month => GroupKey::Month(Month::of_utc(c.at)),
+                GroupBy::Nothing => GroupKey::All,
+            };
+            let currency = match last {
+                Some((org, currency)) if org == c.org => currency,
+                _ => {
+                    let currency = self.currency_of(c.org).ok_or(Error::UnknownOrg(c.org))?;
+                    last = Some((c.org, currency));
+                    currency
+                }
+            };
+            let amount = c.get(Column::Amount).ok_or_else(missing)?;
+            let g = groups.entry((currency, key)).or_insert(Group {
+                key,
+                currency,
+                sum: Money(0),
+                count: 0,
+                min: Money(amount),
+                max: Money(amount),
+            });
+            g.sum = Money(
+                g.sum
+                    .0
+                    .checked_add(amount)
+                    .ok_or_else(|| Error::InvalidArgument("sum overflows i64".into()))?,
+            );
+            g.count += 1;
+            g.min = g.min.min(Money(amount));
+            g.max = g.max.max(Money(amount));
+        }
+        Ok(())
     }
-    Ok(())
 }

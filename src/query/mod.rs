@@ -14,5 +14,6 @@ pub use builder::{Cursor, GroupBy, Order, Query, Tables, MAX_QUERY_LIMIT};
 pub use exec::{Group, GroupKey, ProjectedRow, QueryOutput, Value};
 pub use plan::{Access, Plan};
 pub use reports::{
-    CategoryLine, DailyReport, LedgerLine, MethodLine, MonthlyReport, PendingLine, TopLine,
+    CategoryLine, CurrencyTotal, DailyReport, LedgerLine, MethodLine, MonthlyReport, PendingLine,
+    TopLine,
 };

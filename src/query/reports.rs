@@ -3,7 +3,7 @@
 use crate::error::{Error, Result};
 use crate::limits::MAX_LIST_ENTRIES;
 use crate::model::{
-    BusinessDay, Category, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
+    BusinessDay, Category, Currency, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
 };
 use crate::state::index::def::current_status;
 use crate::state::ledger::{OrgMonthLedger, PartitionId, Row};
@@ -56,10 +56,18 @@ pub struct PendingLine {
     pub category: Category,
 }
 
-/// One org of a top list (Q5).
+/// One org of a top list (Q5) or of a chain report, with the org's currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopLine {
     pub org: OrgId,
+    pub currency: Currency,
+    pub total: Money,
+}
+
+/// The sum of the amounts of one currency: aggregates across orgs never add two currencies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CurrencyTotal {
+    pub currency: Currency,
     pub total: Money,
 }
 
@@ -298,7 +306,14 @@ impl State {
         Ok(out)
     }
 
-    /// Q5: the `limit` orgs with the largest revenue (signed sum) in a UTC month, ties by org id.
+    /// The currency of a registered org.
+    pub(crate) fn currency_of(&self, org: OrgId) -> Option<Currency> {
+        self.orgs.get(&org).map(|o| Currency(o.record.currency))
+    }
+
+    /// Q5: the `limit` orgs with the largest revenue (signed sum) in a UTC month, ties by org id,
+    /// ranked within each currency (amounts of two currencies are never compared): the lines
+    /// come by currency code, then rank, at most `limit` per currency.
     pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
         check_limit(limit)?;
         let Some(bucket) = self.ledgers.get(&PartitionId {
@@ -307,43 +322,67 @@ impl State {
         }) else {
             return Ok(Vec::new());
         };
-        let mut all: Vec<TopLine> = bucket
-            .orgs
-            .iter()
-            .filter(|(_, l)| !l.rows.is_empty())
-            .map(|(org, l)| TopLine {
+        let mut by_currency: BTreeMap<Currency, Vec<TopLine>> = BTreeMap::new();
+        for (org, l) in bucket.orgs.iter().filter(|(_, l)| !l.rows.is_empty()) {
+            let currency = self.currency_of(*org).ok_or(Error::UnknownOrg(*org))?;
+            by_currency.entry(currency).or_default().push(TopLine {
                 org: *org,
+                currency,
                 total: Money(l.total),
-            })
-            .collect();
-        let by_rank = |a: &TopLine, b: &TopLine| b.total.cmp(&a.total).then(a.org.cmp(&b.org));
-        if all.len() > limit {
-            all.select_nth_unstable_by(limit - 1, by_rank);
-            all.truncate(limit);
+            });
         }
-        all.sort_unstable_by(by_rank);
-        Ok(all)
+        let by_rank = |a: &TopLine, b: &TopLine| b.total.cmp(&a.total).then(a.org.cmp(&b.org));
+        let mut out = Vec::new();
+        for mut all in by_currency.into_values() {
+            if all.len() > limit {
+                all.select_nth_unstable_by(limit - 1, by_rank);
+                all.truncate(limit);
+            }
+            all.sort_unstable_by(by_rank);
+            out.extend(all);
+        }
+        Ok(out)
     }
 
-    /// Revenue of several orgs (a chain) in a month, per org and in total.
-    pub fn chain_revenue(&self, orgs: &[OrgId], month: Month) -> Result<(Vec<TopLine>, Money)> {
+    /// Revenue of several orgs (a chain) in a month: per org in the order given, and one total
+    /// per currency (by code). An org listed twice is refused: it would be counted twice.
+    pub fn chain_revenue(
+        &self,
+        orgs: &[OrgId],
+        month: Month,
+    ) -> Result<(Vec<TopLine>, Vec<CurrencyTotal>)> {
         if orgs.len() > MAX_LIST_ENTRIES {
             return Err(Error::InvalidArgument("too many orgs".into()));
         }
+        let mut seen = std::collections::BTreeSet::new();
         let mut lines = Vec::with_capacity(orgs.len());
-        let mut total = 0i64;
+        let mut totals: BTreeMap<Currency, i64> = BTreeMap::new();
         for &org in orgs {
-            self.known(org)?;
+            if !seen.insert(org) {
+                return Err(Error::InvalidArgument(format!(
+                    "org {org} is listed more than once"
+                )));
+            }
+            let currency = self.currency_of(org).ok_or(Error::UnknownOrg(org))?;
             let sum = self
                 .ledger(Kind::Revenue, month, org)
                 .map_or(0, |l| l.total);
-            total = total.checked_add(sum).ok_or_else(overflow)?;
+            let total = totals.entry(currency).or_default();
+            *total = total.checked_add(sum).ok_or_else(overflow)?;
             lines.push(TopLine {
                 org,
+                currency,
                 total: Money(sum),
             });
         }
-        Ok((lines, Money(total)))
+        let totals = totals
+            .into_iter()
+            .map(|(currency, total)| CurrencyTotal {
+                currency,
+                total: Money(total),
+            })
+            .collect();
+        Ok((lines, totals))
     }
 
     /// The night audit of one org and business day: balance, revenue and expense by category,

@@ -34,39 +34,31 @@ fn month(m: u32) -> Result<Month> {
         .ok_or_else(|| Error::InvalidArgument(format!("month {m} is not 1..=12")))
 }
 
-/// Runs one instance. An org that does not exist has no rows: 0 or empty lists, as a SQL engine
-/// answers.
+/// Runs one instance. Q1–Q4 about an org that is not registered are `Error::UnknownOrg`, as
+/// `Db::balance` and every other per-org read answer: such an org has no currency, no opening
+/// balance and no rows, and a 0 or an empty list would pass for a real answer. (A SQL engine
+/// answers 0 or nothing; hotel-ledger-v1 only asks about registered orgs.)
 pub fn execute(view: &Snapshot, q: &QueryInstance) -> Result<Outcome> {
-    let known = |org: u64| view.org(OrgId(org)).is_some();
+    let known = |org: u64| {
+        let org = OrgId(org);
+        view.org(org).map(|_| org).ok_or(Error::UnknownOrg(org))
+    };
     Ok(match *q {
-        QueryInstance::Q1 { org, day } if known(org) => {
-            Outcome::Closing(view.closing_with_cost(OrgId(org), BusinessDay(day))?.0)
+        QueryInstance::Q1 { org, day } => {
+            Outcome::Closing(view.closing_with_cost(known(org)?, BusinessDay(day))?.0)
         }
-        QueryInstance::Q1 { .. } => Outcome::Closing(Money(0)),
-        QueryInstance::Q2 { org, month: m } if known(org) => {
-            let (revenue, expense, net) = view.month_totals(OrgId(org), month(m)?)?;
+        QueryInstance::Q2 { org, month: m } => {
+            let (revenue, expense, net) = view.month_totals(known(org)?, month(m)?)?;
             Outcome::Month {
                 revenue,
                 expense,
                 net,
             }
         }
-        QueryInstance::Q2 { month: m, .. } => {
-            month(m)?;
-            Outcome::Month {
-                revenue: Vec::new(),
-                expense: Vec::new(),
-                net: Money(0),
-            }
+        QueryInstance::Q3 { org, from, to } => {
+            Outcome::Page(view.ledger_page(known(org)?, from, to, Q3_ROWS)?)
         }
-        QueryInstance::Q3 { org, from, to } if known(org) => {
-            Outcome::Page(view.ledger_page(OrgId(org), from, to, Q3_ROWS)?)
-        }
-        QueryInstance::Q3 { .. } => Outcome::Page(Vec::new()),
-        QueryInstance::Q4 { org } if known(org) => {
-            Outcome::Pending(view.pending_expenses(OrgId(org), Q4_ROWS)?)
-        }
-        QueryInstance::Q4 { .. } => Outcome::Pending(Vec::new()),
+        QueryInstance::Q4 { org } => Outcome::Pending(view.pending_expenses(known(org)?, Q4_ROWS)?),
         QueryInstance::Q5 { month: m } => Outcome::Top(view.top_revenue(month(m)?, Q5_ROWS)?),
     })
 }

@@ -426,6 +426,96 @@ pub fn source_end(dir: &Path, db_id: u64) -> Result<u64> {
     }
 }
 
+/// Where a replica stands against the log it follows.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncState {
+    /// The source's last frame is the replica's last frame.
+    CaughtUp,
+    /// The source has frames after the replica's last one (and continues its chain).
+    Behind,
+    /// The replica has applied past the source's end (e.g. pointed at an older copy of the log).
+    Ahead,
+    /// The source is another database, or its frame at the replica's LSN is not the one the
+    /// replica applied (the checksum chains differ): following it would be refused.
+    Diverged,
+}
+
+impl SyncState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SyncState::CaughtUp => "caught_up",
+            SyncState::Behind => "behind",
+            SyncState::Ahead => "ahead",
+            SyncState::Diverged => "diverged",
+        }
+    }
+}
+
+/// A replica compared with a source log: [`sync_status`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SyncStatus {
+    pub state: SyncState,
+    /// The source's last LSN (`None` when the source is another database's log).
+    pub source_lsn: Option<u64>,
+    /// Frames the replica lacks: `Some` only when caught up (0) or behind.
+    pub lag_lsn: Option<u64>,
+    /// Why the state is `Diverged` (or `Ahead`), for people.
+    pub detail: Option<String>,
+}
+
+/// Compares a replica at LSN `applied` (whose frame has checksum `applied_crc`) of database
+/// `db_id` with the log in `dir`: reads the source from the replica's position on, every frame
+/// and the checksum chain checked, and tells caught up, behind (by how many frames), ahead or
+/// diverged. Other failures (I/O, a damaged or gapped source) are errors.
+pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Result<SyncStatus> {
+    let diverged = |source_lsn: Option<u64>, why: String| SyncStatus {
+        state: SyncState::Diverged,
+        source_lsn,
+        lag_lsn: None,
+        detail: Some(why),
+    };
+    let ahead = |source_lsn: u64| SyncStatus {
+        state: SyncState::Ahead,
+        source_lsn: Some(source_lsn),
+        lag_lsn: None,
+        detail: Some(format!(
+            "the replica is at LSN {applied}, the source ends at {source_lsn}"
+        )),
+    };
+    let mut follower = LogFollower::new(dir, db_id, applied, applied_crc);
+    let mut lag = 0u64;
+    loop {
+        match follower.poll(4 << 20) {
+            Ok(frames) if frames.is_empty() => break,
+            Ok(frames) => lag += frames.len() as u64,
+            Err(Error::Replica(ReplicaError::AheadOfSource { source_lsn, .. })) => {
+                return Ok(ahead(source_lsn))
+            }
+            Err(Error::Replica(e @ ReplicaError::ForeignLog { .. })) => {
+                return Ok(diverged(None, e.to_string()))
+            }
+            Err(Error::Replica(e @ ReplicaError::Diverged { .. })) => {
+                let end = source_end(dir, db_id).ok();
+                return Ok(diverged(end, e.to_string()));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if lag == 0 && applied > 0 && list_segments(&crate::io::StdFs, dir)?.is_empty() {
+        return Ok(ahead(0)); // an empty source
+    }
+    Ok(SyncStatus {
+        state: if lag == 0 {
+            SyncState::CaughtUp
+        } else {
+            SyncState::Behind
+        },
+        source_lsn: Some(applied + lag),
+        lag_lsn: Some(lag),
+        detail: None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -13,7 +13,7 @@ pub mod follow;
 pub mod pool;
 mod stripe;
 
-pub use follow::{read_segments, LogFollower, ShippedFrame};
+pub use follow::{read_segments, sync_status, LogFollower, ShippedFrame, SyncState, SyncStatus};
 pub use pool::{
     Balancing, BreakerState, Consistency, NodeStatus, PoolOptions, PoolRead, PoolStatus, ReadPool,
 };

@@ -97,8 +97,17 @@ impl OrgMonthLedger {
     /// Builds the parts this ledger lacks (an index created after it was materialized).
     /// Returns whether it built any.
     pub fn backfill(&mut self, catalog: &IndexCatalog, kind: Kind) -> bool {
-        if !self.has_indexes() || self.indexes.len() >= catalog.count(kind) {
+        if self.indexes.len() >= catalog.count(kind) {
             return false;
+        }
+        if !self.has_indexes() {
+            // A large ledger without parts: its table had no index when it grew past the
+            // threshold (every index dropped). It gets every part now.
+            if self.rows.len() < INDEX_MIN_ROWS {
+                return false;
+            }
+            self.materialize(catalog, kind);
+            return true;
         }
         for (slot, def) in catalog.of_table(kind).skip(self.indexes.len()) {
             let mut part = IndexPart::default();
@@ -120,6 +129,10 @@ impl OrgMonthLedger {
 
     fn materialize(&mut self, catalog: &IndexCatalog, kind: Kind) {
         self.indexes = vec![IndexPart::default(); catalog.count(kind)];
+        if self.indexes.is_empty() {
+            // The table has no index: nothing to build (and no pass over the rows per insert).
+            return;
+        }
         for (key, row) in &self.rows {
             for (slot, def) in catalog.of_table(kind) {
                 if def.admits(row) {

@@ -237,6 +237,12 @@ impl<'a> Validator<'a> {
         }
         let tz = Tz::from_str(&org.time_zone)
             .map_err(|_| invalid(format!("unknown IANA time zone {:?}", org.time_zone)))?;
+        if !org.currency.is_known() {
+            return Err(Rejection::UnknownCurrency {
+                org: org.id,
+                code: String::from_utf8_lossy(&org.currency.0).into_owned(),
+            });
+        }
         if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&org.created_at) {
             return Err(invalid(format!(
                 "created_at {} out of range",

@@ -58,10 +58,11 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         params.events as f64 / seconds
     );
     let day = BusinessDay(FIRST_DAY + 180);
-    output::daily(&db.read().daily_report(OrgId(1), day)?, false);
+    let currencies = output::Currencies::of(&db);
+    output::daily(&db.read().daily_report(OrgId(1), day)?, &currencies, false);
     let balance = db.balance(OrgId(1), BusinessDay(FIRST_DAY + 365))?;
     print!("year-end balance: ");
-    output::balance(&balance, false);
+    output::balance(&balance, &currencies, false);
     let closing = Instant::now();
     db.close()?;
     println!(

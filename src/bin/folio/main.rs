@@ -567,8 +567,11 @@ fn month_arg(s: &str) -> Result<folio::Month, Error> {
 }
 
 fn currency_arg(s: &str) -> Result<Currency, Error> {
-    Currency::parse(s)
-        .ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not an ISO 4217 code like EUR")))
+    Currency::parse(s).ok_or_else(|| {
+        Error::InvalidArgument(format!(
+            "{s:?} is not an active ISO 4217 currency code (three capital letters, e.g. EUR, JPY)"
+        ))
+    })
 }
 
 #[cfg(feature = "compare")]
@@ -751,8 +754,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Balance { org, day, json } => {
             let db = reader(&data)?;
             let balance = db.balance(OrgId(org), day_arg(&day)?)?;
+            let currencies = output::Currencies::of(&db);
             db.close()?;
-            output::balance(&balance, json);
+            output::balance(&balance, &currencies, json);
         }
         Command::Balances {
             org,
@@ -762,9 +766,10 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let db = reader(&data)?;
             let rows = db.balances(OrgId(org), day_arg(&from)?, day_arg(&to)?)?;
+            let currencies = output::Currencies::of(&db);
             db.close()?;
             for row in &rows {
-                output::balance(row, json);
+                output::balance(row, &currencies, json);
             }
         }
         Command::Entries {
@@ -775,8 +780,9 @@ fn run(cli: Cli) -> Result<(), Error> {
         } => {
             let db = reader(&data)?;
             let entries = db.entries(OrgId(org), time_arg(&from)?, time_arg(&to)?)?;
+            let currencies = output::Currencies::of(&db);
             db.close()?;
-            output::entries(&entries, json);
+            output::entries(&entries, &currencies, json);
         }
         Command::Checkpoint { out, json } => {
             let db = reader(&data)?;
@@ -874,12 +880,13 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Query(args) => {
             let db = reader(&data)?;
             let query = output::build_query(&args)?;
+            let currencies = output::Currencies::of(&db);
             let result = if args.explain {
                 db.explain(&query)
                     .map(|plan| output::plan(&plan, args.json))
             } else {
                 db.query(&query)
-                    .map(|out| output::query_output(&out, args.json))
+                    .map(|out| output::query_output(&out, &currencies, args.json))
             };
             db.close()?;
             result?;
@@ -1065,12 +1072,15 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
             let base = folio::db::edge::Base::read(data)?;
             let db = reader(data)?;
             let applied = db.visible_lsn().0;
-            let source = match &log {
-                Some(dir) => Some(folio::replica::follow::source_end(dir, db.db_id())?),
-                None => None,
-            };
+            let sync = log
+                .as_ref()
+                .map(|dir| folio::replica::sync_status(dir, db.db_id(), applied, db.log_crc()));
             db.close()?;
-            let lag = source.map(|s| s.saturating_sub(applied));
+            let sync = sync.transpose()?;
+            let state = sync.as_ref().map(|s| s.state.as_str());
+            let source = sync.as_ref().and_then(|s| s.source_lsn);
+            let lag = sync.as_ref().and_then(|s| s.lag_lsn);
+            let detail = sync.as_ref().and_then(|s| s.detail.clone());
             if json {
                 let v = serde_json::json!({
                     "data": data.display().to_string(),
@@ -1078,16 +1088,20 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
                     "base_lsn": base.map(|b| b.lsn),
                     "applied_lsn": applied,
                     "source_lsn": source,
+                    "state": state,
                     "lag_lsn": lag,
+                    "detail": detail,
                 });
                 println!("{v}");
             } else {
                 println!(
-                    "{}: applied LSN {applied}, base {:?}, source {:?}, lag {:?}",
+                    "{}: applied LSN {applied}, base {:?}, source {:?}, state {}, lag {:?}{}",
                     data.display(),
                     base.map(|b| b.lsn),
                     source,
-                    lag
+                    state.unwrap_or("unknown (no --log)"),
+                    lag,
+                    detail.map(|d| format!(" ({d})")).unwrap_or_default()
                 );
             }
         }

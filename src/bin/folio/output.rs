@@ -5,10 +5,11 @@ use folio::bench::BenchReport;
 use folio::query::workload::answer;
 use folio::query::{CategoryLine, DailyReport, MonthlyReport};
 use folio::workload::{InputFormat, WorkloadEvent};
-use folio::{DayBalance, Error, LedgerEntry, Org};
+use folio::{Currency, DayBalance, Error, LedgerEntry, Org};
 use folio::{Db, OrgId, VerifyReport};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
+use std::collections::HashMap;
 use std::io::BufRead;
 use std::io::Write;
 use std::path::Path;
@@ -33,9 +34,31 @@ pub fn events_bar(total: u64) -> ProgressBar {
     bar
 }
 
-pub fn balance_json(b: &DayBalance) -> serde_json::Value {
+/// Every org's currency, taken while the database is open: amounts print with their currency's
+/// ISO 4217 minor-unit digits, and JSON answers name it.
+pub struct Currencies(HashMap<OrgId, Currency>);
+
+impl Currencies {
+    pub fn of(db: &Db) -> Currencies {
+        Currencies(
+            db.read()
+                .orgs()
+                .into_iter()
+                .map(|o| (o.id, o.currency))
+                .collect(),
+        )
+    }
+
+    /// The org's currency (`???`, shown with 2 digits, for an org not registered).
+    pub fn get(&self, org: OrgId) -> Currency {
+        self.0.get(&org).copied().unwrap_or(Currency(*b"???"))
+    }
+}
+
+pub fn balance_json(b: &DayBalance, currency: Currency) -> serde_json::Value {
     json!({
         "org_id": b.org.0,
+        "currency": currency.as_str(),
         "day": b.day.to_string(),
         "opening": b.opening.0,
         "revenue": b.revenue.0,
@@ -46,27 +69,30 @@ pub fn balance_json(b: &DayBalance) -> serde_json::Value {
     })
 }
 
-pub fn balance(b: &DayBalance, json: bool) {
+pub fn balance(b: &DayBalance, currencies: &Currencies, json: bool) {
+    let currency = currencies.get(b.org);
     if json {
-        println!("{}", balance_json(b));
+        println!("{}", balance_json(b, currency));
     } else {
+        let m = |amount: folio::Money| amount.display_in(currency);
         println!(
             "org {} {}: opening {} + revenue {} ({} rows) - expense {} ({} rows) = closing {}",
             b.org,
             b.day,
-            b.opening,
-            b.revenue,
+            m(b.opening),
+            m(b.revenue),
             b.revenue_count,
-            b.expense,
+            m(b.expense),
             b.expense_count,
-            b.closing
+            m(b.closing)
         );
     }
 }
 
-pub fn entry_json(e: &LedgerEntry) -> serde_json::Value {
+pub fn entry_json(e: &LedgerEntry, currency: Currency) -> serde_json::Value {
     json!({
         "org_id": e.org.0,
+        "currency": currency.as_str(),
         "entry_id": e.id.0,
         "kind": e.kind.as_str(),
         "occurred_at": e.occurred_at,
@@ -82,12 +108,13 @@ pub fn entry_json(e: &LedgerEntry) -> serde_json::Value {
     })
 }
 
-pub fn entries(entries: &[LedgerEntry], json: bool) {
+pub fn entries(entries: &[LedgerEntry], currencies: &Currencies, json: bool) {
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
     for e in entries {
+        let currency = currencies.get(e.org);
         let _ = if json {
-            writeln!(out, "{}", entry_json(e))
+            writeln!(out, "{}", entry_json(e, currency))
         } else {
             let note = match (e.reverses, e.reversed_by) {
                 (Some(r), _) => format!(" reverses {r}"),
@@ -101,7 +128,7 @@ pub fn entries(entries: &[LedgerEntry], json: bool) {
                 e.day,
                 e.id,
                 e.kind,
-                e.amount.to_string(),
+                e.amount.display_in(currency).to_string(),
                 e.category,
                 e.payment_method,
                 e.status.map_or("", |s| s.as_str()),
@@ -122,7 +149,11 @@ pub fn orgs(orgs: &[Org], json: bool) {
         } else {
             println!(
                 "{} {} {} {} opening {}",
-                o.id, o.name, o.currency, o.time_zone, o.opening_balance
+                o.id,
+                o.name,
+                o.currency,
+                o.time_zone,
+                o.opening_balance.display_in(o.currency)
             );
         }
     }
@@ -207,11 +238,15 @@ pub fn verify(r: &VerifyReport, json: bool) {
     }
 }
 
-/// Runs every query instance of a JSON Lines file, one answer per line, in input order.
+/// Runs every query instance of a JSON Lines file, one answer per line, in input order. An
+/// instance about an unregistered org is answered by an error object,
+/// `{"error":{"kind":"unknown_org","org_id":N,"message":"..."}}`, and the run goes on; the command
+/// then fails, naming how many lines carry an error.
 pub fn queries(db: &Db, file: &Path) -> Result<(), Error> {
     let input = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut errors = 0u64;
     for (n, line) in std::io::BufReader::new(input).lines().enumerate() {
         let line = line.map_err(|e| Error::io(file, e))?;
         if line.trim().is_empty() {
@@ -224,10 +259,23 @@ pub fn queries(db: &Db, file: &Path) -> Result<(), Error> {
         };
         let q = folio::workload::QueryInstance::parse_json_line(&line)
             .map_err(|e| bad(e.to_string()))?;
-        let value = answer(&db.read(), &q).map_err(|e| bad(e.to_string()))?;
+        let value = match answer(&db.read(), &q) {
+            Ok(value) => value,
+            Err(e @ Error::UnknownOrg(org)) => {
+                errors += 1;
+                json!({"error": {"kind": "unknown_org", "org_id": org.0, "message": e.to_string()}})
+            }
+            Err(e) => return Err(bad(e.to_string())),
+        };
         writeln!(out, "{value}").map_err(|e| Error::io("<stdout>", e))?;
     }
-    out.flush().map_err(|e| Error::io("<stdout>", e))
+    out.flush().map_err(|e| Error::io("<stdout>", e))?;
+    if errors > 0 {
+        return Err(Error::InvalidArgument(format!(
+            "{errors} queries are about unregistered orgs (their lines carry an error)"
+        )));
+    }
+    Ok(())
 }
 
 fn category_json(lines: &[CategoryLine]) -> Vec<serde_json::Value> {
@@ -237,18 +285,19 @@ fn category_json(lines: &[CategoryLine]) -> Vec<serde_json::Value> {
         .collect()
 }
 
-fn print_categories(title: &str, lines: &[CategoryLine]) {
+fn print_categories(title: &str, lines: &[CategoryLine], currency: Currency) {
     for l in lines {
         println!(
             "  {title:<7} {:<13} {:>14} ({} rows)",
             l.category,
-            l.total.to_string(),
+            l.total.display_in(currency).to_string(),
             l.count
         );
     }
 }
 
-pub fn daily(r: &DailyReport, json: bool) {
+pub fn daily(r: &DailyReport, currencies: &Currencies, json: bool) {
+    let currency = currencies.get(r.balance.org);
     if json {
         let methods: Vec<_> = r
             .by_method
@@ -257,27 +306,28 @@ pub fn daily(r: &DailyReport, json: bool) {
             .collect();
         println!(
             "{}",
-            json!({"balance": balance_json(&r.balance), "revenue": category_json(&r.revenue),
+            json!({"currency": currency.as_str(), "balance": balance_json(&r.balance, currency), "revenue": category_json(&r.revenue),
                    "expense": category_json(&r.expense), "by_payment_method": methods})
         );
         return;
     }
     println!("night audit, org {}, {}:", r.balance.org, r.balance.day);
-    println!("  opening {:>22}", r.balance.opening.to_string());
-    print_categories("revenue", &r.revenue);
-    print_categories("expense", &r.expense);
-    for m in &r.by_method {
+    let m = |amount: folio::Money| amount.display_in(currency).to_string();
+    println!("  opening {:>22}", m(r.balance.opening));
+    print_categories("revenue", &r.revenue, currency);
+    print_categories("expense", &r.expense, currency);
+    for l in &r.by_method {
         println!(
             "  net by {:<13}   {:>14} ({} rows)",
-            m.payment_method,
-            m.net.to_string(),
-            m.count
+            l.payment_method,
+            m(l.net),
+            l.count
         );
     }
-    println!("  closing {:>22}", r.balance.closing.to_string());
+    println!("  closing {:>22}", m(r.balance.closing));
 }
 
-fn monthly(r: &MonthlyReport, json: bool) {
+fn monthly(r: &MonthlyReport, currency: Currency, json: bool) {
     if json {
         let closings: Vec<_> = r
             .daily_closing
@@ -286,48 +336,53 @@ fn monthly(r: &MonthlyReport, json: bool) {
             .collect();
         println!(
             "{}",
-            json!({"org_id": r.org.0, "month": r.month.to_string(), "revenue": category_json(&r.revenue),
+            json!({"org_id": r.org.0, "currency": currency.as_str(), "month": r.month.to_string(), "revenue": category_json(&r.revenue),
                    "expense": category_json(&r.expense), "net": r.net.0, "daily_closing": closings})
         );
         return;
     }
+    let m = |amount: folio::Money| amount.display_in(currency).to_string();
     println!("monthly report, org {}, {}:", r.org, r.month);
-    print_categories("revenue", &r.revenue);
-    print_categories("expense", &r.expense);
-    println!("  net {:>26}", r.net.to_string());
+    print_categories("revenue", &r.revenue, currency);
+    print_categories("expense", &r.expense, currency);
+    println!("  net {:>26}", m(r.net));
     for (day, closing) in &r.daily_closing {
-        println!("  {day} closing {:>14}", closing.to_string());
+        println!("  {day} closing {:>14}", m(*closing));
     }
 }
 
 pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
     let view = db.read();
+    let currencies = Currencies::of(db);
     match command {
         ReportCommand::Daily { org, day, json } => {
             let day = folio::BusinessDay::parse(&day).ok_or_else(|| {
                 Error::InvalidArgument(format!("{day:?} is not a date YYYY-MM-DD"))
             })?;
-            daily(&view.daily_report(OrgId(org), day)?, json);
+            daily(&view.daily_report(OrgId(org), day)?, &currencies, json);
         }
         ReportCommand::Monthly { org, month, json } => {
             monthly(
                 &view.monthly_report(OrgId(org), crate::month_arg(&month)?)?,
+                currencies.get(OrgId(org)),
                 json,
             );
         }
         ReportCommand::Pending { org, limit, json } => {
+            let currency = currencies.get(OrgId(org));
             for l in view.pending_expenses(OrgId(org), limit)? {
                 if json {
                     println!(
                         "{}",
-                        json!({"entry_id": l.entry_id, "occurred_at": l.occurred_at, "amount": l.amount.0, "category": l.category.as_str()})
+                        json!({"entry_id": l.entry_id, "occurred_at": l.occurred_at, "amount": l.amount.0,
+                               "currency": currency.as_str(), "category": l.category.as_str()})
                     );
                 } else {
                     println!(
                         "{} {:>10} {:>14} {}",
                         l.occurred_at,
                         l.entry_id,
-                        l.amount.to_string(),
+                        l.amount.display_in(currency).to_string(),
                         l.category
                     );
                 }
@@ -341,31 +396,54 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
                 .map_err(|_| {
                     Error::InvalidArgument(format!("{orgs:?} is not a list of org ids"))
                 })?;
-            let (lines, total) = view.chain_revenue(&ids, crate::month_arg(&month)?)?;
+            let (lines, totals) = view.chain_revenue(&ids, crate::month_arg(&month)?)?;
             if json {
-                let per: Vec<_> = lines
+                let per: Vec<_> = lines.iter().map(top_json).collect();
+                let sums: Vec<_> = totals
                     .iter()
-                    .map(|l| json!({"org_id": l.org.0, "total": l.total.0}))
+                    .map(|t| json!({"currency": t.currency.as_str(), "total": t.total.0}))
                     .collect();
-                println!("{}", json!({"orgs": per, "total": total.0}));
+                // `total` and `currency` only when one currency: never a sum of two.
+                let single = match totals.as_slice() {
+                    [t] => Some(t),
+                    _ => None,
+                };
+                println!(
+                    "{}",
+                    json!({"orgs": per, "totals": sums, "currency": single.map(|t| t.currency.as_str()),
+                           "total": single.map(|t| t.total.0)})
+                );
             } else {
                 for l in &lines {
-                    println!("{:>10} {:>16}", l.org, l.total.to_string());
+                    print_top(&l.org.to_string(), l.currency, l.total);
                 }
-                println!("{:>10} {:>16}", "total", total.to_string());
+                for t in &totals {
+                    print_top("total", t.currency, t.total);
+                }
             }
         }
         ReportCommand::Top { month, limit, json } => {
             for l in view.top_revenue(crate::month_arg(&month)?, limit)? {
                 if json {
-                    println!("{}", json!({"org_id": l.org.0, "total": l.total.0}));
+                    println!("{}", top_json(&l));
                 } else {
-                    println!("{:>10} {:>16}", l.org, l.total.to_string());
+                    print_top(&l.org.to_string(), l.currency, l.total);
                 }
             }
         }
     }
     Ok(())
+}
+
+fn top_json(l: &folio::query::TopLine) -> serde_json::Value {
+    json!({"org_id": l.org.0, "currency": l.currency.as_str(), "total": l.total.0})
+}
+
+fn print_top(label: &str, currency: Currency, total: folio::Money) {
+    println!(
+        "{label:>10} {currency} {:>16}",
+        total.display_in(currency).to_string()
+    );
 }
 
 fn parse_arg<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, Error> {
@@ -489,7 +567,7 @@ pub fn plan(p: &folio::query::Plan, json: bool) {
     }
 }
 
-pub fn query_output(out: &folio::query::QueryOutput, json_out: bool) {
+pub fn query_output(out: &folio::query::QueryOutput, currencies: &Currencies, json_out: bool) {
     use folio::query::{GroupKey, QueryOutput};
     let print_next = |next: &Option<folio::query::Cursor>| {
         if let Some(c) = next {
@@ -502,7 +580,7 @@ pub fn query_output(out: &folio::query::QueryOutput, json_out: bool) {
     };
     match out {
         QueryOutput::Rows { rows, next } => {
-            entries(rows, json_out);
+            entries(rows, currencies, json_out);
             print_next(next);
         }
         QueryOutput::Projected {
@@ -511,8 +589,10 @@ pub fn query_output(out: &folio::query::QueryOutput, json_out: bool) {
             next,
         } => {
             for row in rows {
+                let currency = currencies.get(row.org);
                 let mut object = serde_json::Map::new();
                 object.insert("org_id".into(), json!(row.org.0));
+                object.insert("currency".into(), json!(currency.as_str()));
                 object.insert("kind".into(), json!(row.kind.as_str()));
                 for (column, value) in columns.iter().zip(&row.values) {
                     object.insert(column.name().into(), value_json(value));
@@ -520,8 +600,14 @@ pub fn query_output(out: &folio::query::QueryOutput, json_out: bool) {
                 if json_out {
                     println!("{}", serde_json::Value::Object(object));
                 } else {
-                    let text: Vec<String> =
-                        object.iter().map(|(k, v)| format!("{k}={v}")).collect();
+                    let mut text = vec![format!("org_id={} kind={}", row.org, row.kind)];
+                    for (column, value) in columns.iter().zip(&row.values) {
+                        let shown = match value {
+                            folio::query::Value::Amount(m) => m.display_in(currency).to_string(),
+                            other => value_json(other).to_string(),
+                        };
+                        text.push(format!("{}={shown}", column.name()));
+                    }
                     println!("{}", text.join(" "));
                 }
             }
@@ -539,15 +625,18 @@ pub fn query_output(out: &folio::query::QueryOutput, json_out: bool) {
                 if json_out {
                     println!(
                         "{}",
-                        json!({"group": key, "sum": g.sum.0, "count": g.count, "min": g.min.0, "max": g.max.0})
+                        json!({"group": key, "currency": g.currency.as_str(), "sum": g.sum.0,
+                               "count": g.count, "min": g.min.0, "max": g.max.0})
                     );
                 } else {
+                    let m = |amount: folio::Money| amount.display_in(g.currency).to_string();
                     println!(
-                        "{key:<14} sum {:>14} count {:>8} min {:>12} max {:>12}",
-                        g.sum.to_string(),
+                        "{key:<14} {} sum {:>14} count {:>8} min {:>12} max {:>12}",
+                        g.currency,
+                        m(g.sum),
                         g.count,
-                        g.min.to_string(),
-                        g.max.to_string()
+                        m(g.min),
+                        m(g.max)
                     );
                 }
             }
