@@ -37,7 +37,7 @@ pub mod wal;
 pub mod workload;
 
 pub use db::{Db, Durability, Options, ReadView, RecoveryReport, Snapshot, Ticket, VerifyReport};
-pub use error::{CorruptionKind, Error, Rejection, ReplicaError, Result};
+pub use error::{BatchError, CorruptionKind, Error, Rejection, ReplicaError, Result};
 pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money, Month,
     Op, Org, OrgId, PayExpense, PaymentMethod, Reversal, Timestamp,

@@ -11,7 +11,7 @@ pub use open::RecoveryReport;
 pub use options::{Durability, Options};
 pub use verify::VerifyReport;
 
-use crate::error::{Error, Result};
+use crate::error::{BatchError, Error, Result};
 use crate::model::{Batch, BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
 use crate::query::{DailyReport, LedgerLine, MonthlyReport, PendingLine, TopLine};
 use crate::state::balance::ReadCost;
@@ -72,6 +72,11 @@ impl Shared {
         self.poisoned.lock().clone()
     }
 
+    /// Why the committer stopped answering: poisoned, else closed.
+    fn closed_or_poisoned(&self) -> Error {
+        self.poison_reason().map_or(Error::Closed, Error::Poisoned)
+    }
+
     /// Writes every value changed since the last checkpoint to the store, then its LSN.
     fn checkpoint(&self) -> Result<CheckpointStats> {
         let _one_at_a_time = self.checkpoint_lock.lock();
@@ -106,19 +111,22 @@ pub struct Db {
 
 /// A batch in flight (see [`Db::submit`]).
 pub struct Ticket {
-    answer: Receiver<Result<Lsn>>,
+    answer: Receiver<Result<Lsn, BatchError>>,
     shared: Arc<Shared>,
 }
 
 impl Ticket {
     /// Waits until the batch is durable or rejected.
     pub fn wait(self) -> Result<Lsn> {
+        self.wait_op().map_err(|e| e.error)
+    }
+
+    /// As [`Ticket::wait`], and a rejection names the operation of the batch at fault
+    /// ([`BatchError::op_index`]), so that a loader can point at the input it came from.
+    pub fn wait_op(self) -> Result<Lsn, BatchError> {
         match self.answer.recv() {
             Ok(result) => result,
-            Err(_) => Err(self
-                .shared
-                .poison_reason()
-                .map_or(Error::Closed, Error::Poisoned)),
+            Err(_) => Err(self.shared.closed_or_poisoned().into()),
         }
     }
 }
@@ -335,7 +343,10 @@ impl Db {
         self.tx
             .send(Command::Record(batch, reply))
             .map_err(|_| Error::Closed)?;
-        answer.recv().map_err(|_| Error::Closed)?
+        answer
+            .recv()
+            .map_err(|_| Error::Closed)?
+            .map_err(|e| e.error)
     }
 
     /// Queues a batch without waiting: the returned ticket yields what [`Db::record`] would.
@@ -416,11 +427,9 @@ impl Db {
         self.tx
             .send(Command::Index(record, reply))
             .map_err(|_| Error::Closed)?;
-        Ticket {
-            answer,
-            shared: self.shared.clone(),
-        }
-        .wait()
+        answer
+            .recv()
+            .unwrap_or_else(|_| Err(self.shared.closed_or_poisoned()))
     }
 
     /// Registers one org (a batch of one operation).

@@ -37,9 +37,34 @@ enum Command {
     /// Manage orgs.
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Load a hotel-ledger-v1 file (JSON Lines, or CSV when the name ends in .csv).
+    /// Load postings, reversals and expense payments (JSON Lines, or CSV when the name ends in
+    /// .csv; `-` reads standard input).
+    ///
+    /// JSON Lines, one object per line; the `op` key says what a line records:
+    ///   posting (no `op`, or "op":"post"; every hotel-ledger-v1 line):
+    ///     {"entry_id":1,"org_id":7,"kind":"expense","occurred_at":1704067218,"amount":719,
+    ///      "category":"supplies","payment_method":"cash","status":"pending"}
+    ///     (revenue: "status":null)
+    ///   reversal of entry `reverses` by a new entry `entry_id`, on the day of `occurred_at`:
+    ///     {"op":"reversal","org_id":7,"entry_id":9001,"reverses":1,"occurred_at":1704153600}
+    ///   payment of the pending expense `entry_id`:
+    ///     {"op":"payment","org_id":7,"entry_id":1,"paid_at":1704240000}
+    ///
+    /// CSV: the header line is optional. Eight fields are a posting:
+    ///   entry_id,org_id,kind,occurred_at,amount,category,payment_method,status
+    /// Eleven fields add op,reverses,paid_at (fields an op does not take stay empty):
+    ///   1,7,expense,1704067218,719,supplies,cash,pending,,,
+    ///   9001,7,,1704153600,,,,,reversal,1,
+    ///   1,7,,,,,,,payment,,1704240000
+    ///
+    /// Amounts are integer minor units, times UTC epoch seconds. A bad line stops the load:
+    /// nothing of its batch is recorded, and the error names the line and the lines recorded
+    /// before it. Loading the same file again is idempotent. See docs/CLI.md.
+    #[command(verbatim_doc_comment)]
     Ingest {
+        /// The file to load, or `-` for standard input (JSON Lines unless --format csv).
         file: PathBuf,
+        /// Lines per batch (each batch is recorded whole or not at all).
         #[arg(long, default_value_t = 1000)]
         batch: usize,
         /// Register unknown org ids (UTC, opening balance 0).
@@ -675,10 +700,15 @@ fn run(cli: Cli) -> Result<(), Error> {
                     }
                 }),
             };
-            let size = std::fs::metadata(&file)
-                .map_err(|e| Error::io(&file, e))?
-                .len();
-            let bar = output::bytes_bar(size);
+            let bar = if ingest::is_stdin(&file) {
+                indicatif::ProgressBar::hidden()
+            } else {
+                output::bytes_bar(
+                    std::fs::metadata(&file)
+                        .map_err(|e| Error::io(&file, e))?
+                        .len(),
+                )
+            };
             let summary = ingest::ingest_file(&db, &file, &options, |n| bar.inc(n));
             bar.finish_and_clear();
             let summary = summary?;
