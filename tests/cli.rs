@@ -799,3 +799,46 @@ fn date_errors_show_dates() {
     assert!(err.contains("day 0001-01-01 is outside"), "{err}");
     assert!(!err.contains("-719162"), "{err}");
 }
+
+#[test]
+fn generate_into_a_closed_pipe_exits_quietly() {
+    use std::io::Read as _;
+    for extra in [&[][..], &["--csv"][..], &["--queries", "100000"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
+            .args(["generate", "--events", "5000000"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run folio");
+        // Read a little, as `head` would, then close the pipe.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 4096];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{extra:?}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn init_with_a_bad_shard_count_leaves_no_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    for shards in ["0", "1025"] {
+        let err = failure(folio(&data, &["init", "--shards", shards]));
+        assert!(err.contains("shard count"), "{err}");
+        assert!(!data.exists(), "--shards {shards} left {}", data.display());
+    }
+    ok(folio(&data, &["init", "--shards", "1"]));
+}

@@ -328,7 +328,16 @@ impl Db {
     /// Opens (or creates) the database at `path`: loads the last checkpoint, replays the log after
     /// it, truncates a torn log tail, and starts the committer.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
-        open::open(path.as_ref(), options)
+        let path = path.as_ref();
+        let creating = options.create_if_missing
+            && !options
+                .vfs
+                .exists(&path.join(crate::store::meta::META_FILE));
+        if creating {
+            // Refused before the directory is made: a bad option leaves nothing behind.
+            options.check_create()?;
+        }
+        open::open(path, options)
     }
 
     /// Records a batch: validated whole, applied whole. Returns the batch's LSN once it is durable

@@ -13,6 +13,9 @@ use std::io::BufRead;
 use std::io::Write;
 use std::path::Path;
 
+/// The name errors writing to standard output carry.
+pub const STDOUT: &str = "<stdout>";
+
 pub fn bytes_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     if let Ok(style) =
@@ -135,7 +138,7 @@ pub fn generate(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut line = Vec::with_capacity(256);
-    let io = |e| Error::io("<stdout>", e);
+    let io = |e| Error::io(STDOUT, e);
     if let Some(header) = format.header() {
         writeln!(out, "{header}").map_err(io)?;
     }
@@ -222,9 +225,9 @@ pub fn queries(db: &Db, file: &Path) -> Result<(), Error> {
         let q = folio::workload::QueryInstance::parse_json_line(&line)
             .map_err(|e| bad(e.to_string()))?;
         let value = answer(&db.read(), &q).map_err(|e| bad(e.to_string()))?;
-        writeln!(out, "{value}").map_err(|e| Error::io("<stdout>", e))?;
+        writeln!(out, "{value}").map_err(|e| Error::io(STDOUT, e))?;
     }
-    out.flush().map_err(|e| Error::io("<stdout>", e))
+    out.flush().map_err(|e| Error::io(STDOUT, e))
 }
 
 fn category_json(lines: &[CategoryLine]) -> Vec<serde_json::Value> {
