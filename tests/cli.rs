@@ -842,3 +842,45 @@ fn init_with_a_bad_shard_count_leaves_no_directory() {
     }
     ok(folio(&data, &["init", "--shards", "1"]));
 }
+
+#[test]
+fn info_shows_what_the_database_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    let file = tmp.path().join("ops.jsonl");
+    std::fs::write(&file, OPS_JSONL).unwrap();
+    ok(folio(&data, &["init", "--shards", "2"]));
+    ok(ingest(&data, &file, &["--auto-org"]));
+    let info = json_lines(&ok(folio(&data, &["info", "--json"])));
+    let info = &info[0];
+    assert_eq!(info["shards"], 2);
+    assert_eq!(info["orgs"], 1);
+    assert_eq!(info["entries"], 4, "three postings and a reversal");
+    let lsn = info["lsn"].as_u64().unwrap();
+    assert!(lsn > 0);
+    let partitions = info["partitions"].as_array().unwrap();
+    let rows = |table: &str| {
+        partitions
+            .iter()
+            .find(|p| p["table"] == table && p["month"] == "2024-01")
+            .map(|p| (p["rows"].as_u64().unwrap(), p["bytes"].as_u64().unwrap()))
+            .unwrap()
+    };
+    assert_eq!(rows("revenues").0, 2, "{partitions:?}");
+    assert_eq!(rows("expenses").0, 2, "{partitions:?}");
+    assert!(rows("revenues").1 > 0);
+    assert_eq!(info["log"]["segments"], 1);
+    assert!(info["log"]["bytes"].as_u64().unwrap() > 0);
+    assert!(info["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["name"] == "expenses_pending"));
+    assert_eq!(info["recovery"]["lsn"], lsn);
+    assert_eq!(info["recovery"]["created"], false);
+    let text = ok(folio(&data, &["info"]));
+    assert!(
+        text.contains("1 orgs, 4 entries") && text.contains("last recovery:"),
+        "{text}"
+    );
+}

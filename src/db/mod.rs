@@ -2,11 +2,13 @@
 
 mod commit;
 pub mod edge;
+mod info;
 mod open;
 mod options;
 mod verify;
 
 pub use edge::CheckpointInfo;
+pub use info::{DbInfo, LogInfo, PartitionInfo};
 pub use open::RecoveryReport;
 pub use options::{Durability, Options};
 pub use verify::VerifyReport;

@@ -1,6 +1,7 @@
 //! The `folio` command: a thin layer over the library.
 
 mod demo;
+mod info;
 mod output;
 
 use clap::{Parser, Subcommand};
@@ -37,6 +38,13 @@ enum Command {
     /// Manage orgs.
     #[command(subcommand)]
     Org(OrgCommand),
+    /// What the database holds: orgs, ledger partitions (table, month) with rows and estimated
+    /// bytes, log segments and bytes, the LSN, the indexes and what opening it found.
+    Info {
+        /// Print one JSON object instead of text (keys: docs/CLI.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Load postings, reversals and expense payments (JSON Lines, or CSV when the name ends in
     /// .csv; `-` reads standard input).
     ///
@@ -737,6 +745,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             let lsn = db.register_org(org)?;
             db.close()?;
             println!("org {id} registered (LSN {lsn})");
+        }
+        Command::Info { json } => {
+            let db = existing(&data)?;
+            let info = db.info();
+            db.close()?;
+            info::print(&info?, json);
         }
         Command::Org(OrgCommand::List { json }) => {
             let db = existing(&data)?;

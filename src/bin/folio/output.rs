@@ -555,17 +555,17 @@ pub fn query_output(out: &folio::query::QueryOutput, json_out: bool) {
     }
 }
 
+/// An index definition as JSON (`folio index list --json`, `folio info --json`).
+pub fn index_json(d: &folio::state::index::IndexDef) -> serde_json::Value {
+    let cols = |cs: &[folio::state::index::Column]| cs.iter().map(|c| c.name()).collect::<Vec<_>>();
+    json!({"name": d.name, "table": folio::state::index::def::table_name(d.table), "key": cols(&d.key),
+           "include": cols(&d.include), "predicate": d.predicate.map(|p| p.to_string())})
+}
+
 pub fn indexes(defs: &[folio::state::index::IndexDef], json_out: bool) {
     for d in defs {
         if json_out {
-            let cols = |cs: &[folio::state::index::Column]| {
-                cs.iter().map(|c| c.name()).collect::<Vec<_>>()
-            };
-            println!(
-                "{}",
-                json!({"name": d.name, "table": folio::state::index::def::table_name(d.table), "key": cols(&d.key),
-                       "include": cols(&d.include), "predicate": d.predicate.map(|p| p.to_string())})
-            );
+            println!("{}", index_json(d));
         } else {
             println!("{d}");
         }
