@@ -843,14 +843,20 @@ fn init_with_a_bad_shard_count_leaves_no_directory() {
     ok(folio(&data, &["init", "--shards", "1"]));
 }
 
+/// A database under `dir` holding [`OPS_JSONL`].
+fn loaded_with_ops(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("db");
+    let file = dir.join("ops.jsonl");
+    std::fs::write(&file, OPS_JSONL).expect("write ops");
+    ok(folio(&data, &["init", "--shards", "2"]));
+    ok(ingest(&data, &file, &["--auto-org"]));
+    data
+}
+
 #[test]
 fn info_shows_what_the_database_holds() {
     let tmp = tempfile::tempdir().unwrap();
-    let data = tmp.path().join("db");
-    let file = tmp.path().join("ops.jsonl");
-    std::fs::write(&file, OPS_JSONL).unwrap();
-    ok(folio(&data, &["init", "--shards", "2"]));
-    ok(ingest(&data, &file, &["--auto-org"]));
+    let data = loaded_with_ops(tmp.path());
     let info = json_lines(&ok(folio(&data, &["info", "--json"])));
     let info = &info[0];
     assert_eq!(info["shards"], 2);
@@ -883,4 +889,82 @@ fn info_shows_what_the_database_holds() {
         text.contains("1 orgs, 4 entries") && text.contains("last recovery:"),
         "{text}"
     );
+}
+
+/// Every object of every JSON output, nested ones included.
+fn objects(value: &serde_json::Value, out: &mut Vec<serde_json::Map<String, serde_json::Value>>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            out.push(map.clone());
+            map.values().for_each(|v| objects(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| objects(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn json_keys_are_consistent_across_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = loaded_with_ops(tmp.path());
+    let org_scoped: &[&[&str]] = &[
+        &["balance", "--org", "7", "--day", "2024-01-01"],
+        &[
+            "balances",
+            "--org",
+            "7",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-02",
+        ],
+        &[
+            "entries",
+            "--org",
+            "7",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-05",
+        ],
+        &["report", "daily", "--org", "7", "--day", "2024-01-01"],
+        &["report", "monthly", "--org", "7", "--month", "2024-01"],
+        &["report", "pending", "--org", "7"],
+        &["report", "top", "--month", "2024-01"],
+        &["org", "list"],
+    ];
+    let monthly: &[&[&str]] = &[
+        &["report", "chain", "--orgs", "7", "--month", "2024-01"],
+        &["report", "top", "--month", "2024-01"],
+        &["report", "monthly", "--org", "7", "--month", "2024-01"],
+    ];
+    let database: &[&[&str]] = &[&["info"], &["verify"], &["index", "list"]];
+    let all = org_scoped.iter().chain(monthly).chain(database);
+    for args in all {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let lines = json_lines(&ok(folio(&data, &args)));
+        assert!(!lines.is_empty(), "{args:?}");
+        for line in &lines {
+            let mut found = Vec::new();
+            objects(line, &mut found);
+            for object in &found {
+                // Org ids are `org_id`, days ISO dates under `day`, LSNs integers.
+                assert!(!object.contains_key("org"), "{args:?}: {object:?}");
+                if let Some(day) = object.get("day") {
+                    let day = day.as_str().unwrap_or_default();
+                    assert!(folio::BusinessDay::parse(day).is_some(), "{args:?}: {day}");
+                }
+                if let Some(lsn) = object.get("lsn") {
+                    assert!(lsn.is_u64(), "{args:?}: {object:?}");
+                }
+            }
+            if org_scoped.contains(&&args[..args.len() - 1]) {
+                assert!(line.get("org_id").is_some(), "{args:?}: {line}");
+            }
+            if monthly.contains(&&args[..args.len() - 1]) {
+                assert_eq!(line["month"], "2024-01", "{args:?}: {line}");
+            }
+        }
+    }
 }

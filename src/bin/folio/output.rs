@@ -257,7 +257,8 @@ pub fn daily(r: &DailyReport, json: bool) {
             .collect();
         println!(
             "{}",
-            json!({"balance": balance_json(&r.balance), "revenue": category_json(&r.revenue),
+            json!({"org_id": r.balance.org.0, "day": r.balance.day.to_string(),
+                   "balance": balance_json(&r.balance), "revenue": category_json(&r.revenue),
                    "expense": category_json(&r.expense), "by_payment_method": methods})
         );
         return;
@@ -320,7 +321,7 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
                 if json {
                     println!(
                         "{}",
-                        json!({"entry_id": l.entry_id, "occurred_at": l.occurred_at, "amount": l.amount.0, "category": l.category.as_str()})
+                        json!({"org_id": org, "entry_id": l.entry_id, "occurred_at": l.occurred_at, "amount": l.amount.0, "category": l.category.as_str()})
                     );
                 } else {
                     println!(
@@ -341,13 +342,17 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
                 .map_err(|_| {
                     Error::InvalidArgument(format!("{orgs:?} is not a list of org ids"))
                 })?;
-            let (lines, total) = view.chain_revenue(&ids, crate::month_arg(&month)?)?;
+            let month = crate::month_arg(&month)?;
+            let (lines, total) = view.chain_revenue(&ids, month)?;
             if json {
                 let per: Vec<_> = lines
                     .iter()
                     .map(|l| json!({"org_id": l.org.0, "total": l.total.0}))
                     .collect();
-                println!("{}", json!({"orgs": per, "total": total.0}));
+                println!(
+                    "{}",
+                    json!({"month": month.to_string(), "orgs": per, "total": total.0})
+                );
             } else {
                 for l in &lines {
                     println!("{:>10} {:>16}", l.org, l.total.to_string());
@@ -356,9 +361,13 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
             }
         }
         ReportCommand::Top { month, limit, json } => {
-            for l in view.top_revenue(crate::month_arg(&month)?, limit)? {
+            let month = crate::month_arg(&month)?;
+            for l in view.top_revenue(month, limit)? {
                 if json {
-                    println!("{}", json!({"org_id": l.org.0, "total": l.total.0}));
+                    println!(
+                        "{}",
+                        json!({"org_id": l.org.0, "month": month.to_string(), "total": l.total.0})
+                    );
                 } else {
                     println!("{:>10} {:>16}", l.org, l.total.to_string());
                 }
