@@ -310,3 +310,23 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a batch in flight failed, with the operation at fault (see [`crate::Ticket::wait_op`]).
+#[derive(Debug, thiserror::Error)]
+#[error("{error}")]
+pub struct BatchError {
+    /// What [`crate::Db::record`] would return.
+    pub error: Error,
+    /// Position in `Batch::ops` of the operation validation rejected; `None` when the error is
+    /// not about one operation (a batch too large, an I/O error, a closed database).
+    pub op_index: Option<usize>,
+}
+
+impl From<Error> for BatchError {
+    fn from(error: Error) -> BatchError {
+        BatchError {
+            error,
+            op_index: None,
+        }
+    }
+}

@@ -40,7 +40,7 @@ pub use db::{
     accept_loss, Db, Durability, LossReport, Options, ReadView, RecoveryReport, Salvaged, Snapshot,
     Ticket, VerifyReport,
 };
-pub use error::{CorruptionKind, Error, Rejection, ReplicaError, Result};
+pub use error::{BatchError, CorruptionKind, Error, Rejection, ReplicaError, Result};
 pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money, Month,
     Op, Org, OrgId, PayExpense, PaymentMethod, Reversal, Timestamp,

@@ -918,3 +918,385 @@ fn replica_status_reports_caught_up_behind_and_ahead() {
     ));
     assert!(text.contains("state ahead"), "{text}");
 }
+
+/// Postings, a reversal and a payment of org 7, as JSON Lines and as CSV with the op columns.
+const OPS_JSONL: &str = r#"{"entry_id":1,"org_id":7,"kind":"expense","occurred_at":1704067218,"amount":719,"category":"supplies","payment_method":"cash","status":"pending"}
+{"entry_id":2,"org_id":7,"kind":"revenue","occurred_at":1704067300,"amount":10000,"category":"rooms","payment_method":"card","status":null}
+{"op":"post","entry_id":3,"org_id":7,"kind":"expense","occurred_at":1704067400,"amount":500,"category":"payroll","payment_method":"bank_transfer","status":"pending"}
+{"op":"reversal","org_id":7,"entry_id":9001,"reverses":2,"occurred_at":1704153600}
+{"op":"payment","org_id":7,"entry_id":1,"paid_at":1704240000}
+"#;
+const OPS_CSV: &str =
+    "entry_id,org_id,kind,occurred_at,amount,category,payment_method,status,op,reverses,paid_at
+1,7,expense,1704067218,719,supplies,cash,pending
+2,7,revenue,1704067300,10000,rooms,card,,,,
+3,7,expense,1704067400,500,payroll,bank_transfer,pending,post,,
+9001,7,,1704153600,,,,,reversal,2,
+1,7,,,,,,,payment,,1704240000
+";
+
+/// `folio ingest FILE ARGS...`.
+fn ingest(data: &Path, file: &Path, args: &[&str]) -> Output {
+    let mut all = vec!["ingest", file.to_str().expect("UTF-8 path")];
+    all.extend_from_slice(args);
+    folio(data, &all)
+}
+
+/// `folio entries --json` of one org between two dates, parsed.
+fn entries_json(data: &Path, org: &str, from: &str, to: &str) -> Vec<serde_json::Value> {
+    json_lines(&ok(folio(
+        data,
+        &[
+            "entries", "--org", org, "--from", from, "--to", to, "--json",
+        ],
+    )))
+}
+
+#[test]
+fn ingest_records_reversals_and_payments_from_jsonl_and_csv() {
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, text) in [("ops.jsonl", OPS_JSONL), ("ops.csv", OPS_CSV)] {
+        let data = tmp.path().join(format!("db-{name}"));
+        let file = tmp.path().join(name);
+        std::fs::write(&file, text).unwrap();
+        ok(folio(&data, &["init", "--shards", "2"]));
+        // Twice: the second load repeats every line and changes nothing.
+        for _ in 0..2 {
+            let summary = ok(ingest(&data, &file, &["--auto-org", "--batch", "2"]));
+            assert!(summary.contains("ingested 5 events"), "{name}: {summary}");
+        }
+        // The reversal nets the revenue out on its own day; the expenses stay.
+        let day1 = json_lines(&ok(folio(
+            &data,
+            &["balance", "--org", "7", "--day", "2024-01-01", "--json"],
+        )));
+        assert_eq!(day1[0]["closing"], 10_000 - 719 - 500, "{name}");
+        let day2 = json_lines(&ok(folio(
+            &data,
+            &["balance", "--org", "7", "--day", "2024-01-02", "--json"],
+        )));
+        assert_eq!(day2[0]["closing"], -719 - 500, "{name}");
+        // The payment moved expense 1 from pending to paid.
+        let pending = json_lines(&ok(folio(
+            &data,
+            &["report", "pending", "--org", "7", "--json"],
+        )));
+        let ids: Vec<_> = pending.iter().map(|p| p["entry_id"].clone()).collect();
+        assert_eq!(ids, [serde_json::json!(3)], "{name}");
+        let entries = entries_json(&data, "7", "2024-01-01", "2024-01-05");
+        let by_id = |id: u64| entries.iter().find(|e| e["entry_id"] == id).unwrap();
+        assert_eq!(by_id(2)["reversed_by"], 9001, "{name}");
+        assert_eq!(by_id(9001)["reverses"], 2, "{name}");
+        assert_eq!(by_id(1)["paid_at"], 1_704_240_000, "{name}");
+        ok(folio(&data, &["verify"]));
+    }
+}
+
+#[test]
+fn bad_op_lines_name_their_line_and_leave_their_batch_out() {
+    let tmp = tempfile::tempdir().unwrap();
+    let good = OPS_JSONL.lines().next().unwrap();
+    let cases = [
+        (
+            r#"{"op":"refund","org_id":7,"entry_id":1}"#,
+            "unknown op `refund`",
+        ),
+        (
+            r#"{"op":"reversal","org_id":7,"entry_id":9001,"occurred_at":1704153600}"#,
+            "missing field `reverses`",
+        ),
+        (
+            r#"{"op":"payment","org_id":7,"entry_id":1,"paid_at":1704240000,"amount":5}"#,
+            "field `amount` does not belong to a payment line",
+        ),
+        (
+            r#"{"op":"reversal","org_id":7,"entry_id":9001,"reverses":55,"occurred_at":1704153600}"#,
+            "entry 55 does not exist",
+        ),
+        (
+            r#"{"op":"payment","org_id":7,"entry_id":77,"paid_at":1704240000}"#,
+            "entry 77 does not exist",
+        ),
+    ];
+    for (i, (bad, expected)) in cases.iter().enumerate() {
+        let data = tmp.path().join(format!("db{i}"));
+        let file = tmp.path().join(format!("bad{i}.jsonl"));
+        std::fs::write(&file, format!("{good}\n{bad}\n")).unwrap();
+        ok(folio(&data, &["init", "--shards", "2"]));
+        let err = failure(folio(
+            &data,
+            &["ingest", file.to_str().unwrap(), "--auto-org"],
+        ));
+        assert!(err.contains("line 2:"), "{bad}: {err}");
+        assert!(err.contains(expected), "{bad}: {err}");
+        assert!(err.contains("no line of the file is recorded"), "{err}");
+        // The batch held the good posting and its org: neither is recorded.
+        assert_eq!(ok(folio(&data, &["org", "list", "--json"])), "", "{bad}");
+    }
+}
+
+#[test]
+fn rejections_name_the_offending_line_and_what_is_recorded() {
+    let tmp = tempfile::tempdir().unwrap();
+    let line = |id: u64, amount: i64| {
+        format!(
+            r#"{{"entry_id":{id},"org_id":1,"kind":"revenue","occurred_at":1704067200,"amount":{amount},"category":"rooms","payment_method":"card","status":null}}"#
+        )
+    };
+    // Overflow: line 6 breaks the org's running balance; line 5 (same batch, same org) is fine.
+    // Conflict: line 6 repeats entry 5 with another amount.
+    let cases = [
+        ("overflow", line(6, i64::MAX - 100), "would overflow"),
+        (
+            "conflict",
+            line(5, 11),
+            "already recorded with different content",
+        ),
+    ];
+    for (name, bad, expected) in cases {
+        let data = tmp.path().join(name);
+        let file = tmp.path().join(format!("{name}.jsonl"));
+        let mut lines: Vec<String> = (1..=5).map(|id| line(id, 100)).collect();
+        lines.push(bad);
+        lines.push(line(7, 100));
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        ok(folio(&data, &["init", "--shards", "2"]));
+        let err = failure(ingest(&data, &file, &["--auto-org", "--batch", "4"]));
+        assert!(
+            err.contains("line 6:") && err.contains(expected),
+            "{name}: {err}"
+        );
+        assert!(
+            err.contains("(lines 5..=7) is recorded")
+                && err.contains("lines 1..=4 are recorded")
+                && err.contains("idempotent"),
+            "{name}: {err}"
+        );
+        let entries = entries_json(&data, "1", "2024-01-01", "2024-01-02");
+        assert_eq!(entries.len(), 4, "{name}");
+        // Fixed, the same file loads; the first four lines repeat as no-ops.
+        lines[5] = line(6, 100);
+        std::fs::write(&file, lines.join("\n") + "\n").unwrap();
+        ok(folio(
+            &data,
+            &["ingest", file.to_str().unwrap(), "--batch", "4"],
+        ));
+        let entries = entries_json(&data, "1", "2024-01-01", "2024-01-02");
+        assert_eq!(entries.len(), 7, "{name}");
+    }
+}
+
+#[test]
+fn ingest_reads_standard_input() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    ok(folio(&data, &["init", "--shards", "2"]));
+    for (format, text) in [("jsonl", OPS_JSONL), ("csv", OPS_CSV)] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
+            .arg("--data")
+            .arg(&data)
+            .args(["ingest", "-", "--auto-org", "--format", format])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run folio");
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let summary = ok(child.wait_with_output().unwrap());
+        assert!(summary.contains("ingested 5 events"), "{summary}");
+    }
+    let pending = json_lines(&ok(folio(
+        &data,
+        &["report", "pending", "--org", "7", "--json"],
+    )));
+    assert_eq!(pending.len(), 1);
+}
+
+#[test]
+fn date_errors_show_dates() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    ok(folio(&data, &["init", "--shards", "2"]));
+    ok(folio(&data, &["org", "add", "--id", "1", "--name", "A"]));
+    let err = failure(folio(
+        &data,
+        &["balance", "--org", "1", "--day", "0001-01-01"],
+    ));
+    assert!(err.contains("day 0001-01-01 is outside"), "{err}");
+    assert!(!err.contains("-719162"), "{err}");
+}
+
+#[test]
+fn generate_into_a_closed_pipe_exits_quietly() {
+    use std::io::Read as _;
+    for extra in [&[][..], &["--csv"][..], &["--queries", "100000"][..]] {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
+            .args(["generate", "--events", "5000000"])
+            .args(extra)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run folio");
+        // Read a little, as `head` would, then close the pipe.
+        let mut stdout = child.stdout.take().unwrap();
+        let mut first = [0u8; 4096];
+        stdout.read_exact(&mut first).unwrap();
+        drop(stdout);
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{extra:?}: {:?} {}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            out.stderr.is_empty(),
+            "{extra:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+}
+
+#[test]
+fn init_with_a_bad_shard_count_leaves_no_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    for shards in ["0", "1025"] {
+        let err = failure(folio(&data, &["init", "--shards", shards]));
+        assert!(err.contains("shard count"), "{err}");
+        assert!(!data.exists(), "--shards {shards} left {}", data.display());
+    }
+    ok(folio(&data, &["init", "--shards", "1"]));
+}
+
+/// A database under `dir` holding [`OPS_JSONL`].
+fn loaded_with_ops(dir: &Path) -> std::path::PathBuf {
+    let data = dir.join("db");
+    let file = dir.join("ops.jsonl");
+    std::fs::write(&file, OPS_JSONL).expect("write ops");
+    ok(folio(&data, &["init", "--shards", "2"]));
+    ok(ingest(&data, &file, &["--auto-org"]));
+    data
+}
+
+#[test]
+fn info_shows_what_the_database_holds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = loaded_with_ops(tmp.path());
+    let info = json_lines(&ok(folio(&data, &["info", "--json"])));
+    let info = &info[0];
+    assert_eq!(info["shards"], 2);
+    assert_eq!(info["orgs"], 1);
+    assert_eq!(info["entries"], 4, "three postings and a reversal");
+    let lsn = info["lsn"].as_u64().unwrap();
+    assert!(lsn > 0);
+    let partitions = info["partitions"].as_array().unwrap();
+    let rows = |table: &str| {
+        partitions
+            .iter()
+            .find(|p| p["table"] == table && p["month"] == "2024-01")
+            .map(|p| (p["rows"].as_u64().unwrap(), p["bytes"].as_u64().unwrap()))
+            .unwrap()
+    };
+    assert_eq!(rows("revenues").0, 2, "{partitions:?}");
+    assert_eq!(rows("expenses").0, 2, "{partitions:?}");
+    assert!(rows("revenues").1 > 0);
+    assert_eq!(info["log"]["segments"], 1);
+    assert!(info["log"]["bytes"].as_u64().unwrap() > 0);
+    assert!(info["indexes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|i| i["name"] == "expenses_pending"));
+    assert_eq!(info["recovery"]["lsn"], lsn);
+    assert_eq!(info["recovery"]["created"], false);
+    let text = ok(folio(&data, &["info"]));
+    assert!(
+        text.contains("1 orgs, 4 entries") && text.contains("last recovery:"),
+        "{text}"
+    );
+}
+
+/// Every object of every JSON output, nested ones included.
+fn objects(value: &serde_json::Value, out: &mut Vec<serde_json::Map<String, serde_json::Value>>) {
+    match value {
+        serde_json::Value::Object(map) => {
+            out.push(map.clone());
+            map.values().for_each(|v| objects(v, out));
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|v| objects(v, out)),
+        _ => {}
+    }
+}
+
+#[test]
+fn json_keys_are_consistent_across_commands() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = loaded_with_ops(tmp.path());
+    let org_scoped: &[&[&str]] = &[
+        &["balance", "--org", "7", "--day", "2024-01-01"],
+        &[
+            "balances",
+            "--org",
+            "7",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-02",
+        ],
+        &[
+            "entries",
+            "--org",
+            "7",
+            "--from",
+            "2024-01-01",
+            "--to",
+            "2024-01-05",
+        ],
+        &["report", "daily", "--org", "7", "--day", "2024-01-01"],
+        &["report", "monthly", "--org", "7", "--month", "2024-01"],
+        &["report", "pending", "--org", "7"],
+        &["report", "top", "--month", "2024-01"],
+        &["org", "list"],
+    ];
+    let monthly: &[&[&str]] = &[
+        &["report", "chain", "--orgs", "7", "--month", "2024-01"],
+        &["report", "top", "--month", "2024-01"],
+        &["report", "monthly", "--org", "7", "--month", "2024-01"],
+    ];
+    let database: &[&[&str]] = &[&["info"], &["verify"], &["index", "list"]];
+    let all = org_scoped.iter().chain(monthly).chain(database);
+    for args in all {
+        let mut args = args.to_vec();
+        args.push("--json");
+        let lines = json_lines(&ok(folio(&data, &args)));
+        assert!(!lines.is_empty(), "{args:?}");
+        for line in &lines {
+            let mut found = Vec::new();
+            objects(line, &mut found);
+            for object in &found {
+                // Org ids are `org_id`, days ISO dates under `day`, LSNs integers.
+                assert!(!object.contains_key("org"), "{args:?}: {object:?}");
+                if let Some(day) = object.get("day") {
+                    let day = day.as_str().unwrap_or_default();
+                    assert!(folio::BusinessDay::parse(day).is_some(), "{args:?}: {day}");
+                }
+                if let Some(lsn) = object.get("lsn") {
+                    assert!(lsn.is_u64(), "{args:?}: {object:?}");
+                }
+            }
+            if org_scoped.contains(&&args[..args.len() - 1]) {
+                assert!(line.get("org_id").is_some(), "{args:?}: {line}");
+            }
+            if monthly.contains(&&args[..args.len() - 1]) {
+                assert_eq!(line["month"], "2024-01", "{args:?}: {line}");
+            }
+        }
+    }
+}

@@ -345,3 +345,42 @@ fn readers_never_see_half_a_batch() {
     assert!(reader.join().unwrap() > 0);
     assert_eq!(db.balance(OrgId(1), day).unwrap().closing, Money(30_000));
 }
+
+#[test]
+fn a_rejected_batch_in_flight_names_the_operation_at_fault() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = open(&tmp.path().join("db"));
+    db.register_org(Org::new(OrgId(1), "A", Currency::EUR))
+        .unwrap();
+    let t0 = 1_704_067_200;
+    // Operation 2 overflows the org's inflow, operation 0 is fine: the error is about 2.
+    let batch = Batch::new()
+        .post(revenue(1, 1, t0, 100))
+        .post(revenue(1, 2, t0, i64::MAX - 100))
+        .post(revenue(1, 3, t0, 1));
+    let err = db.submit(batch).unwrap().wait_op().unwrap_err();
+    assert_eq!(err.op_index, Some(2), "{err}");
+    assert!(matches!(
+        err.error,
+        Error::Rejected(folio::Rejection::Overflow { org: OrgId(1) })
+    ));
+    // A conflict inside one batch names the second posting of the id, not the first.
+    let conflict = Batch::new()
+        .post(revenue(1, 5, t0, 10))
+        .post(revenue(1, 6, t0, 10))
+        .post(revenue(1, 5, t0, 11));
+    let err = db.submit(conflict).unwrap().wait_op().unwrap_err();
+    assert_eq!(err.op_index, Some(2), "{err}");
+    // `wait` and `record` keep answering the plain error.
+    let again = Batch::new().post(revenue(1, 7, t0, 0));
+    assert!(matches!(
+        db.submit(again.clone()).unwrap().wait(),
+        Err(Error::Rejected(folio::Rejection::NonPositiveAmount { .. }))
+    ));
+    assert!(matches!(
+        db.record(again),
+        Err(Error::Rejected(folio::Rejection::NonPositiveAmount { .. }))
+    ));
+    assert_eq!(db.entries(OrgId(1), 0, 2 * t0).unwrap().len(), 0);
+    db.close().unwrap();
+}

@@ -4,7 +4,7 @@
 
 use super::Shared;
 use crate::codec::record::{self, LogBatch};
-use crate::error::{Error, Result};
+use crate::error::{BatchError, Error, Result};
 use crate::limits::{MAX_GROUP_BATCHES, MAX_GROUP_OPS};
 use crate::model::{Batch, Lsn};
 use crate::state::validate::Validator;
@@ -14,13 +14,31 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 pub type Reply = Sender<Result<Lsn>>;
+/// The answer to a batch: a rejection names the operation at fault.
+pub type RecordReply = Sender<Result<Lsn, BatchError>>;
+
+/// Either kind of reply, for the replies a group answers together.
+enum Answer {
+    Plain(Reply),
+    Record(RecordReply),
+}
+
+impl Answer {
+    fn send(self, result: Result<Lsn>) {
+        // A caller that stopped waiting is no error of the committer's.
+        let _ = match self {
+            Answer::Plain(reply) => reply.send(result).is_ok(),
+            Answer::Record(reply) => reply.send(result.map_err(BatchError::from)).is_ok(),
+        };
+    }
+}
 
 /// Groups with at least this many operations apply balances and ledgers on two threads (when the
 /// cores allow: `Progress::primary_may_split`).
 const PARALLEL_APPLY_OPS: u64 = 256;
 
 pub enum Command {
-    Record(Batch, Reply),
+    Record(Batch, RecordReply),
     /// Create or drop a secondary index.
     Index(crate::codec::record::IndexRecord, Reply),
     /// Make everything written so far durable.
@@ -31,7 +49,7 @@ pub enum Command {
 }
 
 struct Staged {
-    reply: Reply,
+    reply: Answer,
     lsn: Lsn,
     batch: LogBatch,
 }
@@ -87,6 +105,8 @@ pub fn run(shared: Arc<Shared>, rx: Receiver<Command>, mut writer: LogWriter, sy
             Err(e) => shared.poison(format!("fsync at shutdown: {e}")),
         }
     }
+    // A checkpoint waiting for a sync this thread will never read gives up now.
+    shared.committer_done.store(true, Ordering::Release);
 }
 
 /// Records that everything the writer has written is fsynced (what a checkpoint may cover).
@@ -97,14 +117,14 @@ fn synced(shared: &Shared, writer: &LogWriter) {
 }
 
 /// Encodes an accepted batch into the writer's staging buffer (its frame gets the next LSN).
-fn stage(writer: &mut LogWriter, staged: &mut Vec<Staged>, reply: Reply, batch: LogBatch) {
+fn stage(writer: &mut LogWriter, staged: &mut Vec<Staged>, reply: Answer, batch: LogBatch) {
     match record::encode(&batch) {
         Ok(bytes) => {
             let lsn = Lsn(writer.stage(&bytes, batch.ops.len() as u32));
             staged.push(Staged { reply, lsn, batch });
         }
         Err(e) => {
-            let _ = reply.send(Err(Error::InvalidArgument(format!(
+            reply.send(Err(Error::InvalidArgument(format!(
                 "cannot encode batch: {e}"
             ))));
         }
@@ -112,18 +132,19 @@ fn stage(writer: &mut LogWriter, staged: &mut Vec<Staged>, reply: Reply, batch: 
 }
 
 fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sync_each: bool) {
-    let mut waiting: Vec<Reply> = Vec::new();
+    let mut waiting: Vec<Answer> = Vec::new();
     let mut staged: Vec<Staged> = Vec::new();
     let mut must_sync = sync_each;
     if let Some(reason) = shared.poison_reason() {
         for cmd in group {
-            if let Command::Record(_, reply)
-            | Command::Index(_, reply)
-            | Command::Sync(reply)
-            | Command::Replicate(_, reply) = cmd
-            {
-                let _ = reply.send(Err(Error::Poisoned(reason.clone())));
-            }
+            let answer = match cmd {
+                Command::Record(_, reply) => Answer::Record(reply),
+                Command::Index(_, reply) | Command::Sync(reply) | Command::Replicate(_, reply) => {
+                    Answer::Plain(reply)
+                }
+                Command::Shutdown => continue,
+            };
+            answer.send(Err(Error::Poisoned(reason.clone())));
         }
         return;
     }
@@ -133,24 +154,29 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         for cmd in group {
             match cmd {
                 Command::Record(batch, reply) => match validator.batch(&batch) {
-                    Err(rejection) => {
-                        let _ = reply.send(Err(Error::Rejected(rejection)));
+                    Err((op_index, rejection)) => {
+                        let _ = reply.send(Err(BatchError {
+                            error: Error::Rejected(rejection),
+                            op_index,
+                        }));
                     }
-                    Ok(log_batch) if log_batch.ops.is_empty() => waiting.push(reply),
-                    Ok(log_batch) => stage(writer, &mut staged, reply, log_batch),
+                    Ok(log_batch) if log_batch.ops.is_empty() => {
+                        waiting.push(Answer::Record(reply))
+                    }
+                    Ok(log_batch) => stage(writer, &mut staged, Answer::Record(reply), log_batch),
                 },
                 Command::Index(record, reply) => match validator.index(&record) {
                     Err(rejection) => {
                         let _ = reply.send(Err(Error::Rejected(rejection)));
                     }
-                    Ok(log_batch) => stage(writer, &mut staged, reply, log_batch),
+                    Ok(log_batch) => stage(writer, &mut staged, Answer::Plain(reply), log_batch),
                 },
                 Command::Sync(reply) => {
                     must_sync = true;
-                    waiting.push(reply);
+                    waiting.push(Answer::Plain(reply));
                 }
                 Command::Shutdown => must_sync = true,
-                Command::Replicate(_, reply) => waiting.push(reply),
+                Command::Replicate(_, reply) => waiting.push(Answer::Plain(reply)),
             }
         }
     }
@@ -161,7 +187,7 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         );
         shared.poison(reason.clone());
         for reply in staged.into_iter().map(|s| s.reply).chain(waiting) {
-            let _ = reply.send(Err(Error::Poisoned(reason.clone())));
+            reply.send(Err(Error::Poisoned(reason.clone())));
         }
         return;
     }
@@ -200,10 +226,10 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         None => Ok(lsn),
     };
     for s in staged {
-        let _ = s.reply.send(result_for(s.lsn));
+        s.reply.send(result_for(s.lsn));
     }
     for reply in waiting {
-        let _ = reply.send(result_for(visible));
+        reply.send(result_for(visible));
     }
     let total = shared
         .ops_since_checkpoint

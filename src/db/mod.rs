@@ -2,6 +2,7 @@
 
 mod commit;
 pub mod edge;
+mod info;
 mod open;
 mod options;
 pub(crate) mod recovery_log;
@@ -9,12 +10,13 @@ mod salvage;
 mod verify;
 
 pub use edge::CheckpointInfo;
+pub use info::{DbInfo, LogInfo, PartitionInfo};
 pub use open::RecoveryReport;
 pub use options::{Durability, Options};
 pub use salvage::{accept_loss, LossReport, Salvaged};
 pub use verify::VerifyReport;
 
-use crate::error::{Error, Result};
+use crate::error::{BatchError, Error, Result};
 use crate::model::{Batch, BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
 use crate::query::{DailyReport, LedgerLine, MonthlyReport, PendingLine, TopLine};
 use crate::state::balance::ReadCost;
@@ -68,6 +70,8 @@ pub(crate) struct Shared {
     synced: AtomicU64,
     /// The committer's queue, for a checkpoint that must make the log durable first.
     commands: Sender<Command>,
+    /// Set by the committer when it stops (after its last sync).
+    committer_done: std::sync::atomic::AtomicBool,
     _lock_file: Option<File>,
 }
 
@@ -83,19 +87,47 @@ impl Shared {
         self.poisoned.lock().clone()
     }
 
+    /// Why the committer stopped answering: poisoned, else closed.
+    fn closed_or_poisoned(&self) -> Error {
+        self.poison_reason().map_or(Error::Closed, Error::Poisoned)
+    }
+
     /// Makes the log durable up to `lsn` (a no-op unless buffered durability left it behind).
+    /// The background checkpointer may ask while the database shuts down: a request the
+    /// committer will never read is given up once the committer has stopped (it syncs before it
+    /// stops, so `synced` then tells).
     fn make_log_durable(&self, lsn: Lsn) -> Result<()> {
-        if self.synced.load(Ordering::Acquire) >= lsn.0 {
+        use crossbeam::channel::{RecvTimeoutError, SendTimeoutError};
+        const LOOK_AGAIN: std::time::Duration = std::time::Duration::from_millis(20);
+        let durable = || match self.synced.load(Ordering::Acquire) >= lsn.0 {
+            true => Ok(()),
+            false => Err(self.closed_or_poisoned()),
+        };
+        if durable().is_ok() {
             return Ok(());
         }
         let (reply, answer) = crossbeam::channel::bounded(1);
-        self.commands
-            .send(Command::Sync(reply))
-            .map_err(|_| Error::Closed)?;
-        answer.recv().map_err(|_| Error::Closed)??;
-        match self.synced.load(Ordering::Acquire) >= lsn.0 {
-            true => Ok(()),
-            false => Err(Error::Closed),
+        let mut command = Command::Sync(reply);
+        loop {
+            match self.commands.send_timeout(command, LOOK_AGAIN) {
+                Ok(()) => break,
+                Err(SendTimeoutError::Timeout(c))
+                    if !self.committer_done.load(Ordering::Acquire) =>
+                {
+                    command = c
+                }
+                Err(_) => return durable(),
+            }
+        }
+        loop {
+            match answer.recv_timeout(LOOK_AGAIN) {
+                Ok(answer) => {
+                    answer?;
+                    return durable();
+                }
+                Err(RecvTimeoutError::Timeout) if !self.committer_done.load(Ordering::Acquire) => {}
+                Err(_) => return durable(),
+            }
         }
     }
 
@@ -146,19 +178,22 @@ pub struct Db {
 
 /// A batch in flight (see [`Db::submit`]).
 pub struct Ticket {
-    answer: Receiver<Result<Lsn>>,
+    answer: Receiver<Result<Lsn, BatchError>>,
     shared: Arc<Shared>,
 }
 
 impl Ticket {
     /// Waits until the batch is durable or rejected.
     pub fn wait(self) -> Result<Lsn> {
+        self.wait_op().map_err(|e| e.error)
+    }
+
+    /// As [`Ticket::wait`], and a rejection names the operation of the batch at fault
+    /// ([`BatchError::op_index`]), so that a loader can point at the input it came from.
+    pub fn wait_op(self) -> Result<Lsn, BatchError> {
         match self.answer.recv() {
             Ok(result) => result,
-            Err(_) => Err(self
-                .shared
-                .poison_reason()
-                .map_or(Error::Closed, Error::Poisoned)),
+            Err(_) => Err(self.shared.closed_or_poisoned().into()),
         }
     }
 }
@@ -359,8 +394,10 @@ impl Db {
         Db::open_with(path, Options::default())
     }
 
-    /// Opens (or creates) the database at `path`: loads the last checkpoint, replays the log after
-    /// it, truncates a torn log tail, and starts the committer.
+    /// Opens (or creates) the database at `path`: checks the log against what is known durable,
+    /// loads the last checkpoint, replays the log after it, cuts a torn tail that was never
+    /// acknowledged (see [`RecoveryReport`]), and starts the committer. With
+    /// [`Options::read_only`] nothing on disk changes and no committer starts.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         open::open(path.as_ref(), options)
     }
@@ -377,7 +414,10 @@ impl Db {
         self.tx
             .send(Command::Record(batch, reply))
             .map_err(|_| Error::Closed)?;
-        answer.recv().map_err(|_| Error::Closed)?
+        answer
+            .recv()
+            .map_err(|_| Error::Closed)?
+            .map_err(|e| e.error)
     }
 
     /// Queues a batch without waiting: the returned ticket yields what [`Db::record`] would.
@@ -458,11 +498,9 @@ impl Db {
         self.tx
             .send(Command::Index(record, reply))
             .map_err(|_| Error::Closed)?;
-        Ticket {
-            answer,
-            shared: self.shared.clone(),
-        }
-        .wait()
+        answer
+            .recv()
+            .unwrap_or_else(|_| Err(self.shared.closed_or_poisoned()))
     }
 
     /// Registers one org (a batch of one operation).

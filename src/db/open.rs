@@ -4,7 +4,7 @@ use super::commit::{self, Command};
 use super::{run_checkpointer, Db, Durability, Options, Shared};
 use crate::codec::record;
 use crate::error::{CorruptionKind, Error, Result};
-use crate::limits::{COMMIT_QUEUE_DEPTH, MAX_SHARDS};
+use crate::limits::COMMIT_QUEUE_DEPTH;
 use crate::model::Lsn;
 use crate::state::State;
 use crate::store::meta::{new_db_id, Meta, META_FILE};
@@ -93,7 +93,8 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         });
     }
     if !has_meta {
-        check_shards(options.shards)?;
+        // Refused before the directory is made: a bad option leaves nothing behind.
+        options.check_create()?;
         if vfs.exists(path) {
             // Refuse a foreign directory before leaving anything (a LOCK file) in it.
             check_leftovers(&*vfs, path)?;
@@ -332,6 +333,7 @@ fn start(path: &Path, options: Options, report: RecoveryReport, s: Started) -> R
         checkpoint_wake: wake_tx,
         synced: AtomicU64::new(log_end),
         commands: tx.clone(),
+        committer_done: std::sync::atomic::AtomicBool::new(!writable),
         _lock_file: s.lock_file,
     });
     let Some(writer) = writer else {
@@ -370,20 +372,11 @@ fn start(path: &Path, options: Options, report: RecoveryReport, s: Started) -> R
     })
 }
 
-fn check_shards(shards: u32) -> Result<()> {
-    if shards == 0 || shards > MAX_SHARDS {
-        return Err(Error::InvalidArgument(format!(
-            "shard count must be 1..={MAX_SHARDS}, got {shards}"
-        )));
-    }
-    Ok(())
-}
-
 /// Creates the database files in `path` (locked by the caller). Leftovers of a creation that
 /// crashed before `FOLIO` was in place (an empty `wal/`, `FOLIO.tmp`) are taken over; any other
 /// content means the directory is not ours.
+/// The shard count was checked by the caller (`Options::check_create`).
 fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
-    check_shards(shards)?;
     let wal_dir = path.join(WAL_DIR);
     let tmp_meta = path.join(META_FILE).with_extension("tmp");
     check_leftovers(vfs, path)?;

@@ -62,6 +62,19 @@ impl Options {
             ..Options::default()
         }
     }
+
+    /// Checks what creating a database with these options needs, before anything is written:
+    /// the shard count is `1..=MAX_SHARDS`.
+    pub fn check_create(&self) -> crate::Result<()> {
+        let max = crate::limits::MAX_SHARDS;
+        if self.shards == 0 || self.shards > max {
+            return Err(crate::Error::InvalidArgument(format!(
+                "shard count must be 1..={max}, got {}",
+                self.shards
+            )));
+        }
+        Ok(())
+    }
 }
 
 impl std::fmt::Debug for Options {
@@ -75,5 +88,21 @@ impl std::fmt::Debug for Options {
             .field("segment_target_bytes", &self.segment_target_bytes)
             .field("read_only", &self.read_only)
             .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_counts_are_checked_before_creation() {
+        for (shards, ok) in [(0, false), (1, true), (1024, true), (1025, false)] {
+            let options = Options {
+                shards,
+                ..Options::default()
+            };
+            assert_eq!(options.check_create().is_ok(), ok, "{shards}");
+        }
     }
 }

@@ -1,10 +1,12 @@
 //! Loading hotel-ledger-v1 files (JSON Lines or CSV) into a database, in batches.
 
 use crate::db::{Db, Ticket};
-use crate::error::{Error, Result};
+use crate::error::{BatchError, Error, Result};
 use crate::limits::MAX_INGEST_LINE_BYTES;
-use crate::model::{Batch, Currency, Entry, EntryId, Lsn, Money, Op, Org, OrgId};
-use crate::workload::{InputFormat, WorkloadEvent};
+use crate::model::{
+    Batch, Currency, Entry, EntryId, Lsn, Money, Op, Org, OrgId, PayExpense, Reversal,
+};
+use crate::workload::{IngestOp, InputFormat, WorkloadEvent};
 use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, Read};
 use std::path::Path;
@@ -33,9 +35,6 @@ pub fn auto_org(id: OrgId, currency: Currency) -> Org {
     Org::new(id, format!("org-{id}"), currency)
 }
 
-/// (org id, entry id, line number) of a posting in a batch being loaded.
-type LineRef = (u64, u64, u64);
-
 /// How to load.
 #[derive(Clone, Debug)]
 pub struct IngestOptions {
@@ -48,6 +47,7 @@ pub struct IngestOptions {
 /// What a load did.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct IngestSummary {
+    /// Lines recorded: postings, reversals and payments.
     pub events: u64,
     pub batches: u64,
     pub orgs_registered: u64,
@@ -65,76 +65,146 @@ impl IngestSummary {
     }
 }
 
-/// Adds auto-registered orgs and postings to batches, tracking which orgs exist.
-struct BatchBuilder<'a> {
-    db: &'a Db,
-    auto_org: Option<Currency>,
-    known: HashSet<u64>,
-    ops: Vec<Op>,
-    /// (org, entry id, line) of each posting in the batch being built.
-    lines: Vec<LineRef>,
-    events: u64,
-    orgs_registered: u64,
+/// The operation a line of an ingest file stands for.
+pub fn op_of(line: &IngestOp) -> Op {
+    match *line {
+        IngestOp::Post(ref e) => Op::Post(entry_of(e)),
+        IngestOp::Reversal {
+            org_id,
+            entry_id,
+            reverses,
+            occurred_at,
+        } => Op::Reverse(Reversal {
+            org: OrgId(org_id),
+            id: EntryId(entry_id),
+            reverses: EntryId(reverses),
+            occurred_at,
+            reference: String::new(),
+        }),
+        IngestOp::Payment {
+            org_id,
+            entry_id,
+            paid_at,
+        } => Op::Pay(PayExpense {
+            org: OrgId(org_id),
+            entry: EntryId(entry_id),
+            paid_at,
+        }),
+    }
 }
 
-impl BatchBuilder<'_> {
-    fn push(&mut self, event: &WorkloadEvent, line: u64) {
-        self.lines.push((event.org_id, event.entry_id, line));
-        if let Some(currency) = self.auto_org {
-            if self.known.insert(event.org_id) && self.db.org(OrgId(event.org_id)).is_none() {
-                self.ops
-                    .push(Op::RegisterOrg(auto_org(OrgId(event.org_id), currency)));
-                self.orgs_registered += 1;
-            }
-        }
-        self.ops.push(Op::Post(entry_of(event)));
-        self.events += 1;
-    }
+/// A batch being built or in flight, with the file line of each of its operations.
+#[derive(Default)]
+struct Lines {
+    ops: Vec<Op>,
+    /// `lines[i]` is the line `ops[i]` comes from (an auto-registered org: the line needing it).
+    lines: Vec<u64>,
+    events: u64,
+}
 
-    fn take(&mut self) -> (Batch, u64, Vec<LineRef>) {
-        let events = std::mem::take(&mut self.events);
+impl Lines {
+    fn range(&self) -> (u64, u64) {
         (
-            Batch::from(std::mem::take(&mut self.ops)),
-            events,
-            std::mem::take(&mut self.lines),
+            self.lines.first().copied().unwrap_or(0),
+            self.lines.last().copied().unwrap_or(0),
         )
     }
 }
 
-/// The line a rejection points at: the posting it names, else the first line of the batch.
-fn rejected_line(rejection: &crate::error::Rejection, lines: &[LineRef]) -> u64 {
-    let named = |l: &&LineRef| {
-        rejection.org().is_none_or(|o| o.0 == l.0) && rejection.entry().is_none_or(|e| e.0 == l.1)
-    };
-    lines
-        .iter()
-        .find(named)
-        .or(lines.first())
-        .map_or(0, |l| l.2)
+/// Adds auto-registered orgs and lines to batches, tracking which orgs exist.
+struct BatchBuilder<'a> {
+    db: &'a Db,
+    auto_org: Option<Currency>,
+    known: HashSet<u64>,
+    current: Lines,
+    orgs_registered: u64,
 }
 
-/// Loads a file. Lines are parsed a batch at a time; a malformed line stops the load before its
-/// batch is recorded and is reported with its line number. Batches recorded before it stay.
+impl BatchBuilder<'_> {
+    fn push(&mut self, op: &IngestOp, line: u64) {
+        if let (Some(currency), IngestOp::Post(_)) = (self.auto_org, op) {
+            // Only a posting registers its org: a reversal or payment needs an existing entry.
+            let org = op.org_id();
+            if self.known.insert(org) && self.db.org(OrgId(org)).is_none() {
+                self.current
+                    .ops
+                    .push(Op::RegisterOrg(auto_org(OrgId(org), currency)));
+                self.current.lines.push(line);
+                self.orgs_registered += 1;
+            }
+        }
+        self.current.ops.push(op_of(op));
+        self.current.lines.push(line);
+        self.current.events += 1;
+    }
+
+    fn take(&mut self) -> (Batch, Lines) {
+        let mut lines = std::mem::take(&mut self.current);
+        let batch = Batch::from(std::mem::take(&mut lines.ops));
+        (batch, lines)
+    }
+}
+
+/// Where a load stopped: the first failing line and what it means for the file.
+struct Stop {
+    line: u64,
+    why: String,
+    /// The failing batch's lines, when a batch was rejected (else the line was never submitted).
+    batch: Option<(u64, u64)>,
+}
+
+/// The input of a load: a file, or standard input for the path `-`.
+pub fn is_stdin(path: &Path) -> bool {
+    path.as_os_str() == "-"
+}
+
+/// Loads a file (standard input for the path `-`; JSON Lines unless `options.format` says CSV).
+/// Lines are parsed a batch at a time. A malformed or rejected line stops the load: nothing of
+/// its batch is recorded, the error names the line and tells which lines are recorded. Loading
+/// the same file again is idempotent: lines already recorded are identical repeats and change
+/// nothing.
 pub fn ingest_file(
     db: &Db,
     path: &Path,
     options: &IngestOptions,
-    mut progress: impl FnMut(u64),
+    progress: impl FnMut(u64),
 ) -> Result<IngestSummary> {
+    if is_stdin(path) {
+        let stdin = std::io::stdin();
+        let format = options.format.unwrap_or(InputFormat::Jsonl);
+        let name = Path::new("<stdin>");
+        return ingest_reader(db, stdin.lock(), name, format, options, progress);
+    }
     let file = std::fs::File::open(path).map_err(|e| Error::io(path, e))?;
     let format = options.format.unwrap_or_else(|| InputFormat::detect(path));
-    let mut reader = std::io::BufReader::with_capacity(1 << 20, file);
+    let reader = std::io::BufReader::with_capacity(1 << 20, file);
+    ingest_reader(db, reader, path, format, options, progress)
+}
+
+/// Loads lines from `reader`, named `path` in errors (see [`ingest_file`]).
+pub fn ingest_reader(
+    db: &Db,
+    mut reader: impl BufRead,
+    path: &Path,
+    format: InputFormat,
+    options: &IngestOptions,
+    mut progress: impl FnMut(u64),
+) -> Result<IngestSummary> {
     let mut builder = BatchBuilder {
         db,
         auto_org: options.auto_org,
         known: HashSet::new(),
-        ops: Vec::with_capacity(options.batch),
-        lines: Vec::with_capacity(options.batch),
-        events: 0,
+        current: Lines::default(),
         orgs_registered: 0,
     };
-    let mut in_flight: VecDeque<(Ticket, u64, Vec<LineRef>)> = VecDeque::new();
+    let mut in_flight: VecDeque<(Ticket, Lines)> = VecDeque::new();
     let mut summary = IngestSummary::default();
+    // Every line up to this one is recorded (the last line of the last batch recorded in order).
+    let mut recorded_through = 0u64;
+    let mut stop: Option<Stop> = None;
+    // Whether a batch was rejected; batches recorded after it are `later` (first, last line).
+    let mut rejected = false;
+    let mut later: Option<(u64, u64)> = None;
     let started = Instant::now();
     let mut line = String::new();
     let mut number = 0u64;
@@ -146,57 +216,142 @@ pub fn ingest_file(
     loop {
         line.clear();
         // Bounded: a line longer than the limit is an error, not an unbounded allocation.
-        let read = (&mut reader)
+        let read = match (&mut reader)
             .take(MAX_INGEST_LINE_BYTES as u64 + 1)
             .read_line(&mut line)
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData => input_error(number + 1, "not UTF-8".into()),
-                _ => Error::io(path, e),
-            })?;
+        {
+            Ok(read) => read,
+            Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
+                stop = Some(Stop {
+                    line: number + 1,
+                    why: "not UTF-8".into(),
+                    batch: None,
+                });
+                0
+            }
+            Err(e) => return Err(Error::io(path, e)),
+        };
         if read > 0 {
             number += 1;
             progress(read as u64);
-            if read > MAX_INGEST_LINE_BYTES {
-                return Err(input_error(
-                    number,
-                    format!("line longer than {MAX_INGEST_LINE_BYTES} bytes"),
-                ));
-            }
             let text = line.trim_end_matches(['\n', '\r']);
-            let is_header = number == 1 && format.header().is_some_and(|h| text == h);
-            if !is_header && !text.is_empty() {
-                let event = format
-                    .parse_line(text)
-                    .map_err(|e| input_error(number, e.to_string()))?;
-                builder.push(&event, number);
+            let is_header = number == 1 && format.headers().contains(&text);
+            let parsed = if read > MAX_INGEST_LINE_BYTES {
+                Err(format!("line longer than {MAX_INGEST_LINE_BYTES} bytes"))
+            } else if is_header || text.is_empty() {
+                Ok(None)
+            } else {
+                format
+                    .parse_op_line(text)
+                    .map(Some)
+                    .map_err(|e| e.to_string())
+            };
+            match parsed {
+                Ok(Some(op)) => builder.push(&op, number),
+                Ok(None) => {}
+                Err(why) => {
+                    stop = Some(Stop {
+                        line: number,
+                        why,
+                        batch: None,
+                    })
+                }
             }
         }
-        let full = builder.events as usize >= options.batch;
-        if (full || read == 0) && builder.events > 0 {
-            let (batch, events, lines) = builder.take();
-            in_flight.push_back((db.submit(batch)?, events, lines));
+        let full = builder.current.events as usize >= options.batch;
+        if (full || read == 0) && stop.is_none() && builder.current.events > 0 {
+            let (batch, lines) = builder.take();
+            in_flight.push_back((db.submit(batch)?, lines));
         }
-        while in_flight.len() > IN_FLIGHT || (read == 0 && !in_flight.is_empty()) {
-            let Some((ticket, events, lines)) = in_flight.pop_front() else {
+        // Once a line failed nothing more is submitted: the batches in flight are answered.
+        while in_flight.len() > IN_FLIGHT
+            || ((read == 0 || stop.is_some()) && !in_flight.is_empty())
+        {
+            let Some((ticket, lines)) = in_flight.pop_front() else {
                 break;
             };
-            summary.lsn = ticket.wait().map_err(|e| match e {
-                Error::Rejected(r) => {
-                    let first = lines.first().map_or(0, |l| l.2);
-                    let last = lines.last().map_or(0, |l| l.2);
-                    let why = format!("{r} (batch of lines {first}..={last} not applied)");
-                    input_error(rejected_line(&r, &lines), why)
+            match ticket.wait_op() {
+                Ok(lsn) => {
+                    summary.lsn = summary.lsn.max(lsn);
+                    summary.events += lines.events;
+                    summary.batches += 1;
+                    let (first, last) = lines.range();
+                    if !rejected {
+                        recorded_through = last;
+                    } else {
+                        later = Some(later.map_or((first, last), |(a, _)| (a, last)));
+                    }
                 }
-                other => other,
-            })?;
-            summary.events += events;
-            summary.batches += 1;
+                Err(BatchError {
+                    error: Error::Rejected(r),
+                    op_index,
+                }) => {
+                    let (first, last) = lines.range();
+                    let line = op_index
+                        .and_then(|i| lines.lines.get(i).copied())
+                        .unwrap_or(first);
+                    // The first rejected batch stops the load (before any later parse error).
+                    if !rejected {
+                        rejected = true;
+                        stop = Some(Stop {
+                            line,
+                            why: r.to_string(),
+                            batch: Some((first, last)),
+                        });
+                    }
+                }
+                Err(other) => return Err(other.error),
+            }
         }
-        if read == 0 {
+        if read == 0 || stop.is_some() {
             break;
         }
     }
     summary.orgs_registered = builder.orgs_registered;
     summary.seconds = started.elapsed().as_secs_f64();
-    Ok(summary)
+    match stop {
+        None => Ok(summary),
+        Some(stop) => Err(input_error(
+            stop.line,
+            stopped_why(&stop, recorded_through, later, &summary),
+        )),
+    }
+}
+
+/// The message of a load that stopped: the failure, what of the file is recorded, and that
+/// re-running the file is safe.
+fn stopped_why(
+    stop: &Stop,
+    recorded_through: u64,
+    later: Option<(u64, u64)>,
+    summary: &IngestSummary,
+) -> String {
+    let mut why = stop.why.clone();
+    if let Some((first, last)) = stop.batch {
+        why.push_str(&format!(
+            "; nothing of its batch (lines {first}..={last}) is recorded"
+        ));
+    }
+    let recorded = if summary.events == 0 {
+        "no line of the file is recorded".to_owned()
+    } else {
+        let before = if recorded_through == 0 {
+            "no line before it is recorded".to_owned()
+        } else {
+            format!("lines 1..={recorded_through} are recorded")
+        };
+        // Batches already in flight behind a rejected one may have been recorded.
+        let after = later.map_or(String::new(), |(first, last)| {
+            format!(", and so are lines {first}..={last}")
+        });
+        format!(
+            "{before}{after} ({} operations, last LSN {})",
+            summary.events, summary.lsn
+        )
+    };
+    why.push_str(&format!(
+        "; {recorded}; loading the same file again is idempotent: recorded lines are skipped as \
+         repeats"
+    ));
+    why
 }

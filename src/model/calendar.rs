@@ -126,9 +126,16 @@ impl Month {
     }
 }
 
+/// ISO 8601 `YYYY-MM-DD` for every day number, even one outside chrono's range (years beyond
+/// four digits get a sign, as ISO 8601 extends them), so no message ever shows a raw day number.
 impl fmt::Display for BusinessDay {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.date().format("%Y-%m-%d"))
+        let (year, month, day) = civil_from_days(self.0);
+        if (0..=9999).contains(&year) {
+            write!(f, "{year:04}-{month:02}-{day:02}")
+        } else {
+            write!(f, "{year:+05}-{month:02}-{day:02}")
+        }
     }
 }
 
@@ -191,5 +198,15 @@ mod tests {
             BusinessDay::of(MAX_TIMESTAMP, Tz::Pacific__Kiritimati).to_string(),
             "9999-12-31"
         );
+    }
+
+    #[test]
+    fn every_day_number_displays_as_a_date() {
+        // Outside chrono's range the day used to print as chrono's minimum date.
+        assert_eq!(BusinessDay(i32::MAX).to_string(), "+5881580-07-11");
+        assert_eq!(BusinessDay(i32::MIN).to_string(), "-5877641-06-23");
+        assert_eq!(BusinessDay(-719_162).to_string(), "0001-01-01");
+        assert_eq!(BusinessDay(-719_163).to_string(), "0000-12-31");
+        assert_eq!(BusinessDay(-719_529).to_string(), "-0001-12-31");
     }
 }

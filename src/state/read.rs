@@ -88,8 +88,9 @@ fn check_day(day: BusinessDay) -> Result<()> {
         Ok(())
     } else {
         Err(Error::InvalidArgument(format!(
-            "day {} is outside the supported range",
-            day.0
+            "day {day} is outside the supported range {}..={}",
+            BusinessDay(first),
+            BusinessDay(last)
         )))
     }
 }

@@ -85,14 +85,15 @@ impl<'a> Validator<'a> {
     }
 
     /// Checks a whole batch. On success returns the records to log (operations that repeat an
-    /// identical earlier one are left out); on failure nothing of the batch is remembered.
-    pub fn batch(&mut self, batch: &Batch) -> Result<LogBatch, Rejection> {
+    /// identical earlier one are left out); on failure nothing of the batch is remembered, and
+    /// the error carries the index of the operation at fault (`None`: the batch as a whole).
+    pub fn batch(&mut self, batch: &Batch) -> Result<LogBatch, (Option<usize>, Rejection)> {
         if batch.ops.len() > MAX_BATCH_OPS {
-            return Err(Rejection::BatchTooLarge(batch.ops.len()));
+            return Err((None, Rejection::BatchTooLarge(batch.ops.len())));
         }
         self.journal.clear();
         let mut ops = Vec::with_capacity(batch.ops.len());
-        for op in &batch.ops {
+        for (index, op) in batch.ops.iter().enumerate() {
             let record = match op {
                 Op::RegisterOrg(org) => self.org_op(org),
                 Op::Post(entry) => self.post(entry),
@@ -104,7 +105,7 @@ impl<'a> Validator<'a> {
                 Err(rejection) => {
                     let journal = std::mem::take(&mut self.journal);
                     self.group.undo(journal);
-                    return Err(rejection);
+                    return Err((Some(index), rejection));
                 }
             }
         }

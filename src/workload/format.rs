@@ -15,8 +15,14 @@ use crate::model::{Category, ExpenseStatus, Kind, PaymentMethod};
 pub const CSV_HEADER: &str =
     "entry_id,org_id,kind,occurred_at,amount,category,payment_method,status";
 
-/// Number of fields in a CSV line.
+/// Header line of the CSV form with operations: [`CSV_HEADER`] and three more columns.
+pub const CSV_OPS_HEADER: &str =
+    "entry_id,org_id,kind,occurred_at,amount,category,payment_method,status,op,reverses,paid_at";
+
+/// Number of fields in a CSV posting line.
 const CSV_FIELDS: usize = 8;
+/// Number of fields in a CSV line with the `op`, `reverses` and `paid_at` columns.
+const CSV_OP_FIELDS: usize = 11;
 
 /// Longest excerpt of offending input quoted in an error message, in chars.
 const EXCERPT_CHARS: usize = 64;
@@ -97,6 +103,20 @@ pub enum ParseError {
         /// The entry's kind.
         kind: Kind,
     },
+    /// `op` is none of `post`, `reversal` and `payment`.
+    #[error("unknown op `{0}` (expected post, reversal or payment)")]
+    UnknownOp(String),
+    /// A line has a field its op does not take (e.g. an amount on a reversal).
+    #[error("field `{field}` does not belong to a {op} line")]
+    FieldNotForOp {
+        /// The field name.
+        field: &'static str,
+        /// The line's op: `post`, `reversal` or `payment`.
+        op: &'static str,
+    },
+    /// The line is a reversal or a payment where only postings are accepted.
+    #[error("a {0} line where only postings are accepted")]
+    NotAPosting(&'static str),
     /// A query line names no known query kind.
     #[error("unknown query `{0}` (expected Q1, Q2, Q3, Q4 or Q5)")]
     UnknownQuery(String),
@@ -136,11 +156,28 @@ impl InputFormat {
         }
     }
 
+    /// The header lines this format may start with (without line end): the posting header and
+    /// the header with operation columns. Empty for JSONL.
+    pub fn headers(self) -> &'static [&'static str] {
+        match self {
+            Self::Jsonl => &[],
+            Self::Csv => &[CSV_HEADER, CSV_OPS_HEADER],
+        }
+    }
+
     /// Parses one event line in this format.
     pub fn parse_line(self, line: &str) -> Result<WorkloadEvent, ParseError> {
         match self {
             Self::Jsonl => parse_jsonl_line(line),
             Self::Csv => parse_csv_line(line),
+        }
+    }
+
+    /// Parses one line of a file to ingest: a posting, a reversal or an expense payment.
+    pub fn parse_op_line(self, line: &str) -> Result<IngestOp, ParseError> {
+        match self {
+            Self::Jsonl => parse_jsonl_op(line),
+            Self::Csv => parse_csv_op(line),
         }
     }
 
@@ -232,6 +269,138 @@ fn push_i64(out: &mut Vec<u8>, v: i64) {
 
 // ---------------------------------------------------------------- parsing
 
+/// One line of a file `folio ingest` loads (see docs/CLI.md, "Ingest formats").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum IngestOp {
+    /// A posting: a line without `op` (every hotel-ledger-v1 line), or with `op` `post`.
+    Post(WorkloadEvent),
+    /// `op` `reversal`: entry `entry_id` of org `org_id` cancels entry `reverses` on the business
+    /// day of `occurred_at`.
+    Reversal {
+        /// The org of both entries.
+        org_id: u64,
+        /// The reversal's own id (its idempotency key).
+        entry_id: u64,
+        /// The id of the entry it cancels.
+        reverses: u64,
+        /// UTC epoch seconds.
+        occurred_at: i64,
+    },
+    /// `op` `payment`: the pending expense `entry_id` of org `org_id` was paid at `paid_at`.
+    Payment {
+        /// The org of the expense.
+        org_id: u64,
+        /// The expense's id.
+        entry_id: u64,
+        /// UTC epoch seconds.
+        paid_at: i64,
+    },
+}
+
+impl IngestOp {
+    /// The org the line is about.
+    pub fn org_id(&self) -> u64 {
+        match self {
+            Self::Post(e) => e.org_id,
+            Self::Reversal { org_id, .. } | Self::Payment { org_id, .. } => *org_id,
+        }
+    }
+}
+
+/// The line's op once read: `None` (no `op`) and `post` are postings.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum OpName {
+    Post,
+    Reversal,
+    Payment,
+}
+
+impl OpName {
+    fn parse(text: Option<&str>) -> Result<OpName, ParseError> {
+        match text {
+            None | Some("post") => Ok(Self::Post),
+            Some("reversal") => Ok(Self::Reversal),
+            Some("payment") => Ok(Self::Payment),
+            Some(other) => Err(ParseError::UnknownOp(excerpt(other))),
+        }
+    }
+
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Post => "post",
+            Self::Reversal => "reversal",
+            Self::Payment => "payment",
+        }
+    }
+
+    /// The fields a line of this op must not have.
+    fn foreign(self) -> &'static [&'static str] {
+        match self {
+            Self::Post => &["reverses", "paid_at"],
+            Self::Reversal => &[
+                "kind",
+                "amount",
+                "category",
+                "payment_method",
+                "status",
+                "paid_at",
+            ],
+            Self::Payment => &[
+                "kind",
+                "amount",
+                "category",
+                "payment_method",
+                "status",
+                "occurred_at",
+                "reverses",
+            ],
+        }
+    }
+
+    /// Refuses the first field of `present` this op does not take.
+    fn check_fields(self, present: &[&'static str]) -> Result<(), ParseError> {
+        match present.iter().find(|f| self.foreign().contains(f)) {
+            Some(field) => Err(ParseError::FieldNotForOp {
+                field,
+                op: self.as_str(),
+            }),
+            None => Ok(()),
+        }
+    }
+}
+
+/// A reversal or payment line's ids and times, each `None` when absent.
+struct OpFields {
+    org_id: Option<u64>,
+    entry_id: Option<u64>,
+    occurred_at: Option<i64>,
+    reverses: Option<u64>,
+    paid_at: Option<i64>,
+}
+
+impl OpFields {
+    /// The reversal or payment these fields make (the caller checked foreign fields).
+    fn into_op(self, op: OpName) -> Result<IngestOp, ParseError> {
+        let org_id = self.org_id.ok_or(ParseError::MissingField("org_id"))?;
+        let entry_id = self.entry_id.ok_or(ParseError::MissingField("entry_id"))?;
+        Ok(match op {
+            OpName::Reversal => IngestOp::Reversal {
+                org_id,
+                entry_id,
+                reverses: self.reverses.ok_or(ParseError::MissingField("reverses"))?,
+                occurred_at: self
+                    .occurred_at
+                    .ok_or(ParseError::MissingField("occurred_at"))?,
+            },
+            _ => IngestOp::Payment {
+                org_id,
+                entry_id,
+                paid_at: self.paid_at.ok_or(ParseError::MissingField("paid_at"))?,
+            },
+        })
+    }
+}
+
 /// The fields of an event line once read, before their meaning is checked.
 struct Fields<'a> {
     entry_id: u64,
@@ -288,6 +457,14 @@ impl Fields<'_> {
 /// whitespace; all eight are required (`status` may be `null` and must be for
 /// revenue); numbers must be JSON integers in range.
 pub fn parse_jsonl_line(line: &str) -> Result<WorkloadEvent, ParseError> {
+    posting_only(parse_jsonl_op(line)?)
+}
+
+/// Parses one JSONL line of a file to ingest: without `op` (or with `"op":"post"`) a posting as
+/// [`parse_jsonl_line`] reads it; `"op":"reversal"` with `org_id`, `entry_id`, `reverses` and
+/// `occurred_at`; `"op":"payment"` with `org_id`, `entry_id` and `paid_at`. Any other key is an
+/// error.
+pub fn parse_jsonl_op(line: &str) -> Result<IngestOp, ParseError> {
     let body = line.trim_start_matches(is_json_whitespace);
     if body.is_empty() {
         return Err(ParseError::Empty);
@@ -298,18 +475,45 @@ pub fn parse_jsonl_line(line: &str) -> Result<WorkloadEvent, ParseError> {
     let mut de = serde_json::Deserializer::from_str(body);
     let raw = RawEvent::deserialize(&mut de).map_err(ParseError::Json)?;
     de.end().map_err(|_| ParseError::TrailingGarbage)?;
-    raw.fields()?.into_event()
+    let op = OpName::parse(raw.op.as_ref().map(|o| o.text("op")).transpose()?)?;
+    op.check_fields(&raw.present())?;
+    if op == OpName::Post {
+        return raw.fields()?.into_event().map(IngestOp::Post);
+    }
+    let id = |field, value: &Option<Scalar<'_>>| {
+        value.as_ref().map(|v| v.integer_u64(field)).transpose()
+    };
+    let time = |field, value: &Option<Scalar<'_>>| {
+        value.as_ref().map(|v| v.integer_i64(field)).transpose()
+    };
+    OpFields {
+        org_id: id("org_id", &raw.org_id)?,
+        entry_id: id("entry_id", &raw.entry_id)?,
+        reverses: id("reverses", &raw.reverses)?,
+        occurred_at: time("occurred_at", &raw.occurred_at)?,
+        paid_at: time("paid_at", &raw.paid_at)?,
+    }
+    .into_op(op)
 }
 
 /// Parses one CSV event line (a trailing `\n` or `\r\n` is allowed). Fields
 /// are unquoted; revenue has an empty status field.
 pub fn parse_csv_line(line: &str) -> Result<WorkloadEvent, ParseError> {
+    posting_only(parse_csv_op(line)?)
+}
+
+/// Parses one CSV line of a file to ingest: eight fields in [`CSV_HEADER`] order are a posting
+/// as [`parse_csv_line`] reads it; eleven fields follow [`CSV_OPS_HEADER`], where `op` is empty
+/// or `post` (a posting; `reverses` and `paid_at` empty), `reversal` (`entry_id`, `org_id`,
+/// `occurred_at` and `reverses`; the rest empty) or `payment` (`entry_id`, `org_id` and
+/// `paid_at`; the rest empty).
+pub fn parse_csv_op(line: &str) -> Result<IngestOp, ParseError> {
     let line = line.strip_suffix('\n').unwrap_or(line);
     let line = line.strip_suffix('\r').unwrap_or(line);
     if line.trim().is_empty() {
         return Err(ParseError::Empty);
     }
-    let mut cells = [""; CSV_FIELDS];
+    let mut cells = [""; CSV_OP_FIELDS];
     let mut found = 0;
     for cell in line.split(',') {
         if let Some(slot) = cells.get_mut(found) {
@@ -317,24 +521,67 @@ pub fn parse_csv_line(line: &str) -> Result<WorkloadEvent, ParseError> {
         }
         found += 1;
     }
-    if found != CSV_FIELDS {
+    if found != CSV_FIELDS && found != CSV_OP_FIELDS {
         return Err(ParseError::FieldCount {
-            expected: CSV_FIELDS,
+            expected: if found > CSV_FIELDS {
+                CSV_OP_FIELDS
+            } else {
+                CSV_FIELDS
+            },
             found,
         });
     }
-    let [entry_id, org_id, kind, occurred_at, amount, category, payment_method, status] = cells;
-    Fields {
-        entry_id: csv_number("entry_id", entry_id, U64_EXPECTED)?,
-        org_id: csv_number("org_id", org_id, U64_EXPECTED)?,
-        kind,
-        occurred_at: csv_number("occurred_at", occurred_at, I64_EXPECTED)?,
-        amount: csv_number("amount", amount, I64_EXPECTED)?,
-        category,
-        payment_method,
-        status: (!status.is_empty()).then_some(status),
+    let [entry_id, org_id, kind, occurred_at, amount, category, payment_method, status, op, reverses, paid_at] =
+        cells;
+    let op = OpName::parse((!op.is_empty()).then_some(op))?;
+    let present: Vec<&'static str> = CSV_OPS_HEADER
+        .split(',')
+        .zip(cells)
+        .filter(|(_, cell)| !cell.is_empty())
+        .map(|(name, _)| name)
+        .collect();
+    op.check_fields(&present)?;
+    if op == OpName::Post {
+        return Fields {
+            entry_id: csv_number("entry_id", entry_id, U64_EXPECTED)?,
+            org_id: csv_number("org_id", org_id, U64_EXPECTED)?,
+            kind,
+            occurred_at: csv_number("occurred_at", occurred_at, I64_EXPECTED)?,
+            amount: csv_number("amount", amount, I64_EXPECTED)?,
+            category,
+            payment_method,
+            status: (!status.is_empty()).then_some(status),
+        }
+        .into_event()
+        .map(IngestOp::Post);
     }
-    .into_event()
+    let id = |field: &'static str, text: &str| -> Result<Option<u64>, ParseError> {
+        (!text.is_empty())
+            .then(|| csv_number(field, text, U64_EXPECTED))
+            .transpose()
+    };
+    let time = |field: &'static str, text: &str| -> Result<Option<i64>, ParseError> {
+        (!text.is_empty())
+            .then(|| csv_number(field, text, I64_EXPECTED))
+            .transpose()
+    };
+    OpFields {
+        org_id: id("org_id", org_id)?,
+        entry_id: id("entry_id", entry_id)?,
+        reverses: id("reverses", reverses)?,
+        occurred_at: time("occurred_at", occurred_at)?,
+        paid_at: time("paid_at", paid_at)?,
+    }
+    .into_op(op)
+}
+
+/// The posting of a line, or an error for a reversal or payment line.
+fn posting_only(op: IngestOp) -> Result<WorkloadEvent, ParseError> {
+    match op {
+        IngestOp::Post(event) => Ok(event),
+        IngestOp::Reversal { .. } => Err(ParseError::NotAPosting("reversal")),
+        IngestOp::Payment { .. } => Err(ParseError::NotAPosting("payment")),
+    }
 }
 
 fn csv_number<T: std::str::FromStr>(
@@ -386,9 +633,35 @@ struct RawEvent<'a> {
     payment_method: Option<Scalar<'a>>,
     #[serde(borrow, default, deserialize_with = "present")]
     status: Option<Scalar<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    op: Option<Scalar<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    reverses: Option<Scalar<'a>>,
+    #[serde(borrow, default, deserialize_with = "present")]
+    paid_at: Option<Scalar<'a>>,
 }
 
 impl RawEvent<'_> {
+    /// The names of the keys the line has (`op` aside).
+    fn present(&self) -> Vec<&'static str> {
+        [
+            ("entry_id", &self.entry_id),
+            ("org_id", &self.org_id),
+            ("kind", &self.kind),
+            ("occurred_at", &self.occurred_at),
+            ("amount", &self.amount),
+            ("category", &self.category),
+            ("payment_method", &self.payment_method),
+            ("status", &self.status),
+            ("reverses", &self.reverses),
+            ("paid_at", &self.paid_at),
+        ]
+        .into_iter()
+        .filter(|(_, value)| value.is_some())
+        .map(|(name, _)| name)
+        .collect()
+    }
+
     fn fields(&self) -> Result<Fields<'_>, ParseError> {
         Ok(Fields {
             entry_id: required("entry_id", &self.entry_id)?.integer_u64("entry_id")?,
@@ -581,5 +854,109 @@ mod tests {
             InputFormat::Jsonl
         );
         assert_eq!(InputFormat::detect(Path::new("csv")), InputFormat::Jsonl);
+    }
+
+    #[test]
+    fn op_lines_parse_and_posting_lines_stay_valid() {
+        let posting = r#"{"entry_id":1,"org_id":7,"kind":"expense","occurred_at":3,"amount":4,"category":"supplies","payment_method":"cash","status":"pending"}"#;
+        let event = parse_jsonl_line(posting).expect("posting");
+        assert_eq!(parse_jsonl_op(posting).unwrap(), IngestOp::Post(event));
+        let csv = "1,7,expense,3,4,supplies,cash,pending";
+        assert_eq!(parse_csv_op(csv).unwrap(), IngestOp::Post(event));
+        assert_eq!(
+            parse_csv_op(&format!("{csv},post,,")).unwrap(),
+            IngestOp::Post(event)
+        );
+        let reversal = IngestOp::Reversal {
+            org_id: 7,
+            entry_id: 9,
+            reverses: 1,
+            occurred_at: 5,
+        };
+        assert_eq!(
+            parse_jsonl_op(
+                r#"{"op":"reversal","org_id":7,"entry_id":9,"reverses":1,"occurred_at":5}"#
+            )
+            .unwrap(),
+            reversal
+        );
+        assert_eq!(parse_csv_op("9,7,,5,,,,,reversal,1,").unwrap(), reversal);
+        let payment = IngestOp::Payment {
+            org_id: 7,
+            entry_id: 1,
+            paid_at: 6,
+        };
+        assert_eq!(
+            parse_jsonl_op(r#"{"op":"payment","org_id":7,"entry_id":1,"paid_at":6}"#).unwrap(),
+            payment
+        );
+        assert_eq!(parse_csv_op("1,7,,,,,,,payment,,6").unwrap(), payment);
+        // The posting-only parsers refuse the other ops by name.
+        assert!(matches!(
+            parse_csv_line("1,7,,,,,,,payment,,6"),
+            Err(ParseError::NotAPosting("payment"))
+        ));
+    }
+
+    #[test]
+    fn bad_op_lines_are_typed_errors() {
+        type Check = fn(&ParseError) -> bool;
+        let cases: [(&str, Check); 7] = [
+            (
+                r#"{"op":"refund","org_id":7}"#,
+                |e| matches!(e, ParseError::UnknownOp(op) if op == "refund"),
+            ),
+            (r#"{"op":5,"org_id":7}"#, |e| {
+                matches!(e, ParseError::NotAString { field: "op", .. })
+            }),
+            (r#"{"op":"payment","org_id":7,"entry_id":1}"#, |e| {
+                matches!(e, ParseError::MissingField("paid_at"))
+            }),
+            (
+                r#"{"op":"reversal","org_id":7,"entry_id":9,"reverses":1,"occurred_at":5,"amount":3}"#,
+                |e| {
+                    matches!(
+                        e,
+                        ParseError::FieldNotForOp {
+                            field: "amount",
+                            op: "reversal"
+                        }
+                    )
+                },
+            ),
+            (
+                r#"{"entry_id":1,"org_id":7,"kind":"revenue","occurred_at":3,"amount":4,"category":"rooms","payment_method":"cash","status":null,"paid_at":3}"#,
+                |e| {
+                    matches!(
+                        e,
+                        ParseError::FieldNotForOp {
+                            field: "paid_at",
+                            op: "post"
+                        }
+                    )
+                },
+            ),
+            ("1,7,,,,,,,payment,,", |e| {
+                matches!(e, ParseError::MissingField("paid_at"))
+            }),
+            ("1,7,,,,,,,payment,,6,9", |e| {
+                matches!(
+                    e,
+                    ParseError::FieldCount {
+                        expected: 11,
+                        found: 12
+                    }
+                )
+            }),
+        ];
+        for (line, check) in cases {
+            let format = if line.starts_with('{') {
+                InputFormat::Jsonl
+            } else {
+                InputFormat::Csv
+            };
+            let err = format.parse_op_line(line).expect_err(line);
+            assert!(check(&err), "{line}: {err:?}");
+        }
     }
 }

@@ -17,7 +17,10 @@ mod queries;
 mod rng;
 mod zipf;
 
-pub use format::{parse_csv_line, parse_jsonl_line, InputFormat, ParseError, CSV_HEADER};
+pub use format::{
+    parse_csv_line, parse_csv_op, parse_jsonl_line, parse_jsonl_op, IngestOp, InputFormat,
+    ParseError, CSV_HEADER, CSV_OPS_HEADER,
+};
 pub use generator::{
     Generator, Params, ParamsError, WorkloadEvent, DAY, FIRST_DAY, MAX_AMOUNT, SPAN, T0, T1,
 };

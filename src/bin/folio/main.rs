@@ -1,6 +1,7 @@
 //! The `folio` command: a thin layer over the library.
 
 mod demo;
+mod info;
 mod output;
 mod recover;
 
@@ -38,9 +39,41 @@ enum Command {
     /// Manage orgs.
     #[command(subcommand)]
     Org(OrgCommand),
-    /// Load a hotel-ledger-v1 file (JSON Lines, or CSV when the name ends in .csv).
+    /// What the database holds: orgs, ledger partitions (table, month) with rows and estimated
+    /// bytes, log segments and bytes, the LSN, the indexes and what opening it found.
+    Info {
+        /// Print one JSON object instead of text (keys: docs/CLI.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Load postings, reversals and expense payments (JSON Lines, or CSV when the name ends in
+    /// .csv; `-` reads standard input).
+    ///
+    /// JSON Lines, one object per line; the `op` key says what a line records:
+    ///   posting (no `op`, or "op":"post"; every hotel-ledger-v1 line):
+    ///     {"entry_id":1,"org_id":7,"kind":"expense","occurred_at":1704067218,"amount":719,
+    ///      "category":"supplies","payment_method":"cash","status":"pending"}
+    ///     (revenue: "status":null)
+    ///   reversal of entry `reverses` by a new entry `entry_id`, on the day of `occurred_at`:
+    ///     {"op":"reversal","org_id":7,"entry_id":9001,"reverses":1,"occurred_at":1704153600}
+    ///   payment of the pending expense `entry_id`:
+    ///     {"op":"payment","org_id":7,"entry_id":1,"paid_at":1704240000}
+    ///
+    /// CSV: the header line is optional. Eight fields are a posting:
+    ///   entry_id,org_id,kind,occurred_at,amount,category,payment_method,status
+    /// Eleven fields add op,reverses,paid_at (fields an op does not take stay empty):
+    ///   1,7,expense,1704067218,719,supplies,cash,pending,,,
+    ///   9001,7,,1704153600,,,,,reversal,1,
+    ///   1,7,,,,,,,payment,,1704240000
+    ///
+    /// Amounts are integer minor units, times UTC epoch seconds. A bad line stops the load:
+    /// nothing of its batch is recorded, and the error names the line and the lines recorded
+    /// before it. Loading the same file again is idempotent. See docs/CLI.md.
+    #[command(verbatim_doc_comment)]
     Ingest {
+        /// The file to load, or `-` for standard input (JSON Lines unless --format csv).
         file: PathBuf,
+        /// Lines per batch (each batch is recorded whole or not at all).
         #[arg(long, default_value_t = 1000)]
         batch: usize,
         /// Register unknown org ids (UTC, opening balance 0).
@@ -58,38 +91,50 @@ enum Command {
     },
     /// One org's cash balance on one business day.
     Balance {
+        /// Org id.
         #[arg(long)]
         org: u64,
+        /// Business day, YYYY-MM-DD.
         #[arg(long)]
         day: String,
+        /// Print JSON instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
     /// One balance row per day of a range.
     Balances {
+        /// Org id.
         #[arg(long)]
         org: u64,
+        /// First business day, YYYY-MM-DD.
         #[arg(long)]
         from: String,
+        /// Last business day (inclusive), YYYY-MM-DD.
         #[arg(long)]
         to: String,
+        /// Print one JSON object per line instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
     /// Ledger entries of an org with from <= occurred_at < to (YYYY-MM-DD or epoch seconds).
     Entries {
+        /// Org id.
         #[arg(long)]
         org: u64,
+        /// occurred_at >= FROM (YYYY-MM-DD or epoch seconds).
         #[arg(long)]
         from: String,
+        /// occurred_at < TO (YYYY-MM-DD or epoch seconds).
         #[arg(long)]
         to: String,
+        /// Print one JSON object per line instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
     /// Check every balance against its entries, every index against its predicate, every
     /// checksum of the log and the store. Exits non-zero on any mismatch.
     Verify {
+        /// Print JSON instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
@@ -109,7 +154,10 @@ enum Command {
         json: bool,
     },
     /// Run a JSON Lines file of hotel-ledger-v1 query instances; print one JSON answer per line.
-    Queries { file: PathBuf },
+    Queries {
+        /// JSON Lines file of query instances (as `folio generate --queries N` writes).
+        file: PathBuf,
+    },
     /// Hotel reports.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -123,28 +171,37 @@ enum Command {
         /// Emit the first N instances of each of Q1–Q5 instead of events.
         #[arg(long)]
         queries: Option<usize>,
+        /// Number of orgs (hotel-ledger-v1 parameter N).
         #[arg(long, default_value_t = 10_000)]
         orgs: u64,
+        /// Number of events (hotel-ledger-v1 parameter E).
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+        /// Generator seed.
         #[arg(long, default_value_t = 20_240_101)]
         seed: u64,
+        /// Write CSV (with a header line) instead of JSON Lines.
         #[arg(long)]
         csv: bool,
     },
     /// Run hotel-ledger-v1 on a fresh database and report events/s (ignores --data unless --dir).
     Bench {
+        /// Number of orgs.
         #[arg(long, default_value_t = 10_000)]
         orgs: u64,
+        /// Number of events.
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+        /// Events per batch.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// Concurrent writer threads.
         #[arg(long, default_value_t = 1)]
         writers: usize,
         /// Batches each writer keeps in flight.
         #[arg(long, default_value_t = 1)]
         in_flight: usize,
+        /// Generator seed.
         #[arg(long, default_value_t = 20_240_101)]
         seed: u64,
         /// Skip the fsync per batch.
@@ -153,20 +210,26 @@ enum Command {
         /// Database directory (must not exist); a temporary one by default.
         #[arg(long)]
         dir: Option<PathBuf>,
+        /// Keep the database directory afterwards.
         #[arg(long)]
         keep: bool,
+        /// Print JSON instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
     /// Replica lag, snapshot cost and pool read throughput while the primary ingests
     /// hotel-ledger-v1 at its full batch rate (JSON).
     BenchReplicas {
+        /// Number of orgs.
         #[arg(long, default_value_t = 10_000)]
         orgs: u64,
+        /// Number of events.
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+        /// Events per batch.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
+        /// Generator seed.
         #[arg(long, default_value_t = 20_240_101)]
         seed: u64,
         /// In-process replicas following the primary.
@@ -209,12 +272,16 @@ enum Command {
         /// Also run SQLite (bundled; WAL, synchronous=FULL).
         #[arg(long)]
         sqlite: bool,
+        /// Number of orgs.
         #[arg(long, default_value_t = 10_000)]
         orgs: u64,
+        /// Number of events.
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
+        /// Generator seed.
         #[arg(long, default_value_t = 20_240_101)]
         seed: u64,
+        /// Events per batch.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
         /// Events ingested one per transaction by one writer, after the batches.
@@ -232,6 +299,7 @@ enum Command {
         /// Instances of every query kind whose answers are compared.
         #[arg(long, default_value_t = 200)]
         check: usize,
+        /// Print the report as JSON instead of Markdown.
         #[arg(long)]
         json: bool,
         /// Directory for report.md, report.json and chart.svg.
@@ -244,8 +312,10 @@ enum Command {
     /// Write a consistent, checksummed copy of --data at its current LSN to OUT (writers keep
     /// going). OUT opens as a read-only replica and follows the primary's log from there.
     Checkpoint {
+        /// Directory to write the checkpoint to (must not exist).
         #[arg(long)]
         out: PathBuf,
+        /// Print JSON instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
@@ -268,8 +338,10 @@ enum Command {
     },
     /// Create a database under --data, load hotel-ledger-v1, print a daily report and a balance.
     Demo {
+        /// Number of orgs.
         #[arg(long, default_value_t = 10_000)]
         orgs: u64,
+        /// Number of events.
         #[arg(long, default_value_t = 1_000_000)]
         events: u64,
     },
@@ -298,11 +370,16 @@ enum ReplicaCmd {
         interval_ms: u64,
     },
     /// Apply shipped segment files (any order; checked together before anything is applied).
-    Apply { segments: Vec<PathBuf> },
+    Apply {
+        /// Segment files shipped from the primary's log directory.
+        segments: Vec<PathBuf>,
+    },
     /// Applied LSN, base LSN and, with --log, the source's end and the lag.
     Status {
+        /// The primary's log directory (DATA/wal), to show the source's end and the lag.
         #[arg(long)]
         log: Option<PathBuf>,
+        /// Print JSON instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
@@ -313,6 +390,7 @@ pub struct QueryArgs {
     /// revenues, expenses or ledger (both).
     #[arg(long, default_value = "ledger")]
     pub table: String,
+    /// Org id (all orgs when absent).
     #[arg(long)]
     pub org: Option<u64>,
     /// occurred_at >= FROM (YYYY-MM-DD or epoch seconds).
@@ -327,15 +405,19 @@ pub struct QueryArgs {
     /// Last business day (inclusive).
     #[arg(long)]
     pub day_to: Option<String>,
+    /// Only this category.
     #[arg(long)]
     pub category: Option<String>,
+    /// Only this payment method (cash, card, bank_transfer).
     #[arg(long)]
     pub payment_method: Option<String>,
     /// pending or paid (expenses).
     #[arg(long)]
     pub status: Option<String>,
+    /// Only amounts >= this, in minor units.
     #[arg(long, allow_negative_numbers = true)]
     pub min_amount: Option<i64>,
+    /// Only amounts <= this, in minor units.
     #[arg(long, allow_negative_numbers = true)]
     pub max_amount: Option<i64>,
     /// category, payment_method, day, month or all: aggregates instead of rows.
@@ -344,6 +426,7 @@ pub struct QueryArgs {
     /// asc or desc (by occurred_at, entry id).
     #[arg(long, default_value = "asc")]
     pub order: String,
+    /// Rows (or groups) per page.
     #[arg(long, default_value_t = 100)]
     pub limit: usize,
     /// Continue after a previous page's cursor.
@@ -356,6 +439,7 @@ pub struct QueryArgs {
     /// Print the plan instead of running the query.
     #[arg(long)]
     pub explain: bool,
+    /// Print one JSON object per line instead of text (keys: docs/CLI.md).
     #[arg(long)]
     pub json: bool,
 }
@@ -364,11 +448,13 @@ pub struct QueryArgs {
 enum IndexCommand {
     /// List the declared indexes.
     List {
+        /// Print one JSON object per line instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
     /// Declare an index and backfill it from the existing rows (writers keep going).
     Create {
+        /// Index name.
         name: String,
         /// revenues or expenses.
         #[arg(long)]
@@ -384,36 +470,47 @@ enum IndexCommand {
         predicate: Option<String>,
     },
     /// Drop an index.
-    Drop { name: String },
+    Drop {
+        /// Index name.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
 enum ReportCommand {
     /// Night audit of one org and business day.
     Daily {
+        /// Org id.
         #[arg(long)]
         org: u64,
+        /// Business day, YYYY-MM-DD.
         #[arg(long)]
         day: String,
+        /// Print JSON instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
     /// Revenue and expense by category of a UTC month, with daily closing balances.
     Monthly {
+        /// Org id.
         #[arg(long)]
         org: u64,
         /// YYYY-MM
         #[arg(long)]
         month: String,
+        /// Print JSON instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
     /// Oldest pending expenses.
     Pending {
+        /// Org id.
         #[arg(long)]
         org: u64,
+        /// Most expenses to list.
         #[arg(long, default_value_t = 100)]
         limit: usize,
+        /// Print one JSON object per line instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
@@ -425,6 +522,7 @@ enum ReportCommand {
         /// YYYY-MM
         #[arg(long)]
         month: String,
+        /// Print JSON instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
@@ -433,8 +531,10 @@ enum ReportCommand {
         /// YYYY-MM
         #[arg(long)]
         month: String,
+        /// Most orgs to list.
         #[arg(long, default_value_t = 10)]
         limit: usize,
+        /// Print one JSON object per line instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
@@ -444,10 +544,13 @@ enum ReportCommand {
 enum OrgCommand {
     /// Register an org.
     Add {
+        /// Org id.
         #[arg(long)]
         id: u64,
+        /// Org name.
         #[arg(long)]
         name: String,
+        /// ISO 4217 currency code.
         #[arg(long, default_value = "USD")]
         currency: String,
         /// IANA time zone.
@@ -459,13 +562,15 @@ enum OrgCommand {
     },
     /// List orgs.
     List {
+        /// Print one JSON object per line instead of text (keys: docs/CLI.md).
         #[arg(long)]
         json: bool,
     },
 }
 
-/// A reader that closed our stdout (`folio ... | head`) ends the command quietly, as SIGPIPE
-/// would, instead of with a panic message.
+/// A reader that closed our stdout (`folio ... | head`) ends the command quietly with status 0:
+/// the reader had what it wanted. `println!` panics on a closed stdout; this hook ends the
+/// process instead of printing the panic.
 fn quiet_on_closed_stdout() {
     let default = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
@@ -476,7 +581,7 @@ fn quiet_on_closed_stdout() {
             .or_else(|| info.payload().downcast_ref::<&str>().copied())
             .unwrap_or("");
         if text.contains("failed printing to stdout") && text.contains("Broken pipe") {
-            std::process::exit(141);
+            std::process::exit(0);
         }
         default(info);
     }));
@@ -487,6 +592,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
+        // Output written through a buffer reports the closed pipe as an error: as quiet.
+        Err(Error::Io { path, source })
+            if path == Path::new(output::STDOUT)
+                && source.kind() == std::io::ErrorKind::BrokenPipe =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(e) => {
             let _ = writeln!(std::io::stderr(), "folio: error: {e}");
             ExitCode::FAILURE
@@ -690,6 +802,12 @@ fn run(cli: Cli) -> Result<(), Error> {
             db.close()?;
             println!("org {id} registered (LSN {lsn})");
         }
+        Command::Info { json } => {
+            let db = existing(&data)?;
+            let info = db.info();
+            db.close()?;
+            info::print(&info?, json);
+        }
         Command::Org(OrgCommand::List { json }) => {
             let db = reader(&data)?;
             output::orgs(&db.read().orgs(), json);
@@ -733,10 +851,15 @@ fn run(cli: Cli) -> Result<(), Error> {
                     }
                 }),
             };
-            let size = std::fs::metadata(&file)
-                .map_err(|e| Error::io(&file, e))?
-                .len();
-            let bar = output::bytes_bar(size);
+            let bar = if ingest::is_stdin(&file) {
+                indicatif::ProgressBar::hidden()
+            } else {
+                output::bytes_bar(
+                    std::fs::metadata(&file)
+                        .map_err(|e| Error::io(&file, e))?
+                        .len(),
+                )
+            };
             let summary = ingest::ingest_file(&db, &file, &options, |n| bar.inc(n));
             bar.finish_and_clear();
             let summary = summary?;
@@ -1107,4 +1230,37 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Cli;
+    use clap::CommandFactory;
+
+    /// Every argument of every command, as `command path: --flag`, that has no help text.
+    fn without_help(command: &clap::Command, path: &str, out: &mut Vec<String>) {
+        let path = format!("{path} {}", command.get_name());
+        for arg in command.get_arguments() {
+            let id = arg.get_id().as_str();
+            if id == "help" || id == "version" {
+                continue;
+            }
+            if arg.get_help().is_none() && arg.get_long_help().is_none() {
+                out.push(format!("{path}: {id}"));
+            }
+        }
+        if command.get_about().is_none() && command.get_long_about().is_none() {
+            out.push(format!("{path}: (command)"));
+        }
+        for sub in command.get_subcommands() {
+            without_help(sub, &path, out);
+        }
+    }
+
+    #[test]
+    fn every_command_flag_and_argument_has_help_text() {
+        let mut missing = Vec::new();
+        without_help(&Cli::command(), "", &mut missing);
+        assert!(missing.is_empty(), "no help text: {missing:#?}");
+    }
 }

@@ -14,6 +14,9 @@ use std::io::BufRead;
 use std::io::Write;
 use std::path::Path;
 
+/// The name errors writing to standard output carry.
+pub const STDOUT: &str = "<stdout>";
+
 pub fn bytes_bar(total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     if let Ok(style) =
@@ -166,7 +169,7 @@ pub fn generate(
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
     let mut line = Vec::with_capacity(256);
-    let io = |e| Error::io("<stdout>", e);
+    let io = |e| Error::io(STDOUT, e);
     if let Some(header) = format.header() {
         writeln!(out, "{header}").map_err(io)?;
     }
@@ -267,9 +270,9 @@ pub fn queries(db: &Db, file: &Path) -> Result<(), Error> {
             }
             Err(e) => return Err(bad(e.to_string())),
         };
-        writeln!(out, "{value}").map_err(|e| Error::io("<stdout>", e))?;
+        writeln!(out, "{value}").map_err(|e| Error::io(STDOUT, e))?;
     }
-    out.flush().map_err(|e| Error::io("<stdout>", e))?;
+    out.flush().map_err(|e| Error::io(STDOUT, e))?;
     if errors > 0 {
         return Err(Error::InvalidArgument(format!(
             "{errors} queries are about unregistered orgs (their lines carry an error)"
@@ -306,7 +309,8 @@ pub fn daily(r: &DailyReport, currencies: &Currencies, json: bool) {
             .collect();
         println!(
             "{}",
-            json!({"currency": currency.as_str(), "balance": balance_json(&r.balance, currency), "revenue": category_json(&r.revenue),
+            json!({"org_id": r.balance.org.0, "day": r.balance.day.to_string(), "currency": currency.as_str(),
+                   "balance": balance_json(&r.balance, currency), "revenue": category_json(&r.revenue),
                    "expense": category_json(&r.expense), "by_payment_method": methods})
         );
         return;
@@ -374,7 +378,7 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
                 if json {
                     println!(
                         "{}",
-                        json!({"entry_id": l.entry_id, "occurred_at": l.occurred_at, "amount": l.amount.0,
+                        json!({"org_id": org, "entry_id": l.entry_id, "occurred_at": l.occurred_at, "amount": l.amount.0,
                                "currency": currency.as_str(), "category": l.category.as_str()})
                     );
                 } else {
@@ -396,7 +400,8 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
                 .map_err(|_| {
                     Error::InvalidArgument(format!("{orgs:?} is not a list of org ids"))
                 })?;
-            let (lines, totals) = view.chain_revenue(&ids, crate::month_arg(&month)?)?;
+            let month = crate::month_arg(&month)?;
+            let (lines, totals) = view.chain_revenue(&ids, month)?;
             if json {
                 let per: Vec<_> = lines.iter().map(top_json).collect();
                 let sums: Vec<_> = totals
@@ -410,7 +415,7 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
                 };
                 println!(
                     "{}",
-                    json!({"orgs": per, "totals": sums, "currency": single.map(|t| t.currency.as_str()),
+                    json!({"month": month.to_string(), "orgs": per, "totals": sums, "currency": single.map(|t| t.currency.as_str()),
                            "total": single.map(|t| t.total.0)})
                 );
             } else {
@@ -423,9 +428,12 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
             }
         }
         ReportCommand::Top { month, limit, json } => {
-            for l in view.top_revenue(crate::month_arg(&month)?, limit)? {
+            let month = crate::month_arg(&month)?;
+            for l in view.top_revenue(month, limit)? {
                 if json {
-                    println!("{}", top_json(&l));
+                    let mut v = top_json(&l);
+                    v["month"] = json!(month.to_string());
+                    println!("{v}");
                 } else {
                     print_top(&l.org.to_string(), l.currency, l.total);
                 }
@@ -644,17 +652,17 @@ pub fn query_output(out: &folio::query::QueryOutput, currencies: &Currencies, js
     }
 }
 
+/// An index definition as JSON (`folio index list --json`, `folio info --json`).
+pub fn index_json(d: &folio::state::index::IndexDef) -> serde_json::Value {
+    let cols = |cs: &[folio::state::index::Column]| cs.iter().map(|c| c.name()).collect::<Vec<_>>();
+    json!({"name": d.name, "table": folio::state::index::def::table_name(d.table), "key": cols(&d.key),
+           "include": cols(&d.include), "predicate": d.predicate.map(|p| p.to_string())})
+}
+
 pub fn indexes(defs: &[folio::state::index::IndexDef], json_out: bool) {
     for d in defs {
         if json_out {
-            let cols = |cs: &[folio::state::index::Column]| {
-                cs.iter().map(|c| c.name()).collect::<Vec<_>>()
-            };
-            println!(
-                "{}",
-                json!({"name": d.name, "table": folio::state::index::def::table_name(d.table), "key": cols(&d.key),
-                       "include": cols(&d.include), "predicate": d.predicate.map(|p| p.to_string())})
-            );
+            println!("{}", index_json(d));
         } else {
             println!("{d}");
         }

@@ -1,0 +1,102 @@
+//! `folio info`: what a database holds.
+
+use folio::db::{DbInfo, PartitionInfo};
+use folio::state::index::def::table_name;
+use folio::RecoveryReport;
+use serde_json::json;
+
+/// Prints `info` as text or as one JSON object (keys: docs/CLI.md).
+pub fn print(info: &DbInfo, json_out: bool) {
+    if json_out {
+        println!("{}", to_json(info));
+        return;
+    }
+    println!(
+        "{}: database {:#018x}, {} balance shards, LSN {}",
+        info.path.display(),
+        info.db_id,
+        info.shards,
+        info.lsn
+    );
+    println!(
+        "{} orgs, {} entries in {} ledger partitions",
+        info.orgs,
+        info.entries,
+        info.partitions.len()
+    );
+    for p in &info.partitions {
+        println!(
+            "  {:<8} {} {:>6} orgs {:>10} rows {:>12} bytes",
+            table_name(p.table),
+            p.month,
+            p.orgs,
+            p.rows,
+            p.bytes
+        );
+    }
+    println!(
+        "log: {} segments, {} bytes",
+        info.log.segments, info.log.bytes
+    );
+    println!("{} indexes", info.indexes.len());
+    for d in &info.indexes {
+        println!("  {d}");
+    }
+    println!("last recovery: {}", recovery_text(&info.recovery));
+}
+
+fn to_json(info: &DbInfo) -> serde_json::Value {
+    let partitions: Vec<_> = info.partitions.iter().map(partition_json).collect();
+    let indexes: Vec<_> = info.indexes.iter().map(crate::output::index_json).collect();
+    json!({
+        "path": info.path.display().to_string(),
+        "db_id": info.db_id,
+        "shards": info.shards,
+        "lsn": info.lsn.0,
+        "orgs": info.orgs,
+        "entries": info.entries,
+        "partitions": partitions,
+        "log": {"segments": info.log.segments, "bytes": info.log.bytes},
+        "indexes": indexes,
+        "recovery": recovery_json(&info.recovery),
+    })
+}
+
+fn partition_json(p: &PartitionInfo) -> serde_json::Value {
+    json!({
+        "table": table_name(p.table),
+        "month": p.month.to_string(),
+        "orgs": p.orgs,
+        "rows": p.rows,
+        "bytes": p.bytes,
+    })
+}
+
+// The recovery report is printed here alone, field by field, so that fields it gains are added
+// in one place.
+
+fn recovery_json(r: &RecoveryReport) -> serde_json::Value {
+    json!({
+        "created": r.created,
+        "checkpoint_lsn": r.checkpoint_lsn.0,
+        "frames_replayed": r.frames_replayed,
+        "truncated_bytes": r.truncated_bytes,
+        "rebuilt": r.rebuilt,
+        "lsn": r.lsn.0,
+    })
+}
+
+fn recovery_text(r: &RecoveryReport) -> String {
+    let mut text = format!(
+        "{}loaded checkpoint at LSN {}, replayed {} log frames to LSN {}, cut {} torn bytes",
+        if r.created { "created; " } else { "" },
+        r.checkpoint_lsn,
+        r.frames_replayed,
+        r.lsn,
+        r.truncated_bytes
+    );
+    if let Some(why) = &r.rebuilt {
+        text.push_str(&format!("; store rebuilt from the log: {why}"));
+    }
+    text
+}
