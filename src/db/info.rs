@@ -52,6 +52,8 @@ pub struct DbInfo {
     pub indexes: Vec<IndexDef>,
     /// What the last opening of this handle found and did.
     pub recovery: RecoveryReport,
+    /// What recovery cut, rebuilt or an operator accepted to lose, in this and earlier opens.
+    pub recovery_history: Vec<String>,
 }
 
 impl Db {
@@ -107,6 +109,7 @@ impl Db {
             log,
             indexes: state.catalog.defs.clone(),
             recovery: self.recovery().clone(),
+            recovery_history: self.recovery_history(),
         })
     }
 }

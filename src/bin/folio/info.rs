@@ -43,6 +43,9 @@ pub fn print(info: &DbInfo, json_out: bool) {
         println!("  {d}");
     }
     println!("last recovery: {}", recovery_text(&info.recovery));
+    for line in &info.recovery_history {
+        println!("  {line}");
+    }
 }
 
 fn to_json(info: &DbInfo) -> serde_json::Value {
@@ -59,6 +62,7 @@ fn to_json(info: &DbInfo) -> serde_json::Value {
         "log": {"segments": info.log.segments, "bytes": info.log.bytes},
         "indexes": indexes,
         "recovery": recovery_json(&info.recovery),
+        "recovery_history": info.recovery_history,
     })
 }
 
@@ -81,6 +85,9 @@ fn recovery_json(r: &RecoveryReport) -> serde_json::Value {
         "checkpoint_lsn": r.checkpoint_lsn.0,
         "frames_replayed": r.frames_replayed,
         "truncated_bytes": r.truncated_bytes,
+        "truncated_frames": r.truncated_frames,
+        "torn": r.warning(),
+        "read_only": r.read_only,
         "rebuilt": r.rebuilt,
         "lsn": r.lsn.0,
     })
@@ -95,6 +102,9 @@ fn recovery_text(r: &RecoveryReport) -> String {
         r.lsn,
         r.truncated_bytes
     );
+    if let Some(warning) = r.warning() {
+        text.push_str(&format!("; {warning}"));
+    }
     if let Some(why) = &r.rebuilt {
         text.push_str(&format!("; store rebuilt from the log: {why}"));
     }

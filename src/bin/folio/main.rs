@@ -803,7 +803,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             println!("org {id} registered (LSN {lsn})");
         }
         Command::Info { json } => {
-            let db = existing(&data)?;
+            let db = reader(&data)?;
             let info = db.info();
             db.close()?;
             info::print(&info?, json);

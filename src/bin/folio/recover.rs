@@ -13,8 +13,8 @@ pub fn run(data: &Path, accept_loss: bool, side: Option<PathBuf>, json: bool) ->
                 if json {
                     let v = json!({"ok": true, "lsn": report.lsn.0,
                                    "checkpoint_lsn": report.checkpoint_lsn.0,
-                                   "torn_bytes": report.truncated_bytes,
-                                   "torn_frames": report.truncated_frames,
+                                   "truncated_bytes": report.truncated_bytes,
+                                   "truncated_frames": report.truncated_frames,
                                    "warning": report.warning()});
                     println!("{v}");
                 } else {
