@@ -280,6 +280,28 @@ fn check_skipped(
             Some(last) => (last.lsn + 1, last.crc),
             None => (header.first_lsn, header.prev_crc),
         };
+        if next.first_lsn != end_lsn || next.prev_crc != end_crc {
+            // Something is wrong between the two: a full scan of this segment names damage in
+            // it (the frame and its offset); without any, the gap is at the next segment.
+            let scan = SegmentScan {
+                vfs,
+                path,
+                name_lsn: *name,
+                db_id,
+                is_last: false,
+                durable_lsn: 0,
+            };
+            let mut tail = LogTail {
+                end: LogEnd {
+                    next_lsn: *name,
+                    prev_crc: header.prev_crc,
+                    active: None,
+                },
+                torn: Vec::new(),
+                frames_replayed: 0,
+            };
+            scan.run(&mut tail, false, u64::MAX, &mut |_| Ok(()))?;
+        }
         if next.first_lsn != end_lsn {
             let kind = CorruptionKind::LsnGap {
                 expected: end_lsn,
