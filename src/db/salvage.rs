@@ -53,6 +53,14 @@ pub fn accept_loss(path: &Path, side: &Path) -> Result<LossReport> {
             path: path.to_path_buf(),
         });
     }
+    let absolute = |p: &Path| std::path::absolute(p).map_err(|e| Error::io(p, e));
+    if absolute(side)?.starts_with(absolute(path)?) {
+        return Err(Error::InvalidArgument(format!(
+            "the side directory {} must be outside the database {}",
+            side.display(),
+            path.display()
+        )));
+    }
     let lock = open::lock(path)?;
     let handle = || lock.try_clone().map_err(|e| Error::io(path, e));
     let mut dropped = Vec::new();
@@ -287,5 +295,32 @@ impl Db {
     /// See [`accept_loss`].
     pub fn accept_loss(path: impl AsRef<Path>, side: impl AsRef<Path>) -> Result<LossReport> {
         accept_loss(path.as_ref(), side.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_side_directory_must_be_outside_the_database() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let db = tmp.path().join("db");
+        crate::Db::open(&db)
+            .expect("create")
+            .close()
+            .expect("close");
+        for side in [db.clone(), db.join("lost"), db.join("wal")] {
+            match super::accept_loss(&db, &side) {
+                Err(crate::Error::InvalidArgument(why)) => {
+                    assert!(why.contains("outside"), "{why}")
+                }
+                other => panic!("{}: {other:?}", side.display()),
+            }
+        }
+        let report = super::accept_loss(&db, &tmp.path().join("side")).expect("nothing to do");
+        assert!(report.dropped.is_empty());
+        assert!(
+            !tmp.path().join("side").exists(),
+            "a side directory made for nothing"
+        );
     }
 }
