@@ -9,8 +9,8 @@
 mod harness;
 
 use folio::io::sim::{CrashKind, Image, SimFs};
-use folio::{Batch, Category, Currency, Db, Entry, EntryId, Error, Money, Org, OrgId};
-use harness::{db_path, options, scratch};
+use folio::{Batch, Currency, Db, Error, Org, OrgId};
+use harness::{db_path, hourly_revenue, options, scratch};
 use std::path::{Path, PathBuf};
 
 const N: u64 = 24;
@@ -25,15 +25,7 @@ fn images() -> (Image, Image, PathBuf, tempfile::TempDir) {
     db.register_org(Org::new(OrgId(1), "Inn", Currency::EUR))
         .unwrap();
     for i in 2..=N {
-        let entry = Entry::revenue(
-            OrgId(1),
-            EntryId(i),
-            1_704_067_200 + i as i64 * 3_600,
-            Money(1_000 + i as i64),
-            Category::Rooms,
-            folio::PaymentMethod::Card,
-        )
-        .with_reference("x".repeat(200));
+        let entry = hourly_revenue(i).with_reference("x".repeat(200));
         if i == N {
             db.checkpoint().unwrap();
         }

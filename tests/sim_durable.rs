@@ -8,8 +8,8 @@ mod harness;
 
 use folio::io::sim::{CrashKind, SimFs};
 use folio::wal::{recover, Expect, WAL_DIR};
-use folio::{Batch, Category, Currency, Entry, EntryId, Money, Org, OrgId, PaymentMethod};
-use harness::{db_path, options_with, scratch};
+use folio::{Batch, Currency, Org, OrgId};
+use harness::{db_path, hourly_revenue, options_with, scratch};
 
 #[test]
 fn no_crash_image_holds_a_durable_mark_ahead_of_its_log() {
@@ -22,15 +22,7 @@ fn no_crash_image_holds_a_durable_mark_ahead_of_its_log() {
         db.register_org(Org::new(OrgId(1), "Inn", Currency::EUR))
             .unwrap();
         for i in 1..=24u64 {
-            let entry = Entry::revenue(
-                OrgId(1),
-                EntryId(i),
-                1_704_067_200 + i as i64 * 3_600,
-                Money(1_000 + i as i64),
-                Category::Rooms,
-                PaymentMethod::Card,
-            );
-            db.record(Batch::new().post(entry)).unwrap();
+            db.record(Batch::new().post(hourly_revenue(i))).unwrap();
             if i % 3 == 0 {
                 // Buffered: the batches since the last sync are not durable yet.
                 db.checkpoint().unwrap();

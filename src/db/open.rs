@@ -135,20 +135,17 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         };
         return Err(Error::corruption(&wal_dir, 0, kind));
     }
-    let check = Expect {
+    let expect = |from_lsn, durable_lsn| Expect {
         start_lsn,
         start_crc,
-        from_lsn: u64::MAX,
-        durable_lsn: known,
+        from_lsn,
+        durable_lsn,
     };
     recover(
         &*vfs,
         &wal_dir,
         meta.db_id,
-        Expect {
-            from_lsn: marked + 1,
-            ..check
-        },
+        expect(marked + 1, known),
         |_| Ok(()),
     )?;
 
@@ -188,11 +185,7 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
     };
     report.checkpoint_lsn = state.lsn;
     // A store written before the durable mark existed may know more.
-    let expect = Expect {
-        from_lsn: state.lsn.0 + 1,
-        durable_lsn: known.max(state.lsn.0),
-        ..check
-    };
+    let expect = expect(state.lsn.0 + 1, known.max(state.lsn.0));
     let tail = recover(&*vfs, &wal_dir, meta.db_id, expect, |frame| {
         let corrupt = |kind| Error::corruption(frame.file, frame.offset, kind);
         let batch = record::decode(frame.payload)
@@ -525,7 +518,7 @@ impl Scratch {
             std::fs::remove_dir_all(&scratch.path).map_err(|e| Error::io(&scratch.path, e))?;
         }
         if store.exists() {
-            copy_tree(store, &scratch.path)?;
+            copy_tree(store, &scratch.path, false)?;
         }
         Ok(scratch)
     }
@@ -537,17 +530,32 @@ impl Drop for Scratch {
     }
 }
 
-fn copy_tree(from: &Path, to: &Path) -> Result<()> {
+/// Copies the directory tree `from` to `to` (regular files and directories), returning the
+/// bytes copied. With `sync`, every copied file and directory is fsynced, so the copy is
+/// durable before the caller removes the original.
+pub(super) fn copy_tree(from: &Path, to: &Path, sync: bool) -> Result<u64> {
+    use crate::io::Vfs;
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
+    let mut bytes = 0;
     for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
         let entry = entry.map_err(|e| Error::io(from, e))?;
-        let target = to.join(entry.file_name());
-        let kind = entry.file_type().map_err(|e| Error::io(entry.path(), e))?;
+        let (source, target) = (entry.path(), to.join(entry.file_name()));
+        let kind = entry.file_type().map_err(|e| Error::io(&source, e))?;
         if kind.is_dir() {
-            copy_tree(&entry.path(), &target)?;
+            bytes += copy_tree(&source, &target, sync)?;
         } else if kind.is_file() {
-            std::fs::copy(entry.path(), &target).map_err(|e| Error::io(entry.path(), e))?;
+            bytes += std::fs::copy(&source, &target).map_err(|e| Error::io(&source, e))?;
+            if sync {
+                File::open(&target)
+                    .and_then(|f| f.sync_all())
+                    .map_err(|e| Error::io(&target, e))?;
+            }
         }
     }
-    Ok(())
+    if sync {
+        crate::io::StdFs
+            .sync_dir(to)
+            .map_err(|e| Error::io(to, e))?;
+    }
+    Ok(bytes)
 }

@@ -203,7 +203,7 @@ fn move_aside(db: &Path, side: &Path, path: &Path, what: String) -> Result<Salva
     let copy = side_path(db, side, path, "")?;
     let (mut bytes, mut frames, mut lsns) = (0, 0, None);
     if path.is_dir() {
-        copy_synced(path, &copy, &mut bytes)?;
+        bytes = open::copy_tree(path, &copy, true)?;
         std::fs::remove_dir_all(path).map_err(|e| Error::io(path, e))?;
     } else if path.exists() {
         let content = std::fs::read(path).map_err(|e| Error::io(path, e))?;
@@ -254,22 +254,6 @@ fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     crate::io::StdFs
         .sync_dir(parent)
         .map_err(|e| Error::io(parent, e))
-}
-
-fn copy_synced(from: &Path, to: &Path, bytes: &mut u64) -> Result<()> {
-    std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
-    for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {
-        let entry = entry.map_err(|e| Error::io(from, e))?;
-        let (src, dst) = (entry.path(), to.join(entry.file_name()));
-        if src.is_dir() {
-            copy_synced(&src, &dst, bytes)?;
-        } else {
-            let content = std::fs::read(&src).map_err(|e| Error::io(&src, e))?;
-            *bytes += content.len() as u64;
-            write_synced(&dst, &content)?;
-        }
-    }
-    Ok(())
 }
 
 impl std::fmt::Display for LossReport {

@@ -579,3 +579,15 @@ pub fn recovery_faults(
         }
     }
 }
+
+/// A revenue posting of org 1, `id` hours into 2024 (for small log-shaped workloads).
+pub fn hourly_revenue(id: u64) -> Entry {
+    Entry::revenue(
+        OrgId(1),
+        EntryId(id),
+        1_704_067_200 + id as i64 * 3_600,
+        Money(1_000 + id as i64),
+        Category::Rooms,
+        PaymentMethod::Card,
+    )
+}
