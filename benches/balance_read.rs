@@ -1,9 +1,9 @@
 //! Criterion bench of closing-balance reads (hotel-ledger-v1 Q1 instances) after ingest.
 
 use criterion::{criterion_group, criterion_main, Criterion};
-use folio::ingest::{auto_org, entry_of};
-use folio::workload::{instances, Generator, Params, QueryInstance};
 use folio::{Batch, BusinessDay, Currency, Db, Durability, Op, Options, OrgId};
+use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::{instances, Generator, Params, QueryInstance};
 
 fn closing_balance(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");

@@ -2,9 +2,9 @@
 //! durably (fsync per group commit) and buffered, and a single-posting batch.
 
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
-use folio::ingest::{auto_org, entry_of};
-use folio::workload::{Generator, Params};
 use folio::{Batch, Currency, Db, Durability, Op, Options, OrgId};
+use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::{Generator, Params};
 
 fn setup(durability: Durability) -> (tempfile::TempDir, Db, Vec<Batch>) {
     let dir = tempfile::tempdir().expect("temp dir");

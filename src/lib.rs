@@ -17,13 +17,9 @@
 //! db.close().unwrap();
 //! ```
 
-pub mod bench;
 pub mod codec;
-#[cfg(feature = "compare")]
-pub mod compare;
 pub mod db;
 pub mod error;
-pub mod ingest;
 pub mod io;
 pub mod limits;
 pub mod model;
@@ -34,7 +30,6 @@ pub mod replica;
 pub mod state;
 pub mod store;
 pub mod wal;
-pub mod workload;
 
 pub use db::{
     accept_loss, Db, Durability, LossReport, Options, ReadView, RecoveryReport, Salvaged, Snapshot,

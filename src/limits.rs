@@ -28,8 +28,6 @@ pub const MAX_LIST_ENTRIES: usize = 1_000_000;
 pub const MAX_SHARDS: u32 = 1024;
 /// sled page cache, bytes.
 pub const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
-/// Length of a JSONL/CSV ingest line.
-pub const MAX_INGEST_LINE_BYTES: usize = 4096;
 
 const _: () = assert!(MAX_BATCH_OPS <= MAX_GROUP_OPS);
 const _: () = assert!(MAX_FRAME_PAYLOAD_BYTES as u64 <= SEGMENT_TARGET_BYTES);

@@ -5,11 +5,11 @@
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
 use chrono::TimeZone;
-use folio::ingest::{ingest_file, IngestOptions};
 use folio::{
     Batch, BusinessDay, Category, CorruptionKind, Currency, Db, Entry, EntryId, Error, Lsn, Money,
     Options, Org, OrgId, PaymentMethod,
 };
+use folio_workload::ingest::{ingest_file, IngestOptions};
 use std::fs;
 use std::path::{Path, PathBuf};
 

@@ -5,9 +5,9 @@
 //! is refused with a typed error and left as it was.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use folio::ingest::{auto_org, entry_of};
-use folio::workload::{instances, Generator, Params};
 use folio::{Batch, Currency, Db, Error, Op, OrgId};
+use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::{instances, Generator, Params};
 use std::path::{Path, PathBuf};
 
 const PARAMS: Params = Params {
@@ -31,7 +31,7 @@ fn answers(db: &Db) -> serde_json::Value {
     let mut queries = Vec::new();
     for kind in 1..=5u8 {
         for q in instances(kind, &PARAMS, 20) {
-            let answer = folio::query::workload::answer(&view, &q)
+            let answer = folio_workload::run::answer(&view, &q)
                 .map_err(|e| e.to_string())
                 .unwrap_or_else(|e| serde_json::json!({ "error": e }));
             queries.push(serde_json::json!({ "query": q.to_json_line(), "answer": answer }));

@@ -3,15 +3,15 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use folio::ingest::{auto_org, entry_of};
 use folio::query::{GroupBy, Query, QueryOutput};
 use folio::state::index::{Column, IndexDef, Predicate};
-use folio::workload::{Generator, Params};
 use folio::{Batch, Currency, Db, Error, Kind, Op, Options, OrgId, PaymentMethod, Rejection};
+use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::{Generator, Params};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
-fn loaded(dir: &std::path::Path) -> (Db, Vec<folio::workload::WorkloadEvent>) {
+fn loaded(dir: &std::path::Path) -> (Db, Vec<folio_workload::WorkloadEvent>) {
     let db = Db::open_with(
         dir,
         Options {
@@ -66,7 +66,7 @@ fn cash_total(db: &Db, org: u64) -> (i64, String) {
     (total, plan)
 }
 
-fn expected_cash(events: &[folio::workload::WorkloadEvent], upto: usize, org: u64) -> i64 {
+fn expected_cash(events: &[folio_workload::WorkloadEvent], upto: usize, org: u64) -> i64 {
     events[..upto]
         .iter()
         .filter(|e| {

@@ -3,10 +3,10 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use folio::ingest::{auto_org, entry_of};
-use folio::query::workload::answer;
-use folio::workload::{instances, Generator, Params, QueryInstance, WorkloadEvent};
 use folio::{Batch, Currency, Db, EntryId, Kind, Op, Options, OrgId, PayExpense, Reversal};
+use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::run::answer;
+use folio_workload::{instances, Generator, Params, QueryInstance, WorkloadEvent};
 use serde_json::{json, Value};
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -4,13 +4,13 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use folio::ingest::{auto_org, entry_of};
 use folio::query::{GroupBy, GroupKey, Order, Query, QueryOutput};
-use folio::workload::{Generator, Params};
 use folio::{
     Batch, BusinessDay, Category, Currency, Db, EntryId, ExpenseStatus, Kind, Money, Month, Op,
     Options, OrgId, PayExpense, PaymentMethod, Reversal,
 };
+use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::{Generator, Params};
 use proptest::prelude::*;
 use std::sync::OnceLock;
 

@@ -1,7 +1,7 @@
 //! The `hotel-ledger-v1` workload: reference stream, text forms and parsers.
 
 use folio::model::{Category, ExpenseStatus, Kind, PaymentMethod};
-use folio::workload::{
+use folio_workload::{
     instances, parse_csv_line, parse_jsonl_line, Generator, InputFormat, Params, ParseError,
     QueryInstance, WorkloadEvent, CSV_HEADER,
 };

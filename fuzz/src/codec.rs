@@ -22,8 +22,8 @@ pub fn store_value(data: &[u8]) {
 /// a panic.
 pub fn ingest_line(data: &[u8]) {
     if let Ok(line) = std::str::from_utf8(data) {
-        let _ = folio::workload::parse_jsonl_line(line);
-        let _ = folio::workload::parse_csv_line(line);
-        let _ = folio::workload::QueryInstance::parse_json_line(line);
+        let _ = folio_workload::parse_jsonl_line(line);
+        let _ = folio_workload::parse_csv_line(line);
+        let _ = folio_workload::QueryInstance::parse_json_line(line);
     }
 }

@@ -7,7 +7,6 @@ pub mod builder;
 pub mod exec;
 pub mod plan;
 pub mod reports;
-pub mod workload;
 
 pub use balances::{BalancePlan, BalanceQuery};
 pub use builder::{Cursor, GroupBy, Order, Query, Tables, MAX_QUERY_LIMIT};

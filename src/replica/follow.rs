@@ -519,8 +519,7 @@ pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::auto_org;
-    use crate::{Batch, Currency, Db, Op, OrgId};
+    use crate::{Batch, Currency, Db, Op, Org, OrgId};
 
     /// A follower positioned before the first frame of `dir`'s log.
     fn from_start(dir: &Path, db_id: u64) -> LogFollower {
@@ -536,7 +535,7 @@ mod tests {
 
     fn register(db: &Db, ids: std::ops::Range<u64>) {
         for id in ids {
-            let org = auto_org(OrgId(id), Currency::USD);
+            let org = Org::new(OrgId(id), format!("org-{id}"), Currency::USD);
             db.record(Batch::from(vec![Op::RegisterOrg(org)]))
                 .expect("record");
         }

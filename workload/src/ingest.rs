@@ -1,16 +1,17 @@
 //! Loading hotel-ledger-v1 files (JSON Lines or CSV) into a database, in batches.
 
-use crate::db::{Db, Ticket};
-use crate::error::{BatchError, Error, Result};
-use crate::limits::MAX_INGEST_LINE_BYTES;
-use crate::model::{
-    Batch, Currency, Entry, EntryId, Lsn, Money, Op, Org, OrgId, PayExpense, Reversal,
+use crate::{Error, IngestOp, InputFormat, Result, WorkloadEvent};
+use folio::{
+    Batch, BatchError, Currency, Db, Entry, EntryId, Lsn, Money, Op, Org, OrgId, PayExpense,
+    Reversal, Ticket,
 };
-use crate::workload::{IngestOp, InputFormat, WorkloadEvent};
 use std::collections::{HashSet, VecDeque};
 use std::io::{BufRead, Read};
 use std::path::Path;
 use std::time::Instant;
+
+/// Length of a JSONL/CSV ingest line.
+pub const MAX_INGEST_LINE_BYTES: usize = 4096;
 
 /// Batches kept in flight by one loader so that group commit can merge them.
 pub const IN_FLIGHT: usize = 4;
@@ -283,7 +284,7 @@ pub fn ingest_reader(
                     }
                 }
                 Err(BatchError {
-                    error: Error::Rejected(r),
+                    error: folio::Error::Rejected(r),
                     op_index,
                 }) => {
                     let (first, last) = lines.range();
@@ -300,7 +301,7 @@ pub fn ingest_reader(
                         });
                     }
                 }
-                Err(other) => return Err(other.error),
+                Err(other) => return Err(other.error.into()),
             }
         }
         if read == 0 || stop.is_some() {

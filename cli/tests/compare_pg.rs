@@ -4,12 +4,11 @@
 //!
 //! These tests need a server: run them with `scripts/with-postgres.sh cargo test --test
 //! compare_pg -- --ignored` (CI does), which starts a throwaway cluster and sets `FOLIO_PG`.
-#![cfg(feature = "compare")]
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use folio::compare::{run, CompareOptions};
-use folio::workload::Params;
-use folio::Error;
+use folio_cli::Error;
+use folio_cli::compare::{run, CompareOptions};
+use folio_workload::Params;
 
 fn server() -> String {
     std::env::var("FOLIO_PG").expect(

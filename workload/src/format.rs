@@ -9,7 +9,7 @@ use std::path::Path;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use super::generator::WorkloadEvent;
-use crate::model::{Category, ExpenseStatus, Kind, PaymentMethod};
+use folio::{Category, ExpenseStatus, Kind, PaymentMethod};
 
 /// Header line of the CSV form (without line end).
 pub const CSV_HEADER: &str =

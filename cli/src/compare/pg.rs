@@ -4,9 +4,9 @@
 //! totals, through prepared statements, each batch one durable transaction.
 
 use super::{failed, month_start, BalanceRow, Engine};
-use crate::error::Result;
-use crate::model::Kind;
-use crate::workload::{QueryInstance, WorkloadEvent};
+use crate::Result;
+use folio::Kind;
+use folio_workload::{QueryInstance, WorkloadEvent};
 use postgres::{Client, NoTls, Statement};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

@@ -3,9 +3,9 @@
 //! the key (SQLite has no INCLUDE), one transaction per batch, a single writer.
 
 use super::{failed, month_start, BalanceRow, Engine};
-use crate::error::Result;
-use crate::model::Kind;
-use crate::workload::{QueryInstance, WorkloadEvent};
+use crate::Result;
+use folio::Kind;
+use folio_workload::{QueryInstance, WorkloadEvent};
 use rusqlite::{params, Connection};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;

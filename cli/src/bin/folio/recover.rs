@@ -1,6 +1,7 @@
 //! `folio recover`: what opening finds, and the operator's path to accept a loss.
 
-use folio::{Db, Error, LossReport, Options};
+use folio::{Db, LossReport, Options};
+use folio_cli::Error;
 use serde_json::json;
 use std::path::{Path, PathBuf};
 
@@ -32,7 +33,7 @@ pub fn run(data: &Path, accept_loss: bool, side: Option<PathBuf>, json: bool) ->
                     data.display(),
                     data.display()
                 );
-                Err(e)
+                Err(e.into())
             }
         };
     }

@@ -1,11 +1,11 @@
 //! Folio's side of `folio compare`: the library itself, default options (fsync per group commit).
 
 use super::{dir_bytes, failed, BalanceRow, Engine};
-use crate::error::Result;
-use crate::ingest::{auto_org, entry_of};
-use crate::model::{Batch, BusinessDay, Currency, Op, OrgId};
-use crate::workload::{Params, QueryInstance, WorkloadEvent};
-use crate::Db;
+use crate::Result;
+use folio::Db;
+use folio::{Batch, BusinessDay, Currency, Op, OrgId};
+use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::{Params, QueryInstance, WorkloadEvent};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -85,7 +85,7 @@ impl Engine for FolioEngine {
     }
 
     fn answer(&mut self, q: &QueryInstance) -> Result<Value> {
-        crate::query::workload::answer(&self.db()?.snapshot(), q)
+        Ok(folio_workload::run::answer(&self.db()?.snapshot(), q)?)
     }
 
     fn balances(&mut self) -> Result<Vec<BalanceRow>> {

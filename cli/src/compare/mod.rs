@@ -14,8 +14,8 @@ mod sqlite;
 
 pub use report::{CompareReport, EngineFigures};
 
-use crate::error::{Error, Result};
-use crate::workload::{instances, Generator, Params, QueryInstance, WorkloadEvent};
+use crate::{Error, Result};
+use folio_workload::{instances, Generator, Params, QueryInstance, WorkloadEvent};
 use serde_json::Value;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -61,9 +61,10 @@ impl CompareOptions {
             ));
         }
         if self.dir.exists() {
-            return Err(Error::AlreadyExists {
+            return Err(folio::Error::AlreadyExists {
                 path: self.dir.clone(),
-            });
+            }
+            .into());
         }
         Ok(())
     }

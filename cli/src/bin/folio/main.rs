@@ -6,10 +6,11 @@ mod output;
 mod recover;
 
 use clap::{Parser, Subcommand};
-use folio::bench::{self, BenchConfig};
-use folio::ingest::{self, IngestOptions};
-use folio::workload::{Generator, InputFormat, Params};
-use folio::{BusinessDay, Currency, Db, Durability, Error, Money, Options, Org, OrgId};
+use folio::{BusinessDay, Currency, Db, Durability, Money, Options, Org, OrgId};
+use folio_cli::bench::{self, BenchConfig};
+use folio_cli::Error;
+use folio_workload::ingest::{self, IngestOptions};
+use folio_workload::{Generator, InputFormat, Params};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -24,6 +25,11 @@ struct Cli {
     /// Database directory.
     #[arg(long, global = true, default_value = "folio-data")]
     data: PathBuf,
+    /// Print the engine's log events on stderr (-v: warnings and errors, -vv: info, -vvv:
+    /// debug, -vvvv: trace); RUST_LOG (e.g. RUST_LOG=folio=debug) sets them too. Off by default:
+    /// what a command must say (a cut torn tail, an error) it prints itself.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    verbose: u8,
     #[command(subcommand)]
     command: Command,
 }
@@ -261,7 +267,6 @@ enum Command {
     /// answer exactly (exit status 1 on any disagreement) and print one table of figures and
     /// ratios (Markdown, or JSON with --json; --out DIR also writes report.md, report.json and
     /// chart.svg).
-    #[cfg(feature = "compare")]
     Compare {
         /// PostgreSQL connection string, e.g. "host=127.0.0.1 port=5432 user=postgres".
         #[arg(long)]
@@ -590,10 +595,11 @@ fn quiet_on_closed_stdout() {
 fn main() -> ExitCode {
     quiet_on_closed_stdout();
     let cli = Cli::parse();
+    install_log(cli.verbose);
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         // Output written through a buffer reports the closed pipe as an error: as quiet.
-        Err(Error::Io { path, source })
+        Err(Error::Engine(folio::Error::Io { path, source }))
             if path == Path::new(output::STDOUT)
                 && source.kind() == std::io::ErrorKind::BrokenPipe =>
         {
@@ -604,6 +610,28 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Sends the engine's `tracing` events to stderr at the level `-v` or RUST_LOG asks for (none
+/// without either).
+fn install_log(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let level = match verbose {
+        0 => "off",
+        1 => "warn",
+        2 => "info",
+        3 => "debug",
+        _ => "trace",
+    };
+    let filter = std::env::var("RUST_LOG")
+        .ok()
+        .and_then(|spec| EnvFilter::try_new(spec).ok())
+        .unwrap_or_else(|| EnvFilter::new(level));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(true)
+        .try_init();
 }
 
 /// Opens an existing database for writing. A replica or checkpoint directory is refused before it
@@ -617,9 +645,9 @@ fn existing(data: &Path) -> Result<Db, Error> {
 /// Refuses a replica or checkpoint directory to a command that writes its own data.
 fn refuse_replica(data: &Path) -> Result<(), Error> {
     match folio::db::edge::Base::read(data)? {
-        Some(_) => Err(folio::ReplicaError::ReadOnly {
+        Some(_) => Err(folio::Error::from(folio::ReplicaError::ReadOnly {
             path: data.to_path_buf(),
-        }
+        })
         .into()),
         None => Ok(()),
     }
@@ -686,10 +714,9 @@ fn currency_arg(s: &str) -> Result<Currency, Error> {
     })
 }
 
-#[cfg(feature = "compare")]
 #[allow(clippy::too_many_arguments)]
 fn compare(
-    options: folio::compare::CompareOptions,
+    options: folio_cli::compare::CompareOptions,
     json: bool,
     out: Option<PathBuf>,
 ) -> Result<(), Error> {
@@ -698,7 +725,7 @@ fn compare(
     let progress = |step: &str| {
         let _ = writeln!(std::io::stderr(), "folio compare: {step}");
     };
-    let result = folio::compare::run(&options, &progress);
+    let result = folio_cli::compare::run(&options, &progress);
     if !existed {
         // Only what this run created (an existing --dir is refused before anything is written).
         let _ = std::fs::remove_dir_all(&dir);
@@ -737,7 +764,6 @@ fn compare(
 fn run(cli: Cli) -> Result<(), Error> {
     let data = cli.data;
     match cli.command {
-        #[cfg(feature = "compare")]
         Command::Compare {
             postgres,
             pg_database,
@@ -758,8 +784,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             let dir = dir.unwrap_or_else(|| {
                 std::env::temp_dir().join(format!("folio-compare-{}", std::process::id()))
             });
-            let options = folio::compare::CompareOptions {
-                params: folio::workload::Params { seed, orgs, events },
+            let options = folio_cli::compare::CompareOptions {
+                params: folio_workload::Params { seed, orgs, events },
                 postgres,
                 pg_database,
                 sqlite,
@@ -775,7 +801,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Init { shards } => {
             if data.join(folio::store::meta::META_FILE).exists() {
-                return Err(Error::AlreadyExists { path: data });
+                return Err(folio::Error::AlreadyExists { path: data }.into());
             }
             Db::open_with(
                 &data,
@@ -1060,7 +1086,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 .validate()
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?;
             for kind in 1..=5u8 {
-                for q in folio::workload::instances(kind, &params, count) {
+                for q in folio_workload::instances(kind, &params, count) {
                     println!("{}", q.to_json_line());
                 }
             }
@@ -1165,19 +1191,19 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
                         }
                     }
                     // Offline: keep what is applied and retry; refusals end the run.
-                    Err(Error::Io { path, source }) => {
+                    Err(folio::Error::Io { path, source }) => {
                         eprintln!(
                             "source unreachable ({}: {source}); retrying",
                             path.display()
                         );
                         if once {
                             db.close()?;
-                            return Err(Error::Io { path, source });
+                            return Err(folio::Error::Io { path, source }.into());
                         }
                     }
                     Err(e) => {
                         db.close()?;
-                        return Err(e);
+                        return Err(e.into());
                     }
                 }
                 std::thread::sleep(std::time::Duration::from_millis(interval_ms));

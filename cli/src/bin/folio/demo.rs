@@ -1,9 +1,10 @@
 //! `folio demo`: the main job on an embedded default, end to end.
 
 use crate::output;
-use folio::ingest::{auto_org, entry_of};
-use folio::workload::{Generator, Params, FIRST_DAY};
-use folio::{Batch, BusinessDay, Currency, Db, Error, Op, OrgId};
+use folio::{Batch, BusinessDay, Currency, Db, Op, OrgId};
+use folio_cli::Error;
+use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::{Generator, Params, FIRST_DAY};
 use std::path::Path;
 use std::time::Instant;
 
@@ -14,7 +15,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
     let dir = data.join("demo");
     if dir.exists() {
         if !dir.join(folio::store::meta::META_FILE).exists() {
-            return Err(Error::NotADatabase { path: dir });
+            return Err(folio::Error::NotADatabase { path: dir }.into());
         }
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;
     }

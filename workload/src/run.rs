@@ -1,11 +1,9 @@
 //! hotel-ledger-v1 query instances (Q1–Q5): typed execution, and answers in the answer shapes of
 //! WORKLOAD.md so they compare exactly with other engines' answers.
 
-use crate::db::Snapshot;
-use crate::error::{Error, Result};
-use crate::model::{BusinessDay, Money, Month, OrgId};
-use crate::query::{CategoryLine, LedgerLine, PendingLine, TopLine};
-use crate::workload::QueryInstance;
+use crate::QueryInstance;
+use folio::query::{CategoryLine, LedgerLine, PendingLine, TopLine};
+use folio::{BusinessDay, Error, Money, Month, OrgId, Result, Snapshot};
 use serde_json::{json, Value};
 
 /// The year hotel-ledger-v1 months refer to.

@@ -1,11 +1,11 @@
 //! `folio bench`: hotel-ledger-v1 on a fresh database, timed until the data is durable and the
 //! background work it caused (the final checkpoint) has finished.
 
-use crate::db::{Db, Durability, Options, Ticket};
-use crate::error::{Error, Result};
-use crate::ingest::{auto_org, entry_of};
-use crate::model::{Batch, BusinessDay, Currency, Op, OrgId};
-use crate::workload::{instances, Generator, Params, QueryInstance};
+use crate::{Error, Result};
+use folio::{Batch, BusinessDay, Currency, Op, OrgId};
+use folio::{Db, Durability, Options, Ticket};
+use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::{instances, Generator, Params, QueryInstance};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -88,7 +88,7 @@ fn time_queries(db: &Db, params: &Params, kind: u8, count: usize) -> Result<Quer
     for q in instances(kind, params, count) {
         let t = Instant::now();
         let view = db.read();
-        let answer = crate::query::workload::execute(&view, &q)?;
+        let answer = folio_workload::run::execute(&view, &q)?;
         drop(view);
         times.push(t.elapsed().as_secs_f64() * 1e6);
         std::hint::black_box(answer);
@@ -160,7 +160,7 @@ pub fn run(config: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Benc
         None => std::env::temp_dir().join(format!("folio-bench-{}", std::process::id())),
     };
     if dir.exists() {
-        return Err(Error::AlreadyExists { path: dir });
+        return Err(folio::Error::AlreadyExists { path: dir }.into());
     }
     let result = run_in(config, &dir, progress);
     if !config.keep {
@@ -205,7 +205,7 @@ fn run_in(
     let record_seconds = started.elapsed().as_secs_f64();
     db.close()?;
     let seconds = started.elapsed().as_secs_f64();
-    let log_bytes = dir_bytes(&dir.join(crate::wal::WAL_DIR));
+    let log_bytes = dir_bytes(&dir.join(folio::wal::WAL_DIR));
     let bytes_on_disk = dir_bytes(dir);
 
     let reopen = Instant::now();
@@ -377,7 +377,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         spill_to_primary,
         by_org,
     } = *options;
-    use crate::replica::{Consistency, PoolOptions, ReadPool};
+    use folio::replica::{Consistency, PoolOptions, ReadPool};
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     params
@@ -390,7 +390,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
     }
     let dir = std::env::temp_dir().join(format!("folio-bench-replicas-{}", std::process::id()));
     if dir.exists() {
-        return Err(Error::AlreadyExists { path: dir });
+        return Err(folio::Error::AlreadyExists { path: dir }.into());
     }
     let result = (|| {
         let db = Arc::new(Db::open(&dir)?);
@@ -400,9 +400,9 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         for chunk in orgs.chunks(10_000) {
             db.record(Batch::from(chunk.to_vec()))?;
         }
-        let nodes: Vec<Arc<crate::replica::Replica>> = (1..=replicas)
+        let nodes: Vec<Arc<folio::replica::Replica>> = (1..=replicas)
             .map(|i| {
-                let options = crate::replica::ReplicaOptions { flow_control };
+                let options = folio::replica::ReplicaOptions { flow_control };
                 Arc::new(db.replica_with(&format!("r{i}"), options))
             })
             .collect();

@@ -3,7 +3,7 @@
 
 use super::rng::{uniform, SplitMix64};
 use super::zipf::{Zipf, MAX_ORGS};
-use crate::model::{Category, ExpenseStatus, Kind, PaymentMethod};
+use folio::{Category, ExpenseStatus, Kind, PaymentMethod};
 
 /// 2024-01-01T00:00:00Z, the start of the generated year.
 pub const T0: i64 = 1_704_067_200;

@@ -1,7 +1,7 @@
 //! The `folio` binary end to end: init, org add, ingest (JSONL and CSV), balance, entries,
 //! errors with one line and a non-zero exit.
 
-use folio::workload::{Generator, Params};
+use folio_workload::{Generator, Params};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
@@ -42,7 +42,7 @@ fn failure(out: Output) -> String {
 fn write_stream(path: &Path, params: Params, csv: bool) {
     let mut out = Vec::new();
     if csv {
-        out.extend_from_slice(folio::workload::CSV_HEADER.as_bytes());
+        out.extend_from_slice(folio_workload::CSV_HEADER.as_bytes());
         out.push(b'\n');
     }
     for e in Generator::new(params) {

@@ -3,7 +3,7 @@
 //! its JSONL and CSV forms, and the query instance streams Q1–Q5.
 //!
 //! ```
-//! use folio::workload::{Generator, Params};
+//! use folio_workload::{Generator, Params};
 //!
 //! let mut line = Vec::new();
 //! let first = Generator::new(Params::default()).next().expect("one event");
@@ -11,12 +11,16 @@
 //! assert!(line.starts_with(br#"{"entry_id":1,"org_id":1799,"kind":"expense""#));
 //! ```
 
+mod error;
 mod format;
 mod generator;
+pub mod ingest;
 mod queries;
 mod rng;
+pub mod run;
 mod zipf;
 
+pub use error::{Error, Result};
 pub use format::{
     parse_csv_line, parse_csv_op, parse_jsonl_line, parse_jsonl_op, IngestOp, InputFormat,
     ParseError, CSV_HEADER, CSV_OPS_HEADER,

@@ -5,6 +5,7 @@
 //! still seeds a replica.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+#[path = "../../tests/common/mod.rs"]
 mod common;
 
 use std::path::Path;

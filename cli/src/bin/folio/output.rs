@@ -1,12 +1,13 @@
 //! Printing results as text or JSON, and progress bars.
 
 use crate::{QueryArgs, ReportCommand};
-use folio::bench::BenchReport;
-use folio::query::workload::answer;
 use folio::query::{CategoryLine, DailyReport, MonthlyReport};
-use folio::workload::{InputFormat, WorkloadEvent};
-use folio::{Currency, DayBalance, Error, LedgerEntry, Org};
+use folio::{Currency, DayBalance, LedgerEntry, Org};
 use folio::{Db, OrgId, VerifyReport};
+use folio_cli::bench::BenchReport;
+use folio_cli::Error;
+use folio_workload::run::answer;
+use folio_workload::{InputFormat, WorkloadEvent};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::collections::HashMap;
@@ -260,11 +261,11 @@ pub fn queries(db: &Db, file: &Path) -> Result<(), Error> {
             line: n as u64 + 1,
             why,
         };
-        let q = folio::workload::QueryInstance::parse_json_line(&line)
+        let q = folio_workload::QueryInstance::parse_json_line(&line)
             .map_err(|e| bad(e.to_string()))?;
         let value = match answer(&db.read(), &q) {
             Ok(value) => value,
-            Err(e @ Error::UnknownOrg(org)) => {
+            Err(e @ folio::Error::UnknownOrg(org)) => {
                 errors += 1;
                 json!({"error": {"kind": "unknown_org", "org_id": org.0, "message": e.to_string()}})
             }
