@@ -6,8 +6,8 @@
 //! compare_pg -- --ignored` (CI does), which starts a throwaway cluster and sets `FOLIO_PG`.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use folio_cli::Error;
 use folio_cli::compare::{run, CompareOptions};
+use folio_cli::Error;
 use folio_workload::Params;
 
 fn server() -> String {
