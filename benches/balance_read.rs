@@ -7,10 +7,7 @@ use folio_workload::{instances, Generator, Params, QueryInstance};
 
 fn closing_balance(c: &mut Criterion) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let options = Options {
-        durability: Durability::Buffered,
-        ..Options::default()
-    };
+    let options = Options::default().durability(Durability::Buffered);
     let db = Db::open_with(dir.path().join("db"), options).expect("open");
     let params = Params {
         orgs: 10_000,

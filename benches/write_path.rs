@@ -10,10 +10,7 @@ fn setup(durability: Durability) -> (tempfile::TempDir, Db, Vec<Batch>) {
     let dir = tempfile::tempdir().expect("temp dir");
     let db = Db::open_with(
         dir.path().join("db"),
-        Options {
-            durability,
-            ..Options::default()
-        },
+        Options::default().durability(durability),
     )
     .expect("open");
     let params = Params {

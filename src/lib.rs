@@ -17,6 +17,23 @@
 //! db.close().unwrap();
 //! ```
 
+/// Builder-style setters of an options struct: `field(value) -> Self` for each listed field, so
+/// that options are `#[non_exhaustive]` and adding one is not a breaking change.
+macro_rules! setters {
+    ($ty:ty { $( $(#[$doc:meta])* $field:ident : $t:ty ),* $(,)? }) => {
+        impl $ty {
+            $(
+                $(#[$doc])*
+                #[must_use]
+                pub fn $field(mut self, $field: $t) -> Self {
+                    self.$field = $field;
+                    self
+                }
+            )*
+        }
+    };
+}
+
 pub mod codec;
 pub mod db;
 pub mod error;

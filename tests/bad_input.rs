@@ -11,7 +11,7 @@ use folio::limits::{MAX_BATCH_OPS, MAX_ORG_NAME_BYTES, MAX_REFERENCE_BYTES, MAX_
 use folio::model::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use folio::{
     Batch, BusinessDay, Category, Currency, Db, Entry, EntryId, Error, ExpenseStatus, Lsn, Money,
-    Op, Options, Org, OrgId, PayExpense, PaymentMethod, Rejection, Reversal,
+    Op, Org, OrgId, PayExpense, PaymentMethod, Rejection, Reversal,
 };
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
@@ -961,10 +961,7 @@ fn non_database_directory() {
     let dir = tempfile::tempdir().unwrap();
     let path = foreign_directory(&dir);
     let before = listing(&path);
-    let options = Options {
-        create_if_missing: false,
-        ..common::options(4, folio::Durability::Sync)
-    };
+    let options = common::options(4, folio::Durability::Sync).create_if_missing(false);
     let err = Db::open_with(&path, options.clone())
         .err()
         .expect("must not open");

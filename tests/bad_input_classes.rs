@@ -148,14 +148,7 @@ fn an_empty_or_header_only_next_segment_is_a_torn_rotation_and_the_log_continues
         let first = database(&dir, 3);
         // The next segment as a rotation would create it (header: db id, first LSN 5, chain).
         let next = dir.join("wal").join("00000000000000000005.log");
-        let db = Db::open_with(
-            &dir,
-            folio::Options {
-                segment_target_bytes: 1,
-                ..Default::default()
-            },
-        )
-        .unwrap();
+        let db = Db::open_with(&dir, folio::Options::default().segment_target_bytes(1)).unwrap();
         let e = Entry::revenue(
             OrgId(1),
             EntryId(99),
@@ -364,10 +357,7 @@ fn a_replica_whose_store_is_gone_is_refused_rather_than_opened_empty() {
 
 /// A closed database of `n` one-posting batches in many small segments; returns its segments.
 fn segmented(dir: &Path, n: u64) -> Vec<PathBuf> {
-    let options = Options {
-        segment_target_bytes: 600,
-        ..Options::default()
-    };
+    let options = Options::default().segment_target_bytes(600);
     let db = Db::open_with(dir, options).unwrap();
     post(&db, n);
     db.close().unwrap();

@@ -473,10 +473,7 @@ fn child_writer() {
     say(&mut out, "");
     // Default options (`Durability::Sync`) except small segments, so that kills also land in
     // segment rotation.
-    let options = Options {
-        segment_target_bytes: SEGMENT_BYTES,
-        ..Options::default()
-    };
+    let options = Options::default().segment_target_bytes(SEGMENT_BYTES);
     let db = Db::open_with(&dir, options).unwrap_or_else(|e| panic!("child: open {dir}: {e}"));
     if db.read().orgs().len() < ORGS.len() {
         let mut batch = Batch::new();

@@ -2,14 +2,12 @@
 //! segment rotation, group commit under concurrent writers, buffered durability, and poisoning
 //! after a failed fsync.
 
-use folio::io::{AppendFile, Mapped, StdFs, Vfs};
 use folio::{
     Batch, BusinessDay, Category, Currency, Db, Durability, Entry, EntryId, Error, Money, Options,
     Org, OrgId, PaymentMethod,
 };
-use std::io;
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 const DAY: i64 = 86_400;
@@ -26,14 +24,7 @@ fn revenue(org: u64, id: u64, ts: i64, amount: i64) -> Entry {
 }
 
 fn open(dir: &Path) -> Db {
-    Db::open_with(
-        dir,
-        Options {
-            shards: 16,
-            ..Options::default()
-        },
-    )
-    .expect("open")
+    Db::open_with(dir, Options::default().shards(16)).expect("open")
 }
 
 #[test]
@@ -92,10 +83,7 @@ fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
 fn segments_rotate_and_reopen_reads_them_all() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let options = Options {
-        segment_target_bytes: 4096,
-        ..Options::default()
-    };
+    let options = Options::default().segment_target_bytes(4096);
     let db = Db::open_with(&dir, options.clone()).unwrap();
     db.register_org(Org::new(OrgId(1), "A", Currency::USD))
         .unwrap();
@@ -164,14 +152,7 @@ fn concurrent_writers_share_group_commits_and_every_ack_is_present() {
 fn buffered_durability_is_durable_after_sync_and_close() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let db = Db::open_with(
-        &dir,
-        Options {
-            durability: Durability::Buffered,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let db = Db::open_with(&dir, Options::default().durability(Durability::Buffered)).unwrap();
     db.register_org(Org::new(OrgId(1), "A", Currency::USD))
         .unwrap();
     db.record(Batch::new().post(revenue(1, 1, 1_704_067_200, 500)))
@@ -185,111 +166,118 @@ fn buffered_durability_is_durable_after_sync_and_close() {
     );
 }
 
-/// StdFs whose append files fail `sync_data` once `fail` is set.
-#[derive(Default)]
-struct FailingSync {
-    fail: AtomicBool,
-    syncs: AtomicU64,
-}
+/// A failed fdatasync, on a file system that fails it on demand (the fault-injection hook).
+#[cfg(feature = "fault-injection")]
+mod failed_fsync {
+    use super::*;
+    use folio::io::{AppendFile, Mapped, StdFs, Vfs};
+    use std::io;
+    use std::path::PathBuf;
+    use std::sync::atomic::AtomicU64;
 
-struct Append {
-    inner: Box<dyn AppendFile>,
-    fs: Arc<FailingSync>,
-}
-
-impl AppendFile for Append {
-    fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
-        self.inner.write_all(buf)
+    /// StdFs whose append files fail `sync_data` once `fail` is set.
+    #[derive(Default)]
+    struct FailingSync {
+        fail: AtomicBool,
+        syncs: AtomicU64,
     }
-    fn sync_data(&mut self) -> io::Result<()> {
-        self.fs.syncs.fetch_add(1, Ordering::SeqCst);
-        if self.fs.fail.load(Ordering::SeqCst) {
-            return Err(io::Error::other("injected EIO"));
+
+    struct Append {
+        inner: Box<dyn AppendFile>,
+        fs: Arc<FailingSync>,
+    }
+
+    impl AppendFile for Append {
+        fn write_all(&mut self, buf: &[u8]) -> io::Result<()> {
+            self.inner.write_all(buf)
         }
-        self.inner.sync_data()
+        fn sync_data(&mut self) -> io::Result<()> {
+            self.fs.syncs.fetch_add(1, Ordering::SeqCst);
+            if self.fs.fail.load(Ordering::SeqCst) {
+                return Err(io::Error::other("injected EIO"));
+            }
+            self.inner.sync_data()
+        }
     }
-}
 
-struct FaultyFs(Arc<FailingSync>);
+    struct FaultyFs(Arc<FailingSync>);
 
-impl Vfs for FaultyFs {
-    fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        StdFs.create_dir_all(path)
+    impl Vfs for FaultyFs {
+        fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+            StdFs.create_dir_all(path)
+        }
+        fn open_append(&self, path: &Path, create_new: bool) -> io::Result<Box<dyn AppendFile>> {
+            Ok(Box::new(Append {
+                inner: StdFs.open_append(path, create_new)?,
+                fs: self.0.clone(),
+            }))
+        }
+        fn map(&self, path: &Path) -> io::Result<Mapped> {
+            StdFs.map(path)
+        }
+        fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+            StdFs.list(dir)
+        }
+        fn exists(&self, path: &Path) -> bool {
+            StdFs.exists(path)
+        }
+        fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
+            StdFs.truncate(path, len)
+        }
+        fn remove_file(&self, path: &Path) -> io::Result<()> {
+            StdFs.remove_file(path)
+        }
+        fn sync_dir(&self, dir: &Path) -> io::Result<()> {
+            StdFs.sync_dir(dir)
+        }
+        fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
+            StdFs.read_file(path)
+        }
+        fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
+            StdFs.write_atomic(path, bytes)
+        }
     }
-    fn open_append(&self, path: &Path, create_new: bool) -> io::Result<Box<dyn AppendFile>> {
-        Ok(Box::new(Append {
-            inner: StdFs.open_append(path, create_new)?,
-            fs: self.0.clone(),
-        }))
-    }
-    fn map(&self, path: &Path) -> io::Result<Mapped> {
-        StdFs.map(path)
-    }
-    fn list(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
-        StdFs.list(dir)
-    }
-    fn exists(&self, path: &Path) -> bool {
-        StdFs.exists(path)
-    }
-    fn truncate(&self, path: &Path, len: u64) -> io::Result<()> {
-        StdFs.truncate(path, len)
-    }
-    fn remove_file(&self, path: &Path) -> io::Result<()> {
-        StdFs.remove_file(path)
-    }
-    fn sync_dir(&self, dir: &Path) -> io::Result<()> {
-        StdFs.sync_dir(dir)
-    }
-    fn read_file(&self, path: &Path) -> io::Result<Vec<u8>> {
-        StdFs.read_file(path)
-    }
-    fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        StdFs.write_atomic(path, bytes)
-    }
-}
 
-#[test]
-fn failed_fsync_poisons_until_reopen_and_never_acknowledges() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("db");
-    let faults = Arc::new(FailingSync::default());
-    let options = Options {
-        vfs: Arc::new(FaultyFs(faults.clone())),
-        ..Options::default()
-    };
-    let db = Db::open_with(&dir, options).unwrap();
-    db.register_org(Org::new(OrgId(1), "A", Currency::USD))
-        .unwrap();
-    db.record(Batch::new().post(revenue(1, 1, 1_704_067_200, 100)))
-        .unwrap();
-    faults.fail.store(true, Ordering::SeqCst);
-    let failed = db.record(Batch::new().post(revenue(1, 2, 1_704_067_200, 200)));
-    assert!(matches!(failed, Err(Error::Poisoned(_))), "{failed:?}");
-    // The failed batch is not visible, and nothing is accepted any more.
-    assert_eq!(
-        db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing,
-        Money(100)
-    );
-    faults.fail.store(false, Ordering::SeqCst);
-    let syncs_before = faults.syncs.load(Ordering::SeqCst);
-    let again = db.record(Batch::new().post(revenue(1, 3, 1_704_067_200, 300)));
-    assert!(matches!(again, Err(Error::Poisoned(_))), "{again:?}");
-    assert_eq!(
-        faults.syncs.load(Ordering::SeqCst),
-        syncs_before,
-        "a poisoned database must not retry fsync"
-    );
-    assert!(db.close().is_err());
-    // Reopening recovers exactly the log: the acknowledged batch, and at most the unacknowledged
-    // one (its bytes reached the file before the fsync failed).
-    let db = open(&dir);
-    let closing = db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing;
-    assert!(
-        closing == Money(100) || closing == Money(300),
-        "{closing:?}"
-    );
-    db.record(Batch::new().post(revenue(1, 4, 1_704_067_200, 1)))
-        .unwrap();
+    #[test]
+    fn failed_fsync_poisons_until_reopen_and_never_acknowledges() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("db");
+        let faults = Arc::new(FailingSync::default());
+        let options = Options::default().vfs(Arc::new(FaultyFs(faults.clone())));
+        let db = Db::open_with(&dir, options).unwrap();
+        db.register_org(Org::new(OrgId(1), "A", Currency::USD))
+            .unwrap();
+        db.record(Batch::new().post(revenue(1, 1, 1_704_067_200, 100)))
+            .unwrap();
+        faults.fail.store(true, Ordering::SeqCst);
+        let failed = db.record(Batch::new().post(revenue(1, 2, 1_704_067_200, 200)));
+        assert!(matches!(failed, Err(Error::Poisoned(_))), "{failed:?}");
+        // The failed batch is not visible, and nothing is accepted any more.
+        assert_eq!(
+            db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing,
+            Money(100)
+        );
+        faults.fail.store(false, Ordering::SeqCst);
+        let syncs_before = faults.syncs.load(Ordering::SeqCst);
+        let again = db.record(Batch::new().post(revenue(1, 3, 1_704_067_200, 300)));
+        assert!(matches!(again, Err(Error::Poisoned(_))), "{again:?}");
+        assert_eq!(
+            faults.syncs.load(Ordering::SeqCst),
+            syncs_before,
+            "a poisoned database must not retry fsync"
+        );
+        assert!(db.close().is_err());
+        // Reopening recovers exactly the log: the acknowledged batch, and at most the unacknowledged
+        // one (its bytes reached the file before the fsync failed).
+        let db = open(&dir);
+        let closing = db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing;
+        assert!(
+            closing == Money(100) || closing == Money(300),
+            "{closing:?}"
+        );
+        db.record(Batch::new().post(revenue(1, 4, 1_704_067_200, 1)))
+            .unwrap();
+    }
 }
 
 #[test]

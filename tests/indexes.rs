@@ -12,14 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 fn loaded(dir: &std::path::Path) -> (Db, Vec<folio_workload::WorkloadEvent>) {
-    let db = Db::open_with(
-        dir,
-        Options {
-            shards: 4,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let db = Db::open_with(dir, Options::default().shards(4)).unwrap();
     let params = Params {
         orgs: 30,
         events: 40_000,

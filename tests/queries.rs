@@ -175,14 +175,7 @@ fn q1_to_q5_match_a_brute_force_scan_through_payments_reversals_and_reopen() {
         events: 40_000,
         ..Params::default()
     };
-    let db = Db::open_with(
-        &dir,
-        Options {
-            shards: 4,
-            ..Options::default()
-        },
-    )
-    .unwrap();
+    let db = Db::open_with(&dir, Options::default().shards(4)).unwrap();
     let (mut model, events) = load(&db, params);
     compare(&db, &model, &params, "after ingest");
 

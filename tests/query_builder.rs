@@ -36,14 +36,7 @@ fn fixture() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let dir = tempfile::tempdir().unwrap();
-        let db = Db::open_with(
-            dir.path().join("db"),
-            Options {
-                shards: 4,
-                ..Options::default()
-            },
-        )
-        .unwrap();
+        let db = Db::open_with(dir.path().join("db"), Options::default().shards(4)).unwrap();
         let params = Params {
             orgs: 60,
             events: 30_000,

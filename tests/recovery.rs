@@ -1104,10 +1104,7 @@ fn back_dated_postings_far_outside_the_month_window_do_not_panic_or_brick_the_da
 }
 
 fn small_segments() -> Options {
-    Options {
-        segment_target_bytes: 2048,
-        ..Options::default()
-    }
+    Options::default().segment_target_bytes(2048)
 }
 
 /// Segment header fields: (database id, first LSN, chain CRC).

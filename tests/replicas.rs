@@ -179,15 +179,13 @@ fn fast_pool(db: Arc<Db>, replicas: Vec<Arc<folio::Replica>>) -> ReadPool {
     ReadPool::new(
         db,
         replicas,
-        PoolOptions {
-            health_interval: Duration::from_millis(20),
-            stall_after: Duration::from_millis(100),
-            max_lag_time: Duration::from_millis(300),
-            breaker_failures: 2,
-            breaker_cooldown: Duration::from_millis(200),
-            affinity_reads: 1,
-            ..PoolOptions::default()
-        },
+        PoolOptions::default()
+            .health_interval(Duration::from_millis(20))
+            .stall_after(Duration::from_millis(100))
+            .max_lag_time(Duration::from_millis(300))
+            .breaker_failures(2)
+            .breaker_cooldown(Duration::from_millis(200))
+            .affinity_reads(1),
     )
 }
 
@@ -252,10 +250,7 @@ fn consistency_levels_route_reads() {
     let pool = ReadPool::new(
         db.clone(),
         vec![r1.clone()],
-        PoolOptions {
-            balancing: Balancing::LeastLag,
-            ..PoolOptions::default()
-        },
+        PoolOptions::default().balancing(Balancing::LeastLag),
     );
     // Read-your-writes through a stalled replica: the pool waits, then reads the primary.
     r1.inject_stall(true);
@@ -291,12 +286,10 @@ fn consistency_levels_route_reads() {
     let small = ReadPool::new(
         db.clone(),
         vec![],
-        PoolOptions {
-            min_handles: 1,
-            max_handles: 2,
-            acquire_timeout: Duration::from_millis(20),
-            ..PoolOptions::default()
-        },
+        PoolOptions::default()
+            .min_handles(1)
+            .max_handles(2)
+            .acquire_timeout(Duration::from_millis(20)),
     );
     let a = small.read(Consistency::Any).unwrap();
     let b = small.read(Consistency::Any).unwrap();
@@ -407,10 +400,7 @@ fn shipped_segments_apply_in_order_and_gaps_or_overlaps_are_refused() {
     let primary_dir = dir.path().join("primary");
     let db = Db::open_with(
         &primary_dir,
-        folio::Options {
-            segment_target_bytes: 4096,
-            ..folio::Options::default()
-        },
+        folio::Options::default().segment_target_bytes(4096),
     )
     .unwrap();
     for o in 1..=ORGS {
@@ -568,13 +558,8 @@ fn flow_control_holds_the_primary_for_a_slow_replica_but_never_for_a_stalled_one
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
     let bound = Duration::from_millis(5);
-    let gated = db.replica_with(
-        "gated",
-        ReplicaOptions {
-            flow_control: Some(bound),
-        },
-    );
-    let free = db.replica_with("free", ReplicaOptions { flow_control: None });
+    let gated = db.replica_with("gated", ReplicaOptions::default().flow_control(Some(bound)));
+    let free = db.replica_with("free", ReplicaOptions::default().flow_control(None));
     let mut model = Model::new();
     let mut n = 0u64;
     let mut write = |count: u64, model: &mut Model| {
@@ -705,10 +690,7 @@ fn a_read_skips_a_replica_that_is_applying() {
     let pool = ReadPool::new(
         db.clone(),
         vec![busy.clone(), idle.clone()],
-        PoolOptions {
-            affinity_reads: 1,
-            ..PoolOptions::default()
-        },
+        PoolOptions::default().affinity_reads(1),
     );
     let lsn = db.record(batch(1).0).unwrap();
     assert!(idle.wait_for(lsn, Duration::from_secs(5)));
@@ -735,10 +717,7 @@ fn a_read_skips_a_replica_that_is_applying() {
         ReadPool::new(
             db.clone(),
             vec![busy.clone()],
-            PoolOptions {
-                spill_to_primary,
-                ..PoolOptions::default()
-            },
+            PoolOptions::default().spill_to_primary(spill_to_primary),
         )
     };
     let spilling = only_busy(true);

@@ -174,10 +174,7 @@ fn run_in(
     dir: &Path,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<BenchReport> {
-    let options = Options {
-        durability: config.durability,
-        ..Options::default()
-    };
+    let options = Options::default().durability(config.durability);
     let db = Db::open_with(dir, options.clone())?;
     let orgs: Vec<Op> = (1..=config.params.orgs)
         .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
@@ -402,14 +399,11 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         }
         let nodes: Vec<Arc<folio::replica::Replica>> = (1..=replicas)
             .map(|i| {
-                let options = folio::replica::ReplicaOptions { flow_control };
+                let options = folio::ReplicaOptions::default().flow_control(flow_control);
                 Arc::new(db.replica_with(&format!("r{i}"), options))
             })
             .collect();
-        let options = PoolOptions {
-            spill_to_primary,
-            ..PoolOptions::default()
-        };
+        let options = PoolOptions::default().spill_to_primary(spill_to_primary);
         let pool = ReadPool::new(db.clone(), nodes.clone(), options);
         // Held back for the whole run, then released: its catch-up measures how fast a replica
         // applies the log when it has the machine to itself.

@@ -448,10 +448,7 @@ fn build_template() -> Option<Template> {
     let tmp = scratch::tempdir()?;
     let primary = tmp.path().join("db");
     let checkpoint = tmp.path().join("ckpt");
-    let options = Options {
-        shards: TEMPLATE_SHARDS,
-        ..Options::default()
-    };
+    let options = Options::default().shards(TEMPLATE_SHARDS);
     let db = Db::open_with(&primary, options).ok()?;
     populate(&db).ok()?;
     db.checkpoint_to(&checkpoint).ok()?;

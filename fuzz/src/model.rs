@@ -943,16 +943,14 @@ fn last_segment(wal: &Path) -> (Option<PathBuf>, u64) {
 pub fn model(data: &[u8]) {
     let mut input = Input::new(data);
     let config = input.byte();
-    let options = Options {
-        shards: [1, 2, 16, 64][usize::from((config >> 1) & 3)],
-        durability: if config & 1 == 0 {
+    let options = Options::default()
+        .shards([1, 2, 16, 64][usize::from((config >> 1) & 3)])
+        .durability(if config & 1 == 0 {
             Durability::Sync
         } else {
             Durability::Buffered
-        },
-        segment_target_bytes: SEGMENT_BYTES,
-        ..Options::default()
-    };
+        })
+        .segment_target_bytes(SEGMENT_BYTES);
     let Some(tmp) = scratch::tempdir() else {
         return;
     };

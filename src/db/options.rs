@@ -15,11 +15,20 @@ pub enum Durability {
     Buffered,
 }
 
-/// Options of [`crate::Db::open_with`].
+/// Options of [`crate::Db::open_with`]: start from [`Options::default`] (or
+/// [`Options::read_only`]) and change what you need with the setters.
+///
+/// ```
+/// use folio::{Durability, Options};
+/// let options = Options::default().shards(4).durability(Durability::Buffered);
+/// assert_eq!(options.shards, 4);
+/// ```
 #[derive(Clone)]
+#[non_exhaustive]
 pub struct Options {
     /// Balance shards of a new database (ignored when opening an existing one).
     pub shards: u32,
+    /// When `record` returns: after fdatasync (the default) or a weaker policy chosen by name.
     pub durability: Durability,
     /// Create the database when the directory holds none.
     pub create_if_missing: bool,
@@ -34,9 +43,24 @@ pub struct Options {
     /// store is loaded from a private copy, and every write is refused with
     /// [`crate::Error::ReadOnly`].
     pub read_only: bool,
-    /// File system of the log and metadata (tests inject faults here).
-    pub vfs: Arc<dyn Vfs>,
+    /// File system of the log and metadata (the reliability harness injects faults here).
+    pub(crate) vfs: Arc<dyn Vfs>,
 }
+
+setters!(Options {
+    /// Balance shards of a new database, `1..=MAX_SHARDS` (ignored when opening an existing one).
+    shards: u32,
+    /// When `record` returns (see [`Durability`]).
+    durability: Durability,
+    /// Whether opening a directory that holds no database creates one.
+    create_if_missing: bool,
+    /// Start a background checkpoint after this many applied operations.
+    checkpoint_every_ops: u64,
+    /// Start a background checkpoint at least this often while there are changes.
+    checkpoint_interval: Duration,
+    /// Seal a log segment and start a new one once it exceeds this size.
+    segment_target_bytes: u64,
+});
 
 impl Default for Options {
     fn default() -> Options {
@@ -54,6 +78,14 @@ impl Default for Options {
 }
 
 impl Options {
+    /// The file system of the log and metadata: the reliability harness's simulated disk.
+    #[cfg(feature = "fault-injection")]
+    #[must_use]
+    pub fn vfs(mut self, vfs: Arc<dyn Vfs>) -> Options {
+        self.vfs = vfs;
+        self
+    }
+
     /// Options that open an existing database read-only (see [`Options::read_only`]).
     pub fn read_only() -> Options {
         Options {
@@ -65,6 +97,9 @@ impl Options {
 
     /// Checks what creating a database with these options needs, before anything is written:
     /// the shard count is `1..=MAX_SHARDS`.
+    ///
+    /// # Errors
+    /// [`crate::Error::InvalidArgument`] for a shard count out of range.
     pub fn check_create(&self) -> crate::Result<()> {
         let max = crate::limits::MAX_SHARDS;
         if self.shards == 0 || self.shards > max {

@@ -304,8 +304,9 @@ impl ReplicaInner {
 /// The flow-control bound of an in-process replica unless its options say otherwise.
 pub const DEFAULT_FLOW_CONTROL: Duration = Duration::from_millis(3);
 
-/// How an in-process replica follows its primary.
+/// How an in-process replica follows its primary: [`ReplicaOptions::default`] and the setters.
 #[derive(Clone, Copy, Debug)]
+#[non_exhaustive]
 pub struct ReplicaOptions {
     /// Flow control: when set, the primary's committer delays its next group commit while this
     /// replica lags more than this (in time), so the replica keeps up when replicas and primary
@@ -315,6 +316,11 @@ pub struct ReplicaOptions {
     /// CPU trails it.
     pub flow_control: Option<Duration>,
 }
+
+setters!(ReplicaOptions {
+    /// Flow control bound (see [`ReplicaOptions::flow_control`]); `None` turns it off.
+    flow_control: Option<Duration>,
+});
 
 impl Default for ReplicaOptions {
     fn default() -> ReplicaOptions {

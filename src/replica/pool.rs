@@ -61,15 +61,20 @@ pub enum Balancing {
     LeastLag,
 }
 
-/// Pool settings. Defaults follow the seed deployment: 5 to 50 handles.
+/// Pool settings: [`PoolOptions::default`] and the setters. Defaults follow the seed deployment:
+/// 5 to 50 handles.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct PoolOptions {
     /// Handles kept ready.
     pub min_handles: usize,
     /// Handles in use at once; more readers wait up to `acquire_timeout`.
     pub max_handles: usize,
+    /// How long a reader waits for a handle before [`crate::ReplicaError::NoneAvailable`].
     pub acquire_timeout: Duration,
+    /// How reads are spread over the replicas.
     pub balancing: Balancing,
+    /// How often the health checker looks at every replica.
     pub health_interval: Duration,
     /// A replica further behind than this many batches is out of rotation.
     pub max_lag_lsn: u64,
@@ -89,6 +94,33 @@ pub struct PoolOptions {
     /// when the primary can answer at once (else it waits for the replica's apply to finish).
     pub spill_to_primary: bool,
 }
+
+setters!(PoolOptions {
+    /// Handles kept ready.
+    min_handles: usize,
+    /// Handles in use at once.
+    max_handles: usize,
+    /// How long a reader waits for a handle.
+    acquire_timeout: Duration,
+    /// How reads are spread over the replicas.
+    balancing: Balancing,
+    /// How often the health checker runs.
+    health_interval: Duration,
+    /// Lag, in batches, beyond which a replica leaves rotation.
+    max_lag_lsn: u64,
+    /// Lag, in time, beyond which a replica leaves rotation.
+    max_lag_time: Duration,
+    /// How long a behind replica may stand still before it counts as stalled.
+    stall_after: Duration,
+    /// Consecutive read failures that open a replica's breaker.
+    breaker_failures: u32,
+    /// How long an open breaker stays open before one trial read.
+    breaker_cooldown: Duration,
+    /// Reads a thread makes on one replica before round robin moves it on.
+    affinity_reads: usize,
+    /// Whether a read may go to the primary when every replica is busy applying.
+    spill_to_primary: bool,
+});
 
 impl Default for PoolOptions {
     fn default() -> Self {

@@ -9,11 +9,7 @@ use std::path::Path;
 
 /// Options with the given shard count and durability, everything else default.
 pub fn options(shards: u32, durability: Durability) -> Options {
-    Options {
-        shards,
-        durability,
-        ..Options::default()
-    }
+    Options::default().shards(shards).durability(durability)
 }
 
 /// Opens (creating when missing) the database at `path` with 4 shards and `Sync` durability.

@@ -147,19 +147,17 @@ pub fn options(vfs: &SimFs) -> Options {
 }
 
 pub fn options_with(vfs: &SimFs, buffered: bool) -> Options {
-    Options {
-        durability: if buffered {
+    Options::default()
+        .durability(if buffered {
             folio::Durability::Buffered
         } else {
             folio::Durability::Sync
-        },
-        shards: 4,
-        segment_target_bytes: SEGMENT_BYTES,
-        checkpoint_every_ops: u64::MAX,
-        checkpoint_interval: std::time::Duration::from_secs(86_400),
-        vfs: Arc::new(vfs.clone()),
-        ..Options::default()
-    }
+        })
+        .shards(4)
+        .segment_target_bytes(SEGMENT_BYTES)
+        .checkpoint_every_ops(u64::MAX)
+        .checkpoint_interval(std::time::Duration::from_secs(86_400))
+        .vfs(Arc::new(vfs.clone()))
 }
 
 /// A scratch directory for a database: the simulated disk holds its log and identity file, the

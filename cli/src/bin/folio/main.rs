@@ -655,13 +655,7 @@ fn refuse_replica(data: &Path) -> Result<(), Error> {
 
 /// Opens an existing database, or a replica directory, for writing.
 fn replica_dir(data: &Path) -> Result<Db, Error> {
-    let db = Db::open_with(
-        data,
-        Options {
-            create_if_missing: false,
-            ..Options::default()
-        },
-    )?;
+    let db = Db::open_with(data, Options::default().create_if_missing(false))?;
     warn_recovery(&db);
     Ok(db)
 }
@@ -803,14 +797,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             if data.join(folio::store::meta::META_FILE).exists() {
                 return Err(folio::Error::AlreadyExists { path: data }.into());
             }
-            Db::open_with(
-                &data,
-                Options {
-                    shards,
-                    ..Options::default()
-                },
-            )?
-            .close()?;
+            Db::open_with(&data, Options::default().shards(shards))?.close()?;
             println!("created {} with {shards} balance shards", data.display());
         }
         Command::Org(OrgCommand::Add {
@@ -855,11 +842,9 @@ fn run(cli: Cli) -> Result<(), Error> {
             };
             let db = Db::open_with(
                 &data,
-                Options {
-                    create_if_missing: false,
-                    durability,
-                    ..Options::default()
-                },
+                Options::default()
+                    .create_if_missing(false)
+                    .durability(durability),
             )?;
             warn_recovery(&db);
             let options = IngestOptions {
