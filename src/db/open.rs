@@ -149,6 +149,15 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         |_| Ok(()),
     )?;
 
+    // The checkpoint becomes a live replica directory before sled opens its store (sled writes
+    // to the files it opens): a kill from here on must not leave a manifest that no longer
+    // matches the store, which would refuse every later open.
+    if writable && is_checkpoint {
+        vfs.remove_file(&manifest)
+            .map_err(|e| Error::io(&manifest, e))?;
+        vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
+    }
+
     // A read-only open loads a copy of the store: sled writes to the files it opens.
     let scratch = match writable {
         true => None,
@@ -230,12 +239,6 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
             store = Some(rebuild_store(&store_path)?);
         }
         cut_torn(&*vfs, &tail.torn)?;
-        if is_checkpoint {
-            // The checkpoint becomes a live replica directory: its store will change.
-            vfs.remove_file(&manifest)
-                .map_err(|e| Error::io(&manifest, e))?;
-            vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
-        }
         if !report.torn.is_empty() || report.rebuilt.is_some() {
             super::recovery_log::append(&*vfs, path, &report)?;
         }
