@@ -34,29 +34,59 @@ macro_rules! setters {
     };
 }
 
-pub mod codec;
-pub mod db;
-pub mod error;
-pub mod io;
+/// The engine's internal modules: crate-private in a product build. With the `internals`
+/// feature (the fuzz targets and the reliability harness; no stability promise) they are public
+/// and hidden from the documentation.
+macro_rules! internal_modules {
+    ($($(#[$attr:meta])* mod $name:ident;)*) => {$(
+        $(#[$attr])*
+        #[cfg(feature = "internals")]
+        #[doc(hidden)]
+        pub mod $name;
+        $(#[$attr])*
+        #[cfg(not(feature = "internals"))]
+        pub(crate) mod $name;
+    )*};
+}
+
+internal_modules! {
+    mod codec;
+    mod db;
+    mod error;
+    mod io;
+    mod model;
+    mod query;
+    mod replica;
+    mod state;
+    mod store;
+    mod wal;
+}
 pub mod limits;
-pub mod model;
 #[doc(hidden)]
 pub mod planted;
-pub mod query;
-pub mod replica;
-pub mod state;
-pub mod store;
-pub mod wal;
 
+pub use db::edge::{seed_from_checkpoint, verify_checkpoint, ReplicaBase};
 pub use db::{
-    accept_loss, Db, Durability, LossReport, Options, ReadView, RecoveryReport, Salvaged, Snapshot,
-    Ticket, VerifyReport,
+    accept_loss, CheckpointInfo, Db, DbInfo, Durability, LogInfo, LossReport, Options,
+    PartitionInfo, RecoveryReport, Salvaged, Snapshot, Ticket, VerifyReport,
 };
 pub use error::{BatchError, CorruptionKind, Error, Rejection, ReplicaError, Result};
 pub use model::{
-    Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money, Month,
-    Op, Org, OrgId, PayExpense, PaymentMethod, Reversal, Timestamp,
+    Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money,
+    MoneyIn, Month, Op, Org, OrgId, PayExpense, PaymentMethod, Reversal, Timestamp, MAX_TIMESTAMP,
+    MIN_TIMESTAMP,
 };
-pub use replica::{Consistency, ReadPool, Replica, ReplicaOptions};
+pub use query::{
+    Access, BalancePlan, BalanceQuery, CategoryLine, CurrencyTotal, Cursor, DailyReport, Group,
+    GroupBy, GroupKey, LedgerLine, MethodLine, MonthlyReport, Order, PendingLine, Plan,
+    ProjectedRow, Query, QueryOutput, Tables, TopLine, Value,
+};
+pub use replica::{
+    read_segments, sync_status, Balancing, BreakerState, Consistency, NodeStatus, PoolOptions,
+    PoolStatus, ReadPool, Replica, ReplicaOptions, ShippedFrame, SyncState, SyncStatus,
+};
+pub use state::index::{table_name, Column, IndexDef, Predicate};
 pub use state::read::{DayBalance, LedgerEntry};
-pub use wal::TornTail;
+pub use store::meta::META_FILE;
+pub use store::CheckpointStats;
+pub use wal::{TornTail, WAL_DIR};

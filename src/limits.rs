@@ -29,6 +29,39 @@ pub const MAX_SHARDS: u32 = 1024;
 /// sled page cache, bytes.
 pub const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Most rows a ledger page, pending list or top list returns.
+pub const MAX_REPORT_ROWS: usize = 10_000;
+/// Most rows one page returns.
+pub const MAX_QUERY_LIMIT: usize = 10_000;
+/// Most declared key columns of an index.
+pub const MAX_KEY_COLUMNS: usize = 3;
+/// Most included columns of an index.
+pub const MAX_INCLUDED_COLUMNS: usize = 2;
+/// Ledgers with fewer rows are served by their clustered rows instead of index parts.
+pub const INDEX_MIN_ROWS: usize = 64;
+/// Groups of at least this many operations apply balances on a second thread.
+pub const PARALLEL_APPLY_OPS: usize = 256;
+/// A group waits at most this many times a replica's flow-control bound for it; a replica that
+/// has applied nothing for as long is not applying (stalled, failing, copying) and is not waited
+/// for at all.
+pub const FLOW_WAIT_FACTOR: u32 = 4;
+/// Operations a replica applies per hold of its write lock (whole batches; at least one).
+pub const MAX_OPS_PER_LOCK: usize = 1024;
+/// Payload bytes a replica reads and applies at once.
+pub const APPLY_CHUNK_BYTES: usize = 256 << 10;
+/// Commit times remembered for lag-in-time (one per group commit).
+pub const COMMIT_TIMES: usize = 1 << 16;
+/// The flow-control bound of an in-process replica unless its options say otherwise.
+pub const DEFAULT_FLOW_CONTROL: std::time::Duration = std::time::Duration::from_millis(3);
+/// Times a read that finds every node applying looks again before it waits for its own.
+pub const BUSY_ROUNDS: usize = 8;
+/// How long [`Store::open`] waits for a store lock left by a store of this process being dropped.
+pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// How long opening waits for a database lock held for a moment (see `lock`).
+pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+/// Rows a ledger keeps in a sorted `Vec` before it moves them to a `BTreeMap`.
+pub const SMALL_ROWS: usize = 128;
+
 const _: () = assert!(MAX_BATCH_OPS <= MAX_GROUP_OPS);
 const _: () = assert!(MAX_FRAME_PAYLOAD_BYTES as u64 <= SEGMENT_TARGET_BYTES);
 const _: () = assert!(MAX_GROUP_BATCHES <= COMMIT_QUEUE_DEPTH);

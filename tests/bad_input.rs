@@ -8,11 +8,11 @@ mod common;
 
 use common::{assert_one_line, snapshot, Snapshot};
 use folio::limits::{MAX_BATCH_OPS, MAX_ORG_NAME_BYTES, MAX_REFERENCE_BYTES, MAX_TIME_ZONE_BYTES};
-use folio::model::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use folio::{
     Batch, BusinessDay, Category, Currency, Db, Entry, EntryId, Error, ExpenseStatus, Lsn, Money,
     Op, Org, OrgId, PayExpense, PaymentMethod, Rejection, Reversal,
 };
+use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use std::path::{Path, PathBuf};
 use tempfile::TempDir;
 

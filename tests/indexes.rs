@@ -3,9 +3,9 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use folio::query::{GroupBy, Query, QueryOutput};
-use folio::state::index::{Column, IndexDef, Predicate};
 use folio::{Batch, Currency, Db, Error, Kind, Op, Options, OrgId, PaymentMethod, Rejection};
+use folio::{Column, IndexDef, Predicate};
+use folio::{GroupBy, Query, QueryOutput};
 use folio_workload::ingest::{auto_org, entry_of};
 use folio_workload::{Generator, Params};
 use std::sync::atomic::{AtomicBool, Ordering};

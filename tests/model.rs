@@ -28,12 +28,12 @@ mod common;
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;
 use folio::limits::{MAX_ORG_NAME_BYTES, MAX_RANGE_DAYS, MAX_REFERENCE_BYTES};
-use folio::model::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use folio::{
     Batch, BusinessDay, Category, Currency, DayBalance, Db, Durability, Entry, EntryId, Error,
     ExpenseStatus, Kind, LedgerEntry, Lsn, Money, Op, Org, OrgId, PayExpense, PaymentMethod,
     Rejection, Reversal,
 };
+use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use proptest::prelude::*;
 use proptest::test_runner::TestCaseError;
 use std::collections::{BTreeMap, BTreeSet};

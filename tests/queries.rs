@@ -223,8 +223,8 @@ fn q1_to_q5_match_a_brute_force_scan_through_payments_reversals_and_reopen() {
 /// `balance` gives, not 0 or an empty list.
 #[test]
 fn aggregates_keep_currencies_apart_and_unregistered_orgs_are_errors() {
-    use folio::query::{CurrencyTotal, GroupBy, Query, QueryOutput};
     use folio::{Category, Entry, Money, Month, Org, PaymentMethod};
+    use folio::{CurrencyTotal, GroupBy, Query, QueryOutput};
     let tmp = tempfile::tempdir().unwrap();
     let db = Db::open(tmp.path().join("db")).unwrap();
     let mut batch = Batch::new()

@@ -4,11 +4,11 @@
 
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
-use folio::query::{GroupBy, GroupKey, Order, Query, QueryOutput};
 use folio::{
     Batch, BusinessDay, Category, Currency, Db, EntryId, ExpenseStatus, Kind, Money, Month, Op,
     Options, OrgId, PayExpense, PaymentMethod, Reversal,
 };
+use folio::{GroupBy, GroupKey, Order, Query, QueryOutput};
 use folio_workload::ingest::{auto_org, entry_of};
 use folio_workload::{Generator, Params};
 use proptest::prelude::*;
@@ -156,7 +156,7 @@ fn query_strategy() -> impl Strategy<Value = Query> {
                 if let Some(p) = pm {
                     q = q.payment_method(PaymentMethod::ALL[p]);
                 }
-                if let (Some(pending), folio::query::Tables::Expenses) = (pending, q.tables) {
+                if let (Some(pending), folio::Tables::Expenses) = (pending, q.tables) {
                     q = q.status(if pending {
                         ExpenseStatus::Pending
                     } else {
@@ -222,7 +222,7 @@ proptest! {
                 prop_assert_eq!(next.is_some(), rows.len() == q.limit);
                 // The next page continues exactly where this one stopped.
                 if let Some(cursor) = next {
-                    let decoded = folio::query::Cursor::decode(&cursor.encode()).unwrap();
+                    let decoded = folio::Cursor::decode(&cursor.encode()).unwrap();
                     let more = match f.db.query(&q.clone().after(decoded)).unwrap() {
                         QueryOutput::Rows { rows, .. } => rows,
                         _ => unreachable!(),
@@ -233,7 +233,7 @@ proptest! {
                 }
             }
             QueryOutput::Projected { rows, next, .. } => {
-                use folio::query::Value;
+                use folio::Value;
                 let got: Vec<(u64, Vec<Value>)> = rows.iter().map(|r| (r.org.0, r.values.clone())).collect();
                 let expected: Vec<(u64, Vec<Value>)> = want
                     .iter()
@@ -300,7 +300,7 @@ fn explain_names_the_index_it_uses_and_bad_queries_are_refused() {
         .contains("scan of every org"));
     for bad in [
         Query::revenues().limit(0),
-        Query::revenues().limit(folio::query::MAX_QUERY_LIMIT + 1),
+        Query::revenues().limit(folio::limits::MAX_QUERY_LIMIT + 1),
         Query::revenues().between(10, 10),
         Query::revenues().status(ExpenseStatus::Paid),
         Query::revenues().category(Category::Payroll),
@@ -322,7 +322,7 @@ fn explain_names_the_index_it_uses_and_bad_queries_are_refused() {
         "xx.1.2.1.1.00000000",
         "fc1.a.b.c.d.e",
     ] {
-        assert!(folio::query::Cursor::decode(text).is_err(), "{text}");
+        assert!(folio::Cursor::decode(text).is_err(), "{text}");
     }
 }
 
@@ -332,14 +332,14 @@ fn balance_queries_prune_shards_by_org_and_match_day_rows() {
     let from = BusinessDay::parse("2024-03-01").unwrap();
     let to = BusinessDay::parse("2024-03-31").unwrap();
     let view = f.db.read();
-    let q = folio::query::BalanceQuery::new(from, to).org(OrgId(3));
+    let q = folio::BalanceQuery::new(from, to).org(OrgId(3));
     let plan = view.explain_balances(&q).unwrap();
     assert_eq!((plan.shards.len(), plan.shards_total), (1, 4));
     assert_eq!(
         view.query_balances(&q).unwrap(),
         view.balances(OrgId(3), from, to).unwrap()
     );
-    let all = folio::query::BalanceQuery::new(from, to)
+    let all = folio::BalanceQuery::new(from, to)
         .active_only()
         .limit(10_000);
     assert_eq!(view.explain_balances(&all).unwrap().shards.len(), 4);
@@ -355,10 +355,10 @@ fn balance_queries_prune_shards_by_org_and_match_day_rows() {
         .sum();
     assert_eq!(rows.len(), want);
     assert!(view
-        .query_balances(&folio::query::BalanceQuery::new(to, from))
+        .query_balances(&folio::BalanceQuery::new(to, from))
         .is_err());
     assert!(view
-        .query_balances(&folio::query::BalanceQuery::new(from, to).limit(0))
+        .query_balances(&folio::BalanceQuery::new(from, to).limit(0))
         .is_err());
 }
 
@@ -374,16 +374,12 @@ fn a_cursor_only_continues_the_query_that_made_it() {
     else {
         panic!("a full page expected")
     };
-    let cursor = folio::query::Cursor::decode(&cursor.encode()).unwrap();
+    let cursor = folio::Cursor::decode(&cursor.encode()).unwrap();
     assert!(f.db.query(&q.clone().after(cursor)).is_ok());
     assert!(f.db.query(&q.clone().limit(7).after(cursor)).is_ok());
     assert!(f
         .db
-        .query(
-            &q.clone()
-                .select(&[folio::state::index::Column::EntryId])
-                .after(cursor)
-        )
+        .query(&q.clone().select(&[folio::Column::EntryId]).after(cursor))
         .is_ok());
     for other in [
         Query::ledger().org(OrgId(2)).limit(5),

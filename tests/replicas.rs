@@ -1,7 +1,7 @@
 //! Snapshots, in-process replicas, the read pool, and edge replicas built from checkpoints.
 
 #![allow(clippy::unwrap_used)]
-use folio::replica::{Balancing, BreakerState, PoolOptions};
+use folio::{Balancing, BreakerState, PoolOptions};
 use folio::{
     Batch, BusinessDay, Category, Consistency, Currency, Db, Entry, EntryId, Error, Lsn, Money,
     Org, OrgId, PaymentMethod, ReadPool, ReplicaError, Snapshot,
@@ -342,7 +342,7 @@ fn an_edge_replica_from_a_checkpoint_follows_and_refuses_bad_input() {
     bytes[20] ^= 0x40;
     std::fs::write(&victim, bytes).unwrap();
     let target = dir.path().join("never");
-    assert!(folio::db::edge::seed_from_checkpoint(&bad, &target).is_err());
+    assert!(folio::seed_from_checkpoint(&bad, &target).is_err());
     assert!(!target.exists());
     assert!(Db::open(&bad).is_err());
 
@@ -353,7 +353,7 @@ fn an_edge_replica_from_a_checkpoint_follows_and_refuses_bad_input() {
     copy_dir(&cp, &stale);
     std::fs::remove_file(stale.join("MANIFEST.json")).unwrap();
     std::fs::write(stale.join("FOLIO"), b"half").unwrap();
-    folio::db::edge::seed_from_checkpoint(&cp, &edge).unwrap();
+    folio::seed_from_checkpoint(&cp, &edge).unwrap();
     assert!(!stale.exists());
     let replica = Db::open(&edge).unwrap();
     assert!(replica.is_replica());
@@ -415,7 +415,7 @@ fn shipped_segments_apply_in_order_and_gaps_or_overlaps_are_refused() {
     let segs = segments(&primary_dir.join("wal"));
     assert!(segs.len() >= 4, "{} segments", segs.len());
     let edge = dir.path().join("edge");
-    folio::db::edge::seed_from_checkpoint(&cp, &edge).unwrap();
+    folio::seed_from_checkpoint(&cp, &edge).unwrap();
     let replica = Db::open(&edge).unwrap();
     let start = replica.visible_lsn();
     // A gap (a middle segment missing) is refused with nothing applied.
@@ -452,7 +452,7 @@ fn shipped_segments_apply_in_order_and_gaps_or_overlaps_are_refused() {
 /// caught up, behind, ahead of its source, or diverged from it — never a lag of 0 for the last two.
 #[test]
 fn sync_status_tells_caught_up_behind_ahead_and_diverged() {
-    use folio::replica::{sync_status, SyncState};
+    use folio::{sync_status, SyncState};
     let dir = tempfile::tempdir().unwrap();
     let primary_dir = dir.path().join("primary");
     let db = setup(&primary_dir);
@@ -476,7 +476,7 @@ fn sync_status_tells_caught_up_behind_ahead_and_diverged() {
     fork.close().unwrap();
 
     let edge = dir.path().join("edge");
-    folio::db::edge::seed_from_checkpoint(&cp, &edge).unwrap();
+    folio::seed_from_checkpoint(&cp, &edge).unwrap();
     let replica = Db::open(&edge).unwrap();
     let wal = primary_dir.join("wal");
     let status = |log: &std::path::Path| {
@@ -619,7 +619,7 @@ fn pool_reads_per_call_see_whole_batches_under_a_writer() {
     let done = Arc::new(AtomicBool::new(false));
     let w = writer(db.clone(), model.clone(), 0..400, done.clone());
     let last = BusinessDay::parse("2024-03-31").unwrap();
-    let query = folio::query::BalanceQuery::new(last, last);
+    let query = folio::BalanceQuery::new(last, last);
     let mut seen = Vec::new();
     while !done.load(Ordering::SeqCst) {
         let read = pool.read(Consistency::Any).unwrap();

@@ -1,6 +1,6 @@
 //! The `hotel-ledger-v1` workload: reference stream, text forms and parsers.
 
-use folio::model::{Category, ExpenseStatus, Kind, PaymentMethod};
+use folio::{Category, ExpenseStatus, Kind, PaymentMethod};
 use folio_workload::{
     instances, parse_csv_line, parse_jsonl_line, Generator, InputFormat, Params, ParseError,
     QueryInstance, WorkloadEvent, CSV_HEADER,

@@ -202,7 +202,7 @@ fn run_in(
     let record_seconds = started.elapsed().as_secs_f64();
     db.close()?;
     let seconds = started.elapsed().as_secs_f64();
-    let log_bytes = dir_bytes(&dir.join(folio::wal::WAL_DIR));
+    let log_bytes = dir_bytes(&dir.join(folio::WAL_DIR));
     let bytes_on_disk = dir_bytes(dir);
 
     let reopen = Instant::now();
@@ -374,7 +374,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         spill_to_primary,
         by_org,
     } = *options;
-    use folio::replica::{Consistency, PoolOptions, ReadPool};
+    use folio::{Consistency, PoolOptions, ReadPool};
     use std::sync::atomic::AtomicBool;
     use std::sync::Arc;
     params
@@ -397,7 +397,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         for chunk in orgs.chunks(10_000) {
             db.record(Batch::from(chunk.to_vec()))?;
         }
-        let nodes: Vec<Arc<folio::replica::Replica>> = (1..=replicas)
+        let nodes: Vec<Arc<folio::Replica>> = (1..=replicas)
             .map(|i| {
                 let options = folio::ReplicaOptions::default().flow_control(flow_control);
                 Arc::new(db.replica_with(&format!("r{i}"), options))

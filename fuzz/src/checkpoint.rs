@@ -24,11 +24,11 @@
 
 use super::scratch::{self, Tree};
 use folio::codec::record::IndexRecord;
-use folio::state::index::{Column, IndexDef, Predicate};
 use folio::{
     Batch, BusinessDay, Category, Currency, Db, Entry, EntryId, ExpenseStatus, Kind, Money,
     Options, Org, OrgId, PayExpense, PaymentMethod, Reversal,
 };
+use folio::{Column, IndexDef, Predicate};
 use serde::{Deserialize, Serialize};
 use std::path::Path;
 use std::sync::OnceLock;
@@ -211,7 +211,7 @@ fn open_and_read(dir: &Path) {
     let _ = db.is_replica();
     for org in db.read().orgs() {
         let _ = db.balance(org.id, BusinessDay(19_723));
-        let _ = db.entries(org.id, folio::model::MIN_TIMESTAMP, i64::MAX);
+        let _ = db.entries(org.id, folio::MIN_TIMESTAMP, i64::MAX);
     }
     let _ = db.indexes();
     let _ = db.verify();
@@ -249,8 +249,8 @@ fn in_checkpoint(after: ManifestAfter, change: impl FnOnce(&Path) -> bool) {
             let _ = std::fs::remove_file(dir.join("MANIFEST.json"));
         }
     }
-    let _ = folio::db::edge::verify_checkpoint(&dir);
-    let _ = folio::db::edge::Base::read(&dir);
+    let _ = folio::verify_checkpoint(&dir);
+    let _ = folio::ReplicaBase::read(&dir);
     open_and_read(&dir);
 }
 
@@ -419,7 +419,7 @@ fn store_value(state: &Path, data: &[u8], fix: bool) -> bool {
     let Ok(store) = folio::store::Store::open(state) else {
         return false;
     };
-    let snapshot = folio::store::Snapshot {
+    let snapshot = folio::store::checkpoint::Snapshot {
         covers: folio::Lsn(covers),
         values,
     };

@@ -24,12 +24,12 @@ use super::scratch;
 use chrono::TimeZone;
 use chrono_tz::Tz;
 use folio::limits::{MAX_ORG_NAME_BYTES, MAX_REFERENCE_BYTES, MAX_TIME_ZONE_BYTES};
-use folio::model::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use folio::{
     Batch, BusinessDay, Category, Currency, DayBalance, Db, Durability, Entry, EntryId, Error,
     ExpenseStatus, Kind, LedgerEntry, Money, Op, Options, Org, OrgId, PayExpense, PaymentMethod,
     Reversal,
 };
+use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 

@@ -47,7 +47,7 @@ pub fn log_recovery(data: &[u8]) {
     }
     if let Ok(db) = Db::open(&dir) {
         let _ = db.balance(OrgId(1), folio::BusinessDay(19723));
-        let _ = db.entries(OrgId(1), folio::model::MIN_TIMESTAMP, i64::MAX);
+        let _ = db.entries(OrgId(1), folio::MIN_TIMESTAMP, i64::MAX);
         let _ = db.verify();
     }
 }

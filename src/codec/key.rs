@@ -6,10 +6,6 @@ pub fn put_u64(out: &mut Vec<u8>, v: u64) {
     out.extend_from_slice(&v.to_be_bytes());
 }
 
-pub fn put_i64(out: &mut Vec<u8>, v: i64) {
-    out.extend_from_slice(&((v as u64) ^ (1 << 63)).to_be_bytes());
-}
-
 pub fn put_i32(out: &mut Vec<u8>, v: i32) {
     out.extend_from_slice(&((v as u32) ^ (1 << 31)).to_be_bytes());
 }
@@ -19,18 +15,9 @@ pub fn get_u64(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
-pub fn get_i64(bytes: &[u8], at: usize) -> Option<i64> {
-    get_u64(bytes, at).map(|v| (v ^ (1 << 63)) as i64)
-}
-
 pub fn get_i32(bytes: &[u8], at: usize) -> Option<i32> {
     let raw = u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?);
     Some((raw ^ (1 << 31)) as i32)
-}
-
-/// Key of an org's packed value in a ledger month tree: the org id.
-pub fn ledger_key(org: u64) -> [u8; 8] {
-    org.to_be_bytes()
 }
 
 /// Key of an org's packed month of balances in a balance shard tree: org id, then month.
@@ -45,6 +32,14 @@ pub fn balance_key(org: u64, month: i32) -> Vec<u8> {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    fn put_i64(out: &mut Vec<u8>, v: i64) {
+        out.extend_from_slice(&((v as u64) ^ (1 << 63)).to_be_bytes());
+    }
+
+    fn get_i64(bytes: &[u8], at: usize) -> Option<i64> {
+        get_u64(bytes, at).map(|v| (v ^ (1 << 63)) as i64)
+    }
 
     fn enc_i64(v: i64) -> Vec<u8> {
         let mut out = Vec::new();

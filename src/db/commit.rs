@@ -33,9 +33,7 @@ impl Answer {
     }
 }
 
-/// Groups with at least this many operations apply balances and ledgers on two threads (when the
-/// cores allow: `Progress::primary_may_split`).
-const PARALLEL_APPLY_OPS: u64 = 256;
+use crate::limits::PARALLEL_APPLY_OPS;
 
 pub enum Command {
     Record(Batch, RecordReply),
@@ -210,7 +208,7 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         applied_ops = batches.iter().map(|b| b.1.len() as u64).sum();
         // Large groups apply on a second thread (small ones are not worth the spawn), unless
         // in-process replicas need the cores (`Progress::primary_may_split`).
-        let parallel = applied_ops >= PARALLEL_APPLY_OPS && shared.progress.primary_may_split();
+        let parallel = applied_ops >= PARALLEL_APPLY_OPS as u64 && shared.progress.primary_may_split();
         if let Err(why) = state.apply_group(&batches, parallel, applier) {
             // Validation rules this out; if it happens the state can no longer be trusted.
             shared.poison(format!("apply of LSNs up to {} failed: {why}", state.lsn));

@@ -22,12 +22,12 @@ const BASE_BYTES: usize = 32;
 
 /// Where a replica directory's log begins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Base {
+pub struct ReplicaBase {
     pub lsn: u64,
     pub crc: u32,
 }
 
-impl Base {
+impl ReplicaBase {
     fn encode(&self) -> [u8; BASE_BYTES] {
         let mut b = [0u8; BASE_BYTES];
         b[0..8].copy_from_slice(BASE_MAGIC);
@@ -40,7 +40,7 @@ impl Base {
     }
 
     /// Reads the BASE file of `dir`, if the directory is a replica.
-    pub fn read(dir: &Path) -> Result<Option<Base>> {
+    pub fn read(dir: &Path) -> Result<Option<ReplicaBase>> {
         let path = dir.join(BASE_FILE);
         if !path.exists() {
             return Ok(None);
@@ -78,7 +78,7 @@ impl Base {
             ));
         }
         let crc = u32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
-        Ok(Some(Base { lsn, crc }))
+        Ok(Some(ReplicaBase { lsn, crc }))
     }
 }
 
@@ -397,7 +397,7 @@ impl Db {
             drop(state);
             store.write(&packed)?;
         }
-        let base = Base { lsn: lsn.0, crc };
+        let base = ReplicaBase { lsn: lsn.0, crc };
         let base_path = out.join(BASE_FILE);
         crate::io::Vfs::write_atomic(&crate::io::StdFs, &base_path, &base.encode())
             .map_err(|e| Error::io(&base_path, e))?;

@@ -213,9 +213,6 @@ pub struct Snapshot {
     state: Arc<State>,
 }
 
-/// The former name of [`Snapshot`].
-pub type ReadView = Snapshot;
-
 impl Snapshot {
     pub(crate) fn of(state: Arc<State>) -> Snapshot {
         Snapshot { state }

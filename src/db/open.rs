@@ -118,7 +118,7 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         // A checkpoint directory: every file is checked before first use.
         super::edge::verify_checkpoint(path)?;
     }
-    let base = super::edge::Base::read(path)?;
+    let base = super::edge::ReplicaBase::read(path)?;
     let meta = Meta::read(&*vfs, path)?;
     let wal_dir = path.join(WAL_DIR);
     let start_lsn = base.map_or(1, |b| b.lsn + 1);
@@ -270,7 +270,7 @@ struct Started {
     vfs: std::sync::Arc<dyn crate::io::Vfs>,
     wal_dir: std::path::PathBuf,
     meta: Meta,
-    base: Option<super::edge::Base>,
+    base: Option<super::edge::ReplicaBase>,
     tail: LogTail,
     state: State,
     applier: crate::state::Applier,
@@ -467,8 +467,7 @@ fn wait_for_lock(
     }
 }
 
-/// How long opening waits for a database lock held for a moment (see `lock`).
-const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+use crate::limits::LOCK_WAIT;
 
 /// Opens the store and loads its state. Damage (an unreadable store, an impossible checkpoint
 /// LSN) is reported as [`Loaded::Damaged`], not repaired: the caller rebuilds the store from the

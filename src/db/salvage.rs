@@ -111,7 +111,7 @@ fn set_aside(
     let wal = db.join(WAL_DIR);
     let unhandled = || Error::corruption(file, offset, kind.clone());
     if let CorruptionKind::MissingLog { from, to } = kind {
-        if super::edge::Base::read(db)?.is_some() {
+        if super::edge::ReplicaBase::read(db)?.is_some() {
             // A replica's state up to its base is in its store alone.
             return Err(unhandled());
         }

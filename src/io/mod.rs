@@ -1,8 +1,10 @@
 //! All file I/O of the log and the metadata goes through [`Vfs`], so tests can inject faults.
 
+#[cfg(feature = "fault-injection")]
 pub mod sim;
 mod std_fs;
 
+#[cfg(feature = "fault-injection")]
 pub use sim::SimFs;
 pub use std_fs::StdFs;
 

@@ -7,8 +7,7 @@ use crate::model::{
     BusinessDay, Category, ExpenseStatus, Kind, Money, OrgId, PaymentMethod, Timestamp,
 };
 
-/// Most rows one page returns.
-pub const MAX_QUERY_LIMIT: usize = 10_000;
+pub use crate::limits::MAX_QUERY_LIMIT;
 
 /// Which ledgers a query reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

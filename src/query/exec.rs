@@ -8,7 +8,8 @@ use crate::error::{Error, Result};
 use crate::model::{
     BusinessDay, Category, Currency, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
 };
-use crate::state::index::{Column, IndexDef, RunItem, MAX_KEY_COLUMNS};
+use crate::limits::MAX_KEY_COLUMNS;
+use crate::state::index::{Column, IndexDef, RunItem};
 use crate::state::ledger::{OrgMonthLedger, PartitionId, Row};
 use crate::state::read::LedgerEntry;
 use crate::state::State;

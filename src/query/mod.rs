@@ -9,7 +9,7 @@ pub mod plan;
 pub mod reports;
 
 pub use balances::{BalancePlan, BalanceQuery};
-pub use builder::{Cursor, GroupBy, Order, Query, Tables, MAX_QUERY_LIMIT};
+pub use builder::{Cursor, GroupBy, Order, Query, Tables};
 pub use exec::{Group, GroupKey, ProjectedRow, QueryOutput, Value};
 pub use plan::{Access, Plan};
 pub use reports::{

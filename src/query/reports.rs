@@ -11,8 +11,7 @@ use crate::state::read::DayBalance;
 use crate::state::State;
 use std::collections::BTreeMap;
 
-/// Most rows a ledger page, pending list or top list returns.
-pub const MAX_REPORT_ROWS: usize = 10_000;
+pub use crate::limits::MAX_REPORT_ROWS;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CategoryLine {

@@ -15,7 +15,7 @@ mod stripe;
 
 pub use follow::{read_segments, sync_status, LogFollower, ShippedFrame, SyncState, SyncStatus};
 pub use pool::{
-    Balancing, BreakerState, Consistency, NodeStatus, PoolOptions, PoolRead, PoolStatus, ReadPool,
+    Balancing, BreakerState, Consistency, NodeStatus, PoolOptions, PoolStatus, ReadPool,
 };
 
 use crate::codec::record::{self, LogOp};
@@ -32,18 +32,11 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// Groups of at least this many operations apply balances on a second thread.
-const PARALLEL_APPLY_OPS: usize = 256;
-/// A group waits at most this many times a replica's flow-control bound for it; a replica that
-/// has applied nothing for as long is not applying (stalled, failing, copying) and is not waited
-/// for at all.
-const FLOW_WAIT_FACTOR: u32 = 4;
-/// Operations a replica applies per hold of its write lock (whole batches; at least one).
-const MAX_OPS_PER_LOCK: usize = 1024;
-/// Payload bytes a replica reads and applies at once.
-const APPLY_CHUNK_BYTES: usize = 256 << 10;
-/// Commit times remembered for lag-in-time (one per group commit).
-const COMMIT_TIMES: usize = 1 << 16;
+use crate::limits::PARALLEL_APPLY_OPS;
+use crate::limits::FLOW_WAIT_FACTOR;
+use crate::limits::MAX_OPS_PER_LOCK;
+use crate::limits::APPLY_CHUNK_BYTES;
+use crate::limits::COMMIT_TIMES;
 
 /// Frames decoded and checked, ready to apply.
 pub(crate) type Decoded = Vec<(Lsn, crate::codec::record::LogBatch)>;
@@ -301,8 +294,7 @@ impl ReplicaInner {
     }
 }
 
-/// The flow-control bound of an in-process replica unless its options say otherwise.
-pub const DEFAULT_FLOW_CONTROL: Duration = Duration::from_millis(3);
+pub use crate::limits::DEFAULT_FLOW_CONTROL;
 
 /// How an in-process replica follows its primary: [`ReplicaOptions::default`] and the setters.
 #[derive(Clone, Copy, Debug)]

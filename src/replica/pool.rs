@@ -224,8 +224,7 @@ pub struct ReadPool {
     checker: Option<JoinHandle<()>>,
 }
 
-/// Times a read that finds every node applying looks again before it waits for its own.
-const BUSY_ROUNDS: usize = 8;
+use crate::limits::BUSY_ROUNDS;
 
 /// A read handle on the node the pool chose. Each read through it runs on that node's current
 /// state under its read lock for that one call, as [`Db`]'s own reads do: nothing is copied and a

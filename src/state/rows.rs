@@ -15,8 +15,7 @@ use std::ops::{Bound, RangeBounds};
 /// A row's key in its ledger.
 pub type RowKey = (i64, u64);
 
-/// Rows a ledger keeps in a sorted `Vec` before it moves them to a `BTreeMap`.
-pub const SMALL_ROWS: usize = 128;
+pub use crate::limits::SMALL_ROWS;
 
 /// The rows of one ledger: an ordered map from [`RowKey`] to [`Row`].
 #[derive(Clone, Default)]

@@ -42,8 +42,7 @@ pub struct Store {
     path: PathBuf,
 }
 
-/// How long [`Store::open`] waits for a store lock left by a store of this process being dropped.
-pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+pub use crate::limits::STORE_LOCK_WAIT;
 
 fn store_err(path: &Path, e: sled::Error) -> Error {
     Error::Store(format!("{}: {e}", path.display()))
@@ -92,19 +91,6 @@ impl Store {
             db,
             path: path.to_path_buf(),
         })
-    }
-
-    /// Drops every tree (before a rebuild from the log).
-    pub fn wipe(&self) -> Result<()> {
-        for name in self.db.tree_names() {
-            if name.as_ref() != b"__sled__default" {
-                self.db
-                    .drop_tree(&name)
-                    .map_err(|e| store_err(&self.path, e))?;
-            }
-        }
-        self.db.flush().map_err(|e| store_err(&self.path, e))?;
-        Ok(())
     }
 
     /// LSN of the last complete checkpoint (0 when none).

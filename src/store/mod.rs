@@ -5,4 +5,4 @@ pub mod durable;
 pub mod meta;
 pub mod pack;
 
-pub use checkpoint::{CheckpointStats, Snapshot, Store};
+pub use checkpoint::{CheckpointStats, Store};

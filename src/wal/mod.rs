@@ -4,7 +4,7 @@ pub mod recovery;
 pub mod segment;
 pub mod writer;
 
-pub use recovery::{cut_torn, frames_in, recover, Expect, LogTail, RecoveredFrame, TornTail};
+pub use recovery::{cut_torn, frames_in, recover, Expect, LogTail, TornTail};
 pub use writer::LogWriter;
 
 /// Sub-directory of a database holding the log segments.

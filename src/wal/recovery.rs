@@ -38,6 +38,7 @@ pub struct Expect {
 
 impl Expect {
     /// A whole log from LSN 1, nothing known durable.
+    #[cfg(feature = "internals")]
     pub fn whole() -> Expect {
         Expect {
             start_lsn: 1,

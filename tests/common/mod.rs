@@ -1,10 +1,10 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
-use folio::model::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use folio::{
     BusinessDay, DayBalance, Db, Durability, Error, LedgerEntry, Lsn, Options, Org, OrgId,
 };
+use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use std::path::Path;
 
 /// Options with the given shard count and durability, everything else default.

@@ -2,8 +2,8 @@
 //! WORKLOAD.md so they compare exactly with other engines' answers.
 
 use crate::QueryInstance;
-use folio::query::{CategoryLine, LedgerLine, PendingLine, TopLine};
 use folio::{BusinessDay, Error, Money, Month, OrgId, Result, Snapshot};
+use folio::{CategoryLine, LedgerLine, PendingLine, TopLine};
 use serde_json::{json, Value};
 
 /// The year hotel-ledger-v1 months refer to.

@@ -9,10 +9,8 @@ use crate::state::ledger::Row;
 use std::fmt;
 use std::str::FromStr;
 
-/// Most declared key columns of an index.
-pub const MAX_KEY_COLUMNS: usize = 3;
-/// Most included columns of an index.
-pub const MAX_INCLUDED_COLUMNS: usize = 2;
+pub use crate::limits::MAX_KEY_COLUMNS;
+pub use crate::limits::MAX_INCLUDED_COLUMNS;
 
 /// A column of the revenues / expenses tables an index can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

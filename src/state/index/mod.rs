@@ -6,5 +6,5 @@ pub mod def;
 pub mod part;
 
 pub use catalog::IndexCatalog;
-pub use def::{Column, IndexDef, Predicate, MAX_INCLUDED_COLUMNS, MAX_KEY_COLUMNS};
-pub use part::{IndexEntry, IndexPart, Run, RunItem, INDEX_MIN_ROWS};
+pub use def::{table_name, Column, IndexDef, Predicate};
+pub use part::{IndexEntry, IndexPart, RunItem, INDEX_MIN_ROWS};

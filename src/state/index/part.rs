@@ -9,8 +9,7 @@ use super::def::{IndexDef, MAX_INCLUDED_COLUMNS, MAX_KEY_COLUMNS};
 use crate::state::ledger::Row;
 use std::collections::BTreeMap;
 
-/// Ledgers with fewer rows are served by their clustered rows instead of index parts.
-pub const INDEX_MIN_ROWS: usize = 64;
+pub use crate::limits::INDEX_MIN_ROWS;
 
 /// An index entry: declared key values, the row's (occurred_at, entry id), included values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -14,7 +14,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     let dir = data.join("demo");
     if dir.exists() {
-        if !dir.join(folio::store::meta::META_FILE).exists() {
+        if !dir.join(folio::META_FILE).exists() {
             return Err(folio::Error::NotADatabase { path: dir }.into());
         }
         std::fs::remove_dir_all(&dir).map_err(|e| Error::io(&dir, e))?;

@@ -1,8 +1,8 @@
 //! `folio info`: what a database holds.
 
-use folio::db::{DbInfo, PartitionInfo};
-use folio::state::index::def::table_name;
+use folio::table_name;
 use folio::RecoveryReport;
+use folio::{DbInfo, PartitionInfo};
 use serde_json::json;
 
 /// Prints `info` as text or as one JSON object (keys: docs/CLI.md).

@@ -644,7 +644,7 @@ fn existing(data: &Path) -> Result<Db, Error> {
 
 /// Refuses a replica or checkpoint directory to a command that writes its own data.
 fn refuse_replica(data: &Path) -> Result<(), Error> {
-    match folio::db::edge::Base::read(data)? {
+    match folio::ReplicaBase::read(data)? {
         Some(_) => Err(folio::Error::from(folio::ReplicaError::ReadOnly {
             path: data.to_path_buf(),
         })
@@ -794,7 +794,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             compare(options, json, out)?;
         }
         Command::Init { shards } => {
-            if data.join(folio::store::meta::META_FILE).exists() {
+            if data.join(folio::META_FILE).exists() {
                 return Err(folio::Error::AlreadyExists { path: data }.into());
             }
             Db::open_with(&data, Options::default().shards(shards))?.close()?;
@@ -1152,7 +1152,7 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
                         data.display()
                     ))
                 })?;
-                let lsn = folio::db::edge::seed_from_checkpoint(&from, data)?;
+                let lsn = folio::seed_from_checkpoint(&from, data)?;
                 eprintln!(
                     "seeded {} from {} at LSN {lsn}",
                     data.display(),
@@ -1203,12 +1203,12 @@ fn replica_cmd(data: &Path, action: ReplicaCmd) -> Result<(), Error> {
             println!("replica {} at LSN {}", data.display(), lsn?);
         }
         ReplicaCmd::Status { log, json } => {
-            let base = folio::db::edge::Base::read(data)?;
+            let base = folio::ReplicaBase::read(data)?;
             let db = reader(data)?;
             let applied = db.visible_lsn().0;
             let sync = log
                 .as_ref()
-                .map(|dir| folio::replica::sync_status(dir, db.db_id(), applied, db.log_crc()));
+                .map(|dir| folio::sync_status(dir, db.db_id(), applied, db.log_crc()));
             db.close()?;
             let sync = sync.transpose()?;
             let state = sync.as_ref().map(|s| s.state.as_str());

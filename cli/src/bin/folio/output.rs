@@ -1,7 +1,7 @@
 //! Printing results as text or JSON, and progress bars.
 
 use crate::{QueryArgs, ReportCommand};
-use folio::query::{CategoryLine, DailyReport, MonthlyReport};
+use folio::{CategoryLine, DailyReport, MonthlyReport};
 use folio::{Currency, DayBalance, LedgerEntry, Org};
 use folio::{Db, OrgId, VerifyReport};
 use folio_cli::bench::BenchReport;
@@ -444,7 +444,7 @@ pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
     Ok(())
 }
 
-fn top_json(l: &folio::query::TopLine) -> serde_json::Value {
+fn top_json(l: &folio::TopLine) -> serde_json::Value {
     json!({"org_id": l.org.0, "currency": l.currency.as_str(), "total": l.total.0})
 }
 
@@ -462,8 +462,8 @@ fn parse_arg<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, Error> 
 }
 
 /// The typed query the flags describe.
-pub fn build_query(a: &QueryArgs) -> Result<folio::query::Query, Error> {
-    use folio::query::{GroupBy, Order, Query};
+pub fn build_query(a: &QueryArgs) -> Result<folio::Query, Error> {
+    use folio::{GroupBy, Order, Query};
     let mut q = match a.table.as_str() {
         "revenues" => Query::revenues(),
         "expenses" => Query::expenses(),
@@ -483,19 +483,19 @@ pub fn build_query(a: &QueryArgs) -> Result<folio::query::Query, Error> {
             .as_deref()
             .map(crate::time_arg)
             .transpose()?
-            .unwrap_or(folio::model::MIN_TIMESTAMP);
+            .unwrap_or(folio::MIN_TIMESTAMP);
         let to =
             a.to.as_deref()
                 .map(crate::time_arg)
                 .transpose()?
-                .unwrap_or(folio::model::MAX_TIMESTAMP + 1);
+                .unwrap_or(folio::MAX_TIMESTAMP + 1);
         q = q.between(from, to);
     }
     if a.day_from.is_some() || a.day_to.is_some() {
         let first = a.day_from.as_deref().map(crate::day_arg).transpose()?;
         let last = a.day_to.as_deref().map(crate::day_arg).transpose()?;
-        let first = first.unwrap_or(folio::BusinessDay::utc(folio::model::MIN_TIMESTAMP));
-        let last = last.unwrap_or(folio::BusinessDay::utc(folio::model::MAX_TIMESTAMP));
+        let first = first.unwrap_or(folio::BusinessDay::utc(folio::MIN_TIMESTAMP));
+        let last = last.unwrap_or(folio::BusinessDay::utc(folio::MAX_TIMESTAMP));
         q = q.days(first, last);
     }
     if let Some(c) = &a.category {
@@ -542,26 +542,26 @@ pub fn build_query(a: &QueryArgs) -> Result<folio::query::Query, Error> {
             .split(',')
             .map(str::trim)
             .filter(|c| !c.is_empty())
-            .map(|c| parse_arg::<folio::state::index::Column>("column", c))
+            .map(|c| parse_arg::<folio::Column>("column", c))
             .collect::<Result<Vec<_>, _>>()?;
         q = q.select(&columns);
     }
     if let Some(cursor) = &a.after {
-        q = q.after(folio::query::Cursor::decode(cursor)?);
+        q = q.after(folio::Cursor::decode(cursor)?);
     }
     Ok(q)
 }
 
-pub fn plan(p: &folio::query::Plan, json: bool) {
+pub fn plan(p: &folio::Plan, json: bool) {
     if json {
         let access: Vec<_> = p
             .access
             .iter()
             .map(|(kind, a)| match a {
-                folio::query::Access::Clustered => json!({"table": folio::state::index::def::table_name(*kind), "access": "clustered"}),
-                folio::query::Access::Scan => json!({"table": folio::state::index::def::table_name(*kind), "access": "scan"}),
-                folio::query::Access::Index { name, prefix, covered, .. } => {
-                    json!({"table": folio::state::index::def::table_name(*kind), "access": "index", "index": name, "prefix": prefix, "covered": covered})
+                folio::Access::Clustered => json!({"table": folio::table_name(*kind), "access": "clustered"}),
+                folio::Access::Scan => json!({"table": folio::table_name(*kind), "access": "scan"}),
+                folio::Access::Index { name, prefix, covered, .. } => {
+                    json!({"table": folio::table_name(*kind), "access": "index", "index": name, "prefix": prefix, "covered": covered})
                 }
             })
             .collect();
@@ -576,9 +576,9 @@ pub fn plan(p: &folio::query::Plan, json: bool) {
     }
 }
 
-pub fn query_output(out: &folio::query::QueryOutput, currencies: &Currencies, json_out: bool) {
-    use folio::query::{GroupKey, QueryOutput};
-    let print_next = |next: &Option<folio::query::Cursor>| {
+pub fn query_output(out: &folio::QueryOutput, currencies: &Currencies, json_out: bool) {
+    use folio::{GroupKey, QueryOutput};
+    let print_next = |next: &Option<folio::Cursor>| {
         if let Some(c) = next {
             if json_out {
                 println!("{}", json!({"next": c.encode()}));
@@ -612,7 +612,7 @@ pub fn query_output(out: &folio::query::QueryOutput, currencies: &Currencies, js
                     let mut text = vec![format!("org_id={} kind={}", row.org, row.kind)];
                     for (column, value) in columns.iter().zip(&row.values) {
                         let shown = match value {
-                            folio::query::Value::Amount(m) => m.display_in(currency).to_string(),
+                            folio::Value::Amount(m) => m.display_in(currency).to_string(),
                             other => value_json(other).to_string(),
                         };
                         text.push(format!("{}={shown}", column.name()));
@@ -654,13 +654,13 @@ pub fn query_output(out: &folio::query::QueryOutput, currencies: &Currencies, js
 }
 
 /// An index definition as JSON (`folio index list --json`, `folio info --json`).
-pub fn index_json(d: &folio::state::index::IndexDef) -> serde_json::Value {
-    let cols = |cs: &[folio::state::index::Column]| cs.iter().map(|c| c.name()).collect::<Vec<_>>();
-    json!({"name": d.name, "table": folio::state::index::def::table_name(d.table), "key": cols(&d.key),
+pub fn index_json(d: &folio::IndexDef) -> serde_json::Value {
+    let cols = |cs: &[folio::Column]| cs.iter().map(|c| c.name()).collect::<Vec<_>>();
+    json!({"name": d.name, "table": folio::table_name(d.table), "key": cols(&d.key),
            "include": cols(&d.include), "predicate": d.predicate.map(|p| p.to_string())})
 }
 
-pub fn indexes(defs: &[folio::state::index::IndexDef], json_out: bool) {
+pub fn indexes(defs: &[folio::IndexDef], json_out: bool) {
     for d in defs {
         if json_out {
             println!("{}", index_json(d));
@@ -677,8 +677,8 @@ pub fn index_def(
     key: &str,
     include: &str,
     predicate: Option<&str>,
-) -> Result<folio::state::index::IndexDef, Error> {
-    use folio::state::index::{Column, IndexDef, Predicate};
+) -> Result<folio::IndexDef, Error> {
+    use folio::{Column, IndexDef, Predicate};
     let table = match table {
         "revenues" => folio::Kind::Revenue,
         "expenses" => folio::Kind::Expense,
@@ -710,8 +710,8 @@ pub fn index_def(
     ))
 }
 
-fn value_json(v: &folio::query::Value) -> serde_json::Value {
-    use folio::query::Value;
+fn value_json(v: &folio::Value) -> serde_json::Value {
+    use folio::Value;
     match v {
         Value::Time(t) => json!(t),
         Value::EntryId(id) => json!(id),
