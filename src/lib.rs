@@ -61,6 +61,7 @@ internal_modules! {
     mod store;
     mod wal;
 }
+mod handles;
 pub mod limits;
 #[doc(hidden)]
 pub mod planted;

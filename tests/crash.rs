@@ -475,7 +475,7 @@ fn child_writer() {
     // segment rotation.
     let options = Options::default().segment_target_bytes(SEGMENT_BYTES);
     let db = Db::open_with(&dir, options).unwrap_or_else(|e| panic!("child: open {dir}: {e}"));
-    if db.read().orgs().len() < ORGS.len() {
+    if db.snapshot().orgs().len() < ORGS.len() {
         let mut batch = Batch::new();
         for org in orgs() {
             batch = batch.register_org(org);
@@ -833,7 +833,7 @@ fn parse_line(line: &str) -> Option<Line> {
 type Listing = Vec<(u64, Vec<LedgerEntry>)>;
 
 fn list_all(db: &Db, ctx: &str) -> Listing {
-    let view = db.read();
+    let view = db.snapshot();
     view.orgs()
         .into_iter()
         .map(|org| {
@@ -895,7 +895,7 @@ struct Totals {
 
 /// Compares the whole database with the model: entries one by one, then every balance row.
 fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &mut Totals) {
-    let view = db.read();
+    let view = db.snapshot();
     assert_eq!(
         view.entry_count(),
         model.entries.len(),
@@ -1014,7 +1014,7 @@ fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &mut T
 }
 
 fn check_orgs(db: &Db, model: &Model, ctx: &str) {
-    let got = db.read().orgs();
+    let got = db.snapshot().orgs();
     if model.orgs_registered {
         assert_eq!(got, orgs(), "{ctx}: registered orgs differ");
     } else {
@@ -1134,7 +1134,7 @@ fn kill9_rounds_lose_no_acked_batch_and_apply_batches_whole() {
             // Orgs: registered in one batch, so all or none.
             let mut next = prev_lsn + 1;
             if !model.orgs_registered {
-                let present = db.read().orgs();
+                let present = db.snapshot().orgs();
                 if orgs_acked || !present.is_empty() {
                     assert_eq!(
                         present,

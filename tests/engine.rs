@@ -56,7 +56,7 @@ fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
     );
 
     // Every closing read costs at most log2(months) Fenwick nodes plus one month of day rows.
-    let view = db.read();
+    let view = db.snapshot();
     let mut day = BusinessDay(start.div_euclid(DAY) as i32);
     let last = BusinessDay(day.0 + 60 * 365);
     let mut posted: std::collections::BTreeMap<BusinessDay, i64> =
@@ -297,7 +297,7 @@ fn readers_never_see_half_a_batch() {
             while !done.load(Ordering::SeqCst) || reads == 0 {
                 // Every batch moves 100 from org 2 (expense) to org 1 (revenue): the two closings
                 // always cancel and the row counts always match, in any consistent view.
-                let view = db.read();
+                let view = db.snapshot();
                 let a = view.balance(OrgId(1), day).unwrap();
                 let b = view.balance(OrgId(2), day).unwrap();
                 assert_eq!(

@@ -1307,7 +1307,7 @@ fn compare(db: &Db, model: &Model, probe: &Probe, org_ids: &[u64; 6]) -> Result<
     if !verified.is_ok() {
         return Err(format!("verify: {:?}", verified.problems));
     }
-    let orgs = db.read().orgs();
+    let orgs = db.snapshot().orgs();
     let expected: Vec<Org> = model.orgs.values().map(|o| o.org.clone()).collect();
     if orgs != expected {
         return Err(format!("orgs: db {orgs:?}, model {expected:?}"));

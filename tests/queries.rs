@@ -153,7 +153,7 @@ fn compare(db: &Db, model: &Model, params: &Params, stage: &str) {
         report.index_entries > 0,
         "{stage}: no index part was materialized"
     );
-    let view = db.read();
+    let view = db.snapshot();
     for kind in 1..=5u8 {
         for q in instances(kind, params, 200) {
             assert_eq!(
@@ -245,7 +245,7 @@ fn aggregates_keep_currencies_apart_and_unregistered_orgs_are_errors() {
     db.record(batch).unwrap();
     let month = Month::from_ym(2024, 3).unwrap();
 
-    let view = db.read();
+    let view = db.snapshot();
     let top: Vec<_> = view
         .top_revenue(month, 1)
         .unwrap()

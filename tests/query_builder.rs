@@ -331,7 +331,7 @@ fn balance_queries_prune_shards_by_org_and_match_day_rows() {
     let f = fixture();
     let from = BusinessDay::parse("2024-03-01").unwrap();
     let to = BusinessDay::parse("2024-03-31").unwrap();
-    let view = f.db.read();
+    let view = f.db.snapshot();
     let q = folio::BalanceQuery::new(from, to).org(OrgId(3));
     let plan = view.explain_balances(&q).unwrap();
     assert_eq!((plan.shards.len(), plan.shards_total), (1, 4));

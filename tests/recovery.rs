@@ -123,7 +123,7 @@ struct Snapshot {
 }
 
 fn snapshot(db: &Db) -> Snapshot {
-    let view = db.read();
+    let view = db.snapshot();
     let first = BusinessDay::parse("2023-12-01").expect("day");
     let last = BusinessDay::parse("2025-12-31").expect("day");
     Snapshot {

@@ -80,7 +80,7 @@ fn model_at(model: &Model, lsn: Lsn) -> BTreeMap<OrgId, i64> {
 /// their entries, indexes equal their tables) and closings equal to the model.
 fn check_view(view: &Snapshot, model: &Model) {
     let lsn = view.lsn();
-    let check = view.state().verify(None);
+    let check = view.verify();
     assert!(check.problems.is_empty(), "at {lsn}: {:?}", check.problems);
     let want = model_at(model, lsn);
     let last = BusinessDay::parse("2024-03-31").unwrap();

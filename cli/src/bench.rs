@@ -87,7 +87,7 @@ fn time_queries(db: &Db, params: &Params, kind: u8, count: usize) -> Result<Quer
     let mut times = Vec::with_capacity(count);
     for q in instances(kind, params, count) {
         let t = Instant::now();
-        let view = db.read();
+        let view = db.snapshot();
         let answer = folio_workload::run::execute(&view, &q)?;
         drop(view);
         times.push(t.elapsed().as_secs_f64() * 1e6);
@@ -212,7 +212,7 @@ fn run_in(
     for q in instances(1, &config.params, config.reads) {
         if let QueryInstance::Q1 { org, day } = q {
             let t = Instant::now();
-            let view = db.read();
+            let view = db.snapshot();
             let (closing, _) = view.closing_with_cost(OrgId(org), BusinessDay(day))?;
             drop(view);
             reads.push(t.elapsed().as_secs_f64() * 1e6);

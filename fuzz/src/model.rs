@@ -758,7 +758,7 @@ impl Harness {
             ));
         }
         let orgs: Vec<Org> = self.model.orgs.values().map(|(o, _)| o.clone()).collect();
-        let listed = db.read().orgs();
+        let listed = db.snapshot().orgs();
         if listed != orgs {
             self.fail(format!(
                 "orgs differ\n  db:    {listed:?}\n  model: {orgs:?}"

@@ -218,7 +218,7 @@ impl Snapshot {
         Snapshot { state }
     }
 
-    pub fn state(&self) -> &State {
+    pub(crate) fn state(&self) -> &State {
         &self.state
     }
 
@@ -466,7 +466,7 @@ impl Db {
 
     /// The declared secondary indexes.
     pub fn indexes(&self) -> Vec<crate::state::index::IndexDef> {
-        self.read().indexes()
+        self.snapshot().indexes()
     }
 
     /// Drops a secondary index.
@@ -518,11 +518,6 @@ impl Db {
     /// A snapshot pinned at the last applied LSN (see [`Snapshot`]): no copy, no lock held.
     pub fn snapshot(&self) -> Snapshot {
         Snapshot::of(self.shared.state.read().state.clone())
-    }
-
-    /// A consistent view for several reads: the same as [`Db::snapshot`].
-    pub fn read(&self) -> Snapshot {
-        self.snapshot()
     }
 
     /// Runs one read on the current state under the read lock (no snapshot, so the committer

@@ -1,7 +1,7 @@
 //! `Db::verify`: the state's invariants, every log frame's checksum and chain, every store value's
 //! checksum.
 
-use super::Db;
+use super::{Db, Snapshot};
 use crate::wal::{recover, Expect, WAL_DIR};
 
 /// What `Db::verify` looked at and found.
@@ -23,6 +23,24 @@ pub struct VerifyReport {
 impl VerifyReport {
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
+    }
+}
+
+impl Snapshot {
+    /// Checks the invariants of this snapshot's state: balances against entries, roll-ups, every
+    /// index against its predicate. Runs on the snapshot, so writers go on meanwhile; the log and
+    /// the store are checked by [`Db::verify`].
+    pub fn verify(&self) -> VerifyReport {
+        let check = self.state().verify(None);
+        VerifyReport {
+            lsn: self.state().lsn.0,
+            orgs: check.orgs,
+            entries: check.entries,
+            balance_rows: check.balance_rows,
+            index_entries: check.index_entries,
+            problems: check.problems,
+            ..VerifyReport::default()
+        }
     }
 }
 

@@ -60,7 +60,11 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
     );
     let day = BusinessDay(FIRST_DAY + 180);
     let currencies = output::Currencies::of(&db);
-    output::daily(&db.read().daily_report(OrgId(1), day)?, &currencies, false);
+    output::daily(
+        &db.snapshot().daily_report(OrgId(1), day)?,
+        &currencies,
+        false,
+    );
     let balance = db.balance(OrgId(1), BusinessDay(FIRST_DAY + 365))?;
     print!("year-end balance: ");
     output::balance(&balance, &currencies, false);

@@ -823,7 +823,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Org(OrgCommand::List { json }) => {
             let db = reader(&data)?;
-            output::orgs(&db.read().orgs(), json);
+            output::orgs(&db.snapshot().orgs(), json);
             db.close()?;
         }
         Command::Ingest {
@@ -1051,7 +1051,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         }
         Command::Index(IndexCommand::List { json }) => {
             let db = reader(&data)?;
-            output::indexes(&db.read().indexes(), json);
+            output::indexes(&db.snapshot().indexes(), json);
             db.close()?;
         }
         Command::Report(report) => {

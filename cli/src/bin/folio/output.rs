@@ -45,7 +45,7 @@ pub struct Currencies(HashMap<OrgId, Currency>);
 impl Currencies {
     pub fn of(db: &Db) -> Currencies {
         Currencies(
-            db.read()
+            db.snapshot()
                 .orgs()
                 .into_iter()
                 .map(|o| (o.id, o.currency))
@@ -263,7 +263,7 @@ pub fn queries(db: &Db, file: &Path) -> Result<(), Error> {
         };
         let q = folio_workload::QueryInstance::parse_json_line(&line)
             .map_err(|e| bad(e.to_string()))?;
-        let value = match answer(&db.read(), &q) {
+        let value = match answer(&db.snapshot(), &q) {
             Ok(value) => value,
             Err(e @ folio::Error::UnknownOrg(org)) => {
                 errors += 1;
@@ -357,7 +357,7 @@ fn monthly(r: &MonthlyReport, currency: Currency, json: bool) {
 }
 
 pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
-    let view = db.read();
+    let view = db.snapshot();
     let currencies = Currencies::of(db);
     match command {
         ReportCommand::Daily { org, day, json } => {
