@@ -921,8 +921,7 @@ fn other_format_version() {
     bytes[12..16].copy_from_slice(&crc.finalize().to_le_bytes());
     std::fs::write(&meta, &bytes).unwrap();
     let err = Db::open_with(&path, common::options(4, folio::Durability::Sync))
-        .err()
-        .expect("a database of another version must not open");
+        .expect_err("a database of another version must not open");
     assert_one_line(&err);
     match err {
         Error::FormatVersion {
@@ -962,9 +961,7 @@ fn non_database_directory() {
     let path = foreign_directory(&dir);
     let before = listing(&path);
     let options = common::options(4, folio::Durability::Sync).create_if_missing(false);
-    let err = Db::open_with(&path, options.clone())
-        .err()
-        .expect("must not open");
+    let err = Db::open_with(&path, options.clone()).expect_err("must not open");
     assert_one_line(&err);
     assert!(
         matches!(&err, Error::NotADatabase { path: p } if *p == path),
@@ -977,9 +974,7 @@ fn non_database_directory() {
     );
     // A missing directory without create_if_missing is not a database either, and stays missing.
     let missing = dir.path().join("nothing");
-    let err = Db::open_with(&missing, options)
-        .err()
-        .expect("must not open");
+    let err = Db::open_with(&missing, options).expect_err("must not open");
     assert_one_line(&err);
     assert!(matches!(&err, Error::NotADatabase { .. }), "{err:?}");
     assert!(!missing.exists());
@@ -993,8 +988,7 @@ fn refusing_to_create_among_foreign_files_leaves_them_alone() {
     let path = foreign_directory(&dir);
     let before = listing(&path);
     let err = Db::open_with(&path, common::options(4, folio::Durability::Sync))
-        .err()
-        .expect("must not create a database among foreign files");
+        .expect_err("must not create a database among foreign files");
     assert_one_line(&err);
     assert!(
         matches!(&err, Error::NotADatabase { path: p } if *p == path),
@@ -1019,8 +1013,7 @@ fn locked_database_opened_twice() {
     db.register_org(Org::new(HOTEL, "Seaside Inn", Currency::EUR))
         .unwrap();
     let err = Db::open_with(&path, common::options(4, folio::Durability::Sync))
-        .err()
-        .expect("a second handle must not open");
+        .expect_err("a second handle must not open");
     assert_one_line(&err);
     assert!(
         matches!(&err, Error::Locked { path: p } if *p == path),

@@ -933,7 +933,7 @@ fn two_segments_recover_and_damage_in_a_sealed_segment_is_corruption() {
     bytes[..40].copy_from_slice(&header);
     fs::write(&seg, bytes).expect("write");
     assert_corruption(open_no_panic(&dir, "chain"), &seg, 32, "chain CRC");
-    let err = Db::open(&dir).err().expect("chain break accepted");
+    let err = Db::open(&dir).expect_err("chain break accepted");
     assert!(
         matches!(
             &err,
@@ -954,7 +954,7 @@ fn two_segments_recover_and_damage_in_a_sealed_segment_is_corruption() {
         24,
         "first segment missing",
     );
-    let err = Db::open(&dir).err().expect("gap accepted");
+    let err = Db::open(&dir).expect_err("gap accepted");
     assert!(
         matches!(
             &err,
