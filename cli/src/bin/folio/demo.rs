@@ -59,7 +59,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         params.events as f64 / seconds
     );
     let day = BusinessDay(FIRST_DAY + 180);
-    let currencies = output::Currencies::of(&db);
+    let currencies = output::Currencies::of(&db.read().orgs());
     output::daily(&db.read().daily_report(OrgId(1), day)?, &currencies, false);
     let balance = db.balance(OrgId(1), BusinessDay(FIRST_DAY + 365))?;
     print!("year-end balance: ");
