@@ -59,7 +59,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         params.events as f64 / seconds
     );
     let day = BusinessDay(FIRST_DAY + 180);
-    let currencies = output::Currencies::of(&db);
+    let currencies = output::Currencies::of(&db.snapshot().orgs());
     output::daily(
         &db.snapshot().daily_report(OrgId(1), day)?,
         &currencies,

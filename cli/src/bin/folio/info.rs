@@ -1,12 +1,24 @@
 //! `folio info`: what a database holds.
 
+use crate::open::reader;
 use folio::table_name;
 use folio::RecoveryReport;
 use folio::{DbInfo, PartitionInfo};
+use folio_cli::Error;
 use serde_json::json;
+use std::path::Path;
+
+/// Opens the database read-only and prints what it holds.
+pub fn run(data: &Path, json: bool) -> Result<(), Error> {
+    let db = reader(data)?;
+    let info = db.info();
+    db.close()?;
+    print(&info?, json);
+    Ok(())
+}
 
 /// Prints `info` as text or as one JSON object (keys: docs/CLI.md).
-pub fn print(info: &DbInfo, json_out: bool) {
+fn print(info: &DbInfo, json_out: bool) {
     if json_out {
         println!("{}", to_json(info));
         return;

@@ -1,17 +1,20 @@
-//! Printing results as text or JSON, and progress bars.
+//! Printing results as text or JSON, and progress bars. Nothing here opens a database or
+//! computes an answer: the command modules hand over what they found.
 
-use crate::{QueryArgs, ReportCommand};
-use folio::{CategoryLine, DailyReport, MonthlyReport};
-use folio::{Currency, DayBalance, LedgerEntry, Org};
-use folio::{Db, OrgId, VerifyReport};
+use folio::CheckpointInfo;
+use folio::Column;
+use folio::SyncStatus;
+use folio::{
+    CategoryLine, CurrencyTotal, DailyReport, Group, GroupKey, MonthlyReport, PendingLine,
+    ProjectedRow, TopLine,
+};
+use folio::{Currency, DayBalance, LedgerEntry, Month, Org};
+use folio::{OrgId, VerifyReport};
 use folio_cli::bench::BenchReport;
-use folio_cli::Error;
-use folio_workload::run::answer;
-use folio_workload::{InputFormat, WorkloadEvent};
+use folio_workload::ingest::IngestSummary;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 use std::collections::HashMap;
-use std::io::BufRead;
 use std::io::Write;
 use std::path::Path;
 
@@ -38,19 +41,13 @@ pub fn events_bar(total: u64) -> ProgressBar {
     bar
 }
 
-/// Every org's currency, taken while the database is open: amounts print with their currency's
-/// ISO 4217 minor-unit digits, and JSON answers name it.
+/// Every org's currency, taken from the orgs while the database is open: amounts print with
+/// their currency's ISO 4217 minor-unit digits, and JSON answers name it.
 pub struct Currencies(HashMap<OrgId, Currency>);
 
 impl Currencies {
-    pub fn of(db: &Db) -> Currencies {
-        Currencies(
-            db.snapshot()
-                .orgs()
-                .into_iter()
-                .map(|o| (o.id, o.currency))
-                .collect(),
-        )
+    pub fn of(orgs: &[Org]) -> Currencies {
+        Currencies(orgs.iter().map(|o| (o.id, o.currency)).collect())
     }
 
     /// The org's currency (`???`, shown with 2 digits, for an org not registered).
@@ -163,25 +160,6 @@ pub fn orgs(orgs: &[Org], json: bool) {
     }
 }
 
-pub fn generate(
-    events: impl Iterator<Item = WorkloadEvent>,
-    format: InputFormat,
-) -> Result<(), Error> {
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::with_capacity(1 << 20, stdout.lock());
-    let mut line = Vec::with_capacity(256);
-    let io = |e| Error::io(STDOUT, e);
-    if let Some(header) = format.header() {
-        writeln!(out, "{header}").map_err(io)?;
-    }
-    for e in events {
-        line.clear();
-        format.write_event(&e, &mut line);
-        out.write_all(&line).map_err(io)?;
-    }
-    out.flush().map_err(io)
-}
-
 pub fn bench(r: &BenchReport, json: bool) {
     if json {
         println!("{}", serde_json::to_string(r).unwrap_or_default());
@@ -242,46 +220,6 @@ pub fn verify(r: &VerifyReport, json: bool) {
     }
 }
 
-/// Runs every query instance of a JSON Lines file, one answer per line, in input order. An
-/// instance about an unregistered org is answered by an error object,
-/// `{"error":{"kind":"unknown_org","org_id":N,"message":"..."}}`, and the run goes on; the command
-/// then fails, naming how many lines carry an error.
-pub fn queries(db: &Db, file: &Path) -> Result<(), Error> {
-    let input = std::fs::File::open(file).map_err(|e| Error::io(file, e))?;
-    let stdout = std::io::stdout();
-    let mut out = std::io::BufWriter::new(stdout.lock());
-    let mut errors = 0u64;
-    for (n, line) in std::io::BufReader::new(input).lines().enumerate() {
-        let line = line.map_err(|e| Error::io(file, e))?;
-        if line.trim().is_empty() {
-            continue;
-        }
-        let bad = |why: String| Error::Input {
-            file: file.to_path_buf(),
-            line: n as u64 + 1,
-            why,
-        };
-        let q = folio_workload::QueryInstance::parse_json_line(&line)
-            .map_err(|e| bad(e.to_string()))?;
-        let value = match answer(&db.snapshot(), &q) {
-            Ok(value) => value,
-            Err(e @ folio::Error::UnknownOrg(org)) => {
-                errors += 1;
-                json!({"error": {"kind": "unknown_org", "org_id": org.0, "message": e.to_string()}})
-            }
-            Err(e) => return Err(bad(e.to_string())),
-        };
-        writeln!(out, "{value}").map_err(|e| Error::io(STDOUT, e))?;
-    }
-    out.flush().map_err(|e| Error::io(STDOUT, e))?;
-    if errors > 0 {
-        return Err(Error::InvalidArgument(format!(
-            "{errors} queries are about unregistered orgs (their lines carry an error)"
-        )));
-    }
-    Ok(())
-}
-
 fn category_json(lines: &[CategoryLine]) -> Vec<serde_json::Value> {
     lines
         .iter()
@@ -332,7 +270,7 @@ pub fn daily(r: &DailyReport, currencies: &Currencies, json: bool) {
     println!("  closing {:>22}", m(r.balance.closing));
 }
 
-fn monthly(r: &MonthlyReport, currency: Currency, json: bool) {
+pub fn monthly(r: &MonthlyReport, currency: Currency, json: bool) {
     if json {
         let closings: Vec<_> = r
             .daily_closing
@@ -356,95 +294,69 @@ fn monthly(r: &MonthlyReport, currency: Currency, json: bool) {
     }
 }
 
-pub fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
-    let view = db.snapshot();
-    let currencies = Currencies::of(db);
-    match command {
-        ReportCommand::Daily { org, day, json } => {
-            let day = folio::BusinessDay::parse(&day).ok_or_else(|| {
-                Error::InvalidArgument(format!("{day:?} is not a date YYYY-MM-DD"))
-            })?;
-            daily(&view.daily_report(OrgId(org), day)?, &currencies, json);
-        }
-        ReportCommand::Monthly { org, month, json } => {
-            monthly(
-                &view.monthly_report(OrgId(org), crate::month_arg(&month)?)?,
-                currencies.get(OrgId(org)),
-                json,
+/// `report pending`: the org's oldest pending expenses, one per line.
+pub fn pending(org: OrgId, lines: &[PendingLine], currency: Currency, json: bool) {
+    for l in lines {
+        if json {
+            println!(
+                "{}",
+                json!({"org_id": org.0, "entry_id": l.entry_id, "occurred_at": l.occurred_at, "amount": l.amount.0,
+                       "currency": currency.as_str(), "category": l.category.as_str()})
+            );
+        } else {
+            println!(
+                "{} {:>10} {:>14} {}",
+                l.occurred_at,
+                l.entry_id,
+                l.amount.display_in(currency).to_string(),
+                l.category
             );
         }
-        ReportCommand::Pending { org, limit, json } => {
-            let currency = currencies.get(OrgId(org));
-            for l in view.pending_expenses(OrgId(org), limit)? {
-                if json {
-                    println!(
-                        "{}",
-                        json!({"org_id": org, "entry_id": l.entry_id, "occurred_at": l.occurred_at, "amount": l.amount.0,
-                               "currency": currency.as_str(), "category": l.category.as_str()})
-                    );
-                } else {
-                    println!(
-                        "{} {:>10} {:>14} {}",
-                        l.occurred_at,
-                        l.entry_id,
-                        l.amount.display_in(currency).to_string(),
-                        l.category
-                    );
-                }
-            }
-        }
-        ReportCommand::Chain { orgs, month, json } => {
-            let ids = orgs
-                .split(',')
-                .map(|o| o.trim().parse::<u64>().map(OrgId))
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|_| {
-                    Error::InvalidArgument(format!("{orgs:?} is not a list of org ids"))
-                })?;
-            let month = crate::month_arg(&month)?;
-            let (lines, totals) = view.chain_revenue(&ids, month)?;
-            if json {
-                let per: Vec<_> = lines.iter().map(top_json).collect();
-                let sums: Vec<_> = totals
-                    .iter()
-                    .map(|t| json!({"currency": t.currency.as_str(), "total": t.total.0}))
-                    .collect();
-                // `total` and `currency` only when one currency: never a sum of two.
-                let single = match totals.as_slice() {
-                    [t] => Some(t),
-                    _ => None,
-                };
-                println!(
-                    "{}",
-                    json!({"month": month.to_string(), "orgs": per, "totals": sums, "currency": single.map(|t| t.currency.as_str()),
-                           "total": single.map(|t| t.total.0)})
-                );
-            } else {
-                for l in &lines {
-                    print_top(&l.org.to_string(), l.currency, l.total);
-                }
-                for t in &totals {
-                    print_top("total", t.currency, t.total);
-                }
-            }
-        }
-        ReportCommand::Top { month, limit, json } => {
-            let month = crate::month_arg(&month)?;
-            for l in view.top_revenue(month, limit)? {
-                if json {
-                    let mut v = top_json(&l);
-                    v["month"] = json!(month.to_string());
-                    println!("{v}");
-                } else {
-                    print_top(&l.org.to_string(), l.currency, l.total);
-                }
-            }
-        }
     }
-    Ok(())
 }
 
-fn top_json(l: &folio::TopLine) -> serde_json::Value {
+/// `report chain`: each org's revenue of the month, then one total per currency.
+pub fn chain(month: Month, lines: &[TopLine], totals: &[CurrencyTotal], json: bool) {
+    if json {
+        let per: Vec<_> = lines.iter().map(top_json).collect();
+        let sums: Vec<_> = totals
+            .iter()
+            .map(|t| json!({"currency": t.currency.as_str(), "total": t.total.0}))
+            .collect();
+        // `total` and `currency` only when one currency: never a sum of two.
+        let single = match totals {
+            [t] => Some(t),
+            _ => None,
+        };
+        println!(
+            "{}",
+            json!({"month": month.to_string(), "orgs": per, "totals": sums, "currency": single.map(|t| t.currency.as_str()),
+                   "total": single.map(|t| t.total.0)})
+        );
+    } else {
+        for l in lines {
+            print_top(&l.org.to_string(), l.currency, l.total);
+        }
+        for t in totals {
+            print_top("total", t.currency, t.total);
+        }
+    }
+}
+
+/// `report top`: the orgs with the most revenue of the month.
+pub fn top(month: Month, lines: &[TopLine], json: bool) {
+    for l in lines {
+        if json {
+            let mut v = top_json(l);
+            v["month"] = json!(month.to_string());
+            println!("{v}");
+        } else {
+            print_top(&l.org.to_string(), l.currency, l.total);
+        }
+    }
+}
+
+fn top_json(l: &TopLine) -> serde_json::Value {
     json!({"org_id": l.org.0, "currency": l.currency.as_str(), "total": l.total.0})
 }
 
@@ -453,103 +365,6 @@ fn print_top(label: &str, currency: Currency, total: folio::Money) {
         "{label:>10} {currency} {:>16}",
         total.display_in(currency).to_string()
     );
-}
-
-fn parse_arg<T: std::str::FromStr>(what: &str, value: &str) -> Result<T, Error> {
-    value
-        .parse()
-        .map_err(|_| Error::InvalidArgument(format!("unknown {what} {value:?}")))
-}
-
-/// The typed query the flags describe.
-pub fn build_query(a: &QueryArgs) -> Result<folio::Query, Error> {
-    use folio::{GroupBy, Order, Query};
-    let mut q = match a.table.as_str() {
-        "revenues" => Query::revenues(),
-        "expenses" => Query::expenses(),
-        "ledger" => Query::ledger(),
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "unknown table {other:?}: revenues, expenses or ledger"
-            )))
-        }
-    };
-    if let Some(org) = a.org {
-        q = q.org(OrgId(org));
-    }
-    if a.from.is_some() || a.to.is_some() {
-        let from = a
-            .from
-            .as_deref()
-            .map(crate::time_arg)
-            .transpose()?
-            .unwrap_or(folio::MIN_TIMESTAMP);
-        let to =
-            a.to.as_deref()
-                .map(crate::time_arg)
-                .transpose()?
-                .unwrap_or(folio::MAX_TIMESTAMP + 1);
-        q = q.between(from, to);
-    }
-    if a.day_from.is_some() || a.day_to.is_some() {
-        let first = a.day_from.as_deref().map(crate::day_arg).transpose()?;
-        let last = a.day_to.as_deref().map(crate::day_arg).transpose()?;
-        let first = first.unwrap_or(folio::BusinessDay::utc(folio::MIN_TIMESTAMP));
-        let last = last.unwrap_or(folio::BusinessDay::utc(folio::MAX_TIMESTAMP));
-        q = q.days(first, last);
-    }
-    if let Some(c) = &a.category {
-        q = q.category(parse_arg("category", c)?);
-    }
-    if let Some(p) = &a.payment_method {
-        q = q.payment_method(parse_arg("payment method", p)?);
-    }
-    if let Some(s) = &a.status {
-        q = q.status(parse_arg("status", s)?);
-    }
-    if a.min_amount.is_some() || a.max_amount.is_some() {
-        q = q.amount(
-            a.min_amount.map(folio::Money),
-            a.max_amount.map(folio::Money),
-        );
-    }
-    if let Some(g) = &a.group_by {
-        q = q.group_by(match g.as_str() {
-            "category" => GroupBy::Category,
-            "payment_method" => GroupBy::PaymentMethod,
-            "day" => GroupBy::Day,
-            "month" => GroupBy::Month,
-            "all" => GroupBy::Nothing,
-            other => {
-                return Err(Error::InvalidArgument(format!(
-                    "unknown grouping {other:?}"
-                )))
-            }
-        });
-    }
-    q = q.order(match a.order.as_str() {
-        "asc" => Order::TimeAsc,
-        "desc" => Order::TimeDesc,
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "unknown order {other:?}: asc or desc"
-            )))
-        }
-    });
-    q = q.limit(a.limit);
-    if let Some(select) = &a.select {
-        let columns = select
-            .split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| parse_arg::<folio::Column>("column", c))
-            .collect::<Result<Vec<_>, _>>()?;
-        q = q.select(&columns);
-    }
-    if let Some(cursor) = &a.after {
-        q = q.after(folio::Cursor::decode(cursor)?);
-    }
-    Ok(q)
 }
 
 pub fn plan(p: &folio::Plan, json: bool) {
@@ -577,20 +392,11 @@ pub fn plan(p: &folio::Plan, json: bool) {
 }
 
 pub fn query_output(out: &folio::QueryOutput, currencies: &Currencies, json_out: bool) {
-    use folio::{GroupKey, QueryOutput};
-    let print_next = |next: &Option<folio::Cursor>| {
-        if let Some(c) = next {
-            if json_out {
-                println!("{}", json!({"next": c.encode()}));
-            } else {
-                println!("next page: --after {}", c.encode());
-            }
-        }
-    };
+    use folio::QueryOutput;
     match out {
         QueryOutput::Rows { rows, next } => {
             entries(rows, currencies, json_out);
-            print_next(next);
+            next_page(next.as_ref(), json_out);
         }
         QueryOutput::Projected {
             columns,
@@ -598,64 +404,84 @@ pub fn query_output(out: &folio::QueryOutput, currencies: &Currencies, json_out:
             next,
         } => {
             for row in rows {
-                let currency = currencies.get(row.org);
-                let mut object = serde_json::Map::new();
-                object.insert("org_id".into(), json!(row.org.0));
-                object.insert("currency".into(), json!(currency.as_str()));
-                object.insert("kind".into(), json!(row.kind.as_str()));
-                for (column, value) in columns.iter().zip(&row.values) {
-                    object.insert(column.name().into(), value_json(value));
-                }
-                if json_out {
-                    println!("{}", serde_json::Value::Object(object));
-                } else {
-                    let mut text = vec![format!("org_id={} kind={}", row.org, row.kind)];
-                    for (column, value) in columns.iter().zip(&row.values) {
-                        let shown = match value {
-                            folio::Value::Amount(m) => m.display_in(currency).to_string(),
-                            other => value_json(other).to_string(),
-                        };
-                        text.push(format!("{}={shown}", column.name()));
-                    }
-                    println!("{}", text.join(" "));
-                }
+                projected_row(columns, row, currencies.get(row.org), json_out);
             }
-            print_next(next);
+            next_page(next.as_ref(), json_out);
         }
         QueryOutput::Groups(groups) => {
             for g in groups {
-                let key = match g.key {
-                    GroupKey::Category(c) => c.as_str().to_string(),
-                    GroupKey::PaymentMethod(p) => p.as_str().to_string(),
-                    GroupKey::Day(d) => d.to_string(),
-                    GroupKey::Month(m) => m.to_string(),
-                    GroupKey::All => "all".to_string(),
-                };
-                if json_out {
-                    println!(
-                        "{}",
-                        json!({"group": key, "currency": g.currency.as_str(), "sum": g.sum.0,
-                               "count": g.count, "min": g.min.0, "max": g.max.0})
-                    );
-                } else {
-                    let m = |amount: folio::Money| amount.display_in(g.currency).to_string();
-                    println!(
-                        "{key:<14} {} sum {:>14} count {:>8} min {:>12} max {:>12}",
-                        g.currency,
-                        m(g.sum),
-                        g.count,
-                        m(g.min),
-                        m(g.max)
-                    );
-                }
+                group(g, json_out);
             }
         }
     }
 }
 
+/// The cursor of the next page, when there is one.
+fn next_page(next: Option<&folio::Cursor>, json_out: bool) {
+    if let Some(c) = next {
+        if json_out {
+            println!("{}", json!({"next": c.encode()}));
+        } else {
+            println!("next page: --after {}", c.encode());
+        }
+    }
+}
+
+/// One row of a query with --select: its org, currency and kind, then the selected columns.
+fn projected_row(columns: &[Column], row: &ProjectedRow, currency: Currency, json_out: bool) {
+    if json_out {
+        let mut object = serde_json::Map::new();
+        object.insert("org_id".into(), json!(row.org.0));
+        object.insert("currency".into(), json!(currency.as_str()));
+        object.insert("kind".into(), json!(row.kind.as_str()));
+        for (column, value) in columns.iter().zip(&row.values) {
+            object.insert(column.name().into(), value_json(value));
+        }
+        println!("{}", serde_json::Value::Object(object));
+    } else {
+        let mut text = vec![format!("org_id={} kind={}", row.org, row.kind)];
+        for (column, value) in columns.iter().zip(&row.values) {
+            let shown = match value {
+                folio::Value::Amount(m) => m.display_in(currency).to_string(),
+                other => value_json(other).to_string(),
+            };
+            text.push(format!("{}={shown}", column.name()));
+        }
+        println!("{}", text.join(" "));
+    }
+}
+
+/// One group of a query with --group-by: its key and aggregates.
+fn group(g: &Group, json_out: bool) {
+    let key = match g.key {
+        GroupKey::Category(c) => c.as_str().to_string(),
+        GroupKey::PaymentMethod(p) => p.as_str().to_string(),
+        GroupKey::Day(d) => d.to_string(),
+        GroupKey::Month(m) => m.to_string(),
+        GroupKey::All => "all".to_string(),
+    };
+    if json_out {
+        println!(
+            "{}",
+            json!({"group": key, "currency": g.currency.as_str(), "sum": g.sum.0,
+                   "count": g.count, "min": g.min.0, "max": g.max.0})
+        );
+    } else {
+        let m = |amount: folio::Money| amount.display_in(g.currency).to_string();
+        println!(
+            "{key:<14} {} sum {:>14} count {:>8} min {:>12} max {:>12}",
+            g.currency,
+            m(g.sum),
+            g.count,
+            m(g.min),
+            m(g.max)
+        );
+    }
+}
+
 /// An index definition as JSON (`folio index list --json`, `folio info --json`).
 pub fn index_json(d: &folio::IndexDef) -> serde_json::Value {
-    let cols = |cs: &[folio::Column]| cs.iter().map(|c| c.name()).collect::<Vec<_>>();
+    let cols = |cs: &[Column]| cs.iter().map(|c| c.name()).collect::<Vec<_>>();
     json!({"name": d.name, "table": folio::table_name(d.table), "key": cols(&d.key),
            "include": cols(&d.include), "predicate": d.predicate.map(|p| p.to_string())})
 }
@@ -670,44 +496,78 @@ pub fn indexes(defs: &[folio::IndexDef], json_out: bool) {
     }
 }
 
-/// An index definition from command-line text.
-pub fn index_def(
-    name: &str,
-    table: &str,
-    key: &str,
-    include: &str,
-    predicate: Option<&str>,
-) -> Result<folio::IndexDef, Error> {
-    use folio::{Column, IndexDef, Predicate};
-    let table = match table {
-        "revenues" => folio::Kind::Revenue,
-        "expenses" => folio::Kind::Expense,
-        other => {
-            return Err(Error::InvalidArgument(format!(
-                "unknown table {other:?}: revenues or expenses"
-            )))
-        }
-    };
-    let columns = |list: &str| -> Result<Vec<Column>, Error> {
-        list.split(',')
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-            .map(|c| parse_arg::<Column>("column", c))
-            .collect()
-    };
-    let predicate = predicate
-        .map(|p| {
-            p.parse::<Predicate>()
-                .map_err(|_| Error::InvalidArgument(format!("unknown predicate {p:?}")))
-        })
-        .transpose()?;
-    Ok(IndexDef::new(
-        name,
-        table,
-        &columns(key)?,
-        &columns(include)?,
-        predicate,
-    ))
+/// What `folio ingest` loaded.
+pub fn ingest_summary(s: &IngestSummary) {
+    println!(
+        "ingested {} events in {} batches ({} orgs registered) in {:.2} s: {:.0} events/s, last LSN {}",
+        s.events,
+        s.batches,
+        s.orgs_registered,
+        s.seconds,
+        s.events_per_sec(),
+        s.lsn
+    );
+}
+
+/// What `folio checkpoint` wrote.
+pub fn checkpoint(info: &CheckpointInfo, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string(info).unwrap_or_default());
+    } else {
+        println!(
+            "checkpoint {} at LSN {}: {} files, {} bytes",
+            info.path.display(),
+            info.lsn,
+            info.files,
+            info.bytes
+        );
+    }
+}
+
+/// `folio replica status`: where the replica `data` stands, and with a source log (`sync`) how
+/// far behind or off it is.
+pub fn replica_status(
+    data: &Path,
+    base_lsn: Option<u64>,
+    applied: u64,
+    sync: Option<&SyncStatus>,
+    json: bool,
+) {
+    let state = sync.map(|s| s.state.as_str());
+    let source = sync.and_then(|s| s.source_lsn);
+    let lag = sync.and_then(|s| s.lag_lsn);
+    let detail = sync.and_then(|s| s.detail.clone());
+    if json {
+        let v = json!({
+            "data": data.display().to_string(),
+            "replica": base_lsn.is_some(),
+            "base_lsn": base_lsn,
+            "applied_lsn": applied,
+            "source_lsn": source,
+            "state": state,
+            "lag_lsn": lag,
+            "detail": detail,
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "{}: applied LSN {applied}, base {:?}, source {:?}, state {}, lag {:?}{}",
+            data.display(),
+            base_lsn,
+            source,
+            state.unwrap_or("unknown (no --log)"),
+            lag,
+            detail.map(|d| format!(" ({d})")).unwrap_or_default()
+        );
+    }
+}
+
+/// A report as indented JSON (`folio bench-replicas`).
+pub fn pretty_json(value: &impl serde::Serialize) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).unwrap_or_default()
+    );
 }
 
 fn value_json(v: &folio::Value) -> serde_json::Value {

@@ -1,0 +1,77 @@
+//! `folio bench` and `folio bench-replicas`: hotel-ledger-v1 on a fresh database.
+
+use crate::cli::{BenchArgs, BenchReplicasArgs};
+use crate::output;
+use folio::Durability;
+use folio_cli::bench::{self, BenchConfig};
+use folio_cli::Error;
+use folio_workload::Params;
+
+/// `folio bench`: ingest rate, disk use, reopen time and query latencies.
+pub fn run(args: BenchArgs) -> Result<(), Error> {
+    let BenchArgs {
+        orgs,
+        events,
+        batch,
+        writers,
+        in_flight,
+        seed,
+        buffered,
+        dir,
+        keep,
+        json,
+    } = args;
+    let config = BenchConfig {
+        params: Params { seed, orgs, events },
+        batch,
+        writers,
+        in_flight,
+        durability: if buffered {
+            Durability::Buffered
+        } else {
+            Durability::Sync
+        },
+        dir,
+        keep,
+        ..BenchConfig::default()
+    };
+    let bar = output::events_bar(events);
+    let report = bench::run(&config, &|n| bar.set_position(n));
+    bar.finish_and_clear();
+    output::bench(&report?, json);
+    Ok(())
+}
+
+/// `folio bench-replicas`: replica lag, snapshot cost and pool reads, as JSON.
+pub fn replicas(args: BenchReplicasArgs) -> Result<(), Error> {
+    let BenchReplicasArgs {
+        orgs,
+        events,
+        batch,
+        seed,
+        replicas,
+        phase_ms,
+        rate,
+        read_rate,
+        flow_control_ms,
+        no_spill,
+        by_org,
+    } = args;
+    let flow_control =
+        (flow_control_ms > 0.0).then(|| std::time::Duration::from_secs_f64(flow_control_ms / 1e3));
+    let report = bench::replicas(
+        &Params { seed, orgs, events },
+        &bench::ReplicaBench {
+            batch,
+            replicas,
+            phase_ms,
+            rate,
+            read_rate,
+            flow_control,
+            spill_to_primary: !no_spill,
+            by_org,
+        },
+    )?;
+    output::pretty_json(&report);
+    Ok(())
+}
