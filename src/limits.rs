@@ -55,7 +55,7 @@ pub const COMMIT_TIMES: usize = 1 << 16;
 pub const DEFAULT_FLOW_CONTROL: std::time::Duration = std::time::Duration::from_millis(3);
 /// Times a read that finds every node applying looks again before it waits for its own.
 pub const BUSY_ROUNDS: usize = 8;
-/// How long [`Store::open`] waits for a store lock left by a store of this process being dropped.
+/// How long the store's open waits for a store lock left by a store of this process being dropped.
 pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long opening waits for a database lock held for a moment (see `lock`).
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
