@@ -54,7 +54,7 @@ fn main() -> Result<(), Error> {
             .collect();
         desks
             .into_iter()
-            .map(|desk| desk.join().unwrap_or_else(|_| Err(Error::Closed)))
+            .map(|desk| desk.join().unwrap_or(Err(Error::Closed)))
             .collect::<Result<Vec<()>, Error>>()
     })?;
 
