@@ -338,7 +338,9 @@ pub struct ReplicaBenchReport {
     pub reads_overlapped_ingest: bool,
     /// A replica held back for the whole run and then released, with nothing else running:
     /// events per second it applies while catching up (its apply capacity on this machine).
-    pub catch_up_events_per_sec: f64,
+    /// `None` (not measured) unless built with the `fault-injection` feature, which holds the
+    /// replica back (`Replica::inject_stall`).
+    pub catch_up_events_per_sec: Option<f64>,
 }
 
 /// Settings of [`replicas`] (`folio bench-replicas`).
@@ -413,12 +415,15 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         let pool = ReadPool::new(db.clone(), nodes.clone(), options);
         // Held back for the whole run, then released: its catch-up measures how fast a replica
         // applies the log when it has the machine to itself.
+        #[cfg(feature = "fault-injection")]
         let catch_up = db.replica("catch-up");
+        #[cfg(feature = "fault-injection")]
         catch_up.inject_stall(true);
         let idle = time_snapshots(&db, 200_000);
         let mut work = batches(params, batch);
         let second = work.split_off(work.len() / 2);
         let lag_events: usize = work.iter().map(|b| b.ops.len()).sum();
+        #[cfg(feature = "fault-injection")]
         let replayed = lag_events + second.iter().map(|b| b.ops.len()).sum::<usize>();
         let day = BusinessDay::parse("2024-06-30").expect("date");
         let max_lag = || {
@@ -520,16 +525,21 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
             )
         });
         second_result?;
-        let target = db.visible_lsn();
-        let from = catch_up.applied_lsn();
-        let started = Instant::now();
-        catch_up.inject_stall(false);
-        if !catch_up.wait_for(target, std::time::Duration::from_secs(600)) {
-            return Err(Error::InvalidArgument(format!(
-                "the catch-up replica did not reach LSN {target} from {from} in 600 s"
-            )));
-        }
-        let catch_up_secs = started.elapsed().as_secs_f64();
+        #[cfg(feature = "fault-injection")]
+        let catch_up_events_per_sec = {
+            let target = db.visible_lsn();
+            let from = catch_up.applied_lsn();
+            let started = Instant::now();
+            catch_up.inject_stall(false);
+            if !catch_up.wait_for(target, std::time::Duration::from_secs(600)) {
+                return Err(Error::InvalidArgument(format!(
+                    "the catch-up replica did not reach LSN {target} from {from} in 600 s"
+                )));
+            }
+            Some(replayed as f64 / started.elapsed().as_secs_f64())
+        };
+        #[cfg(not(feature = "fault-injection"))]
+        let catch_up_events_per_sec = None;
         Ok(ReplicaBenchReport {
             events: params.events,
             orgs: params.orgs,
@@ -559,7 +569,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
             pooled_primary_share: reads.1,
             ingest_during_reads: reads.2,
             reads_overlapped_ingest: overlapped,
-            catch_up_events_per_sec: replayed as f64 / catch_up_secs,
+            catch_up_events_per_sec,
         })
     })();
     let _ = std::fs::remove_dir_all(&dir);

@@ -16,6 +16,28 @@
 //! assert_eq!(db.balance(OrgId(1), day).unwrap().closing, Money(12_000));
 //! db.close().unwrap();
 //! ```
+//!
+//! The crate feature `fault-injection` (off by default, for tests only) adds the reliability
+//! harness's tools: the simulated disk `io::sim`, the planted durability bugs `planted` and
+//! the replicas' `inject_*` methods. Without it none of them exists and their checks on the
+//! commit, recovery and replica paths compile to nothing.
+
+/// Whether the planted bug `$bug` is switched on (see `planted`): with the `fault-injection`
+/// feature one relaxed atomic load, without it the constant `false`.
+#[cfg(feature = "fault-injection")]
+macro_rules! planted {
+    ($bug:ident) => {
+        $crate::planted::is($crate::planted::Planted::$bug)
+    };
+}
+
+/// Whether the planted bug `$bug` is switched on: never, without the `fault-injection` feature.
+#[cfg(not(feature = "fault-injection"))]
+macro_rules! planted {
+    ($bug:ident) => {
+        false
+    };
+}
 
 pub mod bench;
 pub mod codec;
@@ -27,7 +49,7 @@ pub mod ingest;
 pub mod io;
 pub mod limits;
 pub mod model;
-#[doc(hidden)]
+#[cfg(feature = "fault-injection")]
 pub mod planted;
 pub mod query;
 pub mod replica;

@@ -1,8 +1,44 @@
 //! All file I/O of the log and the metadata goes through [`Vfs`], so tests can inject faults.
+//!
+//! The simulated disk (`sim`, `SimFs`) is the reliability harness's: it exists only with the
+//! `fault-injection` feature, like the planted bugs and the replicas' fault injection.
+#![cfg_attr(
+    not(feature = "fault-injection"),
+    doc = r#"
+This build has no fault injection; none of the following compiles:
 
+```compile_fail,E0433
+// No planted bugs: nobody can switch fsync off.
+folio::planted::plant(folio::planted::Planted::SkipFsync);
+```
+
+```compile_fail,E0433
+// No simulated disk.
+let _ = folio::io::sim::SimFs::new();
+```
+
+```compile_fail,E0599
+// No fault injection on replicas.
+let dir = tempfile::tempdir().unwrap();
+let db = folio::Db::open(dir.path().join("db")).unwrap();
+db.replica("r1").inject_stall(true);
+```
+
+while the same database and replica without them do:
+
+```
+let dir = tempfile::tempdir().unwrap();
+let db = folio::Db::open(dir.path().join("db")).unwrap();
+assert_eq!(db.replica("r1").snapshot().unwrap().lsn(), db.visible_lsn());
+```
+"#
+)]
+
+#[cfg(feature = "fault-injection")]
 pub mod sim;
 mod std_fs;
 
+#[cfg(feature = "fault-injection")]
 pub use sim::SimFs;
 pub use std_fs::StdFs;
 

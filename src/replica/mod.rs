@@ -9,6 +9,7 @@
 //! - [`ReadPool`]: read handles over the primary and its replicas with load balancing, health
 //!   checks, failover and circuit breaking.
 
+mod faults;
 pub mod follow;
 pub mod pool;
 mod stripe;
@@ -244,13 +245,8 @@ pub(crate) struct ReplicaInner {
     apply_failed: AtomicBool,
     applied_cv: (Mutex<()>, Condvar),
     stop: AtomicBool,
-    stalled: AtomicBool,
-    failing_reads: AtomicBool,
-    /// Fault injection: microseconds to sleep before each apply (a slow replica).
-    apply_delay_us: AtomicU64,
-    /// Fault injection: microseconds each apply keeps the write lock after applying (a long
-    /// apply).
-    apply_hold_us: AtomicU64,
+    /// Injected faults: empty, and every check a constant, without `fault-injection`.
+    faults: faults::Faults,
     queries: stripe::Counter,
     options: ReplicaOptions,
     /// Group commits the primary delayed for this replica, and for how long in all.
@@ -270,7 +266,7 @@ impl ReplicaInner {
         let mut waited = false;
         loop {
             if self.stop.load(Ordering::Relaxed)
-                || self.stalled.load(Ordering::Relaxed)
+                || self.faults.stalled()
                 || self.apply_failed.load(Ordering::Acquire)
             {
                 break;
@@ -359,10 +355,7 @@ impl Replica {
             apply_failed: AtomicBool::new(false),
             applied_cv: (Mutex::new(()), Condvar::new()),
             stop: AtomicBool::new(false),
-            stalled: AtomicBool::new(false),
-            failing_reads: AtomicBool::new(false),
-            apply_delay_us: AtomicU64::new(0),
-            apply_hold_us: AtomicU64::new(0),
+            faults: faults::Faults::new(),
             queries: stripe::Counter::default(),
             options,
             throttled: AtomicU64::new(0),
@@ -417,10 +410,10 @@ impl Replica {
         self.inner.health.lock().last_progress.elapsed()
     }
 
-    /// Why reads are refused now, if they are: injected read failures, or an apply that failed
-    /// part-way (the state is no longer trusted).
+    /// Why reads are refused now, if they are: an apply that failed part-way (the state is no
+    /// longer trusted), or injected read failures (`fault-injection` builds only).
     fn refusal(&self) -> Option<Error> {
-        let why = if self.inner.failing_reads.load(Ordering::Relaxed) {
+        let why = if self.inner.faults.failing_reads() {
             "injected read failure".to_string()
         } else if self.inner.apply_failed.load(Ordering::Acquire) {
             self.inner
@@ -443,8 +436,7 @@ impl Replica {
 
     /// Whether reads are served now (not failing, no failed apply).
     pub fn serves_reads(&self) -> bool {
-        !self.inner.failing_reads.load(Ordering::Relaxed)
-            && !self.inner.apply_failed.load(Ordering::Acquire)
+        !self.inner.faults.failing_reads() && !self.inner.apply_failed.load(Ordering::Acquire)
     }
 
     /// The replica's state at its applied LSN for one read, under the read lock (no copy, and the
@@ -482,7 +474,7 @@ impl Replica {
 
     /// A snapshot at the replica's applied LSN: a view pinned there however long it is held. While
     /// it is held the applier copies each value it changes once (as the primary does for its own
-    /// snapshots). Fails when reads are refused (see [`Replica::inject_read_failures`]).
+    /// snapshots). Fails when reads are refused (a failed apply).
     pub fn snapshot(&self) -> Result<Snapshot> {
         let read = self.read()?;
         Ok(Snapshot::of(read.0.clone()))
@@ -514,28 +506,33 @@ impl Replica {
         self.inner.queries.sum()
     }
 
-    /// Fault injection for drills and tests: stop (or resume) applying.
+    /// Fault injection for drills and tests (`fault-injection` feature only): stop (or resume)
+    /// applying.
+    #[cfg(feature = "fault-injection")]
     pub fn inject_stall(&self, stalled: bool) {
-        self.inner.stalled.store(stalled, Ordering::Relaxed);
+        self.inner.faults.set_stalled(stalled);
     }
 
-    /// Fault injection for drills and tests: make every read fail (or succeed again).
+    /// Fault injection for drills and tests (`fault-injection` feature only): make every read
+    /// fail (or succeed again).
+    #[cfg(feature = "fault-injection")]
     pub fn inject_read_failures(&self, failing: bool) {
-        self.inner.failing_reads.store(failing, Ordering::Relaxed);
+        self.inner.faults.set_failing_reads(failing);
     }
 
-    /// Fault injection for drills and tests: sleep this long before applying each step of
-    /// frames (a slow replica); zero turns it off.
+    /// Fault injection for drills and tests (`fault-injection` feature only): sleep this long
+    /// before applying each step of frames (a slow replica); zero turns it off.
+    #[cfg(feature = "fault-injection")]
     pub fn inject_apply_delay(&self, delay: Duration) {
-        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
-        self.inner.apply_delay_us.store(us, Ordering::Relaxed);
+        self.inner.faults.set_apply_delay(delay);
     }
 
-    /// Fault injection for drills and tests: keep the write lock this much longer on every apply
-    /// (a long apply that readers would have to wait for); zero turns it off.
+    /// Fault injection for drills and tests (`fault-injection` feature only): keep the write
+    /// lock this much longer on every apply (a long apply that readers would have to wait for);
+    /// zero turns it off.
+    #[cfg(feature = "fault-injection")]
     pub fn inject_apply_hold(&self, hold: Duration) {
-        let us = u64::try_from(hold.as_micros()).unwrap_or(u64::MAX);
-        self.inner.apply_hold_us.store(us, Ordering::Relaxed);
+        self.inner.faults.set_apply_hold(hold);
     }
 
     /// Stops the applier thread.
@@ -571,7 +568,7 @@ impl std::ops::Deref for ReplicaRead<'_> {
 fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIndex) {
     while !inner.stop.load(Ordering::Relaxed) {
         let applied = inner.applied.load(Ordering::Acquire);
-        if inner.stalled.load(Ordering::Relaxed) || inner.apply_failed.load(Ordering::Acquire) {
+        if inner.faults.stalled() || inner.apply_failed.load(Ordering::Acquire) {
             std::thread::sleep(Duration::from_millis(2));
             continue;
         }
@@ -599,9 +596,9 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
                 .wait_durable_past(applied.max(durable), Duration::from_millis(20));
             continue;
         }
-        let delay = inner.apply_delay_us.load(Ordering::Relaxed);
-        if delay > 0 {
-            std::thread::sleep(Duration::from_micros(delay));
+        let delay = inner.faults.apply_delay();
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
         }
         let last = frames[frames.len() - 1].lsn;
         let batches = match decode_frames(&frames) {
@@ -650,9 +647,9 @@ fn apply_step(
         Ok(()) => {
             let last = batches[batches.len() - 1].0;
             inner.applied.store(last.0, Ordering::Release);
-            let hold = inner.apply_hold_us.load(Ordering::Relaxed);
-            if hold > 0 {
-                std::thread::sleep(Duration::from_micros(hold));
+            let hold = inner.faults.apply_hold();
+            if !hold.is_zero() {
+                std::thread::sleep(hold);
             }
             // Hand the lock to readers parked on it rather than letting the next step barge in.
             RwLockWriteGuard::unlock_fair(state);
