@@ -7,8 +7,8 @@ mod replica_common;
 
 use folio::replica::{Balancing, PoolOptions};
 use folio::{
-    BusinessDay, Consistency, Currency, Db, Error, Lsn, Money, Org, OrgId, ReadPool, ReplicaError,
-    Snapshot,
+    Batch, BusinessDay, Category, Consistency, Currency, Db, Entry, EntryId, Error, Lsn, Money,
+    Org, OrgId, PaymentMethod, ReadPool, ReplicaError, Snapshot,
 };
 use replica_common::*;
 use std::collections::BTreeMap;
@@ -495,4 +495,112 @@ fn pool_reads_per_call_see_whole_batches_under_a_writer() {
         );
     }
     assert!(seen.iter().any(|(n, _)| n != "primary"));
+}
+
+/// Runs `body` on a thread of its own and fails the test if it has not finished within `limit`
+/// (a thread blocked for ever stays behind; the test binary exits anyway).
+fn within<T: Send + 'static>(
+    limit: Duration,
+    what: &str,
+    body: impl FnOnce() -> T + Send + 'static,
+) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(body());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(_) => panic!("{what} did not finish within {limit:?}: deadlocked"),
+    }
+}
+
+/// No public read hands out a lock: a thread holding a replica read across the applier's group
+/// can read the same replica again (directly, as a snapshot, through a pool routed to it) and the
+/// applier is not held up. With a read that held the replica's read lock the second read waited
+/// behind the applier's queued write lock, which waited for the first read: a deadlock.
+#[test]
+fn a_second_read_while_holding_a_replica_read_does_not_deadlock() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let replica = Arc::new(db.replica("r1"));
+    // One replica and no spilling: a pool read goes to it and waits for it when it is busy.
+    let pool = ReadPool::new(
+        db.clone(),
+        vec![replica.clone()],
+        PoolOptions {
+            spill_to_primary: false,
+            ..PoolOptions::default()
+        },
+    );
+    let day = BusinessDay::parse("2024-03-31").unwrap();
+    let (held, lsn, applied, second, third, pooled) = within(
+        Duration::from_secs(20),
+        "a second read while holding a replica read",
+        move || {
+            let held = replica.read().unwrap();
+            let lsn = db.record(batch(0).0).unwrap();
+            // The applier takes up the group while the first read is held.
+            let applied = replica.wait_for(lsn, Duration::from_secs(5));
+            let second = replica.snapshot().unwrap();
+            let third = replica.read().unwrap();
+            let read = pool.read(Consistency::Any).unwrap();
+            let pooled = (
+                read.node().to_string(),
+                read.lsn(),
+                read.balance(OrgId(1), day),
+            );
+            drop(read);
+            (held.lsn(), lsn, applied, second.lsn(), third.lsn(), pooled)
+        },
+    );
+    assert!(applied, "the applier waited for a held read");
+    assert!(held < lsn, "the held read moved: {held} -> {lsn}");
+    assert_eq!((second, third), (lsn, lsn));
+    assert_eq!(pooled.0, "r1");
+    assert_eq!(pooled.1, lsn);
+    assert!(pooled.2.is_ok(), "{:?}", pooled.2);
+}
+
+/// The reported reproduction: one thread records 200 single-entry batches while the replica
+/// follows; another takes a replica read, a snapshot while holding it, and lets go, in a loop.
+#[test]
+fn nested_replica_reads_under_a_writer_never_hang() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let replica = Arc::new(db.replica("r1"));
+    let done = Arc::new(AtomicBool::new(false));
+    let writer = {
+        let (db, done) = (db.clone(), done.clone());
+        std::thread::spawn(move || {
+            for n in 0..200u64 {
+                let entry = Entry::revenue(
+                    OrgId(1 + n % ORGS),
+                    EntryId(n + 1),
+                    DAY0 + n as i64 * 60,
+                    Money(100),
+                    Category::Rooms,
+                    PaymentMethod::Card,
+                );
+                db.record(Batch::new().post(entry)).unwrap();
+            }
+            done.store(true, Ordering::SeqCst);
+        })
+    };
+    let rounds = within(Duration::from_secs(60), "nested replica reads", {
+        let (replica, done) = (replica.clone(), done.clone());
+        move || {
+            let mut rounds = 0u64;
+            while !done.load(Ordering::SeqCst) {
+                let g = replica.read().unwrap();
+                let inner = replica.snapshot().unwrap();
+                assert!(inner.lsn() >= g.lsn());
+                drop(g);
+                rounds += 1;
+            }
+            rounds
+        }
+    });
+    writer.join().unwrap();
+    assert!(rounds > 0);
+    assert!(replica.wait_for(db.visible_lsn(), Duration::from_secs(10)));
 }

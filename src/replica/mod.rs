@@ -233,8 +233,9 @@ struct Health {
 pub(crate) struct ReplicaInner {
     name: String,
     /// The replica's one copy of the state. The applier holds the write lock for the apply of a
-    /// group (readers see all of it or none of it); a read holds the read lock for one call; a
-    /// snapshot clones the `Arc`, and the applier then copies what it changes while it is held.
+    /// group (readers see all of it or none of it); a pool read holds the read lock for one
+    /// engine call (never while code of the caller runs); a snapshot clones the `Arc`, and the
+    /// applier then copies what it changes while it is held.
     /// On a cache line of its own: every read writes the lock word, and the flags the read path
     /// checks before locking would otherwise share that line and cost a second transfer.
     state: CachePadded<RwLock<Arc<State>>>,
@@ -439,23 +440,37 @@ impl Replica {
         !self.inner.faults.failing_reads() && !self.inner.apply_failed.load(Ordering::Acquire)
     }
 
-    /// The replica's state at its applied LSN for one read, under the read lock (no copy, and the
-    /// applier copies nothing for it). Hold it briefly: the applier waits for it. Waits while a
-    /// group is being applied. Counts a query.
-    pub fn read(&self) -> Result<ReplicaRead<'_>> {
-        self.read_with(|lock| Some(lock.read()))
-            .map(|read| read.expect("a blocking read always gets the lock"))
+    /// A consistent view for several reads: the same as [`Replica::snapshot`]. It is owned and
+    /// holds no lock, so any read (on this replica, its pool, the primary) may follow while it is
+    /// held. Waits while a group is being applied. Counts a query.
+    pub fn read(&self) -> Result<Snapshot> {
+        self.snapshot()
     }
 
-    /// [`Replica::read`] without waiting: `Ok(None)` while the applier is applying a group.
-    pub fn try_read(&self) -> Result<Option<ReplicaRead<'_>>> {
-        self.read_with(|lock| lock.try_read())
+    /// [`Replica::snapshot`] without waiting: `Ok(None)` while the applier is applying a group.
+    pub fn try_read(&self) -> Result<Option<Snapshot>> {
+        Ok(self
+            .try_lock_state()?
+            .map(|locked| Snapshot::of(locked.0.clone())))
     }
 
-    fn read_with<'a>(
+    /// The state under the read lock, for one engine read (the pool's): no copy, and the applier
+    /// copies nothing for it. Never handed to the caller's code: a thread that held it and read
+    /// this replica again would wait behind the applier's queued write lock for ever.
+    pub(crate) fn lock_state(&self) -> Result<Locked<'_>> {
+        self.lock_state_with(|lock| Some(lock.read()))
+            .and_then(|locked| locked.ok_or(Error::Closed))
+    }
+
+    /// [`Replica::lock_state`] without waiting: `Ok(None)` while the applier is applying a group.
+    pub(crate) fn try_lock_state(&self) -> Result<Option<Locked<'_>>> {
+        self.lock_state_with(|lock| lock.try_read())
+    }
+
+    fn lock_state_with<'a>(
         &'a self,
         lock: impl FnOnce(&'a RwLock<Arc<State>>) -> Option<RwLockReadGuard<'a, Arc<State>>>,
-    ) -> Result<Option<ReplicaRead<'a>>> {
+    ) -> Result<Option<Locked<'a>>> {
         if let Some(e) = self.refusal() {
             return Err(e);
         }
@@ -469,15 +484,17 @@ impl Replica {
             return Err(self.refusal().unwrap_or(Error::Closed));
         }
         self.inner.queries.add(1);
-        Ok(Some(ReplicaRead(guard)))
+        Ok(Some(Locked(guard)))
     }
 
-    /// A snapshot at the replica's applied LSN: a view pinned there however long it is held. While
-    /// it is held the applier copies each value it changes once (as the primary does for its own
-    /// snapshots). Fails when reads are refused (a failed apply).
+    /// A snapshot at the replica's applied LSN: a view pinned there however long it is held,
+    /// owned, holding no lock (taking one clones an `Arc` under the read lock, which is let go
+    /// at once). While it is held the applier copies each value it changes once (as the primary
+    /// does for its own snapshots). Waits while a group is being applied. Fails when reads are
+    /// refused (a failed apply).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let read = self.read()?;
-        Ok(Snapshot::of(read.0.clone()))
+        let locked = self.lock_state()?;
+        Ok(Snapshot::of(locked.0.clone()))
     }
 
     /// Waits up to `timeout` for the replica to apply `lsn`; true when it has.
@@ -501,7 +518,7 @@ impl Replica {
         )
     }
 
-    /// Queries served through [`Replica::snapshot`].
+    /// Reads served: snapshots taken and pool reads answered.
     pub fn queries(&self) -> u64 {
         self.inner.queries.sum()
     }
@@ -551,10 +568,11 @@ impl Drop for Replica {
     }
 }
 
-/// The state of a replica for one read (see [`Replica::read`]): holds its read lock.
-pub struct ReplicaRead<'a>(RwLockReadGuard<'a, Arc<State>>);
+/// The state of a replica for one engine read (see [`Replica::lock_state`]): holds its read
+/// lock. Crate-internal: no public read hands out a lock.
+pub(crate) struct Locked<'a>(RwLockReadGuard<'a, Arc<State>>);
 
-impl std::ops::Deref for ReplicaRead<'_> {
+impl std::ops::Deref for Locked<'_> {
     type Target = State;
     fn deref(&self) -> &State {
         &self.0

@@ -196,8 +196,9 @@ pub struct ReadPool {
 const BUSY_ROUNDS: usize = 8;
 
 /// A read handle on the node the pool chose. Each read through it runs on that node's current
-/// state under its read lock for that one call, as [`Db`]'s own reads do: nothing is copied and a
-/// handle held for long blocks nobody. Reads through one handle see the node's applied LSN as it
+/// state under its read lock for that one call, as [`Db`]'s own reads do: nothing is copied, no
+/// lock is held between calls, and a handle held for long blocks nobody (any read, on any node,
+/// may follow on the same thread). Reads through one handle see the node's applied LSN as it
 /// moves (never below what the consistency asked for); [`PoolRead::snapshot`] pins one view for
 /// several reads. A replica that starts failing after it was chosen hands the read to the primary
 /// (and counts against its breaker). A read never waits for a replica that is applying a group
@@ -243,7 +244,7 @@ impl PoolRead<'_> {
         let Some(chosen) = self.node else {
             return pool.read_primary(read);
         };
-        match pool.nodes[chosen].replica.try_read() {
+        match pool.nodes[chosen].replica.try_lock_state() {
             Ok(Some(state)) => return read(&state),
             Ok(None) => {}
             Err(_) => {
@@ -259,7 +260,7 @@ impl PoolRead<'_> {
         for round in 0..=BUSY_ROUNDS {
             if round > 0 {
                 std::thread::yield_now();
-                if let Ok(Some(state)) = pool.nodes[chosen].replica.try_read() {
+                if let Ok(Some(state)) = pool.nodes[chosen].replica.try_lock_state() {
                     return read.take().expect("read once")(&state);
                 }
             }
@@ -271,7 +272,7 @@ impl PoolRead<'_> {
                 {
                     continue;
                 }
-                if let Ok(Some(state)) = node.replica.try_read() {
+                if let Ok(Some(state)) = node.replica.try_lock_state() {
                     node.busy_reroutes.add(1);
                     return read.take().expect("read once")(&state);
                 }
@@ -285,7 +286,7 @@ impl PoolRead<'_> {
             }
         }
         let read = read.take().expect("read once");
-        match pool.nodes[chosen].replica.read() {
+        match pool.nodes[chosen].replica.lock_state() {
             Ok(state) => read(&state),
             Err(_) => {
                 pool.failed_read(&pool.nodes[chosen]);
