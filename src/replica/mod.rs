@@ -595,12 +595,22 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
         let durable = inner.source.durable_lsn();
         let frames = match follower.poll_until(APPLY_CHUNK_BYTES, durable) {
             Ok(frames) => {
-                inner.health.lock().last_error = None;
+                if inner.health.lock().last_error.take().is_some() {
+                    tracing::info!(replica = %inner.name, "replica reads its source again");
+                }
                 frames
             }
             Err(e) => {
                 // The source is unreachable or refused: keep serving what is applied, retry.
-                inner.health.lock().last_error = Some(e.to_string());
+                let error = e.to_string();
+                let new = inner.health.lock().last_error.replace(error.clone()) != Some(error);
+                if new {
+                    tracing::warn!(
+                        replica = %inner.name,
+                        error = %e,
+                        "replica cannot read its source: serving what it applied, retrying"
+                    );
+                }
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
@@ -685,10 +695,19 @@ fn apply_step(
     }
 }
 
-/// Marks the replica failed: its state can no longer be trusted and reads are refused.
+/// Marks the replica failed: its state can no longer be trusted and reads are refused. Also a
+/// `tracing` error.
 fn fail(inner: &ReplicaInner, e: Error) {
-    let mut health = inner.health.lock();
-    health.last_error = Some(e.to_string());
-    health.apply_failed = true;
-    inner.apply_failed.store(true, Ordering::Release);
+    {
+        let mut health = inner.health.lock();
+        health.last_error = Some(e.to_string());
+        health.apply_failed = true;
+        inner.apply_failed.store(true, Ordering::Release);
+    }
+    tracing::error!(
+        replica = %inner.name,
+        applied_lsn = inner.applied.load(Ordering::Acquire),
+        error = %e,
+        "replica apply failed: it refuses reads until it is rebuilt"
+    );
 }

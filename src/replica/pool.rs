@@ -514,8 +514,22 @@ impl Inner {
             } else {
                 None
             };
-            node.healthy.store(why.is_none(), Ordering::Relaxed);
-            *node.why_unhealthy.lock() = why;
+            let mut why_unhealthy = node.why_unhealthy.lock();
+            let was_healthy = node.healthy.swap(why.is_none(), Ordering::Relaxed);
+            match (&why, was_healthy) {
+                (Some(reason), true) => tracing::warn!(
+                    replica = r.name(),
+                    reason = %reason,
+                    lag_lsn = r.lag_lsn(),
+                    "replica unhealthy: out of the pool's rotation"
+                ),
+                (None, false) => tracing::info!(
+                    replica = r.name(),
+                    "replica healthy again: back in the pool's rotation"
+                ),
+                _ => {}
+            }
+            *why_unhealthy = why;
         }
     }
 
@@ -546,6 +560,12 @@ impl Inner {
         }
         let mut b = node.breaker.lock();
         if ok {
+            if b.state != BreakerState::Closed {
+                tracing::info!(
+                    replica = node.replica.name(),
+                    "replica reads succeed again: circuit breaker closed"
+                );
+            }
             b.state = BreakerState::Closed;
             b.failures = 0;
             b.opened_at = None;
@@ -554,6 +574,14 @@ impl Inner {
             node.breaker_clean.store(false, Ordering::Release);
             b.failures += 1;
             if b.state == BreakerState::HalfOpen || b.failures >= self.options.breaker_failures {
+                if b.state != BreakerState::Open {
+                    tracing::warn!(
+                        replica = node.replica.name(),
+                        failures = b.failures,
+                        cooldown_ms = self.options.breaker_cooldown.as_millis() as u64,
+                        "replica reads failing: circuit breaker open"
+                    );
+                }
                 b.state = BreakerState::Open;
                 b.opened_at = Some(Instant::now());
             }
