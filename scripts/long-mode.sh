@@ -28,7 +28,7 @@ mkdir -p "$LOGS"
 crash() {
 	local points="${1:-1000000}" per_run=100000
 	local bin
-	bin=$(cargo test --release --test sim_crash --no-run 2>&1 |
+	bin=$(cargo test --release --features fault-injection --test sim_crash --no-run 2>&1 |
 		grep -o 'target/release/deps/sim_crash-[0-9a-f]*' | tail -n 1)
 	[ -x "$bin" ] || { echo "long-mode: cannot build tests/sim_crash.rs" >&2; exit 2; }
 	local base="${BASE_SEED:-$(date +%s)}" runs=$(((points + per_run - 1) / per_run))

@@ -16,6 +16,59 @@
 //! assert_eq!(db.balance(OrgId(1), day).unwrap().closing, Money(12_000));
 //! db.close().unwrap();
 //! ```
+//!
+//! The crate feature `fault-injection` (off by default, for tests only) adds the reliability
+//! harness's tools: the simulated disk `io::sim`, the planted durability bugs `planted` and
+//! the replicas' `inject_*` methods. Without it none of them exists and their checks on the
+//! commit, recovery and replica paths compile to nothing.
+#![cfg_attr(
+    not(feature = "fault-injection"),
+    doc = r#"
+
+This build has no fault injection; none of the following compiles:
+
+```compile_fail,E0433
+// No planted bugs: nobody can switch fsync off.
+folio::planted::plant(folio::planted::Planted::SkipFsync);
+```
+
+```compile_fail
+// No simulated disk.
+let _ = folio::io::sim::SimFs::new();
+```
+
+```compile_fail,E0599
+// No fault injection on replicas.
+let dir = tempfile::tempdir().unwrap();
+let db = folio::Db::open(dir.path().join("db")).unwrap();
+db.replica("r1").inject_stall(true);
+```
+
+while the same database and replica without them do:
+
+```
+let dir = tempfile::tempdir().unwrap();
+let db = folio::Db::open(dir.path().join("db")).unwrap();
+assert_eq!(db.replica("r1").snapshot().unwrap().lsn(), db.visible_lsn());
+```
+"#
+)]
+/// Whether the planted bug `$bug` is switched on (see `planted`): with the `fault-injection`
+/// feature one relaxed atomic load, without it the constant `false`.
+#[cfg(feature = "fault-injection")]
+macro_rules! planted {
+    ($bug:ident) => {
+        $crate::planted::is($crate::planted::Planted::$bug)
+    };
+}
+
+/// Whether the planted bug `$bug` is switched on: never, without the `fault-injection` feature.
+#[cfg(not(feature = "fault-injection"))]
+macro_rules! planted {
+    ($bug:ident) => {
+        false
+    };
+}
 
 /// Builder-style setters of an options struct: `field(value) -> Self` for each listed field, so
 /// that options are `#[non_exhaustive]` and adding one is not a breaking change.
@@ -63,6 +116,7 @@ internal_modules! {
 }
 mod handles;
 pub mod limits;
+#[cfg(feature = "fault-injection")]
 #[doc(hidden)]
 pub mod planted;
 

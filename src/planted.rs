@@ -1,8 +1,10 @@
 //! Deliberately planted faults, for the reliability harness's self-test only (docs/RELIABILITY.md).
 //!
 //! Each one is a classic durability bug. The self-test (tests/sim_selftest.rs) plants them one at a
-//! time and requires the crash and fault harness to catch every one; with none planted (always,
-//! outside that test) each check below is one relaxed atomic load on the commit or recovery path.
+//! time and requires the crash and fault harness to catch every one. This module exists only with
+//! the `fault-injection` feature (test builds); there each check on the commit or recovery path
+//! (the crate's `planted!` macro) is one relaxed atomic load, and without the feature it is the
+//! constant `false`, so a shipped build can neither plant a bug nor pay for the check.
 
 use std::sync::atomic::{AtomicU8, Ordering};
 
@@ -41,7 +43,8 @@ pub fn plant(bug: Planted) {
     PLANTED.store(bug as u8, Ordering::SeqCst);
 }
 
-/// Whether `bug` is planted.
+/// Whether `bug` is planted (the check sites use the crate's `planted!` macro).
+#[inline]
 pub(crate) fn is(bug: Planted) -> bool {
     PLANTED.load(Ordering::Relaxed) == bug as u8
 }

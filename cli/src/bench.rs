@@ -335,6 +335,7 @@ pub struct ReplicaBenchReport {
     pub reads_overlapped_ingest: bool,
     /// A replica held back for the whole run and then released, with nothing else running:
     /// events per second it applies while catching up (its apply capacity on this machine).
+    /// Held back with `Replica::pause`.
     pub catch_up_events_per_sec: f64,
 }
 
@@ -408,7 +409,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         // Held back for the whole run, then released: its catch-up measures how fast a replica
         // applies the log when it has the machine to itself.
         let catch_up = db.replica("catch-up");
-        catch_up.inject_stall(true);
+        catch_up.pause();
         let idle = time_snapshots(&db, 200_000);
         let mut work = batches(params, batch);
         let second = work.split_off(work.len() / 2);
@@ -514,16 +515,18 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
             )
         });
         second_result?;
-        let target = db.visible_lsn();
-        let from = catch_up.applied_lsn();
-        let started = Instant::now();
-        catch_up.inject_stall(false);
-        if !catch_up.wait_for(target, std::time::Duration::from_secs(600)) {
-            return Err(Error::InvalidArgument(format!(
-                "the catch-up replica did not reach LSN {target} from {from} in 600 s"
-            )));
-        }
-        let catch_up_secs = started.elapsed().as_secs_f64();
+        let catch_up_events_per_sec = {
+            let target = db.visible_lsn();
+            let from = catch_up.applied_lsn();
+            let started = Instant::now();
+            catch_up.resume();
+            if !catch_up.wait_for(target, std::time::Duration::from_secs(600)) {
+                return Err(Error::InvalidArgument(format!(
+                    "the catch-up replica did not reach LSN {target} from {from} in 600 s"
+                )));
+            }
+            replayed as f64 / started.elapsed().as_secs_f64()
+        };
         Ok(ReplicaBenchReport {
             events: params.events,
             orgs: params.orgs,
@@ -553,7 +556,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
             pooled_primary_share: reads.1,
             ingest_during_reads: reads.2,
             reads_overlapped_ingest: overlapped,
-            catch_up_events_per_sec: replayed as f64 / catch_up_secs,
+            catch_up_events_per_sec,
         })
     })();
     let _ = std::fs::remove_dir_all(&dir);

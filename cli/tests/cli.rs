@@ -537,7 +537,8 @@ fn query_explain_index_list_and_paging_from_the_command_line() {
 }
 
 /// `folio bench-replicas` on a small workload: a complete report whose figures come from the run
-/// (every replica applied everything, reads happened on both paths, the catch-up replica caught up).
+/// (every replica applied everything, reads happened on both paths, the catch-up replica caught up
+/// — measured with the `fault-injection` feature only).
 #[test]
 fn bench_replicas_reports_lag_reads_and_catch_up() {
     let dir = tempfile::tempdir().unwrap();

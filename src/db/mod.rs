@@ -76,11 +76,21 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Poisons the database (every later write is refused); the first time, also a `tracing`
+    /// error with the reason.
     fn poison(&self, reason: String) {
-        let mut p = self.poisoned.lock();
-        if p.is_none() {
-            *p = Some(reason);
+        {
+            let mut p = self.poisoned.lock();
+            if p.is_some() {
+                return;
+            }
+            *p = Some(reason.clone());
         }
+        tracing::error!(
+            path = %self.path.display(),
+            reason = %reason,
+            "database poisoned: writes are refused until it is reopened"
+        );
     }
 
     fn poison_reason(&self) -> Option<String> {

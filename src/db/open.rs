@@ -31,14 +31,16 @@ pub struct RecoveryReport {
     /// Log frames replayed on top of it.
     pub frames_replayed: u64,
     /// Torn tails found beyond every LSN known durable (never acknowledged): cut off by a
-    /// writable open, left in place by a read-only one. Each is also a `tracing` warning and a
-    /// line of the database's recovery log (`recovery.log`).
+    /// writable open, left in place by a read-only one. They are also a `tracing` warning
+    /// (fields `path`, `bytes`, `frames`, `tails`, `lsn` — the first LSN cut — and `read_only`)
+    /// and a line of the database's recovery log (`recovery.log`).
     pub torn: Vec<TornTail>,
     /// Bytes of the torn tails.
     pub truncated_bytes: u64,
     /// Frames (whole or in part) in the torn tails.
     pub truncated_frames: u64,
-    /// Why the store was rebuilt from the whole log, when it was (an unreadable store).
+    /// Why the store was rebuilt from the whole log, when it was (an unreadable store). Also a
+    /// `tracing` warning (fields `path`, `reason`, `lsn`, `frames`, `read_only`).
     pub rebuilt: Option<String>,
     pub lsn: Lsn,
 }
@@ -229,21 +231,29 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
     report.truncated_frames = tail.truncated_frames();
     report.torn = tail.torn.clone();
     report.lsn = state.lsn;
-    if let Some(warning) = report.warning() {
-        tracing::warn!(path = %path.display(), "{warning}");
-    }
 
     // Every check passed: only now does opening change files (never when read-only).
     if writable {
         if store.is_none() {
-            store = Some(rebuild_store(&store_path)?);
+            store = Some(rebuild_store(path, &store_path, &report)?);
         }
         cut_torn(&*vfs, &tail.torn)?;
         if !report.torn.is_empty() || report.rebuilt.is_some() {
             super::recovery_log::append(&*vfs, path, &report)?;
         }
     } else if store.is_none() {
-        store = Some(rebuild_store(&store_path)?);
+        store = Some(rebuild_store(path, &store_path, &report)?);
+    }
+    if let Some(warning) = report.warning() {
+        tracing::warn!(
+            path = %path.display(),
+            bytes = report.truncated_bytes,
+            frames = report.truncated_frames,
+            tails = report.torn.len(),
+            lsn = report.torn.first().map_or(0, |t| t.lsn),
+            read_only = report.read_only,
+            "{warning}"
+        );
     }
     let store = store.expect("opened above");
     start(
@@ -497,12 +507,22 @@ fn load_store(store_path: &Path, shards: u32) -> Result<Loaded> {
     }
 }
 
-/// Replaces a damaged store with an empty one (the log replay restored everything).
-fn rebuild_store(store_path: &Path) -> Result<Store> {
+/// Replaces a damaged store with an empty one (the log replay restored everything); says so
+/// as a `tracing` warning.
+fn rebuild_store(path: &Path, store_path: &Path, report: &RecoveryReport) -> Result<Store> {
     if store_path.exists() {
         std::fs::remove_dir_all(store_path).map_err(|e| Error::io(store_path, e))?;
     }
-    Store::open(store_path)
+    let store = Store::open(store_path)?;
+    tracing::warn!(
+        path = %path.display(),
+        reason = report.rebuilt.as_deref().unwrap_or_default(),
+        lsn = report.lsn.0,
+        frames = report.frames_replayed,
+        read_only = report.read_only,
+        "the store was unreadable: rebuilt from the whole log"
+    );
+    Ok(store)
 }
 
 /// A private copy of a store for a read-only open, removed when the database closes.

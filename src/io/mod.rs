@@ -1,4 +1,7 @@
 //! All file I/O of the log and the metadata goes through [`Vfs`], so tests can inject faults.
+//!
+//! The simulated disk (`sim`, `SimFs`) is the reliability harness's: it exists only with the
+//! `fault-injection` feature, like the planted bugs and the replicas' fault injection.
 
 #[cfg(feature = "fault-injection")]
 pub mod sim;

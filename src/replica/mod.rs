@@ -9,6 +9,7 @@
 //! - [`ReadPool`]: read handles over the primary and its replicas with load balancing, health
 //!   checks, failover and circuit breaking.
 
+mod faults;
 pub mod follow;
 pub mod pool;
 mod stripe;
@@ -225,8 +226,9 @@ struct Health {
 pub(crate) struct ReplicaInner {
     name: String,
     /// The replica's one copy of the state. The applier holds the write lock for the apply of a
-    /// group (readers see all of it or none of it); a read holds the read lock for one call; a
-    /// snapshot clones the `Arc`, and the applier then copies what it changes while it is held.
+    /// group (readers see all of it or none of it); a pool read holds the read lock for one
+    /// engine call (never while code of the caller runs); a snapshot clones the `Arc`, and the
+    /// applier then copies what it changes while it is held.
     /// On a cache line of its own: every read writes the lock word, and the flags the read path
     /// checks before locking would otherwise share that line and cost a second transfer.
     state: CachePadded<RwLock<Arc<State>>>,
@@ -235,15 +237,12 @@ pub(crate) struct ReplicaInner {
     health: Mutex<Health>,
     /// Mirrors `Health::apply_failed` so the read path needs no lock.
     apply_failed: AtomicBool,
+    /// Held back by [`Replica::pause`]: applies nothing until resumed.
+    paused: AtomicBool,
     applied_cv: (Mutex<()>, Condvar),
     stop: AtomicBool,
-    stalled: AtomicBool,
-    failing_reads: AtomicBool,
-    /// Fault injection: microseconds to sleep before each apply (a slow replica).
-    apply_delay_us: AtomicU64,
-    /// Fault injection: microseconds each apply keeps the write lock after applying (a long
-    /// apply).
-    apply_hold_us: AtomicU64,
+    /// Injected faults: empty, and every check a constant, without `fault-injection`.
+    faults: faults::Faults,
     queries: stripe::Counter,
     options: ReplicaOptions,
     /// Group commits the primary delayed for this replica, and for how long in all.
@@ -263,7 +262,8 @@ impl ReplicaInner {
         let mut waited = false;
         loop {
             if self.stop.load(Ordering::Relaxed)
-                || self.stalled.load(Ordering::Relaxed)
+                || self.paused.load(Ordering::Relaxed)
+                || self.faults.stalled()
                 || self.apply_failed.load(Ordering::Acquire)
             {
                 break;
@@ -355,12 +355,10 @@ impl Replica {
                 last_progress: Instant::now(),
             }),
             apply_failed: AtomicBool::new(false),
+            paused: AtomicBool::new(false),
             applied_cv: (Mutex::new(()), Condvar::new()),
             stop: AtomicBool::new(false),
-            stalled: AtomicBool::new(false),
-            failing_reads: AtomicBool::new(false),
-            apply_delay_us: AtomicU64::new(0),
-            apply_hold_us: AtomicU64::new(0),
+            faults: faults::Faults::new(),
             queries: stripe::Counter::default(),
             options,
             throttled: AtomicU64::new(0),
@@ -415,10 +413,10 @@ impl Replica {
         self.inner.health.lock().last_progress.elapsed()
     }
 
-    /// Why reads are refused now, if they are: injected read failures, or an apply that failed
-    /// part-way (the state is no longer trusted).
+    /// Why reads are refused now, if they are: an apply that failed part-way (the state is no
+    /// longer trusted), or injected read failures (`fault-injection` builds only).
     fn refusal(&self) -> Option<Error> {
-        let why = if self.inner.failing_reads.load(Ordering::Relaxed) {
+        let why = if self.inner.faults.failing_reads() {
             "injected read failure".to_string()
         } else if self.inner.apply_failed.load(Ordering::Acquire) {
             self.inner
@@ -441,27 +439,33 @@ impl Replica {
 
     /// Whether reads are served now (not failing, no failed apply).
     pub fn serves_reads(&self) -> bool {
-        !self.inner.failing_reads.load(Ordering::Relaxed)
-            && !self.inner.apply_failed.load(Ordering::Acquire)
+        !self.inner.faults.failing_reads() && !self.inner.apply_failed.load(Ordering::Acquire)
     }
 
-    /// The replica's state at its applied LSN for one read, under the read lock (no copy, and the
-    /// applier copies nothing for it). Hold it briefly: the applier waits for it. Waits while a
-    /// group is being applied. Counts a query.
-    pub fn read(&self) -> Result<ReplicaRead<'_>> {
-        self.read_with(|lock| Some(lock.read()))
-            .map(|read| read.expect("a blocking read always gets the lock"))
+    /// [`Replica::snapshot`] without waiting: `Ok(None)` while the applier is applying a group.
+    pub fn try_snapshot(&self) -> Result<Option<Snapshot>> {
+        Ok(self
+            .try_lock_state()?
+            .map(|locked| Snapshot::of(locked.0.clone())))
     }
 
-    /// [`Replica::read`] without waiting: `Ok(None)` while the applier is applying a group.
-    pub fn try_read(&self) -> Result<Option<ReplicaRead<'_>>> {
-        self.read_with(|lock| lock.try_read())
+    /// The state under the read lock, for one engine read (the pool's): no copy, and the applier
+    /// copies nothing for it. Never handed to the caller's code: a thread that held it and read
+    /// this replica again would wait behind the applier's queued write lock for ever.
+    pub(crate) fn lock_state(&self) -> Result<Locked<'_>> {
+        self.lock_state_with(|lock| Some(lock.read()))
+            .and_then(|locked| locked.ok_or(Error::Closed))
     }
 
-    fn read_with<'a>(
+    /// [`Replica::lock_state`] without waiting: `Ok(None)` while the applier is applying a group.
+    pub(crate) fn try_lock_state(&self) -> Result<Option<Locked<'_>>> {
+        self.lock_state_with(|lock| lock.try_read())
+    }
+
+    fn lock_state_with<'a>(
         &'a self,
         lock: impl FnOnce(&'a RwLock<Arc<State>>) -> Option<RwLockReadGuard<'a, Arc<State>>>,
-    ) -> Result<Option<ReplicaRead<'a>>> {
+    ) -> Result<Option<Locked<'a>>> {
         if let Some(e) = self.refusal() {
             return Err(e);
         }
@@ -475,15 +479,17 @@ impl Replica {
             return Err(self.refusal().unwrap_or(Error::Closed));
         }
         self.inner.queries.add(1);
-        Ok(Some(ReplicaRead(guard)))
+        Ok(Some(Locked(guard)))
     }
 
-    /// A snapshot at the replica's applied LSN: a view pinned there however long it is held. While
-    /// it is held the applier copies each value it changes once (as the primary does for its own
-    /// snapshots). Fails when reads are refused (see [`Replica::inject_read_failures`]).
+    /// A snapshot at the replica's applied LSN: a view pinned there however long it is held,
+    /// owned, holding no lock (taking one clones an `Arc` under the read lock, which is let go
+    /// at once). While it is held the applier copies each value it changes once (as the primary
+    /// does for its own snapshots). Waits while a group is being applied. Fails when reads are
+    /// refused (a failed apply).
     pub fn snapshot(&self) -> Result<Snapshot> {
-        let read = self.read()?;
-        Ok(Snapshot::of(read.0.clone()))
+        let locked = self.lock_state()?;
+        Ok(Snapshot::of(locked.0.clone()))
     }
 
     /// Waits up to `timeout` for the replica to apply `lsn`; true when it has.
@@ -507,33 +513,52 @@ impl Replica {
         )
     }
 
-    /// Queries served through [`Replica::snapshot`].
+    /// Reads served: snapshots taken and pool reads answered.
     pub fn queries(&self) -> u64 {
         self.inner.queries.sum()
     }
 
-    /// Fault injection for drills and tests: stop (or resume) applying.
+    /// Holds the replica at its applied LSN: it applies nothing until [`Replica::resume`], and
+    /// reads keep seeing that LSN. The primary never waits for a paused replica (flow control
+    /// skips it) and a pool takes it out of rotation once it lags beyond the pool's bounds, as
+    /// for any replica that stands still. For a stable view to copy or audit from, or to measure
+    /// how fast a replica catches up.
+    pub fn pause(&self) {
+        self.inner.paused.store(true, Ordering::Relaxed);
+    }
+
+    /// Lets a paused replica apply again: it catches up from where it stopped.
+    pub fn resume(&self) {
+        self.inner.paused.store(false, Ordering::Relaxed);
+    }
+
+    /// Fault injection for drills and tests (`fault-injection` feature only): stop (or resume)
+    /// applying.
+    #[cfg(feature = "fault-injection")]
     pub fn inject_stall(&self, stalled: bool) {
-        self.inner.stalled.store(stalled, Ordering::Relaxed);
+        self.inner.faults.set_stalled(stalled);
     }
 
-    /// Fault injection for drills and tests: make every read fail (or succeed again).
+    /// Fault injection for drills and tests (`fault-injection` feature only): make every read
+    /// fail (or succeed again).
+    #[cfg(feature = "fault-injection")]
     pub fn inject_read_failures(&self, failing: bool) {
-        self.inner.failing_reads.store(failing, Ordering::Relaxed);
+        self.inner.faults.set_failing_reads(failing);
     }
 
-    /// Fault injection for drills and tests: sleep this long before applying each step of
-    /// frames (a slow replica); zero turns it off.
+    /// Fault injection for drills and tests (`fault-injection` feature only): sleep this long
+    /// before applying each step of frames (a slow replica); zero turns it off.
+    #[cfg(feature = "fault-injection")]
     pub fn inject_apply_delay(&self, delay: Duration) {
-        let us = u64::try_from(delay.as_micros()).unwrap_or(u64::MAX);
-        self.inner.apply_delay_us.store(us, Ordering::Relaxed);
+        self.inner.faults.set_apply_delay(delay);
     }
 
-    /// Fault injection for drills and tests: keep the write lock this much longer on every apply
-    /// (a long apply that readers would have to wait for); zero turns it off.
+    /// Fault injection for drills and tests (`fault-injection` feature only): keep the write
+    /// lock this much longer on every apply (a long apply that readers would have to wait for);
+    /// zero turns it off.
+    #[cfg(feature = "fault-injection")]
     pub fn inject_apply_hold(&self, hold: Duration) {
-        let us = u64::try_from(hold.as_micros()).unwrap_or(u64::MAX);
-        self.inner.apply_hold_us.store(us, Ordering::Relaxed);
+        self.inner.faults.set_apply_hold(hold);
     }
 
     /// Stops the applier thread.
@@ -552,10 +577,11 @@ impl Drop for Replica {
     }
 }
 
-/// The state of a replica for one read (see [`Replica::read`]): holds its read lock.
-pub struct ReplicaRead<'a>(RwLockReadGuard<'a, Arc<State>>);
+/// The state of a replica for one engine read (see [`Replica::lock_state`]): holds its read
+/// lock. Crate-internal: no public read hands out a lock.
+pub(crate) struct Locked<'a>(RwLockReadGuard<'a, Arc<State>>);
 
-impl std::ops::Deref for ReplicaRead<'_> {
+impl std::ops::Deref for Locked<'_> {
     type Target = State;
     fn deref(&self) -> &State {
         &self.0
@@ -569,7 +595,10 @@ impl std::ops::Deref for ReplicaRead<'_> {
 fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIndex) {
     while !inner.stop.load(Ordering::Relaxed) {
         let applied = inner.applied.load(Ordering::Acquire);
-        if inner.stalled.load(Ordering::Relaxed) || inner.apply_failed.load(Ordering::Acquire) {
+        if inner.paused.load(Ordering::Relaxed)
+            || inner.faults.stalled()
+            || inner.apply_failed.load(Ordering::Acquire)
+        {
             std::thread::sleep(Duration::from_millis(2));
             continue;
         }
@@ -578,12 +607,22 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
         let durable = inner.source.durable_lsn();
         let frames = match follower.poll_until(APPLY_CHUNK_BYTES, durable) {
             Ok(frames) => {
-                inner.health.lock().last_error = None;
+                if inner.health.lock().last_error.take().is_some() {
+                    tracing::info!(replica = %inner.name, "replica reads its source again");
+                }
                 frames
             }
             Err(e) => {
                 // The source is unreachable or refused: keep serving what is applied, retry.
-                inner.health.lock().last_error = Some(e.to_string());
+                let error = e.to_string();
+                let new = inner.health.lock().last_error.replace(error.clone()) != Some(error);
+                if new {
+                    tracing::warn!(
+                        replica = %inner.name,
+                        error = %e,
+                        "replica cannot read its source: serving what it applied, retrying"
+                    );
+                }
                 std::thread::sleep(Duration::from_millis(10));
                 continue;
             }
@@ -597,9 +636,9 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
                 .wait_durable_past(applied.max(durable), Duration::from_millis(20));
             continue;
         }
-        let delay = inner.apply_delay_us.load(Ordering::Relaxed);
-        if delay > 0 {
-            std::thread::sleep(Duration::from_micros(delay));
+        let delay = inner.faults.apply_delay();
+        if !delay.is_zero() {
+            std::thread::sleep(delay);
         }
         let last = frames[frames.len() - 1].lsn;
         let batches = match decode_frames(&frames) {
@@ -648,9 +687,9 @@ fn apply_step(
         Ok(()) => {
             let last = batches[batches.len() - 1].0;
             inner.applied.store(last.0, Ordering::Release);
-            let hold = inner.apply_hold_us.load(Ordering::Relaxed);
-            if hold > 0 {
-                std::thread::sleep(Duration::from_micros(hold));
+            let hold = inner.faults.apply_hold();
+            if !hold.is_zero() {
+                std::thread::sleep(hold);
             }
             // Hand the lock to readers parked on it rather than letting the next step barge in.
             RwLockWriteGuard::unlock_fair(state);
@@ -668,10 +707,19 @@ fn apply_step(
     }
 }
 
-/// Marks the replica failed: its state can no longer be trusted and reads are refused.
+/// Marks the replica failed: its state can no longer be trusted and reads are refused. Also a
+/// `tracing` error.
 fn fail(inner: &ReplicaInner, e: Error) {
-    let mut health = inner.health.lock();
-    health.last_error = Some(e.to_string());
-    health.apply_failed = true;
-    inner.apply_failed.store(true, Ordering::Release);
+    {
+        let mut health = inner.health.lock();
+        health.last_error = Some(e.to_string());
+        health.apply_failed = true;
+        inner.apply_failed.store(true, Ordering::Release);
+    }
+    tracing::error!(
+        replica = %inner.name,
+        applied_lsn = inner.applied.load(Ordering::Acquire),
+        error = %e,
+        "replica apply failed: it refuses reads until it is rebuilt"
+    );
 }

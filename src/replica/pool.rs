@@ -227,8 +227,9 @@ pub struct ReadPool {
 use crate::limits::BUSY_ROUNDS;
 
 /// A read handle on the node the pool chose. Each read through it runs on that node's current
-/// state under its read lock for that one call, as [`Db`]'s own reads do: nothing is copied and a
-/// handle held for long blocks nobody. Reads through one handle see the node's applied LSN as it
+/// state under its read lock for that one call, as [`Db`]'s own reads do: nothing is copied, no
+/// lock is held between calls, and a handle held for long blocks nobody (any read, on any node,
+/// may follow on the same thread). Reads through one handle see the node's applied LSN as it
 /// moves (never below what the consistency asked for); [`PoolRead::snapshot`] pins one view for
 /// several reads. A replica that starts failing after it was chosen hands the read to the primary
 /// (and counts against its breaker). A read never waits for a replica that is applying a group
@@ -274,7 +275,7 @@ impl PoolRead<'_> {
         let Some(chosen) = self.node else {
             return pool.read_primary(read);
         };
-        match pool.nodes[chosen].replica.try_read() {
+        match pool.nodes[chosen].replica.try_lock_state() {
             Ok(Some(state)) => return read(&state),
             Ok(None) => {}
             Err(_) => {
@@ -290,7 +291,7 @@ impl PoolRead<'_> {
         for round in 0..=BUSY_ROUNDS {
             if round > 0 {
                 std::thread::yield_now();
-                if let Ok(Some(state)) = pool.nodes[chosen].replica.try_read() {
+                if let Ok(Some(state)) = pool.nodes[chosen].replica.try_lock_state() {
                     return read.take().expect("read once")(&state);
                 }
             }
@@ -302,7 +303,7 @@ impl PoolRead<'_> {
                 {
                     continue;
                 }
-                if let Ok(Some(state)) = node.replica.try_read() {
+                if let Ok(Some(state)) = node.replica.try_lock_state() {
                     node.busy_reroutes.add(1);
                     return read.take().expect("read once")(&state);
                 }
@@ -316,7 +317,7 @@ impl PoolRead<'_> {
             }
         }
         let read = read.take().expect("read once");
-        match pool.nodes[chosen].replica.read() {
+        match pool.nodes[chosen].replica.lock_state() {
             Ok(state) => read(&state),
             Err(_) => {
                 pool.failed_read(&pool.nodes[chosen]);
@@ -544,8 +545,22 @@ impl Inner {
             } else {
                 None
             };
-            node.healthy.store(why.is_none(), Ordering::Relaxed);
-            *node.why_unhealthy.lock() = why;
+            let mut why_unhealthy = node.why_unhealthy.lock();
+            let was_healthy = node.healthy.swap(why.is_none(), Ordering::Relaxed);
+            match (&why, was_healthy) {
+                (Some(reason), true) => tracing::warn!(
+                    replica = r.name(),
+                    reason = %reason,
+                    lag_lsn = r.lag_lsn(),
+                    "replica unhealthy: out of the pool's rotation"
+                ),
+                (None, false) => tracing::info!(
+                    replica = r.name(),
+                    "replica healthy again: back in the pool's rotation"
+                ),
+                _ => {}
+            }
+            *why_unhealthy = why;
         }
     }
 
@@ -576,6 +591,12 @@ impl Inner {
         }
         let mut b = node.breaker.lock();
         if ok {
+            if b.state != BreakerState::Closed {
+                tracing::info!(
+                    replica = node.replica.name(),
+                    "replica reads succeed again: circuit breaker closed"
+                );
+            }
             b.state = BreakerState::Closed;
             b.failures = 0;
             b.opened_at = None;
@@ -584,6 +605,14 @@ impl Inner {
             node.breaker_clean.store(false, Ordering::Release);
             b.failures += 1;
             if b.state == BreakerState::HalfOpen || b.failures >= self.options.breaker_failures {
+                if b.state != BreakerState::Open {
+                    tracing::warn!(
+                        replica = node.replica.name(),
+                        failures = b.failures,
+                        cooldown_ms = self.options.breaker_cooldown.as_millis() as u64,
+                        "replica reads failing: circuit breaker open"
+                    );
+                }
                 b.state = BreakerState::Open;
                 b.opened_at = Some(Instant::now());
             }

@@ -127,6 +127,7 @@ impl EntryIndex {
         self.orgs.values().map(|m| m.entries.len()).sum()
     }
 
+    #[cfg(feature = "internals")]
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }

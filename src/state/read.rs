@@ -6,7 +6,7 @@ use super::State;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_LIST_ENTRIES, MAX_RANGE_DAYS};
 use crate::model::{
-    BusinessDay, Category, EntryId, ExpenseStatus, Kind, Lsn, Money, Month, OrgId, PaymentMethod,
+    BusinessDay, Category, EntryId, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
     Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP,
 };
 
@@ -217,10 +217,5 @@ impl State {
         }
         out.sort_unstable_by_key(|e| (e.occurred_at, e.id));
         Ok(out)
-    }
-
-    /// LSN of the last applied batch.
-    pub fn visible_lsn(&self) -> Lsn {
-        self.lsn
     }
 }

@@ -421,7 +421,7 @@ impl SegmentScan<'_> {
                     offset += frame_len(payload.len());
                 }
                 Err(err) => {
-                    let cut_anyway = crate::planted::is(crate::planted::Planted::TruncateMidLog);
+                    let cut_anyway = planted!(TruncateMidLog);
                     let later = later_frame(&bytes, offset, expected_lsn);
                     let mid_log = match later {
                         // Valid frames after the damage: corruption, unless the damage holds a

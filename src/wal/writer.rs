@@ -3,7 +3,6 @@
 use super::segment::{segment_path, SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::codec::frame::encode_frame;
 use crate::io::{AppendFile, Vfs};
-use crate::planted::{self, Planted};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -127,17 +126,17 @@ impl LogWriter {
     /// Makes everything written durable.
     pub fn sync(&mut self) -> io::Result<()> {
         if self.unsynced {
-            if planted::is(Planted::SkipFsync) {
+            if planted!(SkipFsync) {
                 self.unsynced = false;
                 return Ok(());
             }
-            if planted::is(Planted::AckBeforeFsync) {
+            if planted!(AckBeforeFsync) {
                 self.unsynced = false;
                 self.deferred_sync = true;
                 return Ok(());
             }
             if let Err(e) = self.file.sync_data() {
-                if !planted::is(Planted::RetryFailedFsync) {
+                if !planted!(RetryFailedFsync) {
                     return Err(e);
                 }
                 self.file.sync_data()?;
@@ -174,7 +173,7 @@ fn create_segment(
     let mut file = vfs.open_append(&path, true)?;
     file.write_all(&SegmentHeader::new(db_id, first_lsn, prev_crc).encode())?;
     file.sync_data()?;
-    if !planted::is(Planted::SkipDirSync) {
+    if !planted!(SkipDirSync) {
         vfs.sync_dir(dir)?;
     }
     Ok((file, path))

@@ -119,6 +119,7 @@ impl IndexPart {
         self.runs.values().map(Vec::len).sum()
     }
 
+    #[cfg(feature = "internals")]
     pub fn is_empty(&self) -> bool {
         self.runs.is_empty()
     }
