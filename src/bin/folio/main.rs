@@ -217,6 +217,35 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Commit latency of batches that overlap a checkpoint and of those that do not: loads
+    /// hotel-ledger-v1, then writer threads record more of it while checkpoints run one after
+    /// the other (JSON; docs/CLI.md).
+    BenchCheckpoints {
+        /// Number of orgs.
+        #[arg(long, default_value_t = 10_000)]
+        orgs: u64,
+        /// Events loaded before the measured phase (which records up to as many more).
+        #[arg(long, default_value_t = 1_000_000)]
+        events: u64,
+        /// Events per batch in the measured phase.
+        #[arg(long, default_value_t = 100)]
+        batch: usize,
+        /// Writer threads in the measured phase, one batch in flight each.
+        #[arg(long, default_value_t = 4)]
+        writers: usize,
+        /// Events per second over all writers (0 = as fast as the database goes).
+        #[arg(long, default_value_t = 0)]
+        rate: u64,
+        /// Milliseconds between the end of one checkpoint and the start of the next.
+        #[arg(long, default_value_t = 200)]
+        pause_ms: u64,
+        /// Longest measured phase in seconds.
+        #[arg(long, default_value_t = 20)]
+        seconds: u64,
+        /// Generator seed (the measured phase's stream uses seed + 1).
+        #[arg(long, default_value_t = 20_240_101)]
+        seed: u64,
+    },
     /// Replica lag, snapshot cost and pool read throughput while the primary ingests
     /// hotel-ledger-v1 at its full batch rate (JSON).
     BenchReplicas {
@@ -944,6 +973,29 @@ fn run(cli: Cli) -> Result<(), Error> {
                 }
             };
             replica_cmd(&data, action)?
+        }
+        Command::BenchCheckpoints {
+            orgs,
+            events,
+            batch,
+            writers,
+            rate,
+            pause_ms,
+            seconds,
+            seed,
+        } => {
+            let report = bench::checkpoints(&bench::CheckpointBench {
+                params: Params { seed, orgs, events },
+                batch,
+                writers,
+                rate,
+                pause: std::time::Duration::from_millis(pause_ms),
+                seconds,
+            })?;
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&report).unwrap_or_default()
+            );
         }
         Command::BenchReplicas {
             orgs,
