@@ -33,6 +33,8 @@ pub mod query;
 pub mod replica;
 pub mod state;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod test_hooks;
 pub mod wal;
 pub mod workload;
 

@@ -30,6 +30,9 @@ pub const MAX_SHARDS: u32 = 1024;
 pub const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 /// Length of a JSONL/CSV ingest line.
 pub const MAX_INGEST_LINE_BYTES: usize = 4096;
+/// A checkpoint taking longer than this (packing plus writing) is reported as a `tracing`
+/// warning with its LSN, keys and the time of each step.
+pub const SLOW_CHECKPOINT: std::time::Duration = std::time::Duration::from_secs(1);
 
 const _: () = assert!(MAX_BATCH_OPS <= MAX_GROUP_OPS);
 const _: () = assert!(MAX_FRAME_PAYLOAD_BYTES as u64 <= SEGMENT_TARGET_BYTES);

@@ -3,6 +3,8 @@
 mod commit;
 pub mod edge;
 mod info;
+#[cfg(test)]
+mod lock_tests;
 mod open;
 mod options;
 pub(crate) mod recovery_log;
@@ -134,6 +136,11 @@ impl Shared {
     /// Writes every value changed since the last checkpoint to the store, then its LSN. The log
     /// is made durable up to that LSN first: the store is never ahead of the durable log, so
     /// recovery can take a log that ends before the store's checkpoint for lost data.
+    ///
+    /// The state lock is held only to take the dirty keys and pin a snapshot of the state: both
+    /// describe the same LSN. Packing runs on the snapshot while group commits and reads go on
+    /// (the committer copies what it changes meanwhile, as for any snapshot), and the snapshot is
+    /// let go before the store is written.
     fn checkpoint(&self) -> Result<CheckpointStats> {
         if self.read_only {
             return Err(Error::ReadOnly {
@@ -142,20 +149,33 @@ impl Shared {
         }
         let _one_at_a_time = self.checkpoint_lock.lock();
         self.ops_since_checkpoint.store(0, Ordering::Relaxed);
-        // The keys taken and the snapshot pinned under one lock describe the same LSN; packing
-        // runs on the snapshot while the committer goes on.
-        let (keys, packed) = {
+        let (keys, pinned) = {
             let mut current = self.state.write();
             let keys = std::mem::take(&mut current.applier.dirty);
-            let packed = current.state.pack(&keys);
-            (keys, packed)
+            (keys, current.state.clone())
         };
+        let packing = std::time::Instant::now();
+        let packed = pinned.pack(&keys);
+        drop(pinned);
+        let pack_time = packing.elapsed();
+        let writing = std::time::Instant::now();
         let written = self
             .make_log_durable(packed.covers)
             .and_then(|()| {
                 crate::store::durable::write(&*self.vfs, &self.path, self.db_id, packed.covers.0)
             })
             .and_then(|()| self.store.write(&packed));
+        let write_time = writing.elapsed();
+        if pack_time + write_time >= crate::limits::SLOW_CHECKPOINT {
+            tracing::warn!(
+                lsn = packed.covers.0,
+                keys = keys.len(),
+                pack_ms = pack_time.as_millis() as u64,
+                write_ms = write_time.as_millis() as u64,
+                ok = written.is_ok(),
+                "slow checkpoint"
+            );
+        }
         match written {
             Ok(stats) => Ok(stats),
             Err(e) => {
