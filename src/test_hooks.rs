@@ -9,6 +9,8 @@ use std::cell::RefCell;
 pub(crate) enum Point {
     /// A checkpoint is packing values (`State::pack`).
     Pack,
+    /// A read whose cost grows with its answer is computing it.
+    Scan,
 }
 
 type Hook = Box<dyn FnMut(Point)>;

@@ -1,11 +1,14 @@
-//! A checkpoint's packing holds no state lock: a group commit completes while it runs, and the
-//! checkpoint covers the LSN it started at. Each test acts from inside the operation through a test
-//! hook (`crate::test_hooks`), so the outcome does not depend on timing. A slow checkpoint is
-//! reported with the time of each step.
+//! A checkpoint's packing and a read whose cost grows with its answer hold no state lock: a group
+//! commit completes while they run, and they answer as of the LSN they started at. Each test acts
+//! from inside the operation through a test hook (`crate::test_hooks`), so the outcome does not
+//! depend on timing. A failed checkpoint keeps its keys dirty; a slow one is reported with the
+//! time of each step.
 
 use super::{Db, Options};
-use crate::model::{Batch, Category, Currency, Entry, EntryId, Lsn, Money, Org};
+use crate::model::{Batch, BusinessDay, Category, Currency, Entry, EntryId, Lsn, Money, Org};
 use crate::model::{OrgId, PaymentMethod};
+use crate::query::{Query, QueryOutput};
+use crate::replica::{Consistency, PoolOptions, ReadPool, ReplicaOptions};
 use crate::test_hooks::{self, Point};
 use parking_lot::Mutex;
 use std::sync::Arc;
@@ -251,4 +254,113 @@ fn a_slow_checkpoint_is_reported_with_its_lsn_keys_and_steps() {
     );
     let _ = number("write_ms");
     assert_eq!(field("ok"), "true");
+}
+
+#[test]
+fn a_commit_completes_while_balances_over_a_range_are_read() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = open(&tmp);
+    let (first, last) = (BusinessDay(19_723), BusinessDay(19_723 + 365));
+    let (rows, meanwhile) =
+        commit_during(&db, Point::Scan, 100, || db.balances(OrgId(1), first, last));
+    assert_committed_meanwhile(meanwhile, Lsn(RECORDED + 1));
+    // As of the read's start: 20 revenues, not the one recorded on day 99 meanwhile.
+    let rows = rows.expect("balances");
+    assert_eq!(rows.len(), 366);
+    assert_eq!(rows[365].closing, Money(RECORDED as i64 * 1_000));
+    let now = db.balance(OrgId(1), last).expect("balance");
+    assert_eq!(now.closing, Money((RECORDED as i64 + 1) * 1_000));
+}
+
+#[test]
+fn a_commit_completes_while_entries_are_listed() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = open(&tmp);
+    let range = (NOON - DAY, NOON + 365 * DAY);
+    let (entries, meanwhile) = commit_during(&db, Point::Scan, 100, || {
+        db.entries(OrgId(1), range.0, range.1)
+    });
+    assert_committed_meanwhile(meanwhile, Lsn(RECORDED + 1));
+    assert_eq!(entries.expect("entries").len(), RECORDED as usize);
+    let now = db.entries(OrgId(1), range.0, range.1).expect("entries");
+    assert_eq!(now.len(), RECORDED as usize + 1);
+}
+
+/// The rows of a page of query output.
+fn rows(output: QueryOutput) -> usize {
+    match output {
+        QueryOutput::Rows { rows, .. } => rows.len(),
+        other => panic!("not rows: {other:?}"),
+    }
+}
+
+#[test]
+fn a_commit_completes_while_a_query_runs_and_while_one_is_planned() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = open(&tmp);
+    let query = Query::revenues().org(OrgId(1)).limit(1_000);
+    let (output, meanwhile) = commit_during(&db, Point::Scan, 100, || db.query(&query));
+    assert_committed_meanwhile(meanwhile, Lsn(RECORDED + 1));
+    assert_eq!(rows(output.expect("query")), RECORDED as usize);
+    assert_eq!(
+        rows(db.query(&query).expect("query")),
+        RECORDED as usize + 1
+    );
+
+    let before = db.visible_lsn();
+    let (plan, meanwhile) = commit_during(&db, Point::Scan, 101, || db.explain(&query));
+    assert_committed_meanwhile(meanwhile, before);
+    assert!(plan.expect("plan").partitions_total > 0);
+}
+
+#[test]
+fn a_commit_completes_while_the_state_is_verified() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = open(&tmp);
+    let before = db.visible_lsn();
+    let (report, meanwhile) = commit_during(&db, Point::Scan, 100, || db.verify());
+    assert_committed_meanwhile(meanwhile, before);
+    assert!(report.is_ok(), "{:?}", report.problems);
+    assert_eq!(report.lsn, before.0, "verified as of its start");
+}
+
+/// Through a read pool, a scan on the primary lets its committer go on, and a scan on a replica
+/// lets the replica's applier go on.
+#[test]
+fn pooled_scans_let_the_primary_commit_and_a_replica_apply() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let db = open(&tmp);
+    let query = Query::revenues().org(OrgId(1)).limit(1_000);
+    let primary_only = ReadPool::new(db.clone(), Vec::new(), PoolOptions::default());
+    let (output, meanwhile) = commit_during(&db, Point::Scan, 100, || {
+        primary_only.read(Consistency::Latest)?.query(&query)
+    });
+    assert_committed_meanwhile(meanwhile, Lsn(RECORDED + 1));
+    assert_eq!(rows(output.expect("query")), RECORDED as usize);
+    drop(primary_only);
+
+    let replica = Arc::new(db.replica_with("r1", ReplicaOptions { flow_control: None }));
+    let before = db.visible_lsn();
+    assert!(replica.wait_for(before, BLOCKED), "the replica catches up");
+    let pool = ReadPool::new(db.clone(), vec![replica.clone()], PoolOptions::default());
+    let applied: Arc<Mutex<Option<bool>>> = Arc::default();
+    let hook = {
+        let (db, replica, applied) = (db.clone(), replica.clone(), applied.clone());
+        move |_: Point| {
+            let mut applied = applied.lock();
+            if applied.is_none() {
+                let lsn = db.record(Batch::new().post(revenue(102))).expect("post");
+                *applied = Some(replica.wait_for(lsn, BLOCKED));
+            }
+        }
+    };
+    let read = pool.read(Consistency::Any).expect("pool read");
+    assert_eq!(read.node(), "r1");
+    let output = test_hooks::with(hook, || read.query(&query));
+    assert_eq!(
+        *applied.lock(),
+        Some(true),
+        "the replica applies while a scan runs on it"
+    );
+    assert_eq!(rows(output.expect("query")), RECORDED as usize + 1);
 }
