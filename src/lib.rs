@@ -119,6 +119,8 @@ pub mod limits;
 #[cfg(feature = "fault-injection")]
 #[doc(hidden)]
 pub mod planted;
+#[cfg(test)]
+mod test_hooks;
 
 pub use db::edge::{seed_from_checkpoint, verify_checkpoint, ReplicaBase};
 pub use db::{

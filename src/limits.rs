@@ -61,6 +61,9 @@ pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
 /// Rows a ledger keeps in a sorted `Vec` before it moves them to a `BTreeMap`.
 pub const SMALL_ROWS: usize = 128;
+/// A checkpoint taking longer than this (packing plus writing) is reported as a `tracing`
+/// warning with its LSN, keys and the time of each step.
+pub const SLOW_CHECKPOINT: std::time::Duration = std::time::Duration::from_secs(1);
 
 const _: () = assert!(MAX_BATCH_OPS <= MAX_GROUP_OPS);
 const _: () = assert!(MAX_FRAME_PAYLOAD_BYTES as u64 <= SEGMENT_TARGET_BYTES);

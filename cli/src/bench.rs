@@ -1,6 +1,10 @@
 //! `folio bench`: hotel-ledger-v1 on a fresh database, timed until the data is durable and the
 //! background work it caused (the final checkpoint) has finished.
 
+mod stall;
+
+pub use stall::{checkpoints, proc_status_bytes, CheckpointBench, CheckpointBenchReport, Latency};
+
 use crate::{Error, Result};
 use folio::{Batch, BusinessDay, Currency, Op, OrgId};
 use folio::{Db, Durability, Options, Ticket};
@@ -136,11 +140,14 @@ fn batches(params: &Params, batch: usize) -> Vec<Batch> {
     out
 }
 
+/// The nearest-rank percentile `p` of sorted values (0 when there are none).
 fn percentile(sorted: &[f64], p: f64) -> f64 {
     if sorted.is_empty() {
         return 0.0;
     }
-    let rank = ((p / 100.0) * sorted.len() as f64).ceil() as usize;
+    // Less a hair, so that a rank that is whole but not exact in binary (99.9 % of 1,000 is
+    // 999.0000000000001 in f64) is not rounded up to the next value.
+    let rank = ((p / 100.0) * sorted.len() as f64 - 1e-9).ceil() as usize;
     sorted[rank.clamp(1, sorted.len()) - 1]
 }
 

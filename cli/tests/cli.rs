@@ -582,6 +582,39 @@ fn bench_replicas_reports_lag_reads_and_catch_up() {
     assert_eq!(v["reads_overlapped_ingest"], true, "{v}");
 }
 
+/// `folio bench-checkpoints` on a small workload: every batch of the measured phase is counted once,
+/// either beside a checkpoint or not, and checkpoints ran while the writers did.
+#[test]
+fn bench_checkpoints_splits_the_batches_by_overlap() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = ok(folio(
+        dir.path(),
+        &[
+            "bench-checkpoints",
+            "--orgs",
+            "200",
+            "--events",
+            "20000",
+            "--batch",
+            "100",
+            "--writers",
+            "2",
+            "--pause-ms",
+            "1",
+            "--seconds",
+            "60",
+        ],
+    ));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["events"], 20000);
+    assert_eq!(v["measured_events"], 20000, "{v}");
+    let count = |k: &str| v[k]["count"].as_u64().unwrap();
+    assert_eq!(count("overlapping") + count("not_overlapping"), 200, "{v}");
+    assert!(count("checkpoints") > 0 && count("overlapping") > 0, "{v}");
+    assert!(v["checkpoints"]["max_ms"].as_f64().unwrap() > 0.0, "{v}");
+    assert!(v["peak_rss_anon_bytes"].as_u64().unwrap() > 0, "{v}");
+}
+
 /// A database with three orgs in currencies of 0, 3 and 2 minor digits (JPY, KWD, USD), each
 /// opened with 1000 minor units, and a hotel-ledger-v1 stream over them.
 fn three_currencies(tmp: &Path) -> (std::path::PathBuf, Params) {

@@ -3,6 +3,8 @@
 mod commit;
 pub mod edge;
 mod info;
+#[cfg(test)]
+mod lock_tests;
 mod open;
 mod options;
 pub(crate) mod recovery_log;
@@ -144,6 +146,11 @@ impl Shared {
     /// Writes every value changed since the last checkpoint to the store, then its LSN. The log
     /// is made durable up to that LSN first: the store is never ahead of the durable log, so
     /// recovery can take a log that ends before the store's checkpoint for lost data.
+    ///
+    /// The state lock is held only to take the dirty keys and pin a snapshot of the state: both
+    /// describe the same LSN. Packing runs on the snapshot while group commits and reads go on
+    /// (the committer copies what it changes meanwhile, as for any snapshot), and the snapshot is
+    /// let go before the store is written.
     fn checkpoint(&self) -> Result<CheckpointStats> {
         if self.read_only {
             return Err(Error::ReadOnly {
@@ -152,20 +159,33 @@ impl Shared {
         }
         let _one_at_a_time = self.checkpoint_lock.lock();
         self.ops_since_checkpoint.store(0, Ordering::Relaxed);
-        // The keys taken and the snapshot pinned under one lock describe the same LSN; packing
-        // runs on the snapshot while the committer goes on.
-        let (keys, packed) = {
+        let (keys, pinned) = {
             let mut current = self.state.write();
             let keys = std::mem::take(&mut current.applier.dirty);
-            let packed = current.state.pack(&keys);
-            (keys, packed)
+            (keys, current.state.clone())
         };
+        let packing = std::time::Instant::now();
+        let packed = pinned.pack(&keys);
+        drop(pinned);
+        let pack_time = packing.elapsed();
+        let writing = std::time::Instant::now();
         let written = self
             .make_log_durable(packed.covers)
             .and_then(|()| {
                 crate::store::durable::write(&*self.vfs, &self.path, self.db_id, packed.covers.0)
             })
             .and_then(|()| self.store.write(&packed));
+        let write_time = writing.elapsed();
+        if pack_time + write_time >= crate::limits::SLOW_CHECKPOINT {
+            tracing::warn!(
+                lsn = packed.covers.0,
+                keys = keys.len(),
+                pack_ms = pack_time.as_millis() as u64,
+                write_ms = write_time.as_millis() as u64,
+                ok = written.is_ok(),
+                "slow checkpoint"
+            );
+        }
         match written {
             Ok(stats) => Ok(stats),
             Err(e) => {
@@ -232,24 +252,70 @@ impl Snapshot {
         &self.state
     }
 
-    fn with_state<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+    fn with_state<T>(&self, _: ReadKind, read: impl FnOnce(&State) -> T) -> T {
         read(&self.state)
     }
 
     state_reads!();
 }
 
+/// What a read costs, which decides how it holds the state (see [`StateRef`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum ReadKind {
+    /// Bounded whatever the data: one org's balance of a day, its record, an LSN. Runs under the
+    /// read lock, so no snapshot is pinned and the committer copies nothing for it.
+    Point,
+    /// Grows with its answer or with the data: ranges of days, listings, queries, reports over
+    /// many orgs, plans, verification. Runs on a snapshot pinned under a short read lock, so
+    /// group commits go on while it runs.
+    Scan,
+}
+
+/// The state for one read: borrowed under the read lock (a [`ReadKind::Point`] read), or a
+/// snapshot pinned under it and let go of before the read runs (a [`ReadKind::Scan`]).
+pub(crate) enum StateRef<'a> {
+    Locked(parking_lot::MappedRwLockReadGuard<'a, State>),
+    Pinned(Arc<State>),
+}
+
+impl<'a> StateRef<'a> {
+    /// The state behind a read guard, for a read of `kind`.
+    pub(crate) fn of<C>(
+        kind: ReadKind,
+        guard: parking_lot::RwLockReadGuard<'a, C>,
+        state: impl FnOnce(&C) -> &Arc<State>,
+    ) -> StateRef<'a> {
+        match kind {
+            ReadKind::Point => {
+                StateRef::Locked(parking_lot::RwLockReadGuard::map(guard, |c| &**state(c)))
+            }
+            ReadKind::Scan => StateRef::Pinned(state(&guard).clone()),
+        }
+    }
+}
+
+impl std::ops::Deref for StateRef<'_> {
+    type Target = State;
+    fn deref(&self) -> &State {
+        match self {
+            StateRef::Locked(guard) => guard,
+            StateRef::Pinned(state) => state,
+        }
+    }
+}
+
 /// The typed read methods shared by [`Snapshot`] and [`crate::replica::PoolRead`]: each runs one
-/// read through the type's `with_state`.
+/// read through the type's `with_state`, saying whether it is a point read or a scan
+/// ([`ReadKind`]).
 macro_rules! state_reads {
     () => {
         /// LSN of the last batch this view includes.
         pub fn lsn(&self) -> Lsn {
-            self.with_state(|s| s.lsn)
+            self.with_state(ReadKind::Point, |s| s.lsn)
         }
 
         pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
-            self.with_state(|s| s.balance(org, day))
+            self.with_state(ReadKind::Point, |s| s.balance(org, day))
         }
 
         pub fn balances(
@@ -258,7 +324,7 @@ macro_rules! state_reads {
             from: BusinessDay,
             to: BusinessDay,
         ) -> Result<Vec<DayBalance>> {
-            self.with_state(|s| s.balances(org, from, to))
+            self.with_state(ReadKind::Scan, |s| s.balances(org, from, to))
         }
 
         pub fn entries(
@@ -267,7 +333,7 @@ macro_rules! state_reads {
             from: Timestamp,
             to: Timestamp,
         ) -> Result<Vec<LedgerEntry>> {
-            self.with_state(|s| s.entries(org, from, to))
+            self.with_state(ReadKind::Scan, |s| s.entries(org, from, to))
         }
 
         /// Closing balance of `day` and how many values the read touched.
@@ -276,16 +342,16 @@ macro_rules! state_reads {
             org: OrgId,
             day: BusinessDay,
         ) -> Result<(crate::model::Money, ReadCost)> {
-            self.with_state(|s| s.closing(org, day))
+            self.with_state(ReadKind::Point, |s| s.closing(org, day))
         }
 
         pub fn org(&self, org: OrgId) -> Option<Org> {
-            self.with_state(|s| s.orgs.get(&org).map(|o| o.org()))
+            self.with_state(ReadKind::Point, |s| s.orgs.get(&org).map(|o| o.org()))
         }
 
         /// Every registered org, by id.
         pub fn orgs(&self) -> Vec<Org> {
-            self.with_state(|s| {
+            self.with_state(ReadKind::Scan, |s| {
                 let mut orgs: Vec<Org> = s.orgs.values().map(|o| o.org()).collect();
                 orgs.sort_by_key(|o| o.id);
                 orgs
@@ -294,7 +360,7 @@ macro_rules! state_reads {
 
         /// Q2: revenue and expense by category of one UTC month, with daily closing balances.
         pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
-            self.with_state(|s| s.monthly_report(org, month))
+            self.with_state(ReadKind::Point, |s| s.monthly_report(org, month))
         }
 
         /// Q2 without the daily closings: revenue and expense by category of one UTC month, and
@@ -308,7 +374,7 @@ macro_rules! state_reads {
             Vec<crate::query::CategoryLine>,
             crate::model::Money,
         )> {
-            self.with_state(|s| s.month_totals(org, month))
+            self.with_state(ReadKind::Point, |s| s.month_totals(org, month))
         }
 
         /// Q3: the `limit` newest entries with `from <= occurred_at < to`.
@@ -319,18 +385,18 @@ macro_rules! state_reads {
             to: Timestamp,
             limit: usize,
         ) -> Result<Vec<LedgerLine>> {
-            self.with_state(|s| s.ledger_page(org, from, to, limit))
+            self.with_state(ReadKind::Scan, |s| s.ledger_page(org, from, to, limit))
         }
 
         /// Q4: the `limit` oldest pending expenses.
         pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
-            self.with_state(|s| s.pending_expenses(org, limit))
+            self.with_state(ReadKind::Scan, |s| s.pending_expenses(org, limit))
         }
 
         /// Q5: the `limit` orgs with the most revenue in a UTC month, ranked within each
         /// currency (at most `limit` per currency).
         pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
-            self.with_state(|s| s.top_revenue(month, limit))
+            self.with_state(ReadKind::Scan, |s| s.top_revenue(month, limit))
         }
 
         /// Revenue of a chain's orgs in a month: per org, and one total per currency. An org
@@ -340,17 +406,17 @@ macro_rules! state_reads {
             orgs: &[OrgId],
             month: Month,
         ) -> Result<(Vec<TopLine>, Vec<crate::query::CurrencyTotal>)> {
-            self.with_state(|s| s.chain_revenue(orgs, month))
+            self.with_state(ReadKind::Scan, |s| s.chain_revenue(orgs, month))
         }
 
         /// The night audit of one org and business day.
         pub fn daily_report(&self, org: OrgId, day: BusinessDay) -> Result<DailyReport> {
-            self.with_state(|s| s.daily_report(org, day))
+            self.with_state(ReadKind::Scan, |s| s.daily_report(org, day))
         }
 
         /// The declared secondary indexes.
         pub fn indexes(&self) -> Vec<crate::state::index::IndexDef> {
-            self.with_state(|s| s.catalog.defs.clone())
+            self.with_state(ReadKind::Point, |s| s.catalog.defs.clone())
         }
 
         /// Day balances of one org or every org over a day range.
@@ -358,7 +424,7 @@ macro_rules! state_reads {
             &self,
             query: &crate::query::BalanceQuery,
         ) -> Result<Vec<DayBalance>> {
-            self.with_state(|s| s.query_balances(query))
+            self.with_state(ReadKind::Scan, |s| s.query_balances(query))
         }
 
         /// Which balance shards a balance query reads.
@@ -367,29 +433,31 @@ macro_rules! state_reads {
             query: &crate::query::BalanceQuery,
         ) -> Result<crate::query::BalancePlan> {
             query.validate()?;
-            Ok(self.with_state(|s| s.plan_balances(query)))
+            Ok(self.with_state(ReadKind::Point, |s| s.plan_balances(query)))
         }
 
         /// Runs a typed query (see [`crate::query::Query`]).
         pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
-            self.with_state(|s| Ok(s.query(query)?.0))
+            self.with_state(ReadKind::Scan, |s| Ok(s.query(query)?.0))
         }
 
         /// The plan of a query: partitions touched out of the total, index used, covered or not,
         /// estimated rows.
         pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
             query.validate()?;
-            Ok(self.with_state(|s| s.plan(query)))
+            Ok(self.with_state(ReadKind::Scan, |s| s.plan(query)))
         }
 
         /// Number of ledger entries (postings and reversals).
         pub fn entry_count(&self) -> usize {
-            self.with_state(|s| s.entry_count())
+            self.with_state(ReadKind::Scan, |s| s.entry_count())
         }
 
         /// Ledger partitions (kind, month) that exist, and the balance shard count.
         pub fn partitions(&self) -> (Vec<String>, u32) {
-            self.with_state(|s| (s.ledgers.keys().map(|p| p.tree_name()).collect(), s.shards))
+            self.with_state(ReadKind::Scan, |s| {
+                (s.ledgers.keys().map(|p| p.tree_name()).collect(), s.shards)
+            })
         }
     };
 }
@@ -530,53 +598,59 @@ impl Db {
         Snapshot::of(self.shared.state.read().state.clone())
     }
 
-    /// Runs one read on the current state under the read lock (no snapshot, so the committer
-    /// copies nothing for it).
-    pub(crate) fn with_state<T>(&self, read: impl FnOnce(&State) -> T) -> T {
-        read(&self.shared.state.read().state)
+    /// The current state for one read of `kind` (see [`ReadKind`]).
+    pub(crate) fn state_for(&self, kind: ReadKind) -> StateRef<'_> {
+        StateRef::of(kind, self.shared.state.read(), |c| &c.state)
     }
 
-    /// The current state for one read if the committer is not applying a group right now.
-    pub(crate) fn try_state(&self) -> Option<parking_lot::MappedRwLockReadGuard<'_, State>> {
+    /// [`Db::state_for`] if the committer is not applying a group right now.
+    pub(crate) fn try_state_for(&self, kind: ReadKind) -> Option<StateRef<'_>> {
         let guard = self.shared.state.try_read()?;
-        Some(parking_lot::RwLockReadGuard::map(guard, |c| &*c.state))
+        Some(StateRef::of(kind, guard, |c| &c.state))
+    }
+
+    /// Runs one read of `kind` on the current state.
+    pub(crate) fn with_state<T>(&self, kind: ReadKind, read: impl FnOnce(&State) -> T) -> T {
+        read(&self.state_for(kind))
     }
 
     pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
-        self.with_state(|s| s.balance(org, day))
+        self.with_state(ReadKind::Point, |s| s.balance(org, day))
     }
 
+    /// One row per day of `from..=to`; runs on a snapshot (commits go on meanwhile).
     pub fn balances(
         &self,
         org: OrgId,
         from: BusinessDay,
         to: BusinessDay,
     ) -> Result<Vec<DayBalance>> {
-        self.with_state(|s| s.balances(org, from, to))
+        self.with_state(ReadKind::Scan, |s| s.balances(org, from, to))
     }
 
+    /// Entries with `from <= occurred_at < to`; runs on a snapshot (commits go on meanwhile).
     pub fn entries(&self, org: OrgId, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
-        self.with_state(|s| s.entries(org, from, to))
+        self.with_state(ReadKind::Scan, |s| s.entries(org, from, to))
     }
 
     pub fn org(&self, org: OrgId) -> Option<Org> {
-        self.with_state(|s| s.orgs.get(&org).map(|o| o.org()))
+        self.with_state(ReadKind::Point, |s| s.orgs.get(&org).map(|o| o.org()))
     }
 
-    /// Runs a typed query in one consistent view.
+    /// Runs a typed query in one consistent view: a snapshot, so commits go on meanwhile.
     pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
-        self.with_state(|s| Ok(s.query(query)?.0))
+        self.with_state(ReadKind::Scan, |s| Ok(s.query(query)?.0))
     }
 
     /// The plan of a query, without running it.
     pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
         query.validate()?;
-        self.with_state(|s| Ok(s.plan(query)))
+        self.with_state(ReadKind::Scan, |s| Ok(s.plan(query)))
     }
 
     /// LSN of the last applied (and, with `Durability::Sync`, durable) batch.
     pub fn visible_lsn(&self) -> Lsn {
-        self.shared.state.read().state.lsn
+        self.with_state(ReadKind::Point, |s| s.lsn)
     }
 
     /// Writes changed values to the materialized store now.

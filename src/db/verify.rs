@@ -46,14 +46,19 @@ impl Snapshot {
 
 impl Db {
     /// Checks everything: balances against entries, roll-ups, every index against its predicate,
-    /// the log's checksums and LSN chain, and the store's value checksums. Holds a read view for
-    /// the state checks (writers wait meanwhile); reads the log and the store without locks.
+    /// the log's checksums and LSN chain, and the store's value checksums. The state checks run on
+    /// a snapshot and a copy of the committer's entry map, both taken under the read lock: group
+    /// commits wait for the copy (one pass over the entry ids), not for the checks (two passes
+    /// over all rows). Reads the log and the store without locks.
     pub fn verify(&self) -> VerifyReport {
         let mut report = VerifyReport::default();
         {
-            let current = self.shared.state.read();
-            let check = current.state.verify(Some(&current.applier.entries));
-            report.lsn = current.state.lsn.0;
+            let (state, entries) = {
+                let current = self.shared.state.read();
+                (current.state.clone(), current.applier.entries.clone())
+            };
+            let check = state.verify(Some(&entries));
+            report.lsn = state.lsn.0;
             report.orgs = check.orgs;
             report.entries = check.entries;
             report.balance_rows = check.balance_rows;

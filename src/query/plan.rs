@@ -182,6 +182,8 @@ fn month_bounds(query: &Query) -> (Month, Month) {
 impl State {
     /// Plans a query without running it.
     pub fn plan(&self, query: &Query) -> Plan {
+        #[cfg(test)]
+        crate::test_hooks::reached(crate::test_hooks::Point::Scan);
         let (lo, hi) = month_bounds(query);
         let mut partitions = Vec::new();
         let mut total = 0;

@@ -588,6 +588,14 @@ impl std::ops::Deref for Locked<'_> {
     }
 }
 
+impl<'a> Locked<'a> {
+    /// The state for one read of `kind`: this read lock kept for a point read, a snapshot pinned
+    /// under it (and the lock let go) for a scan, so that the applier goes on meanwhile.
+    pub(crate) fn state_for(self, kind: crate::db::ReadKind) -> crate::db::StateRef<'a> {
+        crate::db::StateRef::of(kind, self.0, |state| state)
+    }
+}
+
 /// The applier loop: one copy of the state, each group applied once. Frames are read and decoded
 /// before the write lock is taken; the lock is held for the apply only (readers see a whole group
 /// or none of it, as on the primary). The entry map is the replica's own; nothing is tracked for

@@ -3,7 +3,7 @@
 //! to the next healthy replica or the primary, circuit breaking, and per-query consistency.
 
 use super::Replica;
-use crate::db::{Db, Snapshot};
+use crate::db::{Db, ReadKind, Snapshot};
 use crate::error::{Error, ReplicaError, Result};
 use crate::model::{BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
 use crate::query::{DailyReport, LedgerLine, MonthlyReport, PendingLine, TopLine};
@@ -227,16 +227,17 @@ pub struct ReadPool {
 use crate::limits::BUSY_ROUNDS;
 
 /// A read handle on the node the pool chose. Each read through it runs on that node's current
-/// state under its read lock for that one call, as [`Db`]'s own reads do: nothing is copied, no
-/// lock is held between calls, and a handle held for long blocks nobody (any read, on any node,
-/// may follow on the same thread). Reads through one handle see the node's applied LSN as it
-/// moves (never below what the consistency asked for); [`PoolRead::snapshot`] pins one view for
-/// several reads. A replica that starts failing after it was chosen hands the read to the primary
-/// (and counts against its breaker). A read never waits for a replica that is applying a group
-/// while another node that meets the consistency can answer at once (another replica, then the
-/// primary unless [`PoolOptions::spill_to_primary`] is off); when none can, it looks again a few
-/// times (yielding the core to the appliers in between) and then waits for the chosen one.
-/// Dropping the handle returns it to the pool.
+/// state for that one call, as [`Db`]'s own reads do: a point read under the node's read lock
+/// (nothing is copied), a read whose cost grows with its answer on a snapshot pinned under it, so
+/// that the node's committer or applier goes on meanwhile. A handle held for long blocks nobody.
+/// Reads through one handle see the node's applied LSN as it moves (never below what the
+/// consistency asked for); [`PoolRead::snapshot`] pins one view for several reads. A replica that
+/// starts failing after it was chosen hands the read to the primary (and counts against its
+/// breaker). A read never waits for a replica that is applying a group while another node that
+/// meets the consistency can answer at once (another replica, then the primary unless
+/// [`PoolOptions::spill_to_primary`] is off); when none can, it looks again a few times (yielding
+/// the core to the appliers in between) and then waits for the chosen one. Dropping the handle
+/// returns it to the pool.
 pub struct PoolRead<'a> {
     node: Option<usize>,
     consistency: Consistency,
@@ -269,18 +270,19 @@ impl PoolRead<'_> {
     }
 
     /// Runs one read: on the chosen node if it can answer now, else on the first node that meets
-    /// the consistency and can, else on the chosen node once its apply is done.
-    fn with_state<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+    /// the consistency and can, else on the chosen node once its apply is done. A point read runs
+    /// under the node's read lock, a scan on a snapshot taken under it ([`ReadKind`]).
+    fn with_state<T>(&self, kind: ReadKind, read: impl FnOnce(&State) -> T) -> T {
         let pool = self.pool;
         let Some(chosen) = self.node else {
-            return pool.read_primary(read);
+            return pool.read_primary(kind, read);
         };
         match pool.nodes[chosen].replica.try_lock_state() {
-            Ok(Some(state)) => return read(&state),
+            Ok(Some(state)) => return read(&state.state_for(kind)),
             Ok(None) => {}
             Err(_) => {
                 pool.failed_read(&pool.nodes[chosen]);
-                return pool.read_primary(read);
+                return pool.read_primary(kind, read);
             }
         }
         // The chosen replica is applying: look for a node that can answer without waiting. When
@@ -292,7 +294,7 @@ impl PoolRead<'_> {
             if round > 0 {
                 std::thread::yield_now();
                 if let Ok(Some(state)) = pool.nodes[chosen].replica.try_lock_state() {
-                    return read.take().expect("read once")(&state);
+                    return read.take().expect("read once")(&state.state_for(kind));
                 }
             }
             for at in (1..n).map(|k| (chosen + k) % n) {
@@ -305,11 +307,11 @@ impl PoolRead<'_> {
                 }
                 if let Ok(Some(state)) = node.replica.try_lock_state() {
                     node.busy_reroutes.add(1);
-                    return read.take().expect("read once")(&state);
+                    return read.take().expect("read once")(&state.state_for(kind));
                 }
             }
             if pool.options.spill_to_primary {
-                if let Some(state) = pool.primary.try_state() {
+                if let Some(state) = pool.primary.try_state_for(kind) {
                     pool.primary_served.add(1);
                     pool.primary_spilled.add(1);
                     return read.take().expect("read once")(&state);
@@ -318,10 +320,10 @@ impl PoolRead<'_> {
         }
         let read = read.take().expect("read once");
         match pool.nodes[chosen].replica.lock_state() {
-            Ok(state) => read(&state),
+            Ok(state) => read(&state.state_for(kind)),
             Err(_) => {
                 pool.failed_read(&pool.nodes[chosen]);
-                pool.read_primary(read)
+                pool.read_primary(kind, read)
             }
         }
     }
@@ -678,9 +680,9 @@ impl Inner {
     }
 
     /// One read on the primary (counted).
-    fn read_primary<T>(&self, read: impl FnOnce(&State) -> T) -> T {
+    fn read_primary<T>(&self, kind: ReadKind, read: impl FnOnce(&State) -> T) -> T {
         self.primary_served.add(1);
-        self.primary.with_state(read)
+        self.primary.with_state(kind, read)
     }
 
     /// Whether a replica meets a read's consistency now.

@@ -156,6 +156,8 @@ impl State {
                 "day range over {MAX_RANGE_DAYS} days"
             )));
         }
+        #[cfg(test)]
+        crate::test_hooks::reached(crate::test_hooks::Point::Scan);
         let (mut closing, _) = self.closing(org, BusinessDay(from.0 - 1))?;
         let (_, balances) = self.org_balances(org)?;
         let mut out = Vec::with_capacity((to.0 - from.0 + 1) as usize);
@@ -197,6 +199,8 @@ impl State {
         if to <= from {
             return Ok(Vec::new());
         }
+        #[cfg(test)]
+        crate::test_hooks::reached(crate::test_hooks::Point::Scan);
         let (first, last) = (Month::of_utc(from), Month::of_utc(to - 1));
         let mut out = Vec::new();
         for kind in [Kind::Revenue, Kind::Expense] {

@@ -28,6 +28,8 @@ impl State {
     /// Checks every invariant the state keeps, and that the applier's entry map (when given)
     /// holds exactly the rows' ids and places. Costs two passes over all rows.
     pub fn verify(&self, applier_entries: Option<&super::EntryIndex>) -> StateCheck {
+        #[cfg(test)]
+        crate::test_hooks::reached(crate::test_hooks::Point::Scan);
         let mut entries = super::EntryIndex::default();
         let mut duplicates = Vec::new();
         for (pid, bucket) in &self.ledgers {

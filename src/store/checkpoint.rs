@@ -366,6 +366,8 @@ impl State {
     /// Packs the given values as they are in this state (a snapshot pinned together with the
     /// dirty keys taken, so the values reflect exactly the batches up to `self.lsn`).
     pub fn pack(&self, keys: &rustc_hash::FxHashSet<DirtyKey>) -> Snapshot {
+        #[cfg(test)]
+        crate::test_hooks::reached(crate::test_hooks::Point::Pack);
         let keys: Vec<DirtyKey> = keys.iter().copied().collect();
         // Packing is pure CPU over shared reads: split it over two threads.
         let (left, right) = keys.split_at(keys.len() / 2);

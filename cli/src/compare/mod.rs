@@ -323,10 +323,7 @@ fn run_engines(
 
 /// The process's peak resident set (VmHWM), when the platform reports it.
 fn peak_rss_bytes() -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
-    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kb * 1024)
+    crate::bench::proc_status_bytes("VmHWM:")
 }
 
 /// Bytes of the files under `path`.

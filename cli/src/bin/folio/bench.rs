@@ -1,6 +1,7 @@
-//! `folio bench` and `folio bench-replicas`: hotel-ledger-v1 on a fresh database.
+//! `folio bench`, `folio bench-checkpoints` and `folio bench-replicas`: hotel-ledger-v1 on a
+//! fresh database.
 
-use crate::cli::{BenchArgs, BenchReplicasArgs};
+use crate::cli::{BenchArgs, BenchCheckpointsArgs, BenchReplicasArgs};
 use crate::output;
 use folio::Durability;
 use folio_cli::bench::{self, BenchConfig};
@@ -39,6 +40,30 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
     let report = bench::run(&config, &|n| bar.set_position(n));
     bar.finish_and_clear();
     output::bench(&report?, json);
+    Ok(())
+}
+
+/// `folio bench-checkpoints`: commit latency beside checkpoints, as JSON.
+pub fn checkpoints(args: BenchCheckpointsArgs) -> Result<(), Error> {
+    let BenchCheckpointsArgs {
+        orgs,
+        events,
+        batch,
+        writers,
+        rate,
+        pause_ms,
+        seconds,
+        seed,
+    } = args;
+    let report = bench::checkpoints(&bench::CheckpointBench {
+        params: Params { seed, orgs, events },
+        batch,
+        writers,
+        rate,
+        pause: std::time::Duration::from_millis(pause_ms),
+        seconds,
+    })?;
+    output::pretty_json(&report);
     Ok(())
 }
 

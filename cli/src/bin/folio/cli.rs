@@ -146,6 +146,10 @@ pub enum Command {
     Generate(GenerateArgs),
     /// Run hotel-ledger-v1 on a fresh database and report events/s (ignores --data unless --dir).
     Bench(BenchArgs),
+    /// Commit latency of batches that overlap a checkpoint and of those that do not: loads
+    /// hotel-ledger-v1, then writer threads record more of it while checkpoints run one after
+    /// the other (JSON; docs/CLI.md).
+    BenchCheckpoints(BenchCheckpointsArgs),
     /// Replica lag, snapshot cost and pool read throughput while the primary ingests
     /// hotel-ledger-v1 at its full batch rate (JSON).
     BenchReplicas(BenchReplicasArgs),
@@ -267,6 +271,36 @@ pub struct BenchArgs {
     /// Print JSON instead of text (keys: docs/CLI.md).
     #[arg(long)]
     pub json: bool,
+}
+
+// The arguments of `folio bench-checkpoints` (its help text: the doc comment of
+// `Command::BenchCheckpoints`).
+#[derive(clap::Args)]
+pub struct BenchCheckpointsArgs {
+    /// Number of orgs.
+    #[arg(long, default_value_t = 10_000)]
+    pub orgs: u64,
+    /// Events loaded before the measured phase (which records up to as many more).
+    #[arg(long, default_value_t = 1_000_000)]
+    pub events: u64,
+    /// Events per batch in the measured phase.
+    #[arg(long, default_value_t = 100)]
+    pub batch: usize,
+    /// Writer threads in the measured phase, one batch in flight each.
+    #[arg(long, default_value_t = 4)]
+    pub writers: usize,
+    /// Events per second over all writers (0 = as fast as the database goes).
+    #[arg(long, default_value_t = 0)]
+    pub rate: u64,
+    /// Milliseconds between the end of one checkpoint and the start of the next.
+    #[arg(long, default_value_t = 200)]
+    pub pause_ms: u64,
+    /// Longest measured phase in seconds.
+    #[arg(long, default_value_t = 20)]
+    pub seconds: u64,
+    /// Generator seed (the measured phase's stream uses seed + 1).
+    #[arg(long, default_value_t = 20_240_101)]
+    pub seed: u64,
 }
 
 // The arguments of `folio bench-replicas` (its help text: the doc comment of

@@ -101,6 +101,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Index(command) => index::run(data, command),
         Command::Generate(args) => generate::run(args),
         Command::Bench(args) => bench::run(args),
+        Command::BenchCheckpoints(args) => bench::checkpoints(args),
         Command::BenchReplicas(args) => bench::replicas(args),
         Command::Compare(args) => compare::run(args),
         Command::Checkpoint { out, json } => replica::checkpoint(data, &out, json),

@@ -562,7 +562,7 @@ pub fn replica_status(
     }
 }
 
-/// A report as indented JSON (`folio bench-replicas`).
+/// A report as indented JSON (`folio bench-replicas`, `folio bench-checkpoints`).
 pub fn pretty_json(value: &impl serde::Serialize) {
     println!(
         "{}",
