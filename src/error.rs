@@ -260,12 +260,6 @@ pub enum Error {
     ReadOnly { path: PathBuf },
     #[error("org {0} is not registered")]
     UnknownOrg(OrgId),
-    #[error("{}: line {line}: {why}", file.display())]
-    Input {
-        file: PathBuf,
-        line: u64,
-        why: String,
-    },
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// A paging cursor used with a query other than the one that produced it.
@@ -275,13 +269,6 @@ pub enum Error {
     Store(String),
     #[error("database is closed")]
     Closed,
-    /// `folio compare`: another engine failed; names the engine and the step.
-    #[error("{backend}: {step}: {why}")]
-    Backend {
-        backend: &'static str,
-        step: String,
-        why: String,
-    },
 }
 
 impl Error {
