@@ -113,7 +113,7 @@ fn load(db: &Db, params: Params) -> (Model, Vec<WorkloadEvent>) {
         .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
         .collect();
     db.record(Batch::from(orgs)).unwrap();
-    let events: Vec<WorkloadEvent> = Generator::new(params).collect();
+    let events: Vec<WorkloadEvent> = Generator::new(params).expect("valid parameters").collect();
     for chunk in events.chunks(500) {
         db.record(Batch::from(
             chunk
@@ -155,7 +155,7 @@ fn compare(db: &Db, model: &Model, params: &Params, stage: &str) {
     );
     let view = db.read();
     for kind in 1..=5u8 {
-        for q in instances(kind, params, 200) {
+        for q in instances(kind, params, 200).expect("valid parameters") {
             assert_eq!(
                 answer(&view, &q).unwrap(),
                 model.q(&q),

@@ -53,7 +53,7 @@ fn fixture() -> &'static Fixture {
             .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
             .collect();
         db.record(Batch::from(orgs)).unwrap();
-        let events: Vec<_> = Generator::new(params).collect();
+        let events: Vec<_> = Generator::new(params).expect("valid parameters").collect();
         for chunk in events.chunks(700) {
             db.record(Batch::from(
                 chunk

@@ -85,7 +85,7 @@ pub struct QueryTiming {
 /// Times the first `count` instances of query kind `kind`, one consistent view per query.
 fn time_queries(db: &Db, params: &Params, kind: u8, count: usize) -> Result<QueryTiming> {
     let mut times = Vec::with_capacity(count);
-    for q in instances(kind, params, count) {
+    for q in instances(kind, params, count)? {
         let t = Instant::now();
         let view = db.read();
         let answer = folio_workload::run::execute(&view, &q)?;
@@ -118,10 +118,12 @@ pub fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-fn batches(params: &Params, batch: usize) -> Vec<Batch> {
-    let mut out = Vec::with_capacity(params.events as usize / batch.max(1) + 1);
+fn batches(params: &Params, batch: usize) -> Result<Vec<Batch>> {
+    // A capacity hint only: the events are generated (and counted) below.
+    let hint = usize::try_from(params.events / batch.max(1) as u64).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(hint.min(1 << 20));
     let mut ops = Vec::with_capacity(batch);
-    for event in Generator::new(*params) {
+    for event in Generator::new(*params)? {
         ops.push(Op::Post(entry_of(&event)));
         if ops.len() == batch {
             out.push(Batch::from(std::mem::replace(
@@ -133,7 +135,7 @@ fn batches(params: &Params, batch: usize) -> Vec<Batch> {
     if !ops.is_empty() {
         out.push(Batch::from(ops));
     }
-    out
+    Ok(out)
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -187,7 +189,7 @@ fn run_in(
     }
     db.checkpoint()?;
     let work = crossbeam::queue::SegQueue::new();
-    for b in batches(&config.params, config.batch) {
+    for b in batches(&config.params, config.batch)? {
         work.push(b);
     }
     let acked = AtomicUsize::new(0);
@@ -212,7 +214,7 @@ fn run_in(
     let db = Db::open_with(dir, options)?;
     let reopen_seconds = reopen.elapsed().as_secs_f64();
     let mut reads = Vec::with_capacity(config.reads);
-    for q in instances(1, &config.params, config.reads) {
+    for q in instances(1, &config.params, config.reads)? {
         if let QueryInstance::Q1 { org, day } = q {
             let t = Instant::now();
             let view = db.read();
@@ -416,7 +418,7 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         let catch_up = db.replica("catch-up");
         catch_up.inject_stall(true);
         let idle = time_snapshots(&db, 200_000);
-        let mut work = batches(params, batch);
+        let mut work = batches(params, batch)?;
         let second = work.split_off(work.len() / 2);
         let lag_events: usize = work.iter().map(|b| b.ops.len()).sum();
         let replayed = lag_events + second.iter().map(|b| b.ops.len()).sum::<usize>();

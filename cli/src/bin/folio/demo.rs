@@ -36,7 +36,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
     let started = Instant::now();
     let mut pending = std::collections::VecDeque::new();
     let mut ops = Vec::with_capacity(1000);
-    let mut events = Generator::new(params).peekable();
+    let mut events = Generator::new(params)?.peekable();
     while let Some(e) = events.next() {
         ops.push(Op::Post(entry_of(&e)));
         if ops.len() == 1000 || events.peek().is_none() {

@@ -1086,7 +1086,7 @@ fn run(cli: Cli) -> Result<(), Error> {
                 .validate()
                 .map_err(|e| Error::InvalidArgument(e.to_string()))?;
             for kind in 1..=5u8 {
-                for q in folio_workload::instances(kind, &params, count) {
+                for q in folio_workload::instances(kind, &params, count)? {
                     println!("{}", q.to_json_line());
                 }
             }
@@ -1107,7 +1107,7 @@ fn run(cli: Cli) -> Result<(), Error> {
             } else {
                 InputFormat::Jsonl
             };
-            output::generate(Generator::new(params), format)?;
+            output::generate(Generator::new(params)?, format)?;
         }
         Command::Bench {
             orgs,
