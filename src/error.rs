@@ -275,6 +275,13 @@ pub enum Error {
     Store(String),
     #[error("database is closed")]
     Closed,
+    /// The operating system refused to start a thread (a replica's applier, a pool's health
+    /// checker).
+    #[error("cannot start thread {name}: {source}")]
+    Thread {
+        name: String,
+        source: std::io::Error,
+    },
     /// `folio compare`: another engine failed; names the engine and the step.
     #[error("{backend}: {step}: {why}")]
     Backend {

@@ -152,7 +152,7 @@ fn snapshots_stay_pinned_while_writers_go_on() {
 fn replicas_converge_and_never_show_half_a_batch() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let replica = db.replica("r1");
+    let replica = db.replica("r1").expect("replica");
     let model = Arc::new(parking_lot::Mutex::new(Model::new()));
     let done = Arc::new(AtomicBool::new(false));
     let w = writer(db.clone(), model.clone(), 0..300, done.clone());
@@ -189,14 +189,15 @@ fn fast_pool(db: Arc<Db>, replicas: Vec<Arc<folio::Replica>>) -> ReadPool {
             ..PoolOptions::default()
         },
     )
+    .expect("pool")
 }
 
 #[test]
 fn failover_takes_a_stalled_or_failing_replica_out_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1"));
-    let r2 = Arc::new(db.replica("r2"));
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
+    let r2 = Arc::new(db.replica("r2").expect("replica"));
     let pool = fast_pool(db.clone(), vec![r1.clone(), r2.clone()]);
 
     // A stalled replica falls behind and leaves the rotation within the health interval.
@@ -248,7 +249,7 @@ fn failover_takes_a_stalled_or_failing_replica_out_and_back() {
 fn consistency_levels_route_reads() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1"));
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
     let pool = ReadPool::new(
         db.clone(),
         vec![r1.clone()],
@@ -256,7 +257,8 @@ fn consistency_levels_route_reads() {
             balancing: Balancing::LeastLag,
             ..PoolOptions::default()
         },
-    );
+    )
+    .expect("pool");
     // Read-your-writes through a stalled replica: the pool waits, then reads the primary.
     r1.inject_stall(true);
     let lsn = db.record(batch(1).0).unwrap();
@@ -297,7 +299,8 @@ fn consistency_levels_route_reads() {
             acquire_timeout: Duration::from_millis(20),
             ..PoolOptions::default()
         },
-    );
+    )
+    .expect("pool");
     let a = small.read(Consistency::Any).unwrap();
     let b = small.read(Consistency::Any).unwrap();
     assert!(matches!(
@@ -568,13 +571,17 @@ fn flow_control_holds_the_primary_for_a_slow_replica_but_never_for_a_stalled_one
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
     let bound = Duration::from_millis(5);
-    let gated = db.replica_with(
-        "gated",
-        ReplicaOptions {
-            flow_control: Some(bound),
-        },
-    );
-    let free = db.replica_with("free", ReplicaOptions { flow_control: None });
+    let gated = db
+        .replica_with(
+            "gated",
+            ReplicaOptions {
+                flow_control: Some(bound),
+            },
+        )
+        .expect("replica");
+    let free = db
+        .replica_with("free", ReplicaOptions { flow_control: None })
+        .expect("replica");
     let mut model = Model::new();
     let mut n = 0u64;
     let mut write = |count: u64, model: &mut Model| {
@@ -627,8 +634,8 @@ fn flow_control_holds_the_primary_for_a_slow_replica_but_never_for_a_stalled_one
 fn pool_reads_per_call_see_whole_batches_under_a_writer() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1"));
-    let r2 = Arc::new(db.replica("r2"));
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
+    let r2 = Arc::new(db.replica("r2").expect("replica"));
     let pool = fast_pool(db.clone(), vec![r1, r2]);
     let model = Arc::new(parking_lot::Mutex::new(Model::new()));
     let done = Arc::new(AtomicBool::new(false));
@@ -675,8 +682,8 @@ fn pool_reads_per_call_see_whole_batches_under_a_writer() {
 fn a_read_skips_a_replica_that_is_applying() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let busy = Arc::new(db.replica("busy"));
-    let idle = Arc::new(db.replica("idle"));
+    let busy = Arc::new(db.replica("busy").expect("replica"));
+    let idle = Arc::new(db.replica("idle").expect("replica"));
     let lsn = db.record(batch(0).0).unwrap();
     assert!(busy.wait_for(lsn, Duration::from_secs(5)));
     assert!(idle.wait_for(lsn, Duration::from_secs(5)));
@@ -709,7 +716,8 @@ fn a_read_skips_a_replica_that_is_applying() {
             affinity_reads: 1,
             ..PoolOptions::default()
         },
-    );
+    )
+    .expect("pool");
     let lsn = db.record(batch(1).0).unwrap();
     assert!(idle.wait_for(lsn, Duration::from_secs(5)));
     mid_apply(&busy);
@@ -740,6 +748,7 @@ fn a_read_skips_a_replica_that_is_applying() {
                 ..PoolOptions::default()
             },
         )
+        .expect("pool")
     };
     let spilling = only_busy(true);
     let lsn = db.record(batch(2).0).unwrap();
@@ -778,8 +787,8 @@ fn a_read_skips_a_replica_that_is_applying() {
 fn reads_by_org_stay_on_one_replica_per_org_and_fail_over() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1"));
-    let r2 = Arc::new(db.replica("r2"));
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
+    let r2 = Arc::new(db.replica("r2").expect("replica"));
     let pool = fast_pool(db.clone(), vec![r1.clone(), r2.clone()]);
     for n in 0..50 {
         db.record(batch(n).0).unwrap();

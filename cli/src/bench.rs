@@ -405,17 +405,17 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         let nodes: Vec<Arc<folio::replica::Replica>> = (1..=replicas)
             .map(|i| {
                 let options = folio::replica::ReplicaOptions { flow_control };
-                Arc::new(db.replica_with(&format!("r{i}"), options))
+                db.replica_with(&format!("r{i}"), options).map(Arc::new)
             })
-            .collect();
+            .collect::<folio::Result<_>>()?;
         let options = PoolOptions {
             spill_to_primary,
             ..PoolOptions::default()
         };
-        let pool = ReadPool::new(db.clone(), nodes.clone(), options);
+        let pool = ReadPool::new(db.clone(), nodes.clone(), options)?;
         // Held back for the whole run, then released: its catch-up measures how fast a replica
         // applies the log when it has the machine to itself.
-        let catch_up = db.replica("catch-up");
+        let catch_up = db.replica("catch-up")?;
         catch_up.inject_stall(true);
         let idle = time_snapshots(&db, 200_000);
         let mut work = batches(params, batch)?;
