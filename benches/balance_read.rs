@@ -32,7 +32,9 @@ fn closing_balance(c: &mut Criterion) {
         .expect("valid parameters")
         .into_iter()
         .filter_map(|q| match q {
-            QueryInstance::Q1 { org, day } => Some((OrgId(org), BusinessDay(day))),
+            QueryInstance::Q1 { org, day } => {
+                Some((OrgId(org), BusinessDay::from_days(day).expect("day")))
+            }
             _ => None,
         })
         .collect();

@@ -105,7 +105,7 @@ impl Model {
 
 fn month_range(month: u32) -> (i64, i64) {
     let start = folio::Month::from_ym(2024, month).unwrap();
-    (start.start_utc(), start.next().start_utc())
+    (start.start_utc(), start.end_utc())
 }
 
 fn load(db: &Db, params: Params) -> (Model, Vec<WorkloadEvent>) {
@@ -311,7 +311,10 @@ fn aggregates_keep_currencies_apart_and_unregistered_orgs_are_errors() {
         Err(folio::Error::UnknownOrg(OrgId(9)))
     ));
     for q in [
-        QueryInstance::Q1 { org: 9, day: day.0 },
+        QueryInstance::Q1 {
+            org: 9,
+            day: day.days(),
+        },
         QueryInstance::Q2 { org: 9, month: 3 },
         QueryInstance::Q3 {
             org: 9,
@@ -326,7 +329,14 @@ fn aggregates_keep_currencies_apart_and_unregistered_orgs_are_errors() {
         );
     }
     assert_eq!(
-        answer(&view, &QueryInstance::Q1 { org: 2, day: day.0 }).unwrap(),
+        answer(
+            &view,
+            &QueryInstance::Q1 {
+                org: 2,
+                day: day.days()
+            }
+        )
+        .unwrap(),
         json!(5_000)
     );
 }

@@ -218,7 +218,7 @@ fn run_in(
         if let QueryInstance::Q1 { org, day } = q {
             let t = Instant::now();
             let view = db.read();
-            let (closing, _) = view.closing_with_cost(OrgId(org), BusinessDay(day))?;
+            let (closing, _) = view.closing_with_cost(OrgId(org), BusinessDay::from_days(day)?)?;
             drop(view);
             reads.push(t.elapsed().as_secs_f64() * 1e6);
             std::hint::black_box(closing);

@@ -59,7 +59,7 @@ impl BalanceQuery {
                 "day range {from}..={to} is inverted"
             )));
         }
-        if to.0 - from.0 >= MAX_RANGE_DAYS {
+        if from.days_until(to) >= MAX_RANGE_DAYS {
             return Err(Error::InvalidArgument(format!(
                 "day range over {MAX_RANGE_DAYS} days"
             )));
@@ -76,7 +76,8 @@ impl BalanceQuery {
 
 impl State {
     pub fn plan_balances(&self, q: &BalanceQuery) -> BalancePlan {
-        let days = (q.days.1 .0 - q.days.0 .0 + 1).max(0) as u64;
+        // Days of the range (0 when inverted); day numbers are bounded, so this is exact.
+        let days = u64::try_from(i64::from(q.days.0.days_until(q.days.1)) + 1).unwrap_or(0);
         match q.org {
             Some(org) => BalancePlan {
                 shards: vec![shard_of(org, self.shards)],

@@ -58,10 +58,10 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         params.events,
         params.events as f64 / seconds
     );
-    let day = BusinessDay(FIRST_DAY + 180);
+    let day = BusinessDay::from_days(FIRST_DAY + 180)?;
     let currencies = output::Currencies::of(&db);
     output::daily(&db.read().daily_report(OrgId(1), day)?, &currencies, false);
-    let balance = db.balance(OrgId(1), BusinessDay(FIRST_DAY + 365))?;
+    let balance = db.balance(OrgId(1), BusinessDay::from_days(FIRST_DAY + 365)?)?;
     print!("year-end balance: ");
     output::balance(&balance, &currencies, false);
     let closing = Instant::now();

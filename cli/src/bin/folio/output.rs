@@ -494,8 +494,9 @@ pub fn build_query(a: &QueryArgs) -> Result<folio::query::Query, Error> {
     if a.day_from.is_some() || a.day_to.is_some() {
         let first = a.day_from.as_deref().map(crate::day_arg).transpose()?;
         let last = a.day_to.as_deref().map(crate::day_arg).transpose()?;
-        let first = first.unwrap_or(folio::BusinessDay::utc(folio::model::MIN_TIMESTAMP));
-        let last = last.unwrap_or(folio::BusinessDay::utc(folio::model::MAX_TIMESTAMP));
+        let first =
+            first.map_or_else(|| folio::BusinessDay::utc(folio::model::MIN_TIMESTAMP), Ok)?;
+        let last = last.map_or_else(|| folio::BusinessDay::utc(folio::model::MAX_TIMESTAMP), Ok)?;
         q = q.days(first, last);
     }
     if let Some(c) = &a.category {
