@@ -87,7 +87,7 @@ impl State {
             None => BalancePlan {
                 shards: (0..self.shards as usize).collect(),
                 shards_total: self.shards as usize,
-                estimated_rows: days * self.orgs.len() as u64,
+                estimated_rows: days.saturating_mul(self.orgs.len() as u64),
             },
         }
     }
@@ -106,7 +106,7 @@ impl State {
         let mut out = Vec::new();
         for org in orgs {
             for row in self.balances(org, q.days.0, q.days.1)? {
-                if q.active_only && row.revenue_count + row.expense_count == 0 {
+                if q.active_only && row.revenue_count == 0 && row.expense_count == 0 {
                     continue;
                 }
                 out.push(row);

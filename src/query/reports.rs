@@ -274,8 +274,10 @@ impl State {
                     // Covered: the index includes amount and category.
                     for run in ledger.indexes[slot].runs.values() {
                         for item in run {
-                            let category =
-                                Category::from_code(item.include[1] as u8).ok_or_else(|| {
+                            let category = u8::try_from(item.include[1])
+                                .ok()
+                                .and_then(Category::from_code)
+                                .ok_or_else(|| {
                                     Error::InvalidArgument("bad category code in index".into())
                                 })?;
                             out.push(PendingLine {

@@ -177,6 +177,7 @@ impl LedgerSide<'_> {
             return Ok(());
         }
         let def = super::index::IndexDef::from_record(r)
+            .filter(|def| def.validate().is_ok())
             .ok_or_else(|| format!("bad index record {:?}", r.name))?;
         if r.create {
             if self.catalog.find(&def.name).is_some() {

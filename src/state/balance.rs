@@ -100,8 +100,8 @@ impl MonthBalances {
         let row = &mut self.days[at];
         row.revenue = row.revenue.checked_add(revenue)?;
         row.expense = row.expense.checked_add(expense)?;
-        row.revenue_count += rows.0;
-        row.expense_count += rows.1;
+        row.revenue_count = row.revenue_count.checked_add(rows.0)?;
+        row.expense_count = row.expense_count.checked_add(rows.1)?;
         let delta = revenue.checked_sub(expense)?;
         self.net = self.net.checked_add(delta)?;
         for later in &mut self.days[at..] {

@@ -253,9 +253,9 @@ impl Store {
             pack::unpack_catalog(&value).map_err(|e| self.bad(&format!("index catalog: {e}")))?;
         let defs = records
             .iter()
-            .map(crate::state::index::IndexDef::from_record)
+            .map(|r| crate::state::index::IndexDef::from_record(r).filter(|d| d.validate().is_ok()))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| self.bad("index catalog: unknown codes"))?;
+            .ok_or_else(|| self.bad("index catalog: unknown codes or an invalid definition"))?;
         state.catalog = std::sync::Arc::new(crate::state::index::IndexCatalog {
             defs,
             building: None,
