@@ -19,15 +19,19 @@ fn closing_balance(c: &mut Criterion) {
         .collect();
     db.record(Batch::from(orgs)).expect("orgs");
     let events: Vec<Op> = Generator::new(params)
+        .expect("valid parameters")
         .map(|e| Op::Post(entry_of(&e)))
         .collect();
     for chunk in events.chunks(1000) {
         db.record(Batch::from(chunk.to_vec())).expect("record");
     }
     let queries: Vec<(OrgId, BusinessDay)> = instances(1, &params, 10_000)
+        .expect("valid parameters")
         .into_iter()
         .filter_map(|q| match q {
-            QueryInstance::Q1 { org, day } => Some((OrgId(org), BusinessDay(day))),
+            QueryInstance::Q1 { org, day } => {
+                Some((OrgId(org), BusinessDay::from_days(day).expect("day")))
+            }
             _ => None,
         })
         .collect();

@@ -23,6 +23,7 @@ fn setup(durability: Durability) -> (tempfile::TempDir, Db, Vec<Batch>) {
         .collect();
     db.record(Batch::from(orgs)).expect("orgs");
     let events: Vec<Op> = Generator::new(params)
+        .expect("valid parameters")
         .map(|e| Op::Post(entry_of(&e)))
         .collect();
     let batches = events

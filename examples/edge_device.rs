@@ -40,7 +40,7 @@ fn main() -> Result<(), Error> {
 
     // The primary keeps posting while the device is offline.
     post_day(&primary, 1, 60)?;
-    let day1 = BusinessDay::utc(DAY_START + 86_400);
+    let day1 = BusinessDay::utc(DAY_START + 86_400)?;
     let offline = edge.snapshot();
     println!(
         "offline: edge at LSN {}, day 2 closing {} (primary at LSN {})",

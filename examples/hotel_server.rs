@@ -59,7 +59,7 @@ fn main() -> Result<(), Error> {
     })?;
 
     // The night audit, on one consistent snapshot.
-    let day = BusinessDay::utc(DAY_START);
+    let day = BusinessDay::utc(DAY_START)?;
     let audit = db.snapshot();
     println!("night audit for {day} at LSN {}", audit.lsn());
     for (id, name, currency, _) in hotels {

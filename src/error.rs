@@ -262,6 +262,20 @@ pub enum Error {
     UnknownOrg(OrgId),
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
+    /// A day, month or timestamp (or a year or month number building one) outside what the
+    /// calendar types represent: days 0001-01-01..=9999-12-31 (day numbers, days since
+    /// 1970-01-01, `-719162..=2932896`), months 0001-01..=9999-12 (indexes
+    /// `year * 12 + month - 1`, `12..=119999`) and the timestamps of those days. The message
+    /// shows days and months as dates (`day 0000-12-31 is outside the supported range
+    /// 0001-01-01..=9999-12-31`), never as raw numbers.
+    #[error("{}", crate::model::out_of_range_text(what, *value, *min, *max))]
+    OutOfRange {
+        /// `day number`, `month index`, `month number`, `year` or `timestamp`.
+        what: &'static str,
+        value: i64,
+        min: i64,
+        max: i64,
+    },
     /// A paging cursor used with a query other than the one that produced it.
     #[error("the cursor belongs to another query (its table, org, range, filters or order differ): start again from the first page")]
     CursorMismatch,
@@ -269,6 +283,13 @@ pub enum Error {
     Store(String),
     #[error("database is closed")]
     Closed,
+    /// The operating system refused to start a thread (a replica's applier, a pool's health
+    /// checker).
+    #[error("cannot start thread {name}: {source}")]
+    Thread {
+        name: String,
+        source: std::io::Error,
+    },
 }
 
 impl Error {

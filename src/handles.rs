@@ -52,3 +52,13 @@ const _: () = {
     shared_across_threads::<ReadPool>();
     shared_across_threads::<Replica>();
 };
+
+#[cfg(feature = "internals")]
+impl Snapshot {
+    /// The state behind the snapshot, for the fuzz targets' seed generator (feature `internals`;
+    /// no stability promise).
+    #[doc(hidden)]
+    pub fn internal_state(&self) -> &crate::state::State {
+        self.state()
+    }
+}

@@ -180,9 +180,14 @@ fn unknown_org() {
     assert_eq!(r, Rejection::UnknownOrg(UNKNOWN));
     // Reads name the org too.
     for err in [
-        db.balance(UNKNOWN, BusinessDay::utc(T0)).unwrap_err(),
-        db.balances(UNKNOWN, BusinessDay::utc(T0), BusinessDay::utc(T0))
+        db.balance(UNKNOWN, BusinessDay::utc(T0).expect("day"))
             .unwrap_err(),
+        db.balances(
+            UNKNOWN,
+            BusinessDay::utc(T0).expect("day"),
+            BusinessDay::utc(T0).expect("day"),
+        )
+        .unwrap_err(),
         db.entries(UNKNOWN, T0, T0 + 1).unwrap_err(),
     ] {
         assert_one_line(&err);
@@ -407,7 +412,9 @@ fn duplicate_entry_id_with_different_content_in_one_batch() {
                 .post(revenue(HOTEL, 32, T0, 5)),
         )
         .unwrap();
-    let day = f.db.balance(HOTEL, BusinessDay::utc(T0)).unwrap();
+    let day =
+        f.db.balance(HOTEL, BusinessDay::utc(T0).expect("day"))
+            .unwrap();
     assert_eq!(day.revenue_count, 2, "fixture revenue plus one: {day:?}");
     assert_eq!(f.db.visible_lsn(), lsn);
 }
@@ -1023,13 +1030,17 @@ fn locked_database_opened_twice() {
     db.record(Batch::new().post(revenue(HOTEL, 1, T0, 5)))
         .unwrap();
     assert_eq!(
-        db.balance(HOTEL, BusinessDay::utc(T0)).unwrap().closing,
+        db.balance(HOTEL, BusinessDay::utc(T0).expect("day"))
+            .unwrap()
+            .closing,
         Money(5)
     );
     db.close().unwrap();
     let db = common::open(&path);
     assert_eq!(
-        db.balance(HOTEL, BusinessDay::utc(T0)).unwrap().closing,
+        db.balance(HOTEL, BusinessDay::utc(T0).expect("day"))
+            .unwrap()
+            .closing,
         Money(5)
     );
 }

@@ -241,7 +241,11 @@ fn business_days_at_dst_edges_follow_the_local_calendar() {
                 let local = zone.timestamp_opt(ts, 0).unwrap().date_naive();
                 let day = local
                     .signed_duration_since(chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap());
-                expected.push((org, EntryId(id), BusinessDay(day.num_days() as i32)));
+                expected.push((
+                    org,
+                    EntryId(id),
+                    BusinessDay::from_days(day.num_days() as i32).expect("day"),
+                ));
             }
         }
         db.record(posts).unwrap();

@@ -932,7 +932,7 @@ fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &mut T
             };
             let ok = e.kind == m.kind
                 && e.occurred_at == m.ts
-                && e.day == BusinessDay(m.day)
+                && e.day == BusinessDay::from_days(m.day).expect("day")
                 && e.amount == Money(m.amount)
                 && e.category == m.category
                 && e.payment_method == m.method
@@ -941,16 +941,16 @@ fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &mut T
                 && e.reverses.map(|r| r.0) == m.reverses
                 && e.reversed_by.map(|r| r.0) == m.reversed_by
                 && e.reference == m.reference
-                && e.signed_amount() == Money(m.signed());
+                && e.signed_amount() == Some(Money(m.signed()));
             assert!(ok, "{ctx}: org {org}: read back {e:?}\nmodel {m:?}");
-            let d = days.entry(e.day.0).or_default();
+            let d = days.entry(e.day.days()).or_default();
             match e.kind {
                 Kind::Revenue => {
-                    d.0 += e.signed_amount().0;
+                    d.0 += e.signed_amount().expect("amount").0;
                     d.2 += 1;
                 }
                 Kind::Expense => {
-                    d.1 -= e.signed_amount().0;
+                    d.1 -= e.signed_amount().expect("amount").0;
                     d.3 += 1;
                 }
             }
@@ -959,13 +959,16 @@ fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &mut T
         let (Some(&first), Some(&last)) = (days.keys().next(), days.keys().next_back()) else {
             continue;
         };
-        let (from, to) = (BusinessDay(first - 1), BusinessDay(last + 1));
+        let (from, to) = (
+            BusinessDay::from_days(first - 1).expect("day"),
+            BusinessDay::from_days(last + 1).expect("day"),
+        );
         let rows = view
             .balances(OrgId(org), from, to)
             .unwrap_or_else(|e| panic!("{ctx}: balances of org {org}: {e}"));
         let mut closing = opening;
         for row in rows {
-            let (rev, exp, rc, ec) = days.get(&row.day.0).copied().unwrap_or_default();
+            let (rev, exp, rc, ec) = days.get(&row.day.days()).copied().unwrap_or_default();
             let opening_of_day = closing;
             closing += rev - exp;
             let want = (
@@ -990,7 +993,7 @@ fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &mut T
                  revenue rows, expense rows) differs from its entries",
                 row.day
             );
-            if days.contains_key(&row.day.0) {
+            if days.contains_key(&row.day.days()) {
                 // Point read through the prefix sums must agree with the range read.
                 let point = view
                     .balance(OrgId(org), row.day)
@@ -1003,7 +1006,10 @@ fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &mut T
             totals.balance_rows_checked += 1;
         }
         let far = view
-            .balance(OrgId(org), BusinessDay(last + 4000))
+            .balance(
+                OrgId(org),
+                BusinessDay::from_days(last + 4000).expect("day"),
+            )
             .unwrap_or_else(|e| panic!("{ctx}: balance: {e}"));
         assert_eq!(
             far.closing,

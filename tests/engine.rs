@@ -34,7 +34,7 @@ fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
     db.register_org(Org::new(OrgId(7), "Old Hotel", Currency::EUR))
         .unwrap();
     // Sixty years of history: one posting every 9 days.
-    let start = BusinessDay::from_ymd(1965, 1, 1).unwrap().0 as i64 * DAY;
+    let start = BusinessDay::from_ymd(1965, 1, 1).unwrap().start_utc();
     let mut batch = Batch::new();
     let mut id = 0;
     for i in 0..(60 * 365 / 9) {
@@ -46,7 +46,7 @@ fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
 
     // A correction posted into 1970: exactly one ledger value and one balance value change.
     let late = BusinessDay::from_ymd(1970, 6, 15).unwrap();
-    db.record(Batch::new().post(revenue(7, id + 1, late.0 as i64 * DAY + 600, 55)))
+    db.record(Batch::new().post(revenue(7, id + 1, late.start_utc() + 600, 55)))
         .unwrap();
     let stats = db.checkpoint().unwrap();
     assert_eq!(
@@ -57,12 +57,12 @@ fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
 
     // Every closing read costs at most log2(months) Fenwick nodes plus one month of day rows.
     let view = db.snapshot();
-    let mut day = BusinessDay(start.div_euclid(DAY) as i32);
-    let last = BusinessDay(day.0 + 60 * 365);
+    let mut day = BusinessDay::from_days(start.div_euclid(DAY) as i32).expect("day");
+    let last = day.checked_add_days(60 * 365).expect("day");
     let mut posted: std::collections::BTreeMap<BusinessDay, i64> =
         std::collections::BTreeMap::new();
     for e in view
-        .entries(OrgId(7), start, last.0 as i64 * DAY + DAY)
+        .entries(OrgId(7), start, last.start_utc() + DAY)
         .unwrap()
     {
         *posted.entry(e.day).or_default() += e.amount.0;
@@ -75,7 +75,7 @@ fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
             cost.fenwick_nodes <= 11 && cost.month_values <= 1 && cost.day_rows <= 1,
             "{cost:?}"
         );
-        day = BusinessDay(day.0 + 13);
+        day = day.checked_add_days(13).expect("day");
     }
 }
 
@@ -161,7 +161,9 @@ fn buffered_durability_is_durable_after_sync_and_close() {
     db.close().unwrap();
     let db = open(&dir);
     assert_eq!(
-        db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing,
+        db.balance(OrgId(1), BusinessDay::from_days(19723).expect("day"))
+            .unwrap()
+            .closing,
         Money(500)
     );
 }
@@ -254,7 +256,9 @@ mod failed_fsync {
         assert!(matches!(failed, Err(Error::Poisoned(_))), "{failed:?}");
         // The failed batch is not visible, and nothing is accepted any more.
         assert_eq!(
-            db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing,
+            db.balance(OrgId(1), BusinessDay::from_days(19723).expect("day"))
+                .unwrap()
+                .closing,
             Money(100)
         );
         faults.fail.store(false, Ordering::SeqCst);
@@ -270,7 +274,10 @@ mod failed_fsync {
         // Reopening recovers exactly the log: the acknowledged batch, and at most the unacknowledged
         // one (its bytes reached the file before the fsync failed).
         let db = open(&dir);
-        let closing = db.balance(OrgId(1), BusinessDay(19723)).unwrap().closing;
+        let closing = db
+            .balance(OrgId(1), BusinessDay::from_days(19723).expect("day"))
+            .unwrap()
+            .closing;
         assert!(
             closing == Money(100) || closing == Money(300),
             "{closing:?}"
@@ -289,7 +296,7 @@ fn readers_never_see_half_a_batch() {
     db.register_org(Org::new(OrgId(2), "B", Currency::USD))
         .unwrap();
     let done = Arc::new(AtomicBool::new(false));
-    let day = BusinessDay(19723);
+    let day = BusinessDay::from_days(19723).expect("day");
     let reader = {
         let (db, done) = (db.clone(), done.clone());
         std::thread::spawn(move || {

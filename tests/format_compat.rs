@@ -30,7 +30,7 @@ fn answers(db: &Db) -> serde_json::Value {
     let view = db.snapshot();
     let mut queries = Vec::new();
     for kind in 1..=5u8 {
-        for q in instances(kind, &PARAMS, 20) {
+        for q in instances(kind, &PARAMS, 20).expect("valid parameters") {
             let answer = folio_workload::run::answer(&view, &q)
                 .map_err(|e| e.to_string())
                 .unwrap_or_else(|e| serde_json::json!({ "error": e }));
@@ -73,6 +73,7 @@ fn make_format_fixture() {
         .collect();
     db.record(Batch::from(orgs)).unwrap();
     let events: Vec<Op> = Generator::new(PARAMS)
+        .expect("valid parameters")
         .map(|e| Op::Post(entry_of(&e)))
         .collect();
     for chunk in events.chunks(100) {

@@ -22,7 +22,7 @@ fn loaded(dir: &std::path::Path) -> (Db, Vec<folio_workload::WorkloadEvent>) {
         .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
         .collect();
     db.record(Batch::from(orgs)).unwrap();
-    let events: Vec<_> = Generator::new(params).collect();
+    let events: Vec<_> = Generator::new(params).expect("valid parameters").collect();
     for chunk in events[..30_000].chunks(1000) {
         db.record(Batch::from(
             chunk

@@ -97,8 +97,8 @@ fn a_replica_out_of_rotation_and_back_emits_events() {
     let db = Arc::new(Db::open(tmp.path().join("db")).unwrap());
     db.register_org(Org::new(OrgId(1), "Seaside Inn", Currency::EUR))
         .unwrap();
-    let stalled = Arc::new(db.replica("events-stalled"));
-    let failing = Arc::new(db.replica("events-failing"));
+    let stalled = Arc::new(db.replica("events-stalled").expect("replica"));
+    let failing = Arc::new(db.replica("events-failing").expect("replica"));
     let pool = ReadPool::new(
         db.clone(),
         vec![stalled.clone(), failing.clone()],
@@ -107,7 +107,8 @@ fn a_replica_out_of_rotation_and_back_emits_events() {
             .max_lag_lsn(5)
             .breaker_failures(2)
             .breaker_cooldown(Duration::from_millis(50)),
-    );
+    )
+    .expect("pool");
     let of = |name: &'static str, level: Level, text: &'static str| {
         move |e: &Captured| {
             e.field("replica") == Some(name) && e.level == level && e.message().contains(text)

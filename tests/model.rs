@@ -843,7 +843,7 @@ impl Model {
             id: EntryId(id),
             kind: x.kind,
             occurred_at: x.occurred_at,
-            day: BusinessDay(x.day),
+            day: BusinessDay::from_days(x.day).expect("day"),
             amount: Money(x.amount),
             category: x.category,
             payment_method: x.payment_method,
@@ -907,7 +907,7 @@ impl Model {
             closing = opening + rev - exp;
             out.push(DayBalance {
                 org: OrgId(org),
-                day: BusinessDay(day),
+                day: BusinessDay::from_days(day).expect("day"),
                 opening: Money(fit(opening, "opening", day)?),
                 revenue: Money(fit(rev, "revenue", day)?),
                 expense: Money(fit(exp, "expense", day)?),
@@ -1320,7 +1320,7 @@ fn compare(db: &Db, model: &Model, probe: &Probe, org_ids: &[u64; 6]) -> Result<
                     "org {id} is not registered in the model, db has {o:?}"
                 ));
             }
-            match db.balance(org, BusinessDay(0)) {
+            match db.balance(org, BusinessDay::from_days(0).expect("day")) {
                 Err(Error::UnknownOrg(o)) if o == org => {}
                 other => return Err(format!("balance of unregistered org {id}: {other:?}")),
             }
@@ -1357,9 +1357,16 @@ fn compare(db: &Db, model: &Model, probe: &Probe, org_ids: &[u64; 6]) -> Result<
         // Balance rows over the touched days.
         let touched = model.touched_days(id);
         let probe_day = local_day(probe.from.ts().clamp(MIN_TIMESTAMP, MAX_TIMESTAMP), m.tz);
+        // Days exist from BusinessDay::MIN to BusinessDay::MAX: the windows stop there.
+        let (first, last) = (BusinessDay::MIN.days(), BusinessDay::MAX.days());
         for (lo, hi) in windows(&touched, probe_day) {
+            let (lo, hi) = (lo.max(first), hi.min(last));
             let got = db
-                .balances(org, BusinessDay(lo), BusinessDay(hi))
+                .balances(
+                    org,
+                    BusinessDay::from_days(lo).expect("day"),
+                    BusinessDay::from_days(hi).expect("day"),
+                )
                 .map_err(|e| format!("balances of org {id} {lo}..={hi}: {e}"))?;
             let want = model.balances(id, lo, hi)?;
             if got != want {
@@ -1378,10 +1385,11 @@ fn compare(db: &Db, model: &Model, probe: &Probe, org_ids: &[u64; 6]) -> Result<
         }
         // Single days: a touched one (shifted a little) and the probe day.
         let days: Vec<i32> = touched.iter().copied().collect();
-        let some_day = pick(&days, probe.day_pick).unwrap_or(probe_day) + probe.day_offset;
+        let some_day = (pick(&days, probe.day_pick).unwrap_or(probe_day) + probe.day_offset)
+            .clamp(first, last);
         for day in [some_day, probe_day] {
             let got = db
-                .balance(org, BusinessDay(day))
+                .balance(org, BusinessDay::from_days(day).expect("day"))
                 .map_err(|e| format!("balance of org {id} on {day}: {e}"))?;
             let want = model.balances(id, day, day)?[0];
             if got != want {
@@ -1552,15 +1560,21 @@ proptest! {
 fn model_sanity() {
     // 2024-03-10T04:30:00Z is still March 9 in New York; Chatham is 13:45 ahead in summer.
     assert_eq!(
-        BusinessDay(local_day(1_710_045_000, Tz::America__New_York)).to_string(),
+        BusinessDay::from_days(local_day(1_710_045_000, Tz::America__New_York))
+            .expect("day")
+            .to_string(),
         "2024-03-09"
     );
     assert_eq!(
-        BusinessDay(local_day(1_704_017_700, Tz::Pacific__Chatham)).to_string(),
+        BusinessDay::from_days(local_day(1_704_017_700, Tz::Pacific__Chatham))
+            .expect("day")
+            .to_string(),
         "2024-01-01"
     );
     assert_eq!(
-        BusinessDay(local_day(1_706_725_800, Tz::Asia__Kolkata)).to_string(),
+        BusinessDay::from_days(local_day(1_706_725_800, Tz::Asia__Kolkata))
+            .expect("day")
+            .to_string(),
         "2024-02-01"
     );
     let mut m = Model::default();
@@ -1602,7 +1616,7 @@ fn model_sanity() {
 }
 
 fn ts_of(day: &str, hour: i64) -> i64 {
-    i64::from(BusinessDay::parse(day).unwrap().0) * 86_400 + hour * 3600
+    BusinessDay::parse(day).unwrap().start_utc() + hour * 3600
 }
 
 /// Replays `posts` (UTC day, amount) as expenses of one UTC org, one batch each, then checks
@@ -1690,7 +1704,7 @@ fn balance_rows_on_the_first_supported_business_day() {
     let one = db.balance(OrgId(1), day).unwrap();
     assert_eq!((one.opening, one.closing), (Money(0), Money(5)));
     let rows = db
-        .balances(OrgId(1), BusinessDay(day.0 - 1), day.next())
+        .balances(OrgId(1), day.prev().unwrap(), day.next().unwrap())
         .unwrap();
     let closings: Vec<i64> = rows.iter().map(|b| b.closing.0).collect();
     assert_eq!(closings, vec![0, 5, 5]);
@@ -1739,7 +1753,9 @@ fn overflow_is_judged_on_gross_flows() {
         "{third:?}"
     );
     assert_eq!(
-        db.balance(OrgId(1), BusinessDay::utc(ts)).unwrap().closing,
+        db.balance(OrgId(1), BusinessDay::utc(ts).expect("day"))
+            .unwrap()
+            .closing,
         Money(0)
     );
 }

@@ -105,7 +105,7 @@ impl Model {
 
 fn month_range(month: u32) -> (i64, i64) {
     let start = folio::Month::from_ym(2024, month).unwrap();
-    (start.start_utc(), start.next().start_utc())
+    (start.start_utc(), start.end_utc())
 }
 
 fn load(db: &Db, params: Params) -> (Model, Vec<WorkloadEvent>) {
@@ -113,7 +113,7 @@ fn load(db: &Db, params: Params) -> (Model, Vec<WorkloadEvent>) {
         .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
         .collect();
     db.record(Batch::from(orgs)).unwrap();
-    let events: Vec<WorkloadEvent> = Generator::new(params).collect();
+    let events: Vec<WorkloadEvent> = Generator::new(params).expect("valid parameters").collect();
     for chunk in events.chunks(500) {
         db.record(Batch::from(
             chunk
@@ -155,7 +155,7 @@ fn compare(db: &Db, model: &Model, params: &Params, stage: &str) {
     );
     let view = db.snapshot();
     for kind in 1..=5u8 {
-        for q in instances(kind, params, 200) {
+        for q in instances(kind, params, 200).expect("valid parameters") {
             assert_eq!(
                 answer(&view, &q).unwrap(),
                 model.q(&q),
@@ -304,7 +304,10 @@ fn aggregates_keep_currencies_apart_and_unregistered_orgs_are_errors() {
         Err(folio::Error::UnknownOrg(OrgId(9)))
     ));
     for q in [
-        QueryInstance::Q1 { org: 9, day: day.0 },
+        QueryInstance::Q1 {
+            org: 9,
+            day: day.days(),
+        },
         QueryInstance::Q2 { org: 9, month: 3 },
         QueryInstance::Q3 {
             org: 9,
@@ -319,7 +322,14 @@ fn aggregates_keep_currencies_apart_and_unregistered_orgs_are_errors() {
         );
     }
     assert_eq!(
-        answer(&view, &QueryInstance::Q1 { org: 2, day: day.0 }).unwrap(),
+        answer(
+            &view,
+            &QueryInstance::Q1 {
+                org: 2,
+                day: day.days()
+            }
+        )
+        .unwrap(),
         json!(5_000)
     );
 }

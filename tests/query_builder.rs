@@ -46,7 +46,7 @@ fn fixture() -> &'static Fixture {
             .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
             .collect();
         db.record(Batch::from(orgs)).unwrap();
-        let events: Vec<_> = Generator::new(params).collect();
+        let events: Vec<_> = Generator::new(params).expect("valid parameters").collect();
         for chunk in events.chunks(700) {
             db.record(Batch::from(
                 chunk
@@ -109,8 +109,9 @@ fn matches(q: &Query, r: &Row) -> bool {
     q.tables.kinds().contains(&r.1)
         && q.org.is_none_or(|o| o.0 == r.0)
         && q.time.is_none_or(|(f, t)| (f..t).contains(&r.3))
-        && q.days
-            .is_none_or(|(f, l)| (f.0 as i64..=l.0 as i64).contains(&r.3.div_euclid(86_400)))
+        && q.days.is_none_or(|(f, l)| {
+            (i64::from(f.days())..=i64::from(l.days())).contains(&r.3.div_euclid(86_400))
+        })
         && q.category.is_none_or(|c| c == r.5)
         && q.payment_method.is_none_or(|p| p == r.6)
         && q.status.is_none_or(|s| Some(s) == r.7)
@@ -205,7 +206,7 @@ proptest! {
         let plan = f.db.explain(&q).unwrap();
         if let Some((from, to)) = q.time {
             for p in &plan.partitions {
-                prop_assert!(p.month >= Month::of_utc(from) && p.month <= Month::of_utc(to - 1), "{plan}");
+                prop_assert!(p.month >= Month::of_utc(from).expect("month") && p.month <= Month::of_utc(to - 1).expect("month"), "{plan}");
             }
         }
         prop_assert!(plan.partitions.len() <= plan.partitions_total);
@@ -249,8 +250,8 @@ proptest! {
                     let key = match q.group_by.unwrap() {
                         GroupBy::Category => GroupKey::Category(r.5),
                         GroupBy::PaymentMethod => GroupKey::PaymentMethod(r.6),
-                        GroupBy::Day => GroupKey::Day(BusinessDay(r.3.div_euclid(86_400) as i32)),
-                        GroupBy::Month => GroupKey::Month(Month::of_utc(r.3)),
+                        GroupBy::Day => GroupKey::Day(BusinessDay::from_days(r.3.div_euclid(86_400) as i32).expect("day")),
+                        GroupBy::Month => GroupKey::Month(Month::of_utc(r.3).expect("month")),
                         GroupBy::Nothing => GroupKey::All,
                     };
                     let g = expected.entry(key).or_insert((0, 0, i64::MAX, i64::MIN));

@@ -144,11 +144,11 @@ fn assert_balances_match_entries(db: &Db) {
         let d = days.entry(e.day).or_default();
         match e.kind {
             Kind::Revenue => {
-                d.0 += e.signed_amount().0;
+                d.0 += e.signed_amount().expect("amount").0;
                 d.2 += 1;
             }
             Kind::Expense => {
-                d.1 -= e.signed_amount().0;
+                d.1 -= e.signed_amount().expect("amount").0;
                 d.3 += 1;
             }
         }

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 fn failover_takes_a_stalled_or_failing_replica_out_and_back() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1"));
-    let r2 = Arc::new(db.replica("r2"));
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
+    let r2 = Arc::new(db.replica("r2").expect("replica"));
     let pool = fast_pool(db.clone(), vec![r1.clone(), r2.clone()]);
 
     // A stalled replica falls behind and leaves the rotation within the health interval.
@@ -71,12 +71,13 @@ fn failover_takes_a_stalled_or_failing_replica_out_and_back() {
 fn read_your_writes_through_a_stalled_replica_falls_back_to_the_primary() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1"));
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
     let pool = ReadPool::new(
         db.clone(),
         vec![r1.clone()],
         PoolOptions::default().balancing(Balancing::LeastLag),
-    );
+    )
+    .expect("pool");
     r1.inject_stall(true);
     let lsn = db.record(batch(1).0).unwrap();
     let read = pool
@@ -99,8 +100,12 @@ fn flow_control_holds_the_primary_for_a_slow_replica_but_never_for_a_stalled_one
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
     let bound = Duration::from_millis(5);
-    let gated = db.replica_with("gated", ReplicaOptions::default().flow_control(Some(bound)));
-    let free = db.replica_with("free", ReplicaOptions::default().flow_control(None));
+    let gated = db
+        .replica_with("gated", ReplicaOptions::default().flow_control(Some(bound)))
+        .expect("replica");
+    let free = db
+        .replica_with("free", ReplicaOptions::default().flow_control(None))
+        .expect("replica");
     let mut model = Model::new();
     let mut n = 0u64;
     let mut write = |count: u64, model: &mut Model| {
@@ -153,8 +158,8 @@ fn flow_control_holds_the_primary_for_a_slow_replica_but_never_for_a_stalled_one
 fn a_read_skips_a_replica_that_is_applying() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let busy = Arc::new(db.replica("busy"));
-    let idle = Arc::new(db.replica("idle"));
+    let busy = Arc::new(db.replica("busy").expect("replica"));
+    let idle = Arc::new(db.replica("idle").expect("replica"));
     let lsn = db.record(batch(0).0).unwrap();
     assert!(busy.wait_for(lsn, Duration::from_secs(5)));
     assert!(idle.wait_for(lsn, Duration::from_secs(5)));
@@ -184,7 +189,8 @@ fn a_read_skips_a_replica_that_is_applying() {
         db.clone(),
         vec![busy.clone(), idle.clone()],
         PoolOptions::default().affinity_reads(1),
-    );
+    )
+    .expect("pool");
     let lsn = db.record(batch(1).0).unwrap();
     assert!(idle.wait_for(lsn, Duration::from_secs(5)));
     mid_apply(&busy);
@@ -212,6 +218,7 @@ fn a_read_skips_a_replica_that_is_applying() {
             vec![busy.clone()],
             PoolOptions::default().spill_to_primary(spill_to_primary),
         )
+        .expect("pool")
     };
     let spilling = only_busy(true);
     let lsn = db.record(batch(2).0).unwrap();
@@ -250,8 +257,8 @@ fn a_read_skips_a_replica_that_is_applying() {
 fn reads_by_org_stay_on_one_replica_per_org_and_fail_over() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1"));
-    let r2 = Arc::new(db.replica("r2"));
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
+    let r2 = Arc::new(db.replica("r2").expect("replica"));
     let pool = fast_pool(db.clone(), vec![r1.clone(), r2.clone()]);
     for n in 0..50 {
         db.record(batch(n).0).unwrap();

@@ -46,7 +46,7 @@ fn snapshots_stay_pinned_while_writers_go_on() {
 fn replicas_converge_and_never_show_half_a_batch() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let replica = db.replica("r1");
+    let replica = db.replica("r1").expect("replica");
     let model = Arc::new(parking_lot::Mutex::new(Model::new()));
     let done = Arc::new(AtomicBool::new(false));
     let w = writer(db.clone(), model.clone(), 0..300, done.clone());
@@ -73,12 +73,13 @@ fn replicas_converge_and_never_show_half_a_batch() {
 fn consistency_levels_route_reads() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1"));
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
     let pool = ReadPool::new(
         db.clone(),
         vec![r1.clone()],
         PoolOptions::default().balancing(Balancing::LeastLag),
-    );
+    )
+    .expect("pool");
     // Read-your-writes: a replica that has (or reaches) the LSN serves it (through a stalled
     // replica: tests/replica_faults.rs).
     let lsn = db.record(batch(1).0).unwrap();
@@ -110,7 +111,8 @@ fn consistency_levels_route_reads() {
             .min_handles(1)
             .max_handles(2)
             .acquire_timeout(Duration::from_millis(20)),
-    );
+    )
+    .expect("pool");
     let a = small.read(Consistency::Any).unwrap();
     let b = small.read(Consistency::Any).unwrap();
     assert!(matches!(
@@ -376,8 +378,8 @@ fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
 fn pool_reads_per_call_see_whole_batches_under_a_writer() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1"));
-    let r2 = Arc::new(db.replica("r2"));
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
+    let r2 = Arc::new(db.replica("r2").expect("replica"));
     let pool = fast_pool(db.clone(), vec![r1, r2]);
     let model = Arc::new(parking_lot::Mutex::new(Model::new()));
     let done = Arc::new(AtomicBool::new(false));
@@ -443,13 +445,14 @@ fn within<T: Send + 'static>(
 fn a_second_read_while_holding_a_replica_read_does_not_deadlock() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let replica = Arc::new(db.replica("r1"));
+    let replica = Arc::new(db.replica("r1").expect("replica"));
     // One replica and no spilling: a pool read goes to it and waits for it when it is busy.
     let pool = ReadPool::new(
         db.clone(),
         vec![replica.clone()],
         PoolOptions::default().spill_to_primary(false),
-    );
+    )
+    .expect("pool");
     let day = BusinessDay::parse("2024-03-31").unwrap();
     let (held, lsn, applied, second, third, pooled) = within(
         Duration::from_secs(20),
@@ -485,7 +488,7 @@ fn a_second_read_while_holding_a_replica_read_does_not_deadlock() {
 fn nested_replica_reads_under_a_writer_never_hang() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let replica = Arc::new(db.replica("r1"));
+    let replica = Arc::new(db.replica("r1").expect("replica"));
     let done = Arc::new(AtomicBool::new(false));
     let writer = {
         let (db, done) = (db.clone(), done.clone());

@@ -44,7 +44,7 @@ fn default_jsonl_stream_has_the_reference_fnv1a_hash() {
     let mut line = Vec::with_capacity(256);
     let mut hash = 0xcbf2_9ce4_8422_2325;
     let mut count = 0u64;
-    for event in Generator::new(Params::default()) {
+    for event in Generator::new(Params::default()).expect("valid parameters") {
         line.clear();
         event.write_jsonl(&mut line);
         hash = fnv1a(hash, &line);
@@ -57,6 +57,7 @@ fn default_jsonl_stream_has_the_reference_fnv1a_hash() {
 #[test]
 fn first_three_events_are_the_documented_sample() {
     let lines: Vec<String> = Generator::new(Params::default())
+        .expect("valid parameters")
         .take(3)
         .map(|e| jsonl(&e))
         .collect();
@@ -69,7 +70,7 @@ fn first_three_events_are_the_documented_sample() {
 fn default_stream_matches_the_documented_facts() {
     let mut per_org = vec![0u64; 10_001];
     let (mut revenue, mut expense, mut pending) = (0u64, 0u64, 0u64);
-    for event in Generator::new(Params::default()) {
+    for event in Generator::new(Params::default()).expect("valid parameters") {
         per_org[usize::try_from(event.org_id).expect("small org id")] += 1;
         match event.kind {
             Kind::Revenue => revenue += 1,
@@ -92,7 +93,10 @@ fn default_stream_matches_the_documented_facts() {
 
 #[test]
 fn jsonl_round_trips_the_first_10000_events() {
-    for event in Generator::new(Params::default()).take(10_000) {
+    for event in Generator::new(Params::default())
+        .expect("valid parameters")
+        .take(10_000)
+    {
         let line = jsonl(&event);
         assert_eq!(parse_jsonl_line(&line).expect(&line), event);
         assert_eq!(parse_jsonl_line(line.trim_end()).expect(&line), event);
@@ -101,7 +105,10 @@ fn jsonl_round_trips_the_first_10000_events() {
 
 #[test]
 fn csv_round_trips_the_first_10000_events() {
-    for event in Generator::new(Params::default()).take(10_000) {
+    for event in Generator::new(Params::default())
+        .expect("valid parameters")
+        .take(10_000)
+    {
         let line = csv(&event);
         assert_eq!(parse_csv_line(&line).expect(&line), event);
         assert_eq!(parse_csv_line(line.trim_end()).expect(&line), event);
@@ -115,6 +122,7 @@ fn csv_form_has_header_and_empty_revenue_status() {
         "entry_id,org_id,kind,occurred_at,amount,category,payment_method,status"
     );
     let lines: Vec<String> = Generator::new(Params::default())
+        .expect("valid parameters")
         .take(2)
         .map(|e| csv(&e))
         .collect();
@@ -149,7 +157,10 @@ fn input_format_is_detected_by_extension() {
     );
     assert_eq!(InputFormat::detect(Path::new("events")), InputFormat::Jsonl);
     assert_eq!(InputFormat::Csv.header(), Some(CSV_HEADER));
-    let event = Generator::new(Params::default()).next().expect("one event");
+    let event = Generator::new(Params::default())
+        .expect("valid parameters")
+        .next()
+        .expect("one event");
     for format in [InputFormat::Jsonl, InputFormat::Csv] {
         let mut out = Vec::new();
         format.write_event(&event, &mut out);
@@ -460,7 +471,7 @@ fn query_lines_round_trip_and_match_the_documented_form() {
     }
     let params = Params::default();
     for kind in 1..=5 {
-        for q in instances(kind, &params, 200) {
+        for q in instances(kind, &params, 200).expect("valid parameters") {
             let line = q.to_json_line();
             assert_eq!(QueryInstance::parse_json_line(&line).expect(&line), q);
         }
@@ -476,19 +487,25 @@ fn query_lines_round_trip_and_match_the_documented_form() {
 fn query_streams_are_independent_per_kind_and_seed() {
     let params = Params::default();
     assert_eq!(
-        instances(1, &params, 50)[..10],
-        instances(1, &params, 10)[..]
+        instances(1, &params, 50).expect("valid parameters")[..10],
+        instances(1, &params, 10).expect("valid parameters")[..]
     );
     let other_seed = Params {
         seed: params.seed + 1,
         ..params
     };
-    assert_ne!(instances(2, &params, 20), instances(2, &other_seed, 20));
+    assert_ne!(
+        instances(2, &params, 20).expect("valid parameters"),
+        instances(2, &other_seed, 20).expect("valid parameters")
+    );
     let wrapping = Params {
         seed: u64::MAX,
         ..params
     };
-    assert_eq!(instances(3, &wrapping, 5).len(), 5);
+    assert_eq!(
+        instances(3, &wrapping, 5).expect("valid parameters").len(),
+        5
+    );
 }
 
 #[test]

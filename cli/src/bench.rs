@@ -89,7 +89,7 @@ pub struct QueryTiming {
 /// Times the first `count` instances of query kind `kind`, one consistent view per query.
 fn time_queries(db: &Db, params: &Params, kind: u8, count: usize) -> Result<QueryTiming> {
     let mut times = Vec::with_capacity(count);
-    for q in instances(kind, params, count) {
+    for q in instances(kind, params, count)? {
         let t = Instant::now();
         let view = db.snapshot();
         let answer = folio_workload::run::execute(&view, &q)?;
@@ -122,10 +122,12 @@ pub fn dir_bytes(dir: &Path) -> u64 {
         .sum()
 }
 
-fn batches(params: &Params, batch: usize) -> Vec<Batch> {
-    let mut out = Vec::with_capacity(params.events as usize / batch.max(1) + 1);
+fn batches(params: &Params, batch: usize) -> Result<Vec<Batch>> {
+    // A capacity hint only: the events are generated (and counted) below.
+    let hint = usize::try_from(params.events / batch.max(1) as u64).unwrap_or(usize::MAX);
+    let mut out = Vec::with_capacity(hint.min(1 << 20));
     let mut ops = Vec::with_capacity(batch);
-    for event in Generator::new(*params) {
+    for event in Generator::new(*params)? {
         ops.push(Op::Post(entry_of(&event)));
         if ops.len() == batch {
             out.push(Batch::from(std::mem::replace(
@@ -137,7 +139,7 @@ fn batches(params: &Params, batch: usize) -> Vec<Batch> {
     if !ops.is_empty() {
         out.push(Batch::from(ops));
     }
-    out
+    Ok(out)
 }
 
 /// The nearest-rank percentile `p` of sorted values (0 when there are none).
@@ -191,7 +193,7 @@ fn run_in(
     }
     db.checkpoint()?;
     let work = crossbeam::queue::SegQueue::new();
-    for b in batches(&config.params, config.batch) {
+    for b in batches(&config.params, config.batch)? {
         work.push(b);
     }
     let acked = AtomicUsize::new(0);
@@ -216,11 +218,11 @@ fn run_in(
     let db = Db::open_with(dir, options)?;
     let reopen_seconds = reopen.elapsed().as_secs_f64();
     let mut reads = Vec::with_capacity(config.reads);
-    for q in instances(1, &config.params, config.reads) {
+    for q in instances(1, &config.params, config.reads)? {
         if let QueryInstance::Q1 { org, day } = q {
             let t = Instant::now();
             let view = db.snapshot();
-            let (closing, _) = view.closing_with_cost(OrgId(org), BusinessDay(day))?;
+            let (closing, _) = view.closing_with_cost(OrgId(org), BusinessDay::from_days(day)?)?;
             drop(view);
             reads.push(t.elapsed().as_secs_f64() * 1e6);
             std::hint::black_box(closing);
@@ -408,17 +410,17 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
         let nodes: Vec<Arc<folio::Replica>> = (1..=replicas)
             .map(|i| {
                 let options = folio::ReplicaOptions::default().flow_control(flow_control);
-                Arc::new(db.replica_with(&format!("r{i}"), options))
+                db.replica_with(&format!("r{i}"), options).map(Arc::new)
             })
-            .collect();
+            .collect::<folio::Result<_>>()?;
         let options = PoolOptions::default().spill_to_primary(spill_to_primary);
-        let pool = ReadPool::new(db.clone(), nodes.clone(), options);
+        let pool = ReadPool::new(db.clone(), nodes.clone(), options)?;
         // Held back for the whole run, then released: its catch-up measures how fast a replica
         // applies the log when it has the machine to itself.
-        let catch_up = db.replica("catch-up");
+        let catch_up = db.replica("catch-up")?;
         catch_up.pause();
         let idle = time_snapshots(&db, 200_000);
-        let mut work = batches(params, batch);
+        let mut work = batches(params, batch)?;
         let second = work.split_off(work.len() / 2);
         let lag_events: usize = work.iter().map(|b| b.ops.len()).sum();
         let replayed = lag_events + second.iter().map(|b| b.ops.len()).sum::<usize>();

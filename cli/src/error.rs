@@ -51,5 +51,11 @@ impl From<folio_workload::Error> for Error {
     }
 }
 
+impl From<folio_workload::ParamsError> for Error {
+    fn from(e: folio_workload::ParamsError) -> Error {
+        Error::InvalidArgument(e.to_string())
+    }
+}
+
 /// The result of the command's operations.
 pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -17,10 +17,10 @@ use folio::codec::frame::{decode_frame, encode_frame, frame_len};
 use folio::codec::record::{self, EntryRecord, IndexRecord, LogBatch, LogOp, OrgRecord, PayRecord};
 use folio::store::meta::Meta;
 use folio::wal::segment::{SegmentHeader, SEGMENT_HEADER_BYTES};
-use folio::workload::{instances, Generator, Params, CSV_HEADER};
 use folio::{Db, Options};
 use folio_fuzz::checkpoint::{StoreSlot, TEMPLATE_SHARDS};
 use folio_fuzz::model::tag;
+use folio_workload::{instances, Generator, Params, CSV_HEADER};
 use std::path::PathBuf;
 
 fn main() {
@@ -264,7 +264,10 @@ fn ingest_line() -> Seeds {
         orgs: 100,
         events: 1_000,
     };
-    let events: Vec<_> = Generator::new(params).take(64).collect();
+    let events: Vec<_> = Generator::new(params)
+        .expect("valid parameters")
+        .take(64)
+        .collect();
     let revenue = events
         .iter()
         .find(|e| e.status.is_none())
@@ -273,7 +276,7 @@ fn ingest_line() -> Seeds {
         .iter()
         .find(|e| e.status.is_some())
         .expect("an expense");
-    let line = |write: fn(&folio::workload::WorkloadEvent, &mut Vec<u8>), e| {
+    let line = |write: fn(&folio_workload::WorkloadEvent, &mut Vec<u8>), e| {
         let mut out = Vec::new();
         write(e, &mut out);
         out
@@ -281,19 +284,19 @@ fn ingest_line() -> Seeds {
     let mut seeds = vec![
         seed(
             "jsonl-revenue",
-            line(folio::workload::WorkloadEvent::write_jsonl, revenue),
+            line(folio_workload::WorkloadEvent::write_jsonl, revenue),
         ),
         seed(
             "jsonl-expense",
-            line(folio::workload::WorkloadEvent::write_jsonl, expense),
+            line(folio_workload::WorkloadEvent::write_jsonl, expense),
         ),
         seed(
             "csv-revenue",
-            line(folio::workload::WorkloadEvent::write_csv, revenue),
+            line(folio_workload::WorkloadEvent::write_csv, revenue),
         ),
         seed(
             "csv-expense",
-            line(folio::workload::WorkloadEvent::write_csv, expense),
+            line(folio_workload::WorkloadEvent::write_csv, expense),
         ),
         seed("csv-header", CSV_HEADER),
         seed(
@@ -302,7 +305,10 @@ fn ingest_line() -> Seeds {
         ),
     ];
     for kind in 1..=5u8 {
-        if let Some(q) = instances(kind, &params, 1).first() {
+        if let Some(q) = instances(kind, &params, 1)
+            .expect("valid parameters")
+            .first()
+        {
             seeds.push(seed(&format!("query-q{kind}"), q.to_json_line()));
         }
     }
@@ -314,14 +320,11 @@ fn ingest_line() -> Seeds {
 /// Every packed value of a populated database (as a checkpoint writes them): (tree, key, value).
 fn packed_values() -> Vec<(String, Vec<u8>, Vec<u8>)> {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let options = Options {
-        shards: TEMPLATE_SHARDS,
-        ..Options::default()
-    };
+    let options = Options::default().shards(TEMPLATE_SHARDS);
     let db = Db::open_with(tmp.path().join("db"), options).expect("open");
     folio_fuzz::checkpoint::populate(&db).expect("populate");
     let snapshot = db.snapshot();
-    let state = snapshot.state();
+    let state = snapshot.internal_state();
     let mut values = state.pack(&state.all_keys()).values;
     values.sort();
     values
@@ -353,10 +356,7 @@ fn store_value() -> Seeds {
 
 fn checkpoint_files() -> (Vec<u8>, Vec<u8>) {
     let tmp = tempfile::tempdir().expect("tempdir");
-    let options = Options {
-        shards: TEMPLATE_SHARDS,
-        ..Options::default()
-    };
+    let options = Options::default().shards(TEMPLATE_SHARDS);
     let db = Db::open_with(tmp.path().join("db"), options).expect("open");
     folio_fuzz::checkpoint::populate(&db).expect("populate");
     let out = tmp.path().join("ckpt");

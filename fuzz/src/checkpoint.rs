@@ -210,7 +210,9 @@ fn open_and_read(dir: &Path) {
     let Ok(db) = opened else { return };
     let _ = db.is_replica();
     for org in db.snapshot().orgs() {
-        let _ = db.balance(org.id, BusinessDay(19_723));
+        if let Ok(day) = BusinessDay::from_days(19_723) {
+            let _ = db.balance(org.id, day);
+        }
         let _ = db.entries(org.id, folio::MIN_TIMESTAMP, i64::MAX);
     }
     let _ = db.indexes();
@@ -366,7 +368,7 @@ impl StoreSlot {
 
     /// (tree, key) of a slot; `None` for [`StoreSlot::LSN_ONLY`].
     pub fn location(slot: u8) -> Option<(String, Vec<u8>)> {
-        let jan = folio::Month::from_ym(2024, 1).map_or(0, |m| m.0);
+        let jan = folio::Month::from_ym(2024, 1).map_or(0, |m| m.index());
         let shard = folio::state::balance::shard_of(OrgId(1), TEMPLATE_SHARDS);
         Some(match slot & 7 {
             0 => ("orgs".into(), 0u64.to_be_bytes().to_vec()),

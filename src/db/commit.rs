@@ -253,7 +253,7 @@ fn replicate(
         return Err(Error::Poisoned(reason));
     }
     let next = writer.next_lsn();
-    if let Some(junction) = frames.iter().find(|f| f.lsn + 1 == next) {
+    if let Some(junction) = frames.iter().find(|f| f.lsn.checked_add(1) == Some(next)) {
         if junction.crc != writer.last_crc() {
             return Err(ReplicaError::Diverged {
                 file: junction.file.clone(),

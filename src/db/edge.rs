@@ -340,12 +340,13 @@ impl Db {
     /// Starts an in-process replica from a snapshot of this database; it tails this database's
     /// log from there, under the default flow control (`ReplicaOptions::default()`: the primary
     /// delays a group commit while the replica trails by more than 3 ms and is applying).
-    pub fn replica(&self, name: &str) -> Replica {
+    /// `Error::Thread` if the system refuses the replica's applier thread.
+    pub fn replica(&self, name: &str) -> Result<Replica> {
         self.replica_with(name, ReplicaOptions::default())
     }
 
     /// [`Db::replica`] with options (e.g. flow control).
-    pub fn replica_with(&self, name: &str, options: ReplicaOptions) -> Replica {
+    pub fn replica_with(&self, name: &str, options: ReplicaOptions) -> Result<Replica> {
         let (state, entries, crc) = {
             let current = self.shared.state.read();
             let entries = current.applier.entries.clone();
@@ -485,8 +486,8 @@ mod tests {
         let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         assert_eq!(progress.followers.load(Ordering::Relaxed), 0);
         assert_eq!(progress.primary_may_split(), cores >= 2);
-        let r1 = db.replica("r1");
-        let r2 = db.replica("r2");
+        let r1 = db.replica("r1").expect("replica");
+        let r2 = db.replica("r2").expect("replica");
         assert_eq!(progress.followers.load(Ordering::Relaxed), 2);
         assert_eq!(progress.primary_may_split(), cores >= 6);
         r1.stop();

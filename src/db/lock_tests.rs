@@ -261,7 +261,7 @@ fn a_slow_checkpoint_is_reported_with_its_lsn_keys_and_steps() {
 fn a_commit_completes_while_balances_over_a_range_are_read() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = open(&tmp);
-    let (first, last) = (BusinessDay(19_723), BusinessDay(19_723 + 365));
+    let (first, last) = (BusinessDay::from_days(19_723).expect("day"), BusinessDay::from_days(19_723 + 365).expect("day"));
     let (rows, meanwhile) =
         commit_during(&db, Point::Scan, 100, || db.balances(OrgId(1), first, last));
     assert_committed_meanwhile(meanwhile, Lsn(RECORDED + 1));
@@ -332,7 +332,7 @@ fn pooled_scans_let_the_primary_commit_and_a_replica_apply() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let db = open(&tmp);
     let query = Query::revenues().org(OrgId(1)).limit(1_000);
-    let primary_only = ReadPool::new(db.clone(), Vec::new(), PoolOptions::default());
+    let primary_only = ReadPool::new(db.clone(), Vec::new(), PoolOptions::default()).expect("pool");
     let (output, meanwhile) = commit_during(&db, Point::Scan, 100, || {
         primary_only.read(Consistency::Latest)?.query(&query)
     });
@@ -340,10 +340,13 @@ fn pooled_scans_let_the_primary_commit_and_a_replica_apply() {
     assert_eq!(rows(output.expect("query")), RECORDED as usize);
     drop(primary_only);
 
-    let replica = Arc::new(db.replica_with("r1", ReplicaOptions { flow_control: None }));
+    let replica = Arc::new(
+        db.replica_with("r1", ReplicaOptions::default().flow_control(None))
+            .expect("replica"),
+    );
     let before = db.visible_lsn();
     assert!(replica.wait_for(before, BLOCKED), "the replica catches up");
-    let pool = ReadPool::new(db.clone(), vec![replica.clone()], PoolOptions::default());
+    let pool = ReadPool::new(db.clone(), vec![replica.clone()], PoolOptions::default()).expect("pool");
     let applied: Arc<Mutex<Option<bool>>> = Arc::default();
     let hook = {
         let (db, replica, applied) = (db.clone(), replica.clone(), applied.clone());

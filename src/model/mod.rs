@@ -8,6 +8,7 @@ mod ids;
 mod money;
 mod org;
 
+pub(crate) use calendar::out_of_range_text;
 pub use calendar::{BusinessDay, Month, Timestamp, MAX_TIMESTAMP, MIN_TIMESTAMP};
 pub use currency::{Currency, MoneyIn};
 pub use entry::{Batch, Entry, Op, PayExpense, Reversal};

@@ -59,7 +59,7 @@ impl BalanceQuery {
                 "day range {from}..={to} is inverted"
             )));
         }
-        if to.0 - from.0 >= MAX_RANGE_DAYS {
+        if from.days_until(to) >= MAX_RANGE_DAYS {
             return Err(Error::InvalidArgument(format!(
                 "day range over {MAX_RANGE_DAYS} days"
             )));
@@ -76,7 +76,8 @@ impl BalanceQuery {
 
 impl State {
     pub fn plan_balances(&self, q: &BalanceQuery) -> BalancePlan {
-        let days = (q.days.1 .0 - q.days.0 .0 + 1).max(0) as u64;
+        // Days of the range (0 when inverted); day numbers are bounded, so this is exact.
+        let days = u64::try_from(i64::from(q.days.0.days_until(q.days.1)) + 1).unwrap_or(0);
         match q.org {
             Some(org) => BalancePlan {
                 shards: vec![shard_of(org, self.shards)],
@@ -86,7 +87,7 @@ impl State {
             None => BalancePlan {
                 shards: (0..self.shards as usize).collect(),
                 shards_total: self.shards as usize,
-                estimated_rows: days * self.orgs.len() as u64,
+                estimated_rows: days.saturating_mul(self.orgs.len() as u64),
             },
         }
     }
@@ -105,7 +106,7 @@ impl State {
         let mut out = Vec::new();
         for org in orgs {
             for row in self.balances(org, q.days.0, q.days.1)? {
-                if q.active_only && row.revenue_count + row.expense_count == 0 {
+                if q.active_only && row.revenue_count == 0 && row.expense_count == 0 {
                     continue;
                 }
                 out.push(row);

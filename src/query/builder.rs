@@ -260,8 +260,8 @@ impl Query {
         option(self.org.map(|o| o.0 as i64));
         option(self.time.map(|t| t.0));
         option(self.time.map(|t| t.1));
-        option(self.days.map(|d| i64::from(d.0 .0)));
-        option(self.days.map(|d| i64::from(d.1 .0)));
+        option(self.days.map(|d| i64::from(d.0.days())));
+        option(self.days.map(|d| i64::from(d.1.days())));
         option(self.category.map(|c| i64::from(c.code())));
         option(self.payment_method.map(|p| i64::from(p.code())));
         option(self.status.map(|s| i64::from(s.code())));

@@ -63,7 +63,7 @@ impl Value {
                 Value::PaymentMethod(PaymentMethod::from_code(u8::try_from(raw).ok()?)?)
             }
             Column::Status => Value::Status(ExpenseStatus::from_code(u8::try_from(raw).ok()?)),
-            Column::Day => Value::Day(BusinessDay(i32::try_from(raw).ok()?)),
+            Column::Day => Value::Day(BusinessDay::from_days(i32::try_from(raw).ok()?).ok()?),
         })
     }
 }
@@ -148,7 +148,7 @@ impl Candidate<'_> {
         if let Some((first, last)) = q.days {
             if !self
                 .get(Column::Day)
-                .is_some_and(|d| (first.0 as i64..=last.0 as i64).contains(&d))
+                .is_some_and(|d| (i64::from(first.days())..=i64::from(last.days())).contains(&d))
             {
                 return false;
             }
@@ -375,18 +375,20 @@ impl State {
             let key = match by {
                 GroupBy::Category => GroupKey::Category(
                     c.get(Column::Category)
-                        .and_then(|v| Category::from_code(v as u8))
+                        .and_then(|v| Category::from_code(u8::try_from(v).ok()?))
                         .ok_or_else(missing)?,
                 ),
                 GroupBy::PaymentMethod => GroupKey::PaymentMethod(
                     c.get(Column::PaymentMethod)
-                        .and_then(|v| PaymentMethod::from_code(v as u8))
+                        .and_then(|v| PaymentMethod::from_code(u8::try_from(v).ok()?))
                         .ok_or_else(missing)?,
                 ),
-                GroupBy::Day => {
-                    GroupKey::Day(BusinessDay(c.get(Column::Day).ok_or_else(missing)? as i32))
-                }
-                GroupBy::Month => GroupKey::Month(Month::of_utc(c.at)),
+                GroupBy::Day => GroupKey::Day(
+                    c.get(Column::Day)
+                        .and_then(|v| BusinessDay::from_days(i32::try_from(v).ok()?).ok())
+                        .ok_or_else(missing)?,
+                ),
+                GroupBy::Month => GroupKey::Month(Month::of_utc(c.at)?),
                 GroupBy::Nothing => GroupKey::All,
             };
             let currency = match last {

@@ -3,7 +3,7 @@
 //! covering preferred). `explain` returns the plan without running it.
 
 use super::builder::{GroupBy, Query};
-use crate::model::{Kind, Month};
+use crate::model::{BusinessDay, Kind, Month};
 use crate::state::index::{Column, IndexDef, Predicate};
 use crate::state::ledger::{OrgMonthLedger, PartitionId};
 use crate::state::State;
@@ -161,20 +161,24 @@ fn choose(state: &State, kind: Kind, query: &Query) -> Access {
 }
 
 /// UTC months a query's time and day filters can touch (business days lie within a day of UTC).
+/// An empty or inverted range gives `lo > hi`.
 fn month_bounds(query: &Query) -> (Month, Month) {
-    let mut lo = Month(i32::MIN);
-    let mut hi = Month(i32::MAX);
+    let mut lo = Month::MIN;
+    let mut hi = Month::MAX;
     if let Some((from, to)) = query.time {
-        let from = from.max(crate::model::MIN_TIMESTAMP);
-        let to = to.min(crate::model::MAX_TIMESTAMP + 1).max(from + 1);
-        lo = lo.max(Month::of_utc(from));
-        hi = hi.min(Month::of_utc(to - 1));
+        if to <= from {
+            return (Month::MAX, Month::MIN);
+        }
+        // `from <= occurred_at < to`, and `to > from` so `to - 1` cannot overflow.
+        lo = lo.max(Month::of_utc_clamped(from));
+        hi = hi.min(Month::of_utc_clamped(to - 1));
     }
     if let Some((first, last)) = query.days {
-        let first = (first.0 as i64 - 1).max(crate::model::MIN_TIMESTAMP / 86_400);
-        let last = (last.0 as i64 + 1).min(crate::model::MAX_TIMESTAMP / 86_400);
-        lo = lo.max(Month::of_utc(first * 86_400));
-        hi = hi.min(Month::of_utc(last * 86_400));
+        let bound = |day: BusinessDay, days: i64, month: Month| {
+            day.checked_add_days(days).map_or(month, |d| d.month())
+        };
+        lo = lo.max(bound(first, -1, Month::MIN));
+        hi = hi.min(bound(last, 1, Month::MAX));
     }
     (lo, hi)
 }
@@ -192,10 +196,10 @@ impl State {
         for &kind in query.tables.kinds() {
             let all = PartitionId {
                 kind,
-                month: Month(i32::MIN),
+                month: Month::MIN,
             }..=PartitionId {
                 kind,
-                month: Month(i32::MAX),
+                month: Month::MAX,
             };
             total += self.ledgers.range(all).count();
             let table_access = if query.org.is_some() {

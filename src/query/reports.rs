@@ -181,10 +181,8 @@ impl State {
     /// Q2 plus the month's daily closing balances (business days of the org's time zone).
     pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
         let (revenue, expense, net) = self.month_totals(org, month)?;
-        let first = month.first_day();
-        let last = BusinessDay(month.next().first_day().0 - 1);
         let daily_closing = self
-            .balances(org, first, last)?
+            .balances(org, month.first_day(), month.last_day())?
             .into_iter()
             .map(|b| (b.day, b.closing))
             .collect();
@@ -221,12 +219,13 @@ impl State {
         let mut out: Vec<LedgerLine> = Vec::with_capacity(2 * limit);
         if to > from {
             for kind in [Kind::Revenue, Kind::Expense] {
+                // Clamped to the supported range, and `to > from`: both are months.
                 let range = PartitionId {
                     kind,
-                    month: Month::of_utc(from),
+                    month: Month::of_utc(from)?,
                 }..=PartitionId {
                     kind,
-                    month: Month::of_utc(to - 1),
+                    month: Month::of_utc(to - 1)?,
                 };
                 let mut taken = 0;
                 'partitions: for (_, bucket) in self.ledgers.range(range).rev() {
@@ -260,10 +259,10 @@ impl State {
         let mut out = Vec::with_capacity(limit.min(1024));
         let range = PartitionId {
             kind: Kind::Expense,
-            month: Month(i32::MIN),
+            month: Month::MIN,
         }..=PartitionId {
             kind: Kind::Expense,
-            month: Month(i32::MAX),
+            month: Month::MAX,
         };
         for (_, bucket) in self.ledgers.range(range) {
             let Some(ledger) = bucket.orgs.get(&org) else {
@@ -274,8 +273,10 @@ impl State {
                     // Covered: the index includes amount and category.
                     for run in ledger.indexes[slot].runs.values() {
                         for item in run {
-                            let category =
-                                Category::from_code(item.include[1] as u8).ok_or_else(|| {
+                            let category = u8::try_from(item.include[1])
+                                .ok()
+                                .and_then(Category::from_code)
+                                .ok_or_else(|| {
                                     Error::InvalidArgument("bad category code in index".into())
                                 })?;
                             out.push(PendingLine {
@@ -388,16 +389,16 @@ impl State {
     /// net by payment method.
     pub fn daily_report(&self, org: OrgId, day: BusinessDay) -> Result<DailyReport> {
         let balance = self.balance(org, day)?;
-        // A business day lies within a day of its UTC date whatever the time zone.
-        let start = day.0 as i64 * 86_400;
+        // A business day lies within a day of its UTC date whatever the time zone. (The day's
+        // timestamp is within ±3.2e11: these sums cannot overflow.)
+        let start = day.start_utc();
         let entries = self.entries(org, start - 2 * 86_400, start + 3 * 86_400)?;
         let (mut revenue, mut expense) = (BTreeMap::new(), BTreeMap::new());
         let mut methods: BTreeMap<&'static str, (PaymentMethod, i64, u64)> = BTreeMap::new();
         for e in entries.iter().filter(|e| e.day == day) {
-            let signed = if e.reverses.is_some() {
-                -e.amount.0
-            } else {
-                e.amount.0
+            let signed = match e.reverses {
+                Some(_) => e.amount.checked_neg().ok_or_else(overflow)?.0,
+                None => e.amount.0,
             };
             let net = match e.kind {
                 Kind::Revenue => {
@@ -406,7 +407,7 @@ impl State {
                 }
                 Kind::Expense => {
                     add(&mut expense, e.category, signed)?;
-                    -signed
+                    signed.checked_neg().ok_or_else(overflow)?
                 }
             };
             let m = methods

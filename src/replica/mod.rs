@@ -258,7 +258,13 @@ impl ReplicaInner {
             return;
         };
         let started = Instant::now();
-        let give_up = started + bound * FLOW_WAIT_FACTOR;
+        // A bound too long to add up never holds the primary back.
+        let Some(patience) = bound.checked_mul(FLOW_WAIT_FACTOR) else {
+            return;
+        };
+        let Some(give_up) = started.checked_add(patience) else {
+            return;
+        };
         let mut waited = false;
         loop {
             if self.stop.load(Ordering::Relaxed)
@@ -274,9 +280,7 @@ impl ReplicaInner {
             }
             let now = Instant::now();
             // Not applying (source errors, a long copy): flow control does not hold the primary.
-            if now >= give_up
-                || self.health.lock().last_progress.elapsed() > bound * FLOW_WAIT_FACTOR
-            {
+            if now >= give_up || self.health.lock().last_progress.elapsed() > patience {
                 break;
             }
             let (lock, cv) = &self.applied_cv;
@@ -341,7 +345,7 @@ impl Replica {
         follower: LogFollower,
         source: Arc<Progress>,
         options: ReplicaOptions,
-    ) -> Replica {
+    ) -> Result<Replica> {
         debug_assert_eq!(follower.next_lsn(), state.lsn.0 + 1);
         let lsn = state.lsn.0;
         let inner = Arc::new(ReplicaInner {
@@ -368,16 +372,23 @@ impl Replica {
             inner.source.gated.lock().push(Arc::downgrade(&inner));
         }
         inner.source.followers.fetch_add(1, Ordering::Relaxed);
-        let thread = {
+        let name = format!("folio-replica-{}", inner.name);
+        let spawned = {
             let inner = inner.clone();
             std::thread::Builder::new()
-                .name(format!("folio-replica-{}", inner.name))
+                .name(name.clone())
                 .spawn(move || run(inner, follower, entries))
-                .expect("spawn replica thread")
         };
-        Replica {
-            inner,
-            thread: Mutex::new(Some(thread)),
+        match spawned {
+            Ok(thread) => Ok(Replica {
+                inner,
+                thread: Mutex::new(Some(thread)),
+            }),
+            Err(source) => {
+                // Not following after all (its flow-control entry dies with `inner`).
+                inner.source.followers.fetch_sub(1, Ordering::Relaxed);
+                Err(Error::Thread { name, source })
+            }
         }
     }
 
@@ -494,12 +505,18 @@ impl Replica {
 
     /// Waits up to `timeout` for the replica to apply `lsn`; true when it has.
     pub fn wait_for(&self, lsn: Lsn, timeout: Duration) -> bool {
-        let deadline = Instant::now() + timeout;
+        // A timeout too long for a deadline is no deadline.
+        let deadline = Instant::now().checked_add(timeout);
         let (lock, cv) = &self.inner.applied_cv;
         let mut guard = lock.lock();
         while self.applied_lsn() < lsn {
-            if cv.wait_until(&mut guard, deadline).timed_out() {
-                return self.applied_lsn() >= lsn;
+            match deadline {
+                Some(deadline) => {
+                    if cv.wait_until(&mut guard, deadline).timed_out() {
+                        return self.applied_lsn() >= lsn;
+                    }
+                }
+                None => cv.wait(&mut guard),
             }
         }
         true

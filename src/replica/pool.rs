@@ -338,8 +338,13 @@ impl Drop for PoolRead<'_> {
 }
 
 impl ReadPool {
-    /// A pool over `primary` and `replicas`; starts the health checker.
-    pub fn new(primary: Arc<Db>, replicas: Vec<Arc<Replica>>, options: PoolOptions) -> ReadPool {
+    /// A pool over `primary` and `replicas`; starts the health checker (`Error::Thread` if the
+    /// system refuses the thread).
+    pub fn new(
+        primary: Arc<Db>,
+        replicas: Vec<Arc<Replica>>,
+        options: PoolOptions,
+    ) -> Result<ReadPool> {
         let nodes = replicas
             .into_iter()
             .map(|replica| Node {
@@ -370,22 +375,26 @@ impl ReadPool {
             stop: AtomicBool::new(false),
         });
         inner.check_health();
+        let name = "folio-pool-health";
         let checker = {
             let inner = inner.clone();
             std::thread::Builder::new()
-                .name("folio-pool-health".into())
+                .name(name.into())
                 .spawn(move || {
                     while !inner.stop.load(Ordering::Relaxed) {
                         std::thread::sleep(inner.options.health_interval);
                         inner.check_health();
                     }
                 })
-                .expect("spawn health checker")
+                .map_err(|source| Error::Thread {
+                    name: name.into(),
+                    source,
+                })?
         };
-        ReadPool {
+        Ok(ReadPool {
             inner,
             checker: Some(checker),
-        }
+        })
     }
 
     /// A read handle meeting `consistency`, from a healthy node chosen by the balancing policy;
@@ -503,15 +512,21 @@ impl Inner {
         if let Some(handle) = self.handles.take() {
             return Ok(handle);
         }
-        let deadline = Instant::now() + self.options.acquire_timeout;
+        // A timeout too long for a deadline is no deadline.
+        let deadline = Instant::now().checked_add(self.options.acquire_timeout);
         let mut guard = self.wait_lock.lock();
         self.waiters.fetch_add(1, Ordering::SeqCst);
         let taken = loop {
             if let Some(handle) = self.handles.take() {
                 break Some(handle);
             }
-            if self.released.wait_until(&mut guard, deadline).timed_out() {
-                break self.handles.take();
+            match deadline {
+                Some(deadline) => {
+                    if self.released.wait_until(&mut guard, deadline).timed_out() {
+                        break self.handles.take();
+                    }
+                }
+                None => self.released.wait(&mut guard),
             }
         };
         self.waiters.fetch_sub(1, Ordering::SeqCst);
@@ -605,7 +620,7 @@ impl Inner {
             node.breaker_clean.store(true, Ordering::Release);
         } else {
             node.breaker_clean.store(false, Ordering::Release);
-            b.failures += 1;
+            b.failures = b.failures.saturating_add(1);
             if b.state == BreakerState::HalfOpen || b.failures >= self.options.breaker_failures {
                 if b.state != BreakerState::Open {
                     tracing::warn!(

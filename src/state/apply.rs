@@ -177,6 +177,7 @@ impl LedgerSide<'_> {
             return Ok(());
         }
         let def = super::index::IndexDef::from_record(r)
+            .filter(|def| def.validate().is_ok())
             .ok_or_else(|| format!("bad index record {:?}", r.name))?;
         if r.create {
             if self.catalog.find(&def.name).is_some() {
@@ -196,10 +197,10 @@ impl LedgerSide<'_> {
                 .retain(|d| d.name != def.name);
             let range = PartitionId {
                 kind: table,
-                month: crate::model::Month(i32::MIN),
+                month: crate::model::Month::MIN,
             }..=PartitionId {
                 kind: table,
-                month: crate::model::Month(i32::MAX),
+                month: crate::model::Month::MAX,
             };
             let pids: Vec<PartitionId> = self.ledgers.range(range).map(|(p, _)| *p).collect();
             for pid in pids {
@@ -251,7 +252,7 @@ impl LedgerSide<'_> {
         if !self.orgs.contains_key(&org) {
             return Err(format!("entry {} of unknown org {org}", e.entry_id));
         }
-        let pid = PartitionId::of(kind, e.occurred_at);
+        let pid = PartitionId::of(kind, e.occurred_at).map_err(|e| e.to_string())?;
         let ledger = self
             .ledgers
             .entry(pid)
@@ -272,7 +273,8 @@ impl LedgerSide<'_> {
     /// Makes the marks the key half found, in log order, and empties the list.
     fn mark(&mut self, marks: &mut Vec<Mark>) -> Result<(), String> {
         for m in marks.drain(..) {
-            let pid = PartitionId::of(m.target.kind, m.target.occurred_at);
+            let pid =
+                PartitionId::of(m.target.kind, m.target.occurred_at).map_err(|e| e.to_string())?;
             let ledger = self
                 .ledgers
                 .entry(pid)
@@ -349,6 +351,7 @@ impl KeySide<'_> {
     fn entry(&mut self, lsn: Lsn, e: &EntryRecord) -> Result<(), String> {
         let org = OrgId(e.org);
         let kind = Kind::from_code(e.kind).ok_or_else(|| format!("bad kind code {}", e.kind))?;
+        let (signed, day) = (signed_amount(e)?, day_of(e)?);
         // The entry map holds exactly the ids whose rows are in their ledgers (applied, or loaded
         // from a checkpoint with its flows), so an id found at the same place is an operation the
         // ledger already reflects: the ledger half skips it too, or refuses a twice-logged entry.
@@ -371,8 +374,6 @@ impl KeySide<'_> {
                 change: Change::ReversedBy(e.entry_id),
             });
         }
-        let signed = if e.reverses != 0 { -e.amount } else { e.amount };
-        let day = BusinessDay(e.day);
         let month = day.month();
         let shard = balance::shard_of(org, self.shards);
         let bal = self.balances[shard].orgs.entry(org).or_default();
@@ -394,11 +395,29 @@ impl KeySide<'_> {
     }
 }
 
+/// The business day of an entry record: a day number in range.
+fn day_of(e: &EntryRecord) -> Result<BusinessDay, String> {
+    BusinessDay::from_days(e.day).map_err(|why| format!("entry {}: {why}", e.entry_id))
+}
+
+/// The effect of an entry record on its ledger: its amount, negated for a reversal. The amount
+/// must be positive (validation allows nothing else), so the negation is exact.
+fn signed_amount(e: &EntryRecord) -> Result<i64, String> {
+    if e.amount <= 0 {
+        return Err(format!(
+            "entry {}: amount {} is not positive",
+            e.entry_id, e.amount
+        ));
+    }
+    Ok(if e.reverses != 0 { -e.amount } else { e.amount })
+}
+
 /// The stored row of an entry record.
 pub fn row_of(e: &EntryRecord) -> Result<Row, String> {
+    signed_amount(e)?;
     Ok(Row {
         amount: e.amount,
-        day: BusinessDay(e.day),
+        day: day_of(e)?,
         category: Category::from_code(e.category)
             .ok_or_else(|| format!("bad category code {}", e.category))?,
         payment_method: PaymentMethod::from_code(e.payment_method)

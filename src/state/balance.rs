@@ -100,8 +100,8 @@ impl MonthBalances {
         let row = &mut self.days[at];
         row.revenue = row.revenue.checked_add(revenue)?;
         row.expense = row.expense.checked_add(expense)?;
-        row.revenue_count += rows.0;
-        row.expense_count += rows.1;
+        row.revenue_count = row.revenue_count.checked_add(rows.0)?;
+        row.expense_count = row.expense_count.checked_add(rows.1)?;
         let delta = revenue.checked_sub(expense)?;
         self.net = self.net.checked_add(delta)?;
         for later in &mut self.days[at..] {
@@ -171,16 +171,19 @@ impl OrgBalances {
             .copied()
             .unwrap_or(month)
             .max(month);
+        let (first, last) = (i64::from(first.index()), i64::from(last.index()));
+        // Month indexes are bounded (`Month::MIN..=Month::MAX`) and so is the window
+        // (`MonthFenwick::build` refuses a larger one): this arithmetic cannot overflow.
         let (lo, hi) = if self.prefix.is_empty() {
             (first, last)
         } else {
             let (base, end) = self.prefix.window();
-            let width = (end.0 - base.0 + 1) * 2;
+            let width = (end - base + 1) * 2;
             if first < base {
                 let hi = end.max(last);
-                (Month(first.0.min(hi.0 - width + 1)), hi)
+                (first.min(hi - width + 1), hi)
             } else {
-                (base, Month(last.0.max(base.0 + width - 1)))
+                (base, last.max(base + width - 1))
             }
         };
         let nets = self.months.iter().map(|(m, v)| (*m, v.net));
@@ -222,7 +225,9 @@ mod tests {
         let mut b = OrgBalances::default();
         let first = BusinessDay::from_ymd(1925, 1, 1).unwrap();
         // One posting every 10 days for a century, inserted newest first (every one back-dated).
-        let days: Vec<BusinessDay> = (0..3653).map(|i| BusinessDay(first.0 + i * 10)).collect();
+        let days: Vec<BusinessDay> = (0..3653)
+            .map(|i| first.checked_add_days(i * 10).unwrap())
+            .collect();
         for d in days.iter().rev() {
             b.add(*d, 100, 30, (1, 1)).unwrap();
         }
@@ -242,11 +247,11 @@ mod tests {
         ) {
             let mut b = OrgBalances::default();
             for &(day, amount) in &adds {
-                b.add(BusinessDay(day), amount, 0, (1, 0)).unwrap();
+                b.add(BusinessDay::from_days(day).unwrap(), amount, 0, (1, 0)).unwrap();
             }
             for probe in probes {
                 let expected: i64 = adds.iter().filter(|a| a.0 <= probe).map(|a| a.1).sum();
-                let (net, cost) = b.net_through(BusinessDay(probe)).unwrap();
+                let (net, cost) = b.net_through(BusinessDay::from_days(probe).unwrap()).unwrap();
                 proptest::prop_assert_eq!(net, expected);
                 proptest::prop_assert!(cost.fenwick_nodes <= 13 && cost.day_rows <= 1);
             }
@@ -261,7 +266,7 @@ mod tests {
         ) {
             let mut b = OrgBalances::default();
             for &(day, revenue, expense) in &adds {
-                b.add(BusinessDay(day), revenue, expense, (1, 1)).unwrap();
+                b.add(BusinessDay::from_days(day).unwrap(), revenue, expense, (1, 1)).unwrap();
             }
             for probe in probes {
                 let expected: i64 = adds
@@ -269,7 +274,7 @@ mod tests {
                     .filter(|a| a.0 <= probe)
                     .map(|a| a.1 - a.2)
                     .sum();
-                let (net, cost) = b.net_through(BusinessDay(probe)).unwrap();
+                let (net, cost) = b.net_through(BusinessDay::from_days(probe).unwrap()).unwrap();
                 proptest::prop_assert_eq!(net, expected);
                 proptest::prop_assert!(cost.day_rows <= 1);
             }

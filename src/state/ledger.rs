@@ -205,11 +205,12 @@ pub struct PartitionId {
 }
 
 impl PartitionId {
-    pub fn of(kind: Kind, occurred_at: i64) -> PartitionId {
-        PartitionId {
+    /// The partition of an entry; `Error::OutOfRange` for a timestamp without a month.
+    pub fn of(kind: Kind, occurred_at: i64) -> crate::error::Result<PartitionId> {
+        Ok(PartitionId {
             kind,
-            month: Month::of_utc(occurred_at),
-        }
+            month: Month::of_utc(occurred_at)?,
+        })
     }
 
     /// Name of the partition's tree, e.g. `revenues/2024-03`.

@@ -64,35 +64,22 @@ impl LedgerEntry {
         }
     }
 
-    /// Signed effect on the balance.
-    pub fn signed_amount(&self) -> Money {
-        let sign = if self.reverses.is_some() { -1 } else { 1 };
-        match self.kind {
-            Kind::Revenue => Money(sign * self.amount.0),
-            Kind::Expense => Money(-sign * self.amount.0),
+    /// Signed effect on the balance; `None` when it leaves `i64` (only for an amount of
+    /// `i64::MIN`, which no recorded entry has: amounts are positive).
+    pub fn signed_amount(&self) -> Option<Money> {
+        let raises = matches!(
+            (self.kind, self.reverses.is_some()),
+            (Kind::Revenue, false) | (Kind::Expense, true)
+        );
+        match raises {
+            true => Some(self.amount),
+            false => self.amount.checked_neg(),
         }
     }
 }
 
 fn overflow(org: OrgId) -> Error {
     Error::InvalidArgument(format!("org {org}: balance overflows i64"))
-}
-
-/// Days a balance read accepts: the supported timestamp range with a wide margin (no entry can
-/// lie outside it, so such reads answer the opening balance; the bound keeps day arithmetic exact).
-fn check_day(day: BusinessDay) -> Result<()> {
-    const MARGIN: i32 = 100_000;
-    let first = BusinessDay::utc(MIN_TIMESTAMP).0 - MARGIN;
-    let last = BusinessDay::utc(MAX_TIMESTAMP).0 + MARGIN;
-    if (first..=last).contains(&day.0) {
-        Ok(())
-    } else {
-        Err(Error::InvalidArgument(format!(
-            "day {day} is outside the supported range {}..={}",
-            BusinessDay(first),
-            BusinessDay(last)
-        )))
-    }
 }
 
 impl State {
@@ -106,7 +93,6 @@ impl State {
 
     /// Closing balance of `day` and what the read cost.
     pub fn closing(&self, org: OrgId, day: BusinessDay) -> Result<(Money, ReadCost)> {
-        check_day(day)?;
         let (opening, balances) = self.org_balances(org)?;
         let (net, cost) = match balances {
             Some(b) => b.net_through(day).ok_or_else(|| overflow(org))?,
@@ -151,18 +137,25 @@ impl State {
                 "day range {from}..={to} is inverted"
             )));
         }
-        if to.0 - from.0 >= MAX_RANGE_DAYS {
+        let span = from.days_until(to);
+        if span >= MAX_RANGE_DAYS {
             return Err(Error::InvalidArgument(format!(
                 "day range over {MAX_RANGE_DAYS} days"
             )));
         }
         #[cfg(test)]
         crate::test_hooks::reached(crate::test_hooks::Point::Scan);
-        let (mut closing, _) = self.closing(org, BusinessDay(from.0 - 1))?;
-        let (_, balances) = self.org_balances(org)?;
-        let mut out = Vec::with_capacity((to.0 - from.0 + 1) as usize);
-        for d in from.0..=to.0 {
-            let day = BusinessDay(d);
+        let (opening, balances) = self.org_balances(org)?;
+        // Nothing lies before the first day: its opening is the org's opening balance.
+        let mut closing = match from.prev() {
+            Some(before) => self.closing(org, before)?.0,
+            None => Money(opening),
+        };
+        let mut out = Vec::with_capacity(usize::try_from(span).map_or(0, |s| s + 1));
+        for offset in 0..=span {
+            let Some(day) = from.checked_add_days(i64::from(offset)) else {
+                break;
+            };
             let row = balances
                 .and_then(|b| b.row(day))
                 .copied()
@@ -201,7 +194,8 @@ impl State {
         }
         #[cfg(test)]
         crate::test_hooks::reached(crate::test_hooks::Point::Scan);
-        let (first, last) = (Month::of_utc(from), Month::of_utc(to - 1));
+        // `from < to`, so `to - 1` cannot overflow.
+        let (first, last) = (Month::of_utc(from)?, Month::of_utc(to - 1)?);
         let mut out = Vec::new();
         for kind in [Kind::Revenue, Kind::Expense] {
             let range = PartitionId { kind, month: first }..=PartitionId { kind, month: last };

@@ -224,7 +224,7 @@ mod tests {
     fn row(amount: i64) -> Row {
         Row {
             amount,
-            day: BusinessDay(19_723),
+            day: BusinessDay::from_days(19_723).unwrap(),
             category: Category::Rooms,
             payment_method: PaymentMethod::Card,
             posted_status: 0,

@@ -48,6 +48,13 @@ impl Pending {
     }
 }
 
+/// The day number of an entry's business day (every checked timestamp has one).
+fn business_day(org: OrgId, entry: EntryId, ts: i64, tz: Tz) -> Result<i32, Rejection> {
+    BusinessDay::of(ts, tz)
+        .map(BusinessDay::days)
+        .map_err(|_| Rejection::TimestampOutOfRange { org, entry, ts })
+}
+
 /// What validation needs to know of an existing entry.
 struct Facts {
     kind: Kind,
@@ -185,7 +192,7 @@ impl<'a> Validator<'a> {
             },
             None => {
                 let loc = self.entries.get(&key)?;
-                let pid = super::ledger::PartitionId::of(loc.kind, loc.occurred_at);
+                let pid = super::ledger::PartitionId::of(loc.kind, loc.occurred_at).ok()?;
                 let row = self
                     .state
                     .ledgers
@@ -359,7 +366,7 @@ impl<'a> Validator<'a> {
             occurred_at: e.occurred_at,
             amount: e.amount.0,
             reverses: 0,
-            day: BusinessDay::of(e.occurred_at, tz).0,
+            day: business_day(e.org, e.id, e.occurred_at, tz)?,
             kind: e.kind.code(),
             category: e.category.code(),
             payment_method: e.payment_method.code(),
@@ -414,7 +421,7 @@ impl<'a> Validator<'a> {
             occurred_at: r.occurred_at,
             amount: original.amount,
             reverses: r.reverses.0,
-            day: BusinessDay::of(r.occurred_at, tz).0,
+            day: business_day(r.org, r.id, r.occurred_at, tz)?,
             kind: original.kind.code(),
             category: original.category,
             payment_method: original.payment_method,

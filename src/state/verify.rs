@@ -95,7 +95,7 @@ impl State {
                 self.verify_ledger(pid, *org, &place, &mut check);
                 for (&(at, id), row) in &ledger.rows {
                     check.entries += 1;
-                    if PartitionId::of(pid.kind, at) != *pid {
+                    if PartitionId::of(pid.kind, at).ok() != Some(*pid) {
                         check
                             .problems
                             .push(format!("{place}: entry {id} belongs to another month"));
@@ -231,7 +231,7 @@ impl State {
     ) {
         let find = |target: u64| {
             let loc = locs.get(&(org, target))?;
-            let pid = PartitionId::of(loc.kind, loc.occurred_at);
+            let pid = PartitionId::of(loc.kind, loc.occurred_at).ok()?;
             self.ledgers
                 .get(&pid)?
                 .orgs

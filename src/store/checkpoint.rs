@@ -239,9 +239,9 @@ impl Store {
             pack::unpack_catalog(&value).map_err(|e| self.bad(&format!("index catalog: {e}")))?;
         let defs = records
             .iter()
-            .map(crate::state::index::IndexDef::from_record)
+            .map(|r| crate::state::index::IndexDef::from_record(r).filter(|d| d.validate().is_ok()))
             .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| self.bad("index catalog: unknown codes"))?;
+            .ok_or_else(|| self.bad("index catalog: unknown codes or an invalid definition"))?;
         state.catalog = std::sync::Arc::new(crate::state::index::IndexCatalog {
             defs,
             building: None,
@@ -287,7 +287,7 @@ impl Store {
                     return Err(self.bad("ledger value of an unknown org"));
                 }
                 let mut flows = entries.flows(org);
-                let (start, end) = (pid.month.start_utc(), pid.month.next().start_utc());
+                let (start, end) = (pid.month.start_utc(), pid.month.end_utc());
                 for ((ts, id), row) in &ledger.rows {
                     if !(start..end).contains(ts) {
                         return Err(self.bad("row in the wrong month partition"));
@@ -332,10 +332,15 @@ impl Store {
             for item in self.tree(name)?.iter() {
                 let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
                 let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?;
-                let month = Month(key::get_i32(&k, 8).ok_or_else(|| self.bad("balance key"))?);
+                let month = key::get_i32(&k, 8)
+                    .and_then(|m| Month::from_index(m).ok())
+                    .ok_or_else(|| self.bad("balance key"))?;
                 let (_, months) = pack::unpack_balances(&v)
                     .map_err(|e| self.bad(&format!("{name}/{chunk}/{month}: {e}")))?;
                 for (org, value) in months {
+                    if value.days.iter().any(|d| d.day.month() != month) {
+                        return Err(self.bad("balance row in the wrong month"));
+                    }
                     let home = crate::state::balance::shard_of(org, shards) == *shard
                         && chunk_of(org) == chunk;
                     if !home || !known.contains(&org) {
@@ -431,7 +436,7 @@ impl State {
                     let value = pack::pack_balances(stamp, &items);
                     values.push((
                         balance_tree(shard as usize),
-                        key::balance_key(chunk, month.0),
+                        key::balance_key(chunk, month.index()),
                         value,
                     ));
                 }

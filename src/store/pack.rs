@@ -102,6 +102,11 @@ impl<'a> Reader<'a> {
         i32::try_from(self.i()?).map_err(|_| "value out of i32 range".to_string())
     }
 
+    /// A business day: a day number in range.
+    fn day(&mut self) -> Result<BusinessDay, String> {
+        BusinessDay::from_days(self.i32()?).map_err(|e| e.to_string())
+    }
+
     fn bytes(&mut self) -> Result<&'a [u8], String> {
         let len = usize::try_from(self.u()?).map_err(|_| "length overflow")?;
         let end = self
@@ -160,7 +165,7 @@ fn write_ledger(w: &mut Writer, ledger: &OrgMonthLedger) {
         prev_ts = *ts;
         w.u(*id);
         w.u(row.amount as u64);
-        w.i(row.day.0 as i64);
+        w.i(i64::from(row.day.days()));
         w.byte(row.category.code());
         w.byte(row.payment_method.code());
         w.byte(row.posted_status);
@@ -188,7 +193,7 @@ fn read_ledger(r: &mut Reader<'_>, stamp: Lsn) -> Result<OrgMonthLedger, String>
         ts = ts.wrapping_add(r.i()?);
         let id = r.u()?;
         let amount = i64::try_from(r.u()?).map_err(|_| "amount out of range")?;
-        let day = BusinessDay(r.i32()?);
+        let day = r.day()?;
         let category = Category::from_code(r.byte()?).ok_or("bad category code")?;
         let payment_method =
             PaymentMethod::from_code(r.byte()?).ok_or("bad payment method code")?;
@@ -224,7 +229,7 @@ fn read_ledger(r: &mut Reader<'_>, stamp: Lsn) -> Result<OrgMonthLedger, String>
 fn write_balances(w: &mut Writer, month: &MonthBalances) {
     w.u(month.days.len() as u64);
     for d in &month.days {
-        w.i(d.day.0 as i64);
+        w.i(i64::from(d.day.days()));
         w.i(d.revenue);
         w.i(d.expense);
         w.u(d.revenue_count);
@@ -240,7 +245,7 @@ fn read_balances(r: &mut Reader<'_>, stamp: Lsn) -> Result<MonthBalances, String
     };
     for _ in 0..count {
         let row = DayRow {
-            day: BusinessDay(r.i32()?),
+            day: r.day()?,
             revenue: r.i()?,
             expense: r.i()?,
             revenue_count: r.u()?,
@@ -363,7 +368,7 @@ mod tests {
                 (1_704_067_200 + (i as i64) * 977, 1000 + i),
                 Row {
                     amount: 100 + i as i64 * 31,
-                    day: BusinessDay(19723 + (i / 10) as i32),
+                    day: BusinessDay::from_days(19723 + (i / 10) as i32).unwrap(),
                     category: Category::Rooms,
                     payment_method: PaymentMethod::Card,
                     posted_status: (i % 3) as u8,
@@ -399,8 +404,9 @@ mod tests {
     #[test]
     fn balances_and_org_round_trip() {
         let mut m = MonthBalances::default();
-        m.add(BusinessDay(5), 1000, 300, (2, 1)).unwrap();
-        m.add(BusinessDay(3), -50, i64::MAX / 2, (1, 1)).unwrap();
+        let day = |d| BusinessDay::from_days(d).unwrap();
+        m.add(day(5), 1000, 300, (2, 1)).unwrap();
+        m.add(day(3), -50, i64::MAX / 2, (1, 1)).unwrap();
         let (stamp, back) = unpack_balances(&pack_balances(Lsn(9), &[(OrgId(1), &m)])).unwrap();
         assert_eq!(stamp, Lsn(9));
         assert_eq!((&back[0].1.days, back[0].1.net), (&m.days, m.net));

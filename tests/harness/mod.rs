@@ -257,8 +257,8 @@ pub struct Fingerprint {
 }
 
 pub fn fingerprint(db: &Db) -> Fingerprint {
-    let from = BusinessDay(((START - 45 * DAY) / DAY) as i32);
-    let to = BusinessDay(((START + 400 * DAY) / DAY) as i32);
+    let from = BusinessDay::from_days(((START - 45 * DAY) / DAY) as i32).expect("day");
+    let to = BusinessDay::from_days(((START + 400 * DAY) / DAY) as i32).expect("day");
     let ids: Vec<OrgId> = ORGS.iter().map(|o| OrgId(o.0)).collect();
     Fingerprint {
         lsn: db.visible_lsn().0,

@@ -136,4 +136,5 @@ pub fn fast_pool(db: Arc<Db>, replicas: Vec<Arc<folio::Replica>>) -> ReadPool {
             .breaker_cooldown(Duration::from_millis(200))
             .affinity_reads(1),
     )
+    .expect("pool")
 }

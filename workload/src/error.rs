@@ -9,6 +9,9 @@ pub enum Error {
     /// The engine refused or failed.
     #[error(transparent)]
     Engine(#[from] folio::Error),
+    /// Workload parameters that cannot drive a workload.
+    #[error("invalid workload parameters: {0}")]
+    Params(#[from] crate::ParamsError),
     /// A line of an input file could not be read, parsed or recorded.
     #[error("{}: line {line}: {why}", file.display())]
     Input {

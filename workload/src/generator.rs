@@ -18,7 +18,9 @@ pub const FIRST_DAY: i32 = 19_723;
 /// Largest amount the generator produces, in cents.
 pub const MAX_AMOUNT: i64 = 500_000;
 
-/// Workload parameters: seed, number of orgs `N` and number of events `E`.
+/// Workload parameters: seed, number of orgs `N` and number of events `E`. Every seed and every
+/// `E` (0 included: an empty stream) is valid — the stream is lazy and its arithmetic 128-bit;
+/// `N` must be `1..=`[`MAX_ORGS`] (see [`Params::validate`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Params {
     /// Seed of the event stream; query kind `q` uses `seed + q`.
@@ -54,6 +56,17 @@ pub enum ParamsError {
         orgs: u64,
         /// The limit, [`MAX_ORGS`].
         max: u64,
+    },
+    /// A query kind other than 1..=5.
+    #[error("query kind must be 1..=5, got {0}")]
+    NoSuchQueryKind(u8),
+    /// More query instances asked for at once than [`crate::MAX_INSTANCES`].
+    #[error("{count} query instances exceed the limit of {max} per call")]
+    TooManyInstances {
+        /// The requested number of instances.
+        count: usize,
+        /// The limit, [`crate::MAX_INSTANCES`].
+        max: usize,
     },
 }
 
@@ -105,21 +118,19 @@ pub struct Generator {
 impl Generator {
     /// The event stream for `params`.
     ///
-    /// # Panics
+    /// # Errors
     ///
     /// If the parameters are invalid (see [`Params::validate`]).
-    pub fn new(params: Params) -> Self {
-        if let Err(e) = params.validate() {
-            panic!("invalid workload parameters: {e}");
-        }
+    pub fn new(params: Params) -> Result<Self, ParamsError> {
+        params.validate()?;
         let span = SPAN as u64;
-        Self {
+        Ok(Self {
             rng: SplitMix64::new(params.seed),
-            zipf: Zipf::new(params.orgs),
+            zipf: Zipf::new(params.orgs)?,
             events: params.events,
             next_index: 0,
             step: span.checked_div(params.events).unwrap_or(0).max(1),
-        }
+        })
     }
 
     fn draw_event(&mut self, i: u64) -> WorkloadEvent {
@@ -238,9 +249,12 @@ mod tests {
             orgs: 5,
             events: 3,
         };
-        let ids: Vec<u64> = Generator::new(params).map(|e| e.entry_id).collect();
+        let ids: Vec<u64> = Generator::new(params)
+            .unwrap()
+            .map(|e| e.entry_id)
+            .collect();
         assert_eq!(ids, [1, 2, 3]);
-        assert_eq!(Generator::new(params).size_hint(), (3, Some(3)));
+        assert_eq!(Generator::new(params).unwrap().size_hint(), (3, Some(3)));
     }
 
     #[test]
@@ -249,7 +263,7 @@ mod tests {
             events: 0,
             ..Params::default()
         };
-        assert_eq!(Generator::new(params).count(), 0);
+        assert_eq!(Generator::new(params).unwrap().count(), 0);
     }
 
     #[test]
@@ -263,5 +277,37 @@ mod tests {
             params.validate(),
             Err(ParamsError::TooManyOrgs { .. })
         ));
+    }
+
+    #[test]
+    fn bad_parameters_are_refused_by_the_generator() {
+        for orgs in [0, MAX_ORGS + 1, u64::MAX] {
+            let params = Params {
+                orgs,
+                ..Params::default()
+            };
+            assert_eq!(Generator::new(params).err(), params.validate().err());
+            assert!(Generator::new(params).is_err());
+        }
+    }
+
+    /// Every seed and event count, the extremes included, draws events within the documented
+    /// ranges: ids `1..=E`, times within the year, amounts within `100..=MAX_AMOUNT`.
+    #[test]
+    fn extreme_parameters_generate_valid_events() {
+        for (seed, orgs, events) in [
+            (u64::MAX, 1, u64::MAX),
+            (0, 100_000, u64::MAX),
+            (u64::MAX, 7, 1),
+            (0, 1, SPAN as u64 + 1),
+        ] {
+            let params = Params { seed, orgs, events };
+            for e in Generator::new(params).unwrap().take(1000) {
+                assert!((1..=events).contains(&e.entry_id));
+                assert!((1..=orgs).contains(&e.org_id));
+                assert!((T0..T1).contains(&e.occurred_at), "{e:?}");
+                assert!((100..=MAX_AMOUNT).contains(&e.amount));
+            }
+        }
     }
 }

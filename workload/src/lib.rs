@@ -6,7 +6,10 @@
 //! use folio_workload::{Generator, Params};
 //!
 //! let mut line = Vec::new();
-//! let first = Generator::new(Params::default()).next().expect("one event");
+//! let first = Generator::new(Params::default())
+//!     .expect("valid parameters")
+//!     .next()
+//!     .expect("one event");
 //! first.write_jsonl(&mut line);
 //! assert!(line.starts_with(br#"{"entry_id":1,"org_id":1799,"kind":"expense""#));
 //! ```
@@ -28,6 +31,6 @@ pub use format::{
 pub use generator::{
     Generator, Params, ParamsError, WorkloadEvent, DAY, FIRST_DAY, MAX_AMOUNT, SPAN, T0, T1,
 };
-pub use queries::{instances, QueryInstance};
+pub use queries::{instances, QueryInstance, MAX_INSTANCES};
 pub use rng::{uniform, SplitMix64};
 pub use zipf::{Zipf, MAX_ORGS};

@@ -3,7 +3,7 @@
 use serde::Deserialize;
 
 use super::format::{excerpt, present, required, ParseError, Scalar};
-use super::generator::{Params, DAY, FIRST_DAY, T0};
+use super::generator::{Params, ParamsError, DAY, FIRST_DAY, T0};
 use super::rng::{uniform, SplitMix64};
 use super::zipf::Zipf;
 
@@ -45,24 +45,35 @@ pub enum QueryInstance {
     },
 }
 
+/// Most query instances one call of [`instances`] returns (they are held in memory).
+pub const MAX_INSTANCES: usize = 1 << 24;
+
 /// The first `count` instances of query kind `kind` (1..=5): a splitmix64
 /// seeded with `params.seed + kind` (wrapping), draws in the documented order.
 ///
-/// # Panics
+/// # Errors
 ///
-/// If `kind` is not in 1..=5 or the parameters are invalid (see [`Params::validate`]).
-pub fn instances(kind: u8, params: &Params, count: usize) -> Vec<QueryInstance> {
-    assert!(
-        (1..=5).contains(&kind),
-        "query kind must be 1..=5, got {kind}"
-    );
-    if let Err(e) = params.validate() {
-        panic!("invalid workload parameters: {e}");
+/// If `kind` is not in 1..=5, `count` exceeds [`MAX_INSTANCES`] or the parameters are invalid
+/// (see [`Params::validate`]).
+pub fn instances(
+    kind: u8,
+    params: &Params,
+    count: usize,
+) -> Result<Vec<QueryInstance>, ParamsError> {
+    if !(1..=5).contains(&kind) {
+        return Err(ParamsError::NoSuchQueryKind(kind));
     }
-    let zipf = Zipf::new(params.orgs);
+    if count > MAX_INSTANCES {
+        return Err(ParamsError::TooManyInstances {
+            count,
+            max: MAX_INSTANCES,
+        });
+    }
+    params.validate()?;
+    let zipf = Zipf::new(params.orgs)?;
     let mut rng = SplitMix64::new(params.seed.wrapping_add(u64::from(kind)));
     let mut next = move || rng.next_u64();
-    (0..count)
+    Ok((0..count)
         .map(|_| match kind {
             1 => {
                 let org = zipf.sample(next());
@@ -94,7 +105,7 @@ pub fn instances(kind: u8, params: &Params, count: usize) -> Vec<QueryInstance> 
                 month: 1 + uniform(next(), 12) as u32,
             },
         })
-        .collect()
+        .collect())
 }
 
 impl QueryInstance {
@@ -272,8 +283,8 @@ mod tests {
     fn instances_are_deterministic_and_in_range() {
         let params = Params::default();
         for kind in 1..=5 {
-            let a = instances(kind, &params, 500);
-            assert_eq!(a, instances(kind, &params, 500));
+            let a = instances(kind, &params, 500).unwrap();
+            assert_eq!(a, instances(kind, &params, 500).unwrap());
             assert_eq!(a.len(), 500);
             for q in &a {
                 assert_eq!(q.kind(), kind);
@@ -299,13 +310,28 @@ mod tests {
     fn first_instance_uses_seed_plus_kind() {
         let params = Params::default();
         let mut rng = SplitMix64::new(params.seed + 4);
-        let org = Zipf::new(params.orgs).sample(rng.next_u64());
-        assert_eq!(instances(4, &params, 1), [QueryInstance::Q4 { org }]);
+        let org = Zipf::new(params.orgs).unwrap().sample(rng.next_u64());
+        assert_eq!(
+            instances(4, &params, 1).unwrap(),
+            [QueryInstance::Q4 { org }]
+        );
     }
 
     #[test]
-    #[should_panic(expected = "query kind")]
-    fn kind_out_of_range_panics() {
-        let _ = instances(6, &Params::default(), 1);
+    fn bad_arguments_are_refused() {
+        let params = Params::default();
+        for kind in [0, 6, u8::MAX] {
+            assert_eq!(
+                instances(kind, &params, 1),
+                Err(ParamsError::NoSuchQueryKind(kind))
+            );
+        }
+        assert!(matches!(
+            instances(1, &params, usize::MAX),
+            Err(ParamsError::TooManyInstances { .. })
+        ));
+        let no_orgs = Params { orgs: 0, ..params };
+        assert_eq!(instances(1, &no_orgs, 1), Err(ParamsError::NoOrgs));
+        assert_eq!(instances(1, &params, 0), Ok(Vec::new()));
     }
 }

@@ -42,9 +42,10 @@ pub fn execute(view: &Snapshot, q: &QueryInstance) -> Result<Outcome> {
         view.org(org).map(|_| org).ok_or(Error::UnknownOrg(org))
     };
     Ok(match *q {
-        QueryInstance::Q1 { org, day } => {
-            Outcome::Closing(view.closing_with_cost(known(org)?, BusinessDay(day))?.0)
-        }
+        QueryInstance::Q1 { org, day } => Outcome::Closing(
+            view.closing_with_cost(known(org)?, BusinessDay::from_days(day)?)?
+                .0,
+        ),
         QueryInstance::Q2 { org, month: m } => {
             let (revenue, expense, net) = view.month_totals(known(org)?, month(m)?)?;
             Outcome::Month {

@@ -1,6 +1,7 @@
 //! Org popularity: a Zipf (s = 1) distribution over ranks `1..=N` with
 //! integer weights, so every language samples the same org from the same draw.
 
+use super::generator::ParamsError;
 use super::rng::uniform;
 
 /// The largest number of orgs a [`Zipf`] table is built for (8 bytes each).
@@ -18,14 +19,20 @@ pub struct Zipf {
 impl Zipf {
     /// Builds the cumulative weight table for `n` orgs.
     ///
-    /// # Panics
+    /// # Errors
     ///
-    /// If `n` is 0 or above [`MAX_ORGS`] (check with `Params::validate` first).
-    pub fn new(n: u64) -> Self {
-        assert!(
-            (1..=MAX_ORGS).contains(&n),
-            "Zipf needs 1..={MAX_ORGS} orgs, got {n}"
-        );
+    /// If `n` is 0 or above [`MAX_ORGS`].
+    pub fn new(n: u64) -> Result<Self, ParamsError> {
+        match n {
+            0 => return Err(ParamsError::NoOrgs),
+            n if n > MAX_ORGS => {
+                return Err(ParamsError::TooManyOrgs {
+                    orgs: n,
+                    max: MAX_ORGS,
+                })
+            }
+            _ => {}
+        }
         let mut total = 0u64;
         let cumulative = (1..=n)
             .map(|k| {
@@ -34,7 +41,7 @@ impl Zipf {
                 total
             })
             .collect();
-        Self { cumulative }
+        Ok(Self { cumulative })
     }
 
     /// The number of orgs `N`.
@@ -63,7 +70,7 @@ mod tests {
 
     #[test]
     fn weights_follow_the_definition() {
-        let zipf = Zipf::new(3);
+        let zipf = Zipf::new(3).unwrap();
         let w1 = 1u64 << 40;
         assert_eq!(zipf.total_weight(), w1 + w1 / 2 + w1 / 3);
         assert_eq!(zipf.orgs(), 3);
@@ -71,7 +78,7 @@ mod tests {
 
     #[test]
     fn extreme_draws_map_to_first_and_last_rank() {
-        let zipf = Zipf::new(10_000);
+        let zipf = Zipf::new(10_000).unwrap();
         assert_eq!(zipf.sample(0), 1);
         assert_eq!(zipf.sample(u64::MAX), 10_000);
     }
@@ -79,7 +86,7 @@ mod tests {
     #[test]
     fn boundaries_are_exact() {
         // x = u(r, W) < C[1] maps to 1; x = C[1] maps to 2.
-        let zipf = Zipf::new(2);
+        let zipf = Zipf::new(2).unwrap();
         let w = zipf.total_weight();
         let c1 = 1u64 << 40;
         // Smallest r with u(r, W) >= c1 is ceil(c1 * 2^64 / W).
@@ -90,14 +97,17 @@ mod tests {
 
     #[test]
     fn single_org_always_sampled() {
-        let zipf = Zipf::new(1);
+        let zipf = Zipf::new(1).unwrap();
         assert_eq!(zipf.sample(0), 1);
         assert_eq!(zipf.sample(u64::MAX), 1);
     }
 
     #[test]
-    #[should_panic(expected = "Zipf needs")]
-    fn zero_orgs_is_rejected() {
-        let _ = Zipf::new(0);
+    fn bad_org_counts_are_rejected() {
+        assert_eq!(Zipf::new(0).err(), Some(ParamsError::NoOrgs));
+        assert!(matches!(
+            Zipf::new(MAX_ORGS + 1),
+            Err(ParamsError::TooManyOrgs { .. })
+        ));
     }
 }

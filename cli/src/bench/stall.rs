@@ -183,7 +183,7 @@ fn run_in(config: &CheckpointBench, dir: &Path, rss: &Rss) -> Result<CheckpointB
     }
     drop(orgs);
     let loading = Instant::now();
-    load(&db, Generator::new(params))?;
+    load(&db, Generator::new(params)?)?;
     let load_seconds = loading.elapsed().as_secs_f64();
     let at = Instant::now();
     db.checkpoint()?;
@@ -194,7 +194,7 @@ fn run_in(config: &CheckpointBench, dir: &Path, rss: &Rss) -> Result<CheckpointB
         seed: params.seed.wrapping_add(1),
         ..params
     };
-    let stream = Mutex::new(Generator::new(second));
+    let stream = Mutex::new(Generator::new(second)?);
     rss.restart_phase();
     let started = Instant::now();
     let deadline = started + Duration::from_secs(config.seconds);

@@ -93,13 +93,16 @@ impl Engine for FolioEngine {
         let view = db.snapshot();
         let mut rows = Vec::new();
         // hotel-ledger-v1 dates every event in 2024 (days 19723..=20088).
-        let (from, to) = (BusinessDay(19_700), BusinessDay(20_120));
+        let (from, to) = (
+            BusinessDay::from_days(19_700)?,
+            BusinessDay::from_days(20_120)?,
+        );
         for org in 1..=self.orgs {
             for b in view.balances(OrgId(org), from, to)? {
                 if b.revenue_count + b.expense_count > 0 {
                     rows.push((
                         org,
-                        b.day.0,
+                        b.day.days(),
                         b.revenue.0,
                         b.expense.0,
                         b.revenue_count as i64,

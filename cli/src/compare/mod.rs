@@ -48,10 +48,10 @@ impl CompareOptions {
         self.params
             .validate()
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-        if self.singles + self.concurrent > self.params.events {
+        let tail = self.singles.saturating_add(self.concurrent);
+        if tail > self.params.events {
             return Err(Error::InvalidArgument(format!(
-                "--singles + --concurrent ({}) exceed --events ({})",
-                self.singles + self.concurrent,
+                "--singles + --concurrent ({tail}) exceed --events ({})",
                 self.params.events
             )));
         }
@@ -146,7 +146,7 @@ fn run_engines(
     external: &mut Vec<Box<dyn Engine>>,
     progress: &dyn Fn(&str),
 ) -> Result<CompareReport> {
-    let events: Vec<WorkloadEvent> = Generator::new(options.params).collect();
+    let events: Vec<WorkloadEvent> = Generator::new(options.params)?.collect();
     let n = events.len();
     let tail = (options.singles + options.concurrent) as usize;
     let (batched, rest) = events.split_at(n - tail);
@@ -160,7 +160,7 @@ fn run_engines(
             };
             instances(kind, &options.params, timed.max(options.check))
         })
-        .collect();
+        .collect::<Result<_, _>>()?;
 
     let mut figures = Vec::new();
     let mut answers: Vec<Vec<Vec<Value>>> = Vec::new();

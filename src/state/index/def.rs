@@ -64,7 +64,7 @@ impl Column {
             Column::Category => row.category.code() as i64,
             Column::PaymentMethod => row.payment_method.code() as i64,
             Column::Status => current_status(row).map_or(0, |s| s.code() as i64),
-            Column::Day => row.day.0 as i64,
+            Column::Day => i64::from(row.day.days()),
         }
     }
 }

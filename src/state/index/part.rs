@@ -28,11 +28,12 @@ impl IndexEntry {
             entry_id: key.1,
             include: [0; MAX_INCLUDED_COLUMNS],
         };
-        for (slot, column) in def.key.iter().enumerate() {
-            entry.key[slot] = column.value(key, row);
+        // A definition holds at most that many columns (checked when it is created or decoded).
+        for (slot, column) in entry.key.iter_mut().zip(&def.key) {
+            *slot = column.value(key, row);
         }
-        for (slot, column) in def.include.iter().enumerate() {
-            entry.include[slot] = column.value(key, row);
+        for (slot, column) in entry.include.iter_mut().zip(&def.include) {
+            *slot = column.value(key, row);
         }
         entry
     }

@@ -36,7 +36,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
     let started = Instant::now();
     let mut pending = std::collections::VecDeque::new();
     let mut ops = Vec::with_capacity(1000);
-    let mut events = Generator::new(params).peekable();
+    let mut events = Generator::new(params)?.peekable();
     while let Some(e) = events.next() {
         ops.push(Op::Post(entry_of(&e)));
         if ops.len() == 1000 || events.peek().is_none() {
@@ -58,14 +58,14 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         params.events,
         params.events as f64 / seconds
     );
-    let day = BusinessDay(FIRST_DAY + 180);
+    let day = BusinessDay::from_days(FIRST_DAY + 180)?;
     let currencies = output::Currencies::of(&db.snapshot().orgs());
     output::daily(
         &db.snapshot().daily_report(OrgId(1), day)?,
         &currencies,
         false,
     );
-    let balance = db.balance(OrgId(1), BusinessDay(FIRST_DAY + 365))?;
+    let balance = db.balance(OrgId(1), BusinessDay::from_days(FIRST_DAY + 365)?)?;
     print!("year-end balance: ");
     output::balance(&balance, &currencies, false);
     let closing = Instant::now();

@@ -20,7 +20,7 @@ pub fn run(args: GenerateArgs) -> Result<(), Error> {
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
     if let Some(count) = queries {
         for kind in 1..=5u8 {
-            for q in folio_workload::instances(kind, &params, count) {
+            for q in folio_workload::instances(kind, &params, count)? {
                 println!("{}", q.to_json_line());
             }
         }
@@ -31,7 +31,7 @@ pub fn run(args: GenerateArgs) -> Result<(), Error> {
     } else {
         InputFormat::Jsonl
     };
-    write_events(Generator::new(params), format)
+    write_events(Generator::new(params)?, format)
 }
 
 /// Writes `events` to standard output in `format` (CSV with its header line).

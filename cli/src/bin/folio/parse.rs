@@ -5,8 +5,9 @@ use folio::{BusinessDay, Currency};
 use folio_cli::Error;
 
 pub fn day_arg(s: &str) -> Result<BusinessDay, Error> {
-    BusinessDay::parse(s)
-        .ok_or_else(|| Error::InvalidArgument(format!("{s:?} is not a date YYYY-MM-DD")))
+    BusinessDay::parse(s).ok_or_else(|| {
+        Error::InvalidArgument(format!("{s:?} is not a date YYYY-MM-DD of 0001..=9999"))
+    })
 }
 
 /// A timestamp argument: epoch seconds or a UTC date.
@@ -18,8 +19,7 @@ pub fn time_arg(s: &str) -> Result<i64, Error> {
         .map_err(|_| {
             Error::InvalidArgument(format!("{s:?} is neither epoch seconds nor YYYY-MM-DD"))
         })?
-        .0 as i64
-        * 86_400)
+        .start_utc())
 }
 
 pub fn month_arg(s: &str) -> Result<folio::Month, Error> {

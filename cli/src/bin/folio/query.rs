@@ -82,8 +82,8 @@ fn ranges(mut q: Query, a: &QueryArgs) -> Result<Query, Error> {
     if a.day_from.is_some() || a.day_to.is_some() {
         let first = a.day_from.as_deref().map(day_arg).transpose()?;
         let last = a.day_to.as_deref().map(day_arg).transpose()?;
-        let first = first.unwrap_or(BusinessDay::utc(folio::MIN_TIMESTAMP));
-        let last = last.unwrap_or(BusinessDay::utc(folio::MAX_TIMESTAMP));
+        let first = first.map_or_else(|| BusinessDay::utc(folio::MIN_TIMESTAMP), Ok)?;
+        let last = last.map_or_else(|| BusinessDay::utc(folio::MAX_TIMESTAMP), Ok)?;
         q = q.days(first, last);
     }
     Ok(q)
