@@ -11,6 +11,7 @@ macro_rules! named_enum {
         pub enum $name { $($variant = $code),+ }
 
         impl $name {
+            /// Every variant, in code order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The canonical lowercase name.
@@ -23,6 +24,7 @@ macro_rules! named_enum {
                 self as u8
             }
 
+            /// The variant with this on-disk code; `None` for a code no variant has.
             pub fn from_code(code: u8) -> Option<Self> {
                 match code { $($code => Some($name::$variant),)+ _ => None }
             }
