@@ -41,6 +41,7 @@ impl BusinessDay {
         }
     }
 
+    /// The date `year-month-day`; `None` for a date that does not exist.
     pub fn from_ymd(year: i32, month: u32, day: u32) -> Option<BusinessDay> {
         NaiveDate::from_ymd_opt(year, month, day).map(BusinessDay::from_date)
     }
@@ -49,10 +50,12 @@ impl BusinessDay {
         BusinessDay(date.num_days_from_ce() - EPOCH_FROM_CE)
     }
 
+    /// The date as a `chrono` date (chrono's minimum date for a day outside its range).
     pub fn date(self) -> NaiveDate {
         NaiveDate::from_num_days_from_ce_opt(self.0 + EPOCH_FROM_CE).unwrap_or(NaiveDate::MIN)
     }
 
+    /// The calendar month the day is in.
     pub fn month(self) -> Month {
         let (year, month, _) = civil_from_days(self.0);
         Month(year * 12 + month as i32 - 1)
@@ -70,6 +73,7 @@ impl BusinessDay {
             .map(BusinessDay::from_date)
     }
 
+    /// The day after.
     pub fn next(self) -> BusinessDay {
         BusinessDay(self.0 + 1)
     }
@@ -92,12 +96,14 @@ fn civil_from_days(days: i32) -> (i32, u32, u32) {
 }
 
 impl Month {
+    /// The month `month` (1..=12) of `year`; `None` for another month number.
     pub fn from_ym(year: i32, month: u32) -> Option<Month> {
         (1..=12)
             .contains(&month)
             .then(|| Month(year * 12 + month as i32 - 1))
     }
 
+    /// The year.
     pub fn year(self) -> i32 {
         self.0.div_euclid(12)
     }
@@ -107,10 +113,12 @@ impl Month {
         self.0.rem_euclid(12) as u32 + 1
     }
 
+    /// The month's first day.
     pub fn first_day(self) -> BusinessDay {
         BusinessDay::from_ymd(self.year(), self.month_number(), 1).unwrap_or(BusinessDay(0))
     }
 
+    /// The month after.
     pub fn next(self) -> Month {
         Month(self.0 + 1)
     }
