@@ -117,11 +117,21 @@ pub enum Rejection {
     /// zone that is no IANA name (or is too long), or a `created_at` outside
     /// [`crate::MIN_TIMESTAMP`]`..=`[`crate::MAX_TIMESTAMP`]; `why` says which.
     #[error("org {org}: invalid org: {why}")]
-    InvalidOrg { org: OrgId, why: String },
+    InvalidOrg {
+        /// The org registered.
+        org: OrgId,
+        /// What is wrong, in words.
+        why: String,
+    },
     /// An org registration whose currency is not an active ISO 4217 code (see
     /// [`crate::Currency::parse`]).
     #[error("org {org}: {code:?} is not an active ISO 4217 currency code")]
-    UnknownCurrency { org: OrgId, code: String },
+    UnknownCurrency {
+        /// The org registered.
+        org: OrgId,
+        /// The code as given (lossy UTF-8).
+        code: String,
+    },
     /// A posting whose amount is zero or negative: postings carry positive amounts, and their
     /// ledger (revenue or expense) gives the sign.
     #[error("org {org} entry {entry}: amount must be positive, got {amount}")]
@@ -137,16 +147,31 @@ pub enum Rejection {
     /// plus every inflow, or minus every outflow, recorded for the org must fit, so that no
     /// balance read can overflow.
     #[error("org {org}: running balance would overflow i64 minor units")]
-    Overflow { org: OrgId },
+    Overflow {
+        /// The org whose balance would overflow.
+        org: OrgId,
+    },
     /// A posting, reversal or payment whose timestamp (`occurred_at`, or `paid_at` for a payment)
     /// lies outside [`crate::MIN_TIMESTAMP`]`..=`[`crate::MAX_TIMESTAMP`].
     #[error("org {org} entry {entry}: timestamp {ts} outside the supported range 1900-01-01..9999-12-30")]
-    TimestampOutOfRange { org: OrgId, entry: EntryId, ts: i64 },
+    TimestampOutOfRange {
+        /// The org of the operation.
+        org: OrgId,
+        /// The entry posted or reversed, or the expense paid.
+        entry: EntryId,
+        /// The timestamp given, in UTC seconds.
+        ts: i64,
+    },
     /// An entry id already recorded for the org with other content (another amount, time, kind,
     /// category, payment method, status or reference, or another reversed entry). Recording
     /// identical content again is a no-op: entry ids are idempotency keys.
     #[error("org {org} entry {entry}: already recorded with different content")]
-    DuplicateConflict { org: OrgId, entry: EntryId },
+    DuplicateConflict {
+        /// The org of the entry.
+        org: OrgId,
+        /// The entry id recorded twice.
+        entry: EntryId,
+    },
     /// A text field over its limit: an entry's reference over
     /// [`crate::limits::MAX_REFERENCE_BYTES`] bytes.
     #[error("org {org} entry {entry}: {field} is {len} bytes, over the limit of {limit}")]
@@ -189,20 +214,45 @@ pub enum Rejection {
     /// A reversal or payment names an entry the org does not have (neither recorded earlier nor
     /// in the same batch).
     #[error("org {org}: entry {entry} does not exist")]
-    UnknownEntry { org: OrgId, entry: EntryId },
+    UnknownEntry {
+        /// The org of the operation.
+        org: OrgId,
+        /// The entry named, which does not exist.
+        entry: EntryId,
+    },
     /// A reversal of an entry that is already reversed, or a payment of a reversed expense.
     #[error("org {org}: entry {entry} is already reversed")]
-    AlreadyReversed { org: OrgId, entry: EntryId },
+    AlreadyReversed {
+        /// The org of the operation.
+        org: OrgId,
+        /// The entry already reversed.
+        entry: EntryId,
+    },
     /// A reversal of an entry that is itself a reversal.
     #[error("org {org}: entry {entry} is a reversal and cannot itself be reversed")]
-    ReversalOfReversal { org: OrgId, entry: EntryId },
+    ReversalOfReversal {
+        /// The org of the reversal.
+        org: OrgId,
+        /// The entry named, which is a reversal.
+        entry: EntryId,
+    },
     /// A payment of an entry that is no expense posting (a revenue or a reversal).
     #[error("org {org}: entry {entry} is not an expense")]
-    NotAnExpense { org: OrgId, entry: EntryId },
+    NotAnExpense {
+        /// The org of the payment.
+        org: OrgId,
+        /// The entry named, which is no expense posting.
+        entry: EntryId,
+    },
     /// A payment of an expense already paid (at another time, or posted as paid). Paying it
     /// again at the same `paid_at` is a no-op.
     #[error("org {org}: expense {entry} is already paid")]
-    AlreadyPaid { org: OrgId, entry: EntryId },
+    AlreadyPaid {
+        /// The org of the payment.
+        org: OrgId,
+        /// The expense already paid.
+        entry: EntryId,
+    },
     /// [`crate::Db::create_index`] with a name already in use.
     #[error("index {0} already exists")]
     IndexExists(String),
@@ -215,7 +265,10 @@ pub enum Rejection {
     InvalidIndex(String),
     /// An entry, reversal or payment with entry id 0, which is reserved (it means "none" on disk).
     #[error("org {org}: entry id 0 is reserved")]
-    ZeroEntryId { org: OrgId },
+    ZeroEntryId {
+        /// The org of the operation.
+        org: OrgId,
+    },
     /// A batch with more than [`crate::limits::MAX_BATCH_OPS`] operations; holds the batch's
     /// operation count.
     #[error("batch has {0} operations, over the limit of {limit}", limit = crate::limits::MAX_BATCH_OPS)]
@@ -296,26 +349,49 @@ pub enum ReplicaError {
     },
     /// Two shipped segment files hold the same LSNs.
     #[error("{}: shipped segments overlap at LSN {lsn}", file.display())]
-    Overlap { file: PathBuf, lsn: u64 },
+    Overlap {
+        /// The segment file that overlaps an earlier one.
+        file: PathBuf,
+        /// The file's first LSN, which an earlier file already holds.
+        lsn: u64,
+    },
     /// The source's frame at an LSN the replica has applied is not the frame it applied (the
     /// checksum chains differ): the source is a fork, e.g. a primary restored from an older copy
     /// that went on taking writes.
     #[error("{}: frame {lsn} does not continue this replica's log (checksum chain differs)", file.display())]
-    Diverged { file: PathBuf, lsn: u64 },
+    Diverged {
+        /// The source file holding the frame that differs.
+        file: PathBuf,
+        /// The LSN whose frame differs from the replica's.
+        lsn: u64,
+    },
     /// A replica, or a read that asked for an LSN ([`crate::Consistency::AtLeast`]), is ahead of
     /// the log or primary it is compared with: the source ends before that LSN.
     #[error("LSN {asked} is ahead of the source, which ends at {source_lsn}")]
-    AheadOfSource { asked: u64, source_lsn: u64 },
+    AheadOfSource {
+        /// The LSN the replica is at, or the read asked for.
+        asked: u64,
+        /// The last LSN the source has (the primary's visible LSN for a read).
+        source_lsn: u64,
+    },
     /// A write on a read-only replica directory (made by [`crate::Db::checkpoint_to`]): writes go
     /// to the primary; the replica changes only by following its log.
     #[error("{} is a read-only replica: writes go to the primary", path.display())]
-    ReadOnly { path: PathBuf },
+    ReadOnly {
+        /// The replica directory.
+        path: PathBuf,
+    },
     /// A checkpoint directory that fails its check ([`crate::verify_checkpoint`]: an unreadable
     /// manifest or one whose checksum fails, a listed path outside the directory or not a regular
     /// file), or a replica directory whose store cannot give back the state up to its base
     /// (unreadable, or behind the base): its own log starts after the base.
     #[error("checkpoint {}: {why}", path.display())]
-    BadCheckpoint { path: PathBuf, why: String },
+    BadCheckpoint {
+        /// The checkpoint or replica directory.
+        path: PathBuf,
+        /// What failed, in words.
+        why: String,
+    },
     /// No handle of a [`crate::ReadPool`] became free within
     /// [`crate::PoolOptions::acquire_timeout`]; the text says how many were in use.
     #[error("no replica or primary can serve this read: {0}")]
@@ -324,7 +400,12 @@ pub enum ReplicaError {
     /// in `fault-injection` builds, reads fail on purpose). A [`crate::ReadPool`] routes reads
     /// around such a replica.
     #[error("replica {name} is not applying: {why}")]
-    Failed { name: String, why: String },
+    Failed {
+        /// The replica's name.
+        name: String,
+        /// The error that stopped its applier.
+        why: String,
+    },
 }
 
 /// Every error Folio returns.
@@ -379,20 +460,32 @@ pub enum Error {
     /// either creating one was not allowed ([`crate::Options::create_if_missing`] off, or a
     /// read-only open) or the directory holds files of something else.
     #[error("{} is not a Folio database (missing {})", path.display(), crate::store::meta::META_FILE)]
-    NotADatabase { path: PathBuf },
+    NotADatabase {
+        /// The directory opened.
+        path: PathBuf,
+    },
     /// The target of a new database copy exists: a [`crate::Db::checkpoint_to`] directory that is
     /// not empty, a [`crate::seed_from_checkpoint`] target, or a file in an
     /// [`crate::accept_loss`] side directory.
     #[error("database {} already exists", path.display())]
-    AlreadyExists { path: PathBuf },
+    AlreadyExists {
+        /// The path that exists.
+        path: PathBuf,
+    },
     /// Another process holds the database's lock against this open (a writer, or readers when
     /// opening to write) and did not let go within [`crate::limits::LOCK_WAIT`]; or the store's
     /// own (sled) lock stayed held for [`crate::limits::STORE_LOCK_WAIT`].
     #[error("database {} is locked by another process", path.display())]
-    Locked { path: PathBuf },
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+    },
     /// A write (or anything that would change the files) on a database opened read-only.
     #[error("database {} is open read-only", path.display())]
-    ReadOnly { path: PathBuf },
+    ReadOnly {
+        /// The database directory.
+        path: PathBuf,
+    },
     /// A read of an org that is not registered.
     #[error("org {0} is not registered")]
     UnknownOrg(OrgId),

@@ -8,7 +8,9 @@ macro_rules! named_enum {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[repr(u8)]
-        pub enum $name { $($variant = $code),+ }
+        pub enum $name {
+            $(#[doc = concat!("Named `", $text, "`, on-disk code ", $code, ".")] $variant = $code),+
+        }
 
         impl $name {
             /// Every variant, in code order.
