@@ -7,18 +7,37 @@ use std::path::PathBuf;
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum CorruptionKind {
+    /// A stored CRC32 differs from the one computed over the bytes it covers: the bytes changed
+    /// after they were written.
     ChecksumMismatch {
+        /// The checksum stored in the file.
         expected: u32,
+        /// The checksum computed over the bytes as read.
         actual: u32,
     },
+    /// A length that cannot be right: a frame length over the limit or zero, a file or header
+    /// shorter than its format needs (a torn write), a file whose length differs from what its
+    /// checkpoint manifest lists. Holds the length found, in bytes (0 for a frame cut short).
     BadLength(u64),
+    /// The file does not start with the magic bytes of its kind (not a Folio file, or its first
+    /// bytes were overwritten).
     BadMagic,
+    /// A log frame or segment carries another LSN than the one that must come next: frames were
+    /// lost or reordered.
     LsnGap {
+        /// The LSN that must come next.
         expected: u64,
+        /// The LSN the frame or segment header carries.
         found: u64,
     },
+    /// A frame's `prev_crc` is not the checksum of the frame before it: the log was spliced from
+    /// pieces that do not belong together.
     ChainBroken,
+    /// A frame's checksum holds but its payload does not decode as a log record (the text says
+    /// why): written by another build, or crafted.
     InvalidArchive(String),
+    /// A value that decodes but is out of range or contradicts its header (an LSN beyond the
+    /// limit, an operation count that differs, an unknown code); the text says which.
     InvalidValue(String),
     /// A log frame whose effect contradicts the state (e.g. reverses an unknown entry).
     InconsistentOp(String),
@@ -26,14 +45,20 @@ pub enum CorruptionKind {
     /// log directory) ends before `to`, the LSN the store's checkpoint or a replica's base shows
     /// was durable. `from > to` when nothing is known durable (a missing log directory).
     MissingLog {
+        /// The first LSN the log lacks.
         from: u64,
+        /// The last LSN the log lacks: what the store's checkpoint, its durable mark or a
+        /// replica's base shows was durable.
         to: u64,
     },
     /// A damaged frame at or below an LSN known durable: it cannot be a torn write that was never
     /// acknowledged, so it is not cut off.
     DamagedDurable {
+        /// LSN of the damaged frame (the one that would come next in the log).
         lsn: u64,
+        /// The highest LSN known durable; every LSN from `lsn` up to it is unreadable.
         durable: u64,
+        /// What is wrong with the frame.
         cause: Box<CorruptionKind>,
     },
 }
@@ -81,65 +106,171 @@ impl std::fmt::Display for CorruptionKind {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Rejection {
+    /// The org of an operation was never registered (neither earlier nor in the same batch).
     #[error("org {0} is not registered")]
     UnknownOrg(OrgId),
+    /// A registration of an org id that exists with other details (name, currency, time zone,
+    /// opening balance or creation time). Registering the same details again is a no-op.
     #[error("org {0} is already registered with different details")]
     OrgConflict(OrgId),
+    /// An org registration with a name over [`crate::limits::MAX_ORG_NAME_BYTES`] bytes, a time
+    /// zone that is no IANA name (or is too long), or a `created_at` outside
+    /// [`crate::MIN_TIMESTAMP`]`..=`[`crate::MAX_TIMESTAMP`]; `why` says which.
     #[error("org {org}: invalid org: {why}")]
-    InvalidOrg { org: OrgId, why: String },
+    InvalidOrg {
+        /// The org registered.
+        org: OrgId,
+        /// What is wrong, in words.
+        why: String,
+    },
+    /// An org registration whose currency is not an active ISO 4217 code (see
+    /// [`crate::Currency::parse`]).
     #[error("org {org}: {code:?} is not an active ISO 4217 currency code")]
-    UnknownCurrency { org: OrgId, code: String },
+    UnknownCurrency {
+        /// The org registered.
+        org: OrgId,
+        /// The code as given (lossy UTF-8).
+        code: String,
+    },
+    /// A posting whose amount is zero or negative: postings carry positive amounts, and their
+    /// ledger (revenue or expense) gives the sign.
     #[error("org {org} entry {entry}: amount must be positive, got {amount}")]
     NonPositiveAmount {
+        /// The org of the posting.
         org: OrgId,
+        /// The posting's entry id.
         entry: EntryId,
+        /// The amount posted, in minor units.
         amount: i64,
     },
+    /// The org's running balance could leave the `i64` range of minor units: the opening balance
+    /// plus every inflow, or minus every outflow, recorded for the org must fit, so that no
+    /// balance read can overflow.
     #[error("org {org}: running balance would overflow i64 minor units")]
-    Overflow { org: OrgId },
+    Overflow {
+        /// The org whose balance would overflow.
+        org: OrgId,
+    },
+    /// A posting, reversal or payment whose timestamp (`occurred_at`, or `paid_at` for a payment)
+    /// lies outside [`crate::MIN_TIMESTAMP`]`..=`[`crate::MAX_TIMESTAMP`].
     #[error("org {org} entry {entry}: timestamp {ts} outside the supported range 1900-01-01..9999-12-30")]
-    TimestampOutOfRange { org: OrgId, entry: EntryId, ts: i64 },
+    TimestampOutOfRange {
+        /// The org of the operation.
+        org: OrgId,
+        /// The entry posted or reversed, or the expense paid.
+        entry: EntryId,
+        /// The timestamp given, in UTC seconds.
+        ts: i64,
+    },
+    /// An entry id already recorded for the org with other content (another amount, time, kind,
+    /// category, payment method, status or reference, or another reversed entry). Recording
+    /// identical content again is a no-op: entry ids are idempotency keys.
     #[error("org {org} entry {entry}: already recorded with different content")]
-    DuplicateConflict { org: OrgId, entry: EntryId },
+    DuplicateConflict {
+        /// The org of the entry.
+        org: OrgId,
+        /// The entry id recorded twice.
+        entry: EntryId,
+    },
+    /// A text field over its limit: an entry's reference over
+    /// [`crate::limits::MAX_REFERENCE_BYTES`] bytes.
     #[error("org {org} entry {entry}: {field} is {len} bytes, over the limit of {limit}")]
     TextTooLong {
+        /// The org of the entry.
         org: OrgId,
+        /// The entry whose text is too long.
         entry: EntryId,
+        /// The field's name, e.g. `reference`.
         field: &'static str,
+        /// The text's length, in bytes (UTF-8).
         len: usize,
+        /// The field's limit, in bytes.
         limit: usize,
     },
+    /// A posting whose category belongs to the other ledger (see [`crate::Category::allowed_for`]):
+    /// e.g. `payroll` on a revenue.
     #[error("org {org} entry {entry}: category {category} is not a {kind} category")]
     CategoryMismatch {
+        /// The org of the posting.
         org: OrgId,
+        /// The posting's entry id.
         entry: EntryId,
+        /// The category's canonical name.
         category: &'static str,
+        /// The posting's kind: `revenue` or `expense`.
         kind: &'static str,
     },
+    /// A posting whose status does not fit its kind: a revenue with a status, or an expense
+    /// without one.
     #[error("org {org} entry {entry}: {why}")]
     BadStatus {
+        /// The org of the posting.
         org: OrgId,
+        /// The posting's entry id.
         entry: EntryId,
+        /// What is wrong, in words.
         why: &'static str,
     },
+    /// A reversal or payment names an entry the org does not have (neither recorded earlier nor
+    /// in the same batch).
     #[error("org {org}: entry {entry} does not exist")]
-    UnknownEntry { org: OrgId, entry: EntryId },
+    UnknownEntry {
+        /// The org of the operation.
+        org: OrgId,
+        /// The entry named, which does not exist.
+        entry: EntryId,
+    },
+    /// A reversal of an entry that is already reversed, or a payment of a reversed expense.
     #[error("org {org}: entry {entry} is already reversed")]
-    AlreadyReversed { org: OrgId, entry: EntryId },
+    AlreadyReversed {
+        /// The org of the operation.
+        org: OrgId,
+        /// The entry already reversed.
+        entry: EntryId,
+    },
+    /// A reversal of an entry that is itself a reversal.
     #[error("org {org}: entry {entry} is a reversal and cannot itself be reversed")]
-    ReversalOfReversal { org: OrgId, entry: EntryId },
+    ReversalOfReversal {
+        /// The org of the reversal.
+        org: OrgId,
+        /// The entry named, which is a reversal.
+        entry: EntryId,
+    },
+    /// A payment of an entry that is no expense posting (a revenue or a reversal).
     #[error("org {org}: entry {entry} is not an expense")]
-    NotAnExpense { org: OrgId, entry: EntryId },
+    NotAnExpense {
+        /// The org of the payment.
+        org: OrgId,
+        /// The entry named, which is no expense posting.
+        entry: EntryId,
+    },
+    /// A payment of an expense already paid (at another time, or posted as paid). Paying it
+    /// again at the same `paid_at` is a no-op.
     #[error("org {org}: expense {entry} is already paid")]
-    AlreadyPaid { org: OrgId, entry: EntryId },
+    AlreadyPaid {
+        /// The org of the payment.
+        org: OrgId,
+        /// The expense already paid.
+        entry: EntryId,
+    },
+    /// [`crate::Db::create_index`] with a name already in use.
     #[error("index {0} already exists")]
     IndexExists(String),
+    /// [`crate::Db::drop_index`] of a name no index has.
     #[error("index {0} does not exist")]
     UnknownIndex(String),
+    /// [`crate::Db::create_index`] with a definition its table does not allow (see
+    /// [`crate::IndexDef`]: name, columns, limits), or while another index is being built.
     #[error("invalid index definition: {0}")]
     InvalidIndex(String),
+    /// An entry, reversal or payment with entry id 0, which is reserved (it means "none" on disk).
     #[error("org {org}: entry id 0 is reserved")]
-    ZeroEntryId { org: OrgId },
+    ZeroEntryId {
+        /// The org of the operation.
+        org: OrgId,
+    },
+    /// A batch with more than [`crate::limits::MAX_BATCH_OPS`] operations; holds the batch's
+    /// operation count.
     #[error("batch has {0} operations, over the limit of {limit}", limit = crate::limits::MAX_BATCH_OPS)]
     BatchTooLarge(usize),
 }
@@ -194,72 +325,173 @@ impl Rejection {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ReplicaError {
+    /// A log file of another database: its segment header carries another database id than the
+    /// replica's.
     #[error("{}: log of database {found:#x}, this replica follows {expected:#x}", file.display())]
     ForeignLog {
+        /// The file whose header names the other database.
         file: PathBuf,
+        /// The id of the database this replica follows.
         expected: u64,
+        /// The id the file carries.
         found: u64,
     },
+    /// The log the replica reads starts after the replica's next LSN, or shipped segments leave
+    /// LSNs out: applying it would skip batches.
     #[error("{}: log resumes at LSN {found}, the replica needs {expected} next", file.display())]
     Gap {
+        /// The file where the gap shows.
         file: PathBuf,
+        /// The LSN the replica needs next.
         expected: u64,
+        /// The LSN the file continues with.
         found: u64,
     },
+    /// Two shipped segment files hold the same LSNs.
     #[error("{}: shipped segments overlap at LSN {lsn}", file.display())]
-    Overlap { file: PathBuf, lsn: u64 },
+    Overlap {
+        /// The segment file that overlaps an earlier one.
+        file: PathBuf,
+        /// The file's first LSN, which an earlier file already holds.
+        lsn: u64,
+    },
+    /// The source's frame at an LSN the replica has applied is not the frame it applied (the
+    /// checksum chains differ): the source is a fork, e.g. a primary restored from an older copy
+    /// that went on taking writes.
     #[error("{}: frame {lsn} does not continue this replica's log (checksum chain differs)", file.display())]
-    Diverged { file: PathBuf, lsn: u64 },
+    Diverged {
+        /// The source file holding the frame that differs.
+        file: PathBuf,
+        /// The LSN whose frame differs from the replica's.
+        lsn: u64,
+    },
+    /// A replica, or a read that asked for an LSN ([`crate::Consistency::AtLeast`]), is ahead of
+    /// the log or primary it is compared with: the source ends before that LSN.
     #[error("LSN {asked} is ahead of the source, which ends at {source_lsn}")]
-    AheadOfSource { asked: u64, source_lsn: u64 },
+    AheadOfSource {
+        /// The LSN the replica is at, or the read asked for.
+        asked: u64,
+        /// The last LSN the source has (the primary's visible LSN for a read).
+        source_lsn: u64,
+    },
+    /// A write on a read-only replica directory (made by [`crate::Db::checkpoint_to`]): writes go
+    /// to the primary; the replica changes only by following its log.
     #[error("{} is a read-only replica: writes go to the primary", path.display())]
-    ReadOnly { path: PathBuf },
+    ReadOnly {
+        /// The replica directory.
+        path: PathBuf,
+    },
+    /// A checkpoint directory that fails its check ([`crate::verify_checkpoint`]: an unreadable
+    /// manifest or one whose checksum fails, a listed path outside the directory or not a regular
+    /// file), or a replica directory whose store cannot give back the state up to its base
+    /// (unreadable, or behind the base): its own log starts after the base.
     #[error("checkpoint {}: {why}", path.display())]
-    BadCheckpoint { path: PathBuf, why: String },
+    BadCheckpoint {
+        /// The checkpoint or replica directory.
+        path: PathBuf,
+        /// What failed, in words.
+        why: String,
+    },
+    /// No handle of a [`crate::ReadPool`] became free within
+    /// [`crate::PoolOptions::acquire_timeout`]; the text says how many were in use.
     #[error("no replica or primary can serve this read: {0}")]
     NoneAvailable(String),
+    /// A replica refuses reads: an apply failed part-way, so its state is no longer trusted (or,
+    /// in `fault-injection` builds, reads fail on purpose). A [`crate::ReadPool`] routes reads
+    /// around such a replica.
     #[error("replica {name} is not applying: {why}")]
-    Failed { name: String, why: String },
+    Failed {
+        /// The replica's name.
+        name: String,
+        /// The error that stopped its applier.
+        why: String,
+    },
 }
 
 /// Every error Folio returns.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
+    /// The batch (or index change) was refused by validation and changed nothing.
     #[error("batch rejected: {0}")]
     Rejected(#[from] Rejection),
+    /// A replica refused frames, a checkpoint or a read and changed nothing (see
+    /// [`ReplicaError`]).
     #[error("replica: {0}")]
     Replica(#[from] ReplicaError),
+    /// A file's bytes are not what Folio wrote: a checksum, length, magic, LSN or checksum chain
+    /// does not hold, or acknowledged log records are missing. Opening refuses such a database
+    /// rather than guess (a torn tail that was never acknowledged is cut instead); see
+    /// [`crate::accept_loss`] for the operator's way past it.
     #[error("corrupt file {}: at offset {offset}: {kind}", file.display())]
     Corruption {
+        /// The damaged file (a log segment, the identity file, a checkpoint file).
         file: PathBuf,
+        /// Byte offset of the damage in `file` (of the frame or header that fails).
         offset: u64,
+        /// What is wrong.
         kind: CorruptionKind,
     },
+    /// An operating-system I/O error (open, read, write, fsync, rename, lock) on a path.
     #[error("I/O error on {}: {source}", path.display())]
     Io {
+        /// The file or directory the operation was on.
         path: PathBuf,
+        /// The operating system's error.
         source: std::io::Error,
     },
+    /// A log write or fsync failed (or the committer panicked): what is on disk is no longer
+    /// known to match what was acknowledged, so every later write is refused until the database
+    /// is reopened, which recovers from the log. Reads still answer. Holds the reason.
     #[error("database is poisoned after a failed write or fsync ({0}); reopen it")]
     Poisoned(String),
+    /// A file of another on-disk format version (the identity file, a replica's base or a
+    /// checkpoint manifest).
     #[error("database {} has format version {found}; this build reads version {supported}", path.display())]
     FormatVersion {
+        /// The file with the other version.
         path: PathBuf,
+        /// The version the file has.
         found: u32,
+        /// The version this build reads and writes.
         supported: u32,
     },
+    /// The directory has no identity file ([`crate::META_FILE`]): it is not a Folio database, and
+    /// either creating one was not allowed ([`crate::Options::create_if_missing`] off, or a
+    /// read-only open) or the directory holds files of something else.
     #[error("{} is not a Folio database (missing {})", path.display(), crate::store::meta::META_FILE)]
-    NotADatabase { path: PathBuf },
+    NotADatabase {
+        /// The directory opened.
+        path: PathBuf,
+    },
+    /// The target of a new database copy exists: a [`crate::Db::checkpoint_to`] directory that is
+    /// not empty, a [`crate::seed_from_checkpoint`] target, or a file in an
+    /// [`crate::accept_loss`] side directory.
     #[error("database {} already exists", path.display())]
-    AlreadyExists { path: PathBuf },
+    AlreadyExists {
+        /// The path that exists.
+        path: PathBuf,
+    },
+    /// Another process holds the database's lock against this open (a writer, or readers when
+    /// opening to write) and did not let go within [`crate::limits::LOCK_WAIT`]; or the store's
+    /// own (sled) lock stayed held for [`crate::limits::STORE_LOCK_WAIT`].
     #[error("database {} is locked by another process", path.display())]
-    Locked { path: PathBuf },
+    Locked {
+        /// The database directory.
+        path: PathBuf,
+    },
     /// A write (or anything that would change the files) on a database opened read-only.
     #[error("database {} is open read-only", path.display())]
-    ReadOnly { path: PathBuf },
+    ReadOnly {
+        /// The database directory.
+        path: PathBuf,
+    },
+    /// A read of an org that is not registered.
     #[error("org {0} is not registered")]
     UnknownOrg(OrgId),
+    /// An argument the call cannot take or answer exactly: an inverted or empty range, a range
+    /// or limit out of bounds, a malformed cursor, a total that would overflow `i64`, a side
+    /// directory inside the database. The text says which.
     #[error("invalid argument: {0}")]
     InvalidArgument(String),
     /// A day, month or timestamp (or a year or month number building one) outside what the
@@ -272,27 +504,37 @@ pub enum Error {
     OutOfRange {
         /// `day number`, `month index`, `month number`, `year` or `timestamp`.
         what: &'static str,
+        /// The value refused.
         value: i64,
+        /// The smallest value accepted (inclusive).
         min: i64,
+        /// The largest value accepted (inclusive).
         max: i64,
     },
     /// A paging cursor used with a query other than the one that produced it.
     #[error("the cursor belongs to another query (its table, org, range, filters or order differ): start again from the first page")]
     CursorMismatch,
+    /// The materialized store (sled) failed to open, read or write, or holds an impossible
+    /// checkpoint LSN; the text names the store's path and sled's message. Opening rebuilds an
+    /// unreadable store from the log rather than return this.
     #[error("materialized store (sled) failed: {0}")]
     Store(String),
+    /// The database was closed (or its committer stopped) before the call was answered.
     #[error("database is closed")]
     Closed,
     /// The operating system refused to start a thread (a replica's applier, a pool's health
     /// checker).
     #[error("cannot start thread {name}: {source}")]
     Thread {
+        /// The thread's name (`folio-replica-NAME`, `folio-pool-health`, …).
         name: String,
+        /// Why the operating system refused it.
         source: std::io::Error,
     },
 }
 
 impl Error {
+    /// An [`Error::Io`] on `path`.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Error {
         Error::Io {
             path: path.into(),
@@ -300,6 +542,7 @@ impl Error {
         }
     }
 
+    /// An [`Error::Corruption`] of `file` at byte `offset`.
     pub fn corruption(file: impl Into<PathBuf>, offset: u64, kind: CorruptionKind) -> Error {
         Error::Corruption {
             file: file.into(),
@@ -317,6 +560,7 @@ impl Error {
     }
 }
 
+/// A `Result` whose error defaults to Folio's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 /// Why a batch in flight failed, with the operation at fault (see [`crate::Ticket::wait_op`]).

@@ -53,6 +53,8 @@ assert_eq!(db.replica("r1").snapshot().unwrap().lsn(), db.visible_lsn());
 ```
 "#
 )]
+#![deny(missing_docs)]
+#![warn(clippy::missing_errors_doc)]
 /// Whether the planted bug `$bug` is switched on (see `planted`): with the `fault-injection`
 /// feature one relaxed atomic load, without it the constant `false`.
 #[cfg(feature = "fault-injection")]

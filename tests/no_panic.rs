@@ -14,15 +14,15 @@
 
 use folio::codec::record::{EntryRecord, IndexRecord, LogBatch, LogOp, OrgRecord, PayRecord};
 use folio::limits::{MAX_LIST_ENTRIES, MAX_RANGE_DAYS};
-use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use folio::{BalanceQuery, Cursor, GroupBy, Order, Query, QueryOutput, Tables};
 use folio::{Balancing, PoolOptions, ReplicaOptions, ShippedFrame};
-use folio::{Column, IndexDef, Predicate};
 use folio::{
     Batch, BusinessDay, Category, Consistency, Currency, Db, Durability, Entry, EntryId, Error,
     ExpenseStatus, Kind, Lsn, Money, Month, Op, Options, Org, OrgId, PayExpense, PaymentMethod,
     ReadPool, Replica, Reversal, Snapshot,
 };
+use folio::{Column, IndexDef, Predicate};
+use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, TestRunner};
 use std::sync::Arc;

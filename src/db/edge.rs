@@ -23,7 +23,9 @@ const BASE_BYTES: usize = 32;
 /// Where a replica directory's log begins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReplicaBase {
+    /// The LSN of the checkpoint the directory was made at: its log continues with `lsn + 1`.
     pub lsn: u64,
+    /// The checksum of the primary's frame at `lsn`, which the next frame's chain must continue.
     pub crc: u32,
 }
 
@@ -40,6 +42,11 @@ impl ReplicaBase {
     }
 
     /// Reads the BASE file of `dir`, if the directory is a replica.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] for a BASE file of the wrong size or magic, a failed checksum or an
+    /// LSN out of range; [`Error::FormatVersion`] for another format version; [`Error::Io`] when
+    /// it cannot be read.
     pub fn read(dir: &Path) -> Result<Option<ReplicaBase>> {
         let path = dir.join(BASE_FILE);
         if !path.exists() {
@@ -113,9 +120,13 @@ struct Manifest {
 /// What [`Db::checkpoint_to`] wrote.
 #[derive(Clone, Debug, Serialize)]
 pub struct CheckpointInfo {
+    /// The checkpoint directory.
     pub path: PathBuf,
+    /// The LSN the copy is at: it answers as the database did there.
     pub lsn: u64,
+    /// Files written, the manifest included.
     pub files: usize,
+    /// Bytes of those files.
     pub bytes: u64,
 }
 
@@ -156,6 +167,14 @@ fn manifest_body(dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
 
 /// Checks a checkpoint directory's manifest: its own checksum, the format version, and every
 /// listed file's length and CRC32. Returns the checkpoint's LSN.
+///
+/// # Errors
+/// - [`Error::Replica`] ([`ReplicaError::BadCheckpoint`]) for a manifest that does not parse
+///   or whose checksum fails, or a listed path that leaves the directory, is missing or is not
+///   a regular file.
+/// - [`Error::FormatVersion`] for a manifest of another format version.
+/// - [`Error::Corruption`] for a listed file whose length or CRC32 differs.
+/// - [`Error::Io`] when the manifest cannot be read.
 pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
     let path = dir.join(MANIFEST_FILE);
     let bad = |why: String| -> Error {
@@ -232,6 +251,14 @@ pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
 /// hidden sibling (`.NAME.seeding`), checked, synced and then renamed to `to`, so a seeding cut
 /// short (a kill, a power loss) leaves no `to` behind: the next attempt starts over instead of
 /// finding a half-copied replica. A sibling left by such an attempt is removed first.
+/// Returns the checkpoint's LSN.
+///
+/// # Errors
+/// - What [`verify_checkpoint`] returns, for `from` and for the copy.
+/// - [`Error::AlreadyExists`] when `to` exists; [`Error::InvalidArgument`] when `to` has no
+///   final name (e.g. `..`).
+/// - [`Error::Io`] when copying, syncing or renaming fails; a failure before the final rename
+///   leaves no `to`.
 pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
     use crate::io::Vfs;
     let lsn = verify_checkpoint(from)?;
@@ -340,12 +367,17 @@ impl Db {
     /// Starts an in-process replica from a snapshot of this database; it tails this database's
     /// log from there, under the default flow control (`ReplicaOptions::default()`: the primary
     /// delays a group commit while the replica trails by more than 3 ms and is applying).
-    /// `Error::Thread` if the system refuses the replica's applier thread.
+    ///
+    /// # Errors
+    /// [`Error::Thread`] if the system refuses the replica's applier thread.
     pub fn replica(&self, name: &str) -> Result<Replica> {
         self.replica_with(name, ReplicaOptions::default())
     }
 
     /// [`Db::replica`] with options (e.g. flow control).
+    ///
+    /// # Errors
+    /// [`Error::Thread`] if the system refuses the replica's applier thread.
     pub fn replica_with(&self, name: &str, options: ReplicaOptions) -> Result<Replica> {
         let (state, entries, crc) = {
             let current = self.shared.state.read();
@@ -368,6 +400,12 @@ impl Db {
     /// directory), without stopping writers: the copy is packed from a snapshot. The directory
     /// opens as a read-only replica that answers as this database did at that LSN, and follows
     /// this database's log from there.
+    ///
+    /// # Errors
+    /// [`Error::AlreadyExists`] when `out` exists and is not empty; [`Error::Poisoned`] or
+    /// [`Error::Closed`] when this database's log cannot first be made durable up to the copy's
+    /// LSN; [`Error::Io`] or [`Error::Store`] when writing the copy fails (what was written
+    /// stays in `out`: remove it before trying again).
     pub fn checkpoint_to(&self, out: &Path) -> Result<CheckpointInfo> {
         if out.exists()
             && std::fs::read_dir(out)
@@ -424,6 +462,19 @@ impl Db {
     /// Appends and applies frames of the primary's log (replica directories only). Frames the
     /// replica already has are skipped once their checksum matches; a gap, a fork or a foreign
     /// log is refused with nothing written.
+    /// Returns the replica's LSN afterwards.
+    ///
+    /// # Errors
+    /// - [`Error::Replica`]: [`ReplicaError::Gap`] when the frames start after the replica's next
+    ///   LSN or skip one, [`ReplicaError::Diverged`] when a frame does not continue the replica's
+    ///   checksum chain.
+    /// - [`Error::Corruption`] for a frame whose payload does not decode or whose operation count
+    ///   differs (nothing written), or whose effect contradicts the state
+    ///   ([`CorruptionKind::InconsistentOp`]: the frames are logged, the database is poisoned).
+    /// - [`Error::InvalidArgument`] on a database that is not a replica directory;
+    ///   [`Error::ReadOnly`] on one opened read-only.
+    /// - [`Error::Poisoned`] when the log write fails or the database was poisoned before:
+    ///   reopen it; [`Error::Closed`].
     pub fn replicate(&self, frames: Vec<ShippedFrame>) -> Result<Lsn> {
         self.refuse_if_read_only()?;
         if self.shared.replica_of.is_none() {
@@ -441,6 +492,13 @@ impl Db {
     /// Catches up from the primary's log directory: applies every complete frame after this
     /// replica's LSN, in chunks. Returns the frames applied. An unreachable source is an I/O
     /// error and changes nothing: the replica keeps serving what it has.
+    ///
+    /// # Errors
+    /// What [`Db::replicate`] returns, and what reading the source returns:
+    /// [`Error::Io`] for an unreachable source, [`Error::Replica`] ([`ReplicaError::ForeignLog`],
+    /// [`ReplicaError::Gap`], [`ReplicaError::Diverged`], [`ReplicaError::AheadOfSource`]) for a
+    /// source that does not continue this replica's log, [`Error::Corruption`] for a damaged
+    /// one. Frames applied before the error stay applied.
     pub fn follow(&self, log_dir: &Path) -> Result<u64> {
         let (lsn, crc) = {
             let current = self.shared.state.read();
@@ -460,6 +518,11 @@ impl Db {
 
     /// Applies shipped segment files (in any order): all are checked first — checksums, LSN
     /// continuity, no gap or overlap between them, this database's id — then applied.
+    /// Returns the replica's LSN afterwards.
+    ///
+    /// # Errors
+    /// What [`crate::read_segments`] returns (nothing is applied then), and what
+    /// [`Db::replicate`] returns.
     pub fn apply_segments(&self, paths: &[PathBuf]) -> Result<Lsn> {
         let frames = crate::replica::read_segments(paths, self.shared.db_id)?;
         self.replicate(frames)

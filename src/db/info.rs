@@ -17,6 +17,7 @@ const ROW_BYTES: u64 = (std::mem::size_of::<Row>() + std::mem::size_of::<(i64, u
 pub struct PartitionInfo {
     /// Revenue (`revenues`) or expense (`expenses`).
     pub table: Kind,
+    /// The UTC calendar month of the entries' `occurred_at`.
     pub month: Month,
     /// Orgs with rows in the partition.
     pub orgs: u64,
@@ -29,6 +30,7 @@ pub struct PartitionInfo {
 /// The log directory.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LogInfo {
+    /// Segment files in the log directory.
     pub segments: u64,
     /// Bytes of every segment file.
     pub bytes: u64,
@@ -37,18 +39,23 @@ pub struct LogInfo {
 /// What a database holds, read from one snapshot (see [`Db::info`]).
 #[derive(Clone, Debug)]
 pub struct DbInfo {
+    /// The database directory.
     pub path: PathBuf,
+    /// The database's id, random at creation (every log segment header carries it).
     pub db_id: u64,
     /// Balance shards (fixed at creation).
     pub shards: u32,
     /// The visible LSN the figures describe.
     pub lsn: Lsn,
+    /// Registered orgs.
     pub orgs: u64,
     /// Ledger entries (postings and reversals) of every partition.
     pub entries: u64,
     /// Every ledger partition, by table then month.
     pub partitions: Vec<PartitionInfo>,
+    /// The log's segments and bytes, listed after the snapshot.
     pub log: LogInfo,
+    /// The declared secondary indexes.
     pub indexes: Vec<IndexDef>,
     /// What the last opening of this handle found and did.
     pub recovery: RecoveryReport,
@@ -60,6 +67,9 @@ impl Db {
     /// What the database holds: orgs, ledger partitions (rows, estimated bytes), log size, the
     /// visible LSN, the declared indexes and the recovery report of the open. The state figures
     /// come from one snapshot; the log is listed after it, so it may hold a few frames more.
+    ///
+    /// # Errors
+    /// [`crate::Error::Io`] when the log directory cannot be listed or a segment cannot be read.
     pub fn info(&self) -> Result<DbInfo> {
         let snapshot = self.snapshot();
         let state = &snapshot.state;

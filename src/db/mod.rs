@@ -214,12 +214,22 @@ pub struct Ticket {
 
 impl Ticket {
     /// Waits until the batch is durable or rejected.
+    /// Returns the batch's LSN once durable (per the database's [`Durability`]).
+    ///
+    /// # Errors
+    /// What [`Db::record`] would return: [`Error::Rejected`] when validation refused the batch
+    /// (nothing of it was applied or logged), [`Error::Poisoned`] when the log write or fsync
+    /// failed, [`Error::Closed`] when the database closed before answering.
     pub fn wait(self) -> Result<Lsn> {
         self.wait_op().map_err(|e| e.error)
     }
 
     /// As [`Ticket::wait`], and a rejection names the operation of the batch at fault
     /// ([`BatchError::op_index`]), so that a loader can point at the input it came from.
+    ///
+    /// # Errors
+    /// As [`Ticket::wait`], in a [`BatchError`]: its `error` is what `wait` returns, and its
+    /// `op_index` the position in the batch of the operation an [`Error::Rejected`] is about.
     pub fn wait_op(self) -> Result<Lsn, BatchError> {
         match self.answer.recv() {
             Ok(result) => result,
@@ -314,10 +324,24 @@ macro_rules! state_reads {
             self.with_state(ReadKind::Point, |s| s.lsn)
         }
 
+        /// The balance row of `org` on business `day`: opening, revenue, expense, closing and row
+        /// counts. A day without activity has revenue and expense 0 and the previous closing.
+        ///
+        /// # Errors
+        /// [`crate::Error::UnknownOrg`] for an org not registered in this view;
+        /// [`crate::Error::InvalidArgument`] for a day more than 100,000 days outside the supported
+        /// range ([`crate::MIN_TIMESTAMP`]`..=`[`crate::MAX_TIMESTAMP`]).
         pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
             self.with_state(ReadKind::Point, |s| s.balance(org, day))
         }
 
+        /// One balance row per business day of `from..=to` (inclusive), days without activity
+        /// included, oldest first.
+        ///
+        /// # Errors
+        /// [`crate::Error::InvalidArgument`] for an inverted range, one of more than
+        /// [`crate::limits::MAX_RANGE_DAYS`] days, or days far outside the supported range;
+        /// [`crate::Error::UnknownOrg`] for an org not registered in this view.
         pub fn balances(
             &self,
             org: OrgId,
@@ -327,6 +351,14 @@ macro_rules! state_reads {
             self.with_state(ReadKind::Scan, |s| s.balances(org, from, to))
         }
 
+        /// The org's entries of both ledgers with `from <= occurred_at < to` (UTC seconds), in
+        /// (occurred_at, entry id) order.
+        ///
+        /// # Errors
+        /// [`crate::Error::InvalidArgument`] for an empty or inverted range, or one holding more
+        /// than [`crate::limits::MAX_LIST_ENTRIES`] entries (narrow it, or page with a
+        /// [`crate::Query`]); [`crate::Error::UnknownOrg`] for an org not registered in this
+        /// view.
         pub fn entries(
             &self,
             org: OrgId,
@@ -337,6 +369,9 @@ macro_rules! state_reads {
         }
 
         /// Closing balance of `day` and how many values the read touched.
+        ///
+        /// # Errors
+        /// As [`Self::balance`].
         pub fn closing_with_cost(
             &self,
             org: OrgId,
@@ -345,6 +380,7 @@ macro_rules! state_reads {
             self.with_state(ReadKind::Point, |s| s.closing(org, day))
         }
 
+        /// The org as registered; `None` when it is not registered in this view.
         pub fn org(&self, org: OrgId) -> Option<Org> {
             self.with_state(ReadKind::Point, |s| s.orgs.get(&org).map(|o| o.org()))
         }
@@ -359,12 +395,21 @@ macro_rules! state_reads {
         }
 
         /// Q2: revenue and expense by category of one UTC month, with daily closing balances.
+        ///
+        /// # Errors
+        /// [`crate::Error::UnknownOrg`] for an org not registered in this view;
+        /// [`crate::Error::InvalidArgument`] when a total overflows `i64` or the month lies far
+        /// outside the supported range.
         pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
             self.with_state(ReadKind::Point, |s| s.monthly_report(org, month))
         }
 
         /// Q2 without the daily closings: revenue and expense by category of one UTC month, and
         /// net.
+        ///
+        /// # Errors
+        /// [`crate::Error::UnknownOrg`] for an org not registered in this view;
+        /// [`crate::Error::InvalidArgument`] when a total overflows `i64`.
         pub fn month_totals(
             &self,
             org: OrgId,
@@ -378,6 +423,12 @@ macro_rules! state_reads {
         }
 
         /// Q3: the `limit` newest entries with `from <= occurred_at < to`.
+        /// Newest first (occurred_at, then entry id, descending); `from`, `to` in UTC seconds.
+        ///
+        /// # Errors
+        /// [`crate::Error::UnknownOrg`] for an org not registered in this view;
+        /// [`crate::Error::InvalidArgument`] for a limit outside
+        /// `1..=`[`crate::limits::MAX_REPORT_ROWS`] or an empty or inverted range.
         pub fn ledger_page(
             &self,
             org: OrgId,
@@ -389,18 +440,35 @@ macro_rules! state_reads {
         }
 
         /// Q4: the `limit` oldest pending expenses.
+        /// Oldest first (occurred_at, then entry id).
+        ///
+        /// # Errors
+        /// [`crate::Error::UnknownOrg`] for an org not registered in this view;
+        /// [`crate::Error::InvalidArgument`] for a limit outside
+        /// `1..=`[`crate::limits::MAX_REPORT_ROWS`].
         pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
             self.with_state(ReadKind::Scan, |s| s.pending_expenses(org, limit))
         }
 
         /// Q5: the `limit` orgs with the most revenue in a UTC month, ranked within each
         /// currency (at most `limit` per currency).
+        /// Lines come by currency code, then rank (revenue descending, ties by org id).
+        ///
+        /// # Errors
+        /// [`crate::Error::InvalidArgument`] for a limit outside
+        /// `1..=`[`crate::limits::MAX_REPORT_ROWS`].
         pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
             self.with_state(ReadKind::Scan, |s| s.top_revenue(month, limit))
         }
 
         /// Revenue of a chain's orgs in a month: per org, and one total per currency. An org
         /// listed twice is refused.
+        /// Lines come in the order of `orgs`; totals by currency code.
+        ///
+        /// # Errors
+        /// [`crate::Error::InvalidArgument`] for more than [`crate::limits::MAX_LIST_ENTRIES`]
+        /// orgs, an org listed twice, or a currency total that overflows `i64`;
+        /// [`crate::Error::UnknownOrg`] for an org not registered in this view.
         pub fn chain_revenue(
             &self,
             orgs: &[OrgId],
@@ -410,6 +478,11 @@ macro_rules! state_reads {
         }
 
         /// The night audit of one org and business day.
+        ///
+        /// # Errors
+        /// [`crate::Error::UnknownOrg`] for an org not registered in this view;
+        /// [`crate::Error::InvalidArgument`] for a day far outside the supported range or a total
+        /// that overflows `i64`.
         pub fn daily_report(&self, org: OrgId, day: BusinessDay) -> Result<DailyReport> {
             self.with_state(ReadKind::Scan, |s| s.daily_report(org, day))
         }
@@ -420,6 +493,10 @@ macro_rules! state_reads {
         }
 
         /// Day balances of one org or every org over a day range.
+        ///
+        /// # Errors
+        /// What [`crate::BalanceQuery::validate`] returns; [`crate::Error::UnknownOrg`] when the
+        /// query names an org not registered in this view.
         pub fn query_balances(
             &self,
             query: &crate::query::BalanceQuery,
@@ -428,6 +505,9 @@ macro_rules! state_reads {
         }
 
         /// Which balance shards a balance query reads.
+        ///
+        /// # Errors
+        /// What [`crate::BalanceQuery::validate`] returns.
         pub fn explain_balances(
             &self,
             query: &crate::query::BalanceQuery,
@@ -437,12 +517,21 @@ macro_rules! state_reads {
         }
 
         /// Runs a typed query (see [`crate::query::Query`]).
+        ///
+        /// # Errors
+        /// What [`crate::Query::validate`] returns ([`crate::Error::InvalidArgument`],
+        /// [`crate::Error::CursorMismatch`]); [`crate::Error::UnknownOrg`] when the query names
+        /// an org not registered in this view; [`crate::Error::InvalidArgument`] when a group's
+        /// sum overflows `i64`.
         pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
             self.with_state(ReadKind::Scan, |s| Ok(s.query(query)?.0))
         }
 
         /// The plan of a query: partitions touched out of the total, index used, covered or not,
         /// estimated rows.
+        ///
+        /// # Errors
+        /// What [`crate::Query::validate`] returns.
         pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
             query.validate()?;
             Ok(self.with_state(ReadKind::Scan, |s| s.plan(query)))
@@ -465,6 +554,9 @@ pub(crate) use state_reads;
 
 impl Db {
     /// Opens the database at `path`, creating it with default options when missing.
+    ///
+    /// # Errors
+    /// As [`Db::open_with`].
     pub fn open(path: impl AsRef<Path>) -> Result<Db> {
         Db::open_with(path, Options::default())
     }
@@ -473,6 +565,23 @@ impl Db {
     /// loads the last checkpoint, replays the log after it, cuts a torn tail that was never
     /// acknowledged (see [`RecoveryReport`]), and starts the committer. With
     /// [`Options::read_only`] nothing on disk changes and no committer starts.
+    ///
+    /// # Errors
+    /// - [`Error::NotADatabase`] when `path` holds no database and none may be created (read-only,
+    ///   or [`Options::create_if_missing`] off), or holds files of something else.
+    /// - [`Error::InvalidArgument`] when creating with a shard count outside
+    ///   `1..=`[`crate::limits::MAX_SHARDS`].
+    /// - [`Error::Locked`] when another process holds the database (a writer; or readers, when
+    ///   opening to write).
+    /// - [`Error::Corruption`] when acknowledged data is damaged or missing: a damaged frame at or
+    ///   below the LSN known durable, a log that ends before the store's checkpoint, a missing log
+    ///   directory, a damaged identity file. Nothing is changed; see [`crate::accept_loss`].
+    /// - [`Error::FormatVersion`] for files of another on-disk format version.
+    /// - [`Error::Replica`] ([`crate::ReplicaError::BadCheckpoint`]) for a checkpoint directory
+    ///   that fails its manifest check, or a replica directory whose store cannot give back the
+    ///   state up to its base.
+    /// - [`Error::Io`] when a file cannot be read, written or synced; [`Error::Store`] when the
+    ///   store cannot be rebuilt.
     pub fn open_with(path: impl AsRef<Path>, options: Options) -> Result<Db> {
         open::open(path.as_ref(), options)
     }
@@ -480,6 +589,16 @@ impl Db {
     /// Records a batch: validated whole, applied whole. Returns the batch's LSN once it is durable
     /// (per the chosen [`Durability`]). A batch whose every operation repeats an identical earlier
     /// one changes nothing and returns the LSN visible after it.
+    ///
+    /// # Errors
+    /// - [`Error::Rejected`] when validation refuses the batch (see [`crate::Rejection`]): nothing
+    ///   of it is applied or logged.
+    /// - [`Error::ReadOnly`] on a database opened read-only; [`Error::Replica`]
+    ///   ([`crate::ReplicaError::ReadOnly`]) on a replica directory.
+    /// - [`Error::Poisoned`] when this or an earlier log write or fsync failed: reopen the
+    ///   database.
+    /// - [`Error::Closed`] when the database is closing.
+    /// - [`Error::InvalidArgument`] for a batch the log cannot encode.
     pub fn record(&self, batch: Batch) -> Result<Lsn> {
         self.refuse_if_replica()?;
         if let Some(reason) = self.shared.poison_reason() {
@@ -497,6 +616,11 @@ impl Db {
 
     /// Queues a batch without waiting: the returned ticket yields what [`Db::record`] would.
     /// Keeping several batches in flight lets one thread fill a group commit.
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`], [`Error::Replica`] ([`crate::ReplicaError::ReadOnly`]),
+    /// [`Error::Poisoned`] or [`Error::Closed`], as for [`Db::record`], at once; a rejection or a
+    /// failed write comes through the ticket.
     pub fn submit(&self, batch: Batch) -> Result<Ticket> {
         self.refuse_if_replica()?;
         if let Some(reason) = self.shared.poison_reason() {
@@ -515,6 +639,13 @@ impl Db {
     /// Creates a secondary index and backfills it from the existing rows, one partition at a
     /// time: writers wait for one partition's backfill at most, never for the whole creation.
     /// Queries use the index once this returns. `progress(done, total)` counts partitions.
+    ///
+    /// # Errors
+    /// - [`Error::Rejected`]: [`crate::Rejection::InvalidIndex`] for a definition
+    ///   [`crate::IndexDef::validate`] refuses or while another index is being built,
+    ///   [`crate::Rejection::IndexExists`] for a name in use.
+    /// - [`Error::ReadOnly`] or [`Error::Replica`] ([`crate::ReplicaError::ReadOnly`]), as for
+    ///   [`Db::record`]; [`Error::Poisoned`] when the log write failed; [`Error::Closed`].
     pub fn create_index(
         &self,
         def: crate::state::index::IndexDef,
@@ -548,6 +679,11 @@ impl Db {
     }
 
     /// Drops a secondary index.
+    ///
+    /// # Errors
+    /// - [`Error::Rejected`] ([`crate::Rejection::UnknownIndex`]) when no index has the name.
+    /// - [`Error::ReadOnly`] or [`Error::Replica`] ([`crate::ReplicaError::ReadOnly`]), as for
+    ///   [`Db::record`]; [`Error::Poisoned`] when the log write failed; [`Error::Closed`].
     pub fn drop_index(&self, name: &str) -> Result<Lsn> {
         self.refuse_if_replica()?;
         let _one_at_a_time = self.shared.index_lock.lock();
@@ -579,11 +715,20 @@ impl Db {
     }
 
     /// Registers one org (a batch of one operation).
+    ///
+    /// # Errors
+    /// As [`Db::record`]; the rejections of a registration are
+    /// [`crate::Rejection::OrgConflict`], [`crate::Rejection::InvalidOrg`] and
+    /// [`crate::Rejection::UnknownCurrency`].
     pub fn register_org(&self, org: Org) -> Result<Lsn> {
         self.record(Batch::new().register_org(org))
     }
 
     /// Makes everything recorded so far durable (useful with [`Durability::Buffered`]).
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`] on a database opened read-only; [`Error::Poisoned`] when the fsync
+    /// fails (or a write failed earlier); [`Error::Closed`] when the database is closing.
     pub fn sync(&self) -> Result<Lsn> {
         self.refuse_if_read_only()?;
         let (reply, answer) = crossbeam::channel::bounded(1);
@@ -614,11 +759,23 @@ impl Db {
         read(&self.state_for(kind))
     }
 
+    /// The balance row of `org` on business `day`: opening, revenue, expense, closing and row
+    /// counts. A day without activity has revenue and expense 0 and the previous closing.
+    ///
+    /// # Errors
+    /// [`Error::UnknownOrg`] for an org not registered; [`Error::InvalidArgument`] for a day more
+    /// than 100,000 days outside the supported range
+    /// ([`crate::MIN_TIMESTAMP`]`..=`[`crate::MAX_TIMESTAMP`]).
     pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
         self.with_state(ReadKind::Point, |s| s.balance(org, day))
     }
 
     /// One row per day of `from..=to`; runs on a snapshot (commits go on meanwhile).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an inverted range, one of more than
+    /// [`crate::limits::MAX_RANGE_DAYS`] days, or days far outside the supported range;
+    /// [`Error::UnknownOrg`] for an org not registered.
     pub fn balances(
         &self,
         org: OrgId,
@@ -629,20 +786,34 @@ impl Db {
     }
 
     /// Entries with `from <= occurred_at < to`; runs on a snapshot (commits go on meanwhile).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty or inverted range, or one holding more than
+    /// [`crate::limits::MAX_LIST_ENTRIES`] entries (narrow it, or page with a [`crate::Query`]);
+    /// [`Error::UnknownOrg`] for an org not registered.
     pub fn entries(&self, org: OrgId, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
         self.with_state(ReadKind::Scan, |s| s.entries(org, from, to))
     }
 
+    /// The org as registered; `None` when it is not registered.
     pub fn org(&self, org: OrgId) -> Option<Org> {
         self.with_state(ReadKind::Point, |s| s.orgs.get(&org).map(|o| o.org()))
     }
 
     /// Runs a typed query in one consistent view: a snapshot, so commits go on meanwhile.
+    ///
+    /// # Errors
+    /// What [`crate::Query::validate`] returns ([`Error::InvalidArgument`],
+    /// [`Error::CursorMismatch`]); [`Error::UnknownOrg`] when the query names an org not
+    /// registered; [`Error::InvalidArgument`] when a group's sum overflows `i64`.
     pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
         self.with_state(ReadKind::Scan, |s| Ok(s.query(query)?.0))
     }
 
     /// The plan of a query, without running it.
+    ///
+    /// # Errors
+    /// What [`crate::Query::validate`] returns.
     pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
         query.validate()?;
         self.with_state(ReadKind::Scan, |s| Ok(s.plan(query)))
@@ -654,6 +825,13 @@ impl Db {
     }
 
     /// Writes changed values to the materialized store now.
+    /// Returns what was written. Values a failed checkpoint did not write stay marked changed,
+    /// and a later checkpoint writes them (the log holds everything meanwhile).
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`] on a database opened read-only; [`Error::Poisoned`] or
+    /// [`Error::Closed`] when the log cannot first be made durable up to the checkpoint;
+    /// [`Error::Io`] when the durable mark cannot be written; [`Error::Store`] when sled fails.
     pub fn checkpoint(&self) -> Result<CheckpointStats> {
         self.shared.checkpoint()
     }
@@ -683,12 +861,18 @@ impl Db {
         &self.recovery
     }
 
+    /// The database directory, as given to [`Db::open`].
     pub fn path(&self) -> &Path {
         &self.shared.path
     }
 
     /// Stops the committer (after the batches already queued), makes the log durable, writes a
     /// final checkpoint and flushes the store.
+    ///
+    /// # Errors
+    /// [`Error::Poisoned`] when the database was poisoned (writes since then were refused:
+    /// reopen it to recover from the log); [`Error::Io`] or [`Error::Store`] when the final
+    /// checkpoint fails (the log holds everything, and the next open replays it).
     pub fn close(mut self) -> Result<()> {
         self.shutdown()
     }

@@ -23,6 +23,7 @@ const LOCK_FILE: &str = "LOCK";
 /// What opening found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RecoveryReport {
+    /// The directory held no database and opening created one.
     pub created: bool,
     /// Opened read-only: nothing on disk was changed, a torn tail was only read around.
     pub read_only: bool,
@@ -42,6 +43,7 @@ pub struct RecoveryReport {
     /// Why the store was rebuilt from the whole log, when it was (an unreadable store). Also a
     /// `tracing` warning (fields `path`, `reason`, `lsn`, `frames`, `read_only`).
     pub rebuilt: Option<String>,
+    /// LSN of the last batch recovered: the visible LSN when opening returned.
     pub lsn: Lsn,
 }
 

@@ -19,19 +19,24 @@ pub struct Salvaged {
     pub what: String,
     /// The file or directory (or the part of a file from `offset`) that was discarded.
     pub from: PathBuf,
+    /// Byte offset in `from` where the discarded part starts (0 for a whole file or directory).
     pub offset: u64,
     /// Its copy in the side directory.
     pub copy: PathBuf,
+    /// Bytes discarded (and copied).
     pub bytes: u64,
     /// Valid log frames in the discarded bytes and their LSN range (log pieces only).
     pub frames: u64,
+    /// First and last LSN of those frames; `None` when they hold none, or for the store.
     pub lsns: Option<(u64, u64)>,
 }
 
 /// What [`accept_loss`] did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LossReport {
+    /// The side directory the copies are in.
     pub side: PathBuf,
+    /// What was discarded, in the order it was set aside.
     pub dropped: Vec<Salvaged>,
     /// The database's LSN afterwards.
     pub lsn: Lsn,
@@ -47,6 +52,18 @@ pub struct LossReport {
 /// writing, which cuts any torn tail and rebuilds the store from the log. Damage elsewhere (the
 /// identity file, a replica's base or store) is returned as the error, with nothing changed.
 /// The database must not be open in another process (its lock is held throughout).
+///
+/// # Errors
+/// - [`Error::NotADatabase`] when `path` has no identity file; [`Error::InvalidArgument`] when
+///   `side` lies inside `path`.
+/// - The error that stopped a read-only open, when it is no damage this can set aside (the
+///   identity file, a replica's base or store, any error but [`Error::Corruption`]) or the
+///   open still fails after [`crate::limits::MAX_SALVAGE_ROUNDS`] pieces: nothing more is
+///   changed, and pieces set aside before stay in `side`.
+/// - [`Error::AlreadyExists`] when a copy would overwrite a file in `side`.
+/// - [`Error::Locked`] when another process holds the database; [`Error::Io`] when copying,
+///   syncing or cutting fails (what was copied stays in `side`).
+/// - What the final open for writing or its close returns.
 pub fn accept_loss(path: &Path, side: &Path) -> Result<LossReport> {
     if !path.join(crate::store::meta::META_FILE).exists() {
         return Err(Error::NotADatabase {
@@ -277,6 +294,9 @@ impl std::fmt::Display for LossReport {
 
 impl Db {
     /// See [`accept_loss`].
+    ///
+    /// # Errors
+    /// As [`accept_loss`].
     pub fn accept_loss(path: impl AsRef<Path>, side: impl AsRef<Path>) -> Result<LossReport> {
         accept_loss(path.as_ref(), side.as_ref())
     }

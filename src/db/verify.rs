@@ -7,11 +7,17 @@ use crate::wal::{recover, Expect, WAL_DIR};
 /// What `Db::verify` looked at and found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
+    /// The LSN of the state checked.
     pub lsn: u64,
+    /// Registered orgs.
     pub orgs: u64,
+    /// Ledger rows (postings and reversals) checked.
     pub entries: u64,
+    /// Day rows of the balance shards checked against the entries.
     pub balance_rows: u64,
+    /// Entries of every index part checked against their predicates and rows.
     pub index_entries: u64,
+    /// Log frames read and checked (0 when only a snapshot was checked).
     pub log_frames: u64,
     /// One line per mismatch or damaged byte range, naming what and where.
     pub problems: Vec<String>,
@@ -21,6 +27,7 @@ pub struct VerifyReport {
 }
 
 impl VerifyReport {
+    /// Whether nothing was found wrong (notes aside).
     pub fn is_ok(&self) -> bool {
         self.problems.is_empty()
     }

@@ -59,6 +59,9 @@ impl BusinessDay {
     /// The day `days` days after 1970-01-01 (before it when negative); `Error::OutOfRange` unless
     /// it lies in [`BusinessDay::MIN`]`..=`[`BusinessDay::MAX`] (day numbers
     /// -719162..=2932896).
+    ///
+    /// # Errors
+    /// [`crate::Error::OutOfRange`] for a value outside the supported range.
     pub fn from_days(days: i32) -> Result<BusinessDay> {
         Self::from_days_i64(i64::from(days))
     }
@@ -82,12 +85,18 @@ impl BusinessDay {
 
     /// The UTC calendar day of a timestamp; `Error::OutOfRange` for a timestamp whose day is not
     /// a [`BusinessDay`] (none in [`MIN_TIMESTAMP`]`..=`[`MAX_TIMESTAMP`] is out of range).
+    ///
+    /// # Errors
+    /// [`crate::Error::OutOfRange`] for a value outside the supported range.
     pub fn utc(ts: Timestamp) -> Result<BusinessDay> {
         BusinessDay::from_days_i64(ts.div_euclid(SECS_PER_DAY)).map_err(|_| timestamp_error(ts))
     }
 
     /// The calendar day of `ts` in time zone `tz` (the org's business day); `Error::OutOfRange`
     /// as for [`BusinessDay::utc`].
+    ///
+    /// # Errors
+    /// [`crate::Error::OutOfRange`] for a value outside the supported range.
     pub fn of(ts: Timestamp, tz: Tz) -> Result<BusinessDay> {
         let utc = BusinessDay::utc(ts)?;
         if tz == Tz::UTC {
@@ -111,11 +120,13 @@ impl BusinessDay {
         BusinessDay::from_days_i64(i64::from(date.num_days_from_ce()) - i64::from(EPOCH_FROM_CE))
     }
 
+    /// The calendar date of this day.
     pub fn date(self) -> NaiveDate {
         // Every day in range is a chrono date (chrono reaches beyond year ±262,000).
         NaiveDate::from_num_days_from_ce_opt(self.0 + EPOCH_FROM_CE).unwrap_or(NaiveDate::MIN)
     }
 
+    /// The month this day falls in.
     pub fn month(self) -> Month {
         let (year, month, _) = civil_from_days(self.0);
         // In range: the month of a day in range is in range.
@@ -255,6 +266,9 @@ impl Month {
 
     /// The month of index `year * 12 + (month - 1)`; `Error::OutOfRange` unless it lies in
     /// [`Month::MIN`]`..=`[`Month::MAX`] (indexes 12..=119999).
+    ///
+    /// # Errors
+    /// [`crate::Error::OutOfRange`] for a value outside the supported range.
     pub fn from_index(index: i32) -> Result<Month> {
         Month::from_index_i64(i64::from(index))
     }
@@ -277,6 +291,9 @@ impl Month {
     }
 
     /// Month `month` (1..=12) of `year` (1..=9999); `Error::OutOfRange` otherwise.
+    ///
+    /// # Errors
+    /// [`crate::Error::OutOfRange`] for a value outside the supported range.
     pub fn new(year: i32, month: u32) -> Result<Month> {
         if !(1..=12).contains(&month) {
             return Err(out_of_range("month number", i64::from(month), 1, 12));
@@ -292,6 +309,7 @@ impl Month {
         Month::new(year, month).ok()
     }
 
+    /// The year, 1..=9999.
     pub fn year(self) -> i32 {
         self.0.div_euclid(12)
     }
@@ -301,10 +319,12 @@ impl Month {
         self.0.rem_euclid(12) as u32 + 1
     }
 
+    /// The month's first day.
     pub fn first_day(self) -> BusinessDay {
         BusinessDay::from_ymd(self.year(), self.month_number(), 1).unwrap_or(BusinessDay::MIN)
     }
 
+    /// The month's last day (28th to 31st).
     pub fn last_day(self) -> BusinessDay {
         let (year, month) = (self.year(), self.month_number());
         BusinessDay::from_ymd(year, month, days_in_month(year, month)).unwrap_or(BusinessDay::MAX)
@@ -333,6 +353,9 @@ impl Month {
     }
 
     /// The month of a UTC timestamp; `Error::OutOfRange` as for [`BusinessDay::utc`].
+    ///
+    /// # Errors
+    /// [`crate::Error::OutOfRange`] for a value outside the supported range.
     pub fn of_utc(ts: Timestamp) -> Result<Month> {
         Ok(BusinessDay::utc(ts)?.month())
     }

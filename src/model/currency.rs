@@ -40,9 +40,13 @@ const ISO_4217: &[(&str, u8)] = &[
 ];
 
 impl Currency {
+    /// US dollar: 2 minor digits.
     pub const USD: Currency = Currency(*b"USD");
+    /// Euro: 2 minor digits.
     pub const EUR: Currency = Currency(*b"EUR");
+    /// Japanese yen: no minor unit.
     pub const JPY: Currency = Currency(*b"JPY");
+    /// Kuwaiti dinar: 3 minor digits.
     pub const KWD: Currency = Currency(*b"KWD");
 
     /// Parses an active ISO 4217 code such as `EUR`; `None` for anything else (lowercase,
@@ -73,6 +77,8 @@ impl Currency {
         self.exponent().unwrap_or(2)
     }
 
+    /// The three-letter code, e.g. `EUR` (`???` for bytes that are not UTF-8, which only a
+    /// `Currency` built by hand can hold).
     pub fn as_str(&self) -> &str {
         std::str::from_utf8(&self.0).unwrap_or("???")
     }

@@ -8,9 +8,12 @@ macro_rules! named_enum {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
         #[repr(u8)]
-        pub enum $name { $($variant = $code),+ }
+        pub enum $name {
+            $(#[doc = concat!("Named `", $text, "`, on-disk code ", $code, ".")] $variant = $code),+
+        }
 
         impl $name {
+            /// Every variant, in code order.
             pub const ALL: &'static [$name] = &[$($name::$variant),+];
 
             /// The canonical lowercase name.
@@ -23,6 +26,7 @@ macro_rules! named_enum {
                 self as u8
             }
 
+            /// The variant with this on-disk code; `None` for a code no variant has.
             pub fn from_code(code: u8) -> Option<Self> {
                 match code { $($code => Some($name::$variant),)+ _ => None }
             }

@@ -7,24 +7,30 @@ use std::fmt;
 pub struct Money(pub i64);
 
 impl Money {
+    /// Zero minor units.
     pub const ZERO: Money = Money(0);
 
+    /// The amount in minor units (cents for EUR, yen for JPY).
     pub fn minor(self) -> i64 {
         self.0
     }
 
+    /// `self + other`, or `None` on `i64` overflow.
     pub fn checked_add(self, other: Money) -> Option<Money> {
         self.0.checked_add(other.0).map(Money)
     }
 
+    /// `self - other`, or `None` on `i64` overflow.
     pub fn checked_sub(self, other: Money) -> Option<Money> {
         self.0.checked_sub(other.0).map(Money)
     }
 
+    /// `-self`, or `None` for `i64::MIN`.
     pub fn checked_neg(self) -> Option<Money> {
         self.0.checked_neg().map(Money)
     }
 
+    /// Whether the amount is strictly above zero.
     pub fn is_positive(self) -> bool {
         self.0 > 0
     }

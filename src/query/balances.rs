@@ -12,22 +12,31 @@ use crate::state::State;
 /// Day balances of one org or of every org, over business days `from..=to`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BalanceQuery {
+    /// Only this org's rows (one balance shard); `None`: every org, by org id.
     pub org: Option<OrgId>,
+    /// Business days `from..=to`, inclusive, at most [`crate::limits::MAX_RANGE_DAYS`] days.
     pub days: (BusinessDay, BusinessDay),
     /// Leave out days without postings.
     pub active_only: bool,
+    /// Rows returned at most, `1..=`[`MAX_QUERY_LIMIT`]; 1000 by default.
     pub limit: usize,
 }
 
 /// Which balance shards a balance query reads.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BalancePlan {
+    /// Balance shards read, by number.
     pub shards: Vec<usize>,
+    /// Balance shards of the database (fixed at creation).
     pub shards_total: usize,
+    /// Rows the query may visit: days in the range times the orgs read (before `active_only`
+    /// and `limit`).
     pub estimated_rows: u64,
 }
 
 impl BalanceQuery {
+    /// Every org's rows over business days `from..=to`, days without postings included, at most
+    /// 1000.
     pub fn new(from: BusinessDay, to: BusinessDay) -> BalanceQuery {
         BalanceQuery {
             org: None,
@@ -37,21 +46,30 @@ impl BalanceQuery {
         }
     }
 
+    /// Only this org's rows.
     pub fn org(mut self, org: OrgId) -> BalanceQuery {
         self.org = Some(org);
         self
     }
 
+    /// Leaves out days without postings.
     pub fn active_only(mut self) -> BalanceQuery {
         self.active_only = true;
         self
     }
 
+    /// At most this many rows, `1..=`[`MAX_QUERY_LIMIT`].
     pub fn limit(mut self, limit: usize) -> BalanceQuery {
         self.limit = limit;
         self
     }
 
+    /// Checks the query before it runs; [`crate::Snapshot::query_balances`] and
+    /// [`crate::Snapshot::explain_balances`] call it first.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an inverted day range, one of more than
+    /// [`crate::limits::MAX_RANGE_DAYS`] days, or a limit outside `1..=`[`MAX_QUERY_LIMIT`].
     pub fn validate(&self) -> Result<()> {
         let (from, to) = self.days;
         if to < from {

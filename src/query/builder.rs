@@ -12,12 +12,16 @@ pub use crate::limits::MAX_QUERY_LIMIT;
 /// Which ledgers a query reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Tables {
+    /// The revenue ledger.
     Revenues,
+    /// The expense ledger.
     Expenses,
+    /// Both ledgers, merged in time order.
     Both,
 }
 
 impl Tables {
+    /// The ledger kinds read, revenue first.
     pub fn kinds(self) -> &'static [Kind] {
         match self {
             Tables::Revenues => &[Kind::Revenue],
@@ -33,13 +37,16 @@ pub enum Order {
     /// (occurred_at, entry id) ascending.
     #[default]
     TimeAsc,
+    /// (occurred_at, entry id) descending: newest first.
     TimeDesc,
 }
 
 /// What rows are grouped by when aggregating.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum GroupBy {
+    /// The entry's category.
     Category,
+    /// The entry's payment method.
     PaymentMethod,
     /// The org's business day.
     Day,
@@ -54,9 +61,13 @@ pub enum GroupBy {
 /// (`Error::CursorMismatch`) instead of being taken as a position in another result.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Cursor {
+    /// `occurred_at` of the last row of the page, in UTC seconds.
     pub occurred_at: Timestamp,
+    /// Entry id of the last row of the page.
     pub entry_id: u64,
+    /// Ledger of the last row of the page.
     pub kind: Kind,
+    /// Org of the last row of the page.
     pub org: OrgId,
     /// The fingerprint of the query whose page ended here.
     pub query: u64,
@@ -82,6 +93,13 @@ impl Cursor {
         )
     }
 
+    /// Parses [`Cursor::encode`]'s text form.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the text is not a cursor: a wrong prefix or field count, a
+    /// field that does not parse, or a check value that does not match (a cursor edited by hand or
+    /// cut short). A well-formed cursor of another query is not caught here but by
+    /// [`Query::validate`] ([`Error::CursorMismatch`]).
     pub fn decode(text: &str) -> Result<Cursor> {
         let bad = || Error::InvalidArgument(format!("malformed cursor {text:?}"));
         let mut parts = text.split('.');
@@ -124,20 +142,30 @@ impl Cursor {
 /// [`Query::ledger`], then narrow it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Query {
+    /// Which ledgers are read.
     pub tables: Tables,
+    /// Only this org's entries; `None` reads every org (a scan of each partition touched).
     pub org: Option<OrgId>,
     /// `from <= occurred_at < to`.
     pub time: Option<(Timestamp, Timestamp)>,
     /// Business days, inclusive.
     pub days: Option<(BusinessDay, BusinessDay)>,
+    /// Only entries of this category.
     pub category: Option<Category>,
+    /// Only entries moved with this payment method.
     pub payment_method: Option<PaymentMethod>,
+    /// Only expenses with this current status (a posting paid later counts as paid); expenses
+    /// only.
     pub status: Option<ExpenseStatus>,
     /// Signed amount bounds, inclusive.
     pub amount: (Option<i64>, Option<i64>),
+    /// Group rows and return aggregates per group instead of rows.
     pub group_by: Option<GroupBy>,
+    /// Row order (by `occurred_at`, then entry id).
     pub order: Order,
+    /// Rows per page (or groups), `1..=`[`MAX_QUERY_LIMIT`]; 100 by default.
     pub limit: usize,
+    /// Start after this cursor's row (the next page).
     pub after: Option<Cursor>,
     /// Return only these columns (a projection); `None` returns whole entries.
     pub select: Option<Vec<crate::state::index::Column>>,
@@ -162,10 +190,12 @@ impl Query {
         }
     }
 
+    /// A query over the revenue ledger, every org, no filter, 100 rows per page.
     pub fn revenues() -> Query {
         Query::on(Tables::Revenues)
     }
 
+    /// A query over the expense ledger, every org, no filter, 100 rows per page.
     pub fn expenses() -> Query {
         Query::on(Tables::Expenses)
     }
@@ -175,6 +205,7 @@ impl Query {
         Query::on(Tables::Both)
     }
 
+    /// Only this org's entries: reads its rows (or an index of them) in the partitions touched.
     pub fn org(mut self, org: OrgId) -> Query {
         self.org = Some(org);
         self
@@ -192,16 +223,19 @@ impl Query {
         self
     }
 
+    /// Only entries of this category.
     pub fn category(mut self, category: Category) -> Query {
         self.category = Some(category);
         self
     }
 
+    /// Only entries moved with this payment method.
     pub fn payment_method(mut self, method: PaymentMethod) -> Query {
         self.payment_method = Some(method);
         self
     }
 
+    /// Only expenses with this current status (expenses only: see [`Query::validate`]).
     pub fn status(mut self, status: ExpenseStatus) -> Query {
         self.status = Some(status);
         self
@@ -219,11 +253,13 @@ impl Query {
         self
     }
 
+    /// Row order.
     pub fn order(mut self, order: Order) -> Query {
         self.order = order;
         self
     }
 
+    /// At most this many rows (or groups) per page, `1..=`[`MAX_QUERY_LIMIT`].
     pub fn limit(mut self, limit: usize) -> Query {
         self.limit = limit;
         self
@@ -276,6 +312,15 @@ impl Query {
     }
 
     /// Rejects queries that cannot be answered exactly.
+    /// [`crate::Db::query`] and [`crate::Db::explain`] call it first.
+    ///
+    /// # Errors
+    /// - [`Error::InvalidArgument`] for a limit outside `1..=`[`MAX_QUERY_LIMIT`], an empty or
+    ///   inverted time range, an inverted day or amount range, a status filter on anything but
+    ///   [`Tables::Expenses`], a category of neither queried ledger, an empty projection or one
+    ///   with grouping, a projected column some queried table lacks, or a cursor with grouping.
+    /// - [`Error::CursorMismatch`] for a cursor produced by another query (its
+    ///   [`Query::fingerprint`] differs).
     pub fn validate(&self) -> Result<()> {
         let bad = |why: String| Err(Error::InvalidArgument(why));
         if self.limit == 0 || self.limit > MAX_QUERY_LIMIT {

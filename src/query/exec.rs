@@ -18,10 +18,15 @@ use std::collections::BTreeMap;
 /// What a group is keyed by.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub enum GroupKey {
+    /// Rows of one category ([`crate::GroupBy::Category`]).
     Category(Category),
+    /// Rows moved with one payment method ([`crate::GroupBy::PaymentMethod`]).
     PaymentMethod(PaymentMethod),
+    /// Rows of one business day of their org ([`crate::GroupBy::Day`]).
     Day(BusinessDay),
+    /// Rows of one UTC month of `occurred_at` ([`crate::GroupBy::Month`]).
     Month(Month),
+    /// Every row ([`crate::GroupBy::Nothing`]).
     All,
 }
 
@@ -29,26 +34,37 @@ pub enum GroupKey {
 /// a query over several orgs has one group per (currency, key).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Group {
+    /// What the group's rows share.
     pub key: GroupKey,
     /// The currency of every amount in the group.
     pub currency: Currency,
+    /// Sum of the rows' signed amounts, in minor units: a reversal counts negative, an expense
+    /// positive as in its ledger (so over both ledgers revenues and expenses add alike).
     pub sum: Money,
+    /// Rows in the group, reversals included.
     pub count: u64,
+    /// Smallest signed amount of a row, in minor units.
     pub min: Money,
+    /// Largest signed amount of a row, in minor units.
     pub max: Money,
 }
 
 /// One value of a projected column.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Value {
+    /// `occurred_at`, in UTC seconds.
     Time(i64),
+    /// The entry id.
     EntryId(u64),
     /// Signed: a reversal is negative.
     Amount(Money),
+    /// The entry's category.
     Category(Category),
+    /// The entry's payment method.
     PaymentMethod(PaymentMethod),
     /// `None` for revenues and reversals.
     Status(Option<ExpenseStatus>),
+    /// The org's business day of the entry.
     Day(BusinessDay),
 }
 
@@ -71,8 +87,11 @@ impl Value {
 /// A row of a projection: which entry, and the selected columns' values in order.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ProjectedRow {
+    /// The entry's org.
     pub org: OrgId,
+    /// The entry's ledger.
     pub kind: Kind,
+    /// The selected columns' values, in the order of [`crate::Query::select`].
     pub values: Vec<Value>,
 }
 
@@ -81,13 +100,19 @@ pub struct ProjectedRow {
 pub enum QueryOutput {
     /// A page of rows; `next` continues after its last row when the page is full.
     Rows {
+        /// The entries of the page, in the query's order.
         rows: Vec<LedgerEntry>,
+        /// Where the next page starts ([`crate::Query::after`]); `None` when the page is not full
+        /// (the last one).
         next: Option<Cursor>,
     },
     /// A page of projected rows (see [`Query::select`]).
     Projected {
+        /// The selected columns, in the order asked.
         columns: Vec<Column>,
+        /// The projected rows of the page, in the query's order.
         rows: Vec<ProjectedRow>,
+        /// Where the next page starts; `None` when the page is not full (the last one).
         next: Option<Cursor>,
     },
     /// Groups by currency code, then key order.

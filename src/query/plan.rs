@@ -17,9 +17,14 @@ pub enum Access {
     /// An index: its name, how many leading key columns the query fixes, whether the index holds
     /// every column the query needs (no row lookups).
     Index {
+        /// The index's name.
         name: String,
+        /// Position of the index among its table's declared indexes, in the order
+        /// [`crate::Db::indexes`] lists them (the order of each ledger's index parts).
         slot: usize,
+        /// Leading key columns the query fixes by equality (0: the index is read whole per org).
         prefix: usize,
+        /// Whether the index holds every column the query needs, so no row is read.
         covered: bool,
     },
     /// No org given: every org's rows of each touched partition.

@@ -13,8 +13,10 @@ use std::collections::BTreeMap;
 
 pub use crate::limits::MAX_REPORT_ROWS;
 
+/// One category's total in a report: of a month (Q2) or of a business day (night audit).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct CategoryLine {
+    /// The category.
     pub category: Category,
     /// Signed: reversals count negative.
     pub total: Money,
@@ -25,11 +27,16 @@ pub struct CategoryLine {
 /// Q2: an org's revenue and expense by category for one UTC calendar month.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MonthlyReport {
+    /// The org reported on.
     pub org: OrgId,
+    /// The UTC calendar month reported on.
     pub month: Month,
     /// Sorted by category name (bytewise); categories without rows are left out.
     pub revenue: Vec<CategoryLine>,
+    /// Expense by category, sorted by category name (bytewise); categories without rows are left
+    /// out. Totals are positive for expenses, as posted.
     pub expense: Vec<CategoryLine>,
+    /// Revenue minus expense of the month, in minor units.
     pub net: Money,
     /// Closing balance of every business day of the month.
     pub daily_closing: Vec<(BusinessDay, Money)>,
@@ -38,52 +45,73 @@ pub struct MonthlyReport {
 /// One row of a ledger page (Q3).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerLine {
+    /// Revenue or expense.
     pub kind: Kind,
+    /// The entry's id.
     pub entry_id: u64,
+    /// When the money moved, in UTC seconds.
     pub occurred_at: i64,
     /// Signed: a reversal is negative.
     pub amount: Money,
+    /// The entry's category.
     pub category: Category,
 }
 
 /// One pending expense (Q4).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PendingLine {
+    /// The expense's entry id.
     pub entry_id: u64,
+    /// When the expense occurred, in UTC seconds.
     pub occurred_at: i64,
+    /// The amount owed, in minor units (positive).
     pub amount: Money,
+    /// The expense's category.
     pub category: Category,
 }
 
 /// One org of a top list (Q5) or of a chain report, with the org's currency.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TopLine {
+    /// The org.
     pub org: OrgId,
+    /// The org's currency, which `total` is in.
     pub currency: Currency,
+    /// The org's revenue of the month (signed sum: reversals count negative), in minor units.
     pub total: Money,
 }
 
 /// The sum of the amounts of one currency: aggregates across orgs never add two currencies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct CurrencyTotal {
+    /// The currency.
     pub currency: Currency,
+    /// Sum of the amounts in this currency, in minor units.
     pub total: Money,
 }
 
+/// One payment method's line of a night audit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MethodLine {
+    /// The payment method.
     pub payment_method: PaymentMethod,
     /// Revenue minus expense moved with this method (signed).
     pub net: Money,
+    /// Rows moved with this method, reversals included.
     pub count: u64,
 }
 
 /// The night-audit report of one org and business day.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DailyReport {
+    /// The org's balance row of the day: opening, revenue, expense and closing.
     pub balance: DayBalance,
+    /// The day's revenue by category (sorted by category name; a reversal counts negative on
+    /// the day it is recorded).
     pub revenue: Vec<CategoryLine>,
+    /// The day's expense by category, sorted by category name.
     pub expense: Vec<CategoryLine>,
+    /// Net of the day per payment method, sorted by method name.
     pub by_method: Vec<MethodLine>,
 }
 

@@ -15,12 +15,19 @@ use std::path::{Path, PathBuf};
 /// One committed frame as read from a log: what a replica applies and appends to its own log.
 #[derive(Clone, Debug)]
 pub struct ShippedFrame {
+    /// The frame's LSN.
     pub lsn: u64,
+    /// The frame's checksum (CRC32), which the next frame's `prev_crc` repeats.
     pub crc: u32,
+    /// The checksum of the frame before it: the chain a replica checks against its own log.
     pub prev_crc: u32,
+    /// Operations in the frame's batch.
     pub op_count: u32,
+    /// The encoded batch, as written in the log.
     pub payload: Vec<u8>,
+    /// The segment file the frame was read from (named in errors).
     pub file: PathBuf,
+    /// Byte offset of the frame in `file`.
     pub offset: u64,
 }
 
@@ -292,6 +299,14 @@ impl LogFollower {
 /// Reads whole shipped segment files: every frame checked, segments ordered by first LSN and
 /// required to continue each other without gap or overlap. Nothing is returned unless all are
 /// valid.
+///
+/// # Errors
+/// - [`Error::Io`] when a file cannot be read.
+/// - [`Error::Corruption`] for a damaged segment header or frame, an LSN out of sequence or a
+///   broken checksum chain, within a file or between two.
+/// - [`Error::Replica`]: [`ReplicaError::ForeignLog`] for a segment of another database,
+///   [`ReplicaError::Overlap`] or [`ReplicaError::Gap`] for segments that do not continue each
+///   other.
 pub fn read_segments(paths: &[PathBuf], db_id: u64) -> Result<Vec<ShippedFrame>> {
     let mut segments = Vec::new();
     for path in paths {
@@ -441,6 +456,7 @@ pub enum SyncState {
 }
 
 impl SyncState {
+    /// The state's name in status output: `caught_up`, `behind`, `ahead` or `diverged`.
     pub fn as_str(self) -> &'static str {
         match self {
             SyncState::CaughtUp => "caught_up",
@@ -454,6 +470,7 @@ impl SyncState {
 /// A replica compared with a source log: [`sync_status`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SyncStatus {
+    /// Where the replica stands.
     pub state: SyncState,
     /// The source's last LSN (`None` when the source is another database's log).
     pub source_lsn: Option<u64>,
@@ -467,6 +484,11 @@ pub struct SyncStatus {
 /// `db_id` with the log in `dir`: reads the source from the replica's position on, every frame
 /// and the checksum chain checked, and tells caught up, behind (by how many frames), ahead or
 /// diverged. Other failures (I/O, a damaged or gapped source) are errors.
+///
+/// # Errors
+/// [`Error::Io`] when the source cannot be read; [`Error::Corruption`] for a damaged source
+/// (a bad header or frame, an LSN gap, a broken chain); [`Error::Replica`]
+/// ([`ReplicaError::Gap`]) when the source's first segment starts after the replica's next LSN.
 pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Result<SyncStatus> {
     let diverged = |source_lsn: Option<u64>, why: String| SyncStatus {
         state: SyncState::Diverged,

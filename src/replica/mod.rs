@@ -392,6 +392,7 @@ impl Replica {
         }
     }
 
+    /// The name given at [`crate::Db::replica`] (in pool status and errors).
     pub fn name(&self) -> &str {
         &self.inner.name
     }
@@ -454,6 +455,10 @@ impl Replica {
     }
 
     /// [`Replica::snapshot`] without waiting: `Ok(None)` while the applier is applying a group.
+    ///
+    /// # Errors
+    /// [`Error::Replica`] ([`crate::ReplicaError::Failed`]) when the replica refuses reads: an
+    /// apply failed part-way (or, in `fault-injection` builds, reads fail on purpose).
     pub fn try_snapshot(&self) -> Result<Option<Snapshot>> {
         Ok(self
             .try_lock_state()?
@@ -498,6 +503,10 @@ impl Replica {
     /// at once). While it is held the applier copies each value it changes once (as the primary
     /// does for its own snapshots). Waits while a group is being applied. Fails when reads are
     /// refused (a failed apply).
+    ///
+    /// # Errors
+    /// [`Error::Replica`] ([`crate::ReplicaError::Failed`]) when the replica refuses reads: an
+    /// apply failed part-way (or, in `fault-injection` builds, reads fail on purpose).
     pub fn snapshot(&self) -> Result<Snapshot> {
         let locked = self.lock_state()?;
         Ok(Snapshot::of(locked.0.clone()))

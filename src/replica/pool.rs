@@ -57,7 +57,11 @@ pub enum Consistency {
 /// How reads are spread over the healthy replicas.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum Balancing {
+    /// Each thread takes the replicas in turn, staying on one for
+    /// [`PoolOptions::affinity_reads`] reads; reads about one org ([`ReadPool::read_for`]) start
+    /// at a replica chosen by the org id.
     RoundRobin,
+    /// The replica that has applied the most (highest applied LSN) first.
     LeastLag,
 }
 
@@ -144,8 +148,13 @@ impl Default for PoolOptions {
 /// A replica's circuit breaker.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub enum BreakerState {
+    /// Reads go through; failures are counted.
     Closed,
+    /// [`PoolOptions::breaker_failures`] reads failed in a row (or the half-open trial failed):
+    /// no read goes to the replica until [`PoolOptions::breaker_cooldown`] has passed.
     Open,
+    /// The cooldown has passed: the next read is a trial; it closes the breaker if it succeeds
+    /// and opens it again if it fails.
     HalfOpen,
 }
 
@@ -171,13 +180,22 @@ struct Node {
 /// One replica's (or the primary's) figures.
 #[derive(Clone, Debug, Serialize)]
 pub struct NodeStatus {
+    /// The replica's name, or `primary`.
     pub name: String,
+    /// Whether this is the primary.
     pub primary: bool,
+    /// The last LSN the node applied (the primary's visible LSN).
     pub applied_lsn: u64,
+    /// Batches visible on the primary that the node has not applied (0 for the primary).
     pub lag_lsn: u64,
+    /// How long the oldest batch the node misses has been visible on the primary, in
+    /// milliseconds (0 for the primary).
     pub lag_ms: f64,
+    /// Whether the health checker keeps the node in rotation (the primary always is).
     pub healthy: bool,
+    /// Why the health checker took the node out of rotation (apply error, stall, lag).
     pub why_unhealthy: Option<String>,
+    /// The node's circuit breaker (always closed for the primary).
     pub breaker: BreakerState,
     /// Reads the node served (a replica counts every read of its state, in or out of this pool).
     pub queries: u64,
@@ -187,18 +205,26 @@ pub struct NodeStatus {
     pub failovers: u64,
     /// Group commits the primary delayed for this replica (flow control).
     pub throttled_groups: u64,
+    /// The error that stopped the replica's applier, if one did.
     pub last_error: Option<String>,
 }
 
 /// The pool's figures.
 #[derive(Clone, Debug, Serialize)]
 pub struct PoolStatus {
+    /// The primary's visible LSN.
     pub primary_lsn: u64,
+    /// Handles taken by readers now.
     pub handles_in_use: usize,
+    /// Handles opened: at least `min_handles`, at most `max_handles`.
     pub handles_open: usize,
+    /// [`PoolOptions::min_handles`].
     pub min_handles: usize,
+    /// [`PoolOptions::max_handles`].
     pub max_handles: usize,
+    /// How reads are spread over the replicas.
     pub balancing: Balancing,
+    /// One entry per node: the primary first, then the replicas in the order given.
     pub nodes: Vec<NodeStatus>,
 }
 
@@ -338,8 +364,10 @@ impl Drop for PoolRead<'_> {
 }
 
 impl ReadPool {
-    /// A pool over `primary` and `replicas`; starts the health checker (`Error::Thread` if the
-    /// system refuses the thread).
+    /// A pool over `primary` and `replicas`; starts the health checker.
+    ///
+    /// # Errors
+    /// [`crate::Error::Thread`] if the system refuses the health checker's thread.
     pub fn new(
         primary: Arc<Db>,
         replicas: Vec<Arc<Replica>>,
@@ -399,6 +427,11 @@ impl ReadPool {
 
     /// A read handle meeting `consistency`, from a healthy node chosen by the balancing policy;
     /// failing nodes are skipped (failover) and the primary serves when no replica can.
+    ///
+    /// # Errors
+    /// [`crate::Error::Replica`]: [`ReplicaError::NoneAvailable`] when no handle becomes free
+    /// within [`PoolOptions::acquire_timeout`]; [`ReplicaError::AheadOfSource`] for
+    /// [`Consistency::AtLeast`] an LSN the primary has not made visible yet.
     pub fn read(&self, consistency: Consistency) -> Result<PoolRead<'_>> {
         self.read_routed(None, consistency)
     }
@@ -408,6 +441,9 @@ impl ReadPool {
     /// org goes to the same healthy replica and each replica's cache holds its share of the orgs
     /// instead of all of them. Failover, consistency and spilling are as for `read`; least-lag
     /// balancing ignores the org.
+    ///
+    /// # Errors
+    /// As [`ReadPool::read`].
     pub fn read_for(&self, org: OrgId, consistency: Consistency) -> Result<PoolRead<'_>> {
         self.read_routed(Some(org), consistency)
     }
@@ -430,6 +466,9 @@ impl ReadPool {
     }
 
     /// Runs a typed query through the pool.
+    ///
+    /// # Errors
+    /// What [`ReadPool::read`] returns, then what [`crate::Db::query`] returns.
     pub fn query(
         &self,
         query: &crate::query::Query,

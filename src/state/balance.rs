@@ -66,8 +66,12 @@ pub fn shard_of(org: OrgId, shards: u32) -> usize {
 /// What a closing-balance read cost: Fenwick nodes and day rows read (bounded by design).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct ReadCost {
+    /// Nodes of the org's month prefix-sum (Fenwick) tree read for the months before the day's.
     pub fenwick_nodes: u32,
+    /// Month values read: 1 when the org has day rows in the day's month, else 0.
     pub month_values: u32,
+    /// Day rows read: 0 or 1, the last row of the month at or before the day (found by binary
+    /// search), which holds the month's net up to it.
     pub day_rows: u32,
 }
 

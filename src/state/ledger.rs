@@ -200,7 +200,9 @@ pub struct MonthBucket {
 /// Identifies a ledger partition.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct PartitionId {
+    /// The ledger: revenues or expenses.
     pub kind: Kind,
+    /// The UTC calendar month of the rows' `occurred_at`.
     pub month: Month,
 }
 

@@ -13,34 +13,55 @@ use crate::model::{
 /// One org's cash position on one business day.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct DayBalance {
+    /// The org.
     pub org: OrgId,
+    /// The business day (a calendar date in the org's time zone).
     pub day: BusinessDay,
     /// Closing balance of the previous day.
     pub opening: Money,
+    /// Revenue of the day, in minor units: revenue postings of the day minus revenue reversals
+    /// of the day (a reversal counts on its own business day, not its original's).
     pub revenue: Money,
+    /// Expense of the day, in minor units (positive for money out): expense postings of the day
+    /// minus expense reversals of the day.
     pub expense: Money,
+    /// Balance at the end of the day: `opening + revenue - expense`, in minor units.
     pub closing: Money,
+    /// Revenue rows of the day, reversals of revenues included.
     pub revenue_count: u64,
+    /// Expense rows of the day, reversals of expenses included.
     pub expense_count: u64,
 }
 
 /// A ledger entry as read back.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LedgerEntry {
+    /// The org.
     pub org: OrgId,
+    /// The entry's id (its idempotency key).
     pub id: EntryId,
+    /// The ledger it is in: a reversal is in its original's.
     pub kind: Kind,
+    /// When the money moved, in UTC seconds.
     pub occurred_at: Timestamp,
+    /// The org's business day of `occurred_at`, fixed when the entry was recorded.
     pub day: BusinessDay,
     /// As posted: always positive. A reversal's effect is `-amount`.
     pub amount: Money,
+    /// The entry's category (a reversal's is its original's).
     pub category: Category,
+    /// How the money moved (a reversal's is its original's).
     pub payment_method: PaymentMethod,
     /// Current status of an expense posting; `None` for revenues and reversals.
     pub status: Option<ExpenseStatus>,
+    /// When the expense was paid, in UTC seconds; `None` while pending, for revenues and
+    /// reversals, and for an expense posted as paid.
     pub paid_at: Option<Timestamp>,
+    /// For a reversal, the entry it cancels.
     pub reverses: Option<EntryId>,
+    /// For a reversed posting, the reversal that cancels it.
     pub reversed_by: Option<EntryId>,
+    /// Free text as recorded (invoice or folio number; a reversal's reason).
     pub reference: String,
 }
 

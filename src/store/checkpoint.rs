@@ -29,10 +29,15 @@ pub struct Snapshot {
 /// What a checkpoint wrote.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct CheckpointStats {
+    /// The LSN the store reflects once the checkpoint is written.
     pub lsn: Lsn,
+    /// Org-record values written (one per chunk of 64 consecutive org ids).
     pub org_values: usize,
+    /// Ledger values written (one per ledger partition and chunk of orgs).
     pub ledger_values: usize,
+    /// Balance values written (one per balance shard, chunk of orgs and month).
     pub balance_values: usize,
+    /// Bytes of the keys and values written.
     pub bytes: usize,
 }
 

@@ -16,6 +16,8 @@ use std::path::Path;
 
 /// The on-disk format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
+/// Name of the database's identity file, in its directory: its presence makes the directory
+/// a Folio database.
 pub const META_FILE: &str = "FOLIO";
 const MAGIC: &[u8; 8] = b"FOLIODB\0";
 const META_BYTES: usize = 32;

@@ -53,9 +53,11 @@ impl Expect {
 /// continues the log.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TornTail {
+    /// The log segment cut.
     pub file: PathBuf,
     /// Where the cut starts; the file keeps `offset` bytes (0 with `whole_file`).
     pub offset: u64,
+    /// Bytes cut off (the whole file's length with `whole_file`).
     pub bytes: u64,
     /// Frames (whole or in part) in the cut bytes: the damaged one and any valid-looking ones
     /// after it.

@@ -15,10 +15,15 @@ pub use crate::limits::MAX_INCLUDED_COLUMNS;
 /// A column of the revenues / expenses tables an index can hold.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Column {
+    /// When the money moved, in UTC seconds.
     OccurredAt,
+    /// The entry id.
     EntryId,
+    /// The signed amount in minor units: a reversal is negative.
     Amount,
+    /// The entry's category (its code).
     Category,
+    /// The entry's payment method (its code).
     PaymentMethod,
     /// Expenses only: pending or paid (current).
     Status,
@@ -27,6 +32,7 @@ pub enum Column {
 }
 
 impl Column {
+    /// Every column, in code order.
     pub const ALL: [Column; 7] = [
         Column::OccurredAt,
         Column::EntryId,
@@ -37,6 +43,7 @@ impl Column {
         Column::Day,
     ];
 
+    /// The column's name in queries and index definitions, e.g. `occurred_at`.
     pub fn name(self) -> &'static str {
         match self {
             Column::OccurredAt => "occurred_at",
@@ -83,6 +90,7 @@ impl Column {
         }
     }
 
+    /// The column with this log-record code; `None` for a code no column has.
     pub fn from_code(code: u8) -> Option<Column> {
         Column::ALL.into_iter().find(|c| c.code() == code)
     }
@@ -113,13 +121,18 @@ pub fn current_status(row: &Row) -> Option<ExpenseStatus> {
 /// A partial index's condition on a row.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Predicate {
+    /// Expenses whose current status is this one (a posting paid later counts as paid).
     StatusIs(ExpenseStatus),
+    /// Rows moved with this payment method.
     PaymentMethodIs(PaymentMethod),
+    /// Rows of this category.
     CategoryIs(Category),
+    /// Rows whose signed amount, in minor units, is at least this (a reversal is negative).
     AmountAtLeast(i64),
 }
 
 impl Predicate {
+    /// Whether a row meets the condition.
     pub fn matches(&self, row: &Row) -> bool {
         match *self {
             Predicate::StatusIs(s) => current_status(row) == Some(s),
@@ -129,6 +142,7 @@ impl Predicate {
         }
     }
 
+    /// The column the condition is on.
     pub fn column(&self) -> Column {
         match self {
             Predicate::StatusIs(_) => Column::Status,
@@ -171,12 +185,16 @@ impl FromStr for Predicate {
 /// A declared index.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexDef {
+    /// Unique name, 1 to 64 characters of `[a-z0-9_]`.
     pub name: String,
+    /// The ledger indexed.
     pub table: Kind,
     /// Declared key columns after the implicit `org_id`.
     pub key: Vec<Column>,
     /// Covered columns stored in the index.
     pub include: Vec<Column>,
+    /// A partial index's condition: only rows that meet it are in the index; `None` for all
+    /// rows.
     pub predicate: Option<Predicate>,
 }
 
@@ -184,22 +202,30 @@ pub struct IndexDef {
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum IndexDefError {
+    /// The name is empty, longer than 64 bytes, or has a character outside `[a-z0-9_]`.
     #[error("index name must be 1..=64 characters of [a-z0-9_]")]
     BadName,
+    /// A key, included or predicate column the table lacks (`status` on revenues).
     #[error("table {table} has no column {column}")]
     NoSuchColumn {
+        /// The table's name, `revenues` or `expenses`.
         table: &'static str,
+        /// The column's name.
         column: &'static str,
     },
+    /// More than [`MAX_KEY_COLUMNS`] key or [`MAX_INCLUDED_COLUMNS`] included columns.
     #[error(
         "an index has at most {MAX_KEY_COLUMNS} key and {MAX_INCLUDED_COLUMNS} included columns"
     )]
     TooManyColumns,
+    /// A column listed twice among the key and included columns; holds its name.
     #[error("column {0} appears twice")]
     DuplicateColumn(&'static str),
 }
 
 impl IndexDef {
+    /// A definition; nothing is checked until [`IndexDef::validate`] (which
+    /// [`crate::Db::create_index`] runs).
     pub fn new(
         name: &str,
         table: Kind,
@@ -217,6 +243,11 @@ impl IndexDef {
     }
 
     /// Checks the definition against its table and the limits.
+    ///
+    /// # Errors
+    /// `IndexDefError::BadName`, `TooManyColumns`, `NoSuchColumn` or `DuplicateColumn`: the
+    /// first that applies, in that order (see the variants' texts).
+    /// [`crate::Db::create_index`] returns it as [`crate::Rejection::InvalidIndex`].
     pub fn validate(&self) -> Result<(), IndexDefError> {
         let name_ok = (1..=64).contains(&self.name.len())
             && self
@@ -326,6 +357,7 @@ impl IndexDef {
     }
 }
 
+/// The name of a ledger as a table: `revenues` or `expenses`.
 pub fn table_name(kind: Kind) -> &'static str {
     match kind {
         Kind::Revenue => "revenues",
