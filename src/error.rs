@@ -249,7 +249,7 @@ pub enum Error {
         found: u32,
         supported: u32,
     },
-    #[error("{} is not a Folio database (missing {})", path.display(), crate::store::meta::META_FILE)]
+    #[error("{} is not a Folio database (missing {})", path.display(), crate::format::META_FILE)]
     NotADatabase { path: PathBuf },
     #[error("database {} already exists", path.display())]
     AlreadyExists { path: PathBuf },

@@ -106,6 +106,7 @@ internal_modules! {
     mod codec;
     mod db;
     mod error;
+    mod format;
     mod io;
     mod model;
     mod query;
@@ -128,6 +129,7 @@ pub use db::{
     PartitionInfo, RecoveryReport, Salvaged, Snapshot, Ticket, VerifyReport,
 };
 pub use error::{BatchError, CorruptionKind, Error, Rejection, ReplicaError, Result};
+pub use format::{META_FILE, WAL_DIR};
 pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money,
     MoneyIn, Month, Op, Org, OrgId, PayExpense, PaymentMethod, Reversal, Timestamp, MAX_TIMESTAMP,
@@ -144,6 +146,5 @@ pub use replica::{
 };
 pub use state::index::{table_name, Column, IndexDef, Predicate};
 pub use state::read::{DayBalance, LedgerEntry};
-pub use store::meta::META_FILE;
 pub use store::CheckpointStats;
-pub use wal::{TornTail, WAL_DIR};
+pub use wal::TornTail;

@@ -7,18 +7,15 @@ use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
 use crate::replica::{LogFollower, Replica, ReplicaOptions, ShippedFrame};
 use crate::state::{DirtyKey, DirtySet};
+use crate::format::{
+    version_of, Header, BASE_FILE, BASE_MAGIC, FORMAT_VERSION, HEADER_BYTES, MANIFEST_FILE,
+    SEEDING_SUFFIX, STORE_DIR, WAL_DIR,
+};
+use crate::io::{StdFs, Vfs};
 use crate::store::meta::Meta;
 use crate::store::Store;
-use crate::wal::WAL_DIR;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-
-/// Marks a replica directory: the LSN its log continues from and that frame's checksum.
-pub const BASE_FILE: &str = "BASE";
-/// Lists a checkpoint's files with their lengths and CRC32s; checked before first use.
-pub const MANIFEST_FILE: &str = "MANIFEST.json";
-const BASE_MAGIC: &[u8; 8] = b"FOLIOBAS";
-const BASE_BYTES: usize = 32;
 
 /// Where a replica directory's log begins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,48 +25,40 @@ pub struct ReplicaBase {
 }
 
 impl ReplicaBase {
-    fn encode(&self) -> [u8; BASE_BYTES] {
-        let mut b = [0u8; BASE_BYTES];
-        b[0..8].copy_from_slice(BASE_MAGIC);
-        b[8..12].copy_from_slice(&crate::store::meta::FORMAT_VERSION.to_le_bytes());
-        b[16..24].copy_from_slice(&self.lsn.to_le_bytes());
-        b[24..28].copy_from_slice(&self.crc.to_le_bytes());
-        let crc = base_crc(&b);
-        b[12..16].copy_from_slice(&crc.to_le_bytes());
-        b
+    fn encode(&self) -> [u8; HEADER_BYTES] {
+        Header::new(BASE_MAGIC)
+            .put_u64(16, self.lsn)
+            .put_u32(24, self.crc)
+            .encode()
     }
 
     /// Reads the BASE file of `dir`, if the directory is a replica.
     pub fn read(dir: &Path) -> Result<Option<ReplicaBase>> {
+        ReplicaBase::read_in(&StdFs, dir)
+    }
+
+    /// [`ReplicaBase::read`] through `vfs`.
+    pub(crate) fn read_in(vfs: &dyn Vfs, dir: &Path) -> Result<Option<ReplicaBase>> {
         let path = dir.join(BASE_FILE);
-        if !path.exists() {
+        if !vfs.exists(&path) {
             return Ok(None);
         }
-        let b = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        if b.len() != BASE_BYTES || &b[0..8] != BASE_MAGIC {
+        let b = vfs.read_file(&path).map_err(|e| Error::io(&path, e))?;
+        // A BASE of another length has no magic, and it names its version before its checksum
+        // is looked at.
+        if b.len() != HEADER_BYTES || &b[0..8] != BASE_MAGIC {
             return Err(Error::corruption(&path, 0, CorruptionKind::BadMagic));
         }
-        let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-        if version != crate::store::meta::FORMAT_VERSION {
+        let version = version_of(&b).unwrap_or_default();
+        if version != FORMAT_VERSION {
             return Err(Error::FormatVersion {
                 path,
                 found: version,
-                supported: crate::store::meta::FORMAT_VERSION,
+                supported: FORMAT_VERSION,
             });
         }
-        let stored = u32::from_le_bytes([b[12], b[13], b[14], b[15]]);
-        let actual = base_crc(&b);
-        if stored != actual {
-            return Err(Error::corruption(
-                &path,
-                12,
-                CorruptionKind::ChecksumMismatch {
-                    expected: stored,
-                    actual,
-                },
-            ));
-        }
-        let lsn = u64::from_le_bytes(b[16..24].try_into().expect("8 bytes"));
+        let header = Header::decode(&path, &b, BASE_MAGIC)?;
+        let lsn = header.u64_at(16);
         if lsn > crate::limits::MAX_LSN {
             return Err(Error::corruption(
                 &path,
@@ -77,16 +66,11 @@ impl ReplicaBase {
                 CorruptionKind::InvalidValue(format!("base LSN {lsn} out of range")),
             ));
         }
-        let crc = u32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
-        Ok(Some(ReplicaBase { lsn, crc }))
+        Ok(Some(ReplicaBase {
+            lsn,
+            crc: header.u32_at(24),
+        }))
     }
-}
-
-fn base_crc(b: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&b[0..12]);
-    h.update(&b[16..BASE_BYTES]);
-    h.finalize()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -147,7 +131,7 @@ fn manifest_body(dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
         });
     }
     Ok(ManifestBody {
-        format_version: crate::store::meta::FORMAT_VERSION,
+        format_version: FORMAT_VERSION,
         db_id: format!("{db_id:#x}"),
         lsn,
         files,
@@ -172,11 +156,11 @@ pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
     if crc32fast::hash(&body) != manifest.crc32 {
         return Err(bad("manifest checksum mismatch".into()));
     }
-    if manifest.body.format_version != crate::store::meta::FORMAT_VERSION {
+    if manifest.body.format_version != FORMAT_VERSION {
         return Err(Error::FormatVersion {
             path,
             found: manifest.body.format_version,
-            supported: crate::store::meta::FORMAT_VERSION,
+            supported: FORMAT_VERSION,
         });
     }
     for f in &manifest.body.files {
@@ -247,7 +231,7 @@ pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = parent.join(format!(".{}.seeding", name.to_string_lossy()));
+    let tmp = parent.join(format!(".{}{SEEDING_SUFFIX}", name.to_string_lossy()));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
@@ -392,7 +376,7 @@ impl Db {
         };
         meta.write(&crate::io::StdFs, out)?;
         {
-            let store = Store::open(&out.join(super::open::STORE_DIR))?;
+            let store = Store::open(&out.join(STORE_DIR))?;
             let packed = state.pack(&state.all_keys());
             drop(state);
             store.write(&packed)?;

@@ -87,7 +87,7 @@ impl Db {
                 info
             })
             .collect();
-        let wal = self.shared.path.join(crate::wal::WAL_DIR);
+        let wal = self.shared.path.join(crate::format::WAL_DIR);
         let mut log = LogInfo::default();
         for (_, segment) in crate::wal::recovery::list_segments(&*self.shared.vfs, &wal)? {
             let mapped = self

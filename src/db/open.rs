@@ -7,18 +7,15 @@ use crate::error::{CorruptionKind, Error, Result};
 use crate::limits::COMMIT_QUEUE_DEPTH;
 use crate::model::Lsn;
 use crate::state::State;
-use crate::store::meta::{new_db_id, Meta, META_FILE};
+use crate::format::{LOCK_FILE, MANIFEST_FILE, META_FILE, STORE_DIR, TMP_EXTENSION, WAL_DIR};
+use crate::store::meta::{new_db_id, Meta};
 use crate::store::Store;
-use crate::wal::{cut_torn, recover, Expect, LogTail, LogWriter, TornTail, WAL_DIR};
+use crate::wal::{cut_torn, recover, Expect, LogTail, LogWriter, TornTail};
 use parking_lot::{Mutex, RwLock};
 use std::fs::File;
 use std::path::Path;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-
-/// Sub-directory holding the sled store.
-pub const STORE_DIR: &str = "state";
-const LOCK_FILE: &str = "LOCK";
 
 /// What opening found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -114,7 +111,7 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         create(&*vfs, path, options.shards)?;
         report.created = true;
     }
-    let manifest = path.join(super::edge::MANIFEST_FILE);
+    let manifest = path.join(MANIFEST_FILE);
     let is_checkpoint = vfs.exists(&manifest);
     if is_checkpoint {
         // A checkpoint directory: every file is checked before first use.
@@ -384,7 +381,7 @@ fn start(path: &Path, options: Options, report: RecoveryReport, s: Started) -> R
 /// The shard count was checked by the caller (`Options::check_create`).
 fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
     let wal_dir = path.join(WAL_DIR);
-    let tmp_meta = path.join(META_FILE).with_extension("tmp");
+    let tmp_meta = path.join(META_FILE).with_extension(TMP_EXTENSION);
     check_leftovers(vfs, path)?;
     if vfs.exists(&tmp_meta) {
         vfs.remove_file(&tmp_meta)
@@ -403,7 +400,7 @@ fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
 /// empty `wal/`.
 fn check_leftovers(vfs: &dyn crate::io::Vfs, path: &Path) -> Result<()> {
     let wal_dir = path.join(WAL_DIR);
-    let tmp_meta = path.join(META_FILE).with_extension("tmp");
+    let tmp_meta = path.join(META_FILE).with_extension(TMP_EXTENSION);
     for name in vfs.list(path).map_err(|e| Error::io(path, e))? {
         let leftover = name.as_os_str() == LOCK_FILE
             || path.join(&name) == tmp_meta

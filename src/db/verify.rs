@@ -2,7 +2,8 @@
 //! checksum.
 
 use super::{Db, Snapshot};
-use crate::wal::{recover, Expect, WAL_DIR};
+use crate::format::WAL_DIR;
+use crate::wal::{recover, Expect};
 
 /// What `Db::verify` looked at and found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

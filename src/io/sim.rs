@@ -724,7 +724,7 @@ impl Vfs for SimFs {
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let tmp = path.with_extension("tmp");
+        let tmp = path.with_extension(crate::format::TMP_EXTENSION);
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let steps: [Step<'_>; 4] = [
             Box::new(|sim: &mut Sim| {

@@ -85,7 +85,7 @@ impl Vfs for StdFs {
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let tmp = path.with_extension("tmp");
+        let tmp = path.with_extension(crate::format::TMP_EXTENSION);
         {
             let mut file = File::create(&tmp)?;
             file.write_all(bytes)?;

@@ -547,7 +547,7 @@ mod tests {
     fn small_polls_while_appending_return_every_frame_once_in_order() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let db = Db::open(tmp.path().join("db")).expect("open");
-        let wal = tmp.path().join("db").join(crate::wal::WAL_DIR);
+        let wal = tmp.path().join("db").join(crate::format::WAL_DIR);
         register(&db, 1..40);
         let mut small = from_start(&wal, db.db_id());
         let mut got = Vec::new();
@@ -589,7 +589,7 @@ mod tests {
             ..crate::Options::default()
         };
         let db = Db::open_with(tmp.path().join("db"), options).expect("open");
-        let wal = tmp.path().join("db").join(crate::wal::WAL_DIR);
+        let wal = tmp.path().join("db").join(crate::format::WAL_DIR);
         register(&db, 1..120);
         assert!(
             list_segments(&crate::io::StdFs, &wal)

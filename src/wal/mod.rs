@@ -6,6 +6,3 @@ pub mod writer;
 
 pub use recovery::{cut_torn, frames_in, recover, Expect, LogTail, TornTail};
 pub use writer::LogWriter;
-
-/// Sub-directory of a database holding the log segments.
-pub const WAL_DIR: &str = "wal";

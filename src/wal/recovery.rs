@@ -10,7 +10,7 @@ use super::writer::LogEnd;
 use crate::codec::frame::{decode_frame, frame_len, FrameError, FRAME_ALIGN};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::io::Vfs;
-use crate::store::meta::FORMAT_VERSION;
+use crate::format::FORMAT_VERSION;
 use std::path::{Path, PathBuf};
 
 /// One valid frame handed to the caller during recovery.
