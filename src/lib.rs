@@ -120,6 +120,7 @@ pub mod limits;
 #[cfg(feature = "fault-injection")]
 #[doc(hidden)]
 pub mod planted;
+mod rng;
 #[cfg(test)]
 mod test_hooks;
 
@@ -144,6 +145,7 @@ pub use replica::{
     read_segments, sync_status, Balancing, BreakerState, Consistency, NodeStatus, PoolOptions,
     PoolStatus, ReadPool, Replica, ReplicaOptions, ShippedFrame, SyncState, SyncStatus,
 };
+pub use rng::SplitMix64;
 pub use state::index::{table_name, Column, IndexDef, Predicate};
 pub use state::read::{DayBalance, LedgerEntry};
 pub use store::CheckpointStats;

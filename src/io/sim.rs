@@ -18,6 +18,7 @@
 //! call (reads too) counts as an operation for [`FaultPlan`].
 
 use super::{AppendFile, Mapped, Vfs};
+use crate::rng::SplitMix64;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -273,7 +274,7 @@ impl Disk {
     }
 
     /// The crash image of this disk.
-    fn crash(&self, kind: CrashKind, rng: &mut SplitMix) -> Image {
+    fn crash(&self, kind: CrashKind, rng: &mut SplitMix64) -> Image {
         let mut note = format!("{kind:?}");
         // Names: the durable ones; in a reordered crash each unsynced change may have landed.
         let mut names = self.durable_names.clone();
@@ -400,33 +401,6 @@ impl Disk {
     }
 }
 
-/// A small deterministic generator (SplitMix64), so images depend on the seed alone.
-#[derive(Clone, Debug)]
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    pub fn new(seed: u64) -> SplitMix {
-        SplitMix(seed)
-    }
-
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            ((self.next_u64() as u128 * n as u128) >> 64) as u64
-        }
-    }
-}
-
 #[derive(Debug, Default)]
 struct Sim {
     /// The disk as it is now.
@@ -549,7 +523,7 @@ impl SimFs {
         for m in sim.journal.iter().take(after as usize) {
             disk.apply(m);
         }
-        let mut image = disk.crash(kind, &mut SplitMix::new(seed));
+        let mut image = disk.crash(kind, &mut SplitMix64::new(seed));
         image.note = format!("crash after mutation {after} (seed {seed}): {}", image.note);
         image
     }
