@@ -127,7 +127,7 @@ mod test_hooks;
 pub use db::edge::{seed_from_checkpoint, verify_checkpoint, ReplicaBase};
 pub use db::{
     accept_loss, CheckpointInfo, Db, DbInfo, Durability, LogInfo, LossReport, Options,
-    PartitionInfo, RecoveryReport, Salvaged, Snapshot, Ticket, VerifyReport,
+    PartitionInfo, RecoveryReport, Salvaged, Ticket, VerifyReport,
 };
 pub use error::{BatchError, CorruptionKind, Error, Rejection, ReplicaError, Result};
 pub use format::{META_FILE, WAL_DIR};
@@ -139,7 +139,7 @@ pub use model::{
 pub use query::{
     Access, BalancePlan, BalanceQuery, CategoryLine, CurrencyTotal, Cursor, DailyReport, Group,
     GroupBy, GroupKey, LedgerLine, MethodLine, MonthlyReport, Order, PendingLine, Plan,
-    ProjectedRow, Query, QueryOutput, Tables, TopLine, Value,
+    ProjectedRow, Query, QueryOutput, Snapshot, Tables, TopLine, Value,
 };
 pub use replica::{
     read_segments, sync_status, Balancing, BreakerState, Consistency, NodeStatus, PoolOptions,

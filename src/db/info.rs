@@ -62,7 +62,7 @@ impl Db {
     /// come from one snapshot; the log is listed after it, so it may hold a few frames more.
     pub fn info(&self) -> Result<DbInfo> {
         let snapshot = self.snapshot();
-        let state = &snapshot.state;
+        let state = snapshot.state();
         let partitions: Vec<PartitionInfo> = state
             .ledgers
             .iter()

@@ -1,7 +1,8 @@
 //! `Db::verify`: the state's invariants, every log frame's checksum and chain, every store value's
 //! checksum.
 
-use super::{Db, Snapshot};
+use super::Db;
+use crate::query::Snapshot;
 use crate::format::WAL_DIR;
 use crate::wal::{recover, Expect};
 

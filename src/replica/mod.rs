@@ -20,7 +20,7 @@ pub use pool::{
 };
 
 use crate::codec::record::{self, LogOp};
-use crate::db::Snapshot;
+use crate::query::{ReadKind, Snapshot, StateRef};
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
 use crate::state::apply::Side;
@@ -591,8 +591,8 @@ impl std::ops::Deref for Locked<'_> {
 impl<'a> Locked<'a> {
     /// The state for one read of `kind`: this read lock kept for a point read, a snapshot pinned
     /// under it (and the lock let go) for a scan, so that the applier goes on meanwhile.
-    pub(crate) fn state_for(self, kind: crate::db::ReadKind) -> crate::db::StateRef<'a> {
-        crate::db::StateRef::of(kind, self.0, |state| state)
+    pub(crate) fn state_for(self, kind: ReadKind) -> StateRef<'a> {
+        StateRef::of(kind, self.0, |state| state)
     }
 }
 

@@ -3,7 +3,8 @@
 //! to the next healthy replica or the primary, circuit breaking, and per-query consistency.
 
 use super::Replica;
-use crate::db::{Db, ReadKind, Snapshot};
+use crate::db::Db;
+use crate::query::{ReadKind, Snapshot};
 use crate::error::{Error, ReplicaError, Result};
 use crate::model::{BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
 use crate::query::{DailyReport, LedgerLine, MonthlyReport, PendingLine, TopLine};
@@ -328,7 +329,7 @@ impl PoolRead<'_> {
         }
     }
 
-    crate::db::state_reads!();
+    crate::query::state_reads!();
 }
 
 impl Drop for PoolRead<'_> {
