@@ -142,11 +142,11 @@ pub use query::{
     ProjectedRow, Query, QueryOutput, Snapshot, Tables, TopLine, Value,
 };
 pub use replica::{
-    read_segments, sync_status, Balancing, BreakerState, Consistency, NodeStatus, PoolOptions,
-    PoolStatus, ReadPool, Replica, ReplicaOptions, ShippedFrame, SyncState, SyncStatus,
+    Balancing, BreakerState, Consistency, NodeStatus, PoolOptions, PoolStatus, ReadPool, Replica,
+    ReplicaOptions,
 };
 pub use rng::SplitMix64;
 pub use state::index::{table_name, Column, IndexDef, Predicate};
 pub use state::read::{DayBalance, LedgerEntry};
 pub use store::CheckpointStats;
-pub use wal::TornTail;
+pub use wal::{read_segments, sync_status, ShippedFrame, SyncState, SyncStatus, TornTail};

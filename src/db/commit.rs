@@ -42,7 +42,7 @@ pub enum Command {
     /// Make everything written so far durable.
     Sync(Reply),
     /// Append and apply frames read from the primary's log (replica directories only).
-    Replicate(Vec<crate::replica::ShippedFrame>, Reply),
+    Replicate(Vec<crate::wal::ShippedFrame>, Reply),
     Shutdown,
 }
 
@@ -245,7 +245,7 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
 fn replicate(
     shared: &Shared,
     writer: &mut LogWriter,
-    frames: Vec<crate::replica::ShippedFrame>,
+    frames: Vec<crate::wal::ShippedFrame>,
     sync_each: bool,
 ) -> Result<Lsn> {
     use crate::error::ReplicaError;

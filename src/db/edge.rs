@@ -5,7 +5,8 @@ use super::commit::Command;
 use super::Db;
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
-use crate::replica::{LogFollower, Replica, ReplicaOptions, ShippedFrame};
+use crate::replica::{Replica, ReplicaOptions};
+use crate::wal::{LogFollower, ShippedFrame};
 use crate::state::{DirtyKey, DirtySet};
 use crate::format::{
     version_of, Header, BASE_FILE, BASE_MAGIC, FORMAT_VERSION, HEADER_BYTES, MANIFEST_FILE,
@@ -444,7 +445,7 @@ impl Db {
     /// Applies shipped segment files (in any order): all are checked first — checksums, LSN
     /// continuity, no gap or overlap between them, this database's id — then applied.
     pub fn apply_segments(&self, paths: &[PathBuf]) -> Result<Lsn> {
-        let frames = crate::replica::read_segments(paths, self.shared.db_id)?;
+        let frames = crate::wal::read_segments(paths, self.shared.db_id)?;
         self.replicate(frames)
     }
 

@@ -10,11 +10,9 @@
 //!   checks, failover and circuit breaking.
 
 mod faults;
-pub mod follow;
 pub mod pool;
 mod stripe;
 
-pub use follow::{read_segments, sync_status, LogFollower, ShippedFrame, SyncState, SyncStatus};
 pub use pool::{
     Balancing, BreakerState, Consistency, NodeStatus, PoolOptions, PoolStatus, ReadPool,
 };
@@ -25,6 +23,7 @@ use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
 use crate::state::apply::Side;
 use crate::state::{Applier, EntryIndex, State};
+use crate::wal::{LogFollower, ShippedFrame};
 use crossbeam::utils::CachePadded;
 use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::VecDeque;
