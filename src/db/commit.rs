@@ -7,6 +7,8 @@ use crate::codec::record::{self, LogBatch};
 use crate::error::{BatchError, Error, Result};
 use crate::limits::{MAX_GROUP_BATCHES, MAX_GROUP_OPS};
 use crate::model::{Batch, Lsn};
+use crate::state::apply::Side;
+use crate::state::replay;
 use crate::state::validate::Validator;
 use crate::wal::LogWriter;
 use crossbeam::channel::{Receiver, Sender};
@@ -275,6 +277,7 @@ fn replicate(
         .into());
     }
     let mut chain = writer.last_crc();
+    let mut decoded = Vec::with_capacity(frames.len());
     for (i, f) in frames.iter().enumerate() {
         if f.lsn != next + i as u64 {
             return Err(ReplicaError::Gap {
@@ -292,20 +295,7 @@ fn replicate(
             .into());
         }
         chain = f.crc;
-        let batch = record::decode(&f.payload).map_err(|e| {
-            Error::corruption(
-                &f.file,
-                f.offset,
-                crate::error::CorruptionKind::InvalidArchive(e),
-            )
-        })?;
-        if batch.ops.len() != f.op_count as usize {
-            return Err(Error::corruption(
-                &f.file,
-                f.offset,
-                crate::error::CorruptionKind::InvalidValue("operation count differs".into()),
-            ));
-        }
+        decoded.push((Lsn(f.lsn), replay::decode(&f.frame())?));
     }
     for f in &frames {
         writer.stage(&f.payload, f.op_count);
@@ -325,7 +315,8 @@ fn replicate(
     let lsn = {
         let mut current = shared.state.write();
         let super::Current { state, applier, .. } = &mut *current;
-        if let Err(e) = crate::replica::apply_frames(Arc::make_mut(state), applier, &frames) {
+        let side = Side::Full(applier);
+        if let Err(e) = replay::apply_decoded(Arc::make_mut(state), side, &decoded, first) {
             shared.poison(format!("replica apply failed: {e}"));
             return Err(e);
         }

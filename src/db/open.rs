@@ -2,11 +2,10 @@
 
 use super::commit::{self, Command};
 use super::{run_checkpointer, Db, Durability, Options, Shared};
-use crate::codec::record;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::limits::COMMIT_QUEUE_DEPTH;
 use crate::model::Lsn;
-use crate::state::State;
+use crate::state::{replay, State};
 use crate::format::{LOCK_FILE, MANIFEST_FILE, META_FILE, STORE_DIR, TMP_EXTENSION, WAL_DIR};
 use crate::store::meta::{new_db_id, Meta};
 use crate::store::Store;
@@ -195,17 +194,7 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
     // A store written before the durable mark existed may know more.
     let expect = expect(state.lsn.0 + 1, known.max(state.lsn.0));
     let tail = recover(&*vfs, &wal_dir, meta.db_id, expect, |frame| {
-        let corrupt = |kind| Error::corruption(frame.file, frame.offset, kind);
-        let batch = record::decode(frame.payload)
-            .map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
-        if batch.ops.len() != frame.op_count as usize {
-            return Err(corrupt(CorruptionKind::InvalidValue(
-                "operation count differs from header".into(),
-            )));
-        }
-        state
-            .apply(Lsn(frame.lsn), &batch.ops, &mut applier)
-            .map_err(|e| corrupt(CorruptionKind::InconsistentOp(e)))
+        replay::apply_frame(&mut state, &mut applier, &frame)
     })?;
     if let Some(base) = base {
         if state.lsn.0 < base.lsn {

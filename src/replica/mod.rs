@@ -17,12 +17,12 @@ pub use pool::{
     Balancing, BreakerState, Consistency, NodeStatus, PoolOptions, PoolStatus, ReadPool,
 };
 
-use crate::codec::record::{self, LogOp};
 use crate::query::{ReadKind, Snapshot, StateRef};
-use crate::error::{CorruptionKind, Error, ReplicaError, Result};
+use crate::error::{Error, ReplicaError, Result};
 use crate::model::Lsn;
 use crate::state::apply::Side;
-use crate::state::{Applier, EntryIndex, State};
+use crate::state::replay::{apply_decoded, decode_frames};
+use crate::state::{EntryIndex, State};
 use crate::wal::{LogFollower, ShippedFrame};
 use crossbeam::utils::CachePadded;
 use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
@@ -32,62 +32,10 @@ use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::limits::PARALLEL_APPLY_OPS;
 use crate::limits::FLOW_WAIT_FACTOR;
 use crate::limits::MAX_OPS_PER_LOCK;
 use crate::limits::APPLY_CHUNK_BYTES;
 use crate::limits::COMMIT_TIMES;
-
-/// Frames decoded and checked, ready to apply.
-pub(crate) type Decoded = Vec<(Lsn, crate::codec::record::LogBatch)>;
-
-/// Decodes frames; a bad archive or a wrong operation count is a corruption naming the frame.
-pub(crate) fn decode_frames(frames: &[ShippedFrame]) -> Result<Decoded> {
-    let mut batches = Vec::with_capacity(frames.len());
-    for f in frames {
-        let corrupt = |kind| Error::corruption(&f.file, f.offset, kind);
-        let batch =
-            record::decode(&f.payload).map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
-        if batch.ops.len() != f.op_count as usize {
-            return Err(corrupt(CorruptionKind::InvalidValue(
-                "operation count differs from header".into(),
-            )));
-        }
-        batches.push((Lsn(f.lsn), batch));
-    }
-    Ok(batches)
-}
-
-/// Applies decoded batches as one group; `at` names the first frame for errors.
-pub(crate) fn apply_decoded(
-    state: &mut State,
-    side: Side<'_>,
-    batches: &[(Lsn, crate::codec::record::LogBatch)],
-    at: &ShippedFrame,
-) -> Result<()> {
-    let refs: Vec<(Lsn, &[LogOp])> = batches
-        .iter()
-        .map(|(lsn, b)| (*lsn, b.ops.as_slice()))
-        .collect();
-    let ops: usize = refs.iter().map(|r| r.1.len()).sum();
-    state
-        .apply_group_with(&refs, ops >= PARALLEL_APPLY_OPS, side)
-        .map_err(|e| Error::corruption(&at.file, at.offset, CorruptionKind::InconsistentOp(e)))
-}
-
-/// Decodes frames and applies them as one group. Decoding finishes before anything is applied,
-/// so a bad archive leaves the state untouched.
-pub(crate) fn apply_frames(
-    state: &mut State,
-    applier: &mut Applier,
-    frames: &[ShippedFrame],
-) -> Result<()> {
-    let Some(first) = frames.first() else {
-        return Ok(());
-    };
-    let batches = decode_frames(frames)?;
-    apply_decoded(state, Side::Full(applier), &batches, first)
-}
 
 /// The primary's commit progress: the last durable and the last visible LSN, a wake-up for
 /// followers, and the time of recent group commits (for lag in time).

@@ -6,7 +6,7 @@
 
 use crate::codec::frame::{decode_frame, frame_len};
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
-use crate::wal::recovery::list_segments;
+use crate::wal::recovery::{list_segments, LogFrame};
 use crate::wal::segment::{HeaderError, SegmentHeader, SEGMENT_HEADER_BYTES};
 use std::fs::File;
 use std::os::unix::fs::FileExt;
@@ -22,6 +22,19 @@ pub struct ShippedFrame {
     pub payload: Vec<u8>,
     pub file: PathBuf,
     pub offset: u64,
+}
+
+impl ShippedFrame {
+    /// The frame as replay reads it.
+    pub fn frame(&self) -> LogFrame<'_> {
+        LogFrame {
+            lsn: self.lsn,
+            op_count: self.op_count,
+            payload: &self.payload,
+            file: &self.file,
+            offset: self.offset,
+        }
+    }
 }
 
 struct Active {

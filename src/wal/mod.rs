@@ -6,5 +6,5 @@ pub mod segment;
 pub mod writer;
 
 pub use follow::{read_segments, sync_status, LogFollower, ShippedFrame, SyncState, SyncStatus};
-pub use recovery::{cut_torn, frames_in, recover, Expect, LogTail, TornTail};
+pub use recovery::{cut_torn, frames_in, recover, Expect, LogFrame, LogTail, TornTail};
 pub use writer::LogWriter;

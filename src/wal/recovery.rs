@@ -13,8 +13,9 @@ use crate::io::Vfs;
 use crate::format::FORMAT_VERSION;
 use std::path::{Path, PathBuf};
 
-/// One valid frame handed to the caller during recovery.
-pub struct RecoveredFrame<'a> {
+/// One valid frame of a log: its header's LSN and operation count, its payload, and where it is
+/// (for errors). Recovery hands these to its caller; a shipped frame is viewed as one to replay.
+pub struct LogFrame<'a> {
     pub lsn: u64,
     pub op_count: u32,
     pub payload: &'a [u8],
@@ -146,7 +147,7 @@ pub fn recover(
     dir: &Path,
     db_id: u64,
     expect: Expect,
-    mut on_frame: impl FnMut(RecoveredFrame<'_>) -> Result<()>,
+    mut on_frame: impl FnMut(LogFrame<'_>) -> Result<()>,
 ) -> Result<LogTail> {
     let from_lsn = expect.from_lsn.max(expect.start_lsn).max(1);
     let mut segments = list_segments(vfs, dir)?;
@@ -373,7 +374,7 @@ impl SegmentScan<'_> {
         tail: &mut LogTail,
         continued: bool,
         from_lsn: u64,
-        on_frame: &mut impl FnMut(RecoveredFrame<'_>) -> Result<()>,
+        on_frame: &mut impl FnMut(LogFrame<'_>) -> Result<()>,
     ) -> Result<()> {
         let bytes = self
             .vfs
@@ -407,7 +408,7 @@ impl SegmentScan<'_> {
                         return Err(self.corrupt(offset as u64, CorruptionKind::ChainBroken));
                     }
                     if h.lsn >= from_lsn {
-                        on_frame(RecoveredFrame {
+                        on_frame(LogFrame {
                             lsn: h.lsn,
                             op_count: h.op_count,
                             payload,
