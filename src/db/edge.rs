@@ -5,7 +5,6 @@ use super::commit::Command;
 use super::Db;
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
-use crate::replica::{Replica, ReplicaOptions};
 use crate::wal::{LogFollower, ShippedFrame};
 use crate::state::{DirtyKey, DirtySet};
 use crate::format::{
@@ -322,32 +321,6 @@ impl Db {
         self.shared.db_id
     }
 
-    /// Starts an in-process replica from a snapshot of this database; it tails this database's
-    /// log from there, under the default flow control (`ReplicaOptions::default()`: the primary
-    /// delays a group commit while the replica trails by more than 3 ms and is applying).
-    pub fn replica(&self, name: &str) -> Replica {
-        self.replica_with(name, ReplicaOptions::default())
-    }
-
-    /// [`Db::replica`] with options (e.g. flow control).
-    pub fn replica_with(&self, name: &str, options: ReplicaOptions) -> Replica {
-        let (state, entries, crc) = {
-            let current = self.shared.state.read();
-            let entries = current.applier.entries.clone();
-            (current.state.clone(), entries, current.log_crc)
-        };
-        let wal = self.shared.path.join(WAL_DIR);
-        let follower = LogFollower::new(&wal, self.shared.db_id, state.lsn.0, crc);
-        Replica::start(
-            name.to_string(),
-            state,
-            entries,
-            follower,
-            self.shared.progress.clone(),
-            options,
-        )
-    }
-
     /// Writes a consistent, checksummed copy of the database at its current LSN to `out` (a new
     /// directory), without stopping writers: the copy is packed from a snapshot. The directory
     /// opens as a read-only replica that answers as this database did at that LSN, and follows
@@ -452,34 +425,5 @@ impl Db {
     /// The checksum of the log frame at the visible LSN.
     pub fn log_crc(&self) -> u32 {
         self.shared.state.read().log_crc
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use crate::Db;
-    use std::sync::atomic::Ordering;
-
-    /// The committer splits its apply over two threads only while it and every in-process
-    /// replica can each have two cores; replicas count from start to stop.
-    #[test]
-    fn the_primary_splits_its_apply_only_when_replicas_leave_it_the_cores() {
-        let tmp = tempfile::tempdir().expect("tempdir");
-        let db = Db::open(tmp.path().join("db")).expect("open");
-        let progress = &db.shared.progress;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(progress.followers.load(Ordering::Relaxed), 0);
-        assert_eq!(progress.primary_may_split(), cores >= 2);
-        let r1 = db.replica("r1");
-        let r2 = db.replica("r2");
-        assert_eq!(progress.followers.load(Ordering::Relaxed), 2);
-        assert_eq!(progress.primary_may_split(), cores >= 6);
-        r1.stop();
-        r1.stop();
-        assert_eq!(progress.followers.load(Ordering::Relaxed), 1);
-        drop(r2);
-        drop(r1);
-        assert_eq!(progress.followers.load(Ordering::Relaxed), 0);
-        assert_eq!(progress.primary_may_split(), cores >= 2);
     }
 }

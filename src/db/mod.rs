@@ -8,6 +8,7 @@ mod lock_tests;
 mod open;
 mod options;
 pub(crate) mod recovery_log;
+mod replicas;
 mod salvage;
 mod verify;
 

@@ -27,6 +27,7 @@ use crate::wal::{LogFollower, ShippedFrame};
 use crossbeam::utils::CachePadded;
 use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
@@ -36,6 +37,21 @@ use crate::limits::FLOW_WAIT_FACTOR;
 use crate::limits::MAX_OPS_PER_LOCK;
 use crate::limits::APPLY_CHUNK_BYTES;
 use crate::limits::COMMIT_TIMES;
+
+/// What an in-process replica takes from its primary when it starts. The database fills it
+/// (`Db::replica_with`), so this layer never names the database.
+pub(crate) struct Source {
+    /// The primary's state at its visible LSN (shared, not copied) and a copy of its entry map.
+    pub(crate) state: Arc<State>,
+    pub(crate) entries: EntryIndex,
+    /// Checksum of the log frame at `state.lsn`: where the replica's checksum chain continues.
+    pub(crate) log_crc: u32,
+    /// The primary's log directory and database id (every segment header carries it).
+    pub(crate) log_dir: PathBuf,
+    pub(crate) db_id: u64,
+    /// The primary's commit progress: durable-LSN wake-ups, commit times, flow control.
+    pub(crate) progress: Arc<Progress>,
+}
 
 /// The primary's commit progress: the last durable and the last visible LSN, a wake-up for
 /// followers, and the time of recent group commits (for lag in time).
@@ -280,17 +296,19 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// Starts applying after `state` with `follower` positioned right after its LSN.
-    pub(crate) fn start(
-        name: String,
-        state: Arc<State>,
-        entries: EntryIndex,
-        follower: LogFollower,
-        source: Arc<Progress>,
-        options: ReplicaOptions,
-    ) -> Replica {
-        debug_assert_eq!(follower.next_lsn(), state.lsn.0 + 1);
+    /// Starts applying the primary's log after the state of `source`.
+    pub(crate) fn start(name: String, source: Source, options: ReplicaOptions) -> Replica {
+        let Source {
+            state,
+            entries,
+            log_crc,
+            log_dir,
+            db_id,
+            progress: source,
+        } = source;
         let lsn = state.lsn.0;
+        let follower = LogFollower::new(&log_dir, db_id, lsn, log_crc);
+        debug_assert_eq!(follower.next_lsn(), lsn + 1);
         let inner = Arc::new(ReplicaInner {
             name,
             state: CachePadded::new(RwLock::new(state)),
