@@ -12,12 +12,16 @@
 //!   the pages are marked clean), so a retried fsync that "succeeds" has not made them durable.
 //! - `truncate` and `write_atomic` are durable when they return (they sync), but `write_atomic`
 //!   is four steps (write temp, sync, rename, sync dir) and a crash can fall between them.
+//!   `copy_file` syncs the copy's data; its name is durable after `sync_dir`, like any other.
+//! - A directory renamed or removed (`rename`, `remove_dir_all`) keeps its old place in the
+//!   durable image until the directory it was in (renamed: the one it lands in) is synced.
+//!   Created directories are always durable.
 //!
 //! Every mutating call is journaled, so [`SimFs::image`] can rebuild the disk as it was after any
 //! number of mutations and produce crash images from it, deterministically from a seed. Every
 //! call (reads too) counts as an operation for [`FaultPlan`].
 
-use super::{AppendFile, Mapped, Vfs};
+use super::{AppendFile, FileKind, Mapped, Metadata, ReadFile, Vfs};
 use crate::rng::SplitMix64;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
@@ -124,6 +128,32 @@ enum Mutation {
     Truncate(PathBuf, u64),
     Remove(PathBuf),
     Rename(PathBuf, PathBuf),
+    /// A directory and everything under it renamed.
+    RenameDir(PathBuf, PathBuf),
+    /// A directory and everything under it removed.
+    RemoveDir(PathBuf),
+}
+
+/// `path` with its prefix `from` replaced by `to`, if it is `from` or under it.
+fn rebase(path: &Path, from: &Path, to: &Path) -> Option<PathBuf> {
+    path.strip_prefix(from).ok().map(|rest| match rest.as_os_str().is_empty() {
+        true => to.to_path_buf(),
+        false => to.join(rest),
+    })
+}
+
+/// Moves every key of `map` at or under `from` to `to`.
+fn rebase_keys<V>(map: &mut BTreeMap<PathBuf, V>, from: &Path, to: &Path) {
+    let moved: Vec<PathBuf> = map
+        .keys()
+        .filter(|p| p.starts_with(from))
+        .cloned()
+        .collect();
+    for path in moved {
+        if let (Some(value), Some(new)) = (map.remove(&path), rebase(&path, from, to)) {
+            map.insert(new, value);
+        }
+    }
 }
 
 type FileId = u64;
@@ -166,6 +196,10 @@ struct Disk {
     dirs: BTreeSet<PathBuf>,
     data: BTreeMap<FileId, FileData>,
     pending: Vec<Pending>,
+    /// Directories renamed (from, to) whose new place is not durable yet.
+    dir_moves: Vec<(PathBuf, PathBuf)>,
+    /// Directories removed whose removal is not durable yet.
+    dir_removals: Vec<PathBuf>,
 }
 
 impl Disk {
@@ -250,6 +284,20 @@ impl Disk {
                 for path in children(&self.names) {
                     self.durable_names.insert(path.clone(), self.names[&path]);
                 }
+                let (landed, pending) = std::mem::take(&mut self.dir_moves)
+                    .into_iter()
+                    .partition(|(_, to)| to.parent() == Some(dir.as_path()));
+                self.dir_moves = pending;
+                for (from, to) in landed {
+                    rebase_keys(&mut self.durable_names, &from, &to);
+                }
+                let (gone, pending) = std::mem::take(&mut self.dir_removals)
+                    .into_iter()
+                    .partition(|p| p.parent() == Some(dir.as_path()));
+                self.dir_removals = pending;
+                for path in gone {
+                    self.durable_names.retain(|p, _| !p.starts_with(&path));
+                }
             }
             Mutation::Truncate(p, len) => {
                 if let Some(&id) = self.names.get(p) {
@@ -270,6 +318,25 @@ impl Disk {
                     self.names.insert(to.clone(), id);
                 }
             }
+            Mutation::RenameDir(from, to) => {
+                rebase_keys(&mut self.names, from, to);
+                let dirs: Vec<PathBuf> = self
+                    .dirs
+                    .iter()
+                    .filter(|d| d.starts_with(from))
+                    .cloned()
+                    .collect();
+                for dir in dirs {
+                    self.dirs.remove(&dir);
+                    self.dirs.extend(rebase(&dir, from, to));
+                }
+                self.dir_moves.push((from.clone(), to.clone()));
+            }
+            Mutation::RemoveDir(path) => {
+                self.names.retain(|p, _| !p.starts_with(path));
+                self.dirs.retain(|d| !d.starts_with(path));
+                self.dir_removals.push(path.clone());
+            }
         }
     }
 
@@ -289,6 +356,18 @@ impl Disk {
                         None => names.remove(path),
                     };
                     note.push_str(&format!(", name {} landed", path.display()));
+                }
+            }
+            for (from, to) in &self.dir_moves {
+                if rng.below(2) == 0 {
+                    rebase_keys(&mut names, from, to);
+                    note.push_str(&format!(", {} renamed", from.display()));
+                }
+            }
+            for path in &self.dir_removals {
+                if rng.below(2) == 0 {
+                    names.retain(|p, _| !p.starts_with(path));
+                    note.push_str(&format!(", {} removed", path.display()));
                 }
             }
         }
@@ -393,11 +472,17 @@ impl Disk {
                 }
             }
         }
-        Image {
-            files,
-            dirs: self.dirs.clone(),
-            note,
+        // A directory whose rename or removal did not reach the disk is still there.
+        let mut dirs = self.dirs.clone();
+        for path in files.keys() {
+            dirs.extend(
+                path.ancestors()
+                    .skip(1)
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map(Path::to_path_buf),
+            );
         }
+        Image { files, dirs, note }
     }
 }
 
@@ -550,6 +635,36 @@ impl SimFs {
         }
         let id = *sim.disk.names.get(path).ok_or_else(|| not_found(path))?;
         Ok(sim.disk.data[&id].live.clone())
+    }
+}
+
+/// A file opened for positioned reads: it reads the file it opened, whatever its name becomes.
+struct SimRead {
+    fs: SimFs,
+    id: FileId,
+}
+
+impl ReadFile for SimRead {
+    fn size(&self) -> io::Result<u64> {
+        let mut sim = self.fs.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        Ok(sim.disk.data.get(&self.id).map_or(0, |f| f.live.len() as u64))
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let mut sim = self.fs.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        let live = sim.disk.data.get(&self.id).map_or(&[][..], |f| &f.live[..]);
+        let bytes = usize::try_from(offset)
+            .ok()
+            .and_then(|at| live.get(at..at.checked_add(buf.len())?))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(bytes);
+        Ok(())
     }
 }
 
@@ -736,6 +851,91 @@ impl Vfs for SimFs {
         }
         Ok(())
     }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn ReadFile>> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        let id = *sim.disk.names.get(path).ok_or_else(|| not_found(path))?;
+        Ok(Box::new(SimRead {
+            fs: self.clone(),
+            id,
+        }))
+    }
+
+    fn metadata(&self, path: &Path) -> io::Result<Metadata> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        if let Some(id) = sim.disk.names.get(path) {
+            let len = sim.disk.data.get(id).map_or(0, |f| f.live.len() as u64);
+            return Ok(Metadata {
+                kind: FileKind::File,
+                len,
+            });
+        }
+        if sim.disk.dirs.contains(path) {
+            return Ok(Metadata {
+                kind: FileKind::Dir,
+                len: 0,
+            });
+        }
+        Err(not_found(path))
+    }
+
+    fn copy_file(&self, from: &Path, to: &Path) -> io::Result<u64> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        let id = *sim.disk.names.get(from).ok_or_else(|| not_found(from))?;
+        let bytes = sim.disk.data.get(&id).map(|f| f.live.clone()).unwrap_or_default();
+        if sim.disk.names.contains_key(to) {
+            sim.record(Mutation::Remove(to.to_path_buf()));
+        }
+        sim.record(Mutation::Create(to.to_path_buf()));
+        if !bytes.is_empty() {
+            sim.record(Mutation::Write(to.to_path_buf(), bytes.clone()));
+        }
+        sim.record(Mutation::Sync(to.to_path_buf()));
+        Ok(bytes.len() as u64)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        if sim.disk.names.contains_key(from) {
+            sim.record(Mutation::Rename(from.to_path_buf(), to.to_path_buf()));
+            return Ok(());
+        }
+        if !sim.disk.dirs.contains(from) {
+            return Err(not_found(from));
+        }
+        if sim.disk.dirs.contains(to) || sim.disk.names.contains_key(to) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists", to.display()),
+            ));
+        }
+        sim.record(Mutation::RenameDir(from.to_path_buf(), to.to_path_buf()));
+        Ok(())
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        if !sim.disk.dirs.contains(path) {
+            return Err(not_found(path));
+        }
+        sim.record(Mutation::RemoveDir(path.to_path_buf()));
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -813,6 +1013,53 @@ mod tests {
         let img = fs.image(fs.mutations(), CrashKind::Synced, 0);
         // The size may have reached the disk, the data did not.
         assert_eq!(img.files[Path::new("/d/a")], [0u8; 4], "{}", img.note);
+    }
+
+    #[test]
+    fn a_renamed_directory_lands_when_its_new_parent_is_synced() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/p/.tmp/sub")).unwrap();
+        for name in ["/p/.tmp/a", "/p/.tmp/sub/b"] {
+            write(&fs, name, b"data", true);
+        }
+        fs.sync_dir(Path::new("/p/.tmp")).unwrap();
+        fs.sync_dir(Path::new("/p/.tmp/sub")).unwrap();
+        fs.rename(Path::new("/p/.tmp"), Path::new("/p/to")).unwrap();
+        assert!(fs.exists(Path::new("/p/to/sub/b")) && !fs.exists(Path::new("/p/.tmp")));
+        let before = fs.image(fs.mutations(), CrashKind::Synced, 1);
+        assert!(before.files.contains_key(Path::new("/p/.tmp/sub/b")), "{before:?}");
+        assert!(before.dirs.contains(Path::new("/p/.tmp/sub")), "{before:?}");
+        fs.sync_dir(Path::new("/p")).unwrap();
+        let after = fs.image(fs.mutations(), CrashKind::Synced, 1);
+        let names: Vec<&Path> = after.files.keys().map(PathBuf::as_path).collect();
+        assert_eq!(names, [Path::new("/p/to/a"), Path::new("/p/to/sub/b")]);
+        fs.remove_dir_all(Path::new("/p/to")).unwrap();
+        assert!(!fs.exists(Path::new("/p/to/a")));
+        assert_eq!(fs.image(fs.mutations(), CrashKind::Synced, 1).files.len(), 2);
+        fs.sync_dir(Path::new("/p")).unwrap();
+        assert!(fs.image(fs.mutations(), CrashKind::Synced, 1).files.is_empty());
+    }
+
+    #[test]
+    fn positioned_reads_see_appends_and_copies_are_synced() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/d")).unwrap();
+        write(&fs, "/d/a", b"hello", false);
+        let file = fs.open_read(Path::new("/d/a")).unwrap();
+        assert_eq!(file.size().unwrap(), 5);
+        write(&fs, "/d/a", b" world", false);
+        let mut buf = [0u8; 5];
+        file.read_exact_at(&mut buf, 6).unwrap();
+        assert_eq!(&buf, b"world");
+        assert!(file.read_exact_at(&mut buf, 7).is_err());
+        assert_eq!(fs.copy_file(Path::new("/d/a"), Path::new("/d/b")).unwrap(), 11);
+        let meta = fs.metadata(Path::new("/d/b")).unwrap();
+        assert_eq!((meta.kind, meta.len), (FileKind::File, 11));
+        assert_eq!(fs.metadata(Path::new("/d")).unwrap().kind, FileKind::Dir);
+        fs.sync_dir(Path::new("/d")).unwrap();
+        let img = fs.image(fs.mutations(), CrashKind::Synced, 0);
+        assert_eq!(img.files[Path::new("/d/b")], b"hello world");
+        assert_eq!(img.files[Path::new("/d/a")], b"");
     }
 
     #[test]
