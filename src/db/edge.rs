@@ -5,16 +5,18 @@ use super::commit::Command;
 use super::Db;
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
+use crate::wal::follow::read_segments_in;
 use crate::wal::{LogFollower, ShippedFrame};
 use crate::state::{DirtyKey, DirtySet};
 use crate::format::{
     version_of, Header, BASE_FILE, BASE_MAGIC, FORMAT_VERSION, HEADER_BYTES, MANIFEST_FILE,
     SEEDING_SUFFIX, STORE_DIR, WAL_DIR,
 };
-use crate::io::{StdFs, Vfs};
+use crate::io::{FileKind, StdFs, Vfs};
 use crate::store::meta::Meta;
 use crate::store::Store;
 use serde::{Deserialize, Serialize};
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// Where a replica directory's log begins.
@@ -103,27 +105,28 @@ pub struct CheckpointInfo {
     pub bytes: u64,
 }
 
-fn files_under(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            files_under(root, &path, out)?;
-        } else if path.file_name().is_some_and(|n| n != MANIFEST_FILE) {
-            out.push(path.strip_prefix(root).expect("under root").to_path_buf());
+/// The files under `root/rel` (a symbolic link counts as a file, never followed), as paths
+/// relative to `root`; the manifest itself is left out.
+fn files_under(vfs: &dyn Vfs, root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for name in vfs.list(&root.join(rel))? {
+        let rel = rel.join(&name);
+        if vfs.metadata(&root.join(&rel))?.kind == FileKind::Dir {
+            files_under(vfs, root, &rel, out)?;
+        } else if name != Path::new(MANIFEST_FILE) {
+            out.push(rel);
         }
     }
     Ok(())
 }
 
-fn manifest_body(dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
+fn manifest_body(vfs: &dyn Vfs, dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
     let mut names = Vec::new();
-    files_under(dir, dir, &mut names).map_err(|e| Error::io(dir, e))?;
+    files_under(vfs, dir, Path::new(""), &mut names).map_err(|e| Error::io(dir, e))?;
     names.sort();
     let mut files = Vec::new();
     for name in names {
         let path = dir.join(&name);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = vfs.read_file(&path).map_err(|e| Error::io(&path, e))?;
         files.push(ManifestFile {
             path: name.to_string_lossy().into_owned(),
             len: bytes.len() as u64,
@@ -141,6 +144,11 @@ fn manifest_body(dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
 /// Checks a checkpoint directory's manifest: its own checksum, the format version, and every
 /// listed file's length and CRC32. Returns the checkpoint's LSN.
 pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
+    verify_checkpoint_in(&StdFs, dir)
+}
+
+/// [`verify_checkpoint`] through `vfs`.
+pub(crate) fn verify_checkpoint_in(vfs: &dyn Vfs, dir: &Path) -> Result<u64> {
     let path = dir.join(MANIFEST_FILE);
     let bad = |why: String| -> Error {
         ReplicaError::BadCheckpoint {
@@ -149,7 +157,7 @@ pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
         }
         .into()
     };
-    let raw = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let raw = vfs.read_file(&path).map_err(|e| Error::io(&path, e))?;
     let manifest: Manifest =
         serde_json::from_slice(&raw).map_err(|e| bad(format!("unreadable manifest: {e}")))?;
     let body = serde_json::to_vec(&manifest.body).map_err(|e| bad(e.to_string()))?;
@@ -178,18 +186,22 @@ pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
             )));
         }
         let file = dir.join(relative);
-        let meta = std::fs::symlink_metadata(&file).map_err(|e| bad(format!("{}: {e}", f.path)))?;
-        if !meta.is_file() {
+        let meta = vfs
+            .metadata(&file)
+            .map_err(|e| bad(format!("{}: {e}", f.path)))?;
+        if meta.kind != FileKind::File {
             return Err(bad(format!("{} is not a regular file", f.path)));
         }
-        if meta.len() != f.len {
+        if meta.len != f.len {
             return Err(Error::corruption(
                 &file,
-                meta.len().min(f.len),
-                CorruptionKind::BadLength(meta.len()),
+                meta.len.min(f.len),
+                CorruptionKind::BadLength(meta.len),
             ));
         }
-        let bytes = std::fs::read(&file).map_err(|e| bad(format!("{}: {e}", f.path)))?;
+        let bytes = vfs
+            .read_file(&file)
+            .map_err(|e| bad(format!("{}: {e}", f.path)))?;
         if bytes.len() as u64 != f.len {
             return Err(Error::corruption(
                 &file,
@@ -217,9 +229,13 @@ pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
 /// short (a kill, a power loss) leaves no `to` behind: the next attempt starts over instead of
 /// finding a half-copied replica. A sibling left by such an attempt is removed first.
 pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
-    use crate::io::Vfs;
-    let lsn = verify_checkpoint(from)?;
-    if to.exists() {
+    seed_from_checkpoint_in(&StdFs, from, to)
+}
+
+/// [`seed_from_checkpoint`] through `vfs`.
+pub(crate) fn seed_from_checkpoint_in(vfs: &dyn Vfs, from: &Path, to: &Path) -> Result<u64> {
+    let lsn = verify_checkpoint_in(vfs, from)?;
+    if vfs.exists(to) {
         return Err(Error::AlreadyExists {
             path: to.to_path_buf(),
         });
@@ -232,19 +248,20 @@ pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
         _ => PathBuf::from("."),
     };
     let tmp = parent.join(format!(".{}{SEEDING_SUFFIX}", name.to_string_lossy()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    if vfs.exists(&tmp) {
+        vfs.remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
     let mut names = Vec::new();
-    files_under(from, from, &mut names).map_err(|e| Error::io(from, e))?;
+    files_under(vfs, from, Path::new(""), &mut names).map_err(|e| Error::io(from, e))?;
     names.push(PathBuf::from(MANIFEST_FILE));
-    std::fs::create_dir_all(tmp.join(WAL_DIR)).map_err(|e| Error::io(&tmp, e))?;
+    vfs.create_dir_all(&tmp.join(WAL_DIR))
+        .map_err(|e| Error::io(&tmp, e))?;
     let mut dirs = vec![tmp.clone(), tmp.join(WAL_DIR)];
     for name in names {
         let target = tmp.join(&name);
         if let Some(dir) = target.parent() {
             if !dirs.iter().any(|d| d == dir) {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                vfs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
                 // The new directory and every new one between it and the copy's root.
                 for up in dir.ancestors().take_while(|a| *a != tmp.as_path()) {
                     if !dirs.iter().any(|d| d == up) {
@@ -253,20 +270,17 @@ pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
                 }
             }
         }
-        std::fs::copy(from.join(&name), &target).map_err(|e| Error::io(&target, e))?;
-        std::fs::File::open(&target)
-            .and_then(|f| f.sync_all())
+        vfs.copy_file(&from.join(&name), &target)
             .map_err(|e| Error::io(&target, e))?;
     }
     // The copy is checked as the original was, and every directory entry is durable before the
     // copy gets its name.
-    verify_checkpoint(&tmp)?;
-    let fs = crate::io::StdFs;
+    verify_checkpoint_in(vfs, &tmp)?;
     for dir in dirs.iter().rev() {
-        fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        vfs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
     }
-    std::fs::rename(&tmp, to).map_err(|e| Error::io(to, e))?;
-    fs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))?;
+    vfs.rename(&tmp, to).map_err(|e| Error::io(to, e))?;
+    vfs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))?;
     Ok(lsn)
 }
 
@@ -326,12 +340,8 @@ impl Db {
     /// opens as a read-only replica that answers as this database did at that LSN, and follows
     /// this database's log from there.
     pub fn checkpoint_to(&self, out: &Path) -> Result<CheckpointInfo> {
-        if out.exists()
-            && std::fs::read_dir(out)
-                .map_err(|e| Error::io(out, e))?
-                .next()
-                .is_some()
-        {
+        let vfs = &*self.shared.vfs;
+        if vfs.exists(out) && !vfs.list(out).map_err(|e| Error::io(out, e))?.is_empty() {
             return Err(Error::AlreadyExists {
                 path: out.to_path_buf(),
             });
@@ -343,12 +353,13 @@ impl Db {
         let lsn = state.lsn;
         // The copy's base must never be ahead of this database's durable log.
         self.shared.make_log_durable(lsn)?;
-        std::fs::create_dir_all(out.join(WAL_DIR)).map_err(|e| Error::io(out, e))?;
+        vfs.create_dir_all(&out.join(WAL_DIR))
+            .map_err(|e| Error::io(out, e))?;
         let meta = Meta {
             db_id: self.shared.db_id,
             shards: self.shared.shards,
         };
-        meta.write(&crate::io::StdFs, out)?;
+        meta.write(vfs, out)?;
         {
             let store = Store::open(&out.join(STORE_DIR))?;
             let packed = state.pack(&state.all_keys());
@@ -357,9 +368,9 @@ impl Db {
         }
         let base = ReplicaBase { lsn: lsn.0, crc };
         let base_path = out.join(BASE_FILE);
-        crate::io::Vfs::write_atomic(&crate::io::StdFs, &base_path, &base.encode())
+        vfs.write_atomic(&base_path, &base.encode())
             .map_err(|e| Error::io(&base_path, e))?;
-        let body = manifest_body(out, self.shared.db_id, lsn.0)?;
+        let body = manifest_body(vfs, out, self.shared.db_id, lsn.0)?;
         let raw = serde_json::to_vec(&body).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let manifest = Manifest {
             crc32: crc32fast::hash(&raw),
@@ -368,7 +379,7 @@ impl Db {
         let text = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let path = out.join(MANIFEST_FILE);
-        crate::io::Vfs::write_atomic(&crate::io::StdFs, &path, &text)
+        vfs.write_atomic(&path, &text)
             .map_err(|e| Error::io(&path, e))?;
         Ok(CheckpointInfo {
             path: out.to_path_buf(),
@@ -403,7 +414,8 @@ impl Db {
             let current = self.shared.state.read();
             (current.state.lsn.0, current.log_crc)
         };
-        let mut follower = LogFollower::new(log_dir, self.shared.db_id, lsn, crc);
+        let vfs = self.shared.vfs.clone();
+        let mut follower = LogFollower::new(vfs, log_dir, self.shared.db_id, lsn, crc);
         let mut applied = 0u64;
         loop {
             let frames = follower.poll(4 << 20)?;
@@ -418,12 +430,58 @@ impl Db {
     /// Applies shipped segment files (in any order): all are checked first — checksums, LSN
     /// continuity, no gap or overlap between them, this database's id — then applied.
     pub fn apply_segments(&self, paths: &[PathBuf]) -> Result<Lsn> {
-        let frames = crate::wal::read_segments(paths, self.shared.db_id)?;
+        let frames = read_segments_in(&*self.shared.vfs, paths, self.shared.db_id)?;
         self.replicate(frames)
     }
 
     /// The checksum of the log frame at the visible LSN.
     pub fn log_crc(&self) -> u32 {
         self.shared.state.read().log_crc
+    }
+}
+
+#[cfg(all(test, feature = "fault-injection"))]
+mod tests {
+    use super::*;
+    use crate::io::sim::{CrashKind, SimFs};
+    use crate::{Currency, Db, Options, Org, OrgId};
+    use std::sync::Arc;
+
+    /// A checkpoint directory is written, verified and seeded through the database's file system
+    /// (here the simulated disk), and a crash at any point of a seeding leaves either no copy or
+    /// a whole one that verifies.
+    #[test]
+    fn checkpoint_directories_go_through_the_vfs_and_seeding_survives_a_crash_anywhere() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let sim = SimFs::new();
+        let options = Options::default().vfs(Arc::new(sim.clone()));
+        // The lock file and the store are on the real disk.
+        std::fs::create_dir_all(tmp.path().join("db")).expect("mkdir");
+        let db = Db::open_with(tmp.path().join("db"), options).expect("open");
+        db.register_org(Org::new(OrgId(1), "Seaside Inn", Currency::EUR))
+            .expect("register");
+        let out = tmp.path().join("checkpoint");
+        let info = db.checkpoint_to(&out).expect("checkpoint");
+        assert!(!out.join(MANIFEST_FILE).exists(), "on the simulated disk only");
+        assert_eq!(verify_checkpoint_in(&sim, &out).expect("verify"), info.lsn);
+        let to = tmp.path().join("edge");
+        let before = sim.mutations();
+        assert_eq!(
+            seed_from_checkpoint_in(&sim, &out, &to).expect("seed"),
+            info.lsn
+        );
+        assert!(sim.exists(&to.join(BASE_FILE)) && !to.exists());
+        for after in before..=sim.mutations() {
+            for (kind, seed) in [(CrashKind::Synced, 0), (CrashKind::Reordered, after)] {
+                let image = sim.image(after, kind, seed);
+                if image.files.keys().any(|p| p.starts_with(&to)) {
+                    let crashed = SimFs::from_image(&image);
+                    verify_checkpoint_in(&crashed, &to)
+                        .unwrap_or_else(|e| panic!("{}: {e}", image.note));
+                }
+            }
+        }
+        let image = sim.image(sim.mutations(), CrashKind::Synced, 0);
+        assert!(image.files.contains_key(&to.join(MANIFEST_FILE)));
     }
 }

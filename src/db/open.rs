@@ -114,9 +114,9 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
     let is_checkpoint = vfs.exists(&manifest);
     if is_checkpoint {
         // A checkpoint directory: every file is checked before first use.
-        super::edge::verify_checkpoint(path)?;
+        super::edge::verify_checkpoint_in(&*vfs, path)?;
     }
-    let base = super::edge::ReplicaBase::read(path)?;
+    let base = super::edge::ReplicaBase::read_in(&*vfs, path)?;
     let meta = Meta::read(&*vfs, path)?;
     let wal_dir = path.join(WAL_DIR);
     let start_lsn = base.map_or(1, |b| b.lsn + 1);

@@ -30,6 +30,7 @@ impl Db {
             entries,
             log_crc,
             log_dir: self.shared.path.join(WAL_DIR),
+            vfs: self.shared.vfs.clone(),
             db_id: self.shared.db_id,
             progress: self.shared.progress.clone(),
         };

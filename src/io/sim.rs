@@ -346,8 +346,19 @@ impl Disk {
         // Names: the durable ones; in a reordered crash each unsynced change may have landed.
         let mut names = self.durable_names.clone();
         if kind == CrashKind::Reordered {
-            let all: BTreeSet<&PathBuf> =
-                self.names.keys().chain(self.durable_names.keys()).collect();
+            // Names under a directory renamed or removed move with it, below.
+            let with_a_dir = |p: &Path| {
+                self.dir_moves
+                    .iter()
+                    .any(|(from, to)| p.starts_with(from) || p.starts_with(to))
+                    || self.dir_removals.iter().any(|d| p.starts_with(d))
+            };
+            let all: BTreeSet<&PathBuf> = self
+                .names
+                .keys()
+                .chain(self.durable_names.keys())
+                .filter(|p| !with_a_dir(p))
+                .collect();
             for path in all {
                 let (live, durable) = (self.names.get(path), self.durable_names.get(path));
                 if live != durable && rng.below(2) == 0 {

@@ -19,6 +19,7 @@ pub use pool::{
 
 use crate::query::{ReadKind, Snapshot, StateRef};
 use crate::error::{Error, ReplicaError, Result};
+use crate::io::Vfs;
 use crate::model::Lsn;
 use crate::state::apply::Side;
 use crate::state::replay::{apply_decoded, decode_frames};
@@ -46,8 +47,10 @@ pub(crate) struct Source {
     pub(crate) entries: EntryIndex,
     /// Checksum of the log frame at `state.lsn`: where the replica's checksum chain continues.
     pub(crate) log_crc: u32,
-    /// The primary's log directory and database id (every segment header carries it).
+    /// The primary's log directory, the file system it is on, and the database id (every segment
+    /// header carries it).
     pub(crate) log_dir: PathBuf,
+    pub(crate) vfs: Arc<dyn Vfs>,
     pub(crate) db_id: u64,
     /// The primary's commit progress: durable-LSN wake-ups, commit times, flow control.
     pub(crate) progress: Arc<Progress>,
@@ -303,11 +306,12 @@ impl Replica {
             entries,
             log_crc,
             log_dir,
+            vfs,
             db_id,
             progress: source,
         } = source;
         let lsn = state.lsn.0;
-        let follower = LogFollower::new(&log_dir, db_id, lsn, log_crc);
+        let follower = LogFollower::new(vfs, &log_dir, db_id, lsn, log_crc);
         debug_assert_eq!(follower.next_lsn(), lsn + 1);
         let inner = Arc::new(ReplicaInner {
             name,

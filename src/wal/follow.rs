@@ -1,16 +1,17 @@
 //! Following a log directory while its writer appends: complete frames only, every checksum and
 //! LSN checked, the checksum chain continued from the follower's own position.
 //!
-//! Reads use positioned reads (`pread`), not maps, because the followed files keep growing and
-//! may belong to another process.
+//! Reads use positioned reads (`pread`, [`ReadFile`]), not maps, because the followed files keep
+//! growing and may belong to another process. Every file operation goes through a [`Vfs`]: the
+//! database's own for its replicas, the real file system for the public functions.
 
 use crate::codec::frame::{decode_frame, frame_len};
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::wal::recovery::{list_segments, LogFrame};
 use crate::wal::segment::{HeaderError, SegmentHeader, SEGMENT_HEADER_BYTES};
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use crate::io::{ReadFile, StdFs, Vfs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One committed frame as read from a log: what a replica applies and appends to its own log.
 #[derive(Clone, Debug)]
@@ -39,7 +40,7 @@ impl ShippedFrame {
 
 struct Active {
     path: PathBuf,
-    file: File,
+    file: Box<dyn ReadFile>,
     /// Bytes of the segment consumed so far.
     offset: u64,
     /// Next LSN and chain checksum inside this segment (may trail the follower's position while
@@ -62,6 +63,7 @@ impl Active {
 
 /// Reads the frames after a position from a log directory, as they become complete.
 pub struct LogFollower {
+    vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     db_id: u64,
     next_lsn: u64,
@@ -70,9 +72,17 @@ pub struct LogFollower {
 }
 
 impl LogFollower {
-    /// A follower positioned after the frame `applied` whose checksum is `applied_crc`.
-    pub fn new(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> LogFollower {
+    /// A follower of the log in `dir` (read through `vfs`) positioned after the frame `applied`
+    /// whose checksum is `applied_crc`.
+    pub fn new(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        db_id: u64,
+        applied: u64,
+        applied_crc: u32,
+    ) -> LogFollower {
         LogFollower {
+            vfs,
             dir: dir.to_path_buf(),
             db_id,
             next_lsn: applied + 1,
@@ -136,13 +146,13 @@ impl LogFollower {
     }
 
     fn successor_exists(&self) -> Result<bool> {
-        let segments = list_segments(&crate::io::StdFs, &self.dir)?;
+        let segments = list_segments(&*self.vfs, &self.dir)?;
         Ok(segments.iter().any(|(first, _)| *first == self.next_lsn))
     }
 
     /// Opens the segment holding `next_lsn`; false when the log has no such segment yet.
     fn open_segment(&mut self) -> Result<bool> {
-        let segments = list_segments(&crate::io::StdFs, &self.dir)?;
+        let segments = list_segments(&*self.vfs, &self.dir)?;
         let Some((first, path)) = segments
             .iter()
             .rev()
@@ -159,9 +169,9 @@ impl LogFollower {
             }
             return Ok(false);
         };
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
+        let file = self.vfs.open_read(&path).map_err(|e| Error::io(&path, e))?;
         let mut raw = [0u8; SEGMENT_HEADER_BYTES];
-        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
+        let len = file.size().map_err(|e| Error::io(&path, e))?;
         if len < SEGMENT_HEADER_BYTES as u64 {
             return Ok(false); // being created
         }
@@ -226,9 +236,8 @@ impl LogFollower {
         let active = self.active.as_mut().expect("active segment");
         let len = active
             .file
-            .metadata()
-            .map_err(|e| Error::io(&active.path, e))?
-            .len();
+            .size()
+            .map_err(|e| Error::io(&active.path, e))?;
         let have = active.offset + active.unread().len() as u64;
         if len > have {
             let start = active.pending.len();
@@ -306,9 +315,18 @@ impl LogFollower {
 /// required to continue each other without gap or overlap. Nothing is returned unless all are
 /// valid.
 pub fn read_segments(paths: &[PathBuf], db_id: u64) -> Result<Vec<ShippedFrame>> {
+    read_segments_in(&StdFs, paths, db_id)
+}
+
+/// [`read_segments`] through `vfs`.
+pub(crate) fn read_segments_in(
+    vfs: &dyn Vfs,
+    paths: &[PathBuf],
+    db_id: u64,
+) -> Result<Vec<ShippedFrame>> {
     let mut segments = Vec::new();
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
+        let bytes = vfs.read_file(path).map_err(|e| Error::io(path, e))?;
         let header = match SegmentHeader::decode(&bytes) {
             Ok(h) => h,
             Err(HeaderError::BadMagic) => {
@@ -411,12 +429,13 @@ pub fn read_segments(paths: &[PathBuf], db_id: u64) -> Result<Vec<ShippedFrame>>
 }
 
 /// LSN of the last complete frame in a log directory (0 when empty), every frame checked.
-pub fn source_end(dir: &Path, db_id: u64) -> Result<u64> {
-    let segments = list_segments(&crate::io::StdFs, dir)?;
+fn source_end(vfs: &Arc<dyn Vfs>, dir: &Path, db_id: u64) -> Result<u64> {
+    let segments = list_segments(&**vfs, dir)?;
     let Some((first, _)) = segments.first() else {
         return Ok(0);
     };
     let mut follower = LogFollower {
+        vfs: vfs.clone(),
         dir: dir.to_path_buf(),
         db_id,
         next_lsn: *first,
@@ -426,7 +445,7 @@ pub fn source_end(dir: &Path, db_id: u64) -> Result<u64> {
     // Start at the first segment's own chain value: read its header's prev_crc.
     let path = &segments[0].1;
     let mut raw = [0u8; SEGMENT_HEADER_BYTES];
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = vfs.open_read(path).map_err(|e| Error::io(path, e))?;
     file.read_exact_at(&mut raw, 0)
         .map_err(|e| Error::io(path, e))?;
     follower.prev_crc = SegmentHeader::decode(&raw)
@@ -481,6 +500,17 @@ pub struct SyncStatus {
 /// and the checksum chain checked, and tells caught up, behind (by how many frames), ahead or
 /// diverged. Other failures (I/O, a damaged or gapped source) are errors.
 pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Result<SyncStatus> {
+    sync_status_in(Arc::new(StdFs), dir, db_id, applied, applied_crc)
+}
+
+/// [`sync_status`] through `vfs`.
+pub(crate) fn sync_status_in(
+    vfs: Arc<dyn Vfs>,
+    dir: &Path,
+    db_id: u64,
+    applied: u64,
+    applied_crc: u32,
+) -> Result<SyncStatus> {
     let diverged = |source_lsn: Option<u64>, why: String| SyncStatus {
         state: SyncState::Diverged,
         source_lsn,
@@ -495,7 +525,7 @@ pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Re
             "the replica is at LSN {applied}, the source ends at {source_lsn}"
         )),
     };
-    let mut follower = LogFollower::new(dir, db_id, applied, applied_crc);
+    let mut follower = LogFollower::new(vfs.clone(), dir, db_id, applied, applied_crc);
     let mut lag = 0u64;
     loop {
         match follower.poll(4 << 20) {
@@ -508,13 +538,13 @@ pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Re
                 return Ok(diverged(None, e.to_string()))
             }
             Err(Error::Replica(e @ ReplicaError::Diverged { .. })) => {
-                let end = source_end(dir, db_id).ok();
+                let end = source_end(&vfs, dir, db_id).ok();
                 return Ok(diverged(end, e.to_string()));
             }
             Err(e) => return Err(e),
         }
     }
-    if lag == 0 && applied > 0 && list_segments(&crate::io::StdFs, dir)?.is_empty() {
+    if lag == 0 && applied > 0 && list_segments(&*vfs, dir)?.is_empty() {
         return Ok(ahead(0)); // an empty source
     }
     Ok(SyncStatus {
@@ -539,11 +569,12 @@ mod tests {
         let segments = list_segments(&crate::io::StdFs, dir).expect("segments");
         let (first, path) = segments.first().cloned().expect("a segment");
         let mut raw = [0u8; SEGMENT_HEADER_BYTES];
-        File::open(&path)
+        StdFs
+            .open_read(&path)
             .and_then(|f| f.read_exact_at(&mut raw, 0))
             .expect("header");
         let header = SegmentHeader::decode(&raw).expect("valid header");
-        LogFollower::new(dir, db_id, first - 1, header.prev_crc)
+        LogFollower::new(Arc::new(StdFs), dir, db_id, first - 1, header.prev_crc)
     }
 
     fn register(db: &Db, ids: std::ops::Range<u64>) {
