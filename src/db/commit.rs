@@ -120,7 +120,11 @@ fn synced(shared: &Shared, writer: &LogWriter) {
 fn stage(writer: &mut LogWriter, staged: &mut Vec<Staged>, reply: Answer, batch: LogBatch) {
     match record::encode(&batch) {
         Ok(bytes) => {
+            // The frame header's operation count is the batch's (replay checks them against
+            // each other), and frames get consecutive LSNs (replay requires them in order).
+            debug_assert!(batch.ops.len() <= crate::limits::MAX_BATCH_OPS);
             let lsn = Lsn(writer.stage(&bytes, batch.ops.len() as u32));
+            debug_assert!(staged.last().is_none_or(|s| s.lsn.0 + 1 == lsn.0));
             staged.push(Staged { reply, lsn, batch });
         }
         Err(e) => {
@@ -214,6 +218,11 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         if let Err(why) = state.apply_group(&batches, parallel, applier) {
             // Validation rules this out; if it happens the state can no longer be trusted.
             shared.poison(format!("apply of LSNs up to {} failed: {why}", state.lsn));
+        } else {
+            debug_assert!(
+                staged.last().is_none_or(|s| s.lsn == state.lsn),
+                "the state stands at the last frame written"
+            );
         }
         current.log_crc = writer.last_crc();
         current.state.lsn
@@ -298,7 +307,9 @@ fn replicate(
         decoded.push((Lsn(f.lsn), replay::decode(&f.frame())?));
     }
     for f in &frames {
-        writer.stage(&f.payload, f.op_count);
+        // A replica's log continues the primary's: same LSNs, same bytes, same chain.
+        let lsn = writer.stage(&f.payload, f.op_count);
+        debug_assert!(lsn == f.lsn && writer.last_crc() == f.crc);
     }
     if let Err(e) = writer.write_staged(sync_each) {
         let reason = format!(
