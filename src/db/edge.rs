@@ -172,56 +172,70 @@ pub(crate) fn verify_checkpoint_in(vfs: &dyn Vfs, dir: &Path) -> Result<u64> {
         });
     }
     for f in &manifest.body.files {
-        // Only plain relative paths inside the directory, naming regular files of the listed
-        // length: a crafted manifest must not make opening read /dev/zero, a FIFO or ../secret.
-        let relative = Path::new(&f.path);
-        if f.path.is_empty()
-            || !relative
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(bad(format!(
-                "manifest lists a path outside the checkpoint: {:?}",
-                f.path
-            )));
-        }
-        let file = dir.join(relative);
-        let meta = vfs
-            .metadata(&file)
-            .map_err(|e| bad(format!("{}: {e}", f.path)))?;
-        if meta.kind != FileKind::File {
-            return Err(bad(format!("{} is not a regular file", f.path)));
-        }
-        if meta.len != f.len {
-            return Err(Error::corruption(
-                &file,
-                meta.len.min(f.len),
-                CorruptionKind::BadLength(meta.len),
-            ));
-        }
-        let bytes = vfs
-            .read_file(&file)
-            .map_err(|e| bad(format!("{}: {e}", f.path)))?;
-        if bytes.len() as u64 != f.len {
-            return Err(Error::corruption(
-                &file,
-                bytes.len().min(f.len as usize) as u64,
-                CorruptionKind::BadLength(bytes.len() as u64),
-            ));
-        }
-        let actual = crc32fast::hash(&bytes);
-        if actual != f.crc32 {
-            return Err(Error::corruption(
-                &file,
-                0,
-                CorruptionKind::ChecksumMismatch {
-                    expected: f.crc32,
-                    actual,
-                },
-            ));
-        }
+        check_listed(vfs, dir, f)?;
     }
     Ok(manifest.body.lsn)
+}
+
+/// Checks one file a checkpoint's manifest lists: a plain relative path inside `dir`, naming a
+/// regular file of the listed length and CRC32.
+fn check_listed(vfs: &dyn Vfs, dir: &Path, f: &ManifestFile) -> Result<()> {
+    let bad = |why: String| -> Error {
+        ReplicaError::BadCheckpoint {
+            path: dir.to_path_buf(),
+            why,
+        }
+        .into()
+    };
+    // Only plain relative paths inside the directory, naming regular files of the listed
+    // length: a crafted manifest must not make opening read /dev/zero, a FIFO or ../secret.
+    let relative = Path::new(&f.path);
+    if f.path.is_empty()
+        || !relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(bad(format!(
+            "manifest lists a path outside the checkpoint: {:?}",
+            f.path
+        )));
+    }
+    let file = dir.join(relative);
+    let meta = vfs
+        .metadata(&file)
+        .map_err(|e| bad(format!("{}: {e}", f.path)))?;
+    if meta.kind != FileKind::File {
+        return Err(bad(format!("{} is not a regular file", f.path)));
+    }
+    if meta.len != f.len {
+        return Err(Error::corruption(
+            &file,
+            meta.len.min(f.len),
+            CorruptionKind::BadLength(meta.len),
+        ));
+    }
+    let bytes = vfs
+        .read_file(&file)
+        .map_err(|e| bad(format!("{}: {e}", f.path)))?;
+    if bytes.len() as u64 != f.len {
+        return Err(Error::corruption(
+            &file,
+            bytes.len().min(f.len as usize) as u64,
+            CorruptionKind::BadLength(bytes.len() as u64),
+        ));
+    }
+    let actual = crc32fast::hash(&bytes);
+    if actual != f.crc32 {
+        return Err(Error::corruption(
+            &file,
+            0,
+            CorruptionKind::ChecksumMismatch {
+                expected: f.crc32,
+                actual,
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// Copies a verified checkpoint directory to `to` (which must not exist). The copy is built in a

@@ -269,36 +269,7 @@ impl Disk {
                     self.pending.retain(|w| w.file != id);
                 }
             }
-            Mutation::SyncDir(dir) => {
-                let children = |m: &BTreeMap<PathBuf, FileId>| -> Vec<PathBuf> {
-                    m.keys()
-                        .filter(|k| k.parent() == Some(dir.as_path()))
-                        .cloned()
-                        .collect()
-                };
-                for gone in children(&self.durable_names) {
-                    if !self.names.contains_key(&gone) {
-                        self.durable_names.remove(&gone);
-                    }
-                }
-                for path in children(&self.names) {
-                    self.durable_names.insert(path.clone(), self.names[&path]);
-                }
-                let (landed, pending) = std::mem::take(&mut self.dir_moves)
-                    .into_iter()
-                    .partition(|(_, to)| to.parent() == Some(dir.as_path()));
-                self.dir_moves = pending;
-                for (from, to) in landed {
-                    rebase_keys(&mut self.durable_names, &from, &to);
-                }
-                let (gone, pending) = std::mem::take(&mut self.dir_removals)
-                    .into_iter()
-                    .partition(|p| p.parent() == Some(dir.as_path()));
-                self.dir_removals = pending;
-                for path in gone {
-                    self.durable_names.retain(|p, _| !p.starts_with(&path));
-                }
-            }
+            Mutation::SyncDir(dir) => self.sync_dir(dir),
             Mutation::Truncate(p, len) => {
                 if let Some(&id) = self.names.get(p) {
                     let f = self.data.entry(id).or_default();
@@ -318,20 +289,7 @@ impl Disk {
                     self.names.insert(to.clone(), id);
                 }
             }
-            Mutation::RenameDir(from, to) => {
-                rebase_keys(&mut self.names, from, to);
-                let dirs: Vec<PathBuf> = self
-                    .dirs
-                    .iter()
-                    .filter(|d| d.starts_with(from))
-                    .cloned()
-                    .collect();
-                for dir in dirs {
-                    self.dirs.remove(&dir);
-                    self.dirs.extend(rebase(&dir, from, to));
-                }
-                self.dir_moves.push((from.clone(), to.clone()));
-            }
+            Mutation::RenameDir(from, to) => self.rename_dir(from, to),
             Mutation::RemoveDir(path) => {
                 self.names.retain(|p, _| !p.starts_with(path));
                 self.dirs.retain(|d| !d.starts_with(path));
@@ -340,148 +298,75 @@ impl Disk {
         }
     }
 
+    /// Makes the entries of `dir` durable: its files created, renamed or removed, and the
+    /// directories renamed into it or removed from it.
+    fn sync_dir(&mut self, dir: &Path) {
+        let children = |m: &BTreeMap<PathBuf, FileId>| -> Vec<PathBuf> {
+            m.keys()
+                .filter(|k| k.parent() == Some(dir))
+                .cloned()
+                .collect()
+        };
+        for gone in children(&self.durable_names) {
+            if !self.names.contains_key(&gone) {
+                self.durable_names.remove(&gone);
+            }
+        }
+        for path in children(&self.names) {
+            self.durable_names.insert(path.clone(), self.names[&path]);
+        }
+        let (landed, pending) = std::mem::take(&mut self.dir_moves)
+            .into_iter()
+            .partition(|(_, to)| to.parent() == Some(dir));
+        self.dir_moves = pending;
+        for (from, to) in landed {
+            rebase_keys(&mut self.durable_names, &from, &to);
+        }
+        let (gone, pending) = std::mem::take(&mut self.dir_removals)
+            .into_iter()
+            .partition(|p| p.parent() == Some(dir));
+        self.dir_removals = pending;
+        for path in gone {
+            self.durable_names.retain(|p, _| !p.starts_with(&path));
+        }
+    }
+
+    /// Renames a directory and everything under it (durable once `to`'s parent is synced).
+    fn rename_dir(&mut self, from: &Path, to: &Path) {
+        rebase_keys(&mut self.names, from, to);
+        let dirs: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .filter(|d| d.starts_with(from))
+            .cloned()
+            .collect();
+        for dir in dirs {
+            self.dirs.remove(&dir);
+            self.dirs.extend(rebase(&dir, from, to));
+        }
+        self.dir_moves.push((from.to_path_buf(), to.to_path_buf()));
+    }
+
     /// The crash image of this disk.
     fn crash(&self, kind: CrashKind, rng: &mut SplitMix64) -> Image {
         let mut note = format!("{kind:?}");
-        // Names: the durable ones; in a reordered crash each unsynced change may have landed.
-        let mut names = self.durable_names.clone();
-        if kind == CrashKind::Reordered {
-            // Names under a directory renamed or removed move with it, below.
-            let with_a_dir = |p: &Path| {
-                self.dir_moves
-                    .iter()
-                    .any(|(from, to)| p.starts_with(from) || p.starts_with(to))
-                    || self.dir_removals.iter().any(|d| p.starts_with(d))
-            };
-            let all: BTreeSet<&PathBuf> = self
-                .names
-                .keys()
-                .chain(self.durable_names.keys())
-                .filter(|p| !with_a_dir(p))
-                .collect();
-            for path in all {
-                let (live, durable) = (self.names.get(path), self.durable_names.get(path));
-                if live != durable && rng.below(2) == 0 {
-                    match live {
-                        Some(id) => names.insert(path.clone(), *id),
-                        None => names.remove(path),
-                    };
-                    note.push_str(&format!(", name {} landed", path.display()));
-                }
-            }
-            for (from, to) in &self.dir_moves {
-                if rng.below(2) == 0 {
-                    rebase_keys(&mut names, from, to);
-                    note.push_str(&format!(", {} renamed", from.display()));
-                }
-            }
-            for path in &self.dir_removals {
-                if rng.below(2) == 0 {
-                    names.retain(|p, _| !p.starts_with(path));
-                    note.push_str(&format!(", {} removed", path.display()));
-                }
-            }
-        }
+        let names = self.crash_names(kind, rng, &mut note);
         let mut contents: BTreeMap<FileId, Vec<u8>> = self
             .data
             .iter()
             .map(|(id, f)| (*id, f.durable.clone()))
             .collect();
-        let put =
-            |contents: &mut BTreeMap<FileId, Vec<u8>>, file: FileId, at: usize, bytes: &[u8]| {
-                let buf = contents.entry(file).or_default();
-                if buf.len() < at + bytes.len() {
-                    buf.resize(at + bytes.len(), 0);
-                }
-                buf[at..at + bytes.len()].copy_from_slice(bytes);
-            };
         match kind {
             CrashKind::Synced | CrashKind::BitFlip => {}
-            CrashKind::Torn => {
-                if !self.pending.is_empty() {
-                    let last = rng.below(self.pending.len() as u64 + 1) as usize;
-                    for w in &self.pending[..last.min(self.pending.len())] {
-                        put(&mut contents, w.file, w.offset, &w.data);
-                    }
-                    if let Some(w) = self.pending.get(last) {
-                        let unit = if rng.below(2) == 0 { SECTOR } else { PAGE };
-                        let end = w.offset + w.data.len();
-                        let cut = (end / unit * unit).max(w.offset);
-                        // Sometimes tear earlier than the last boundary.
-                        let boundaries = (cut - w.offset) / unit;
-                        let cut = if boundaries > 0 && rng.below(2) == 0 {
-                            (w.offset / unit + 1 + rng.below(boundaries as u64) as usize) * unit
-                        } else {
-                            cut
-                        }
-                        .clamp(w.offset, end);
-                        put(&mut contents, w.file, w.offset, &w.data[..cut - w.offset]);
-                        note.push_str(&format!(
-                            ", {last} of {} pending writes kept, then {} of {} bytes ({unit} B units)",
-                            self.pending.len(),
-                            cut - w.offset,
-                            w.data.len()
-                        ));
-                    } else {
-                        note.push_str(&format!(", all {} pending writes kept", self.pending.len()));
-                    }
-                }
-            }
-            CrashKind::Reordered => {
-                // The page cache writes whole sectors, in any order: each dirty sector reaches
-                // the disk with its latest content, or keeps its durable content.
-                let mut latest: BTreeMap<FileId, Vec<u8>> = BTreeMap::new();
-                let mut dirty: BTreeSet<(FileId, usize)> = BTreeSet::new();
-                for w in &self.pending {
-                    let buf = latest.entry(w.file).or_insert_with(|| {
-                        self.data
-                            .get(&w.file)
-                            .map(|f| f.durable.clone())
-                            .unwrap_or_default()
-                    });
-                    let end = w.offset + w.data.len();
-                    if buf.len() < end {
-                        buf.resize(end, 0);
-                    }
-                    buf[w.offset..end].copy_from_slice(&w.data);
-                    for sector in w.offset / SECTOR..end.div_ceil(SECTOR) {
-                        dirty.insert((w.file, sector));
-                    }
-                }
-                let mut kept = 0;
-                for &(file, sector) in &dirty {
-                    if rng.below(2) == 0 {
-                        kept += 1;
-                        let buf = &latest[&file];
-                        let start = sector * SECTOR;
-                        let end = (start + SECTOR).min(buf.len());
-                        put(&mut contents, file, start, &buf[start..end]);
-                    }
-                }
-                note.push_str(&format!(", {kept} of {} dirty sectors kept", dirty.len()));
-            }
+            CrashKind::Torn => self.keep_torn(&mut contents, rng, &mut note),
+            CrashKind::Reordered => self.keep_reordered(&mut contents, rng, &mut note),
         }
         let mut files: BTreeMap<PathBuf, Vec<u8>> = names
             .iter()
             .map(|(path, id)| (path.clone(), contents.get(id).cloned().unwrap_or_default()))
             .collect();
         if kind == CrashKind::BitFlip {
-            let total: usize = files.values().map(Vec::len).sum();
-            if total > 0 {
-                let mut at = rng.below(total as u64) as usize;
-                for (path, bytes) in files.iter_mut() {
-                    if at < bytes.len() {
-                        let bit = rng.below(8) as u8;
-                        bytes[at] ^= 1 << bit;
-                        note.push_str(&format!(
-                            ", bit {bit} of byte {at} of {} flipped",
-                            path.display()
-                        ));
-                        break;
-                    }
-                    at -= bytes.len();
-                }
-            }
+            flip_bit(&mut files, rng, &mut note);
         }
         // A directory whose rename or removal did not reach the disk is still there.
         let mut dirs = self.dirs.clone();
@@ -494,6 +379,164 @@ impl Disk {
             );
         }
         Image { files, dirs, note }
+    }
+
+    /// The names a crash image has: the durable ones; in a reordered crash each unsynced change
+    /// may have landed (a directory's rename or removal as a whole).
+    fn crash_names(
+        &self,
+        kind: CrashKind,
+        rng: &mut SplitMix64,
+        note: &mut String,
+    ) -> BTreeMap<PathBuf, FileId> {
+        let mut names = self.durable_names.clone();
+        if kind != CrashKind::Reordered {
+            return names;
+        }
+        // Names under a directory renamed or removed move with it, below.
+        let with_a_dir = |p: &Path| {
+            self.dir_moves
+                .iter()
+                .any(|(from, to)| p.starts_with(from) || p.starts_with(to))
+                || self.dir_removals.iter().any(|d| p.starts_with(d))
+        };
+        let all: BTreeSet<&PathBuf> = self
+            .names
+            .keys()
+            .chain(self.durable_names.keys())
+            .filter(|p| !with_a_dir(p))
+            .collect();
+        for path in all {
+            let (live, durable) = (self.names.get(path), self.durable_names.get(path));
+            if live != durable && rng.below(2) == 0 {
+                match live {
+                    Some(id) => names.insert(path.clone(), *id),
+                    None => names.remove(path),
+                };
+                note.push_str(&format!(", name {} landed", path.display()));
+            }
+        }
+        for (from, to) in &self.dir_moves {
+            if rng.below(2) == 0 {
+                rebase_keys(&mut names, from, to);
+                note.push_str(&format!(", {} renamed", from.display()));
+            }
+        }
+        for path in &self.dir_removals {
+            if rng.below(2) == 0 {
+                names.retain(|p, _| !p.starts_with(path));
+                note.push_str(&format!(", {} removed", path.display()));
+            }
+        }
+        names
+    }
+
+    /// A torn crash: the pending writes up to a random one land in order, and that one is torn
+    /// at a sector or page boundary.
+    fn keep_torn(
+        &self,
+        contents: &mut BTreeMap<FileId, Vec<u8>>,
+        rng: &mut SplitMix64,
+        note: &mut String,
+    ) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let last = rng.below(self.pending.len() as u64 + 1) as usize;
+        for w in &self.pending[..last.min(self.pending.len())] {
+            put(contents, w.file, w.offset, &w.data);
+        }
+        let Some(w) = self.pending.get(last) else {
+            note.push_str(&format!(", all {} pending writes kept", self.pending.len()));
+            return;
+        };
+        let unit = if rng.below(2) == 0 { SECTOR } else { PAGE };
+        let end = w.offset + w.data.len();
+        let cut = (end / unit * unit).max(w.offset);
+        // Sometimes tear earlier than the last boundary.
+        let boundaries = (cut - w.offset) / unit;
+        let cut = if boundaries > 0 && rng.below(2) == 0 {
+            (w.offset / unit + 1 + rng.below(boundaries as u64) as usize) * unit
+        } else {
+            cut
+        }
+        .clamp(w.offset, end);
+        put(contents, w.file, w.offset, &w.data[..cut - w.offset]);
+        note.push_str(&format!(
+            ", {last} of {} pending writes kept, then {} of {} bytes ({unit} B units)",
+            self.pending.len(),
+            cut - w.offset,
+            w.data.len()
+        ));
+    }
+
+    /// A reordered crash: the page cache writes whole sectors, in any order: each dirty sector
+    /// reaches the disk with its latest content, or keeps its durable content.
+    fn keep_reordered(
+        &self,
+        contents: &mut BTreeMap<FileId, Vec<u8>>,
+        rng: &mut SplitMix64,
+        note: &mut String,
+    ) {
+        let mut latest: BTreeMap<FileId, Vec<u8>> = BTreeMap::new();
+        let mut dirty: BTreeSet<(FileId, usize)> = BTreeSet::new();
+        for w in &self.pending {
+            let buf = latest.entry(w.file).or_insert_with(|| {
+                self.data
+                    .get(&w.file)
+                    .map(|f| f.durable.clone())
+                    .unwrap_or_default()
+            });
+            let end = w.offset + w.data.len();
+            if buf.len() < end {
+                buf.resize(end, 0);
+            }
+            buf[w.offset..end].copy_from_slice(&w.data);
+            for sector in w.offset / SECTOR..end.div_ceil(SECTOR) {
+                dirty.insert((w.file, sector));
+            }
+        }
+        let mut kept = 0;
+        for &(file, sector) in &dirty {
+            if rng.below(2) == 0 {
+                kept += 1;
+                let buf = &latest[&file];
+                let start = sector * SECTOR;
+                let end = (start + SECTOR).min(buf.len());
+                put(contents, file, start, &buf[start..end]);
+            }
+        }
+        note.push_str(&format!(", {kept} of {} dirty sectors kept", dirty.len()));
+    }
+}
+
+/// Writes `bytes` at `at` into a file's crash-image contents, growing it with zeros.
+fn put(contents: &mut BTreeMap<FileId, Vec<u8>>, file: FileId, at: usize, bytes: &[u8]) {
+    let buf = contents.entry(file).or_default();
+    if buf.len() < at + bytes.len() {
+        buf.resize(at + bytes.len(), 0);
+    }
+    buf[at..at + bytes.len()].copy_from_slice(bytes);
+}
+
+/// Media damage: one random bit of one file flipped.
+fn flip_bit(files: &mut BTreeMap<PathBuf, Vec<u8>>, rng: &mut SplitMix64, note: &mut String) {
+    let total: usize = files.values().map(Vec::len).sum();
+    if total == 0 {
+        return;
+    }
+    let mut at = rng.below(total as u64) as usize;
+    for (path, bytes) in files.iter_mut() {
+        if at < bytes.len() {
+            let bit = rng.below(8) as u8;
+            bytes[at] ^= 1 << bit;
+            note.push_str(&format!(
+                ", bit {bit} of byte {at} of {} flipped",
+                path.display()
+            ));
+            return;
+        }
+        at -= bytes.len();
     }
 }
 

@@ -7,7 +7,7 @@
 
 use crate::codec::frame::{decode_frame, frame_len};
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
-use crate::wal::recovery::{list_segments, LogFrame};
+use crate::wal::recovery::{frame_error_kind, list_segments, LogFrame};
 use crate::wal::segment::{HeaderError, SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::io::{ReadFile, StdFs, Vfs};
 use std::path::{Path, PathBuf};
@@ -326,78 +326,7 @@ pub(crate) fn read_segments_in(
 ) -> Result<Vec<ShippedFrame>> {
     let mut segments = Vec::new();
     for path in paths {
-        let bytes = vfs.read_file(path).map_err(|e| Error::io(path, e))?;
-        let header = match SegmentHeader::decode(&bytes) {
-            Ok(h) => h,
-            Err(HeaderError::BadMagic) => {
-                return Err(Error::corruption(path, 0, CorruptionKind::BadMagic))
-            }
-            Err(HeaderError::Truncated) => {
-                return Err(Error::corruption(
-                    path,
-                    0,
-                    CorruptionKind::BadLength(bytes.len() as u64),
-                ))
-            }
-            Err(HeaderError::ChecksumMismatch { expected, actual }) => {
-                return Err(Error::corruption(
-                    path,
-                    12,
-                    CorruptionKind::ChecksumMismatch { expected, actual },
-                ))
-            }
-        };
-        if header.db_id != db_id {
-            return Err(ReplicaError::ForeignLog {
-                file: path.clone(),
-                expected: db_id,
-                found: header.db_id,
-            }
-            .into());
-        }
-        let mut frames = Vec::new();
-        let mut offset = SEGMENT_HEADER_BYTES;
-        let (mut lsn, mut crc) = (header.first_lsn, header.prev_crc);
-        while offset < bytes.len() {
-            let (h, payload) = decode_frame(&bytes[offset..]).map_err(|e| {
-                let kind = match e {
-                    crate::codec::frame::FrameError::ChecksumMismatch { expected, actual } => {
-                        CorruptionKind::ChecksumMismatch { expected, actual }
-                    }
-                    crate::codec::frame::FrameError::BadLength(l) => {
-                        CorruptionKind::BadLength(l as u64)
-                    }
-                    crate::codec::frame::FrameError::Truncated => CorruptionKind::BadLength(0),
-                };
-                Error::corruption(path, offset as u64, kind)
-            })?;
-            if h.lsn != lsn {
-                let kind = CorruptionKind::LsnGap {
-                    expected: lsn,
-                    found: h.lsn,
-                };
-                return Err(Error::corruption(path, offset as u64, kind));
-            }
-            if h.prev_crc != crc {
-                return Err(Error::corruption(
-                    path,
-                    offset as u64,
-                    CorruptionKind::ChainBroken,
-                ));
-            }
-            frames.push(ShippedFrame {
-                lsn: h.lsn,
-                crc: h.crc,
-                prev_crc: h.prev_crc,
-                op_count: h.op_count,
-                payload: payload.to_vec(),
-                file: path.clone(),
-                offset: offset as u64,
-            });
-            lsn += 1;
-            crc = h.crc;
-            offset += frame_len(payload.len());
-        }
+        let (header, frames) = read_segment(vfs, path, db_id)?;
         segments.push((header.first_lsn, path.clone(), frames));
     }
     segments.sort_by_key(|s| s.0);
@@ -426,6 +355,78 @@ pub(crate) fn read_segments_in(
         out.extend(frames);
     }
     Ok(out)
+}
+
+/// Reads one whole segment file of database `db_id`: its header and every frame, checksums, LSNs
+/// and the chain checked from the header on.
+fn read_segment(
+    vfs: &dyn Vfs,
+    path: &Path,
+    db_id: u64,
+) -> Result<(SegmentHeader, Vec<ShippedFrame>)> {
+    let bytes = vfs.read_file(path).map_err(|e| Error::io(path, e))?;
+    let header = match SegmentHeader::decode(&bytes) {
+        Ok(h) => h,
+        Err(HeaderError::BadMagic) => {
+            return Err(Error::corruption(path, 0, CorruptionKind::BadMagic))
+        }
+        Err(HeaderError::Truncated) => {
+            return Err(Error::corruption(
+                path,
+                0,
+                CorruptionKind::BadLength(bytes.len() as u64),
+            ))
+        }
+        Err(HeaderError::ChecksumMismatch { expected, actual }) => {
+            return Err(Error::corruption(
+                path,
+                12,
+                CorruptionKind::ChecksumMismatch { expected, actual },
+            ))
+        }
+    };
+    if header.db_id != db_id {
+        return Err(ReplicaError::ForeignLog {
+            file: path.to_path_buf(),
+            expected: db_id,
+            found: header.db_id,
+        }
+        .into());
+    }
+    let mut frames = Vec::new();
+    let mut offset = SEGMENT_HEADER_BYTES;
+    let (mut lsn, mut crc) = (header.first_lsn, header.prev_crc);
+    while offset < bytes.len() {
+        let (h, payload) = decode_frame(&bytes[offset..])
+            .map_err(|e| Error::corruption(path, offset as u64, frame_error_kind(e)))?;
+        if h.lsn != lsn {
+            let kind = CorruptionKind::LsnGap {
+                expected: lsn,
+                found: h.lsn,
+            };
+            return Err(Error::corruption(path, offset as u64, kind));
+        }
+        if h.prev_crc != crc {
+            return Err(Error::corruption(
+                path,
+                offset as u64,
+                CorruptionKind::ChainBroken,
+            ));
+        }
+        frames.push(ShippedFrame {
+            lsn: h.lsn,
+            crc: h.crc,
+            prev_crc: h.prev_crc,
+            op_count: h.op_count,
+            payload: payload.to_vec(),
+            file: path.to_path_buf(),
+            offset: offset as u64,
+        });
+        lsn += 1;
+        crc = h.crc;
+        offset += frame_len(payload.len());
+    }
+    Ok((header, frames))
 }
 
 /// LSN of the last complete frame in a log directory (0 when empty), every frame checked.

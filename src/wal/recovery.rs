@@ -507,7 +507,8 @@ impl SegmentScan<'_> {
     }
 }
 
-fn frame_error_kind(err: FrameError) -> CorruptionKind {
+/// What a frame that does not decode is, as corruption.
+pub(crate) fn frame_error_kind(err: FrameError) -> CorruptionKind {
     match err {
         FrameError::Truncated => CorruptionKind::BadLength(0),
         FrameError::BadLength(len) => CorruptionKind::BadLength(len as u64),
