@@ -582,27 +582,9 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
         // Frames the primary has made durable, whether or not its own apply has finished: a
         // replica may be ahead of the primary's readers, never ahead of its log.
         let durable = inner.source.durable_lsn();
-        let frames = match follower.poll_until(APPLY_CHUNK_BYTES, durable) {
-            Ok(frames) => {
-                if inner.health.lock().last_error.take().is_some() {
-                    tracing::info!(replica = %inner.name, "replica reads its source again");
-                }
-                frames
-            }
-            Err(e) => {
-                // The source is unreachable or refused: keep serving what is applied, retry.
-                let error = e.to_string();
-                let new = inner.health.lock().last_error.replace(error.clone()) != Some(error);
-                if new {
-                    tracing::warn!(
-                        replica = %inner.name,
-                        error = %e,
-                        "replica cannot read its source: serving what it applied, retrying"
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
+        let Some(frames) = poll(&inner, &mut follower, durable) else {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
         };
         if frames.is_empty() {
             if applied >= inner.source.lsn() {
@@ -625,26 +607,64 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
                 continue;
             }
         };
-        // Whole batches, a bounded number of operations per hold of the write lock, so a replica
-        // catching up never keeps its readers waiting for more than about one group's apply.
-        let mut start = 0;
-        while start < batches.len() {
-            let mut end = start;
-            let mut ops = 0;
-            while end < batches.len() && (end == start || ops < MAX_OPS_PER_LOCK) {
-                ops += batches[end].1.ops.len();
-                end += 1;
-            }
-            if !apply_step(&inner, &mut entries, &batches[start..end], &frames[start]) {
-                break;
-            }
-            // Progress per step, not per poll: a replica working through a long chunk is not
-            // stalled (health checks and flow control read this).
-            inner.health.lock().last_progress = Instant::now();
-            start = end;
+        if apply_in_steps(&inner, &mut entries, &batches, &frames) {
+            debug_assert_eq!(inner.applied.load(Ordering::Acquire), last);
         }
-        debug_assert!(start < batches.len() || inner.applied.load(Ordering::Acquire) == last);
     }
+}
+
+/// Frames the source has up to `durable`: `None` when it cannot be read (unreachable, or it
+/// refuses to continue this replica's log), said once as a `tracing` warning; the replica keeps
+/// serving what it applied and tries again.
+fn poll(inner: &ReplicaInner, follower: &mut LogFollower, durable: u64) -> Option<Vec<ShippedFrame>> {
+    match follower.poll_until(APPLY_CHUNK_BYTES, durable) {
+        Ok(frames) => {
+            if inner.health.lock().last_error.take().is_some() {
+                tracing::info!(replica = %inner.name, "replica reads its source again");
+            }
+            Some(frames)
+        }
+        Err(e) => {
+            let error = e.to_string();
+            let new = inner.health.lock().last_error.replace(error.clone()) != Some(error);
+            if new {
+                tracing::warn!(
+                    replica = %inner.name,
+                    error = %e,
+                    "replica cannot read its source: serving what it applied, retrying"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// Applies decoded batches in steps of whole batches, a bounded number of operations per hold
+/// of the write lock, so a replica catching up never keeps its readers waiting for more than
+/// about one group's apply. False when a step failed (the replica is failed).
+fn apply_in_steps(
+    inner: &ReplicaInner,
+    entries: &mut EntryIndex,
+    batches: &[(Lsn, crate::codec::record::LogBatch)],
+    frames: &[ShippedFrame],
+) -> bool {
+    let mut start = 0;
+    while start < batches.len() {
+        let mut end = start;
+        let mut ops = 0;
+        while end < batches.len() && (end == start || ops < MAX_OPS_PER_LOCK) {
+            ops += batches[end].1.ops.len();
+            end += 1;
+        }
+        if !apply_step(inner, entries, &batches[start..end], &frames[start]) {
+            return false;
+        }
+        // Progress per step, not per poll: a replica working through a long chunk is not
+        // stalled (health checks and flow control read this).
+        inner.health.lock().last_progress = Instant::now();
+        start = end;
+    }
+    true
 }
 
 /// Applies batches under the write lock; false (and the replica failed) when the apply failed.

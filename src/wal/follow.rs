@@ -59,6 +59,21 @@ impl Active {
     fn unread(&self) -> &[u8] {
         &self.pending[self.head..]
     }
+
+    /// Reads what was appended to the segment since the last read.
+    fn read_appended(&mut self) -> Result<()> {
+        let len = self.file.size().map_err(|e| Error::io(&self.path, e))?;
+        let have = self.offset + self.unread().len() as u64;
+        if len > have {
+            let start = self.pending.len();
+            self.pending.resize(start + (len - have) as usize, 0);
+            if let Err(e) = self.file.read_exact_at(&mut self.pending[start..], have) {
+                self.pending.truncate(start);
+                return Err(Error::io(&self.path, e));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads the frames after a position from a log directory, as they become complete.
@@ -170,26 +185,8 @@ impl LogFollower {
             return Ok(false);
         };
         let file = self.vfs.open_read(&path).map_err(|e| Error::io(&path, e))?;
-        let mut raw = [0u8; SEGMENT_HEADER_BYTES];
-        let len = file.size().map_err(|e| Error::io(&path, e))?;
-        if len < SEGMENT_HEADER_BYTES as u64 {
+        let Some(header) = header_of(&*file, &path)? else {
             return Ok(false); // being created
-        }
-        file.read_exact_at(&mut raw, 0)
-            .map_err(|e| Error::io(&path, e))?;
-        let header = match SegmentHeader::decode(&raw) {
-            Ok(h) => h,
-            Err(HeaderError::BadMagic) => {
-                return Err(Error::corruption(&path, 0, CorruptionKind::BadMagic))
-            }
-            Err(HeaderError::Truncated) => return Ok(false),
-            Err(HeaderError::ChecksumMismatch { expected, actual }) => {
-                return Err(Error::corruption(
-                    &path,
-                    12,
-                    CorruptionKind::ChecksumMismatch { expected, actual },
-                ))
-            }
         };
         if header.db_id != self.db_id {
             return Err(ReplicaError::ForeignLog {
@@ -234,22 +231,7 @@ impl LogFollower {
         last: u64,
     ) -> Result<bool> {
         let active = self.active.as_mut().expect("active segment");
-        let len = active
-            .file
-            .size()
-            .map_err(|e| Error::io(&active.path, e))?;
-        let have = active.offset + active.unread().len() as u64;
-        if len > have {
-            let start = active.pending.len();
-            active.pending.resize(start + (len - have) as usize, 0);
-            if let Err(e) = active
-                .file
-                .read_exact_at(&mut active.pending[start..], have)
-            {
-                active.pending.truncate(start);
-                return Err(Error::io(&active.path, e));
-            }
-        }
+        active.read_appended()?;
         let mut consumed = 0usize;
         let mut progressed = false;
         while *bytes < max_bytes {
@@ -308,6 +290,28 @@ impl LogFollower {
             active.head = 0;
         }
         Ok(progressed)
+    }
+}
+
+/// The header of a segment opened for reading; `None` while the segment is being created (its
+/// header not all written yet).
+fn header_of(file: &dyn ReadFile, path: &Path) -> Result<Option<SegmentHeader>> {
+    let len = file.size().map_err(|e| Error::io(path, e))?;
+    if len < SEGMENT_HEADER_BYTES as u64 {
+        return Ok(None);
+    }
+    let mut raw = [0u8; SEGMENT_HEADER_BYTES];
+    file.read_exact_at(&mut raw, 0)
+        .map_err(|e| Error::io(path, e))?;
+    match SegmentHeader::decode(&raw) {
+        Ok(h) => Ok(Some(h)),
+        Err(HeaderError::BadMagic) => Err(Error::corruption(path, 0, CorruptionKind::BadMagic)),
+        Err(HeaderError::Truncated) => Ok(None),
+        Err(HeaderError::ChecksumMismatch { expected, actual }) => Err(Error::corruption(
+            path,
+            12,
+            CorruptionKind::ChecksumMismatch { expected, actual },
+        )),
     }
 }
 
