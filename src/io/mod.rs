@@ -1,5 +1,6 @@
 //! All file I/O of the log and the metadata, of checkpoint directories and of log followers goes
-//! through [`Vfs`], so tests can inject faults (the sled store does its own I/O).
+//! through [`Vfs`], so tests can inject faults (the sled store does its own I/O; the `LOCK` file's
+//! `flock` and `accept_loss`'s side copies use `std::fs`).
 //!
 //! The simulated disk (`sim`, `SimFs`) is the reliability harness's: it exists only with the
 //! `fault-injection` feature, like the planted bugs and the replicas' fault injection.
