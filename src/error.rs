@@ -459,7 +459,7 @@ pub enum Error {
     /// The directory has no identity file ([`crate::META_FILE`]): it is not a Folio database, and
     /// either creating one was not allowed ([`crate::Options::create_if_missing`] off, or a
     /// read-only open) or the directory holds files of something else.
-    #[error("{} is not a Folio database (missing {})", path.display(), crate::store::meta::META_FILE)]
+    #[error("{} is not a Folio database (missing {})", path.display(), crate::format::META_FILE)]
     NotADatabase {
         /// The directory opened.
         path: PathBuf,

@@ -108,6 +108,7 @@ internal_modules! {
     mod codec;
     mod db;
     mod error;
+    mod format;
     mod io;
     mod model;
     mod query;
@@ -121,15 +122,17 @@ pub mod limits;
 #[cfg(feature = "fault-injection")]
 #[doc(hidden)]
 pub mod planted;
+mod rng;
 #[cfg(test)]
 mod test_hooks;
 
 pub use db::edge::{seed_from_checkpoint, verify_checkpoint, ReplicaBase};
 pub use db::{
     accept_loss, CheckpointInfo, Db, DbInfo, Durability, LogInfo, LossReport, Options,
-    PartitionInfo, RecoveryReport, Salvaged, Snapshot, Ticket, VerifyReport,
+    PartitionInfo, RecoveryReport, Salvaged, Ticket, VerifyReport,
 };
 pub use error::{BatchError, CorruptionKind, Error, Rejection, ReplicaError, Result};
+pub use format::{META_FILE, WAL_DIR};
 pub use model::{
     Batch, BusinessDay, Category, Currency, Entry, EntryId, ExpenseStatus, Kind, Lsn, Money,
     MoneyIn, Month, Op, Org, OrgId, PayExpense, PaymentMethod, Reversal, Timestamp, MAX_TIMESTAMP,
@@ -138,14 +141,14 @@ pub use model::{
 pub use query::{
     Access, BalancePlan, BalanceQuery, CategoryLine, CurrencyTotal, Cursor, DailyReport, Group,
     GroupBy, GroupKey, LedgerLine, MethodLine, MonthlyReport, Order, PendingLine, Plan,
-    ProjectedRow, Query, QueryOutput, Tables, TopLine, Value,
+    ProjectedRow, Query, QueryOutput, Snapshot, Tables, TopLine, Value,
 };
 pub use replica::{
-    read_segments, sync_status, Balancing, BreakerState, Consistency, NodeStatus, PoolOptions,
-    PoolStatus, ReadPool, Replica, ReplicaOptions, ShippedFrame, SyncState, SyncStatus,
+    Balancing, BreakerState, Consistency, NodeStatus, PoolOptions, PoolStatus, ReadPool, Replica,
+    ReplicaOptions,
 };
+pub use rng::SplitMix64;
 pub use state::index::{table_name, Column, IndexDef, Predicate};
 pub use state::read::{DayBalance, LedgerEntry};
-pub use store::meta::META_FILE;
 pub use store::CheckpointStats;
-pub use wal::{TornTail, WAL_DIR};
+pub use wal::{read_segments, sync_status, ShippedFrame, SyncState, SyncStatus, TornTail};

@@ -79,20 +79,16 @@ fn orgs() -> Vec<Org> {
         .collect()
 }
 
-/// SplitMix64: small, seedable, good enough for test data.
-struct Rng(u64);
+/// The engine's SplitMix64: small, seedable, good enough for test data.
+struct Rng(folio::SplitMix64);
 
 impl Rng {
     fn new(seed: u64) -> Rng {
-        Rng(seed ^ 0x5DEE_CE66_D1CE_4E5B)
+        Rng(folio::SplitMix64::new(seed ^ 0x5DEE_CE66_D1CE_4E5B))
     }
 
     fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+        self.0.next_u64()
     }
 
     /// Uniform in `0..n` (n > 0).

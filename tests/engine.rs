@@ -172,7 +172,7 @@ fn buffered_durability_is_durable_after_sync_and_close() {
 #[cfg(feature = "fault-injection")]
 mod failed_fsync {
     use super::*;
-    use folio::io::{AppendFile, Mapped, StdFs, Vfs};
+    use folio::io::{AppendFile, Mapped, Metadata, ReadFile, StdFs, Vfs};
     use std::io;
     use std::path::PathBuf;
     use std::sync::atomic::AtomicU64;
@@ -237,6 +237,21 @@ mod failed_fsync {
         }
         fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
             StdFs.write_atomic(path, bytes)
+        }
+        fn open_read(&self, path: &Path) -> io::Result<Box<dyn ReadFile>> {
+            StdFs.open_read(path)
+        }
+        fn metadata(&self, path: &Path) -> io::Result<Metadata> {
+            StdFs.metadata(path)
+        }
+        fn copy_file(&self, from: &Path, to: &Path) -> io::Result<u64> {
+            StdFs.copy_file(from, to)
+        }
+        fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+            StdFs.rename(from, to)
+        }
+        fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+            StdFs.remove_dir_all(path)
         }
     }
 

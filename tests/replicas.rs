@@ -270,7 +270,7 @@ fn shipped_segments_apply_in_order_and_gaps_or_overlaps_are_refused() {
     assert_eq!(answers(&replica), answers(&db));
 }
 
-/// `replica::sync_status` (what `folio replica status --log` reports) tells a replica that is
+/// `folio::sync_status` (what `folio replica status --log` reports) tells a replica that is
 /// caught up, behind, ahead of its source, or diverged from it — never a lag of 0 for the last two.
 #[test]
 fn sync_status_tells_caught_up_behind_ahead_and_diverged() {

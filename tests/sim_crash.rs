@@ -9,7 +9,7 @@
 
 mod harness;
 
-use folio::io::sim::SplitMix;
+use folio::SplitMix64;
 use harness::*;
 
 #[test]
@@ -25,7 +25,7 @@ fn every_crash_point_of_a_small_workload_and_random_points_of_larger_ones() {
     let exhaustive = tally.points;
     let random = env_number("FOLIO_SIM_POINTS", 10_000);
     let per_workload = 500;
-    let mut workload_seed = SplitMix::new(seed);
+    let mut workload_seed = SplitMix64::new(seed);
     let mut left = random;
     while left > 0 {
         let n = left.min(per_workload);

@@ -7,7 +7,8 @@
 mod harness;
 
 use folio::io::sim::{CrashKind, SimFs};
-use folio::wal::{recover, Expect, WAL_DIR};
+use folio::wal::{recover, Expect};
+use folio::WAL_DIR;
 use folio::{Batch, Currency, Org, OrgId};
 use harness::{db_path, hourly_revenue, options_with, scratch};
 

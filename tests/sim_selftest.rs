@@ -19,7 +19,7 @@ fn hunt(bug: Planted, seed: u64) -> Tally {
         }
         _ => {
             explore(seed, 24, false, None, &mut tally);
-            let mut s = folio::io::sim::SplitMix::new(seed);
+            let mut s = folio::SplitMix64::new(seed);
             explore(s.next_u64(), 80, false, Some(300), &mut tally);
         }
     }

@@ -330,7 +330,7 @@ fn recompute_manifest(dir: &Path) -> std::io::Result<()> {
     let body = match old {
         Some(m) => ManifestBody { files, ..m.body },
         None => ManifestBody {
-            format_version: folio::store::meta::FORMAT_VERSION,
+            format_version: folio::format::FORMAT_VERSION,
             db_id: "0x1".into(),
             lsn: 0,
             files,

@@ -4,11 +4,13 @@
 
 use super::Shared;
 use crate::codec::record::{self, LogBatch};
-use crate::error::{BatchError, Error, Result};
+use crate::error::{BatchError, Error, ReplicaError, Result};
 use crate::limits::{MAX_GROUP_BATCHES, MAX_GROUP_OPS};
 use crate::model::{Batch, Lsn};
+use crate::state::apply::Side;
+use crate::state::replay;
 use crate::state::validate::Validator;
-use crate::wal::LogWriter;
+use crate::wal::{LogWriter, ShippedFrame};
 use crossbeam::channel::{Receiver, Sender};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -42,7 +44,7 @@ pub enum Command {
     /// Make everything written so far durable.
     Sync(Reply),
     /// Append and apply frames read from the primary's log (replica directories only).
-    Replicate(Vec<crate::replica::ShippedFrame>, Reply),
+    Replicate(Vec<ShippedFrame>, Reply),
     Shutdown,
 }
 
@@ -118,7 +120,11 @@ fn synced(shared: &Shared, writer: &LogWriter) {
 fn stage(writer: &mut LogWriter, staged: &mut Vec<Staged>, reply: Answer, batch: LogBatch) {
     match record::encode(&batch) {
         Ok(bytes) => {
+            // The frame header's operation count is the batch's (replay checks them against
+            // each other), and frames get consecutive LSNs (replay requires them in order).
+            debug_assert!(batch.ops.len() <= crate::limits::MAX_BATCH_OPS);
             let lsn = Lsn(writer.stage(&bytes, batch.ops.len() as u32));
+            debug_assert!(staged.last().is_none_or(|s| s.lsn.0 + 1 == lsn.0));
             staged.push(Staged { reply, lsn, batch });
         }
         Err(e) => {
@@ -129,61 +135,21 @@ fn stage(writer: &mut LogWriter, staged: &mut Vec<Staged>, reply: Answer, batch:
     }
 }
 
+/// One group commit: validate and encode the group's batches, write them with one write (and
+/// one fsync unless the durability says otherwise), apply them under one hold of the write lock,
+/// publish, answer.
 fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sync_each: bool) {
-    let mut waiting: Vec<Answer> = Vec::new();
-    let mut staged: Vec<Staged> = Vec::new();
-    let mut must_sync = sync_each;
     if let Some(reason) = shared.poison_reason() {
-        for cmd in group {
-            let answer = match cmd {
-                Command::Record(_, reply) => Answer::Record(reply),
-                Command::Index(_, reply) | Command::Sync(reply) | Command::Replicate(_, reply) => {
-                    Answer::Plain(reply)
-                }
-                Command::Shutdown => continue,
-            };
-            answer.send(Err(Error::Poisoned(reason.clone())));
-        }
+        refuse_all(group, &reason);
         return;
     }
-    {
-        let current = shared.state.read();
-        let mut validator = Validator::new(&current.state, &current.applier.entries);
-        for cmd in group {
-            match cmd {
-                Command::Record(batch, reply) => match validator.batch(&batch) {
-                    Err((op_index, rejection)) => {
-                        let _ = reply.send(Err(BatchError {
-                            error: Error::Rejected(rejection),
-                            op_index,
-                        }));
-                    }
-                    Ok(log_batch) if log_batch.ops.is_empty() => {
-                        waiting.push(Answer::Record(reply))
-                    }
-                    Ok(log_batch) => stage(writer, &mut staged, Answer::Record(reply), log_batch),
-                },
-                Command::Index(record, reply) => match validator.index(&record) {
-                    Err(rejection) => {
-                        let _ = reply.send(Err(Error::Rejected(rejection)));
-                    }
-                    Ok(log_batch) => stage(writer, &mut staged, Answer::Plain(reply), log_batch),
-                },
-                Command::Sync(reply) => {
-                    must_sync = true;
-                    waiting.push(Answer::Plain(reply));
-                }
-                Command::Shutdown => must_sync = true,
-                Command::Replicate(_, reply) => waiting.push(Answer::Plain(reply)),
-            }
-        }
-    }
+    let Validated {
+        staged,
+        waiting,
+        must_sync,
+    } = validate(shared, writer, group, sync_each);
     if let Err(e) = writer.write_staged(must_sync) {
-        let reason = format!(
-            "log write or fsync failed on {}: {e}",
-            writer.segment_path().display()
-        );
-        shared.poison(reason.clone());
+        let reason = write_failed(shared, writer, e);
         for reply in staged.into_iter().map(|s| s.reply).chain(waiting) {
             reply.send(Err(Error::Poisoned(reason.clone())));
         }
@@ -196,26 +162,7 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         // Durable now: in-process replicas may start on these frames while they are applied here.
         shared.progress.durable(last.lsn.0);
     }
-    let applied_ops: u64;
-    let visible = {
-        let mut current = shared.state.write();
-        let super::Current { state, applier, .. } = &mut *current;
-        let state = Arc::make_mut(state);
-        let batches: Vec<(Lsn, &[crate::codec::record::LogOp])> = staged
-            .iter()
-            .map(|s| (s.lsn, s.batch.ops.as_slice()))
-            .collect();
-        applied_ops = batches.iter().map(|b| b.1.len() as u64).sum();
-        // Large groups apply on a second thread (small ones are not worth the spawn), unless
-        // in-process replicas need the cores (`Progress::primary_may_split`).
-        let parallel = applied_ops >= PARALLEL_APPLY_OPS as u64 && shared.progress.primary_may_split();
-        if let Err(why) = state.apply_group(&batches, parallel, applier) {
-            // Validation rules this out; if it happens the state can no longer be trusted.
-            shared.poison(format!("apply of LSNs up to {} failed: {why}", state.lsn));
-        }
-        current.log_crc = writer.last_crc();
-        current.state.lsn
-    };
+    let (applied_ops, visible) = apply(shared, writer, &staged);
     if applied_ops > 0 {
         shared.progress.publish(visible.0);
     }
@@ -229,11 +176,125 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
     for reply in waiting {
         reply.send(result_for(visible));
     }
+    if applied_ops > 0 {
+        count_applied(shared, applied_ops);
+    }
+}
+
+/// Answers every command of a group of a poisoned database with the reason.
+fn refuse_all(group: Vec<Command>, reason: &str) {
+    for cmd in group {
+        let answer = match cmd {
+            Command::Record(_, reply) => Answer::Record(reply),
+            Command::Index(_, reply) | Command::Sync(reply) | Command::Replicate(_, reply) => {
+                Answer::Plain(reply)
+            }
+            Command::Shutdown => continue,
+        };
+        answer.send(Err(Error::Poisoned(reason.to_string())));
+    }
+}
+
+/// A group after validation: the accepted batches, staged in the writer with their LSNs; the
+/// callers answered when the group is visible (syncs, batches that change nothing); whether the
+/// group's write must be synced.
+struct Validated {
+    staged: Vec<Staged>,
+    waiting: Vec<Answer>,
+    must_sync: bool,
+}
+
+/// Validates the group's batches in order, each against the state and the group's earlier
+/// batches (under the read lock), answers the rejected ones at once and stages the others.
+fn validate(
+    shared: &Shared,
+    writer: &mut LogWriter,
+    group: Vec<Command>,
+    sync_each: bool,
+) -> Validated {
+    let mut out = Validated {
+        staged: Vec::new(),
+        waiting: Vec::new(),
+        must_sync: sync_each,
+    };
+    let current = shared.state.read();
+    let mut validator = Validator::new(&current.state, &current.applier.entries);
+    for cmd in group {
+        match cmd {
+            Command::Record(batch, reply) => match validator.batch(&batch) {
+                Err((op_index, rejection)) => {
+                    let _ = reply.send(Err(BatchError {
+                        error: Error::Rejected(rejection),
+                        op_index,
+                    }));
+                }
+                Ok(log_batch) if log_batch.ops.is_empty() => {
+                    out.waiting.push(Answer::Record(reply))
+                }
+                Ok(log_batch) => stage(writer, &mut out.staged, Answer::Record(reply), log_batch),
+            },
+            Command::Index(record, reply) => match validator.index(&record) {
+                Err(rejection) => {
+                    let _ = reply.send(Err(Error::Rejected(rejection)));
+                }
+                Ok(log_batch) => stage(writer, &mut out.staged, Answer::Plain(reply), log_batch),
+            },
+            Command::Sync(reply) => {
+                out.must_sync = true;
+                out.waiting.push(Answer::Plain(reply));
+            }
+            Command::Shutdown => out.must_sync = true,
+            Command::Replicate(_, reply) => out.waiting.push(Answer::Plain(reply)),
+        }
+    }
+    out
+}
+
+/// Applies the written batches under one hold of the write lock; returns the operations applied
+/// and the visible LSN after them. An apply error poisons the database.
+fn apply(shared: &Shared, writer: &LogWriter, staged: &[Staged]) -> (u64, Lsn) {
+    let mut current = shared.state.write();
+    let super::Current { state, applier, .. } = &mut *current;
+    let state = Arc::make_mut(state);
+    let batches: Vec<(Lsn, &[crate::codec::record::LogOp])> = staged
+        .iter()
+        .map(|s| (s.lsn, s.batch.ops.as_slice()))
+        .collect();
+    let applied_ops = batches.iter().map(|b| b.1.len() as u64).sum();
+    // Large groups apply on a second thread (small ones are not worth the spawn), unless
+    // in-process replicas need the cores (`Progress::primary_may_split`).
+    let parallel = applied_ops >= PARALLEL_APPLY_OPS as u64 && shared.progress.primary_may_split();
+    if let Err(why) = state.apply_group(&batches, parallel, applier) {
+        // Validation rules this out; if it happens the state can no longer be trusted.
+        shared.poison(format!("apply of LSNs up to {} failed: {why}", state.lsn));
+    } else {
+        debug_assert!(
+            staged.last().is_none_or(|s| s.lsn == state.lsn),
+            "the state stands at the last frame written"
+        );
+    }
+    current.log_crc = writer.last_crc();
+    (applied_ops, current.state.lsn)
+}
+
+/// A failed log write or fsync poisons the database (never retried); returns the reason.
+fn write_failed(shared: &Shared, writer: &LogWriter, e: std::io::Error) -> String {
+    let reason = format!(
+        "log write or fsync failed on {}: {e}",
+        writer.segment_path().display()
+    );
+    shared.poison(reason.clone());
+    reason
+}
+
+/// Counts operations applied since the last checkpoint; wakes the checkpointer once there are
+/// enough.
+fn count_applied(shared: &Shared, ops: u64) {
     let total = shared
         .ops_since_checkpoint
-        .fetch_add(applied_ops, Ordering::Relaxed)
-        + applied_ops;
-    if applied_ops > 0 && total >= shared.checkpoint_every_ops {
+        .fetch_add(ops, Ordering::Relaxed)
+        + ops;
+    if total >= shared.checkpoint_every_ops {
         let _ = shared.checkpoint_wake.try_send(());
     }
 }
@@ -245,13 +306,51 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
 fn replicate(
     shared: &Shared,
     writer: &mut LogWriter,
-    frames: Vec<crate::replica::ShippedFrame>,
+    frames: Vec<ShippedFrame>,
     sync_each: bool,
 ) -> Result<Lsn> {
-    use crate::error::ReplicaError;
     if let Some(reason) = shared.poison_reason() {
         return Err(Error::Poisoned(reason));
     }
+    let (frames, decoded) = continuation(writer, frames)?;
+    let Some(first) = frames.first() else {
+        return Ok(Lsn(writer.next_lsn() - 1));
+    };
+    for f in &frames {
+        // A replica's log continues the primary's: same LSNs, same bytes, same chain.
+        let lsn = writer.stage(&f.payload, f.op_count);
+        debug_assert!(lsn == f.lsn && writer.last_crc() == f.crc);
+    }
+    if let Err(e) = writer.write_staged(sync_each) {
+        return Err(Error::Poisoned(write_failed(shared, writer, e)));
+    }
+    if sync_each {
+        synced(shared, writer);
+    }
+    let ops: u64 = frames.iter().map(|f| f.op_count as u64).sum();
+    let lsn = {
+        let mut current = shared.state.write();
+        let super::Current { state, applier, .. } = &mut *current;
+        let side = Side::Full(applier);
+        if let Err(e) = replay::apply_decoded(Arc::make_mut(state), side, &decoded, first) {
+            shared.poison(format!("replica apply failed: {e}"));
+            return Err(e);
+        }
+        current.log_crc = writer.last_crc();
+        current.state.lsn
+    };
+    shared.progress.publish(lsn.0);
+    count_applied(shared, ops);
+    Ok(lsn)
+}
+
+/// The shipped frames this replica's log lacks, each checked to continue it (the next LSN, the
+/// same checksum chain) and decoded; none when it has them all. A frame it has already is
+/// checked at the junction: its checksum must be the one the replica's log ends with.
+fn continuation(
+    writer: &LogWriter,
+    frames: Vec<ShippedFrame>,
+) -> Result<(Vec<ShippedFrame>, replay::Decoded)> {
     let next = writer.next_lsn();
     if let Some(junction) = frames.iter().find(|f| f.lsn.checked_add(1) == Some(next)) {
         if junction.crc != writer.last_crc() {
@@ -263,18 +362,8 @@ fn replicate(
         }
     }
     let frames: Vec<_> = frames.into_iter().filter(|f| f.lsn >= next).collect();
-    let Some(first) = frames.first() else {
-        return Ok(Lsn(next - 1));
-    };
-    if first.lsn != next {
-        return Err(ReplicaError::Gap {
-            file: first.file.clone(),
-            expected: next,
-            found: first.lsn,
-        }
-        .into());
-    }
     let mut chain = writer.last_crc();
+    let mut decoded = Vec::with_capacity(frames.len());
     for (i, f) in frames.iter().enumerate() {
         if f.lsn != next + i as u64 {
             return Err(ReplicaError::Gap {
@@ -292,53 +381,7 @@ fn replicate(
             .into());
         }
         chain = f.crc;
-        let batch = record::decode(&f.payload).map_err(|e| {
-            Error::corruption(
-                &f.file,
-                f.offset,
-                crate::error::CorruptionKind::InvalidArchive(e),
-            )
-        })?;
-        if batch.ops.len() != f.op_count as usize {
-            return Err(Error::corruption(
-                &f.file,
-                f.offset,
-                crate::error::CorruptionKind::InvalidValue("operation count differs".into()),
-            ));
-        }
+        decoded.push((Lsn(f.lsn), replay::decode(&f.frame())?));
     }
-    for f in &frames {
-        writer.stage(&f.payload, f.op_count);
-    }
-    if let Err(e) = writer.write_staged(sync_each) {
-        let reason = format!(
-            "log write or fsync failed on {}: {e}",
-            writer.segment_path().display()
-        );
-        shared.poison(reason.clone());
-        return Err(Error::Poisoned(reason));
-    }
-    if sync_each {
-        synced(shared, writer);
-    }
-    let ops: u64 = frames.iter().map(|f| f.op_count as u64).sum();
-    let lsn = {
-        let mut current = shared.state.write();
-        let super::Current { state, applier, .. } = &mut *current;
-        if let Err(e) = crate::replica::apply_frames(Arc::make_mut(state), applier, &frames) {
-            shared.poison(format!("replica apply failed: {e}"));
-            return Err(e);
-        }
-        current.log_crc = writer.last_crc();
-        current.state.lsn
-    };
-    shared.progress.publish(lsn.0);
-    let total = shared
-        .ops_since_checkpoint
-        .fetch_add(ops, Ordering::Relaxed)
-        + ops;
-    if total >= shared.checkpoint_every_ops {
-        let _ = shared.checkpoint_wake.try_send(());
-    }
-    Ok(lsn)
+    Ok((frames, decoded))
 }

@@ -5,20 +5,19 @@ use super::commit::Command;
 use super::Db;
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::model::Lsn;
-use crate::replica::{LogFollower, Replica, ReplicaOptions, ShippedFrame};
+use crate::wal::follow::read_segments_in;
+use crate::wal::{LogFollower, ShippedFrame};
 use crate::state::{DirtyKey, DirtySet};
+use crate::format::{
+    version_of, Header, BASE_FILE, BASE_MAGIC, FORMAT_VERSION, HEADER_BYTES, MANIFEST_FILE,
+    SEEDING_SUFFIX, STORE_DIR, WAL_DIR,
+};
+use crate::io::{FileKind, StdFs, Vfs};
 use crate::store::meta::Meta;
 use crate::store::Store;
-use crate::wal::WAL_DIR;
 use serde::{Deserialize, Serialize};
+use std::io;
 use std::path::{Path, PathBuf};
-
-/// Marks a replica directory: the LSN its log continues from and that frame's checksum.
-pub const BASE_FILE: &str = "BASE";
-/// Lists a checkpoint's files with their lengths and CRC32s; checked before first use.
-pub const MANIFEST_FILE: &str = "MANIFEST.json";
-const BASE_MAGIC: &[u8; 8] = b"FOLIOBAS";
-const BASE_BYTES: usize = 32;
 
 /// Where a replica directory's log begins.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -30,15 +29,11 @@ pub struct ReplicaBase {
 }
 
 impl ReplicaBase {
-    fn encode(&self) -> [u8; BASE_BYTES] {
-        let mut b = [0u8; BASE_BYTES];
-        b[0..8].copy_from_slice(BASE_MAGIC);
-        b[8..12].copy_from_slice(&crate::store::meta::FORMAT_VERSION.to_le_bytes());
-        b[16..24].copy_from_slice(&self.lsn.to_le_bytes());
-        b[24..28].copy_from_slice(&self.crc.to_le_bytes());
-        let crc = base_crc(&b);
-        b[12..16].copy_from_slice(&crc.to_le_bytes());
-        b
+    fn encode(&self) -> [u8; HEADER_BYTES] {
+        Header::new(BASE_MAGIC)
+            .put_u64(16, self.lsn)
+            .put_u32(24, self.crc)
+            .encode()
     }
 
     /// Reads the BASE file of `dir`, if the directory is a replica.
@@ -48,35 +43,31 @@ impl ReplicaBase {
     /// LSN out of range; [`Error::FormatVersion`] for another format version; [`Error::Io`] when
     /// it cannot be read.
     pub fn read(dir: &Path) -> Result<Option<ReplicaBase>> {
+        ReplicaBase::read_in(&StdFs, dir)
+    }
+
+    /// [`ReplicaBase::read`] through `vfs`.
+    pub(crate) fn read_in(vfs: &dyn Vfs, dir: &Path) -> Result<Option<ReplicaBase>> {
         let path = dir.join(BASE_FILE);
-        if !path.exists() {
+        if !vfs.exists(&path) {
             return Ok(None);
         }
-        let b = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
-        if b.len() != BASE_BYTES || &b[0..8] != BASE_MAGIC {
+        let b = vfs.read_file(&path).map_err(|e| Error::io(&path, e))?;
+        // A BASE of another length has no magic, and it names its version before its checksum
+        // is looked at.
+        if b.len() != HEADER_BYTES || &b[0..8] != BASE_MAGIC {
             return Err(Error::corruption(&path, 0, CorruptionKind::BadMagic));
         }
-        let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-        if version != crate::store::meta::FORMAT_VERSION {
+        let version = version_of(&b).unwrap_or_default();
+        if version != FORMAT_VERSION {
             return Err(Error::FormatVersion {
                 path,
                 found: version,
-                supported: crate::store::meta::FORMAT_VERSION,
+                supported: FORMAT_VERSION,
             });
         }
-        let stored = u32::from_le_bytes([b[12], b[13], b[14], b[15]]);
-        let actual = base_crc(&b);
-        if stored != actual {
-            return Err(Error::corruption(
-                &path,
-                12,
-                CorruptionKind::ChecksumMismatch {
-                    expected: stored,
-                    actual,
-                },
-            ));
-        }
-        let lsn = u64::from_le_bytes(b[16..24].try_into().expect("8 bytes"));
+        let header = Header::decode(&path, &b, BASE_MAGIC)?;
+        let lsn = header.u64_at(16);
         if lsn > crate::limits::MAX_LSN {
             return Err(Error::corruption(
                 &path,
@@ -84,16 +75,11 @@ impl ReplicaBase {
                 CorruptionKind::InvalidValue(format!("base LSN {lsn} out of range")),
             ));
         }
-        let crc = u32::from_le_bytes(b[24..28].try_into().expect("4 bytes"));
-        Ok(Some(ReplicaBase { lsn, crc }))
+        Ok(Some(ReplicaBase {
+            lsn,
+            crc: header.u32_at(24),
+        }))
     }
-}
-
-fn base_crc(b: &[u8]) -> u32 {
-    let mut h = crc32fast::Hasher::new();
-    h.update(&b[0..12]);
-    h.update(&b[16..BASE_BYTES]);
-    h.finalize()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
@@ -130,27 +116,28 @@ pub struct CheckpointInfo {
     pub bytes: u64,
 }
 
-fn files_under(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    for entry in std::fs::read_dir(dir)? {
-        let entry = entry?;
-        let path = entry.path();
-        if entry.file_type()?.is_dir() {
-            files_under(root, &path, out)?;
-        } else if path.file_name().is_some_and(|n| n != MANIFEST_FILE) {
-            out.push(path.strip_prefix(root).expect("under root").to_path_buf());
+/// The files under `root/rel` (a symbolic link counts as a file, never followed), as paths
+/// relative to `root`; the manifest itself is left out.
+fn files_under(vfs: &dyn Vfs, root: &Path, rel: &Path, out: &mut Vec<PathBuf>) -> io::Result<()> {
+    for name in vfs.list(&root.join(rel))? {
+        let rel = rel.join(&name);
+        if vfs.metadata(&root.join(&rel))?.kind == FileKind::Dir {
+            files_under(vfs, root, &rel, out)?;
+        } else if name != Path::new(MANIFEST_FILE) {
+            out.push(rel);
         }
     }
     Ok(())
 }
 
-fn manifest_body(dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
+fn manifest_body(vfs: &dyn Vfs, dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
     let mut names = Vec::new();
-    files_under(dir, dir, &mut names).map_err(|e| Error::io(dir, e))?;
+    files_under(vfs, dir, Path::new(""), &mut names).map_err(|e| Error::io(dir, e))?;
     names.sort();
     let mut files = Vec::new();
     for name in names {
         let path = dir.join(&name);
-        let bytes = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+        let bytes = vfs.read_file(&path).map_err(|e| Error::io(&path, e))?;
         files.push(ManifestFile {
             path: name.to_string_lossy().into_owned(),
             len: bytes.len() as u64,
@@ -158,7 +145,7 @@ fn manifest_body(dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
         });
     }
     Ok(ManifestBody {
-        format_version: crate::store::meta::FORMAT_VERSION,
+        format_version: FORMAT_VERSION,
         db_id: format!("{db_id:#x}"),
         lsn,
         files,
@@ -176,6 +163,11 @@ fn manifest_body(dir: &Path, db_id: u64, lsn: u64) -> Result<ManifestBody> {
 /// - [`Error::Corruption`] for a listed file whose length or CRC32 differs.
 /// - [`Error::Io`] when the manifest cannot be read.
 pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
+    verify_checkpoint_in(&StdFs, dir)
+}
+
+/// [`verify_checkpoint`] through `vfs`.
+pub(crate) fn verify_checkpoint_in(vfs: &dyn Vfs, dir: &Path) -> Result<u64> {
     let path = dir.join(MANIFEST_FILE);
     let bad = |why: String| -> Error {
         ReplicaError::BadCheckpoint {
@@ -184,67 +176,85 @@ pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
         }
         .into()
     };
-    let raw = std::fs::read(&path).map_err(|e| Error::io(&path, e))?;
+    let raw = vfs.read_file(&path).map_err(|e| Error::io(&path, e))?;
     let manifest: Manifest =
         serde_json::from_slice(&raw).map_err(|e| bad(format!("unreadable manifest: {e}")))?;
     let body = serde_json::to_vec(&manifest.body).map_err(|e| bad(e.to_string()))?;
     if crc32fast::hash(&body) != manifest.crc32 {
         return Err(bad("manifest checksum mismatch".into()));
     }
-    if manifest.body.format_version != crate::store::meta::FORMAT_VERSION {
+    if manifest.body.format_version != FORMAT_VERSION {
         return Err(Error::FormatVersion {
             path,
             found: manifest.body.format_version,
-            supported: crate::store::meta::FORMAT_VERSION,
+            supported: FORMAT_VERSION,
         });
     }
     for f in &manifest.body.files {
-        // Only plain relative paths inside the directory, naming regular files of the listed
-        // length: a crafted manifest must not make opening read /dev/zero, a FIFO or ../secret.
-        let relative = Path::new(&f.path);
-        if f.path.is_empty()
-            || !relative
-                .components()
-                .all(|c| matches!(c, std::path::Component::Normal(_)))
-        {
-            return Err(bad(format!(
-                "manifest lists a path outside the checkpoint: {:?}",
-                f.path
-            )));
-        }
-        let file = dir.join(relative);
-        let meta = std::fs::symlink_metadata(&file).map_err(|e| bad(format!("{}: {e}", f.path)))?;
-        if !meta.is_file() {
-            return Err(bad(format!("{} is not a regular file", f.path)));
-        }
-        if meta.len() != f.len {
-            return Err(Error::corruption(
-                &file,
-                meta.len().min(f.len),
-                CorruptionKind::BadLength(meta.len()),
-            ));
-        }
-        let bytes = std::fs::read(&file).map_err(|e| bad(format!("{}: {e}", f.path)))?;
-        if bytes.len() as u64 != f.len {
-            return Err(Error::corruption(
-                &file,
-                bytes.len().min(f.len as usize) as u64,
-                CorruptionKind::BadLength(bytes.len() as u64),
-            ));
-        }
-        let actual = crc32fast::hash(&bytes);
-        if actual != f.crc32 {
-            return Err(Error::corruption(
-                &file,
-                0,
-                CorruptionKind::ChecksumMismatch {
-                    expected: f.crc32,
-                    actual,
-                },
-            ));
-        }
+        check_listed(vfs, dir, f)?;
     }
     Ok(manifest.body.lsn)
+}
+
+/// Checks one file a checkpoint's manifest lists: a plain relative path inside `dir`, naming a
+/// regular file of the listed length and CRC32.
+fn check_listed(vfs: &dyn Vfs, dir: &Path, f: &ManifestFile) -> Result<()> {
+    let bad = |why: String| -> Error {
+        ReplicaError::BadCheckpoint {
+            path: dir.to_path_buf(),
+            why,
+        }
+        .into()
+    };
+    // Only plain relative paths inside the directory, naming regular files of the listed
+    // length: a crafted manifest must not make opening read /dev/zero, a FIFO or ../secret.
+    let relative = Path::new(&f.path);
+    if f.path.is_empty()
+        || !relative
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(bad(format!(
+            "manifest lists a path outside the checkpoint: {:?}",
+            f.path
+        )));
+    }
+    let file = dir.join(relative);
+    let meta = vfs
+        .metadata(&file)
+        .map_err(|e| bad(format!("{}: {e}", f.path)))?;
+    if meta.kind != FileKind::File {
+        return Err(bad(format!("{} is not a regular file", f.path)));
+    }
+    if meta.len != f.len {
+        return Err(Error::corruption(
+            &file,
+            meta.len.min(f.len),
+            CorruptionKind::BadLength(meta.len),
+        ));
+    }
+    let bytes = vfs
+        .read_file(&file)
+        .map_err(|e| bad(format!("{}: {e}", f.path)))?;
+    if bytes.len() as u64 != f.len {
+        return Err(Error::corruption(
+            &file,
+            bytes.len().min(f.len as usize) as u64,
+            CorruptionKind::BadLength(bytes.len() as u64),
+        ));
+    }
+    let actual = crc32fast::hash(&bytes);
+    if actual != f.crc32 {
+        return Err(Error::corruption(
+            &file,
+            0,
+            CorruptionKind::ChecksumMismatch {
+                expected: f.crc32,
+                actual,
+            },
+        ));
+    }
+    Ok(())
 }
 
 /// Copies a verified checkpoint directory to `to` (which must not exist). The copy is built in a
@@ -260,9 +270,13 @@ pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
 /// - [`Error::Io`] when copying, syncing or renaming fails; a failure before the final rename
 ///   leaves no `to`.
 pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
-    use crate::io::Vfs;
-    let lsn = verify_checkpoint(from)?;
-    if to.exists() {
+    seed_from_checkpoint_in(&StdFs, from, to)
+}
+
+/// [`seed_from_checkpoint`] through `vfs`.
+pub(crate) fn seed_from_checkpoint_in(vfs: &dyn Vfs, from: &Path, to: &Path) -> Result<u64> {
+    let lsn = verify_checkpoint_in(vfs, from)?;
+    if vfs.exists(to) {
         return Err(Error::AlreadyExists {
             path: to.to_path_buf(),
         });
@@ -274,20 +288,21 @@ pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let tmp = parent.join(format!(".{}.seeding", name.to_string_lossy()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
+    let tmp = parent.join(format!(".{}{SEEDING_SUFFIX}", name.to_string_lossy()));
+    if vfs.exists(&tmp) {
+        vfs.remove_dir_all(&tmp).map_err(|e| Error::io(&tmp, e))?;
     }
     let mut names = Vec::new();
-    files_under(from, from, &mut names).map_err(|e| Error::io(from, e))?;
+    files_under(vfs, from, Path::new(""), &mut names).map_err(|e| Error::io(from, e))?;
     names.push(PathBuf::from(MANIFEST_FILE));
-    std::fs::create_dir_all(tmp.join(WAL_DIR)).map_err(|e| Error::io(&tmp, e))?;
+    vfs.create_dir_all(&tmp.join(WAL_DIR))
+        .map_err(|e| Error::io(&tmp, e))?;
     let mut dirs = vec![tmp.clone(), tmp.join(WAL_DIR)];
     for name in names {
         let target = tmp.join(&name);
         if let Some(dir) = target.parent() {
             if !dirs.iter().any(|d| d == dir) {
-                std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
+                vfs.create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
                 // The new directory and every new one between it and the copy's root.
                 for up in dir.ancestors().take_while(|a| *a != tmp.as_path()) {
                     if !dirs.iter().any(|d| d == up) {
@@ -296,20 +311,17 @@ pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
                 }
             }
         }
-        std::fs::copy(from.join(&name), &target).map_err(|e| Error::io(&target, e))?;
-        std::fs::File::open(&target)
-            .and_then(|f| f.sync_all())
+        vfs.copy_file(&from.join(&name), &target)
             .map_err(|e| Error::io(&target, e))?;
     }
     // The copy is checked as the original was, and every directory entry is durable before the
     // copy gets its name.
-    verify_checkpoint(&tmp)?;
-    let fs = crate::io::StdFs;
+    verify_checkpoint_in(vfs, &tmp)?;
     for dir in dirs.iter().rev() {
-        fs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
+        vfs.sync_dir(dir).map_err(|e| Error::io(dir, e))?;
     }
-    std::fs::rename(&tmp, to).map_err(|e| Error::io(to, e))?;
-    fs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))?;
+    vfs.rename(&tmp, to).map_err(|e| Error::io(to, e))?;
+    vfs.sync_dir(&parent).map_err(|e| Error::io(&parent, e))?;
     Ok(lsn)
 }
 
@@ -364,38 +376,6 @@ impl Db {
         self.shared.db_id
     }
 
-    /// Starts an in-process replica from a snapshot of this database; it tails this database's
-    /// log from there, under the default flow control (`ReplicaOptions::default()`: the primary
-    /// delays a group commit while the replica trails by more than 3 ms and is applying).
-    ///
-    /// # Errors
-    /// [`Error::Thread`] if the system refuses the replica's applier thread.
-    pub fn replica(&self, name: &str) -> Result<Replica> {
-        self.replica_with(name, ReplicaOptions::default())
-    }
-
-    /// [`Db::replica`] with options (e.g. flow control).
-    ///
-    /// # Errors
-    /// [`Error::Thread`] if the system refuses the replica's applier thread.
-    pub fn replica_with(&self, name: &str, options: ReplicaOptions) -> Result<Replica> {
-        let (state, entries, crc) = {
-            let current = self.shared.state.read();
-            let entries = current.applier.entries.clone();
-            (current.state.clone(), entries, current.log_crc)
-        };
-        let wal = self.shared.path.join(WAL_DIR);
-        let follower = LogFollower::new(&wal, self.shared.db_id, state.lsn.0, crc);
-        Replica::start(
-            name.to_string(),
-            state,
-            entries,
-            follower,
-            self.shared.progress.clone(),
-            options,
-        )
-    }
-
     /// Writes a consistent, checksummed copy of the database at its current LSN to `out` (a new
     /// directory), without stopping writers: the copy is packed from a snapshot. The directory
     /// opens as a read-only replica that answers as this database did at that LSN, and follows
@@ -407,12 +387,8 @@ impl Db {
     /// LSN; [`Error::Io`] or [`Error::Store`] when writing the copy fails (what was written
     /// stays in `out`: remove it before trying again).
     pub fn checkpoint_to(&self, out: &Path) -> Result<CheckpointInfo> {
-        if out.exists()
-            && std::fs::read_dir(out)
-                .map_err(|e| Error::io(out, e))?
-                .next()
-                .is_some()
-        {
+        let vfs = &*self.shared.vfs;
+        if vfs.exists(out) && !vfs.list(out).map_err(|e| Error::io(out, e))?.is_empty() {
             return Err(Error::AlreadyExists {
                 path: out.to_path_buf(),
             });
@@ -424,23 +400,24 @@ impl Db {
         let lsn = state.lsn;
         // The copy's base must never be ahead of this database's durable log.
         self.shared.make_log_durable(lsn)?;
-        std::fs::create_dir_all(out.join(WAL_DIR)).map_err(|e| Error::io(out, e))?;
+        vfs.create_dir_all(&out.join(WAL_DIR))
+            .map_err(|e| Error::io(out, e))?;
         let meta = Meta {
             db_id: self.shared.db_id,
             shards: self.shared.shards,
         };
-        meta.write(&crate::io::StdFs, out)?;
+        meta.write(vfs, out)?;
         {
-            let store = Store::open(&out.join(super::open::STORE_DIR))?;
+            let store = Store::open(&out.join(STORE_DIR))?;
             let packed = state.pack(&state.all_keys());
             drop(state);
             store.write(&packed)?;
         }
         let base = ReplicaBase { lsn: lsn.0, crc };
         let base_path = out.join(BASE_FILE);
-        crate::io::Vfs::write_atomic(&crate::io::StdFs, &base_path, &base.encode())
+        vfs.write_atomic(&base_path, &base.encode())
             .map_err(|e| Error::io(&base_path, e))?;
-        let body = manifest_body(out, self.shared.db_id, lsn.0)?;
+        let body = manifest_body(vfs, out, self.shared.db_id, lsn.0)?;
         let raw = serde_json::to_vec(&body).map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let manifest = Manifest {
             crc32: crc32fast::hash(&raw),
@@ -449,7 +426,7 @@ impl Db {
         let text = serde_json::to_vec_pretty(&manifest)
             .map_err(|e| Error::InvalidArgument(e.to_string()))?;
         let path = out.join(MANIFEST_FILE);
-        crate::io::Vfs::write_atomic(&crate::io::StdFs, &path, &text)
+        vfs.write_atomic(&path, &text)
             .map_err(|e| Error::io(&path, e))?;
         Ok(CheckpointInfo {
             path: out.to_path_buf(),
@@ -504,7 +481,8 @@ impl Db {
             let current = self.shared.state.read();
             (current.state.lsn.0, current.log_crc)
         };
-        let mut follower = LogFollower::new(log_dir, self.shared.db_id, lsn, crc);
+        let vfs = self.shared.vfs.clone();
+        let mut follower = LogFollower::new(vfs, log_dir, self.shared.db_id, lsn, crc);
         let mut applied = 0u64;
         loop {
             let frames = follower.poll(4 << 20)?;
@@ -524,7 +502,7 @@ impl Db {
     /// What [`crate::read_segments`] returns (nothing is applied then), and what
     /// [`Db::replicate`] returns.
     pub fn apply_segments(&self, paths: &[PathBuf]) -> Result<Lsn> {
-        let frames = crate::replica::read_segments(paths, self.shared.db_id)?;
+        let frames = read_segments_in(&*self.shared.vfs, paths, self.shared.db_id)?;
         self.replicate(frames)
     }
 
@@ -534,31 +512,48 @@ impl Db {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "fault-injection"))]
 mod tests {
-    use crate::Db;
-    use std::sync::atomic::Ordering;
+    use super::*;
+    use crate::io::sim::{CrashKind, SimFs};
+    use crate::{Currency, Db, Options, Org, OrgId};
+    use std::sync::Arc;
 
-    /// The committer splits its apply over two threads only while it and every in-process
-    /// replica can each have two cores; replicas count from start to stop.
+    /// A checkpoint directory is written, verified and seeded through the database's file system
+    /// (here the simulated disk), and a crash at any point of a seeding leaves either no copy or
+    /// a whole one that verifies.
     #[test]
-    fn the_primary_splits_its_apply_only_when_replicas_leave_it_the_cores() {
+    fn checkpoint_directories_go_through_the_vfs_and_seeding_survives_a_crash_anywhere() {
         let tmp = tempfile::tempdir().expect("tempdir");
-        let db = Db::open(tmp.path().join("db")).expect("open");
-        let progress = &db.shared.progress;
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        assert_eq!(progress.followers.load(Ordering::Relaxed), 0);
-        assert_eq!(progress.primary_may_split(), cores >= 2);
-        let r1 = db.replica("r1").expect("replica");
-        let r2 = db.replica("r2").expect("replica");
-        assert_eq!(progress.followers.load(Ordering::Relaxed), 2);
-        assert_eq!(progress.primary_may_split(), cores >= 6);
-        r1.stop();
-        r1.stop();
-        assert_eq!(progress.followers.load(Ordering::Relaxed), 1);
-        drop(r2);
-        drop(r1);
-        assert_eq!(progress.followers.load(Ordering::Relaxed), 0);
-        assert_eq!(progress.primary_may_split(), cores >= 2);
+        let sim = SimFs::new();
+        let options = Options::default().vfs(Arc::new(sim.clone()));
+        // The lock file and the store are on the real disk.
+        std::fs::create_dir_all(tmp.path().join("db")).expect("mkdir");
+        let db = Db::open_with(tmp.path().join("db"), options).expect("open");
+        db.register_org(Org::new(OrgId(1), "Seaside Inn", Currency::EUR))
+            .expect("register");
+        let out = tmp.path().join("checkpoint");
+        let info = db.checkpoint_to(&out).expect("checkpoint");
+        assert!(!out.join(MANIFEST_FILE).exists(), "on the simulated disk only");
+        assert_eq!(verify_checkpoint_in(&sim, &out).expect("verify"), info.lsn);
+        let to = tmp.path().join("edge");
+        let before = sim.mutations();
+        assert_eq!(
+            seed_from_checkpoint_in(&sim, &out, &to).expect("seed"),
+            info.lsn
+        );
+        assert!(sim.exists(&to.join(BASE_FILE)) && !to.exists());
+        for after in before..=sim.mutations() {
+            for (kind, seed) in [(CrashKind::Synced, 0), (CrashKind::Reordered, after)] {
+                let image = sim.image(after, kind, seed);
+                if image.files.keys().any(|p| p.starts_with(&to)) {
+                    let crashed = SimFs::from_image(&image);
+                    verify_checkpoint_in(&crashed, &to)
+                        .unwrap_or_else(|e| panic!("{}: {e}", image.note));
+                }
+            }
+        }
+        let image = sim.image(sim.mutations(), CrashKind::Synced, 0);
+        assert!(image.files.contains_key(&to.join(MANIFEST_FILE)));
     }
 }

@@ -72,7 +72,7 @@ impl Db {
     /// [`crate::Error::Io`] when the log directory cannot be listed or a segment cannot be read.
     pub fn info(&self) -> Result<DbInfo> {
         let snapshot = self.snapshot();
-        let state = &snapshot.state;
+        let state = snapshot.state();
         let partitions: Vec<PartitionInfo> = state
             .ledgers
             .iter()
@@ -97,7 +97,7 @@ impl Db {
                 info
             })
             .collect();
-        let wal = self.shared.path.join(crate::wal::WAL_DIR);
+        let wal = self.shared.path.join(crate::format::WAL_DIR);
         let mut log = LogInfo::default();
         for (_, segment) in crate::wal::recovery::list_segments(&*self.shared.vfs, &wal)? {
             let mapped = self

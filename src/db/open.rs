@@ -2,23 +2,21 @@
 
 use super::commit::{self, Command};
 use super::{run_checkpointer, Db, Durability, Options, Shared};
-use crate::codec::record;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::limits::COMMIT_QUEUE_DEPTH;
 use crate::model::Lsn;
-use crate::state::State;
-use crate::store::meta::{new_db_id, Meta, META_FILE};
+use crate::state::{replay, State};
+use crate::format::{LOCK_FILE, MANIFEST_FILE, META_FILE, STORE_DIR, TMP_EXTENSION, WAL_DIR};
+use crate::store::meta::{new_db_id, Meta};
 use crate::store::Store;
-use crate::wal::{cut_torn, recover, Expect, LogTail, LogWriter, TornTail, WAL_DIR};
+use crate::wal::{cut_torn, recover, Expect, LogTail, LogWriter, TornTail};
+use crate::io::Vfs;
+use crossbeam::channel::Sender;
 use parking_lot::{Mutex, RwLock};
 use std::fs::File;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
-
-/// Sub-directory holding the sled store.
-pub const STORE_DIR: &str = "state";
-const LOCK_FILE: &str = "LOCK";
 
 /// What opening found and did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -82,6 +80,11 @@ pub fn open(path: &Path, options: Options) -> Result<Db> {
 }
 
 /// Opens with the database lock already held by the caller (`held`, a handle on `LOCK`).
+///
+/// Nothing on disk changes until every check has passed: the identity files and the log are
+/// checked against what is known durable before the store is opened, the log is replayed into
+/// the loaded state, and only then are a damaged store rebuilt and a torn tail cut (never when
+/// read-only).
 pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) -> Result<Db> {
     let vfs = options.vfs.clone();
     let writable = !options.read_only;
@@ -89,6 +92,61 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         read_only: !writable,
         ..RecoveryReport::default()
     };
+    let lock_file = lock_or_create(&*vfs, path, &options, held, &mut report)?;
+    let found = Found::check(&*vfs, path)?;
+    if writable && found.is_checkpoint {
+        // The checkpoint becomes a live replica directory before sled opens its store (sled
+        // writes to the files it opens): a kill from here on must not leave a manifest that no
+        // longer matches the store, which would refuse every later open.
+        let manifest = path.join(MANIFEST_FILE);
+        vfs.remove_file(&manifest)
+            .map_err(|e| Error::io(&manifest, e))?;
+        vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
+    }
+    let mut opened = OpenedStore::open(path, writable, &found, &mut report)?;
+    let tail = replay_log(&*vfs, path, &found, &mut opened, &mut report)?;
+    let store = repair(&*vfs, path, writable, &mut opened, &tail, &report)?;
+    if let Some(warning) = report.warning() {
+        tracing::warn!(
+            path = %path.display(),
+            bytes = report.truncated_bytes,
+            frames = report.truncated_frames,
+            tails = report.torn.len(),
+            lsn = report.torn.first().map_or(0, |t| t.lsn),
+            read_only = report.read_only,
+            "{warning}"
+        );
+    }
+    start(
+        path,
+        options,
+        report,
+        Started {
+            vfs,
+            wal_dir: found.wal_dir,
+            meta: found.meta,
+            base: found.base,
+            tail,
+            state: opened.state,
+            applier: opened.applier,
+            store,
+            scratch: opened.scratch,
+            lock_file,
+        },
+    )
+}
+
+/// Refuses a directory that is no database (and may not become one), takes the lock (shared
+/// when read-only), and creates the files of a new database. Returns the lock file (none for a
+/// read-only open on media without one).
+fn lock_or_create(
+    vfs: &dyn Vfs,
+    path: &Path,
+    options: &Options,
+    held: Option<File>,
+    report: &mut RecoveryReport,
+) -> Result<Option<File>> {
+    let writable = !options.read_only;
     let has_meta = vfs.exists(&path.join(META_FILE));
     let may_create = options.create_if_missing && writable;
     if !has_meta && !may_create {
@@ -101,7 +159,7 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         options.check_create()?;
         if vfs.exists(path) {
             // Refuse a foreign directory before leaving anything (a LOCK file) in it.
-            check_leftovers(&*vfs, path)?;
+            check_leftovers(vfs, path)?;
         }
         vfs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
     }
@@ -113,106 +171,153 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         None => lock_shared(path)?,
     };
     if !vfs.exists(&path.join(META_FILE)) {
-        create(&*vfs, path, options.shards)?;
+        create(vfs, path, options.shards)?;
         report.created = true;
     }
-    let manifest = path.join(super::edge::MANIFEST_FILE);
-    let is_checkpoint = vfs.exists(&manifest);
-    if is_checkpoint {
-        // A checkpoint directory: every file is checked before first use.
-        super::edge::verify_checkpoint(path)?;
-    }
-    let base = super::edge::ReplicaBase::read(path)?;
-    let meta = Meta::read(&*vfs, path)?;
-    let wal_dir = path.join(WAL_DIR);
-    let start_lsn = base.map_or(1, |b| b.lsn + 1);
-    let start_crc = base.map_or(0, |b| b.crc);
+    Ok(lock_file)
+}
 
-    // The log is checked against what is known durable before the store is opened (sled writes
-    // to the files it opens): a refused open changes nothing.
-    let marked = crate::store::durable::read(&*vfs, path, meta.db_id)?;
-    let known = marked.max(base.map_or(0, |b| b.lsn));
-    if !vfs.exists(&wal_dir) {
-        let kind = CorruptionKind::MissingLog {
-            from: start_lsn,
-            to: known,
+/// What opening learns from a database directory before it opens the store, every file checked.
+struct Found {
+    meta: Meta,
+    /// A replica directory's base (its log continues from there).
+    base: Option<super::edge::ReplicaBase>,
+    /// A checkpoint directory (its manifest is still there).
+    is_checkpoint: bool,
+    wal_dir: PathBuf,
+    /// Every LSN up to this one is known durable: the `DURABLE` mark or a replica's base.
+    known: u64,
+}
+
+impl Found {
+    /// Reads the identity files (a checkpoint directory's every file checked first) and checks
+    /// the log against what is known durable. Changes nothing: a refused open leaves the files
+    /// as they were.
+    fn check(vfs: &dyn Vfs, path: &Path) -> Result<Found> {
+        let is_checkpoint = vfs.exists(&path.join(MANIFEST_FILE));
+        if is_checkpoint {
+            // A checkpoint directory: every file is checked before first use.
+            super::edge::verify_checkpoint_in(vfs, path)?;
+        }
+        let base = super::edge::ReplicaBase::read_in(vfs, path)?;
+        let meta = Meta::read(vfs, path)?;
+        // The log is checked before the store is opened (sled writes to the files it opens).
+        let marked = crate::store::durable::read(vfs, path, meta.db_id)?;
+        let found = Found {
+            meta,
+            base,
+            is_checkpoint,
+            wal_dir: path.join(WAL_DIR),
+            known: marked.max(base.map_or(0, |b| b.lsn)),
         };
-        return Err(Error::corruption(&wal_dir, 0, kind));
-    }
-    let expect = |from_lsn, durable_lsn| Expect {
-        start_lsn,
-        start_crc,
-        from_lsn,
-        durable_lsn,
-    };
-    recover(
-        &*vfs,
-        &wal_dir,
-        meta.db_id,
-        expect(marked + 1, known),
-        |_| Ok(()),
-    )?;
-
-    // The checkpoint becomes a live replica directory before sled opens its store (sled writes
-    // to the files it opens): a kill from here on must not leave a manifest that no longer
-    // matches the store, which would refuse every later open.
-    if writable && is_checkpoint {
-        vfs.remove_file(&manifest)
-            .map_err(|e| Error::io(&manifest, e))?;
-        vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
-    }
-
-    // A read-only open loads a copy of the store: sled writes to the files it opens.
-    let scratch = match writable {
-        true => None,
-        false => Some(Scratch::copy_of(&path.join(STORE_DIR))?),
-    };
-    let store_path = scratch
-        .as_ref()
-        .map_or_else(|| path.join(STORE_DIR), |s| s.path.clone());
-    let (mut store, mut state, mut applier) = match load_store(&store_path, meta.shards)? {
-        Loaded::Ok(loaded) => {
-            let (store, state, applier) = *loaded;
-            (Some(store), state, applier)
+        if !vfs.exists(&found.wal_dir) {
+            let kind = CorruptionKind::MissingLog {
+                from: found.start_lsn(),
+                to: found.known,
+            };
+            return Err(Error::corruption(&found.wal_dir, 0, kind));
         }
-        Loaded::Damaged(why) => {
-            if let Some(base) = base {
-                // A replica's own log starts after its base: without its store the state up to
-                // the base is gone.
-                return Err(crate::error::ReplicaError::BadCheckpoint {
-                    path: path.to_path_buf(),
-                    why: format!(
-                        "the store is unreadable ({why}) and the log starts after LSN {}",
-                        base.lsn
-                    ),
-                }
-                .into());
+        let expect = found.expect(marked + 1, found.known);
+        recover(vfs, &found.wal_dir, found.meta.db_id, expect, |_| Ok(()))?;
+        Ok(found)
+    }
+
+    /// The LSN the log starts at: 1, or a replica's base + 1.
+    fn start_lsn(&self) -> u64 {
+        self.base.map_or(1, |b| b.lsn + 1)
+    }
+
+    /// What recovery may assume, handing it the frames from `from_lsn` on.
+    fn expect(&self, from_lsn: u64, durable_lsn: u64) -> Expect {
+        Expect {
+            start_lsn: self.start_lsn(),
+            start_crc: self.base.map_or(0, |b| b.crc),
+            from_lsn,
+            durable_lsn,
+        }
+    }
+}
+
+/// The store as opening loaded it, and the state it holds.
+struct OpenedStore {
+    /// A read-only open's private copy of the store (sled writes to the files it opens).
+    scratch: Option<Scratch>,
+    /// Where the store is: in the database, or the private copy.
+    path: PathBuf,
+    /// None when the store was unreadable: rebuilt by [`repair`].
+    store: Option<Store>,
+    state: State,
+    applier: crate::state::Applier,
+}
+
+impl OpenedStore {
+    /// Opens the store and loads its state. A damaged store is noted in the report and left for
+    /// [`repair`], with an empty state to replay the whole log into; a replica directory's is
+    /// refused (its log starts after its base, so the state up to the base would be gone).
+    fn open(
+        path: &Path,
+        writable: bool,
+        found: &Found,
+        report: &mut RecoveryReport,
+    ) -> Result<OpenedStore> {
+        let scratch = match writable {
+            true => None,
+            false => Some(Scratch::copy_of(&path.join(STORE_DIR))?),
+        };
+        let store_path = scratch
+            .as_ref()
+            .map_or_else(|| path.join(STORE_DIR), |s| s.path.clone());
+        let (store, state, applier) = match load_store(&store_path, found.meta.shards)? {
+            Loaded::Ok(loaded) => {
+                let (store, state, applier) = *loaded;
+                (Some(store), state, applier)
             }
-            report.rebuilt = Some(why);
-            (
-                None,
-                State::new(meta.shards),
-                crate::state::Applier::default(),
-            )
-        }
-    };
+            Loaded::Damaged(why) => {
+                if let Some(base) = found.base {
+                    return Err(crate::error::ReplicaError::BadCheckpoint {
+                        path: path.to_path_buf(),
+                        why: format!(
+                            "the store is unreadable ({why}) and the log starts after LSN {}",
+                            base.lsn
+                        ),
+                    }
+                    .into());
+                }
+                report.rebuilt = Some(why);
+                (
+                    None,
+                    State::new(found.meta.shards),
+                    crate::state::Applier::default(),
+                )
+            }
+        };
+        Ok(OpenedStore {
+            scratch,
+            path: store_path,
+            store,
+            state,
+            applier,
+        })
+    }
+}
+
+/// Replays the log after the store's checkpoint into the loaded state, finishes an index
+/// creation the log began, and reports what it replayed and the torn tails it found.
+fn replay_log(
+    vfs: &dyn Vfs,
+    path: &Path,
+    found: &Found,
+    opened: &mut OpenedStore,
+    report: &mut RecoveryReport,
+) -> Result<LogTail> {
+    let OpenedStore { state, applier, .. } = opened;
     report.checkpoint_lsn = state.lsn;
     // A store written before the durable mark existed may know more.
-    let expect = expect(state.lsn.0 + 1, known.max(state.lsn.0));
-    let tail = recover(&*vfs, &wal_dir, meta.db_id, expect, |frame| {
-        let corrupt = |kind| Error::corruption(frame.file, frame.offset, kind);
-        let batch = record::decode(frame.payload)
-            .map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
-        if batch.ops.len() != frame.op_count as usize {
-            return Err(corrupt(CorruptionKind::InvalidValue(
-                "operation count differs from header".into(),
-            )));
-        }
-        state
-            .apply(Lsn(frame.lsn), &batch.ops, &mut applier)
-            .map_err(|e| corrupt(CorruptionKind::InconsistentOp(e)))
+    let expect = found.expect(state.lsn.0 + 1, found.known.max(state.lsn.0));
+    let tail = recover(vfs, &found.wal_dir, found.meta.db_id, expect, |frame| {
+        replay::apply_frame(state, applier, &frame)
     })?;
-    if let Some(base) = base {
+    if let Some(base) = found.base {
         if state.lsn.0 < base.lsn {
             return Err(crate::error::ReplicaError::BadCheckpoint {
                 path: path.to_path_buf(),
@@ -233,54 +338,37 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
     report.truncated_frames = tail.truncated_frames();
     report.torn = tail.torn.clone();
     report.lsn = state.lsn;
+    Ok(tail)
+}
 
-    // Every check passed: only now does opening change files (never when read-only).
+/// Every check passed: only now does opening change files. A damaged store is rebuilt (a
+/// read-only open rebuilds its private copy); a writable open cuts the torn tails and records
+/// what it cut or rebuilt in the recovery log.
+fn repair(
+    vfs: &dyn Vfs,
+    path: &Path,
+    writable: bool,
+    opened: &mut OpenedStore,
+    tail: &LogTail,
+    report: &RecoveryReport,
+) -> Result<Store> {
+    let store = match opened.store.take() {
+        Some(store) => store,
+        None => rebuild_store(path, &opened.path, report)?,
+    };
     if writable {
-        if store.is_none() {
-            store = Some(rebuild_store(path, &store_path, &report)?);
-        }
-        cut_torn(&*vfs, &tail.torn)?;
+        cut_torn(vfs, &tail.torn)?;
         if !report.torn.is_empty() || report.rebuilt.is_some() {
-            super::recovery_log::append(&*vfs, path, &report)?;
+            super::recovery_log::append(vfs, path, report)?;
         }
-    } else if store.is_none() {
-        store = Some(rebuild_store(path, &store_path, &report)?);
     }
-    if let Some(warning) = report.warning() {
-        tracing::warn!(
-            path = %path.display(),
-            bytes = report.truncated_bytes,
-            frames = report.truncated_frames,
-            tails = report.torn.len(),
-            lsn = report.torn.first().map_or(0, |t| t.lsn),
-            read_only = report.read_only,
-            "{warning}"
-        );
-    }
-    let store = store.expect("opened above");
-    start(
-        path,
-        options,
-        report,
-        Started {
-            vfs,
-            wal_dir,
-            meta,
-            base,
-            tail,
-            state,
-            applier,
-            store,
-            scratch,
-            lock_file,
-        },
-    )
+    Ok(store)
 }
 
 /// What [`start`] needs of a recovered database.
 struct Started {
-    vfs: std::sync::Arc<dyn crate::io::Vfs>,
-    wal_dir: std::path::PathBuf,
+    vfs: Arc<dyn Vfs>,
+    wal_dir: PathBuf,
     meta: Meta,
     base: Option<super::edge::ReplicaBase>,
     tail: LogTail,
@@ -293,57 +381,13 @@ struct Started {
 
 /// Starts the committer and the checkpointer of a recovered database (none when read-only).
 fn start(path: &Path, options: Options, report: RecoveryReport, s: Started) -> Result<Db> {
-    let writable = !options.read_only;
-    let log_crc = s.tail.end.prev_crc;
-    let log_end = s.tail.end.next_lsn - 1;
-    let visible = s.state.lsn.0;
-    let writer = match writable {
-        true => {
-            let mut writer = LogWriter::open(
-                s.vfs.clone(),
-                &s.wal_dir,
-                s.meta.db_id,
-                s.tail.end,
-                options.segment_target_bytes,
-            )
-            .map_err(|e| Error::io(&s.wal_dir, e))?;
-            // What recovery read may still be only in the page cache (a process killed under
-            // buffered durability): durable before any checkpoint can cover it.
-            writer
-                .sync_recovered()
-                .map_err(|e| Error::io(&s.wal_dir, e))?;
-            Some(writer)
-        }
-        false => None,
+    let writer = match options.read_only {
+        false => Some(open_writer(&s, options.segment_target_bytes)?),
+        true => None,
     };
     let (tx, rx) = crossbeam::channel::bounded::<Command>(COMMIT_QUEUE_DEPTH);
     let (wake_tx, wake_rx) = crossbeam::channel::bounded(1);
-    let shared = Arc::new(Shared {
-        path: path.to_path_buf(),
-        state: RwLock::new(super::Current {
-            state: Arc::new(s.state),
-            applier: s.applier,
-            log_crc,
-        }),
-        progress: Arc::new(crate::replica::Progress::new(visible)),
-        replica_of: s.base.map(|b| b.lsn),
-        read_only: !writable,
-        store: s.store,
-        _scratch: s.scratch,
-        vfs: s.vfs,
-        db_id: s.meta.db_id,
-        shards: s.meta.shards,
-        poisoned: Mutex::new(None),
-        checkpoint_lock: Mutex::new(()),
-        index_lock: Mutex::new(()),
-        ops_since_checkpoint: AtomicU64::new(0),
-        checkpoint_every_ops: options.checkpoint_every_ops,
-        checkpoint_wake: wake_tx,
-        synced: AtomicU64::new(log_end),
-        commands: tx.clone(),
-        committer_done: std::sync::atomic::AtomicBool::new(!writable),
-        _lock_file: s.lock_file,
-    });
+    let shared = Arc::new(shared(path, &options, s, tx.clone(), wake_tx));
     let Some(writer) = writer else {
         drop(rx);
         return Ok(Db {
@@ -380,13 +424,69 @@ fn start(path: &Path, options: Options, report: RecoveryReport, s: Started) -> R
     })
 }
 
+/// The log writer of a writable open, continuing the log where recovery found it ends.
+fn open_writer(s: &Started, segment_target_bytes: u64) -> Result<LogWriter> {
+    let mut writer = LogWriter::open(
+        s.vfs.clone(),
+        &s.wal_dir,
+        s.meta.db_id,
+        s.tail.end.clone(),
+        segment_target_bytes,
+    )
+    .map_err(|e| Error::io(&s.wal_dir, e))?;
+    // What recovery read may still be only in the page cache (a process killed under buffered
+    // durability): durable before any checkpoint can cover it.
+    writer
+        .sync_recovered()
+        .map_err(|e| Error::io(&s.wal_dir, e))?;
+    Ok(writer)
+}
+
+/// The state shared by the handle, the committer and the checkpointer of a recovered database.
+fn shared(
+    path: &Path,
+    options: &Options,
+    s: Started,
+    commands: Sender<Command>,
+    checkpoint_wake: Sender<()>,
+) -> Shared {
+    let writable = !options.read_only;
+    let visible = s.state.lsn.0;
+    Shared {
+        path: path.to_path_buf(),
+        state: RwLock::new(super::Current {
+            state: Arc::new(s.state),
+            applier: s.applier,
+            log_crc: s.tail.end.prev_crc,
+        }),
+        progress: Arc::new(crate::replica::Progress::new(visible)),
+        replica_of: s.base.map(|b| b.lsn),
+        read_only: !writable,
+        store: s.store,
+        _scratch: s.scratch,
+        vfs: s.vfs,
+        db_id: s.meta.db_id,
+        shards: s.meta.shards,
+        poisoned: Mutex::new(None),
+        checkpoint_lock: Mutex::new(()),
+        index_lock: Mutex::new(()),
+        ops_since_checkpoint: AtomicU64::new(0),
+        checkpoint_every_ops: options.checkpoint_every_ops,
+        checkpoint_wake,
+        synced: AtomicU64::new(s.tail.end.next_lsn - 1),
+        commands,
+        committer_done: std::sync::atomic::AtomicBool::new(!writable),
+        _lock_file: s.lock_file,
+    }
+}
+
 /// Creates the database files in `path` (locked by the caller). Leftovers of a creation that
 /// crashed before `FOLIO` was in place (an empty `wal/`, `FOLIO.tmp`) are taken over; any other
 /// content means the directory is not ours.
 /// The shard count was checked by the caller (`Options::check_create`).
-fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
+fn create(vfs: &dyn Vfs, path: &Path, shards: u32) -> Result<()> {
     let wal_dir = path.join(WAL_DIR);
-    let tmp_meta = path.join(META_FILE).with_extension("tmp");
+    let tmp_meta = path.join(META_FILE).with_extension(TMP_EXTENSION);
     check_leftovers(vfs, path)?;
     if vfs.exists(&tmp_meta) {
         vfs.remove_file(&tmp_meta)
@@ -403,9 +503,9 @@ fn create(vfs: &dyn crate::io::Vfs, path: &Path, shards: u32) -> Result<()> {
 
 /// Fails unless `path` holds only what an interrupted creation leaves: `LOCK`, `FOLIO.tmp`, an
 /// empty `wal/`.
-fn check_leftovers(vfs: &dyn crate::io::Vfs, path: &Path) -> Result<()> {
+fn check_leftovers(vfs: &dyn Vfs, path: &Path) -> Result<()> {
     let wal_dir = path.join(WAL_DIR);
-    let tmp_meta = path.join(META_FILE).with_extension("tmp");
+    let tmp_meta = path.join(META_FILE).with_extension(TMP_EXTENSION);
     for name in vfs.list(path).map_err(|e| Error::io(path, e))? {
         let leftover = name.as_os_str() == LOCK_FILE
             || path.join(&name) == tmp_meta
@@ -558,7 +658,6 @@ impl Drop for Scratch {
 /// bytes copied. With `sync`, every copied file and directory is fsynced, so the copy is
 /// durable before the caller removes the original.
 pub(super) fn copy_tree(from: &Path, to: &Path, sync: bool) -> Result<u64> {
-    use crate::io::Vfs;
     std::fs::create_dir_all(to).map_err(|e| Error::io(to, e))?;
     let mut bytes = 0;
     for entry in std::fs::read_dir(from).map_err(|e| Error::io(from, e))? {

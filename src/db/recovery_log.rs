@@ -4,12 +4,10 @@
 
 use super::open::RecoveryReport;
 use crate::error::{Error, Result};
+use crate::format::RECOVERY_LOG;
 use crate::io::Vfs;
 use crate::limits::RECOVERY_LOG_LINES;
 use std::path::Path;
-
-/// The file, in the database directory.
-pub const RECOVERY_LOG: &str = "recovery.log";
 
 /// Records what a writable open cut or rebuilt.
 pub(crate) fn append(vfs: &dyn Vfs, dir: &Path, report: &RecoveryReport) -> Result<()> {

@@ -2,14 +2,15 @@
 //! (a damaged or missing stretch of the log, a store ahead of what is left of it), copying
 //! everything it discards into a side directory first, and reports what was dropped.
 
-use super::open::{self, STORE_DIR};
+use super::open;
 use super::{Db, Options};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::io::Vfs;
 use crate::limits::MAX_SALVAGE_ROUNDS;
 use crate::model::Lsn;
 use crate::wal::segment::{parse_segment_name, SEGMENT_HEADER_BYTES};
-use crate::wal::{frames_in, WAL_DIR};
+use crate::format::{DURABLE_FILE, META_FILE, STORE_DIR, WAL_DIR};
+use crate::wal::frames_in;
 use std::path::{Path, PathBuf};
 
 /// One piece [`accept_loss`] discarded, and where its copy is.
@@ -65,7 +66,7 @@ pub struct LossReport {
 ///   syncing or cutting fails (what was copied stays in `side`).
 /// - What the final open for writing or its close returns.
 pub fn accept_loss(path: &Path, side: &Path) -> Result<LossReport> {
-    if !path.join(crate::store::meta::META_FILE).exists() {
+    if !path.join(META_FILE).exists() {
         return Err(Error::NotADatabase {
             path: path.to_path_buf(),
         });
@@ -136,7 +137,7 @@ fn set_aside(
         if file == wal {
             std::fs::create_dir_all(&wal).map_err(|e| Error::io(&wal, e))?;
         }
-        let mark = db.join(crate::store::durable::DURABLE_FILE);
+        let mark = db.join(DURABLE_FILE);
         if mark.exists() {
             let what = format!("durable mark at LSN {to} (the log ends before it)");
             pieces.push(move_aside(db, side, &mark, what)?);

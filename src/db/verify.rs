@@ -1,8 +1,10 @@
 //! `Db::verify`: the state's invariants, every log frame's checksum and chain, every store value's
 //! checksum.
 
-use super::{Db, Snapshot};
-use crate::wal::{recover, Expect, WAL_DIR};
+use super::Db;
+use crate::query::Snapshot;
+use crate::format::WAL_DIR;
+use crate::wal::{recover, Expect};
 
 /// What `Db::verify` looked at and found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -1,4 +1,6 @@
-//! All file I/O of the log and the metadata goes through [`Vfs`], so tests can inject faults.
+//! All file I/O of the log and the metadata, of checkpoint directories and of log followers goes
+//! through [`Vfs`], so tests can inject faults (the sled store does its own I/O; the `LOCK` file's
+//! `flock` and `accept_loss`'s side copies use `std::fs`).
 //!
 //! The simulated disk (`sim`, `SimFs`) is the reliability harness's: it exists only with the
 //! `fault-injection` feature, like the planted bugs and the replicas' fault injection.
@@ -20,6 +22,31 @@ pub trait AppendFile: Send {
     fn write_all(&mut self, buf: &[u8]) -> io::Result<()>;
     /// Makes everything written so far durable (fdatasync).
     fn sync_data(&mut self) -> io::Result<()>;
+}
+
+/// A file opened for positioned reads (a log segment a follower reads while its writer appends).
+pub trait ReadFile: Send {
+    /// The file's length now.
+    fn size(&self) -> io::Result<u64>;
+    /// Fills `buf` with the bytes at `offset`; fails when the file ends first.
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()>;
+}
+
+/// What a path names, a symbolic link not followed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum FileKind {
+    File,
+    Dir,
+    /// A symbolic link, a FIFO, a device...
+    Other,
+}
+
+/// What [`Vfs::metadata`] tells about a path.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Metadata {
+    pub kind: FileKind,
+    /// Length in bytes (of a file).
+    pub len: u64,
 }
 
 /// A read-only view of a whole file: memory-mapped on real disks.
@@ -57,4 +84,15 @@ pub trait Vfs: Send + Sync + 'static {
     fn read_file(&self, path: &Path) -> io::Result<Vec<u8>>;
     /// Replaces a file atomically: write a temporary, sync it, rename it over, sync the directory.
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()>;
+    /// Opens a file for positioned reads.
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn ReadFile>>;
+    /// What `path` names (a symbolic link is not followed) and its length.
+    fn metadata(&self, path: &Path) -> io::Result<Metadata>;
+    /// Copies the file `from` to `to` (replacing it) and makes the copy's data durable (its name
+    /// is durable once its directory is synced); returns the bytes copied.
+    fn copy_file(&self, from: &Path, to: &Path) -> io::Result<u64>;
+    /// Renames a file or a directory (durable once the directory it lands in is synced).
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
+    /// Removes a directory and everything under it.
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
 }

@@ -12,12 +12,17 @@
 //!   the pages are marked clean), so a retried fsync that "succeeds" has not made them durable.
 //! - `truncate` and `write_atomic` are durable when they return (they sync), but `write_atomic`
 //!   is four steps (write temp, sync, rename, sync dir) and a crash can fall between them.
+//!   `copy_file` syncs the copy's data; its name is durable after `sync_dir`, like any other.
+//! - A directory renamed or removed (`rename`, `remove_dir_all`) keeps its old place in the
+//!   durable image until the directory it was in (renamed: the one it lands in) is synced.
+//!   Created directories are always durable.
 //!
 //! Every mutating call is journaled, so [`SimFs::image`] can rebuild the disk as it was after any
 //! number of mutations and produce crash images from it, deterministically from a seed. Every
 //! call (reads too) counts as an operation for [`FaultPlan`].
 
-use super::{AppendFile, Mapped, Vfs};
+use super::{AppendFile, FileKind, Mapped, Metadata, ReadFile, Vfs};
+use crate::rng::SplitMix64;
 use parking_lot::Mutex;
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -123,6 +128,32 @@ enum Mutation {
     Truncate(PathBuf, u64),
     Remove(PathBuf),
     Rename(PathBuf, PathBuf),
+    /// A directory and everything under it renamed.
+    RenameDir(PathBuf, PathBuf),
+    /// A directory and everything under it removed.
+    RemoveDir(PathBuf),
+}
+
+/// `path` with its prefix `from` replaced by `to`, if it is `from` or under it.
+fn rebase(path: &Path, from: &Path, to: &Path) -> Option<PathBuf> {
+    path.strip_prefix(from).ok().map(|rest| match rest.as_os_str().is_empty() {
+        true => to.to_path_buf(),
+        false => to.join(rest),
+    })
+}
+
+/// Moves every key of `map` at or under `from` to `to`.
+fn rebase_keys<V>(map: &mut BTreeMap<PathBuf, V>, from: &Path, to: &Path) {
+    let moved: Vec<PathBuf> = map
+        .keys()
+        .filter(|p| p.starts_with(from))
+        .cloned()
+        .collect();
+    for path in moved {
+        if let (Some(value), Some(new)) = (map.remove(&path), rebase(&path, from, to)) {
+            map.insert(new, value);
+        }
+    }
 }
 
 type FileId = u64;
@@ -165,6 +196,10 @@ struct Disk {
     dirs: BTreeSet<PathBuf>,
     data: BTreeMap<FileId, FileData>,
     pending: Vec<Pending>,
+    /// Directories renamed (from, to) whose new place is not durable yet.
+    dir_moves: Vec<(PathBuf, PathBuf)>,
+    /// Directories removed whose removal is not durable yet.
+    dir_removals: Vec<PathBuf>,
 }
 
 impl Disk {
@@ -234,22 +269,7 @@ impl Disk {
                     self.pending.retain(|w| w.file != id);
                 }
             }
-            Mutation::SyncDir(dir) => {
-                let children = |m: &BTreeMap<PathBuf, FileId>| -> Vec<PathBuf> {
-                    m.keys()
-                        .filter(|k| k.parent() == Some(dir.as_path()))
-                        .cloned()
-                        .collect()
-                };
-                for gone in children(&self.durable_names) {
-                    if !self.names.contains_key(&gone) {
-                        self.durable_names.remove(&gone);
-                    }
-                }
-                for path in children(&self.names) {
-                    self.durable_names.insert(path.clone(), self.names[&path]);
-                }
-            }
+            Mutation::SyncDir(dir) => self.sync_dir(dir),
             Mutation::Truncate(p, len) => {
                 if let Some(&id) = self.names.get(p) {
                     let f = self.data.entry(id).or_default();
@@ -269,161 +289,254 @@ impl Disk {
                     self.names.insert(to.clone(), id);
                 }
             }
+            Mutation::RenameDir(from, to) => self.rename_dir(from, to),
+            Mutation::RemoveDir(path) => {
+                self.names.retain(|p, _| !p.starts_with(path));
+                self.dirs.retain(|d| !d.starts_with(path));
+                self.dir_removals.push(path.clone());
+            }
         }
     }
 
-    /// The crash image of this disk.
-    fn crash(&self, kind: CrashKind, rng: &mut SplitMix) -> Image {
-        let mut note = format!("{kind:?}");
-        // Names: the durable ones; in a reordered crash each unsynced change may have landed.
-        let mut names = self.durable_names.clone();
-        if kind == CrashKind::Reordered {
-            let all: BTreeSet<&PathBuf> =
-                self.names.keys().chain(self.durable_names.keys()).collect();
-            for path in all {
-                let (live, durable) = (self.names.get(path), self.durable_names.get(path));
-                if live != durable && rng.below(2) == 0 {
-                    match live {
-                        Some(id) => names.insert(path.clone(), *id),
-                        None => names.remove(path),
-                    };
-                    note.push_str(&format!(", name {} landed", path.display()));
-                }
+    /// Makes the entries of `dir` durable: its files created, renamed or removed, and the
+    /// directories renamed into it or removed from it.
+    fn sync_dir(&mut self, dir: &Path) {
+        let children = |m: &BTreeMap<PathBuf, FileId>| -> Vec<PathBuf> {
+            m.keys()
+                .filter(|k| k.parent() == Some(dir))
+                .cloned()
+                .collect()
+        };
+        for gone in children(&self.durable_names) {
+            if !self.names.contains_key(&gone) {
+                self.durable_names.remove(&gone);
             }
         }
+        for path in children(&self.names) {
+            self.durable_names.insert(path.clone(), self.names[&path]);
+        }
+        let (landed, pending) = std::mem::take(&mut self.dir_moves)
+            .into_iter()
+            .partition(|(_, to)| to.parent() == Some(dir));
+        self.dir_moves = pending;
+        for (from, to) in landed {
+            rebase_keys(&mut self.durable_names, &from, &to);
+        }
+        let (gone, pending) = std::mem::take(&mut self.dir_removals)
+            .into_iter()
+            .partition(|p| p.parent() == Some(dir));
+        self.dir_removals = pending;
+        for path in gone {
+            self.durable_names.retain(|p, _| !p.starts_with(&path));
+        }
+    }
+
+    /// Renames a directory and everything under it (durable once `to`'s parent is synced).
+    fn rename_dir(&mut self, from: &Path, to: &Path) {
+        rebase_keys(&mut self.names, from, to);
+        let dirs: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .filter(|d| d.starts_with(from))
+            .cloned()
+            .collect();
+        for dir in dirs {
+            self.dirs.remove(&dir);
+            self.dirs.extend(rebase(&dir, from, to));
+        }
+        self.dir_moves.push((from.to_path_buf(), to.to_path_buf()));
+    }
+
+    /// The crash image of this disk.
+    fn crash(&self, kind: CrashKind, rng: &mut SplitMix64) -> Image {
+        let mut note = format!("{kind:?}");
+        let names = self.crash_names(kind, rng, &mut note);
         let mut contents: BTreeMap<FileId, Vec<u8>> = self
             .data
             .iter()
             .map(|(id, f)| (*id, f.durable.clone()))
             .collect();
-        let put =
-            |contents: &mut BTreeMap<FileId, Vec<u8>>, file: FileId, at: usize, bytes: &[u8]| {
-                let buf = contents.entry(file).or_default();
-                if buf.len() < at + bytes.len() {
-                    buf.resize(at + bytes.len(), 0);
-                }
-                buf[at..at + bytes.len()].copy_from_slice(bytes);
-            };
         match kind {
             CrashKind::Synced | CrashKind::BitFlip => {}
-            CrashKind::Torn => {
-                if !self.pending.is_empty() {
-                    let last = rng.below(self.pending.len() as u64 + 1) as usize;
-                    for w in &self.pending[..last.min(self.pending.len())] {
-                        put(&mut contents, w.file, w.offset, &w.data);
-                    }
-                    if let Some(w) = self.pending.get(last) {
-                        let unit = if rng.below(2) == 0 { SECTOR } else { PAGE };
-                        let end = w.offset + w.data.len();
-                        let cut = (end / unit * unit).max(w.offset);
-                        // Sometimes tear earlier than the last boundary.
-                        let boundaries = (cut - w.offset) / unit;
-                        let cut = if boundaries > 0 && rng.below(2) == 0 {
-                            (w.offset / unit + 1 + rng.below(boundaries as u64) as usize) * unit
-                        } else {
-                            cut
-                        }
-                        .clamp(w.offset, end);
-                        put(&mut contents, w.file, w.offset, &w.data[..cut - w.offset]);
-                        note.push_str(&format!(
-                            ", {last} of {} pending writes kept, then {} of {} bytes ({unit} B units)",
-                            self.pending.len(),
-                            cut - w.offset,
-                            w.data.len()
-                        ));
-                    } else {
-                        note.push_str(&format!(", all {} pending writes kept", self.pending.len()));
-                    }
-                }
-            }
-            CrashKind::Reordered => {
-                // The page cache writes whole sectors, in any order: each dirty sector reaches
-                // the disk with its latest content, or keeps its durable content.
-                let mut latest: BTreeMap<FileId, Vec<u8>> = BTreeMap::new();
-                let mut dirty: BTreeSet<(FileId, usize)> = BTreeSet::new();
-                for w in &self.pending {
-                    let buf = latest.entry(w.file).or_insert_with(|| {
-                        self.data
-                            .get(&w.file)
-                            .map(|f| f.durable.clone())
-                            .unwrap_or_default()
-                    });
-                    let end = w.offset + w.data.len();
-                    if buf.len() < end {
-                        buf.resize(end, 0);
-                    }
-                    buf[w.offset..end].copy_from_slice(&w.data);
-                    for sector in w.offset / SECTOR..end.div_ceil(SECTOR) {
-                        dirty.insert((w.file, sector));
-                    }
-                }
-                let mut kept = 0;
-                for &(file, sector) in &dirty {
-                    if rng.below(2) == 0 {
-                        kept += 1;
-                        let buf = &latest[&file];
-                        let start = sector * SECTOR;
-                        let end = (start + SECTOR).min(buf.len());
-                        put(&mut contents, file, start, &buf[start..end]);
-                    }
-                }
-                note.push_str(&format!(", {kept} of {} dirty sectors kept", dirty.len()));
-            }
+            CrashKind::Torn => self.keep_torn(&mut contents, rng, &mut note),
+            CrashKind::Reordered => self.keep_reordered(&mut contents, rng, &mut note),
         }
         let mut files: BTreeMap<PathBuf, Vec<u8>> = names
             .iter()
             .map(|(path, id)| (path.clone(), contents.get(id).cloned().unwrap_or_default()))
             .collect();
         if kind == CrashKind::BitFlip {
-            let total: usize = files.values().map(Vec::len).sum();
-            if total > 0 {
-                let mut at = rng.below(total as u64) as usize;
-                for (path, bytes) in files.iter_mut() {
-                    if at < bytes.len() {
-                        let bit = rng.below(8) as u8;
-                        bytes[at] ^= 1 << bit;
-                        note.push_str(&format!(
-                            ", bit {bit} of byte {at} of {} flipped",
-                            path.display()
-                        ));
-                        break;
-                    }
-                    at -= bytes.len();
-                }
+            flip_bit(&mut files, rng, &mut note);
+        }
+        // A directory whose rename or removal did not reach the disk is still there.
+        let mut dirs = self.dirs.clone();
+        for path in files.keys() {
+            dirs.extend(
+                path.ancestors()
+                    .skip(1)
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .map(Path::to_path_buf),
+            );
+        }
+        Image { files, dirs, note }
+    }
+
+    /// The names a crash image has: the durable ones; in a reordered crash each unsynced change
+    /// may have landed (a directory's rename or removal as a whole).
+    fn crash_names(
+        &self,
+        kind: CrashKind,
+        rng: &mut SplitMix64,
+        note: &mut String,
+    ) -> BTreeMap<PathBuf, FileId> {
+        let mut names = self.durable_names.clone();
+        if kind != CrashKind::Reordered {
+            return names;
+        }
+        // Names under a directory renamed or removed move with it, below.
+        let with_a_dir = |p: &Path| {
+            self.dir_moves
+                .iter()
+                .any(|(from, to)| p.starts_with(from) || p.starts_with(to))
+                || self.dir_removals.iter().any(|d| p.starts_with(d))
+        };
+        let all: BTreeSet<&PathBuf> = self
+            .names
+            .keys()
+            .chain(self.durable_names.keys())
+            .filter(|p| !with_a_dir(p))
+            .collect();
+        for path in all {
+            let (live, durable) = (self.names.get(path), self.durable_names.get(path));
+            if live != durable && rng.below(2) == 0 {
+                match live {
+                    Some(id) => names.insert(path.clone(), *id),
+                    None => names.remove(path),
+                };
+                note.push_str(&format!(", name {} landed", path.display()));
             }
         }
-        Image {
-            files,
-            dirs: self.dirs.clone(),
-            note,
+        for (from, to) in &self.dir_moves {
+            if rng.below(2) == 0 {
+                rebase_keys(&mut names, from, to);
+                note.push_str(&format!(", {} renamed", from.display()));
+            }
         }
+        for path in &self.dir_removals {
+            if rng.below(2) == 0 {
+                names.retain(|p, _| !p.starts_with(path));
+                note.push_str(&format!(", {} removed", path.display()));
+            }
+        }
+        names
+    }
+
+    /// A torn crash: the pending writes up to a random one land in order, and that one is torn
+    /// at a sector or page boundary.
+    fn keep_torn(
+        &self,
+        contents: &mut BTreeMap<FileId, Vec<u8>>,
+        rng: &mut SplitMix64,
+        note: &mut String,
+    ) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let last = rng.below(self.pending.len() as u64 + 1) as usize;
+        for w in &self.pending[..last.min(self.pending.len())] {
+            put(contents, w.file, w.offset, &w.data);
+        }
+        let Some(w) = self.pending.get(last) else {
+            note.push_str(&format!(", all {} pending writes kept", self.pending.len()));
+            return;
+        };
+        let unit = if rng.below(2) == 0 { SECTOR } else { PAGE };
+        let end = w.offset + w.data.len();
+        let cut = (end / unit * unit).max(w.offset);
+        // Sometimes tear earlier than the last boundary.
+        let boundaries = (cut - w.offset) / unit;
+        let cut = if boundaries > 0 && rng.below(2) == 0 {
+            (w.offset / unit + 1 + rng.below(boundaries as u64) as usize) * unit
+        } else {
+            cut
+        }
+        .clamp(w.offset, end);
+        put(contents, w.file, w.offset, &w.data[..cut - w.offset]);
+        note.push_str(&format!(
+            ", {last} of {} pending writes kept, then {} of {} bytes ({unit} B units)",
+            self.pending.len(),
+            cut - w.offset,
+            w.data.len()
+        ));
+    }
+
+    /// A reordered crash: the page cache writes whole sectors, in any order: each dirty sector
+    /// reaches the disk with its latest content, or keeps its durable content.
+    fn keep_reordered(
+        &self,
+        contents: &mut BTreeMap<FileId, Vec<u8>>,
+        rng: &mut SplitMix64,
+        note: &mut String,
+    ) {
+        let mut latest: BTreeMap<FileId, Vec<u8>> = BTreeMap::new();
+        let mut dirty: BTreeSet<(FileId, usize)> = BTreeSet::new();
+        for w in &self.pending {
+            let buf = latest.entry(w.file).or_insert_with(|| {
+                self.data
+                    .get(&w.file)
+                    .map(|f| f.durable.clone())
+                    .unwrap_or_default()
+            });
+            let end = w.offset + w.data.len();
+            if buf.len() < end {
+                buf.resize(end, 0);
+            }
+            buf[w.offset..end].copy_from_slice(&w.data);
+            for sector in w.offset / SECTOR..end.div_ceil(SECTOR) {
+                dirty.insert((w.file, sector));
+            }
+        }
+        let mut kept = 0;
+        for &(file, sector) in &dirty {
+            if rng.below(2) == 0 {
+                kept += 1;
+                let buf = &latest[&file];
+                let start = sector * SECTOR;
+                let end = (start + SECTOR).min(buf.len());
+                put(contents, file, start, &buf[start..end]);
+            }
+        }
+        note.push_str(&format!(", {kept} of {} dirty sectors kept", dirty.len()));
     }
 }
 
-/// A small deterministic generator (SplitMix64), so images depend on the seed alone.
-#[derive(Clone, Debug)]
-pub struct SplitMix(u64);
-
-impl SplitMix {
-    pub fn new(seed: u64) -> SplitMix {
-        SplitMix(seed)
+/// Writes `bytes` at `at` into a file's crash-image contents, growing it with zeros.
+fn put(contents: &mut BTreeMap<FileId, Vec<u8>>, file: FileId, at: usize, bytes: &[u8]) {
+    let buf = contents.entry(file).or_default();
+    if buf.len() < at + bytes.len() {
+        buf.resize(at + bytes.len(), 0);
     }
+    buf[at..at + bytes.len()].copy_from_slice(bytes);
+}
 
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
+/// Media damage: one random bit of one file flipped.
+fn flip_bit(files: &mut BTreeMap<PathBuf, Vec<u8>>, rng: &mut SplitMix64, note: &mut String) {
+    let total: usize = files.values().map(Vec::len).sum();
+    if total == 0 {
+        return;
     }
-
-    /// Uniform in `0..n` (0 when `n` is 0).
-    pub fn below(&mut self, n: u64) -> u64 {
-        if n == 0 {
-            0
-        } else {
-            ((self.next_u64() as u128 * n as u128) >> 64) as u64
+    let mut at = rng.below(total as u64) as usize;
+    for (path, bytes) in files.iter_mut() {
+        if at < bytes.len() {
+            let bit = rng.below(8) as u8;
+            bytes[at] ^= 1 << bit;
+            note.push_str(&format!(
+                ", bit {bit} of byte {at} of {} flipped",
+                path.display()
+            ));
+            return;
         }
+        at -= bytes.len();
     }
 }
 
@@ -549,7 +662,7 @@ impl SimFs {
         for m in sim.journal.iter().take(after as usize) {
             disk.apply(m);
         }
-        let mut image = disk.crash(kind, &mut SplitMix::new(seed));
+        let mut image = disk.crash(kind, &mut SplitMix64::new(seed));
         image.note = format!("crash after mutation {after} (seed {seed}): {}", image.note);
         image
     }
@@ -576,6 +689,36 @@ impl SimFs {
         }
         let id = *sim.disk.names.get(path).ok_or_else(|| not_found(path))?;
         Ok(sim.disk.data[&id].live.clone())
+    }
+}
+
+/// A file opened for positioned reads: it reads the file it opened, whatever its name becomes.
+struct SimRead {
+    fs: SimFs,
+    id: FileId,
+}
+
+impl ReadFile for SimRead {
+    fn size(&self) -> io::Result<u64> {
+        let mut sim = self.fs.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        Ok(sim.disk.data.get(&self.id).map_or(0, |f| f.live.len() as u64))
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        let mut sim = self.fs.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        let live = sim.disk.data.get(&self.id).map_or(&[][..], |f| &f.live[..]);
+        let bytes = usize::try_from(offset)
+            .ok()
+            .and_then(|at| live.get(at..at.checked_add(buf.len())?))
+            .ok_or_else(|| io::Error::from(io::ErrorKind::UnexpectedEof))?;
+        buf.copy_from_slice(bytes);
+        Ok(())
     }
 }
 
@@ -724,7 +867,7 @@ impl Vfs for SimFs {
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let tmp = path.with_extension("tmp");
+        let tmp = path.with_extension(crate::format::TMP_EXTENSION);
         let dir = path.parent().unwrap_or(Path::new(".")).to_path_buf();
         let steps: [Step<'_>; 4] = [
             Box::new(|sim: &mut Sim| {
@@ -760,6 +903,91 @@ impl Vfs for SimFs {
             }
             step(&mut sim)?;
         }
+        Ok(())
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn ReadFile>> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        let id = *sim.disk.names.get(path).ok_or_else(|| not_found(path))?;
+        Ok(Box::new(SimRead {
+            fs: self.clone(),
+            id,
+        }))
+    }
+
+    fn metadata(&self, path: &Path) -> io::Result<Metadata> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        if let Some(id) = sim.disk.names.get(path) {
+            let len = sim.disk.data.get(id).map_or(0, |f| f.live.len() as u64);
+            return Ok(Metadata {
+                kind: FileKind::File,
+                len,
+            });
+        }
+        if sim.disk.dirs.contains(path) {
+            return Ok(Metadata {
+                kind: FileKind::Dir,
+                len: 0,
+            });
+        }
+        Err(not_found(path))
+    }
+
+    fn copy_file(&self, from: &Path, to: &Path) -> io::Result<u64> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        let id = *sim.disk.names.get(from).ok_or_else(|| not_found(from))?;
+        let bytes = sim.disk.data.get(&id).map(|f| f.live.clone()).unwrap_or_default();
+        if sim.disk.names.contains_key(to) {
+            sim.record(Mutation::Remove(to.to_path_buf()));
+        }
+        sim.record(Mutation::Create(to.to_path_buf()));
+        if !bytes.is_empty() {
+            sim.record(Mutation::Write(to.to_path_buf(), bytes.clone()));
+        }
+        sim.record(Mutation::Sync(to.to_path_buf()));
+        Ok(bytes.len() as u64)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        if sim.disk.names.contains_key(from) {
+            sim.record(Mutation::Rename(from.to_path_buf(), to.to_path_buf()));
+            return Ok(());
+        }
+        if !sim.disk.dirs.contains(from) {
+            return Err(not_found(from));
+        }
+        if sim.disk.dirs.contains(to) || sim.disk.names.contains_key(to) {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("{} exists", to.display()),
+            ));
+        }
+        sim.record(Mutation::RenameDir(from.to_path_buf(), to.to_path_buf()));
+        Ok(())
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        let mut sim = self.sim.lock();
+        if let Some(kind) = sim.tick() {
+            return Err(error(kind));
+        }
+        if !sim.disk.dirs.contains(path) {
+            return Err(not_found(path));
+        }
+        sim.record(Mutation::RemoveDir(path.to_path_buf()));
         Ok(())
     }
 }
@@ -839,6 +1067,53 @@ mod tests {
         let img = fs.image(fs.mutations(), CrashKind::Synced, 0);
         // The size may have reached the disk, the data did not.
         assert_eq!(img.files[Path::new("/d/a")], [0u8; 4], "{}", img.note);
+    }
+
+    #[test]
+    fn a_renamed_directory_lands_when_its_new_parent_is_synced() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/p/.tmp/sub")).unwrap();
+        for name in ["/p/.tmp/a", "/p/.tmp/sub/b"] {
+            write(&fs, name, b"data", true);
+        }
+        fs.sync_dir(Path::new("/p/.tmp")).unwrap();
+        fs.sync_dir(Path::new("/p/.tmp/sub")).unwrap();
+        fs.rename(Path::new("/p/.tmp"), Path::new("/p/to")).unwrap();
+        assert!(fs.exists(Path::new("/p/to/sub/b")) && !fs.exists(Path::new("/p/.tmp")));
+        let before = fs.image(fs.mutations(), CrashKind::Synced, 1);
+        assert!(before.files.contains_key(Path::new("/p/.tmp/sub/b")), "{before:?}");
+        assert!(before.dirs.contains(Path::new("/p/.tmp/sub")), "{before:?}");
+        fs.sync_dir(Path::new("/p")).unwrap();
+        let after = fs.image(fs.mutations(), CrashKind::Synced, 1);
+        let names: Vec<&Path> = after.files.keys().map(PathBuf::as_path).collect();
+        assert_eq!(names, [Path::new("/p/to/a"), Path::new("/p/to/sub/b")]);
+        fs.remove_dir_all(Path::new("/p/to")).unwrap();
+        assert!(!fs.exists(Path::new("/p/to/a")));
+        assert_eq!(fs.image(fs.mutations(), CrashKind::Synced, 1).files.len(), 2);
+        fs.sync_dir(Path::new("/p")).unwrap();
+        assert!(fs.image(fs.mutations(), CrashKind::Synced, 1).files.is_empty());
+    }
+
+    #[test]
+    fn positioned_reads_see_appends_and_copies_are_synced() {
+        let fs = SimFs::new();
+        fs.create_dir_all(Path::new("/d")).unwrap();
+        write(&fs, "/d/a", b"hello", false);
+        let file = fs.open_read(Path::new("/d/a")).unwrap();
+        assert_eq!(file.size().unwrap(), 5);
+        write(&fs, "/d/a", b" world", false);
+        let mut buf = [0u8; 5];
+        file.read_exact_at(&mut buf, 6).unwrap();
+        assert_eq!(&buf, b"world");
+        assert!(file.read_exact_at(&mut buf, 7).is_err());
+        assert_eq!(fs.copy_file(Path::new("/d/a"), Path::new("/d/b")).unwrap(), 11);
+        let meta = fs.metadata(Path::new("/d/b")).unwrap();
+        assert_eq!((meta.kind, meta.len), (FileKind::File, 11));
+        assert_eq!(fs.metadata(Path::new("/d")).unwrap().kind, FileKind::Dir);
+        fs.sync_dir(Path::new("/d")).unwrap();
+        let img = fs.image(fs.mutations(), CrashKind::Synced, 0);
+        assert_eq!(img.files[Path::new("/d/b")], b"hello world");
+        assert_eq!(img.files[Path::new("/d/a")], b"");
     }
 
     #[test]

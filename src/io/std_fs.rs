@@ -1,8 +1,9 @@
 //! The real file system.
 
-use super::{AppendFile, Mapped, Vfs};
+use super::{AppendFile, FileKind, Mapped, Metadata, ReadFile, Vfs};
 use std::fs::{self, File, OpenOptions};
 use std::io::{self, Write};
+use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
 /// [`Vfs`] over `std::fs` and memmap2.
@@ -18,6 +19,18 @@ impl AppendFile for StdAppend {
 
     fn sync_data(&mut self) -> io::Result<()> {
         self.0.sync_data()
+    }
+}
+
+struct StdRead(File);
+
+impl ReadFile for StdRead {
+    fn size(&self) -> io::Result<u64> {
+        Ok(self.0.metadata()?.len())
+    }
+
+    fn read_exact_at(&self, buf: &mut [u8], offset: u64) -> io::Result<()> {
+        FileExt::read_exact_at(&self.0, buf, offset)
     }
 }
 
@@ -85,7 +98,7 @@ impl Vfs for StdFs {
     }
 
     fn write_atomic(&self, path: &Path, bytes: &[u8]) -> io::Result<()> {
-        let tmp = path.with_extension("tmp");
+        let tmp = path.with_extension(crate::format::TMP_EXTENSION);
         {
             let mut file = File::create(&tmp)?;
             file.write_all(bytes)?;
@@ -93,5 +106,38 @@ impl Vfs for StdFs {
         }
         fs::rename(&tmp, path)?;
         self.sync_dir(path.parent().unwrap_or(Path::new(".")))
+    }
+
+    fn open_read(&self, path: &Path) -> io::Result<Box<dyn ReadFile>> {
+        Ok(Box::new(StdRead(File::open(path)?)))
+    }
+
+    fn metadata(&self, path: &Path) -> io::Result<Metadata> {
+        let meta = fs::symlink_metadata(path)?;
+        let kind = if meta.is_file() {
+            FileKind::File
+        } else if meta.is_dir() {
+            FileKind::Dir
+        } else {
+            FileKind::Other
+        };
+        Ok(Metadata {
+            kind,
+            len: meta.len(),
+        })
+    }
+
+    fn copy_file(&self, from: &Path, to: &Path) -> io::Result<u64> {
+        let bytes = fs::copy(from, to)?;
+        File::open(to)?.sync_all()?;
+        Ok(bytes)
+    }
+
+    fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        fs::rename(from, to)
+    }
+
+    fn remove_dir_all(&self, path: &Path) -> io::Result<()> {
+        fs::remove_dir_all(path)
     }
 }

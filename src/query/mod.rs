@@ -7,11 +7,14 @@ pub mod builder;
 pub mod exec;
 pub mod plan;
 pub mod reports;
+pub mod snapshot;
 
 pub use balances::{BalancePlan, BalanceQuery};
 pub use builder::{Cursor, GroupBy, Order, Query, Tables};
 pub use exec::{Group, GroupKey, ProjectedRow, QueryOutput, Value};
 pub use plan::{Access, Plan};
+pub(crate) use snapshot::{state_reads, ReadKind, StateRef};
+pub use snapshot::Snapshot;
 pub use reports::{
     CategoryLine, CurrencyTotal, DailyReport, LedgerLine, MethodLine, MonthlyReport, PendingLine,
     TopLine,

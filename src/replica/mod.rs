@@ -10,84 +10,50 @@
 //!   checks, failover and circuit breaking.
 
 mod faults;
-pub mod follow;
 pub mod pool;
 mod stripe;
 
-pub use follow::{read_segments, sync_status, LogFollower, ShippedFrame, SyncState, SyncStatus};
 pub use pool::{
     Balancing, BreakerState, Consistency, NodeStatus, PoolOptions, PoolStatus, ReadPool,
 };
 
-use crate::codec::record::{self, LogOp};
-use crate::db::Snapshot;
-use crate::error::{CorruptionKind, Error, ReplicaError, Result};
+use crate::query::{ReadKind, Snapshot, StateRef};
+use crate::error::{Error, ReplicaError, Result};
+use crate::io::Vfs;
 use crate::model::Lsn;
 use crate::state::apply::Side;
-use crate::state::{Applier, EntryIndex, State};
+use crate::state::replay::{apply_decoded, decode_frames};
+use crate::state::{EntryIndex, State};
+use crate::wal::{LogFollower, ShippedFrame};
 use crossbeam::utils::CachePadded;
 use parking_lot::{Condvar, Mutex, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::collections::VecDeque;
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use crate::limits::PARALLEL_APPLY_OPS;
 use crate::limits::FLOW_WAIT_FACTOR;
 use crate::limits::MAX_OPS_PER_LOCK;
 use crate::limits::APPLY_CHUNK_BYTES;
 use crate::limits::COMMIT_TIMES;
 
-/// Frames decoded and checked, ready to apply.
-pub(crate) type Decoded = Vec<(Lsn, crate::codec::record::LogBatch)>;
-
-/// Decodes frames; a bad archive or a wrong operation count is a corruption naming the frame.
-pub(crate) fn decode_frames(frames: &[ShippedFrame]) -> Result<Decoded> {
-    let mut batches = Vec::with_capacity(frames.len());
-    for f in frames {
-        let corrupt = |kind| Error::corruption(&f.file, f.offset, kind);
-        let batch =
-            record::decode(&f.payload).map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
-        if batch.ops.len() != f.op_count as usize {
-            return Err(corrupt(CorruptionKind::InvalidValue(
-                "operation count differs from header".into(),
-            )));
-        }
-        batches.push((Lsn(f.lsn), batch));
-    }
-    Ok(batches)
-}
-
-/// Applies decoded batches as one group; `at` names the first frame for errors.
-pub(crate) fn apply_decoded(
-    state: &mut State,
-    side: Side<'_>,
-    batches: &[(Lsn, crate::codec::record::LogBatch)],
-    at: &ShippedFrame,
-) -> Result<()> {
-    let refs: Vec<(Lsn, &[LogOp])> = batches
-        .iter()
-        .map(|(lsn, b)| (*lsn, b.ops.as_slice()))
-        .collect();
-    let ops: usize = refs.iter().map(|r| r.1.len()).sum();
-    state
-        .apply_group_with(&refs, ops >= PARALLEL_APPLY_OPS, side)
-        .map_err(|e| Error::corruption(&at.file, at.offset, CorruptionKind::InconsistentOp(e)))
-}
-
-/// Decodes frames and applies them as one group. Decoding finishes before anything is applied,
-/// so a bad archive leaves the state untouched.
-pub(crate) fn apply_frames(
-    state: &mut State,
-    applier: &mut Applier,
-    frames: &[ShippedFrame],
-) -> Result<()> {
-    let Some(first) = frames.first() else {
-        return Ok(());
-    };
-    let batches = decode_frames(frames)?;
-    apply_decoded(state, Side::Full(applier), &batches, first)
+/// What an in-process replica takes from its primary when it starts. The database fills it
+/// (`Db::replica_with`), so this layer never names the database.
+pub(crate) struct Source {
+    /// The primary's state at its visible LSN (shared, not copied) and a copy of its entry map.
+    pub(crate) state: Arc<State>,
+    pub(crate) entries: EntryIndex,
+    /// Checksum of the log frame at `state.lsn`: where the replica's checksum chain continues.
+    pub(crate) log_crc: u32,
+    /// The primary's log directory, the file system it is on, and the database id (every segment
+    /// header carries it).
+    pub(crate) log_dir: PathBuf,
+    pub(crate) vfs: Arc<dyn Vfs>,
+    pub(crate) db_id: u64,
+    /// The primary's commit progress: durable-LSN wake-ups, commit times, flow control.
+    pub(crate) progress: Arc<Progress>,
 }
 
 /// The primary's commit progress: the last durable and the last visible LSN, a wake-up for
@@ -337,17 +303,20 @@ pub struct Replica {
 }
 
 impl Replica {
-    /// Starts applying after `state` with `follower` positioned right after its LSN.
-    pub(crate) fn start(
-        name: String,
-        state: Arc<State>,
-        entries: EntryIndex,
-        follower: LogFollower,
-        source: Arc<Progress>,
-        options: ReplicaOptions,
-    ) -> Result<Replica> {
-        debug_assert_eq!(follower.next_lsn(), state.lsn.0 + 1);
+    /// Starts applying the primary's log after the state of `source`.
+    pub(crate) fn start(name: String, source: Source, options: ReplicaOptions) -> Result<Replica> {
+        let Source {
+            state,
+            entries,
+            log_crc,
+            log_dir,
+            vfs,
+            db_id,
+            progress: source,
+        } = source;
         let lsn = state.lsn.0;
+        let follower = LogFollower::new(vfs, &log_dir, db_id, lsn, log_crc);
+        debug_assert_eq!(follower.next_lsn(), lsn + 1);
         let inner = Arc::new(ReplicaInner {
             name,
             state: CachePadded::new(RwLock::new(state)),
@@ -617,8 +586,8 @@ impl std::ops::Deref for Locked<'_> {
 impl<'a> Locked<'a> {
     /// The state for one read of `kind`: this read lock kept for a point read, a snapshot pinned
     /// under it (and the lock let go) for a scan, so that the applier goes on meanwhile.
-    pub(crate) fn state_for(self, kind: crate::db::ReadKind) -> crate::db::StateRef<'a> {
-        crate::db::StateRef::of(kind, self.0, |state| state)
+    pub(crate) fn state_for(self, kind: ReadKind) -> StateRef<'a> {
+        StateRef::of(kind, self.0, |state| state)
     }
 }
 
@@ -639,27 +608,9 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
         // Frames the primary has made durable, whether or not its own apply has finished: a
         // replica may be ahead of the primary's readers, never ahead of its log.
         let durable = inner.source.durable_lsn();
-        let frames = match follower.poll_until(APPLY_CHUNK_BYTES, durable) {
-            Ok(frames) => {
-                if inner.health.lock().last_error.take().is_some() {
-                    tracing::info!(replica = %inner.name, "replica reads its source again");
-                }
-                frames
-            }
-            Err(e) => {
-                // The source is unreachable or refused: keep serving what is applied, retry.
-                let error = e.to_string();
-                let new = inner.health.lock().last_error.replace(error.clone()) != Some(error);
-                if new {
-                    tracing::warn!(
-                        replica = %inner.name,
-                        error = %e,
-                        "replica cannot read its source: serving what it applied, retrying"
-                    );
-                }
-                std::thread::sleep(Duration::from_millis(10));
-                continue;
-            }
+        let Some(frames) = poll(&inner, &mut follower, durable) else {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
         };
         if frames.is_empty() {
             if applied >= inner.source.lsn() {
@@ -682,26 +633,64 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
                 continue;
             }
         };
-        // Whole batches, a bounded number of operations per hold of the write lock, so a replica
-        // catching up never keeps its readers waiting for more than about one group's apply.
-        let mut start = 0;
-        while start < batches.len() {
-            let mut end = start;
-            let mut ops = 0;
-            while end < batches.len() && (end == start || ops < MAX_OPS_PER_LOCK) {
-                ops += batches[end].1.ops.len();
-                end += 1;
-            }
-            if !apply_step(&inner, &mut entries, &batches[start..end], &frames[start]) {
-                break;
-            }
-            // Progress per step, not per poll: a replica working through a long chunk is not
-            // stalled (health checks and flow control read this).
-            inner.health.lock().last_progress = Instant::now();
-            start = end;
+        if apply_in_steps(&inner, &mut entries, &batches, &frames) {
+            debug_assert_eq!(inner.applied.load(Ordering::Acquire), last);
         }
-        debug_assert!(start < batches.len() || inner.applied.load(Ordering::Acquire) == last);
     }
+}
+
+/// Frames the source has up to `durable`: `None` when it cannot be read (unreachable, or it
+/// refuses to continue this replica's log), said once as a `tracing` warning; the replica keeps
+/// serving what it applied and tries again.
+fn poll(inner: &ReplicaInner, follower: &mut LogFollower, durable: u64) -> Option<Vec<ShippedFrame>> {
+    match follower.poll_until(APPLY_CHUNK_BYTES, durable) {
+        Ok(frames) => {
+            if inner.health.lock().last_error.take().is_some() {
+                tracing::info!(replica = %inner.name, "replica reads its source again");
+            }
+            Some(frames)
+        }
+        Err(e) => {
+            let error = e.to_string();
+            let new = inner.health.lock().last_error.replace(error.clone()) != Some(error);
+            if new {
+                tracing::warn!(
+                    replica = %inner.name,
+                    error = %e,
+                    "replica cannot read its source: serving what it applied, retrying"
+                );
+            }
+            None
+        }
+    }
+}
+
+/// Applies decoded batches in steps of whole batches, a bounded number of operations per hold
+/// of the write lock, so a replica catching up never keeps its readers waiting for more than
+/// about one group's apply. False when a step failed (the replica is failed).
+fn apply_in_steps(
+    inner: &ReplicaInner,
+    entries: &mut EntryIndex,
+    batches: &[(Lsn, crate::codec::record::LogBatch)],
+    frames: &[ShippedFrame],
+) -> bool {
+    let mut start = 0;
+    while start < batches.len() {
+        let mut end = start;
+        let mut ops = 0;
+        while end < batches.len() && (end == start || ops < MAX_OPS_PER_LOCK) {
+            ops += batches[end].1.ops.len();
+            end += 1;
+        }
+        if !apply_step(inner, entries, &batches[start..end], &frames[start]) {
+            return false;
+        }
+        // Progress per step, not per poll: a replica working through a long chunk is not
+        // stalled (health checks and flow control read this).
+        inner.health.lock().last_progress = Instant::now();
+        start = end;
+    }
+    true
 }
 
 /// Applies batches under the write lock; false (and the replica failed) when the apply failed.

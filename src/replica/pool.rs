@@ -3,7 +3,7 @@
 //! to the next healthy replica or the primary, circuit breaking, and per-query consistency.
 
 use super::Replica;
-use crate::db::{Db, ReadKind, Snapshot};
+use crate::query::{ReadKind, Snapshot, StateRef};
 use crate::error::{Error, ReplicaError, Result};
 use crate::model::{BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
 use crate::query::{DailyReport, LedgerLine, MonthlyReport, PendingLine, TopLine};
@@ -38,6 +38,19 @@ fn next_round_robin(affinity: usize) -> usize {
         cell.set((first, reads.wrapping_add(1)));
         first.wrapping_add(reads / affinity.max(1))
     })
+}
+
+/// What a read pool needs of its primary. The database (`crate::Db`, a layer above the replicas)
+/// implements it; the pool holds its primary as `Arc<dyn PrimaryReads>`.
+pub(crate) trait PrimaryReads: Send + Sync {
+    /// A snapshot pinned at the primary's last applied LSN.
+    fn snapshot(&self) -> Snapshot;
+    /// The primary's state for one read of `kind` (see [`ReadKind`]).
+    fn state_for(&self, kind: ReadKind) -> StateRef<'_>;
+    /// [`PrimaryReads::state_for`] if the committer is not applying a group right now.
+    fn try_state_for(&self, kind: ReadKind) -> Option<StateRef<'_>>;
+    /// LSN of the last batch the primary made visible.
+    fn visible_lsn(&self) -> Lsn;
 }
 
 /// What a read needs to see.
@@ -229,7 +242,7 @@ pub struct PoolStatus {
 }
 
 struct Inner {
-    primary: Arc<Db>,
+    primary: Arc<dyn PrimaryReads>,
     nodes: Vec<Node>,
     options: PoolOptions,
     /// Handles, striped so readers on different cores share no counter; the lock below only
@@ -253,7 +266,7 @@ pub struct ReadPool {
 use crate::limits::BUSY_ROUNDS;
 
 /// A read handle on the node the pool chose. Each read through it runs on that node's current
-/// state for that one call, as [`Db`]'s own reads do: a point read under the node's read lock
+/// state for that one call, as [`crate::Db`]'s own reads do: a point read under the node's read lock
 /// (nothing is copied), a read whose cost grows with its answer on a snapshot pinned under it, so
 /// that the node's committer or applier goes on meanwhile. A handle held for long blocks nobody.
 /// Reads through one handle see the node's applied LSN as it moves (never below what the
@@ -354,7 +367,7 @@ impl PoolRead<'_> {
         }
     }
 
-    crate::db::state_reads!();
+    crate::query::state_reads!();
 }
 
 impl Drop for PoolRead<'_> {
@@ -364,12 +377,10 @@ impl Drop for PoolRead<'_> {
 }
 
 impl ReadPool {
-    /// A pool over `primary` and `replicas`; starts the health checker.
-    ///
-    /// # Errors
-    /// [`crate::Error::Thread`] if the system refuses the health checker's thread.
-    pub fn new(
-        primary: Arc<Db>,
+    /// A pool over `primary` and `replicas`; starts the health checker. (`ReadPool::new`, over a
+    /// `Db`, is this over the database's reads.)
+    pub(crate) fn over(
+        primary: Arc<dyn PrimaryReads>,
         replicas: Vec<Arc<Replica>>,
         options: PoolOptions,
     ) -> Result<ReadPool> {
@@ -736,7 +747,7 @@ impl Inner {
     /// One read on the primary (counted).
     fn read_primary<T>(&self, kind: ReadKind, read: impl FnOnce(&State) -> T) -> T {
         self.primary_served.add(1);
-        self.primary.with_state(kind, read)
+        read(&self.primary.state_for(kind))
     }
 
     /// Whether a replica meets a read's consistency now.

@@ -54,13 +54,10 @@ pub struct BalanceShard {
     pub orgs: PMap<OrgId, Arc<OrgBalances>>,
 }
 
-/// Which shard an org's balances live in (splitmix64 finalizer of the id, modulo the shard count).
+/// Which shard an org's balances live in (the SplitMix64 hash of the id, modulo the shard
+/// count). Part of the on-disk format: the store keys balance values by shard.
 pub fn shard_of(org: OrgId, shards: u32) -> usize {
-    let mut z = org.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z % shards as u64) as usize
+    (crate::rng::SplitMix64::hash(org.0) % shards as u64) as usize
 }
 
 /// What a closing-balance read cost: Fenwick nodes and day rows read (bounded by design).

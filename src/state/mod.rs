@@ -8,6 +8,7 @@ pub mod fenwick;
 pub mod index;
 pub mod ledger;
 pub mod read;
+pub mod replay;
 pub mod rows;
 pub mod validate;
 pub mod verify;

@@ -13,21 +13,10 @@
 //! 24     8    database id (u64 LE)
 //! ```
 
-use super::meta::FORMAT_VERSION;
 use crate::error::{CorruptionKind, Error, Result};
+use crate::format::{Header, DURABLE_FILE, DURABLE_MAGIC, HEADER_BYTES};
 use crate::io::Vfs;
 use std::path::Path;
-
-pub const DURABLE_FILE: &str = "DURABLE";
-const MAGIC: &[u8; 8] = b"FOLIODUR";
-const BYTES: usize = 32;
-
-fn crc(b: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&b[0..12]);
-    hasher.update(&b[16..BYTES]);
-    hasher.finalize()
-}
 
 /// Reads the durable LSN of the database at `dir` (0 when the file does not exist yet).
 pub fn read(vfs: &dyn Vfs, dir: &Path, db_id: u64) -> Result<u64> {
@@ -36,33 +25,13 @@ pub fn read(vfs: &dyn Vfs, dir: &Path, db_id: u64) -> Result<u64> {
         return Ok(0);
     }
     let b = vfs.read_file(&path).map_err(|e| Error::io(&path, e))?;
-    if b.len() != BYTES {
+    // A mark of another length is refused as such before anything else is looked at.
+    if b.len() != HEADER_BYTES {
         let kind = CorruptionKind::BadLength(b.len() as u64);
         return Err(Error::corruption(&path, 0, kind));
     }
-    if &b[0..8] != MAGIC {
-        return Err(Error::corruption(&path, 0, CorruptionKind::BadMagic));
-    }
-    let word = |at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&b[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
-    let expected = u32::from_le_bytes([b[12], b[13], b[14], b[15]]);
-    let actual = crc(&b);
-    if expected != actual {
-        let kind = CorruptionKind::ChecksumMismatch { expected, actual };
-        return Err(Error::corruption(&path, 12, kind));
-    }
-    let version = u32::from_le_bytes([b[8], b[9], b[10], b[11]]);
-    if version != FORMAT_VERSION {
-        return Err(Error::FormatVersion {
-            path,
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
-    let (lsn, id) = (word(16), word(24));
+    let header = Header::decode(&path, &b, DURABLE_MAGIC)?;
+    let (lsn, id) = (header.u64_at(16), header.u64_at(24));
     if id != db_id {
         let why = format!("durable mark of database {id:#x}, expected {db_id:#x}");
         return Err(Error::corruption(
@@ -84,13 +53,10 @@ pub fn read(vfs: &dyn Vfs, dir: &Path, db_id: u64) -> Result<u64> {
 
 /// Records that the log of `dir` is durable up to `lsn` (atomically: temp, sync, rename, sync).
 pub fn write(vfs: &dyn Vfs, dir: &Path, db_id: u64, lsn: u64) -> Result<()> {
-    let mut b = [0u8; BYTES];
-    b[0..8].copy_from_slice(MAGIC);
-    b[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
-    b[16..24].copy_from_slice(&lsn.to_le_bytes());
-    b[24..32].copy_from_slice(&db_id.to_le_bytes());
-    let sum = crc(&b);
-    b[12..16].copy_from_slice(&sum.to_le_bytes());
+    let b = Header::new(DURABLE_MAGIC)
+        .put_u64(16, lsn)
+        .put_u64(24, db_id)
+        .encode();
     let path = dir.join(DURABLE_FILE);
     vfs.write_atomic(&path, &b).map_err(|e| Error::io(&path, e))
 }
@@ -111,7 +77,7 @@ mod tests {
             "another database's mark"
         );
         let path = tmp.path().join(DURABLE_FILE);
-        for at in 0..BYTES {
+        for at in 0..HEADER_BYTES {
             let mut bytes = std::fs::read(&path).expect("read");
             bytes[at] ^= 0x10;
             let damaged = tmp.path().join("damaged");

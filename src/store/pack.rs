@@ -43,6 +43,12 @@ impl Writer {
     fn finish(mut self) -> Vec<u8> {
         let crc = crc32fast::hash(&self.0);
         self.0.extend_from_slice(&crc.to_le_bytes());
+        // What `Reader::open` checks: long enough for the stamp and the trailer, and the trailer
+        // is the CRC32 of everything before it.
+        debug_assert!(
+            self.0.len() >= 12 && Reader::open(&self.0).is_ok(),
+            "a packed value opens"
+        );
         self.0
     }
 }
@@ -67,6 +73,7 @@ impl<'a> Reader<'a> {
                 "checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
             ));
         }
+        debug_assert!(body.len() >= 8, "the stamp is inside the checked body");
         let mut stamp = [0u8; 8];
         stamp.copy_from_slice(&body[..8]);
         Ok((
@@ -269,6 +276,11 @@ fn read_balances(r: &mut Reader<'_>, stamp: Lsn) -> Result<MonthBalances, String
 
 /// Packs the values of several orgs (one chunk of org ids) into one value.
 fn pack_chunk<T>(stamp: Lsn, items: &[(OrgId, &T)], write: fn(&mut Writer, &T)) -> Vec<u8> {
+    // `unpack_chunk` refuses orgs out of order.
+    debug_assert!(
+        items.windows(2).all(|w| w[0].0 < w[1].0),
+        "the orgs of a chunk are packed in order"
+    );
     let mut w = Writer::new(stamp);
     w.u(items.len() as u64);
     for (org, item) in items {
@@ -424,8 +436,14 @@ mod tests {
 
     #[test]
     fn out_of_order_orgs_are_rejected() {
+        // Packed by hand: `pack_chunk` never writes orgs out of order.
         let l = OrgMonthLedger::default();
-        let packed = pack_ledgers(Lsn(1), &[(OrgId(5), &l), (OrgId(5), &l)]);
-        assert!(unpack_ledgers(&packed).is_err());
+        let mut w = Writer::new(Lsn(1));
+        w.u(2);
+        for org in [5, 5] {
+            w.u(org);
+            write_ledger(&mut w, &l);
+        }
+        assert!(unpack_ledgers(&w.finish()).is_err());
     }
 }

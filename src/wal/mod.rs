@@ -1,11 +1,10 @@
 //! The write-ahead log: segment files of checksummed frames, the source of truth and the audit trail.
 
+pub mod follow;
 pub mod recovery;
 pub mod segment;
 pub mod writer;
 
-pub use recovery::{cut_torn, frames_in, recover, Expect, LogTail, TornTail};
+pub use follow::{read_segments, sync_status, LogFollower, ShippedFrame, SyncState, SyncStatus};
+pub use recovery::{cut_torn, frames_in, recover, Expect, LogFrame, LogTail, TornTail};
 pub use writer::LogWriter;
-
-/// Sub-directory of a database holding the log segments.
-pub const WAL_DIR: &str = "wal";

@@ -10,11 +10,12 @@ use super::writer::LogEnd;
 use crate::codec::frame::{decode_frame, frame_len, FrameError, FRAME_ALIGN};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::io::Vfs;
-use crate::store::meta::FORMAT_VERSION;
+use crate::format::FORMAT_VERSION;
 use std::path::{Path, PathBuf};
 
-/// One valid frame handed to the caller during recovery.
-pub struct RecoveredFrame<'a> {
+/// One valid frame of a log: its header's LSN and operation count, its payload, and where it is
+/// (for errors). Recovery hands these to its caller; a shipped frame is viewed as one to replay.
+pub struct LogFrame<'a> {
     pub lsn: u64,
     pub op_count: u32,
     pub payload: &'a [u8],
@@ -148,7 +149,7 @@ pub fn recover(
     dir: &Path,
     db_id: u64,
     expect: Expect,
-    mut on_frame: impl FnMut(RecoveredFrame<'_>) -> Result<()>,
+    mut on_frame: impl FnMut(LogFrame<'_>) -> Result<()>,
 ) -> Result<LogTail> {
     let from_lsn = expect.from_lsn.max(expect.start_lsn).max(1);
     let mut segments = list_segments(vfs, dir)?;
@@ -161,29 +162,7 @@ pub fn recover(
         torn: Vec::new(),
         frames_replayed: 0,
     };
-    // A last segment whose header never became durable holds nothing acknowledged, unless the
-    // LSNs it starts at are known durable: then it is damage.
-    if let Some((name_lsn, last)) = segments.last() {
-        if let Some(len) = torn_header(vfs, last)? {
-            if *name_lsn <= expect.durable_lsn {
-                let kind = CorruptionKind::DamagedDurable {
-                    lsn: *name_lsn,
-                    durable: expect.durable_lsn,
-                    cause: Box::new(CorruptionKind::BadLength(len)),
-                };
-                return Err(Error::corruption(last, 0, kind));
-            }
-            tail.torn.push(TornTail {
-                file: last.clone(),
-                offset: 0,
-                bytes: len,
-                frames: 0,
-                lsn: *name_lsn,
-                whole_file: true,
-            });
-            segments.pop();
-        }
-    }
+    set_aside_torn_segment(vfs, &mut segments, expect.durable_lsn, &mut tail)?;
     // Segments wholly before `from_lsn` are skipped (their successor starts at or before it).
     let first_needed = segments
         .iter()
@@ -227,6 +206,41 @@ pub fn recover(
     Ok(tail)
 }
 
+/// A last segment whose header never became durable holds nothing acknowledged: it is taken off
+/// `segments` and becomes a torn tail (the whole file) — unless the LSNs it starts at are known
+/// durable: then it is damage.
+fn set_aside_torn_segment(
+    vfs: &dyn Vfs,
+    segments: &mut Vec<(u64, PathBuf)>,
+    durable_lsn: u64,
+    tail: &mut LogTail,
+) -> Result<()> {
+    let Some((name_lsn, last)) = segments.last() else {
+        return Ok(());
+    };
+    let Some(len) = torn_header(vfs, last)? else {
+        return Ok(());
+    };
+    if *name_lsn <= durable_lsn {
+        let kind = CorruptionKind::DamagedDurable {
+            lsn: *name_lsn,
+            durable: durable_lsn,
+            cause: Box::new(CorruptionKind::BadLength(len)),
+        };
+        return Err(Error::corruption(last, 0, kind));
+    }
+    tail.torn.push(TornTail {
+        file: last.clone(),
+        offset: 0,
+        bytes: len,
+        frames: 0,
+        lsn: *name_lsn,
+        whole_file: true,
+    });
+    segments.pop();
+    Ok(())
+}
+
 /// Checks the segments recovery does not replay (wholly before the first one it needs) without
 /// reading their frames: the first one starts the log, each header belongs to this database and
 /// names its first LSN, and each one's last frame is continued by the next segment's first LSN
@@ -248,30 +262,8 @@ fn check_skipped(
             return Err(Error::corruption(path, 24, kind));
         }
     }
-    let header_of = |path: &Path, bytes: &[u8], name_lsn: u64| -> Result<SegmentHeader> {
-        let header = SegmentHeader::decode(bytes).map_err(|e| {
-            let kind = match e {
-                HeaderError::BadMagic => CorruptionKind::BadMagic,
-                HeaderError::Truncated => CorruptionKind::BadLength(bytes.len() as u64),
-                HeaderError::ChecksumMismatch { expected, actual } => {
-                    CorruptionKind::ChecksumMismatch { expected, actual }
-                }
-            };
-            Error::corruption(path, 0, kind)
-        })?;
-        if header.db_id != db_id || header.first_lsn != name_lsn {
-            let why = format!(
-                "segment header names database {:#x} from LSN {}, expected {db_id:#x} from LSN \
-                 {name_lsn}",
-                header.db_id, header.first_lsn
-            );
-            return Err(Error::corruption(
-                path,
-                16,
-                CorruptionKind::InvalidValue(why),
-            ));
-        }
-        Ok(header)
+    let header_of = |path: &Path, bytes: &[u8], name_lsn: u64| {
+        skipped_header(path, bytes, name_lsn, db_id)
     };
     for pair in segments.windows(2).take(skipped) {
         let ((name, path), (next_name, next_path)) = (&pair[0], &pair[1]);
@@ -323,6 +315,34 @@ fn check_skipped(
     Ok(())
 }
 
+/// The header of a segment recovery skips, checked to belong to database `db_id` and to start
+/// at the LSN its name announces.
+fn skipped_header(path: &Path, bytes: &[u8], name_lsn: u64, db_id: u64) -> Result<SegmentHeader> {
+    let header = SegmentHeader::decode(bytes).map_err(|e| {
+        let kind = match e {
+            HeaderError::BadMagic => CorruptionKind::BadMagic,
+            HeaderError::Truncated => CorruptionKind::BadLength(bytes.len() as u64),
+            HeaderError::ChecksumMismatch { expected, actual } => {
+                CorruptionKind::ChecksumMismatch { expected, actual }
+            }
+        };
+        Error::corruption(path, 0, kind)
+    })?;
+    if header.db_id != db_id || header.first_lsn != name_lsn {
+        let why = format!(
+            "segment header names database {:#x} from LSN {}, expected {db_id:#x} from LSN \
+             {name_lsn}",
+            header.db_id, header.first_lsn
+        );
+        return Err(Error::corruption(
+            path,
+            16,
+            CorruptionKind::InvalidValue(why),
+        ));
+    }
+    Ok(header)
+}
+
 /// The last frame of a sealed segment, found from its end: the aligned frame whose length makes
 /// it end exactly at the end of the file and whose checksum holds.
 fn last_frame(bytes: &[u8]) -> Option<crate::codec::frame::FrameHeader> {
@@ -356,6 +376,15 @@ fn torn_header(vfs: &dyn Vfs, path: &Path) -> Result<Option<u64>> {
     })
 }
 
+/// Where a scan stands in a segment: the offset of the next frame, its LSN and the checksum it
+/// must chain to.
+#[derive(Clone, Copy)]
+struct Position {
+    offset: usize,
+    next_lsn: u64,
+    prev_crc: u32,
+}
+
 struct SegmentScan<'a> {
     vfs: &'a dyn Vfs,
     path: &'a Path,
@@ -375,7 +404,7 @@ impl SegmentScan<'_> {
         tail: &mut LogTail,
         continued: bool,
         from_lsn: u64,
-        on_frame: &mut impl FnMut(RecoveredFrame<'_>) -> Result<()>,
+        on_frame: &mut impl FnMut(LogFrame<'_>) -> Result<()>,
     ) -> Result<()> {
         let bytes = self
             .vfs
@@ -409,7 +438,7 @@ impl SegmentScan<'_> {
                         return Err(self.corrupt(offset as u64, CorruptionKind::ChainBroken));
                     }
                     if h.lsn >= from_lsn {
-                        on_frame(RecoveredFrame {
+                        on_frame(LogFrame {
                             lsn: h.lsn,
                             op_count: h.op_count,
                             payload,
@@ -423,42 +452,12 @@ impl SegmentScan<'_> {
                     offset += frame_len(payload.len());
                 }
                 Err(err) => {
-                    let cut_anyway = planted!(TruncateMidLog);
-                    let later = later_frame(&bytes, offset, expected_lsn);
-                    let mid_log = match later {
-                        // Valid frames after the damage: corruption, unless the damage holds a
-                        // sector that was never written (reads as zeros) — the signature of the
-                        // last, unsynced write reaching the disk out of order at a power loss.
-                        Some(next) => !unwritten_sector(&bytes, offset, next),
-                        None => false,
-                    };
-                    if !self.is_last || (mid_log && !cut_anyway) {
-                        return Err(self.corrupt(offset as u64, frame_error_kind(err)));
-                    }
-                    if expected_lsn <= self.durable_lsn && !cut_anyway {
-                        // Acknowledged: a torn write never reaches an LSN known durable.
-                        let kind = CorruptionKind::DamagedDurable {
-                            lsn: expected_lsn,
-                            durable: self.durable_lsn,
-                            cause: Box::new(frame_error_kind(err)),
-                        };
-                        return Err(self.corrupt(offset as u64, kind));
-                    }
-                    let frames = 1 + later.map_or(0, |next| frames_from(&bytes, next));
-                    tail.torn.push(TornTail {
-                        file: self.path.to_path_buf(),
-                        offset: offset as u64,
-                        bytes: (bytes.len() - offset) as u64,
-                        frames,
-                        lsn: expected_lsn,
-                        whole_file: false,
-                    });
-                    tail.end = LogEnd {
+                    let at = Position {
+                        offset,
                         next_lsn: expected_lsn,
                         prev_crc,
-                        active: Some((self.path.to_path_buf(), offset as u64)),
                     };
-                    return Ok(());
+                    return self.damage_at(&bytes, at, err, tail);
                 }
             }
         }
@@ -466,6 +465,53 @@ impl SegmentScan<'_> {
             next_lsn: expected_lsn,
             prev_crc,
             active: Some((self.path.to_path_buf(), bytes.len() as u64)),
+        };
+        Ok(())
+    }
+
+    /// A frame at `at` does not decode. In the last segment, beyond every LSN known durable and
+    /// with no valid frame after it (or only after a sector never written), it is a torn tail:
+    /// recorded, and the log ends there. Anywhere else it is corruption.
+    fn damage_at(&self, bytes: &[u8], at: Position, err: FrameError, tail: &mut LogTail) -> Result<()> {
+        let Position {
+            offset,
+            next_lsn: expected_lsn,
+            prev_crc,
+        } = at;
+        let cut_anyway = planted!(TruncateMidLog);
+        let later = later_frame(bytes, offset, expected_lsn);
+        let mid_log = match later {
+            // Valid frames after the damage: corruption, unless the damage holds a sector that
+            // was never written (reads as zeros) — the signature of the last, unsynced write
+            // reaching the disk out of order at a power loss.
+            Some(next) => !unwritten_sector(bytes, offset, next),
+            None => false,
+        };
+        if !self.is_last || (mid_log && !cut_anyway) {
+            return Err(self.corrupt(offset as u64, frame_error_kind(err)));
+        }
+        if expected_lsn <= self.durable_lsn && !cut_anyway {
+            // Acknowledged: a torn write never reaches an LSN known durable.
+            let kind = CorruptionKind::DamagedDurable {
+                lsn: expected_lsn,
+                durable: self.durable_lsn,
+                cause: Box::new(frame_error_kind(err)),
+            };
+            return Err(self.corrupt(offset as u64, kind));
+        }
+        let frames = 1 + later.map_or(0, |next| frames_from(bytes, next));
+        tail.torn.push(TornTail {
+            file: self.path.to_path_buf(),
+            offset: offset as u64,
+            bytes: (bytes.len() - offset) as u64,
+            frames,
+            lsn: expected_lsn,
+            whole_file: false,
+        });
+        tail.end = LogEnd {
+            next_lsn: expected_lsn,
+            prev_crc,
+            active: Some((self.path.to_path_buf(), offset as u64)),
         };
         Ok(())
     }
@@ -508,7 +554,8 @@ impl SegmentScan<'_> {
     }
 }
 
-fn frame_error_kind(err: FrameError) -> CorruptionKind {
+/// What a frame that does not decode is, as corruption.
+pub(crate) fn frame_error_kind(err: FrameError) -> CorruptionKind {
     match err {
         FrameError::Truncated => CorruptionKind::BadLength(0),
         FrameError::BadLength(len) => CorruptionKind::BadLength(len as u64),

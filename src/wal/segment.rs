@@ -11,7 +11,7 @@
 //! 36     4    reserved, zero
 //! ```
 
-use crate::store::meta::FORMAT_VERSION;
+use crate::format::{header_crc, FORMAT_VERSION, SEGMENT_EXTENSION};
 use std::path::{Path, PathBuf};
 
 pub const SEGMENT_MAGIC: &[u8; 8] = b"FOLIOWAL";
@@ -34,7 +34,7 @@ pub enum HeaderError {
 }
 
 pub fn segment_name(first_lsn: u64) -> String {
-    format!("{first_lsn:020}.log")
+    format!("{first_lsn:020}.{SEGMENT_EXTENSION}")
 }
 
 pub fn segment_path(wal_dir: &Path, first_lsn: u64) -> PathBuf {
@@ -44,17 +44,12 @@ pub fn segment_path(wal_dir: &Path, first_lsn: u64) -> PathBuf {
 /// The first LSN a segment file name announces, if it is a segment name.
 pub fn parse_segment_name(name: &Path) -> Option<u64> {
     let name = name.to_str()?;
-    let digits = name.strip_suffix(".log")?;
+    let digits = name
+        .strip_suffix(SEGMENT_EXTENSION)?
+        .strip_suffix('.')?;
     (digits.len() == 20 && digits.bytes().all(|b| b.is_ascii_digit()))
         .then(|| digits.parse().ok())
         .flatten()
-}
-
-fn header_crc(bytes: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&bytes[0..12]);
-    hasher.update(&bytes[16..SEGMENT_HEADER_BYTES]);
-    hasher.finalize()
 }
 
 impl SegmentHeader {

@@ -1,7 +1,7 @@
 //! Appends frames to the active segment; rotates segments; syncs.
 
 use super::segment::{segment_path, SegmentHeader, SEGMENT_HEADER_BYTES};
-use crate::codec::frame::encode_frame;
+use crate::codec::frame::{decode_frame, encode_frame};
 use crate::io::{AppendFile, Vfs};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -94,7 +94,18 @@ impl LogWriter {
         if self.staged.is_empty() {
             self.staged_first = (lsn, self.prev_crc);
         }
-        self.prev_crc = encode_frame(&mut self.staged, lsn, self.prev_crc, op_count, payload);
+        let (start, prev_crc) = (self.staged.len(), self.prev_crc);
+        self.prev_crc = encode_frame(&mut self.staged, lsn, prev_crc, op_count, payload);
+        // What recovery and followers check when they read it back: the frame decodes with this
+        // LSN (one more than the frame before), this chain and this operation count.
+        debug_assert!(
+            matches!(
+                decode_frame(&self.staged[start..]),
+                Ok((h, p)) if h.lsn == lsn && h.prev_crc == prev_crc && h.op_count == op_count
+                    && h.crc == self.prev_crc && p == payload
+            ),
+            "frame {lsn} decodes as it was encoded"
+        );
         self.next_lsn += 1;
         lsn
     }

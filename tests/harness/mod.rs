@@ -5,7 +5,8 @@
 //! the check of one crash image against them.
 #![allow(dead_code)]
 
-use folio::io::sim::{CrashKind, FaultKind, FaultPlan, Image, SimFs, SplitMix};
+use folio::io::sim::{CrashKind, FaultKind, FaultPlan, Image, SimFs};
+use folio::SplitMix64;
 use folio::{
     Batch, BusinessDay, Category, Currency, DayBalance, Db, Entry, EntryId, Error, ExpenseStatus,
     LedgerEntry, Money, Op, Options, Org, OrgId, PayExpense, PaymentMethod, Reversal,
@@ -40,7 +41,7 @@ pub struct Workload {
 
 /// A seeded workload of `n` batches after the one that registers the orgs.
 pub fn workload(seed: u64, n: usize) -> Workload {
-    let mut rng = SplitMix::new(seed);
+    let mut rng = SplitMix64::new(seed);
     let mut batches = vec![Batch::from(
         ORGS.iter()
             .map(|&(id, tz, opening)| {
@@ -428,7 +429,7 @@ pub fn explore(seed: u64, batches: usize, buffered: bool, points: Option<u64>, t
         "seed {seed}: nondeterministic run"
     );
     let total = sim.mutations();
-    let mut rng = SplitMix::new(seed ^ 0xC0FFEE);
+    let mut rng = SplitMix64::new(seed ^ 0xC0FFEE);
     let ks: Vec<u64> = match points {
         None => (0..=total).collect(),
         Some(n) => (0..n).map(|_| rng.below(total + 1)).collect(),

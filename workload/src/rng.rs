@@ -1,30 +1,11 @@
-//! The splitmix64 pseudo-random generator of `hotel-ledger-v1`, and the
-//! mapping of a raw 64-bit draw onto a range.
+//! The splitmix64 pseudo-random generator of `hotel-ledger-v1` (the engine's
+//! [`folio::SplitMix64`], the one in the tree), and the mapping of a raw
+//! 64-bit draw onto a range.
 
 /// The splitmix64 generator: a 64-bit state advanced by a fixed odd constant
 /// and mixed into each output. Identical in every language, so the workload
 /// stream is reproducible bit for bit.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SplitMix64 {
-    state: u64,
-}
-
-impl SplitMix64 {
-    /// A generator whose state starts at `seed`.
-    pub fn new(seed: u64) -> Self {
-        Self { state: seed }
-    }
-
-    /// Advances the state and returns the next raw 64-bit draw.
-    #[inline]
-    pub fn next_u64(&mut self) -> u64 {
-        self.state = self.state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.state;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-}
+pub use folio::SplitMix64;
 
 /// Maps a raw draw `r` onto `0..n`: `floor(r * n / 2^64)`, computed in 128 bits.
 ///

@@ -1,16 +1,17 @@
 //! Following a log directory while its writer appends: complete frames only, every checksum and
 //! LSN checked, the checksum chain continued from the follower's own position.
 //!
-//! Reads use positioned reads (`pread`), not maps, because the followed files keep growing and
-//! may belong to another process.
+//! Reads use positioned reads (`pread`, [`ReadFile`]), not maps, because the followed files keep
+//! growing and may belong to another process. Every file operation goes through a [`Vfs`]: the
+//! database's own for its replicas, the real file system for the public functions.
 
 use crate::codec::frame::{decode_frame, frame_len};
 use crate::error::{CorruptionKind, Error, ReplicaError, Result};
-use crate::wal::recovery::list_segments;
+use crate::wal::recovery::{frame_error_kind, list_segments, LogFrame};
 use crate::wal::segment::{HeaderError, SegmentHeader, SEGMENT_HEADER_BYTES};
-use std::fs::File;
-use std::os::unix::fs::FileExt;
+use crate::io::{ReadFile, StdFs, Vfs};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One committed frame as read from a log: what a replica applies and appends to its own log.
 #[derive(Clone, Debug)]
@@ -31,9 +32,22 @@ pub struct ShippedFrame {
     pub offset: u64,
 }
 
+impl ShippedFrame {
+    /// The frame as replay reads it.
+    pub fn frame(&self) -> LogFrame<'_> {
+        LogFrame {
+            lsn: self.lsn,
+            op_count: self.op_count,
+            payload: &self.payload,
+            file: &self.file,
+            offset: self.offset,
+        }
+    }
+}
+
 struct Active {
     path: PathBuf,
-    file: File,
+    file: Box<dyn ReadFile>,
     /// Bytes of the segment consumed so far.
     offset: u64,
     /// Next LSN and chain checksum inside this segment (may trail the follower's position while
@@ -52,10 +66,26 @@ impl Active {
     fn unread(&self) -> &[u8] {
         &self.pending[self.head..]
     }
+
+    /// Reads what was appended to the segment since the last read.
+    fn read_appended(&mut self) -> Result<()> {
+        let len = self.file.size().map_err(|e| Error::io(&self.path, e))?;
+        let have = self.offset + self.unread().len() as u64;
+        if len > have {
+            let start = self.pending.len();
+            self.pending.resize(start + (len - have) as usize, 0);
+            if let Err(e) = self.file.read_exact_at(&mut self.pending[start..], have) {
+                self.pending.truncate(start);
+                return Err(Error::io(&self.path, e));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// Reads the frames after a position from a log directory, as they become complete.
 pub struct LogFollower {
+    vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     db_id: u64,
     next_lsn: u64,
@@ -64,9 +94,17 @@ pub struct LogFollower {
 }
 
 impl LogFollower {
-    /// A follower positioned after the frame `applied` whose checksum is `applied_crc`.
-    pub fn new(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> LogFollower {
+    /// A follower of the log in `dir` (read through `vfs`) positioned after the frame `applied`
+    /// whose checksum is `applied_crc`.
+    pub fn new(
+        vfs: Arc<dyn Vfs>,
+        dir: &Path,
+        db_id: u64,
+        applied: u64,
+        applied_crc: u32,
+    ) -> LogFollower {
         LogFollower {
+            vfs,
             dir: dir.to_path_buf(),
             db_id,
             next_lsn: applied + 1,
@@ -130,13 +168,13 @@ impl LogFollower {
     }
 
     fn successor_exists(&self) -> Result<bool> {
-        let segments = list_segments(&crate::io::StdFs, &self.dir)?;
+        let segments = list_segments(&*self.vfs, &self.dir)?;
         Ok(segments.iter().any(|(first, _)| *first == self.next_lsn))
     }
 
     /// Opens the segment holding `next_lsn`; false when the log has no such segment yet.
     fn open_segment(&mut self) -> Result<bool> {
-        let segments = list_segments(&crate::io::StdFs, &self.dir)?;
+        let segments = list_segments(&*self.vfs, &self.dir)?;
         let Some((first, path)) = segments
             .iter()
             .rev()
@@ -153,27 +191,9 @@ impl LogFollower {
             }
             return Ok(false);
         };
-        let file = File::open(&path).map_err(|e| Error::io(&path, e))?;
-        let mut raw = [0u8; SEGMENT_HEADER_BYTES];
-        let len = file.metadata().map_err(|e| Error::io(&path, e))?.len();
-        if len < SEGMENT_HEADER_BYTES as u64 {
+        let file = self.vfs.open_read(&path).map_err(|e| Error::io(&path, e))?;
+        let Some(header) = header_of(&*file, &path)? else {
             return Ok(false); // being created
-        }
-        file.read_exact_at(&mut raw, 0)
-            .map_err(|e| Error::io(&path, e))?;
-        let header = match SegmentHeader::decode(&raw) {
-            Ok(h) => h,
-            Err(HeaderError::BadMagic) => {
-                return Err(Error::corruption(&path, 0, CorruptionKind::BadMagic))
-            }
-            Err(HeaderError::Truncated) => return Ok(false),
-            Err(HeaderError::ChecksumMismatch { expected, actual }) => {
-                return Err(Error::corruption(
-                    &path,
-                    12,
-                    CorruptionKind::ChecksumMismatch { expected, actual },
-                ))
-            }
         };
         if header.db_id != self.db_id {
             return Err(ReplicaError::ForeignLog {
@@ -218,23 +238,7 @@ impl LogFollower {
         last: u64,
     ) -> Result<bool> {
         let active = self.active.as_mut().expect("active segment");
-        let len = active
-            .file
-            .metadata()
-            .map_err(|e| Error::io(&active.path, e))?
-            .len();
-        let have = active.offset + active.unread().len() as u64;
-        if len > have {
-            let start = active.pending.len();
-            active.pending.resize(start + (len - have) as usize, 0);
-            if let Err(e) = active
-                .file
-                .read_exact_at(&mut active.pending[start..], have)
-            {
-                active.pending.truncate(start);
-                return Err(Error::io(&active.path, e));
-            }
-        }
+        active.read_appended()?;
         let mut consumed = 0usize;
         let mut progressed = false;
         while *bytes < max_bytes {
@@ -296,6 +300,28 @@ impl LogFollower {
     }
 }
 
+/// The header of a segment opened for reading; `None` while the segment is being created (its
+/// header not all written yet).
+fn header_of(file: &dyn ReadFile, path: &Path) -> Result<Option<SegmentHeader>> {
+    let len = file.size().map_err(|e| Error::io(path, e))?;
+    if len < SEGMENT_HEADER_BYTES as u64 {
+        return Ok(None);
+    }
+    let mut raw = [0u8; SEGMENT_HEADER_BYTES];
+    file.read_exact_at(&mut raw, 0)
+        .map_err(|e| Error::io(path, e))?;
+    match SegmentHeader::decode(&raw) {
+        Ok(h) => Ok(Some(h)),
+        Err(HeaderError::BadMagic) => Err(Error::corruption(path, 0, CorruptionKind::BadMagic)),
+        Err(HeaderError::Truncated) => Ok(None),
+        Err(HeaderError::ChecksumMismatch { expected, actual }) => Err(Error::corruption(
+            path,
+            12,
+            CorruptionKind::ChecksumMismatch { expected, actual },
+        )),
+    }
+}
+
 /// Reads whole shipped segment files: every frame checked, segments ordered by first LSN and
 /// required to continue each other without gap or overlap. Nothing is returned unless all are
 /// valid.
@@ -308,80 +334,18 @@ impl LogFollower {
 ///   [`ReplicaError::Overlap`] or [`ReplicaError::Gap`] for segments that do not continue each
 ///   other.
 pub fn read_segments(paths: &[PathBuf], db_id: u64) -> Result<Vec<ShippedFrame>> {
+    read_segments_in(&StdFs, paths, db_id)
+}
+
+/// [`read_segments`] through `vfs`.
+pub(crate) fn read_segments_in(
+    vfs: &dyn Vfs,
+    paths: &[PathBuf],
+    db_id: u64,
+) -> Result<Vec<ShippedFrame>> {
     let mut segments = Vec::new();
     for path in paths {
-        let bytes = std::fs::read(path).map_err(|e| Error::io(path, e))?;
-        let header = match SegmentHeader::decode(&bytes) {
-            Ok(h) => h,
-            Err(HeaderError::BadMagic) => {
-                return Err(Error::corruption(path, 0, CorruptionKind::BadMagic))
-            }
-            Err(HeaderError::Truncated) => {
-                return Err(Error::corruption(
-                    path,
-                    0,
-                    CorruptionKind::BadLength(bytes.len() as u64),
-                ))
-            }
-            Err(HeaderError::ChecksumMismatch { expected, actual }) => {
-                return Err(Error::corruption(
-                    path,
-                    12,
-                    CorruptionKind::ChecksumMismatch { expected, actual },
-                ))
-            }
-        };
-        if header.db_id != db_id {
-            return Err(ReplicaError::ForeignLog {
-                file: path.clone(),
-                expected: db_id,
-                found: header.db_id,
-            }
-            .into());
-        }
-        let mut frames = Vec::new();
-        let mut offset = SEGMENT_HEADER_BYTES;
-        let (mut lsn, mut crc) = (header.first_lsn, header.prev_crc);
-        while offset < bytes.len() {
-            let (h, payload) = decode_frame(&bytes[offset..]).map_err(|e| {
-                let kind = match e {
-                    crate::codec::frame::FrameError::ChecksumMismatch { expected, actual } => {
-                        CorruptionKind::ChecksumMismatch { expected, actual }
-                    }
-                    crate::codec::frame::FrameError::BadLength(l) => {
-                        CorruptionKind::BadLength(l as u64)
-                    }
-                    crate::codec::frame::FrameError::Truncated => CorruptionKind::BadLength(0),
-                };
-                Error::corruption(path, offset as u64, kind)
-            })?;
-            if h.lsn != lsn {
-                let kind = CorruptionKind::LsnGap {
-                    expected: lsn,
-                    found: h.lsn,
-                };
-                return Err(Error::corruption(path, offset as u64, kind));
-            }
-            if h.prev_crc != crc {
-                return Err(Error::corruption(
-                    path,
-                    offset as u64,
-                    CorruptionKind::ChainBroken,
-                ));
-            }
-            frames.push(ShippedFrame {
-                lsn: h.lsn,
-                crc: h.crc,
-                prev_crc: h.prev_crc,
-                op_count: h.op_count,
-                payload: payload.to_vec(),
-                file: path.clone(),
-                offset: offset as u64,
-            });
-            lsn += 1;
-            crc = h.crc;
-            offset += frame_len(payload.len());
-        }
+        let (header, frames) = read_segment(vfs, path, db_id)?;
         segments.push((header.first_lsn, path.clone(), frames));
     }
     segments.sort_by_key(|s| s.0);
@@ -412,13 +376,86 @@ pub fn read_segments(paths: &[PathBuf], db_id: u64) -> Result<Vec<ShippedFrame>>
     Ok(out)
 }
 
+/// Reads one whole segment file of database `db_id`: its header and every frame, checksums, LSNs
+/// and the chain checked from the header on.
+fn read_segment(
+    vfs: &dyn Vfs,
+    path: &Path,
+    db_id: u64,
+) -> Result<(SegmentHeader, Vec<ShippedFrame>)> {
+    let bytes = vfs.read_file(path).map_err(|e| Error::io(path, e))?;
+    let header = match SegmentHeader::decode(&bytes) {
+        Ok(h) => h,
+        Err(HeaderError::BadMagic) => {
+            return Err(Error::corruption(path, 0, CorruptionKind::BadMagic))
+        }
+        Err(HeaderError::Truncated) => {
+            return Err(Error::corruption(
+                path,
+                0,
+                CorruptionKind::BadLength(bytes.len() as u64),
+            ))
+        }
+        Err(HeaderError::ChecksumMismatch { expected, actual }) => {
+            return Err(Error::corruption(
+                path,
+                12,
+                CorruptionKind::ChecksumMismatch { expected, actual },
+            ))
+        }
+    };
+    if header.db_id != db_id {
+        return Err(ReplicaError::ForeignLog {
+            file: path.to_path_buf(),
+            expected: db_id,
+            found: header.db_id,
+        }
+        .into());
+    }
+    let mut frames = Vec::new();
+    let mut offset = SEGMENT_HEADER_BYTES;
+    let (mut lsn, mut crc) = (header.first_lsn, header.prev_crc);
+    while offset < bytes.len() {
+        let (h, payload) = decode_frame(&bytes[offset..])
+            .map_err(|e| Error::corruption(path, offset as u64, frame_error_kind(e)))?;
+        if h.lsn != lsn {
+            let kind = CorruptionKind::LsnGap {
+                expected: lsn,
+                found: h.lsn,
+            };
+            return Err(Error::corruption(path, offset as u64, kind));
+        }
+        if h.prev_crc != crc {
+            return Err(Error::corruption(
+                path,
+                offset as u64,
+                CorruptionKind::ChainBroken,
+            ));
+        }
+        frames.push(ShippedFrame {
+            lsn: h.lsn,
+            crc: h.crc,
+            prev_crc: h.prev_crc,
+            op_count: h.op_count,
+            payload: payload.to_vec(),
+            file: path.to_path_buf(),
+            offset: offset as u64,
+        });
+        lsn += 1;
+        crc = h.crc;
+        offset += frame_len(payload.len());
+    }
+    Ok((header, frames))
+}
+
 /// LSN of the last complete frame in a log directory (0 when empty), every frame checked.
-pub fn source_end(dir: &Path, db_id: u64) -> Result<u64> {
-    let segments = list_segments(&crate::io::StdFs, dir)?;
+fn source_end(vfs: &Arc<dyn Vfs>, dir: &Path, db_id: u64) -> Result<u64> {
+    let segments = list_segments(&**vfs, dir)?;
     let Some((first, _)) = segments.first() else {
         return Ok(0);
     };
     let mut follower = LogFollower {
+        vfs: vfs.clone(),
         dir: dir.to_path_buf(),
         db_id,
         next_lsn: *first,
@@ -428,7 +465,7 @@ pub fn source_end(dir: &Path, db_id: u64) -> Result<u64> {
     // Start at the first segment's own chain value: read its header's prev_crc.
     let path = &segments[0].1;
     let mut raw = [0u8; SEGMENT_HEADER_BYTES];
-    let file = File::open(path).map_err(|e| Error::io(path, e))?;
+    let file = vfs.open_read(path).map_err(|e| Error::io(path, e))?;
     file.read_exact_at(&mut raw, 0)
         .map_err(|e| Error::io(path, e))?;
     follower.prev_crc = SegmentHeader::decode(&raw)
@@ -490,6 +527,17 @@ pub struct SyncStatus {
 /// (a bad header or frame, an LSN gap, a broken chain); [`Error::Replica`]
 /// ([`ReplicaError::Gap`]) when the source's first segment starts after the replica's next LSN.
 pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Result<SyncStatus> {
+    sync_status_in(Arc::new(StdFs), dir, db_id, applied, applied_crc)
+}
+
+/// [`sync_status`] through `vfs`.
+pub(crate) fn sync_status_in(
+    vfs: Arc<dyn Vfs>,
+    dir: &Path,
+    db_id: u64,
+    applied: u64,
+    applied_crc: u32,
+) -> Result<SyncStatus> {
     let diverged = |source_lsn: Option<u64>, why: String| SyncStatus {
         state: SyncState::Diverged,
         source_lsn,
@@ -504,7 +552,7 @@ pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Re
             "the replica is at LSN {applied}, the source ends at {source_lsn}"
         )),
     };
-    let mut follower = LogFollower::new(dir, db_id, applied, applied_crc);
+    let mut follower = LogFollower::new(vfs.clone(), dir, db_id, applied, applied_crc);
     let mut lag = 0u64;
     loop {
         match follower.poll(4 << 20) {
@@ -517,13 +565,13 @@ pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Re
                 return Ok(diverged(None, e.to_string()))
             }
             Err(Error::Replica(e @ ReplicaError::Diverged { .. })) => {
-                let end = source_end(dir, db_id).ok();
+                let end = source_end(&vfs, dir, db_id).ok();
                 return Ok(diverged(end, e.to_string()));
             }
             Err(e) => return Err(e),
         }
     }
-    if lag == 0 && applied > 0 && list_segments(&crate::io::StdFs, dir)?.is_empty() {
+    if lag == 0 && applied > 0 && list_segments(&*vfs, dir)?.is_empty() {
         return Ok(ahead(0)); // an empty source
     }
     Ok(SyncStatus {
@@ -548,11 +596,12 @@ mod tests {
         let segments = list_segments(&crate::io::StdFs, dir).expect("segments");
         let (first, path) = segments.first().cloned().expect("a segment");
         let mut raw = [0u8; SEGMENT_HEADER_BYTES];
-        File::open(&path)
+        StdFs
+            .open_read(&path)
             .and_then(|f| f.read_exact_at(&mut raw, 0))
             .expect("header");
         let header = SegmentHeader::decode(&raw).expect("valid header");
-        LogFollower::new(dir, db_id, first - 1, header.prev_crc)
+        LogFollower::new(Arc::new(StdFs), dir, db_id, first - 1, header.prev_crc)
     }
 
     fn register(db: &Db, ids: std::ops::Range<u64>) {
@@ -569,7 +618,7 @@ mod tests {
     fn small_polls_while_appending_return_every_frame_once_in_order() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let db = Db::open(tmp.path().join("db")).expect("open");
-        let wal = tmp.path().join("db").join(crate::wal::WAL_DIR);
+        let wal = tmp.path().join("db").join(crate::format::WAL_DIR);
         register(&db, 1..40);
         let mut small = from_start(&wal, db.db_id());
         let mut got = Vec::new();
@@ -611,7 +660,7 @@ mod tests {
             ..crate::Options::default()
         };
         let db = Db::open_with(tmp.path().join("db"), options).expect("open");
-        let wal = tmp.path().join("db").join(crate::wal::WAL_DIR);
+        let wal = tmp.path().join("db").join(crate::format::WAL_DIR);
         register(&db, 1..120);
         assert!(
             list_segments(&crate::io::StdFs, &wal)

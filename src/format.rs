@@ -1,0 +1,196 @@
+//! The on-disk format's shared pieces: the format version, the name of every file and directory
+//! a database (or a checkpoint directory) holds, and the 32-byte header of its small identity and
+//! mark files (`FOLIO`, `DURABLE`, `BASE`).
+//!
+//! ```text
+//! <db>/FOLIO          identity: format version, database id, shard count   (store::meta)
+//! <db>/LOCK           the database lock (flock)                             (db::open)
+//! <db>/DURABLE        an LSN the log is known durable up to                 (store::durable)
+//! <db>/BASE           a replica directory's base LSN and checksum           (db::edge)
+//! <db>/MANIFEST.json  a checkpoint directory's files, lengths and CRC32s    (db::edge)
+//! <db>/recovery.log   what recovery cut or rebuilt                          (db::recovery_log)
+//! <db>/wal/           log segments `<first LSN, 20 digits>.log`             (wal::segment)
+//! <db>/state/         the sled store                                        (store::checkpoint)
+//! ```
+//!
+//! Header of `FOLIO`, `DURABLE` and `BASE` (the log segments' 40-byte header keeps the same first
+//! 16 bytes and checksum rule, see `wal::segment`):
+//!
+//! ```text
+//! offset size field
+//!  0     8    magic (names the kind of file)
+//!  8     4    format version (u32 LE)
+//! 12     4    CRC32 of bytes 0..12 ++ 16..end
+//! 16    16    body (per kind of file)
+//! ```
+
+use crate::error::{CorruptionKind, Error, Result};
+use std::path::Path;
+
+/// The on-disk format this build reads and writes.
+pub const FORMAT_VERSION: u32 = 1;
+
+/// The database's identity file (format version, database id, shard count).
+pub const META_FILE: &str = "FOLIO";
+/// The database lock, taken exclusively by a writer and shared by read-only opens.
+pub const LOCK_FILE: &str = "LOCK";
+/// An LSN up to which the log is known durable.
+pub const DURABLE_FILE: &str = "DURABLE";
+/// Marks a replica directory: the LSN its log continues from and that frame's checksum.
+pub const BASE_FILE: &str = "BASE";
+/// Lists a checkpoint's files with their lengths and CRC32s; checked before first use.
+pub const MANIFEST_FILE: &str = "MANIFEST.json";
+/// What recovery cut or rebuilt and what an operator accepted to lose, one JSON line each.
+pub const RECOVERY_LOG: &str = "recovery.log";
+/// Sub-directory of a database holding the log segments.
+pub const WAL_DIR: &str = "wal";
+/// Sub-directory holding the sled store.
+pub const STORE_DIR: &str = "state";
+/// Extension of a log segment's file name (`<first LSN, 20 digits>.log`).
+pub const SEGMENT_EXTENSION: &str = "log";
+/// Extension of the temporary a file is written to before it is renamed over its name.
+pub const TMP_EXTENSION: &str = "tmp";
+/// Suffix of the hidden sibling a checkpoint is copied into before it gets its name
+/// (`.<name>.seeding`).
+pub const SEEDING_SUFFIX: &str = ".seeding";
+
+/// Magic of `FOLIO`.
+pub const META_MAGIC: &[u8; 8] = b"FOLIODB\0";
+/// Magic of `DURABLE`.
+pub const DURABLE_MAGIC: &[u8; 8] = b"FOLIODUR";
+/// Magic of `BASE`.
+pub const BASE_MAGIC: &[u8; 8] = b"FOLIOBAS";
+
+/// Length of a header file (`FOLIO`, `DURABLE`, `BASE`).
+pub const HEADER_BYTES: usize = 32;
+
+/// The checksum of a header: CRC32 of bytes 0..12 and 16..end (the CRC itself sits at 12..16).
+pub fn header_crc(bytes: &[u8]) -> u32 {
+    let mut hasher = crc32fast::Hasher::new();
+    hasher.update(&bytes[0..12]);
+    hasher.update(&bytes[16..]);
+    hasher.finalize()
+}
+
+/// A 32-byte header file: built with [`Header::new`] and the `put_*` setters, sealed into bytes
+/// with [`Header::encode`]; read back and checked with [`Header::decode`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Header {
+    bytes: [u8; HEADER_BYTES],
+}
+
+impl Header {
+    /// A header of the kind `magic` at this build's format version, with an all-zero body.
+    pub fn new(magic: &[u8; 8]) -> Header {
+        let mut bytes = [0u8; HEADER_BYTES];
+        bytes[0..8].copy_from_slice(magic);
+        bytes[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        Header { bytes }
+    }
+
+    /// Sets the body's u64 at file offset `at` (16..=24).
+    pub fn put_u64(mut self, at: usize, value: u64) -> Header {
+        debug_assert!((16..=HEADER_BYTES - 8).contains(&at), "body offset {at}");
+        self.bytes[at..at + 8].copy_from_slice(&value.to_le_bytes());
+        self
+    }
+
+    /// Sets the body's u32 at file offset `at` (16..=28).
+    pub fn put_u32(mut self, at: usize, value: u32) -> Header {
+        debug_assert!((16..=HEADER_BYTES - 4).contains(&at), "body offset {at}");
+        self.bytes[at..at + 4].copy_from_slice(&value.to_le_bytes());
+        self
+    }
+
+    /// The body's u64 at file offset `at`.
+    pub fn u64_at(&self, at: usize) -> u64 {
+        let mut raw = [0u8; 8];
+        raw.copy_from_slice(&self.bytes[at..at + 8]);
+        u64::from_le_bytes(raw)
+    }
+
+    /// The body's u32 at file offset `at`.
+    pub fn u32_at(&self, at: usize) -> u32 {
+        let mut raw = [0u8; 4];
+        raw.copy_from_slice(&self.bytes[at..at + 4]);
+        u32::from_le_bytes(raw)
+    }
+
+    /// The file's bytes, checksum included.
+    pub fn encode(&self) -> [u8; HEADER_BYTES] {
+        let mut bytes = self.bytes;
+        let crc = header_crc(&bytes);
+        bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+        debug_assert!(
+            Header::decode(Path::new(""), &bytes, self.magic()).is_ok(),
+            "an encoded header decodes"
+        );
+        bytes
+    }
+
+    fn magic(&self) -> &[u8; 8] {
+        self.bytes[0..8].try_into().unwrap_or(&[0; 8])
+    }
+
+    /// Checks the header file `path` holding `bytes` against the kind `magic`, in this order:
+    /// magic (a file shorter than 12 bytes has none), checksum (when the file holds one), format
+    /// version, length. Every version keeps magic and checksum where they are, so a damaged
+    /// version field reads as damage, not as a newer format.
+    pub fn decode(path: &Path, bytes: &[u8], magic: &[u8; 8]) -> Result<Header> {
+        if bytes.len() < 12 || &bytes[0..8] != magic {
+            return Err(Error::corruption(path, 0, CorruptionKind::BadMagic));
+        }
+        if bytes.len() >= 16 {
+            let expected = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+            let actual = header_crc(bytes);
+            if expected != actual {
+                let kind = CorruptionKind::ChecksumMismatch { expected, actual };
+                return Err(Error::corruption(path, 12, kind));
+            }
+        }
+        let version = version_of(bytes).unwrap_or_default();
+        if version != FORMAT_VERSION {
+            return Err(Error::FormatVersion {
+                path: path.to_path_buf(),
+                found: version,
+                supported: FORMAT_VERSION,
+            });
+        }
+        let Ok(bytes) = <[u8; HEADER_BYTES]>::try_from(bytes) else {
+            let kind = CorruptionKind::BadLength(bytes.len() as u64);
+            return Err(Error::corruption(path, 0, kind));
+        };
+        Ok(Header { bytes })
+    }
+}
+
+/// The format version a header file names (bytes 8..12), if it is long enough to name one.
+pub fn version_of(bytes: &[u8]) -> Option<u32> {
+    let raw = bytes.get(8..12)?;
+    Some(u32::from_le_bytes([raw[0], raw[1], raw[2], raw[3]]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_header_round_trips_and_every_bit_flip_is_refused() {
+        let bytes = Header::new(DURABLE_MAGIC)
+            .put_u64(16, 42)
+            .put_u64(24, 7)
+            .encode();
+        let back = Header::decode(Path::new("x"), &bytes, DURABLE_MAGIC).expect("decode");
+        assert_eq!((back.u64_at(16), back.u64_at(24)), (42, 7));
+        assert_eq!(back.encode(), bytes);
+        for bit in 0..HEADER_BYTES * 8 {
+            let mut damaged = bytes;
+            damaged[bit / 8] ^= 1 << (bit % 8);
+            assert!(
+                Header::decode(Path::new("x"), &damaged, DURABLE_MAGIC).is_err(),
+                "bit {bit}"
+            );
+        }
+        assert!(Header::decode(Path::new("x"), &bytes, BASE_MAGIC).is_err());
+    }
+}
