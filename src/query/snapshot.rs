@@ -1,5 +1,5 @@
 //! Read views of the state: [`Snapshot`] (owned, pinned at one LSN), the two ways one read holds
-//! the state ([`ReadKind`], [`StateRef`]), and the typed read methods every read view shares
+//! the state (`ReadKind`, `StateRef`), and the typed read methods every read view shares
 //! (`state_reads!`: [`Snapshot`], the read pool's handles). Below the database and the replicas,
 //! which both hand them out.
 
