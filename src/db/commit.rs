@@ -4,7 +4,8 @@
 
 use super::Shared;
 use crate::codec::record::{self, LogBatch};
-use crate::error::{BatchError, Error, ReplicaError, Result};
+use crate::codec::frame::encode_frame;
+use crate::error::{BatchError, CorruptionKind, Error, ReplicaError, Result};
 use crate::limits::{MAX_GROUP_BATCHES, MAX_GROUP_OPS};
 use crate::model::{Batch, Lsn};
 use crate::state::apply::Side;
@@ -364,6 +365,7 @@ fn continuation(
     let frames: Vec<_> = frames.into_iter().filter(|f| f.lsn >= next).collect();
     let mut chain = writer.last_crc();
     let mut decoded = Vec::with_capacity(frames.len());
+    let mut scratch = Vec::new();
     for (i, f) in frames.iter().enumerate() {
         if f.lsn != next + i as u64 {
             return Err(ReplicaError::Gap {
@@ -379,6 +381,17 @@ fn continuation(
                 lsn: f.lsn,
             }
             .into());
+        }
+        // The checksum it carries must be the one its bytes give: a frame whose checksum does
+        // not match is damaged, and taking its word for the chain would fork this log.
+        scratch.clear();
+        let actual = encode_frame(&mut scratch, f.lsn, f.prev_crc, f.op_count, &f.payload);
+        if actual != f.crc {
+            let kind = CorruptionKind::ChecksumMismatch {
+                expected: f.crc,
+                actual,
+            };
+            return Err(Error::corruption(&f.file, f.offset, kind));
         }
         chain = f.crc;
         decoded.push((Lsn(f.lsn), replay::decode(&f.frame())?));
