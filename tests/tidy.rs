@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 /// The engine's modules, lowest layer first. A module may use its own layer and those below.
 const LAYERS: &[&[&str]] = &[
     &["limits", "planted", "rng", "test_hooks"],
-    &["model"],
-    &["error", "format"],
+    // One layer: the calendar types return the engine's error, errors name model types and the
+    // format's file names, and the header codec reports errors.
+    &["model", "error", "format"],
     &["codec", "io"],
     &["wal"],
     &["state", "store"],
