@@ -41,7 +41,7 @@ let _ = folio::io::sim::SimFs::new();
 // No fault injection on replicas.
 let dir = tempfile::tempdir().unwrap();
 let db = folio::Db::open(dir.path().join("db")).unwrap();
-db.replica("r1").inject_stall(true);
+db.replica("r1").unwrap().inject_stall(true);
 ```
 
 while the same database and replica without them do:
@@ -49,7 +49,7 @@ while the same database and replica without them do:
 ```
 let dir = tempfile::tempdir().unwrap();
 let db = folio::Db::open(dir.path().join("db")).unwrap();
-assert_eq!(db.replica("r1").snapshot().unwrap().lsn(), db.visible_lsn());
+assert_eq!(db.replica("r1").unwrap().snapshot().unwrap().lsn(), db.visible_lsn());
 ```
 "#
 )]
