@@ -1,62 +1,12 @@
 //! `folio replica follow` killed at random points while it applies converges to the primary.
 
 #![allow(clippy::unwrap_used)]
-use folio::{
-    Batch, BusinessDay, Category, Currency, Db, Entry, EntryId, Money, Org, OrgId, PaymentMethod,
-};
+#[path = "../../tests/replica_common/mod.rs"]
+mod replica_common;
+
+use folio::{BusinessDay, Db, Money, OrgId};
+use replica_common::{batch, setup, DAY0, ORGS};
 use std::time::Duration;
-
-const ORGS: u64 = 8;
-const DAY0: i64 = 1_704_067_200; // 2024-01-01T00:00:00Z
-
-/// Batch `n`: four postings over the orgs, revenues and expenses, spread over 40 days.
-fn batch(n: u64) -> (Batch, Vec<(OrgId, i64)>) {
-    let mut b = Batch::new();
-    let mut effects = Vec::new();
-    for k in 0..4u64 {
-        let org = OrgId(1 + (n * 4 + k) % ORGS);
-        let id = EntryId(n * 4 + k + 1);
-        let at = DAY0 + ((n * 7919 + k * 104_729) % (40 * 86_400)) as i64;
-        let amount = 100 + ((n * 31 + k * 17) % 9_000) as i64;
-        let entry = if (n + k).is_multiple_of(3) {
-            Entry::expense(
-                org,
-                id,
-                at,
-                Money(amount),
-                Category::Supplies,
-                PaymentMethod::Card,
-                folio::ExpenseStatus::Paid,
-            )
-        } else {
-            Entry::revenue(
-                org,
-                id,
-                at,
-                Money(amount),
-                Category::Rooms,
-                PaymentMethod::Cash,
-            )
-        };
-        let signed = if (n + k).is_multiple_of(3) {
-            -amount
-        } else {
-            amount
-        };
-        effects.push((org, signed));
-        b = b.post(entry);
-    }
-    (b, effects)
-}
-
-fn setup(dir: &std::path::Path) -> Db {
-    let db = Db::open(dir).unwrap();
-    for o in 1..=ORGS {
-        db.register_org(Org::new(OrgId(o), format!("Hotel {o}"), Currency::EUR))
-            .unwrap();
-    }
-    db
-}
 
 fn answers(db: &Db) -> Vec<(OrgId, Money, usize)> {
     let last = BusinessDay::parse("2024-03-31").unwrap();
