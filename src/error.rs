@@ -1,6 +1,6 @@
 //! Errors a caller can act on.
 
-use crate::model::{EntryId, OrgId};
+use crate::model::{EntryId, Lsn, OrgId};
 use std::path::PathBuf;
 
 /// What a corrupt file looked like.
@@ -26,9 +26,9 @@ pub enum CorruptionKind {
     /// lost or reordered.
     LsnGap {
         /// The LSN that must come next.
-        expected: u64,
+        expected: Lsn,
         /// The LSN the frame or segment header carries.
-        found: u64,
+        found: Lsn,
     },
     /// A frame's `prev_crc` is not the checksum of the frame before it: the log was spliced from
     /// pieces that do not belong together.
@@ -46,18 +46,18 @@ pub enum CorruptionKind {
     /// was durable. `from > to` when nothing is known durable (a missing log directory).
     MissingLog {
         /// The first LSN the log lacks.
-        from: u64,
+        from: Lsn,
         /// The last LSN the log lacks: what the store's checkpoint, its durable mark or a
         /// replica's base shows was durable.
-        to: u64,
+        to: Lsn,
     },
     /// A damaged frame at or below an LSN known durable: it cannot be a torn write that was never
     /// acknowledged, so it is not cut off.
     DamagedDurable {
         /// LSN of the damaged frame (the one that would come next in the log).
-        lsn: u64,
+        lsn: Lsn,
         /// The highest LSN known durable; every LSN from `lsn` up to it is unreadable.
-        durable: u64,
+        durable: Lsn,
         /// What is wrong with the frame.
         cause: Box<CorruptionKind>,
     },
@@ -343,9 +343,9 @@ pub enum ReplicaError {
         /// The file where the gap shows.
         file: PathBuf,
         /// The LSN the replica needs next.
-        expected: u64,
+        expected: Lsn,
         /// The LSN the file continues with.
-        found: u64,
+        found: Lsn,
     },
     /// Two shipped segment files hold the same LSNs.
     #[error("{}: shipped segments overlap at LSN {lsn}", file.display())]
@@ -353,7 +353,7 @@ pub enum ReplicaError {
         /// The segment file that overlaps an earlier one.
         file: PathBuf,
         /// The file's first LSN, which an earlier file already holds.
-        lsn: u64,
+        lsn: Lsn,
     },
     /// The source's frame at an LSN the replica has applied is not the frame it applied (the
     /// checksum chains differ): the source is a fork, e.g. a primary restored from an older copy
@@ -363,16 +363,16 @@ pub enum ReplicaError {
         /// The source file holding the frame that differs.
         file: PathBuf,
         /// The LSN whose frame differs from the replica's.
-        lsn: u64,
+        lsn: Lsn,
     },
     /// A replica, or a read that asked for an LSN ([`crate::Consistency::AtLeast`]), is ahead of
     /// the log or primary it is compared with: the source ends before that LSN.
     #[error("LSN {asked} is ahead of the source, which ends at {source_lsn}")]
     AheadOfSource {
         /// The LSN the replica is at, or the read asked for.
-        asked: u64,
+        asked: Lsn,
         /// The last LSN the source has (the primary's visible LSN for a read).
-        source_lsn: u64,
+        source_lsn: Lsn,
     },
     /// A write on a read-only replica directory (made by [`crate::Db::checkpoint_to`]): writes go
     /// to the primary; the replica changes only by following its log.

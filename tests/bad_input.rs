@@ -1131,8 +1131,8 @@ fn every_error_display_is_one_line() {
             &path,
             0,
             folio::CorruptionKind::LsnGap {
-                expected: 3,
-                found: 5,
+                expected: Lsn(3),
+                found: Lsn(5),
             },
         ),
         Error::corruption(

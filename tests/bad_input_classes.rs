@@ -132,8 +132,8 @@ fn frames_out_of_lsn_order_are_corruption_naming_the_first_misplaced_frame() {
         matches!(
             kind,
             CorruptionKind::LsnGap {
-                expected: 3,
-                found: 4
+                expected: Lsn(3),
+                found: Lsn(4)
             }
         ),
         "{kind:?}"

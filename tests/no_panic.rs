@@ -1157,7 +1157,7 @@ fn shipped_frames_with_extreme_values_never_panic() {
                 let op_count = ops.len() as u32;
                 let payload = folio::codec::record::encode(&LogBatch { ops }).unwrap().to_vec();
                 let frame = ShippedFrame {
-                    lsn: lsn.unwrap_or(replica.visible_lsn().0 + 1),
+                    lsn: Lsn(lsn.unwrap_or(replica.visible_lsn().0 + 1)),
                     crc: 7,
                     prev_crc: replica.log_crc(),
                     op_count,

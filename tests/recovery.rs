@@ -649,7 +649,7 @@ fn bit_flip_in_last_frame(store: StoreAs) {
                 .unwrap_or_else(|| panic!("{case}"));
             assert_eq!(corruption_at(&err, &case), (seg_path.clone(), last.offset));
             assert!(
-                matches!(&err, Error::Corruption { kind: CorruptionKind::DamagedDurable { lsn, .. }, .. } if *lsn == N),
+                matches!(&err, Error::Corruption { kind: CorruptionKind::DamagedDurable { lsn, .. }, .. } if lsn.0 == N),
                 "{case}: {err:?}"
             );
             assert_eq!(common::files(&dir), before, "{case}: files changed");

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 mod replica_common;
 
-use folio::{Balancing, BreakerState, PoolOptions};
+use folio::{BreakerState, PoolOptions};
 use folio::{BusinessDay, Consistency, Lsn, OrgId, ReadPool};
 use replica_common::*;
 use std::collections::BTreeMap;
@@ -71,13 +71,7 @@ fn failover_takes_a_stalled_or_failing_replica_out_and_back() {
 fn read_your_writes_through_a_stalled_replica_falls_back_to_the_primary() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1").expect("replica"));
-    let pool = ReadPool::new(
-        db.clone(),
-        vec![r1.clone()],
-        PoolOptions::default().balancing(Balancing::LeastLag),
-    )
-    .expect("pool");
+    let (r1, pool) = least_lag_pool(&db);
     r1.inject_stall(true);
     let lsn = db.record(batch(1).0).unwrap();
     let read = pool

@@ -5,7 +5,7 @@
 #![allow(clippy::unwrap_used)]
 mod replica_common;
 
-use folio::{Balancing, PoolOptions};
+use folio::PoolOptions;
 use folio::{
     Batch, BusinessDay, Category, Consistency, Currency, Db, Entry, EntryId, Error, Lsn, Money,
     Org, OrgId, PaymentMethod, ReadPool, ReplicaError, Snapshot,
@@ -73,13 +73,7 @@ fn replicas_converge_and_never_show_half_a_batch() {
 fn consistency_levels_route_reads() {
     let dir = tempfile::tempdir().unwrap();
     let db = Arc::new(setup(&dir.path().join("db")));
-    let r1 = Arc::new(db.replica("r1").expect("replica"));
-    let pool = ReadPool::new(
-        db.clone(),
-        vec![r1.clone()],
-        PoolOptions::default().balancing(Balancing::LeastLag),
-    )
-    .expect("pool");
+    let (_r1, pool) = least_lag_pool(&db);
     // Read-your-writes: a replica that has (or reaches) the LSN serves it (through a stalled
     // replica: tests/replica_faults.rs).
     let lsn = db.record(batch(1).0).unwrap();
@@ -123,21 +117,6 @@ fn consistency_levels_route_reads() {
     assert!(small.read(Consistency::Any).is_ok());
 }
 
-fn answers(db: &Db) -> Vec<(OrgId, Money, usize)> {
-    let last = BusinessDay::parse("2024-03-31").unwrap();
-    (1..=ORGS)
-        .map(|o| {
-            (
-                OrgId(o),
-                db.balance(OrgId(o), last).unwrap().closing,
-                db.entries(OrgId(o), DAY0 - 1, DAY0 + 100 * 86_400)
-                    .unwrap()
-                    .len(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn an_edge_replica_from_a_checkpoint_follows_and_refuses_bad_input() {
     let dir = tempfile::tempdir().unwrap();
@@ -154,7 +133,7 @@ fn an_edge_replica_from_a_checkpoint_follows_and_refuses_bad_input() {
     let cp = dir.path().join("cp");
     let info = db.checkpoint_to(&cp).unwrap();
     w.join().unwrap();
-    assert!(info.lsn > 0);
+    assert!(info.lsn > Lsn(0));
 
     // A damaged checkpoint is refused; the replica directory is not created.
     let bad = dir.path().join("bad");
@@ -179,7 +158,7 @@ fn an_edge_replica_from_a_checkpoint_follows_and_refuses_bad_input() {
     assert!(!stale.exists());
     let replica = Db::open(&edge).unwrap();
     assert!(replica.is_replica());
-    assert_eq!(replica.visible_lsn(), Lsn(info.lsn));
+    assert_eq!(replica.visible_lsn(), info.lsn);
     assert!(replica.verify().is_ok());
     // Read-only, and locked against a second opener.
     assert!(matches!(
@@ -270,6 +249,82 @@ fn shipped_segments_apply_in_order_and_gaps_or_overlaps_are_refused() {
     assert_eq!(answers(&replica), answers(&db));
 }
 
+/// A shipped frame whose bytes do not give the checksum it carries (a flipped checksum, a
+/// flipped payload byte, a changed op count) or whose payload cannot be a frame (empty, over the
+/// limit) is refused as `Corruption` naming its file and offset, with nothing applied and no
+/// byte of the replica's files changed; the intact frames apply afterwards.
+#[test]
+fn a_damaged_shipped_frame_is_refused_with_nothing_written() {
+    let dir = tempfile::tempdir().unwrap();
+    let primary_dir = dir.path().join("primary");
+    let db = setup(&primary_dir);
+    let cp = dir.path().join("cp");
+    db.checkpoint_to(&cp).unwrap();
+    for n in 0..20 {
+        db.record(batch(n).0).unwrap();
+    }
+    let frames = folio::read_segments(&segments(&primary_dir.join("wal")), db.db_id()).unwrap();
+    let edge = dir.path().join("edge");
+    folio::seed_from_checkpoint(&cp, &edge).unwrap();
+    let replica = Db::open(&edge).unwrap();
+    let start = replica.visible_lsn();
+    let fresh: Vec<_> = frames.into_iter().filter(|f| f.lsn > start).collect();
+    assert!(fresh.len() >= 10, "{} frames to ship", fresh.len());
+    let files = tree_bytes(&edge);
+    let victim = 3;
+    type Damage = fn(&mut folio::ShippedFrame);
+    let damages: [(&str, Damage, bool); 5] = [
+        ("checksum", |f| f.crc ^= 1, true),
+        ("payload byte", |f| f.payload[0] ^= 0x10, true),
+        ("op count", |f| f.op_count += 1, true),
+        ("empty payload", |f| f.payload.clear(), false),
+        (
+            "payload over the limit",
+            |f| {
+                f.payload
+                    .resize(folio::limits::MAX_FRAME_PAYLOAD_BYTES + 1, 0)
+            },
+            false,
+        ),
+    ];
+    for (what, damage, checksum) in damages {
+        let mut shipped = fresh.clone();
+        damage(&mut shipped[victim]);
+        let err = replica.replicate(shipped).unwrap_err();
+        let Error::Corruption { file, offset, kind } = &err else {
+            panic!("{what}: {err:?}");
+        };
+        assert_eq!(
+            (file, *offset),
+            (&fresh[victim].file, fresh[victim].offset),
+            "{what}"
+        );
+        if checksum {
+            assert!(
+                matches!(kind, folio::CorruptionKind::ChecksumMismatch { .. }),
+                "{what}: {kind:?}"
+            );
+        } else {
+            assert!(
+                matches!(kind, folio::CorruptionKind::BadLength(_)),
+                "{what}: {kind:?}"
+            );
+        }
+        assert_eq!(replica.visible_lsn(), start, "{what}: nothing applied");
+        assert!(
+            tree_bytes(&edge) == files,
+            "{what}: the replica's files changed"
+        );
+    }
+    assert_eq!(replica.replicate(fresh).unwrap(), db.visible_lsn());
+    assert_eq!(answers(&replica), answers(&db));
+    replica.close().unwrap();
+    // Reopened, the replica shows the intact frames only.
+    let replica = Db::open(&edge).unwrap();
+    assert_eq!(replica.visible_lsn(), db.visible_lsn());
+    assert_eq!(answers(&replica), answers(&db));
+}
+
 /// `folio::sync_status` (what `folio replica status --log` reports) tells a replica that is
 /// caught up, behind, ahead of its source, or diverged from it — never a lag of 0 for the last two.
 #[test]
@@ -305,7 +360,7 @@ fn sync_status_tells_caught_up_behind_ahead_and_diverged() {
         sync_status(
             log,
             replica.db_id(),
-            replica.visible_lsn().0,
+            replica.visible_lsn(),
             replica.log_crc(),
         )
         .unwrap()
@@ -322,7 +377,7 @@ fn sync_status_tells_caught_up_behind_ahead_and_diverged() {
     let s = status(&wal);
     assert_eq!(
         (s.state, s.lag_lsn, s.source_lsn),
-        (SyncState::Behind, Some(10), Some(info.lsn + 10))
+        (SyncState::Behind, Some(10), Some(Lsn(info.lsn.0 + 10)))
     );
     replica.follow(&wal).unwrap();
     assert_eq!(status(&wal).state, SyncState::CaughtUp);
@@ -336,7 +391,7 @@ fn sync_status_tells_caught_up_behind_ahead_and_diverged() {
     // The fork has other frames at the replica's LSN: diverged.
     let s = status(&fork_dir.join("wal"));
     assert_eq!((s.state, s.lag_lsn), (SyncState::Diverged, None), "{s:?}");
-    assert_eq!(s.source_lsn, Some(info.lsn + 15));
+    assert_eq!(s.source_lsn, Some(Lsn(info.lsn.0 + 15)));
     // Another database's log: diverged too.
     let other_dir = dir.path().join("other");
     let other = setup(&other_dir);
@@ -349,29 +404,6 @@ fn sync_status_tells_caught_up_behind_ahead_and_diverged() {
     );
     replica.close().unwrap();
     db.close().unwrap();
-}
-
-fn segments(wal: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(wal)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "log"))
-        .collect();
-    v.sort();
-    v
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let e = e.unwrap();
-        let target = to.join(e.file_name());
-        if e.file_type().unwrap().is_dir() {
-            copy_dir(&e.path(), &target);
-        } else {
-            std::fs::copy(e.path(), target).unwrap();
-        }
-    }
 }
 
 #[test]

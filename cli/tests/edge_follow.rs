@@ -4,24 +4,9 @@
 #[path = "../../tests/replica_common/mod.rs"]
 mod replica_common;
 
-use folio::{BusinessDay, Db, Money, OrgId};
-use replica_common::{batch, setup, DAY0, ORGS};
+use folio::Db;
+use replica_common::{answers, batch, setup};
 use std::time::Duration;
-
-fn answers(db: &Db) -> Vec<(OrgId, Money, usize)> {
-    let last = BusinessDay::parse("2024-03-31").unwrap();
-    (1..=ORGS)
-        .map(|o| {
-            (
-                OrgId(o),
-                db.balance(OrgId(o), last).unwrap().closing,
-                db.entries(OrgId(o), DAY0 - 1, DAY0 + 100 * 86_400)
-                    .unwrap()
-                    .len(),
-            )
-        })
-        .collect()
-}
 
 /// Kills `folio replica follow` at random points while it applies, restarts it, and checks it
 /// converges to the primary's answers exactly.

@@ -52,7 +52,37 @@ fn checksum(header: &[u8], payload: &[u8]) -> u32 {
     hasher.finalize()
 }
 
+/// Whether a payload of `len` bytes fits a frame: not empty, at most
+/// [`MAX_FRAME_PAYLOAD_BYTES`].
+pub fn payload_len_ok(len: usize) -> bool {
+    len > 0 && len <= MAX_FRAME_PAYLOAD_BYTES
+}
+
+/// The frame header with its CRC field still zero.
+fn header_bytes(lsn: u64, prev_crc: u32, op_count: u32, payload_len: u32) -> [u8; FRAME_HEADER_BYTES] {
+    let mut header = [0; FRAME_HEADER_BYTES];
+    header[0..4].copy_from_slice(&payload_len.to_le_bytes());
+    header[8..16].copy_from_slice(&lsn.to_le_bytes());
+    header[16..20].copy_from_slice(&prev_crc.to_le_bytes());
+    header[20..24].copy_from_slice(&op_count.to_le_bytes());
+    header
+}
+
+/// The CRC a frame with these fields carries (what [`encode_frame`] writes), computed without
+/// building the frame. `None` when the payload's length does not fit a frame.
+pub fn frame_crc(lsn: u64, prev_crc: u32, op_count: u32, payload: &[u8]) -> Option<u32> {
+    if !payload_len_ok(payload.len()) {
+        return None;
+    }
+    let len = u32::try_from(payload.len()).ok()?;
+    Some(checksum(&header_bytes(lsn, prev_crc, op_count, len), payload))
+}
+
 /// Appends one frame to `out` and returns its CRC (the next frame's `prev_crc`).
+///
+/// # Panics
+/// When the payload's length does not fit a frame ([`payload_len_ok`]): the encoder builds
+/// payloads within the limit, and shipped payloads are checked before they get here.
 pub fn encode_frame(
     out: &mut Vec<u8>,
     lsn: u64,
@@ -60,16 +90,12 @@ pub fn encode_frame(
     op_count: u32,
     payload: &[u8],
 ) -> u32 {
-    assert!(!payload.is_empty() && payload.len() <= MAX_FRAME_PAYLOAD_BYTES);
+    let crc = frame_crc(lsn, prev_crc, op_count, payload).expect("frame payload within the limit");
+    let mut header = header_bytes(lsn, prev_crc, op_count, payload.len() as u32);
+    header[4..8].copy_from_slice(&crc.to_le_bytes());
     let start = out.len();
-    out.extend_from_slice(&(payload.len() as u32).to_le_bytes());
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&lsn.to_le_bytes());
-    out.extend_from_slice(&prev_crc.to_le_bytes());
-    out.extend_from_slice(&op_count.to_le_bytes());
+    out.extend_from_slice(&header);
     out.extend_from_slice(payload);
-    let crc = checksum(&out[start..start + FRAME_HEADER_BYTES], payload);
-    out[start + 4..start + 8].copy_from_slice(&crc.to_le_bytes());
     out.resize(start + frame_len(payload.len()), 0);
     crc
 }
@@ -100,7 +126,7 @@ pub fn decode_frame(bytes: &[u8]) -> Result<(FrameHeader, &[u8]), FrameError> {
         op_count: le_u32(bytes, 20),
     };
     let len = header.len as usize;
-    if len == 0 || len > MAX_FRAME_PAYLOAD_BYTES {
+    if !payload_len_ok(len) {
         return Err(FrameError::BadLength(header.len));
     }
     let Some(payload) = bytes.get(FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + len) else {

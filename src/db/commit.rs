@@ -4,7 +4,7 @@
 
 use super::Shared;
 use crate::codec::record::{self, LogBatch};
-use crate::codec::frame::encode_frame;
+use crate::codec::frame::frame_crc;
 use crate::error::{BatchError, CorruptionKind, Error, ReplicaError, Result};
 use crate::limits::{MAX_GROUP_BATCHES, MAX_GROUP_OPS};
 use crate::model::{Batch, Lsn};
@@ -320,7 +320,7 @@ fn replicate(
     for f in &frames {
         // A replica's log continues the primary's: same LSNs, same bytes, same chain.
         let lsn = writer.stage(&f.payload, f.op_count);
-        debug_assert!(lsn == f.lsn && writer.last_crc() == f.crc);
+        debug_assert!(lsn == f.lsn.0 && writer.last_crc() == f.crc);
     }
     if let Err(e) = writer.write_staged(sync_each) {
         return Err(Error::Poisoned(write_failed(shared, writer, e)));
@@ -353,7 +353,7 @@ fn continuation(
     frames: Vec<ShippedFrame>,
 ) -> Result<(Vec<ShippedFrame>, replay::Decoded)> {
     let next = writer.next_lsn();
-    if let Some(junction) = frames.iter().find(|f| f.lsn.checked_add(1) == Some(next)) {
+    if let Some(junction) = frames.iter().find(|f| f.lsn.0.checked_add(1) == Some(next)) {
         if junction.crc != writer.last_crc() {
             return Err(ReplicaError::Diverged {
                 file: junction.file.clone(),
@@ -362,15 +362,14 @@ fn continuation(
             .into());
         }
     }
-    let frames: Vec<_> = frames.into_iter().filter(|f| f.lsn >= next).collect();
+    let frames: Vec<_> = frames.into_iter().filter(|f| f.lsn.0 >= next).collect();
     let mut chain = writer.last_crc();
     let mut decoded = Vec::with_capacity(frames.len());
-    let mut scratch = Vec::new();
     for (i, f) in frames.iter().enumerate() {
-        if f.lsn != next + i as u64 {
+        if f.lsn.0 != next + i as u64 {
             return Err(ReplicaError::Gap {
                 file: f.file.clone(),
-                expected: next + i as u64,
+                expected: Lsn(next + i as u64),
                 found: f.lsn,
             }
             .into());
@@ -384,8 +383,10 @@ fn continuation(
         }
         // The checksum it carries must be the one its bytes give: a frame whose checksum does
         // not match is damaged, and taking its word for the chain would fork this log.
-        scratch.clear();
-        let actual = encode_frame(&mut scratch, f.lsn, f.prev_crc, f.op_count, &f.payload);
+        let Some(actual) = frame_crc(f.lsn.0, f.prev_crc, f.op_count, &f.payload) else {
+            let kind = CorruptionKind::BadLength(f.payload.len() as u64);
+            return Err(Error::corruption(&f.file, f.offset, kind));
+        };
         if actual != f.crc {
             let kind = CorruptionKind::ChecksumMismatch {
                 expected: f.crc,
@@ -394,7 +395,7 @@ fn continuation(
             return Err(Error::corruption(&f.file, f.offset, kind));
         }
         chain = f.crc;
-        decoded.push((Lsn(f.lsn), replay::decode(&f.frame())?));
+        decoded.push((f.lsn, replay::decode(&f.frame())?));
     }
     Ok((frames, decoded))
 }

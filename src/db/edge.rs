@@ -23,7 +23,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ReplicaBase {
     /// The LSN of the checkpoint the directory was made at: its log continues with `lsn + 1`.
-    pub lsn: u64,
+    pub lsn: Lsn,
     /// The checksum of the primary's frame at `lsn`, which the next frame's chain must continue.
     pub crc: u32,
 }
@@ -31,7 +31,7 @@ pub struct ReplicaBase {
 impl ReplicaBase {
     fn encode(&self) -> [u8; HEADER_BYTES] {
         Header::new(BASE_MAGIC)
-            .put_u64(16, self.lsn)
+            .put_u64(16, self.lsn.0)
             .put_u32(24, self.crc)
             .encode()
     }
@@ -76,7 +76,7 @@ impl ReplicaBase {
             ));
         }
         Ok(Some(ReplicaBase {
-            lsn,
+            lsn: Lsn(lsn),
             crc: header.u32_at(24),
         }))
     }
@@ -109,7 +109,7 @@ pub struct CheckpointInfo {
     /// The checkpoint directory.
     pub path: PathBuf,
     /// The LSN the copy is at: it answers as the database did there.
-    pub lsn: u64,
+    pub lsn: Lsn,
     /// Files written, the manifest included.
     pub files: usize,
     /// Bytes of those files.
@@ -162,8 +162,8 @@ fn manifest_body(vfs: &dyn Vfs, dir: &Path, db_id: u64, lsn: u64) -> Result<Mani
 /// - [`Error::FormatVersion`] for a manifest of another format version.
 /// - [`Error::Corruption`] for a listed file whose length or CRC32 differs.
 /// - [`Error::Io`] when the manifest cannot be read.
-pub fn verify_checkpoint(dir: &Path) -> Result<u64> {
-    verify_checkpoint_in(&StdFs, dir)
+pub fn verify_checkpoint(dir: &Path) -> Result<Lsn> {
+    verify_checkpoint_in(&StdFs, dir).map(Lsn)
 }
 
 /// [`verify_checkpoint`] through `vfs`.
@@ -269,8 +269,8 @@ fn check_listed(vfs: &dyn Vfs, dir: &Path, f: &ManifestFile) -> Result<()> {
 ///   final name (e.g. `..`).
 /// - [`Error::Io`] when copying, syncing or renaming fails; a failure before the final rename
 ///   leaves no `to`.
-pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<u64> {
-    seed_from_checkpoint_in(&StdFs, from, to)
+pub fn seed_from_checkpoint(from: &Path, to: &Path) -> Result<Lsn> {
+    seed_from_checkpoint_in(&StdFs, from, to).map(Lsn)
 }
 
 /// [`seed_from_checkpoint`] through `vfs`.
@@ -413,7 +413,7 @@ impl Db {
             drop(state);
             store.write(&packed)?;
         }
-        let base = ReplicaBase { lsn: lsn.0, crc };
+        let base = ReplicaBase { lsn, crc };
         let base_path = out.join(BASE_FILE);
         vfs.write_atomic(&base_path, &base.encode())
             .map_err(|e| Error::io(&base_path, e))?;
@@ -430,7 +430,7 @@ impl Db {
             .map_err(|e| Error::io(&path, e))?;
         Ok(CheckpointInfo {
             path: out.to_path_buf(),
-            lsn: lsn.0,
+            lsn,
             files: manifest.body.files.len() + 1,
             bytes: manifest.body.files.iter().map(|f| f.len).sum::<u64>() + text.len() as u64,
         })
@@ -535,12 +535,12 @@ mod tests {
         let out = tmp.path().join("checkpoint");
         let info = db.checkpoint_to(&out).expect("checkpoint");
         assert!(!out.join(MANIFEST_FILE).exists(), "on the simulated disk only");
-        assert_eq!(verify_checkpoint_in(&sim, &out).expect("verify"), info.lsn);
+        assert_eq!(verify_checkpoint_in(&sim, &out).expect("verify"), info.lsn.0);
         let to = tmp.path().join("edge");
         let before = sim.mutations();
         assert_eq!(
             seed_from_checkpoint_in(&sim, &out, &to).expect("seed"),
-            info.lsn
+            info.lsn.0
         );
         assert!(sim.exists(&to.join(BASE_FILE)) && !to.exists());
         for after in before..=sim.mutations() {

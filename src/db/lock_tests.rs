@@ -322,7 +322,7 @@ fn a_commit_completes_while_the_state_is_verified() {
     let (report, meanwhile) = commit_during(&db, Point::Scan, 100, || db.verify());
     assert_committed_meanwhile(meanwhile, before);
     assert!(report.is_ok(), "{:?}", report.problems);
-    assert_eq!(report.lsn, before.0, "verified as of its start");
+    assert_eq!(report.lsn, before, "verified as of its start");
 }
 
 /// Through a read pool, a scan on the primary lets its committer go on, and a scan on a replica

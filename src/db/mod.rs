@@ -20,8 +20,11 @@ pub use salvage::{accept_loss, LossReport, Salvaged};
 pub use verify::VerifyReport;
 
 use crate::error::{BatchError, Error, Result};
-use crate::model::{Batch, BusinessDay, Lsn, Org, OrgId, Timestamp};
-use crate::query::{ReadKind, Snapshot, StateRef};
+use crate::model::{Batch, BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
+use crate::query::{
+    DailyReport, LedgerLine, MonthlyReport, PendingLine, ReadKind, Snapshot, StateRef, TopLine,
+};
+use crate::state::balance::ReadCost;
 use crate::state::read::{DayBalance, LedgerEntry};
 use crate::state::State;
 use crate::store::{CheckpointStats, Store};
@@ -360,11 +363,6 @@ impl Db {
         Ok(lsn)
     }
 
-    /// The declared secondary indexes.
-    pub fn indexes(&self) -> Vec<crate::state::index::IndexDef> {
-        self.snapshot().indexes()
-    }
-
     /// Drops a secondary index.
     ///
     /// # Errors
@@ -446,65 +444,7 @@ impl Db {
         read(&self.state_for(kind))
     }
 
-    /// The balance row of `org` on business `day`: opening, revenue, expense, closing and row
-    /// counts. A day without activity has revenue and expense 0 and the previous closing.
-    ///
-    /// # Errors
-    /// [`Error::UnknownOrg`] for an org not registered; [`Error::InvalidArgument`] for a day more
-    /// than 100,000 days outside the supported range
-    /// ([`crate::MIN_TIMESTAMP`]`..=`[`crate::MAX_TIMESTAMP`]).
-    pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
-        self.with_state(ReadKind::Point, |s| s.balance(org, day))
-    }
-
-    /// One row per day of `from..=to`; runs on a snapshot (commits go on meanwhile).
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] for an inverted range, one of more than
-    /// [`crate::limits::MAX_RANGE_DAYS`] days, or days far outside the supported range;
-    /// [`Error::UnknownOrg`] for an org not registered.
-    pub fn balances(
-        &self,
-        org: OrgId,
-        from: BusinessDay,
-        to: BusinessDay,
-    ) -> Result<Vec<DayBalance>> {
-        self.with_state(ReadKind::Scan, |s| s.balances(org, from, to))
-    }
-
-    /// Entries with `from <= occurred_at < to`; runs on a snapshot (commits go on meanwhile).
-    ///
-    /// # Errors
-    /// [`Error::InvalidArgument`] for an empty or inverted range, or one holding more than
-    /// [`crate::limits::MAX_LIST_ENTRIES`] entries (narrow it, or page with a [`crate::Query`]);
-    /// [`Error::UnknownOrg`] for an org not registered.
-    pub fn entries(&self, org: OrgId, from: Timestamp, to: Timestamp) -> Result<Vec<LedgerEntry>> {
-        self.with_state(ReadKind::Scan, |s| s.entries(org, from, to))
-    }
-
-    /// The org as registered; `None` when it is not registered.
-    pub fn org(&self, org: OrgId) -> Option<Org> {
-        self.with_state(ReadKind::Point, |s| s.orgs.get(&org).map(|o| o.org()))
-    }
-
-    /// Runs a typed query in one consistent view: a snapshot, so commits go on meanwhile.
-    ///
-    /// # Errors
-    /// What [`crate::Query::validate`] returns ([`Error::InvalidArgument`],
-    /// [`Error::CursorMismatch`]); [`Error::UnknownOrg`] when the query names an org not
-    /// registered; [`Error::InvalidArgument`] when a group's sum overflows `i64`.
-    pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
-        self.with_state(ReadKind::Scan, |s| Ok(s.query(query)?.0))
-    }
-
-    /// The plan of a query, without running it.
-    ///
-    /// # Errors
-    /// What [`crate::Query::validate`] returns.
-    pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
-        query.validate()?;
-        self.with_state(ReadKind::Scan, |s| Ok(s.plan(query)))
-    }
+    crate::query::state_reads!(without_lsn);
 
     /// LSN of the last applied (and, with `Durability::Sync`, durable) batch.
     pub fn visible_lsn(&self) -> Lsn {

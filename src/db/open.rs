@@ -112,7 +112,7 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
             bytes = report.truncated_bytes,
             frames = report.truncated_frames,
             tails = report.torn.len(),
-            lsn = report.torn.first().map_or(0, |t| t.lsn),
+            lsn = report.torn.first().map_or(0, |t| t.lsn.0),
             read_only = report.read_only,
             "{warning}"
         );
@@ -208,12 +208,12 @@ impl Found {
             base,
             is_checkpoint,
             wal_dir: path.join(WAL_DIR),
-            known: marked.max(base.map_or(0, |b| b.lsn)),
+            known: marked.max(base.map_or(0, |b| b.lsn.0)),
         };
         if !vfs.exists(&found.wal_dir) {
             let kind = CorruptionKind::MissingLog {
-                from: found.start_lsn(),
-                to: found.known,
+                from: Lsn(found.start_lsn()),
+                to: Lsn(found.known),
             };
             return Err(Error::corruption(&found.wal_dir, 0, kind));
         }
@@ -224,7 +224,7 @@ impl Found {
 
     /// The LSN the log starts at: 1, or a replica's base + 1.
     fn start_lsn(&self) -> u64 {
-        self.base.map_or(1, |b| b.lsn + 1)
+        self.base.map_or(1, |b| b.lsn.0 + 1)
     }
 
     /// What recovery may assume, handing it the frames from `from_lsn` on.
@@ -318,7 +318,7 @@ fn replay_log(
         replay::apply_frame(state, applier, &frame)
     })?;
     if let Some(base) = found.base {
-        if state.lsn.0 < base.lsn {
+        if state.lsn.0 < base.lsn.0 {
             return Err(crate::error::ReplicaError::BadCheckpoint {
                 path: path.to_path_buf(),
                 why: format!(
@@ -460,7 +460,7 @@ fn shared(
             log_crc: s.tail.end.prev_crc,
         }),
         progress: Arc::new(crate::replica::Progress::new(visible)),
-        replica_of: s.base.map(|b| b.lsn),
+        replica_of: s.base.map(|b| b.lsn.0),
         read_only: !writable,
         store: s.store,
         _scratch: s.scratch,

@@ -29,7 +29,7 @@ pub struct Salvaged {
     /// Valid log frames in the discarded bytes and their LSN range (log pieces only).
     pub frames: u64,
     /// First and last LSN of those frames; `None` when they hold none, or for the store.
-    pub lsns: Option<(u64, u64)>,
+    pub lsns: Option<(Lsn, Lsn)>,
 }
 
 /// What [`accept_loss`] did.

@@ -2,6 +2,7 @@
 //! checksum.
 
 use super::Db;
+use crate::model::Lsn;
 use crate::query::Snapshot;
 use crate::format::WAL_DIR;
 use crate::wal::{recover, Expect};
@@ -10,7 +11,7 @@ use crate::wal::{recover, Expect};
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VerifyReport {
     /// The LSN of the state checked.
-    pub lsn: u64,
+    pub lsn: Lsn,
     /// Registered orgs.
     pub orgs: u64,
     /// Ledger rows (postings and reversals) checked.
@@ -42,7 +43,7 @@ impl Snapshot {
     pub fn verify(&self) -> VerifyReport {
         let check = self.state().verify(None);
         VerifyReport {
-            lsn: self.state().lsn.0,
+            lsn: self.state().lsn,
             orgs: check.orgs,
             entries: check.entries,
             balance_rows: check.balance_rows,
@@ -67,7 +68,7 @@ impl Db {
                 (current.state.clone(), current.applier.entries.clone())
             };
             let check = state.verify(Some(&entries));
-            report.lsn = state.lsn.0;
+            report.lsn = state.lsn;
             report.orgs = check.orgs;
             report.entries = check.entries;
             report.balance_rows = check.balance_rows;
@@ -87,7 +88,7 @@ impl Db {
             Ok(tail) => {
                 report.log_frames = tail.frames_replayed;
                 let log_end = tail.end.next_lsn - 1;
-                if shared.replica_of.is_none() && log_end < report.lsn {
+                if shared.replica_of.is_none() && log_end < report.lsn.0 {
                     report.problems.push(format!(
                         "log: ends at LSN {log_end} but the state is at LSN {}",
                         report.lsn

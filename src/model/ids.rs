@@ -12,7 +12,8 @@ pub struct EntryId(pub u64);
 
 /// Log sequence number: the position of a committed batch in the write-ahead log.
 /// LSN 0 means "nothing committed"; the first batch gets LSN 1.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(transparent)]
 pub struct Lsn(pub u64);
 
 impl fmt::Display for OrgId {

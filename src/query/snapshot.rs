@@ -11,9 +11,9 @@ use crate::state::read::{DayBalance, LedgerEntry};
 use crate::state::State;
 use std::sync::Arc;
 
-/// The typed read methods shared by [`Snapshot`] and [`crate::replica::PoolRead`]: each runs one
-/// read through the type's `with_state`, saying whether it is a point read or a scan
-/// ([`ReadKind`]).
+/// The typed read methods shared by [`Snapshot`], [`crate::replica::PoolRead`] and (without
+/// `lsn`, which it calls `visible_lsn`) [`crate::Db`]: each runs one read through the type's
+/// `with_state`, saying whether it is a point read or a scan ([`ReadKind`]).
 macro_rules! state_reads {
     () => {
         /// LSN of the last batch this view includes.
@@ -21,6 +21,9 @@ macro_rules! state_reads {
             self.with_state(ReadKind::Point, |s| s.lsn)
         }
 
+        $crate::query::state_reads!(without_lsn);
+    };
+    (without_lsn) => {
         /// The balance row of `org` on business `day`: opening, revenue, expense, closing and row
         /// counts. A day without activity has revenue and expense 0 and the previous closing.
         ///

@@ -634,7 +634,7 @@ fn run(inner: Arc<ReplicaInner>, mut follower: LogFollower, mut entries: EntryIn
             }
         };
         if apply_in_steps(&inner, &mut entries, &batches, &frames) {
-            debug_assert_eq!(inner.applied.load(Ordering::Acquire), last);
+            debug_assert_eq!(inner.applied.load(Ordering::Acquire), last.0);
         }
     }
 }

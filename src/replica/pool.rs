@@ -198,7 +198,7 @@ pub struct NodeStatus {
     /// Whether this is the primary.
     pub primary: bool,
     /// The last LSN the node applied (the primary's visible LSN).
-    pub applied_lsn: u64,
+    pub applied_lsn: Lsn,
     /// Batches visible on the primary that the node has not applied (0 for the primary).
     pub lag_lsn: u64,
     /// How long the oldest batch the node misses has been visible on the primary, in
@@ -226,7 +226,7 @@ pub struct NodeStatus {
 #[derive(Clone, Debug, Serialize)]
 pub struct PoolStatus {
     /// The primary's visible LSN.
-    pub primary_lsn: u64,
+    pub primary_lsn: Lsn,
     /// Handles taken by readers now.
     pub handles_in_use: usize,
     /// Handles opened: at least `min_handles`, at most `max_handles`.
@@ -500,7 +500,7 @@ impl ReadPool {
         let mut nodes = vec![NodeStatus {
             name: "primary".into(),
             primary: true,
-            applied_lsn: primary_lsn,
+            applied_lsn: Lsn(primary_lsn),
             lag_lsn: 0,
             lag_ms: 0.0,
             healthy: true,
@@ -517,7 +517,7 @@ impl ReadPool {
             nodes.push(NodeStatus {
                 name: r.name().to_string(),
                 primary: false,
-                applied_lsn: r.applied_lsn().0,
+                applied_lsn: r.applied_lsn(),
                 lag_lsn: r.lag_lsn(),
                 lag_ms: r.lag_time().as_secs_f64() * 1e3,
                 healthy: node.healthy.load(Ordering::Relaxed),
@@ -531,7 +531,7 @@ impl ReadPool {
             });
         }
         PoolStatus {
-            primary_lsn,
+            primary_lsn: Lsn(primary_lsn),
             handles_in_use: inner.handles.in_use(),
             handles_open: inner
                 .handles
@@ -804,8 +804,8 @@ impl Inner {
                 let primary_lsn = self.primary.visible_lsn();
                 if lsn > primary_lsn {
                     return Err(Error::Replica(ReplicaError::AheadOfSource {
-                        asked: lsn.0,
-                        source_lsn: primary_lsn.0,
+                        asked: lsn,
+                        source_lsn: primary_lsn,
                     }));
                 }
                 let order = self.candidates(org);

@@ -43,12 +43,12 @@ pub fn apply_frame(state: &mut State, applier: &mut Applier, frame: &LogFrame<'_
 /// caller's state untouched.
 pub fn decode_frames(frames: &[ShippedFrame]) -> Result<Decoded> {
     debug_assert!(
-        frames.windows(2).all(|w| w[1].lsn == w[0].lsn + 1),
+        frames.windows(2).all(|w| w[1].lsn.0 == w[0].lsn.0 + 1),
         "frames to replay are consecutive"
     );
     frames
         .iter()
-        .map(|f| Ok((Lsn(f.lsn), decode(&f.frame())?)))
+        .map(|f| Ok((f.lsn, decode(&f.frame())?)))
         .collect()
 }
 
@@ -60,7 +60,7 @@ pub fn apply_decoded(
     batches: &[(Lsn, LogBatch)],
     at: &ShippedFrame,
 ) -> Result<()> {
-    debug_assert!(batches.first().is_none_or(|b| b.0 .0 == at.lsn));
+    debug_assert!(batches.first().is_none_or(|b| b.0 == at.lsn));
     let refs: Vec<(Lsn, &[LogOp])> = batches
         .iter()
         .map(|(lsn, b)| (*lsn, b.ops.as_slice()))

@@ -10,6 +10,7 @@ use crate::error::{CorruptionKind, Error, ReplicaError, Result};
 use crate::wal::recovery::{frame_error_kind, list_segments, LogFrame};
 use crate::wal::segment::{HeaderError, SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::io::{ReadFile, StdFs, Vfs};
+use crate::model::Lsn;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -17,7 +18,7 @@ use std::sync::Arc;
 #[derive(Clone, Debug)]
 pub struct ShippedFrame {
     /// The frame's LSN.
-    pub lsn: u64,
+    pub lsn: Lsn,
     /// The frame's checksum (CRC32), which the next frame's `prev_crc` repeats.
     pub crc: u32,
     /// The checksum of the frame before it: the chain a replica checks against its own log.
@@ -36,7 +37,7 @@ impl ShippedFrame {
     /// The frame as replay reads it.
     pub fn frame(&self) -> LogFrame<'_> {
         LogFrame {
-            lsn: self.lsn,
+            lsn: self.lsn.0,
             op_count: self.op_count,
             payload: &self.payload,
             file: &self.file,
@@ -148,8 +149,8 @@ impl LogFollower {
                     if active.cursor_lsn < self.next_lsn && active.unread().is_empty() {
                         // The source ends before what this follower already has.
                         return Err(ReplicaError::AheadOfSource {
-                            asked: self.next_lsn - 1,
-                            source_lsn: active.cursor_lsn - 1,
+                            asked: Lsn(self.next_lsn - 1),
+                            source_lsn: Lsn(active.cursor_lsn - 1),
                         }
                         .into());
                     }
@@ -184,8 +185,8 @@ impl LogFollower {
             if let Some((first, path)) = segments.first() {
                 return Err(ReplicaError::Gap {
                     file: path.clone(),
-                    expected: self.next_lsn,
-                    found: *first,
+                    expected: Lsn(self.next_lsn),
+                    found: Lsn(*first),
                 }
                 .into());
             }
@@ -205,15 +206,15 @@ impl LogFollower {
         }
         if header.first_lsn != first {
             let kind = CorruptionKind::LsnGap {
-                expected: first,
-                found: header.first_lsn,
+                expected: Lsn(first),
+                found: Lsn(header.first_lsn),
             };
             return Err(Error::corruption(&path, 24, kind));
         }
         if header.first_lsn == self.next_lsn && header.prev_crc != self.prev_crc {
             return Err(ReplicaError::Diverged {
                 file: path,
-                lsn: self.next_lsn,
+                lsn: Lsn(self.next_lsn),
             }
             .into());
         }
@@ -251,8 +252,8 @@ impl LogFollower {
             let offset = active.offset + consumed as u64;
             if h.lsn != active.cursor_lsn {
                 let kind = CorruptionKind::LsnGap {
-                    expected: active.cursor_lsn,
-                    found: h.lsn,
+                    expected: Lsn(active.cursor_lsn),
+                    found: Lsn(h.lsn),
                 };
                 return Err(Error::corruption(&active.path, offset, kind));
             }
@@ -267,13 +268,13 @@ impl LogFollower {
                 // The source's frame at our last LSN is not the one we applied.
                 return Err(ReplicaError::Diverged {
                     file: active.path.clone(),
-                    lsn: h.lsn,
+                    lsn: Lsn(h.lsn),
                 }
                 .into());
             }
             if h.lsn >= self.next_lsn {
                 out.push(ShippedFrame {
-                    lsn: h.lsn,
+                    lsn: Lsn(h.lsn),
                     crc: h.crc,
                     prev_crc: h.prev_crc,
                     op_count: h.op_count,
@@ -352,18 +353,18 @@ pub(crate) fn read_segments_in(
     let mut out: Vec<ShippedFrame> = Vec::new();
     for (first, path, frames) in segments {
         if let Some(last) = out.last() {
-            if first <= last.lsn {
+            if first <= last.lsn.0 {
                 return Err(ReplicaError::Overlap {
                     file: path,
-                    lsn: first,
+                    lsn: Lsn(first),
                 }
                 .into());
             }
-            if first != last.lsn + 1 {
+            if first != last.lsn.0 + 1 {
                 return Err(ReplicaError::Gap {
                     file: path,
-                    expected: last.lsn + 1,
-                    found: first,
+                    expected: Lsn(last.lsn.0 + 1),
+                    found: Lsn(first),
                 }
                 .into());
             }
@@ -420,8 +421,8 @@ fn read_segment(
             .map_err(|e| Error::corruption(path, offset as u64, frame_error_kind(e)))?;
         if h.lsn != lsn {
             let kind = CorruptionKind::LsnGap {
-                expected: lsn,
-                found: h.lsn,
+                expected: Lsn(lsn),
+                found: Lsn(h.lsn),
             };
             return Err(Error::corruption(path, offset as u64, kind));
         }
@@ -433,7 +434,7 @@ fn read_segment(
             ));
         }
         frames.push(ShippedFrame {
-            lsn: h.lsn,
+            lsn: Lsn(h.lsn),
             crc: h.crc,
             prev_crc: h.prev_crc,
             op_count: h.op_count,
@@ -510,7 +511,7 @@ pub struct SyncStatus {
     /// Where the replica stands.
     pub state: SyncState,
     /// The source's last LSN (`None` when the source is another database's log).
-    pub source_lsn: Option<u64>,
+    pub source_lsn: Option<Lsn>,
     /// Frames the replica lacks: `Some` only when caught up (0) or behind.
     pub lag_lsn: Option<u64>,
     /// Why the state is `Diverged` (or `Ahead`), for people.
@@ -526,8 +527,8 @@ pub struct SyncStatus {
 /// [`Error::Io`] when the source cannot be read; [`Error::Corruption`] for a damaged source
 /// (a bad header or frame, an LSN gap, a broken chain); [`Error::Replica`]
 /// ([`ReplicaError::Gap`]) when the source's first segment starts after the replica's next LSN.
-pub fn sync_status(dir: &Path, db_id: u64, applied: u64, applied_crc: u32) -> Result<SyncStatus> {
-    sync_status_in(Arc::new(StdFs), dir, db_id, applied, applied_crc)
+pub fn sync_status(dir: &Path, db_id: u64, applied: Lsn, applied_crc: u32) -> Result<SyncStatus> {
+    sync_status_in(Arc::new(StdFs), dir, db_id, applied.0, applied_crc)
 }
 
 /// [`sync_status`] through `vfs`.
@@ -540,11 +541,11 @@ pub(crate) fn sync_status_in(
 ) -> Result<SyncStatus> {
     let diverged = |source_lsn: Option<u64>, why: String| SyncStatus {
         state: SyncState::Diverged,
-        source_lsn,
+        source_lsn: source_lsn.map(Lsn),
         lag_lsn: None,
         detail: Some(why),
     };
-    let ahead = |source_lsn: u64| SyncStatus {
+    let ahead = |source_lsn: Lsn| SyncStatus {
         state: SyncState::Ahead,
         source_lsn: Some(source_lsn),
         lag_lsn: None,
@@ -572,7 +573,7 @@ pub(crate) fn sync_status_in(
         }
     }
     if lag == 0 && applied > 0 && list_segments(&*vfs, dir)?.is_empty() {
-        return Ok(ahead(0)); // an empty source
+        return Ok(ahead(Lsn(0))); // an empty source
     }
     Ok(SyncStatus {
         state: if lag == 0 {
@@ -580,7 +581,7 @@ pub(crate) fn sync_status_in(
         } else {
             SyncState::Behind
         },
-        source_lsn: Some(applied + lag),
+        source_lsn: Some(Lsn(applied + lag)),
         lag_lsn: Some(lag),
         detail: None,
     })
@@ -678,7 +679,7 @@ mod tests {
             last = (last + step).min(head);
             let frames = bounded.poll_until(usize::MAX, last).expect("poll");
             assert!(
-                frames.iter().all(|f| f.lsn <= last),
+                frames.iter().all(|f| f.lsn.0 <= last),
                 "past the bound {last}"
             );
             got.extend(frames);

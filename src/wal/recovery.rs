@@ -10,6 +10,7 @@ use super::writer::LogEnd;
 use crate::codec::frame::{decode_frame, frame_len, FrameError, FRAME_ALIGN};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::io::Vfs;
+use crate::model::Lsn;
 use crate::format::FORMAT_VERSION;
 use std::path::{Path, PathBuf};
 
@@ -64,7 +65,7 @@ pub struct TornTail {
     /// after it.
     pub frames: u64,
     /// The LSN the damaged frame would have had.
-    pub lsn: u64,
+    pub lsn: Lsn,
     /// A last segment whose header never became durable: the file is removed.
     pub whole_file: bool,
 }
@@ -171,8 +172,8 @@ pub fn recover(
     if let Some((first, path)) = segments.get(first_needed) {
         if *first > from_lsn {
             let kind = CorruptionKind::LsnGap {
-                expected: from_lsn,
-                found: *first,
+                expected: Lsn(from_lsn),
+                found: Lsn(*first),
             };
             return Err(Error::corruption(path, 24, kind));
         }
@@ -198,8 +199,8 @@ pub fn recover(
             None => (dir.to_path_buf(), 0),
         };
         let kind = CorruptionKind::MissingLog {
-            from: tail.end.next_lsn,
-            to: expect.durable_lsn,
+            from: Lsn(tail.end.next_lsn),
+            to: Lsn(expect.durable_lsn),
         };
         return Err(Error::corruption(file, offset, kind));
     }
@@ -223,8 +224,8 @@ fn set_aside_torn_segment(
     };
     if *name_lsn <= durable_lsn {
         let kind = CorruptionKind::DamagedDurable {
-            lsn: *name_lsn,
-            durable: durable_lsn,
+            lsn: Lsn(*name_lsn),
+            durable: Lsn(durable_lsn),
             cause: Box::new(CorruptionKind::BadLength(len)),
         };
         return Err(Error::corruption(last, 0, kind));
@@ -234,7 +235,7 @@ fn set_aside_torn_segment(
         offset: 0,
         bytes: len,
         frames: 0,
-        lsn: *name_lsn,
+        lsn: Lsn(*name_lsn),
         whole_file: true,
     });
     segments.pop();
@@ -256,8 +257,8 @@ fn check_skipped(
     if let Some((first, path)) = segments.first() {
         if *first > start_lsn.max(1) {
             let kind = CorruptionKind::LsnGap {
-                expected: start_lsn.max(1),
-                found: *first,
+                expected: Lsn(start_lsn.max(1)),
+                found: Lsn(*first),
             };
             return Err(Error::corruption(path, 24, kind));
         }
@@ -299,8 +300,8 @@ fn check_skipped(
         }
         if next.first_lsn != end_lsn {
             let kind = CorruptionKind::LsnGap {
-                expected: end_lsn,
-                found: next.first_lsn,
+                expected: Lsn(end_lsn),
+                found: Lsn(next.first_lsn),
             };
             return Err(Error::corruption(next_path, 24, kind));
         }
@@ -429,8 +430,8 @@ impl SegmentScan<'_> {
                 Ok((h, payload)) => {
                     if h.lsn != expected_lsn {
                         let kind = CorruptionKind::LsnGap {
-                            expected: expected_lsn,
-                            found: h.lsn,
+                            expected: Lsn(expected_lsn),
+                            found: Lsn(h.lsn),
                         };
                         return Err(self.corrupt(offset as u64, kind));
                     }
@@ -493,8 +494,8 @@ impl SegmentScan<'_> {
         if expected_lsn <= self.durable_lsn && !cut_anyway {
             // Acknowledged: a torn write never reaches an LSN known durable.
             let kind = CorruptionKind::DamagedDurable {
-                lsn: expected_lsn,
-                durable: self.durable_lsn,
+                lsn: Lsn(expected_lsn),
+                durable: Lsn(self.durable_lsn),
                 cause: Box::new(frame_error_kind(err)),
             };
             return Err(self.corrupt(offset as u64, kind));
@@ -505,7 +506,7 @@ impl SegmentScan<'_> {
             offset: offset as u64,
             bytes: (bytes.len() - offset) as u64,
             frames,
-            lsn: expected_lsn,
+            lsn: Lsn(expected_lsn),
             whole_file: false,
         });
         tail.end = LogEnd {
@@ -533,16 +534,16 @@ impl SegmentScan<'_> {
         }
         if header.first_lsn != self.name_lsn {
             let kind = CorruptionKind::LsnGap {
-                expected: self.name_lsn,
-                found: header.first_lsn,
+                expected: Lsn(self.name_lsn),
+                found: Lsn(header.first_lsn),
             };
             return Err(self.corrupt(24, kind));
         }
         if continued {
             if header.first_lsn != tail.end.next_lsn {
                 let kind = CorruptionKind::LsnGap {
-                    expected: tail.end.next_lsn,
-                    found: header.first_lsn,
+                    expected: Lsn(tail.end.next_lsn),
+                    found: Lsn(header.first_lsn),
                 };
                 return Err(self.corrupt(24, kind));
             }
@@ -597,15 +598,16 @@ pub(crate) fn frames_from(bytes: &[u8], mut at: usize) -> u64 {
 
 /// The valid frames anywhere in `bytes` (a discarded piece of a segment), resynchronizing at
 /// every frame alignment after damage: how many, and their first and last LSN.
-pub fn frames_in(bytes: &[u8]) -> (u64, Option<(u64, u64)>) {
+pub fn frames_in(bytes: &[u8]) -> (u64, Option<(Lsn, Lsn)>) {
     let mut at = 0;
     let mut frames = 0;
-    let mut lsns: Option<(u64, u64)> = None;
+    let mut lsns: Option<(Lsn, Lsn)> = None;
     while at < bytes.len() {
         match decode_frame(&bytes[at..]) {
             Ok((h, payload)) => {
                 frames += 1;
-                lsns = Some(lsns.map_or((h.lsn, h.lsn), |(lo, hi)| (lo.min(h.lsn), hi.max(h.lsn))));
+                let lsn = Lsn(h.lsn);
+                lsns = Some(lsns.map_or((lsn, lsn), |(lo, hi)| (lo.min(lsn), hi.max(lsn))));
                 at += frame_len(payload.len());
             }
             Err(_) => at += FRAME_ALIGN,

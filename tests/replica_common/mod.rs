@@ -1,4 +1,5 @@
-//! Helpers shared by the replica tests (tests/replicas.rs, tests/replica_faults.rs): a batch
+//! Helpers shared by the replica tests (tests/replicas.rs, tests/replica_faults.rs,
+//! cli/tests/edge_follow.rs): a batch
 //! generator with its effect per org, the model of those effects per LSN, and the checks a read
 //! view must pass.
 #![allow(dead_code, clippy::unwrap_used)]
@@ -137,4 +138,71 @@ pub fn fast_pool(db: Arc<Db>, replicas: Vec<Arc<folio::Replica>>) -> ReadPool {
             .affinity_reads(1),
     )
     .expect("pool")
+}
+
+/// A pool over `db` and one replica "r1", balanced by least lag.
+pub fn least_lag_pool(db: &Arc<Db>) -> (Arc<folio::Replica>, ReadPool) {
+    let r1 = Arc::new(db.replica("r1").expect("replica"));
+    let pool = ReadPool::new(
+        db.clone(),
+        vec![r1.clone()],
+        PoolOptions::default().balancing(folio::Balancing::LeastLag),
+    )
+    .expect("pool");
+    (r1, pool)
+}
+
+/// Per org: the closing balance of the last day the batches reach, and the number of entries.
+pub fn answers(db: &Db) -> Vec<(OrgId, Money, usize)> {
+    let last = BusinessDay::parse("2024-03-31").unwrap();
+    (1..=ORGS)
+        .map(|o| {
+            (
+                OrgId(o),
+                db.balance(OrgId(o), last).unwrap().closing,
+                db.entries(OrgId(o), DAY0 - 1, DAY0 + 100 * 86_400)
+                    .unwrap()
+                    .len(),
+            )
+        })
+        .collect()
+}
+
+/// The primary's log segment files, in LSN order.
+pub fn segments(wal: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(wal)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    v.sort();
+    v
+}
+
+/// Copies a directory tree.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// Every file under `dir` with its bytes: what a refused input must leave unchanged.
+pub fn tree_bytes(dir: &std::path::Path) -> BTreeMap<std::path::PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            out.extend(tree_bytes(&e.path()));
+        } else if e.file_name() != "LOCK" {
+            out.insert(e.path(), std::fs::read(e.path()).unwrap());
+        }
+    }
+    out
 }

@@ -534,7 +534,7 @@ pub fn replica_status(
     json: bool,
 ) {
     let state = sync.map(|s| s.state.as_str());
-    let source = sync.and_then(|s| s.source_lsn);
+    let source = sync.and_then(|s| s.source_lsn).map(|l| l.0);
     let lag = sync.and_then(|s| s.lag_lsn);
     let detail = sync.and_then(|s| s.detail.clone());
     if json {

@@ -139,10 +139,10 @@ fn apply(data: &Path, segments: &[PathBuf]) -> Result<(), Error> {
 fn status(data: &Path, log: Option<&Path>, json: bool) -> Result<(), Error> {
     let base = folio::ReplicaBase::read(data)?;
     let db = reader(data)?;
-    let applied = db.visible_lsn().0;
+    let applied = db.visible_lsn();
     let sync = log.map(|dir| folio::sync_status(dir, db.db_id(), applied, db.log_crc()));
     db.close()?;
     let sync = sync.transpose()?;
-    output::replica_status(data, base.map(|b| b.lsn), applied, sync.as_ref(), json);
+    output::replica_status(data, base.map(|b| b.lsn.0), applied.0, sync.as_ref(), json);
     Ok(())
 }
