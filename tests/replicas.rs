@@ -557,3 +557,22 @@ fn nested_replica_reads_under_a_writer_never_hang() {
     assert!(rounds > 0);
     assert!(replica.wait_for(db.visible_lsn(), Duration::from_secs(10)));
 }
+
+/// Dropping a pool stops its health checker at once, however long the checker's interval: the
+/// drop does not sleep out the interval.
+#[test]
+fn dropping_a_pool_does_not_wait_for_the_health_interval() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Arc::new(setup(&dir.path().join("db")));
+    let replica = Arc::new(db.replica("r1").expect("replica"));
+    let pool = ReadPool::new(
+        db.clone(),
+        vec![replica],
+        PoolOptions::default().health_interval(Duration::from_secs(3600)),
+    )
+    .expect("pool");
+    assert!(pool.read(Consistency::Any).is_ok());
+    within(Duration::from_secs(30), "dropping the pool", move || {
+        drop(pool)
+    });
+}

@@ -254,12 +254,13 @@ struct Inner {
     primary_served: super::stripe::Counter,
     /// Reads the primary answered because every replica that could was applying.
     primary_spilled: super::stripe::Counter,
-    stop: AtomicBool,
 }
 
 /// Read handles over a primary and its replicas. Cheap to share; every method takes `&self`.
 pub struct ReadPool {
     inner: Arc<Inner>,
+    /// Dropped to stop the health checker at once (it waits on the other end between checks).
+    stop: Option<crossbeam::channel::Sender<()>>,
     checker: Option<JoinHandle<()>>,
 }
 
@@ -411,17 +412,20 @@ impl ReadPool {
             released: Condvar::new(),
             primary_served: Default::default(),
             primary_spilled: Default::default(),
-            stop: AtomicBool::new(false),
         });
         inner.check_health();
         let name = "folio-pool-health";
+        let (stop, stopped) = crossbeam::channel::bounded::<()>(0);
         let checker = {
             let inner = inner.clone();
             std::thread::Builder::new()
                 .name(name.into())
                 .spawn(move || {
-                    while !inner.stop.load(Ordering::Relaxed) {
-                        std::thread::sleep(inner.options.health_interval);
+                    // Nothing is ever sent: the wait ends with the interval, or at once when the
+                    // pool drops the sender.
+                    while let Err(crossbeam::channel::RecvTimeoutError::Timeout) =
+                        stopped.recv_timeout(inner.options.health_interval)
+                    {
                         inner.check_health();
                     }
                 })
@@ -432,6 +436,7 @@ impl ReadPool {
         };
         Ok(ReadPool {
             inner,
+            stop: Some(stop),
             checker: Some(checker),
         })
     }
@@ -548,7 +553,7 @@ impl ReadPool {
 
 impl Drop for ReadPool {
     fn drop(&mut self) {
-        self.inner.stop.store(true, Ordering::Relaxed);
+        drop(self.stop.take());
         if let Some(h) = self.checker.take() {
             let _ = h.join();
         }
