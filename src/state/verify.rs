@@ -4,8 +4,8 @@
 
 use super::balance::shard_of;
 use super::catalog::add_flow;
-use super::index::{IndexEntry, INDEX_MIN_ROWS};
-use super::ledger::{PartitionId, CATEGORY_SLOTS};
+use super::index::{IndexDef, IndexEntry, IndexPart, INDEX_MIN_ROWS};
+use super::ledger::{OrgMonthLedger, PartitionId, CATEGORY_SLOTS};
 use super::State;
 use crate::model::{BusinessDay, Kind, Month, OrgId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -139,27 +139,7 @@ impl State {
         let Some(ledger) = self.ledgers.get(pid).and_then(|b| b.orgs.get(&org)) else {
             return;
         };
-        let total = ledger
-            .rows
-            .values()
-            .fold(0i64, |acc, r| acc.wrapping_add(r.signed_amount()));
-        if total != ledger.total {
-            check.problems.push(format!(
-                "{place}: total {} but rows sum to {total}",
-                ledger.total
-            ));
-        }
-        let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
-        for row in ledger.rows.values() {
-            let slot = &mut by_category[row.category.code() as usize];
-            slot.0 = slot.0.wrapping_add(row.signed_amount());
-            slot.1 += 1;
-        }
-        if by_category != ledger.by_category {
-            check
-                .problems
-                .push(format!("{place}: category roll-up differs from the rows"));
-        }
+        verify_rollups(ledger, place, check);
         // Judged against the indexes that exist: a table whose indexes were all dropped has no
         // parts to hold.
         if ledger.rows.len() >= INDEX_MIN_ROWS
@@ -175,46 +155,11 @@ impl State {
             return;
         }
         for (slot, def) in self.catalog.ready(pid.kind) {
-            let Some(part) = ledger.indexes.get(slot) else {
-                check
+            match ledger.indexes.get(slot) {
+                Some(part) => verify_index_part(ledger, def, part, place, check),
+                None => check
                     .problems
-                    .push(format!("{place}: index {} missing", def.name));
-                continue;
-            };
-            let want: BTreeSet<IndexEntry> = ledger
-                .rows
-                .iter()
-                .filter(|(_, row)| def.admits(row))
-                .map(|(key, row)| IndexEntry::of(def, *key, row))
-                .collect();
-            let have: BTreeSet<IndexEntry> = part.entries().collect();
-            check.index_entries += have.len() as u64;
-            if have.len() != part.len() {
-                check.problems.push(format!(
-                    "{place}: index {} holds duplicate entries",
-                    def.name
-                ));
-            }
-            for missing in want.difference(&have) {
-                check.problems.push(format!(
-                    "{place}: index {} lacks entry {}",
-                    def.name, missing.entry_id
-                ));
-            }
-            for extra in have.difference(&want) {
-                check.problems.push(format!(
-                    "{place}: index {} holds a wrong entry for {}",
-                    def.name, extra.entry_id
-                ));
-            }
-            let sorted = part.runs.values().all(|run| {
-                run.windows(2)
-                    .all(|w| (w[0].occurred_at, w[0].entry_id) < (w[1].occurred_at, w[1].entry_id))
-            });
-            if !sorted {
-                check
-                    .problems
-                    .push(format!("{place}: index {} is out of order", def.name));
+                    .push(format!("{place}: index {} missing", def.name)),
             }
         }
     }
@@ -323,6 +268,77 @@ impl State {
                 .problems
                 .push(format!("org {org} {day}: balance row without entries"));
         }
+    }
+}
+
+/// A ledger's derived total and category roll-up equal its rows'.
+fn verify_rollups(ledger: &OrgMonthLedger, place: &str, check: &mut StateCheck) {
+    let total = ledger
+        .rows
+        .values()
+        .fold(0i64, |acc, r| acc.wrapping_add(r.signed_amount()));
+    if total != ledger.total {
+        check.problems.push(format!(
+            "{place}: total {} but rows sum to {total}",
+            ledger.total
+        ));
+    }
+    let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
+    for row in ledger.rows.values() {
+        let slot = &mut by_category[row.category.code() as usize];
+        slot.0 = slot.0.wrapping_add(row.signed_amount());
+        slot.1 += 1;
+    }
+    if by_category != ledger.by_category {
+        check
+            .problems
+            .push(format!("{place}: category roll-up differs from the rows"));
+    }
+}
+
+/// One index part of a ledger holds exactly the entries its definition admits, once each, in
+/// (occurred_at, entry id) order.
+fn verify_index_part(
+    ledger: &OrgMonthLedger,
+    def: &IndexDef,
+    part: &IndexPart,
+    place: &str,
+    check: &mut StateCheck,
+) {
+    let want: BTreeSet<IndexEntry> = ledger
+        .rows
+        .iter()
+        .filter(|(_, row)| def.admits(row))
+        .map(|(key, row)| IndexEntry::of(def, *key, row))
+        .collect();
+    let have: BTreeSet<IndexEntry> = part.entries().collect();
+    check.index_entries += have.len() as u64;
+    if have.len() != part.len() {
+        check.problems.push(format!(
+            "{place}: index {} holds duplicate entries",
+            def.name
+        ));
+    }
+    for missing in want.difference(&have) {
+        check.problems.push(format!(
+            "{place}: index {} lacks entry {}",
+            def.name, missing.entry_id
+        ));
+    }
+    for extra in have.difference(&want) {
+        check.problems.push(format!(
+            "{place}: index {} holds a wrong entry for {}",
+            def.name, extra.entry_id
+        ));
+    }
+    let sorted = part.runs.values().all(|run| {
+        run.windows(2)
+            .all(|w| (w[0].occurred_at, w[0].entry_id) < (w[1].occurred_at, w[1].entry_id))
+    });
+    if !sorted {
+        check
+            .problems
+            .push(format!("{place}: index {} is out of order", def.name));
     }
 }
 
@@ -470,3 +486,4 @@ mod tests {
         );
     }
 }
+
