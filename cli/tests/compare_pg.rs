@@ -27,7 +27,12 @@ fn options(
     (
         tmp,
         CompareOptions {
-            params: Params { seed, orgs, events },
+            params: Params {
+                seed,
+                orgs,
+                events,
+                years: 1,
+            },
             postgres: Some(server()),
             pg_database: database.into(),
             sqlite: true,

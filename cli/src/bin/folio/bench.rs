@@ -23,7 +23,12 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         json,
     } = args;
     let config = BenchConfig {
-        params: Params { seed, orgs, events },
+        params: Params {
+            seed,
+            orgs,
+            events,
+            years: 1,
+        },
         batch,
         writers,
         in_flight,
@@ -56,7 +61,12 @@ pub fn checkpoints(args: BenchCheckpointsArgs) -> Result<(), Error> {
         seed,
     } = args;
     let report = bench::checkpoints(&bench::CheckpointBench {
-        params: Params { seed, orgs, events },
+        params: Params {
+            seed,
+            orgs,
+            events,
+            years: 1,
+        },
         batch,
         writers,
         rate,
@@ -85,7 +95,12 @@ pub fn replicas(args: BenchReplicasArgs) -> Result<(), Error> {
     let flow_control =
         (flow_control_ms > 0.0).then(|| std::time::Duration::from_secs_f64(flow_control_ms / 1e3));
     let report = bench::replicas(
-        &Params { seed, orgs, events },
+        &Params {
+            seed,
+            orgs,
+            events,
+            years: 1,
+        },
         &bench::ReplicaBench {
             batch,
             replicas,

@@ -29,7 +29,12 @@ pub fn run(args: CompareArgs) -> Result<(), Error> {
         std::env::temp_dir().join(format!("folio-compare-{}", std::process::id()))
     });
     let options = CompareOptions {
-        params: Params { seed, orgs, events },
+        params: Params {
+            seed,
+            orgs,
+            events,
+            years: 1,
+        },
         postgres,
         pg_database,
         sqlite,

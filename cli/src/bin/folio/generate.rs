@@ -14,7 +14,12 @@ pub fn run(args: GenerateArgs) -> Result<(), Error> {
         seed,
         csv,
     } = args;
-    let params = Params { seed, orgs, events };
+    let params = Params {
+        seed,
+        orgs,
+        events,
+        years: 1,
+    };
     params
         .validate()
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
