@@ -317,6 +317,7 @@ fn run_engines(
         orgs: options.params.orgs,
         events: options.params.events,
         seed: options.params.seed,
+        years: options.params.years,
         batch: options.batch,
         singles: options.singles,
         concurrent: options.concurrent,

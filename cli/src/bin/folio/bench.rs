@@ -11,24 +11,17 @@ use folio_workload::Params;
 /// `folio bench`: ingest rate, disk use, reopen time and query latencies.
 pub fn run(args: BenchArgs) -> Result<(), Error> {
     let BenchArgs {
-        orgs,
-        events,
+        workload,
         batch,
         writers,
         in_flight,
-        seed,
         buffered,
         dir,
         keep,
         json,
     } = args;
     let config = BenchConfig {
-        params: Params {
-            seed,
-            orgs,
-            events,
-            years: 1,
-        },
+        params: workload.params(),
         batch,
         writers,
         in_flight,
@@ -41,7 +34,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         keep,
         ..BenchConfig::default()
     };
-    let bar = output::events_bar(events);
+    let bar = output::events_bar(workload.events);
     let report = bench::run(&config, &|n| bar.set_position(n));
     bar.finish_and_clear();
     output::bench(&report?, json);
