@@ -14,6 +14,7 @@ const PARAMS: Params = Params {
     seed: 7,
     orgs: 20,
     events: 6_000,
+    years: 1,
 };
 
 fn fixture() -> PathBuf {

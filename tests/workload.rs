@@ -531,10 +531,12 @@ fn query_parse_errors() {
             query: "Q4"
         }
     ));
-    assert!(matches!(
-        err(r#"{"query":"Q5","month":13}"#),
-        ParseError::BadNumber { field: "month", .. }
-    ));
+    for month in ["0", "95509", "-1"] {
+        assert!(matches!(
+            err(&format!(r#"{{"query":"Q5","month":{month}}}"#)),
+            ParseError::BadNumber { field: "month", .. }
+        ));
+    }
     assert!(matches!(
         err(r#"{"query":"Q1","org":1,"day":1.5}"#),
         ParseError::BadNumber { field: "day", .. }
@@ -624,6 +626,179 @@ proptest! {
             line.insert_str(cut, &junk);
             let _ = parse_jsonl_line(&line);
             let _ = parse_csv_line(&line);
+        }
+    }
+}
+
+// ------------------------------------------------------------ stream digests
+
+/// FNV-1a 64 over the JSONL of the first `events` events of `params` and the JSON lines of the
+/// first `queries` instances of every query kind.
+fn stream_digest(params: &Params, events: usize, queries: usize) -> u64 {
+    let mut hash = 0xcbf2_9ce4_8422_2325;
+    let mut line = Vec::with_capacity(256);
+    for event in Generator::new(*params)
+        .expect("valid parameters")
+        .take(events)
+    {
+        line.clear();
+        event.write_jsonl(&mut line);
+        hash = fnv1a(hash, &line);
+    }
+    for kind in 1..=5 {
+        for q in instances(kind, params, queries).expect("valid parameters") {
+            hash = fnv1a(hash, q.to_json_line().as_bytes());
+            hash = fnv1a(hash, b"\n");
+        }
+    }
+    hash
+}
+
+/// The event stream and the query instances, pinned bit for bit: digests measured with the
+/// generator and query streams as they were before the multi-year variant existed (a constant
+/// one-year span, months 1..=12) on these parameters. They must never move: `years = 1` is that
+/// stream, bit for bit.
+#[test]
+fn stream_and_query_instances_are_pinned_by_digest() {
+    for (seed, orgs, events, digest) in [
+        (20_240_101, 10_000, 1_000_000, "9591554448ea7f1a"),
+        (7, 40, 12_000, "0ab90b2122761912"),
+        (20_240_101, 300, 30_000, "882786d7a2831f6f"),
+        (u64::MAX, 3, 500_000_000, "e85605618218980f"),
+    ] {
+        let params = Params {
+            seed,
+            orgs,
+            events,
+            years: 1,
+        };
+        assert_eq!(
+            params,
+            Params {
+                seed,
+                orgs,
+                events,
+                ..Params::default()
+            }
+        );
+        assert_eq!(
+            format!("{:016x}", stream_digest(&params, 200_000, 2_000)),
+            digest,
+            "{params:?}"
+        );
+    }
+}
+
+// ------------------------------------------------------------ multi-year
+
+/// With `years = Y` the events spread over the whole `Y × 366` days from 2024-01-01 and stay
+/// inside them: the first on the first day, the last on the last, about `E / Y` in each year.
+#[test]
+fn years_stretch_the_stream_over_the_whole_span() {
+    const T0: i64 = 1_704_067_200;
+    const YEAR: i64 = 366 * 86_400;
+    for (years, events) in [(2u64, 40_000u64), (5, 50_000), (30, 9_000)] {
+        let params = Params {
+            orgs: 100,
+            events,
+            years,
+            ..Params::default()
+        };
+        let end = T0 + years as i64 * YEAR;
+        assert_eq!((params.span(), params.end()), (end - T0, end));
+        let mut per_year = vec![0u64; years as usize];
+        let (mut first, mut last) = (i64::MAX, i64::MIN);
+        for e in Generator::new(params).expect("valid parameters") {
+            assert!((T0..end).contains(&e.occurred_at), "{e:?}");
+            per_year[((e.occurred_at - T0) / YEAR) as usize] += 1;
+            (first, last) = (first.min(e.occurred_at), last.max(e.occurred_at));
+        }
+        assert!(
+            first < T0 + 86_400 && last >= end - 86_400,
+            "{first} {last}"
+        );
+        let even = events / years;
+        for (year, n) in per_year.iter().enumerate() {
+            assert!(
+                n.abs_diff(even) <= even / 50,
+                "year {year}: {n} of {events}"
+            );
+        }
+    }
+}
+
+/// A longer history changes only the times: every other field of every event is the one-year
+/// stream's, and the queries draw the same orgs.
+#[test]
+fn years_change_only_times_and_query_ranges() {
+    let one = Params {
+        orgs: 200,
+        events: 20_000,
+        ..Params::default()
+    };
+    let three = Params { years: 3, ..one };
+    let a = Generator::new(one).expect("valid parameters");
+    let b = Generator::new(three).expect("valid parameters");
+    let mut moved = 0;
+    for (x, y) in a.zip(b) {
+        moved += usize::from(x.occurred_at != y.occurred_at);
+        assert_eq!(
+            WorkloadEvent {
+                occurred_at: 0,
+                ..x
+            },
+            WorkloadEvent {
+                occurred_at: 0,
+                ..y
+            }
+        );
+    }
+    assert!(moved > 19_000, "{moved}");
+    for kind in 1..=5 {
+        let org = |q: &QueryInstance| match *q {
+            QueryInstance::Q1 { org, .. }
+            | QueryInstance::Q2 { org, .. }
+            | QueryInstance::Q3 { org, .. }
+            | QueryInstance::Q4 { org } => org,
+            QueryInstance::Q5 { .. } => 0,
+        };
+        let (x, y) = (
+            instances(kind, &one, 500).expect("valid parameters"),
+            instances(kind, &three, 500).expect("valid parameters"),
+        );
+        assert!(x.iter().map(org).eq(y.iter().map(org)));
+        if kind == 4 {
+            assert_eq!(x, y, "Q4 has no time argument");
+        }
+    }
+}
+
+#[test]
+fn query_lines_take_months_of_every_year() {
+    for (line, instance) in [
+        (
+            r#"{"query":"Q5","month":13}"#,
+            QueryInstance::Q5 { month: 13 },
+        ),
+        (
+            r#"{"query":"Q2","org":4,"month":95508}"#,
+            QueryInstance::Q2 {
+                org: 4,
+                month: 95_508,
+            },
+        ),
+    ] {
+        assert_eq!(instance.to_json_line(), line);
+        assert_eq!(QueryInstance::parse_json_line(line).expect(line), instance);
+    }
+    let params = Params {
+        years: 4,
+        ..Params::default()
+    };
+    for kind in 1..=5 {
+        for q in instances(kind, &params, 300).expect("valid parameters") {
+            let line = q.to_json_line();
+            assert_eq!(QueryInstance::parse_json_line(&line).expect(&line), q);
         }
     }
 }

@@ -53,6 +53,8 @@ impl Default for BenchConfig {
 pub struct BenchReport {
     pub events: u64,
     pub orgs: u64,
+    /// hotel-ledger-v1's years of history (1: the single-year stream).
+    pub years: u64,
     pub batch: usize,
     pub writers: usize,
     pub in_flight: usize,
@@ -243,6 +245,7 @@ fn run_in(
     Ok(BenchReport {
         events,
         orgs: config.params.orgs,
+        years: config.params.years,
         batch: config.batch,
         writers: config.writers,
         in_flight: config.in_flight,

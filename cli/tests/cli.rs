@@ -1348,3 +1348,101 @@ fn json_keys_are_consistent_across_commands() {
         }
     }
 }
+
+/// `--years`: `generate` writes the multi-year stream and its query instances (months beyond
+/// 12), `queries` answers them, `bench` and `compare` (against SQLite) name the years in their
+/// reports, and `compare` finds no disagreement; a bad year count is a one-line error.
+#[test]
+fn years_flag_runs_the_multi_year_variant_end_to_end() {
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    let params = Params {
+        orgs: 30,
+        events: 6_000,
+        years: 2,
+        ..Params::default()
+    };
+    let scale = ["--orgs", "30", "--events", "6000", "--years", "2"];
+    let generate = |extra: &[&str]| {
+        let args: Vec<&str> = ["generate"]
+            .iter()
+            .chain(&scale)
+            .chain(extra)
+            .copied()
+            .collect();
+        ok(folio(&data, &args))
+    };
+    let stream = generate(&[]);
+    let mut expected = Vec::new();
+    for e in Generator::new(params).expect("valid parameters") {
+        e.write_jsonl(&mut expected);
+    }
+    assert_eq!(stream.as_bytes(), expected.as_slice());
+    for bad in ["0", "7960"] {
+        let err = failure(folio(&data, &["generate", "--years", bad, "--events", "1"]));
+        assert!(err.contains("year"), "{err}");
+    }
+
+    let file = tmp.path().join("s.jsonl");
+    std::fs::write(&file, &stream).unwrap();
+    ok(folio(&data, &["init"]));
+    ok(folio(
+        &data,
+        &["ingest", file.to_str().unwrap(), "--auto-org"],
+    ));
+    let lines = generate(&["--queries", "40"]);
+    let months: Vec<u64> = lines
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["month"].as_u64())
+        .collect();
+    assert!(months.iter().all(|m| (1..=24).contains(m)), "{months:?}");
+    assert!(months.iter().any(|&m| m > 12), "{months:?}");
+    let queries = tmp.path().join("q.jsonl");
+    std::fs::write(&queries, &lines).unwrap();
+    let answers = ok(folio(&data, &["queries", queries.to_str().unwrap()]));
+    assert_eq!(answers.lines().count(), 200);
+    for (q, a) in lines.lines().zip(answers.lines()).take(40) {
+        let q: serde_json::Value = serde_json::from_str(q).unwrap();
+        let (org, day) = (q["org"].as_u64().unwrap(), q["day"].as_i64().unwrap());
+        assert!((19_723..19_723 + 732).contains(&day), "{q}");
+        let (closing, ..) = expected_closing(params, org, day as i32);
+        assert_eq!(a.parse::<i64>().unwrap(), closing, "{q}");
+    }
+
+    let bench: Vec<&str> = ["bench"].iter().chain(&scale).copied().collect();
+    let out = ok(folio(&data, &[bench.as_slice(), &["--json"]].concat()));
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(
+        (v["years"].as_u64(), v["events"].as_u64()),
+        (Some(2), Some(6_000))
+    );
+
+    let dir = tmp.path().join("compare");
+    let compare: Vec<&str> = ["compare", "--sqlite"]
+        .iter()
+        .chain(&scale)
+        .copied()
+        .collect();
+    let tail = [
+        "--singles",
+        "100",
+        "--concurrent",
+        "200",
+        "--writers",
+        "2",
+        "--timed",
+        "100",
+        "--check",
+        "100",
+        "--json",
+        "--dir",
+    ];
+    let out = ok(folio(
+        &data,
+        &[compare.as_slice(), &tail, &[dir.to_str().unwrap()]].concat(),
+    ));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["years"].as_u64(), Some(2), "{v}");
+    assert_eq!(v["disagreements"], serde_json::json!([]), "{v}");
+    assert!(v["compared"].as_u64().unwrap() > 500, "{v}");
+}

@@ -16,18 +16,13 @@ fn server() -> String {
     )
 }
 
-fn options(
-    seed: u64,
-    orgs: u64,
-    events: u64,
-    database: &str,
-) -> (tempfile::TempDir, CompareOptions) {
+fn options(params: Params, database: &str) -> (tempfile::TempDir, CompareOptions) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("work");
     (
         tmp,
         CompareOptions {
-            params: Params { seed, orgs, events },
+            params,
             postgres: Some(server()),
             pg_database: database.into(),
             sqlite: true,
@@ -53,11 +48,23 @@ fn database_exists(name: &str) -> bool {
 
 #[test]
 #[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test --test compare_pg -- --ignored"]
-fn answers_are_identical_to_postgres_and_sqlite_on_two_streams() {
-    for (seed, orgs, events) in [(20_240_101u64, 300u64, 30_000u64), (7, 40, 12_000)] {
-        let (_tmp, o) = options(seed, orgs, events, "folio_compare_test");
+fn answers_are_identical_to_postgres_and_sqlite_on_three_streams() {
+    // The third is the multi-year variant: events and Q2/Q5 months beyond 2024 (PostgreSQL's
+    // monthly partitions are 2024's; later rows are in its default partition).
+    for (seed, orgs, events, years) in [
+        (20_240_101u64, 300u64, 30_000u64, 1u64),
+        (7, 40, 12_000, 1),
+        (11, 60, 15_000, 3),
+    ] {
+        let params = Params {
+            seed,
+            orgs,
+            events,
+            years,
+        };
+        let (_tmp, o) = options(params, "folio_compare_test");
         let report = run(&o, &|_| {}).unwrap();
-        assert_eq!(report.engines.len(), 3);
+        assert_eq!((report.engines.len(), report.years), (3, years));
         assert!(
             report.disagreements.is_empty(),
             "seed {seed}: {:#?}",
@@ -77,7 +84,13 @@ fn answers_are_identical_to_postgres_and_sqlite_on_two_streams() {
 #[test]
 #[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test --test compare_pg -- --ignored"]
 fn bad_servers_credentials_and_existing_databases_are_named_errors_that_leave_nothing() {
-    let (_tmp, mut o) = options(1, 10, 2_000, "folio_compare_bad");
+    let params = Params {
+        seed: 1,
+        orgs: 10,
+        events: 2_000,
+        years: 1,
+    };
+    let (_tmp, mut o) = options(params, "folio_compare_bad");
     // Unreachable: a port nothing listens on.
     o.postgres = Some("host=127.0.0.1 port=1 user=postgres".into());
     match run(&o, &|_| {}) {

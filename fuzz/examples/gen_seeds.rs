@@ -263,6 +263,7 @@ fn ingest_line() -> Seeds {
         seed: 20_240_101,
         orgs: 100,
         events: 1_000,
+        years: 1,
     };
     let events: Vec<_> = Generator::new(params)
         .expect("valid parameters")

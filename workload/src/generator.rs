@@ -2,15 +2,23 @@
 //! generator that draws exactly ten values per event.
 
 use super::rng::{uniform, SplitMix64};
-use super::zipf::{Zipf, MAX_ORGS};
+use super::zipf::{check_orgs, Zipf};
 use folio::{Category, ExpenseStatus, Kind, PaymentMethod};
 
-/// 2024-01-01T00:00:00Z, the start of the generated year.
+/// 2024-01-01T00:00:00Z, the start of the generated history.
 pub const T0: i64 = 1_704_067_200;
-/// 2025-01-01T00:00:00Z, the end (exclusive) of the generated year.
+/// 2025-01-01T00:00:00Z, the end (exclusive) of the first generated year (of the whole history
+/// when `years` is 1).
 pub const T1: i64 = 1_735_689_600;
-/// `T1 - T0`: 366 days in seconds.
+/// `T1 - T0`: 366 days in seconds, one year of history; `years` of them span
+/// [`Params::span`].
 pub const SPAN: i64 = T1 - T0;
+/// Days in one year of history (`SPAN / DAY`).
+pub const DAYS_PER_YEAR: u64 = 366;
+/// The most years of history (7959): the last second of `MAX_YEARS × SPAN` from `T0`
+/// (9999-07-04T23:59:59Z) is still within the engine's [`folio::MAX_TIMESTAMP`], and every
+/// query instance's day, month and range stay within the engine's calendar.
+pub const MAX_YEARS: u64 = ((folio::MAX_TIMESTAMP + 1 - T0) / SPAN) as u64;
 /// Seconds in a day.
 pub const DAY: i64 = 86_400;
 /// Day number (days since 1970-01-01) of `T0`.
@@ -18,9 +26,11 @@ pub const FIRST_DAY: i32 = 19_723;
 /// Largest amount the generator produces, in cents.
 pub const MAX_AMOUNT: i64 = 500_000;
 
-/// Workload parameters: seed, number of orgs `N` and number of events `E`. Every seed and every
-/// `E` (0 included: an empty stream) is valid — the stream is lazy and its arithmetic 128-bit;
-/// `N` must be `1..=`[`MAX_ORGS`] (see [`Params::validate`]).
+/// Workload parameters: seed, number of orgs `N`, number of events `E` and years of history `Y`.
+/// Every seed and every `E` (0 included: an empty stream) is valid — the stream is lazy and its
+/// arithmetic 128-bit; `N` must be `1..=`[`MAX_ORGS`](crate::MAX_ORGS) and `Y` `1..=`[`MAX_YEARS`] (see
+/// [`Params::validate`]). `Y = 1` is the single-year stream of `hotel-ledger-v1`; a larger `Y`
+/// is its multi-year variant (the same rules over `Y × 366` days).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub struct Params {
     /// Seed of the event stream; query kind `q` uses `seed + q`.
@@ -29,15 +39,18 @@ pub struct Params {
     pub orgs: u64,
     /// Number of events `E`; entry ids are `1..=E`.
     pub events: u64,
+    /// Years of history `Y`: the events span `Y × 366` days from [`T0`].
+    pub years: u64,
 }
 
 impl Default for Params {
-    /// The reference parameters: seed 20240101, 10 000 orgs, 1 000 000 events.
+    /// The reference parameters: seed 20240101, 10 000 orgs, 1 000 000 events, 1 year.
     fn default() -> Self {
         Self {
             seed: 20_240_101,
             orgs: 10_000,
             events: 1_000_000,
+            years: 1,
         }
     }
 }
@@ -49,12 +62,23 @@ pub enum ParamsError {
     /// `orgs` was 0: there is no org to post to.
     #[error("the workload needs at least one org")]
     NoOrgs,
-    /// `orgs` exceeded [`MAX_ORGS`].
+    /// `orgs` exceeded [`MAX_ORGS`](crate::MAX_ORGS).
     #[error("{orgs} orgs exceed the workload limit of {max}")]
     TooManyOrgs {
         /// The requested number of orgs.
         orgs: u64,
-        /// The limit, [`MAX_ORGS`].
+        /// The limit, [`MAX_ORGS`](crate::MAX_ORGS).
+        max: u64,
+    },
+    /// `years` was 0: the events would span no time.
+    #[error("the workload needs at least one year of history")]
+    NoYears,
+    /// `years` exceeded [`MAX_YEARS`].
+    #[error("{years} years of history exceed the workload limit of {max}")]
+    TooManyYears {
+        /// The requested number of years.
+        years: u64,
+        /// The limit, [`MAX_YEARS`].
         max: u64,
     },
     /// A query kind other than 1..=5.
@@ -73,14 +97,34 @@ pub enum ParamsError {
 impl Params {
     /// Checks that the parameters can drive a [`Generator`] or query stream.
     pub fn validate(&self) -> Result<(), ParamsError> {
-        match self.orgs {
-            0 => Err(ParamsError::NoOrgs),
-            n if n > MAX_ORGS => Err(ParamsError::TooManyOrgs {
-                orgs: n,
-                max: MAX_ORGS,
+        check_orgs(self.orgs)?;
+        match self.years {
+            0 => Err(ParamsError::NoYears),
+            y if y > MAX_YEARS => Err(ParamsError::TooManyYears {
+                years: y,
+                max: MAX_YEARS,
             }),
             _ => Ok(()),
         }
+    }
+
+    /// Days of history, `366 × years` (saturating for invalid parameters).
+    pub fn days(&self) -> u64 {
+        DAYS_PER_YEAR.saturating_mul(self.years)
+    }
+
+    /// Seconds of history, `SPAN × years`: every event's `occurred_at` lies in
+    /// `T0..T0 + span()` (saturating for invalid parameters).
+    pub fn span(&self) -> i64 {
+        i64::try_from(self.years)
+            .unwrap_or(i64::MAX)
+            .saturating_mul(SPAN)
+    }
+
+    /// The end (exclusive) of the history, `T0 + span()`: 2025-01-01T00:00:00Z ([`T1`]) for one
+    /// year (saturating for invalid parameters).
+    pub fn end(&self) -> i64 {
+        T0.saturating_add(self.span())
     }
 }
 
@@ -112,6 +156,8 @@ pub struct Generator {
     zipf: Zipf,
     events: u64,
     next_index: u64,
+    /// `SPAN × years` in seconds.
+    span: u64,
     step: u64,
 }
 
@@ -123,12 +169,14 @@ impl Generator {
     /// If the parameters are invalid (see [`Params::validate`]).
     pub fn new(params: Params) -> Result<Self, ParamsError> {
         params.validate()?;
-        let span = SPAN as u64;
+        // Positive and at most MAX_YEARS × SPAN: validated above.
+        let span = params.span() as u64;
         Ok(Self {
             rng: SplitMix64::new(params.seed),
             zipf: Zipf::new(params.orgs)?,
             events: params.events,
             next_index: 0,
+            span,
             step: span.checked_div(params.events).unwrap_or(0).max(1),
         })
     }
@@ -161,8 +209,9 @@ impl Generator {
     }
 
     fn occurred_at(&self, i: u64, r2: u64, r3: u64, r4: u64) -> i64 {
-        let offset = u128::from(i) * SPAN as u128 / u128::from(self.events);
-        // i < E, so offset < SPAN and the step draw is below SPAN too.
+        let offset = u128::from(i) * u128::from(self.span) / u128::from(self.events);
+        // i < E, so offset < span and the step draw is below span too; span is at most
+        // MAX_YEARS × SPAN, so T0 + both stays within the engine's timestamps.
         let base = T0 + offset as i64 + uniform(r2, self.step) as i64;
         if uniform(r3, 100) < 10 {
             let back = (1 + uniform(r4, 30) as i64) * DAY;
@@ -235,6 +284,7 @@ impl std::iter::FusedIterator for Generator {}
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::MAX_ORGS;
 
     #[test]
     fn amounts_span_the_documented_range() {
@@ -248,6 +298,7 @@ mod tests {
             seed: 7,
             orgs: 5,
             events: 3,
+            years: 1,
         };
         let ids: Vec<u64> = Generator::new(params)
             .unwrap()
@@ -280,34 +331,104 @@ mod tests {
     }
 
     #[test]
+    fn validate_rejects_bad_year_counts() {
+        let mut params = Params::default();
+        for years in [1, 2, MAX_YEARS] {
+            params.years = years;
+            assert_eq!(params.validate(), Ok(()));
+        }
+        params.years = 0;
+        assert_eq!(params.validate(), Err(ParamsError::NoYears));
+        for years in [MAX_YEARS + 1, i64::MAX as u64 + 1, u64::MAX] {
+            params.years = years;
+            assert_eq!(
+                params.validate(),
+                Err(ParamsError::TooManyYears {
+                    years,
+                    max: MAX_YEARS
+                })
+            );
+            // The derived figures saturate instead of overflowing.
+            assert!(params.span() > 0 && params.end() > T0 && params.days() > 0);
+        }
+    }
+
+    #[test]
+    fn the_span_grows_by_366_days_a_year() {
+        let params = |years| Params {
+            years,
+            ..Params::default()
+        };
+        assert_eq!(
+            (params(1).span(), params(1).end(), params(1).days()),
+            (SPAN, T1, 366)
+        );
+        assert_eq!(params(3).span(), 3 * 366 * DAY);
+        assert_eq!(params(3).days(), 3 * 366);
+        // The largest history ends within the engine's timestamps, one more year would not.
+        assert!(params(MAX_YEARS).end() - 1 <= folio::MAX_TIMESTAMP);
+        assert!(params(MAX_YEARS + 1).end() - 1 > folio::MAX_TIMESTAMP);
+    }
+
+    #[test]
     fn bad_parameters_are_refused_by_the_generator() {
-        for orgs in [0, MAX_ORGS + 1, u64::MAX] {
-            let params = Params {
-                orgs,
-                ..Params::default()
-            };
+        let bad_orgs = [0, MAX_ORGS + 1, u64::MAX].map(|orgs| Params {
+            orgs,
+            ..Params::default()
+        });
+        let bad_years = [0, MAX_YEARS + 1, u64::MAX].map(|years| Params {
+            years,
+            ..Params::default()
+        });
+        for params in bad_orgs.into_iter().chain(bad_years) {
             assert_eq!(Generator::new(params).err(), params.validate().err());
             assert!(Generator::new(params).is_err());
         }
     }
 
-    /// Every seed and event count, the extremes included, draws events within the documented
-    /// ranges: ids `1..=E`, times within the year, amounts within `100..=MAX_AMOUNT`.
+    /// Every seed, event count and year count, the extremes included, draws events within the
+    /// documented ranges: ids `1..=E`, times within the history, amounts within
+    /// `100..=MAX_AMOUNT`.
     #[test]
     fn extreme_parameters_generate_valid_events() {
-        for (seed, orgs, events) in [
-            (u64::MAX, 1, u64::MAX),
-            (0, 100_000, u64::MAX),
-            (u64::MAX, 7, 1),
-            (0, 1, SPAN as u64 + 1),
+        for (seed, orgs, events, years) in [
+            (u64::MAX, 1, u64::MAX, 1),
+            (0, 100_000, u64::MAX, 1),
+            (u64::MAX, 7, 1, 1),
+            (0, 1, SPAN as u64 + 1, 1),
+            (u64::MAX, 1, u64::MAX, MAX_YEARS),
+            (0, 3, 1, MAX_YEARS),
+            (0, 1, SPAN as u64 * MAX_YEARS + 1, MAX_YEARS),
         ] {
-            let params = Params { seed, orgs, events };
+            let params = Params {
+                seed,
+                orgs,
+                events,
+                years,
+            };
             for e in Generator::new(params).unwrap().take(1000) {
                 assert!((1..=events).contains(&e.entry_id));
                 assert!((1..=orgs).contains(&e.org_id));
-                assert!((T0..T1).contains(&e.occurred_at), "{e:?}");
+                assert!((T0..params.end()).contains(&e.occurred_at), "{e:?}");
                 assert!((100..=MAX_AMOUNT).contains(&e.amount));
             }
         }
+    }
+
+    /// The last events of the longest history fall in its last year and within the engine's
+    /// timestamps.
+    #[test]
+    fn the_longest_history_ends_within_the_engine_range() {
+        let params = Params {
+            seed: 3,
+            orgs: 10,
+            // More than one event a year, so the last is in the last year.
+            events: 20_000,
+            years: MAX_YEARS,
+        };
+        let last = Generator::new(params).unwrap().last().unwrap();
+        assert!(last.occurred_at >= params.end() - SPAN, "{last:?}");
+        assert!(last.occurred_at < params.end());
+        assert!(folio::BusinessDay::utc(last.occurred_at).is_ok());
     }
 }

@@ -1,6 +1,7 @@
 //! The deterministic `hotel-ledger-v1` workload (see `shared/workload/WORKLOAD.md`):
 //! the splitmix64 generator, Zipf org popularity, the ledger event stream,
-//! its JSONL and CSV forms, and the query instance streams Q1–Q5.
+//! its JSONL and CSV forms, and the query instance streams Q1–Q5 — over one year of history, or
+//! `years` of them (the multi-year variant, [`Params::years`]).
 //!
 //! ```
 //! use folio_workload::{Generator, Params};
@@ -29,8 +30,9 @@ pub use format::{
     ParseError, CSV_HEADER, CSV_OPS_HEADER,
 };
 pub use generator::{
-    Generator, Params, ParamsError, WorkloadEvent, DAY, FIRST_DAY, MAX_AMOUNT, SPAN, T0, T1,
+    Generator, Params, ParamsError, WorkloadEvent, DAY, DAYS_PER_YEAR, FIRST_DAY, MAX_AMOUNT,
+    MAX_YEARS, SPAN, T0, T1,
 };
-pub use queries::{instances, QueryInstance, MAX_INSTANCES};
+pub use queries::{calendar_month, instances, QueryInstance, MAX_INSTANCES, MAX_MONTH};
 pub use rng::{uniform, SplitMix64};
 pub use zipf::{Zipf, MAX_ORGS};

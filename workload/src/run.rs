@@ -1,12 +1,13 @@
 //! hotel-ledger-v1 query instances (Q1–Q5): typed execution, and answers in the answer shapes of
 //! WORKLOAD.md so they compare exactly with other engines' answers.
 
-use crate::QueryInstance;
+use crate::{calendar_month, QueryInstance, MAX_MONTH};
 use folio::{BusinessDay, Error, Money, Month, OrgId, Result, Snapshot};
 use folio::{CategoryLine, LedgerLine, PendingLine, TopLine};
 use serde_json::{json, Value};
 
-/// The year hotel-ledger-v1 months refer to.
+/// The year of hotel-ledger-v1's month 1 (2024-01; month 13 is 2025-01, see
+/// [`crate::calendar_month`]).
 pub const WORKLOAD_YEAR: i32 = 2024;
 /// Rows of a Q3 ledger page, Q4 pending list and Q5 top list.
 pub const Q3_ROWS: usize = 50;
@@ -28,8 +29,8 @@ pub enum Outcome {
 }
 
 fn month(m: u32) -> Result<Month> {
-    Month::from_ym(WORKLOAD_YEAR, m)
-        .ok_or_else(|| Error::InvalidArgument(format!("month {m} is not 1..=12")))
+    calendar_month(m)
+        .ok_or_else(|| Error::InvalidArgument(format!("month {m} is not 1..={MAX_MONTH}")))
 }
 
 /// Runs one instance. Q1–Q4 about an org that is not registered are `Error::UnknownOrg`, as

@@ -16,6 +16,18 @@ pub struct Zipf {
     cumulative: Vec<u64>,
 }
 
+/// `n` orgs can be sampled: `1..=`[`MAX_ORGS`].
+pub(crate) fn check_orgs(n: u64) -> Result<(), ParamsError> {
+    match n {
+        0 => Err(ParamsError::NoOrgs),
+        n if n > MAX_ORGS => Err(ParamsError::TooManyOrgs {
+            orgs: n,
+            max: MAX_ORGS,
+        }),
+        _ => Ok(()),
+    }
+}
+
 impl Zipf {
     /// Builds the cumulative weight table for `n` orgs.
     ///
@@ -23,16 +35,7 @@ impl Zipf {
     ///
     /// If `n` is 0 or above [`MAX_ORGS`].
     pub fn new(n: u64) -> Result<Self, ParamsError> {
-        match n {
-            0 => return Err(ParamsError::NoOrgs),
-            n if n > MAX_ORGS => {
-                return Err(ParamsError::TooManyOrgs {
-                    orgs: n,
-                    max: MAX_ORGS,
-                })
-            }
-            _ => {}
-        }
+        check_orgs(n)?;
         let mut total = 0u64;
         let cumulative = (1..=n)
             .map(|k| {

@@ -2,10 +2,11 @@
 
 use super::{dir_bytes, failed, BalanceRow, Engine};
 use crate::Result;
+use folio::limits::MAX_RANGE_DAYS;
 use folio::Db;
 use folio::{Batch, BusinessDay, Currency, Op, OrgId};
 use folio_workload::ingest::{auto_org, entry_of};
-use folio_workload::{Params, QueryInstance, WorkloadEvent};
+use folio_workload::{Params, QueryInstance, WorkloadEvent, FIRST_DAY};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -13,6 +14,9 @@ pub(crate) struct FolioEngine {
     db: Option<Db>,
     path: PathBuf,
     orgs: u64,
+    /// The days whose balance rows are read back: the workload's history and a month either
+    /// side (nothing is dated there; a row that is would show as a disagreement).
+    days: (BusinessDay, BusinessDay),
 }
 
 impl FolioEngine {
@@ -26,10 +30,19 @@ impl FolioEngine {
         for chunk in orgs.chunks(10_000) {
             db.record(Batch::from(chunk.to_vec()))?;
         }
+        let first = BusinessDay::from_days(FIRST_DAY)?;
+        let history = i64::try_from(params.days()).unwrap_or(i64::MAX);
+        let days = (
+            first.checked_add_days(-31).unwrap_or(BusinessDay::MIN),
+            first
+                .checked_add_days(history.saturating_add(30))
+                .unwrap_or(BusinessDay::MAX),
+        );
         Ok(FolioEngine {
             db: Some(db),
             path: path.to_path_buf(),
             orgs: params.orgs,
+            days,
         })
     }
 
@@ -92,22 +105,29 @@ impl Engine for FolioEngine {
         let db = self.db()?;
         let view = db.snapshot();
         let mut rows = Vec::new();
-        // hotel-ledger-v1 dates every event in 2024 (days 19723..=20088).
-        let (from, to) = (
-            BusinessDay::from_days(19_700)?,
-            BusinessDay::from_days(20_120)?,
-        );
+        let (first, last) = self.days;
         for org in 1..=self.orgs {
-            for b in view.balances(OrgId(org), from, to)? {
-                if b.revenue_count + b.expense_count > 0 {
-                    rows.push((
-                        org,
-                        b.day.days(),
-                        b.revenue.0,
-                        b.expense.0,
-                        b.revenue_count as i64,
-                        b.expense_count as i64,
-                    ));
+            // In windows of the most days one range read returns (a long history has more).
+            let mut from = first;
+            loop {
+                let to = from
+                    .checked_add_days(i64::from(MAX_RANGE_DAYS) - 1)
+                    .map_or(last, |d| d.min(last));
+                for b in view.balances(OrgId(org), from, to)? {
+                    if b.revenue_count + b.expense_count > 0 {
+                        rows.push((
+                            org,
+                            b.day.days(),
+                            b.revenue.0,
+                            b.expense.0,
+                            b.revenue_count as i64,
+                            b.expense_count as i64,
+                        ));
+                    }
+                }
+                match to.next() {
+                    Some(next) if to < last => from = next,
+                    _ => break,
                 }
             }
         }

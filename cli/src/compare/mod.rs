@@ -101,10 +101,19 @@ pub(crate) fn failed(backend: &'static str, step: &str, why: impl std::fmt::Disp
     }
 }
 
-/// Start of month `m` (1..=13) of the workload year, UTC epoch seconds.
-pub(crate) fn month_start(m: u32) -> i64 {
-    let (y, m) = if m > 12 { (2025, 1) } else { (2024, m) };
-    chrono::NaiveDate::from_ymd_opt(y, m, 1)
+/// UTC bounds `[start, end)` (epoch seconds) of hotel-ledger-v1 month number `m`, the
+/// `(m − 1)`-th calendar month after 2024-01 (1 = 2024-01, 13 = 2025-01): the `occurred_at`
+/// range of Q2 and Q5 on the SQL side. Computed with chrono rather than Folio's calendar, which
+/// is what the comparison checks.
+pub(crate) fn month_bounds(m: u32) -> (i64, i64) {
+    (month_start(m), month_start(m.saturating_add(1)))
+}
+
+/// Start of month number `m` (`1..`), UTC epoch seconds (0 beyond chrono's calendar).
+fn month_start(m: u32) -> i64 {
+    let after = m.saturating_sub(1);
+    let (year, month) = (2024 + (after / 12) as i32, after % 12 + 1);
+    chrono::NaiveDate::from_ymd_opt(year, month, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(0, |t| t.and_utc().timestamp())
 }
@@ -308,6 +317,7 @@ fn run_engines(
         orgs: options.params.orgs,
         events: options.params.events,
         seed: options.params.seed,
+        years: options.params.years,
         batch: options.batch,
         singles: options.singles,
         concurrent: options.concurrent,

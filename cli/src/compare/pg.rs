@@ -3,7 +3,7 @@
 //! with `INSERT … SELECT FROM unnest(…)` plus one upsert of the batch's pre-summed (org, day)
 //! totals, through prepared statements, each batch one durable transaction.
 
-use super::{failed, month_start, BalanceRow, Engine};
+use super::{failed, month_bounds, BalanceRow, Engine};
 use crate::Result;
 use folio::Kind;
 use folio_workload::{QueryInstance, WorkloadEvent};
@@ -333,7 +333,7 @@ impl Engine for Postgres {
                 json!(row.get::<_, i64>(0))
             }
             QueryInstance::Q2 { org, month } => {
-                let (from, to) = (month_start(month), month_start(month + 1));
+                let (from, to) = month_bounds(month);
                 let args: [&(dyn postgres::types::ToSql + Sync); 3] = [&(org as i64), &from, &to];
                 let r = c.query(Q2_REVENUE, &args).map_err(err)?;
                 let x = c.query(Q2_EXPENSE, &args).map_err(err)?;
@@ -365,9 +365,8 @@ impl Engine for Postgres {
                 )
             }
             QueryInstance::Q5 { month } => {
-                let rows = c
-                    .query(Q5, &[&month_start(month), &month_start(month + 1)])
-                    .map_err(err)?;
+                let (from, to) = month_bounds(month);
+                let rows = c.query(Q5, &[&from, &to]).map_err(err)?;
                 Value::Array(
                     rows.iter()
                         .map(|r| json!({"org_id": r.get::<_, i64>(0), "total": r.get::<_, i64>(1)}))

@@ -29,6 +29,8 @@ pub struct CompareReport {
     pub orgs: u64,
     pub events: u64,
     pub seed: u64,
+    /// hotel-ledger-v1's years of history (1: the single-year stream).
+    pub years: u64,
     pub batch: usize,
     pub singles: u64,
     pub concurrent: u64,
@@ -165,7 +167,8 @@ impl CompareReport {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "hotel-ledger-v1: {} orgs, {} events, seed {}; answers compared: {} ({} per query kind + {} daily balance rows per engine); disagreements: {}\n",
+            "hotel-ledger-v1 years={}: {} orgs, {} events, seed {}; answers compared: {} ({} per query kind + {} daily balance rows per engine); disagreements: {}\n",
+            self.years,
             self.orgs,
             self.events,
             self.seed,
@@ -230,8 +233,9 @@ impl CompareReport {
         let bar_w = (group_w - 30.0) / self.engines.len().max(1) as f64;
         let mut svg = format!(
             "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"{w}\" height=\"{}\" font-family=\"sans-serif\" font-size=\"11\">\n\
-             <text x=\"10\" y=\"20\" font-size=\"14\">hotel-ledger-v1, {} orgs, {} events (log scale per group; higher ingest and lower p99 are better)</text>\n",
+             <text x=\"10\" y=\"20\" font-size=\"14\">hotel-ledger-v1 years={}, {} orgs, {} events (log scale per group; higher ingest and lower p99 are better)</text>\n",
             h + 30.0,
+            self.years,
             self.orgs,
             self.events
         );

@@ -2,7 +2,7 @@
 //! journal, `synchronous=FULL`, the seed system's indexes with their included columns appended to
 //! the key (SQLite has no INCLUDE), one transaction per batch, a single writer.
 
-use super::{failed, month_start, BalanceRow, Engine};
+use super::{failed, month_bounds, BalanceRow, Engine};
 use crate::Result;
 use folio::Kind;
 use folio_workload::{QueryInstance, WorkloadEvent};
@@ -167,7 +167,7 @@ impl Engine for Sqlite {
                 json!(v)
             }
             QueryInstance::Q2 { org, month } => {
-                let (from, to) = (month_start(month), month_start(month + 1));
+                let (from, to) = month_bounds(month);
                 let lines = |sql: &str| -> Result<Vec<(String, i64, i64)>> {
                     let mut st = c.prepare_cached(sql).map_err(&e)?;
                     let rows = st
@@ -203,9 +203,10 @@ impl Engine for Sqlite {
                 Value::Array(rows.collect::<std::result::Result<_, _>>().map_err(&e)?)
             }
             QueryInstance::Q5 { month } => {
+                let (from, to) = month_bounds(month);
                 let mut st = c.prepare_cached(Q5).map_err(&e)?;
                 let rows = st
-                    .query_map(params![month_start(month), month_start(month + 1)], |r| {
+                    .query_map(params![from, to], |r| {
                         Ok(json!({"org_id": r.get::<_, i64>(0)?, "total": r.get::<_, i64>(1)?}))
                     })
                     .map_err(&e)?;

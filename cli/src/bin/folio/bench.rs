@@ -11,19 +11,17 @@ use folio_workload::Params;
 /// `folio bench`: ingest rate, disk use, reopen time and query latencies.
 pub fn run(args: BenchArgs) -> Result<(), Error> {
     let BenchArgs {
-        orgs,
-        events,
+        workload,
         batch,
         writers,
         in_flight,
-        seed,
         buffered,
         dir,
         keep,
         json,
     } = args;
     let config = BenchConfig {
-        params: Params { seed, orgs, events },
+        params: workload.params(),
         batch,
         writers,
         in_flight,
@@ -36,7 +34,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         keep,
         ..BenchConfig::default()
     };
-    let bar = output::events_bar(events);
+    let bar = output::events_bar(workload.events);
     let report = bench::run(&config, &|n| bar.set_position(n));
     bar.finish_and_clear();
     output::bench(&report?, json);
@@ -56,7 +54,12 @@ pub fn checkpoints(args: BenchCheckpointsArgs) -> Result<(), Error> {
         seed,
     } = args;
     let report = bench::checkpoints(&bench::CheckpointBench {
-        params: Params { seed, orgs, events },
+        params: Params {
+            seed,
+            orgs,
+            events,
+            years: 1,
+        },
         batch,
         writers,
         rate,
@@ -85,7 +88,12 @@ pub fn replicas(args: BenchReplicasArgs) -> Result<(), Error> {
     let flow_control =
         (flow_control_ms > 0.0).then(|| std::time::Duration::from_secs_f64(flow_control_ms / 1e3));
     let report = bench::replicas(
-        &Params { seed, orgs, events },
+        &Params {
+            seed,
+            orgs,
+            events,
+            years: 1,
+        },
         &bench::ReplicaBench {
             batch,
             replicas,

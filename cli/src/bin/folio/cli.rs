@@ -1,6 +1,7 @@
 //! The command line: `Cli`, its commands and their arguments (clap types only).
 
 use clap::{Parser, Subcommand};
+use folio_workload::Params;
 use std::path::PathBuf;
 
 #[derive(Parser)]
@@ -218,12 +219,9 @@ pub struct IngestArgs {
     pub buffered: bool,
 }
 
-// The arguments of `folio generate` (its help text: the doc comment of `Command::Generate`).
+// The hotel-ledger-v1 parameters of `folio generate`, `folio bench` and `folio compare`.
 #[derive(clap::Args)]
-pub struct GenerateArgs {
-    /// Emit the first N instances of each of Q1–Q5 instead of events.
-    #[arg(long)]
-    pub queries: Option<usize>,
+pub struct WorkloadArgs {
     /// Number of orgs (hotel-ledger-v1 parameter N).
     #[arg(long, default_value_t = 10_000)]
     pub orgs: u64,
@@ -233,6 +231,32 @@ pub struct GenerateArgs {
     /// Generator seed.
     #[arg(long, default_value_t = 20_240_101)]
     pub seed: u64,
+    /// Years of history (hotel-ledger-v1 parameter Y, 1..=7959): the events span Y × 366 days
+    /// from 2024-01-01, query months Y × 12.
+    #[arg(long, default_value_t = 1)]
+    pub years: u64,
+}
+
+impl WorkloadArgs {
+    /// The workload parameters (not yet validated).
+    pub fn params(&self) -> Params {
+        Params {
+            seed: self.seed,
+            orgs: self.orgs,
+            events: self.events,
+            years: self.years,
+        }
+    }
+}
+
+// The arguments of `folio generate` (its help text: the doc comment of `Command::Generate`).
+#[derive(clap::Args)]
+pub struct GenerateArgs {
+    /// Emit the first N instances of each of Q1–Q5 instead of events.
+    #[arg(long)]
+    pub queries: Option<usize>,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
     /// Write CSV (with a header line) instead of JSON Lines.
     #[arg(long)]
     pub csv: bool,
@@ -241,12 +265,8 @@ pub struct GenerateArgs {
 // The arguments of `folio bench` (its help text: the doc comment of `Command::Bench`).
 #[derive(clap::Args)]
 pub struct BenchArgs {
-    /// Number of orgs.
-    #[arg(long, default_value_t = 10_000)]
-    pub orgs: u64,
-    /// Number of events.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub events: u64,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
     /// Events per batch.
     #[arg(long, default_value_t = 1000)]
     pub batch: usize,
@@ -256,9 +276,6 @@ pub struct BenchArgs {
     /// Batches each writer keeps in flight.
     #[arg(long, default_value_t = 1)]
     pub in_flight: usize,
-    /// Generator seed.
-    #[arg(long, default_value_t = 20_240_101)]
-    pub seed: u64,
     /// Skip the fsync per batch.
     #[arg(long)]
     pub buffered: bool,
@@ -357,15 +374,8 @@ pub struct CompareArgs {
     /// Also run SQLite (bundled; WAL, synchronous=FULL).
     #[arg(long)]
     pub sqlite: bool,
-    /// Number of orgs.
-    #[arg(long, default_value_t = 10_000)]
-    pub orgs: u64,
-    /// Number of events.
-    #[arg(long, default_value_t = 1_000_000)]
-    pub events: u64,
-    /// Generator seed.
-    #[arg(long, default_value_t = 20_240_101)]
-    pub seed: u64,
+    #[command(flatten)]
+    pub workload: WorkloadArgs,
     /// Events per batch.
     #[arg(long, default_value_t = 1000)]
     pub batch: usize,
@@ -640,6 +650,12 @@ mod tests {
         for sub in command.get_subcommands() {
             without_help(sub, &path, out);
         }
+    }
+
+    /// `--years`'s help names the workload's limit.
+    #[test]
+    fn the_years_help_names_the_limit() {
+        assert_eq!(folio_workload::MAX_YEARS, 7959);
     }
 
     #[test]

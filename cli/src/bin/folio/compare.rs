@@ -3,7 +3,6 @@
 use crate::cli::CompareArgs;
 use folio_cli::compare::{CompareOptions, CompareReport};
 use folio_cli::Error;
-use folio_workload::Params;
 use std::io::Write;
 use std::path::Path;
 
@@ -12,9 +11,7 @@ pub fn run(args: CompareArgs) -> Result<(), Error> {
         postgres,
         pg_database,
         sqlite,
-        orgs,
-        events,
-        seed,
+        workload,
         batch,
         singles,
         concurrent,
@@ -29,7 +26,7 @@ pub fn run(args: CompareArgs) -> Result<(), Error> {
         std::env::temp_dir().join(format!("folio-compare-{}", std::process::id()))
     });
     let options = CompareOptions {
-        params: Params { seed, orgs, events },
+        params: workload.params(),
         postgres,
         pg_database,
         sqlite,

@@ -3,18 +3,16 @@
 use crate::cli::GenerateArgs;
 use crate::output::STDOUT;
 use folio_cli::Error;
-use folio_workload::{Generator, InputFormat, Params, WorkloadEvent};
+use folio_workload::{Generator, InputFormat, WorkloadEvent};
 use std::io::Write;
 
 pub fn run(args: GenerateArgs) -> Result<(), Error> {
     let GenerateArgs {
         queries,
-        orgs,
-        events,
-        seed,
+        workload,
         csv,
     } = args;
-    let params = Params { seed, orgs, events };
+    let params = workload.params();
     params
         .validate()
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;

@@ -166,8 +166,8 @@ pub fn bench(r: &BenchReport, json: bool) {
         return;
     }
     println!(
-        "{} events, {} orgs, batch {}, {} writer(s) x {} in flight, {}",
-        r.events, r.orgs, r.batch, r.writers, r.in_flight, r.durability
+        "hotel-ledger-v1 years={}: {} events, {} orgs, batch {}, {} writer(s) x {} in flight, {}",
+        r.years, r.events, r.orgs, r.batch, r.writers, r.in_flight, r.durability
     );
     println!(
         "ingest: {:.3} s ({:.3} s recording + {:.3} s final checkpoint) = {:.0} events/s",
