@@ -7,12 +7,13 @@ pub use stall::{checkpoints, proc_status_bytes, CheckpointBench, CheckpointBench
 
 use crate::{Error, Result};
 use folio::{Batch, BusinessDay, Currency, Op, OrgId};
-use folio::{Db, Durability, Options, Ticket};
+use folio::{Consistency, Db, Durability, Options, PoolOptions, ReadPool, Ticket};
 use folio_workload::ingest::{auto_org, entry_of};
 use folio_workload::{instances, Generator, Params, QueryInstance};
 use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 #[derive(Clone, Debug)]
@@ -187,13 +188,62 @@ fn run_in(
 ) -> Result<BenchReport> {
     let options = Options::default().durability(config.durability);
     let db = Db::open_with(dir, options.clone())?;
-    let orgs: Vec<Op> = (1..=config.params.orgs)
+    register_orgs(&db, config.params.orgs)?;
+    db.checkpoint()?;
+    let Recording {
+        record_seconds,
+        seconds,
+    } = record(db, config, progress)?;
+    let log_bytes = dir_bytes(&dir.join(folio::WAL_DIR));
+    let bytes_on_disk = dir_bytes(dir);
+    let reads = time_reads(dir, options, config)?;
+    let events = config.params.events;
+    Ok(BenchReport {
+        events,
+        orgs: config.params.orgs,
+        years: config.params.years,
+        batch: config.batch,
+        writers: config.writers,
+        in_flight: config.in_flight,
+        durability: format!("{:?}", config.durability),
+        seconds,
+        events_per_sec: events as f64 / seconds,
+        record_seconds,
+        checkpoint_seconds: seconds - record_seconds,
+        bytes_on_disk,
+        log_bytes,
+        store_bytes: bytes_on_disk - log_bytes,
+        bytes_per_event: bytes_on_disk as f64 / events.max(1) as f64,
+        reopen_seconds: reads.reopen_seconds,
+        closing_read_p50_us: percentile(&reads.closing_us, 50.0),
+        closing_read_p99_us: percentile(&reads.closing_us, 99.0),
+        closing_read_max_us: reads.closing_us.last().copied().unwrap_or(0.0),
+        queries: reads.queries,
+        data_dir: dir.display().to_string(),
+    })
+}
+
+/// Registers orgs `1..=orgs` (UTC, opening balance 0, USD), 10,000 a batch.
+pub fn register_orgs(db: &Db, orgs: u64) -> folio::Result<()> {
+    let orgs: Vec<Op> = (1..=orgs)
         .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
         .collect();
     for chunk in orgs.chunks(10_000) {
         db.record(Batch::from(chunk.to_vec()))?;
     }
-    db.checkpoint()?;
+    Ok(())
+}
+
+/// Wall times of recording the workload, from the first batch sent.
+struct Recording {
+    /// Until every batch is acknowledged (durable).
+    record_seconds: f64,
+    /// Until the database is closed (its final checkpoint written) as well.
+    seconds: f64,
+}
+
+/// Records the workload from `config.writers` threads, then closes the database.
+fn record(db: Db, config: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Recording> {
     let work = crossbeam::queue::SegQueue::new();
     for b in batches(&config.params, config.batch)? {
         work.push(b);
@@ -213,12 +263,47 @@ fn run_in(
     let record_seconds = started.elapsed().as_secs_f64();
     db.close()?;
     let seconds = started.elapsed().as_secs_f64();
-    let log_bytes = dir_bytes(&dir.join(folio::WAL_DIR));
-    let bytes_on_disk = dir_bytes(dir);
+    Ok(Recording {
+        record_seconds,
+        seconds,
+    })
+}
 
+/// What reading the recorded database back measured.
+struct Reads {
+    reopen_seconds: f64,
+    /// Closing-balance reads, sorted microseconds.
+    closing_us: Vec<f64>,
+    queries: Vec<QueryTiming>,
+}
+
+/// Reopens the database and times closing-balance reads and Q1–Q5.
+fn time_reads(dir: &Path, options: Options, config: &BenchConfig) -> Result<Reads> {
     let reopen = Instant::now();
     let db = Db::open_with(dir, options)?;
     let reopen_seconds = reopen.elapsed().as_secs_f64();
+    let mut closing_us = time_closing_reads(&db, config)?;
+    let mut queries = Vec::new();
+    for kind in 1..=5u8 {
+        let count = if kind == 5 {
+            config.reads / 100
+        } else {
+            config.reads
+        };
+        queries.push(time_queries(&db, &config.params, kind, count.max(1))?);
+    }
+    db.close()?;
+    closing_us.sort_by(f64::total_cmp);
+    Ok(Reads {
+        reopen_seconds,
+        closing_us,
+        queries,
+    })
+}
+
+/// Times `config.reads` closing-balance reads (the Q1 instances), one snapshot each; unsorted
+/// microseconds.
+fn time_closing_reads(db: &Db, config: &BenchConfig) -> Result<Vec<f64>> {
     let mut reads = Vec::with_capacity(config.reads);
     for q in instances(1, &config.params, config.reads)? {
         if let QueryInstance::Q1 { org, day } = q {
@@ -230,41 +315,7 @@ fn run_in(
             std::hint::black_box(closing);
         }
     }
-    let mut queries = Vec::new();
-    for kind in 1..=5u8 {
-        let count = if kind == 5 {
-            config.reads / 100
-        } else {
-            config.reads
-        };
-        queries.push(time_queries(&db, &config.params, kind, count.max(1))?);
-    }
-    db.close()?;
-    reads.sort_by(f64::total_cmp);
-    let events = config.params.events;
-    Ok(BenchReport {
-        events,
-        orgs: config.params.orgs,
-        years: config.params.years,
-        batch: config.batch,
-        writers: config.writers,
-        in_flight: config.in_flight,
-        durability: format!("{:?}", config.durability),
-        seconds,
-        events_per_sec: events as f64 / seconds,
-        record_seconds,
-        checkpoint_seconds: seconds - record_seconds,
-        bytes_on_disk,
-        log_bytes,
-        store_bytes: bytes_on_disk - log_bytes,
-        bytes_per_event: bytes_on_disk as f64 / events.max(1) as f64,
-        reopen_seconds,
-        closing_read_p50_us: percentile(&reads, 50.0),
-        closing_read_p99_us: percentile(&reads, 99.0),
-        closing_read_max_us: reads.last().copied().unwrap_or(0.0),
-        queries,
-        data_dir: dir.display().to_string(),
-    })
+    Ok(reads)
 }
 
 fn writer(
@@ -377,23 +428,10 @@ pub struct ReplicaBench {
 /// Replica lag, snapshot cost and pool read throughput while the primary ingests the workload
 /// at its full batch rate (one writer, fsync per batch, `replicas` in-process replicas).
 pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchReport> {
-    let ReplicaBench {
-        batch,
-        replicas,
-        phase_ms,
-        rate,
-        read_rate,
-        flow_control,
-        spill_to_primary,
-        by_org,
-    } = *options;
-    use folio::{Consistency, PoolOptions, ReadPool};
-    use std::sync::atomic::AtomicBool;
-    use std::sync::Arc;
     params
         .validate()
         .map_err(|e| Error::InvalidArgument(e.to_string()))?;
-    if replicas == 0 {
+    if options.replicas == 0 {
         return Err(Error::InvalidArgument(
             "--replicas must be at least 1".into(),
         ));
@@ -402,177 +440,255 @@ pub fn replicas(params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchR
     if dir.exists() {
         return Err(folio::Error::AlreadyExists { path: dir }.into());
     }
-    let result = (|| {
-        let db = Arc::new(Db::open(&dir)?);
-        let orgs: Vec<Op> = (1..=params.orgs)
-            .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
-            .collect();
-        for chunk in orgs.chunks(10_000) {
-            db.record(Batch::from(chunk.to_vec()))?;
-        }
-        let nodes: Vec<Arc<folio::Replica>> = (1..=replicas)
+    let result = replicas_in(&dir, params, options);
+    let _ = std::fs::remove_dir_all(&dir);
+    result
+}
+
+fn replicas_in(dir: &Path, params: &Params, options: &ReplicaBench) -> Result<ReplicaBenchReport> {
+    let rig = ReplicaRig::start(dir, params, options)?;
+    let idle = time_snapshots(&rig.db, 200_000);
+    let mut work = batches(params, options.batch)?;
+    let second = work.split_off(work.len() / 2);
+    let lag_events: usize = work.iter().map(|b| b.ops.len()).sum();
+    let replayed = lag_events + second.iter().map(|b| b.ops.len()).sum::<usize>();
+    let lag = rig.measure_lag(work, options.rate)?;
+    let reads = rig.measure_reads(second, params, options)?;
+    let catch_up_events_per_sec = rig.catch_up_rate(replayed)?;
+    Ok(ReplicaBenchReport {
+        events: params.events,
+        orgs: params.orgs,
+        batch: options.batch,
+        replicas: options.replicas,
+        rate_limit: options.rate,
+        read_rate_limit: options.read_rate,
+        flow_control_ms: options.flow_control.map_or(0.0, |d| d.as_secs_f64() * 1e3),
+        spill_to_primary: options.spill_to_primary,
+        pool_reads_by_org: options.by_org,
+        throttled_groups: rig.nodes.iter().map(|r| r.throttled().0).sum(),
+        throttled_ms: rig
+            .nodes
+            .iter()
+            .map(|r| r.throttled().1.as_secs_f64() * 1e3)
+            .sum(),
+        ingest_events_per_sec: lag_events as f64 / lag.ingest_secs,
+        snapshot_idle_p50_ns: percentile(&idle, 50.0),
+        snapshot_idle_p99_ns: percentile(&idle, 99.0),
+        snapshot_ingest_p50_ns: percentile(&lag.busy, 50.0),
+        snapshot_ingest_p99_ns: percentile(&lag.busy, 99.0),
+        lag_p50_ms: percentile(&lag.lag, 50.0),
+        lag_p99_ms: percentile(&lag.lag, 99.0),
+        lag_max_ms: lag.lag.last().copied().unwrap_or(0.0),
+        lag_samples: lag.lag.len(),
+        lag_with_readers_p99_ms: percentile(&reads.lag, 99.0),
+        reads_per_sec: reads.reads_per_sec,
+        pooled_primary_share: reads.pooled_primary_share,
+        ingest_during_reads: reads.ingest_during_reads,
+        reads_overlapped_ingest: reads.overlapped,
+        catch_up_events_per_sec,
+    })
+}
+
+/// The primary of `folio bench-replicas`, its replicas and the pool reading from them. The
+/// fields drop in the reverse of the order they are created in.
+struct ReplicaRig {
+    /// Held back for the whole run, then released: its catch-up measures how fast a replica
+    /// applies the log when it has the machine to itself.
+    catch_up: folio::Replica,
+    pool: ReadPool,
+    nodes: Vec<Arc<folio::Replica>>,
+    db: Arc<Db>,
+}
+
+/// The lag phase's figures.
+struct LagPhase {
+    /// Recording the phase's batches.
+    ingest_secs: f64,
+    /// Replica lag samples, sorted milliseconds.
+    lag: Vec<f64>,
+    /// `Db::snapshot()` while the primary ingests, sorted nanoseconds.
+    busy: Vec<f64>,
+}
+
+/// The read phase's figures; the lists hold one item per reader-thread count (see
+/// [`ReplicaBenchReport`]).
+#[derive(Default)]
+struct ReadPhase {
+    /// Replica lag samples, sorted milliseconds.
+    lag: Vec<f64>,
+    reads_per_sec: Vec<(usize, f64, f64)>,
+    pooled_primary_share: Vec<(usize, f64)>,
+    ingest_during_reads: Vec<(usize, f64, f64)>,
+    /// Whether ingest was still running when the last reads ended.
+    overlapped: bool,
+}
+
+impl ReplicaRig {
+    /// A new primary in `dir` with the workload's orgs, `options.replicas` replicas following
+    /// it, the pool over them and the catch-up replica, paused.
+    fn start(dir: &Path, params: &Params, options: &ReplicaBench) -> Result<ReplicaRig> {
+        let db = Arc::new(Db::open(dir)?);
+        register_orgs(&db, params.orgs)?;
+        let nodes: Vec<Arc<folio::Replica>> = (1..=options.replicas)
             .map(|i| {
-                let options = folio::ReplicaOptions::default().flow_control(flow_control);
-                db.replica_with(&format!("r{i}"), options).map(Arc::new)
+                let replica = folio::ReplicaOptions::default().flow_control(options.flow_control);
+                db.replica_with(&format!("r{i}"), replica).map(Arc::new)
             })
             .collect::<folio::Result<_>>()?;
-        let options = PoolOptions::default().spill_to_primary(spill_to_primary);
-        let pool = ReadPool::new(db.clone(), nodes.clone(), options)?;
-        // Held back for the whole run, then released: its catch-up measures how fast a replica
-        // applies the log when it has the machine to itself.
+        let pool_options = PoolOptions::default().spill_to_primary(options.spill_to_primary);
+        let pool = ReadPool::new(db.clone(), nodes.clone(), pool_options)?;
         let catch_up = db.replica("catch-up")?;
         catch_up.pause();
-        let idle = time_snapshots(&db, 200_000);
-        let mut work = batches(params, batch)?;
-        let second = work.split_off(work.len() / 2);
-        let lag_events: usize = work.iter().map(|b| b.ops.len()).sum();
-        let replayed = lag_events + second.iter().map(|b| b.ops.len()).sum::<usize>();
-        let day = BusinessDay::parse("2024-06-30").expect("date");
-        let max_lag = || {
-            nodes
-                .iter()
-                .map(|r| r.lag_time().as_secs_f64() * 1e3)
-                .fold(0.0, f64::max)
-        };
-        let sample = |done: &AtomicBool| {
-            let mut lag = Vec::new();
-            while !done.load(Ordering::SeqCst) {
-                lag.push(max_lag());
-                std::thread::sleep(std::time::Duration::from_micros(200));
-            }
-            lag.sort_by(f64::total_cmp);
-            lag
-        };
-        // Lag phase: ingest the first half with the replicas following, nothing else running.
+        Ok(ReplicaRig {
+            catch_up,
+            pool,
+            nodes,
+            db,
+        })
+    }
+
+    /// Lag phase: ingests `work` with the replicas following, nothing else running.
+    fn measure_lag(&self, work: Vec<Batch>, rate: u64) -> Result<LagPhase> {
         let done = AtomicBool::new(false);
         let (ingest_secs, lag, busy) = std::thread::scope(|s| {
-            let ingest = s.spawn(|| -> Result<f64> {
-                let started = Instant::now();
-                let mut sent = 0u64;
-                for b in work {
-                    pace(rate, started, sent);
-                    sent += b.ops.len() as u64;
-                    db.record(b)?;
-                }
-                let secs = started.elapsed().as_secs_f64();
-                done.store(true, Ordering::SeqCst);
-                Ok(secs)
-            });
-            let sampler = s.spawn(|| sample(&done));
+            let ingest = s.spawn(|| self.ingest(work, rate, &done));
+            let sampler = s.spawn(|| self.sample_lag(&done));
             std::thread::sleep(std::time::Duration::from_millis(50));
-            let busy = time_snapshots(&db, 20_000);
+            let busy = time_snapshots(&self.db, 20_000);
             let secs = ingest.join().expect("ingest thread");
             (secs, sampler.join().expect("sampler thread"), busy)
         });
-        let ingest_secs = ingest_secs?;
-        // Read phase: ingest the second half while direct and pooled reads alternate.
-        let done = AtomicBool::new(false);
-        let (second_result, reader_lag, reads, overlapped) = std::thread::scope(|s| {
-            let ingest = s.spawn(|| -> Result<()> {
-                let started = Instant::now();
-                let mut sent = 0u64;
-                for b in second {
-                    pace(read_rate, started, sent);
-                    sent += b.ops.len() as u64;
-                    db.record(b)?;
-                }
-                done.store(true, Ordering::SeqCst);
-                Ok(())
-            });
-            let sampler = s.spawn(|| sample(&done));
-            let mut reads = Vec::new();
-            let mut shares = Vec::new();
-            let mut ingest_during = Vec::new();
-            let served = || -> Vec<u64> { pool.status().nodes.iter().map(|n| n.queries).collect() };
-            const SLICES: u64 = 4;
-            for threads in [1usize, 2, 4, 8] {
-                let (mut direct, mut pooled) = (0.0, 0.0);
-                let before = served();
-                let mut batches_during = (0u64, 0u64);
-                for _ in 0..SLICES {
-                    let at = db.visible_lsn().0;
-                    direct += read_phase(threads, phase_ms / SLICES, params.orgs, |org| {
-                        db.balance(org, day).is_ok()
-                    });
-                    let mid = db.visible_lsn().0;
-                    pooled += read_phase(threads, phase_ms / SLICES, params.orgs, |org| {
-                        let read = if by_org {
-                            pool.read_for(org, Consistency::Any)
-                        } else {
-                            pool.read(Consistency::Any)
-                        };
-                        read.and_then(|r| r.balance(org, day)).is_ok()
-                    });
-                    batches_during.0 += mid - at;
-                    batches_during.1 += db.visible_lsn().0 - mid;
-                }
-                reads.push((threads, direct / SLICES as f64, pooled / SLICES as f64));
-                let per_sec = |n: u64| (n * batch as u64) as f64 / (phase_ms as f64 / 1e3);
-                ingest_during.push((
-                    threads,
-                    per_sec(batches_during.0),
-                    per_sec(batches_during.1),
-                ));
-                let delta: Vec<u64> = served().iter().zip(&before).map(|(a, b)| a - b).collect();
-                let total: u64 = delta.iter().sum();
-                shares.push((threads, delta[0] as f64 / total.max(1) as f64));
-            }
-            let overlapped = !done.load(Ordering::SeqCst);
-            let result = ingest.join().expect("ingest thread");
-            (
-                result,
-                sampler.join().expect("sampler thread"),
-                (reads, shares, ingest_during),
-                overlapped,
-            )
-        });
-        second_result?;
-        let catch_up_events_per_sec = {
-            let target = db.visible_lsn();
-            let from = catch_up.applied_lsn();
-            let started = Instant::now();
-            catch_up.resume();
-            if !catch_up.wait_for(target, std::time::Duration::from_secs(600)) {
-                return Err(Error::InvalidArgument(format!(
-                    "the catch-up replica did not reach LSN {target} from {from} in 600 s"
-                )));
-            }
-            replayed as f64 / started.elapsed().as_secs_f64()
-        };
-        Ok(ReplicaBenchReport {
-            events: params.events,
-            orgs: params.orgs,
-            batch,
-            replicas,
-            rate_limit: rate,
-            read_rate_limit: read_rate,
-            flow_control_ms: flow_control.map_or(0.0, |d| d.as_secs_f64() * 1e3),
-            spill_to_primary,
-            pool_reads_by_org: by_org,
-            throttled_groups: nodes.iter().map(|r| r.throttled().0).sum(),
-            throttled_ms: nodes
-                .iter()
-                .map(|r| r.throttled().1.as_secs_f64() * 1e3)
-                .sum(),
-            ingest_events_per_sec: lag_events as f64 / ingest_secs,
-            snapshot_idle_p50_ns: percentile(&idle, 50.0),
-            snapshot_idle_p99_ns: percentile(&idle, 99.0),
-            snapshot_ingest_p50_ns: percentile(&busy, 50.0),
-            snapshot_ingest_p99_ns: percentile(&busy, 99.0),
-            lag_p50_ms: percentile(&lag, 50.0),
-            lag_p99_ms: percentile(&lag, 99.0),
-            lag_max_ms: lag.last().copied().unwrap_or(0.0),
-            lag_samples: lag.len(),
-            lag_with_readers_p99_ms: percentile(&reader_lag, 99.0),
-            reads_per_sec: reads.0,
-            pooled_primary_share: reads.1,
-            ingest_during_reads: reads.2,
-            reads_overlapped_ingest: overlapped,
-            catch_up_events_per_sec,
+        Ok(LagPhase {
+            ingest_secs: ingest_secs?,
+            lag,
+            busy,
         })
-    })();
-    let _ = std::fs::remove_dir_all(&dir);
-    result
+    }
+
+    /// Read phase: ingests `work` while direct and pooled reads alternate, from 1, 2, 4 and 8
+    /// reader threads in turn.
+    fn measure_reads(
+        &self,
+        work: Vec<Batch>,
+        params: &Params,
+        options: &ReplicaBench,
+    ) -> Result<ReadPhase> {
+        let done = AtomicBool::new(false);
+        let (result, phase) = std::thread::scope(|s| {
+            let ingest = s.spawn(|| self.ingest(work, options.read_rate, &done));
+            let sampler = s.spawn(|| self.sample_lag(&done));
+            let mut phase = ReadPhase::default();
+            for threads in [1usize, 2, 4, 8] {
+                self.read_with(threads, params.orgs, options, &mut phase);
+            }
+            phase.overlapped = !done.load(Ordering::SeqCst);
+            let result = ingest.join().expect("ingest thread");
+            phase.lag = sampler.join().expect("sampler thread");
+            (result, phase)
+        });
+        result?;
+        Ok(phase)
+    }
+
+    /// Records `work` on the primary at `rate` events/s (0 = as fast as it goes), then sets
+    /// `done`; the seconds it took.
+    fn ingest(&self, work: Vec<Batch>, rate: u64, done: &AtomicBool) -> Result<f64> {
+        let started = Instant::now();
+        let mut sent = 0u64;
+        for b in work {
+            pace(rate, started, sent);
+            sent += b.ops.len() as u64;
+            self.db.record(b)?;
+        }
+        let secs = started.elapsed().as_secs_f64();
+        done.store(true, Ordering::SeqCst);
+        Ok(secs)
+    }
+
+    /// The age of the oldest batch any replica has not applied, sampled every 200 µs until
+    /// `done`; sorted milliseconds.
+    fn sample_lag(&self, done: &AtomicBool) -> Vec<f64> {
+        let mut lag = Vec::new();
+        while !done.load(Ordering::SeqCst) {
+            lag.push(
+                self.nodes
+                    .iter()
+                    .map(|r| r.lag_time().as_secs_f64() * 1e3)
+                    .fold(0.0, f64::max),
+            );
+            std::thread::sleep(std::time::Duration::from_micros(200));
+        }
+        lag.sort_by(f64::total_cmp);
+        lag
+    }
+
+    /// Times direct and pooled reads from `threads` threads, alternating in slices over
+    /// `options.phase_ms`, and adds the figures of this thread count to `phase`.
+    fn read_with(&self, threads: usize, orgs: u64, options: &ReplicaBench, phase: &mut ReadPhase) {
+        const SLICES: u64 = 4;
+        let (db, pool, phase_ms) = (&self.db, &self.pool, options.phase_ms);
+        let day = BusinessDay::parse("2024-06-30").expect("date");
+        let (mut direct, mut pooled) = (0.0, 0.0);
+        let before = self.served();
+        let mut batches_during = (0u64, 0u64);
+        for _ in 0..SLICES {
+            let at = db.visible_lsn().0;
+            direct += read_phase(threads, phase_ms / SLICES, orgs, |org| {
+                db.balance(org, day).is_ok()
+            });
+            let mid = db.visible_lsn().0;
+            pooled += read_phase(threads, phase_ms / SLICES, orgs, |org| {
+                let read = if options.by_org {
+                    pool.read_for(org, Consistency::Any)
+                } else {
+                    pool.read(Consistency::Any)
+                };
+                read.and_then(|r| r.balance(org, day)).is_ok()
+            });
+            batches_during.0 += mid - at;
+            batches_during.1 += db.visible_lsn().0 - mid;
+        }
+        let reads = (threads, direct / SLICES as f64, pooled / SLICES as f64);
+        phase.reads_per_sec.push(reads);
+        let per_sec = |n: u64| (n * options.batch as u64) as f64 / (phase_ms as f64 / 1e3);
+        phase.ingest_during_reads.push((
+            threads,
+            per_sec(batches_during.0),
+            per_sec(batches_during.1),
+        ));
+        let delta: Vec<u64> = self
+            .served()
+            .iter()
+            .zip(&before)
+            .map(|(a, b)| a - b)
+            .collect();
+        let total: u64 = delta.iter().sum();
+        let share = delta[0] as f64 / total.max(1) as f64;
+        phase.pooled_primary_share.push((threads, share));
+    }
+
+    /// Queries each node of the pool has answered so far (the primary first).
+    fn served(&self) -> Vec<u64> {
+        self.pool.status().nodes.iter().map(|n| n.queries).collect()
+    }
+
+    /// Releases the held-back replica, `replayed` events behind the primary: the events per
+    /// second it applies while catching up.
+    fn catch_up_rate(&self, replayed: usize) -> Result<f64> {
+        let target = self.db.visible_lsn();
+        let from = self.catch_up.applied_lsn();
+        let started = Instant::now();
+        self.catch_up.resume();
+        if !self
+            .catch_up
+            .wait_for(target, std::time::Duration::from_secs(600))
+        {
+            return Err(Error::InvalidArgument(format!(
+                "the catch-up replica did not reach LSN {target} from {from} in 600 s"
+            )));
+        }
+        Ok(replayed as f64 / started.elapsed().as_secs_f64())
+    }
 }
 
 /// Sleeps until `sent` events are due at `rate` events/s since `started` (0 = no limit).

@@ -6,10 +6,10 @@
 //! kept with its interval, and the batches whose interval overlaps a checkpoint's are reported
 //! apart from the others.
 
-use super::{pace, percentile};
+use super::{pace, percentile, register_orgs};
 use crate::{Error, Result};
-use folio::{Batch, Currency, Db, Durability, Op, Options, OrgId};
-use folio_workload::ingest::{auto_org, entry_of};
+use folio::{Batch, Db, Durability, Op, Options};
+use folio_workload::ingest::entry_of;
 use folio_workload::{Generator, Params};
 use parking_lot::Mutex;
 use std::collections::VecDeque;
@@ -174,22 +174,48 @@ fn run_in(config: &CheckpointBench, dir: &Path, rss: &Rss) -> Result<CheckpointB
         .checkpoint_every_ops(u64::MAX)
         .checkpoint_interval(Duration::from_secs(86_400));
     let db = Db::open_with(dir, options)?;
-    let params = config.params;
-    let orgs: Vec<Op> = (1..=params.orgs)
-        .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
-        .collect();
-    for chunk in orgs.chunks(10_000) {
-        db.record(Batch::from(chunk.to_vec()))?;
-    }
-    drop(orgs);
+    let loaded = load_dataset(&db, &config.params)?;
+    let measured = measure(&db, config, rss)?;
+    db.close()?;
+    Ok(report(config, &loaded, &measured))
+}
+
+/// The load before the measured phase: its wall time and the checkpoint's after it.
+struct Loaded {
+    seconds: f64,
+    checkpoint_ms: f64,
+}
+
+/// Registers the orgs, loads the dataset and checkpoints once.
+fn load_dataset(db: &Db, params: &Params) -> Result<Loaded> {
+    register_orgs(db, params.orgs)?;
     let loading = Instant::now();
-    load(&db, Generator::new(params)?)?;
-    let load_seconds = loading.elapsed().as_secs_f64();
+    load(db, Generator::new(*params)?)?;
+    let seconds = loading.elapsed().as_secs_f64();
     let at = Instant::now();
     db.checkpoint()?;
-    let load_checkpoint_ms = at.elapsed().as_secs_f64() * 1e3;
+    let checkpoint_ms = at.elapsed().as_secs_f64() * 1e3;
+    Ok(Loaded {
+        seconds,
+        checkpoint_ms,
+    })
+}
 
-    // A second stream of the same workload, with entry ids after the dataset's.
+/// What the measured phase recorded.
+struct Measured {
+    commits: Vec<Commit>,
+    taken: Vec<Taken>,
+    /// Events taken from the second stream.
+    events: u64,
+    seconds: f64,
+    /// The phase's largest RssAnon.
+    peak_rss_anon: u64,
+}
+
+/// The measured phase: the writers record a second stream of the same workload, with entry ids
+/// after the dataset's, while checkpoints are taken one after the other.
+fn measure(db: &Db, config: &CheckpointBench, rss: &Rss) -> Result<Measured> {
+    let params = config.params;
     let second = Params {
         seed: params.seed.wrapping_add(1),
         ..params
@@ -197,24 +223,39 @@ fn run_in(config: &CheckpointBench, dir: &Path, rss: &Rss) -> Result<CheckpointB
     let stream = Mutex::new(Generator::new(second)?);
     rss.restart_phase();
     let started = Instant::now();
-    let deadline = started + Duration::from_secs(config.seconds);
-    let writing = AtomicBool::new(true);
     let sent = AtomicU64::new(0);
-    let (commits, taken) = std::thread::scope(|scope| -> Result<(Vec<Commit>, Vec<Taken>)> {
-        let checkpointer = scope.spawn(|| take_checkpoints(&db, &writing, started, config.pause));
+    let shared = Shared {
+        stream: &stream,
+        offset: params.events,
+        sent: &sent,
+        started,
+        deadline: started + Duration::from_secs(config.seconds),
+    };
+    let (commits, taken) = write_while_checkpointing(db, &shared, config)?;
+    let seconds = started.elapsed().as_secs_f64();
+    let peak_rss_anon = rss.phase.load(Ordering::Relaxed);
+    Ok(Measured {
+        commits,
+        taken,
+        events: sent.load(Ordering::Relaxed),
+        seconds,
+        peak_rss_anon,
+    })
+}
+
+/// Runs the writers and the checkpoint thread until the writers are done; every batch the
+/// writers committed and every checkpoint taken meanwhile.
+fn write_while_checkpointing(
+    db: &Db,
+    shared: &Shared<'_>,
+    config: &CheckpointBench,
+) -> Result<(Vec<Commit>, Vec<Taken>)> {
+    let writing = AtomicBool::new(true);
+    std::thread::scope(|scope| {
+        let checkpointer =
+            scope.spawn(|| take_checkpoints(db, &writing, shared.started, config.pause));
         let writers: Vec<_> = (0..config.writers)
-            .map(|_| {
-                scope.spawn(|| {
-                    let shared = Shared {
-                        stream: &stream,
-                        offset: params.events,
-                        sent: &sent,
-                        started,
-                        deadline,
-                    };
-                    writer(&db, &shared, config)
-                })
-            })
+            .map(|_| scope.spawn(|| writer(db, shared, config)))
             .collect();
         let mut commits = Vec::new();
         let mut failed = None;
@@ -233,23 +274,24 @@ fn run_in(config: &CheckpointBench, dir: &Path, rss: &Rss) -> Result<CheckpointB
             Some(e) => Err(e),
             None => Ok((commits, taken?)),
         }
-    })?;
-    let measured_seconds = started.elapsed().as_secs_f64();
-    let measured_peak = rss.phase.load(Ordering::Relaxed);
-    db.close()?;
+    })
+}
 
+/// The report of a run, its RSS figures of the whole run and VmHWM left 0.
+fn report(config: &CheckpointBench, loaded: &Loaded, measured: &Measured) -> CheckpointBenchReport {
     let (mut overlapping, mut not_overlapping) = (Vec::new(), Vec::new());
-    for c in &commits {
+    for c in &measured.commits {
         let ms = (c.acked - c.submitted) * 1e3;
-        match overlaps(&taken, c) {
+        match overlaps(&measured.taken, c) {
             true => overlapping.push(ms),
             false => not_overlapping.push(ms),
         }
     }
+    let taken = &measured.taken;
     let mut values: Vec<usize> = taken.iter().map(|t| t.values).collect();
     values.sort_unstable();
-    let measured_events = sent.load(Ordering::Relaxed);
-    Ok(CheckpointBenchReport {
+    let params = config.params;
+    CheckpointBenchReport {
         orgs: params.orgs,
         events: params.events,
         seed: params.seed,
@@ -257,19 +299,19 @@ fn run_in(config: &CheckpointBench, dir: &Path, rss: &Rss) -> Result<CheckpointB
         writers: config.writers,
         rate_limit: config.rate,
         pause_ms: config.pause.as_millis() as u64,
-        load_seconds,
-        load_checkpoint_ms,
-        measured_events,
-        measured_seconds,
-        measured_events_per_sec: measured_events as f64 / measured_seconds,
+        load_seconds: loaded.seconds,
+        load_checkpoint_ms: loaded.checkpoint_ms,
+        measured_events: measured.events,
+        measured_seconds: measured.seconds,
+        measured_events_per_sec: measured.events as f64 / measured.seconds,
         checkpoints: Latency::of(taken.iter().map(|t| (t.ended - t.started) * 1e3).collect()),
         checkpoint_values_p50: values.get(values.len() / 2).copied().unwrap_or(0),
         overlapping: Latency::of(overlapping),
         not_overlapping: Latency::of(not_overlapping),
         peak_rss_anon_bytes: 0,
-        measured_peak_rss_anon_bytes: measured_peak,
+        measured_peak_rss_anon_bytes: measured.peak_rss_anon,
         vm_hwm_bytes: 0,
-    })
+    }
 }
 
 /// Whether a batch's [submit, acknowledgement] interval meets a checkpoint's. Checkpoints run one

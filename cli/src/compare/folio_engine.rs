@@ -4,8 +4,8 @@ use super::{dir_bytes, failed, BalanceRow, Engine};
 use crate::Result;
 use folio::limits::MAX_RANGE_DAYS;
 use folio::Db;
-use folio::{Batch, BusinessDay, Currency, Op, OrgId};
-use folio_workload::ingest::{auto_org, entry_of};
+use folio::{Batch, BusinessDay, Op, OrgId};
+use folio_workload::ingest::entry_of;
 use folio_workload::{Params, QueryInstance, WorkloadEvent, FIRST_DAY};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
@@ -24,12 +24,7 @@ impl FolioEngine {
     /// UTC days); registration is not part of any timed phase.
     pub(crate) fn create(path: &Path, params: &Params) -> Result<FolioEngine> {
         let db = Db::open(path)?;
-        let orgs: Vec<Op> = (1..=params.orgs)
-            .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
-            .collect();
-        for chunk in orgs.chunks(10_000) {
-            db.record(Batch::from(chunk.to_vec()))?;
-        }
+        crate::bench::register_orgs(&db, params.orgs)?;
         let first = BusinessDay::from_days(FIRST_DAY)?;
         let history = i64::try_from(params.days()).unwrap_or(i64::MAX);
         let days = (

@@ -1,9 +1,9 @@
 //! `folio demo`: the main job on an embedded default, end to end.
 
 use crate::output;
-use folio::{Batch, BusinessDay, Currency, Db, Op, OrgId};
+use folio::{Batch, BusinessDay, Db, Op, OrgId};
 use folio_cli::Error;
-use folio_workload::ingest::{auto_org, entry_of};
+use folio_workload::ingest::entry_of;
 use folio_workload::{Generator, Params, FIRST_DAY};
 use std::path::Path;
 use std::time::Instant;
@@ -26,12 +26,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         params.orgs,
         params.seed
     );
-    let orgs: Vec<Op> = (1..=params.orgs)
-        .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
-        .collect();
-    for chunk in orgs.chunks(10_000) {
-        db.record(Batch::from(chunk.to_vec()))?;
-    }
+    folio_cli::bench::register_orgs(&db, params.orgs)?;
     let bar = output::events_bar(params.events);
     let started = Instant::now();
     let mut pending = std::collections::VecDeque::new();
