@@ -156,24 +156,13 @@ fn run_engines(
     progress: &dyn Fn(&str),
 ) -> Result<CompareReport> {
     let events: Vec<WorkloadEvent> = Generator::new(options.params)?.collect();
-    let n = events.len();
-    let tail = (options.singles + options.concurrent) as usize;
-    let (batched, rest) = events.split_at(n - tail);
-    let (singles, concurrent) = rest.split_at(options.singles as usize);
+    let phases = Phases::split(&events, options);
     let queries: Vec<Vec<QueryInstance>> = (1..=5u8)
         .map(|kind| {
-            let timed = if kind == 5 {
-                (options.timed / 100).max(1)
-            } else {
-                options.timed
-            };
-            instances(kind, &options.params, timed.max(options.check))
+            let count = options.timed_of(kind).max(options.check);
+            instances(kind, &options.params, count)
         })
         .collect::<Result<_, _>>()?;
-
-    let mut figures = Vec::new();
-    let mut answers: Vec<Vec<Vec<Value>>> = Vec::new();
-    let mut balances: Vec<Vec<BalanceRow>> = Vec::new();
 
     // Folio first, so its peak memory is measured before anything else grows the process.
     let mut folio = folio_engine::FolioEngine::create(&options.dir.join("folio"), &options.params)?;
@@ -189,130 +178,11 @@ fn run_engines(
     if let Some(s) = sqlite_engine.as_mut() {
         all.push(s);
     }
+    let mut runs = Vec::new();
     for engine in all {
-        let name = engine.name();
-        progress(&format!(
-            "{name}: ingest {} events in batches of {}",
-            batched.len(),
-            options.batch
-        ));
-        let t = Instant::now();
-        for chunk in batched.chunks(options.batch) {
-            engine.ingest(chunk)?;
-        }
-        let batch_eps = batched.len() as f64 / t.elapsed().as_secs_f64();
-        progress(&format!(
-            "{name}: {} events one per transaction",
-            singles.len()
-        ));
-        let t = Instant::now();
-        for e in singles {
-            engine.ingest(std::slice::from_ref(e))?;
-        }
-        let single_eps = singles.len() as f64 / t.elapsed().as_secs_f64().max(1e-9);
-        progress(&format!(
-            "{name}: {} more events one per transaction ({} writers where the engine has them)",
-            concurrent.len(),
-            options.writers
-        ));
-        let t = Instant::now();
-        let concurrent_eps = match engine.ingest_concurrent(concurrent, options.writers)? {
-            Some(()) => Some(concurrent.len() as f64 / t.elapsed().as_secs_f64().max(1e-9)),
-            None => {
-                // Single writer only: the same events one per transaction, so the final state
-                // is the same everywhere.
-                for e in concurrent {
-                    engine.ingest(std::slice::from_ref(e))?;
-                }
-                None
-            }
-        };
-        let peak_rss = if name == "folio" {
-            peak_rss_bytes()
-        } else {
-            None
-        };
-        progress(&format!("{name}: queries"));
-        let mut latency = Vec::new();
-        let mut got = Vec::new();
-        for (kind, list) in queries.iter().enumerate() {
-            let timed = if kind == 4 {
-                (options.timed / 100).max(1)
-            } else {
-                options.timed
-            };
-            let mut times = Vec::with_capacity(timed);
-            let mut checked = Vec::with_capacity(options.check);
-            for (i, q) in list.iter().enumerate() {
-                if i >= timed && i >= options.check {
-                    break;
-                }
-                let t = Instant::now();
-                let a = engine.answer(q)?;
-                let us = t.elapsed().as_secs_f64() * 1e6;
-                if i < timed {
-                    times.push(us);
-                }
-                if i < options.check {
-                    checked.push(a);
-                }
-            }
-            times.sort_by(f64::total_cmp);
-            latency.push((
-                percentile(&times, 50.0),
-                percentile(&times, 99.0),
-                times.len(),
-            ));
-            got.push(checked);
-        }
-        answers.push(got);
-        balances.push(engine.balances()?);
-        let (data, wal) = engine.disk()?;
-        figures.push(EngineFigures {
-            engine: name.to_string(),
-            ingest_batch_events_per_sec: batch_eps,
-            ingest_single_events_per_sec: single_eps,
-            ingest_concurrent_events_per_sec: concurrent_eps,
-            query_us: latency,
-            disk_bytes: data,
-            wal_bytes: wal,
-            peak_rss_bytes: peak_rss,
-        });
+        runs.push(run_engine(engine, &phases, &queries, options, progress)?);
     }
-    // Every engine's answers against Folio's.
-    let mut disagreements = Vec::new();
-    let mut compared = 0u64;
-    for (e, other) in answers.iter().enumerate().skip(1) {
-        for (kind, list) in other.iter().enumerate() {
-            for (i, a) in list.iter().enumerate() {
-                compared += 1;
-                if *a != answers[0][kind][i] {
-                    disagreements.push(format!(
-                        "{} vs folio on {}: {} ≠ {}",
-                        figures[e].engine,
-                        queries[kind][i].to_json_line(),
-                        a,
-                        answers[0][kind][i]
-                    ));
-                }
-            }
-        }
-        compared += balances[e].len() as u64;
-        if balances[e] != balances[0] {
-            let first = balances[e]
-                .iter()
-                .zip(&balances[0])
-                .find(|(a, b)| a != b)
-                .map(|(a, b)| format!("{a:?} ≠ {b:?}"))
-                .unwrap_or_else(|| {
-                    format!("{} rows ≠ {} rows", balances[e].len(), balances[0].len())
-                });
-            disagreements.push(format!(
-                "{} vs folio: daily balances differ, first: {first}",
-                figures[e].engine
-            ));
-        }
-    }
+    let (compared, disagreements) = compare_runs(&runs, &queries);
     Ok(CompareReport {
         orgs: options.params.orgs,
         events: options.params.events,
@@ -324,11 +194,240 @@ fn run_engines(
         writers: options.writers,
         timed: options.timed,
         checked_per_kind: options.check,
-        balance_rows: balances[0].len(),
+        balance_rows: runs[0].balances.len(),
         compared,
-        engines: figures,
+        engines: runs.into_iter().map(|r| r.figures).collect(),
         disagreements,
     })
+}
+
+/// The events of the three ingest phases, in the order they are recorded.
+struct Phases<'a> {
+    /// In batches of `batch`.
+    batched: &'a [WorkloadEvent],
+    /// One per transaction, one writer.
+    singles: &'a [WorkloadEvent],
+    /// One per transaction, `writers` writers.
+    concurrent: &'a [WorkloadEvent],
+}
+
+impl<'a> Phases<'a> {
+    fn split(events: &'a [WorkloadEvent], options: &CompareOptions) -> Phases<'a> {
+        let tail = (options.singles + options.concurrent) as usize;
+        let (batched, rest) = events.split_at(events.len() - tail);
+        let (singles, concurrent) = rest.split_at(options.singles as usize);
+        Phases {
+            batched,
+            singles,
+            concurrent,
+        }
+    }
+}
+
+impl CompareOptions {
+    /// Timed instances of query kind `kind` (1..=5): `timed`, and a hundredth of it (at least 1)
+    /// for Q5.
+    fn timed_of(&self, kind: u8) -> usize {
+        if kind == 5 {
+            (self.timed / 100).max(1)
+        } else {
+            self.timed
+        }
+    }
+}
+
+/// What one engine did: its figures, the answers of the first `check` instances of every query
+/// kind, and its daily balance rows.
+struct EngineRun {
+    figures: EngineFigures,
+    answers: Vec<Vec<Value>>,
+    balances: Vec<BalanceRow>,
+}
+
+/// Ingests the phases' events into `engine`, then times the queries and reads back what is
+/// compared.
+fn run_engine(
+    engine: &mut dyn Engine,
+    phases: &Phases<'_>,
+    queries: &[Vec<QueryInstance>],
+    options: &CompareOptions,
+    progress: &dyn Fn(&str),
+) -> Result<EngineRun> {
+    let name = engine.name();
+    let rates = ingest(engine, phases, options, progress)?;
+    let peak_rss = if name == "folio" {
+        peak_rss_bytes()
+    } else {
+        None
+    };
+    progress(&format!("{name}: queries"));
+    let mut latency = Vec::new();
+    let mut answers = Vec::new();
+    for (kind, list) in (1..=5u8).zip(queries) {
+        let (timing, checked) = answer(engine, list, options.timed_of(kind), options.check)?;
+        latency.push(timing);
+        answers.push(checked);
+    }
+    let balances = engine.balances()?;
+    let (data, wal) = engine.disk()?;
+    Ok(EngineRun {
+        figures: EngineFigures {
+            engine: name.to_string(),
+            ingest_batch_events_per_sec: rates.batch,
+            ingest_single_events_per_sec: rates.single,
+            ingest_concurrent_events_per_sec: rates.concurrent,
+            query_us: latency,
+            disk_bytes: data,
+            wal_bytes: wal,
+            peak_rss_bytes: peak_rss,
+        },
+        answers,
+        balances,
+    })
+}
+
+/// Events per second of the three ingest phases.
+struct IngestRates {
+    batch: f64,
+    single: f64,
+    /// `None` for an engine with a single writer only.
+    concurrent: Option<f64>,
+}
+
+/// Records the phases' events in `engine`, timing each phase.
+fn ingest(
+    engine: &mut dyn Engine,
+    phases: &Phases<'_>,
+    options: &CompareOptions,
+    progress: &dyn Fn(&str),
+) -> Result<IngestRates> {
+    let name = engine.name();
+    let Phases {
+        batched,
+        singles,
+        concurrent,
+    } = *phases;
+    progress(&format!(
+        "{name}: ingest {} events in batches of {}",
+        batched.len(),
+        options.batch
+    ));
+    let t = Instant::now();
+    for chunk in batched.chunks(options.batch) {
+        engine.ingest(chunk)?;
+    }
+    let batch = batched.len() as f64 / t.elapsed().as_secs_f64();
+    progress(&format!(
+        "{name}: {} events one per transaction",
+        singles.len()
+    ));
+    let t = Instant::now();
+    ingest_one_by_one(engine, singles)?;
+    let single = singles.len() as f64 / t.elapsed().as_secs_f64().max(1e-9);
+    progress(&format!(
+        "{name}: {} more events one per transaction ({} writers where the engine has them)",
+        concurrent.len(),
+        options.writers
+    ));
+    let t = Instant::now();
+    let concurrent = match engine.ingest_concurrent(concurrent, options.writers)? {
+        Some(()) => Some(concurrent.len() as f64 / t.elapsed().as_secs_f64().max(1e-9)),
+        None => {
+            // Single writer only: the same events one per transaction, so the final state
+            // is the same everywhere.
+            ingest_one_by_one(engine, concurrent)?;
+            None
+        }
+    };
+    Ok(IngestRates {
+        batch,
+        single,
+        concurrent,
+    })
+}
+
+/// Records `events` one per transaction.
+fn ingest_one_by_one(engine: &mut dyn Engine, events: &[WorkloadEvent]) -> Result<()> {
+    for e in events {
+        engine.ingest(std::slice::from_ref(e))?;
+    }
+    Ok(())
+}
+
+/// Answers the instances of one query kind: times the first `timed` ones and keeps the answers
+/// of the first `check` ones. (p50 µs, p99 µs, instances timed) and the answers kept.
+fn answer(
+    engine: &mut dyn Engine,
+    list: &[QueryInstance],
+    timed: usize,
+    check: usize,
+) -> Result<((f64, f64, usize), Vec<Value>)> {
+    let mut times = Vec::with_capacity(timed);
+    let mut checked = Vec::with_capacity(check);
+    for (i, q) in list.iter().enumerate() {
+        if i >= timed && i >= check {
+            break;
+        }
+        let t = Instant::now();
+        let a = engine.answer(q)?;
+        let us = t.elapsed().as_secs_f64() * 1e6;
+        if i < timed {
+            times.push(us);
+        }
+        if i < check {
+            checked.push(a);
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    let timing = (
+        percentile(&times, 50.0),
+        percentile(&times, 99.0),
+        times.len(),
+    );
+    Ok((timing, checked))
+}
+
+/// Every engine's answers and balance rows against Folio's (the first run's): how many were
+/// compared, and every disagreement.
+fn compare_runs(runs: &[EngineRun], queries: &[Vec<QueryInstance>]) -> (u64, Vec<String>) {
+    let mut disagreements = Vec::new();
+    let mut compared = 0u64;
+    let folio = &runs[0];
+    for other in runs.iter().skip(1) {
+        let engine = &other.figures.engine;
+        for (kind, list) in other.answers.iter().enumerate() {
+            for (i, a) in list.iter().enumerate() {
+                compared += 1;
+                if *a != folio.answers[kind][i] {
+                    disagreements.push(format!(
+                        "{} vs folio on {}: {} ≠ {}",
+                        engine,
+                        queries[kind][i].to_json_line(),
+                        a,
+                        folio.answers[kind][i]
+                    ));
+                }
+            }
+        }
+        compared += other.balances.len() as u64;
+        if other.balances != folio.balances {
+            disagreements.push(format!(
+                "{} vs folio: daily balances differ, first: {}",
+                engine,
+                first_difference(&other.balances, &folio.balances)
+            ));
+        }
+    }
+    (compared, disagreements)
+}
+
+/// The first pair of rows that differ, or the row counts when one list is a prefix of the other.
+fn first_difference(rows: &[BalanceRow], folio: &[BalanceRow]) -> String {
+    rows.iter()
+        .zip(folio)
+        .find(|(a, b)| a != b)
+        .map(|(a, b)| format!("{a:?} ≠ {b:?}"))
+        .unwrap_or_else(|| format!("{} rows ≠ {} rows", rows.len(), folio.len()))
 }
 
 /// The process's peak resident set (VmHWM), when the platform reports it.

@@ -64,98 +64,56 @@ impl CompareReport {
 
     /// Rows of (figure, value per engine, Folio's ratio per other engine). Ratios are "how many
     /// times better Folio is": rates Folio ÷ other, latencies and bytes other ÷ Folio.
-    fn rows(&self) -> Vec<(String, Vec<String>, Vec<String>)> {
-        let Some(f) = self.folio() else {
+    fn rows(&self) -> Vec<Row> {
+        let Some(folio) = self.folio() else {
             return Vec::new();
         };
-        let others: Vec<&EngineFigures> = self
-            .engines
-            .iter()
-            .filter(|e| e.engine != "folio")
-            .collect();
-        let mut rows = Vec::new();
-        let ratio = |x: Option<f64>| x.map_or("—".into(), |x| format!("{x:.1}×"));
-        let mut rate_row = |name: String, get: &dyn Fn(&EngineFigures) -> Option<f64>| {
-            let values = self
+        let columns = Columns {
+            all: &self.engines,
+            folio,
+            others: self
                 .engines
                 .iter()
-                .map(|e| get(e).map_or("single writer".into(), rate))
-                .collect();
-            let ratios = others
-                .iter()
-                .map(|o| ratio(get(f).zip(get(o)).map(|(a, b)| a / b)))
-                .collect();
-            rows.push((name, values, ratios));
+                .filter(|e| e.engine != "folio")
+                .collect(),
         };
-        rate_row(
-            format!("ingest, batches of {}, events/s", self.batch),
-            &|e| Some(e.ingest_batch_events_per_sec),
-        );
-        rate_row(
-            format!(
-                "ingest, 1 event per transaction ({} events), events/s",
-                self.singles
-            ),
-            &|e| Some(e.ingest_single_events_per_sec),
-        );
-        rate_row(
-            format!(
-                "ingest, {} concurrent writers × 1 event ({} events), events/s",
-                self.writers, self.concurrent
-            ),
-            &|e| e.ingest_concurrent_events_per_sec,
-        );
-        for q in 0..5 {
-            for (p, label) in [(0usize, "p50"), (1, "p99")] {
-                let get =
-                    |e: &EngineFigures| e.query_us.get(q).map(|t| if p == 0 { t.0 } else { t.1 });
-                let values = self
-                    .engines
-                    .iter()
-                    .map(|e| get(e).map_or("—".into(), |v| format!("{v:.1}")))
-                    .collect();
-                let ratios = others
-                    .iter()
-                    .map(|o| ratio(get(f).zip(get(o)).map(|(a, b)| b / a.max(1e-3))))
-                    .collect();
-                rows.push((format!("Q{} {label} µs", q + 1), values, ratios));
-            }
-        }
-        let values = self.engines.iter().map(|e| mib(e.disk_bytes)).collect();
-        let ratios = others
-            .iter()
-            .map(|o| {
-                format!(
-                    "{:.2}× (Folio ÷ {})",
-                    f.disk_bytes as f64 / o.disk_bytes.max(1) as f64,
-                    o.engine
-                )
-            })
-            .collect();
-        rows.push((
-            "bytes on disk (data; Folio: whole log + store)".into(),
-            values,
-            ratios,
-        ));
-        let values = self.engines.iter().map(|e| mib(e.wal_bytes)).collect();
-        rows.push((
-            "write-ahead log, counted separately".into(),
-            values,
-            others.iter().map(|_| "".into()).collect(),
-        ));
-        let values = self
-            .engines
-            .iter()
-            .map(|e| e.peak_rss_bytes.map_or("—".into(), mib))
-            .collect();
-        rows.push((
-            "peak memory (Folio's process)".into(),
-            values,
-            others.iter().map(|_| "".into()).collect(),
-        ));
+        let mut rows = self.ingest_rows(&columns);
+        rows.extend(query_rows(&columns));
+        rows.extend(size_rows(&columns));
         rows
     }
 
+    /// Events/s of the three ingest phases.
+    fn ingest_rows(&self, columns: &Columns<'_>) -> Vec<Row> {
+        let rate_row = |name: String, get: &dyn Fn(&EngineFigures) -> Option<f64>| {
+            columns.ratio_row(
+                name,
+                get,
+                &|v| v.map_or("single writer".into(), rate),
+                |folio, other| folio / other,
+            )
+        };
+        vec![
+            rate_row(
+                format!("ingest, batches of {}, events/s", self.batch),
+                &|e| Some(e.ingest_batch_events_per_sec),
+            ),
+            rate_row(
+                format!(
+                    "ingest, 1 event per transaction ({} events), events/s",
+                    self.singles
+                ),
+                &|e| Some(e.ingest_single_events_per_sec),
+            ),
+            rate_row(
+                format!(
+                    "ingest, {} concurrent writers × 1 event ({} events), events/s",
+                    self.writers, self.concurrent
+                ),
+                &|e| e.ingest_concurrent_events_per_sec,
+            ),
+        ]
+    }
     /// The table as Markdown.
     pub fn markdown(&self) -> String {
         let others: Vec<&str> = self
@@ -278,4 +236,91 @@ impl CompareReport {
         svg.push_str("</svg>\n");
         svg
     }
+}
+
+/// A row of the table: (figure, value per engine, Folio's ratio per other engine).
+type Row = (String, Vec<String>, Vec<String>);
+
+/// The table's engines: every one in order, Folio, and the others Folio is compared with.
+struct Columns<'a> {
+    all: &'a [EngineFigures],
+    folio: &'a EngineFigures,
+    others: Vec<&'a EngineFigures>,
+}
+
+impl Columns<'_> {
+    /// The row of the figure `get` reads: each engine's value as `show` prints it, and per other
+    /// engine `better(Folio's, its)` where both have the figure.
+    fn ratio_row(
+        &self,
+        name: String,
+        get: &dyn Fn(&EngineFigures) -> Option<f64>,
+        show: &dyn Fn(Option<f64>) -> String,
+        better: fn(f64, f64) -> f64,
+    ) -> Row {
+        let values = self.all.iter().map(|e| show(get(e))).collect();
+        let ratios = self
+            .others
+            .iter()
+            .map(|o| {
+                let x = get(self.folio).zip(get(o)).map(|(a, b)| better(a, b));
+                x.map_or("—".into(), |x| format!("{x:.1}×"))
+            })
+            .collect();
+        (name, values, ratios)
+    }
+
+    /// A row with no ratios.
+    fn plain_row(&self, name: &str, show: impl Fn(&EngineFigures) -> String) -> Row {
+        let values = self.all.iter().map(show).collect();
+        (
+            name.into(),
+            values,
+            self.others.iter().map(|_| "".into()).collect(),
+        )
+    }
+}
+
+/// p50 and p99 latencies of Q1–Q5.
+fn query_rows(columns: &Columns<'_>) -> Vec<Row> {
+    let mut rows = Vec::new();
+    for q in 0..5 {
+        for (p, label) in [(0usize, "p50"), (1, "p99")] {
+            let get = |e: &EngineFigures| e.query_us.get(q).map(|t| if p == 0 { t.0 } else { t.1 });
+            rows.push(columns.ratio_row(
+                format!("Q{} {label} µs", q + 1),
+                &get,
+                &|v| v.map_or("—".into(), |v| format!("{v:.1}")),
+                |folio, other| other / folio.max(1e-3),
+            ));
+        }
+    }
+    rows
+}
+
+/// Bytes on disk, the write-ahead log and peak memory.
+fn size_rows(columns: &Columns<'_>) -> Vec<Row> {
+    let values = columns.all.iter().map(|e| mib(e.disk_bytes)).collect();
+    let ratios = columns
+        .others
+        .iter()
+        .map(|o| {
+            format!(
+                "{:.2}× (Folio ÷ {})",
+                columns.folio.disk_bytes as f64 / o.disk_bytes.max(1) as f64,
+                o.engine
+            )
+        })
+        .collect();
+    vec![
+        (
+            "bytes on disk (data; Folio: whole log + store)".into(),
+            values,
+            ratios,
+        ),
+        columns.plain_row("write-ahead log, counted separately", |e| mib(e.wal_bytes)),
+        columns.plain_row("peak memory (Folio's process)", |e| {
+            e.peak_rss_bytes.map_or("—".into(), mib)
+        }),
+    ]
 }
