@@ -191,43 +191,15 @@ pub fn ingest_reader(
     options: &IngestOptions,
     mut progress: impl FnMut(u64),
 ) -> Result<IngestSummary> {
-    let mut builder = BatchBuilder {
-        db,
-        auto_org: options.auto_org,
-        known: HashSet::new(),
-        current: Lines::default(),
-        orgs_registered: 0,
-    };
-    let mut in_flight: VecDeque<(Ticket, Lines)> = VecDeque::new();
-    let mut summary = IngestSummary::default();
-    // Every line up to this one is recorded (the last line of the last batch recorded in order).
-    let mut recorded_through = 0u64;
-    let mut stop: Option<Stop> = None;
-    // Whether a batch was rejected; batches recorded after it are `later` (first, last line).
-    let mut rejected = false;
-    let mut later: Option<(u64, u64)> = None;
+    let mut load = Load::new(db, options);
     let started = Instant::now();
     let mut line = String::new();
     let mut number = 0u64;
-    let input_error = |line: u64, why: String| Error::Input {
-        file: path.to_path_buf(),
-        line,
-        why,
-    };
     loop {
-        line.clear();
-        // Bounded: a line longer than the limit is an error, not an unbounded allocation.
-        let read = match (&mut reader)
-            .take(MAX_INGEST_LINE_BYTES as u64 + 1)
-            .read_line(&mut line)
-        {
+        let read = match read_line(&mut reader, &mut line) {
             Ok(read) => read,
             Err(e) if e.kind() == std::io::ErrorKind::InvalidData => {
-                stop = Some(Stop {
-                    line: number + 1,
-                    why: "not UTF-8".into(),
-                    batch: None,
-                });
+                load.stop_at(number + 1, "not UTF-8".into());
                 0
             }
             Err(e) => return Err(Error::io(path, e)),
@@ -235,87 +207,170 @@ pub fn ingest_reader(
         if read > 0 {
             number += 1;
             progress(read as u64);
-            let text = line.trim_end_matches(['\n', '\r']);
-            let is_header = number == 1 && format.headers().contains(&text);
-            let parsed = if read > MAX_INGEST_LINE_BYTES {
-                Err(format!("line longer than {MAX_INGEST_LINE_BYTES} bytes"))
-            } else if is_header || text.is_empty() {
-                Ok(None)
-            } else {
-                format
-                    .parse_op_line(text)
-                    .map(Some)
-                    .map_err(|e| e.to_string())
-            };
-            match parsed {
-                Ok(Some(op)) => builder.push(&op, number),
+            match parse_line(format, &line, read, number) {
+                Ok(Some(op)) => load.builder.push(&op, number),
                 Ok(None) => {}
-                Err(why) => {
-                    stop = Some(Stop {
-                        line: number,
-                        why,
-                        batch: None,
-                    })
-                }
+                Err(why) => load.stop_at(number, why),
             }
         }
-        let full = builder.current.events as usize >= options.batch;
-        if (full || read == 0) && stop.is_none() && builder.current.events > 0 {
-            let (batch, lines) = builder.take();
-            in_flight.push_back((db.submit(batch)?, lines));
-        }
-        // Once a line failed nothing more is submitted: the batches in flight are answered.
-        while in_flight.len() > IN_FLIGHT
-            || ((read == 0 || stop.is_some()) && !in_flight.is_empty())
-        {
-            let Some((ticket, lines)) = in_flight.pop_front() else {
-                break;
-            };
-            match ticket.wait_op() {
-                Ok(lsn) => {
-                    summary.lsn = summary.lsn.max(lsn);
-                    summary.events += lines.events;
-                    summary.batches += 1;
-                    let (first, last) = lines.range();
-                    if !rejected {
-                        recorded_through = last;
-                    } else {
-                        later = Some(later.map_or((first, last), |(a, _)| (a, last)));
-                    }
-                }
-                Err(BatchError {
-                    error: folio::Error::Rejected(r),
-                    op_index,
-                }) => {
-                    let (first, last) = lines.range();
-                    let line = op_index
-                        .and_then(|i| lines.lines.get(i).copied())
-                        .unwrap_or(first);
-                    // The first rejected batch stops the load (before any later parse error).
-                    if !rejected {
-                        rejected = true;
-                        stop = Some(Stop {
-                            line,
-                            why: r.to_string(),
-                            batch: Some((first, last)),
-                        });
-                    }
-                }
-                Err(other) => return Err(other.error.into()),
-            }
-        }
-        if read == 0 || stop.is_some() {
+        let end = read == 0;
+        load.submit(end, options.batch)?;
+        load.settle(end)?;
+        if end || load.stop.is_some() {
             break;
         }
     }
-    summary.orgs_registered = builder.orgs_registered;
-    summary.seconds = started.elapsed().as_secs_f64();
-    match stop {
-        None => Ok(summary),
-        Some(stop) => Err(input_error(
-            stop.line,
-            stopped_why(&stop, recorded_through, later, &summary),
-        )),
+    load.finish(started, path)
+}
+
+/// Reads the next line into `line`; the bytes read, 0 at the end of the input. Bounded: a line
+/// longer than the limit is an error, not an unbounded allocation, so at most one byte more than
+/// the limit is read.
+fn read_line(reader: &mut impl BufRead, line: &mut String) -> std::io::Result<usize> {
+    line.clear();
+    reader
+        .take(MAX_INGEST_LINE_BYTES as u64 + 1)
+        .read_line(line)
+}
+
+/// The operation line `number` of the input stands for (`read` bytes with its line ending):
+/// `None` for a header or an empty line, the reason when it is too long or does not parse.
+fn parse_line(
+    format: InputFormat,
+    line: &str,
+    read: usize,
+    number: u64,
+) -> Result<Option<IngestOp>, String> {
+    let text = line.trim_end_matches(['\n', '\r']);
+    let is_header = number == 1 && format.headers().contains(&text);
+    if read > MAX_INGEST_LINE_BYTES {
+        Err(format!("line longer than {MAX_INGEST_LINE_BYTES} bytes"))
+    } else if is_header || text.is_empty() {
+        Ok(None)
+    } else {
+        format
+            .parse_op_line(text)
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+}
+
+/// A load under way: the batch being built, the batches in flight and what is recorded.
+struct Load<'a> {
+    builder: BatchBuilder<'a>,
+    in_flight: VecDeque<(Ticket, Lines)>,
+    summary: IngestSummary,
+    /// Every line up to this one is recorded (the last line of the last batch recorded in order).
+    recorded_through: u64,
+    stop: Option<Stop>,
+    /// Whether a batch was rejected; batches recorded after it are `later` (first, last line).
+    rejected: bool,
+    later: Option<(u64, u64)>,
+}
+
+impl<'a> Load<'a> {
+    fn new(db: &'a Db, options: &IngestOptions) -> Load<'a> {
+        Load {
+            builder: BatchBuilder {
+                db,
+                auto_org: options.auto_org,
+                known: HashSet::new(),
+                current: Lines::default(),
+                orgs_registered: 0,
+            },
+            in_flight: VecDeque::new(),
+            summary: IngestSummary::default(),
+            recorded_through: 0,
+            stop: None,
+            rejected: false,
+            later: None,
+        }
+    }
+
+    /// Line `line` failed to read or parse: the load stops there.
+    fn stop_at(&mut self, line: u64, why: String) {
+        self.stop = Some(Stop {
+            line,
+            why,
+            batch: None,
+        });
+    }
+
+    /// Submits the batch being built once it holds `batch` lines, or at the `end` of the input,
+    /// unless a line failed.
+    fn submit(&mut self, end: bool, batch: usize) -> Result<()> {
+        let events = self.builder.current.events;
+        let full = events as usize >= batch;
+        if (full || end) && self.stop.is_none() && events > 0 {
+            let (batch, lines) = self.builder.take();
+            self.in_flight
+                .push_back((self.builder.db.submit(batch)?, lines));
+        }
+        Ok(())
+    }
+
+    /// Waits for the batches in flight beyond [`IN_FLIGHT`], or for all of them at the `end` of
+    /// the input or once a line failed (nothing more is submitted then).
+    fn settle(&mut self, end: bool) -> Result<()> {
+        while self.in_flight.len() > IN_FLIGHT
+            || ((end || self.stop.is_some()) && !self.in_flight.is_empty())
+        {
+            let Some((ticket, lines)) = self.in_flight.pop_front() else {
+                break;
+            };
+            self.answered(ticket.wait_op(), &lines)?;
+        }
+        Ok(())
+    }
+
+    /// Takes in the database's answer to the batch of `lines`.
+    fn answered(&mut self, answer: Result<Lsn, BatchError>, lines: &Lines) -> Result<()> {
+        let (first, last) = lines.range();
+        match answer {
+            Ok(lsn) => {
+                self.summary.lsn = self.summary.lsn.max(lsn);
+                self.summary.events += lines.events;
+                self.summary.batches += 1;
+                if !self.rejected {
+                    self.recorded_through = last;
+                } else {
+                    self.later = Some(self.later.map_or((first, last), |(a, _)| (a, last)));
+                }
+            }
+            Err(BatchError {
+                error: folio::Error::Rejected(r),
+                op_index,
+            }) => {
+                let line = op_index
+                    .and_then(|i| lines.lines.get(i).copied())
+                    .unwrap_or(first);
+                // The first rejected batch stops the load (before any later parse error).
+                if !self.rejected {
+                    self.rejected = true;
+                    self.stop = Some(Stop {
+                        line,
+                        why: r.to_string(),
+                        batch: Some((first, last)),
+                    });
+                }
+            }
+            Err(other) => return Err(other.error.into()),
+        }
+        Ok(())
+    }
+
+    /// The load's summary, or the error naming the line it stopped at.
+    fn finish(mut self, started: Instant, path: &Path) -> Result<IngestSummary> {
+        self.summary.orgs_registered = self.builder.orgs_registered;
+        self.summary.seconds = started.elapsed().as_secs_f64();
+        match self.stop {
+            None => Ok(self.summary),
+            Some(stop) => Err(Error::Input {
+                file: path.to_path_buf(),
+                line: stop.line,
+                why: stopped_why(&stop, self.recorded_through, self.later, &self.summary),
+            }),
+        }
     }
 }
 
