@@ -591,17 +591,22 @@ impl ReplicaRig {
     }
 
     /// Records `work` on the primary at `rate` events/s (0 = as fast as it goes), then sets
-    /// `done`; the seconds it took.
+    /// `done` (also when a batch fails, so the lag sampler stops); the seconds it took.
     fn ingest(&self, work: Vec<Batch>, rate: u64, done: &AtomicBool) -> Result<f64> {
         let started = Instant::now();
         let mut sent = 0u64;
+        let mut recorded = Ok(());
         for b in work {
             pace(rate, started, sent);
             sent += b.ops.len() as u64;
-            self.db.record(b)?;
+            recorded = self.db.record(b).map(drop);
+            if recorded.is_err() {
+                break;
+            }
         }
         let secs = started.elapsed().as_secs_f64();
         done.store(true, Ordering::SeqCst);
+        recorded?;
         Ok(secs)
     }
 
