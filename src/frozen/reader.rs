@@ -19,7 +19,7 @@ use super::view::OrgMonth;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::HEADER_BYTES;
 use crate::io::{Mapped, Vfs};
-use crate::model::{Kind, Month, OrgId};
+use crate::model::{Month, OrgId};
 use crate::state::catalog::EntryLoc;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -537,15 +537,10 @@ impl FrozenFile {
         })
     }
 
-    /// Rows of one kind in the whole file (for tests and `verify`).
-    pub fn kind_rows(&self, kind: Kind) -> Result<u64> {
-        let mut rows = 0u64;
-        for item in self.directory() {
-            let (pos, entry) = item?;
-            let block = self.block(pos, &entry)?;
-            rows += OrgMonth::new(block).row_count(kind) as u64;
-        }
-        Ok(rows)
+    /// Every org of the file, in id order (directory pages checked as they are read; blocks
+    /// not touched).
+    pub fn orgs(&self) -> impl Iterator<Item = Result<OrgId>> + '_ {
+        self.directory().map(|item| item.map(|(_, entry)| OrgId(entry.org)))
     }
 }
 
