@@ -174,24 +174,14 @@ impl Header {
     /// version, length. Every version keeps magic and checksum where they are, so a damaged
     /// version field reads as damage, not as a newer format.
     pub fn decode(path: &Path, bytes: &[u8], magic: &[u8; 8]) -> Result<Header> {
-        if bytes.len() < 12 || &bytes[0..8] != magic {
-            return Err(Error::corruption(path, 0, CorruptionKind::BadMagic));
-        }
         if bytes.len() >= 16 {
-            let expected = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
-            let actual = header_crc(bytes);
-            if expected != actual {
-                let kind = CorruptionKind::ChecksumMismatch { expected, actual };
-                return Err(Error::corruption(path, 12, kind));
+            check_sealed(path, 0, bytes, magic)?;
+        } else {
+            // Too short to hold a checksum: a torn write, or no Folio file at all.
+            if bytes.len() < 12 || &bytes[0..8] != magic {
+                return Err(Error::corruption(path, 0, CorruptionKind::BadMagic));
             }
-        }
-        let version = version_of(bytes).unwrap_or_default();
-        if version != FORMAT_VERSION {
-            return Err(Error::FormatVersion {
-                path: path.to_path_buf(),
-                found: version,
-                supported: FORMAT_VERSION,
-            });
+            check_version(path, bytes)?;
         }
         let Ok(bytes) = <[u8; HEADER_BYTES]>::try_from(bytes) else {
             let kind = CorruptionKind::BadLength(bytes.len() as u64);
@@ -199,6 +189,35 @@ impl Header {
         };
         Ok(Header { bytes })
     }
+}
+
+/// Checks a sealed record of at least 16 bytes found at `offset` of the file `path` (a header
+/// file, the frozen files' footer and manifest): magic at 0..8, then the CRC32 at 12..16 over
+/// the rest ([`header_crc`]), then the format version at 8..12. Every version keeps magic and
+/// checksum where they are, so a damaged version field reads as damage, not as a newer format.
+pub fn check_sealed(path: &Path, offset: u64, bytes: &[u8], magic: &[u8; 8]) -> Result<()> {
+    if bytes.len() < 16 || &bytes[0..8] != magic {
+        return Err(Error::corruption(path, offset, CorruptionKind::BadMagic));
+    }
+    let expected = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    let actual = header_crc(bytes);
+    if expected != actual {
+        let kind = CorruptionKind::ChecksumMismatch { expected, actual };
+        return Err(Error::corruption(path, offset.saturating_add(12), kind));
+    }
+    check_version(path, bytes)
+}
+
+fn check_version(path: &Path, bytes: &[u8]) -> Result<()> {
+    let version = version_of(bytes).unwrap_or_default();
+    if version != FORMAT_VERSION {
+        return Err(Error::FormatVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    Ok(())
 }
 
 /// The format version a header file names (bytes 8..12), if it is long enough to name one.

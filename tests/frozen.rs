@@ -8,6 +8,7 @@ use folio::frozen::layout::FileId;
 use folio::frozen::sample::{self, Sample};
 use folio::frozen::{Expected, FrozenDir, FrozenFile, FrozenRow, ManifestEntry, OrgMonthInput};
 use folio::io::{Mapped, StdFs, Vfs};
+use folio::state::ledger::Row;
 use folio::{BusinessDay, CorruptionKind, Error, Kind, Month, OrgId};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
@@ -33,6 +34,17 @@ fn expect(entry: &ManifestEntry) -> Expected {
 /// Writes `inputs` as version `version` of `month` in `dir` (real files).
 fn write(dir: &Path, month: Month, version: u32, inputs: &[OrgMonthInput]) -> ManifestEntry {
     sample::write(&StdFs, dir, file_id(month, version), inputs).unwrap()
+}
+
+/// A month of `orgs` orgs of up to `max_rows` rows, without extreme values.
+fn plain(seed: u64, month: Month, orgs: usize, max_rows: usize) -> Vec<OrgMonthInput> {
+    let sample = Sample {
+        month,
+        orgs,
+        max_rows,
+        extremes: false,
+    };
+    sample::month(seed, sample)
 }
 
 fn sorted_rows(input: &OrgMonthInput, kind: Kind) -> Vec<FrozenRow> {
@@ -61,7 +73,7 @@ fn check_against(file: &FrozenFile, inputs: &[OrgMonthInput]) {
             assert_eq!(view.total(kind), total);
             let mut by_category = [(0i64, 0u64); 11];
             for r in &want {
-                let slot = &mut by_category[r.category.code() as usize];
+                let slot = &mut by_category[r.row.category.code() as usize];
                 slot.0 += r.signed_amount();
                 slot.1 += 1;
             }
@@ -274,15 +286,7 @@ fn an_empty_file_answers_nothing() {
 fn the_writer_refuses_bad_input() {
     let tmp = tempfile::tempdir().unwrap();
     let month = march();
-    let good = sample::month(
-        5,
-        Sample {
-            month,
-            orgs: 2,
-            max_rows: 5,
-            extremes: false,
-        },
-    );
+    let good = plain(5, month, 2, 5);
     let mut cases: Vec<Vec<OrgMonthInput>> = Vec::new();
     cases.push(vec![good[1].clone(), good[0].clone()]); // orgs out of order
     let mut outside = good[0].clone();
@@ -296,10 +300,9 @@ fn the_writer_refuses_bad_input() {
     repeated.rows.push(sample_row(month));
     cases.push(vec![repeated]);
     let mut zero = good[0].clone();
-    zero.rows.push(FrozenRow {
-        amount: 0,
-        ..sample_row(month)
-    });
+    let mut zero_amount = sample_row(month);
+    zero_amount.row.amount = 0;
+    zero.rows.push(zero_amount);
     cases.push(vec![zero]);
     let mut day = good[0].clone();
     day.days.push(folio::frozen::FrozenDay {
@@ -321,15 +324,17 @@ fn sample_row(month: Month) -> FrozenRow {
         kind: Kind::Revenue,
         entry_id: 1 << 50,
         occurred_at: month.start_utc(),
-        amount: 5,
-        day: month.first_day(),
-        category: folio::Category::Rooms,
-        payment_method: folio::PaymentMethod::Card,
-        posted_status: 0,
-        paid_at: None,
-        reverses: 0,
-        reversed_by: 0,
-        reference: String::new(),
+        row: Row {
+            amount: 5,
+            day: month.first_day(),
+            category: folio::Category::Rooms,
+            payment_method: folio::PaymentMethod::Card,
+            posted_status: 0,
+            paid_at: None,
+            reverses: 0,
+            reversed_by: 0,
+            reference: "".into(),
+        },
     }
 }
 
@@ -382,21 +387,13 @@ fn small_file() -> (
 ) {
     let tmp = tempfile::tempdir().unwrap();
     let month = march();
-    let mut inputs = sample::month(
-        11,
-        Sample {
-            month,
-            orgs: 3,
-            max_rows: 4,
-            extremes: false,
-        },
-    );
+    let mut inputs = plain(11, month, 3, 4);
     inputs[0].indexes = vec![folio::frozen::FrozenIndexPart {
         kind: Some(Kind::Revenue),
         slot: 0,
         entries: sorted_rows(&inputs[0], Kind::Revenue)
             .iter()
-            .map(|r| ([r.amount, 0, 0], r.occurred_at, r.entry_id))
+            .map(|r| ([r.row.amount, 0, 0], r.occurred_at, r.entry_id))
             .collect(),
     }];
     let entry = write(tmp.path(), month, 1, &inputs);
@@ -535,33 +532,9 @@ fn a_manifest_lists_installs_and_replaces_versions() {
     let (mut dir, cleanup) = FrozenDir::load(&StdFs, db, DB).unwrap();
     assert_eq!((dir.entries().count(), cleanup.removed.len()), (0, 0));
     let month = march();
-    let v1 = sample::month(
-        1,
-        Sample {
-            month,
-            orgs: 5,
-            max_rows: 5,
-            extremes: false,
-        },
-    );
-    let v2 = sample::month(
-        2,
-        Sample {
-            month,
-            orgs: 6,
-            max_rows: 5,
-            extremes: false,
-        },
-    );
-    let april = sample::month(
-        3,
-        Sample {
-            month: month.next().unwrap(),
-            orgs: 2,
-            max_rows: 5,
-            extremes: false,
-        },
-    );
+    let v1 = plain(1, month, 5, 5);
+    let v2 = plain(2, month, 6, 5);
+    let april = plain(3, month.next().unwrap(), 2, 5);
     assert_eq!(dir.next_version(month), Some(1));
     let e1 = write(&frozen_dir(db), month, 1, &v1);
     dir.install(&StdFs, e1).unwrap();
@@ -626,20 +599,7 @@ fn a_manifest_naming_a_path_outside_the_directory_or_damaged_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path();
     let month = march();
-    let e1 = write(
-        &frozen_dir(db),
-        month,
-        1,
-        &sample::month(
-            1,
-            Sample {
-                month,
-                orgs: 2,
-                max_rows: 3,
-                extremes: false,
-            },
-        ),
-    );
+    let e1 = write(&frozen_dir(db), month, 1, &plain(1, month, 2, 3));
     let mut bytes = folio::frozen::manifest::encode_manifest(DB, &[e1]);
     let manifest = frozen_dir(db).join(folio::format::FROZEN_MANIFEST);
     std::fs::write(&manifest, &bytes).unwrap();
@@ -677,15 +637,7 @@ fn a_manifest_naming_a_path_outside_the_directory_or_damaged_is_refused() {
         &tmp.path().join("elsewhere"),
         month,
         1,
-        &sample::month(
-            9,
-            Sample {
-                month,
-                orgs: 2,
-                max_rows: 3,
-                extremes: false,
-            },
-        ),
+        &plain(9, month, 2, 3),
     );
     std::fs::write(
         &manifest,

@@ -7,6 +7,7 @@
 use crate::error::{Error, Result};
 use crate::limits::{MAX_KEY_COLUMNS, MAX_REFERENCE_BYTES};
 use crate::model::{BusinessDay, Category, Kind, Month, OrgId, PaymentMethod};
+use crate::state::ledger::Row;
 use rkyv::{Archive, Serialize};
 
 /// Category codes are 1..=10; slot 0 is unused (as in the state's roll-ups).
@@ -16,37 +17,20 @@ pub const EXPENSE_BIT: u32 = 1 << 31;
 /// Most rows of one kind in one block (the ordinals fit below [`EXPENSE_BIT`]).
 pub const MAX_KIND_ROWS: usize = (EXPENSE_BIT - 1) as usize;
 
-/// One ledger row as given to the writer: every field the engine's ledger row holds, with its
-/// kind and key.
+/// One ledger row as given to the writer: the engine's ledger row with its kind and key
+/// (`occurred_at`, entry id), as a ledger partition holds it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FrozenRow {
     pub kind: Kind,
-    pub entry_id: u64,
     pub occurred_at: i64,
-    /// Always positive; a reversal's effect is its negation.
-    pub amount: i64,
-    /// Business day in the org's time zone, resolved at commit.
-    pub day: BusinessDay,
-    pub category: Category,
-    pub payment_method: PaymentMethod,
-    /// Status code as posted (0 for revenues and reversals, 1 pending, 2 paid).
-    pub posted_status: u8,
-    pub paid_at: Option<i64>,
-    /// Entry id this row reverses, 0 for a posting.
-    pub reverses: u64,
-    /// Entry id of this row's reversal, 0 while not reversed.
-    pub reversed_by: u64,
-    pub reference: String,
+    pub entry_id: u64,
+    pub row: Row,
 }
 
 impl FrozenRow {
     /// Signed effect on its ledger's total: a reversal counts negative.
     pub fn signed_amount(&self) -> i64 {
-        if self.reverses != 0 {
-            -self.amount
-        } else {
-            self.amount
-        }
+        self.row.signed_amount()
     }
 }
 
@@ -165,10 +149,11 @@ fn invalid(org: OrgId, why: impl std::fmt::Display) -> Error {
     Error::InvalidArgument(format!("frozen month input of org {}: {why}", org.0))
 }
 
-fn row_rec(row: &FrozenRow) -> RowRec {
+fn row_rec(frozen: &FrozenRow) -> RowRec {
+    let row = &frozen.row;
     RowRec {
-        occurred_at: row.occurred_at,
-        entry_id: row.entry_id,
+        occurred_at: frozen.occurred_at,
+        entry_id: frozen.entry_id,
         amount: row.amount,
         reverses: row.reverses,
         reversed_by: row.reversed_by,
@@ -178,7 +163,7 @@ fn row_rec(row: &FrozenRow) -> RowRec {
         payment_method: row.payment_method.code(),
         posted_status: row.posted_status,
         paid: u8::from(row.paid_at.is_some()),
-        reference: row.reference.clone(),
+        reference: row.reference.to_string(),
     }
 }
 
@@ -190,7 +175,7 @@ fn kind_rec(org: OrgId, rows: Vec<&FrozenRow>) -> Result<KindRec> {
             .total
             .checked_add(signed)
             .ok_or_else(|| invalid(org, "total overflows"))?;
-        let slot = &mut rec.by_category[usize::from(row.category.code()) % CATEGORY_SLOTS];
+        let slot = &mut rec.by_category[usize::from(row.row.category.code()) % CATEGORY_SLOTS];
         slot.sum = slot
             .sum
             .checked_add(signed)

@@ -10,7 +10,8 @@
 
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::{
-    Header, FORMAT_VERSION, FROZEN_FOOTER_MAGIC, FROZEN_MAGIC, HEADER_BYTES,
+    check_sealed, header_crc, Header, FORMAT_VERSION, FROZEN_FOOTER_MAGIC, FROZEN_MAGIC,
+    HEADER_BYTES,
 };
 use crate::model::Month;
 use std::path::Path;
@@ -141,13 +142,6 @@ pub fn u32_at(bytes: &[u8], at: usize) -> u32 {
     u32::from_le_bytes(raw)
 }
 
-fn footer_crc(bytes: &[u8]) -> u32 {
-    let mut hasher = crc32fast::Hasher::new();
-    hasher.update(&bytes[0..12]);
-    hasher.update(&bytes[16..]);
-    hasher.finalize()
-}
-
 impl Footer {
     pub fn encode(&self) -> [u8; FOOTER_BYTES] {
         let mut b = [0u8; FOOTER_BYTES];
@@ -173,7 +167,7 @@ impl Footer {
         put(&mut b, 128, &self.id_max.to_le_bytes());
         put(&mut b, 136, &self.index_fingerprint.to_le_bytes());
         put(&mut b, 144, &(DIR_PAGE_ENTRIES as u32).to_le_bytes());
-        let crc = footer_crc(&b);
+        let crc = header_crc(&b);
         put(&mut b, 12, &crc.to_le_bytes());
         b
     }
@@ -183,21 +177,10 @@ impl Footer {
     /// [`Footer::sections`].
     pub fn decode(path: &Path, at: u64, b: &[u8]) -> Result<Footer> {
         let corrupt = |off: u64, kind| Error::corruption(path, at.saturating_add(off), kind);
-        if b.len() != FOOTER_BYTES || &b[0..8] != FROZEN_FOOTER_MAGIC {
-            return Err(corrupt(0, CorruptionKind::BadMagic));
+        if b.len() != FOOTER_BYTES {
+            return Err(corrupt(0, CorruptionKind::BadLength(b.len() as u64)));
         }
-        let (expected, actual) = (u32_at(b, 12), footer_crc(b));
-        if expected != actual {
-            return Err(corrupt(12, CorruptionKind::ChecksumMismatch { expected, actual }));
-        }
-        let version = u32_at(b, 8);
-        if version != FORMAT_VERSION {
-            return Err(Error::FormatVersion {
-                path: path.to_path_buf(),
-                found: version,
-                supported: FORMAT_VERSION,
-            });
-        }
+        check_sealed(path, at, b, FROZEN_FOOTER_MAGIC)?;
         if u32_at(b, 144) as usize != DIR_PAGE_ENTRIES || b[148..].iter().any(|&x| x != 0) {
             let why = "footer page size or reserved bytes".to_string();
             return Err(corrupt(144, CorruptionKind::InvalidValue(why)));
@@ -240,12 +223,25 @@ impl Footer {
         let bad = || {
             let at = footer_at.unwrap_or(0);
             let why = "footer offsets do not tile the file".to_string();
-            Error::corruption(path, at.saturating_add(64), CorruptionKind::InvalidValue(why))
+            Error::corruption(
+                path,
+                at.saturating_add(64),
+                CorruptionKind::InvalidValue(why),
+            )
         };
         let footer_at = footer_at.ok_or_else(bad)?;
-        let dir_len = self.orgs.checked_mul(DIR_ENTRY_BYTES as u64).ok_or_else(bad)?;
-        let fence_len = self.pages().checked_mul(FENCE_ENTRY_BYTES as u64).ok_or_else(bad)?;
-        let top_len = self.top_entries.checked_mul(TOP_ENTRY_BYTES as u64).ok_or_else(bad)?;
+        let dir_len = self
+            .orgs
+            .checked_mul(DIR_ENTRY_BYTES as u64)
+            .ok_or_else(bad)?;
+        let fence_len = self
+            .pages()
+            .checked_mul(FENCE_ENTRY_BYTES as u64)
+            .ok_or_else(bad)?;
+        let top_len = self
+            .top_entries
+            .checked_mul(TOP_ENTRY_BYTES as u64)
+            .ok_or_else(bad)?;
         let filter_len = u64::from(self.filter_blocks) * super::filter::BLOCK_BYTES as u64;
         let tiles = self.dir_offset >= HEADER_BYTES as u64
             && self.dir_offset.is_multiple_of(BLOCK_ALIGN)

@@ -21,8 +21,8 @@ use super::layout::{u32_at, u64_at};
 use super::reader::{Expected, FrozenFile};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::{
-    frozen_file_name, header_crc, parse_frozen_file_name, version_of, FORMAT_VERSION,
-    FROZEN_DIR, FROZEN_MANIFEST, FROZEN_MANIFEST_MAGIC, HEADER_BYTES,
+    check_sealed, frozen_file_name, header_crc, parse_frozen_file_name, FORMAT_VERSION, FROZEN_DIR,
+    FROZEN_MANIFEST, FROZEN_MANIFEST_MAGIC, HEADER_BYTES,
 };
 use crate::io::{FileKind, Vfs};
 use crate::limits::MAX_FROZEN_FILES;
@@ -128,21 +128,10 @@ pub fn encode_manifest(db_id: u64, entries: &[ManifestEntry]) -> Vec<u8> {
 /// [`Error::Corruption`] naming the manifest; [`Error::FormatVersion`].
 pub fn decode_manifest(path: &Path, db_id: u64, bytes: &[u8]) -> Result<Vec<ManifestEntry>> {
     let corrupt = |at: u64, kind| Error::corruption(path, at, kind);
-    if bytes.len() < HEADER_BYTES || &bytes[0..8] != FROZEN_MANIFEST_MAGIC {
-        return Err(corrupt(0, CorruptionKind::BadMagic));
+    if bytes.len() < HEADER_BYTES {
+        return Err(corrupt(0, CorruptionKind::BadLength(bytes.len() as u64)));
     }
-    let (expected, actual) = (u32_at(bytes, 12), header_crc(bytes));
-    if expected != actual {
-        return Err(corrupt(12, CorruptionKind::ChecksumMismatch { expected, actual }));
-    }
-    let version = version_of(bytes).unwrap_or_default();
-    if version != FORMAT_VERSION {
-        return Err(Error::FormatVersion {
-            path: path.to_path_buf(),
-            found: version,
-            supported: FORMAT_VERSION,
-        });
-    }
+    check_sealed(path, 0, bytes, FROZEN_MANIFEST_MAGIC)?;
     let found = u64_at(bytes, 16);
     if found != db_id {
         let kind = CorruptionKind::ForeignFile {
@@ -158,7 +147,10 @@ pub fn decode_manifest(path: &Path, db_id: u64, bytes: &[u8]) -> Result<Vec<Mani
         return Err(corrupt(24, CorruptionKind::BadLength(bytes.len() as u64)));
     }
     let mut entries: Vec<ManifestEntry> = Vec::with_capacity(count);
-    for (i, raw) in bytes[HEADER_BYTES..].chunks_exact(MANIFEST_ENTRY_BYTES).enumerate() {
+    for (i, raw) in bytes[HEADER_BYTES..]
+        .chunks_exact(MANIFEST_ENTRY_BYTES)
+        .enumerate()
+    {
         let at = (HEADER_BYTES + i * MANIFEST_ENTRY_BYTES) as u64;
         let entry = ManifestEntry::decode(path, at, raw)?;
         if entries.last().is_some_and(|l| l.month >= entry.month) {
@@ -208,7 +200,9 @@ impl FrozenDir {
         let manifest = frozen.manifest_path();
         let has_manifest = vfs.exists(&manifest);
         if has_manifest {
-            let bytes = vfs.read_file(&manifest).map_err(|e| Error::io(&manifest, e))?;
+            let bytes = vfs
+                .read_file(&manifest)
+                .map_err(|e| Error::io(&manifest, e))?;
             for entry in decode_manifest(&manifest, db_id, &bytes)? {
                 frozen.check_listed(vfs, &entry)?;
                 frozen.entries.insert(entry.month, entry);
@@ -231,14 +225,22 @@ impl FrozenDir {
             _ => Error::io(&path, e),
         })?;
         if meta.kind != FileKind::File || meta.len != entry.size {
-            return Err(Error::corruption(&path, 0, CorruptionKind::BadLength(meta.len)));
+            return Err(Error::corruption(
+                &path,
+                0,
+                CorruptionKind::BadLength(meta.len),
+            ));
         }
         Ok(())
     }
 
     fn remove_unlisted(&self, vfs: &dyn Vfs, has_manifest: bool) -> Result<Cleanup> {
         let names = vfs.list(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
-        let listed: Vec<String> = self.entries.values().map(ManifestEntry::file_name).collect();
+        let listed: Vec<String> = self
+            .entries
+            .values()
+            .map(ManifestEntry::file_name)
+            .collect();
         let mut cleanup = Cleanup::default();
         for name in names {
             let text = name.to_string_lossy();
@@ -255,7 +257,8 @@ impl FrozenDir {
             }
         }
         if !cleanup.removed.is_empty() {
-            vfs.sync_dir(&self.dir).map_err(|e| Error::io(&self.dir, e))?;
+            vfs.sync_dir(&self.dir)
+                .map_err(|e| Error::io(&self.dir, e))?;
         }
         Ok(cleanup)
     }
@@ -275,7 +278,8 @@ impl FrozenDir {
 
     /// The version a new file of `month` gets: one more than the one in force (1 for none).
     pub fn next_version(&self, month: Month) -> Option<u32> {
-        self.get(month).map_or(Some(1), |e| e.version.checked_add(1))
+        self.get(month)
+            .map_or(Some(1), |e| e.version.checked_add(1))
     }
 
     /// Opens the file in force for `month`, checked against its manifest entry.

@@ -35,5 +35,5 @@ pub use layout::FileId;
 pub use manifest::{Cleanup, FrozenDir, ManifestEntry};
 pub use reader::{Expected, FrozenFile, ReadStats};
 pub use verify::FrozenVerify;
-pub use view::{DayView, IndexView, OrgMonth, RowRef};
+pub use view::{IndexView, OrgMonth, RowRef};
 pub use writer::{FileMeta, FrozenWriter};

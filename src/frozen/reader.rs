@@ -207,7 +207,11 @@ impl FrozenFile {
         }
         if footer.id != id {
             let why = "the footer names another file than the header".to_string();
-            return Err(corrupt(path, footer_at + 16, CorruptionKind::InvalidValue(why)));
+            return Err(corrupt(
+                path,
+                footer_at + 16,
+                CorruptionKind::InvalidValue(why),
+            ));
         }
         let sections = footer.sections(path, len)?;
         let bytes = if (mapped.as_ptr() as usize).is_multiple_of(16) {
@@ -309,25 +313,31 @@ impl FrozenFile {
     fn span(&self, span: &Span, flag: &AtomicBool) -> Result<&[u8]> {
         let bytes = self.range(span.offset, span.len)?;
         if !flag.load(Ordering::Acquire) {
-            let actual = crc32fast::hash(bytes);
-            if actual != span.crc {
-                let kind = CorruptionKind::ChecksumMismatch {
-                    expected: span.crc,
-                    actual,
-                };
-                return Err(corrupt(&self.path, span.offset, kind));
-            }
+            self.check_crc(span.offset, bytes, span.crc)?;
             self.count(span.len);
             flag.store(true, Ordering::Release);
         }
         Ok(bytes)
     }
 
+    /// `ChecksumMismatch` at `offset` unless `bytes` have the CRC32 `expected`.
+    fn check_crc(&self, offset: u64, bytes: &[u8], expected: u32) -> Result<()> {
+        let actual = crc32fast::hash(bytes);
+        if actual != expected {
+            let kind = CorruptionKind::ChecksumMismatch { expected, actual };
+            return Err(corrupt(&self.path, offset, kind));
+        }
+        Ok(())
+    }
+
     /// `len` bytes at `offset`, or `BadLength` when the file ends first.
     fn range(&self, offset: u64, len: u64) -> Result<&[u8]> {
         let end = offset.checked_add(len);
-        end.and_then(|end| self.bytes.get(usize::try_from(offset).ok()?..usize::try_from(end).ok()?))
-            .ok_or_else(|| corrupt(&self.path, offset, CorruptionKind::BadLength(len)))
+        end.and_then(|end| {
+            self.bytes
+                .get(usize::try_from(offset).ok()?..usize::try_from(end).ok()?)
+        })
+        .ok_or_else(|| corrupt(&self.path, offset, CorruptionKind::BadLength(len)))
     }
 
     pub(super) fn fence(&self) -> Result<&[u8]> {
@@ -359,15 +369,15 @@ impl FrozenFile {
         let bytes = self.range(offset, count * DIR_ENTRY_BYTES as u64)?;
         if !self.pages.get(pages, page) {
             let expected = u32_at(fence, page as usize * FENCE_ENTRY_BYTES + 8);
-            let actual = crc32fast::hash(bytes);
-            if expected != actual {
-                let kind = CorruptionKind::ChecksumMismatch { expected, actual };
-                return Err(corrupt(&self.path, offset, kind));
-            }
+            self.check_crc(offset, bytes, expected)?;
             let fence_org = u64_at(fence, page as usize * FENCE_ENTRY_BYTES);
             if u64_at(bytes, 0) != fence_org {
                 let why = format!("fence names org {fence_org}, its page starts elsewhere");
-                return Err(corrupt(&self.path, offset, CorruptionKind::InvalidValue(why)));
+                return Err(corrupt(
+                    &self.path,
+                    offset,
+                    CorruptionKind::InvalidValue(why),
+                ));
             }
             self.count(bytes.len() as u64);
             self.counters.pages_checked.fetch_add(1, Ordering::Relaxed);
@@ -422,7 +432,11 @@ impl FrozenFile {
             })
             .ok_or_else(|| {
                 let why = format!("block of org {} outside the blocks section", entry.org);
-                corrupt(&self.path, self.sections.dir.start, CorruptionKind::InvalidValue(why))
+                corrupt(
+                    &self.path,
+                    self.sections.dir.start,
+                    CorruptionKind::InvalidValue(why),
+                )
             })?;
         let padded = self.range(covered.start, covered.end - covered.start)?;
         let archive = &padded[..entry.len as usize];
@@ -431,16 +445,13 @@ impl FrozenFile {
             let block = block::access(archive).map_err(|why| self.invalid_block(entry, why))?;
             return Ok((block, None));
         }
-        let actual = crc32fast::hash(padded);
-        if actual != entry.crc {
-            let kind = CorruptionKind::ChecksumMismatch {
-                expected: entry.crc,
-                actual,
-            };
-            return Err(corrupt(&self.path, entry.offset, kind));
-        }
+        self.check_crc(entry.offset, padded, entry.crc)?;
         let block = block::access(archive).map_err(|why| {
-            corrupt(&self.path, entry.offset, CorruptionKind::InvalidArchive(why))
+            corrupt(
+                &self.path,
+                entry.offset,
+                CorruptionKind::InvalidArchive(why),
+            )
         })?;
         let summary = block::check(block, entry.org, self.footer.id.month)
             .map_err(|why| self.invalid_block(entry, why))?;
@@ -529,7 +540,10 @@ impl FrozenFile {
                     .chunks_exact(DIR_ENTRY_BYTES)
                     .enumerate()
                     .map(|(i, b)| {
-                        Ok((page * DIR_PAGE_ENTRIES as u64 + i as u64, DirEntry::decode(b)))
+                        Ok((
+                            page * DIR_PAGE_ENTRIES as u64 + i as u64,
+                            DirEntry::decode(b),
+                        ))
                     })
                     .collect(),
             };
@@ -540,7 +554,8 @@ impl FrozenFile {
     /// Every org of the file, in id order (directory pages checked as they are read; blocks
     /// not touched).
     pub fn orgs(&self) -> impl Iterator<Item = Result<OrgId>> + '_ {
-        self.directory().map(|item| item.map(|(_, entry)| OrgId(entry.org)))
+        self.directory()
+            .map(|item| item.map(|(_, entry)| OrgId(entry.org)))
     }
 }
 

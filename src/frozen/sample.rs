@@ -12,6 +12,7 @@ use crate::io::Vfs;
 use crate::limits::MAX_REFERENCE_BYTES;
 use crate::model::{BusinessDay, Category, Kind, Month, OrgId, PaymentMethod};
 use crate::rng::SplitMix64;
+use crate::state::ledger::Row;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -39,7 +40,11 @@ fn reference(rng: &mut SplitMix64, extremes: bool) -> String {
     };
     let mut text = String::new();
     while text.len() < len {
-        let c = if rng.below(8) == 0 { 'é' } else { (b'a' + rng.below(26) as u8) as char };
+        let c = if rng.below(8) == 0 {
+            'é'
+        } else {
+            (b'a' + rng.below(26) as u8) as char
+        };
         if text.len() + c.len_utf8() > len {
             break;
         }
@@ -61,9 +66,16 @@ fn row(rng: &mut SplitMix64, month: Month, id: u64, budget: i64, extremes: bool)
     let day = BusinessDay::from_days(utc_day + shift)
         .or_else(|_| BusinessDay::from_days(utc_day))
         .unwrap_or(BusinessDay::MIN);
-    let categories: Vec<Category> =
-        Category::ALL.iter().copied().filter(|c| c.allowed_for(kind)).collect();
-    let amount = if extremes && rng.below(4) == 0 { budget } else { 1 + rng.below(budget as u64) as i64 };
+    let categories: Vec<Category> = Category::ALL
+        .iter()
+        .copied()
+        .filter(|c| c.allowed_for(kind))
+        .collect();
+    let amount = if extremes && rng.below(4) == 0 {
+        budget
+    } else {
+        1 + rng.below(budget as u64) as i64
+    };
     let reversal = rng.below(6) == 0;
     let (posted_status, paid_at) = match (kind, reversal) {
         (Kind::Expense, false) => match rng.below(3) {
@@ -73,19 +85,30 @@ fn row(rng: &mut SplitMix64, month: Month, id: u64, budget: i64, extremes: bool)
         },
         _ => (0, None),
     };
-    FrozenRow {
-        kind,
-        entry_id: id,
-        occurred_at,
+    let row = Row {
         amount,
         day,
         category: pick(rng, &categories),
         payment_method: pick(rng, PaymentMethod::ALL),
         posted_status,
         paid_at,
-        reverses: if reversal { 1 + rng.below(u64::MAX - 1) } else { 0 },
-        reversed_by: if !reversal && rng.below(8) == 0 { 1 + rng.below(1 << 40) } else { 0 },
-        reference: reference(rng, extremes),
+        reverses: if reversal {
+            1 + rng.below(u64::MAX - 1)
+        } else {
+            0
+        },
+        reversed_by: if !reversal && rng.below(8) == 0 {
+            1 + rng.below(1 << 40)
+        } else {
+            0
+        },
+        reference: reference(rng, extremes).into(),
+    };
+    FrozenRow {
+        kind,
+        entry_id: id,
+        occurred_at,
+        row,
     }
 }
 
@@ -98,8 +121,8 @@ fn days_of(rng: &mut SplitMix64, month: Month, rows: &[FrozenRow]) -> Vec<Frozen
         revenue_count: 0,
         expense_count: 0,
     };
-    for r in rows.iter().filter(|r| r.day.month() == month) {
-        let d = days.entry(r.day).or_insert_with(|| blank(r.day));
+    for r in rows.iter().filter(|r| r.row.day.month() == month) {
+        let d = days.entry(r.row.day).or_insert_with(|| blank(r.row.day));
         match r.kind {
             Kind::Revenue => (d.revenue += r.signed_amount(), d.revenue_count += 1),
             Kind::Expense => (d.expense += r.signed_amount(), d.expense_count += 1),
@@ -127,9 +150,12 @@ fn indexes(rows: &[FrozenRow]) -> Vec<FrozenIndexPart> {
             .collect(),
     };
     vec![
-        part(Kind::Revenue, 0, &|r| Some([i64::from(r.category.code()), 0, 0])),
+        part(Kind::Revenue, 0, &|r| {
+            Some([i64::from(r.row.category.code()), 0, 0])
+        }),
         part(Kind::Expense, 1, &|r| {
-            (r.posted_status == 1).then(|| [i64::from(r.payment_method.code()), r.amount, 0])
+            (r.row.posted_status == 1)
+                .then(|| [i64::from(r.row.payment_method.code()), r.row.amount, 0])
         }),
     ]
 }
@@ -159,7 +185,11 @@ pub fn org_month(
     OrgMonthInput {
         org,
         days: days_of(rng, month, &rows),
-        indexes: if rng.below(3) == 0 { indexes(&rows) } else { Vec::new() },
+        indexes: if rng.below(3) == 0 {
+            indexes(&rows)
+        } else {
+            Vec::new()
+        },
         rows,
     }
 }

@@ -104,7 +104,9 @@ impl FrozenFile {
             // Rank order: total descending, org ascending.
             let key = (-i128::from(total), org);
             if last.is_some_and(|(t, o)| (-i128::from(t), o) >= key) {
-                return Err(self.inconsistent(offset, format!("top list out of order at org {org}")));
+                return Err(
+                    self.inconsistent(offset, format!("top list out of order at org {org}"))
+                );
             }
             last = Some((total, org));
             stored = stored.wrapping_add(top_item_hash(org, total));

@@ -8,6 +8,8 @@ use super::block::{
 use super::reader::partition_point;
 use crate::limits::MAX_KEY_COLUMNS;
 use crate::model::{BusinessDay, Category, Kind, OrgId, PaymentMethod};
+use crate::state::balance::DayRow;
+use crate::state::ledger::Row;
 
 /// One org's month in a frozen file (its block, checked).
 #[derive(Clone, Copy)]
@@ -37,7 +39,10 @@ impl<'a> OrgMonth<'a> {
 
     /// The rows of one kind in (occurred_at, entry id) order.
     pub fn rows(&self, kind: Kind) -> impl DoubleEndedIterator<Item = RowRef<'a>> + 'a {
-        self.kind(kind).rows.iter().map(move |rec| RowRef { kind, rec })
+        self.kind(kind)
+            .rows
+            .iter()
+            .map(move |rec| RowRef { kind, rec })
     }
 
     /// The rows of one kind with `from <= occurred_at < to`, in order.
@@ -67,18 +72,17 @@ impl<'a> OrgMonth<'a> {
         out
     }
 
-    /// The day rows of the month's business days, in day order.
-    pub fn days(&self) -> impl DoubleEndedIterator<Item = DayView> + 'a {
-        self.block.days.iter().map(DayView::of)
+    /// The day rows of the month's business days, in day order (as the state's balances hold
+    /// them: totals and the month's running net through the day).
+    pub fn days(&self) -> impl DoubleEndedIterator<Item = DayRow> + 'a {
+        self.block.days.iter().map(day_row)
     }
 
     /// The day row of `day`, if the org had activity that day.
-    pub fn day(&self, day: BusinessDay) -> Option<DayView> {
+    pub fn day(&self, day: BusinessDay) -> Option<DayRow> {
         let days = &self.block.days[..];
         let at = partition_point(days.len(), |i| days[i].day < day.days());
-        days.get(at)
-            .filter(|d| d.day == day.days())
-            .map(DayView::of)
+        days.get(at).filter(|d| d.day == day.days()).map(day_row)
     }
 
     /// Net of the month's days up to and including `day` (the running net of the last day row
@@ -100,7 +104,8 @@ impl<'a> OrgMonth<'a> {
     pub fn entry(&self, entry_id: u64) -> Option<RowRef<'a>> {
         let block = self.block;
         let ids = &block.by_id[..];
-        let id_at = |i: usize| locate(block, ids[i].to_native()).map_or(0, |(_, r)| r.entry_id.to_native());
+        let id_at =
+            |i: usize| locate(block, ids[i].to_native()).map_or(0, |(_, r)| r.entry_id.to_native());
         let at = partition_point(ids.len(), |i| id_at(i) < entry_id);
         let (kind, rec) = locate(block, ids.get(at)?.to_native())?;
         (rec.entry_id == entry_id).then_some(RowRef { kind, rec })
@@ -178,11 +183,7 @@ impl<'a> RowRef<'a> {
     }
     /// Signed effect on its ledger's total.
     pub fn signed_amount(self) -> i64 {
-        if self.reverses() != 0 {
-            -self.amount()
-        } else {
-            self.amount()
-        }
+        self.ledger_row().signed_amount()
     }
 
     /// The row as the writer took it.
@@ -191,6 +192,13 @@ impl<'a> RowRef<'a> {
             kind: self.kind,
             entry_id: self.entry_id(),
             occurred_at: self.occurred_at(),
+            row: self.ledger_row(),
+        }
+    }
+
+    /// The row as the engine's ledger holds it.
+    pub fn ledger_row(self) -> Row {
+        Row {
             amount: self.amount(),
             day: self.day(),
             category: self.category(),
@@ -199,32 +207,19 @@ impl<'a> RowRef<'a> {
             paid_at: self.paid_at(),
             reverses: self.reverses(),
             reversed_by: self.reversed_by(),
-            reference: self.reference().to_string(),
+            reference: self.reference().into(),
         }
     }
 }
 
-/// One day row: the day's totals and the month's running net through it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct DayView {
-    pub day: BusinessDay,
-    pub revenue: i64,
-    pub expense: i64,
-    pub revenue_count: u64,
-    pub expense_count: u64,
-    pub through: i64,
-}
-
-impl DayView {
-    fn of(d: &ArchivedDayRec) -> DayView {
-        DayView {
-            day: BusinessDay::from_days(d.day.to_native()).unwrap_or(BusinessDay::MIN),
-            revenue: d.revenue.to_native(),
-            expense: d.expense.to_native(),
-            revenue_count: d.revenue_count.to_native(),
-            expense_count: d.expense_count.to_native(),
-            through: d.through.to_native(),
-        }
+fn day_row(d: &ArchivedDayRec) -> DayRow {
+    DayRow {
+        day: BusinessDay::from_days(d.day.to_native()).unwrap_or(BusinessDay::MIN),
+        revenue: d.revenue.to_native(),
+        expense: d.expense.to_native(),
+        revenue_count: d.revenue_count.to_native(),
+        expense_count: d.expense_count.to_native(),
+        through: d.through.to_native(),
     }
 }
 
@@ -274,7 +269,12 @@ impl<'a> IndexView<'a> {
         let mut fixed = [0i64; MAX_KEY_COLUMNS];
         fixed[..len].copy_from_slice(&prefix[..len]);
         let keys = &self.part.keys[..];
-        let head = |i: usize| keys[i][..len].iter().map(|v| v.to_native()).lt(fixed[..len].iter().copied());
+        let head = |i: usize| {
+            keys[i][..len]
+                .iter()
+                .map(|v| v.to_native())
+                .lt(fixed[..len].iter().copied())
+        };
         let start = partition_point(keys.len(), head);
         self.entries_from(start)
             .take_while(move |(k, _)| k[..len] == fixed[..len])

@@ -9,8 +9,8 @@
 use super::block::{self, OrgMonthInput};
 use super::filter::{blocks_for, FilterBuilder};
 use super::layout::{
-    align_up, encode_fence, encode_header, encode_top, DirEntry, FileId, Footer,
-    DIR_PAGE_ENTRIES, FOOTER_BYTES,
+    align_up, encode_fence, encode_header, encode_top, DirEntry, FileId, Footer, DIR_PAGE_ENTRIES,
+    FOOTER_BYTES,
 };
 use super::manifest::ManifestEntry;
 use crate::error::{Error, Result};
@@ -78,7 +78,9 @@ impl<'a> FrozenWriter<'a> {
         if vfs.exists(&tmp) {
             vfs.remove_file(&tmp).map_err(|e| Error::io(&tmp, e))?;
         }
-        let file = vfs.open_append(&tmp, true).map_err(|e| Error::io(&tmp, e))?;
+        let file = vfs
+            .open_append(&tmp, true)
+            .map_err(|e| Error::io(&tmp, e))?;
         let mut writer = FrozenWriter {
             vfs,
             dir: dir.to_path_buf(),
@@ -138,9 +140,8 @@ impl<'a> FrozenWriter<'a> {
             .map_err(|why| Error::InvalidArgument(format!("frozen month input: {why}")))?;
         let offset = self.written;
         debug_assert_eq!(offset % super::layout::BLOCK_ALIGN, 0);
-        let end = align_up(offset + bytes.len() as u64).ok_or(Error::InvalidArgument(
-            "frozen file too large".into(),
-        ))?;
+        let end = align_up(offset + bytes.len() as u64)
+            .ok_or(Error::InvalidArgument("frozen file too large".into()))?;
         let padding = vec![0u8; (end - offset) as usize - bytes.len()];
         let mut crc = crc32fast::Hasher::new();
         crc.update(&bytes);
@@ -227,9 +228,7 @@ impl<'a> FrozenWriter<'a> {
         self.put(&footer_bytes)?;
         self.flush()?;
         debug_assert!(footer.sections(&self.path, self.written).is_ok());
-        self.file
-            .sync_data()
-            .map_err(|e| Error::io(&self.tmp, e))?;
+        self.file.sync_data().map_err(|e| Error::io(&self.tmp, e))?;
         self.vfs
             .rename(&self.tmp, &self.path)
             .map_err(|e| Error::io(&self.path, e))?;
