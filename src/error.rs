@@ -41,6 +41,18 @@ pub enum CorruptionKind {
     InvalidValue(String),
     /// A log frame whose effect contradicts the state (e.g. reverses an unknown entry).
     InconsistentOp(String),
+    /// A well-formed file that is not the one expected: a frozen month file of another database,
+    /// month or version than its manifest names (e.g. copied or renamed from elsewhere).
+    ForeignFile {
+        /// What differs: `database id`, `month` or `version`.
+        field: &'static str,
+        /// The value the manifest (or the caller) expects.
+        expected: u64,
+        /// The value the file carries.
+        found: u64,
+    },
+    /// A file a manifest lists is not there.
+    MissingFile,
     /// Log records known to have been acknowledged are gone: the log (a segment, or the whole
     /// log directory) ends before `to`, the LSN the store's checkpoint or a replica's base shows
     /// was durable. `from > to` when nothing is known durable (a missing log directory).
@@ -83,6 +95,15 @@ impl std::fmt::Display for CorruptionKind {
             CorruptionKind::InvalidArchive(why) => write!(f, "invalid archive: {why}"),
             CorruptionKind::InvalidValue(why) => write!(f, "invalid value: {why}"),
             CorruptionKind::InconsistentOp(why) => write!(f, "inconsistent operation: {why}"),
+            CorruptionKind::ForeignFile {
+                field,
+                expected,
+                found,
+            } => write!(
+                f,
+                "file of another {field} ({found:#x} where {expected:#x} was expected)"
+            ),
+            CorruptionKind::MissingFile => f.write_str("the file its manifest lists is missing"),
             CorruptionKind::MissingLog { from, to } if from <= to => write!(
                 f,
                 "the log lacks LSNs {from}..={to}, which were acknowledged (a checkpoint or \

@@ -11,6 +11,7 @@
 //! <db>/recovery.log   what recovery cut or rebuilt                          (db::recovery_log)
 //! <db>/wal/           log segments `<first LSN, 20 digits>.log`             (wal::segment)
 //! <db>/state/         the sled store                                        (store::checkpoint)
+//! <db>/frozen/        frozen month files `<YYYY-MM>.v<N>.frz` and their `MANIFEST` (frozen)
 //! ```
 //!
 //! Header of `FOLIO`, `DURABLE` and `BASE` (the log segments' 40-byte header keeps the same first
@@ -25,6 +26,7 @@
 //! ```
 
 use crate::error::{CorruptionKind, Error, Result};
+use crate::model::Month;
 use std::path::Path;
 
 /// The on-disk format this build reads and writes.
@@ -54,12 +56,47 @@ pub const TMP_EXTENSION: &str = "tmp";
 /// (`.<name>.seeding`).
 pub const SEEDING_SUFFIX: &str = ".seeding";
 
+/// Sub-directory holding the frozen month files and their manifest.
+pub const FROZEN_DIR: &str = "frozen";
+/// The list of frozen month files in force, inside [`FROZEN_DIR`].
+pub const FROZEN_MANIFEST: &str = "MANIFEST";
+/// Extension of a frozen month file's name (`<YYYY-MM>.v<version>.frz`).
+pub const FROZEN_EXTENSION: &str = "frz";
+
 /// Magic of `FOLIO`.
 pub const META_MAGIC: &[u8; 8] = b"FOLIODB\0";
 /// Magic of `DURABLE`.
 pub const DURABLE_MAGIC: &[u8; 8] = b"FOLIODUR";
 /// Magic of `BASE`.
 pub const BASE_MAGIC: &[u8; 8] = b"FOLIOBAS";
+
+/// Magic of a frozen month file's header.
+pub const FROZEN_MAGIC: &[u8; 8] = b"FOLIOFRZ";
+/// Magic of a frozen month file's footer.
+pub const FROZEN_FOOTER_MAGIC: &[u8; 8] = b"FOLIOFRE";
+/// Magic of the frozen files' manifest.
+pub const FROZEN_MANIFEST_MAGIC: &[u8; 8] = b"FOLIOFMN";
+
+/// The file name of version `version` of the frozen month `month`: `2024-03.v3.frz`.
+pub fn frozen_file_name(month: Month, version: u32) -> String {
+    format!("{month}.v{version}.{FROZEN_EXTENSION}")
+}
+
+/// The month and version a frozen month file's name names; `None` for any other name (only
+/// the exact form [`frozen_file_name`] writes is accepted: no path, no leading zeros, version
+/// at least 1).
+pub fn parse_frozen_file_name(name: &str) -> Option<(Month, u32)> {
+    let stem = name.strip_suffix(FROZEN_EXTENSION)?.strip_suffix('.')?;
+    let (month, version) = stem.split_once(".v")?;
+    let (year, number) = month.split_once('-')?;
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(year) || !all_digits(number) || !all_digits(version) {
+        return None;
+    }
+    let month = Month::new(year.parse().ok()?, number.parse().ok()?).ok()?;
+    let version: u32 = version.parse().ok()?;
+    (version >= 1 && frozen_file_name(month, version) == name).then_some((month, version))
+}
 
 /// Length of a header file (`FOLIO`, `DURABLE`, `BASE`).
 pub const HEADER_BYTES: usize = 32;
@@ -137,24 +174,14 @@ impl Header {
     /// version, length. Every version keeps magic and checksum where they are, so a damaged
     /// version field reads as damage, not as a newer format.
     pub fn decode(path: &Path, bytes: &[u8], magic: &[u8; 8]) -> Result<Header> {
-        if bytes.len() < 12 || &bytes[0..8] != magic {
-            return Err(Error::corruption(path, 0, CorruptionKind::BadMagic));
-        }
         if bytes.len() >= 16 {
-            let expected = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
-            let actual = header_crc(bytes);
-            if expected != actual {
-                let kind = CorruptionKind::ChecksumMismatch { expected, actual };
-                return Err(Error::corruption(path, 12, kind));
+            check_sealed(path, 0, bytes, magic)?;
+        } else {
+            // Too short to hold a checksum: a torn write, or no Folio file at all.
+            if bytes.len() < 12 || &bytes[0..8] != magic {
+                return Err(Error::corruption(path, 0, CorruptionKind::BadMagic));
             }
-        }
-        let version = version_of(bytes).unwrap_or_default();
-        if version != FORMAT_VERSION {
-            return Err(Error::FormatVersion {
-                path: path.to_path_buf(),
-                found: version,
-                supported: FORMAT_VERSION,
-            });
+            check_version(path, bytes)?;
         }
         let Ok(bytes) = <[u8; HEADER_BYTES]>::try_from(bytes) else {
             let kind = CorruptionKind::BadLength(bytes.len() as u64);
@@ -162,6 +189,35 @@ impl Header {
         };
         Ok(Header { bytes })
     }
+}
+
+/// Checks a sealed record of at least 16 bytes found at `offset` of the file `path` (a header
+/// file, the frozen files' footer and manifest): magic at 0..8, then the CRC32 at 12..16 over
+/// the rest ([`header_crc`]), then the format version at 8..12. Every version keeps magic and
+/// checksum where they are, so a damaged version field reads as damage, not as a newer format.
+pub fn check_sealed(path: &Path, offset: u64, bytes: &[u8], magic: &[u8; 8]) -> Result<()> {
+    if bytes.len() < 16 || &bytes[0..8] != magic {
+        return Err(Error::corruption(path, offset, CorruptionKind::BadMagic));
+    }
+    let expected = u32::from_le_bytes([bytes[12], bytes[13], bytes[14], bytes[15]]);
+    let actual = header_crc(bytes);
+    if expected != actual {
+        let kind = CorruptionKind::ChecksumMismatch { expected, actual };
+        return Err(Error::corruption(path, offset.saturating_add(12), kind));
+    }
+    check_version(path, bytes)
+}
+
+fn check_version(path: &Path, bytes: &[u8]) -> Result<()> {
+    let version = version_of(bytes).unwrap_or_default();
+    if version != FORMAT_VERSION {
+        return Err(Error::FormatVersion {
+            path: path.to_path_buf(),
+            found: version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    Ok(())
 }
 
 /// The format version a header file names (bytes 8..12), if it is long enough to name one.
@@ -192,5 +248,32 @@ mod tests {
             );
         }
         assert!(Header::decode(Path::new("x"), &bytes, BASE_MAGIC).is_err());
+    }
+
+    #[test]
+    fn frozen_file_names_round_trip_and_nothing_else_parses() {
+        let march = Month::new(2024, 3).expect("month");
+        assert_eq!(frozen_file_name(march, 3), "2024-03.v3.frz");
+        assert_eq!(parse_frozen_file_name("2024-03.v3.frz"), Some((march, 3)));
+        let first = Month::MIN;
+        assert_eq!(
+            parse_frozen_file_name(&frozen_file_name(first, u32::MAX)),
+            Some((first, u32::MAX))
+        );
+        for bad in [
+            "2024-03.v0.frz",
+            "2024-03.v03.frz",
+            "2024-3.v1.frz",
+            "2024-13.v1.frz",
+            "0000-01.v1.frz",
+            "../2024-03.v1.frz",
+            "2024-03.v1.frz.tmp",
+            "2024-03.v+1.frz",
+            "2024-03.v1",
+            "MANIFEST",
+            "",
+        ] {
+            assert_eq!(parse_frozen_file_name(bad), None, "{bad}");
+        }
     }
 }

@@ -29,6 +29,9 @@ pub const MAX_SHARDS: u32 = 1024;
 /// sled page cache, bytes.
 pub const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
 
+/// Most frozen month files a manifest lists (every month of years 1..=9999 fits).
+pub const MAX_FROZEN_FILES: usize = 120_000;
+
 /// Most rows a ledger page, pending list or top list returns.
 pub const MAX_REPORT_ROWS: usize = 10_000;
 /// Most rows one page returns.

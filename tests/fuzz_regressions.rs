@@ -110,6 +110,11 @@ fn seeds_model() {
     replay("model");
 }
 
+#[test]
+fn seeds_frozen_read() {
+    replay("frozen_read");
+}
+
 /// Every target has seeds, and every crash input is covered by a named test below.
 #[test]
 fn seed_corpus_is_complete() {

@@ -14,7 +14,7 @@ const LAYERS: &[&[&str]] = &[
     &["model", "error", "format"],
     &["codec", "io"],
     &["wal"],
-    &["state", "store"],
+    &["state", "store", "frozen"],
     &["query"],
     &["replica"],
     &["db"],

@@ -15,6 +15,8 @@
 
 use folio::codec::frame::{decode_frame, encode_frame, frame_len};
 use folio::codec::record::{self, EntryRecord, IndexRecord, LogBatch, LogOp, OrgRecord, PayRecord};
+use folio::frozen::layout::FileId;
+use folio::frozen::sample::{self, Sample};
 use folio::store::meta::Meta;
 use folio::wal::segment::{SegmentHeader, SEGMENT_HEADER_BYTES};
 use folio::{Db, Options};
@@ -38,6 +40,7 @@ fn main() {
             ("store_value", store_value()),
             ("checkpoint_decode", checkpoint_decode()),
             ("model", model()),
+            ("frozen_read", frozen_read()),
         ];
         for (target, files) in seeds {
             let dir = out.join(target);
@@ -668,4 +671,41 @@ fn model() -> Seeds {
         seed("buffered-torn-tails", torn.0),
         seed("empty", Vec::new()),
     ]
+}
+
+// ------------------------------------------------------------------------ frozen month files
+
+fn frozen_read() -> Seeds {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let month = folio::Month::new(2024, 3).expect("a month");
+    let cases = [
+        ("empty", 0, 0, false),
+        ("three-orgs", 3, 4, false),
+        ("extremes", 4, 6, true),
+        ("one-org-many-rows", 1, 120, false),
+    ];
+    cases
+        .iter()
+        .enumerate()
+        .map(|(i, (name, orgs, max_rows, extremes))| {
+            let id = FileId {
+                db_id: 0x5EED,
+                month,
+                version: i as u32 + 1,
+            };
+            let inputs = sample::month(
+                i as u64,
+                Sample {
+                    month,
+                    orgs: *orgs,
+                    max_rows: *max_rows,
+                    extremes: *extremes,
+                },
+            );
+            let entry = sample::write(&folio::io::StdFs, tmp.path(), id, &inputs)
+                .expect("write a frozen file");
+            let bytes = std::fs::read(tmp.path().join(entry.file_name())).expect("read it back");
+            seed(name, bytes)
+        })
+        .collect()
 }

@@ -12,18 +12,20 @@
 
 pub mod checkpoint;
 pub mod codec;
+pub mod frozen;
 pub mod model;
 pub mod scratch;
 pub mod wal;
 
 /// Every fuzz target, in the order `scripts/fuzz.sh` runs them.
-pub const TARGETS: [&str; 6] = [
+pub const TARGETS: [&str; 7] = [
     "frame_decode",
     "log_recovery",
     "ingest_line",
     "store_value",
     "checkpoint_decode",
     "model",
+    "frozen_read",
 ];
 
 /// Runs one input through the harness of `target`; `false` when there is no such target.
@@ -35,6 +37,7 @@ pub fn run(target: &str, data: &[u8]) -> bool {
         "store_value" => codec::store_value(data),
         "checkpoint_decode" => checkpoint::checkpoint_decode(data),
         "model" => model::model(data),
+        "frozen_read" => frozen::frozen_read(data),
         _ => return false,
     }
     true

@@ -40,7 +40,10 @@ fn map_file(file: &File) -> io::Result<memmap2::Mmap> {
     // alive. Folio maps log segments only (a) during recovery, while holding the database lock and
     // before the writer reopens the file, and (b) for sealed or already-written prefixes: the
     // single writer only ever appends past the mapped length, and truncation happens only in
-    // recovery after the map is dropped. Other processes are kept out by the lock file.
+    // recovery after the map is dropped. Other processes are kept out by the lock file. (c) Frozen
+    // month files are immutable: written under a temporary name, synced, renamed to their name
+    // and never opened for writing again; a replaced version is unlinked, never truncated or
+    // rewritten, so a map of it keeps its pages.
     unsafe { memmap2::Mmap::map(file) }
 }
 

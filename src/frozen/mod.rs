@@ -1,0 +1,39 @@
+//! Frozen month files: one UTC calendar month of one database, immutable and versioned
+//! (`frozen/2024-03.v3.frz`), read in place through a memory map; and the manifest that says
+//! which version of each month is in force.
+//!
+//! A file holds, per org, one block (an rkyv archive with its own CRC32): the org's ledger rows
+//! of the month (both kinds, in (occurred_at, entry id) order, every field of the engine's
+//! rows), their roll-ups (total and per category), index parts, the org's day rows of the
+//! month's business days with running nets, and its entry ids in id order. A directory (sorted
+//! by org, in checksummed pages with a fence of first orgs) finds one org's block without
+//! touching the rest; a month-wide top list answers "top orgs by revenue"; a Bloom filter over
+//! (org, entry id) answers most idempotency checks without touching any block. The byte layout
+//! is in docs/format.md and [`layout`].
+//!
+//! Nothing here is wired into the state yet: the freezer, the reads that merge frozen months
+//! with open ones and the memory budget build on [`FrozenWriter`], [`FrozenFile`] and
+//! [`FrozenDir`] (issue 19).
+//!
+//! Everything read from a file is checked before it is used: the header and footer at open
+//! (constant cost), every other part on first use, by its CRC32 and then by what it says
+//! about itself; [`FrozenFile::verify`] checks the whole file and how its parts agree.
+
+pub mod block;
+pub mod filter;
+pub mod layout;
+pub mod manifest;
+pub mod reader;
+#[cfg(feature = "internals")]
+pub mod sample;
+mod verify;
+pub mod view;
+pub mod writer;
+
+pub use block::{FrozenDay, FrozenIndexPart, FrozenRow, OrgMonthInput};
+pub use layout::FileId;
+pub use manifest::{Cleanup, FrozenDir, ManifestEntry};
+pub use reader::{Expected, FrozenFile, ReadStats};
+pub use verify::FrozenVerify;
+pub use view::{IndexView, OrgMonth, RowRef};
+pub use writer::{FileMeta, FrozenWriter};
