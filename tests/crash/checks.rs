@@ -23,14 +23,7 @@ pub fn list_all(db: &Db, ctx: &str) -> Listing {
 
 /// The listed entries that `ops` touch, by (org, id).
 pub fn touched<'a>(listing: &'a Listing, ops: &[&TOp]) -> HashMap<(u64, u64), &'a LedgerEntry> {
-    let wanted: std::collections::HashSet<(u64, u64)> = ops
-        .iter()
-        .map(|op| match **op {
-            TOp::Post { org, id, .. } | TOp::Reverse { org, id, .. } | TOp::Pay { org, id, .. } => {
-                (org, id)
-            }
-        })
-        .collect();
+    let wanted: std::collections::HashSet<(u64, u64)> = ops.iter().map(|op| op.key()).collect();
     let mut found = HashMap::new();
     for (org, entries) in listing {
         for e in entries {
@@ -45,7 +38,7 @@ pub fn touched<'a>(listing: &'a Listing, ops: &[&TOp]) -> HashMap<(u64, u64), &'
 /// Whether the effect of `op` is visible.
 pub fn op_visible(all: &HashMap<(u64, u64), &LedgerEntry>, op: &TOp) -> bool {
     match *op {
-        TOp::Post { org, id, .. } | TOp::Reverse { org, id, .. } => all.contains_key(&(org, id)),
+        TOp::Post(_) | TOp::Reverse { .. } => all.contains_key(&op.key()),
         TOp::Pay { org, id, paid_at } => all
             .get(&(org, id))
             .is_some_and(|e| e.paid_at == Some(paid_at)),

@@ -1,7 +1,7 @@
 //! The writer: opens the database, registers the orgs when they are missing, then records
 //! random valid batches forever, printing what it tries and what was acknowledged.
 
-use crate::protocol::{mix, orgs, signed, Rng, TOp, BASE_TS, DAY, ORGS};
+use crate::protocol::{mix, orgs, signed, Posting, Rng, TOp, BASE_TS, DAY, ORGS};
 use crate::{BACKDATE_VAR, ROUND_VAR, SEED_VAR, SEGMENT_BYTES};
 use folio::{Batch, Category, Db, ExpenseStatus, Kind, Options, PaymentMethod};
 use std::collections::HashMap;
@@ -122,7 +122,7 @@ impl Generator {
         if status == Some(ExpenseStatus::Pending) {
             self.payable.push((org, id));
         }
-        TOp::Post {
+        TOp::Post(Posting {
             org,
             id,
             kind,
@@ -131,7 +131,7 @@ impl Generator {
             category,
             method,
             status,
-        }
+        })
     }
 
     /// A batch of 1–50 posts plus some reversals and expense payments of this run's entries
@@ -146,7 +146,7 @@ impl Generator {
             let want_post = extra == extras || (posted < posts && self.rng.chance(75));
             if want_post {
                 let op = self.post();
-                if let TOp::Post { kind, amount, .. } = op {
+                if let TOp::Post(Posting { kind, amount, .. }) = op {
                     sum += signed(kind, amount);
                 }
                 ops.push(op);

@@ -65,19 +65,23 @@ pub fn mix(a: u64, b: u64) -> u64 {
     Rng::new(a ^ b.wrapping_mul(0x9E37_79B9_7F4A_7C15)).next_u64()
 }
 
+/// A posting of a test batch (its reference is [`reference_for`] its id).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Posting {
+    pub org: u64,
+    pub id: u64,
+    pub kind: Kind,
+    pub ts: i64,
+    pub amount: i64,
+    pub category: Category,
+    pub method: PaymentMethod,
+    pub status: Option<ExpenseStatus>,
+}
+
 /// One operation of a test batch, printable on one line and parsed back by the parent.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum TOp {
-    Post {
-        org: u64,
-        id: u64,
-        kind: Kind,
-        ts: i64,
-        amount: i64,
-        category: Category,
-        method: PaymentMethod,
-        status: Option<ExpenseStatus>,
-    },
+    Post(Posting),
     Reverse {
         org: u64,
         id: u64,
@@ -102,23 +106,27 @@ pub fn reference_for(id: u64) -> String {
 }
 
 impl TOp {
+    /// The (org, entry id) the operation names.
+    pub fn key(&self) -> (u64, u64) {
+        match *self {
+            TOp::Post(Posting { org, id, .. })
+            | TOp::Reverse { org, id, .. }
+            | TOp::Pay { org, id, .. } => (org, id),
+        }
+    }
+
     pub fn encode(&self) -> String {
         match self {
-            TOp::Post {
-                org,
-                id,
-                kind,
-                ts,
-                amount,
-                category,
-                method,
-                status,
-            } => format!(
-                "P,{org},{id},{},{ts},{amount},{},{},{}",
-                kind.code(),
-                category.code(),
-                method.code(),
-                status.map_or(0, |s| s.code())
+            TOp::Post(p) => format!(
+                "P,{},{},{},{},{},{},{},{}",
+                p.org,
+                p.id,
+                p.kind.code(),
+                p.ts,
+                p.amount,
+                p.category.code(),
+                p.method.code(),
+                p.status.map_or(0, |s| s.code())
             ),
             TOp::Reverse {
                 org,
@@ -136,7 +144,7 @@ impl TOp {
         let i = |i: usize| f.get(i)?.parse::<i64>().ok();
         let b = |i: usize| f.get(i)?.parse::<u8>().ok();
         match *f.first()? {
-            "P" if f.len() == 9 => Some(TOp::Post {
+            "P" if f.len() == 9 => Some(TOp::Post(Posting {
                 org: u(1)?,
                 id: u(2)?,
                 kind: Kind::from_code(b(3)?)?,
@@ -148,7 +156,7 @@ impl TOp {
                     0 => None,
                     c => Some(ExpenseStatus::from_code(c)?),
                 },
-            }),
+            })),
             "R" if f.len() == 5 => Some(TOp::Reverse {
                 org: u(1)?,
                 id: u(2)?,
@@ -166,31 +174,16 @@ impl TOp {
 
     pub fn to_op(&self) -> Op {
         match *self {
-            TOp::Post {
-                org,
-                id,
-                kind,
-                ts,
-                amount,
-                category,
-                method,
-                status,
-            } => {
-                let entry = match kind {
-                    Kind::Revenue => {
-                        Entry::revenue(OrgId(org), EntryId(id), ts, Money(amount), category, method)
+            TOp::Post(ref p) => {
+                let (org, id, amount) = (OrgId(p.org), EntryId(p.id), Money(p.amount));
+                let entry = match p.kind {
+                    Kind::Revenue => Entry::revenue(org, id, p.ts, amount, p.category, p.method),
+                    Kind::Expense => {
+                        let status = p.status.unwrap_or(ExpenseStatus::Pending);
+                        Entry::expense(org, id, p.ts, amount, p.category, p.method, status)
                     }
-                    Kind::Expense => Entry::expense(
-                        OrgId(org),
-                        EntryId(id),
-                        ts,
-                        Money(amount),
-                        category,
-                        method,
-                        status.unwrap_or(ExpenseStatus::Pending),
-                    ),
                 };
-                Op::Post(entry.with_reference(reference_for(id)))
+                Op::Post(entry.with_reference(reference_for(p.id)))
             }
             TOp::Reverse {
                 org,

@@ -309,46 +309,24 @@ pub fn mutation_gen() -> impl Strategy<Value = Mutation> {
     ]
 }
 
-fn post_gen(noisy: bool) -> impl Strategy<Value = OpGen> {
-    (
-        org_gen(noisy),
-        id_gen(noisy, 30, w(noisy, 0, 2)),
-        any::<bool>(),
-        ts_gen(noisy),
-        amount_gen(noisy),
-        0usize..6,
-        prop::bool::weighted(if noisy { 0.1 } else { 0.0 }),
-        0usize..3,
-        one_of![30 => Just(0u8), w(noisy, 0, 2) => 1u8..4],
-        reference_gen(noisy),
-    )
-        .prop_map(
-            |(
-                org,
-                id,
-                revenue,
-                ts,
-                amount,
-                category,
-                bad_category,
-                payment_method,
-                status,
-                reference,
-            )| {
-                OpGen::Post(PostGen {
-                    org,
-                    id,
-                    revenue,
-                    ts,
-                    amount,
-                    category,
-                    bad_category,
-                    payment_method,
-                    status,
-                    reference,
-                })
-            },
-        )
+prop_compose! {
+    fn post_gen(noisy: bool)(
+        org in org_gen(noisy),
+        id in id_gen(noisy, 30, w(noisy, 0, 2)),
+        revenue in any::<bool>(),
+        ts in ts_gen(noisy),
+        amount in amount_gen(noisy),
+        category in 0usize..6,
+        bad_category in prop::bool::weighted(if noisy { 0.1 } else { 0.0 }),
+        payment_method in 0usize..3,
+        status in one_of![30 => Just(0u8), w(noisy, 0, 2) => 1u8..4],
+        reference in reference_gen(noisy),
+    ) -> OpGen {
+        OpGen::Post(PostGen {
+            org, id, revenue, ts, amount, category, bad_category, payment_method, status,
+            reference,
+        })
+    }
 }
 
 fn reverse_gen(noisy: bool) -> impl Strategy<Value = OpGen> {

@@ -9,44 +9,31 @@ use folio::{Db, Error};
 use proptest::prelude::*;
 use std::path::Path;
 
-/// A log entry record: mostly valid codes, orgs and reversal targets, so that the extreme values
-/// get applied.
-fn any_entry_record() -> impl Strategy<Value = LogOp> {
-    let code = |valid: std::ops::RangeInclusive<u8>| prop_oneof![4 => valid, 1 => any::<u8>()];
-    (
-        prop_oneof![4 => 1..=3u64, 1 => any::<u64>()],
-        prop_oneof![100..200u64, any::<u64>()],
-        any_ts(),
-        any_amount(),
-        prop_oneof![2 => Just(0u64), 2 => 1..=24u64, 1 => any::<u64>()],
-        any_days(),
-        (code(1..=2), code(1..=10), code(1..=3), code(0..=2)),
-    )
-        .prop_map(
-            |(
-                org,
-                entry_id,
-                occurred_at,
-                amount,
-                reverses,
-                day,
-                (kind, category, method, status),
-            )| {
-                LogOp::Entry(EntryRecord {
-                    org,
-                    entry_id,
-                    occurred_at,
-                    amount,
-                    reverses,
-                    day,
-                    kind,
-                    category,
-                    payment_method: method,
-                    status,
-                    reference: String::new(),
-                })
-            },
-        )
+/// A code: mostly one of `valid`, sometimes any byte.
+fn code(valid: std::ops::RangeInclusive<u8>) -> impl Strategy<Value = u8> {
+    prop_oneof![4 => valid, 1 => any::<u8>()]
+}
+
+prop_compose! {
+    /// A log entry record: mostly valid codes, orgs and reversal targets, so that the extreme
+    /// values get applied.
+    fn any_entry_record()(
+        org in prop_oneof![4 => 1..=3u64, 1 => any::<u64>()],
+        entry_id in prop_oneof![100..200u64, any::<u64>()],
+        occurred_at in any_ts(),
+        amount in any_amount(),
+        reverses in prop_oneof![2 => Just(0u64), 2 => 1..=24u64, 1 => any::<u64>()],
+        day in any_days(),
+        kind in code(1..=2),
+        category in code(1..=10),
+        payment_method in code(1..=3),
+        status in code(0..=2),
+    ) -> LogOp {
+        LogOp::Entry(EntryRecord {
+            org, entry_id, occurred_at, amount, reverses, day, kind, category, payment_method,
+            status, reference: String::new(),
+        })
+    }
 }
 
 /// A log record of any kind.
