@@ -9,8 +9,9 @@
 //!   the next LSN (or the current one when every operation repeats an earlier one), and reject
 //!   the others with one of the rejections the model expects, changing nothing.
 //! * After every batch the touched orgs are compared with the model: every ledger entry (as
-//!   `LedgerEntry`) and the day balance of every day with activity, of the day before the first
-//!   and of the last business day.
+//!   `LedgerEntry`), the day balance of every day with activity, of the day before the first
+//!   and of the last business day, the monthly report of every month with entries, the ledger
+//!   page of the newest entries and the pending expenses.
 //! * "Close" closes and reopens: same LSN, same contents. "Crash" drops the handle without
 //!   `close`, optionally puts back a copy of the store saved at an earlier checkpoint or removes
 //!   the store, then cuts the last log segment at an input-chosen offset. Reopening must succeed
@@ -22,12 +23,13 @@
 //! [`STEP_KINDS`]) and its fields (see [`Input`] and the `decode_*` functions). Missing bytes
 //! read as zeros. With `FOLIO_FUZZ_TRACE` set, the steps and their outcomes are printed.
 
+use super::reference::reports::utc_month;
 use super::reference::{self, Model};
 use super::scratch;
-use folio::limits::{MAX_ORG_NAME_BYTES, MAX_REFERENCE_BYTES};
+use folio::limits::{MAX_ORG_NAME_BYTES, MAX_REFERENCE_BYTES, MAX_REPORT_ROWS};
 use folio::{
     Batch, BusinessDay, Category, Currency, Db, Durability, Entry, EntryId, Error, ExpenseStatus,
-    Kind, Money, Op, Options, Org, OrgId, PayExpense, PaymentMethod, Reversal,
+    Kind, Money, Month, Op, Options, Org, OrgId, PayExpense, PaymentMethod, Reversal,
 };
 use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use std::collections::{BTreeMap, BTreeSet};
@@ -428,6 +430,51 @@ impl Harness {
                     self.lsn()
                 ));
             }
+        }
+        self.check_reports(org);
+    }
+
+    /// The reports of one (registered) org against the model: the monthly report of every month
+    /// with entries, the ledger page of its three newest entries, every pending expense.
+    fn check_reports(&self, org: u64) {
+        let view = self.db().snapshot();
+        let months: BTreeSet<i32> = self
+            .model
+            .org_entries(org)
+            .map(|(_, x)| utc_month(x.occurred_at))
+            .collect();
+        for index in months {
+            let got = Month::from_index(index)
+                .map_err(|e| e.to_string())
+                .and_then(|m| {
+                    view.monthly_report(OrgId(org), m)
+                        .map_err(|e| e.to_string())
+                });
+            let expected = self.model.monthly_report(org, index);
+            if got != expected {
+                self.fail(format!(
+                    "org {org} month {index} at LSN {}: monthly report differs\n  db:    {got:?}\n  model: {expected:?}",
+                    self.lsn()
+                ));
+            }
+        }
+        let page = view.ledger_page(OrgId(org), MIN_TIMESTAMP, MAX_TIMESTAMP + 1, 3);
+        let expected = self
+            .model
+            .ledger_page(org, MIN_TIMESTAMP, MAX_TIMESTAMP + 1, 3);
+        if page.as_ref().ok() != Some(&expected) {
+            self.fail(format!(
+                "org {org} at LSN {}: ledger page differs\n  db:    {page:?}\n  model: {expected:?}",
+                self.lsn()
+            ));
+        }
+        let pending = view.pending_expenses(OrgId(org), MAX_REPORT_ROWS);
+        let expected = self.model.pending_expenses(org, MAX_REPORT_ROWS);
+        if pending.as_ref().ok() != Some(&expected) {
+            self.fail(format!(
+                "org {org} at LSN {}: pending expenses differ\n  db:    {pending:?}\n  model: {expected:?}",
+                self.lsn()
+            ));
         }
     }
 

@@ -1,8 +1,10 @@
 //! The whole database against the reference model: orgs, entries one by one, every balance row.
 
 use crate::protocol::{TOp, LIST_FROM, LIST_TO};
+use crate::reference::reports::utc_month;
 use crate::reference::Model;
-use folio::{BusinessDay, Db, LedgerEntry, OrgId, Snapshot};
+use folio::limits::MAX_REPORT_ROWS;
+use folio::{BusinessDay, Db, LedgerEntry, Month, OrgId, Snapshot};
 use std::collections::HashMap;
 
 /// Every entry of every org, as listed by `Db::entries`.
@@ -78,25 +80,33 @@ pub fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &m
             .unwrap_or_else(|| panic!("{ctx}: org {org} not listed"));
         check_entries(listed, model, org, ctx, totals);
         check_balances(&view, model, org, ctx, totals);
+        check_reports(&view, model, org, listed.last(), ctx);
     }
 }
 
-/// The org's listing equals the model's, entry by entry.
+/// The org's listing equals the model's, entry by entry, in (occurred_at, id) order.
 fn check_entries(listed: &[LedgerEntry], model: &Model, org: u64, ctx: &str, totals: &mut Totals) {
-    let expected = model.listing(org, LIST_FROM, LIST_TO);
+    let expected = model.org_entries(org).count();
     assert_eq!(
         listed.len(),
-        expected.len(),
-        "{ctx}: org {org} lists {} entries, the model has {}",
+        expected,
+        "{ctx}: org {org} lists {} entries, the model has {expected}",
         listed.len(),
-        expected.len()
     );
-    for (e, want) in listed.iter().zip(&expected) {
+    let mut previous = None;
+    for e in listed {
         let m = model
             .entry(org, e.id.0)
             .unwrap_or_else(|| panic!("{ctx}: org {org} entry {} not in the model", e.id));
-        let ok = *e == *want && e.signed_amount().map(|s| i128::from(s.0)) == Some(m.signed());
+        let want = model.ledger_entry(org, e.id.0, m);
+        let ok = *e == want && e.signed_amount().map(|s| i128::from(s.0)) == Some(m.signed());
         assert!(ok, "{ctx}: org {org}: read back {e:?}\nmodel {want:?}");
+        let key = Some((e.occurred_at, e.id));
+        assert!(
+            previous < key,
+            "{ctx}: org {org}: listing out of order at {e:?}"
+        );
+        previous = key;
         totals.entries_checked += 1;
     }
 }
@@ -104,19 +114,22 @@ fn check_entries(listed: &[LedgerEntry], model: &Model, org: u64, ctx: &str, tot
 /// Balance rows from the day before the org's first entry to the day after its last: each equal
 /// to the model's (the sums and counts of the day's entries, closing = opening balance + prefix
 /// sums), the point read through the prefix sums equal to the range read on every day with
-/// entries, and the closing balance long after the last entry.
+/// entries, and the row long after the last entry.
 fn check_balances(view: &Snapshot, model: &Model, org: u64, ctx: &str, totals: &mut Totals) {
-    let days = model.touched_days(org);
-    let (Some(&first), Some(&last)) = (days.first(), days.last()) else {
+    let days = model.day_totals(org);
+    let (Some(&first), Some(&last)) = (days.keys().next(), days.keys().next_back()) else {
         return;
     };
     let day = |d: i32| BusinessDay::from_days(d).expect("day");
+    let model_rows = |from: i32, to: i32| {
+        model
+            .balance_rows(org, &days, from, to)
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"))
+    };
     let rows = view
         .balances(OrgId(org), day(first - 1), day(last + 1))
         .unwrap_or_else(|e| panic!("{ctx}: balances of org {org}: {e}"));
-    let want = model
-        .balances(org, first - 1, last + 1)
-        .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+    let want = model_rows(first - 1, last + 1);
     assert_eq!(rows.len(), want.len(), "{ctx}: org {org}: balance rows");
     for (row, want) in rows.iter().zip(&want) {
         assert_eq!(
@@ -125,7 +138,7 @@ fn check_balances(view: &Snapshot, model: &Model, org: u64, ctx: &str, totals: &
              rows, expense rows) differs from the model's sums of its entries",
             row.day
         );
-        if days.contains(&row.day.days()) {
+        if days.contains_key(&row.day.days()) {
             // Point read through the prefix sums must agree with the range read.
             let point = view
                 .balance(OrgId(org), row.day)
@@ -143,9 +156,38 @@ fn check_balances(view: &Snapshot, model: &Model, org: u64, ctx: &str, totals: &
     let closing = want.last().expect("rows").closing;
     assert_eq!(far.closing, closing, "{ctx}: org {org}: late closing");
     assert_eq!(
-        Some(far),
-        model.balance(org, last + 4000),
+        far,
+        model_rows(last + 4000, last + 4000)[0],
         "{ctx}: org {org}: the row long after the last entry"
+    );
+}
+
+/// The monthly report of the month of the org's newest entry (`newest`), and the pending
+/// expenses, equal to the model's.
+fn check_reports(
+    view: &Snapshot,
+    model: &Model,
+    org: u64,
+    newest: Option<&LedgerEntry>,
+    ctx: &str,
+) {
+    if let Some(newest) = newest {
+        let index = utc_month(newest.occurred_at);
+        let month = Month::from_index(index).expect("month");
+        let got = view
+            .monthly_report(OrgId(org), month)
+            .unwrap_or_else(|e| panic!("{ctx}: monthly report of org {org}: {e}"));
+        let want = model
+            .monthly_report(org, index)
+            .unwrap_or_else(|e| panic!("{ctx}: {e}"));
+        assert_eq!(got, want, "{ctx}: org {org}: monthly report of {month}");
+    }
+    let got = view
+        .pending_expenses(OrgId(org), MAX_REPORT_ROWS)
+        .unwrap_or_else(|e| panic!("{ctx}: pending expenses of org {org}: {e}"));
+    assert!(
+        got == model.pending_expenses(org, MAX_REPORT_ROWS),
+        "{ctx}: org {org}: pending expenses differ from the model"
     );
 }
 

@@ -23,7 +23,9 @@
 //! * for every org and every day, the balance row equals the model's sums and counts of that
 //!   day's entries (the entries read back, as the ledger equals the model), and closing = opening
 //!   balance + prefix sums, both through `balances` (day by day) and through `balance` (prefix
-//!   tree).
+//!   tree);
+//! * the monthly report of the month of each org's newest entry and the pending expenses equal
+//!   the model's.
 //!
 //! Then it closes the database and runs the next round on the same directory; every 100 rounds
 //! (`FOLIO_CRASH_ROUNDS_PER_DB`) it starts a fresh database and finally checks the old one

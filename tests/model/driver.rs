@@ -3,10 +3,11 @@
 
 use crate::builder::{pick, Builder};
 use crate::common;
+use crate::reference::reports::utc_month;
 use crate::reference::{local_day, normalize, Model, ModelOrg, Outcome};
 use crate::strategies::{Case, OpGen, Probe, Step};
-use folio::limits::MAX_RANGE_DAYS;
-use folio::{Batch, BusinessDay, Db, Error, Lsn, Op, Org, OrgId};
+use folio::limits::{MAX_RANGE_DAYS, MAX_REPORT_ROWS};
+use folio::{Batch, BusinessDay, Db, Error, Lsn, Month, Op, Org, OrgId};
 use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use std::collections::BTreeSet;
 use std::path::Path;
@@ -71,6 +72,7 @@ pub fn compare(db: &Db, model: &Model, probe: &Probe, org_ids: &[u64; 6]) -> Res
         }
         compare_listings(db, model, id, probe)?;
         compare_balances(db, model, id, m, probe)?;
+        compare_reports(db, model, id, probe)?;
     }
     Ok(())
 }
@@ -88,8 +90,14 @@ fn compare_unregistered(db: &Db, id: u64) -> Result<(), String> {
         other => return Err(format!("balance of unregistered org {id}: {other:?}")),
     }
     match db.entries(org, 0, 1) {
+        Err(Error::UnknownOrg(o)) if o == org => {}
+        other => return Err(format!("entries of unregistered org {id}: {other:?}")),
+    }
+    match db.snapshot().pending_expenses(org, 1) {
         Err(Error::UnknownOrg(o)) if o == org => Ok(()),
-        other => Err(format!("entries of unregistered org {id}: {other:?}")),
+        other => Err(format!(
+            "pending expenses of unregistered org {id}: {other:?}"
+        )),
     }
 }
 
@@ -168,6 +176,51 @@ fn compare_balances(
         if got != want {
             return Err(format!(
                 "balance of org {id} on day {day}: db {got:?}, model {want:?}"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Reports: the monthly report of the probe's month and of a month with entries, a ledger page
+/// of the probe's window, and the pending expenses (a few, and all).
+fn compare_reports(db: &Db, model: &Model, id: u64, probe: &Probe) -> Result<(), String> {
+    let (org, view) = (OrgId(id), db.snapshot());
+    let from = probe.from.ts();
+    let times: Vec<i64> = model.org_entries(id).map(|(_, x)| x.occurred_at).collect();
+    let some_time = pick(&times, probe.day_pick).unwrap_or(from);
+    for ts in [from.clamp(MIN_TIMESTAMP, MAX_TIMESTAMP), some_time] {
+        let index = utc_month(ts);
+        let month = Month::from_index(index).map_err(|e| format!("month {index}: {e}"))?;
+        let got = view
+            .monthly_report(org, month)
+            .map_err(|e| format!("monthly report of org {id} for {month}: {e}"))?;
+        let want = model.monthly_report(id, index)?;
+        if got != want {
+            return Err(format!(
+                "monthly report of org {id} for {month} differs:\n db:    {got:?}\n model: {want:?}"
+            ));
+        }
+    }
+    let few = 1 + probe.day_pick % 8;
+    let to = from + probe.len;
+    let page = view
+        .ledger_page(org, from, to, few)
+        .map_err(|e| format!("ledger page of org {id} {from}..{to}: {e}"))?;
+    let want = model.ledger_page(id, from, to, few);
+    if page != want {
+        return Err(format!(
+            "ledger page of org {id} {from}..{to} (limit {few}) differs:\n db:    {page:?}\n model: {want:?}"
+        ));
+    }
+    for limit in [few, MAX_REPORT_ROWS] {
+        let got = view
+            .pending_expenses(org, limit)
+            .map_err(|e| format!("pending expenses of org {id}: {e}"))?;
+        let want = model.pending_expenses(id, limit);
+        if got != want {
+            return Err(format!(
+                "pending expenses of org {id} (limit {limit}) differ:\n db:    {got:?}\n model: {want:?}"
             ));
         }
     }

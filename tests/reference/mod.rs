@@ -13,7 +13,8 @@
 //!   rejected, the model unchanged, with every rejection that would be a correct answer (where
 //!   one operation has several defects, the order of the checks inside it is not specified;
 //!   across operations, the first bad one decides).
-//! * [`reads`]: the ledger listing, the balance rows and closing balances the reads must give.
+//! * [`reads`]: the ledger listing, the balance rows and closing balances the reads must give;
+//! * [`reports`]: the monthly report, the ledger page and the pending expenses.
 //!
 //! Overflow rule: the documented bound of `state::catalog::flows_fit`. With inflow = Σ revenue
 //! postings + Σ expense reversals and outflow = Σ expense postings + Σ revenue reversals of an
@@ -22,6 +23,7 @@
 #![allow(dead_code)] // each test crate that includes the model uses a part of it
 
 pub mod reads;
+pub mod reports;
 
 use chrono::{NaiveDate, TimeZone};
 use chrono_tz::Tz;

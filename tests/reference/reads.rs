@@ -72,7 +72,17 @@ impl Model {
     /// Balance rows of `org` (registered) for `from..=to` (business days). `Err` names a value
     /// that leaves i64, which the overflow rule must have ruled out.
     pub fn balances(&self, org: u64, from: i32, to: i32) -> Result<Vec<DayBalance>, String> {
-        let totals = self.day_totals(org);
+        self.balance_rows(org, &self.day_totals(org), from, to)
+    }
+
+    /// [`Model::balances`] from the org's [`Model::day_totals`] (when several reads share them).
+    pub fn balance_rows(
+        &self,
+        org: u64,
+        totals: &BTreeMap<i32, DayTotals>,
+        from: i32,
+        to: i32,
+    ) -> Result<Vec<DayBalance>, String> {
         let opening = self.org(org).expect("a registered org").org.opening_balance;
         let mut closing = i128::from(opening.0)
             + totals
