@@ -3,6 +3,7 @@
 
 use crate::common;
 use crate::driver::{compare, open, run_batch};
+use crate::reference::reports::{month_days, utc_month};
 use crate::reference::{local_day, Model, Rej};
 use crate::strategies::{Case, Probe, TsGen, ORG_ID_TABLES};
 use chrono_tz::Tz;
@@ -11,10 +12,9 @@ use folio::{
     Money, Op, Org, OrgId, PayExpense, PaymentMethod, Rejection, Reversal, MIN_TIMESTAMP,
 };
 
-/// The model itself: a few fixed facts it must get right, so that a bug in the model does not
-/// silently agree with a bug in Folio.
+/// The model's calendar: business days in a few zones, UTC months and their days.
 #[test]
-fn model_sanity() {
+fn model_calendar() {
     // 2024-03-10T04:30:00Z is still March 9 in New York; Chatham is 13:45 ahead in summer.
     assert_eq!(
         BusinessDay::from_days(local_day(1_710_045_000, Tz::America__New_York))
@@ -34,6 +34,18 @@ fn model_sanity() {
             .to_string(),
         "2024-02-01"
     );
+    // 2024-01-31T23:59:59Z is in January 2024; February 2024 is days 19_754..=19_782.
+    assert_eq!(utc_month(1_706_745_599), 2024 * 12);
+    assert_eq!(utc_month(1_706_745_600), 2024 * 12 + 1);
+    assert_eq!(month_days(2024 * 12 + 1), (19_754, 19_782));
+    // December 1899 ends on 1899-12-31, the first supported instant's business day west of UTC.
+    assert_eq!(month_days(1899 * 12 + 11).1, -25_568);
+}
+
+/// The model itself: a few fixed facts it must get right, so that a bug in the model does not
+/// silently agree with a bug in Folio.
+#[test]
+fn model_sanity() {
     let mut m = Model::default();
     let org = Org::new(OrgId(1), "Hotel 1", Currency::EUR).with_opening_balance(Money(100));
     let register = [Op::RegisterOrg(org)];

@@ -6,7 +6,8 @@
 //! Made of `BTreeMap`s, it uses neither Folio's validator nor its state code: business days come
 //! from chrono-tz directly, the categories of each ledger are listed here, and the overflow rule
 //! is re-derived from the gross flows. It uses Folio's public types only to take operations in and
-//! give answers out in the form the engine's reads have (`LedgerEntry`, `DayBalance`).
+//! give answers out in the form the engine's reads have (`LedgerEntry`, `DayBalance`, the report
+//! lines).
 //!
 //! * [`Model::record`] applies a batch atomically: every operation valid, and the model changed
 //!   (the next LSN) or not (every operation repeats an earlier one: the same LSN); or the batch
