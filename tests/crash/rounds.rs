@@ -59,7 +59,7 @@ fn run_database(
     finals.databases += 1;
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("db");
-    // The parent creates the database (a crash during creation is covered in tests/recovery.rs).
+    // The parent creates the database (a crash during creation is covered in tests/recovery/).
     Db::open(&dir).expect("create").close().expect("close");
 
     let mut model = Model::default();

@@ -127,7 +127,7 @@ fn back_dated_postings_far_outside_the_month_window_do_not_panic_or_brick_the_da
     // Three valid postings: January 2024, then December 2022, then July 2021. The third lands
     // outside the Fenwick window that `OrgBalances::rebuild_prefix` grows downwards (the window
     // after the second posting is 2022-12..2024-03, padded to a power of two; the new span of 32
-    // months is measured back from 2024-03 and stops at 2021-08). Found by tests/crash.rs.
+    // months is measured back from 2024-03 and stops at 2021-08). Found by the kill loop (tests/crash/).
     let tmp = tempfile::tempdir().expect("tempdir");
     let dir = tmp.path().join("db");
     let utc = Org::new(OrgId(1), "Back Office", Currency::USD);
