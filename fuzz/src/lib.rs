@@ -5,7 +5,8 @@
 //! every input of `fuzz/seeds/<target>/` through the same code without libFuzzer. Hence: sibling
 //! modules are named through `super::`, never `crate::`, and nothing here may need more than the
 //! main crate's own dependencies (folio, tempfile, chrono, chrono-tz, crc32fast, serde,
-//! serde_json).
+//! serde_json). The reference model of the `model` harness is the main crate's own
+//! (`tests/reference/`, included with `#[path]`).
 //!
 //! A harness returns normally for every input; any panic (an assertion of a harness or a panic
 //! inside folio) is a finding.
@@ -14,6 +15,9 @@ pub mod checkpoint;
 pub mod codec;
 pub mod frozen;
 pub mod model;
+/// The reference model of the ledger, shared with the main crate's tests.
+#[path = "../../tests/reference/mod.rs"]
+pub mod reference;
 pub mod scratch;
 pub mod wal;
 

@@ -1,14 +1,17 @@
 //! `model`: the input is a script of steps run against a real database (small log segments, in a
-//! scratch directory) and against a simple in-memory model of what the database must hold.
+//! scratch directory) and against the reference model of what the database must hold (the main
+//! crate's `tests/reference/`, included here as [`super::reference`]).
 //!
-//! * Every batch is also applied to the model, which decides by the documented rules whether it
+//! * Every batch is also recorded by the model, which decides by the documented rules whether it
 //!   is valid (`src/state/validate.rs`: known org, entry id not 0, timestamp in range, positive
 //!   amount, category of the ledger, status, duplicates, reversals, payments, and the rule that
 //!   no running balance may leave i64). The database must accept exactly the valid batches, with
 //!   the next LSN (or the current one when every operation repeats an earlier one), and reject
-//!   the others changing nothing.
+//!   the others with one of the rejections the model expects, changing nothing.
 //! * After every batch the touched orgs are compared with the model: every ledger entry (as
-//!   `LedgerEntry`) and every day balance with activity, plus one day before and after.
+//!   `LedgerEntry`), the day balance of every day with activity, of the day before the first
+//!   and of the last business day, the monthly report of every month with entries, the ledger
+//!   page of the newest entries and the pending expenses.
 //! * "Close" closes and reopens: same LSN, same contents. "Crash" drops the handle without
 //!   `close`, optionally puts back a copy of the store saved at an earlier checkpoint or removes
 //!   the store, then cuts the last log segment at an input-chosen offset. Reopening must succeed
@@ -20,14 +23,13 @@
 //! [`STEP_KINDS`]) and its fields (see [`Input`] and the `decode_*` functions). Missing bytes
 //! read as zeros. With `FOLIO_FUZZ_TRACE` set, the steps and their outcomes are printed.
 
+use super::reference::reports::utc_month;
+use super::reference::{self, Model};
 use super::scratch;
-use chrono::TimeZone;
-use chrono_tz::Tz;
-use folio::limits::{MAX_ORG_NAME_BYTES, MAX_REFERENCE_BYTES, MAX_TIME_ZONE_BYTES};
+use folio::limits::{MAX_ORG_NAME_BYTES, MAX_REFERENCE_BYTES, MAX_REPORT_ROWS};
 use folio::{
-    Batch, BusinessDay, Category, Currency, DayBalance, Db, Durability, Entry, EntryId, Error,
-    ExpenseStatus, Kind, LedgerEntry, Money, Op, Options, Org, OrgId, PayExpense, PaymentMethod,
-    Reversal,
+    Batch, BusinessDay, Category, Currency, Db, Durability, Entry, EntryId, Error, ExpenseStatus,
+    Kind, Money, Month, Op, Options, Org, OrgId, PayExpense, PaymentMethod, Reversal,
 };
 use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
 use std::collections::{BTreeMap, BTreeSet};
@@ -301,337 +303,6 @@ pub fn decode_step(input: &mut Input<'_>) -> Step {
     }
 }
 
-// ------------------------------------------------------------------------------------- model
-
-/// An entry as the model keeps it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct ModelEntry {
-    kind: Kind,
-    occurred_at: i64,
-    day: i32,
-    amount: i64,
-    category: Category,
-    payment_method: PaymentMethod,
-    /// Status given when posted (expense postings only).
-    posted: Option<ExpenseStatus>,
-    paid_at: Option<i64>,
-    reverses: Option<u64>,
-    reversed_by: Option<u64>,
-    reference: String,
-}
-
-impl ModelEntry {
-    /// Effect on the balance.
-    fn signed(&self) -> i128 {
-        let a = i128::from(self.amount);
-        match (self.kind, self.reverses.is_some()) {
-            (Kind::Revenue, false) | (Kind::Expense, true) => a,
-            (Kind::Revenue, true) | (Kind::Expense, false) => -a,
-        }
-    }
-}
-
-/// What the database must hold.
-#[derive(Clone, Debug, Default)]
-pub struct Model {
-    orgs: BTreeMap<u64, (Org, Tz)>,
-    entries: BTreeMap<(u64, u64), ModelEntry>,
-    /// Per org: (sum of amounts raising the balance, sum of amounts lowering it).
-    flows: BTreeMap<u64, (i64, i64)>,
-}
-
-/// The business day of `ts` in `tz`, as days since 1970-01-01 (computed with chrono directly).
-fn day_of(ts: i64, tz: Tz) -> i32 {
-    let epoch = chrono::NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
-    match tz.timestamp_opt(ts, 0).single() {
-        Some(local) => (local.date_naive() - epoch).num_days() as i32,
-        None => ts.div_euclid(86_400) as i32,
-    }
-}
-
-fn check_common(id: EntryId, ts: i64, reference: &str) -> Result<(), String> {
-    if id.0 == 0 {
-        return Err("entry id 0".into());
-    }
-    if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&ts) {
-        return Err(format!("timestamp {ts} out of range"));
-    }
-    if reference.len() > MAX_REFERENCE_BYTES {
-        return Err("reference too long".into());
-    }
-    Ok(())
-}
-
-impl Model {
-    /// The model after `batch`, and whether it changed, or why the batch is invalid.
-    pub fn apply(&self, batch: &Batch) -> Result<(Model, bool), String> {
-        let mut next = self.clone();
-        let mut changed = false;
-        for op in &batch.ops {
-            changed |= match op {
-                Op::RegisterOrg(org) => next.register(org)?,
-                Op::Post(entry) => next.post(entry)?,
-                Op::Reverse(reversal) => next.reverse(reversal)?,
-                Op::Pay(pay) => next.pay(pay)?,
-            };
-        }
-        Ok((next, changed))
-    }
-
-    fn org_info(&self, org: OrgId) -> Result<(i64, Tz), String> {
-        self.orgs
-            .get(&org.0)
-            .map(|(o, tz)| (o.opening_balance.0, *tz))
-            .ok_or_else(|| format!("unknown org {org}"))
-    }
-
-    /// Adds `amount` to the flows of `org`; `Err` when a running balance could leave i64.
-    fn add_flow(&mut self, org: OrgId, raises: bool, amount: i64) -> Result<(), String> {
-        let (opening, _) = self.org_info(org)?;
-        let (inflow, outflow) = self.flows.get(&org.0).copied().unwrap_or((0, 0));
-        let flows = if raises {
-            inflow.checked_add(amount).map(|i| (i, outflow))
-        } else {
-            outflow.checked_add(amount).map(|o| (inflow, o))
-        };
-        let fits = |(i, o): (i64, i64)| {
-            opening.checked_add(i).is_some() && opening.checked_sub(o).is_some()
-        };
-        match flows.filter(|f| fits(*f)) {
-            Some(f) => {
-                self.flows.insert(org.0, f);
-                Ok(())
-            }
-            None => Err(format!("org {org}: balance could overflow")),
-        }
-    }
-
-    fn register(&mut self, org: &Org) -> Result<bool, String> {
-        if org.name.len() > MAX_ORG_NAME_BYTES || org.time_zone.len() > MAX_TIME_ZONE_BYTES {
-            return Err("name or time zone too long".into());
-        }
-        let tz: Tz = org
-            .time_zone
-            .parse()
-            .map_err(|_| format!("unknown time zone {}", org.time_zone))?;
-        if !(MIN_TIMESTAMP..=MAX_TIMESTAMP).contains(&org.created_at) {
-            return Err("created_at out of range".into());
-        }
-        match self.orgs.get(&org.id.0) {
-            Some((existing, _)) if existing == org => Ok(false),
-            Some(_) => Err(format!("org {} registered differently", org.id)),
-            None => {
-                self.orgs.insert(org.id.0, (org.clone(), tz));
-                Ok(true)
-            }
-        }
-    }
-
-    fn post(&mut self, e: &Entry) -> Result<bool, String> {
-        let (_, tz) = self.org_info(e.org)?;
-        check_common(e.id, e.occurred_at, &e.reference)?;
-        if e.amount.0 <= 0 {
-            return Err("amount not positive".into());
-        }
-        if !e.category.allowed_for(e.kind) {
-            return Err("category of the other ledger".into());
-        }
-        let posted = match (e.kind, e.status) {
-            (Kind::Revenue, None) => None,
-            (Kind::Expense, Some(s)) => Some(s),
-            _ => return Err("status does not fit the kind".into()),
-        };
-        if let Some(f) = self.entries.get(&(e.org.0, e.id.0)) {
-            let same = f.reverses.is_none()
-                && f.kind == e.kind
-                && f.occurred_at == e.occurred_at
-                && f.amount == e.amount.0
-                && f.category == e.category
-                && f.payment_method == e.payment_method
-                && f.posted == posted
-                && f.reference == e.reference;
-            return if same {
-                Ok(false)
-            } else {
-                Err("entry id taken by different content".into())
-            };
-        }
-        let raises = e.kind == Kind::Revenue;
-        self.add_flow(e.org, raises, e.amount.0)?;
-        self.entries.insert(
-            (e.org.0, e.id.0),
-            ModelEntry {
-                kind: e.kind,
-                occurred_at: e.occurred_at,
-                day: day_of(e.occurred_at, tz),
-                amount: e.amount.0,
-                category: e.category,
-                payment_method: e.payment_method,
-                posted,
-                paid_at: None,
-                reverses: None,
-                reversed_by: None,
-                reference: e.reference.clone(),
-            },
-        );
-        Ok(true)
-    }
-
-    fn reverse(&mut self, r: &Reversal) -> Result<bool, String> {
-        let (_, tz) = self.org_info(r.org)?;
-        check_common(r.id, r.occurred_at, &r.reference)?;
-        if let Some(f) = self.entries.get(&(r.org.0, r.id.0)) {
-            let same = f.reverses.unwrap_or(0) == r.reverses.0
-                && f.occurred_at == r.occurred_at
-                && f.reference == r.reference;
-            return if same {
-                Ok(false)
-            } else {
-                Err("entry id taken by different content".into())
-            };
-        }
-        let original = self
-            .entries
-            .get(&(r.org.0, r.reverses.0))
-            .cloned()
-            .ok_or("reversal of an unknown entry")?;
-        if original.reverses.is_some() {
-            return Err("reversal of a reversal".into());
-        }
-        if original.reversed_by.is_some() {
-            return Err("already reversed".into());
-        }
-        let raises = original.kind == Kind::Expense;
-        self.add_flow(r.org, raises, original.amount)?;
-        self.entries.insert(
-            (r.org.0, r.id.0),
-            ModelEntry {
-                occurred_at: r.occurred_at,
-                day: day_of(r.occurred_at, tz),
-                posted: None,
-                paid_at: None,
-                reverses: Some(r.reverses.0),
-                reversed_by: None,
-                reference: r.reference.clone(),
-                ..original
-            },
-        );
-        if let Some(target) = self.entries.get_mut(&(r.org.0, r.reverses.0)) {
-            target.reversed_by = Some(r.id.0);
-        }
-        Ok(true)
-    }
-
-    fn pay(&mut self, p: &PayExpense) -> Result<bool, String> {
-        self.org_info(p.org)?;
-        check_common(p.entry, p.paid_at, "")?;
-        let f = self
-            .entries
-            .get_mut(&(p.org.0, p.entry.0))
-            .ok_or("payment of an unknown entry")?;
-        if f.kind != Kind::Expense || f.reverses.is_some() {
-            return Err("not an expense".into());
-        }
-        if f.reversed_by.is_some() {
-            return Err("already reversed".into());
-        }
-        if f.paid_at == Some(p.paid_at) {
-            return Ok(false);
-        }
-        if f.paid_at.is_some() || f.posted == Some(ExpenseStatus::Paid) {
-            return Err("already paid".into());
-        }
-        f.paid_at = Some(p.paid_at);
-        Ok(true)
-    }
-
-    /// The org's ledger as `Db::entries` must list it.
-    fn ledger(&self, org: u64) -> Vec<LedgerEntry> {
-        let mut out: Vec<LedgerEntry> = self
-            .entries
-            .range((org, 0)..=(org, u64::MAX))
-            .map(|(&(_, id), e)| LedgerEntry {
-                org: OrgId(org),
-                id: EntryId(id),
-                kind: e.kind,
-                occurred_at: e.occurred_at,
-                day: BusinessDay::from_days(e.day).expect("the day of a supported timestamp"),
-                amount: Money(e.amount),
-                category: e.category,
-                payment_method: e.payment_method,
-                status: match (e.posted, e.paid_at) {
-                    (None, _) => None,
-                    (Some(_), Some(_)) => Some(ExpenseStatus::Paid),
-                    (Some(s), None) => Some(s),
-                },
-                paid_at: e.paid_at,
-                reverses: e.reverses.map(EntryId),
-                reversed_by: e.reversed_by.map(EntryId),
-                reference: e.reference.clone(),
-            })
-            .collect();
-        out.sort_by_key(|e| (e.occurred_at, e.id));
-        out
-    }
-
-    /// The balance row `Db::balance` must answer for `org` and `day` (`None` if a sum left i64).
-    fn balance(&self, org: u64, day: i32) -> Option<DayBalance> {
-        let (o, _) = self.orgs.get(&org)?;
-        let mut closing = i128::from(o.opening_balance.0);
-        let (mut revenue, mut expense, mut revenue_count, mut expense_count) = (0i128, 0, 0, 0);
-        for e in self
-            .entries
-            .range((org, 0)..=(org, u64::MAX))
-            .map(|(_, e)| e)
-            .filter(|e| e.day <= day)
-        {
-            closing += e.signed();
-            if e.day == day {
-                let amount = if e.reverses.is_some() {
-                    -i128::from(e.amount)
-                } else {
-                    i128::from(e.amount)
-                };
-                match e.kind {
-                    Kind::Revenue => {
-                        revenue += amount;
-                        revenue_count += 1;
-                    }
-                    Kind::Expense => {
-                        expense += amount;
-                        expense_count += 1;
-                    }
-                }
-            }
-        }
-        let money = |v: i128| i64::try_from(v).ok().map(Money);
-        Some(DayBalance {
-            org: OrgId(org),
-            day: BusinessDay::from_days(day).ok()?,
-            opening: money(closing - (revenue - expense))?,
-            revenue: money(revenue)?,
-            expense: money(expense)?,
-            closing: money(closing)?,
-            revenue_count,
-            expense_count,
-        })
-    }
-
-    /// Days worth reading for `org`: every day with activity, one before and one far after.
-    fn days(&self, org: u64) -> BTreeSet<i32> {
-        let mut days: BTreeSet<i32> = self
-            .entries
-            .range((org, 0)..=(org, u64::MAX))
-            .map(|(_, e)| e.day)
-            .collect();
-        if let Some(&first) = days.iter().next() {
-            days.insert(first - 1);
-        }
-        days.insert(BusinessDay::MAX.days());
-        days
-    }
-}
-
 // ------------------------------------------------------------------------------------ runner
 
 struct Harness {
@@ -639,10 +310,9 @@ struct Harness {
     saved_store: PathBuf,
     options: Options,
     db: Option<Db>,
+    /// What the database must hold, up to the last acknowledged batch (its LSN).
     model: Model,
-    /// LSN of the last acknowledged batch.
-    lsn: u64,
-    /// The model as it was at every LSN up to `lsn`.
+    /// The model as it was at every LSN up to the model's.
     history: BTreeMap<u64, Model>,
     /// LSN of the store copy in `saved_store`, if there is one.
     saved_lsn: Option<u64>,
@@ -658,41 +328,49 @@ impl Harness {
             .expect("the database is open between steps")
     }
 
+    /// LSN of the last acknowledged batch.
+    fn lsn(&self) -> u64 {
+        self.model.lsn()
+    }
+
     fn fail(&self, what: String) -> ! {
         panic!("{what}\nsteps so far:\n  {}", self.trace.join("\n  "))
     }
 
     fn record(&mut self, batch: Batch) {
         self.trace.push(format!("record {batch:?}"));
-        let predicted = self.model.apply(&batch);
+        // The model records the batch whole or not at all, as the database must.
+        let before = self.lsn();
+        let predicted = self.model.record(&batch.ops);
         let result = self.db().record(batch.clone());
         match (result, predicted) {
-            (Ok(lsn), Ok((next, changed))) => {
-                let expected = self.lsn + u64::from(changed);
-                if lsn.0 != expected {
-                    self.fail(format!("batch got LSN {lsn}, expected {expected}"));
+            (Ok(lsn), Ok(_)) => {
+                if lsn.0 != self.lsn() {
+                    self.fail(format!("batch got LSN {lsn}, expected {}", self.lsn()));
                 }
                 self.trace.push(format!("  accepted: LSN {lsn}"));
-                self.model = next;
-                self.lsn = lsn.0;
-                self.history.insert(self.lsn, self.model.clone());
+                self.history.insert(self.lsn(), self.model.clone());
             }
-            (Err(Error::Rejected(why)), Err(_)) => {
+            (Err(Error::Rejected(why)), Err(allowed)) => {
                 self.trace.push(format!("  rejected: {why}"));
-                let visible = self.db().visible_lsn().0;
-                if visible != self.lsn {
+                if !allowed.contains(&reference::normalize(&why)) {
                     self.fail(format!(
-                        "a rejected batch moved the LSN from {} to {visible}",
-                        self.lsn
+                        "rejected with {why:?}, the model expects one of {allowed:?}"
+                    ));
+                }
+                let visible = self.db().visible_lsn().0;
+                if visible != before {
+                    self.fail(format!(
+                        "a rejected batch moved the LSN from {before} to {visible}"
                     ));
                 }
             }
-            (Ok(lsn), Err(why)) => self.fail(format!(
-                "accepted (LSN {lsn}) a batch the model rejects: {why}"
+            (Ok(lsn), Err(allowed)) => self.fail(format!(
+                "accepted (LSN {lsn}) a batch the model rejects with one of {allowed:?}"
             )),
             (Err(e), Ok(_)) => self.fail(format!("refused a valid batch: {e}")),
-            (Err(e), Err(why)) => self.fail(format!(
-                "failed with {e:?} where a rejection was due ({why})"
+            (Err(e), Err(allowed)) => self.fail(format!(
+                "failed with {e:?} where a rejection in {allowed:?} was due"
             )),
         }
         let touched: BTreeSet<u64> = batch
@@ -715,7 +393,7 @@ impl Harness {
     fn check_org(&self, org: u64) {
         let db = self.db();
         let listed = db.entries(OrgId(org), MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
-        if !self.model.orgs.contains_key(&org) {
+        if self.model.org(org).is_none() {
             if !matches!(listed, Err(Error::UnknownOrg(_))) {
                 self.fail(format!(
                     "org {org} is not registered, entries gave {listed:?}"
@@ -725,17 +403,23 @@ impl Harness {
         }
         match listed {
             Ok(listed) => {
-                let expected = self.model.ledger(org);
+                let expected = self.model.listing(org, MIN_TIMESTAMP, MAX_TIMESTAMP + 1);
                 if listed != expected {
                     self.fail(format!(
                         "org {org} at LSN {}: ledger differs\n  db:    {listed:?}\n  model: {expected:?}",
-                        self.lsn
+                        self.lsn()
                     ));
                 }
             }
             Err(e) => self.fail(format!("org {org}: entries failed: {e}")),
         }
-        for day in self.model.days(org) {
+        // Every day with activity, the day before the first and the last business day.
+        let mut days = self.model.touched_days(org);
+        if let Some(&first) = days.first() {
+            days.insert(first - 1);
+        }
+        days.insert(BusinessDay::MAX.days());
+        for day in days {
             let got = BusinessDay::from_days(day)
                 .ok()
                 .and_then(|d| db.balance(OrgId(org), d).ok());
@@ -743,23 +427,68 @@ impl Harness {
             if got != expected {
                 self.fail(format!(
                     "org {org} day {day} at LSN {}: balance differs\n  db:    {got:?}\n  model: {expected:?}",
-                    self.lsn
+                    self.lsn()
                 ));
             }
+        }
+        self.check_reports(org);
+    }
+
+    /// The reports of one (registered) org against the model: the monthly report of every month
+    /// with entries, the ledger page of its three newest entries, every pending expense.
+    fn check_reports(&self, org: u64) {
+        let view = self.db().snapshot();
+        let months: BTreeSet<i32> = self
+            .model
+            .org_entries(org)
+            .map(|(_, x)| utc_month(x.occurred_at))
+            .collect();
+        for index in months {
+            let got = Month::from_index(index)
+                .map_err(|e| e.to_string())
+                .and_then(|m| {
+                    view.monthly_report(OrgId(org), m)
+                        .map_err(|e| e.to_string())
+                });
+            let expected = self.model.monthly_report(org, index);
+            if got != expected {
+                self.fail(format!(
+                    "org {org} month {index} at LSN {}: monthly report differs\n  db:    {got:?}\n  model: {expected:?}",
+                    self.lsn()
+                ));
+            }
+        }
+        let page = view.ledger_page(OrgId(org), MIN_TIMESTAMP, MAX_TIMESTAMP + 1, 3);
+        let expected = self
+            .model
+            .ledger_page(org, MIN_TIMESTAMP, MAX_TIMESTAMP + 1, 3);
+        if page.as_ref().ok() != Some(&expected) {
+            self.fail(format!(
+                "org {org} at LSN {}: ledger page differs\n  db:    {page:?}\n  model: {expected:?}",
+                self.lsn()
+            ));
+        }
+        let pending = view.pending_expenses(OrgId(org), MAX_REPORT_ROWS);
+        let expected = self.model.pending_expenses(org, MAX_REPORT_ROWS);
+        if pending.as_ref().ok() != Some(&expected) {
+            self.fail(format!(
+                "org {org} at LSN {}: pending expenses differ\n  db:    {pending:?}\n  model: {expected:?}",
+                self.lsn()
+            ));
         }
     }
 
     /// Everything against the model, then `verify`.
     fn check_all(&self) {
         let db = self.db();
-        if db.visible_lsn().0 != self.lsn {
+        if db.visible_lsn().0 != self.lsn() {
             self.fail(format!(
                 "visible LSN {} where {} was expected",
                 db.visible_lsn(),
-                self.lsn
+                self.lsn()
             ));
         }
-        let orgs: Vec<Org> = self.model.orgs.values().map(|(o, _)| o.clone()).collect();
+        let orgs: Vec<Org> = self.model.orgs();
         let listed = db.snapshot().orgs();
         if listed != orgs {
             self.fail(format!(
@@ -796,10 +525,10 @@ impl Harness {
             Ok(db) => {
                 let visible = db.visible_lsn().0;
                 self.db = Some(db);
-                if visible != self.lsn {
+                if visible != self.lsn() {
                     self.fail(format!(
                         "opened at LSN {visible}: acknowledged batches up to {} lost silently",
-                        self.lsn
+                        self.lsn()
                     ));
                 }
             }
@@ -833,10 +562,11 @@ impl Harness {
     fn checkpoint(&mut self, save: bool) {
         self.trace.push(format!("checkpoint (save store: {save})"));
         match self.db().checkpoint() {
-            Ok(stats) if stats.lsn.0 == self.lsn => {}
+            Ok(stats) if stats.lsn.0 == self.lsn() => {}
             Ok(stats) => self.fail(format!(
                 "checkpoint covers LSN {}, expected {}",
-                stats.lsn, self.lsn
+                stats.lsn,
+                self.lsn()
             )),
             Err(e) => self.fail(format!("checkpoint failed: {e}")),
         }
@@ -844,7 +574,7 @@ impl Harness {
             let _ = std::fs::remove_dir_all(&self.saved_store);
             self.saved_lsn = scratch::copy_tree(&self.dir.join("state"), &self.saved_store)
                 .ok()
-                .map(|_| self.lsn);
+                .map(|_| self.lsn());
         }
     }
 
@@ -876,7 +606,7 @@ impl Harness {
         }
         self.trace.push(format!(
             "crash at LSN {}{what}, last segment {:?} cut from {len} to {keep} bytes",
-            self.lsn,
+            self.lsn(),
             segment.as_ref().and_then(|s| s.file_name())
         ));
         self.open_after_damage();
@@ -884,11 +614,10 @@ impl Harness {
         let Some(model) = self.history.get(&visible).cloned() else {
             self.fail(format!(
                 "after the crash the visible LSN is {visible}, past the last acknowledged {}",
-                self.lsn
+                self.lsn()
             ))
         };
         self.model = model;
-        self.lsn = visible;
         self.history.split_off(&(visible + 1));
         if self.saved_lsn.is_some_and(|saved| saved > visible) {
             // That store holds batches the log no longer has: it belongs to another history.
@@ -962,7 +691,6 @@ pub fn model(data: &[u8]) {
         options,
         db: None,
         model: Model::default(),
-        lsn: 0,
         history: BTreeMap::from([(0, Model::default())]),
         saved_lsn: None,
         last_batch: Batch::new(),
