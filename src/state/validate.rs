@@ -382,7 +382,10 @@ impl<'a> Validator<'a> {
         let (opening, tz) = self.org_info(r.org)?;
         Self::check_common(r.org, r.id, r.occurred_at, &r.reference)?;
         if let Some(f) = self.facts(r.org, r.id.0) {
-            let same = f.reverses == r.reverses.0
+            // Only a reversal repeats a reversal (a posting's `reverses` is 0, which a reversal
+            // of entry 0 would otherwise match).
+            let same = f.reverses != 0
+                && f.reverses == r.reverses.0
                 && f.occurred_at == r.occurred_at
                 && f.reference == r.reference;
             return if same {

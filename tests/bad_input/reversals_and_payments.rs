@@ -1,4 +1,5 @@
-//! Bad reversals (unknown, already reversed, a reversal) and payments (of a revenue, twice).
+//! Bad reversals (unknown, already reversed, a reversal, a posting's id) and payments (of a revenue,
+//! twice).
 
 use crate::fixture::*;
 use folio::{Batch, EntryId, Rejection};
@@ -174,4 +175,28 @@ fn paying_twice_with_different_times() {
             entry: PENDING
         }
     );
+}
+
+/// A reversal that reuses a posting's id conflicts, even when it names entry 0 (a posting's own
+/// "reversed entry") with the posting's time and reference: it is not a re-send of the posting.
+#[test]
+fn a_reversal_reusing_a_posting_id_conflicts() {
+    let f = fixture();
+    for reverses in [EntryId(0), REVERSED] {
+        let mut r = reversal(HOTEL, REVENUE.0, reverses, T0);
+        r.reference = "F-1".into();
+        let got = rejected(&f.db, Batch::new().reverse(r));
+        assert_eq!(
+            got,
+            Rejection::DuplicateConflict {
+                org: HOTEL,
+                entry: REVENUE
+            },
+            "reversal of {reverses:?}"
+        );
+    }
+    // The reversal itself, sent again as it was, is a no-op.
+    let lsn = f.db.visible_lsn();
+    let again = reversal(HOTEL, REVERSAL.0, REVERSED, T0 + 2 * DAY);
+    assert_eq!(f.db.record(Batch::new().reverse(again)).unwrap(), lsn);
 }

@@ -399,9 +399,9 @@ impl Model {
         let (org, id, target) = (r.org.0, r.id.0, r.reverses.0);
         let mut errs = Self::common_errors(org, id, r.occurred_at, &r.reference);
         if let Some(x) = self.entries.get(&(org, id)) {
-            // As the engine compares: a posting's "reversed entry" is 0, so a reversal of entry 0
-            // with a posting's id, time and reference repeats that posting (a no-op).
-            let same = x.reverses.unwrap_or(0) == target
+            // Only a reversal repeats a reversal: a posting's id reused by a reversal conflicts,
+            // whatever entry the reversal names.
+            let same = x.reverses == Some(target)
                 && x.occurred_at == r.occurred_at
                 && x.reference == r.reference;
             if same && errs.is_empty() {
