@@ -11,9 +11,11 @@
 //! (org, entry id) answers most idempotency checks without touching any block. The byte layout
 //! is in docs/format.md and [`layout`].
 //!
-//! Nothing here is wired into the state yet: the freezer, the reads that merge frozen months
+//! Nothing here is wired into the engine yet: the freezer, the reads that merge frozen months
 //! with open ones and the memory budget build on [`FrozenWriter`], [`FrozenFile`] and
-//! [`FrozenDir`] (issue 19).
+//! [`FrozenDir`] (issue 19). [`from_state`] turns one month of a state into the writer's inputs
+//! (and says which file holds which rows and day rows at a month end); `query::frozen` answers
+//! the engine's reads of one month from its file.
 //!
 //! Everything read from a file is checked before it is used: the header and footer at open
 //! (constant cost), every other part on first use, by its CRC32 and then by what it says
@@ -21,6 +23,7 @@
 
 pub mod block;
 pub mod filter;
+pub mod from_state;
 pub mod layout;
 pub mod manifest;
 pub mod reader;
@@ -30,6 +33,7 @@ mod verify;
 pub mod view;
 pub mod writer;
 
+pub use from_state::freeze_month;
 pub use block::{FrozenDay, FrozenIndexPart, FrozenRow, OrgMonthInput};
 pub use layout::FileId;
 pub use manifest::{Cleanup, FrozenDir, ManifestEntry};

@@ -521,12 +521,19 @@ impl FrozenFile {
     /// # Errors
     /// [`Error::Corruption`] when the top list fails its checksum.
     pub fn top_revenue(&self, limit: usize) -> Result<Vec<(OrgId, i64)>> {
+        Ok(self.top()?.take(limit).collect())
+    }
+
+    /// The top list in rank order (revenue total of the month descending, then org ascending),
+    /// read in place: every org with at least one revenue row.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the top list fails its checksum.
+    pub fn top(&self) -> Result<impl Iterator<Item = (OrgId, i64)> + '_> {
         let bytes = self.top_bytes()?;
         Ok(bytes
             .chunks_exact(TOP_ENTRY_BYTES)
-            .take(limit)
-            .map(|e| (OrgId(u64_at(e, 0)), u64_at(e, 8) as i64))
-            .collect())
+            .map(|e| (OrgId(u64_at(e, 0)), u64_at(e, 8) as i64)))
     }
 
     /// Every org of the file, in id order, with its directory entry (pages checked as they are

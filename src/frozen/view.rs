@@ -7,8 +7,9 @@ use super::block::{
 };
 use super::reader::partition_point;
 use crate::limits::MAX_KEY_COLUMNS;
-use crate::model::{BusinessDay, Category, Kind, OrgId, PaymentMethod};
+use crate::model::{BusinessDay, Category, ExpenseStatus, Kind, OrgId, PaymentMethod};
 use crate::state::balance::DayRow;
+use crate::state::index::def::status_of;
 use crate::state::ledger::Row;
 
 /// One org's month in a frozen file (its block, checked).
@@ -181,9 +182,17 @@ impl<'a> RowRef<'a> {
     pub fn reference(self) -> &'a str {
         self.rec.reference.as_str()
     }
-    /// Signed effect on its ledger's total.
+    /// Signed effect on its ledger's total: a reversal counts negative.
     pub fn signed_amount(self) -> i64 {
-        self.ledger_row().signed_amount()
+        if self.reverses() != 0 {
+            -self.amount()
+        } else {
+            self.amount()
+        }
+    }
+    /// Current status: `None` for revenues and reversals, `Paid` once a payment mark is set.
+    pub fn status(self) -> Option<ExpenseStatus> {
+        status_of(self.posted_status(), self.rec.paid == 1)
     }
 
     /// The row as the writer took it.

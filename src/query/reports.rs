@@ -6,7 +6,7 @@ use crate::model::{
     BusinessDay, Category, Currency, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
 };
 use crate::state::index::def::current_status;
-use crate::state::ledger::{OrgMonthLedger, PartitionId, Row};
+use crate::state::ledger::{OrgMonthLedger, PartitionId, Row, CATEGORY_SLOTS};
 use crate::state::read::DayBalance;
 use crate::state::State;
 use std::collections::BTreeMap;
@@ -115,7 +115,7 @@ pub struct DailyReport {
     pub by_method: Vec<MethodLine>,
 }
 
-fn overflow() -> Error {
+pub(super) fn overflow() -> Error {
     Error::InvalidArgument("report total overflows i64".into())
 }
 
@@ -140,7 +140,39 @@ fn lines(map: BTreeMap<&'static str, (Category, i64, u64)>) -> Vec<CategoryLine>
         .collect()
 }
 
-fn check_limit(limit: usize) -> Result<()> {
+/// A month's lines by category from a roll-up by category code (slot 0 unused): categories
+/// with rows, sorted by category name.
+pub(super) fn category_lines(by_category: &[(i64, u64); CATEGORY_SLOTS]) -> Vec<CategoryLine> {
+    let mut lines: Vec<CategoryLine> = Category::ALL
+        .iter()
+        .filter_map(|&category| {
+            let (total, count) = by_category[category.code() as usize];
+            (count > 0).then_some(CategoryLine {
+                category,
+                total: Money(total),
+                count,
+            })
+        })
+        .collect();
+    lines.sort_unstable_by_key(|l| l.category.as_str());
+    lines
+}
+
+/// Revenue minus expense of a month's lines.
+pub(super) fn net_of(revenue: &[CategoryLine], expense: &[CategoryLine]) -> Result<Money> {
+    let sum = |lines: &[CategoryLine]| {
+        lines
+            .iter()
+            .try_fold(0i64, |acc, l| acc.checked_add(l.total.0))
+    };
+    sum(revenue)
+        .zip(sum(expense))
+        .and_then(|(r, e)| r.checked_sub(e))
+        .map(Money)
+        .ok_or_else(overflow)
+}
+
+pub(super) fn check_limit(limit: usize) -> Result<()> {
     if limit == 0 || limit > MAX_REPORT_ROWS {
         return Err(Error::InvalidArgument(format!(
             "limit must be 1..={MAX_REPORT_ROWS}, got {limit}"
@@ -167,22 +199,8 @@ impl State {
 
     /// One org's month of one ledger by category, from the partition's category roll-up.
     fn month_by_category(&self, kind: Kind, month: Month, org: OrgId) -> Vec<CategoryLine> {
-        let Some(ledger) = self.ledger(kind, month, org) else {
-            return Vec::new();
-        };
-        let mut lines: Vec<CategoryLine> = Category::ALL
-            .iter()
-            .filter_map(|&category| {
-                let (total, count) = ledger.by_category[category.code() as usize];
-                (count > 0).then_some(CategoryLine {
-                    category,
-                    total: Money(total),
-                    count,
-                })
-            })
-            .collect();
-        lines.sort_unstable_by_key(|l| l.category.as_str());
-        lines
+        self.ledger(kind, month, org)
+            .map_or_else(Vec::new, |l| category_lines(&l.by_category))
     }
 
     /// Q2: an org's revenue and expense by category for one UTC month, and the net.
@@ -194,16 +212,8 @@ impl State {
         self.known(org)?;
         let revenue = self.month_by_category(Kind::Revenue, month, org);
         let expense = self.month_by_category(Kind::Expense, month, org);
-        let sum = |lines: &[CategoryLine]| {
-            lines
-                .iter()
-                .try_fold(0i64, |acc, l| acc.checked_add(l.total.0))
-        };
-        let net = sum(&revenue)
-            .zip(sum(&expense))
-            .and_then(|(r, e)| r.checked_sub(e))
-            .ok_or_else(overflow)?;
-        Ok((revenue, expense, Money(net)))
+        let net = net_of(&revenue, &expense)?;
+        Ok((revenue, expense, net))
     }
 
     /// Q2 plus the month's daily closing balances (business days of the org's time zone).

@@ -1,6 +1,6 @@
 //! Reads over the state: day balances, balance ranges and ledger listings.
 
-use super::balance::{OrgBalances, ReadCost};
+use super::balance::{DayRow, OrgBalances, ReadCost};
 use super::ledger::{PartitionId, Row};
 use super::State;
 use crate::error::{Error, Result};
@@ -99,8 +99,59 @@ impl LedgerEntry {
     }
 }
 
-fn overflow(org: OrgId) -> Error {
+/// A balance of `org` that leaves `i64` (validation rules it out).
+pub fn overflow(org: OrgId) -> Error {
     Error::InvalidArgument(format!("org {org}: balance overflows i64"))
+}
+
+/// The number of days after `from` of `to`: `InvalidArgument` for an inverted range or one of
+/// more than [`MAX_RANGE_DAYS`] days.
+pub fn check_day_range(from: BusinessDay, to: BusinessDay) -> Result<i32> {
+    if to < from {
+        return Err(Error::InvalidArgument(format!(
+            "day range {from}..={to} is inverted"
+        )));
+    }
+    let span = from.days_until(to);
+    if span >= MAX_RANGE_DAYS {
+        return Err(Error::InvalidArgument(format!(
+            "day range over {MAX_RANGE_DAYS} days"
+        )));
+    }
+    Ok(span)
+}
+
+/// One balance row per day of `from..=to` (a range [`check_day_range`] accepts): `closing` is
+/// the closing balance of the day before `from`, `row` the day row of a day with activity.
+pub fn day_balances(
+    org: OrgId,
+    from: BusinessDay,
+    to: BusinessDay,
+    mut closing: Money,
+    row: impl Fn(BusinessDay) -> Option<DayRow>,
+) -> Result<Vec<DayBalance>> {
+    let span = from.days_until(to).max(0);
+    let mut out = Vec::with_capacity(usize::try_from(span).map_or(0, |s| s + 1));
+    for offset in 0..=span {
+        let Some(day) = from.checked_add_days(i64::from(offset)) else {
+            break;
+        };
+        let row = row(day).unwrap_or_default();
+        let opening = closing;
+        let net = row.net().ok_or_else(|| overflow(org))?;
+        closing = Money(opening.0.checked_add(net).ok_or_else(|| overflow(org))?);
+        out.push(DayBalance {
+            org,
+            day,
+            opening,
+            revenue: Money(row.revenue),
+            expense: Money(row.expense),
+            closing,
+            revenue_count: row.revenue_count,
+            expense_count: row.expense_count,
+        });
+    }
+    Ok(out)
 }
 
 impl State {
@@ -153,49 +204,18 @@ impl State {
         from: BusinessDay,
         to: BusinessDay,
     ) -> Result<Vec<DayBalance>> {
-        if to < from {
-            return Err(Error::InvalidArgument(format!(
-                "day range {from}..={to} is inverted"
-            )));
-        }
-        let span = from.days_until(to);
-        if span >= MAX_RANGE_DAYS {
-            return Err(Error::InvalidArgument(format!(
-                "day range over {MAX_RANGE_DAYS} days"
-            )));
-        }
+        check_day_range(from, to)?;
         #[cfg(test)]
         crate::test_hooks::reached(crate::test_hooks::Point::Scan);
         let (opening, balances) = self.org_balances(org)?;
         // Nothing lies before the first day: its opening is the org's opening balance.
-        let mut closing = match from.prev() {
+        let closing = match from.prev() {
             Some(before) => self.closing(org, before)?.0,
             None => Money(opening),
         };
-        let mut out = Vec::with_capacity(usize::try_from(span).map_or(0, |s| s + 1));
-        for offset in 0..=span {
-            let Some(day) = from.checked_add_days(i64::from(offset)) else {
-                break;
-            };
-            let row = balances
-                .and_then(|b| b.row(day))
-                .copied()
-                .unwrap_or_default();
-            let opening = closing;
-            let net = row.net().ok_or_else(|| overflow(org))?;
-            closing = Money(opening.0.checked_add(net).ok_or_else(|| overflow(org))?);
-            out.push(DayBalance {
-                org,
-                day,
-                opening,
-                revenue: Money(row.revenue),
-                expense: Money(row.expense),
-                closing,
-                revenue_count: row.revenue_count,
-                expense_count: row.expense_count,
-            });
-        }
-        Ok(out)
+        day_balances(org, from, to, closing, |day| {
+            balances.and_then(|b| b.row(day)).copied()
+        })
     }
 
     /// Entries of both ledgers with `from <= occurred_at < to`, in (occurred_at, entry id) order.

@@ -3,6 +3,7 @@
 
 use super::def::{default_set, IndexDef};
 use crate::model::{Kind, Lsn};
+use crate::rng::SplitMix64;
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct IndexCatalog {
@@ -46,6 +47,34 @@ impl IndexCatalog {
     pub fn find(&self, name: &str) -> Option<(usize, &IndexDef)> {
         let def = self.defs.iter().find(|d| d.name == name)?;
         self.of_table(def.table).find(|(_, d)| d.name == name)
+    }
+
+    /// A fingerprint of the ready indexes: each one's table, slot and definition (what its
+    /// parts hold and where a ledger keeps them). 0 when no index is ready, never 0 otherwise.
+    /// A frozen month file records the fingerprint of the catalog its index parts were built
+    /// with; a reader whose catalog has another fingerprint does not use them.
+    pub fn fingerprint(&self) -> u64 {
+        let mix = |h: u64, v: u64| SplitMix64::hash(h ^ SplitMix64::hash(v));
+        let mut h = 0u64;
+        let mut any = false;
+        for table in [Kind::Revenue, Kind::Expense] {
+            for (slot, def) in self.ready(table) {
+                any = true;
+                let r = def.record(true);
+                h = mix(h, u64::from(r.table));
+                h = mix(h, slot as u64);
+                h = r.name.bytes().fold(mix(h, r.name.len() as u64), |h, b| mix(h, u64::from(b)));
+                h = r.key.iter().fold(mix(h, r.key.len() as u64), |h, c| mix(h, u64::from(*c)));
+                let include = mix(h, r.include.len() as u64);
+                h = r.include.iter().fold(include, |h, c| mix(h, u64::from(*c)));
+                h = mix(mix(h, u64::from(r.predicate)), r.predicate_value as u64);
+            }
+        }
+        if any {
+            h.max(1)
+        } else {
+            0
+        }
     }
 
     /// Like [`IndexCatalog::find`], only when the index is ready for queries.

@@ -111,10 +111,16 @@ impl fmt::Display for Column {
 
 /// Current status of a stored row (`None` for revenues and reversals).
 pub fn current_status(row: &Row) -> Option<ExpenseStatus> {
-    match (row.posted_status, row.paid_at) {
+    status_of(row.posted_status, row.paid_at.is_some())
+}
+
+/// Current status of a row posted with status code `posted_status` (0: a revenue or a
+/// reversal) that carries a payment mark or not.
+pub fn status_of(posted_status: u8, paid: bool) -> Option<ExpenseStatus> {
+    match (posted_status, paid) {
         (0, _) => None,
-        (_, Some(_)) => Some(ExpenseStatus::Paid),
-        (code, None) => ExpenseStatus::from_code(code),
+        (_, true) => Some(ExpenseStatus::Paid),
+        (code, false) => ExpenseStatus::from_code(code),
     }
 }
 

@@ -1,0 +1,189 @@
+//! The bridge from the in-memory state to a frozen month file: the writer's per-org inputs of
+//! one month, read from a [`State`] one org at a time, and [`freeze_month`], which streams them
+//! through a [`FrozenWriter`].
+//!
+//! # Which rows a month's file holds
+//!
+//! A file of month M holds, per org, two things that the state keys by two different months:
+//!
+//! - the org's **ledger rows whose `occurred_at` lies in the UTC month M** (the ledger
+//!   partitions (revenues, M) and (expenses, M)), with their index parts, roll-ups and ids;
+//! - the org's **day rows of the business days of M** (the balance month M of the org's
+//!   balances: calendar days of M in the org's time zone), with running nets.
+//!
+//! Business days and UTC dates differ by less than a day (time zones run from UTC−12 to
+//! UTC+14), so the two agree on every day of M but its first and last: the first business day
+//! of M also counts entries of the last hours of UTC month M−1 (zones east of UTC, up to 14
+//! hours), and its last business day entries of the first hours of UTC month M+1 (zones west of
+//! UTC, up to 12 hours). Conversely the file's rows may lie on the last business day of M−1 or
+//! the first of M+1, whose day rows are in the neighbouring files. Keeping day rows by business
+//! month makes each file's month net the org's net of its business month, so closing balances
+//! compose across files: the closing of day d of M is the org's closing at the end of M−1 (its
+//! *balance anchor*) plus the running net of the last day row at or before d in M's file, and
+//! the anchor of M+1 is the anchor of M plus M's month net.
+//!
+//! What it means for freezing: a file is exact at the LSN it is frozen at (its `lsn_last`),
+//! both halves at the same LSN, because the state's balance month M already counts every entry
+//! up to that LSN whatever its UTC month. An entry recorded after the freeze touches month M's
+//! file when its UTC month is M (its row) **or** its business month is M (its day row): a
+//! posting in the first hours of UTC month M+1 by an org west of UTC changes the day rows of
+//! M's file while its row belongs to M+1. The overlay of a frozen month must therefore take
+//! day-row changes by business month and row changes by UTC month. M's day rows stop changing
+//! only when no more postings arrive for M+1's first hours (nor M−1's last ones), which is why
+//! the freezer's default horizon keeps the month after a frozen one closed too (M is frozen
+//! once the newest posting is in M+2 or later): late postings into those hours then come
+//! through the overlay like any other late posting.
+
+use super::block::{FrozenDay, FrozenIndexPart, FrozenRow, OrgMonthInput};
+use super::layout::FileId;
+use super::manifest::ManifestEntry;
+use super::writer::{FileMeta, FrozenWriter};
+use crate::error::{Error, Result};
+use crate::io::Vfs;
+use crate::model::{Kind, Month, OrgId};
+use crate::state::ledger::{OrgMonthLedger, PartitionId};
+use crate::state::State;
+use std::path::Path;
+
+fn ledger(state: &State, kind: Kind, month: Month, org: OrgId) -> Option<&OrgMonthLedger> {
+    let ledger = state.ledgers.get(&PartitionId { kind, month })?.orgs.get(&org)?;
+    Some(&**ledger)
+}
+
+/// The orgs with anything in month M's file: a ledger row in UTC month M or a day row of a
+/// business day of M; in id order. (8 bytes per such org: the state's maps are hashed, so
+/// the org order has to be made once; the writer keeps 48 bytes per org anyway.)
+pub fn month_orgs(state: &State, month: Month) -> Vec<OrgId> {
+    let mut orgs: Vec<OrgId> = Vec::new();
+    for kind in [Kind::Revenue, Kind::Expense] {
+        if let Some(bucket) = state.ledgers.get(&PartitionId { kind, month }) {
+            let held = bucket.orgs.iter().filter(|(_, l)| !l.rows.is_empty());
+            orgs.extend(held.map(|(org, _)| *org));
+        }
+    }
+    for shard in &state.balances {
+        let held = shard.orgs.iter().filter(|(_, b)| {
+            b.months
+                .get(&month)
+                .is_some_and(|m| !m.days.is_empty())
+        });
+        orgs.extend(held.map(|(org, _)| *org));
+    }
+    orgs.sort_unstable();
+    orgs.dedup();
+    orgs
+}
+
+/// The index parts of one ledger that the file keeps: those of the catalog's ready indexes
+/// (an index still being built has parts in some ledgers only), by slot within the table.
+fn index_parts(state: &State, kind: Kind, ledger: &OrgMonthLedger) -> Vec<FrozenIndexPart> {
+    if !ledger.has_indexes() {
+        return Vec::new();
+    }
+    let ready = state.catalog.ready(kind);
+    ready
+        .filter_map(|(slot, _)| {
+            let part = ledger.indexes.get(slot)?;
+            Some(FrozenIndexPart {
+                kind: Some(kind),
+                slot: u32::try_from(slot).ok()?,
+                entries: part
+                    .entries()
+                    .map(|e| (e.key, e.occurred_at, e.entry_id))
+                    .collect(),
+            })
+        })
+        .collect()
+}
+
+/// One org's input for month M's file: its rows of both kinds in UTC month M with their ready
+/// index parts, and its day rows of M's business days. `None` when it has neither.
+pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Option<OrgMonthInput> {
+    let mut rows = Vec::new();
+    let mut indexes = Vec::new();
+    for kind in [Kind::Revenue, Kind::Expense] {
+        let Some(ledger) = ledger(state, kind, month, org) else {
+            continue;
+        };
+        rows.extend(ledger.rows.iter().map(|(key, row)| FrozenRow {
+            kind,
+            occurred_at: key.0,
+            entry_id: key.1,
+            row: row.clone(),
+        }));
+        indexes.extend(index_parts(state, kind, ledger));
+    }
+    let days: Vec<FrozenDay> = state
+        .shard(org)
+        .orgs
+        .get(&org)
+        .and_then(|b| b.months.get(&month))
+        .map(|m| {
+            m.days
+                .iter()
+                .map(|d| FrozenDay {
+                    day: d.day,
+                    revenue: d.revenue,
+                    expense: d.expense,
+                    revenue_count: d.revenue_count,
+                    expense_count: d.expense_count,
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if rows.is_empty() && days.is_empty() {
+        return None;
+    }
+    Some(OrgMonthInput {
+        org,
+        rows,
+        days,
+        indexes,
+    })
+}
+
+/// The inputs of month M's file, one org at a time, in org order.
+pub fn month_inputs(state: &State, month: Month) -> impl Iterator<Item = OrgMonthInput> + '_ {
+    month_orgs(state, month)
+        .into_iter()
+        .filter_map(move |org| org_month_input(state, month, org))
+}
+
+/// Rows of UTC month M (both ledgers, every org): sizes the file's id filter.
+pub fn month_rows(state: &State, month: Month) -> u64 {
+    [Kind::Revenue, Kind::Expense]
+        .into_iter()
+        .filter_map(|kind| state.ledgers.get(&PartitionId { kind, month }))
+        .flat_map(|bucket| bucket.orgs.values())
+        .map(|l| l.rows.len() as u64)
+        .sum()
+}
+
+/// Writes month `id.month` of `state` as the frozen file `id` in `dir` (not yet in force: see
+/// [`super::FrozenDir::install`]), streaming one org at a time. The file reflects the log
+/// prefix the state stands at (LSNs `1..=state.lsn`) and records the fingerprint of the
+/// state's index catalog.
+///
+/// # Errors
+/// [`Error::InvalidArgument`] when the state holds what a file cannot (see
+/// [`FrozenWriter::push`]: a bug of the state, never of its caller); [`Error::Io`].
+pub fn freeze_month(state: &State, vfs: &dyn Vfs, dir: &Path, id: FileId) -> Result<ManifestEntry> {
+    let lsn_last = state.lsn.0;
+    let meta = FileMeta {
+        id,
+        lsn_first: lsn_last.min(1),
+        lsn_last,
+        index_fingerprint: state.catalog.fingerprint(),
+    };
+    let mut writer = FrozenWriter::create(vfs, dir, meta, month_rows(state, id.month))?;
+    for input in month_inputs(state, id.month) {
+        writer.push(&input).map_err(|e| match e {
+            Error::InvalidArgument(why) => Error::InvalidArgument(format!(
+                "month {} of the state does not freeze: {why}",
+                id.month
+            )),
+            other => other,
+        })?;
+    }
+    writer.finish()
+}

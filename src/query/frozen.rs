@@ -1,0 +1,317 @@
+//! Reads of one month answered from its frozen file alone (issue 19: what the merged reads of
+//! frozen and open months build on). Each read is the state's read of the same name restricted
+//! to the file's month, with the same answer type and order; `tests/freeze_bridge.rs` checks that
+//! they equal the state's answers at the LSN the file was frozen at.
+//!
+//! What the file does not hold comes from the caller:
+//! - the org's **balance anchor**, its closing balance at the end of the month before (opening
+//!   balance plus the nets of every earlier business month): a closing of day d of the month is
+//!   the anchor plus the running net of the file's last day row at or before d;
+//! - whether the org is registered, and its currency (the org catalog stays in memory);
+//! - the index catalog, whose fingerprint must equal the file's for its index parts to be used.
+//!
+//! Days are the file month's business days and time ranges are cut to its UTC month: a read
+//! reaching past either is the caller's to split across months.
+
+use super::reports::{category_lines, check_limit, net_of};
+use super::{CategoryLine, LedgerLine, MonthlyReport, PendingLine, TopLine};
+use crate::error::{Error, Result};
+use crate::frozen::{FrozenFile, OrgMonth, RowRef};
+use crate::limits::MAX_LIST_ENTRIES;
+use crate::model::{BusinessDay, Currency, ExpenseStatus, Kind, Money, Month, OrgId};
+use crate::state::catalog::EntryLoc;
+use crate::state::index::IndexCatalog;
+use crate::state::read::{
+    check_day_range, day_balances, overflow as balance_overflow, DayBalance, LedgerEntry,
+};
+use std::collections::BTreeMap;
+
+/// The reads of one frozen month file.
+pub struct FrozenMonthReads<'a> {
+    file: &'a FrozenFile,
+    month: Month,
+    /// Catalog slot of the ready `expenses_pending` index, when the file's parts were built with
+    /// the reader's catalog.
+    pending_slot: Option<u32>,
+}
+
+fn outside(what: &str, month: Month) -> Error {
+    Error::InvalidArgument(format!("{what} outside the frozen month {month}"))
+}
+
+impl<'a> FrozenMonthReads<'a> {
+    /// Reads of `file` for a database whose index catalog is `catalog`.
+    pub fn new(file: &'a FrozenFile, catalog: &IndexCatalog) -> FrozenMonthReads<'a> {
+        let fingerprint = file.index_fingerprint();
+        let same = fingerprint != 0 && fingerprint == catalog.fingerprint();
+        let pending_slot = catalog
+            .find_ready("expenses_pending")
+            .filter(|_| same)
+            .and_then(|(slot, _)| u32::try_from(slot).ok());
+        FrozenMonthReads {
+            file,
+            month: file.id().month,
+            pending_slot,
+        }
+    }
+
+    /// The UTC month of the file's rows and the month of its business days.
+    pub fn month(&self) -> Month {
+        self.month
+    }
+
+    fn org(&self, org: OrgId) -> Result<Option<OrgMonth<'a>>> {
+        self.file.org(org)
+    }
+
+    fn check_day(&self, day: BusinessDay) -> Result<()> {
+        match day.month() == self.month {
+            true => Ok(()),
+            false => Err(outside(&format!("day {day}"), self.month)),
+        }
+    }
+
+    /// Closing balance of `day` (a business day of the month), given the org's closing at the
+    /// end of the month before.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a day of another month or a balance that overflows;
+    /// [`Error::Corruption`] from the file.
+    pub fn closing(&self, org: OrgId, day: BusinessDay, anchor: Money) -> Result<Money> {
+        self.check_day(day)?;
+        let net = self.org(org)?.map_or(0, |m| m.net_through(day));
+        anchor.checked_add(Money(net)).ok_or_else(|| balance_overflow(org))
+    }
+
+    /// The balance row of one org and business day of the month (`State::balance`).
+    ///
+    /// # Errors
+    /// As [`FrozenMonthReads::closing`].
+    pub fn balance(&self, org: OrgId, day: BusinessDay, anchor: Money) -> Result<DayBalance> {
+        let mut rows = self.balances(org, day, day, anchor)?;
+        rows.pop().ok_or_else(|| outside("an empty range", self.month))
+    }
+
+    /// One balance row per business day of `from..=to`, days of the month only
+    /// (`State::balances`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an inverted range, days of another month or a balance
+    /// that overflows; [`Error::Corruption`] from the file.
+    pub fn balances(
+        &self,
+        org: OrgId,
+        from: BusinessDay,
+        to: BusinessDay,
+        anchor: Money,
+    ) -> Result<Vec<DayBalance>> {
+        check_day_range(from, to)?;
+        self.check_day(from)?;
+        self.check_day(to)?;
+        let view = self.org(org)?;
+        let before = from.prev().map_or(0, |d| view.map_or(0, |m| m.net_through(d)));
+        let closing = anchor
+            .checked_add(Money(before))
+            .ok_or_else(|| balance_overflow(org))?;
+        day_balances(org, from, to, closing, |day| view.and_then(|m| m.day(day)))
+    }
+
+    /// The month's part of `from..to`, or `None` when they do not meet.
+    fn clamp(&self, from: i64, to: i64) -> Result<Option<(i64, i64)>> {
+        if to <= from {
+            return Err(Error::InvalidArgument(format!(
+                "time range {from}..{to} is empty or inverted"
+            )));
+        }
+        let (from, to) = (
+            from.max(self.month.start_utc()),
+            to.min(self.month.end_utc()),
+        );
+        Ok((from < to).then_some((from, to)))
+    }
+
+    /// Entries of both ledgers with `from <= occurred_at < to` that lie in the month, in
+    /// (occurred_at, entry id) order (`State::entries`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an empty range or one holding more than
+    /// [`MAX_LIST_ENTRIES`] entries; [`Error::Corruption`] from the file.
+    pub fn entries(&self, org: OrgId, from: i64, to: i64) -> Result<Vec<LedgerEntry>> {
+        let (Some((from, to)), Some(view)) = (self.clamp(from, to)?, self.org(org)?) else {
+            return Ok(Vec::new());
+        };
+        let mut out = Vec::new();
+        for kind in [Kind::Revenue, Kind::Expense] {
+            for row in view.rows_between(kind, from, to) {
+                if out.len() == MAX_LIST_ENTRIES {
+                    return Err(Error::InvalidArgument(format!(
+                        "range holds more than {MAX_LIST_ENTRIES} entries; narrow it"
+                    )));
+                }
+                let key = (row.occurred_at(), row.entry_id());
+                out.push(LedgerEntry::of(org, kind, key, &row.ledger_row()));
+            }
+        }
+        out.sort_unstable_by_key(|e| (e.occurred_at, e.id));
+        Ok(out)
+    }
+
+    /// Q2 without the daily closings: revenue and expense by category, and net
+    /// (`State::month_totals`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] when the net overflows; [`Error::Corruption`] from the file.
+    pub fn month_totals(&self, org: OrgId) -> Result<(Vec<CategoryLine>, Vec<CategoryLine>, Money)> {
+        let lines = |kind| -> Result<Vec<CategoryLine>> {
+            Ok(self
+                .org(org)?
+                .map_or_else(Vec::new, |m| category_lines(&m.by_category(kind))))
+        };
+        let (revenue, expense) = (lines(Kind::Revenue)?, lines(Kind::Expense)?);
+        let net = net_of(&revenue, &expense)?;
+        Ok((revenue, expense, net))
+    }
+
+    /// Q2 with the closing balance of every business day of the month
+    /// (`State::monthly_report`).
+    ///
+    /// # Errors
+    /// As [`FrozenMonthReads::month_totals`] and [`FrozenMonthReads::balances`].
+    pub fn monthly_report(&self, org: OrgId, anchor: Money) -> Result<MonthlyReport> {
+        let (revenue, expense, net) = self.month_totals(org)?;
+        let (first, last) = (self.month.first_day(), self.month.last_day());
+        let daily_closing = self
+            .balances(org, first, last, anchor)?
+            .into_iter()
+            .map(|b| (b.day, b.closing))
+            .collect();
+        Ok(MonthlyReport {
+            org,
+            month: self.month,
+            revenue,
+            expense,
+            net,
+            daily_closing,
+        })
+    }
+
+    /// Q3: the `limit` newest entries with `from <= occurred_at < to` that lie in the month,
+    /// newest first (occurred_at, then entry id, descending) (`State::ledger_page`).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a limit outside `1..=`[`super::MAX_REPORT_ROWS`] or an
+    /// empty range; [`Error::Corruption`] from the file.
+    pub fn ledger_page(&self, org: OrgId, from: i64, to: i64, limit: usize) -> Result<Vec<LedgerLine>> {
+        check_limit(limit)?;
+        let (Some((from, to)), Some(view)) = (self.clamp(from, to)?, self.org(org)?) else {
+            return Ok(Vec::new());
+        };
+        let mut out: Vec<LedgerLine> = Vec::with_capacity(2 * limit);
+        for kind in [Kind::Revenue, Kind::Expense] {
+            let newest = view.rows_between(kind, from, to).rev().take(limit);
+            out.extend(newest.map(|row| LedgerLine {
+                kind,
+                entry_id: row.entry_id(),
+                occurred_at: row.occurred_at(),
+                amount: Money(row.signed_amount()),
+                category: row.category(),
+            }));
+        }
+        out.sort_unstable_by_key(|l| std::cmp::Reverse((l.occurred_at, l.entry_id)));
+        out.truncate(limit);
+        Ok(out)
+    }
+
+    /// Q4 within the month: the `limit` oldest pending expenses of the month (occurred_at,
+    /// then entry id), through the file's `expenses_pending` part when it has one, else its
+    /// rows. The status is the one at the file's LSN: a payment recorded later is the
+    /// overlay's.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a limit outside `1..=`[`super::MAX_REPORT_ROWS`];
+    /// [`Error::Corruption`] from the file.
+    pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
+        check_limit(limit)?;
+        let Some(view) = self.org(org)? else {
+            return Ok(Vec::new());
+        };
+        let line = |row: RowRef<'_>| PendingLine {
+            entry_id: row.entry_id(),
+            occurred_at: row.occurred_at(),
+            amount: Money(row.amount()),
+            category: row.category(),
+        };
+        let part = self
+            .pending_slot
+            .and_then(|slot| view.index(Kind::Expense, slot));
+        Ok(match part {
+            Some(part) => part.entries().take(limit).map(|(_, row)| line(row)).collect(),
+            None => view
+                .rows(Kind::Expense)
+                .filter(|row| row.status() == Some(ExpenseStatus::Pending))
+                .take(limit)
+                .map(line)
+                .collect(),
+        })
+    }
+
+    /// Q5: the `limit` orgs with the most revenue in the month, ranked within each currency
+    /// (at most `limit` per currency), by currency code then rank (`State::top_revenue`).
+    /// `currency_of` gives a registered org's currency.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a limit outside `1..=`[`super::MAX_REPORT_ROWS`];
+    /// [`Error::UnknownOrg`] for an org of the file `currency_of` does not know;
+    /// [`Error::Corruption`] from the file.
+    pub fn top_revenue(
+        &self,
+        limit: usize,
+        currency_of: impl Fn(OrgId) -> Option<Currency>,
+    ) -> Result<Vec<TopLine>> {
+        check_limit(limit)?;
+        let mut by_currency: BTreeMap<Currency, Vec<TopLine>> = BTreeMap::new();
+        for (org, total) in self.file.top()? {
+            let currency = currency_of(org).ok_or(Error::UnknownOrg(org))?;
+            let lines = by_currency.entry(currency).or_default();
+            // The list is in rank order: each currency's first `limit` are its top.
+            if lines.len() < limit {
+                lines.push(TopLine {
+                    org,
+                    currency,
+                    total: Money(total),
+                });
+            }
+        }
+        Ok(by_currency.into_values().flatten().collect())
+    }
+
+    /// The org's revenue of the month (signed sum), as a chain report adds it.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] from the file.
+    pub fn revenue(&self, org: OrgId) -> Result<Money> {
+        Ok(Money(self.org(org)?.map_or(0, |m| m.total(Kind::Revenue))))
+    }
+
+    /// The entry `entry_id` of `org` as recorded, when the month holds it: what a re-send is
+    /// compared with (identical: a no-op; else a conflict).
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] from the file.
+    pub fn entry_row(&self, org: OrgId, entry_id: u64) -> Result<Option<LedgerEntry>> {
+        let row = self.org(org)?.and_then(|m| m.entry(entry_id));
+        Ok(row.map(|r| {
+            let key = (r.occurred_at(), r.entry_id());
+            LedgerEntry::of(org, r.kind(), key, &r.ledger_row())
+        }))
+    }
+
+    /// Where entry `entry_id` of `org` is, when the month holds it (the idempotency check:
+    /// the file's id range, its filter, the org's id range, then its ids).
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] from the file.
+    pub fn entry(&self, org: OrgId, entry_id: u64) -> Result<Option<EntryLoc>> {
+        self.file.contains(org, entry_id)
+    }
+}
