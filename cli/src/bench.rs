@@ -1,9 +1,10 @@
 //! `folio bench`: hotel-ledger-v1 on a fresh database, timed until the data is durable and the
 //! background work it caused (the final checkpoint) has finished.
 
+mod memory;
 mod stall;
-
-pub use stall::{checkpoints, proc_status_bytes, CheckpointBench, CheckpointBenchReport, Latency};
+pub use memory::proc_status_bytes;
+pub use stall::{checkpoints, CheckpointBench, CheckpointBenchReport, Latency};
 
 use crate::{Error, Result};
 use folio::{Batch, BusinessDay, Currency, Op, OrgId};
@@ -77,6 +78,11 @@ pub struct BenchReport {
     /// hotel-ledger-v1 Q1–Q5 after reopening (10,000 instances of Q1–Q4, 100 of Q5).
     pub queries: Vec<QueryTiming>,
     pub data_dir: String,
+    /// Largest RssAnon of the process over the run (generation, ingest, reopen, reads), sampled
+    /// every 20 ms: the engine's own memory, without file-backed pages.
+    pub peak_rss_anon_bytes: u64,
+    /// The kernel's peak resident set of the process (VmHWM, file-backed pages included).
+    pub vm_hwm_bytes: u64,
 }
 
 /// Latency of one query kind.
@@ -174,7 +180,12 @@ pub fn run(config: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Benc
     if dir.exists() {
         return Err(folio::Error::AlreadyExists { path: dir }.into());
     }
-    let result = run_in(config, &dir, progress);
+    let (result, peak_rss_anon) = memory::Rss::around(|| run_in(config, &dir, progress));
+    let result = result.map(|report| BenchReport {
+        peak_rss_anon_bytes: peak_rss_anon,
+        vm_hwm_bytes: memory::proc_status_bytes("VmHWM:").unwrap_or(0),
+        ..report
+    });
     if !config.keep {
         let _ = std::fs::remove_dir_all(&dir);
     }
@@ -220,6 +231,8 @@ fn run_in(
         closing_read_max_us: reads.closing_us.last().copied().unwrap_or(0.0),
         queries: reads.queries,
         data_dir: dir.display().to_string(),
+        peak_rss_anon_bytes: 0,
+        vm_hwm_bytes: 0,
     })
 }
 

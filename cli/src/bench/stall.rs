@@ -6,6 +6,7 @@
 //! kept with its interval, and the batches whose interval overlaps a checkpoint's are reported
 //! apart from the others.
 
+use super::memory::{proc_status_bytes, Rss};
 use super::{pace, percentile, register_orgs};
 use crate::{Error, Result};
 use folio::{Batch, Db, Durability, Op, Options};
@@ -91,14 +92,6 @@ pub struct CheckpointBenchReport {
     pub vm_hwm_bytes: u64,
 }
 
-/// A field of `/proc/self/status` in bytes (`VmHWM:`, `RssAnon:`), where the platform has it.
-pub fn proc_status_bytes(field: &str) -> Option<u64> {
-    let status = std::fs::read_to_string("/proc/self/status").ok()?;
-    let line = status.lines().find(|l| l.starts_with(field))?;
-    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
-    Some(kib * 1024)
-}
-
 /// Runs the benchmark in a temporary directory, removed afterwards.
 pub fn checkpoints(config: &CheckpointBench) -> Result<CheckpointBenchReport> {
     config
@@ -126,32 +119,6 @@ pub fn checkpoints(config: &CheckpointBench) -> Result<CheckpointBenchReport> {
     report.peak_rss_anon_bytes = rss.whole.load(Ordering::Relaxed);
     report.vm_hwm_bytes = proc_status_bytes("VmHWM:").unwrap_or(0);
     Ok(report)
-}
-
-/// RssAnon maxima, sampled every 20 ms until `stop`: over the whole run and over the current
-/// phase.
-#[derive(Default)]
-struct Rss {
-    whole: AtomicU64,
-    phase: AtomicU64,
-    stop: AtomicBool,
-}
-
-impl Rss {
-    fn sample_until_stopped(&self) {
-        while !self.stop.load(Ordering::Relaxed) {
-            let now = proc_status_bytes("RssAnon:").unwrap_or(0);
-            self.whole.fetch_max(now, Ordering::Relaxed);
-            self.phase.fetch_max(now, Ordering::Relaxed);
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    /// Starts the phase maximum over from the current RssAnon.
-    fn restart_phase(&self) {
-        let now = proc_status_bytes("RssAnon:").unwrap_or(0);
-        self.phase.store(now, Ordering::Relaxed);
-    }
 }
 
 /// One measured batch: submitted and acknowledged, seconds since the phase started.

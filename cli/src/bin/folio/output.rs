@@ -184,6 +184,11 @@ pub fn bench(r: &BenchReport, json: bool) {
         "reopen: {:.3} s; closing-balance read p50 {:.2} us, p99 {:.2} us, max {:.2} us",
         r.reopen_seconds, r.closing_read_p50_us, r.closing_read_p99_us, r.closing_read_max_us
     );
+    println!(
+        "memory: peak RssAnon {:.1} MiB, peak resident (VmHWM) {:.1} MiB",
+        r.peak_rss_anon_bytes as f64 / 1048576.0,
+        r.vm_hwm_bytes as f64 / 1048576.0
+    );
     for q in &r.queries {
         println!(
             "{}: {} instances, p50 {:.2} us, p99 {:.2} us, max {:.2} us",
