@@ -7,12 +7,15 @@
 //! - the org's **balance anchor**, its closing balance at the end of the month before (opening
 //!   balance plus the nets of every earlier business month): a closing of day d of the month is
 //!   the anchor plus the running net of the file's last day row at or before d;
-//! - whether the org is registered, and its currency (the org catalog stays in memory);
+//! - whether the org is registered (the org catalog stays in memory; the file's top list holds
+//!   the currency of each org it ranks, as the org record said when the file was written);
 //! - the index catalog, whose fingerprint must equal the file's for its index parts to be used.
 //!
 //! Days are the file month's business days and time ranges are cut to its UTC month: a read
 //! reaching past either is the caller's to split across months.
 
+use super::builder::Query;
+use super::exec::{fold, output, page, Candidate, QueryOutput, Source};
 use super::reports::{category_lines, check_limit, net_of};
 use super::{CategoryLine, LedgerLine, MonthlyReport, PendingLine, TopLine};
 use crate::error::{Error, Result};
@@ -21,10 +24,10 @@ use crate::limits::MAX_LIST_ENTRIES;
 use crate::model::{BusinessDay, Currency, ExpenseStatus, Kind, Money, Month, OrgId};
 use crate::state::catalog::EntryLoc;
 use crate::state::index::IndexCatalog;
+use std::collections::BTreeMap;
 use crate::state::read::{
     check_day_range, day_balances, overflow as balance_overflow, DayBalance, LedgerEntry,
 };
-use std::collections::BTreeMap;
 
 /// The reads of one frozen month file.
 pub struct FrozenMonthReads<'a> {
@@ -256,33 +259,85 @@ impl<'a> FrozenMonthReads<'a> {
     }
 
     /// Q5: the `limit` orgs with the most revenue in the month, ranked within each currency
-    /// (at most `limit` per currency), by currency code then rank (`State::top_revenue`).
-    /// `currency_of` gives a registered org's currency.
+    /// (at most `limit` per currency), by currency code then rank (`State::top_revenue`). The
+    /// file's top list is ordered by currency and says where each currency's run starts, so
+    /// only the first `limit` entries of each currency are read.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a limit outside `1..=`[`super::MAX_REPORT_ROWS`];
-    /// [`Error::UnknownOrg`] for an org of the file `currency_of` does not know;
     /// [`Error::Corruption`] from the file.
-    pub fn top_revenue(
-        &self,
-        limit: usize,
-        currency_of: impl Fn(OrgId) -> Option<Currency>,
-    ) -> Result<Vec<TopLine>> {
+    pub fn top_revenue(&self, limit: usize) -> Result<Vec<TopLine>> {
         check_limit(limit)?;
-        let mut by_currency: BTreeMap<Currency, Vec<TopLine>> = BTreeMap::new();
-        for (org, total) in self.file.top()? {
-            let currency = currency_of(org).ok_or(Error::UnknownOrg(org))?;
-            let lines = by_currency.entry(currency).or_default();
-            // The list is in rank order: each currency's first `limit` are its top.
-            if lines.len() < limit {
-                lines.push(TopLine {
-                    org,
-                    currency,
-                    total: Money(total),
-                });
+        Ok(self
+            .file
+            .top_revenue(limit)?
+            .into_iter()
+            .map(|(currency, org, total)| TopLine {
+                org,
+                currency,
+                total: Money(total),
+            })
+            .collect())
+    }
+
+    /// A typed query over the month (`State::query` of the same query when its time range
+    /// lies within the month): the org's rows (or every org's, one block at a time) of the
+    /// queried tables within the query's time range cut to the month, filtered, then paged in
+    /// the query's order (with its cursor) or folded into (currency, key) groups. Rows are read
+    /// from the blocks (the clustered order); the file's index parts are not used yet.
+    /// `currency_of` gives a registered org's currency (`None`: not registered).
+    ///
+    /// # Errors
+    /// What [`Query::validate`] refuses; [`Error::UnknownOrg`] for an org `currency_of` does
+    /// not know; [`Error::InvalidArgument`] for a sum that overflows; [`Error::Corruption`]
+    /// from the file.
+    pub fn query(
+        &self,
+        q: &Query,
+        currency_of: impl Fn(OrgId) -> Option<Currency>,
+    ) -> Result<QueryOutput> {
+        q.validate()?;
+        if let Some(org) = q.org {
+            currency_of(org).ok_or(Error::UnknownOrg(org))?;
+        }
+        let (from, to) = q.time.unwrap_or((i64::MIN, i64::MAX));
+        let (from, to) = (from.max(self.month.start_utc()), to.min(self.month.end_utc()));
+        let mut candidates = Vec::new();
+        if from < to {
+            let orgs: Vec<OrgId> = match q.org {
+                Some(org) => vec![org],
+                None => self.file.orgs().collect::<Result<_>>()?,
+            };
+            for org in orgs {
+                let Some(view) = self.org(org)? else { continue };
+                for &kind in q.tables.kinds() {
+                    for row in view.rows_between(kind, from, to) {
+                        let c = Candidate {
+                            org,
+                            kind,
+                            at: row.occurred_at(),
+                            id: row.entry_id(),
+                            source: Source::Owned(row.ledger_row()),
+                        };
+                        if c.matches(q) {
+                            candidates.push(c);
+                        }
+                    }
+                }
             }
         }
-        Ok(by_currency.into_values().flatten().collect())
+        match q.group_by {
+            Some(by) => {
+                let mut groups = BTreeMap::new();
+                fold(&mut groups, by, &candidates, currency_of)?;
+                Ok(QueryOutput::Groups(groups.into_values().collect()))
+            }
+            None => {
+                let (mut rows, mut projected) = (Vec::new(), Vec::new());
+                let next = page(&mut rows, &mut projected, candidates, q)?;
+                Ok(output(q, rows, projected, next))
+            }
+        }
     }
 
     /// The org's revenue of the month (signed sum), as a chain report adds it.
