@@ -338,7 +338,7 @@ fn check_queries(rng: &mut SplitMix64, file: &FrozenFile, state: &State, snap: &
         let mut q = random_query(rng, m);
         for _page in 0..4 {
             let want = snap.query(&q);
-            let got = reads.query(&q, currency_of);
+            let got = reads.query(&q, &state.catalog, currency_of);
             let (want, got) = match (want, got) {
                 (Ok(want), Ok(got)) => (want, got),
                 (Err(w), Err(g)) => {
@@ -348,6 +348,13 @@ fn check_queries(rng: &mut SplitMix64, file: &FrozenFile, state: &State, snap: &
                 (want, got) => panic!("query {q:?} of {m}: file {got:?}, state {want:?}"),
             };
             assert_eq!(got, want, "query {q:?} of {m}");
+            // The file is read as the state is: the same index, or the rows.
+            let plan = snap.explain(&q).unwrap();
+            assert_eq!(
+                reads.access(&q, &state.catalog),
+                plan.access,
+                "plan of {q:?}"
+            );
             let next = match &want {
                 QueryOutput::Rows { next, .. } | QueryOutput::Projected { next, .. } => *next,
                 QueryOutput::Groups(_) => None,

@@ -16,6 +16,7 @@
 
 use super::builder::Query;
 use super::exec::{fold, output, page, Candidate, QueryOutput, Source};
+use super::plan::{choose, prefix_values, Access};
 use super::reports::{category_lines, check_limit, net_of};
 use super::{CategoryLine, LedgerLine, MonthlyReport, PendingLine, TopLine};
 use crate::error::{Error, Result};
@@ -280,12 +281,33 @@ impl<'a> FrozenMonthReads<'a> {
             .collect())
     }
 
+    /// How a typed query reads each table of the month: the state's choice for the same
+    /// catalog (`Plan::access` of `State::plan`), an index only when the file's parts were built
+    /// with `catalog` (else the org's clustered rows); [`Access::Scan`] without an org.
+    pub fn access(&self, q: &Query, catalog: &IndexCatalog) -> Vec<(Kind, Access)> {
+        let same = self.file.index_fingerprint() != 0
+            && self.file.index_fingerprint() == catalog.fingerprint();
+        q.tables
+            .kinds()
+            .iter()
+            .map(|&kind| {
+                let access = match (q.org, same) {
+                    (None, _) => Access::Scan,
+                    (Some(_), true) => choose(catalog, kind, q),
+                    (Some(_), false) => Access::Clustered,
+                };
+                (kind, access)
+            })
+            .collect()
+    }
+
     /// A typed query over the month (`State::query` of the same query when its time range
-    /// lies within the month): the org's rows (or every org's, one block at a time) of the
-    /// queried tables within the query's time range cut to the month, filtered, then paged in
-    /// the query's order (with its cursor) or folded into (currency, key) groups. Rows are read
-    /// from the blocks (the clustered order); the file's index parts are not used yet.
-    /// `currency_of` gives a registered org's currency (`None`: not registered).
+    /// lies within the month): per queried table as [`FrozenMonthReads::access`] says, the
+    /// org's index part (the entries of the key prefix the query fixes, within its time range)
+    /// or its rows, or every org's rows one block at a time; within the query's time range cut
+    /// to the month; filtered, then paged in the query's order (with its cursor) or folded into
+    /// (currency, key) groups. `catalog` is the database's index catalog; `currency_of` gives a
+    /// registered org's currency (`None`: not registered).
     ///
     /// # Errors
     /// What [`Query::validate`] refuses; [`Error::UnknownOrg`] for an org `currency_of` does
@@ -294,6 +316,7 @@ impl<'a> FrozenMonthReads<'a> {
     pub fn query(
         &self,
         q: &Query,
+        catalog: &IndexCatalog,
         currency_of: impl Fn(OrgId) -> Option<Currency>,
     ) -> Result<QueryOutput> {
         q.validate()?;
@@ -308,10 +331,12 @@ impl<'a> FrozenMonthReads<'a> {
                 Some(org) => vec![org],
                 None => self.file.orgs().collect::<Result<_>>()?,
             };
+            let access = self.access(q, catalog);
             for org in orgs {
                 let Some(view) = self.org(org)? else { continue };
-                for &kind in q.tables.kinds() {
-                    for row in view.rows_between(kind, from, to) {
+                for (kind, access) in &access {
+                    let kind = *kind;
+                    let mut add = |row: RowRef<'_>| {
                         let c = Candidate {
                             org,
                             kind,
@@ -322,6 +347,27 @@ impl<'a> FrozenMonthReads<'a> {
                         if c.matches(q) {
                             candidates.push(c);
                         }
+                    };
+                    let part = match access {
+                        Access::Index { slot, .. } => {
+                            let def = catalog.of_table(kind).nth(*slot).map(|(_, def)| def);
+                            let part = u32::try_from(*slot)
+                                .ok()
+                                .and_then(|slot| view.index(kind, slot));
+                            def.zip(part)
+                        }
+                        _ => None,
+                    };
+                    match part {
+                        Some((def, part)) => {
+                            let prefix = prefix_values(def, q);
+                            let within = |row: &RowRef<'_>| (from..to).contains(&row.occurred_at());
+                            part.with_prefix(&prefix)
+                                .map(|(_, row)| row)
+                                .filter(within)
+                                .for_each(&mut add);
+                        }
+                        None => view.rows_between(kind, from, to).for_each(&mut add),
                     }
                 }
             }
