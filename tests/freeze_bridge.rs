@@ -255,6 +255,13 @@ fn days_of(m: Month) -> Vec<BusinessDay> {
     days
 }
 
+/// The org's balance anchor of month `m`: its closing at the end of the month before.
+fn anchor_of(snap: &Snapshot, org: OrgId, m: Month) -> Money {
+    snap.balance(org, m.first_day().prev().unwrap())
+        .unwrap()
+        .closing
+}
+
 /// A random typed query over month `m`: tables, org or every org, a time range within the
 /// month, filters, grouping or ordering, limit, projection.
 fn random_query(rng: &mut SplitMix64, m: Month) -> Query {
@@ -383,10 +390,7 @@ fn check_month(
     let mut nets = BTreeMap::new();
     for &(id, _, _) in &ORGS {
         let org = OrgId(id);
-        let anchor = snap
-            .balance(org, m.first_day().prev().unwrap())
-            .unwrap()
-            .closing;
+        let anchor = anchor_of(snap, org, m);
         // Closing and balance of every day, and balances over ranges.
         for day in days_of(m) {
             assert_eq!(
@@ -547,6 +551,36 @@ fn check_month(
     nets
 }
 
+/// The night audit of every day of every inner month (both neighbours frozen) from the files
+/// equals the snapshot's: the day's month file and, on its edge days, the neighbouring month's.
+fn check_night_audits(files: &[FrozenFile], state: &State, snap: &Snapshot) {
+    let reads: Vec<FrozenMonthReads> = files
+        .iter()
+        .map(|f| FrozenMonthReads::new(f, &state.catalog))
+        .collect();
+    for i in 1..reads.len() - 1 {
+        let m = reads[i].month();
+        let neighbours = [&reads[i - 1], &reads[i + 1]];
+        for &(id, _, _) in &ORGS {
+            let org = OrgId(id);
+            let anchor = anchor_of(snap, org, m);
+            for day in days_of(m) {
+                assert_eq!(
+                    reads[i]
+                        .daily_report(org, day, anchor, &neighbours)
+                        .unwrap(),
+                    snap.daily_report(org, day).unwrap(),
+                    "night audit of org {id} on {day}"
+                );
+            }
+            // Without the neighbouring files an edge day is refused, never answered short.
+            assert!(reads[i]
+                .daily_report(org, m.first_day(), anchor, &[])
+                .is_err());
+        }
+    }
+}
+
 fn run(seed: u64, batches: usize) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
@@ -557,6 +591,7 @@ fn run(seed: u64, batches: usize) {
     let frozen = dir.path().join("frozen");
     let mut rng = SplitMix64::new(seed ^ 0xF2EE);
     let mut anchors: Option<BTreeMap<OrgId, Money>> = None;
+    let mut files = Vec::new();
     for m in months() {
         let id = FileId {
             db_id,
@@ -577,12 +612,7 @@ fn run(seed: u64, batches: usize) {
             .iter()
             .map(|&(id, _, _)| {
                 let org = OrgId(id);
-                (
-                    org,
-                    snap.balance(org, m.first_day().prev().unwrap())
-                        .unwrap()
-                        .closing,
-                )
+                (org, anchor_of(&snap, org, m))
             })
             .collect();
         if let Some(before) = anchors.take() {
@@ -593,7 +623,9 @@ fn run(seed: u64, batches: usize) {
                 .map(|(org, a)| (*org, Money(a.0 + nets[org])))
                 .collect(),
         );
+        files.push(file);
     }
+    check_night_audits(&files, &state, &snap);
     drop(db);
 }
 

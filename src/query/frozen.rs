@@ -17,8 +17,8 @@
 use super::builder::Query;
 use super::exec::{fold, output, page, Candidate, QueryOutput, Source};
 use super::plan::{choose, prefix_values, Access};
-use super::reports::{category_lines, check_limit, net_of};
-use super::{CategoryLine, LedgerLine, MonthlyReport, PendingLine, TopLine};
+use super::reports::{category_lines, check_limit, net_of, night_audit};
+use super::{CategoryLine, DailyReport, LedgerLine, MonthlyReport, PendingLine, TopLine};
 use crate::error::{Error, Result};
 use crate::frozen::{FrozenFile, OrgMonth, RowRef};
 use crate::limits::MAX_LIST_ENTRIES;
@@ -384,6 +384,49 @@ impl<'a> FrozenMonthReads<'a> {
                 Ok(output(q, rows, projected, next))
             }
         }
+    }
+
+    /// The night audit of one org and business day of the month (`State::daily_report`): the
+    /// day's balance row from this file (given the org's anchor), and the entries of the day,
+    /// which lie within a day of its UTC date: on the month's first and last business days some
+    /// of them are in the neighbouring UTC month's file, so `neighbours` must hold the files of
+    /// every other UTC month the window `day.start_utc() - 2 days .. + 3 days` meets (others
+    /// are ignored).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a day of another month, a missing neighbouring file or a
+    /// total that overflows; [`Error::Corruption`] from the files.
+    pub fn daily_report(
+        &self,
+        org: OrgId,
+        day: BusinessDay,
+        anchor: Money,
+        neighbours: &[&FrozenMonthReads<'_>],
+    ) -> Result<DailyReport> {
+        let balance = self.balance(org, day, anchor)?;
+        // As the state reads it: a business day lies within a day of its UTC date.
+        let start = day.start_utc();
+        let (from, to) = (start - 2 * 86_400, start + 3 * 86_400);
+        let mut entries = Vec::new();
+        let mut month = Month::of_utc(from)?;
+        loop {
+            let reads = match month == self.month {
+                true => self,
+                false => *neighbours.iter().find(|r| r.month == month).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "the night audit of {day} needs the frozen file of {month}"
+                    ))
+                })?,
+            };
+            entries.extend(reads.entries(org, from, to)?);
+            if month.end_utc() >= to {
+                break;
+            }
+            month = month
+                .checked_add_months(1)
+                .ok_or_else(|| outside(&format!("day {day}"), self.month))?;
+        }
+        night_audit(balance, entries.iter().filter(|e| e.day == day))
     }
 
     /// The org's revenue of the month (signed sum), as a chain report adds it.
