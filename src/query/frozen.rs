@@ -9,10 +9,14 @@
 //!   the anchor plus the running net of the file's last day row at or before d;
 //! - whether the org is registered (the org catalog stays in memory; the file's top list holds
 //!   the currency of each org it ranks, as the org record said when the file was written);
-//! - the index catalog, whose fingerprint must equal the file's for its index parts to be used.
+//! - the index catalog, whose fingerprint must equal the file's for its index parts to be used
+//!   (by Q4 and by typed queries, which then read the index part the planner would choose);
+//! - an org's currency for typed queries that group (the file does not keep it per block).
 //!
 //! Days are the file month's business days and time ranges are cut to its UTC month: a read
-//! reaching past either is the caller's to split across months.
+//! reaching past either is the caller's to split across months. The exception is the night
+//! audit of a business day ([`FrozenMonthReads::daily_report`]), which takes the neighbouring
+//! months' files itself, since an edge day's entries lie in two UTC months.
 
 use super::builder::Query;
 use super::exec::{fold, output, page, Candidate, QueryOutput, Source};
