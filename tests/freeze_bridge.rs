@@ -18,8 +18,8 @@ use folio::state::{replay, Applier, State};
 use folio::store::meta::Meta;
 use folio::{
     Batch, BusinessDay, Category, Column, Currency, Db, Durability, Entry, EntryId, ExpenseStatus,
-    IndexDef, Kind, Money, Month, Org, OrgId, PayExpense, PaymentMethod, Reversal, Snapshot,
-    SplitMix64,
+    GroupBy, IndexDef, Kind, Money, Month, Order, Org, OrgId, PayExpense, PaymentMethod, Query,
+    QueryOutput, Reversal, Snapshot, SplitMix64,
 };
 use proptest::prelude::*;
 use std::collections::BTreeMap;
@@ -255,6 +255,125 @@ fn days_of(m: Month) -> Vec<BusinessDay> {
     days
 }
 
+/// The org's balance anchor of month `m`: its closing at the end of the month before.
+fn anchor_of(snap: &Snapshot, org: OrgId, m: Month) -> Money {
+    snap.balance(org, m.first_day().prev().unwrap())
+        .unwrap()
+        .closing
+}
+
+/// A random typed query over month `m`: tables, org or every org, a time range within the
+/// month, filters, grouping or ordering, limit, projection.
+fn random_query(rng: &mut SplitMix64, m: Month) -> Query {
+    let mut q = match rng.below(3) {
+        0 => Query::revenues(),
+        1 => Query::expenses(),
+        _ => Query::ledger(),
+    };
+    if rng.below(4) != 0 {
+        q = q.org(OrgId(pick(rng, &ORGS).0));
+    }
+    let (start, end) = (m.start_utc(), m.end_utc());
+    let span = (end - start) as u64;
+    let (a, b) = (
+        start + rng.below(span) as i64,
+        start + rng.below(span) as i64,
+    );
+    q = match rng.below(3) {
+        0 => q.between(start, end),
+        _ => q.between(a.min(b), a.max(b) + 1),
+    };
+    if rng.below(3) == 0 {
+        let days: Vec<BusinessDay> = days_of(m);
+        let (x, y) = (pick(rng, &days), pick(rng, &days));
+        q = q.days(x.min(y), x.max(y));
+    }
+    if rng.below(4) == 0 {
+        q = q.category(pick(rng, Category::ALL));
+    }
+    if rng.below(5) == 0 {
+        q = q.payment_method(pick(rng, PaymentMethod::ALL));
+    }
+    if rng.below(4) == 0 {
+        q = q.status(pick(rng, &[ExpenseStatus::Pending, ExpenseStatus::Paid]));
+    }
+    if rng.below(4) == 0 {
+        let at = |rng: &mut SplitMix64| Money(rng.below(50_000) as i64);
+        q = match rng.below(3) {
+            0 => q.amount(Some(at(rng)), None),
+            1 => q.amount(None, Some(at(rng))),
+            _ => q.amount(Some(Money(100)), Some(at(rng))),
+        };
+    }
+    match rng.below(4) {
+        0 => pick(
+            rng,
+            &[
+                GroupBy::Category,
+                GroupBy::PaymentMethod,
+                GroupBy::Day,
+                GroupBy::Month,
+                GroupBy::Nothing,
+            ],
+        )
+        .pipe(|g| q.group_by(g)),
+        _ => {
+            q = q.order(pick(rng, &[Order::TimeAsc, Order::TimeDesc]));
+            q = q.limit(1 + rng.below(7) as usize);
+            if rng.below(3) == 0 {
+                q = q.select(&[Column::OccurredAt, Column::Amount, Column::Category]);
+            }
+            q
+        }
+    }
+}
+
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+impl<T> Pipe for T {}
+
+/// Typed queries over month `m` answered from `file` equal the snapshot's, page by page
+/// through their cursors; refused queries are refused by both.
+fn check_queries(rng: &mut SplitMix64, file: &FrozenFile, state: &State, snap: &Snapshot) {
+    let m = file.id().month;
+    let reads = FrozenMonthReads::new(file, &state.catalog);
+    let currency_of = |org: OrgId| snap.org(org).map(|o| o.currency);
+    for _ in 0..24 {
+        let mut q = random_query(rng, m);
+        for _page in 0..4 {
+            let want = snap.query(&q);
+            let got = reads.query(&q, &state.catalog, currency_of);
+            let (want, got) = match (want, got) {
+                (Ok(want), Ok(got)) => (want, got),
+                (Err(w), Err(g)) => {
+                    assert_eq!(g.to_string(), w.to_string(), "refusal of {q:?}");
+                    break;
+                }
+                (want, got) => panic!("query {q:?} of {m}: file {got:?}, state {want:?}"),
+            };
+            assert_eq!(got, want, "query {q:?} of {m}");
+            // The file is read as the state is: the same index, or the rows.
+            let plan = snap.explain(&q).unwrap();
+            assert_eq!(
+                reads.access(&q, &state.catalog),
+                plan.access,
+                "plan of {q:?}"
+            );
+            let next = match &want {
+                QueryOutput::Rows { next, .. } | QueryOutput::Projected { next, .. } => *next,
+                QueryOutput::Groups(_) => None,
+            };
+            match next {
+                Some(cursor) => q = q.after(cursor),
+                None => break,
+            }
+        }
+    }
+}
+
 /// Every read of month `m` from `file` equals the snapshot's (and the state's where only the
 /// state has it); returns each org's month net from the file.
 #[allow(clippy::too_many_lines)]
@@ -271,10 +390,7 @@ fn check_month(
     let mut nets = BTreeMap::new();
     for &(id, _, _) in &ORGS {
         let org = OrgId(id);
-        let anchor = snap
-            .balance(org, m.first_day().prev().unwrap())
-            .unwrap()
-            .closing;
+        let anchor = anchor_of(snap, org, m);
         // Closing and balance of every day, and balances over ranges.
         for day in days_of(m) {
             assert_eq!(
@@ -396,15 +512,22 @@ fn check_month(
             }
         }
     }
-    // Q5 per currency.
-    let currency_of = |org: OrgId| snap.org(org).map(|o| o.currency);
+    // Q5 per currency (orgs in two currencies), from the top list alone: no directory page
+    // or block is read.
+    let before = file.stats();
     for limit in [1, 2, 3, 10] {
         assert_eq!(
-            reads.top_revenue(limit, currency_of).unwrap(),
+            reads.top_revenue(limit).unwrap(),
             snap.top_revenue(m, limit).unwrap(),
             "Q5 of {m}, limit {limit}"
         );
     }
+    let after = file.stats();
+    assert_eq!(
+        (after.blocks_checked, after.pages_checked),
+        (before.blocks_checked, before.pages_checked),
+        "Q5 of {m} read blocks or pages"
+    );
     // Idempotency: every id of the month found where it is, no other.
     let mut ids = 0;
     for ((org, id), loc) in applier.entries.iter() {
@@ -428,6 +551,36 @@ fn check_month(
     nets
 }
 
+/// The night audit of every day of every inner month (both neighbours frozen) from the files
+/// equals the snapshot's: the day's month file and, on its edge days, the neighbouring month's.
+fn check_night_audits(files: &[FrozenFile], state: &State, snap: &Snapshot) {
+    let reads: Vec<FrozenMonthReads> = files
+        .iter()
+        .map(|f| FrozenMonthReads::new(f, &state.catalog))
+        .collect();
+    for i in 1..reads.len() - 1 {
+        let m = reads[i].month();
+        let neighbours = [&reads[i - 1], &reads[i + 1]];
+        for &(id, _, _) in &ORGS {
+            let org = OrgId(id);
+            let anchor = anchor_of(snap, org, m);
+            for day in days_of(m) {
+                assert_eq!(
+                    reads[i]
+                        .daily_report(org, day, anchor, &neighbours)
+                        .unwrap(),
+                    snap.daily_report(org, day).unwrap(),
+                    "night audit of org {id} on {day}"
+                );
+            }
+            // Without the neighbouring files an edge day is refused, never answered short.
+            assert!(reads[i]
+                .daily_report(org, m.first_day(), anchor, &[])
+                .is_err());
+        }
+    }
+}
+
 fn run(seed: u64, batches: usize) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("db");
@@ -438,6 +591,7 @@ fn run(seed: u64, batches: usize) {
     let frozen = dir.path().join("frozen");
     let mut rng = SplitMix64::new(seed ^ 0xF2EE);
     let mut anchors: Option<BTreeMap<OrgId, Money>> = None;
+    let mut files = Vec::new();
     for m in months() {
         let id = FileId {
             db_id,
@@ -452,17 +606,13 @@ fn run(seed: u64, batches: usize) {
         let verified = file.verify().unwrap();
         assert_eq!(verified.rows, entry.rows);
         let nets = check_month(&mut rng, &file, &state, &applier, &snap);
+        check_queries(&mut rng, &file, &state, &snap);
         // Anchors compose across files: the next month's is this one's plus its month net.
         let here: BTreeMap<OrgId, Money> = ORGS
             .iter()
             .map(|&(id, _, _)| {
                 let org = OrgId(id);
-                (
-                    org,
-                    snap.balance(org, m.first_day().prev().unwrap())
-                        .unwrap()
-                        .closing,
-                )
+                (org, anchor_of(&snap, org, m))
             })
             .collect();
         if let Some(before) = anchors.take() {
@@ -473,7 +623,9 @@ fn run(seed: u64, batches: usize) {
                 .map(|(org, a)| (*org, Money(a.0 + nets[org])))
                 .collect(),
         );
+        files.push(file);
     }
+    check_night_audits(&files, &state, &snap);
     drop(db);
 }
 

@@ -9,7 +9,7 @@ use folio::frozen::sample::{self, Sample};
 use folio::frozen::{Expected, FrozenDir, FrozenFile, FrozenRow, ManifestEntry, OrgMonthInput};
 use folio::io::{Mapped, StdFs, Vfs};
 use folio::state::ledger::Row;
-use folio::{BusinessDay, CorruptionKind, Error, Kind, Month, OrgId};
+use folio::{BusinessDay, CorruptionKind, Currency, Error, Kind, Month, OrgId};
 use proptest::prelude::*;
 use std::path::{Path, PathBuf};
 
@@ -79,7 +79,7 @@ fn check_against(file: &FrozenFile, inputs: &[OrgMonthInput]) {
             }
             assert_eq!(view.by_category(kind), by_category);
             if kind == Kind::Revenue && !want.is_empty() {
-                top.push((input.org, total));
+                top.push((input.currency.unwrap(), input.org, total));
             }
             // A time range: the middle of the month.
             let (from, to) = (
@@ -179,12 +179,21 @@ fn check_against(file: &FrozenFile, inputs: &[OrgMonthInput]) {
             assert!(view.index(Kind::Revenue, 0).is_none());
         }
     }
-    top.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
+    // By currency, then total descending, then org.
+    top.sort_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)).then(a.1.cmp(&b.1)));
     assert_eq!(file.top_revenue(usize::MAX).unwrap(), top);
-    assert_eq!(
-        file.top_revenue(1).unwrap(),
-        top.iter().take(1).copied().collect::<Vec<_>>()
-    );
+    assert_eq!(file.top().unwrap(), top);
+    for limit in [1, 2] {
+        let mut want = top.clone();
+        let mut rank = 0;
+        let mut last = None;
+        want.retain(|t| {
+            rank = if last == Some(t.0) { rank + 1 } else { 0 };
+            last = Some(t.0);
+            rank < limit
+        });
+        assert_eq!(file.top_revenue(limit).unwrap(), want);
+    }
     // Orgs the file does not hold.
     let held: Vec<u64> = inputs.iter().map(|i| i.org.0).collect();
     for probe in [0, 1, 5, 1 << 40, u64::MAX] {
@@ -313,6 +322,16 @@ fn the_writer_refuses_bad_input() {
         expense_count: 0,
     });
     cases.push(vec![day]);
+    // Revenue rows ranked in the top list need the org's currency, a known one.
+    let mut revenue = good[0].clone();
+    revenue.rows.push(sample_row(month));
+    assert!(revenue.rows.iter().any(|r| r.kind == Kind::Revenue));
+    for currency in [None, Some(Currency(*b"ZZZ"))] {
+        cases.push(vec![OrgMonthInput {
+            currency,
+            ..revenue.clone()
+        }]);
+    }
     for (i, inputs) in cases.iter().enumerate() {
         let err = sample::write(&StdFs, tmp.path(), file_id(month, 1), inputs).unwrap_err();
         assert!(matches!(err, Error::InvalidArgument(_)), "case {i}: {err}");
@@ -343,7 +362,7 @@ fn sample_row(month: Month) -> FrozenRow {
 enum Answer {
     Org(Option<Vec<FrozenRow>>, Option<(i64, i64, i64)>),
     Contains(Option<(Kind, i64)>),
-    Top(Vec<(OrgId, i64)>),
+    Top(Vec<(Currency, OrgId, i64)>),
 }
 
 fn answers(file: &FrozenFile, inputs: &[OrgMonthInput]) -> Vec<Result<Answer, Error>> {

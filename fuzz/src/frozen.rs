@@ -183,7 +183,7 @@ fn read(data: &[u8]) {
     );
     let mut orgs: Vec<OrgId> = file.orgs().take(MAX_ORGS).filter_map(Result::ok).collect();
     let top = file.top_revenue(MAX_ORGS).unwrap_or_default();
-    orgs.extend(top.iter().map(|(org, _)| *org));
+    orgs.extend(top.iter().map(|(_, org, _)| *org));
     orgs.extend([OrgId(0), OrgId(1), OrgId(u64::MAX)]);
     for org in &orgs {
         if let Ok(Some(view)) = file.org(*org) {
@@ -194,8 +194,11 @@ fn read(data: &[u8]) {
     }
     if file.verify().is_ok() {
         // A file that verifies answers every lookup, and its answers hold together.
-        let ranked = top.windows(2).all(|w| (w[1].1, w[0].0) <= (w[0].1, w[1].0));
-        assert!(ranked, "the top list is in rank order");
+        // By currency, then total descending, then org ascending.
+        let ranked = top
+            .windows(2)
+            .all(|w| (w[0].0, w[1].2, w[0].1) < (w[1].0, w[0].2, w[1].1));
+        assert!(ranked, "the top list is in rank order within each currency");
         for org in file.orgs().take(MAX_ORGS) {
             let org = org.expect("a verified directory reads");
             let view = file.org(org).expect("a verified block reads");

@@ -6,7 +6,7 @@
 
 use crate::error::{Error, Result};
 use crate::limits::{MAX_KEY_COLUMNS, MAX_REFERENCE_BYTES};
-use crate::model::{BusinessDay, Category, Kind, Month, OrgId, PaymentMethod};
+use crate::model::{BusinessDay, Category, Currency, Kind, Month, OrgId, PaymentMethod};
 use crate::state::ledger::Row;
 use rkyv::{Archive, Serialize};
 
@@ -61,6 +61,9 @@ pub struct FrozenIndexPart {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OrgMonthInput {
     pub org: OrgId,
+    /// The org's currency (from its record): required when it has revenue rows, whose month
+    /// total is ranked in that currency's top list.
+    pub currency: Option<Currency>,
     pub rows: Vec<FrozenRow>,
     pub days: Vec<FrozenDay>,
     pub indexes: Vec<FrozenIndexPart>,

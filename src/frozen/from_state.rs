@@ -96,8 +96,8 @@ fn index_parts(state: &State, kind: Kind, ledger: &OrgMonthLedger) -> Vec<Frozen
         .collect()
 }
 
-/// One org's input for month M's file: its rows of both kinds in UTC month M with their ready
-/// index parts, and its day rows of M's business days. `None` when it has neither.
+/// One org's input for month M's file: its currency (from its record), its rows of both kinds
+/// in UTC month M with their ready index parts, and its day rows of M's business days. `None` when it has neither.
 pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Option<OrgMonthInput> {
     let mut rows = Vec::new();
     let mut indexes = Vec::new();
@@ -136,6 +136,7 @@ pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Option<OrgMon
     }
     Some(OrgMonthInput {
         org,
+        currency: state.currency_of(org),
         rows,
         days,
         indexes,

@@ -24,7 +24,8 @@ pub const DIR_ENTRY_BYTES: usize = 48;
 pub const DIR_PAGE_ENTRIES: usize = 256;
 /// Bytes of one fence entry (a directory page's first org and CRC32).
 pub const FENCE_ENTRY_BYTES: usize = 16;
-/// Bytes of one entry of the month-wide top block (org, revenue total).
+/// Bytes of one entry of the month-wide top block (org, revenue total), and of one entry of its
+/// per-currency index (currency code, entries of that currency).
 pub const TOP_ENTRY_BYTES: usize = 16;
 /// Bytes of the footer.
 pub const FOOTER_BYTES: usize = 160;
@@ -97,7 +98,15 @@ pub struct Span {
 /// 104    8    filter offset       112  4  filter blocks (64 bytes each)   116  4  filter CRC32
 /// 120    8    smallest entry id   128  8  largest entry id
 /// 136    8    index catalog fingerprint (given by the writer's caller; 0 = no index parts)
-/// 144    4    directory entries per page (256)     148  12  reserved, zero
+/// 144    4    directory entries per page (256)     148  4  top list currencies
+/// 152    8    reserved, zero
+/// ```
+///
+/// The top section is the per-currency index (one 16-byte entry per currency in code order:
+/// the 3-byte ISO code, 5 zero bytes, the number of top entries of that currency) followed by
+/// the top entries, ordered by (currency, total descending, org ascending).
+///
+/// ```text
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Footer {
@@ -118,6 +127,8 @@ pub struct Footer {
     pub id_min: u64,
     pub id_max: u64,
     pub index_fingerprint: u64,
+    /// Currencies of the top list (entries of its per-currency index).
+    pub top_currencies: u32,
 }
 
 fn put(bytes: &mut [u8], at: usize, value: &[u8]) {
@@ -167,6 +178,7 @@ impl Footer {
         put(&mut b, 128, &self.id_max.to_le_bytes());
         put(&mut b, 136, &self.index_fingerprint.to_le_bytes());
         put(&mut b, 144, &(DIR_PAGE_ENTRIES as u32).to_le_bytes());
+        put(&mut b, 148, &self.top_currencies.to_le_bytes());
         let crc = header_crc(&b);
         put(&mut b, 12, &crc.to_le_bytes());
         b
@@ -181,7 +193,7 @@ impl Footer {
             return Err(corrupt(0, CorruptionKind::BadLength(b.len() as u64)));
         }
         check_sealed(path, at, b, FROZEN_FOOTER_MAGIC)?;
-        if u32_at(b, 144) as usize != DIR_PAGE_ENTRIES || b[148..].iter().any(|&x| x != 0) {
+        if u32_at(b, 144) as usize != DIR_PAGE_ENTRIES || b[152..].iter().any(|&x| x != 0) {
             let why = "footer page size or reserved bytes".to_string();
             return Err(corrupt(144, CorruptionKind::InvalidValue(why)));
         }
@@ -207,6 +219,7 @@ impl Footer {
             id_min: u64_at(b, 120),
             id_max: u64_at(b, 128),
             index_fingerprint: u64_at(b, 136),
+            top_currencies: u32_at(b, 148),
         })
     }
 
@@ -240,6 +253,8 @@ impl Footer {
             .ok_or_else(bad)?;
         let top_len = self
             .top_entries
+            .checked_add(u64::from(self.top_currencies))
+            .ok_or_else(bad)?
             .checked_mul(TOP_ENTRY_BYTES as u64)
             .ok_or_else(bad)?;
         let filter_len = u64::from(self.filter_blocks) * super::filter::BLOCK_BYTES as u64;
@@ -250,6 +265,8 @@ impl Footer {
             && self.top_offset.checked_add(top_len) == Some(self.filter_offset)
             && self.filter_offset.checked_add(filter_len) == Some(footer_at)
             && self.top_entries <= self.orgs
+            && u64::from(self.top_currencies) <= self.top_entries
+            && (self.top_currencies == 0) == (self.top_entries == 0)
             && self.filter_blocks >= 1
             && self.id_min <= self.id_max
             && self.lsn_first <= self.lsn_last
@@ -356,6 +373,22 @@ pub fn encode_top(org: u64, total: i64) -> [u8; TOP_ENTRY_BYTES] {
     b
 }
 
+/// One entry of the top list's per-currency index: the ISO code, 5 zero bytes, the number of
+/// top entries of that currency.
+pub fn encode_top_currency(code: [u8; 3], entries: u64) -> [u8; TOP_ENTRY_BYTES] {
+    let mut b = [0u8; TOP_ENTRY_BYTES];
+    put(&mut b, 0, &code);
+    put(&mut b, 8, &entries.to_le_bytes());
+    b
+}
+
+/// Decodes an entry of the per-currency index: `None` when its padding is not zero.
+pub fn decode_top_currency(b: &[u8]) -> Option<([u8; 3], u64)> {
+    let code = b.get(..3)?.try_into().ok()?;
+    let padding_zero = b.get(3..8)?.iter().all(|&x| x == 0);
+    padding_zero.then(|| (code, u64_at(b, 8)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -378,12 +411,13 @@ mod tests {
             top_crc: 6,
             top_offset: 64 + 144 + 16,
             top_entries: 2,
-            filter_offset: 64 + 144 + 16 + 32,
+            filter_offset: 64 + 144 + 16 + 48,
             filter_blocks: 1,
             filter_crc: 8,
             id_min: 1,
             id_max: 99,
             index_fingerprint: 0,
+            top_currencies: 1,
         };
         let bytes = footer.encode();
         let path = Path::new("f");

@@ -11,7 +11,7 @@
 use super::block::{self, ArchivedBlockRec, BlockSummary};
 use super::filter;
 use super::layout::{
-    decode_header, u32_at, u64_at, DirEntry, FileId, Footer, Sections, Span, DIR_ENTRY_BYTES,
+    decode_header, decode_top_currency, u32_at, u64_at, DirEntry, FileId, Footer, Sections, Span, DIR_ENTRY_BYTES,
     DIR_PAGE_ENTRIES, FENCE_ENTRY_BYTES, FOOTER_BYTES, TOP_ENTRY_BYTES,
 };
 use super::manifest::ManifestEntry;
@@ -19,7 +19,7 @@ use super::view::OrgMonth;
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::HEADER_BYTES;
 use crate::io::{Mapped, Vfs};
-use crate::model::{Month, OrgId};
+use crate::model::{Currency, Month, OrgId};
 use crate::state::catalog::EntryLoc;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -515,25 +515,71 @@ impl FrozenFile {
         }))
     }
 
-    /// The first `limit` orgs by revenue of the month (total descending, then org ascending),
-    /// over every org with at least one revenue row (whatever its currency).
+    /// The top list's per-currency index, checked: currencies in code order, each a known code
+    /// with at least one entry, their counts adding up to the list's entries. Each currency
+    /// with the range of its entries in the list; and the list's entries.
     ///
     /// # Errors
-    /// [`Error::Corruption`] when the top list fails its checksum.
-    pub fn top_revenue(&self, limit: usize) -> Result<Vec<(OrgId, i64)>> {
-        Ok(self.top()?.take(limit).collect())
+    /// [`Error::Corruption`] when the top section fails its checksum or its index does not
+    /// hold.
+    pub(super) fn top_index(&self) -> Result<(Vec<TopRun>, &[u8])> {
+        let bytes = self.top_bytes()?;
+        let currencies = self.footer.top_currencies as usize;
+        let (index, entries) = bytes.split_at((currencies * TOP_ENTRY_BYTES).min(bytes.len()));
+        let entries_len = entries.len() / TOP_ENTRY_BYTES;
+        let mut out: Vec<TopRun> = Vec::with_capacity(currencies);
+        let mut next = 0usize;
+        for (i, e) in index.chunks_exact(TOP_ENTRY_BYTES).enumerate() {
+            let at = self.sections.top.offset + (i * TOP_ENTRY_BYTES) as u64;
+            let bad = |why: &str| {
+                corrupt(&self.path, at, CorruptionKind::InvalidValue(format!("top list {why}")))
+            };
+            let (code, count) = decode_top_currency(e).ok_or_else(|| bad("padding"))?;
+            let currency = Currency(code);
+            if !currency.is_known() || out.last().is_some_and(|(c, _)| *c >= currency) {
+                return Err(bad("currency out of order or unknown"));
+            }
+            let end = usize::try_from(count)
+                .ok()
+                .filter(|&n| n > 0)
+                .and_then(|n| next.checked_add(n))
+                .filter(|&end| end <= entries_len)
+                .ok_or_else(|| bad("currency count"))?;
+            out.push((currency, next..end));
+            next = end;
+        }
+        if next != entries_len {
+            let at = self.sections.top.offset;
+            let why = "top list currency counts differ from its entries".to_string();
+            return Err(corrupt(&self.path, at, CorruptionKind::InvalidValue(why)));
+        }
+        Ok((out, entries))
     }
 
-    /// The top list in rank order (revenue total of the month descending, then org ascending),
-    /// read in place: every org with at least one revenue row.
+    /// Q5 of the file's month: per currency (in code order), its first `limit` orgs by revenue
+    /// of the month (total descending, then org ascending), reading only those entries of the
+    /// top list.
     ///
     /// # Errors
-    /// [`Error::Corruption`] when the top list fails its checksum.
-    pub fn top(&self) -> Result<impl Iterator<Item = (OrgId, i64)> + '_> {
-        let bytes = self.top_bytes()?;
-        Ok(bytes
-            .chunks_exact(TOP_ENTRY_BYTES)
-            .map(|e| (OrgId(u64_at(e, 0)), u64_at(e, 8) as i64)))
+    /// [`Error::Corruption`] when the top list fails its checksum or its index does not hold.
+    pub fn top_revenue(&self, limit: usize) -> Result<Vec<(Currency, OrgId, i64)>> {
+        let (index, entries) = self.top_index()?;
+        let mut out = Vec::new();
+        for (currency, range) in index {
+            let end = range.end.min(range.start.saturating_add(limit));
+            let run = &entries[range.start * TOP_ENTRY_BYTES..end * TOP_ENTRY_BYTES];
+            out.extend(run.chunks_exact(TOP_ENTRY_BYTES).map(|e| top_entry(currency, e)));
+        }
+        Ok(out)
+    }
+
+    /// The whole top list in file order: by currency code, then rank (revenue total of the
+    /// month descending, then org ascending); every org with at least one revenue row.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the top list fails its checksum or its index does not hold.
+    pub fn top(&self) -> Result<Vec<(Currency, OrgId, i64)>> {
+        self.top_revenue(usize::MAX)
     }
 
     /// Every org of the file, in id order, with its directory entry (pages checked as they are
@@ -564,6 +610,13 @@ impl FrozenFile {
         self.directory()
             .map(|item| item.map(|(_, entry)| OrgId(entry.org)))
     }
+}
+
+/// One currency of the top list and the range of its entries.
+pub(super) type TopRun = (Currency, std::ops::Range<usize>);
+
+fn top_entry(currency: Currency, e: &[u8]) -> (Currency, OrgId, i64) {
+    (currency, OrgId(u64_at(e, 0)), u64_at(e, 8) as i64)
 }
 
 /// The first `i` in `0..n` for which `pred` is false (`pred` true then false over `0..n`).

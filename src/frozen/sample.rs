@@ -10,7 +10,7 @@ use super::writer::{FileMeta, FrozenWriter};
 use crate::error::Result;
 use crate::io::Vfs;
 use crate::limits::MAX_REFERENCE_BYTES;
-use crate::model::{BusinessDay, Category, Kind, Month, OrgId, PaymentMethod};
+use crate::model::{BusinessDay, Category, Currency, Kind, Month, OrgId, PaymentMethod};
 use crate::rng::SplitMix64;
 use crate::state::ledger::Row;
 use std::collections::{BTreeMap, BTreeSet};
@@ -160,6 +160,9 @@ fn indexes(rows: &[FrozenRow]) -> Vec<FrozenIndexPart> {
     ]
 }
 
+/// The currencies sample orgs are in (by org id).
+const CURRENCIES: [Currency; 3] = [Currency::EUR, Currency::USD, Currency::JPY];
+
 /// One org's month with `rows` rows.
 pub fn org_month(
     rng: &mut SplitMix64,
@@ -184,6 +187,7 @@ pub fn org_month(
         .collect();
     OrgMonthInput {
         org,
+        currency: Some(CURRENCIES[(org.0 % CURRENCIES.len() as u64) as usize]),
         days: days_of(rng, month, &rows),
         indexes: if rng.below(3) == 0 {
             indexes(&rows)

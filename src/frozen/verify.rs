@@ -35,7 +35,9 @@ impl FrozenFile {
     /// rows of their business day (every day but the month's first and last, whose rows may lie
     /// in the neighbouring months' files: there the rows must not exceed the day's counts), the
     /// filter holds every id, the top list holds exactly the orgs with revenue rows and their
-    /// totals in rank order, and the footer's counts and id range are the blocks'.
+    /// totals in rank order within their currency (the currency is the org record's, given to
+    /// the writer: the blocks do not hold it), and the footer's counts and id range are the
+    /// blocks'.
     ///
     /// # Errors
     /// The first [`Error::Corruption`] found.
@@ -43,7 +45,6 @@ impl FrozenFile {
         let footer = *self.footer();
         let sections = self.sections().clone();
         self.fence()?;
-        let top = self.top_bytes()?;
         let filter_bytes = self.filter_bytes()?;
         let mut next = sections.blocks.start;
         let mut last_org: Option<u64> = None;
@@ -87,7 +88,7 @@ impl FrozenFile {
             let why = "footer counts or id range differ from the blocks'".to_string();
             return Err(self.inconsistent(sections.footer_at, why));
         }
-        self.check_top(top, top_hash, top_count)?;
+        self.check_top(top_hash, top_count)?;
         Ok(FrozenVerify {
             orgs: footer.orgs,
             rows,
@@ -95,23 +96,26 @@ impl FrozenFile {
         })
     }
 
-    fn check_top(&self, top: &[u8], hash: u64, count: u64) -> Result<()> {
+    fn check_top(&self, hash: u64, count: u64) -> Result<()> {
         let offset = self.sections().top.offset;
-        let mut last: Option<(i64, u64)> = None;
+        let (index, entries) = self.top_index()?;
         let mut stored = 0u64;
-        for e in top.chunks_exact(TOP_ENTRY_BYTES) {
-            let (org, total) = (u64_at(e, 0), u64_at(e, 8) as i64);
-            // Rank order: total descending, org ascending.
-            let key = (-i128::from(total), org);
-            if last.is_some_and(|(t, o)| (-i128::from(t), o) >= key) {
-                return Err(
-                    self.inconsistent(offset, format!("top list out of order at org {org}"))
-                );
+        for (currency, range) in index {
+            let run = &entries[range.start * TOP_ENTRY_BYTES..range.end * TOP_ENTRY_BYTES];
+            let mut last: Option<(i64, u64)> = None;
+            for e in run.chunks_exact(TOP_ENTRY_BYTES) {
+                let (org, total) = (u64_at(e, 0), u64_at(e, 8) as i64);
+                // Rank order within the currency: total descending, org ascending.
+                let key = (-i128::from(total), org);
+                if last.is_some_and(|(t, o)| (-i128::from(t), o) >= key) {
+                    let why = format!("top list of {currency} out of order at org {org}");
+                    return Err(self.inconsistent(offset, why));
+                }
+                last = Some((total, org));
+                stored = stored.wrapping_add(top_item_hash(org, total));
             }
-            last = Some((total, org));
-            stored = stored.wrapping_add(top_item_hash(org, total));
         }
-        if stored != hash || top.len() as u64 / TOP_ENTRY_BYTES as u64 != count {
+        if stored != hash || entries.len() as u64 / TOP_ENTRY_BYTES as u64 != count {
             let why = "top list differs from the orgs' revenue totals".to_string();
             return Err(self.inconsistent(offset, why));
         }

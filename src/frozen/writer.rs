@@ -9,13 +9,14 @@
 use super::block::{self, OrgMonthInput};
 use super::filter::{blocks_for, FilterBuilder};
 use super::layout::{
-    align_up, encode_fence, encode_header, encode_top, DirEntry, FileId, Footer, DIR_PAGE_ENTRIES,
+    align_up, encode_fence, encode_header, encode_top, encode_top_currency, DirEntry, FileId, Footer, DIR_PAGE_ENTRIES,
     FOOTER_BYTES,
 };
 use super::manifest::ManifestEntry;
 use crate::error::{Error, Result};
 use crate::format::{frozen_file_name, HEADER_BYTES, TMP_EXTENSION};
 use crate::io::{AppendFile, Vfs};
+use crate::model::Currency;
 use std::path::{Path, PathBuf};
 
 /// Bytes staged before a write to the file.
@@ -43,7 +44,7 @@ pub struct FrozenWriter<'a> {
     stage: Vec<u8>,
     written: u64,
     entries: Vec<DirEntry>,
-    top: Vec<(u64, i64)>,
+    top: Vec<(Currency, u64, i64)>,
     filter: FilterBuilder,
     rows: u64,
     id_range: Option<(u64, u64)>,
@@ -123,8 +124,8 @@ impl<'a> FrozenWriter<'a> {
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for an org out of order or input the file cannot hold (what
-    /// [`block::check`] refuses: rows outside the month, bad codes, repeated ids, …);
-    /// [`Error::Io`].
+    /// [`block::check`] refuses: rows outside the month, bad codes, repeated ids, …), revenue
+    /// rows without a known currency; [`Error::Io`].
     pub fn push(&mut self, input: &OrgMonthInput) -> Result<()> {
         let org = input.org.0;
         if self.entries.last().is_some_and(|e| e.org >= org) {
@@ -138,6 +139,15 @@ impl<'a> FrozenWriter<'a> {
         let summary = block::access(&bytes)
             .and_then(|archived| block::check(archived, org, self.meta.id.month))
             .map_err(|why| Error::InvalidArgument(format!("frozen month input: {why}")))?;
+        // An org with revenue rows is ranked within its currency's top list.
+        let currency = match summary.revenue_rows {
+            0 => None,
+            _ => Some(input.currency.filter(Currency::is_known).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "frozen month input: org {org} has revenue rows but no known currency"
+                ))
+            })?),
+        };
         let offset = self.written;
         debug_assert_eq!(offset % super::layout::BLOCK_ALIGN, 0);
         let end = align_up(offset + bytes.len() as u64)
@@ -164,8 +174,8 @@ impl<'a> FrozenWriter<'a> {
             let (lo, hi) = self.id_range.unwrap_or((u64::MAX, 0));
             self.id_range = Some((lo.min(summary.id_min), hi.max(summary.id_max)));
         }
-        if summary.revenue_rows > 0 {
-            self.top.push((org, summary.revenue_total));
+        if let Some(currency) = currency {
+            self.top.push((currency, org, summary.revenue_total));
         }
         self.rows += u64::from(summary.rows);
         Ok(())
@@ -198,8 +208,15 @@ impl<'a> FrozenWriter<'a> {
         self.put(&fence)?;
         let top_offset = self.written;
         let mut top = std::mem::take(&mut self.top);
-        top.sort_unstable_by(|a, b| b.1.cmp(&a.1).then(a.0.cmp(&b.0)));
-        let top_bytes: Vec<u8> = top.iter().flat_map(|(o, t)| encode_top(*o, *t)).collect();
+        // (currency, total descending, org ascending): each currency's ranking is one run.
+        top.sort_unstable_by(|a, b| a.0.cmp(&b.0).then(b.2.cmp(&a.2)).then(a.1.cmp(&b.1)));
+        let mut top_bytes: Vec<u8> = Vec::with_capacity(top.len() * 16);
+        let mut top_currencies = 0u32;
+        for run in top.chunk_by(|a, b| a.0 == b.0) {
+            top_bytes.extend_from_slice(&encode_top_currency(run[0].0 .0, run.len() as u64));
+            top_currencies += 1;
+        }
+        top_bytes.extend(top.iter().flat_map(|(_, o, t)| encode_top(*o, *t)));
         self.put(&top_bytes)?;
         let filter_offset = self.written;
         let filter = self.filter.to_bytes();
@@ -223,6 +240,7 @@ impl<'a> FrozenWriter<'a> {
             id_min,
             id_max,
             index_fingerprint: self.meta.index_fingerprint,
+            top_currencies,
         };
         let footer_bytes = footer.encode();
         self.put(&footer_bytes)?;

@@ -119,26 +119,35 @@ pub enum QueryOutput {
     Groups(Vec<Group>),
 }
 
-/// One candidate row, read from a row or from an index entry.
-struct Candidate<'a> {
-    org: OrgId,
-    kind: Kind,
-    at: i64,
-    id: u64,
-    ledger: &'a OrgMonthLedger,
-    source: Source<'a>,
+/// One candidate row, read from a row (in memory or copied out of a frozen file) or from an
+/// index entry.
+pub(super) struct Candidate<'a> {
+    pub(super) org: OrgId,
+    pub(super) kind: Kind,
+    pub(super) at: i64,
+    pub(super) id: u64,
+    pub(super) source: Source<'a>,
 }
 
-enum Source<'a> {
+pub(super) enum Source<'a> {
     Row(&'a Row),
-    Index(&'a IndexDef, &'a [i64; MAX_KEY_COLUMNS], &'a RunItem),
+    /// A row copied out of a frozen month file.
+    Owned(Row),
+    /// An index entry and the ledger whose row it points to.
+    Index(
+        &'a IndexDef,
+        &'a [i64; MAX_KEY_COLUMNS],
+        &'a RunItem,
+        &'a OrgMonthLedger,
+    ),
 }
 
 impl Candidate<'_> {
     fn row(&self) -> Option<&Row> {
-        match self.source {
+        match &self.source {
             Source::Row(row) => Some(row),
-            Source::Index(..) => self.ledger.rows.get(&(self.at, self.id)),
+            Source::Owned(row) => Some(row),
+            Source::Index(.., ledger) => ledger.rows.get(&(self.at, self.id)),
         }
     }
 
@@ -147,7 +156,7 @@ impl Candidate<'_> {
         match (column, &self.source) {
             (Column::OccurredAt, _) => Some(self.at),
             (Column::EntryId, _) => Some(self.id as i64),
-            (_, Source::Index(def, key, item)) => {
+            (_, Source::Index(def, key, item, _)) => {
                 if let Some(i) = def.key.iter().position(|c| *c == column) {
                     return Some(key[i]);
                 }
@@ -160,10 +169,11 @@ impl Candidate<'_> {
                 self.row().map(|r| column.value((self.at, self.id), r))
             }
             (_, Source::Row(row)) => Some(column.value((self.at, self.id), row)),
+            (_, Source::Owned(row)) => Some(column.value((self.at, self.id), row)),
         }
     }
 
-    fn matches(&self, q: &Query) -> bool {
+    pub(super) fn matches(&self, q: &Query) -> bool {
         let eq = |column, want: Option<i64>| want.is_none_or(|w| self.get(column) == Some(w));
         if q.time
             .is_some_and(|(from, to)| !(from..to).contains(&self.at))
@@ -236,7 +246,7 @@ impl State {
                 }
             }
             match q.group_by {
-                Some(by) => self.fold(&mut groups, by, &candidates)?,
+                Some(by) => fold(&mut groups, by, &candidates, |org| self.currency_of(org))?,
                 None => {
                     if let Some(next) = page(&mut rows, &mut projected, candidates, q)? {
                         return Ok((output(q, rows, projected, Some(next)), plan));
@@ -276,13 +286,12 @@ impl State {
                 for (key, run) in ledger.indexes[slot].runs_with_prefix(&prefix) {
                     let start = run.partition_point(|i| i.occurred_at < from);
                     for item in run[start..].iter().take_while(|i| i.occurred_at < to) {
-                        let source = Source::Index(def, key, item);
+                        let source = Source::Index(def, key, item, ledger);
                         out.push(Candidate {
                             org,
                             kind,
                             at: item.occurred_at,
                             id: item.entry_id,
-                            ledger,
                             source,
                         });
                     }
@@ -295,7 +304,6 @@ impl State {
                         kind,
                         at,
                         id,
-                        ledger,
                         source: Source::Row(row),
                     });
                 }
@@ -312,7 +320,7 @@ impl State {
     }
 }
 
-fn output(
+pub(super) fn output(
     q: &Query,
     rows: Vec<LedgerEntry>,
     projected: Vec<ProjectedRow>,
@@ -329,7 +337,7 @@ fn output(
 }
 
 /// Adds one month's candidates to the page; returns the cursor when the page is full.
-fn page(
+pub(super) fn page(
     rows: &mut Vec<LedgerEntry>,
     projected: &mut Vec<ProjectedRow>,
     mut candidates: Vec<Candidate<'_>>,
@@ -386,14 +394,13 @@ fn page(
     Ok(None)
 }
 
-impl State {
-    /// Adds candidates to their (currency, key) groups.
-    fn fold(
-        &self,
-        groups: &mut BTreeMap<(Currency, GroupKey), Group>,
-        by: GroupBy,
-        candidates: &[Candidate<'_>],
-    ) -> Result<()> {
+/// Adds candidates to their (currency, key) groups; `currency_of` gives an org's currency.
+pub(super) fn fold(
+    groups: &mut BTreeMap<(Currency, GroupKey), Group>,
+    by: GroupBy,
+    candidates: &[Candidate<'_>],
+    currency_of: impl Fn(OrgId) -> Option<Currency>,
+) -> Result<()> {
         let mut last: Option<(OrgId, Currency)> = None;
         let missing = || Error::InvalidArgument("index entry without its row".into());
         for c in candidates {
@@ -419,7 +426,7 @@ impl State {
             let currency = match last {
                 Some((org, currency)) if org == c.org => currency,
                 _ => {
-                    let currency = self.currency_of(c.org).ok_or(Error::UnknownOrg(c.org))?;
+                    let currency = currency_of(c.org).ok_or(Error::UnknownOrg(c.org))?;
                     last = Some((c.org, currency));
                     currency
                 }
@@ -445,4 +452,3 @@ impl State {
         }
         Ok(())
     }
-}

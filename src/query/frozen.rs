@@ -7,24 +7,32 @@
 //! - the org's **balance anchor**, its closing balance at the end of the month before (opening
 //!   balance plus the nets of every earlier business month): a closing of day d of the month is
 //!   the anchor plus the running net of the file's last day row at or before d;
-//! - whether the org is registered, and its currency (the org catalog stays in memory);
-//! - the index catalog, whose fingerprint must equal the file's for its index parts to be used.
+//! - whether the org is registered (the org catalog stays in memory; the file's top list holds
+//!   the currency of each org it ranks, as the org record said when the file was written);
+//! - the index catalog, whose fingerprint must equal the file's for its index parts to be used
+//!   (by Q4 and by typed queries, which then read the index part the planner would choose);
+//! - an org's currency for typed queries that group (the file does not keep it per block).
 //!
 //! Days are the file month's business days and time ranges are cut to its UTC month: a read
-//! reaching past either is the caller's to split across months.
+//! reaching past either is the caller's to split across months. The exception is the night
+//! audit of a business day ([`FrozenMonthReads::daily_report`]), which takes the neighbouring
+//! months' files itself, since an edge day's entries lie in two UTC months.
 
-use super::reports::{category_lines, check_limit, net_of};
-use super::{CategoryLine, LedgerLine, MonthlyReport, PendingLine, TopLine};
+use super::builder::Query;
+use super::exec::{fold, output, page, Candidate, QueryOutput, Source};
+use super::plan::{choose, prefix_values, Access};
+use super::reports::{category_lines, check_limit, net_of, night_audit};
+use super::{CategoryLine, DailyReport, LedgerLine, MonthlyReport, PendingLine, TopLine};
 use crate::error::{Error, Result};
 use crate::frozen::{FrozenFile, OrgMonth, RowRef};
 use crate::limits::MAX_LIST_ENTRIES;
 use crate::model::{BusinessDay, Currency, ExpenseStatus, Kind, Money, Month, OrgId};
 use crate::state::catalog::EntryLoc;
 use crate::state::index::IndexCatalog;
+use std::collections::BTreeMap;
 use crate::state::read::{
     check_day_range, day_balances, overflow as balance_overflow, DayBalance, LedgerEntry,
 };
-use std::collections::BTreeMap;
 
 /// The reads of one frozen month file.
 pub struct FrozenMonthReads<'a> {
@@ -256,33 +264,173 @@ impl<'a> FrozenMonthReads<'a> {
     }
 
     /// Q5: the `limit` orgs with the most revenue in the month, ranked within each currency
-    /// (at most `limit` per currency), by currency code then rank (`State::top_revenue`).
-    /// `currency_of` gives a registered org's currency.
+    /// (at most `limit` per currency), by currency code then rank (`State::top_revenue`). The
+    /// file's top list is ordered by currency and says where each currency's run starts, so
+    /// only the first `limit` entries of each currency are read.
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for a limit outside `1..=`[`super::MAX_REPORT_ROWS`];
-    /// [`Error::UnknownOrg`] for an org of the file `currency_of` does not know;
     /// [`Error::Corruption`] from the file.
-    pub fn top_revenue(
-        &self,
-        limit: usize,
-        currency_of: impl Fn(OrgId) -> Option<Currency>,
-    ) -> Result<Vec<TopLine>> {
+    pub fn top_revenue(&self, limit: usize) -> Result<Vec<TopLine>> {
         check_limit(limit)?;
-        let mut by_currency: BTreeMap<Currency, Vec<TopLine>> = BTreeMap::new();
-        for (org, total) in self.file.top()? {
-            let currency = currency_of(org).ok_or(Error::UnknownOrg(org))?;
-            let lines = by_currency.entry(currency).or_default();
-            // The list is in rank order: each currency's first `limit` are its top.
-            if lines.len() < limit {
-                lines.push(TopLine {
-                    org,
-                    currency,
-                    total: Money(total),
-                });
+        Ok(self
+            .file
+            .top_revenue(limit)?
+            .into_iter()
+            .map(|(currency, org, total)| TopLine {
+                org,
+                currency,
+                total: Money(total),
+            })
+            .collect())
+    }
+
+    /// How a typed query reads each table of the month: the state's choice for the same
+    /// catalog (`Plan::access` of `State::plan`), an index only when the file's parts were built
+    /// with `catalog` (else the org's clustered rows); [`Access::Scan`] without an org.
+    pub fn access(&self, q: &Query, catalog: &IndexCatalog) -> Vec<(Kind, Access)> {
+        let same = self.file.index_fingerprint() != 0
+            && self.file.index_fingerprint() == catalog.fingerprint();
+        q.tables
+            .kinds()
+            .iter()
+            .map(|&kind| {
+                let access = match (q.org, same) {
+                    (None, _) => Access::Scan,
+                    (Some(_), true) => choose(catalog, kind, q),
+                    (Some(_), false) => Access::Clustered,
+                };
+                (kind, access)
+            })
+            .collect()
+    }
+
+    /// A typed query over the month (`State::query` of the same query when its time range
+    /// lies within the month): per queried table as [`FrozenMonthReads::access`] says, the
+    /// org's index part (the entries of the key prefix the query fixes, within its time range)
+    /// or its rows, or every org's rows one block at a time; within the query's time range cut
+    /// to the month; filtered, then paged in the query's order (with its cursor) or folded into
+    /// (currency, key) groups. `catalog` is the database's index catalog; `currency_of` gives a
+    /// registered org's currency (`None`: not registered).
+    ///
+    /// # Errors
+    /// What [`Query::validate`] refuses; [`Error::UnknownOrg`] for an org `currency_of` does
+    /// not know; [`Error::InvalidArgument`] for a sum that overflows; [`Error::Corruption`]
+    /// from the file.
+    pub fn query(
+        &self,
+        q: &Query,
+        catalog: &IndexCatalog,
+        currency_of: impl Fn(OrgId) -> Option<Currency>,
+    ) -> Result<QueryOutput> {
+        q.validate()?;
+        if let Some(org) = q.org {
+            currency_of(org).ok_or(Error::UnknownOrg(org))?;
+        }
+        let (from, to) = q.time.unwrap_or((i64::MIN, i64::MAX));
+        let (from, to) = (from.max(self.month.start_utc()), to.min(self.month.end_utc()));
+        let mut candidates = Vec::new();
+        if from < to {
+            let orgs: Vec<OrgId> = match q.org {
+                Some(org) => vec![org],
+                None => self.file.orgs().collect::<Result<_>>()?,
+            };
+            let access = self.access(q, catalog);
+            for org in orgs {
+                let Some(view) = self.org(org)? else { continue };
+                for (kind, access) in &access {
+                    let kind = *kind;
+                    let mut add = |row: RowRef<'_>| {
+                        let c = Candidate {
+                            org,
+                            kind,
+                            at: row.occurred_at(),
+                            id: row.entry_id(),
+                            source: Source::Owned(row.ledger_row()),
+                        };
+                        if c.matches(q) {
+                            candidates.push(c);
+                        }
+                    };
+                    let part = match access {
+                        Access::Index { slot, .. } => {
+                            let def = catalog.of_table(kind).nth(*slot).map(|(_, def)| def);
+                            let part = u32::try_from(*slot)
+                                .ok()
+                                .and_then(|slot| view.index(kind, slot));
+                            def.zip(part)
+                        }
+                        _ => None,
+                    };
+                    match part {
+                        Some((def, part)) => {
+                            let prefix = prefix_values(def, q);
+                            let within = |row: &RowRef<'_>| (from..to).contains(&row.occurred_at());
+                            part.with_prefix(&prefix)
+                                .map(|(_, row)| row)
+                                .filter(within)
+                                .for_each(&mut add);
+                        }
+                        None => view.rows_between(kind, from, to).for_each(&mut add),
+                    }
+                }
             }
         }
-        Ok(by_currency.into_values().flatten().collect())
+        match q.group_by {
+            Some(by) => {
+                let mut groups = BTreeMap::new();
+                fold(&mut groups, by, &candidates, currency_of)?;
+                Ok(QueryOutput::Groups(groups.into_values().collect()))
+            }
+            None => {
+                let (mut rows, mut projected) = (Vec::new(), Vec::new());
+                let next = page(&mut rows, &mut projected, candidates, q)?;
+                Ok(output(q, rows, projected, next))
+            }
+        }
+    }
+
+    /// The night audit of one org and business day of the month (`State::daily_report`): the
+    /// day's balance row from this file (given the org's anchor), and the entries of the day,
+    /// which lie within a day of its UTC date: on the month's first and last business days some
+    /// of them are in the neighbouring UTC month's file, so `neighbours` must hold the files of
+    /// every other UTC month the window `day.start_utc() - 2 days .. + 3 days` meets (others
+    /// are ignored).
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for a day of another month, a missing neighbouring file or a
+    /// total that overflows; [`Error::Corruption`] from the files.
+    pub fn daily_report(
+        &self,
+        org: OrgId,
+        day: BusinessDay,
+        anchor: Money,
+        neighbours: &[&FrozenMonthReads<'_>],
+    ) -> Result<DailyReport> {
+        let balance = self.balance(org, day, anchor)?;
+        // As the state reads it: a business day lies within a day of its UTC date.
+        let start = day.start_utc();
+        let (from, to) = (start - 2 * 86_400, start + 3 * 86_400);
+        let mut entries = Vec::new();
+        let mut month = Month::of_utc(from)?;
+        loop {
+            let reads = match month == self.month {
+                true => self,
+                false => *neighbours.iter().find(|r| r.month == month).ok_or_else(|| {
+                    Error::InvalidArgument(format!(
+                        "the night audit of {day} needs the frozen file of {month}"
+                    ))
+                })?,
+            };
+            entries.extend(reads.entries(org, from, to)?);
+            if month.end_utc() >= to {
+                break;
+            }
+            month = month
+                .checked_add_months(1)
+                .ok_or_else(|| outside(&format!("day {day}"), self.month))?;
+        }
+        night_audit(balance, entries.iter().filter(|e| e.day == day))
     }
 
     /// The org's revenue of the month (signed sum), as a chain report adds it.

@@ -4,7 +4,7 @@
 
 use super::builder::{GroupBy, Query};
 use crate::model::{BusinessDay, Kind, Month};
-use crate::state::index::{Column, IndexDef, Predicate};
+use crate::state::index::{Column, IndexCatalog, IndexDef, Predicate};
 use crate::state::ledger::{OrgMonthLedger, PartitionId};
 use crate::state::State;
 use std::fmt;
@@ -133,11 +133,12 @@ pub fn needed_columns(query: &Query) -> Option<Vec<Column>> {
     Some(cols)
 }
 
-/// Chooses how to read `kind` for an org-constrained query.
-fn choose(state: &State, kind: Kind, query: &Query) -> Access {
+/// Chooses how to read `kind` for an org-constrained query, among the ready indexes of
+/// `catalog`.
+pub(super) fn choose(catalog: &IndexCatalog, kind: Kind, query: &Query) -> Access {
     let needed = needed_columns(query);
     let mut best: Option<((usize, bool), Access)> = None;
-    for (slot, def) in state.catalog.ready(kind) {
+    for (slot, def) in catalog.ready(kind) {
         if !predicate_implied(def.predicate, query) {
             continue;
         }
@@ -208,7 +209,7 @@ impl State {
             };
             total += self.ledgers.range(all).count();
             let table_access = if query.org.is_some() {
-                choose(self, kind, query)
+                choose(&self.catalog, kind, query)
             } else {
                 Access::Scan
             };

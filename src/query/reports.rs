@@ -7,7 +7,7 @@ use crate::model::{
 };
 use crate::state::index::def::current_status;
 use crate::state::ledger::{OrgMonthLedger, PartitionId, Row, CATEGORY_SLOTS};
-use crate::state::read::DayBalance;
+use crate::state::read::{DayBalance, LedgerEntry};
 use crate::state::State;
 use std::collections::BTreeMap;
 
@@ -431,44 +431,53 @@ impl State {
         // timestamp is within ±3.2e11: these sums cannot overflow.)
         let start = day.start_utc();
         let entries = self.entries(org, start - 2 * 86_400, start + 3 * 86_400)?;
-        let (mut revenue, mut expense) = (BTreeMap::new(), BTreeMap::new());
-        let mut methods: BTreeMap<&'static str, (PaymentMethod, i64, u64)> = BTreeMap::new();
-        for e in entries.iter().filter(|e| e.day == day) {
-            let signed = match e.reverses {
-                Some(_) => e.amount.checked_neg().ok_or_else(overflow)?.0,
-                None => e.amount.0,
-            };
-            let net = match e.kind {
-                Kind::Revenue => {
-                    add(&mut revenue, e.category, signed)?;
-                    signed
-                }
-                Kind::Expense => {
-                    add(&mut expense, e.category, signed)?;
-                    signed.checked_neg().ok_or_else(overflow)?
-                }
-            };
-            let m = methods
-                .entry(e.payment_method.as_str())
-                .or_insert((e.payment_method, 0, 0));
-            m.1 = m.1.checked_add(net).ok_or_else(overflow)?;
-            m.2 += 1;
-        }
-        let by_method = methods
-            .into_values()
-            .map(|(payment_method, net, count)| MethodLine {
-                payment_method,
-                net: Money(net),
-                count,
-            })
-            .collect();
-        Ok(DailyReport {
-            balance,
-            revenue: lines(revenue),
-            expense: lines(expense),
-            by_method,
-        })
+        night_audit(balance, entries.iter().filter(|e| e.day == day))
     }
+}
+
+/// The night audit of a day from its balance row and its entries (those whose business day it
+/// is): revenue and expense by category, net by payment method.
+pub(super) fn night_audit<'e>(
+    balance: DayBalance,
+    entries: impl Iterator<Item = &'e LedgerEntry>,
+) -> Result<DailyReport> {
+    let (mut revenue, mut expense) = (BTreeMap::new(), BTreeMap::new());
+    let mut methods: BTreeMap<&'static str, (PaymentMethod, i64, u64)> = BTreeMap::new();
+    for e in entries {
+        let signed = match e.reverses {
+            Some(_) => e.amount.checked_neg().ok_or_else(overflow)?.0,
+            None => e.amount.0,
+        };
+        let net = match e.kind {
+            Kind::Revenue => {
+                add(&mut revenue, e.category, signed)?;
+                signed
+            }
+            Kind::Expense => {
+                add(&mut expense, e.category, signed)?;
+                signed.checked_neg().ok_or_else(overflow)?
+            }
+        };
+        let m = methods
+            .entry(e.payment_method.as_str())
+            .or_insert((e.payment_method, 0, 0));
+        m.1 = m.1.checked_add(net).ok_or_else(overflow)?;
+        m.2 += 1;
+    }
+    let by_method = methods
+        .into_values()
+        .map(|(payment_method, net, count)| MethodLine {
+            payment_method,
+            net: Money(net),
+            count,
+        })
+        .collect();
+    Ok(DailyReport {
+        balance,
+        revenue: lines(revenue),
+        expense: lines(expense),
+        by_method,
+    })
 }
 
 fn line(kind: Kind, at: i64, id: u64, row: &Row) -> LedgerLine {
