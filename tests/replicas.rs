@@ -256,13 +256,7 @@ fn shipped_segments_apply_in_order_and_gaps_or_overlaps_are_refused() {
 #[test]
 fn a_damaged_shipped_frame_is_refused_with_nothing_written() {
     let dir = tempfile::tempdir().unwrap();
-    let primary_dir = dir.path().join("primary");
-    let db = setup(&primary_dir);
-    let cp = dir.path().join("cp");
-    db.checkpoint_to(&cp).unwrap();
-    for n in 0..20 {
-        db.record(batch(n).0).unwrap();
-    }
+    let (db, primary_dir, cp) = primary_after_checkpoint(dir.path(), 20);
     let frames = folio::read_segments(&segments(&primary_dir.join("wal")), db.db_id()).unwrap();
     let edge = dir.path().join("edge");
     folio::seed_from_checkpoint(&cp, &edge).unwrap();

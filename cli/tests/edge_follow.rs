@@ -5,7 +5,7 @@
 mod replica_common;
 
 use folio::Db;
-use replica_common::{answers, batch, setup};
+use replica_common::{answers, primary_after_checkpoint};
 use std::time::Duration;
 
 /// Kills `folio replica follow` at random points while it applies, restarts it, and checks it
@@ -13,13 +13,7 @@ use std::time::Duration;
 #[test]
 fn an_edge_replica_killed_while_applying_converges() {
     let dir = tempfile::tempdir().unwrap();
-    let primary_dir = dir.path().join("primary");
-    let db = setup(&primary_dir);
-    let cp = dir.path().join("cp");
-    db.checkpoint_to(&cp).unwrap();
-    for n in 0..3000 {
-        db.record(batch(n).0).unwrap();
-    }
+    let (db, primary_dir, cp) = primary_after_checkpoint(dir.path(), 3000);
     let want = answers(&db);
     let head = db.visible_lsn();
     db.close().unwrap();

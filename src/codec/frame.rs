@@ -68,14 +68,27 @@ fn header_bytes(lsn: u64, prev_crc: u32, op_count: u32, payload_len: u32) -> [u8
     header
 }
 
-/// The CRC a frame with these fields carries (what [`encode_frame`] writes), computed without
-/// building the frame. `None` when the payload's length does not fit a frame.
-pub fn frame_crc(lsn: u64, prev_crc: u32, op_count: u32, payload: &[u8]) -> Option<u32> {
+/// The header of a frame with these fields, its CRC filled in, and that CRC; `None` when the
+/// payload's length does not fit a frame.
+fn sealed_header(
+    lsn: u64,
+    prev_crc: u32,
+    op_count: u32,
+    payload: &[u8],
+) -> Option<([u8; FRAME_HEADER_BYTES], u32)> {
     if !payload_len_ok(payload.len()) {
         return None;
     }
-    let len = u32::try_from(payload.len()).ok()?;
-    Some(checksum(&header_bytes(lsn, prev_crc, op_count, len), payload))
+    let mut header = header_bytes(lsn, prev_crc, op_count, u32::try_from(payload.len()).ok()?);
+    let crc = checksum(&header, payload);
+    header[4..8].copy_from_slice(&crc.to_le_bytes());
+    Some((header, crc))
+}
+
+/// The CRC a frame with these fields carries (what [`encode_frame`] writes), computed without
+/// building the frame. `None` when the payload's length does not fit a frame.
+pub fn frame_crc(lsn: u64, prev_crc: u32, op_count: u32, payload: &[u8]) -> Option<u32> {
+    sealed_header(lsn, prev_crc, op_count, payload).map(|(_, crc)| crc)
 }
 
 /// Appends one frame to `out` and returns its CRC (the next frame's `prev_crc`).
@@ -90,9 +103,8 @@ pub fn encode_frame(
     op_count: u32,
     payload: &[u8],
 ) -> u32 {
-    let crc = frame_crc(lsn, prev_crc, op_count, payload).expect("frame payload within the limit");
-    let mut header = header_bytes(lsn, prev_crc, op_count, payload.len() as u32);
-    header[4..8].copy_from_slice(&crc.to_le_bytes());
+    let (header, crc) =
+        sealed_header(lsn, prev_crc, op_count, payload).expect("frame payload within the limit");
     let start = out.len();
     out.extend_from_slice(&header);
     out.extend_from_slice(payload);

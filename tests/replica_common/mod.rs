@@ -140,6 +140,22 @@ pub fn fast_pool(db: Arc<Db>, replicas: Vec<Arc<folio::Replica>>) -> ReadPool {
     .expect("pool")
 }
 
+/// A primary in `dir/primary` (see [`setup`]), checkpointed to `dir/cp` before `batches` of
+/// [`batch`] are recorded; returns the primary, its directory and the checkpoint's.
+pub fn primary_after_checkpoint(
+    dir: &std::path::Path,
+    batches: u64,
+) -> (Db, std::path::PathBuf, std::path::PathBuf) {
+    let primary_dir = dir.join("primary");
+    let db = setup(&primary_dir);
+    let cp = dir.join("cp");
+    db.checkpoint_to(&cp).unwrap();
+    for n in 0..batches {
+        db.record(batch(n).0).unwrap();
+    }
+    (db, primary_dir, cp)
+}
+
 /// A pool over `db` and one replica "r1", balanced by least lag.
 pub fn least_lag_pool(db: &Arc<Db>) -> (Arc<folio::Replica>, ReadPool) {
     let r1 = Arc::new(db.replica("r1").expect("replica"));
