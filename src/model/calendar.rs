@@ -50,6 +50,14 @@ fn out_of_range(what: &'static str, value: i64, min: i64, max: i64) -> Error {
     }
 }
 
+/// `value` as an `i32` when it lies in `min..=max`, else [`Error::OutOfRange`] naming `what`.
+fn within(what: &'static str, value: i64, min: i32, max: i32) -> Result<i32> {
+    match i32::try_from(value) {
+        Ok(v) if (min..=max).contains(&v) => Ok(v),
+        _ => Err(out_of_range(what, value, i64::from(min), i64::from(max))),
+    }
+}
+
 impl BusinessDay {
     /// 0001-01-01.
     pub const MIN: BusinessDay = BusinessDay(MIN_DAY);
@@ -67,15 +75,7 @@ impl BusinessDay {
     }
 
     fn from_days_i64(days: i64) -> Result<BusinessDay> {
-        match i32::try_from(days) {
-            Ok(d) if (MIN_DAY..=MAX_DAY).contains(&d) => Ok(BusinessDay(d)),
-            _ => Err(out_of_range(
-                "day number",
-                days,
-                i64::from(MIN_DAY),
-                i64::from(MAX_DAY),
-            )),
-        }
+        within("day number", days, MIN_DAY, MAX_DAY).map(BusinessDay)
     }
 
     /// Days since 1970-01-01 (negative before).
@@ -274,15 +274,7 @@ impl Month {
     }
 
     fn from_index_i64(index: i64) -> Result<Month> {
-        match i32::try_from(index) {
-            Ok(i) if (MIN_MONTH..=MAX_MONTH).contains(&i) => Ok(Month(i)),
-            _ => Err(out_of_range(
-                "month index",
-                index,
-                i64::from(MIN_MONTH),
-                i64::from(MAX_MONTH),
-            )),
-        }
+        within("month index", index, MIN_MONTH, MAX_MONTH).map(Month)
     }
 
     /// `year * 12 + (month - 1)`.
