@@ -223,11 +223,8 @@ fn validate(
     for cmd in group {
         match cmd {
             Command::Record(batch, reply) => match validator.batch(&batch) {
-                Err((op_index, rejection)) => {
-                    let _ = reply.send(Err(BatchError {
-                        error: Error::Rejected(rejection),
-                        op_index,
-                    }));
+                Err(error) => {
+                    let _ = reply.send(Err(error));
                 }
                 Ok(log_batch) if log_batch.ops.is_empty() => {
                     out.waiting.push(Answer::Record(reply))

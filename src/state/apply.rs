@@ -71,7 +71,10 @@ impl State {
             balances,
             ledgers,
             catalog,
+            frozen,
+            patches,
         } = self;
+        let frozen: &super::frozen_set::FrozenSet = frozen;
         let (dirty, entries) = match side {
             Side::Full(a) => (Some(&mut a.dirty), &mut a.entries),
             Side::Register(e) => (None, e),
@@ -82,6 +85,8 @@ impl State {
             ledgers,
             dirty: Tracker(dirty),
             catalog,
+            frozen,
+            patches,
         };
         let mut key_side = KeySide {
             balances,
@@ -89,6 +94,7 @@ impl State {
             track,
             dirty: Vec::new(),
             entries,
+            frozen,
             marks: Vec::new(),
         };
         let has_index = batches
@@ -149,6 +155,8 @@ struct LedgerSide<'a> {
     ledgers: &'a mut POrdMap<PartitionId, MonthBucket>,
     dirty: Tracker<'a>,
     catalog: &'a mut Arc<IndexCatalog>,
+    frozen: &'a super::frozen_set::FrozenSet,
+    patches: &'a mut super::frozen_set::Patches,
 }
 
 /// The dirty set, when this apply tracks one.
@@ -275,6 +283,16 @@ impl LedgerSide<'_> {
         for m in marks.drain(..) {
             let pid =
                 PartitionId::of(m.target.kind, m.target.occurred_at).map_err(|e| e.to_string())?;
+            let key = (m.target.occurred_at, m.id);
+            let in_memory = self
+                .ledgers
+                .get(&pid)
+                .and_then(|b| b.orgs.get(&m.org))
+                .is_some_and(|l| l.rows.contains_key(&key));
+            if !in_memory && self.frozen.is_frozen(pid.month) {
+                self.patch(&m, pid.month);
+                continue;
+            }
             let ledger = self
                 .ledgers
                 .entry(pid)
@@ -304,6 +322,23 @@ impl LedgerSide<'_> {
     }
 }
 
+impl LedgerSide<'_> {
+    /// Marks a row of a frozen file: a patch beside the file (its bytes never change).
+    fn patch(&mut self, m: &Mark, month: crate::model::Month) {
+        let set = self.patches.entry((month, m.org)).or_default();
+        if set.persisted >= m.lsn {
+            return;
+        }
+        let patch = Arc::make_mut(set).rows.entry(m.id).or_default();
+        match m.change {
+            Change::ReversedBy(by) => patch.reversed_by = Some(by),
+            Change::PaidAt(at) => patch.paid_at = Some(at),
+        }
+        self.dirty
+            .insert(DirtyKey::Patches(month, super::chunk_of(m.org)));
+    }
+}
+
 /// The key half: balance shards (day rows, month nets, Fenwick prefixes), the entry-id map and
 /// each org's flows, and the rows that reversals and payments mark.
 struct KeySide<'a> {
@@ -313,6 +348,8 @@ struct KeySide<'a> {
     track: bool,
     dirty: Vec<DirtyKey>,
     entries: &'a mut EntryIndex,
+    /// Frozen months: where the targets of reversals and payments not in `entries` are.
+    frozen: &'a super::frozen_set::FrozenSet,
     /// Marks found, in log order, for the ledger half to make.
     marks: Vec<Mark>,
 }
@@ -342,9 +379,12 @@ impl KeySide<'_> {
     }
 
     fn target(&self, org: OrgId, id: u64, what: &str) -> Result<EntryLoc, String> {
-        self.entries
-            .get(&(org, id))
-            .copied()
+        if let Some(loc) = self.entries.get(&(org, id)) {
+            return Ok(*loc);
+        }
+        self.frozen
+            .locate(org, id)
+            .map_err(|e| format!("org {org}: {what} of entry {id}: {e}"))?
             .ok_or_else(|| format!("org {org}: {what} of unknown entry {id}"))
     }
 

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod balance;
 pub mod catalog;
 pub mod fenwick;
+pub mod frozen_set;
 pub mod index;
 pub mod ledger;
 pub mod read;
@@ -53,6 +54,10 @@ pub enum DirtyKey {
     Balance(u32, u64, Month),
     /// The index catalog.
     Catalog,
+    /// Patches of a chunk's orgs' rows in one frozen month.
+    Patches(Month, u64),
+    /// The flows of the frozen files' rows of a chunk's orgs.
+    FrozenFlows(u64),
 }
 
 /// The set of store values changed since the last checkpoint took them.
@@ -84,6 +89,11 @@ impl EntryIndex {
 
     pub fn set_flows(&mut self, org: OrgId, flows: (i64, i64)) {
         self.orgs.entry(org).or_default().flows = flows;
+    }
+
+    /// Forgets an entry id (its row moved into a frozen file); the org's flows stay.
+    pub fn remove(&mut self, key: &(OrgId, u64)) -> Option<catalog::EntryLoc> {
+        self.orgs.get_mut(&key.0)?.entries.remove(&key.1)
     }
 
     pub fn contains_key(&self, key: &(OrgId, u64)) -> bool {
@@ -166,6 +176,10 @@ pub struct State {
     pub ledgers: POrdMap<PartitionId, MonthBucket>,
     /// Declared secondary indexes.
     pub catalog: Arc<index::IndexCatalog>,
+    /// Frozen months: their files and the flows of the files' rows ([`frozen_set`]).
+    pub frozen: Arc<frozen_set::FrozenSet>,
+    /// Changes late reversals and payments made to rows of frozen files.
+    pub patches: frozen_set::Patches,
 }
 
 impl State {
@@ -178,6 +192,8 @@ impl State {
             balances: (0..shards).map(|_| BalanceShard::default()).collect(),
             ledgers: POrdMap::new(),
             catalog: Arc::new(index::IndexCatalog::default()),
+            frozen: Arc::new(frozen_set::FrozenSet::default()),
+            patches: frozen_set::Patches::new(),
         }
     }
 

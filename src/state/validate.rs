@@ -78,6 +78,9 @@ pub struct Validator<'a> {
     journal: Vec<Undo>,
     /// The org looked up last: an operation asks for its org up to three times.
     last_org: std::cell::Cell<Option<(OrgId, &'a super::catalog::OrgState)>>,
+    /// A frozen file that failed its check while an entry was looked up in it: the batch cannot
+    /// be judged, and fails with this error.
+    fault: std::cell::RefCell<Option<crate::error::Error>>,
 }
 
 impl<'a> Validator<'a> {
@@ -88,13 +91,24 @@ impl<'a> Validator<'a> {
             group: Pending::default(),
             journal: Vec::new(),
             last_org: std::cell::Cell::new(None),
+            fault: std::cell::RefCell::new(None),
         }
     }
 
     /// Checks a whole batch. On success returns the records to log (operations that repeat an
     /// identical earlier one are left out); on failure nothing of the batch is remembered, and
     /// the error carries the index of the operation at fault (`None`: the batch as a whole).
-    pub fn batch(&mut self, batch: &Batch) -> Result<LogBatch, (Option<usize>, Rejection)> {
+    pub fn batch(&mut self, batch: &Batch) -> Result<LogBatch, crate::error::BatchError> {
+        self.judge(batch).map_err(|(op_index, rejection)| {
+            let error = match self.fault.borrow_mut().take() {
+                Some(fault) => fault,
+                None => crate::error::Error::Rejected(rejection),
+            };
+            crate::error::BatchError { error, op_index }
+        })
+    }
+
+    fn judge(&mut self, batch: &Batch) -> Result<LogBatch, (Option<usize>, Rejection)> {
         if batch.ops.len() > MAX_BATCH_OPS {
             return Err((None, Rejection::BatchTooLarge(batch.ops.len())));
         }
@@ -108,6 +122,11 @@ impl<'a> Validator<'a> {
                 Op::Pay(pay) => self.pay(pay),
             };
             match record {
+                Ok(_) if self.fault.borrow().is_some() => {
+                    let journal = std::mem::take(&mut self.journal);
+                    self.group.undo(journal);
+                    return Err((Some(index), Rejection::BatchTooLarge(0)));
+                }
                 Ok(record) => ops.extend(record),
                 Err(rejection) => {
                     let journal = std::mem::take(&mut self.journal);
@@ -191,16 +210,13 @@ impl<'a> Validator<'a> {
                 paid_at: None,
             },
             None => {
-                let loc = self.entries.get(&key)?;
+                let looked_up = match self.entries.get(&key) {
+                    Some(loc) => Ok(Some(*loc)),
+                    None => self.state.frozen.locate(org, id),
+                };
+                let loc = self.noted(looked_up)??;
                 let pid = super::ledger::PartitionId::of(loc.kind, loc.occurred_at).ok()?;
-                let row = self
-                    .state
-                    .ledgers
-                    .get(&pid)?
-                    .orgs
-                    .get(&org)?
-                    .rows
-                    .get(&(loc.occurred_at, id))?;
+                let row = self.noted(self.state.row_at(pid, org, (loc.occurred_at, id)))??;
                 Facts {
                     kind: loc.kind,
                     occurred_at: loc.occurred_at,
@@ -220,6 +236,17 @@ impl<'a> Validator<'a> {
             facts.paid_at = Some(*at);
         }
         Some(facts)
+    }
+
+    /// The value of a lookup in the frozen files; a failed check is kept as the batch's fault.
+    fn noted<T>(&self, result: crate::error::Result<T>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(e) => {
+                self.fault.borrow_mut().get_or_insert(e);
+                None
+            }
+        }
     }
 
     fn set_flows(&mut self, org: OrgId, flows: (i64, i64)) {

@@ -1,0 +1,338 @@
+//! Frozen months as the state sees them: the files in force, the exact flows of their rows,
+//! and the patches that late reversals and payments made to their rows.
+//!
+//! A month `M` is frozen when the state holds a [`FrozenMonth`] for it. Its ledger rows as of the
+//! file's LSN are then in the file alone; the state's ledger partitions of `M` hold only the
+//! **overlay**: rows applied after the month was frozen (late postings, reversals). A row of the
+//! file that a later reversal or payment marks keeps its bytes in the file and gets a
+//! [`Patch`] here. Reads of `(kind, M, org)` go through [`State::org_ledger`], which merges
+//! the file's rows (patched) with the overlay's into one ledger value, so every read answers the
+//! same whether a month is open, frozen, or frozen with an overlay.
+//!
+//! Day rows (balances) stay in memory for now; the file holds them too, for the reads that will
+//! take them from it.
+
+use super::catalog::EntryLoc;
+use super::ledger::{OrgMonthLedger, PartitionId, Row};
+use super::{PMap, POrdMap, State};
+use crate::error::{Error, Result};
+use crate::frozen::{FrozenFile, ManifestEntry};
+use crate::model::{Kind, Lsn, Month, OrgId};
+use std::borrow::Cow;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+/// One frozen month in force: its manifest entry and its open (mapped) file.
+#[derive(Clone, Debug)]
+pub struct FrozenMonth {
+    pub entry: ManifestEntry,
+    pub file: Arc<FrozenFile>,
+}
+
+/// The frozen months of a state.
+#[derive(Clone, Debug, Default)]
+pub struct FrozenSet {
+    pub months: BTreeMap<Month, FrozenMonth>,
+    /// Per org, the gross flows (Σ inflow, Σ outflow) of its rows in the files: what a load adds
+    /// to the flows of the rows it reads, since it never reads the files' rows.
+    pub flows: PMap<OrgId, (i64, i64)>,
+}
+
+impl FrozenSet {
+    pub fn get(&self, month: Month) -> Option<&FrozenMonth> {
+        self.months.get(&month)
+    }
+
+    pub fn is_frozen(&self, month: Month) -> bool {
+        self.months.contains_key(&month)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.months.is_empty()
+    }
+
+    /// Where the org's entry is, when a frozen file holds it (newest month first; each file
+    /// answers most misses from its id range and filter without touching a block).
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when a part of a file it reads fails its check.
+    pub fn locate(&self, org: OrgId, entry_id: u64) -> Result<Option<EntryLoc>> {
+        for frozen in self.months.values().rev() {
+            if let Some(loc) = frozen.file.contains(org, entry_id)? {
+                return Ok(Some(loc));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// New values of the fields a late reversal or payment changes in a frozen row.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Patch {
+    /// Entry id of the reversal, when a reversal marked the row after it was frozen.
+    pub reversed_by: Option<u64>,
+    /// When a payment marked the row after it was frozen.
+    pub paid_at: Option<i64>,
+}
+
+impl Patch {
+    pub fn apply(&self, row: &mut Row) {
+        if let Some(by) = self.reversed_by {
+            row.reversed_by = by;
+        }
+        if let Some(at) = self.paid_at {
+            row.paid_at = Some(at);
+        }
+    }
+}
+
+/// The patches of one org's rows in one frozen month: one physical value.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PatchSet {
+    /// By entry id.
+    pub rows: BTreeMap<u64, Patch>,
+    /// LSN of the checkpoint this value was last written at (0 = never).
+    pub persisted: Lsn,
+}
+
+/// Patches by (frozen month, org).
+pub type Patches = POrdMap<(Month, OrgId), Arc<PatchSet>>;
+
+impl State {
+    /// Whether `month` is frozen.
+    pub fn is_frozen(&self, month: Month) -> bool {
+        self.frozen.is_frozen(month)
+    }
+
+    /// The org's ledger of one partition, whole: the in-memory value of an open month, or for a
+    /// frozen month the file's rows (with their patches) merged with the overlay's rows, its
+    /// totals and index parts rebuilt for the state's catalog. `None` when the org has no rows
+    /// there.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block of the org fails its check; `Error::Store`
+    /// when the merged rows do not fit a ledger (a damaged overlay).
+    pub fn org_ledger(&self, pid: PartitionId, org: OrgId) -> Result<Option<Cow<'_, OrgMonthLedger>>> {
+        let memory = self.ledgers.get(&pid).and_then(|b| b.orgs.get(&org));
+        let Some(frozen) = self.frozen.get(pid.month) else {
+            return Ok(memory.map(|l| Cow::Borrowed(&**l)));
+        };
+        let block = match frozen.file.org(org)? {
+            Some(block) if block.row_count(pid.kind) > 0 => block,
+            _ => return Ok(memory.map(|l| Cow::Borrowed(&**l))),
+        };
+        let patches = self.patches.get(&(pid.month, org));
+        let mut ledger = OrgMonthLedger::default();
+        for row in block.rows(pid.kind) {
+            let key = (row.occurred_at(), row.entry_id());
+            let mut value = row.ledger_row();
+            if let Some(patch) = patches.and_then(|p| p.rows.get(&key.1)) {
+                patch.apply(&mut value);
+            }
+            ledger.rows.insert(key, value);
+        }
+        if let Some(memory) = memory {
+            for (key, row) in &memory.rows {
+                if ledger.rows.insert(*key, row.clone()).is_some() {
+                    return Err(Error::Store(format!(
+                        "org {org}: entry {} is in the frozen file of {} and in its overlay",
+                        key.1, pid.month
+                    )));
+                }
+            }
+        }
+        ledger
+            .rebuild(&self.catalog, pid.kind)
+            .ok_or_else(|| Error::Store(format!("org {org}: total of {} overflows", pid.month)))?;
+        Ok(Some(Cow::Owned(ledger)))
+    }
+
+    /// The orgs with rows in a partition, in id order: the in-memory ones, and for a frozen
+    /// month those of its file with rows of the partition's kind.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when a directory page or block of the file fails its check.
+    pub fn partition_orgs(&self, pid: PartitionId) -> Result<Vec<OrgId>> {
+        let mut orgs: Vec<OrgId> = self
+            .ledgers
+            .get(&pid)
+            .map(|b| b.orgs.keys().copied().collect())
+            .unwrap_or_default();
+        if let Some(frozen) = self.frozen.get(pid.month) {
+            for org in frozen.file.orgs() {
+                let org = org?;
+                if let Some(block) = frozen.file.org(org)? {
+                    if block.row_count(pid.kind) > 0 {
+                        orgs.push(org);
+                    }
+                }
+            }
+        }
+        orgs.sort_unstable();
+        orgs.dedup();
+        Ok(orgs)
+    }
+
+    /// The partitions with rows, in order: the in-memory ones and the frozen months' (both
+    /// kinds of each frozen month).
+    pub fn partition_ids(&self) -> Vec<PartitionId> {
+        let mut pids: Vec<PartitionId> = self.ledgers.keys().copied().collect();
+        for month in self.frozen.months.keys() {
+            for kind in [Kind::Revenue, Kind::Expense] {
+                pids.push(PartitionId {
+                    kind,
+                    month: *month,
+                });
+            }
+        }
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// The org's row `(occurred_at, entry_id)` in partition `pid` as reads see it (patched when
+    /// frozen), without building the whole ledger.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block fails its check.
+    pub fn row_at(&self, pid: PartitionId, org: OrgId, key: (i64, u64)) -> Result<Option<Row>> {
+        if let Some(row) = self
+            .ledgers
+            .get(&pid)
+            .and_then(|b| b.orgs.get(&org))
+            .and_then(|l| l.rows.get(&key))
+        {
+            return Ok(Some(row.clone()));
+        }
+        let Some(frozen) = self.frozen.get(pid.month) else {
+            return Ok(None);
+        };
+        let Some(block) = frozen.file.org(org)? else {
+            return Ok(None);
+        };
+        let Some(found) = block.entry(key.1) else {
+            return Ok(None);
+        };
+        if found.kind() != pid.kind || found.occurred_at() != key.0 {
+            return Ok(None);
+        }
+        let mut row = found.ledger_row();
+        if let Some(patch) = self
+            .patches
+            .get(&(pid.month, org))
+            .and_then(|p| p.rows.get(&key.1))
+        {
+            patch.apply(&mut row);
+        }
+        Ok(Some(row))
+    }
+}
+
+/// What installing a frozen file moved out of memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Installed {
+    /// Ledger rows dropped from memory (now read from the file).
+    pub rows: u64,
+    /// Orgs whose rows moved.
+    pub orgs: u64,
+    /// Patches folded into the file.
+    pub patches: u64,
+}
+
+impl State {
+    /// Whether month `month`'s rows and patches are the very values `other` holds (pointer
+    /// equality of the persistent maps: a `false` may be a copy with equal content, never the
+    /// other way round). A file frozen from `other` may replace them only when this holds.
+    pub fn month_unchanged_since(&self, other: &State, month: Month) -> bool {
+        let same_bucket = |kind| {
+            let pid = PartitionId { kind, month };
+            match (self.ledgers.get(&pid), other.ledgers.get(&pid)) {
+                (None, None) => true,
+                (Some(a), Some(b)) => a.orgs.ptr_eq(&b.orgs),
+                _ => false,
+            }
+        };
+        let patches = |s: &State| -> Vec<*const PatchSet> {
+            s.patches
+                .range((month, OrgId(0))..=(month, OrgId(u64::MAX)))
+                .map(|(_, p)| Arc::as_ptr(p))
+                .collect()
+        };
+        let same_file = match (self.frozen.get(month), other.frozen.get(month)) {
+            (None, None) => true,
+            (Some(a), Some(b)) => a.entry == b.entry,
+            _ => false,
+        };
+        same_file && same_bucket(Kind::Revenue) && same_bucket(Kind::Expense)
+            && patches(self) == patches(other)
+    }
+
+    /// Puts `frozen` in force for its month: the file holds every row of the month this state
+    /// holds (in memory, and in the month's earlier file with its patches), so those rows, their
+    /// entry ids and the patches leave memory and the rows' flows join the frozen flows. The
+    /// caller checked [`State::month_unchanged_since`] against the state the file was written
+    /// from.
+    ///
+    /// # Errors
+    /// `Error::Store` when the moved rows' flows overflow (they fitted in the org's flows, so
+    /// never for a consistent state); nothing is changed then.
+    pub fn install_frozen(
+        &mut self,
+        applier: &mut super::Applier,
+        frozen: FrozenMonth,
+    ) -> Result<Installed> {
+        let month = frozen.entry.month;
+        let mut report = Installed::default();
+        let mut set = (*self.frozen).clone();
+        let mut moved: Vec<(OrgId, u64)> = Vec::new();
+        for kind in [Kind::Revenue, Kind::Expense] {
+            let pid = PartitionId { kind, month };
+            let Some(bucket) = self.ledgers.get(&pid) else {
+                continue;
+            };
+            for (org, ledger) in bucket.orgs.iter() {
+                let mut flows = set.flows.get(org).copied().unwrap_or((0, 0));
+                for ((_, id), row) in &ledger.rows {
+                    flows = super::catalog::add_flow(flows, kind, row.reverses != 0, row.amount)
+                        .ok_or_else(|| Error::Store(format!("org {org}: frozen flows overflow")))?;
+                    moved.push((*org, *id));
+                }
+                set.flows.insert(*org, flows);
+                report.orgs += 1;
+            }
+        }
+        report.rows = moved.len() as u64;
+        for key in &moved {
+            applier.entries.remove(key);
+        }
+        let mut chunks: Vec<u64> = moved.iter().map(|(org, _)| super::chunk_of(*org)).collect();
+        chunks.sort_unstable();
+        chunks.dedup();
+        for kind in [Kind::Revenue, Kind::Expense] {
+            self.ledgers.remove(&PartitionId { kind, month });
+        }
+        let patched: Vec<(Month, OrgId)> = self
+            .patches
+            .range((month, OrgId(0))..=(month, OrgId(u64::MAX)))
+            .map(|(k, _)| *k)
+            .collect();
+        for key in &patched {
+            if let Some(p) = self.patches.remove(key) {
+                report.patches += p.rows.len() as u64;
+            }
+        }
+        // Values of the month's old version are not written any more: the new version starts
+        // without overlay or patches, and the checkpoint records which version is in force.
+        applier.dirty.retain(|key| match key {
+            super::DirtyKey::Ledger(pid, _) => pid.month != month,
+            super::DirtyKey::Patches(m, _) => *m != month,
+            _ => true,
+        });
+        applier
+            .dirty
+            .extend(chunks.into_iter().map(super::DirtyKey::FrozenFlows));
+        set.months.insert(month, frozen);
+        self.frozen = Arc::new(set);
+        Ok(report)
+    }
+}
