@@ -45,21 +45,17 @@ use crate::state::ledger::{OrgMonthLedger, PartitionId};
 use crate::state::State;
 use std::path::Path;
 
-fn ledger(state: &State, kind: Kind, month: Month, org: OrgId) -> Option<&OrgMonthLedger> {
-    let ledger = state.ledgers.get(&PartitionId { kind, month })?.orgs.get(&org)?;
-    Some(&**ledger)
-}
-
-/// The orgs with anything in month M's file: a ledger row in UTC month M or a day row of a
-/// business day of M; in id order. (8 bytes per such org: the state's maps are hashed, so
-/// the org order has to be made once; the writer keeps 48 bytes per org anyway.)
-pub fn month_orgs(state: &State, month: Month) -> Vec<OrgId> {
+/// The orgs with anything in month M's file: a ledger row in UTC month M (in memory, or in the
+/// month's file in force when it is frozen already) or a day row of a business day of M; in id
+/// order. (8 bytes per such org: the state's maps are hashed, so the org order has to be made
+/// once; the writer keeps 48 bytes per org anyway.)
+///
+/// # Errors
+/// [`Error::Corruption`] when the month's file in force fails a check.
+pub fn month_orgs(state: &State, month: Month) -> Result<Vec<OrgId>> {
     let mut orgs: Vec<OrgId> = Vec::new();
     for kind in [Kind::Revenue, Kind::Expense] {
-        if let Some(bucket) = state.ledgers.get(&PartitionId { kind, month }) {
-            let held = bucket.orgs.iter().filter(|(_, l)| !l.rows.is_empty());
-            orgs.extend(held.map(|(org, _)| *org));
-        }
+        orgs.extend(state.partition_orgs(PartitionId { kind, month })?);
     }
     for shard in &state.balances {
         let held = shard.orgs.iter().filter(|(_, b)| {
@@ -71,7 +67,7 @@ pub fn month_orgs(state: &State, month: Month) -> Vec<OrgId> {
     }
     orgs.sort_unstable();
     orgs.dedup();
-    orgs
+    Ok(orgs)
 }
 
 /// The index parts of one ledger that the file keeps: those of the catalog's ready indexes
@@ -98,11 +94,14 @@ fn index_parts(state: &State, kind: Kind, ledger: &OrgMonthLedger) -> Vec<Frozen
 
 /// One org's input for month M's file: its currency (from its record), its rows of both kinds
 /// in UTC month M with their ready index parts, and its day rows of M's business days. `None` when it has neither.
-pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Option<OrgMonthInput> {
+///
+/// # Errors
+/// [`Error::Corruption`] when the month's file in force fails a check.
+pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Result<Option<OrgMonthInput>> {
     let mut rows = Vec::new();
     let mut indexes = Vec::new();
     for kind in [Kind::Revenue, Kind::Expense] {
-        let Some(ledger) = ledger(state, kind, month, org) else {
+        let Some(ledger) = state.org_ledger(PartitionId { kind, month }, org)? else {
             continue;
         };
         rows.extend(ledger.rows.iter().map(|(key, row)| FrozenRow {
@@ -111,7 +110,7 @@ pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Option<OrgMon
             entry_id: key.1,
             row: row.clone(),
         }));
-        indexes.extend(index_parts(state, kind, ledger));
+        indexes.extend(index_parts(state, kind, &ledger));
     }
     let days: Vec<FrozenDay> = state
         .shard(org)
@@ -132,32 +131,41 @@ pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Option<OrgMon
         })
         .unwrap_or_default();
     if rows.is_empty() && days.is_empty() {
-        return None;
+        return Ok(None);
     }
-    Some(OrgMonthInput {
+    Ok(Some(OrgMonthInput {
         org,
         currency: state.currency_of(org),
         rows,
         days,
         indexes,
-    })
+    }))
 }
 
 /// The inputs of month M's file, one org at a time, in org order.
-pub fn month_inputs(state: &State, month: Month) -> impl Iterator<Item = OrgMonthInput> + '_ {
-    month_orgs(state, month)
+///
+/// # Errors
+/// [`Error::Corruption`] when the month's file in force fails a check.
+pub fn month_inputs(
+    state: &State,
+    month: Month,
+) -> Result<impl Iterator<Item = Result<OrgMonthInput>> + '_> {
+    let orgs = month_orgs(state, month)?;
+    Ok(orgs
         .into_iter()
-        .filter_map(move |org| org_month_input(state, month, org))
+        .filter_map(move |org| org_month_input(state, month, org).transpose()))
 }
 
-/// Rows of UTC month M (both ledgers, every org): sizes the file's id filter.
+/// Rows of UTC month M (both ledgers, every org; with the rows of its file in force): sizes the
+/// file's id filter.
 pub fn month_rows(state: &State, month: Month) -> u64 {
-    [Kind::Revenue, Kind::Expense]
+    let memory: u64 = [Kind::Revenue, Kind::Expense]
         .into_iter()
         .filter_map(|kind| state.ledgers.get(&PartitionId { kind, month }))
         .flat_map(|bucket| bucket.orgs.values())
         .map(|l| l.rows.len() as u64)
-        .sum()
+        .sum();
+    memory + state.frozen.get(month).map_or(0, |f| f.file.row_count())
 }
 
 /// Writes month `id.month` of `state` as the frozen file `id` in `dir` (not yet in force: see
@@ -177,8 +185,8 @@ pub fn freeze_month(state: &State, vfs: &dyn Vfs, dir: &Path, id: FileId) -> Res
         index_fingerprint: state.catalog.fingerprint(),
     };
     let mut writer = FrozenWriter::create(vfs, dir, meta, month_rows(state, id.month))?;
-    for input in month_inputs(state, id.month) {
-        writer.push(&input).map_err(|e| match e {
+    for input in month_inputs(state, id.month)? {
+        writer.push(&input?).map_err(|e| match e {
             Error::InvalidArgument(why) => Error::InvalidArgument(format!(
                 "month {} of the state does not freeze: {why}",
                 id.month
