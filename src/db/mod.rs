@@ -2,6 +2,7 @@
 
 mod commit;
 pub mod edge;
+mod freeze;
 mod info;
 #[cfg(test)]
 mod lock_tests;
@@ -13,6 +14,7 @@ mod salvage;
 mod verify;
 
 pub use edge::CheckpointInfo;
+pub use freeze::{FreezeReport, FrozenMonthReport, MonthStatus};
 pub use info::{DbInfo, LogInfo, PartitionInfo};
 pub use open::RecoveryReport;
 pub use options::{Durability, Options};
@@ -68,6 +70,8 @@ pub(crate) struct Shared {
     pub(crate) checkpoint_lock: Mutex<()>,
     /// Index creations and drops run one at a time.
     index_lock: Mutex<()>,
+    /// Freezes run one at a time.
+    freeze_lock: Mutex<()>,
     ops_since_checkpoint: AtomicU64,
     checkpoint_every_ops: u64,
     checkpoint_wake: Sender<()>,
@@ -533,6 +537,7 @@ fn run_checkpointer(
     wake: Receiver<()>,
     stop: Receiver<()>,
     interval: std::time::Duration,
+    freeze: bool,
 ) {
     loop {
         crossbeam::select! {
@@ -544,6 +549,13 @@ fn run_checkpointer(
         if dirty && shared.poison_reason().is_none() {
             // A failed checkpoint keeps its values dirty; the log still holds everything.
             let _ = shared.checkpoint();
+        }
+        if freeze && shared.poison_reason().is_none() {
+            // One month per step; a failure leaves the month open (nothing is lost) and the
+            // next step tries again.
+            if let Err(e) = shared.freeze(None, 1, freeze::REFREEZE_AT) {
+                tracing::warn!(path = %shared.path.display(), error = %e, "freezing failed");
+            }
         }
     }
 }

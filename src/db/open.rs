@@ -410,9 +410,10 @@ fn start(path: &Path, options: Options, report: RecoveryReport, s: Started) -> R
     let checkpointer = {
         let shared = shared.clone();
         let interval = options.checkpoint_interval;
+        let freeze = options.auto_freeze && shared.replica_of.is_none();
         std::thread::Builder::new()
             .name("folio-checkpoint".into())
-            .spawn(move || run_checkpointer(shared, wake_rx, stop_rx, interval))
+            .spawn(move || run_checkpointer(shared, wake_rx, stop_rx, interval, freeze))
             .map_err(|e| Error::io(path, e))?
     };
     Ok(Db {
@@ -470,6 +471,7 @@ fn shared(
         poisoned: Mutex::new(None),
         checkpoint_lock: Mutex::new(()),
         index_lock: Mutex::new(()),
+        freeze_lock: Mutex::new(()),
         ops_since_checkpoint: AtomicU64::new(0),
         checkpoint_every_ops: options.checkpoint_every_ops,
         checkpoint_wake,

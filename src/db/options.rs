@@ -43,6 +43,10 @@ pub struct Options {
     /// store is loaded from a private copy, and every write is refused with
     /// [`crate::Error::ReadOnly`].
     pub read_only: bool,
+    /// Run the freezer in the background (after checkpoints, one month per step): months before
+    /// the previous calendar month of the newest row become frozen files and leave memory (see
+    /// [`crate::Db::freeze`]). Off by default while the frozen-month work is completed.
+    pub auto_freeze: bool,
     /// File system of the log and metadata (the reliability harness injects faults here).
     pub(crate) vfs: Arc<dyn Vfs>,
 }
@@ -60,6 +64,8 @@ setters!(Options {
     checkpoint_interval: Duration,
     /// Seal a log segment and start a new one once it exceeds this size.
     segment_target_bytes: u64,
+    /// Run the freezer in the background.
+    auto_freeze: bool,
 });
 
 impl Default for Options {
@@ -72,6 +78,7 @@ impl Default for Options {
             checkpoint_interval: Duration::from_secs(30),
             segment_target_bytes: crate::limits::SEGMENT_TARGET_BYTES,
             read_only: false,
+            auto_freeze: false,
             vfs: Arc::new(StdFs),
         }
     }

@@ -47,10 +47,6 @@ impl FrozenSet {
         self.months.contains_key(&month)
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.months.is_empty()
-    }
-
     /// Where the org's entry is, when a frozen file holds it (newest month first; each file
     /// answers most misses from its id range and filter without touching a block).
     ///
@@ -304,6 +300,11 @@ impl State {
         report.rows = moved.len() as u64;
         for key in &moved {
             applier.entries.remove(key);
+        }
+        let mut orgs: Vec<OrgId> = moved.iter().map(|(org, _)| *org).collect();
+        orgs.dedup();
+        for org in orgs {
+            applier.entries.shrink(org);
         }
         let mut chunks: Vec<u64> = moved.iter().map(|(org, _)| super::chunk_of(*org)).collect();
         chunks.sort_unstable();

@@ -96,6 +96,15 @@ impl EntryIndex {
         self.orgs.get_mut(&key.0)?.entries.remove(&key.1)
     }
 
+    /// Gives back the memory of an org's map once most of its ids left it.
+    pub fn shrink(&mut self, org: OrgId) {
+        if let Some(index) = self.orgs.get_mut(&org) {
+            if index.entries.len() < index.entries.capacity() / 4 {
+                index.entries.shrink_to_fit();
+            }
+        }
+    }
+
     pub fn contains_key(&self, key: &(OrgId, u64)) -> bool {
         self.get(key).is_some()
     }

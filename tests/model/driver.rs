@@ -5,7 +5,7 @@ use crate::builder::{pick, Builder};
 use crate::common;
 use crate::reference::reports::utc_month;
 use crate::reference::{local_day, normalize, Model, ModelOrg, Outcome};
-use crate::strategies::{Case, OpGen, Probe, Step};
+use crate::strategies::{Case, OpGen, Probe, Step, ANCHORS};
 use folio::limits::{MAX_RANGE_DAYS, MAX_REPORT_ROWS};
 use folio::{Batch, BusinessDay, Db, Error, Lsn, Month, Op, Org, OrgId};
 use folio::{MAX_TIMESTAMP, MIN_TIMESTAMP};
@@ -340,6 +340,18 @@ pub fn run_case(case: &Case) -> Result<(), String> {
             Step::Checkpoint => {
                 db.checkpoint()
                     .map_err(|e| context(format!("checkpoint: {e}")))?;
+            }
+            Step::Freeze(anchor) => {
+                let before = anchor.map(|a| {
+                    let month = Month::of_utc(ANCHORS[a]).expect("anchors are valid instants");
+                    month.next().unwrap_or(month)
+                });
+                let report = db
+                    .freeze(before)
+                    .map_err(|e| context(format!("freeze({before:?}): {e}")))?;
+                if !report.skipped.is_empty() {
+                    return Err(context(format!("freeze skipped months: {report:?}")));
+                }
             }
         }
         compare(&db, &model, probe, &case.org_ids).map_err(context)?;

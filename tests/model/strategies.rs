@@ -158,6 +158,8 @@ pub enum Step {
     /// `checkpoint()`, `close()`, open again.
     CheckpointCloseReopen,
     Checkpoint,
+    /// `freeze(before)`: `None` for the default horizon, else the month after the anchor's.
+    Freeze(Option<usize>),
 }
 
 /// Extra randomness for the reads after a step.
@@ -376,6 +378,7 @@ pub fn step_gen() -> impl Strategy<Value = Step> {
         1 => prop::sample::select(vec![1u32, 4, 16]).prop_map(Step::Reopen),
         1 => Just(Step::CheckpointCloseReopen),
         1 => Just(Step::Checkpoint),
+        2 => prop::option::weighted(0.8, 0..ANCHORS.len()).prop_map(Step::Freeze),
     ]
 }
 

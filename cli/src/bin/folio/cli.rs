@@ -108,6 +108,24 @@ pub enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Freeze months now: write each month older than the horizon (default: before the
+    /// previous calendar month of the newest row) as an immutable frozen file, whose rows then
+    /// leave memory; a frozen month with late rows or patches is written again as a new version.
+    Freeze {
+        /// Freeze the months before this one instead (YYYY-MM).
+        #[arg(long)]
+        before: Option<String>,
+        /// Print JSON instead of text (keys: docs/CLI.md).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every month with rows: open or frozen, file version, rows, bytes, rows in memory (a
+    /// frozen month's overlay) and patches.
+    Months {
+        /// Print JSON instead of text (keys: docs/CLI.md).
+        #[arg(long)]
+        json: bool,
+    },
     /// Check every balance against its entries, every index against its predicate, every
     /// checksum of the log and the store. Exits non-zero on any mismatch.
     Verify {

@@ -6,6 +6,7 @@ mod bench;
 mod cli;
 mod compare;
 mod demo;
+mod freeze;
 mod generate;
 mod index;
 mod info;
@@ -90,6 +91,8 @@ fn run(cli: Cli) -> Result<(), Error> {
             json,
         } => balance::entries(data, org, &from, &to, json),
         Command::Verify { json } => verify::run(data, json),
+        Command::Freeze { before, json } => freeze::freeze(data, before.as_deref(), json),
+        Command::Months { json } => freeze::months(data, json),
         Command::Recover {
             accept_loss,
             side,

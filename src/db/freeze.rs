@@ -1,0 +1,264 @@
+//! The freezer: months older than the horizon become immutable frozen files, and their rows
+//! leave memory (`state::frozen_set`).
+//!
+//! Freezing one month is optimistic and never stops writers: the file is written from a
+//! snapshot (a clone of the state, free), then under the write lock the month is checked to be
+//! unchanged since that snapshot (no row, overlay row or patch of it applied meanwhile) and the
+//! file is put in force. A month changed meanwhile is tried again from a new snapshot; after
+//! [`FREEZE_TRIES`] tries it is left for a later freeze and reported as skipped. A checkpoint
+//! then records the new frozen set, which is what makes the freeze durable: until it lands, a
+//! crash reopens the month from the store as it was (the file is then an orphan, removed).
+
+use super::{Db, Shared};
+use crate::error::{Error, Result};
+use crate::frozen::{freeze_month, FileId, FrozenFile};
+use crate::format::FROZEN_DIR;
+use crate::model::{Kind, Month};
+use crate::state::frozen_set::FrozenMonth;
+use crate::state::ledger::PartitionId;
+use crate::state::State;
+use std::sync::Arc;
+
+/// How often one month is written again when writes keep changing it.
+pub const FREEZE_TRIES: usize = 3;
+
+/// One month a freeze put in force.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FrozenMonthReport {
+    /// The UTC month.
+    pub month: Month,
+    /// The file's version (1 for a first freeze; a re-freeze folds the overlay in).
+    pub version: u32,
+    /// Ledger rows the file holds.
+    pub rows: u64,
+    /// Orgs the file holds.
+    pub orgs: u64,
+    /// The file's size in bytes.
+    pub bytes: u64,
+    /// Rows that left memory (the month's open rows, or its overlay on a re-freeze).
+    pub rows_released: u64,
+    /// Patches of earlier versions' rows folded into the file.
+    pub patches_folded: u64,
+}
+
+/// What [`Db::freeze`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FreezeReport {
+    /// The months it froze, in month order.
+    pub frozen: Vec<FrozenMonthReport>,
+    /// Months it left open because writes kept changing them, with the reason.
+    pub skipped: Vec<(Month, String)>,
+}
+
+/// How much of one month of `state` a freeze would write anew: for an open month its rows (at
+/// least 1 when it has any), for a frozen one its overlay rows plus patches.
+fn unfrozen(state: &State, month: Month) -> u64 {
+    let rows: u64 = [Kind::Revenue, Kind::Expense]
+        .into_iter()
+        .filter_map(|kind| state.ledgers.get(&PartitionId { kind, month }))
+        .flat_map(|b| b.orgs.values())
+        .map(|l| l.rows.len() as u64)
+        .sum();
+    if !state.is_frozen(month) {
+        return rows;
+    }
+    let patches: u64 = state
+        .patches
+        .range((month, crate::model::OrgId(0))..=(month, crate::model::OrgId(u64::MAX)))
+        .map(|(_, p)| p.rows.len() as u64)
+        .sum();
+    rows + patches
+}
+
+/// The background freezer writes a frozen month again once its overlay and patches reach this
+/// many (an explicit [`Db::freeze`] folds any).
+pub const REFREEZE_AT: u64 = 4096;
+
+/// The default horizon: every month before the previous calendar month, relative to the month
+/// of the newest row (open or frozen). `None` without rows.
+pub fn default_horizon(state: &State) -> Option<Month> {
+    let newest = state
+        .ledgers
+        .iter()
+        .filter(|(_, b)| b.orgs.values().any(|l| !l.rows.is_empty()))
+        .map(|(pid, _)| pid.month)
+        .chain(state.frozen.months.keys().copied())
+        .max()?;
+    newest.prev()
+}
+
+/// The months of `state` before `before` with something to freeze, in order: open months with
+/// rows, and frozen months whose overlay and patches number at least `refreeze_at`.
+pub fn months_to_freeze(state: &State, before: Month, refreeze_at: u64) -> Vec<Month> {
+    let mut months: Vec<Month> = state
+        .ledgers
+        .keys()
+        .map(|pid| pid.month)
+        .chain(state.patches.keys().map(|(month, _)| *month))
+        .filter(|m| *m < before)
+        .collect();
+    months.sort_unstable();
+    months.dedup();
+    months.retain(|m| {
+        let pending = unfrozen(state, *m);
+        match state.is_frozen(*m) {
+            true => pending >= refreeze_at.max(1),
+            false => pending > 0,
+        }
+    });
+    months
+}
+
+impl Db {
+    /// Freezes every month before `before` (default: before the previous calendar month of the
+    /// newest row) that has open rows, or an overlay or patches when frozen already: writes its
+    /// frozen file, puts it in force (its rows leave memory; reads answer from the file) and
+    /// checkpoints, which makes the new frozen set durable. Writers are never stopped; a month
+    /// they keep changing is skipped (see [`FreezeReport::skipped`]).
+    ///
+    /// # Errors
+    /// [`Error::ReadOnly`] / [`Error::Replica`] as for [`Db::record`]; [`Error::Io`] when a file
+    /// cannot be written; [`Error::Corruption`] when a frozen file read for a re-freeze fails its
+    /// check; what [`Db::checkpoint`] returns.
+    pub fn freeze(&self, before: Option<Month>) -> Result<FreezeReport> {
+        self.refuse_if_replica()?;
+        self.shared.freeze(before, usize::MAX, 1)
+    }
+}
+
+impl Shared {
+    /// [`Db::freeze`], freezing at most `max_months` months (the background freezer takes one
+    /// per step) and frozen months with at least `refreeze_at` overlay rows and patches.
+    pub(super) fn freeze(
+        &self,
+        before: Option<Month>,
+        max_months: usize,
+        refreeze_at: u64,
+    ) -> Result<FreezeReport> {
+        let _one_at_a_time = self.freeze_lock.lock();
+        let limit = match before {
+            Some(month) => Some(month),
+            None => default_horizon(&self.state.read().state),
+        };
+        let mut report = FreezeReport::default();
+        let Some(limit) = limit else {
+            return Ok(report);
+        };
+        let months = months_to_freeze(&self.state.read().state, limit, refreeze_at);
+        for month in months.into_iter().take(max_months) {
+            match self.freeze_one(month)? {
+                Ok(done) => report.frozen.push(done),
+                Err(why) => report.skipped.push((month, why)),
+            }
+        }
+        if !report.frozen.is_empty() {
+            self.checkpoint()?;
+        }
+        Ok(report)
+    }
+
+    /// Freezes one month: `Ok(Err(why))` when writes kept changing it.
+    fn freeze_one(&self, month: Month) -> Result<std::result::Result<FrozenMonthReport, String>> {
+        let vfs = &*self.vfs;
+        let dir = self.path.join(FROZEN_DIR);
+        for _ in 0..FREEZE_TRIES {
+            let snapshot: Arc<State> = self.state.read().state.clone();
+            let version = snapshot
+                .frozen
+                .get(month)
+                .map_or(1, |f| f.entry.version.saturating_add(1));
+            let id = FileId {
+                db_id: self.db_id,
+                month,
+                version,
+            };
+            let entry = freeze_month(&snapshot, vfs, &dir, id)?;
+            let path = dir.join(entry.file_name());
+            let file = FrozenFile::open(
+                vfs,
+                &path,
+                &crate::frozen::Expected::of(self.db_id, &entry),
+            )?;
+            let mut current = self.state.write();
+            if !current.state.month_unchanged_since(&snapshot, month) {
+                drop(current);
+                drop(file);
+                vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
+                continue;
+            }
+            let super::Current { state, applier, .. } = &mut *current;
+            let installed = Arc::make_mut(state).install_frozen(
+                applier,
+                FrozenMonth {
+                    entry,
+                    file: Arc::new(file),
+                },
+            )?;
+            return Ok(Ok(FrozenMonthReport {
+                month,
+                version,
+                rows: entry.rows,
+                orgs: entry.orgs,
+                bytes: entry.size,
+                rows_released: installed.rows,
+                patches_folded: installed.patches,
+            }));
+        }
+        Ok(Err(format!(
+            "changed by writes during {FREEZE_TRIES} tries; left open"
+        )))
+    }
+}
+
+/// One month of the database as [`Db::months`] lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MonthStatus {
+    /// The UTC month of the rows' `occurred_at`.
+    pub month: Month,
+    /// The frozen file in force: its version, rows and size in bytes; `None` while open.
+    pub file: Option<(u32, u64, u64)>,
+    /// Rows held in memory: every row of an open month, the overlay of a frozen one.
+    pub memory_rows: u64,
+    /// Patches late reversals and payments made to the frozen file's rows.
+    pub patches: u64,
+}
+
+impl MonthStatus {
+    /// `"frozen"` or `"open"`.
+    pub fn state(&self) -> &'static str {
+        match self.file {
+            Some(_) => "frozen",
+            None => "open",
+        }
+    }
+}
+
+impl Db {
+    /// Every month with rows, in order: open or frozen (file version, rows, bytes), rows in
+    /// memory (the overlay of a frozen month) and patches.
+    pub fn months(&self) -> Vec<MonthStatus> {
+        let state = self.shared.state.read().state.clone();
+        let mut months: std::collections::BTreeMap<Month, MonthStatus> = Default::default();
+        let status = |month| MonthStatus {
+            month,
+            file: None,
+            memory_rows: 0,
+            patches: 0,
+        };
+        for (pid, bucket) in state.ledgers.iter() {
+            let rows: u64 = bucket.orgs.values().map(|l| l.rows.len() as u64).sum();
+            if rows > 0 {
+                months.entry(pid.month).or_insert_with(|| status(pid.month)).memory_rows += rows;
+            }
+        }
+        for (month, frozen) in &state.frozen.months {
+            let e = &frozen.entry;
+            months.entry(*month).or_insert_with(|| status(*month)).file =
+                Some((e.version, e.rows, e.size));
+        }
+        for ((month, _), set) in state.patches.iter() {
+            months.entry(*month).or_insert_with(|| status(*month)).patches += set.rows.len() as u64;
+        }
+        months.into_values().collect()
+    }
+}
