@@ -33,6 +33,8 @@ pub struct BenchConfig {
     pub keep: bool,
     /// Closing-balance reads to time after reopening.
     pub reads: usize,
+    /// Run the background freezer (`Options::auto_freeze`) while recording and reading.
+    pub freeze: bool,
 }
 
 impl Default for BenchConfig {
@@ -45,6 +47,7 @@ impl Default for BenchConfig {
             durability: Durability::Sync,
             dir: None,
             keep: false,
+            freeze: false,
             reads: 10_000,
         }
     }
@@ -83,6 +86,10 @@ pub struct BenchReport {
     pub peak_rss_anon_bytes: u64,
     /// The kernel's peak resident set of the process (VmHWM, file-backed pages included).
     pub vm_hwm_bytes: u64,
+    /// Months frozen when the reads ran, their files' bytes, and rows still in memory.
+    pub frozen_months: usize,
+    pub frozen_bytes: u64,
+    pub memory_rows: u64,
 }
 
 /// Latency of one query kind.
@@ -197,7 +204,9 @@ fn run_in(
     dir: &Path,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<BenchReport> {
-    let options = Options::default().durability(config.durability);
+    let options = Options::default()
+        .durability(config.durability)
+        .auto_freeze(config.freeze);
     let db = Db::open_with(dir, options.clone())?;
     register_orgs(&db, config.params.orgs)?;
     db.checkpoint()?;
@@ -233,6 +242,14 @@ fn run_in(
         data_dir: dir.display().to_string(),
         peak_rss_anon_bytes: 0,
         vm_hwm_bytes: 0,
+        frozen_months: reads.months.iter().filter(|m| m.file.is_some()).count(),
+        frozen_bytes: reads
+            .months
+            .iter()
+            .filter_map(|m| m.file)
+            .map(|f| f.2)
+            .sum(),
+        memory_rows: reads.months.iter().map(|m| m.memory_rows).sum(),
     })
 }
 
@@ -288,6 +305,7 @@ struct Reads {
     /// Closing-balance reads, sorted microseconds.
     closing_us: Vec<f64>,
     queries: Vec<QueryTiming>,
+    months: Vec<folio::MonthStatus>,
 }
 
 /// Reopens the database and times closing-balance reads and Q1–Q5.
@@ -305,12 +323,14 @@ fn time_reads(dir: &Path, options: Options, config: &BenchConfig) -> Result<Read
         };
         queries.push(time_queries(&db, &config.params, kind, count.max(1))?);
     }
+    let months = db.months();
     db.close()?;
     closing_us.sort_by(f64::total_cmp);
     Ok(Reads {
         reopen_seconds,
         closing_us,
         queries,
+        months,
     })
 }
 

@@ -539,14 +539,22 @@ fn run_checkpointer(
     interval: std::time::Duration,
     freeze: bool,
 ) {
+    // The freezer looks for work at least every second; checkpoints keep their own interval.
+    let poll = match freeze {
+        true => interval.min(std::time::Duration::from_secs(1)),
+        false => interval,
+    };
+    let mut last = std::time::Instant::now();
     loop {
-        crossbeam::select! {
-            recv(wake) -> _ => {}
+        let woken = crossbeam::select! {
+            recv(wake) -> _ => true,
             recv(stop) -> _ => return,
-            default(interval) => {}
-        }
+            default(poll) => false,
+        };
+        let due = woken || last.elapsed() >= interval;
         let dirty = !shared.state.read().applier.dirty.is_empty();
-        if dirty && shared.poison_reason().is_none() {
+        if due && dirty && shared.poison_reason().is_none() {
+            last = std::time::Instant::now();
             // A failed checkpoint keeps its values dirty; the log still holds everything.
             let _ = shared.checkpoint();
         }

@@ -18,6 +18,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         buffered,
         dir,
         keep,
+        freeze,
         json,
     } = args;
     let config = BenchConfig {
@@ -32,6 +33,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         },
         dir,
         keep,
+        freeze,
         ..BenchConfig::default()
     };
     let bar = output::events_bar(workload.events);

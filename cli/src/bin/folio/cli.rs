@@ -303,6 +303,10 @@ pub struct BenchArgs {
     /// Keep the database directory afterwards.
     #[arg(long)]
     pub keep: bool,
+    /// Run the background freezer: months before the previous calendar month of the newest
+    /// posting become frozen files while the workload records.
+    #[arg(long)]
+    pub freeze: bool,
     /// Print JSON instead of text (keys: docs/CLI.md).
     #[arg(long)]
     pub json: bool,

@@ -189,6 +189,14 @@ pub fn bench(r: &BenchReport, json: bool) {
         r.peak_rss_anon_bytes as f64 / 1048576.0,
         r.vm_hwm_bytes as f64 / 1048576.0
     );
+    if r.frozen_months > 0 {
+        println!(
+            "frozen: {} months in {:.1} MiB of files; {} rows in memory",
+            r.frozen_months,
+            r.frozen_bytes as f64 / 1048576.0,
+            r.memory_rows
+        );
+    }
     for q in &r.queries {
         println!(
             "{}: {} instances, p50 {:.2} us, p99 {:.2} us, max {:.2} us",
