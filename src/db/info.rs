@@ -23,8 +23,11 @@ pub struct PartitionInfo {
     pub orgs: u64,
     /// Rows: postings and reversals.
     pub rows: u64,
-    /// Estimate of the rows' in-memory bytes: a fixed size per row plus reference texts.
+    /// Estimate of the rows' in-memory bytes: a fixed size per row plus reference texts (of a
+    /// frozen month, its overlay's rows only: the file's are read from its memory map).
     pub bytes: u64,
+    /// The version of the month's frozen file in force; `None` when the month is open.
+    pub frozen: Option<u32>,
 }
 
 /// The log directory.
@@ -69,21 +72,23 @@ impl Db {
     /// come from one snapshot; the log is listed after it, so it may hold a few frames more.
     ///
     /// # Errors
-    /// [`crate::Error::Io`] when the log directory cannot be listed or a segment cannot be read.
+    /// [`crate::Error::Io`] when the log directory cannot be listed or a segment cannot be read;
+    /// [`crate::Error::Corruption`] when a part of a frozen month's file fails its check.
     pub fn info(&self) -> Result<DbInfo> {
         let snapshot = self.snapshot();
         let state = snapshot.state();
-        let partitions: Vec<PartitionInfo> = state
-            .ledgers
-            .iter()
-            .map(|(pid, bucket)| {
-                let mut info = PartitionInfo {
-                    table: pid.kind,
-                    month: pid.month,
-                    orgs: bucket.orgs.len() as u64,
-                    rows: 0,
-                    bytes: 0,
-                };
+        let mut partitions: Vec<PartitionInfo> = Vec::new();
+        for pid in state.partitions_with_rows()? {
+            let mut info = PartitionInfo {
+                table: pid.kind,
+                month: pid.month,
+                orgs: 0,
+                rows: 0,
+                bytes: 0,
+                frozen: state.frozen_version(pid.month),
+            };
+            if let Some(bucket) = state.ledgers.get(&pid) {
+                info.orgs = bucket.orgs.len() as u64;
                 for ledger in bucket.orgs.values() {
                     let rows = ledger.rows.len() as u64;
                     let text: u64 = ledger
@@ -94,9 +99,17 @@ impl Db {
                     info.rows += rows;
                     info.bytes += rows * ROW_BYTES + text;
                 }
-                info
-            })
-            .collect();
+            }
+            if info.frozen.is_some() {
+                let orgs = state.partition_orgs(pid)?;
+                info.orgs = orgs.len() as u64;
+                info.rows = 0;
+                for org in orgs {
+                    info.rows += state.org_row_count(pid, org)?;
+                }
+            }
+            partitions.push(info);
+        }
         let wal = self.shared.path.join(crate::format::WAL_DIR);
         let mut log = LogInfo::default();
         for (_, segment) in crate::wal::recovery::list_segments(&*self.shared.vfs, &wal)? {

@@ -348,6 +348,8 @@ impl Db {
         self.refuse_if_replica()?;
         let _one_at_a_time = self.shared.index_lock.lock();
         let lsn = self.send_index(def.record(true))?;
+        // The in-memory ledgers only: a frozen month's merged ledgers get every index of the
+        // catalog as they are read, and its overlay is in memory like an open month.
         let partitions: Vec<crate::state::ledger::PartitionId> = self
             .shared
             .state

@@ -217,7 +217,7 @@ impl State {
                 return Err(Error::UnknownOrg(org));
             }
         }
-        let plan = self.plan(q);
+        let plan = self.plan(q)?;
         let mut months: Vec<Month> = plan.partitions.iter().map(|p| p.month).collect();
         months.dedup();
         if q.order == Order::TimeDesc {
@@ -227,8 +227,29 @@ impl State {
         let mut projected = Vec::new();
         let mut groups: BTreeMap<(Currency, GroupKey), Group> = BTreeMap::new();
         for month in months {
+            // A frozen month's ledgers are merged (file, patches, overlay) into owned values
+            // that live while its candidates do.
+            let frozen = self.is_frozen(month);
+            let mut merged: Vec<(OrgId, Kind, usize, OrgMonthLedger)> = Vec::new();
+            if frozen {
+                for (at, (kind, _)) in plan.access.iter().enumerate() {
+                    let pid = PartitionId { kind: *kind, month };
+                    let orgs = match q.org {
+                        Some(org) => vec![org],
+                        None => self.partition_orgs(pid)?,
+                    };
+                    for org in orgs {
+                        if let Some(ledger) = self.org_ledger(pid, org)? {
+                            merged.push((org, *kind, at, ledger.into_owned()));
+                        }
+                    }
+                }
+            }
             let mut candidates = Vec::new();
-            for (kind, access) in &plan.access {
+            for (org, kind, at, ledger) in &merged {
+                self.collect(*org, *kind, ledger, &plan.access[*at].1, q, &mut candidates);
+            }
+            for (kind, access) in plan.access.iter().filter(|_| !frozen) {
                 let Some(bucket) = self.ledgers.get(&PartitionId { kind: *kind, month }) else {
                     continue;
                 };

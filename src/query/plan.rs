@@ -3,6 +3,7 @@
 //! covering preferred). `explain` returns the plan without running it.
 
 use super::builder::{GroupBy, Query};
+use crate::error::Result;
 use crate::model::{BusinessDay, Kind, Month};
 use crate::state::index::{Column, IndexCatalog, IndexDef, Predicate};
 use crate::state::ledger::{OrgMonthLedger, PartitionId};
@@ -42,6 +43,19 @@ pub struct Plan {
     pub access: Vec<(Kind, Access)>,
     /// Rows (or index entries) the plan expects to visit.
     pub estimated_rows: u64,
+    /// The partitions read that are frozen, with the version of the month's file in force (the
+    /// others are open: in memory).
+    pub frozen: Vec<(PartitionId, u32)>,
+}
+
+impl Plan {
+    /// The version of the frozen file a read partition comes from; `None` when it is open.
+    pub fn frozen_version(&self, pid: PartitionId) -> Option<u32> {
+        self.frozen
+            .iter()
+            .find(|(p, _)| *p == pid)
+            .map(|(_, version)| *version)
+    }
 }
 
 impl fmt::Display for Plan {
@@ -52,6 +66,17 @@ impl fmt::Display for Plan {
             self.partitions.len(),
             self.partitions_total
         )?;
+        if !self.partitions.is_empty() {
+            write!(f, " (")?;
+            for (i, pid) in self.partitions.iter().enumerate() {
+                let sep = if i == 0 { "" } else { ", " };
+                match self.frozen_version(*pid) {
+                    Some(version) => write!(f, "{sep}{} frozen v{version}", pid.tree_name())?,
+                    None => write!(f, "{sep}{} open", pid.tree_name())?,
+                }
+            }
+            write!(f, ")")?;
+        }
         for (kind, access) in &self.access {
             let table = crate::state::index::def::table_name(*kind);
             match access {
@@ -190,12 +215,18 @@ fn month_bounds(query: &Query) -> (Month, Month) {
 }
 
 impl State {
-    /// Plans a query without running it.
-    pub fn plan(&self, query: &Query) -> Plan {
+    /// Plans a query without running it. Partitions of frozen months count where their file
+    /// or overlay holds rows of their table, as open ones where they exist.
+    ///
+    /// # Errors
+    /// [`crate::Error::Corruption`] when a part of a frozen month's file it reads fails its
+    /// check.
+    pub fn plan(&self, query: &Query) -> Result<Plan> {
         #[cfg(test)]
         crate::test_hooks::reached(crate::test_hooks::Point::Scan);
         let (lo, hi) = month_bounds(query);
         let mut partitions = Vec::new();
+        let mut frozen = Vec::new();
         let mut total = 0;
         let mut access = Vec::new();
         let mut estimated = 0u64;
@@ -208,14 +239,25 @@ impl State {
                 month: Month::MAX,
             };
             total += self.ledgers.range(all).count();
+            for month in self.frozen.months.keys() {
+                let pid = PartitionId {
+                    kind,
+                    month: *month,
+                };
+                if !self.ledgers.contains_key(&pid) && self.partition_has_rows(pid)? {
+                    total += 1;
+                }
+            }
             let table_access = if query.org.is_some() {
                 choose(&self.catalog, kind, query)
             } else {
                 Access::Scan
             };
-            if lo <= hi {
-                let range = PartitionId { kind, month: lo }..=PartitionId { kind, month: hi };
-                for (pid, bucket) in self.ledgers.range(range) {
+            for pid in self.partitions_in(kind, lo, hi) {
+                let Some(version) = self.frozen_version(pid.month) else {
+                    let Some(bucket) = self.ledgers.get(&pid) else {
+                        continue;
+                    };
                     estimated += match query.org {
                         Some(org) => bucket
                             .orgs
@@ -223,18 +265,38 @@ impl State {
                             .map_or(0, |l| estimate(l, kind, &table_access, self, query)),
                         None => bucket.orgs.values().map(|l| l.rows.len() as u64).sum(),
                     };
-                    partitions.push(*pid);
+                    partitions.push(pid);
+                    continue;
+                };
+                if !self.partition_has_rows(pid)? {
+                    continue;
                 }
+                estimated += match query.org {
+                    Some(org) => self
+                        .org_ledger(pid, org)?
+                        .map_or(0, |l| estimate(&l, kind, &table_access, self, query)),
+                    None => {
+                        let mut rows = 0u64;
+                        for org in self.partition_orgs(pid)? {
+                            rows += self.org_row_count(pid, org)?;
+                        }
+                        rows
+                    }
+                };
+                partitions.push(pid);
+                frozen.push((pid, version));
             }
             access.push((kind, table_access));
         }
         partitions.sort_by_key(|p| (p.month, p.kind));
-        Plan {
+        frozen.sort_by_key(|(p, _)| (p.month, p.kind));
+        Ok(Plan {
             partitions,
             partitions_total: total,
             access,
             estimated_rows: estimated,
-        }
+            frozen,
+        })
     }
 }
 

@@ -6,7 +6,7 @@ use crate::model::{
     BusinessDay, Category, Currency, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
 };
 use crate::state::index::def::current_status;
-use crate::state::ledger::{OrgMonthLedger, PartitionId, Row, CATEGORY_SLOTS};
+use crate::state::ledger::{PartitionId, Row, CATEGORY_SLOTS};
 use crate::state::read::{DayBalance, LedgerEntry};
 use crate::state::State;
 use std::collections::BTreeMap;
@@ -189,18 +189,12 @@ impl State {
             .ok_or(Error::UnknownOrg(org))
     }
 
-    fn ledger(&self, kind: Kind, month: Month, org: OrgId) -> Option<&OrgMonthLedger> {
-        self.ledgers
-            .get(&PartitionId { kind, month })?
-            .orgs
-            .get(&org)
-            .map(|l| &**l)
-    }
-
-    /// One org's month of one ledger by category, from the partition's category roll-up.
-    fn month_by_category(&self, kind: Kind, month: Month, org: OrgId) -> Vec<CategoryLine> {
-        self.ledger(kind, month, org)
-            .map_or_else(Vec::new, |l| category_lines(&l.by_category))
+    /// One org's month of one ledger by category, from the partition's category roll-up (a
+    /// frozen month's: its file block's plus its overlay's).
+    fn month_by_category(&self, kind: Kind, month: Month, org: OrgId) -> Result<Vec<CategoryLine>> {
+        Ok(self
+            .org_rollup(PartitionId { kind, month }, org)?
+            .map_or_else(Vec::new, |r| category_lines(&r.by_category)))
     }
 
     /// Q2: an org's revenue and expense by category for one UTC month, and the net.
@@ -210,8 +204,8 @@ impl State {
         month: Month,
     ) -> Result<(Vec<CategoryLine>, Vec<CategoryLine>, Money)> {
         self.known(org)?;
-        let revenue = self.month_by_category(Kind::Revenue, month, org);
-        let expense = self.month_by_category(Kind::Expense, month, org);
+        let revenue = self.month_by_category(Kind::Revenue, month, org)?;
+        let expense = self.month_by_category(Kind::Expense, month, org)?;
         let net = net_of(&revenue, &expense)?;
         Ok((revenue, expense, net))
     }
@@ -256,18 +250,12 @@ impl State {
         );
         let mut out: Vec<LedgerLine> = Vec::with_capacity(2 * limit);
         if to > from {
+            // Clamped to the supported range, and `to > from`: both are months.
+            let (first, last) = (Month::of_utc(from)?, Month::of_utc(to - 1)?);
             for kind in [Kind::Revenue, Kind::Expense] {
-                // Clamped to the supported range, and `to > from`: both are months.
-                let range = PartitionId {
-                    kind,
-                    month: Month::of_utc(from)?,
-                }..=PartitionId {
-                    kind,
-                    month: Month::of_utc(to - 1)?,
-                };
                 let mut taken = 0;
-                'partitions: for (_, bucket) in self.ledgers.range(range).rev() {
-                    let Some(ledger) = bucket.orgs.get(&org) else {
+                'partitions: for pid in self.partitions_in(kind, first, last).into_iter().rev() {
+                    let Some(ledger) = self.org_ledger(pid, org)? else {
                         continue;
                     };
                     for (&(at, id), row) in ledger.rows.range((from, 0)..(to, 0)).rev() {
@@ -295,15 +283,8 @@ impl State {
             .find_ready("expenses_pending")
             .map(|(slot, _)| slot);
         let mut out = Vec::with_capacity(limit.min(1024));
-        let range = PartitionId {
-            kind: Kind::Expense,
-            month: Month::MIN,
-        }..=PartitionId {
-            kind: Kind::Expense,
-            month: Month::MAX,
-        };
-        for (_, bucket) in self.ledgers.range(range) {
-            let Some(ledger) = bucket.orgs.get(&org) else {
+        for pid in self.partitions_in(Kind::Expense, Month::MIN, Month::MAX) {
+            let Some(ledger) = self.org_ledger(pid, org)? else {
                 continue;
             };
             match slot.filter(|s| *s < ledger.indexes.len()) {
@@ -354,20 +335,28 @@ impl State {
     /// come by currency code, then rank, at most `limit` per currency.
     pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
         check_limit(limit)?;
-        let Some(bucket) = self.ledgers.get(&PartitionId {
+        let mut by_currency: BTreeMap<Currency, Vec<TopLine>> = BTreeMap::new();
+        if let Some(candidates) = self.frozen_top_revenue(month, limit)? {
+            // A frozen month: its file's top list, with the orgs its overlay changed.
+            for (currency, org, total) in candidates {
+                by_currency.entry(currency).or_default().push(TopLine {
+                    org,
+                    currency,
+                    total: Money(total),
+                });
+            }
+        } else if let Some(bucket) = self.ledgers.get(&PartitionId {
             kind: Kind::Revenue,
             month,
-        }) else {
-            return Ok(Vec::new());
-        };
-        let mut by_currency: BTreeMap<Currency, Vec<TopLine>> = BTreeMap::new();
-        for (org, l) in bucket.orgs.iter().filter(|(_, l)| !l.rows.is_empty()) {
-            let currency = self.currency_of(*org).ok_or(Error::UnknownOrg(*org))?;
-            by_currency.entry(currency).or_default().push(TopLine {
-                org: *org,
-                currency,
-                total: Money(l.total),
-            });
+        }) {
+            for (org, l) in bucket.orgs.iter().filter(|(_, l)| !l.rows.is_empty()) {
+                let currency = self.currency_of(*org).ok_or(Error::UnknownOrg(*org))?;
+                by_currency.entry(currency).or_default().push(TopLine {
+                    org: *org,
+                    currency,
+                    total: Money(l.total),
+                });
+            }
         }
         let by_rank = |a: &TopLine, b: &TopLine| b.total.cmp(&a.total).then(a.org.cmp(&b.org));
         let mut out = Vec::new();
@@ -402,9 +391,11 @@ impl State {
                 )));
             }
             let currency = self.currency_of(org).ok_or(Error::UnknownOrg(org))?;
-            let sum = self
-                .ledger(Kind::Revenue, month, org)
-                .map_or(0, |l| l.total);
+            let pid = PartitionId {
+                kind: Kind::Revenue,
+                month,
+            };
+            let sum = self.org_rollup(pid, org)?.map_or(0, |r| r.total);
             let total = totals.entry(currency).or_default();
             *total = total.checked_add(sum).ok_or_else(overflow)?;
             lines.push(TopLine {

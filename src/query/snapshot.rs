@@ -227,25 +227,31 @@ macro_rules! state_reads {
             self.with_state(ReadKind::Scan, |s| Ok(s.query(query)?.0))
         }
 
-        /// The plan of a query: partitions touched out of the total, index used, covered or not,
-        /// estimated rows.
+        /// The plan of a query: partitions touched out of the total (each open or frozen, with
+        /// its file's version), index used, covered or not, estimated rows.
         ///
         /// # Errors
-        /// What [`crate::Query::validate`] returns.
+        /// What [`crate::Query::validate`] returns; [`crate::Error::Corruption`] when a part of a
+        /// frozen month's file fails its check.
         pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
             query.validate()?;
-            Ok(self.with_state(ReadKind::Scan, |s| s.plan(query)))
+            self.with_state(ReadKind::Scan, |s| s.plan(query))
         }
 
-        /// Number of ledger entries (postings and reversals).
+        /// Number of ledger entries (postings and reversals), frozen months' included.
         pub fn entry_count(&self) -> usize {
             self.with_state(ReadKind::Scan, |s| s.entry_count())
         }
 
-        /// Ledger partitions (kind, month) that exist, and the balance shard count.
-        pub fn partitions(&self) -> (Vec<String>, u32) {
+        /// Ledger partitions (kind, month) that hold rows, open or frozen, and the balance shard
+        /// count.
+        ///
+        /// # Errors
+        /// [`crate::Error::Corruption`] when a part of a frozen month's file fails its check.
+        pub fn partitions(&self) -> Result<(Vec<String>, u32)> {
             self.with_state(ReadKind::Scan, |s| {
-                (s.ledgers.keys().map(|p| p.tree_name()).collect(), s.shards)
+                let pids = s.partitions_with_rows()?;
+                Ok((pids.iter().map(|p| p.tree_name()).collect(), s.shards))
             })
         }
     };

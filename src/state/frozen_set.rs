@@ -225,6 +225,8 @@ impl State {
 }
 
 /// What installing a frozen file moved out of memory.
+// Installing is used by the tests only until the freezer runs in the engine.
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Installed {
     /// Ledger rows dropped from memory (now read from the file).
@@ -235,6 +237,7 @@ pub struct Installed {
     pub patches: u64,
 }
 
+#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 impl State {
     /// Whether month `month`'s rows and patches are the very values `other` holds (pointer
     /// equality of the persistent maps: a `false` may be a copy with equal content, never the
@@ -335,5 +338,275 @@ impl State {
         set.months.insert(month, frozen);
         self.frozen = Arc::new(set);
         Ok(report)
+    }
+}
+
+/// A ledger's derived sums without its rows: what Q2, chain totals and Q5 read.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Rollup {
+    /// Σ signed amounts of the rows.
+    pub total: i64,
+    /// Per category code (slot 0 unused): (Σ signed amounts, rows).
+    pub by_category: [(i64, u64); super::ledger::CATEGORY_SLOTS],
+    /// Rows.
+    pub rows: u64,
+}
+
+impl Rollup {
+    fn of(ledger: &OrgMonthLedger) -> Rollup {
+        Rollup {
+            total: ledger.total,
+            by_category: ledger.by_category,
+            rows: ledger.rows.len() as u64,
+        }
+    }
+
+    /// The roll-up of two disjoint sets of rows; `None` on overflow.
+    fn add(mut self, other: &Rollup) -> Option<Rollup> {
+        self.total = self.total.checked_add(other.total)?;
+        for (slot, more) in self.by_category.iter_mut().zip(other.by_category.iter()) {
+            slot.0 = slot.0.checked_add(more.0)?;
+            slot.1 = slot.1.checked_add(more.1)?;
+        }
+        self.rows = self.rows.checked_add(other.rows)?;
+        Some(self)
+    }
+}
+
+/// Reads that answer alike whether a month is open or frozen (with or without an overlay).
+impl State {
+    /// The version of the frozen file in force for `month`, if it is frozen.
+    pub fn frozen_version(&self, month: Month) -> Option<u32> {
+        self.frozen.get(month).map(|f| f.entry.version)
+    }
+
+    /// The partitions of `kind` in months `first..=last` that may hold rows of an org, in month
+    /// order: the in-memory ones and every frozen month's (an org without rows there has no
+    /// ledger, [`State::org_ledger`] says `None`). Empty when `first > last`.
+    pub fn partitions_in(&self, kind: Kind, first: Month, last: Month) -> Vec<PartitionId> {
+        if first > last {
+            return Vec::new();
+        }
+        let range = PartitionId { kind, month: first }..=PartitionId { kind, month: last };
+        let mut pids: Vec<PartitionId> = self.ledgers.range(range).map(|(p, _)| *p).collect();
+        if !self.frozen.is_empty() {
+            let before = pids.len();
+            let frozen = self.frozen.months.range(first..=last);
+            pids.extend(frozen.map(|(month, _)| PartitionId {
+                kind,
+                month: *month,
+            }));
+            if pids.len() > before {
+                pids.sort_unstable();
+                pids.dedup();
+            }
+        }
+        pids
+    }
+
+    /// Whether partition `pid` holds rows (as the in-memory ledgers of an open month say by
+    /// existing): its overlay does, or its frozen file has an org with rows of its kind.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when a directory page or block of the file fails its check.
+    pub fn partition_has_rows(&self, pid: PartitionId) -> Result<bool> {
+        if self.ledgers.contains_key(&pid) {
+            return Ok(true);
+        }
+        let Some(frozen) = self.frozen.get(pid.month) else {
+            return Ok(false);
+        };
+        for org in frozen.file.orgs() {
+            if frozen
+                .file
+                .org(org?)?
+                .is_some_and(|block| block.row_count(pid.kind) > 0)
+            {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// The partitions that hold rows, in order: the in-memory ones and those of frozen months
+    /// whose file or overlay holds rows of the partition's kind.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when a part of a frozen file fails its check.
+    pub fn partitions_with_rows(&self) -> Result<Vec<PartitionId>> {
+        let mut out = Vec::new();
+        for pid in self.partition_ids() {
+            if !self.is_frozen(pid.month) || self.partition_has_rows(pid)? {
+                out.push(pid);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Rows of one org in one partition (the file's and the overlay's of a frozen month),
+    /// without merging them.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block of the org fails its check.
+    pub fn org_row_count(&self, pid: PartitionId, org: OrgId) -> Result<u64> {
+        let memory = self
+            .ledgers
+            .get(&pid)
+            .and_then(|b| b.orgs.get(&org))
+            .map_or(0, |l| l.rows.len() as u64);
+        let Some(frozen) = self.frozen.get(pid.month) else {
+            return Ok(memory);
+        };
+        let file = frozen
+            .file
+            .org(org)?
+            .map_or(0, |block| block.row_count(pid.kind) as u64);
+        Ok(memory + file)
+    }
+
+    /// The org's roll-up of one partition (total, per category, rows): the ledger's own for an
+    /// open month; for a frozen month the file block's plus the overlay's (patches change no
+    /// amount), without merging rows. `None` when the org has no rows there.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block of the org fails its check; `Error::Store`
+    /// when the sums overflow (never for a consistent state).
+    pub fn org_rollup(&self, pid: PartitionId, org: OrgId) -> Result<Option<Rollup>> {
+        let memory = self
+            .ledgers
+            .get(&pid)
+            .and_then(|b| b.orgs.get(&org))
+            .map(|l| Rollup::of(l));
+        let Some(frozen) = self.frozen.get(pid.month) else {
+            return Ok(memory);
+        };
+        let file = match frozen.file.org(org)? {
+            Some(block) if block.row_count(pid.kind) > 0 => Rollup {
+                total: block.total(pid.kind),
+                by_category: block.by_category(pid.kind),
+                rows: block.row_count(pid.kind) as u64,
+            },
+            _ => return Ok(memory),
+        };
+        match memory {
+            None => Ok(Some(file)),
+            Some(memory) => file.add(&memory).map(Some).ok_or_else(|| {
+                Error::Store(format!("org {org}: total of {} overflows", pid.month))
+            }),
+        }
+    }
+
+    /// The candidates for Q5 of a frozen month: per currency, at least the `limit` orgs with
+    /// the most revenue that have no overlay rows (from the file's top list alone, in its rank
+    /// order), and every org with overlay revenue rows with its merged total. `None` when the
+    /// month is not frozen. The caller ranks them per currency.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the top list or an overlay org's block fails its check;
+    /// [`Error::UnknownOrg`] for overlay rows of an unregistered org.
+    pub fn frozen_top_revenue(
+        &self,
+        month: Month,
+        limit: usize,
+    ) -> Result<Option<Vec<(crate::model::Currency, OrgId, i64)>>> {
+        let Some(frozen) = self.frozen.get(month) else {
+            return Ok(None);
+        };
+        let pid = PartitionId {
+            kind: Kind::Revenue,
+            month,
+        };
+        let mut overlay: Vec<OrgId> = self
+            .ledgers
+            .get(&pid)
+            .map(|b| b.orgs.keys().copied().collect())
+            .unwrap_or_default();
+        overlay.sort_unstable();
+        // Every overlay org may be among the first of its currency in the file: reading
+        // `limit` more per currency leaves `limit` others where the currency has them.
+        let mut out = Vec::new();
+        let mut taken: BTreeMap<crate::model::Currency, usize> = BTreeMap::new();
+        for (currency, org, total) in frozen
+            .file
+            .top_revenue(limit.saturating_add(overlay.len()))?
+        {
+            if overlay.binary_search(&org).is_ok() {
+                continue;
+            }
+            let n = taken.entry(currency).or_default();
+            if *n < limit {
+                *n += 1;
+                out.push((currency, org, total));
+            }
+        }
+        for org in overlay {
+            let Some(rollup) = self.org_rollup(pid, org)? else {
+                continue;
+            };
+            if rollup.rows == 0 {
+                continue;
+            }
+            let currency = self
+                .orgs
+                .get(&org)
+                .map(|o| crate::model::Currency(o.record.currency))
+                .ok_or(Error::UnknownOrg(org))?;
+            out.push((currency, org, rollup.total));
+        }
+        Ok(Some(out))
+    }
+
+    /// Visits every org's whole ledger of every partition, in partition order: the in-memory
+    /// ledgers of open months as they are, and for frozen months the merged ones
+    /// ([`State::org_ledger`]). A frozen month whose file fails a check is reported to
+    /// `visit` as an error and the visit goes on with the next partition.
+    pub fn visit_ledgers(
+        &self,
+        mut visit: impl FnMut(PartitionId, OrgId, Result<&OrgMonthLedger>),
+    ) {
+        for pid in self.partition_ids() {
+            if !self.is_frozen(pid.month) {
+                if let Some(bucket) = self.ledgers.get(&pid) {
+                    for (org, ledger) in bucket.orgs.iter() {
+                        visit(pid, *org, Ok(ledger));
+                    }
+                }
+                continue;
+            }
+            let orgs = match self.partition_orgs(pid) {
+                Ok(orgs) => orgs,
+                Err(e) => {
+                    visit(pid, OrgId(0), Err(e));
+                    continue;
+                }
+            };
+            for org in orgs {
+                match self.org_ledger(pid, org) {
+                    Ok(Some(ledger)) => visit(pid, org, Ok(&ledger)),
+                    Ok(None) => {}
+                    Err(e) => visit(pid, org, Err(e)),
+                }
+            }
+        }
+    }
+
+    /// The org's row `key` of partition `pid` as reads see it: borrowed from memory for an
+    /// open month or an overlay row, else read (patched) from the month's file.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block fails its check.
+    pub fn find_row(&self, pid: PartitionId, org: OrgId, key: (i64, u64)) -> Result<Option<Cow<'_, Row>>> {
+        if let Some(row) = self
+            .ledgers
+            .get(&pid)
+            .and_then(|b| b.orgs.get(&org))
+            .and_then(|l| l.rows.get(&key))
+        {
+            return Ok(Some(Cow::Borrowed(row)));
+        }
+        if !self.is_frozen(pid.month) {
+            return Ok(None);
+        }
+        Ok(self.row_at(pid, org, key)?.map(Cow::Owned))
     }
 }

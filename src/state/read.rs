@@ -1,7 +1,7 @@
 //! Reads over the state: day balances, balance ranges and ledger listings.
 
 use super::balance::{DayRow, OrgBalances, ReadCost};
-use super::ledger::{PartitionId, Row};
+use super::ledger::Row;
 use super::State;
 use crate::error::{Error, Result};
 use crate::limits::{MAX_LIST_ENTRIES, MAX_RANGE_DAYS};
@@ -239,9 +239,8 @@ impl State {
         let (first, last) = (Month::of_utc(from)?, Month::of_utc(to - 1)?);
         let mut out = Vec::new();
         for kind in [Kind::Revenue, Kind::Expense] {
-            let range = PartitionId { kind, month: first }..=PartitionId { kind, month: last };
-            for (pid, bucket) in self.ledgers.range(range) {
-                let Some(ledger) = bucket.orgs.get(&org) else {
+            for pid in self.partitions_in(kind, first, last) {
+                let Some(ledger) = self.org_ledger(pid, org)? else {
                     continue;
                 };
                 for (key, row) in ledger.rows.range((from, 0)..(to, 0)) {

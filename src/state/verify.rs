@@ -26,11 +26,15 @@ type DayTotals = BTreeMap<BusinessDay, (i64, i64, u64, u64)>;
 
 impl State {
     /// Checks every invariant the state keeps, and that the applier's entry map (when given)
-    /// holds exactly the rows' ids and places. Costs two passes over all rows.
+    /// holds exactly the ids and places of the rows in memory (a frozen file's rows leave it).
+    /// Frozen months are checked through their rows as reads see them (the file's, patched, and
+    /// the overlay's): balances, flows and links count every row, files included. Costs two
+    /// passes over all rows.
     pub fn verify(&self, applier_entries: Option<&super::EntryIndex>) -> StateCheck {
         #[cfg(test)]
         crate::test_hooks::reached(crate::test_hooks::Point::Scan);
         let mut entries = super::EntryIndex::default();
+        let mut all = super::EntryIndex::default();
         let mut duplicates = Vec::new();
         for (pid, bucket) in &self.ledgers {
             for (org, ledger) in &bucket.orgs {
@@ -42,11 +46,20 @@ impl State {
                     if entries.insert((*org, id), loc).is_some() {
                         duplicates.push(format!("org {org}: entry id {id} is stored twice"));
                     }
+                    all.insert((*org, id), loc);
                 }
             }
         }
-        let mut check = self.verify_with(&entries, applier_entries);
+        let mut frozen_flows: BTreeMap<OrgId, (i64, i64)> = BTreeMap::new();
+        for (month, frozen) in &self.frozen.months {
+            let read = self.frozen_ids(&frozen.file, &mut all, &mut frozen_flows, &mut duplicates);
+            if let Err(e) = read {
+                duplicates.push(format!("frozen month {month}: {e}"));
+            }
+        }
+        let mut check = self.verify_with(&all, applier_entries);
         check.problems.extend(duplicates);
+        self.verify_frozen(&frozen_flows, &mut check);
         if let Some(applied) = applier_entries {
             let ids_differ = applied.len() != entries.len()
                 || entries.iter().any(|(k, v)| applied.get(&k) != Some(v));
@@ -72,6 +85,74 @@ impl State {
         check
     }
 
+    /// Adds the ids of a frozen file's rows to `all` (a duplicate is a problem) and their
+    /// flows to `flows`.
+    fn frozen_ids(
+        &self,
+        file: &crate::frozen::FrozenFile,
+        all: &mut super::EntryIndex,
+        flows: &mut BTreeMap<OrgId, (i64, i64)>,
+        duplicates: &mut Vec<String>,
+    ) -> crate::error::Result<()> {
+        for org in file.orgs() {
+            let org = org?;
+            let Some(block) = file.org(org)? else {
+                continue;
+            };
+            for kind in [Kind::Revenue, Kind::Expense] {
+                for row in block.rows(kind) {
+                    let loc = super::catalog::EntryLoc {
+                        kind,
+                        occurred_at: row.occurred_at(),
+                    };
+                    if all.insert((org, row.entry_id()), loc).is_some() {
+                        let id = row.entry_id();
+                        duplicates.push(format!("org {org}: entry id {id} is stored twice"));
+                    }
+                    let f = flows.entry(org).or_default();
+                    *f = add_flow(*f, kind, row.reverses() != 0, row.amount())
+                        .unwrap_or((i64::MAX, i64::MAX));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The frozen flows equal the flows of the files' rows; every patch marks a row of its
+    /// month's file.
+    fn verify_frozen(&self, flows: &BTreeMap<OrgId, (i64, i64)>, check: &mut StateCheck) {
+        for org in self.orgs.keys() {
+            let have = self.frozen.flows.get(org).copied().unwrap_or((0, 0));
+            if have != flows.get(org).copied().unwrap_or((0, 0)) {
+                check.problems.push(format!(
+                    "org {org}: frozen inflow/outflow differ from the files' rows"
+                ));
+            }
+        }
+        for ((month, org), set) in &self.patches {
+            let Some(frozen) = self.frozen.get(*month) else {
+                check
+                    .problems
+                    .push(format!("org {org}: patches of {month}, which is not frozen"));
+                continue;
+            };
+            let block = match frozen.file.org(*org) {
+                Ok(block) => block,
+                Err(e) => {
+                    check.problems.push(format!("frozen month {month}: {e}"));
+                    continue;
+                }
+            };
+            for id in set.rows.keys() {
+                if block.and_then(|b| b.entry(*id)).is_none() {
+                    check.problems.push(format!(
+                        "org {org}: patch of entry {id}, which the file of {month} lacks"
+                    ));
+                }
+            }
+        }
+    }
+
     fn verify_with(
         &self,
         locs: &super::EntryIndex,
@@ -83,36 +164,41 @@ impl State {
         };
         let mut days: BTreeMap<OrgId, DayTotals> = BTreeMap::new();
         let mut flows: BTreeMap<OrgId, (i64, i64)> = BTreeMap::new();
-        for (pid, bucket) in &self.ledgers {
-            for (org, ledger) in &bucket.orgs {
-                let place = format!("{}/org {org}", pid.tree_name());
-                if !self.orgs.contains_key(org) {
+        self.visit_ledgers(|pid, org, ledger| {
+            let place = format!("{}/org {org}", pid.tree_name());
+            let ledger = match ledger {
+                Ok(ledger) => ledger,
+                Err(e) => {
+                    check.problems.push(format!("{place}: {e}"));
+                    return;
+                }
+            };
+            if !self.orgs.contains_key(&org) {
+                check
+                    .problems
+                    .push(format!("{place}: rows of an unregistered org"));
+                return;
+            }
+            self.verify_ledger(pid.kind, ledger, &place, &mut check);
+            for (&(at, id), row) in &ledger.rows {
+                check.entries += 1;
+                if PartitionId::of(pid.kind, at).ok() != Some(pid) {
                     check
                         .problems
-                        .push(format!("{place}: rows of an unregistered org"));
-                    continue;
+                        .push(format!("{place}: entry {id} belongs to another month"));
                 }
-                self.verify_ledger(pid, *org, &place, &mut check);
-                for (&(at, id), row) in &ledger.rows {
-                    check.entries += 1;
-                    if PartitionId::of(pid.kind, at).ok() != Some(*pid) {
-                        check
-                            .problems
-                            .push(format!("{place}: entry {id} belongs to another month"));
-                    }
-                    let signed = row.signed_amount();
-                    let day = days.entry(*org).or_default().entry(row.day).or_default();
-                    match pid.kind {
-                        Kind::Revenue => (day.0 = day.0.wrapping_add(signed), day.2 += 1),
-                        Kind::Expense => (day.1 = day.1.wrapping_add(signed), day.3 += 1),
-                    };
-                    let f = flows.entry(*org).or_default();
-                    *f = add_flow(*f, pid.kind, row.reverses != 0, row.amount)
-                        .unwrap_or((i64::MAX, i64::MAX));
-                    self.verify_links(locs, *org, id, row, &place, &mut check);
-                }
+                let signed = row.signed_amount();
+                let day = days.entry(org).or_default().entry(row.day).or_default();
+                match pid.kind {
+                    Kind::Revenue => (day.0 = day.0.wrapping_add(signed), day.2 += 1),
+                    Kind::Expense => (day.1 = day.1.wrapping_add(signed), day.3 += 1),
+                };
+                let f = flows.entry(org).or_default();
+                *f = add_flow(*f, pid.kind, row.reverses != 0, row.amount)
+                    .unwrap_or((i64::MAX, i64::MAX));
+                self.verify_links(locs, org, id, row, &place, &mut check);
             }
-        }
+        });
         for org in self.orgs.keys() {
             if let Some(applied) = applier {
                 if flows.get(org).copied().unwrap_or((0, 0)) != applied.flows(*org) {
@@ -135,16 +221,19 @@ impl State {
         check
     }
 
-    fn verify_ledger(&self, pid: &PartitionId, org: OrgId, place: &str, check: &mut StateCheck) {
-        let Some(ledger) = self.ledgers.get(pid).and_then(|b| b.orgs.get(&org)) else {
-            return;
-        };
+    fn verify_ledger(
+        &self,
+        kind: Kind,
+        ledger: &OrgMonthLedger,
+        place: &str,
+        check: &mut StateCheck,
+    ) {
         verify_rollups(ledger, place, check);
         // Judged against the indexes that exist: a table whose indexes were all dropped has no
         // parts to hold.
         if ledger.rows.len() >= INDEX_MIN_ROWS
             && !ledger.has_indexes()
-            && self.catalog.count(pid.kind) > 0
+            && self.catalog.count(kind) > 0
         {
             check.problems.push(format!(
                 "{place}: {} rows but no index parts",
@@ -154,7 +243,7 @@ impl State {
         if !ledger.has_indexes() {
             return;
         }
-        for (slot, def) in self.catalog.ready(pid.kind) {
+        for (slot, def) in self.catalog.ready(kind) {
             match ledger.indexes.get(slot) {
                 Some(part) => verify_index_part(ledger, def, part, place, check),
                 None => check
@@ -174,15 +263,14 @@ impl State {
         place: &str,
         check: &mut StateCheck,
     ) {
+        // A row of a frozen file that fails its check counts as missing (the check of its
+        // month reports the damage).
         let find = |target: u64| {
             let loc = locs.get(&(org, target))?;
             let pid = PartitionId::of(loc.kind, loc.occurred_at).ok()?;
-            self.ledgers
-                .get(&pid)?
-                .orgs
-                .get(&org)?
-                .rows
-                .get(&(loc.occurred_at, target))
+            self.find_row(pid, org, (loc.occurred_at, target))
+                .ok()
+                .flatten()
         };
         if row.reverses != 0 && find(row.reverses).is_none_or(|o| o.reversed_by != id) {
             check.problems.push(format!(
