@@ -67,6 +67,9 @@ pub struct OrgMonthInput {
     pub rows: Vec<FrozenRow>,
     pub days: Vec<FrozenDay>,
     pub indexes: Vec<FrozenIndexPart>,
+    /// The org's *file-net prefix*: Σ of its month nets in the database's frozen files of the
+    /// months before this one, when this file was written (see `state::frozen_set`).
+    pub anchor: i64,
 }
 
 /// A row as archived (64 bytes plus a reference longer than 8 bytes).
@@ -133,6 +136,8 @@ pub struct BlockRec {
     pub days: Vec<DayRec>,
     /// Σ day nets (the last day's running net).
     pub month_net: i64,
+    /// The org's file-net prefix ([`OrgMonthInput::anchor`]).
+    pub anchor: i64,
     /// Every row of the block in entry-id order: [`EXPENSE_BIT`] for an expense, | ordinal.
     pub by_id: Vec<u32>,
 }
@@ -264,6 +269,7 @@ pub fn build(input: &OrgMonthInput) -> Result<BlockRec> {
         expense,
         days,
         month_net: through,
+        anchor: input.anchor,
         by_id: by_id.into_iter().map(|(_, loc)| loc).collect(),
     })
 }

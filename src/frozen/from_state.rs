@@ -57,6 +57,12 @@ pub fn month_orgs(state: &State, month: Month) -> Result<Vec<OrgId>> {
     for kind in [Kind::Revenue, Kind::Expense] {
         orgs.extend(state.partition_orgs(PartitionId { kind, month })?);
     }
+    if let Some(frozen) = state.frozen.get(month) {
+        // Orgs of the file in force (a re-freeze): some have only day rows there.
+        for org in frozen.file.orgs() {
+            orgs.push(org?);
+        }
+    }
     for shard in &state.balances {
         let held = shard.orgs.iter().filter(|(_, b)| {
             b.months
@@ -113,23 +119,16 @@ pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Result<Option
         indexes.extend(index_parts(state, kind, &ledger));
     }
     let days: Vec<FrozenDay> = state
-        .shard(org)
-        .orgs
-        .get(&org)
-        .and_then(|b| b.months.get(&month))
-        .map(|m| {
-            m.days
-                .iter()
-                .map(|d| FrozenDay {
-                    day: d.day,
-                    revenue: d.revenue,
-                    expense: d.expense,
-                    revenue_count: d.revenue_count,
-                    expense_count: d.expense_count,
-                })
-                .collect()
+        .month_days(org, month)?
+        .into_iter()
+        .map(|d| FrozenDay {
+            day: d.day,
+            revenue: d.revenue,
+            expense: d.expense,
+            revenue_count: d.revenue_count,
+            expense_count: d.expense_count,
         })
-        .unwrap_or_default();
+        .collect();
     if rows.is_empty() && days.is_empty() {
         return Ok(None);
     }
@@ -139,6 +138,7 @@ pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Result<Option
         rows,
         days,
         indexes,
+        anchor: state.file_net_before(org, month)?.0,
     }))
 }
 

@@ -194,6 +194,11 @@ pub fn org_month(
         } else {
             Vec::new()
         },
+        anchor: if extremes {
+            rng.below(u64::MAX) as i64
+        } else {
+            rng.below(1 << 40) as i64 - (1 << 39)
+        },
         rows,
     }
 }

@@ -101,6 +101,12 @@ impl<'a> OrgMonth<'a> {
         self.block.month_net.to_native()
     }
 
+    /// The org's file-net prefix when the file was written: Σ of its month nets in the frozen
+    /// files of earlier months.
+    pub fn anchor(&self) -> i64 {
+        self.block.anchor.to_native()
+    }
+
     /// The row of entry `entry_id` (either kind).
     pub fn entry(&self, entry_id: u64) -> Option<RowRef<'a>> {
         let block = self.block;

@@ -73,6 +73,8 @@ impl State {
             catalog,
             frozen,
             patches,
+            rows_touched,
+            days_touched,
         } = self;
         let frozen: &super::frozen_set::FrozenSet = frozen;
         let (dirty, entries) = match side {
@@ -87,6 +89,7 @@ impl State {
             catalog,
             frozen,
             patches,
+            touched: rows_touched,
         };
         let mut key_side = KeySide {
             balances,
@@ -95,6 +98,7 @@ impl State {
             dirty: Vec::new(),
             entries,
             frozen,
+            touched: days_touched,
             marks: Vec::new(),
         };
         let has_index = batches
@@ -134,6 +138,13 @@ impl State {
     }
 }
 
+/// Records that a batch at `lsn` changed `month`.
+fn touch(map: &mut Arc<std::collections::BTreeMap<crate::model::Month, Lsn>>, month: crate::model::Month, lsn: Lsn) {
+    if map.get(&month) != Some(&lsn) {
+        Arc::make_mut(map).insert(month, lsn);
+    }
+}
+
 /// A row change found by the key half, made by the ledger half once its rows are in.
 struct Mark {
     lsn: Lsn,
@@ -157,6 +168,8 @@ struct LedgerSide<'a> {
     catalog: &'a mut Arc<IndexCatalog>,
     frozen: &'a super::frozen_set::FrozenSet,
     patches: &'a mut super::frozen_set::Patches,
+    /// `State::rows_touched`.
+    touched: &'a mut Arc<std::collections::BTreeMap<crate::model::Month, Lsn>>,
 }
 
 /// The dirty set, when this apply tracks one.
@@ -274,6 +287,7 @@ impl LedgerSide<'_> {
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
             self.dirty
                 .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
+            touch(self.touched, pid.month, lsn);
         }
         Ok(())
     }
@@ -316,6 +330,7 @@ impl LedgerSide<'_> {
                     })?;
                 self.dirty
                     .insert(DirtyKey::Ledger(pid, super::chunk_of(m.org)));
+                touch(self.touched, pid.month, m.lsn);
             }
         }
         Ok(())
@@ -336,6 +351,7 @@ impl LedgerSide<'_> {
         }
         self.dirty
             .insert(DirtyKey::Patches(month, super::chunk_of(m.org)));
+        touch(self.touched, month, m.lsn);
     }
 }
 
@@ -350,6 +366,8 @@ struct KeySide<'a> {
     entries: &'a mut EntryIndex,
     /// Frozen months: where the targets of reversals and payments not in `entries` are.
     frozen: &'a super::frozen_set::FrozenSet,
+    /// `State::days_touched`.
+    touched: &'a mut Arc<std::collections::BTreeMap<crate::model::Month, Lsn>>,
     /// Marks found, in log order, for the ledger half to make.
     marks: Vec<Mark>,
 }
@@ -426,6 +444,7 @@ impl KeySide<'_> {
             };
             bal.add(day, revenue, expense, rows)
                 .ok_or_else(|| format!("org {org}: balance overflow"))?;
+            touch(self.touched, month, lsn);
             if self.track {
                 self.dirty
                     .push(DirtyKey::Balance(shard as u32, super::chunk_of(org), month));

@@ -70,6 +70,9 @@ pub struct ReadCost {
     /// Day rows read: 0 or 1, the last row of the month at or before the day (found by binary
     /// search), which holds the month's net up to it.
     pub day_rows: u32,
+    /// Frozen file blocks read: 0 when no month from the day's on is frozen; else the block of
+    /// the day's month and, for an org without one there, a few before it or the later ones.
+    pub frozen_blocks: u32,
 }
 
 impl MonthBalances {

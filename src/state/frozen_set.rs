@@ -17,7 +17,8 @@ use super::ledger::{OrgMonthLedger, PartitionId, Row};
 use super::{PMap, POrdMap, State};
 use crate::error::{Error, Result};
 use crate::frozen::{FrozenFile, ManifestEntry};
-use crate::model::{Kind, Lsn, Month, OrgId};
+use crate::model::{BusinessDay, Kind, Lsn, Month, OrgId};
+use super::balance::DayRow;
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -36,6 +37,13 @@ pub struct FrozenSet {
     /// Per org, the gross flows (Σ inflow, Σ outflow) of its rows in the files: what a load adds
     /// to the flows of the rows it reads, since it never reads the files' rows.
     pub flows: PMap<OrgId, (i64, i64)>,
+    /// Per org, Σ of its month nets in the files (day rows by business month): with the nets
+    /// of the months in memory, what a closing balance of an open month adds to the opening.
+    pub nets: PMap<OrgId, i64>,
+    /// Per org, the first month whose file's anchor (file-net prefix) may be stale: a month
+    /// before it was frozen or frozen again, with a new net for the org, after that file was
+    /// written. Closings of such months walk the later files instead.
+    pub stale: PMap<OrgId, Month>,
 }
 
 impl FrozenSet {
@@ -235,35 +243,23 @@ pub struct Installed {
     pub orgs: u64,
     /// Patches folded into the file.
     pub patches: u64,
+    /// Orgs whose day rows of the month moved.
+    pub day_orgs: u64,
 }
 
 #[cfg_attr(not(feature = "internals"), allow(dead_code))]
 impl State {
-    /// Whether month `month`'s rows and patches are the very values `other` holds (pointer
-    /// equality of the persistent maps: a `false` may be a copy with equal content, never the
-    /// other way round). A file frozen from `other` may replace them only when this holds.
+    /// Whether month `month`'s rows, patches and day rows are as they were in `other` (a
+    /// snapshot of this state): no batch after `other`'s LSN changed them, and the same file is in
+    /// force. A file frozen from `other` may replace them only when this holds.
     pub fn month_unchanged_since(&self, other: &State, month: Month) -> bool {
-        let same_bucket = |kind| {
-            let pid = PartitionId { kind, month };
-            match (self.ledgers.get(&pid), other.ledgers.get(&pid)) {
-                (None, None) => true,
-                (Some(a), Some(b)) => a.orgs.ptr_eq(&b.orgs),
-                _ => false,
-            }
-        };
-        let patches = |s: &State| -> Vec<*const PatchSet> {
-            s.patches
-                .range((month, OrgId(0))..=(month, OrgId(u64::MAX)))
-                .map(|(_, p)| Arc::as_ptr(p))
-                .collect()
-        };
+        let quiet = |map: &BTreeMap<Month, Lsn>| map.get(&month).is_none_or(|l| *l <= other.lsn);
         let same_file = match (self.frozen.get(month), other.frozen.get(month)) {
             (None, None) => true,
             (Some(a), Some(b)) => a.entry == b.entry,
             _ => false,
         };
-        same_file && same_bucket(Kind::Revenue) && same_bucket(Kind::Expense)
-            && patches(self) == patches(other)
+        same_file && quiet(&self.rows_touched) && quiet(&self.days_touched)
     }
 
     /// Puts `frozen` in force for its month: the file holds every row of the month this state
@@ -301,6 +297,47 @@ impl State {
             }
         }
         report.rows = moved.len() as u64;
+        // Day rows of business month M are in the file too: their nets join the frozen nets. A
+        // frozen month after M whose file was written before now has a stale anchor for every
+        // org whose net of M changed (`FrozenSet::stale`).
+        let later_frozen = month.next().is_some_and(|n| set.months.range(n..).next().is_some());
+        let mut day_orgs: Vec<(usize, OrgId)> = Vec::new();
+        for (shard, balances) in self.balances.iter().enumerate() {
+            for (org, b) in balances.orgs.iter() {
+                let Some(value) = b.months.get(&month) else {
+                    continue;
+                };
+                let net = set.nets.get(org).copied().unwrap_or(0);
+                let net = net
+                    .checked_add(value.net)
+                    .ok_or_else(|| Error::Store(format!("org {org}: frozen nets overflow")))?;
+                set.nets.insert(*org, net);
+                if value.net != 0 && later_frozen {
+                    let from = month.next().unwrap_or(month);
+                    let stale = set.stale.get(org).copied().map_or(from, |m| m.min(from));
+                    set.stale.insert(*org, stale);
+                }
+                day_orgs.push((shard, *org));
+            }
+        }
+        report.day_orgs = day_orgs.len() as u64;
+        for (shard, org) in day_orgs {
+            let balances = &mut self.balances[shard].orgs;
+            let Some(b) = balances.get_mut(&org) else {
+                continue;
+            };
+            let b = Arc::make_mut(b);
+            b.months.remove(&month);
+            match b.months.keys().next().copied() {
+                Some(first) => {
+                    b.reindex(first)
+                        .ok_or_else(|| Error::Store(format!("org {org}: balance overflow")))?;
+                }
+                None => {
+                    balances.remove(&org);
+                }
+            }
+        }
         for key in &moved {
             applier.entries.remove(key);
         }
@@ -329,7 +366,7 @@ impl State {
         // without overlay or patches, and the checkpoint records which version is in force.
         applier.dirty.retain(|key| match key {
             super::DirtyKey::Ledger(pid, _) => pid.month != month,
-            super::DirtyKey::Patches(m, _) => *m != month,
+            super::DirtyKey::Patches(m, _) | super::DirtyKey::Balance(_, _, m) => *m != month,
             _ => true,
         });
         applier
@@ -389,7 +426,7 @@ impl State {
         }
         let range = PartitionId { kind, month: first }..=PartitionId { kind, month: last };
         let mut pids: Vec<PartitionId> = self.ledgers.range(range).map(|(p, _)| *p).collect();
-        if !self.frozen.is_empty() {
+        if !self.frozen.months.is_empty() {
             let before = pids.len();
             let frozen = self.frozen.months.range(first..=last);
             pids.extend(frozen.map(|(month, _)| PartitionId {
@@ -608,5 +645,122 @@ impl State {
             return Ok(None);
         }
         Ok(self.row_at(pid, org, key)?.map(Cow::Owned))
+    }
+}
+
+/// Files a closing read looks back over for the org's anchor before summing forward.
+const BACK_FILES: usize = 3;
+
+impl State {
+    /// Σ of the org's month nets in the frozen files of the months before `month`, and the
+    /// file blocks read. Without frozen months at or after `month` it is the org's frozen net
+    /// (no file is read). Else the anchor of the nearest file at or before `month` holding the
+    /// org (plus that file's net when it is before `month`), unless the org's anchors are stale
+    /// there; then the frozen net less the nets of the files from `month` on.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when a file part it reads fails its check; `Error::Store` on
+    /// overflow (inconsistent files).
+    pub fn file_net_before(&self, org: OrgId, month: Month) -> Result<(i64, u32)> {
+        let frozen = &*self.frozen;
+        let total = frozen.nets.get(&org).copied().unwrap_or(0);
+        if frozen.months.range(month..).next().is_none() {
+            return Ok((total, 0));
+        }
+        let overflow = || Error::Store(format!("org {org}: frozen nets overflow"));
+        let stale = frozen.stale.get(&org).copied();
+        let mut blocks = 0u32;
+        // Back over at most a few files for one holding the org (an org without activity in a
+        // month has no block there); past that the forward sum is as cheap and always exact.
+        for (m, f) in frozen.months.range(..=month).rev().take(BACK_FILES) {
+            if stale.is_some_and(|s| s <= *m) {
+                break;
+            }
+            blocks += 1;
+            if let Some(block) = f.file.org(org)? {
+                let mut sum = block.anchor();
+                if *m < month {
+                    sum = sum.checked_add(block.month_net()).ok_or_else(overflow)?;
+                }
+                return Ok((sum, blocks));
+            }
+        }
+        if frozen.months.range(..month).next().is_none() {
+            return Ok((0, blocks));
+        }
+        let mut sum = total;
+        for (_, f) in frozen.months.range(month..) {
+            blocks += 1;
+            if let Some(block) = f.file.org(org)? {
+                sum = sum.checked_sub(block.month_net()).ok_or_else(overflow)?;
+            }
+        }
+        Ok((sum, blocks))
+    }
+
+    /// The org's day row of `day` in the frozen file of its business month, when there is one.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block fails its check.
+    pub fn frozen_day(&self, org: OrgId, day: BusinessDay) -> Result<Option<DayRow>> {
+        let Some(frozen) = self.frozen.get(day.month()) else {
+            return Ok(None);
+        };
+        Ok(frozen.file.org(org)?.and_then(|block| block.day(day)))
+    }
+
+    /// The org's running net through `day` in the frozen file of its business month (0 when
+    /// the month is open or the file does not hold the org).
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block fails its check.
+    pub fn frozen_through(&self, org: OrgId, day: BusinessDay) -> Result<i64> {
+        let Some(frozen) = self.frozen.get(day.month()) else {
+            return Ok(0);
+        };
+        Ok(frozen.file.org(org)?.map_or(0, |block| block.net_through(day)))
+    }
+}
+
+impl State {
+    /// The org's day rows of business month `month`, whole: the in-memory rows of an open
+    /// month, or for a frozen one the file's rows plus the overlay's (summed per day), with
+    /// running nets.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block fails its check; `Error::Store` on overflow.
+    pub fn month_days(&self, org: OrgId, month: Month) -> Result<Vec<DayRow>> {
+        let memory = self
+            .shard(org)
+            .orgs
+            .get(&org)
+            .and_then(|b| b.months.get(&month));
+        let file = match self.frozen.get(month) {
+            Some(f) => f.file.org(org)?,
+            None => None,
+        };
+        let Some(block) = file else {
+            return Ok(memory.map(|m| m.days.clone()).unwrap_or_default());
+        };
+        let overflow = || Error::Store(format!("org {org}: day rows of {month} overflow"));
+        let mut days: BTreeMap<BusinessDay, DayRow> = block.days().map(|d| (d.day, d)).collect();
+        for d in memory.iter().flat_map(|m| m.days.iter()) {
+            let row = days.entry(d.day).or_insert(DayRow {
+                day: d.day,
+                ..DayRow::default()
+            });
+            row.revenue = row.revenue.checked_add(d.revenue).ok_or_else(overflow)?;
+            row.expense = row.expense.checked_add(d.expense).ok_or_else(overflow)?;
+            row.revenue_count = row.revenue_count.checked_add(d.revenue_count).ok_or_else(overflow)?;
+            row.expense_count = row.expense_count.checked_add(d.expense_count).ok_or_else(overflow)?;
+        }
+        let mut through = 0i64;
+        let mut out = Vec::with_capacity(days.len());
+        for (_, mut row) in days {
+            through = row.net().and_then(|n| through.checked_add(n)).ok_or_else(overflow)?;
+            row.through = through;
+            out.push(row);
+        }
+        Ok(out)
     }
 }

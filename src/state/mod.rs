@@ -192,6 +192,11 @@ pub struct State {
     pub frozen: Arc<frozen_set::FrozenSet>,
     /// Changes late reversals and payments made to rows of frozen files.
     pub patches: frozen_set::Patches,
+    /// Per UTC month, the LSN of the last batch that changed its rows or patches; per business
+    /// month, of the last that changed its day rows. Not stored: a freeze compares them with the
+    /// LSN of the snapshot it wrote a file from.
+    pub rows_touched: Arc<std::collections::BTreeMap<Month, Lsn>>,
+    pub days_touched: Arc<std::collections::BTreeMap<Month, Lsn>>,
 }
 
 impl State {
@@ -206,6 +211,8 @@ impl State {
             catalog: Arc::new(index::IndexCatalog::default()),
             frozen: Arc::new(frozen_set::FrozenSet::default()),
             patches: frozen_set::Patches::new(),
+            rows_touched: Arc::default(),
+            days_touched: Arc::default(),
         }
     }
 

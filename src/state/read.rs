@@ -164,26 +164,57 @@ impl State {
     }
 
     /// Closing balance of `day` and what the read cost.
+    ///
+    /// The nets of the months in memory (open months, and the overlays of frozen ones) come from
+    /// the org's balances; those of frozen months from their files (`file_net_before`, and the
+    /// running net of the day's month when it is frozen).
     pub fn closing(&self, org: OrgId, day: BusinessDay) -> Result<(Money, ReadCost)> {
         let (opening, balances) = self.org_balances(org)?;
-        let (net, cost) = match balances {
+        let (mut net, mut cost) = match balances {
             Some(b) => b.net_through(day).ok_or_else(|| overflow(org))?,
             None => (0, ReadCost::default()),
         };
+        if !self.frozen.months.is_empty() {
+            let (before, blocks) = self.file_net_before(org, day.month())?;
+            let within = self.frozen_through(org, day)?;
+            cost.frozen_blocks = blocks + u32::from(self.is_frozen(day.month()));
+            net = net
+                .checked_add(before)
+                .and_then(|n| n.checked_add(within))
+                .ok_or_else(|| overflow(org))?;
+        }
         Ok((
             Money(opening.checked_add(net).ok_or_else(|| overflow(org))?),
             cost,
         ))
     }
 
+    /// The org's day row of `day`: the in-memory one plus, for a frozen month, the file's.
+    fn day_row(&self, org: OrgId, balances: Option<&OrgBalances>, day: BusinessDay) -> Result<Option<DayRow>> {
+        let memory = balances.and_then(|b| b.row(day)).copied();
+        let Some(file) = self.frozen_day(org, day)? else {
+            return Ok(memory);
+        };
+        let Some(m) = memory else {
+            return Ok(Some(file));
+        };
+        let sum = |a: i64, b: i64| a.checked_add(b).ok_or_else(|| overflow(org));
+        let count = |a: u64, b: u64| a.checked_add(b).ok_or_else(|| overflow(org));
+        Ok(Some(DayRow {
+            day,
+            revenue: sum(file.revenue, m.revenue)?,
+            expense: sum(file.expense, m.expense)?,
+            revenue_count: count(file.revenue_count, m.revenue_count)?,
+            expense_count: count(file.expense_count, m.expense_count)?,
+            through: sum(file.through, m.through)?,
+        }))
+    }
+
     /// The balance row of one org and day.
     pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
         let (closing, _) = self.closing(org, day)?;
         let (_, balances) = self.org_balances(org)?;
-        let row = balances
-            .and_then(|b| b.row(day))
-            .copied()
-            .unwrap_or_default();
+        let row = self.day_row(org, balances, day)?.unwrap_or_default();
         let net = row.net().ok_or_else(|| overflow(org))?;
         Ok(DayBalance {
             org,
@@ -213,9 +244,20 @@ impl State {
             Some(before) => self.closing(org, before)?.0,
             None => Money(opening),
         };
-        day_balances(org, from, to, closing, |day| {
-            balances.and_then(|b| b.row(day)).copied()
-        })
+        if self.frozen.months.is_empty() {
+            return day_balances(org, from, to, closing, |day| {
+                balances.and_then(|b| b.row(day)).copied()
+            });
+        }
+        let mut rows = std::collections::BTreeMap::new();
+        let mut day = Some(from);
+        while let Some(d) = day.filter(|d| *d <= to) {
+            if let Some(row) = self.day_row(org, balances, d)? {
+                rows.insert(d, row);
+            }
+            day = d.next();
+        }
+        day_balances(org, from, to, closing, |day| rows.get(&day).copied())
     }
 
     /// Entries of both ledgers with `from <= occurred_at < to`, in (occurred_at, entry id) order.

@@ -1,0 +1,207 @@
+//! Freezing through `Db::freeze`: a database that freezes months answers exactly as a twin that
+//! never does, through late postings, reversals and payments into frozen months, re-freezes and
+//! re-sends of frozen ids.
+#![allow(clippy::unwrap_used)]
+
+use folio::{
+    Batch, BusinessDay, Category, Currency, Db, Entry, EntryId, Error, ExpenseStatus, Money, Month,
+    Options, Org, OrgId, PayExpense, PaymentMethod, Rejection, Reversal, SplitMix64,
+};
+
+const ZONES: &[&str] = &[
+    "UTC",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "Asia/Kolkata",
+];
+const ORGS: u64 = 6;
+/// 2024-01-01T00:00:00Z.
+const T0: i64 = 1_704_067_200;
+const DAY: i64 = 86_400;
+
+fn open(path: &std::path::Path) -> Db {
+    Db::open_with(path, Options::default().shards(4)).unwrap()
+}
+
+fn register(db: &Db) {
+    let mut b = Batch::new();
+    for o in 1..=ORGS {
+        let org = Org::new(OrgId(o), format!("h{o}"), Currency::USD)
+            .with_time_zone(ZONES[(o % ZONES.len() as u64) as usize])
+            .with_opening_balance(Money(1_000 * o as i64));
+        b = b.register_org(org);
+    }
+    db.record(b).unwrap();
+}
+
+fn posting(rng: &mut SplitMix64, id: u64, at: i64) -> Entry {
+    let org = OrgId(1 + rng.below(ORGS));
+    let amount = Money(1 + rng.below(50_000) as i64);
+    if rng.below(2) == 0 {
+        Entry::revenue(
+            org,
+            EntryId(id),
+            at,
+            amount,
+            Category::Rooms,
+            PaymentMethod::Card,
+        )
+    } else {
+        let status = match rng.below(2) {
+            0 => ExpenseStatus::Pending,
+            _ => ExpenseStatus::Paid,
+        };
+        Entry::expense(
+            org,
+            EntryId(id),
+            at,
+            amount,
+            Category::Supplies,
+            PaymentMethod::Cash,
+            status,
+        )
+    }
+}
+
+/// Every read that a freeze may change, for every org over the whole history.
+fn answers(db: &Db) -> Vec<String> {
+    let first = BusinessDay::from_ymd(2023, 12, 31).unwrap();
+    let mut out = Vec::new();
+    for o in 1..=ORGS {
+        let org = OrgId(o);
+        let mut day = first;
+        while day <= BusinessDay::from_ymd(2024, 7, 2).unwrap() {
+            let to = day.checked_add_days(60).unwrap();
+            out.push(format!("{:?}", db.balances(org, day, to).unwrap()));
+            day = to.next().unwrap();
+        }
+        for d in [0i64, 30, 31, 59, 60, 90, 121, 150, 181] {
+            let day = first.checked_add_days(d).unwrap();
+            out.push(format!("{:?}", db.balance(org, day).unwrap()));
+        }
+        out.push(format!(
+            "{:?}",
+            db.entries(org, T0 - 2 * DAY, T0 + 200 * DAY).unwrap()
+        ));
+    }
+    out
+}
+
+/// The first answer that differs, shortened.
+fn same(a: &Db, b: &Db, when: &str) {
+    let (x, y) = (answers(a), answers(b));
+    assert_eq!(x.len(), y.len(), "{when}");
+    if let Some(i) = (0..x.len()).find(|&i| x[i] != y[i]) {
+        let at = x[i]
+            .char_indices()
+            .zip(y[i].chars())
+            .find(|((_, p), q)| p != q)
+            .map_or(0, |((k, _), _)| k);
+        let cut = |s: &str| {
+            s.chars()
+                .skip(at.saturating_sub(300))
+                .take(600)
+                .collect::<String>()
+        };
+        panic!(
+            "{when}: answer {i} differs\nfrozen: {}\ntwin:   {}",
+            cut(&x[i]),
+            cut(&y[i])
+        );
+    }
+}
+
+#[test]
+fn a_frozen_database_answers_as_its_twin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (open(&tmp.path().join("a")), open(&tmp.path().join("b")));
+    register(&a);
+    register(&b);
+    let mut rng = SplitMix64::new(7);
+    let mut next_id = 1u64;
+    let mut posted: Vec<Entry> = Vec::new();
+    let both = |batch: Batch| {
+        let ra = a.record(batch.clone()).map_err(|e| e.to_string());
+        let rb = b.record(batch).map_err(|e| e.to_string());
+        assert_eq!(ra.is_ok(), rb.is_ok(), "{ra:?} vs {rb:?}");
+        ra
+    };
+    // Six months of history, in order.
+    for step in 0..180 {
+        let mut batch = Batch::new();
+        for _ in 0..4 {
+            let at = T0 + step * DAY + rng.below(DAY as u64) as i64;
+            let e = posting(&mut rng, next_id, at);
+            next_id += 1;
+            posted.push(e.clone());
+            batch = batch.post(e);
+        }
+        both(batch).unwrap();
+    }
+    same(&a, &b, "before freezing");
+    let report = a.freeze(None).unwrap();
+    assert!(report.skipped.is_empty());
+    let frozen: Vec<Month> = report.frozen.iter().map(|m| m.month).collect();
+    assert_eq!(frozen.len(), 4, "{report:?}");
+    same(&a, &b, "after the first freeze");
+    // Late postings into frozen months, reversals and payments of frozen rows, re-sends and
+    // conflicting re-sends of frozen ids.
+    for round in 0..6 {
+        let mut batch = Batch::new();
+        for _ in 0..5 {
+            let at = T0 + rng.below(120) as i64 * DAY + rng.below(DAY as u64) as i64;
+            let e = posting(&mut rng, next_id, at);
+            next_id += 1;
+            posted.push(e.clone());
+            batch = batch.post(e);
+        }
+        both(batch).unwrap();
+        let old = posted[rng.below(400) as usize].clone();
+        both(Batch::new().post(old.clone())).unwrap();
+        let mut changed = old.clone();
+        changed.amount = Money(old.amount.0 + 1);
+        let refused = a.record(Batch::new().post(changed)).unwrap_err();
+        assert!(
+            matches!(
+                refused,
+                Error::Rejected(Rejection::DuplicateConflict { .. })
+            ),
+            "{refused}"
+        );
+        let target = posted[rng.below(400) as usize].clone();
+        let reversal = Reversal {
+            org: target.org,
+            id: EntryId(next_id),
+            reverses: target.id,
+            occurred_at: T0 + 100 * DAY + round,
+            reference: format!("fix {round}"),
+        };
+        next_id += 1;
+        let _ = both(Batch::new().reverse(reversal));
+        if let Some(pending) = posted
+            .iter()
+            .skip(rng.below(300) as usize)
+            .find(|e| e.status == Some(ExpenseStatus::Pending))
+        {
+            let pay = PayExpense {
+                org: pending.org,
+                entry: pending.id,
+                paid_at: T0 + 170 * DAY,
+            };
+            let _ = both(Batch::new().pay(pay));
+        }
+        same(&a, &b, &format!("round {round}"));
+        if round % 2 == 1 {
+            let before = Month::new(2024, 6).unwrap();
+            let again = a.freeze(Some(before)).unwrap();
+            assert!(again.skipped.is_empty());
+            same(&a, &b, &format!("after re-freezing in round {round}"));
+        }
+    }
+    let months = a.months();
+    assert!(
+        months.iter().any(|m| m.file.is_some_and(|f| f.0 > 1)),
+        "{months:?}"
+    );
+    assert!(a.verify().is_ok(), "{:?}", a.verify());
+}
