@@ -309,7 +309,6 @@ impl State {
                 month_nets.insert(*month, value.net);
                 let mut through = 0i64;
                 for d in &value.days {
-                    check.balance_rows += 1;
                     through = through.wrapping_add(d.revenue.wrapping_sub(d.expense));
                     if d.through != through {
                         check.problems.push(format!(
@@ -339,6 +338,8 @@ impl State {
                 before = before.wrapping_add(*net);
             }
         }
+        self.verify_frozen_days(org, &mut have_days, check);
+        check.balance_rows += have_days.len() as u64;
         let want: DayTotals = want
             .into_iter()
             .filter(|(_, v)| *v != (0, 0, 0, 0))
@@ -355,6 +356,51 @@ impl State {
             check
                 .problems
                 .push(format!("org {org} {day}: balance row without entries"));
+        }
+    }
+}
+
+impl State {
+    /// The org's day rows of frozen months, merged with their overlays, replace the overlays in
+    /// `have_days`; the frozen nets equal the files' month nets, and each file's anchor (where
+    /// not marked stale) the sum of the earlier files' nets.
+    fn verify_frozen_days(&self, org: OrgId, have_days: &mut DayTotals, check: &mut StateCheck) {
+        let stale = self.frozen.stale.get(&org).copied();
+        let mut prefix = 0i64;
+        for (month, frozen) in &self.frozen.months {
+            let block = match frozen.file.org(org) {
+                Ok(Some(block)) => block,
+                Ok(None) => continue,
+                Err(e) => {
+                    check.problems.push(format!("org {org} {month}: {e}"));
+                    continue;
+                }
+            };
+            if stale.is_none_or(|s| s > *month) && block.anchor() != prefix {
+                check.problems.push(format!(
+                    "org {org} {month}: frozen file anchor {} but earlier files' nets sum to {prefix}",
+                    block.anchor()
+                ));
+            }
+            prefix = prefix.wrapping_add(block.month_net());
+            match self.month_days(org, *month) {
+                Ok(days) => {
+                    have_days.retain(|d, _| d.month() != *month);
+                    for d in days {
+                        have_days.insert(
+                            d.day,
+                            (d.revenue, d.expense, d.revenue_count, d.expense_count),
+                        );
+                    }
+                }
+                Err(e) => check.problems.push(format!("org {org} {month}: {e}")),
+            }
+        }
+        let nets = self.frozen.nets.get(&org).copied().unwrap_or(0);
+        if nets != prefix {
+            check.problems.push(format!(
+                "org {org}: frozen net {nets} but the files' month nets sum to {prefix}"
+            ));
         }
     }
 }
