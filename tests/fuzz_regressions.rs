@@ -161,7 +161,7 @@ fn store_checkpoint_lsn_u64_max_opens_without_panic() {
         let store = folio::store::Store::open(&dir.join("state")).expect("open the store");
         let checkpoint = folio::store::checkpoint::Snapshot {
             covers: Lsn(u64::MAX),
-            values: Vec::new(),
+            ..Default::default()
         };
         store.write(&checkpoint).expect("write the checkpoint LSN");
     }

@@ -424,9 +424,11 @@ fn store_value(state: &Path, data: &[u8], fix: bool) -> bool {
     let snapshot = folio::store::checkpoint::Snapshot {
         covers: folio::Lsn(covers),
         values,
+        ..Default::default()
     };
     let written = store.write(&snapshot).is_ok();
-    let _ = store.load(TEMPLATE_SHARDS);
+    let db = state.parent().unwrap_or(state);
+    let _ = store.load(&folio::io::StdFs, db, 0, TEMPLATE_SHARDS);
     written
 }
 

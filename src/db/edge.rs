@@ -9,8 +9,8 @@ use crate::wal::follow::read_segments_in;
 use crate::wal::{LogFollower, ShippedFrame};
 use crate::state::{DirtyKey, DirtySet};
 use crate::format::{
-    version_of, Header, BASE_FILE, BASE_MAGIC, FORMAT_VERSION, HEADER_BYTES, MANIFEST_FILE,
-    SEEDING_SUFFIX, STORE_DIR, WAL_DIR,
+    version_of, Header, BASE_FILE, BASE_MAGIC, FORMAT_VERSION, FROZEN_DIR, FROZEN_MANIFEST,
+    HEADER_BYTES, MANIFEST_FILE, SEEDING_SUFFIX, STORE_DIR, WAL_DIR,
 };
 use crate::io::{FileKind, StdFs, Vfs};
 use crate::store::meta::Meta;
@@ -325,6 +325,40 @@ pub(crate) fn seed_from_checkpoint_in(vfs: &dyn Vfs, from: &Path, to: &Path) -> 
     Ok(lsn)
 }
 
+/// Puts the frozen files `state` has in force into the checkpoint directory `out`: each one hard
+/// linked from the database `db`'s `frozen/` (copied where links are not possible), synced, and
+/// listed in `out/frozen/MANIFEST`. Nothing when no month is frozen.
+fn copy_frozen(
+    vfs: &dyn Vfs,
+    db: &Path,
+    out: &Path,
+    db_id: u64,
+    state: &crate::state::State,
+) -> Result<()> {
+    if state.frozen.months.is_empty() {
+        return Ok(());
+    }
+    let (from, to) = (db.join(FROZEN_DIR), out.join(FROZEN_DIR));
+    vfs.create_dir_all(&to).map_err(|e| Error::io(&to, e))?;
+    let mut entries = Vec::new();
+    for frozen in state.frozen.months.values() {
+        let name = frozen.entry.file_name();
+        let (source, target) = (from.join(&name), to.join(&name));
+        if let Err(link) = vfs.hard_link(&source, &target) {
+            tracing::debug!(file = %source.display(), error = %link, "frozen file copied, not linked");
+            vfs.copy_file(&source, &target)
+                .map_err(|e| Error::io(&source, e))?;
+        }
+        entries.push(frozen.entry);
+    }
+    let manifest = to.join(FROZEN_MANIFEST);
+    vfs.write_atomic(&manifest, &crate::frozen::manifest::encode_manifest(db_id, &entries))
+        .map_err(|e| Error::io(&manifest, e))?;
+    vfs.sync_dir(&to).map_err(|e| Error::io(&to, e))?;
+    vfs.sync_dir(out).map_err(|e| Error::io(out, e))?;
+    Ok(())
+}
+
 impl crate::state::State {
     /// Every store key this state has a value for.
     pub fn all_keys(&self) -> DirtySet {
@@ -337,6 +371,12 @@ impl crate::state::State {
             for org in bucket.orgs.keys() {
                 keys.insert(DirtyKey::Ledger(*pid, crate::state::chunk_of(*org)));
             }
+        }
+        for (month, org) in self.patches.keys() {
+            keys.insert(DirtyKey::Patches(*month, crate::state::chunk_of(*org)));
+        }
+        for org in self.frozen.flows.keys() {
+            keys.insert(DirtyKey::FrozenFlows(crate::state::chunk_of(*org)));
         }
         for (shard, s) in self.balances.iter().enumerate() {
             for (org, b) in s.orgs.iter() {
@@ -407,6 +447,9 @@ impl Db {
             shards: self.shared.shards,
         };
         meta.write(vfs, out)?;
+        // The frozen files in force go with the store that names them (immutable: linked when
+        // the file system can, else copied), listed in the copy's own `frozen/MANIFEST`.
+        copy_frozen(vfs, &self.shared.path, out, self.shared.db_id, &state)?;
         {
             let store = Store::open(&out.join(STORE_DIR))?;
             let packed = state.pack(&state.all_keys());

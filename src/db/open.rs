@@ -103,9 +103,9 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
             .map_err(|e| Error::io(&manifest, e))?;
         vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
     }
-    let mut opened = OpenedStore::open(path, writable, &found, &mut report)?;
+    let mut opened = OpenedStore::open(&*vfs, path, writable, &found, &mut report)?;
     let tail = replay_log(&*vfs, path, &found, &mut opened, &mut report)?;
-    let store = repair(&*vfs, path, writable, &mut opened, &tail, &report)?;
+    let store = repair(&*vfs, path, writable, &found, &mut opened, &tail, &report)?;
     if let Some(warning) = report.warning() {
         tracing::warn!(
             path = %path.display(),
@@ -255,6 +255,7 @@ impl OpenedStore {
     /// [`repair`], with an empty state to replay the whole log into; a replica directory's is
     /// refused (its log starts after its base, so the state up to the base would be gone).
     fn open(
+        vfs: &dyn Vfs,
         path: &Path,
         writable: bool,
         found: &Found,
@@ -267,7 +268,7 @@ impl OpenedStore {
         let store_path = scratch
             .as_ref()
             .map_or_else(|| path.join(STORE_DIR), |s| s.path.clone());
-        let (store, state, applier) = match load_store(&store_path, found.meta.shards)? {
+        let (store, state, applier) = match load_store(vfs, path, &store_path, &found.meta)? {
             Loaded::Ok(loaded) => {
                 let (store, state, applier) = *loaded;
                 (Some(store), state, applier)
@@ -348,6 +349,7 @@ fn repair(
     vfs: &dyn Vfs,
     path: &Path,
     writable: bool,
+    found: &Found,
     opened: &mut OpenedStore,
     tail: &LogTail,
     report: &RecoveryReport,
@@ -361,8 +363,31 @@ fn repair(
         if !report.torn.is_empty() || report.rebuilt.is_some() {
             super::recovery_log::append(vfs, path, report)?;
         }
+        align_frozen(vfs, path, found.meta.db_id, &opened.state, &store)?;
     }
     Ok(store)
+}
+
+/// The store's checkpoint names the frozen months in force (the authority): `frozen/` is brought
+/// in line with it (its `MANIFEST` lists exactly that set; a file it does not name, left by a
+/// freeze whose checkpoint never landed or superseded by one that did, is removed) and the
+/// store's trees that set no longer reads are dropped. Writable opens only.
+fn align_frozen(vfs: &dyn Vfs, path: &Path, db_id: u64, state: &State, store: &Store) -> Result<()> {
+    let entries: Vec<crate::frozen::ManifestEntry> =
+        state.frozen.months.values().map(|f| f.entry).collect();
+    let (_, cleanup) = crate::frozen::FrozenDir::align(vfs, path, db_id, &entries)?;
+    for removed in &cleanup.removed {
+        tracing::info!(
+            path = %path.display(),
+            file = %removed.display(),
+            "removed a frozen file the store's checkpoint does not name"
+        );
+    }
+    // Also with no month frozen: the trees of a version whose checkpoint never landed go before
+    // a new freeze can take that version number again.
+    let in_force = entries.iter().map(|e| (e.month, e.version)).collect();
+    store.drop_stale_trees(&in_force)?;
+    Ok(())
 }
 
 /// What [`start`] needs of a recovered database.
@@ -586,7 +611,10 @@ use crate::limits::LOCK_WAIT;
 /// Opens the store and loads its state. Damage (an unreadable store, an impossible checkpoint
 /// LSN) is reported as [`Loaded::Damaged`], not repaired: the caller rebuilds the store from the
 /// log once every other check has passed. A lock that stays held is not damage.
-fn load_store(store_path: &Path, shards: u32) -> Result<Loaded> {
+///
+/// A frozen month file the store's checkpoint names that is missing or damaged is no damage of
+/// the store: it is returned as the typed error naming the file, and nothing is rebuilt.
+fn load_store(vfs: &dyn Vfs, path: &Path, store_path: &Path, meta: &Meta) -> Result<Loaded> {
     let loaded = Store::open(store_path).and_then(|store| {
         let lsn = store.checkpoint_lsn()?;
         if lsn.0 > crate::limits::MAX_LSN {
@@ -594,7 +622,7 @@ fn load_store(store_path: &Path, shards: u32) -> Result<Loaded> {
                 "store checkpoint LSN {lsn} is out of range"
             )));
         }
-        let (mut state, entries) = store.load(shards)?;
+        let (mut state, entries) = store.load(vfs, path, meta.db_id, meta.shards)?;
         state.lsn = lsn;
         Ok((store, state, entries))
     });
@@ -606,8 +634,9 @@ fn load_store(store_path: &Path, shards: u32) -> Result<Loaded> {
             };
             Ok(Loaded::Ok(Box::new((store, state, applier))))
         }
-        Err(e @ Error::Locked { .. }) => Err(e),
-        Err(e) => Ok(Loaded::Damaged(e.to_string())),
+        Err(e @ Error::Store(_)) => Ok(Loaded::Damaged(e.to_string())),
+        // A held lock, a frozen file missing or damaged: not the store's damage.
+        Err(e) => Err(e),
     }
 }
 

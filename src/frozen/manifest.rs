@@ -55,6 +55,27 @@ impl ManifestEntry {
         frozen_file_name(self.month, self.version)
     }
 
+    /// The entry's 80 bytes, as `frozen/MANIFEST` holds them (the store's frozen set too).
+    pub fn to_bytes(self) -> [u8; MANIFEST_ENTRY_BYTES] {
+        self.encode()
+    }
+
+    /// Reads an entry of 80 bytes found at offset `at` of `path` (named in errors), checked as
+    /// the manifest's entries are: a frozen file name of this form, fields that agree with it.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] naming `path`.
+    pub fn from_bytes(path: &Path, at: u64, b: &[u8]) -> Result<ManifestEntry> {
+        if b.len() != MANIFEST_ENTRY_BYTES {
+            return Err(Error::corruption(
+                path,
+                at,
+                CorruptionKind::BadLength(b.len() as u64),
+            ));
+        }
+        ManifestEntry::decode(path, at, b)
+    }
+
     fn encode(&self) -> [u8; MANIFEST_ENTRY_BYTES] {
         let mut b = [0u8; MANIFEST_ENTRY_BYTES];
         let mut put = |at: usize, v: &[u8]| b[at..at + v.len()].copy_from_slice(v);
@@ -212,6 +233,96 @@ impl FrozenDir {
         Ok((frozen, cleanup))
     }
 
+    /// The frozen directory of database `db` as `entries` say it is (no I/O): what the database
+    /// layer holds once the store's frozen set is loaded, to stage a new file at freeze time.
+    pub fn from_entries(db: &Path, db_id: u64, entries: &[ManifestEntry]) -> FrozenDir {
+        FrozenDir {
+            dir: db.join(FROZEN_DIR),
+            db_id,
+            entries: entries.iter().map(|e| (e.month, *e)).collect(),
+        }
+    }
+
+    /// Brings `db`'s `frozen/` in line with `entries`, the frozen set the store's checkpoint
+    /// names (the authority): every listed file must be a regular file of its size (metadata
+    /// only), `MANIFEST` is rewritten to list exactly `entries` when it does not already, and
+    /// every other file of the directory is removed (versions of a freeze whose checkpoint never
+    /// landed, versions a later checkpoint superseded, temporaries). With no entries and no
+    /// directory nothing is created.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] naming a listed file that is missing (`MissingFile`) or of another
+    /// size or kind (`BadLength`); [`Error::Io`].
+    pub fn align(
+        vfs: &dyn Vfs,
+        db: &Path,
+        db_id: u64,
+        entries: &[ManifestEntry],
+    ) -> Result<(FrozenDir, Cleanup)> {
+        let frozen = FrozenDir::from_entries(db, db_id, entries);
+        if !vfs.exists(&frozen.dir) {
+            if let Some(first) = entries.first() {
+                let path = frozen.dir.join(first.file_name());
+                return Err(Error::corruption(&path, 0, CorruptionKind::MissingFile));
+            }
+            return Ok((frozen, Cleanup::default()));
+        }
+        for entry in frozen.entries.values() {
+            frozen.check_listed(vfs, entry)?;
+        }
+        let manifest = frozen.manifest_path();
+        let list: Vec<ManifestEntry> = frozen.entries.values().copied().collect();
+        let wanted = encode_manifest(db_id, &list);
+        let current = match vfs.exists(&manifest) {
+            true => Some(
+                vfs.read_file(&manifest)
+                    .map_err(|e| Error::io(&manifest, e))?,
+            ),
+            false => None,
+        };
+        if current.as_deref() != Some(&wanted[..]) {
+            vfs.write_atomic(&manifest, &wanted)
+                .map_err(|e| Error::io(&manifest, e))?;
+        }
+        let cleanup = frozen.remove_unlisted(vfs, true)?;
+        Ok((frozen, cleanup))
+    }
+
+    /// Lists a written file in `MANIFEST` (replacing its month's entry, if any) **without**
+    /// removing the file it replaces: where the store's checkpoint is the authority on which
+    /// version is in force, the old file stays until the checkpoint naming the new version is
+    /// durable, and [`FrozenDir::align`] (after that checkpoint, or at the next open) removes
+    /// whichever version is not in force. The file must exist with the entry's size.
+    ///
+    /// # Errors
+    /// As [`FrozenDir::install`].
+    pub fn stage(&mut self, vfs: &dyn Vfs, entry: ManifestEntry) -> Result<()> {
+        self.put(vfs, entry).map(|_| ())
+    }
+
+    /// Writes the manifest with `entry` in force for its month; returns the entry it replaced.
+    fn put(&mut self, vfs: &dyn Vfs, entry: ManifestEntry) -> Result<Option<ManifestEntry>> {
+        let old = self.get(entry.month).copied();
+        if old.is_some_and(|o| o.version >= entry.version) {
+            return Err(Error::InvalidArgument(format!(
+                "frozen month {} version {} is not newer than the one in force",
+                entry.month, entry.version
+            )));
+        }
+        if self.entries.len() >= MAX_FROZEN_FILES && old.is_none() {
+            return Err(Error::InvalidArgument("too many frozen months".into()));
+        }
+        self.check_listed(vfs, &entry)?;
+        let mut next = self.entries.clone();
+        next.insert(entry.month, entry);
+        let list: Vec<ManifestEntry> = next.values().copied().collect();
+        let manifest = self.manifest_path();
+        vfs.write_atomic(&manifest, &encode_manifest(self.db_id, &list))
+            .map_err(|e| Error::io(&manifest, e))?;
+        self.entries = next;
+        Ok(old)
+    }
+
     fn manifest_path(&self) -> PathBuf {
         self.dir.join(FROZEN_MANIFEST)
     }
@@ -305,25 +416,7 @@ impl FrozenDir {
     /// if the failure came after its rename: reload to know). A failure to remove the old
     /// file is not an error: the next [`FrozenDir::load`] removes it.
     pub fn install(&mut self, vfs: &dyn Vfs, entry: ManifestEntry) -> Result<()> {
-        let old = self.get(entry.month).copied();
-        if old.is_some_and(|o| o.version >= entry.version) {
-            return Err(Error::InvalidArgument(format!(
-                "frozen month {} version {} is not newer than the one in force",
-                entry.month, entry.version
-            )));
-        }
-        if self.entries.len() >= MAX_FROZEN_FILES && old.is_none() {
-            return Err(Error::InvalidArgument("too many frozen months".into()));
-        }
-        self.check_listed(vfs, &entry)?;
-        let mut next = self.entries.clone();
-        next.insert(entry.month, entry);
-        let list: Vec<ManifestEntry> = next.values().copied().collect();
-        let manifest = self.manifest_path();
-        vfs.write_atomic(&manifest, &encode_manifest(self.db_id, &list))
-            .map_err(|e| Error::io(&manifest, e))?;
-        self.entries = next;
-        if let Some(old) = old {
+        if let Some(old) = self.put(vfs, entry)? {
             let path = self.dir.join(old.file_name());
             let removed = vfs
                 .remove_file(&path)

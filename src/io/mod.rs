@@ -95,4 +95,10 @@ pub trait Vfs: Send + Sync + 'static {
     fn rename(&self, from: &Path, to: &Path) -> io::Result<()>;
     /// Removes a directory and everything under it.
     fn remove_dir_all(&self, path: &Path) -> io::Result<()>;
+    /// Makes `to` a new name of the file `from` (durable once its directory is synced). A file
+    /// system without hard links answers `Unsupported`: the caller copies instead.
+    fn hard_link(&self, from: &Path, to: &Path) -> io::Result<()> {
+        let _ = (from, to);
+        Err(io::ErrorKind::Unsupported.into())
+    }
 }

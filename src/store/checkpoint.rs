@@ -1,5 +1,16 @@
 //! Checkpoints: dirty values of the in-memory state, packed and written to sled trees (one tree
 //! per physical partition), then the checkpoint LSN. Loading reads every tree back.
+//!
+//! Frozen months: the checkpoint is the authority on which frozen month files are in force. The
+//! `meta` tree's `frozen_set` (the files' manifest entries) and `frozen_flows/<chunk>` (the
+//! flows of the files' rows) are written in one sled batch with the checkpoint LSN, after every
+//! other value is written and flushed. The overlay of a frozen month `M` in force at version `v`
+//! (rows applied after the freeze) goes to `revenues/M@vv` / `expenses/M@vv`, the patches of
+//! its file's rows to `patches/M@vv`, never to the month's normal trees. So a crash before the
+//! meta batch leaves the previous frozen set in force with everything it needs intact: the
+//! normal trees of a month it does not name frozen (never written once the month froze), the
+//! overlay trees of the versions it names; values of a version it does not name are ignored,
+//! and replay from its checkpoint LSN is exact as for any torn checkpoint (per-value stamps).
 
 use super::pack;
 use crate::codec::key;
@@ -10,7 +21,11 @@ use crate::state::catalog::{add_flow, EntryLoc, OrgState};
 use crate::state::ledger::PartitionId;
 use crate::state::{chunk_of, chunk_orgs, DirtyKey, State};
 use chrono_tz::Tz;
-use std::collections::HashMap;
+use crate::frozen::{Expected, FrozenFile, ManifestEntry};
+use crate::io::Vfs;
+use crate::state::frozen_set::{FrozenMonth, FrozenSet};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
@@ -18,12 +33,96 @@ const META_TREE: &str = "meta";
 const ORGS_TREE: &str = "orgs";
 const CHECKPOINT_KEY: &[u8] = b"checkpoint_lsn";
 const CATALOG_KEY: &[u8] = b"index_catalog";
+/// Meta key of the frozen set in force (see [`pack::pack_frozen_set`]).
+const FROZEN_SET_KEY: &[u8] = b"frozen_set";
+/// Meta key prefix of the frozen flows of a chunk of orgs (then the chunk, big-endian).
+const FROZEN_FLOWS_PREFIX: &[u8] = b"frozen_flows/";
+const PATCHES_TABLE: &str = "patches";
 
 /// Dirty values packed at one moment, ready to be written without holding any lock.
+#[derive(Default)]
 pub struct Snapshot {
     /// Every batch up to this LSN is reflected in the store once the snapshot is written.
     pub covers: Lsn,
+    /// (tree, key, value), written before the checkpoint LSN.
     pub values: Vec<(String, Vec<u8>, Vec<u8>)>,
+    /// The frozen months in force at `covers`: written with the checkpoint LSN.
+    pub frozen: Vec<ManifestEntry>,
+    /// Meta keys written with the checkpoint LSN (frozen flows of a chunk; `None`: removed).
+    pub meta: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+/// The key of a chunk's frozen flows in the meta tree.
+fn frozen_flows_key(chunk: u64) -> Vec<u8> {
+    let mut key = FROZEN_FLOWS_PREFIX.to_vec();
+    key.extend_from_slice(&chunk.to_be_bytes());
+    key
+}
+
+/// What a tree name denotes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TreeName {
+    /// A ledger partition of an open month (or of a month frozen since: stale).
+    Ledger(PartitionId),
+    /// The overlay of a ledger partition of a month frozen at a version.
+    Overlay(PartitionId, u32),
+    /// Patches of the rows of a month's frozen file at a version.
+    Patches(Month, u32),
+}
+
+/// The overlay tree of partition `pid` of a month frozen at `version`: `revenues/2024-03@v3`.
+fn overlay_tree(pid: PartitionId, version: u32) -> String {
+    format!("{}@v{version}", pid.tree_name())
+}
+
+/// The patches tree of a month frozen at `version`: `patches/2024-03@v3`.
+fn patches_tree(month: Month, version: u32) -> String {
+    format!("{PATCHES_TABLE}/{month}@v{version}")
+}
+
+/// The month and version of `2024-03@v3` (exactly as written: no other spelling).
+fn parse_versioned(text: &str) -> Option<(Month, u32)> {
+    let (month, version) = text.split_once("@v")?;
+    let month = parse_month(month)?;
+    let version: u32 = version.parse().ok().filter(|v| *v >= 1)?;
+    (format!("{month}@v{version}") == text).then_some((month, version))
+}
+
+fn parse_month(text: &str) -> Option<Month> {
+    let (y, m) = text.split_once('-')?;
+    let month = Month::from_ym(y.parse().ok()?, m.parse().ok()?)?;
+    (month.to_string() == text).then_some(month)
+}
+
+fn parse_tree(name: &str) -> Option<TreeName> {
+    let (table, rest) = name.split_once('/')?;
+    let kind = match table {
+        "revenues" => Kind::Revenue,
+        "expenses" => Kind::Expense,
+        PATCHES_TABLE => {
+            let (month, version) = parse_versioned(rest)?;
+            return Some(TreeName::Patches(month, version));
+        }
+        _ => return None,
+    };
+    if rest.contains('@') {
+        let (month, version) = parse_versioned(rest)?;
+        return Some(TreeName::Overlay(PartitionId { kind, month }, version));
+    }
+    Some(TreeName::Ledger(PartitionId {
+        kind,
+        month: parse_month(rest)?,
+    }))
+}
+
+/// Whether a tree holds nothing the frozen set `in_force` (month → version) reads: a normal
+/// ledger tree of a frozen month, an overlay or patches tree of a version not in force.
+fn is_stale(name: TreeName, in_force: &BTreeMap<Month, u32>) -> bool {
+    match name {
+        TreeName::Ledger(pid) => in_force.contains_key(&pid.month),
+        TreeName::Overlay(pid, v) => in_force.get(&pid.month) != Some(&v),
+        TreeName::Patches(m, v) => in_force.get(&m) != Some(&v),
+    }
 }
 
 /// What a checkpoint wrote.
@@ -37,6 +136,8 @@ pub struct CheckpointStats {
     pub ledger_values: usize,
     /// Balance values written (one per balance shard, chunk of orgs and month).
     pub balance_values: usize,
+    /// Patch values written (one per frozen month and chunk of orgs).
+    pub patch_values: usize,
     /// Bytes of the keys and values written.
     pub bytes: usize,
 }
@@ -136,9 +237,35 @@ impl Store {
         Error::Store(format!("{}: {why}", self.path.display()))
     }
 
-    /// Writes a snapshot: all values, a flush, then the checkpoint LSN (`snapshot.covers`) and
-    /// another flush.
+    /// Writes a snapshot: all values, a flush, then in one batch of the meta tree the
+    /// checkpoint LSN (`snapshot.covers`) with the frozen set and the changed frozen flows, and
+    /// another flush; then drops the trees the new frozen set no longer reads.
+    ///
+    /// Ordering: the meta batch comes only after every value is durable, and it is atomic, so
+    /// the store names either the old checkpoint with the old frozen set (every value that set
+    /// reads is intact: values of a frozen month at a version go to that version's trees only)
+    /// or the new one with all its values.
     pub fn write(&self, snapshot: &Snapshot) -> Result<CheckpointStats> {
+        let stats = self.write_values(snapshot)?;
+        self.write_meta(snapshot)?;
+        if !snapshot.frozen.is_empty() {
+            let in_force: BTreeMap<Month, u32> = snapshot
+                .frozen
+                .iter()
+                .map(|e| (e.month, e.version))
+                .collect();
+            // The checkpoint has landed: a tree left behind is dropped at the next open instead.
+            if let Err(e) = self.drop_stale_trees(&in_force) {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not drop stale store trees");
+            }
+        }
+        Ok(stats)
+    }
+
+    /// The first half of [`Store::write`]: every value of the snapshot, then a flush. Until
+    /// [`Store::write_meta`] lands, the store still names its previous checkpoint (what a crash
+    /// between the two leaves; public for the tests that make that crash).
+    pub fn write_values(&self, snapshot: &Snapshot) -> Result<CheckpointStats> {
         let base = snapshot.covers;
         let mut stats = CheckpointStats {
             lsn: base,
@@ -151,6 +278,7 @@ impl Store {
                 ORGS_TREE => stats.org_values += 1,
                 META_TREE => {}
                 t if t.starts_with("balances/") => stats.balance_values += 1,
+                t if t.starts_with("patches/") => stats.patch_values += 1,
                 _ => stats.ledger_values += 1,
             }
             batches
@@ -172,31 +300,130 @@ impl Store {
             }
         }
         self.db.flush().map_err(|e| store_err(&self.path, e))?;
-        let mut raw = base.0.to_le_bytes().to_vec();
+        Ok(stats)
+    }
+
+    /// The second half of [`Store::write`]: one batch of the meta tree (checkpoint LSN, frozen
+    /// set, frozen flows), then a flush.
+    pub fn write_meta(&self, snapshot: &Snapshot) -> Result<()> {
+        let mut raw = snapshot.covers.0.to_le_bytes().to_vec();
         raw.extend_from_slice(&crc32fast::hash(&raw).to_le_bytes());
-        let meta = self
-            .db
-            .open_tree(META_TREE)
-            .map_err(|e| store_err(&self.path, e))?;
-        meta.insert(CHECKPOINT_KEY, raw)
+        let mut batch = sled::Batch::default();
+        batch.insert(CHECKPOINT_KEY, raw);
+        batch.insert(
+            FROZEN_SET_KEY,
+            pack::pack_frozen_set(snapshot.covers, &snapshot.frozen),
+        );
+        for (key, value) in &snapshot.meta {
+            match value {
+                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
+                None => batch.remove(key.as_slice()),
+            }
+        }
+        self.tree(META_TREE)?
+            .apply_batch(batch)
             .map_err(|e| store_err(&self.path, e))?;
         self.db.flush().map_err(|e| store_err(&self.path, e))?;
-        Ok(stats)
+        Ok(())
+    }
+
+    /// Drops the trees the frozen set `in_force` (month → version) does not read: the normal
+    /// ledger trees of frozen months, overlay and patches trees of other versions. Returns
+    /// their names. Only for a frozen set the store's checkpoint names.
+    pub fn drop_stale_trees(&self, in_force: &BTreeMap<Month, u32>) -> Result<Vec<String>> {
+        let mut dropped = Vec::new();
+        for name in self.db.tree_names() {
+            let text = String::from_utf8_lossy(&name).to_string();
+            if parse_tree(&text).is_some_and(|t| is_stale(t, in_force)) {
+                self.db
+                    .drop_tree(&name)
+                    .map_err(|e| store_err(&self.path, e))?;
+                dropped.push(text);
+            }
+        }
+        if !dropped.is_empty() {
+            self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        }
+        Ok(dropped)
+    }
+
+    /// The names of the store's trees (the `meta` and `orgs` trees included).
+    #[cfg(feature = "internals")]
+    pub fn tree_names(&self) -> Vec<String> {
+        self.db
+            .tree_names()
+            .iter()
+            .map(|n| String::from_utf8_lossy(n).to_string())
+            .collect()
+    }
+
+    /// The frozen set the store's checkpoint names: month order (empty when none was written).
+    ///
+    /// # Errors
+    /// `Error::Store` when the value is damaged.
+    pub fn frozen_set(&self) -> Result<Vec<ManifestEntry>> {
+        let tree = self.tree(META_TREE)?;
+        let Some(value) = tree
+            .get(FROZEN_SET_KEY)
+            .map_err(|e| store_err(&self.path, e))?
+        else {
+            return Ok(Vec::new());
+        };
+        let name = self.path.join(META_TREE).join("frozen_set");
+        let (_, entries) = pack::unpack_frozen_set(&name, &value)
+            .map_err(|e| self.bad(&format!("meta/frozen_set: {e}")))?;
+        Ok(entries)
     }
 
     /// Reads every value back into a state. Any damaged or inconsistent value is an error; the
     /// caller then rebuilds the store from the log.
-    pub fn load(&self, shards: u32) -> Result<(State, crate::state::EntryIndex)> {
+    ///
+    /// Frozen months first: the frozen set the checkpoint names, each file opened (`vfs`, under
+    /// `db`'s `frozen/`, checked against its entry and `db_id`: header and footer only) and the
+    /// frozen flows, which each org's flows start from before its loaded rows are added. Then the
+    /// trees that set reads: normal ledger trees of open months, overlay and patches trees of the
+    /// versions in force (the others are left for [`Store::drop_stale_trees`]).
+    ///
+    /// # Errors
+    /// `Error::Store` for a damaged or inconsistent value; [`Error::Corruption`] naming a frozen
+    /// file the set lists that is missing (`MissingFile`), of another size, checksum, database,
+    /// month or version; [`Error::Io`] when such a file cannot be read.
+    pub fn load(
+        &self,
+        vfs: &dyn Vfs,
+        db: &Path,
+        db_id: u64,
+        shards: u32,
+    ) -> Result<(State, crate::state::EntryIndex)> {
         let mut state = State::new(shards);
         let mut entries = crate::state::EntryIndex::default();
         self.load_catalog(&mut state)?;
         self.load_orgs(&mut state)?;
+        self.load_frozen(&mut state, vfs, db, db_id)?;
+        for (org, flows) in state.frozen.flows.iter() {
+            entries.set_flows(*org, *flows);
+        }
+        let in_force: BTreeMap<Month, u32> = state
+            .frozen
+            .months
+            .iter()
+            .map(|(m, f)| (*m, f.entry.version))
+            .collect();
         let mut ledger_trees = Vec::new();
+        let mut patch_trees = Vec::new();
         let mut balance_trees = Vec::new();
         for name in self.db.tree_names() {
             let name = String::from_utf8_lossy(&name).to_string();
-            if let Some(pid) = parse_partition(&name) {
-                ledger_trees.push((name, pid));
+            if let Some(tree) = parse_tree(&name) {
+                if is_stale(tree, &in_force) {
+                    continue;
+                }
+                match tree {
+                    TreeName::Ledger(pid) | TreeName::Overlay(pid, _) => {
+                        ledger_trees.push((name, pid));
+                    }
+                    TreeName::Patches(month, _) => patch_trees.push((name, month)),
+                }
             } else if let Some(shard) = name.strip_prefix("balances/") {
                 let shard: usize = shard.parse().map_err(|_| self.bad("bad shard tree name"))?;
                 if shard >= shards as usize {
@@ -222,7 +449,76 @@ impl Store {
         });
         ledgers?;
         state.balances = balances?;
+        for (name, month) in &patch_trees {
+            self.load_patches(&mut state, name, *month)?;
+        }
         Ok((state, entries))
+    }
+
+    /// The frozen set and frozen flows the checkpoint names, each file opened.
+    fn load_frozen(&self, state: &mut State, vfs: &dyn Vfs, db: &Path, db_id: u64) -> Result<()> {
+        let listed = self.frozen_set()?;
+        let lsn = self.checkpoint_lsn()?;
+        let dir = db.join(crate::format::FROZEN_DIR);
+        let mut set = FrozenSet::default();
+        for entry in listed {
+            if entry.lsn_last > lsn.0 {
+                return Err(self.bad(&format!(
+                    "frozen set: {} reflects LSN {} beyond the checkpoint's {lsn}",
+                    entry.file_name(),
+                    entry.lsn_last
+                )));
+            }
+            let path = dir.join(entry.file_name());
+            let file = FrozenFile::open(vfs, &path, &Expected::of(db_id, &entry))?;
+            set.months.insert(
+                entry.month,
+                FrozenMonth {
+                    entry,
+                    file: Arc::new(file),
+                },
+            );
+        }
+        for item in self.tree(META_TREE)?.scan_prefix(FROZEN_FLOWS_PREFIX) {
+            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+            let chunk = key::get_u64(&k, FROZEN_FLOWS_PREFIX.len())
+                .filter(|_| k.len() == FROZEN_FLOWS_PREFIX.len() + 8)
+                .ok_or_else(|| self.bad("frozen flows key"))?;
+            let (_, flows) = pack::unpack_frozen_flows(&v)
+                .map_err(|e| self.bad(&format!("meta/frozen_flows/{chunk}: {e}")))?;
+            for (org, flows) in flows {
+                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
+                    return Err(self.bad("frozen flows of an unknown org"));
+                }
+                set.flows.insert(org, flows);
+            }
+        }
+        if set.months.is_empty() && !set.flows.is_empty() {
+            return Err(self.bad("frozen flows without a frozen month"));
+        }
+        state.frozen = Arc::new(set);
+        Ok(())
+    }
+
+    /// One patches tree of a frozen month in force.
+    fn load_patches(&self, state: &mut State, name: &str, month: Month) -> Result<()> {
+        for item in self.tree(name)?.iter() {
+            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+            let chunk = key::get_u64(&k, 0)
+                .filter(|_| k.len() == 8)
+                .ok_or_else(|| self.bad("patches key"))?;
+            let (_, sets) =
+                pack::unpack_patches(&v).map_err(|e| self.bad(&format!("{name}/{chunk}: {e}")))?;
+            for (org, set) in sets {
+                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
+                    return Err(self.bad("patches of an unknown org"));
+                }
+                if !set.rows.is_empty() {
+                    state.patches.insert((month, org), Arc::new(set));
+                }
+            }
+        }
+        Ok(())
     }
 
     fn tree(&self, name: &str) -> Result<sled::Tree> {
@@ -378,7 +674,10 @@ impl State {
     pub fn pack(&self, keys: &rustc_hash::FxHashSet<DirtyKey>) -> Snapshot {
         #[cfg(test)]
         crate::test_hooks::reached(crate::test_hooks::Point::Pack);
-        let keys: Vec<DirtyKey> = keys.iter().copied().collect();
+        let (flow_chunks, keys): (Vec<DirtyKey>, Vec<DirtyKey>) = keys
+            .iter()
+            .copied()
+            .partition(|k| matches!(k, DirtyKey::FrozenFlows(_)));
         // Packing is pure CPU over shared reads: split it over two threads.
         let (left, right) = keys.split_at(keys.len() / 2);
         let values = std::thread::scope(|scope| {
@@ -387,10 +686,34 @@ impl State {
             values.extend(other.join().expect("packing thread panicked"));
             values
         });
+        let meta = flow_chunks
+            .into_iter()
+            .filter_map(|k| match k {
+                DirtyKey::FrozenFlows(chunk) => Some(chunk),
+                _ => None,
+            })
+            .map(|chunk| (frozen_flows_key(chunk), self.pack_frozen_flows(chunk)))
+            .collect();
         Snapshot {
             covers: self.lsn,
             values,
+            frozen: self.frozen.months.values().map(|f| f.entry).collect(),
+            meta,
         }
+    }
+
+    /// The frozen flows of a chunk's orgs (orgs without any left out; `None` for none at all).
+    fn pack_frozen_flows(&self, chunk: u64) -> Option<Vec<u8>> {
+        let items: Vec<_> = chunk_orgs(chunk)
+            .filter_map(|id| {
+                self.frozen
+                    .flows
+                    .get(&id)
+                    .filter(|f| **f != (0, 0))
+                    .map(|f| (id, f))
+            })
+            .collect();
+        (!items.is_empty()).then(|| pack::pack_frozen_flows(self.lsn, &items))
     }
 
     fn pack_keys(&self, keys: &[DirtyKey]) -> Vec<(String, Vec<u8>, Vec<u8>)> {
@@ -398,8 +721,22 @@ impl State {
         let mut values = Vec::with_capacity(keys.len());
         for key in keys {
             match *key {
-                // Written by the frozen-month persistence (in progress on this branch).
-                DirtyKey::Patches(..) | DirtyKey::FrozenFlows(_) => {}
+                // Written with the checkpoint LSN (`State::pack`).
+                DirtyKey::FrozenFlows(_) => {}
+                DirtyKey::Patches(month, chunk) => {
+                    // Patches exist only for frozen months, in the tree of the version in force.
+                    let Some(frozen) = self.frozen.get(month) else {
+                        continue;
+                    };
+                    let items: Vec<_> = chunk_orgs(chunk)
+                        .filter_map(|id| self.patches.get(&(month, id)).map(|p| (id, &**p)))
+                        .collect();
+                    values.push((
+                        patches_tree(month, frozen.entry.version),
+                        chunk.to_be_bytes().to_vec(),
+                        pack::pack_patches(stamp, &items),
+                    ));
+                }
                 DirtyKey::Catalog => {
                     let records: Vec<_> =
                         self.catalog.defs.iter().map(|d| d.record(true)).collect();
@@ -423,8 +760,15 @@ impl State {
                     let items: Vec<_> = chunk_orgs(chunk)
                         .filter_map(|id| bucket.orgs.get(&id).map(|l| (id, &**l)))
                         .collect();
+                    // A frozen month's overlay goes to its version's trees: the normal tree
+                    // keeps the values from before the freeze until the checkpoint naming the
+                    // frozen file has landed.
+                    let tree = match self.frozen.get(pid.month) {
+                        Some(frozen) => overlay_tree(pid, frozen.entry.version),
+                        None => pid.tree_name(),
+                    };
                     values.push((
-                        pid.tree_name(),
+                        tree,
                         chunk.to_be_bytes().to_vec(),
                         pack::pack_ledgers(stamp, &items),
                     ));
@@ -452,21 +796,6 @@ impl State {
         values
     }
 }
-/// The ledger partition a tree name denotes (`revenues/2024-03`, `expenses/1999-12`).
-fn parse_partition(name: &str) -> Option<PartitionId> {
-    let (table, month) = name.split_once('/')?;
-    let kind = match table {
-        "revenues" => Kind::Revenue,
-        "expenses" => Kind::Expense,
-        _ => return None,
-    };
-    let (y, m) = month.split_once('-')?;
-    Some(PartitionId {
-        kind,
-        month: Month::from_ym(y.parse().ok()?, m.parse().ok()?)?,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,8 @@
 use crate::codec::record::OrgRecord;
 use crate::model::{BusinessDay, Category, Lsn, OrgId, PaymentMethod};
 use crate::state::balance::{DayRow, MonthBalances};
+use crate::frozen::manifest::{ManifestEntry, MANIFEST_ENTRY_BYTES};
+use crate::state::frozen_set::{Patch, PatchSet};
 use crate::state::ledger::{OrgMonthLedger, Row};
 
 struct Writer(Vec<u8>);
@@ -369,6 +371,146 @@ pub fn unpack_catalog(
     Ok((stamp, out))
 }
 
+/// One org's patches of one frozen month: per entry id, the reversal and payment marks made
+/// after the month was frozen.
+fn write_patches(w: &mut Writer, set: &PatchSet) {
+    w.u(set.rows.len() as u64);
+    let mut prev = 0u64;
+    for (id, patch) in &set.rows {
+        // Ids increase strictly: stored as the delta from the previous one (≥ 1).
+        w.u(id.wrapping_sub(prev));
+        prev = *id;
+        match patch.reversed_by {
+            Some(by) => {
+                w.byte(1);
+                w.u(by);
+            }
+            None => w.byte(0),
+        }
+        match patch.paid_at {
+            Some(at) => {
+                w.byte(1);
+                w.i(at);
+            }
+            None => w.byte(0),
+        }
+    }
+}
+
+fn read_patches(r: &mut Reader<'_>, stamp: Lsn) -> Result<PatchSet, String> {
+    let count = r.u()?;
+    let mut set = PatchSet {
+        persisted: stamp,
+        ..PatchSet::default()
+    };
+    let mut id = 0u64;
+    for _ in 0..count {
+        let delta = r.u()?;
+        if delta == 0 && !set.rows.is_empty() {
+            return Err("patched entry ids out of order".into());
+        }
+        id = id.checked_add(delta).ok_or("patched entry id overflows")?;
+        if id == 0 {
+            return Err("patch of entry id 0".into());
+        }
+        let reversed_by = match r.byte()? {
+            0 => None,
+            1 => match r.u()? {
+                0 => return Err("patch reversed by entry id 0".into()),
+                by => Some(by),
+            },
+            other => return Err(format!("bad reversal flag {other}")),
+        };
+        let paid_at = match r.byte()? {
+            0 => None,
+            1 => Some(r.i()?),
+            other => return Err(format!("bad paid flag {other}")),
+        };
+        if reversed_by.is_none() && paid_at.is_none() {
+            return Err(format!("empty patch of entry {id}"));
+        }
+        set.rows.insert(id, Patch {
+            reversed_by,
+            paid_at,
+        });
+    }
+    Ok(set)
+}
+
+pub fn pack_patches(stamp: Lsn, sets: &[(OrgId, &PatchSet)]) -> Vec<u8> {
+    pack_chunk(stamp, sets, write_patches)
+}
+
+pub fn unpack_patches(value: &[u8]) -> Result<(Lsn, Vec<(OrgId, PatchSet)>), String> {
+    unpack_chunk(value, read_patches)
+}
+
+/// (Σ inflow, Σ outflow) of an org's rows in frozen files.
+pub type Flows = (i64, i64);
+
+/// Frozen flows of the orgs of a chunk: (Σ inflow, Σ outflow) of their rows in frozen files.
+fn write_flows(w: &mut Writer, flows: &(i64, i64)) {
+    w.i(flows.0);
+    w.i(flows.1);
+}
+
+fn read_flows(r: &mut Reader<'_>, _: Lsn) -> Result<(i64, i64), String> {
+    let flows = (r.i()?, r.i()?);
+    if flows.0 < 0 || flows.1 < 0 || flows == (0, 0) {
+        return Err(format!("impossible frozen flows {flows:?}"));
+    }
+    Ok(flows)
+}
+
+pub fn pack_frozen_flows(stamp: Lsn, flows: &[(OrgId, &Flows)]) -> Vec<u8> {
+    pack_chunk(stamp, flows, write_flows)
+}
+
+pub fn unpack_frozen_flows(value: &[u8]) -> Result<(Lsn, Vec<(OrgId, Flows)>), String> {
+    unpack_chunk(value, read_flows)
+}
+
+/// The frozen set in force: the manifest entries (80 bytes each, as in `frozen/MANIFEST`), in
+/// month order.
+pub fn pack_frozen_set(stamp: Lsn, entries: &[ManifestEntry]) -> Vec<u8> {
+    let mut w = Writer::new(stamp);
+    w.u(entries.len() as u64);
+    for e in entries {
+        w.0.extend_from_slice(&e.to_bytes());
+    }
+    w.finish()
+}
+
+/// Reads a frozen set: each entry as `frozen/MANIFEST` checks it (name, fields), months strictly
+/// increasing. `path` names the value in errors.
+pub fn unpack_frozen_set(
+    path: &std::path::Path,
+    value: &[u8],
+) -> Result<(Lsn, Vec<ManifestEntry>), String> {
+    let (stamp, mut r) = Reader::open(value)?;
+    let count = usize::try_from(r.u()?).map_err(|_| "length overflow")?;
+    if count > crate::limits::MAX_FROZEN_FILES {
+        return Err(format!("{count} frozen months"));
+    }
+    let mut out: Vec<ManifestEntry> = Vec::with_capacity(count);
+    for _ in 0..count {
+        let end = r
+            .at
+            .checked_add(MANIFEST_ENTRY_BYTES)
+            .filter(|&e| e <= r.bytes.len())
+            .ok_or("value ends early")?;
+        let entry = ManifestEntry::from_bytes(path, r.at as u64, &r.bytes[r.at..end])
+            .map_err(|e| e.to_string())?;
+        r.at = end;
+        if out.last().is_some_and(|l| l.month >= entry.month) {
+            return Err(format!("frozen month {} out of order", entry.month));
+        }
+        out.push(entry);
+    }
+    r.end()?;
+    Ok((stamp, out))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -432,6 +574,56 @@ mod tests {
         };
         let (_, orgs) = unpack_orgs(&pack_orgs(Lsn(1), &[(OrgId(u64::MAX), &org)])).unwrap();
         assert_eq!(orgs, vec![(OrgId(u64::MAX), org)]);
+    }
+
+    #[test]
+    fn patches_and_frozen_flows_round_trip_and_damage() {
+        let mut set = PatchSet::default();
+        set.rows.insert(
+            7,
+            Patch {
+                reversed_by: Some(9),
+                paid_at: None,
+            },
+        );
+        set.rows.insert(
+            u64::MAX,
+            Patch {
+                reversed_by: None,
+                paid_at: Some(-5),
+            },
+        );
+        let packed = pack_patches(Lsn(4), &[(OrgId(2), &set), (OrgId(3), &PatchSet::default())]);
+        let (stamp, back) = unpack_patches(&packed).unwrap();
+        assert_eq!(stamp, Lsn(4));
+        assert_eq!(back[0].1.rows, set.rows);
+        assert_eq!(back[0].1.persisted, Lsn(4));
+        assert!(back[1].1.rows.is_empty());
+        let flows = pack_frozen_flows(Lsn(4), &[(OrgId(1), &(5, 0)), (OrgId(2), &(0, i64::MAX))]);
+        assert_eq!(
+            unpack_frozen_flows(&flows).unwrap().1,
+            vec![(OrgId(1), (5, 0)), (OrgId(2), (0, i64::MAX))]
+        );
+        for value in [&packed, &flows] {
+            for at in 0..value.len() {
+                let mut damaged = value.clone();
+                damaged[at] ^= 0x10;
+                assert!(unpack_patches(&damaged).is_err() && unpack_frozen_flows(&damaged).is_err());
+            }
+            for cut in 0..value.len() {
+                assert!(unpack_patches(&value[..cut]).is_err());
+            }
+        }
+        // Packed by hand: an empty patch, a zero org flow.
+        let mut w = Writer::new(Lsn(1));
+        w.u(1);
+        w.u(1);
+        w.u(1);
+        w.u(3);
+        w.byte(0);
+        w.byte(0);
+        assert!(unpack_patches(&w.finish()).is_err());
+        assert!(unpack_frozen_flows(&pack_frozen_flows(Lsn(1), &[(OrgId(1), &(0, 0))])).is_err());
     }
 
     #[test]
