@@ -198,6 +198,11 @@ fn a_frozen_database_answers_as_its_twin() {
             same(&a, &b, &format!("after re-freezing in round {round}"));
         }
     }
+    // Reopened, the frozen months come back from the checkpoint that named them.
+    let dir = a.path().to_path_buf();
+    a.close().unwrap();
+    let a = open(&dir);
+    same(&a, &b, "after reopening");
     let months = a.months();
     assert!(
         months.iter().any(|m| m.file.is_some_and(|f| f.0 > 1)),

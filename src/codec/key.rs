@@ -15,6 +15,10 @@ pub fn get_u64(bytes: &[u8], at: usize) -> Option<u64> {
     Some(u64::from_be_bytes(bytes.get(at..at + 8)?.try_into().ok()?))
 }
 
+pub fn get_u32(bytes: &[u8], at: usize) -> Option<u32> {
+    Some(u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?))
+}
+
 pub fn get_i32(bytes: &[u8], at: usize) -> Option<i32> {
     let raw = u32::from_be_bytes(bytes.get(at..at + 4)?.try_into().ok()?);
     Some((raw ^ (1 << 31)) as i32)

@@ -375,7 +375,9 @@ impl crate::state::State {
         for (month, org) in self.patches.keys() {
             keys.insert(DirtyKey::Patches(*month, crate::state::chunk_of(*org)));
         }
-        for org in self.frozen.flows.keys() {
+        let frozen = &self.frozen;
+        let orgs = frozen.flows.keys().chain(frozen.nets.keys()).chain(frozen.stale.keys());
+        for org in orgs {
             keys.insert(DirtyKey::FrozenFlows(crate::state::chunk_of(*org)));
         }
         for (shard, s) in self.balances.iter().enumerate() {

@@ -152,7 +152,19 @@ impl Shared {
             }
         }
         if !report.frozen.is_empty() {
+            // The checkpoint makes the new frozen set durable; then `frozen/MANIFEST` lists it
+            // and the versions it replaced are removed (snapshots still mapping one keep it).
             self.checkpoint()?;
+            let entries: Vec<crate::frozen::ManifestEntry> = self
+                .state
+                .read()
+                .state
+                .frozen
+                .months
+                .values()
+                .map(|f| f.entry)
+                .collect();
+            crate::frozen::FrozenDir::align(&*self.vfs, &self.path, self.db_id, &entries)?;
         }
         Ok(report)
     }

@@ -321,6 +321,14 @@ impl State {
             }
         }
         report.day_orgs = day_orgs.len() as u64;
+        let mut chunks: Vec<u64> = moved
+            .iter()
+            .map(|(org, _)| *org)
+            .chain(day_orgs.iter().map(|(_, org)| *org))
+            .map(super::chunk_of)
+            .collect();
+        chunks.sort_unstable();
+        chunks.dedup();
         for (shard, org) in day_orgs {
             let balances = &mut self.balances[shard].orgs;
             let Some(b) = balances.get_mut(&org) else {
@@ -346,9 +354,6 @@ impl State {
         for org in orgs {
             applier.entries.shrink(org);
         }
-        let mut chunks: Vec<u64> = moved.iter().map(|(org, _)| super::chunk_of(*org)).collect();
-        chunks.sort_unstable();
-        chunks.dedup();
         for kind in [Kind::Revenue, Kind::Expense] {
             self.ledgers.remove(&PartitionId { kind, month });
         }

@@ -24,7 +24,7 @@ use chrono_tz::Tz;
 use crate::frozen::{Expected, FrozenFile, ManifestEntry};
 use crate::io::Vfs;
 use crate::state::frozen_set::{FrozenMonth, FrozenSet};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -38,6 +38,10 @@ const FROZEN_SET_KEY: &[u8] = b"frozen_set";
 /// Meta key prefix of the frozen flows of a chunk of orgs (then the chunk, big-endian).
 const FROZEN_FLOWS_PREFIX: &[u8] = b"frozen_flows/";
 const PATCHES_TABLE: &str = "patches";
+/// Day rows (balances) applied to a frozen business month after its freeze: `days/M@vN`, keyed
+/// by shard (4 bytes) and chunk (8 bytes), big-endian.
+const DAYS_TABLE: &str = "days";
+const FROZEN_NETS_PREFIX: &[u8] = b"frozen_nets/";
 
 /// Dirty values packed at one moment, ready to be written without holding any lock.
 #[derive(Default)]
@@ -59,6 +63,17 @@ fn frozen_flows_key(chunk: u64) -> Vec<u8> {
     key
 }
 
+fn frozen_nets_key(chunk: u64) -> Vec<u8> {
+    let mut key = FROZEN_NETS_PREFIX.to_vec();
+    key.extend_from_slice(&chunk.to_be_bytes());
+    key
+}
+
+/// The day-row overlay tree of a business month frozen at `version`: `days/2024-03@v3`.
+fn days_tree(month: Month, version: u32) -> String {
+    format!("{DAYS_TABLE}/{month}@v{version}")
+}
+
 /// What a tree name denotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TreeName {
@@ -68,6 +83,8 @@ enum TreeName {
     Overlay(PartitionId, u32),
     /// Patches of the rows of a month's frozen file at a version.
     Patches(Month, u32),
+    /// Day rows of a business month frozen at a version, applied after the freeze.
+    Days(Month, u32),
 }
 
 /// The overlay tree of partition `pid` of a month frozen at `version`: `revenues/2024-03@v3`.
@@ -103,6 +120,10 @@ fn parse_tree(name: &str) -> Option<TreeName> {
             let (month, version) = parse_versioned(rest)?;
             return Some(TreeName::Patches(month, version));
         }
+        DAYS_TABLE => {
+            let (month, version) = parse_versioned(rest)?;
+            return Some(TreeName::Days(month, version));
+        }
         _ => return None,
     };
     if rest.contains('@') {
@@ -121,7 +142,7 @@ fn is_stale(name: TreeName, in_force: &BTreeMap<Month, u32>) -> bool {
     match name {
         TreeName::Ledger(pid) => in_force.contains_key(&pid.month),
         TreeName::Overlay(pid, v) => in_force.get(&pid.month) != Some(&v),
-        TreeName::Patches(m, v) => in_force.get(&m) != Some(&v),
+        TreeName::Patches(m, v) | TreeName::Days(m, v) => in_force.get(&m) != Some(&v),
     }
 }
 
@@ -146,6 +167,8 @@ pub struct CheckpointStats {
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
+    /// The frozen months whose balance values [`Store::drop_stale_balances`] last removed.
+    balances_cleaned: parking_lot::Mutex<Option<BTreeSet<Month>>>,
 }
 
 pub use crate::limits::STORE_LOCK_WAIT;
@@ -196,6 +219,7 @@ impl Store {
         Ok(Store {
             db,
             path: path.to_path_buf(),
+            balances_cleaned: parking_lot::Mutex::new(None),
         })
     }
 
@@ -341,10 +365,47 @@ impl Store {
                 dropped.push(text);
             }
         }
-        if !dropped.is_empty() {
+        let removed = self.drop_stale_balances(in_force)?;
+        if !dropped.is_empty() || removed > 0 {
             self.db.flush().map_err(|e| store_err(&self.path, e))?;
         }
         Ok(dropped)
+    }
+
+    /// Removes the balance values of frozen business months from the shard trees (their day
+    /// rows are in the files; a load skips them anyway). Scans the shard trees only when the
+    /// frozen months differ from the last call's. Returns the values removed.
+    fn drop_stale_balances(&self, in_force: &BTreeMap<Month, u32>) -> Result<usize> {
+        let months: BTreeSet<Month> = in_force.keys().copied().collect();
+        {
+            let mut last = self.balances_cleaned.lock();
+            if last.as_ref() == Some(&months) {
+                return Ok(0);
+            }
+            *last = Some(months.clone());
+        }
+        let mut removed = 0;
+        for name in self.db.tree_names() {
+            let text = String::from_utf8_lossy(&name).to_string();
+            if !text.starts_with("balances/") || months.is_empty() {
+                continue;
+            }
+            let tree = self.tree(&text)?;
+            let mut batch = sled::Batch::default();
+            for item in tree.iter().keys() {
+                let k = item.map_err(|e| store_err(&self.path, e))?;
+                let frozen = key::get_i32(&k, 8)
+                    .and_then(|m| Month::from_index(m).ok())
+                    .is_some_and(|m| months.contains(&m));
+                if frozen {
+                    batch.remove(k);
+                    removed += 1;
+                }
+            }
+            tree.apply_batch(batch)
+                .map_err(|e| store_err(&self.path, e))?;
+        }
+        Ok(removed)
     }
 
     /// The names of the store's trees (the `meta` and `orgs` trees included).
@@ -411,6 +472,7 @@ impl Store {
             .collect();
         let mut ledger_trees = Vec::new();
         let mut patch_trees = Vec::new();
+        let mut day_trees = Vec::new();
         let mut balance_trees = Vec::new();
         for name in self.db.tree_names() {
             let name = String::from_utf8_lossy(&name).to_string();
@@ -423,6 +485,7 @@ impl Store {
                         ledger_trees.push((name, pid));
                     }
                     TreeName::Patches(month, _) => patch_trees.push((name, month)),
+                    TreeName::Days(month, _) => day_trees.push((name, month)),
                 }
             } else if let Some(shard) = name.strip_prefix("balances/") {
                 let shard: usize = shard.parse().map_err(|_| self.bad("bad shard tree name"))?;
@@ -436,7 +499,9 @@ impl Store {
         let known: rustc_hash::FxHashSet<crate::model::OrgId> =
             state.orgs.keys().copied().collect();
         let (ledgers, balances) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| self.load_balances(&balance_trees, shards, &known));
+            let other = scope.spawn(|| {
+                self.load_balances(&balance_trees, &day_trees, &in_force, shards, &known)
+            });
             let mine = ledger_trees
                 .iter()
                 .try_for_each(|(name, pid)| self.load_ledger(&mut state, &mut entries, name, *pid));
@@ -493,7 +558,26 @@ impl Store {
                 set.flows.insert(org, flows);
             }
         }
-        if set.months.is_empty() && !set.flows.is_empty() {
+        for item in self.tree(META_TREE)?.scan_prefix(FROZEN_NETS_PREFIX) {
+            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+            let chunk = key::get_u64(&k, FROZEN_NETS_PREFIX.len())
+                .filter(|_| k.len() == FROZEN_NETS_PREFIX.len() + 8)
+                .ok_or_else(|| self.bad("frozen nets key"))?;
+            let (_, nets) = pack::unpack_frozen_nets(&v)
+                .map_err(|e| self.bad(&format!("meta/frozen_nets/{chunk}: {e}")))?;
+            for (org, (net, stale)) in nets {
+                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
+                    return Err(self.bad("frozen nets of an unknown org"));
+                }
+                if net != 0 {
+                    set.nets.insert(org, net);
+                }
+                if let Some(month) = stale {
+                    set.stale.insert(org, month);
+                }
+            }
+        }
+        if set.months.is_empty() && !(set.flows.is_empty() && set.nets.is_empty()) {
             return Err(self.bad("frozen flows without a frozen month"));
         }
         state.frozen = Arc::new(set);
@@ -621,14 +705,20 @@ impl Store {
     }
 
     /// Reads every balance shard tree and rebuilds each org's Fenwick prefix.
+    /// Reads the balance shard trees (skipping the values of frozen business months: their
+    /// day rows are in the files) and the day-row overlay trees of the frozen months in force,
+    /// and rebuilds each org's Fenwick prefix.
     fn load_balances(
         &self,
         trees: &[(String, usize)],
+        day_trees: &[(String, Month)],
+        in_force: &BTreeMap<Month, u32>,
         shards: u32,
         known: &rustc_hash::FxHashSet<crate::model::OrgId>,
     ) -> Result<Vec<crate::state::balance::BalanceShard>> {
         let mut out: Vec<crate::state::balance::BalanceShard> =
             (0..shards).map(|_| Default::default()).collect();
+        let mut values: Vec<(String, usize, u64, Month, sled::IVec)> = Vec::new();
         for (name, shard) in trees {
             for item in self.tree(name)?.iter() {
                 let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
@@ -636,23 +726,36 @@ impl Store {
                 let month = key::get_i32(&k, 8)
                     .and_then(|m| Month::from_index(m).ok())
                     .ok_or_else(|| self.bad("balance key"))?;
-                let (_, months) = pack::unpack_balances(&v)
-                    .map_err(|e| self.bad(&format!("{name}/{chunk}/{month}: {e}")))?;
-                for (org, value) in months {
-                    if value.days.iter().any(|d| d.day.month() != month) {
-                        return Err(self.bad("balance row in the wrong month"));
-                    }
-                    let home = crate::state::balance::shard_of(org, shards) == *shard
-                        && chunk_of(org) == chunk;
-                    if !home || !known.contains(&org) {
-                        return Err(
-                            self.bad("balance value in the wrong shard or of an unknown org")
-                        );
-                    }
-                    std::sync::Arc::make_mut(out[*shard].orgs.entry(org).or_default())
-                        .months
-                        .insert(month, std::sync::Arc::new(value));
+                if !in_force.contains_key(&month) {
+                    values.push((name.clone(), *shard, chunk, month, v));
                 }
+            }
+        }
+        for (name, month) in day_trees {
+            for item in self.tree(name)?.iter() {
+                let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+                let shard = key::get_u32(&k, 0)
+                    .filter(|s| *s < shards && k.len() == 12)
+                    .ok_or_else(|| self.bad("day overlay key"))?;
+                let chunk = key::get_u64(&k, 4).ok_or_else(|| self.bad("day overlay key"))?;
+                values.push((name.clone(), shard as usize, chunk, *month, v));
+            }
+        }
+        for (name, shard, chunk, month, v) in values {
+            let (_, months) = pack::unpack_balances(&v)
+                .map_err(|e| self.bad(&format!("{name}/{chunk}/{month}: {e}")))?;
+            for (org, value) in months {
+                if value.days.iter().any(|d| d.day.month() != month) {
+                    return Err(self.bad("balance row in the wrong month"));
+                }
+                let home =
+                    crate::state::balance::shard_of(org, shards) == shard && chunk_of(org) == chunk;
+                if !home || !known.contains(&org) {
+                    return Err(self.bad("balance value in the wrong shard or of an unknown org"));
+                }
+                std::sync::Arc::make_mut(out[shard].orgs.entry(org).or_default())
+                    .months
+                    .insert(month, std::sync::Arc::new(value));
             }
         }
         for shard in &mut out {
@@ -692,7 +795,12 @@ impl State {
                 DirtyKey::FrozenFlows(chunk) => Some(chunk),
                 _ => None,
             })
-            .map(|chunk| (frozen_flows_key(chunk), self.pack_frozen_flows(chunk)))
+            .flat_map(|chunk| {
+                [
+                    (frozen_flows_key(chunk), self.pack_frozen_flows(chunk)),
+                    (frozen_nets_key(chunk), self.pack_frozen_nets(chunk)),
+                ]
+            })
             .collect();
         Snapshot {
             covers: self.lsn,
@@ -714,6 +822,19 @@ impl State {
             })
             .collect();
         (!items.is_empty()).then(|| pack::pack_frozen_flows(self.lsn, &items))
+    }
+
+    /// The frozen nets and stale marks of a chunk's orgs (`None` for none at all).
+    fn pack_frozen_nets(&self, chunk: u64) -> Option<Vec<u8>> {
+        let items: Vec<(crate::model::OrgId, pack::FrozenNet)> = chunk_orgs(chunk)
+            .filter_map(|id| {
+                let net = self.frozen.nets.get(&id).copied().unwrap_or(0);
+                let stale = self.frozen.stale.get(&id).copied();
+                (net != 0 || stale.is_some()).then_some((id, (net, stale)))
+            })
+            .collect();
+        let refs: Vec<_> = items.iter().map(|(id, n)| (*id, n)).collect();
+        (!refs.is_empty()).then(|| pack::pack_frozen_nets(self.lsn, &refs))
     }
 
     fn pack_keys(&self, keys: &[DirtyKey]) -> Vec<(String, Vec<u8>, Vec<u8>)> {
@@ -785,11 +906,20 @@ impl State {
                         })
                         .collect();
                     let value = pack::pack_balances(stamp, &items);
-                    values.push((
-                        balance_tree(shard as usize),
-                        key::balance_key(chunk, month.index()),
-                        value,
-                    ));
+                    // A frozen business month's later day rows go to its version's tree, as
+                    // ledger overlays do.
+                    let (tree, key) = match self.frozen.get(month) {
+                        Some(frozen) => {
+                            let mut key = shard.to_be_bytes().to_vec();
+                            key.extend_from_slice(&chunk.to_be_bytes());
+                            (days_tree(month, frozen.entry.version), key)
+                        }
+                        None => (
+                            balance_tree(shard as usize),
+                            key::balance_key(chunk, month.index()),
+                        ),
+                    };
+                    values.push((tree, key, value));
                 }
             }
         }

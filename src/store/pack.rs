@@ -6,7 +6,7 @@
 //! ```
 
 use crate::codec::record::OrgRecord;
-use crate::model::{BusinessDay, Category, Lsn, OrgId, PaymentMethod};
+use crate::model::{BusinessDay, Category, Lsn, Month, OrgId, PaymentMethod};
 use crate::state::balance::{DayRow, MonthBalances};
 use crate::frozen::manifest::{ManifestEntry, MANIFEST_ENTRY_BYTES};
 use crate::state::frozen_set::{Patch, PatchSet};
@@ -468,6 +468,41 @@ pub fn pack_frozen_flows(stamp: Lsn, flows: &[(OrgId, &Flows)]) -> Vec<u8> {
 
 pub fn unpack_frozen_flows(value: &[u8]) -> Result<(Lsn, Vec<(OrgId, Flows)>), String> {
     unpack_chunk(value, read_flows)
+}
+
+/// What a load needs of an org's frozen day rows: Σ of its month nets in the files, and the
+/// first month whose file's anchor may be stale for it.
+pub type FrozenNet = (i64, Option<Month>);
+
+fn write_net(w: &mut Writer, net: &FrozenNet) {
+    w.i(net.0);
+    w.i(net.1.map_or(i64::MIN, |m| i64::from(m.index())));
+}
+
+fn read_net(r: &mut Reader<'_>, _: Lsn) -> Result<FrozenNet, String> {
+    let net = r.i()?;
+    let stale = match r.i()? {
+        i64::MIN => None,
+        m => Some(
+            i32::try_from(m)
+                .ok()
+                .and_then(|m| Month::from_index(m).ok())
+                .ok_or_else(|| format!("stale month {m} out of range"))?,
+        ),
+    };
+    if net == 0 && stale.is_none() {
+        return Err("an empty frozen net".into());
+    }
+    Ok((net, stale))
+}
+
+/// Frozen nets of the orgs of a chunk (see [`FrozenNet`]).
+pub fn pack_frozen_nets(stamp: Lsn, nets: &[(OrgId, &FrozenNet)]) -> Vec<u8> {
+    pack_chunk(stamp, nets, write_net)
+}
+
+pub fn unpack_frozen_nets(value: &[u8]) -> Result<(Lsn, Vec<(OrgId, FrozenNet)>), String> {
+    unpack_chunk(value, read_net)
 }
 
 /// The frozen set in force: the manifest entries (80 bytes each, as in `frozen/MANIFEST`), in
