@@ -109,8 +109,8 @@ internal_modules! {
     mod db;
     mod error;
     mod format;
-    // Not wired into the engine yet (issue 19: the freezer and the reads come next); its tests
-    // and the `frozen_read` fuzz target use it through `internals`.
+    // Parts of it (the full-file check's details, sample inputs, the writer's own types) are
+    // used by tests, benches and fuzz targets through `internals` only.
     #[cfg_attr(not(feature = "internals"), allow(dead_code, unused_imports))]
     mod frozen;
     mod io;

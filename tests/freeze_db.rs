@@ -210,3 +210,53 @@ fn a_frozen_database_answers_as_its_twin() {
     );
     assert!(a.verify().is_ok(), "{:?}", a.verify());
 }
+
+#[test]
+fn a_damaged_frozen_file_is_reported_never_a_wrong_answer() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("db");
+    let db = open(&path);
+    register(&db);
+    let mut rng = SplitMix64::new(3);
+    for step in 0..120 {
+        let at = T0 + step * DAY;
+        db.record(Batch::new().post(posting(&mut rng, step as u64 + 1, at)))
+            .unwrap();
+    }
+    let report = db.freeze(None).unwrap();
+    assert!(!report.frozen.is_empty());
+    db.close().unwrap();
+    let frozen_dir = path.join("frozen");
+    let file = std::fs::read_dir(&frozen_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.to_string_lossy().contains("2024-01.v1.frz"))
+        .unwrap();
+    let mut bytes = std::fs::read(&file).unwrap();
+    // A byte inside the first block (past the 64-byte header).
+    bytes[100] ^= 0x40;
+    std::fs::write(&file, &bytes).unwrap();
+    let db = open(&path);
+    let verify = db.verify();
+    assert!(
+        verify.problems.iter().any(|p| p.contains("2024-01")),
+        "{:?}",
+        verify.problems
+    );
+    let mut failed = 0;
+    for o in 1..=ORGS {
+        match db.balances(
+            OrgId(o),
+            BusinessDay::from_ymd(2024, 1, 1).unwrap(),
+            BusinessDay::from_ymd(2024, 1, 31).unwrap(),
+        ) {
+            Ok(_) => {}
+            Err(Error::Corruption { file: named, .. }) => {
+                assert_eq!(named, file, "the error names the damaged file");
+                failed += 1;
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(failed >= 1, "the damaged block's org must fail its read");
+}

@@ -234,7 +234,6 @@ impl State {
 
 /// What installing a frozen file moved out of memory.
 // Installing is used by the tests only until the freezer runs in the engine.
-#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Installed {
     /// Ledger rows dropped from memory (now read from the file).
@@ -247,7 +246,6 @@ pub struct Installed {
     pub day_orgs: u64,
 }
 
-#[cfg_attr(not(feature = "internals"), allow(dead_code))]
 impl State {
     /// Whether month `month`'s rows, patches and day rows are as they were in `other` (a
     /// snapshot of this state): no batch after `other`'s LSN changed them, and the same file is in

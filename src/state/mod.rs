@@ -58,7 +58,6 @@ pub enum DirtyKey {
     Patches(Month, u64),
     /// The flows of the frozen files' rows of a chunk's orgs.
     // Made by installing a frozen month, which only the tests do until the freezer runs.
-    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     FrozenFlows(u64),
 }
 
@@ -94,7 +93,6 @@ impl EntryIndex {
     }
 
     /// Forgets an entry id (its row moved into a frozen file); the org's flows stay.
-    #[cfg_attr(not(feature = "internals"), allow(dead_code))]
     pub fn remove(&mut self, key: &(OrgId, u64)) -> Option<catalog::EntryLoc> {
         self.orgs.get_mut(&key.0)?.entries.remove(&key.1)
     }
