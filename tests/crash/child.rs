@@ -235,8 +235,25 @@ pub fn run(dir: &str) {
         say(&mut out, &format!("ACK {} {} {}", lsn.0, ops.len(), sum));
         if generator.rng.chance(2) {
             say(&mut out, "CKPT begin");
-            db.checkpoint()
-                .unwrap_or_else(|e| panic!("child: checkpoint failed: {e}"));
+            // Half of them freeze first (default horizon, or every month: then later batches
+            // land in the overlays of frozen months); a freeze ends with a checkpoint.
+            match generator.rng.below(4) {
+                0 => drop(
+                    db.freeze(None)
+                        .unwrap_or_else(|e| panic!("child: freeze: {e}")),
+                ),
+                1 => {
+                    let every = folio::Month::new(2100, 1).expect("a valid month");
+                    drop(
+                        db.freeze(Some(every))
+                            .unwrap_or_else(|e| panic!("child: freeze: {e}")),
+                    )
+                }
+                _ => drop(
+                    db.checkpoint()
+                        .unwrap_or_else(|e| panic!("child: checkpoint failed: {e}")),
+                ),
+            }
             say(&mut out, "CKPT end");
         }
     }

@@ -5,8 +5,9 @@
 //! (default options, `Durability::Sync`, but 64 KiB log segments), registers a few orgs (several
 //! with non-UTC time zones) when they are missing, then records random batches forever. Before each `record` it prints
 //! `TRY <ops>` (the full content of the batch), after `record` returned `Ok` it prints
-//! `ACK <lsn> <n_ops> <signed sum>`. Now and then it calls `Db::checkpoint`, printed as
-//! `CKPT begin` / `CKPT end`, so that kills also land inside checkpoints.
+//! `ACK <lsn> <n_ops> <signed sum>`. Now and then it calls `Db::checkpoint`, or `Db::freeze`
+//! (default horizon, or every month) which ends with one, printed as `CKPT begin` / `CKPT end`,
+//! so that kills also land inside checkpoints and freezes.
 //!
 //! The parent kills the child with SIGKILL after a random delay (sometimes while the child is
 //! still opening the database, sometimes right after a `CKPT begin` line), reopens the database

@@ -85,6 +85,7 @@ fn partition_json(p: &PartitionInfo) -> serde_json::Value {
         "orgs": p.orgs,
         "rows": p.rows,
         "bytes": p.bytes,
+        "frozen": p.frozen,
     })
 }
 

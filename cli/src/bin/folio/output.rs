@@ -394,10 +394,11 @@ pub fn plan(p: &folio::Plan, json: bool) {
             })
             .collect();
         let parts: Vec<_> = p.partitions.iter().map(|x| x.tree_name()).collect();
+        let frozen: Vec<_> = p.partitions.iter().map(|x| p.frozen_version(*x)).collect();
         println!(
             "{}",
             json!({"partitions": parts, "partitions_touched": p.partitions.len(), "partitions_total": p.partitions_total,
-                   "access": access, "estimated_rows": p.estimated_rows})
+                   "frozen": frozen, "access": access, "estimated_rows": p.estimated_rows})
         );
     } else {
         println!("{p}");
