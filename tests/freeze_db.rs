@@ -260,3 +260,44 @@ fn a_damaged_frozen_file_is_reported_never_a_wrong_answer() {
     }
     assert!(failed >= 1, "the damaged block's org must fail its read");
 }
+
+#[test]
+fn opening_reads_no_row_of_the_frozen_months() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("db");
+    let db = open(&path);
+    register(&db);
+    let mut rng = SplitMix64::new(11);
+    // Three years, a few postings a week, then every month but the last two frozen.
+    for step in 0..(3 * 52) {
+        let mut batch = Batch::new();
+        for k in 0..3 {
+            let at = T0 + step * 7 * DAY + k * DAY;
+            batch = batch.post(posting(&mut rng, (step * 3 + k) as u64 + 1, at));
+        }
+        db.record(batch).unwrap();
+    }
+    let report = db.freeze(None).unwrap();
+    assert!(report.frozen.len() >= 30, "{report:?}");
+    let before = answers(&db);
+    db.close().unwrap();
+    let db = open(&path);
+    let frozen: Vec<_> = db
+        .months()
+        .into_iter()
+        .filter(|m| m.file.is_some())
+        .collect();
+    assert_eq!(frozen.len(), report.frozen.len());
+    for m in &frozen {
+        assert_eq!(m.file_blocks_checked, 0, "{m:?}");
+        assert_eq!(m.file_bytes_checked, 192, "{m:?}: header and footer only");
+        assert_eq!(m.memory_rows, 0, "{m:?}");
+    }
+    assert_eq!(answers(&db), before);
+    let touched = db
+        .months()
+        .iter()
+        .map(|m| m.file_blocks_checked)
+        .sum::<u64>();
+    assert!(touched > 0, "the reads checked the blocks they used");
+}

@@ -273,20 +273,46 @@ struct Recording {
 }
 
 /// Records the workload from `config.writers` threads, then closes the database.
+///
+/// The events are generated on the fly, by a producer thread a bounded queue ahead of the
+/// writers (a few hundred batches), so the benchmark's own memory does not grow with the
+/// stream: 100,000,000 events never sit in memory at once.
 fn record(db: Db, config: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Result<Recording> {
-    let work = crossbeam::queue::SegQueue::new();
-    for b in batches(&config.params, config.batch)? {
-        work.push(b);
-    }
+    let mut generator = Generator::new(config.params)?;
+    let (tx, work) = crossbeam::channel::bounded::<Batch>(AHEAD_BATCHES);
     let acked = AtomicUsize::new(0);
     let started = Instant::now();
+    let stop = std::sync::atomic::AtomicBool::new(false);
     std::thread::scope(|scope| -> Result<()> {
+        let batch = config.batch;
+        let stop = &stop;
+        scope.spawn(move || {
+            let mut ops = Vec::with_capacity(batch);
+            for event in generator.by_ref() {
+                if stop.load(Ordering::Relaxed) {
+                    return;
+                }
+                ops.push(Op::Post(entry_of(&event)));
+                if ops.len() == batch {
+                    let full = std::mem::replace(&mut ops, Vec::with_capacity(batch));
+                    if tx.send(Batch::from(full)).is_err() {
+                        return;
+                    }
+                }
+            }
+            if !ops.is_empty() {
+                let _ = tx.send(Batch::from(ops));
+            }
+        });
         let handles: Vec<_> = (0..config.writers)
             .map(|_| scope.spawn(|| writer(&db, &work, &acked, config, progress)))
             .collect();
-        for h in handles {
-            h.join()
-                .map_err(|_| Error::InvalidArgument("writer thread panicked".into()))??;
+        let joined: Vec<_> = handles.into_iter().map(|h| h.join()).collect();
+        // A writer that failed leaves batches unsent: stop the producer and unblock it.
+        stop.store(true, Ordering::Relaxed);
+        while work.try_recv().is_ok() {}
+        for result in joined {
+            result.map_err(|_| Error::InvalidArgument("writer thread panicked".into()))??;
         }
         Ok(())
     })?;
@@ -351,16 +377,19 @@ fn time_closing_reads(db: &Db, config: &BenchConfig) -> Result<Vec<f64>> {
     Ok(reads)
 }
 
+/// Batches the producer of [`record`] keeps ready ahead of the writers.
+const AHEAD_BATCHES: usize = 256;
+
 fn writer(
     db: &Db,
-    work: &crossbeam::queue::SegQueue<Batch>,
+    work: &crossbeam::channel::Receiver<Batch>,
     acked: &AtomicUsize,
     config: &BenchConfig,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<()> {
     let mut in_flight: VecDeque<(Ticket, usize)> = VecDeque::new();
     loop {
-        let batch = work.pop();
+        let batch = work.recv().ok();
         let done = batch.is_none();
         if let Some(batch) = batch {
             let events = batch.len();

@@ -547,11 +547,19 @@ fn run_checkpointer(
         false => interval,
     };
     let mut last = std::time::Instant::now();
+    // Set while the freezer's last step found more months than it took: the next step runs at
+    // once (still one step at a time, between checks for `stop`).
+    let mut behind = false;
     loop {
+        let wait = if behind {
+            std::time::Duration::ZERO
+        } else {
+            poll
+        };
         let woken = crossbeam::select! {
             recv(wake) -> _ => true,
             recv(stop) -> _ => return,
-            default(poll) => false,
+            default(wait) => false,
         };
         let due = woken || last.elapsed() >= interval;
         let dirty = !shared.state.read().applier.dirty.is_empty();
@@ -561,10 +569,14 @@ fn run_checkpointer(
             let _ = shared.checkpoint();
         }
         if freeze && shared.poison_reason().is_none() {
-            // One month per step; a failure leaves the month open (nothing is lost) and the
-            // next step tries again.
-            if let Err(e) = shared.freeze(None, 1, freeze::REFREEZE_AT) {
-                tracing::warn!(path = %shared.path.display(), error = %e, "freezing failed");
+            // A few months per step (one checkpoint for them); a failure leaves the month open
+            // (nothing is lost) and the next step tries again.
+            match shared.freeze(None, freeze::STEP_MONTHS, freeze::REFREEZE_AT) {
+                Ok(report) => behind = report.frozen.len() == freeze::STEP_MONTHS,
+                Err(e) => {
+                    behind = false;
+                    tracing::warn!(path = %shared.path.display(), error = %e, "freezing failed");
+                }
             }
         }
     }

@@ -43,7 +43,7 @@ pub struct Options {
     /// store is loaded from a private copy, and every write is refused with
     /// [`crate::Error::ReadOnly`].
     pub read_only: bool,
-    /// Run the freezer in the background (after checkpoints, one month per step): months before
+    /// Run the freezer in the background (after checkpoints, a few months per step): months before
     /// the previous calendar month of the newest row become frozen files and leave memory (see
     /// [`crate::Db::freeze`]). Off by default while the frozen-month work is completed.
     pub auto_freeze: bool,

@@ -249,15 +249,21 @@ impl State {
                 balances.and_then(|b| b.row(day)).copied()
             });
         }
-        let mut rows = std::collections::BTreeMap::new();
-        let mut day = Some(from);
-        while let Some(d) = day.filter(|d| *d <= to) {
-            if let Some(row) = self.day_row(org, balances, d)? {
-                rows.insert(d, row);
+        // A frozen month's day rows merged once (one block read), not day by day.
+        let mut frozen_rows = std::collections::BTreeMap::new();
+        let mut month = Some(from.month());
+        while let Some(m) = month.filter(|m| *m <= to.month()) {
+            if self.is_frozen(m) {
+                for row in self.month_days(org, m)? {
+                    frozen_rows.insert(row.day, row);
+                }
             }
-            day = d.next();
+            month = m.next();
         }
-        day_balances(org, from, to, closing, |day| rows.get(&day).copied())
+        day_balances(org, from, to, closing, |day| match self.is_frozen(day.month()) {
+            true => frozen_rows.get(&day).copied(),
+            false => balances.and_then(|b| b.row(day)).copied(),
+        })
     }
 
     /// Entries of both ledgers with `from <= occurred_at < to`, in (occurred_at, entry id) order.

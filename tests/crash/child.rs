@@ -235,9 +235,9 @@ pub fn run(dir: &str) {
         say(&mut out, &format!("ACK {} {} {}", lsn.0, ops.len(), sum));
         if generator.rng.chance(2) {
             say(&mut out, "CKPT begin");
-            // Half of them freeze first (default horizon, or every month: then later batches
+            // A quarter of them freeze first (default horizon, or every month: then later batches
             // land in the overlays of frozen months); a freeze ends with a checkpoint.
-            match generator.rng.below(4) {
+            match generator.rng.below(8) {
                 0 => drop(
                     db.freeze(None)
                         .unwrap_or_else(|e| panic!("child: freeze: {e}")),
