@@ -13,9 +13,8 @@ use super::{Db, Shared};
 use crate::error::{Error, Result};
 use crate::frozen::{freeze_month, FileId, FrozenFile};
 use crate::format::FROZEN_DIR;
-use crate::model::{Kind, Month};
+use crate::model::Month;
 use crate::state::frozen_set::FrozenMonth;
-use crate::state::ledger::PartitionId;
 use crate::state::State;
 use std::sync::Arc;
 
@@ -53,21 +52,10 @@ pub struct FreezeReport {
 /// How much of one month of `state` a freeze would write anew: for an open month its rows (at
 /// least 1 when it has any), for a frozen one its overlay rows plus patches.
 fn unfrozen(state: &State, month: Month) -> u64 {
-    let rows: u64 = [Kind::Revenue, Kind::Expense]
-        .into_iter()
-        .filter_map(|kind| state.ledgers.get(&PartitionId { kind, month }))
-        .flat_map(|b| b.orgs.values())
-        .map(|l| l.rows.len() as u64)
-        .sum();
-    if !state.is_frozen(month) {
-        return rows;
+    match state.is_frozen(month) {
+        true => state.memory_rows(month) + state.patch_count(month),
+        false => state.memory_rows(month),
     }
-    let patches: u64 = state
-        .patches
-        .range((month, crate::model::OrgId(0))..=(month, crate::model::OrgId(u64::MAX)))
-        .map(|(_, p)| p.rows.len() as u64)
-        .sum();
-    rows + patches
 }
 
 /// Months the background freezer takes per step (one checkpoint makes them durable).

@@ -159,13 +159,7 @@ pub fn month_inputs(
 /// Rows of UTC month M (both ledgers, every org; with the rows of its file in force): sizes the
 /// file's id filter.
 pub fn month_rows(state: &State, month: Month) -> u64 {
-    let memory: u64 = [Kind::Revenue, Kind::Expense]
-        .into_iter()
-        .filter_map(|kind| state.ledgers.get(&PartitionId { kind, month }))
-        .flat_map(|bucket| bucket.orgs.values())
-        .map(|l| l.rows.len() as u64)
-        .sum();
-    memory + state.frozen.get(month).map_or(0, |f| f.file.row_count())
+    state.memory_rows(month) + state.frozen.get(month).map_or(0, |f| f.file.row_count())
 }
 
 /// Writes month `id.month` of `state` as the frozen file `id` in `dir` (not yet in force: see

@@ -194,20 +194,13 @@ impl State {
         pids
     }
 
-    /// The org's row `(occurred_at, entry_id)` in partition `pid` as reads see it (patched when
-    /// frozen), without building the whole ledger.
+    /// The org's row `(occurred_at, entry_id)` of a frozen month's file, patched; `None` when the
+    /// month is open or its file does not hold the row (see [`State::find_row`], which looks in
+    /// memory first).
     ///
     /// # Errors
     /// [`Error::Corruption`] when the file's block fails its check.
-    pub fn row_at(&self, pid: PartitionId, org: OrgId, key: (i64, u64)) -> Result<Option<Row>> {
-        if let Some(row) = self
-            .ledgers
-            .get(&pid)
-            .and_then(|b| b.orgs.get(&org))
-            .and_then(|l| l.rows.get(&key))
-        {
-            return Ok(Some(row.clone()));
-        }
+    fn file_row(&self, pid: PartitionId, org: OrgId, key: (i64, u64)) -> Result<Option<Row>> {
         let Some(frozen) = self.frozen.get(pid.month) else {
             return Ok(None);
         };
@@ -230,10 +223,28 @@ impl State {
         }
         Ok(Some(row))
     }
+
+    /// Rows of UTC month `month` held in memory (both ledgers, every org): all of an open
+    /// month's, the overlay of a frozen one.
+    pub fn memory_rows(&self, month: Month) -> u64 {
+        [Kind::Revenue, Kind::Expense]
+            .into_iter()
+            .filter_map(|kind| self.ledgers.get(&PartitionId { kind, month }))
+            .flat_map(|bucket| bucket.orgs.values())
+            .map(|l| l.rows.len() as u64)
+            .sum()
+    }
+
+    /// Patched rows of frozen month `month`.
+    pub fn patch_count(&self, month: Month) -> u64 {
+        self.patches
+            .range((month, OrgId(0))..=(month, OrgId(u64::MAX)))
+            .map(|(_, p)| p.rows.len() as u64)
+            .sum()
+    }
 }
 
 /// What installing a frozen file moved out of memory.
-// Installing is used by the tests only until the freezer runs in the engine.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Installed {
     /// Ledger rows dropped from memory (now read from the file).
@@ -644,10 +655,7 @@ impl State {
         {
             return Ok(Some(Cow::Borrowed(row)));
         }
-        if !self.is_frozen(pid.month) {
-            return Ok(None);
-        }
-        Ok(self.row_at(pid, org, key)?.map(Cow::Owned))
+        Ok(self.file_row(pid, org, key)?.map(Cow::Owned))
     }
 }
 

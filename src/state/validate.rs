@@ -216,7 +216,7 @@ impl<'a> Validator<'a> {
                 };
                 let loc = self.noted(looked_up)??;
                 let pid = super::ledger::PartitionId::of(loc.kind, loc.occurred_at).ok()?;
-                let row = self.noted(self.state.row_at(pid, org, (loc.occurred_at, id)))??;
+                let row = self.noted(self.state.find_row(pid, org, (loc.occurred_at, id)))??;
                 Facts {
                     kind: loc.kind,
                     occurred_at: loc.occurred_at,

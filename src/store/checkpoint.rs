@@ -74,6 +74,9 @@ fn days_tree(month: Month, version: u32) -> String {
     format!("{DAYS_TABLE}/{month}@v{version}")
 }
 
+/// Reads one packed per-org chunk value: its stamp and items.
+type UnpackChunk<T> = fn(&[u8]) -> std::result::Result<(Lsn, Vec<(crate::model::OrgId, T)>), String>;
+
 /// What a tree name denotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TreeName {
@@ -544,37 +547,15 @@ impl Store {
                 },
             );
         }
-        for item in self.tree(META_TREE)?.scan_prefix(FROZEN_FLOWS_PREFIX) {
-            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let chunk = key::get_u64(&k, FROZEN_FLOWS_PREFIX.len())
-                .filter(|_| k.len() == FROZEN_FLOWS_PREFIX.len() + 8)
-                .ok_or_else(|| self.bad("frozen flows key"))?;
-            let (_, flows) = pack::unpack_frozen_flows(&v)
-                .map_err(|e| self.bad(&format!("meta/frozen_flows/{chunk}: {e}")))?;
-            for (org, flows) in flows {
-                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
-                    return Err(self.bad("frozen flows of an unknown org"));
-                }
-                set.flows.insert(org, flows);
-            }
+        for (org, flows) in self.meta_chunks(state, FROZEN_FLOWS_PREFIX, pack::unpack_frozen_flows)? {
+            set.flows.insert(org, flows);
         }
-        for item in self.tree(META_TREE)?.scan_prefix(FROZEN_NETS_PREFIX) {
-            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let chunk = key::get_u64(&k, FROZEN_NETS_PREFIX.len())
-                .filter(|_| k.len() == FROZEN_NETS_PREFIX.len() + 8)
-                .ok_or_else(|| self.bad("frozen nets key"))?;
-            let (_, nets) = pack::unpack_frozen_nets(&v)
-                .map_err(|e| self.bad(&format!("meta/frozen_nets/{chunk}: {e}")))?;
-            for (org, (net, stale)) in nets {
-                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
-                    return Err(self.bad("frozen nets of an unknown org"));
-                }
-                if net != 0 {
-                    set.nets.insert(org, net);
-                }
-                if let Some(month) = stale {
-                    set.stale.insert(org, month);
-                }
+        for (org, (net, stale)) in self.meta_chunks(state, FROZEN_NETS_PREFIX, pack::unpack_frozen_nets)? {
+            if net != 0 {
+                set.nets.insert(org, net);
+            }
+            if let Some(month) = stale {
+                set.stale.insert(org, month);
             }
         }
         if set.months.is_empty() && !(set.flows.is_empty() && set.nets.is_empty()) {
@@ -582,6 +563,32 @@ impl Store {
         }
         state.frozen = Arc::new(set);
         Ok(())
+    }
+
+    /// The per-org values of the meta keys `prefix` ++ chunk (frozen flows, frozen nets), each
+    /// checked to be of a known org of its chunk.
+    fn meta_chunks<T>(
+        &self,
+        state: &State,
+        prefix: &[u8],
+        unpack: UnpackChunk<T>,
+    ) -> Result<Vec<(crate::model::OrgId, T)>> {
+        let name = String::from_utf8_lossy(prefix).to_string();
+        let mut out = Vec::new();
+        for item in self.tree(META_TREE)?.scan_prefix(prefix) {
+            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+            let chunk = key::get_u64(&k, prefix.len())
+                .filter(|_| k.len() == prefix.len() + 8)
+                .ok_or_else(|| self.bad(&format!("meta/{name} key")))?;
+            let (_, items) = unpack(&v).map_err(|e| self.bad(&format!("meta/{name}{chunk}: {e}")))?;
+            for (org, item) in items {
+                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
+                    return Err(self.bad(&format!("meta/{name}{chunk}: an unknown org")));
+                }
+                out.push((org, item));
+            }
+        }
+        Ok(out)
     }
 
     /// One patches tree of a frozen month in force.
