@@ -26,8 +26,13 @@ pub const MAX_RANGE_DAYS: i32 = 366 * 20;
 pub const MAX_LIST_ENTRIES: usize = 1_000_000;
 /// Largest number of balance shards a database may be created with.
 pub const MAX_SHARDS: u32 = 1024;
-/// sled page cache, bytes.
+/// sled page cache, bytes: the most a database gives it (a quarter of its memory budget, at
+/// least [`MIN_SLED_CACHE_BYTES`]).
 pub const SLED_CACHE_BYTES: u64 = 256 * 1024 * 1024;
+/// The least sled page cache a database gives it, whatever its budget.
+pub const MIN_SLED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+/// `Options::memory_budget` unless set: sized for a small device.
+pub const DEFAULT_MEMORY_BUDGET: u64 = 256 * 1024 * 1024;
 
 /// Most frozen month files a manifest lists (every month of years 1..=9999 fits).
 pub const MAX_FROZEN_FILES: usize = 120_000;

@@ -7,7 +7,7 @@ use std::cell::RefCell;
 /// Where an operation is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Point {
-    /// A checkpoint is packing values (`State::pack`).
+    /// A checkpoint has pinned its state and is about to pack and write its values.
     Pack,
     /// A read whose cost grows with its answer is computing it.
     Scan,

@@ -35,6 +35,8 @@ pub struct BenchConfig {
     pub reads: usize,
     /// Run the background freezer (`Options::auto_freeze`) while recording and reading.
     pub freeze: bool,
+    /// `Options::memory_budget`; the engine's default when `None`.
+    pub memory_budget: Option<u64>,
 }
 
 impl Default for BenchConfig {
@@ -48,6 +50,7 @@ impl Default for BenchConfig {
             dir: None,
             keep: false,
             freeze: false,
+            memory_budget: None,
             reads: 10_000,
         }
     }
@@ -80,6 +83,9 @@ pub struct BenchReport {
     pub closing_read_max_us: f64,
     /// hotel-ledger-v1 Q1–Q5 after reopening (10,000 instances of Q1–Q4, 100 of Q5).
     pub queries: Vec<QueryTiming>,
+    /// The same instances run again at once: the pages and frozen blocks they touch are warm
+    /// and checked (`queries` is their first touch after reopening).
+    pub queries_warm: Vec<QueryTiming>,
     pub data_dir: String,
     /// Largest RssAnon of the process over the run (generation, ingest, reopen, reads), sampled
     /// every 20 ms: the engine's own memory, without file-backed pages.
@@ -90,6 +96,49 @@ pub struct BenchReport {
     pub frozen_months: usize,
     pub frozen_bytes: u64,
     pub memory_rows: u64,
+    /// The engine's account of its resident memory (`Db::memory`) when recording ended, and
+    /// after the reads of the reopened database.
+    pub engine_memory_ingest: EngineMemory,
+    pub engine_memory_reads: EngineMemory,
+    /// The process's RssAnon and RssFile (file-backed pages: mapped frozen files, the
+    /// binary) after the reads.
+    pub rss_anon_reads_bytes: u64,
+    pub rss_file_reads_bytes: u64,
+}
+
+/// [`folio::MemoryReport`] in bytes by kind.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct EngineMemory {
+    pub orgs: u64,
+    pub entry_ids: u64,
+    pub rows: u64,
+    pub balances: u64,
+    pub frozen: u64,
+    pub patches: u64,
+    pub store_cache: u64,
+    pub accounted: u64,
+    pub budget: u64,
+    pub rows_in_memory: u64,
+    /// How long taking the account took (after the reads only), milliseconds.
+    pub account_ms: f64,
+}
+
+impl From<folio::MemoryReport> for EngineMemory {
+    fn from(m: folio::MemoryReport) -> EngineMemory {
+        EngineMemory {
+            orgs: m.engine.orgs,
+            entry_ids: m.engine.entry_ids,
+            rows: m.engine.rows,
+            balances: m.engine.balances,
+            frozen: m.engine.frozen,
+            patches: m.engine.patches,
+            store_cache: m.store_cache,
+            accounted: m.accounted(),
+            budget: m.budget,
+            rows_in_memory: m.engine.row_count,
+            account_ms: 0.0,
+        }
+    }
 }
 
 /// Latency of one query kind.
@@ -204,15 +253,19 @@ fn run_in(
     dir: &Path,
     progress: &(dyn Fn(u64) + Sync),
 ) -> Result<BenchReport> {
-    let options = Options::default()
+    let mut options = Options::default()
         .durability(config.durability)
         .auto_freeze(config.freeze);
+    if let Some(bytes) = config.memory_budget {
+        options = options.memory_budget(bytes);
+    }
     let db = Db::open_with(dir, options.clone())?;
     register_orgs(&db, config.params.orgs)?;
     db.checkpoint()?;
     let Recording {
         record_seconds,
         seconds,
+        memory: engine_memory_ingest,
     } = record(db, config, progress)?;
     let log_bytes = dir_bytes(&dir.join(folio::WAL_DIR));
     let bytes_on_disk = dir_bytes(dir);
@@ -239,6 +292,7 @@ fn run_in(
         closing_read_p99_us: percentile(&reads.closing_us, 99.0),
         closing_read_max_us: reads.closing_us.last().copied().unwrap_or(0.0),
         queries: reads.queries,
+        queries_warm: reads.queries_warm,
         data_dir: dir.display().to_string(),
         peak_rss_anon_bytes: 0,
         vm_hwm_bytes: 0,
@@ -250,6 +304,10 @@ fn run_in(
             .map(|f| f.2)
             .sum(),
         memory_rows: reads.months.iter().map(|m| m.memory_rows).sum(),
+        engine_memory_ingest,
+        engine_memory_reads: reads.memory,
+        rss_anon_reads_bytes: reads.rss_anon,
+        rss_file_reads_bytes: reads.rss_file,
     })
 }
 
@@ -270,6 +328,8 @@ struct Recording {
     record_seconds: f64,
     /// Until the database is closed (its final checkpoint written) as well.
     seconds: f64,
+    /// The engine's account when every batch was acknowledged.
+    memory: EngineMemory,
 }
 
 /// Records the workload from `config.writers` threads, then closes the database.
@@ -317,11 +377,13 @@ fn record(db: Db, config: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Resu
         Ok(())
     })?;
     let record_seconds = started.elapsed().as_secs_f64();
+    let memory = db.memory().into();
     db.close()?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(Recording {
         record_seconds,
         seconds,
+        memory,
     })
 }
 
@@ -331,7 +393,11 @@ struct Reads {
     /// Closing-balance reads, sorted microseconds.
     closing_us: Vec<f64>,
     queries: Vec<QueryTiming>,
+    queries_warm: Vec<QueryTiming>,
     months: Vec<folio::MonthStatus>,
+    memory: EngineMemory,
+    rss_anon: u64,
+    rss_file: u64,
 }
 
 /// Reopens the database and times closing-balance reads and Q1–Q5.
@@ -341,6 +407,7 @@ fn time_reads(dir: &Path, options: Options, config: &BenchConfig) -> Result<Read
     let reopen_seconds = reopen.elapsed().as_secs_f64();
     let mut closing_us = time_closing_reads(&db, config)?;
     let mut queries = Vec::new();
+    let mut queries_warm = Vec::new();
     for kind in 1..=5u8 {
         let count = if kind == 5 {
             config.reads / 100
@@ -348,15 +415,25 @@ fn time_reads(dir: &Path, options: Options, config: &BenchConfig) -> Result<Read
             config.reads
         };
         queries.push(time_queries(&db, &config.params, kind, count.max(1))?);
+        queries_warm.push(time_queries(&db, &config.params, kind, count.max(1))?);
     }
     let months = db.months();
+    let account = Instant::now();
+    let mut memory: EngineMemory = db.memory().into();
+    memory.account_ms = account.elapsed().as_secs_f64() * 1e3;
+    let rss_anon = memory::proc_status_bytes("RssAnon:").unwrap_or(0);
+    let rss_file = memory::proc_status_bytes("RssFile:").unwrap_or(0);
     db.close()?;
     closing_us.sort_by(f64::total_cmp);
     Ok(Reads {
         reopen_seconds,
         closing_us,
         queries,
+        queries_warm,
         months,
+        memory,
+        rss_anon,
+        rss_file,
     })
 }
 

@@ -1269,6 +1269,23 @@ fn info_shows_what_the_database_holds() {
         text.contains("1 orgs, 4 entries") && text.contains("last recovery:"),
         "{text}"
     );
+    // The engine's memory account, against the default budget or --memory-budget.
+    let memory = &info["memory"];
+    assert_eq!(memory["budget"], 256 << 20);
+    assert_eq!(memory["rows_in_memory"], 4);
+    assert!(memory["rows"].as_u64().unwrap() >= 4 * 64, "{memory}");
+    let small = json_lines(&ok(folio(
+        &data,
+        &["--memory-budget", "8MiB", "info", "--json"],
+    )));
+    assert_eq!(small[0]["memory"]["budget"], 8 << 20);
+    assert_eq!(
+        small[0]["memory"]["store_cache"],
+        4 << 20,
+        "a quarter, at least 4 MiB"
+    );
+    let err = failure(folio(&data, &["--memory-budget", "8 parsecs", "info"]));
+    assert!(err.contains("is not a size"), "{err}");
 }
 
 /// Every object of every JSON output, nested ones included.

@@ -62,8 +62,13 @@ fn unfrozen(state: &State, month: Month) -> u64 {
 pub const STEP_MONTHS: usize = 4;
 
 /// The background freezer writes a frozen month again once its overlay and patches reach this
-/// many (an explicit [`Db::freeze`] folds any).
+/// many and an eighth of its file's rows ([`REFREEZE_FRACTION`]); an explicit [`Db::freeze`]
+/// folds any.
 pub const REFREEZE_AT: u64 = 4096;
+
+/// The background freezer re-freezes a month once its overlay and patches are at least this
+/// fraction of its file's rows (and [`REFREEZE_AT`]).
+pub const REFREEZE_FRACTION: u64 = 8;
 
 /// The default horizon: every month before the previous calendar month, relative to the month
 /// of the newest row (open or frozen). `None` without rows.
@@ -77,6 +82,21 @@ pub fn default_horizon(state: &State) -> Option<Month> {
         .max()?;
     newest.prev()
 }
+
+/// The horizon of the background freezer: [`default_horizon`], or, while the engine's account
+/// is over its memory budget, the month of the newest row (so the previous calendar month is
+/// frozen too, and only the newest month's rows stay in memory). `None` without rows.
+pub fn background_horizon(state: &State, over_budget: bool) -> Option<Month> {
+    let horizon = default_horizon(state)?;
+    match over_budget {
+        true => horizon.next().or(Some(horizon)),
+        false => Some(horizon),
+    }
+}
+
+/// How often the background freezer takes the engine's account (a walk over the state) to
+/// decide whether it is over its budget.
+pub const BUDGET_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// The months of `state` before `before` with something to freeze, in order: open months with
 /// rows, and frozen months whose overlay and patches number at least `refreeze_at`.
@@ -92,9 +112,14 @@ pub fn months_to_freeze(state: &State, before: Month, refreeze_at: u64) -> Vec<M
     months.dedup();
     months.retain(|m| {
         let pending = unfrozen(state, *m);
-        match state.is_frozen(*m) {
-            true => pending >= refreeze_at.max(1),
-            false => pending > 0,
+        match state.frozen.get(*m) {
+            // A re-freeze rewrites the whole file: in the background, only once what it folds is
+            // an eighth of the file too, so a late row is rewritten a bounded number of times.
+            Some(f) if refreeze_at > 1 => {
+                pending >= refreeze_at.max(f.entry.rows / REFREEZE_FRACTION)
+            }
+            Some(_) => pending >= 1,
+            None => pending > 0,
         }
     });
     months
@@ -114,6 +139,30 @@ impl Db {
     pub fn freeze(&self, before: Option<Month>) -> Result<FreezeReport> {
         self.refuse_if_replica()?;
         self.shared.freeze(before, usize::MAX, 1)
+    }
+
+    /// One step of the background freezer ([`crate::Options::auto_freeze`]), run now: up to
+    /// [`STEP_MONTHS`] months before its horizon (the default one, or the newest month while the
+    /// engine's account is over [`crate::Options::memory_budget`]), frozen months re-frozen once
+    /// their overlay and patches reach [`REFREEZE_AT`].
+    ///
+    /// # Errors
+    /// As [`Db::freeze`].
+    pub fn freeze_step(&self) -> Result<FreezeReport> {
+        self.refuse_if_replica()?;
+        let over = self.memory().over_budget();
+        self.shared.freeze_step(over)
+    }
+}
+
+impl Shared {
+    /// A background freezer step with the budget's verdict `over_budget`.
+    pub(super) fn freeze_step(&self, over_budget: bool) -> Result<FreezeReport> {
+        let horizon = background_horizon(&self.state.read().state, over_budget);
+        match horizon {
+            Some(before) => self.freeze(Some(before), STEP_MONTHS, REFREEZE_AT),
+            None => Ok(FreezeReport::default()),
+        }
     }
 }
 

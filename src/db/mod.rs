@@ -6,6 +6,7 @@ mod freeze;
 mod info;
 #[cfg(test)]
 mod lock_tests;
+mod memory;
 mod open;
 mod options;
 pub(crate) mod recovery_log;
@@ -16,6 +17,7 @@ mod verify;
 pub use edge::CheckpointInfo;
 pub use freeze::{FreezeReport, FrozenMonthReport, MonthStatus};
 pub use info::{DbInfo, LogInfo, PartitionInfo};
+pub use memory::{MemoryReport, MemoryUsage};
 pub use open::RecoveryReport;
 pub use options::{Durability, Options};
 pub use salvage::{accept_loss, LossReport, Salvaged};
@@ -72,6 +74,9 @@ pub(crate) struct Shared {
     index_lock: Mutex<()>,
     /// Freezes run one at a time.
     freeze_lock: Mutex<()>,
+    /// `Options::memory_budget`, and the sled cache it gave the store.
+    memory_budget: u64,
+    store_cache: u64,
     ops_since_checkpoint: AtomicU64,
     checkpoint_every_ops: u64,
     checkpoint_wake: Sender<()>,
@@ -155,9 +160,10 @@ impl Shared {
     /// recovery can take a log that ends before the store's checkpoint for lost data.
     ///
     /// The state lock is held only to take the dirty keys and pin a snapshot of the state: both
-    /// describe the same LSN. Packing runs on the snapshot while group commits and reads go on
-    /// (the committer copies what it changes meanwhile, as for any snapshot), and the snapshot is
-    /// let go before the store is written.
+    /// describe the same LSN. Packing and writing run on the snapshot while group commits and
+    /// reads go on (the committer copies what it changes meanwhile, as for any snapshot), a group
+    /// of values at a time, so the packed values in memory stay bounded whatever the state's
+    /// size.
     fn checkpoint(&self) -> Result<CheckpointStats> {
         if self.read_only {
             return Err(Error::ReadOnly {
@@ -171,23 +177,25 @@ impl Shared {
             let keys = std::mem::take(&mut current.applier.dirty);
             (keys, current.state.clone())
         };
-        let packing = std::time::Instant::now();
-        let packed = pinned.pack(&keys);
-        drop(pinned);
-        let pack_time = packing.elapsed();
         let writing = std::time::Instant::now();
+        #[cfg(test)]
+        crate::test_hooks::reached(crate::test_hooks::Point::Pack);
+        // The log first: the store is never ahead of the durable log. Then the values, packed
+        // and written a group at a time from the pinned state (only one group's packed values
+        // in memory), then the checkpoint LSN.
+        let covers = pinned.lsn;
         let written = self
-            .make_log_durable(packed.covers)
+            .make_log_durable(covers)
             .and_then(|()| {
-                crate::store::durable::write(&*self.vfs, &self.path, self.db_id, packed.covers.0)
+                crate::store::durable::write(&*self.vfs, &self.path, self.db_id, covers.0)
             })
-            .and_then(|()| self.store.write(&packed));
+            .and_then(|()| self.store.write_state(&pinned, &keys));
+        drop(pinned);
         let write_time = writing.elapsed();
-        if pack_time + write_time >= crate::limits::SLOW_CHECKPOINT {
+        if write_time >= crate::limits::SLOW_CHECKPOINT {
             tracing::warn!(
-                lsn = packed.covers.0,
+                lsn = covers.0,
                 keys = keys.len(),
-                pack_ms = pack_time.as_millis() as u64,
                 write_ms = write_time.as_millis() as u64,
                 ok = written.is_ok(),
                 "slow checkpoint"
@@ -550,6 +558,9 @@ fn run_checkpointer(
     // Set while the freezer's last step found more months than it took: the next step runs at
     // once (still one step at a time, between checks for `stop`).
     let mut behind = false;
+    // The budget's verdict, taken at most every `BUDGET_CHECK_EVERY` (a walk over the state).
+    let mut over_budget = false;
+    let mut budget_checked: Option<std::time::Instant> = None;
     loop {
         let wait = if behind {
             std::time::Duration::ZERO
@@ -571,7 +582,11 @@ fn run_checkpointer(
         if freeze && shared.poison_reason().is_none() {
             // A few months per step (one checkpoint for them); a failure leaves the month open
             // (nothing is lost) and the next step tries again.
-            match shared.freeze(None, freeze::STEP_MONTHS, freeze::REFREEZE_AT) {
+            if budget_checked.is_none_or(|t| t.elapsed() >= freeze::BUDGET_CHECK_EVERY) {
+                over_budget = shared.memory().over_budget();
+                budget_checked = Some(std::time::Instant::now());
+            }
+            match shared.freeze_step(over_budget) {
                 Ok(report) => behind = report.frozen.len() == freeze::STEP_MONTHS,
                 Err(e) => {
                     behind = false;

@@ -103,7 +103,8 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
             .map_err(|e| Error::io(&manifest, e))?;
         vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
     }
-    let mut opened = OpenedStore::open(&*vfs, path, writable, &found, &mut report)?;
+    let cache = options.store_cache_bytes();
+    let mut opened = OpenedStore::open(&*vfs, path, writable, &found, cache, &mut report)?;
     let tail = replay_log(&*vfs, path, &found, &mut opened, &mut report)?;
     let store = repair(&*vfs, path, writable, &found, &mut opened, &tail, &report)?;
     if let Some(warning) = report.warning() {
@@ -244,6 +245,8 @@ struct OpenedStore {
     scratch: Option<Scratch>,
     /// Where the store is: in the database, or the private copy.
     path: PathBuf,
+    /// sled's page cache, bytes (from the memory budget).
+    cache: u64,
     /// None when the store was unreadable: rebuilt by [`repair`].
     store: Option<Store>,
     state: State,
@@ -259,6 +262,7 @@ impl OpenedStore {
         path: &Path,
         writable: bool,
         found: &Found,
+        cache: u64,
         report: &mut RecoveryReport,
     ) -> Result<OpenedStore> {
         let scratch = match writable {
@@ -268,7 +272,7 @@ impl OpenedStore {
         let store_path = scratch
             .as_ref()
             .map_or_else(|| path.join(STORE_DIR), |s| s.path.clone());
-        let (store, state, applier) = match load_store(vfs, path, &store_path, &found.meta)? {
+        let (store, state, applier) = match load_store(vfs, path, &store_path, &found.meta, cache)? {
             Loaded::Ok(loaded) => {
                 let (store, state, applier) = *loaded;
                 (Some(store), state, applier)
@@ -294,6 +298,7 @@ impl OpenedStore {
         };
         Ok(OpenedStore {
             scratch,
+            cache,
             path: store_path,
             store,
             state,
@@ -356,7 +361,7 @@ fn repair(
 ) -> Result<Store> {
     let store = match opened.store.take() {
         Some(store) => store,
-        None => rebuild_store(path, &opened.path, report)?,
+        None => rebuild_store(path, &opened.path, opened.cache, report)?,
     };
     if writable {
         cut_torn(vfs, &tail.torn)?;
@@ -497,6 +502,8 @@ fn shared(
         checkpoint_lock: Mutex::new(()),
         index_lock: Mutex::new(()),
         freeze_lock: Mutex::new(()),
+        memory_budget: options.memory_budget,
+        store_cache: options.store_cache_bytes(),
         ops_since_checkpoint: AtomicU64::new(0),
         checkpoint_every_ops: options.checkpoint_every_ops,
         checkpoint_wake,
@@ -614,8 +621,14 @@ use crate::limits::LOCK_WAIT;
 ///
 /// A frozen month file the store's checkpoint names that is missing or damaged is no damage of
 /// the store: it is returned as the typed error naming the file, and nothing is rebuilt.
-fn load_store(vfs: &dyn Vfs, path: &Path, store_path: &Path, meta: &Meta) -> Result<Loaded> {
-    let loaded = Store::open(store_path).and_then(|store| {
+fn load_store(
+    vfs: &dyn Vfs,
+    path: &Path,
+    store_path: &Path,
+    meta: &Meta,
+    cache: u64,
+) -> Result<Loaded> {
+    let loaded = Store::open_cached(store_path, cache).and_then(|store| {
         let lsn = store.checkpoint_lsn()?;
         if lsn.0 > crate::limits::MAX_LSN {
             return Err(Error::Store(format!(
@@ -642,11 +655,16 @@ fn load_store(vfs: &dyn Vfs, path: &Path, store_path: &Path, meta: &Meta) -> Res
 
 /// Replaces a damaged store with an empty one (the log replay restored everything); says so
 /// as a `tracing` warning.
-fn rebuild_store(path: &Path, store_path: &Path, report: &RecoveryReport) -> Result<Store> {
+fn rebuild_store(
+    path: &Path,
+    store_path: &Path,
+    cache: u64,
+    report: &RecoveryReport,
+) -> Result<Store> {
     if store_path.exists() {
         std::fs::remove_dir_all(store_path).map_err(|e| Error::io(store_path, e))?;
     }
-    let store = Store::open(store_path)?;
+    let store = Store::open_cached(store_path, cache)?;
     tracing::warn!(
         path = %path.display(),
         reason = report.rebuilt.as_deref().unwrap_or_default(),

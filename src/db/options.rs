@@ -47,6 +47,11 @@ pub struct Options {
     /// the previous calendar month of the newest row become frozen files and leave memory (see
     /// [`crate::Db::freeze`]). Off by default while the frozen-month work is completed.
     pub auto_freeze: bool,
+    /// The engine's resident memory budget in bytes (default
+    /// [`crate::limits::DEFAULT_MEMORY_BUDGET`], 256 MiB). A quarter of it (4 MiB to 256 MiB)
+    /// is sled's page cache; with [`Options::auto_freeze`], the freezer freezes months before
+    /// its horizon while the engine's account ([`crate::Db::memory`]) is over it.
+    pub memory_budget: u64,
     /// File system of the log and metadata (the reliability harness injects faults here).
     pub(crate) vfs: Arc<dyn Vfs>,
 }
@@ -66,6 +71,8 @@ setters!(Options {
     segment_target_bytes: u64,
     /// Run the freezer in the background.
     auto_freeze: bool,
+    /// The engine's resident memory budget in bytes.
+    memory_budget: u64,
 });
 
 impl Default for Options {
@@ -79,12 +86,21 @@ impl Default for Options {
             segment_target_bytes: crate::limits::SEGMENT_TARGET_BYTES,
             read_only: false,
             auto_freeze: false,
+            memory_budget: crate::limits::DEFAULT_MEMORY_BUDGET,
             vfs: Arc::new(StdFs),
         }
     }
 }
 
 impl Options {
+    /// sled's page cache under this budget: a quarter of it, 4 MiB to 256 MiB.
+    pub fn store_cache_bytes(&self) -> u64 {
+        (self.memory_budget / 4).clamp(
+            crate::limits::MIN_SLED_CACHE_BYTES,
+            crate::limits::SLED_CACHE_BYTES,
+        )
+    }
+
     /// The file system of the log and metadata: the reliability harness's simulated disk.
     #[cfg(feature = "fault-injection")]
     #[must_use]

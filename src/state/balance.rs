@@ -48,6 +48,22 @@ pub struct OrgBalances {
     pub prefix: MonthFenwick,
 }
 
+impl OrgBalances {
+    /// Bytes of the org's balances and what they own (month values, day rows, prefix sums).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        let kv = size_of::<(Month, Arc<MonthBalances>)>();
+        size_of::<Self>()
+            + super::memory::btree_bytes(self.months.len(), kv)
+            + self
+                .months
+                .values()
+                .map(|m| 16 + size_of::<MonthBalances>() + m.days.capacity() * size_of::<DayRow>())
+                .sum::<usize>()
+            + self.prefix.heap_bytes()
+    }
+}
+
 /// One hash shard of the balances.
 #[derive(Clone, Debug, Default)]
 pub struct BalanceShard {
@@ -90,6 +106,7 @@ impl MonthBalances {
                 let through = at
                     .checked_sub(1)
                     .map_or(0, |before| self.days[before].through);
+                super::memory::reserve_one(&mut self.days);
                 self.days.insert(
                     at,
                     DayRow {

@@ -40,6 +40,11 @@ impl MonthFenwick {
         Some(f)
     }
 
+    /// Heap bytes of the tree.
+    pub fn heap_bytes(&self) -> usize {
+        self.tree.capacity() * std::mem::size_of::<i64>()
+    }
+
     pub fn is_empty(&self) -> bool {
         self.tree.is_empty()
     }

@@ -52,6 +52,14 @@ pub struct OrgMonthLedger {
 pub const CATEGORY_SLOTS: usize = 11;
 
 impl OrgMonthLedger {
+    /// Bytes of the ledger and what it owns (its rows and index parts).
+    pub fn heap_bytes(&self) -> usize {
+        std::mem::size_of::<Self>()
+            + self.rows.heap_bytes()
+            + self.indexes.capacity() * std::mem::size_of::<IndexPart>()
+            + self.indexes.iter().map(IndexPart::heap_bytes).sum::<usize>()
+    }
+
     /// Adds a row to the derived totals; `None` on overflow.
     fn add_totals(&mut self, row: &Row) -> Option<()> {
         let signed = row.signed_amount();

@@ -8,6 +8,7 @@ pub mod fenwick;
 pub mod frozen_set;
 pub mod index;
 pub mod ledger;
+pub mod memory;
 pub mod read;
 pub mod replay;
 pub mod rows;
@@ -72,15 +73,45 @@ pub struct EntryIndex {
     orgs: rustc_hash::FxHashMap<OrgId, OrgIndex>,
 }
 
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// One org's entry ids and flows. The map is boxed, and absent while empty: most orgs have few
+/// rows in memory, and the outer table's slots stay small (a million orgs cost a table of two
+/// million slots).
+#[derive(Clone, Debug, Default)]
 struct OrgIndex {
-    entries: rustc_hash::FxHashMap<u64, catalog::EntryLoc>,
+    entries: Option<Box<IdMap>>,
     flows: (i64, i64),
 }
 
+type IdMap = rustc_hash::FxHashMap<u64, catalog::EntryLoc>;
+
+impl OrgIndex {
+    fn ids(&self) -> Option<&IdMap> {
+        self.entries.as_deref()
+    }
+
+    fn ids_mut(&mut self) -> &mut IdMap {
+        self.entries.get_or_insert_with(Box::default)
+    }
+
+    fn len(&self) -> usize {
+        self.ids().map_or(0, |m| m.len())
+    }
+}
+
+/// An absent map equals an empty one.
+impl PartialEq for OrgIndex {
+    fn eq(&self, other: &OrgIndex) -> bool {
+        let empty = IdMap::default();
+        self.flows == other.flows
+            && self.ids().unwrap_or(&empty) == other.ids().unwrap_or(&empty)
+    }
+}
+
+impl Eq for OrgIndex {}
+
 impl EntryIndex {
     pub fn get(&self, key: &(OrgId, u64)) -> Option<&catalog::EntryLoc> {
-        self.orgs.get(&key.0)?.entries.get(&key.1)
+        self.orgs.get(&key.0)?.ids()?.get(&key.1)
     }
 
     /// (Σ amounts that raise the balance, Σ amounts that lower it) of an org's rows.
@@ -94,14 +125,16 @@ impl EntryIndex {
 
     /// Forgets an entry id (its row moved into a frozen file); the org's flows stay.
     pub fn remove(&mut self, key: &(OrgId, u64)) -> Option<catalog::EntryLoc> {
-        self.orgs.get_mut(&key.0)?.entries.remove(&key.1)
+        self.orgs.get_mut(&key.0)?.entries.as_mut()?.remove(&key.1)
     }
 
     /// Gives back the memory of an org's map once most of its ids left it.
     pub fn shrink(&mut self, org: OrgId) {
         if let Some(index) = self.orgs.get_mut(&org) {
-            if index.entries.len() < index.entries.capacity() / 4 {
-                index.entries.shrink_to_fit();
+            match index.entries.as_mut() {
+                Some(m) if m.is_empty() => index.entries = None,
+                Some(m) if m.len() < m.capacity() / 4 => m.shrink_to_fit(),
+                _ => {}
             }
         }
     }
@@ -118,7 +151,7 @@ impl EntryIndex {
         self.orgs
             .entry(key.0)
             .or_default()
-            .entries
+            .ids_mut()
             .insert(key.1, loc)
     }
 
@@ -131,21 +164,35 @@ impl EntryIndex {
         loc: catalog::EntryLoc,
         flows: impl FnOnce((i64, i64)) -> Option<(i64, i64)>,
     ) -> Result<(), &'static str> {
-        use std::collections::hash_map::Entry;
         let org = self.orgs.entry(key.0).or_default();
-        match org.entries.entry(key.1) {
-            Entry::Occupied(o) if *o.get() == loc => Ok(()),
-            Entry::Occupied(_) => Err("recorded twice"),
-            Entry::Vacant(v) => {
+        match org.ids().and_then(|m| m.get(&key.1)) {
+            Some(at) if *at == loc => Ok(()),
+            Some(_) => Err("recorded twice"),
+            None => {
                 org.flows = flows(org.flows).ok_or("flow overflow")?;
-                v.insert(loc);
+                org.ids_mut().insert(key.1, loc);
                 Ok(())
             }
         }
     }
 
     pub fn len(&self) -> usize {
-        self.orgs.values().map(|m| m.entries.len()).sum()
+        self.orgs.values().map(OrgIndex::len).sum()
+    }
+
+    /// Heap bytes of the maps (estimated from their capacities).
+    pub fn heap_bytes(&self) -> usize {
+        use std::mem::size_of;
+        memory::hash_bytes(self.orgs.capacity(), size_of::<(OrgId, OrgIndex)>())
+            + self
+                .orgs
+                .values()
+                .filter_map(OrgIndex::ids)
+                .map(|m| {
+                    size_of::<IdMap>()
+                        + memory::hash_bytes(m.capacity(), size_of::<(u64, catalog::EntryLoc)>())
+                })
+                .sum::<usize>()
     }
 
     #[cfg(feature = "internals")]
@@ -156,7 +203,12 @@ impl EntryIndex {
     pub fn iter(&self) -> impl Iterator<Item = ((OrgId, u64), &catalog::EntryLoc)> {
         self.orgs
             .iter()
-            .flat_map(|(org, m)| m.entries.iter().map(move |(id, loc)| ((*org, *id), loc)))
+            .flat_map(|(org, m)| {
+                m.ids()
+                    .into_iter()
+                    .flatten()
+                    .map(move |(id, loc)| ((*org, *id), loc))
+            })
     }
 }
 

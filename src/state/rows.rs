@@ -46,6 +46,16 @@ impl Rows {
         self.len() == 0
     }
 
+    /// Heap bytes of the rows (estimated for the `BTreeMap` form), references included.
+    pub fn heap_bytes(&self) -> usize {
+        let entry = std::mem::size_of::<(RowKey, Row)>();
+        let table = match &self.0 {
+            Repr::Small(v) => v.capacity() * entry,
+            Repr::Large(m) => super::memory::btree_bytes(m.len(), entry),
+        };
+        table + self.values().map(|r| r.reference.len()).sum::<usize>()
+    }
+
     pub fn get(&self, key: &RowKey) -> Option<&Row> {
         match &self.0 {
             Repr::Small(v) => v
@@ -85,6 +95,7 @@ impl Rows {
                     },
                 };
                 if v.len() < SMALL_ROWS {
+                    super::memory::reserve_one(v);
                     v.insert(at, (key, row));
                 } else {
                     let mut map: BTreeMap<RowKey, Row> = std::mem::take(v).into_iter().collect();

@@ -24,7 +24,7 @@ use chrono_tz::Tz;
 use crate::frozen::{Expected, FrozenFile, ManifestEntry};
 use crate::io::Vfs;
 use crate::state::frozen_set::{FrozenMonth, FrozenSet};
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -42,6 +42,11 @@ const PATCHES_TABLE: &str = "patches";
 /// by shard (4 bytes) and chunk (8 bytes), big-endian.
 const DAYS_TABLE: &str = "days";
 const FROZEN_NETS_PREFIX: &[u8] = b"frozen_nets/";
+
+/// Largest sled batch of values a checkpoint applies at once, bytes of keys and values.
+const VALUE_BATCH_BYTES: usize = 8 << 20;
+/// Keys a streamed checkpoint ([`Store::write_state`]) packs at a time.
+const VALUE_GROUP_KEYS: usize = 4096;
 
 /// Dirty values packed at one moment, ready to be written without holding any lock.
 #[derive(Default)]
@@ -192,12 +197,17 @@ impl Store {
     /// database's own lock, so a held store lock can only be that and is waited for, up to
     /// [`STORE_LOCK_WAIT`]. Still held after that: [`Error::Locked`], never a rebuild.
     pub fn open(path: &Path) -> Result<Store> {
+        Store::open_cached(path, SLED_CACHE_BYTES)
+    }
+
+    /// [`Store::open`] with a page cache of `cache` bytes.
+    pub fn open_cached(path: &Path, cache: u64) -> Result<Store> {
         let started = std::time::Instant::now();
         let mut pause = std::time::Duration::from_millis(2);
         let db = loop {
             let opened = sled::Config::new()
                 .path(path)
-                .cache_capacity(SLED_CACHE_BYTES)
+                .cache_capacity(cache)
                 .mode(sled::Mode::HighThroughput)
                 .flush_every_ms(None)
                 .open();
@@ -274,6 +284,12 @@ impl Store {
     /// or the new one with all its values.
     pub fn write(&self, snapshot: &Snapshot) -> Result<CheckpointStats> {
         let stats = self.write_values(snapshot)?;
+        self.finish(snapshot)?;
+        Ok(stats)
+    }
+
+    /// After the values: the meta batch, then the trees the new frozen set no longer reads.
+    fn finish(&self, snapshot: &Snapshot) -> Result<()> {
         self.write_meta(snapshot)?;
         if !snapshot.frozen.is_empty() {
             let in_force: BTreeMap<Month, u32> = snapshot
@@ -286,20 +302,59 @@ impl Store {
                 tracing::warn!(path = %self.path.display(), error = %e, "could not drop stale store trees");
             }
         }
-        Ok(stats)
+        Ok(())
     }
 
     /// The first half of [`Store::write`]: every value of the snapshot, then a flush. Until
     /// [`Store::write_meta`] lands, the store still names its previous checkpoint (what a crash
     /// between the two leaves; public for the tests that make that crash).
     pub fn write_values(&self, snapshot: &Snapshot) -> Result<CheckpointStats> {
-        let base = snapshot.covers;
         let mut stats = CheckpointStats {
-            lsn: base,
+            lsn: snapshot.covers,
             ..CheckpointStats::default()
         };
-        let mut batches: HashMap<&str, sled::Batch> = HashMap::new();
-        for (tree, k, v) in &snapshot.values {
+        self.apply_value_list(&snapshot.values, &mut stats)?;
+        self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        Ok(stats)
+    }
+
+    /// Writes what `state` holds of `keys` as [`Store::write`] writes a snapshot of them, but
+    /// packs and writes the values in groups of at most `VALUE_GROUP_KEYS` keys, so that only
+    /// one group's packed values are in memory at a time; the meta batch comes after all of
+    /// them, as in [`Store::write`].
+    pub fn write_state(
+        &self,
+        state: &State,
+        keys: &rustc_hash::FxHashSet<DirtyKey>,
+    ) -> Result<CheckpointStats> {
+        let mut stats = CheckpointStats {
+            lsn: state.lsn,
+            ..CheckpointStats::default()
+        };
+        let meta = state.pack_each(keys, VALUE_GROUP_KEYS, |values| {
+            self.apply_value_list(&values, &mut stats)
+        })?;
+        self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        self.finish(&meta)?;
+        Ok(stats)
+    }
+
+    /// Applies values (no flush). Org records first: a ledger value never names an org the store
+    /// does not know. Each tree's values go in batches of at most `VALUE_BATCH_BYTES`, so
+    /// writing adds little to the packed values' memory (a batch copies what it holds).
+    fn apply_value_list(
+        &self,
+        values: &[(String, Vec<u8>, Vec<u8>)],
+        stats: &mut CheckpointStats,
+    ) -> Result<()> {
+        let mut order: Vec<usize> = (0..values.len()).collect();
+        order.sort_by_key(|i| {
+            let tree = values[*i].0.as_str();
+            (tree != ORGS_TREE, tree)
+        });
+        let mut pending: Option<(&str, sled::Batch, usize)> = None;
+        for i in order {
+            let (tree, k, v) = &values[i];
             stats.bytes += k.len() + v.len();
             match tree.as_str() {
                 ORGS_TREE => stats.org_values += 1,
@@ -308,26 +363,33 @@ impl Store {
                 t if t.starts_with("patches/") => stats.patch_values += 1,
                 _ => stats.ledger_values += 1,
             }
-            batches
-                .entry(tree.as_str())
-                .or_default()
-                .insert(k.as_slice(), v.as_slice());
-        }
-        // Org records first: a ledger value never names an org the store does not know.
-        let mut names: Vec<&str> = batches.keys().copied().collect();
-        names.sort_by_key(|n| (*n != ORGS_TREE, *n));
-        for name in names {
-            let tree = self
-                .db
-                .open_tree(name)
-                .map_err(|e| store_err(&self.path, e))?;
-            if let Some(batch) = batches.remove(name) {
-                tree.apply_batch(batch)
-                    .map_err(|e| store_err(&self.path, e))?;
+            let full = pending.as_ref().is_some_and(|(name, _, bytes)| {
+                *name != tree.as_str() || *bytes >= VALUE_BATCH_BYTES
+            });
+            if full {
+                if let Some((name, batch, _)) = pending.take() {
+                    self.apply_values(name, batch)?;
+                }
             }
+            let (_, batch, bytes) =
+                pending.get_or_insert_with(|| (tree.as_str(), sled::Batch::default(), 0));
+            batch.insert(k.as_slice(), v.as_slice());
+            *bytes += k.len() + v.len();
         }
-        self.db.flush().map_err(|e| store_err(&self.path, e))?;
-        Ok(stats)
+        if let Some((name, batch, _)) = pending.take() {
+            self.apply_values(name, batch)?;
+        }
+        Ok(())
+    }
+
+    /// Applies one batch of values to tree `name`.
+    fn apply_values(&self, name: &str, batch: sled::Batch) -> Result<()> {
+        let tree = self
+            .db
+            .open_tree(name)
+            .map_err(|e| store_err(&self.path, e))?;
+        tree.apply_batch(batch)
+            .map_err(|e| store_err(&self.path, e))
     }
 
     /// The second half of [`Store::write`]: one batch of the meta tree (checkpoint LSN, frozen
@@ -782,20 +844,43 @@ impl State {
     /// Packs the given values as they are in this state (a snapshot pinned together with the
     /// dirty keys taken, so the values reflect exactly the batches up to `self.lsn`).
     pub fn pack(&self, keys: &rustc_hash::FxHashSet<DirtyKey>) -> Snapshot {
-        #[cfg(test)]
-        crate::test_hooks::reached(crate::test_hooks::Point::Pack);
-        let (flow_chunks, keys): (Vec<DirtyKey>, Vec<DirtyKey>) = keys
+        let mut values = Vec::new();
+        let mut snapshot = self
+            .pack_each(keys, usize::MAX, |mut group| {
+                values.append(&mut group);
+                Ok(())
+            })
+            .unwrap_or_default();
+        snapshot.values = values;
+        snapshot
+    }
+
+    /// Packs the values of `keys` in key order (org records first), at most `group` keys at a
+    /// time, handing each group's values to `write`; returns the rest of the snapshot (its
+    /// `values` empty): the LSN, the frozen set and the meta keys. Stops at `write`'s first
+    /// error.
+    pub fn pack_each(
+        &self,
+        keys: &rustc_hash::FxHashSet<DirtyKey>,
+        group: usize,
+        mut write: impl FnMut(Vec<(String, Vec<u8>, Vec<u8>)>) -> Result<()>,
+    ) -> Result<Snapshot> {
+        let (flow_chunks, mut keys): (Vec<DirtyKey>, Vec<DirtyKey>) = keys
             .iter()
             .copied()
             .partition(|k| matches!(k, DirtyKey::FrozenFlows(_)));
-        // Packing is pure CPU over shared reads: split it over two threads.
-        let (left, right) = keys.split_at(keys.len() / 2);
-        let values = std::thread::scope(|scope| {
-            let other = scope.spawn(|| self.pack_keys(right));
-            let mut values = self.pack_keys(left);
-            values.extend(other.join().expect("packing thread panicked"));
-            values
-        });
+        keys.sort_unstable();
+        for keys in keys.chunks(group.max(1)) {
+            // Packing is pure CPU over shared reads: split it over two threads.
+            let (left, right) = keys.split_at(keys.len() / 2);
+            let values = std::thread::scope(|scope| {
+                let other = scope.spawn(|| self.pack_keys(right));
+                let mut values = self.pack_keys(left);
+                values.extend(other.join().expect("packing thread panicked"));
+                values
+            });
+            write(values)?;
+        }
         let meta = flow_chunks
             .into_iter()
             .filter_map(|k| match k {
@@ -809,12 +894,12 @@ impl State {
                 ]
             })
             .collect();
-        Snapshot {
+        Ok(Snapshot {
             covers: self.lsn,
-            values,
+            values: Vec::new(),
             frozen: self.frozen.months.values().map(|f| f.entry).collect(),
             meta,
-        }
+        })
     }
 
     /// The frozen flows of a chunk's orgs (orgs without any left out; `None` for none at all).

@@ -273,6 +273,7 @@ fn read_balances(r: &mut Reader<'_>, stamp: Lsn) -> Result<MonthBalances, String
             ..row
         });
     }
+    month.days.shrink_to_fit();
     Ok(month)
 }
 

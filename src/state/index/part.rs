@@ -64,6 +64,17 @@ pub struct IndexPart {
 }
 
 impl IndexPart {
+    /// Heap bytes of the part's runs (estimated for the map).
+    pub fn heap_bytes(&self) -> usize {
+        let kv = std::mem::size_of::<([i64; MAX_KEY_COLUMNS], Run)>();
+        crate::state::memory::btree_bytes(self.runs.len(), kv)
+            + self
+                .runs
+                .values()
+                .map(|r| r.capacity() * std::mem::size_of::<RunItem>())
+                .sum::<usize>()
+    }
+
     pub fn insert(&mut self, e: IndexEntry) {
         let run = self.runs.entry(e.key).or_default();
         let item = RunItem {

@@ -9,7 +9,7 @@ use folio_cli::Error;
 use folio_workload::Params;
 
 /// `folio bench`: ingest rate, disk use, reopen time and query latencies.
-pub fn run(args: BenchArgs) -> Result<(), Error> {
+pub fn run(args: BenchArgs, memory_budget: Option<u64>) -> Result<(), Error> {
     let BenchArgs {
         workload,
         batch,
@@ -34,6 +34,7 @@ pub fn run(args: BenchArgs) -> Result<(), Error> {
         dir,
         keep,
         freeze,
+        memory_budget,
         ..BenchConfig::default()
     };
     let bar = output::events_bar(workload.events);

@@ -19,6 +19,11 @@ pub struct Cli {
     /// what a command must say (a cut torn tail, an error) it prints itself.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// The engine's resident memory budget (`Options::memory_budget`), e.g. 8MiB, 256MiB,
+    /// 2GiB: a quarter goes to sled's page cache, and with the background freezer on, months
+    /// before its horizon are frozen while the engine's account is over it. Default 256MiB.
+    #[arg(long, global = true, value_name = "SIZE")]
+    pub memory_budget: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }

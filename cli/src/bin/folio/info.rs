@@ -12,15 +12,35 @@ use std::path::Path;
 pub fn run(data: &Path, json: bool) -> Result<(), Error> {
     let db = reader(data)?;
     let info = db.info();
+    let memory = db.memory();
     db.close()?;
-    print(&info?, json);
+    print(&info?, &memory, json);
     Ok(())
 }
 
+/// The engine's account after opening, by kind, in bytes.
+fn memory_json(m: &folio::MemoryReport) -> serde_json::Value {
+    json!({
+        "budget": m.budget,
+        "accounted": m.accounted(),
+        "over_budget": m.over_budget(),
+        "store_cache": m.store_cache,
+        "orgs": m.engine.orgs,
+        "entry_ids": m.engine.entry_ids,
+        "rows": m.engine.rows,
+        "rows_in_memory": m.engine.row_count,
+        "balances": m.engine.balances,
+        "frozen": m.engine.frozen,
+        "patches": m.engine.patches,
+    })
+}
+
 /// Prints `info` as text or as one JSON object (keys: docs/CLI.md).
-fn print(info: &DbInfo, json_out: bool) {
+fn print(info: &DbInfo, memory: &folio::MemoryReport, json_out: bool) {
     if json_out {
-        println!("{}", to_json(info));
+        let mut out = to_json(info);
+        out["memory"] = memory_json(memory);
+        println!("{out}");
         return;
     }
     println!(
@@ -54,6 +74,22 @@ fn print(info: &DbInfo, json_out: bool) {
     for d in &info.indexes {
         println!("  {d}");
     }
+    let mib = |b: u64| b as f64 / 1048576.0;
+    let e = &memory.engine;
+    println!(
+        "memory (engine's account): {:.1} MiB of a {:.1} MiB budget: rows {:.1} ({} rows), \
+         entry ids {:.1}, day rows {:.1}, orgs {:.1}, frozen {:.1}, patches {:.1}, sled cache {:.1}",
+        mib(memory.accounted()),
+        mib(memory.budget),
+        mib(e.rows),
+        e.row_count,
+        mib(e.entry_ids),
+        mib(e.balances),
+        mib(e.orgs),
+        mib(e.frozen),
+        mib(e.patches),
+        mib(memory.store_cache)
+    );
     println!("last recovery: {}", recovery_text(&info.recovery));
     for line in &info.recovery_history {
         println!("  {line}");

@@ -4,7 +4,7 @@ use crate::cli::IngestArgs;
 use crate::open::{refuse_replica, warn_recovery};
 use crate::output;
 use crate::parse::currency_arg;
-use folio::{Db, Durability, Options};
+use folio::{Db, Durability};
 use folio_cli::Error;
 use folio_workload::ingest::{self, IngestOptions};
 use folio_workload::InputFormat;
@@ -27,7 +27,7 @@ pub fn run(data: &Path, args: IngestArgs) -> Result<(), Error> {
     };
     let db = Db::open_with(
         data,
-        Options::default()
+        crate::open::options()
             .create_if_missing(false)
             .durability(durability),
     )?;

@@ -4,7 +4,7 @@ use crate::cli::OrgCommand;
 use crate::open::{existing, reader};
 use crate::output;
 use crate::parse::currency_arg;
-use folio::{Db, Money, Options, Org, OrgId};
+use folio::{Db, Money, Org, OrgId};
 use folio_cli::Error;
 use std::path::Path;
 
@@ -16,7 +16,7 @@ pub fn init(data: &Path, shards: u32) -> Result<(), Error> {
         }
         .into());
     }
-    Db::open_with(data, Options::default().shards(shards))?.close()?;
+    Db::open_with(data, crate::open::options().shards(shards))?.close()?;
     println!("created {} with {shards} balance shards", data.display());
     Ok(())
 }

@@ -1,6 +1,12 @@
 //! The `folio` command: a thin layer over the library. `cli` declares the command line, one
 //! module per command (or group of commands) runs it, `output` prints what they found.
 
+/// mimalloc instead of the system allocator: under a long ingest the system allocator keeps
+/// freed memory in per-thread arenas and fragments, so the process's RssAnon grows well past what
+/// the engine holds (docs/ARCHITECTURE.md, "Dependencies"). Embedders choose their own.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 mod balance;
 mod bench;
 mod cli;
@@ -72,6 +78,14 @@ fn main() -> ExitCode {
 /// Runs the command on the database directory --data.
 fn run(cli: Cli) -> Result<(), Error> {
     let data = cli.data.as_path();
+    let memory_budget = cli
+        .memory_budget
+        .as_deref()
+        .map(parse::bytes_arg)
+        .transpose()?;
+    if let Some(bytes) = memory_budget {
+        open::set_memory_budget(bytes);
+    }
     match cli.command {
         Command::Init { shards } => init::init(data, shards),
         Command::Org(command) => init::org(data, command),
@@ -103,7 +117,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Query(args) => query::run(data, &args),
         Command::Index(command) => index::run(data, command),
         Command::Generate(args) => generate::run(args),
-        Command::Bench(args) => bench::run(args),
+        Command::Bench(args) => bench::run(args, memory_budget),
         Command::BenchCheckpoints(args) => bench::checkpoints(args),
         Command::BenchReplicas(args) => bench::replicas(args),
         Command::Compare(args) => compare::run(args),

@@ -5,6 +5,32 @@ use folio_cli::Error;
 use std::io::Write;
 use std::path::Path;
 
+/// `--memory-budget`, once parsed.
+static MEMORY_BUDGET: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+
+/// Sets the budget every database this process opens gets (from `--memory-budget`).
+pub fn set_memory_budget(bytes: u64) {
+    let _ = MEMORY_BUDGET.set(bytes);
+}
+
+/// The options a command starts from: the defaults with `--memory-budget`.
+pub fn options() -> Options {
+    let options = Options::default();
+    match MEMORY_BUDGET.get() {
+        Some(bytes) => options.memory_budget(*bytes),
+        None => options,
+    }
+}
+
+/// [`options`] for reading only.
+fn read_options() -> Options {
+    let options = Options::read_only();
+    match MEMORY_BUDGET.get() {
+        Some(bytes) => options.memory_budget(*bytes),
+        None => options,
+    }
+}
+
 /// Opens an existing database for writing. A replica or checkpoint directory is refused before it
 /// is opened: opening it for writing would make a checkpoint unfit to seed a replica, and its
 /// data comes only from its primary's log (`folio replica`).
@@ -26,7 +52,7 @@ pub fn refuse_replica(data: &Path) -> Result<(), Error> {
 
 /// Opens an existing database, or a replica directory, for writing.
 pub fn replica_dir(data: &Path) -> Result<Db, Error> {
-    let db = Db::open_with(data, Options::default().create_if_missing(false))?;
+    let db = Db::open_with(data, options().create_if_missing(false))?;
     warn_recovery(&db);
     Ok(db)
 }
@@ -34,7 +60,7 @@ pub fn replica_dir(data: &Path) -> Result<Db, Error> {
 /// Opens an existing database read-only: nothing on disk changes (a torn log tail is read
 /// around, not cut; a checkpoint directory keeps its manifest), and read-only media work.
 pub fn reader(data: &Path) -> Result<Db, Error> {
-    let db = Db::open_with(data, Options::read_only())?;
+    let db = Db::open_with(data, read_options())?;
     warn_recovery(&db);
     Ok(db)
 }

@@ -189,6 +189,31 @@ pub fn bench(r: &BenchReport, json: bool) {
         r.peak_rss_anon_bytes as f64 / 1048576.0,
         r.vm_hwm_bytes as f64 / 1048576.0
     );
+    let mib = |b: u64| b as f64 / 1048576.0;
+    for (when, m) in [
+        ("end of ingest", &r.engine_memory_ingest),
+        ("after reads", &r.engine_memory_reads),
+    ] {
+        println!(
+            "engine account, {when}: {:.1} MiB of a {:.1} MiB budget (orgs {:.1}, entry ids {:.1}, \
+             rows {:.1} [{} rows], balances {:.1}, frozen {:.1}, patches {:.1}, sled cache {:.1})",
+            mib(m.accounted),
+            mib(m.budget),
+            mib(m.orgs),
+            mib(m.entry_ids),
+            mib(m.rows),
+            m.rows_in_memory,
+            mib(m.balances),
+            mib(m.frozen),
+            mib(m.patches),
+            mib(m.store_cache)
+        );
+    }
+    println!(
+        "after reads: RssAnon {:.1} MiB, RssFile {:.1} MiB",
+        mib(r.rss_anon_reads_bytes),
+        mib(r.rss_file_reads_bytes)
+    );
     if r.frozen_months > 0 {
         println!(
             "frozen: {} months in {:.1} MiB of files; {} rows in memory",
@@ -197,10 +222,11 @@ pub fn bench(r: &BenchReport, json: bool) {
             r.memory_rows
         );
     }
-    for q in &r.queries {
+    for (q, w) in r.queries.iter().zip(&r.queries_warm) {
         println!(
-            "{}: {} instances, p50 {:.2} us, p99 {:.2} us, max {:.2} us",
-            q.query, q.count, q.p50_us, q.p99_us, q.max_us
+            "{}: {} instances, first touch p50 {:.2} us, p99 {:.2} us, max {:.2} us; \
+             warm p50 {:.2} us, p99 {:.2} us, max {:.2} us",
+            q.query, q.count, q.p50_us, q.p99_us, q.max_us, w.p50_us, w.p99_us, w.max_us
         );
     }
 }

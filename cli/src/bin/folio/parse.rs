@@ -52,3 +52,25 @@ pub fn columns_arg(list: &str) -> Result<Vec<folio::Column>, Error> {
         .map(|c| parse_arg("column", c))
         .collect()
 }
+
+/// A size in bytes: a whole number with an optional unit (`B`, `KiB`/`K`, `MiB`/`M`, `GiB`/`G`,
+/// powers of 1024), e.g. `8MiB`, `256M`, `1GiB`, `65536`.
+pub fn bytes_arg(s: &str) -> Result<u64, Error> {
+    let bad = || {
+        Error::InvalidArgument(format!(
+            "{s:?} is not a size: a whole number with an optional unit (B, KiB, MiB, GiB)"
+        ))
+    };
+    let t = s.trim();
+    let digits = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(digits);
+    let number: u64 = number.parse().map_err(|_| bad())?;
+    let shift = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 0,
+        "k" | "kib" | "kb" => 10,
+        "m" | "mib" | "mb" => 20,
+        "g" | "gib" | "gb" => 30,
+        _ => return Err(bad()),
+    };
+    number.checked_mul(1u64 << shift).ok_or_else(bad)
+}

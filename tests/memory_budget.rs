@@ -1,0 +1,214 @@
+//! The memory budget: the engine's account of its resident memory (`Db::memory`) follows the
+//! rows it holds, and the background freezer's step keeps it under `Options::memory_budget`
+//! while the history grows many times past the budget, with answers unchanged.
+#![allow(clippy::unwrap_used)]
+
+use folio::{
+    Batch, BusinessDay, Category, Currency, Db, Entry, EntryId, ExpenseStatus, Money, Month,
+    Options, Org, OrgId, PaymentMethod, SplitMix64,
+};
+
+const ORGS: u64 = 40;
+const MIB: u64 = 1 << 20;
+/// 2024-01-01T00:00:00Z.
+const T0: i64 = 1_704_067_200;
+const DAY: i64 = 86_400;
+
+fn open(path: &std::path::Path, budget: u64) -> Db {
+    Db::open_with(path, Options::default().shards(4).memory_budget(budget)).unwrap()
+}
+
+fn register(db: &Db) {
+    let mut b = Batch::new();
+    for o in 1..=ORGS {
+        b = b.register_org(Org::new(OrgId(o), format!("h{o}"), Currency::USD));
+    }
+    db.record(b).unwrap();
+}
+
+/// `rows` postings spread over month `month` (0 = 2024-01), ids from `first_id`, in batches.
+fn record_month(db: &Db, rng: &mut SplitMix64, month: i64, rows: u64, first_id: u64) {
+    let start = BusinessDay::from_ymd(2024, 1 + month as u32, 1)
+        .unwrap()
+        .start_utc();
+    let mut batch = Vec::new();
+    for i in 0..rows {
+        let org = OrgId(1 + rng.below(ORGS));
+        let at = start + (i as i64 * 27 * DAY) / rows as i64;
+        let amount = Money(1 + rng.below(90_000) as i64);
+        let entry = match rng.below(2) {
+            0 => Entry::revenue(
+                org,
+                EntryId(first_id + i),
+                at,
+                amount,
+                Category::Rooms,
+                PaymentMethod::Card,
+            ),
+            _ => Entry::expense(
+                org,
+                EntryId(first_id + i),
+                at,
+                amount,
+                Category::Supplies,
+                PaymentMethod::Cash,
+                ExpenseStatus::Paid,
+            )
+            .with_reference(format!("invoice {i}")),
+        };
+        batch.push(folio::Op::Post(entry));
+        if batch.len() == 2_000 {
+            db.record(Batch::from(std::mem::take(&mut batch))).unwrap();
+        }
+    }
+    if !batch.is_empty() {
+        db.record(Batch::from(batch)).unwrap();
+    }
+}
+
+/// Closing balances of every org at the end of each month, and its entries of one month.
+fn answers(db: &Db, months: i64) -> Vec<String> {
+    let mut out = Vec::new();
+    for o in 1..=ORGS {
+        for m in 0..months {
+            let day = BusinessDay::from_ymd(2024, 1 + m as u32, 28).unwrap();
+            out.push(format!("{:?}", db.balance(OrgId(o), day).unwrap()));
+        }
+        let entries = db.entries(OrgId(o), T0, T0 + 40 * DAY).unwrap();
+        out.push(format!("{entries:?}"));
+    }
+    out
+}
+
+fn memory_rows(db: &Db) -> u64 {
+    db.months().iter().map(|m| m.memory_rows).sum()
+}
+
+#[test]
+fn the_account_follows_the_rows_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = open(dir.path(), 256 * MIB);
+    register(&db);
+    let empty = db.memory();
+    assert_eq!(empty.engine.row_count, 0);
+    assert_eq!(empty.budget, 256 * MIB);
+    assert_eq!(empty.store_cache, 64 * MIB, "a quarter of the budget");
+    let mut rng = SplitMix64::new(7);
+    for m in 0..4 {
+        record_month(&db, &mut rng, m, 3_000, 1 + m as u64 * 10_000);
+    }
+    let full = db.memory();
+    assert_eq!(full.engine.row_count, 12_000);
+    assert_eq!(full.engine.row_count, memory_rows(&db));
+    // A row is at least its key, amount, day and codes; its ledger, entry id and day row more.
+    assert!(full.engine.rows >= 12_000 * 64, "{full:?}");
+    assert!(full.engine.entry_ids >= 12_000 * 16, "{full:?}");
+    assert!(full.engine.balances > empty.engine.balances, "{full:?}");
+    assert!(full.engine.orgs >= ORGS * 64, "{full:?}");
+    assert!(full.accounted() > full.engine.total());
+
+    // Freezing January and February takes their rows, entry ids and day rows out of memory; the
+    // frozen readers are small.
+    let report = db.freeze(None).unwrap();
+    assert_eq!(report.frozen.len(), 2, "{report:?}");
+    let after = db.memory();
+    assert_eq!(after.engine.row_count, 6_000);
+    assert_eq!(after.engine.row_count, memory_rows(&db));
+    assert!(
+        after.engine.rows * 10 < full.engine.rows * 6,
+        "{after:?} vs {full:?}"
+    );
+    assert!(after.engine.entry_ids < full.engine.entry_ids);
+    assert!(after.engine.balances < full.engine.balances);
+    assert!(after.engine.frozen > full.engine.frozen);
+
+    // Reopened: the same account of rows (loaded from the store, not the frozen files).
+    db.close().unwrap();
+    let db = open(dir.path(), 256 * MIB);
+    let reopened = db.memory();
+    assert_eq!(reopened.engine.row_count, 6_000);
+    assert!(reopened.engine.rows * 10 < full.engine.rows * 6);
+}
+
+#[test]
+fn over_its_budget_the_freezer_takes_the_previous_month_too() {
+    let small = tempfile::tempdir().unwrap();
+    let large = tempfile::tempdir().unwrap();
+    let dbs = [open(small.path(), 8 * MIB), open(large.path(), 1024 * MIB)];
+    for db in &dbs {
+        register(db);
+        let mut rng = SplitMix64::new(11);
+        for m in 0..4 {
+            record_month(db, &mut rng, m, 8_000, 1 + m as u64 * 10_000);
+        }
+    }
+    let [small_db, large_db] = &dbs;
+    assert!(small_db.memory().over_budget(), "{:?}", small_db.memory());
+    assert!(!large_db.memory().over_budget(), "{:?}", large_db.memory());
+    let before = answers(large_db, 4);
+    assert_eq!(answers(small_db, 4), before);
+
+    // Within its budget: the default horizon (every month before the previous one).
+    let step = large_db.freeze_step().unwrap();
+    let months: Vec<Month> = step.frozen.iter().map(|m| m.month).collect();
+    assert_eq!(
+        months,
+        vec![
+            Month::from_ym(2024, 1).unwrap(),
+            Month::from_ym(2024, 2).unwrap()
+        ]
+    );
+    // Over it: the previous month as well; only the newest month stays in memory.
+    let step = small_db.freeze_step().unwrap();
+    let months: Vec<Month> = step.frozen.iter().map(|m| m.month).collect();
+    assert_eq!(
+        months,
+        vec![
+            Month::from_ym(2024, 1).unwrap(),
+            Month::from_ym(2024, 2).unwrap(),
+            Month::from_ym(2024, 3).unwrap()
+        ]
+    );
+    assert!(small_db.memory().engine.rows < large_db.memory().engine.rows);
+    assert_eq!(memory_rows(small_db), 8_000);
+    assert_eq!(answers(small_db, 4), before);
+    assert_eq!(answers(large_db, 4), before);
+    assert!(small_db.verify().is_ok());
+}
+
+#[test]
+fn history_many_times_the_budget_stays_under_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let budget = 8 * MIB;
+    let db = open(dir.path(), budget);
+    register(&db);
+    let mut rng = SplitMix64::new(23);
+    let months = 12;
+    let mut peak = 0;
+    for m in 0..months {
+        record_month(&db, &mut rng, m, 10_000, 1 + m as u64 * 100_000);
+        // What the background freezer does each step, run here so the test does not wait.
+        db.freeze_step().unwrap();
+        let account = db.memory();
+        assert!(!account.over_budget(), "month {m}: {account:?}");
+        peak = peak.max(account.accounted());
+    }
+    // 120,000 rows: in memory they would take several times the budget.
+    let all_rows: u64 = db
+        .months()
+        .iter()
+        .map(|m| m.memory_rows + m.file.map_or(0, |f| f.1))
+        .sum();
+    assert_eq!(all_rows, 120_000);
+    let now = db.memory().engine;
+    let per_row = (now.rows + now.entry_ids) / memory_rows(&db).max(1);
+    assert!(all_rows * per_row > 3 * budget, "{per_row} B/row");
+    assert!(peak <= budget);
+    // Reads and late writes into the frozen history go on under the budget.
+    record_month(&db, &mut rng, 2, 500, 5_000_000);
+    let day = BusinessDay::from_ymd(2024, 3, 15).unwrap();
+    db.balance(OrgId(3), day).unwrap();
+    db.freeze_step().unwrap();
+    assert!(!db.memory().over_budget(), "{:?}", db.memory());
+    assert!(db.verify().is_ok());
+}
