@@ -254,16 +254,14 @@ impl State {
             let (first, last) = (Month::of_utc(from)?, Month::of_utc(to - 1)?);
             for kind in [Kind::Revenue, Kind::Expense] {
                 let mut taken = 0;
-                'partitions: for pid in self.partitions_in(kind, first, last).into_iter().rev() {
-                    let Some(ledger) = self.org_ledger(pid, org)? else {
-                        continue;
-                    };
-                    for (&(at, id), row) in ledger.rows.range((from, 0)..(to, 0)).rev() {
-                        out.push(line(kind, at, id, row));
+                for pid in self.partitions_in(kind, first, last).into_iter().rev() {
+                    self.visit_rows(pid, org, (from, to), true, |(at, id), row| {
+                        out.push(line(kind, at, id, &row));
                         taken += 1;
-                        if taken == limit {
-                            break 'partitions;
-                        }
+                        taken < limit
+                    })?;
+                    if taken == limit {
+                        break;
                     }
                 }
             }
@@ -284,6 +282,20 @@ impl State {
             .map(|(slot, _)| slot);
         let mut out = Vec::with_capacity(limit.min(1024));
         for pid in self.partitions_in(Kind::Expense, Month::MIN, Month::MAX) {
+            if self.is_frozen(pid.month) {
+                // The file's rows in place (patched, merged with the overlay): no ledger or
+                // index part is built for one org's month.
+                self.visit_rows(pid, org, (i64::MIN, i64::MAX), false, |key, row| {
+                    if current_status(&row) == Some(ExpenseStatus::Pending) {
+                        out.push(pending_line(key, &row));
+                    }
+                    out.len() < limit
+                })?;
+                if out.len() == limit {
+                    return Ok(out);
+                }
+                continue;
+            }
             let Some(ledger) = self.org_ledger(pid, org)? else {
                 continue;
             };

@@ -659,6 +659,90 @@ impl State {
     }
 }
 
+impl State {
+    /// Visits the org's rows of partition `pid` with `from <= occurred_at < to` in key order
+    /// (newest first when `newest_first`), as [`State::org_ledger`] would hold them (a frozen
+    /// month's file rows patched, merged with its overlay), until `visit` returns `false`.
+    /// Unlike `org_ledger` it builds nothing: a page of a large org's month reads only the rows
+    /// it visits.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block fails its check; `Error::Store` when a row
+    /// is in the file and in the overlay (a damaged overlay).
+    pub fn visit_rows(
+        &self,
+        pid: PartitionId,
+        org: OrgId,
+        (from, to): (i64, i64),
+        newest_first: bool,
+        mut visit: impl FnMut((i64, u64), Cow<'_, Row>) -> bool,
+    ) -> Result<()> {
+        let memory = self.ledgers.get(&pid).and_then(|b| b.orgs.get(&org));
+        let in_memory = || {
+            let rows = memory.map(|l| l.rows.range((from, 0)..(to, 0)));
+            let rows = rows.into_iter().flatten().map(|(k, r)| (*k, Cow::Borrowed(r)));
+            let rows: Box<dyn Iterator<Item = ((i64, u64), Cow<'_, Row>)>> = match newest_first {
+                true => Box::new(rows.rev()),
+                false => Box::new(rows),
+            };
+            rows
+        };
+        let block = match self.frozen.get(pid.month) {
+            Some(frozen) => frozen.file.org(org)?,
+            None => None,
+        };
+        let Some(block) = block.filter(|b| b.row_count(pid.kind) > 0) else {
+            for (key, row) in in_memory() {
+                if !visit(key, row) {
+                    break;
+                }
+            }
+            return Ok(());
+        };
+        let patches = self.patches.get(&(pid.month, org));
+        let file = block.rows_between(pid.kind, from, to).map(|r| {
+            let key = (r.occurred_at(), r.entry_id());
+            let mut row = r.ledger_row();
+            if let Some(patch) = patches.and_then(|p| p.rows.get(&key.1)) {
+                patch.apply(&mut row);
+            }
+            (key, Cow::<Row>::Owned(row))
+        });
+        let mut file: Box<dyn Iterator<Item = ((i64, u64), Cow<'_, Row>)>> = match newest_first {
+            true => Box::new(file.rev()),
+            false => Box::new(file),
+        };
+        let mut overlay = in_memory().peekable();
+        let mut next_file = file.next();
+        loop {
+            let take_file = match (&next_file, overlay.peek()) {
+                (None, None) => return Ok(()),
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((a, _)), Some((b, _))) if a == b => {
+                    return Err(Error::Store(format!(
+                        "org {org}: entry {} is in the frozen file of {} and in its overlay",
+                        a.1, pid.month
+                    )));
+                }
+                (Some((a, _)), Some((b, _))) => (a > b) == newest_first,
+            };
+            let (key, row) = match take_file {
+                true => {
+                    let item = next_file.take();
+                    next_file = file.next();
+                    item
+                }
+                false => overlay.next(),
+            }
+            .ok_or_else(|| Error::Store("merged rows ran out".into()))?;
+            if !visit(key, row) {
+                return Ok(());
+            }
+        }
+    }
+}
+
 /// Files a closing read looks back over for the org's anchor before summing forward.
 const BACK_FILES: usize = 3;
 
