@@ -141,10 +141,10 @@ impl Db {
         self.shared.freeze(before, usize::MAX, 1)
     }
 
-    /// One step of the background freezer ([`crate::Options::auto_freeze`]), run now: up to
-    /// [`STEP_MONTHS`] months before its horizon (the default one, or the newest month while the
-    /// engine's account is over [`crate::Options::memory_budget`]), frozen months re-frozen once
-    /// their overlay and patches reach [`REFREEZE_AT`].
+    /// One step of the background freezer ([`crate::Options::auto_freeze`]), run now: up to four
+    /// months before its horizon (the default one, or the newest month while the engine's
+    /// account is over [`crate::Options::memory_budget`]), frozen months re-frozen once their
+    /// overlay and patches reach 4,096 and an eighth of their file's rows.
     ///
     /// # Errors
     /// As [`Db::freeze`].
