@@ -4,7 +4,6 @@
 use super::fenwick::MonthFenwick;
 use super::PMap;
 use crate::model::{BusinessDay, Lsn, Month, OrgId};
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// Totals of one org and business day.
@@ -44,7 +43,7 @@ pub struct MonthBalances {
 #[derive(Clone, Debug, Default)]
 pub struct OrgBalances {
     /// Month values behind `Arc`s: copying an org's balances for a snapshot copies pointers.
-    pub months: BTreeMap<Month, Arc<MonthBalances>>,
+    pub months: super::month_map::MonthMap<Arc<MonthBalances>>,
     pub prefix: MonthFenwick,
 }
 
@@ -52,9 +51,8 @@ impl OrgBalances {
     /// Bytes of the org's balances and what they own (month values, day rows, prefix sums).
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        let kv = size_of::<(Month, Arc<MonthBalances>)>();
         size_of::<Self>()
-            + super::memory::btree_bytes(self.months.len(), kv)
+            + self.months.heap_bytes()
             + self
                 .months
                 .values()
@@ -159,7 +157,7 @@ impl OrgBalances {
         rows: (u64, u64),
     ) -> Option<()> {
         let month = day.month();
-        let delta = Arc::make_mut(self.months.entry(month).or_default())
+        let delta = Arc::make_mut(self.months.get_or_insert_default(month))
             .add(day, revenue, expense, rows)?;
         if !self.prefix.covers(month) {
             self.rebuild_prefix(month)?;

@@ -345,7 +345,7 @@ impl State {
             };
             let b = Arc::make_mut(b);
             b.months.remove(&month);
-            match b.months.keys().next().copied() {
+            match b.months.first_month() {
                 Some(first) => {
                     b.reindex(first)
                         .ok_or_else(|| Error::Store(format!("org {org}: balance overflow")))?;

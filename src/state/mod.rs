@@ -9,6 +9,7 @@ pub mod frozen_set;
 pub mod index;
 pub mod ledger;
 pub mod memory;
+pub mod month_map;
 pub mod read;
 pub mod replay;
 pub mod rows;

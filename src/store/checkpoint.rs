@@ -829,7 +829,7 @@ impl Store {
         }
         for shard in &mut out {
             for (_, balances) in shard.orgs.iter_mut() {
-                if let Some(&first) = balances.months.keys().next() {
+                if let Some(first) = balances.months.first_month() {
                     std::sync::Arc::make_mut(balances)
                         .reindex(first)
                         .ok_or_else(|| self.bad("balance overflow"))?;

@@ -216,6 +216,10 @@ pub fn bench(r: &BenchReport, json: bool) {
     );
     if r.frozen_months > 0 {
         println!(
+            "freezer backlog worked off before the reads: {:.3} s",
+            r.freeze_catch_up_seconds
+        );
+        println!(
             "frozen: {} months in {:.1} MiB of files; {} rows in memory",
             r.frozen_months,
             r.frozen_bytes as f64 / 1048576.0,
