@@ -39,17 +39,16 @@ impl Db {
 impl super::Shared {
     /// [`Db::memory`].
     pub(super) fn memory(&self) -> MemoryReport {
-        let shared = self;
         let (state, entry_ids) = {
-            let current = shared.state.read();
+            let current = self.state.read();
             (current.state.clone(), current.applier.entries.heap_bytes())
         };
-        let mut engine = state.memory(None);
+        let mut engine = state.memory();
         engine.entry_ids = u64::try_from(entry_ids).unwrap_or(u64::MAX);
         MemoryReport {
             engine,
-            store_cache: shared.store_cache,
-            budget: shared.memory_budget,
+            store_cache: self.store_cache,
+            budget: self.memory_budget,
         }
     }
 }

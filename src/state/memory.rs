@@ -4,7 +4,7 @@
 //! allocator's slack and sled's own memory are not in this account; mapped frozen files are
 //! file-backed pages the kernel reclaims and are not either).
 
-use super::{Applier, State};
+use super::State;
 use std::mem::size_of;
 
 /// Resident bytes by what holds them.
@@ -87,8 +87,8 @@ pub(crate) fn reserve_one<T>(v: &mut Vec<T>) {
 }
 
 impl State {
-    /// The account of what this state (and, when given, the applier beside it) holds.
-    pub fn memory(&self, applier: Option<&Applier>) -> MemoryUsage {
+    /// The account of what this state holds (`entry_ids` is the applier's, left 0 here).
+    pub fn memory(&self) -> MemoryUsage {
         let mut m = MemoryUsage::default();
         let add = |field: &mut u64, bytes: usize| {
             *field = field.saturating_add(u64::try_from(bytes).unwrap_or(u64::MAX));
@@ -104,9 +104,6 @@ impl State {
             &mut m.orgs,
             pmap_bytes(self.orgs.len(), size_of::<(u64, usize)>()),
         );
-        if let Some(applier) = applier {
-            add(&mut m.entry_ids, applier.entries.heap_bytes());
-        }
         for bucket in self.ledgers.values() {
             add(
                 &mut m.rows,
