@@ -15,6 +15,7 @@ use folio::frozen::layout::FileId;
 use folio::frozen::{freeze_month, Expected, FrozenFile};
 use folio::io::StdFs;
 use folio::query::BalanceQuery;
+use folio::state::frozen_install::FreezeBase;
 use folio::state::frozen_set::FrozenMonth;
 use folio::state::validate::Validator;
 use folio::state::{Applier, State};
@@ -89,6 +90,13 @@ impl Twins {
 
     /// Freezes month `m` of the frozen state (again, as a new version, when it is frozen).
     fn freeze(&mut self, m: Month) {
+        self.freeze_during(m, |_| {});
+    }
+
+    /// Freezes month `m` as the freezer does while writes go on: the file is written from a
+    /// snapshot, then `meanwhile` records batches (into `m` and elsewhere) before the file is
+    /// put in force; what they added stays in memory.
+    fn freeze_during(&mut self, m: Month, meanwhile: impl FnOnce(&mut Twins)) {
         let version = self.versions.get(&m).map_or(1, |v| v + 1);
         let id = FileId {
             db_id: DB_ID,
@@ -100,14 +108,20 @@ impl Twins {
         let path = self.dir.join(entry.file_name());
         let file = FrozenFile::open(&StdFs, &path, &Expected::of(DB_ID, &entry)).unwrap();
         file.verify().unwrap();
-        assert!(self.frozen.month_unchanged_since(&before, m));
+        let base = FreezeBase::of(&before, m);
+        drop(before);
+        meanwhile(self);
         let frozen = FrozenMonth {
             entry,
             file: Arc::new(file),
         };
-        self.frozen
-            .install_frozen(&mut self.frozen_side, frozen)
+        let rows_before = self.frozen.memory_rows(m);
+        let installed = self
+            .frozen
+            .install_frozen(&mut self.frozen_side, frozen, base)
             .unwrap();
+        assert_eq!(installed.rows + installed.rows_kept, rows_before);
+        assert_eq!(self.frozen.memory_rows(m), installed.rows_kept);
         self.versions.insert(m, version);
         assert!(self.frozen.is_frozen(m));
     }
@@ -302,7 +316,19 @@ fn run(seed: u64, batches: usize) {
         order.swap(0, i);
     }
     for (step, m) in order.iter().take(4).enumerate() {
-        t.freeze(*m);
+        match rng.below(2) {
+            0 => t.freeze(*m),
+            // Writes land while the file is written (rows of the month, reversals and payments
+            // of its rows, day rows): they stay in memory beside the new file.
+            _ => {
+                let n = 1 + rng.below(6);
+                t.freeze_during(*m, |t| {
+                    for _ in 0..n {
+                        t.record(&gen.batch());
+                    }
+                });
+            }
+        }
         check(&t, &mut rng);
         if step == 1 {
             // An index declared while months are frozen: the merged ledgers get its parts.
@@ -325,7 +351,14 @@ fn run(seed: u64, batches: usize) {
         // Sometimes a frozen month with an overlay and patches is frozen again.
         let frozen: Vec<Month> = t.versions.keys().copied().collect();
         if rng.below(2) == 0 {
-            t.freeze(pick(&mut rng, &frozen));
+            let m = pick(&mut rng, &frozen);
+            match rng.below(2) {
+                0 => t.freeze(m),
+                _ => t.freeze_during(m, |t| {
+                    t.record(&gen.busy());
+                    t.record(&gen.batch());
+                }),
+            }
             check(&t, &mut rng);
         }
     }

@@ -13,6 +13,7 @@ use folio::frozen::layout::FileId;
 use folio::frozen::manifest::decode_manifest;
 use folio::frozen::{freeze_month, Expected, FrozenDir, FrozenFile, ManifestEntry};
 use folio::io::StdFs;
+use folio::state::frozen_install::FreezeBase;
 use folio::state::frozen_set::FrozenMonth;
 use folio::state::{replay, Applier, EntryIndex, State};
 use folio::store::meta::Meta;
@@ -233,6 +234,7 @@ fn freeze(
         &Expected::of(h.db_id, &entry),
     )
     .unwrap();
+    let base = FreezeBase::of(state, m);
     state
         .install_frozen(
             applier,
@@ -240,6 +242,7 @@ fn freeze(
                 entry,
                 file: Arc::new(file),
             },
+            base,
         )
         .unwrap();
     entry

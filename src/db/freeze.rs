@@ -1,25 +1,23 @@
 //! The freezer: months older than the horizon become immutable frozen files, and their rows
 //! leave memory (`state::frozen_set`).
 //!
-//! Freezing one month is optimistic and never stops writers: the file is written from a
-//! snapshot (a clone of the state, free), then under the write lock the month is checked to be
-//! unchanged since that snapshot (no row, overlay row or patch of it applied meanwhile) and the
-//! file is put in force. A month changed meanwhile is tried again from a new snapshot; after
-//! [`FREEZE_TRIES`] tries it is left for a later freeze and reported as skipped. A checkpoint
-//! then records the new frozen set, which is what makes the freeze durable: until it lands, a
-//! crash reopens the month from the store as it was (the file is then an orphan, removed).
+//! Freezing one month never stops writers: the file is written from a snapshot (a clone of the
+//! state, free), then under the write lock it is put in force; what writes added to the month
+//! meanwhile stays in memory as the new version's overlay, patches and day rows
+//! (`state::frozen_install`). So even the month that takes the writes can be frozen, which is
+//! how it spills when memory runs short. A checkpoint then records the new frozen set, which is
+//! what makes the freeze durable: until it lands, a crash reopens the month from the store as it
+//! was (the file is then an orphan, removed).
 
 use super::{Db, Shared};
 use crate::error::{Error, Result};
 use crate::frozen::{freeze_month, FileId, FrozenFile};
 use crate::format::FROZEN_DIR;
 use crate::model::Month;
+use crate::state::frozen_install::FreezeBase;
 use crate::state::frozen_set::FrozenMonth;
 use crate::state::State;
 use std::sync::Arc;
-
-/// How often one month is written again when writes keep changing it.
-pub const FREEZE_TRIES: usize = 3;
 
 /// One month a freeze put in force.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -36,6 +34,9 @@ pub struct FrozenMonthReport {
     pub bytes: u64,
     /// Rows that left memory (the month's open rows, or its overlay on a re-freeze).
     pub rows_released: u64,
+    /// Rows that writes added to the month while its file was written: they stay in memory, as
+    /// the new version's overlay.
+    pub rows_kept: u64,
     /// Patches of earlier versions' rows folded into the file.
     pub patches_folded: u64,
 }
@@ -85,13 +86,34 @@ pub fn default_horizon(state: &State) -> Option<Month> {
 
 /// The horizon of the background freezer: [`default_horizon`], or, while the engine's account
 /// is over its memory budget, the month of the newest row (so the previous calendar month is
-/// frozen too, and only the newest month's rows stay in memory). `None` without rows.
+/// frozen too; the newest month itself spills by [`spill_due`]). `None` without rows.
 pub fn background_horizon(state: &State, over_budget: bool) -> Option<Month> {
     let horizon = default_horizon(state)?;
     match over_budget {
         true => horizon.next().or(Some(horizon)),
         false => Some(horizon),
     }
+}
+
+/// Bytes a row in memory is taken to cost when sizing [`spill_rows`] (a ledger row with its
+/// reference, entry id, index entries and share of its day row).
+pub const SPILL_ROW_BYTES: u64 = 256;
+
+/// How many rows of the newest month the background freezer lets gather in memory while the
+/// engine is over its budget before it writes them out ([`spill_due`]): an eighth of the budget
+/// at [`SPILL_ROW_BYTES`] a row, at least [`REFREEZE_AT`].
+pub fn spill_rows(budget: u64) -> u64 {
+    (budget / 8 / SPILL_ROW_BYTES).max(REFREEZE_AT)
+}
+
+/// The newest month of `state`, when the background freezer should spill it: the engine is
+/// over its budget and the month holds at least `spill_rows` rows in memory (all its rows while
+/// open; its overlay and patches once frozen). Spilling freezes the month while it takes the
+/// writes: its rows go to a frozen file, later ones gather as its overlay and the next spill
+/// folds them into a new version; reads merge file and overlay as for any frozen month.
+pub fn spill_due(state: &State, spill_rows: u64) -> Option<Month> {
+    let newest = default_horizon(state)?.next()?;
+    (unfrozen(state, newest) >= spill_rows.max(1)).then_some(newest)
 }
 
 /// How often the background freezer takes the engine's account (a walk over the state) to
@@ -138,7 +160,7 @@ impl Db {
     /// check; what [`Db::checkpoint`] returns.
     pub fn freeze(&self, before: Option<Month>) -> Result<FreezeReport> {
         self.refuse_if_replica()?;
-        self.shared.freeze(before, usize::MAX, 1)
+        self.shared.freeze(before)
     }
 
     /// One step of the background freezer ([`crate::Options::auto_freeze`]), run now: up to four
@@ -156,36 +178,43 @@ impl Db {
 }
 
 impl Shared {
-    /// A background freezer step with the budget's verdict `over_budget`.
+    /// A background freezer step with the budget's verdict `over_budget`: the months before its
+    /// horizon, then, over the budget, the newest month when [`spill_due`].
     pub(super) fn freeze_step(&self, over_budget: bool) -> Result<FreezeReport> {
-        let horizon = background_horizon(&self.state.read().state, over_budget);
-        match horizon {
-            Some(before) => self.freeze(Some(before), STEP_MONTHS, REFREEZE_AT),
-            None => Ok(FreezeReport::default()),
-        }
-    }
-}
-
-impl Shared {
-    /// [`Db::freeze`], freezing at most `max_months` months (the background freezer takes one
-    /// per step) and frozen months with at least `refreeze_at` overlay rows and patches.
-    pub(super) fn freeze(
-        &self,
-        before: Option<Month>,
-        max_months: usize,
-        refreeze_at: u64,
-    ) -> Result<FreezeReport> {
         let _one_at_a_time = self.freeze_lock.lock();
-        let limit = match before {
-            Some(month) => Some(month),
-            None => default_horizon(&self.state.read().state),
+        let months = {
+            let state = &self.state.read().state;
+            let Some(before) = background_horizon(state, over_budget) else {
+                return Ok(FreezeReport::default());
+            };
+            let mut months = months_to_freeze(state, before, REFREEZE_AT);
+            months.truncate(STEP_MONTHS);
+            if over_budget {
+                months.extend(spill_due(state, spill_rows(self.memory_budget)));
+            }
+            months
         };
+        self.freeze_months(months)
+    }
+
+    /// [`Db::freeze`]: every month before `before` with something to fold.
+    pub(super) fn freeze(&self, before: Option<Month>) -> Result<FreezeReport> {
+        let _one_at_a_time = self.freeze_lock.lock();
+        let months = {
+            let state = &self.state.read().state;
+            match before.or_else(|| default_horizon(state)) {
+                Some(limit) => months_to_freeze(state, limit, 1),
+                None => Vec::new(),
+            }
+        };
+        self.freeze_months(months)
+    }
+
+    /// Freezes `months` (the caller holds the freeze lock), then checkpoints, which makes the
+    /// new frozen set durable.
+    fn freeze_months(&self, months: Vec<Month>) -> Result<FreezeReport> {
         let mut report = FreezeReport::default();
-        let Some(limit) = limit else {
-            return Ok(report);
-        };
-        let months = months_to_freeze(&self.state.read().state, limit, refreeze_at);
-        for month in months.into_iter().take(max_months) {
+        for month in months {
             match self.freeze_one(month)? {
                 Ok(done) => report.frozen.push(done),
                 Err(why) => report.skipped.push((month, why)),
@@ -209,59 +238,56 @@ impl Shared {
         Ok(report)
     }
 
-    /// Freezes one month: `Ok(Err(why))` when writes kept changing it.
+    /// Freezes one month: writes its file from a snapshot, then puts it in force with what
+    /// writes added to the month meanwhile kept in memory (`state::frozen_install`).
+    /// `Ok(Err(why))` when the month's file in force changed meanwhile (never while the freeze
+    /// lock is held).
     fn freeze_one(&self, month: Month) -> Result<std::result::Result<FrozenMonthReport, String>> {
         let vfs = &*self.vfs;
         let dir = self.path.join(FROZEN_DIR);
-        for _ in 0..FREEZE_TRIES {
-            let snapshot: Arc<State> = self.state.read().state.clone();
-            let version = snapshot
-                .frozen
-                .get(month)
-                .map_or(1, |f| f.entry.version.saturating_add(1));
-            let id = FileId {
-                db_id: self.db_id,
-                month,
-                version,
-            };
-            let entry = freeze_month(&snapshot, vfs, &dir, id)?;
-            let path = dir.join(entry.file_name());
-            let file = FrozenFile::open(
-                vfs,
-                &path,
-                &crate::frozen::Expected::of(self.db_id, &entry),
-            )?;
-            let mut current = self.state.write();
-            if !current.state.month_unchanged_since(&snapshot, month) {
-                drop(current);
-                drop(file);
-                vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
-                continue;
-            }
-            // The snapshot no longer shares what installing changes (else every org's balances
-            // it touches would be copied under the lock).
-            drop(snapshot);
-            let super::Current { state, applier, .. } = &mut *current;
-            let installed = Arc::make_mut(state).install_frozen(
-                applier,
-                FrozenMonth {
-                    entry,
-                    file: Arc::new(file),
-                },
-            )?;
-            return Ok(Ok(FrozenMonthReport {
-                month,
-                version,
-                rows: entry.rows,
-                orgs: entry.orgs,
-                bytes: entry.size,
-                rows_released: installed.rows,
-                patches_folded: installed.patches,
-            }));
+        let snapshot: Arc<State> = self.state.read().state.clone();
+        let version = snapshot
+            .frozen
+            .get(month)
+            .map_or(1, |f| f.entry.version.saturating_add(1));
+        let id = FileId {
+            db_id: self.db_id,
+            month,
+            version,
+        };
+        let entry = freeze_month(&snapshot, vfs, &dir, id)?;
+        let path = dir.join(entry.file_name());
+        let file = FrozenFile::open(vfs, &path, &crate::frozen::Expected::of(self.db_id, &entry))?;
+        let base = FreezeBase::of(&snapshot, month);
+        // The snapshot no longer shares what installing changes (else every org's balances it
+        // touches would be copied under the lock); the base holds the month's values only.
+        drop(snapshot);
+        let mut current = self.state.write();
+        if current.state.frozen.get(month).map(|f| f.entry) != base.file() {
+            drop(current);
+            drop(file);
+            vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
+            return Ok(Err("its frozen file changed during the freeze; left as it was".into()));
         }
-        Ok(Err(format!(
-            "changed by writes during {FREEZE_TRIES} tries; left open"
-        )))
+        let super::Current { state, applier, .. } = &mut *current;
+        let installed = Arc::make_mut(state).install_frozen(
+            applier,
+            FrozenMonth {
+                entry,
+                file: Arc::new(file),
+            },
+            base,
+        )?;
+        Ok(Ok(FrozenMonthReport {
+            month,
+            version,
+            rows: entry.rows,
+            orgs: entry.orgs,
+            bytes: entry.size,
+            rows_released: installed.rows,
+            rows_kept: installed.rows_kept,
+            patches_folded: installed.patches,
+        }))
     }
 }
 

@@ -25,6 +25,13 @@ impl MemoryReport {
     pub fn over_budget(&self) -> bool {
         self.accounted() > self.budget
     }
+
+    /// How many rows of the month that takes the writes the background freezer lets gather in
+    /// memory while the account is over the budget before it spills them to the month's frozen
+    /// file: an eighth of the budget at 256 bytes a row, at least 4,096.
+    pub fn spill_rows(&self) -> u64 {
+        super::freeze::spill_rows(self.budget)
+    }
 }
 
 impl Db {

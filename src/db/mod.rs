@@ -587,7 +587,7 @@ fn run_checkpointer(
                 budget_checked = Some(std::time::Instant::now());
             }
             match shared.freeze_step(over_budget) {
-                Ok(report) => behind = report.frozen.len() == freeze::STEP_MONTHS,
+                Ok(report) => behind = report.frozen.len() >= freeze::STEP_MONTHS,
                 Err(e) => {
                     behind = false;
                     tracing::warn!(path = %shared.path.display(), error = %e, "freezing failed");

@@ -5,6 +5,7 @@ pub mod apply;
 pub mod balance;
 pub mod catalog;
 pub mod fenwick;
+pub mod frozen_install;
 pub mod frozen_set;
 pub mod index;
 pub mod ledger;

@@ -23,6 +23,7 @@ pub fn freeze(data: &Path, before: Option<&str>, json: bool) -> Result<(), Error
                     "orgs": m.orgs,
                     "bytes": m.bytes,
                     "rows_released": m.rows_released,
+                    "rows_kept": m.rows_kept,
                     "patches_folded": m.patches_folded,
                 })
             })
@@ -43,9 +44,12 @@ pub fn freeze(data: &Path, before: Option<&str>, json: bool) -> Result<(), Error
             "froze {} as version {}: {} rows of {} orgs, {} bytes; {} rows left memory",
             m.month, m.version, m.rows, m.orgs, m.bytes, m.rows_released
         );
+        if m.rows_kept > 0 {
+            println!("  {} rows written meanwhile stay in memory", m.rows_kept);
+        }
     }
     for (month, why) in &report.skipped {
-        println!("left {month} open: {why}");
+        println!("left {month} as it was: {why}");
     }
     Ok(())
 }
