@@ -116,9 +116,20 @@ pub fn spill_due(state: &State, spill_rows: u64) -> Option<Month> {
     (unfrozen(state, newest) >= spill_rows.max(1)).then_some(newest)
 }
 
-/// How often the background freezer takes the engine's account (a walk over the state) to
-/// decide whether it is over its budget.
-pub const BUDGET_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long the background freezer waits before it takes the engine's account again (a walk
+/// over the state) to decide whether it is over its budget: 25 times what the last walk took,
+/// so the walks cost at most 4% of a core, between a quarter of a second (a small database is
+/// checked often, so a fast ingest is noticed early) and 5 seconds.
+pub fn budget_check_after(walk: std::time::Duration) -> std::time::Duration {
+    (walk * 25).clamp(
+        std::time::Duration::from_millis(250),
+        std::time::Duration::from_secs(5),
+    )
+}
+
+/// How often the background freezer looks for work while the engine is over its budget (else
+/// every second): the month that takes the writes spills soon after it gathers its share.
+pub const PRESSURE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The months of `state` before `before` with something to freeze, in order: open months with
 /// rows, and frozen months whose overlay and patches number at least `refreeze_at`.

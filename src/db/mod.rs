@@ -558,14 +558,14 @@ fn run_checkpointer(
     // Set while the freezer's last step found more months than it took: the next step runs at
     // once (still one step at a time, between checks for `stop`).
     let mut behind = false;
-    // The budget's verdict, taken at most every `BUDGET_CHECK_EVERY` (a walk over the state).
+    // The budget's verdict, taken again once `next_check` is reached (a walk over the state).
     let mut over_budget = false;
-    let mut budget_checked: Option<std::time::Instant> = None;
+    let mut next_check = std::time::Instant::now();
     loop {
-        let wait = if behind {
-            std::time::Duration::ZERO
-        } else {
-            poll
+        let wait = match (behind, freeze && over_budget) {
+            (true, _) => std::time::Duration::ZERO,
+            (false, true) => poll.min(freeze::PRESSURE_POLL),
+            (false, false) => poll,
         };
         let woken = crossbeam::select! {
             recv(wake) -> _ => true,
@@ -582,9 +582,10 @@ fn run_checkpointer(
         if freeze && shared.poison_reason().is_none() {
             // A few months per step (one checkpoint for them); a failure leaves the month open
             // (nothing is lost) and the next step tries again.
-            if budget_checked.is_none_or(|t| t.elapsed() >= freeze::BUDGET_CHECK_EVERY) {
+            if std::time::Instant::now() >= next_check {
+                let walk = std::time::Instant::now();
                 over_budget = shared.memory().over_budget();
-                budget_checked = Some(std::time::Instant::now());
+                next_check = std::time::Instant::now() + freeze::budget_check_after(walk.elapsed());
             }
             match shared.freeze_step(over_budget) {
                 Ok(report) => behind = report.frozen.len() >= freeze::STEP_MONTHS,

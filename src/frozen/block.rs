@@ -285,6 +285,20 @@ pub fn access(bytes: &[u8]) -> std::result::Result<&ArchivedBlockRec, String> {
     rkyv::access::<ArchivedBlockRec, rkyv::rancor::Error>(bytes).map_err(|e| e.to_string())
 }
 
+/// The archive of a block that [`access`] accepted before, without validating it again: a
+/// large org's block takes as long to bytecheck as to read, on every lookup.
+///
+/// # Safety
+/// `bytes` must be the very bytes (same address, same length, unchanged since) for which a call
+/// of [`access`] returned `Ok`.
+#[allow(unsafe_code)]
+pub unsafe fn access_again(bytes: &[u8]) -> &ArchivedBlockRec {
+    // SAFETY: `access` validated these bytes (alignment, bounds, every relative pointer and
+    // every value of the archive) and the caller guarantees they have not changed since, which
+    // is all `access_unchecked` requires.
+    unsafe { rkyv::access_unchecked::<ArchivedBlockRec>(bytes) }
+}
+
 /// The row an item of `by_id` names: its kind and its row.
 pub fn locate(block: &ArchivedBlockRec, loc: u32) -> Option<(Kind, &ArchivedRowRec)> {
     let ord = (loc & !EXPENSE_BIT) as usize;

@@ -65,16 +65,6 @@ impl FreezeBase {
         }
     }
 
-    /// The month.
-    pub fn month(&self) -> Month {
-        self.month
-    }
-
-    /// The LSN of the snapshot.
-    pub fn lsn(&self) -> Lsn {
-        self.lsn
-    }
-
     /// The file in force for the month in the snapshot (`None` while it was open).
     pub fn file(&self) -> Option<ManifestEntry> {
         self.file
