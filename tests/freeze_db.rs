@@ -301,3 +301,110 @@ fn opening_reads_no_row_of_the_frozen_months() {
         .sum::<u64>();
     assert!(touched > 0, "the reads checked the blocks they used");
 }
+
+/// Q5 of a frozen month with an overlay, where the file's top list is longer than what the
+/// short read takes: orgs of two currencies, a frozen month, then late revenues (one lifting an
+/// org from the bottom to the top, one for an org new to the month), reversals that sink a
+/// leader, and postings of a third currency the file never saw. After each change the frozen
+/// database ranks exactly as its twin, for small and large limits.
+#[test]
+fn top_revenue_of_a_frozen_month_with_an_overlay_equals_the_twin() {
+    const MANY: u64 = 400;
+    let (a, b) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let (frozen, twin) = (open(a.path()), open(b.path()));
+    let march = Month::from_ym(2024, 3).unwrap();
+    let at = |day: i64| march.start_utc() + day * DAY + 3_600;
+    let revenue = |org: u64, id: u64, day: i64, amount: i64| {
+        Entry::revenue(
+            OrgId(org),
+            EntryId(id),
+            at(day),
+            Money(amount),
+            Category::Rooms,
+            PaymentMethod::Card,
+        )
+    };
+    let both = |batch: Batch| {
+        frozen.record(batch.clone()).unwrap();
+        twin.record(batch).unwrap();
+    };
+    let mut orgs = Batch::new();
+    for o in 1..=MANY + 1 {
+        let currency = match o % 5 {
+            0 => Currency::EUR,
+            _ => Currency::USD,
+        };
+        let currency = if o == MANY + 1 {
+            Currency(*b"GBP")
+        } else {
+            currency
+        };
+        orgs = orgs.register_org(Org::new(OrgId(o), format!("h{o}"), currency));
+    }
+    both(orgs);
+    let mut rng = SplitMix64::new(5);
+    let mut batch = Batch::new();
+    for o in 1..MANY {
+        // Org MANY posts nothing in the frozen file; distinct totals and a few ties.
+        for k in 0..3 {
+            let amount = 1_000 + rng.below(200_000) as i64 - (o as i64 % 7 == 0) as i64 * 1_000;
+            batch = batch.post(revenue(o, o * 10 + k, (o % 27) as i64, amount));
+        }
+    }
+    both(batch);
+    // April, so March is before the default horizon.
+    both(Batch::new().post(revenue(1, 9_000_001, 40, 5)));
+    let report = frozen
+        .freeze(Some(Month::from_ym(2024, 4).unwrap()))
+        .unwrap();
+    assert_eq!(report.frozen.len(), 1, "{report:?}");
+    let check = |what: &str| {
+        for limit in [1, 2, 5, 10, 40, 150, 500] {
+            assert_eq!(
+                frozen.snapshot().top_revenue(march, limit).unwrap(),
+                twin.snapshot().top_revenue(march, limit).unwrap(),
+                "{what}: limit {limit}"
+            );
+        }
+    };
+    check("frozen, no overlay");
+    // A small late revenue for a few orgs: the short read settles it.
+    let mut late = Batch::new();
+    for o in [3, 17, 250] {
+        late = late.post(revenue(o, 8_000_000 + o, 20, 10));
+    }
+    both(late);
+    check("small overlay");
+    // The org with the least revenue jumps to the top, an org new to the month enters.
+    let all = twin.snapshot().top_revenue(march, 1_000).unwrap();
+    let last = all.last().unwrap().org.0;
+    both(Batch::new().post(revenue(last, 8_100_000, 21, 10_000_000)));
+    both(Batch::new().post(revenue(MANY, 8_100_001, 22, 400_000)));
+    check("an org lifted to the top, a new one");
+    // Reversals sink the leaders' file rows (a leader may fall out of the top).
+    let top = twin.snapshot().top_revenue(march, 3).unwrap();
+    let mut reversals = Batch::new();
+    for (i, line) in top.iter().enumerate() {
+        if line.org.0 < MANY {
+            for k in 0..3 {
+                reversals = reversals.reverse(Reversal {
+                    org: line.org,
+                    id: EntryId(8_200_000 + i as u64 * 10 + k),
+                    reverses: EntryId(line.org.0 * 10 + k),
+                    occurred_at: at(25),
+                    reference: String::new(),
+                });
+            }
+        }
+    }
+    both(reversals);
+    check("leaders reversed");
+    // A currency the file never saw.
+    both(Batch::new().post(revenue(MANY + 1, 8_300_000, 23, 50)));
+    check("a new currency");
+    // Folded into a new version, then the same again.
+    frozen
+        .freeze(Some(Month::from_ym(2024, 4).unwrap()))
+        .unwrap();
+    check("re-frozen");
+}

@@ -270,21 +270,21 @@ impl LedgerSide<'_> {
         let org = OrgId(e.org);
         let kind = Kind::from_code(e.kind).ok_or_else(|| format!("bad kind code {}", e.kind))?;
         let row = row_of(e)?;
-        if !self.orgs.contains_key(&org) {
+        let Some(currency) = self.orgs.get(&org).map(|o| o.record.currency) else {
             return Err(format!("entry {} of unknown org {org}", e.entry_id));
-        }
+        };
         let pid = PartitionId::of(kind, e.occurred_at).map_err(|e| e.to_string())?;
-        let ledger = self
-            .ledgers
-            .entry(pid)
-            .or_default()
-            .orgs
-            .entry(org)
-            .or_default();
+        let bucket = self.ledgers.entry(pid).or_insert_with(MonthBucket::tracked);
+        let ledger = bucket.orgs.entry(org).or_default();
         if ledger.persisted < lsn {
-            Arc::make_mut(ledger)
+            let ledger = Arc::make_mut(ledger);
+            ledger
                 .insert_row(self.catalog, kind, (e.occurred_at, e.entry_id), row)
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
+            let total = ledger.total;
+            if let (Kind::Revenue, Some(bound)) = (kind, bucket.revenue_bound.as_mut()) {
+                bound.note(total, currency);
+            }
             self.dirty
                 .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));
             touch(self.touched, pid.month, lsn);

@@ -246,6 +246,18 @@ impl State {
                     dirty.push(DirtyKey::Ledger(pid, chunk_of(*org)));
                 }
             }
+            if kind == Kind::Revenue {
+                // Q5's bound over the overlay, exact again (what left memory no longer counts).
+                let mut bound = super::ledger::RevenueBound::default();
+                let mut known = true;
+                for (org, ledger) in overlay.orgs.iter() {
+                    match self.orgs.get(org) {
+                        Some(o) => bound.note(ledger.total, o.record.currency),
+                        None => known = false,
+                    }
+                }
+                overlay.revenue_bound = known.then_some(bound);
+            }
             overlays[k] = (!overlay.orgs.is_empty()).then_some(overlay);
         }
         report.rows = moved.len() as u64;

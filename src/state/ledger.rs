@@ -203,6 +203,48 @@ impl OrgMonthLedger {
 #[derive(Clone, Debug, Default)]
 pub struct MonthBucket {
     pub orgs: super::PMap<OrgId, std::sync::Arc<OrgMonthLedger>>,
+    /// Of a revenue partition, what Q5 of a frozen month needs to leave most overlay orgs
+    /// unread ([`RevenueBound`]); `None` while unknown (a partition loaded from the store).
+    pub revenue_bound: Option<RevenueBound>,
+}
+
+impl MonthBucket {
+    /// An empty partition whose [`RevenueBound`] is kept from its first row on.
+    pub fn tracked() -> MonthBucket {
+        MonthBucket {
+            orgs: super::PMap::default(),
+            revenue_bound: Some(RevenueBound::default()),
+        }
+    }
+}
+
+/// An upper bound of every org's total in a revenue partition and the currencies of its orgs:
+/// totals only rise in it (a reversal lowers a total, never the bound), so it stays a bound.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RevenueBound {
+    /// At least every org's total (`i64::MIN` while the partition has no row).
+    pub max_total: i64,
+    /// Currency codes of the orgs with rows, sorted, without repeats.
+    pub currencies: Vec<[u8; 3]>,
+}
+
+impl Default for RevenueBound {
+    fn default() -> RevenueBound {
+        RevenueBound {
+            max_total: i64::MIN,
+            currencies: Vec::new(),
+        }
+    }
+}
+
+impl RevenueBound {
+    /// Takes in an org's new total.
+    pub fn note(&mut self, total: i64, currency: [u8; 3]) {
+        self.max_total = self.max_total.max(total);
+        if let Err(at) = self.currencies.binary_search(&currency) {
+            self.currencies.insert(at, currency);
+        }
+    }
 }
 
 /// Identifies a ledger partition.
