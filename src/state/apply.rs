@@ -283,7 +283,7 @@ impl LedgerSide<'_> {
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
             let total = ledger.total;
             if let (Kind::Revenue, Some(bound)) = (kind, bucket.revenue_bound.as_mut()) {
-                bound.note(total, currency);
+                bound.note(org, total, currency);
             }
             self.dirty
                 .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));

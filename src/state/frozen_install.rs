@@ -252,7 +252,7 @@ impl State {
                 let mut known = true;
                 for (org, ledger) in overlay.orgs.iter() {
                     match self.orgs.get(org) {
-                        Some(o) => bound.note(ledger.total, o.record.currency),
+                        Some(o) => bound.note(*org, ledger.total, o.record.currency),
                         None => known = false,
                     }
                 }

@@ -276,60 +276,86 @@ impl Rollup {
     }
 }
 
-/// Q5 candidates of a frozen month with an overlay, when a short read of the file's top list
-/// settles them: per currency, the first `2 × limit + 16` orgs of the list with their overlay
-/// totals added (exact), and a proof that no other org can reach the `limit`-th of them — an
-/// org not read has a file total of at most the last one read (0 when the list ran out), and an
-/// overlay total of at most the partition's [`super::ledger::RevenueBound`]. `None` when that
-/// proof fails or the bound is unknown (the caller then reads every overlay org).
-///
-/// # Errors
-/// [`Error::Corruption`] when the top list fails its check.
-fn bounded_top_revenue(
-    frozen: &FrozenMonth,
-    overlay: &super::ledger::MonthBucket,
-    limit: usize,
-) -> Result<Option<Vec<(crate::model::Currency, OrgId, i64)>>> {
-    let Some(bound) = overlay.revenue_bound.as_ref() else {
-        return Ok(None);
-    };
-    if limit == 0 {
-        return Ok(None);
-    }
-    let depth = limit.saturating_mul(2).saturating_add(16);
-    let listed = frozen.file.top_revenue(depth)?;
-    let mut out = Vec::new();
-    let mut seen: Vec<[u8; 3]> = Vec::new();
-    for run in listed.chunk_by(|a, b| a.0 == b.0) {
-        let currency = run[0].0;
-        seen.push(currency.0);
-        let mut merged: Vec<(i64, OrgId)> = Vec::with_capacity(run.len());
-        for (_, org, file_total) in run {
-            let more = overlay.orgs.get(org).map_or(0, |l| l.total);
-            let Some(total) = file_total.checked_add(more) else {
-                return Ok(None);
-            };
-            merged.push((total, *org));
-        }
-        if merged.len() < limit {
+impl State {
+    /// Q5 candidates of a frozen month with an overlay, when a short read of the file's top
+    /// list settles them: per currency, the first `2 × limit + 16` orgs of the list and the
+    /// overlay's leaders ([`super::ledger::RevenueBound`]), with exact merged totals, and a
+    /// proof that no other org can reach the `limit`-th of them — an org not read has a file
+    /// total of at most the last one read (0 when the list ran out) and an overlay total of at
+    /// most the bound's `rest_max`. `None` when that proof fails or the bound is unknown (the
+    /// caller then reads every overlay org).
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the top list or a leader's block fails its check.
+    fn bounded_top_revenue(
+        &self,
+        frozen: &FrozenMonth,
+        overlay: &super::ledger::MonthBucket,
+        limit: usize,
+    ) -> Result<Option<Vec<(crate::model::Currency, OrgId, i64)>>> {
+        let Some(bound) = overlay.revenue_bound.as_ref() else {
+            return Ok(None);
+        };
+        if limit == 0 {
             return Ok(None);
         }
-        merged.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-        let threshold = merged[limit - 1].0;
-        let file_floor = match run.len() == depth {
-            true => run[run.len() - 1].2.max(0),
-            false => 0,
-        };
-        match file_floor.checked_add(bound.max_total.max(0)) {
-            Some(unread) if unread < threshold => {}
-            _ => return Ok(None),
+        let depth = limit.saturating_mul(2).saturating_add(16);
+        let listed = frozen.file.top_revenue(depth)?;
+        let mut runs: BTreeMap<[u8; 3], &[(crate::model::Currency, OrgId, i64)]> = listed
+            .chunk_by(|a, b| a.0 == b.0)
+            .map(|run| (run[0].0 .0, run))
+            .collect();
+        for c in &bound.currencies {
+            runs.entry(*c).or_insert(&[]);
         }
-        out.extend(merged.into_iter().take(limit).map(|(t, org)| (currency, org, t)));
+        let more = |org: &OrgId| overlay.orgs.get(org).map_or(0, |l| l.total);
+        let mut leaders: Vec<([u8; 3], OrgId)> = Vec::with_capacity(bound.leaders.len());
+        for (_, org) in &bound.leaders {
+            match self.orgs.get(org) {
+                Some(o) => leaders.push((o.record.currency, *org)),
+                None => return Ok(None),
+            }
+        }
+        let mut out = Vec::new();
+        for (code, run) in runs {
+            let mut merged: Vec<(i64, OrgId)> = Vec::with_capacity(run.len() + 8);
+            for (_, org, file_total) in run {
+                let Some(total) = file_total.checked_add(more(org)) else {
+                    return Ok(None);
+                };
+                merged.push((total, *org));
+            }
+            for (currency, org) in &leaders {
+                if *currency != code || run.iter().any(|(_, o, _)| o == org) {
+                    continue;
+                }
+                let file_total = match frozen.file.org(*org)? {
+                    Some(block) if block.row_count(Kind::Revenue) > 0 => block.total(Kind::Revenue),
+                    _ => 0,
+                };
+                let Some(total) = file_total.checked_add(more(org)) else {
+                    return Ok(None);
+                };
+                merged.push((total, *org));
+            }
+            if merged.len() < limit {
+                return Ok(None);
+            }
+            merged.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            let threshold = merged[limit - 1].0;
+            let file_floor = match run.len() == depth {
+                true => run[run.len() - 1].2.max(0),
+                false => 0,
+            };
+            match file_floor.checked_add(bound.rest_max.max(0)) {
+                Some(unread) if unread < threshold => {}
+                _ => return Ok(None),
+            }
+            let currency = crate::model::Currency(code);
+            out.extend(merged.into_iter().take(limit).map(|(t, org)| (currency, org, t)));
+        }
+        Ok(Some(out))
     }
-    if bound.currencies.iter().any(|c| !seen.contains(c)) {
-        return Ok(None);
-    }
-    Ok(Some(out))
 }
 
 /// Reads that answer alike whether a month is open or frozen (with or without an overlay).
@@ -476,7 +502,7 @@ impl State {
             month,
         };
         if let Some(bucket) = self.ledgers.get(&pid).filter(|b| !b.orgs.is_empty()) {
-            if let Some(found) = bounded_top_revenue(frozen, bucket, limit)? {
+            if let Some(found) = self.bounded_top_revenue(frozen, bucket, limit)? {
                 return Ok(Some(found));
             }
         }

@@ -218,20 +218,28 @@ impl MonthBucket {
     }
 }
 
-/// An upper bound of every org's total in a revenue partition and the currencies of its orgs:
-/// totals only rise in it (a reversal lowers a total, never the bound), so it stays a bound.
+/// What Q5 of a frozen month needs of its overlay's revenue partition to leave most overlay orgs
+/// unread: the orgs with the highest totals (exact), a bound of every other org's total, and the
+/// currencies of the orgs. Every change of an org's total passes through [`RevenueBound::note`],
+/// so the bound holds whatever the order of postings and reversals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevenueBound {
-    /// At least every org's total (`i64::MIN` while the partition has no row).
-    pub max_total: i64,
+    /// Up to [`REVENUE_LEADERS`] orgs with their totals as last noted (exact), in no order.
+    pub leaders: Vec<(i64, OrgId)>,
+    /// At least the total of every org with rows that is not a leader (`i64::MIN` while none).
+    pub rest_max: i64,
     /// Currency codes of the orgs with rows, sorted, without repeats.
     pub currencies: Vec<[u8; 3]>,
 }
 
+/// How many orgs a [`RevenueBound`] keeps exactly.
+pub const REVENUE_LEADERS: usize = 8;
+
 impl Default for RevenueBound {
     fn default() -> RevenueBound {
         RevenueBound {
-            max_total: i64::MIN,
+            leaders: Vec::new(),
+            rest_max: i64::MIN,
             currencies: Vec::new(),
         }
     }
@@ -239,10 +247,59 @@ impl Default for RevenueBound {
 
 impl RevenueBound {
     /// Takes in an org's new total.
-    pub fn note(&mut self, total: i64, currency: [u8; 3]) {
-        self.max_total = self.max_total.max(total);
+    pub fn note(&mut self, org: OrgId, total: i64, currency: [u8; 3]) {
         if let Err(at) = self.currencies.binary_search(&currency) {
             self.currencies.insert(at, currency);
+        }
+        if let Some(leader) = self.leaders.iter_mut().find(|(_, o)| *o == org) {
+            leader.0 = total;
+            return;
+        }
+        if self.leaders.len() < REVENUE_LEADERS {
+            self.leaders.push((total, org));
+            return;
+        }
+        let lowest = self
+            .leaders
+            .iter_mut()
+            .min_by_key(|(t, _)| *t)
+            .filter(|(t, _)| *t < total);
+        match lowest {
+            Some(leader) => {
+                self.rest_max = self.rest_max.max(leader.0);
+                *leader = (total, org);
+            }
+            None => self.rest_max = self.rest_max.max(total),
+        }
+    }
+}
+
+#[cfg(test)]
+mod revenue_bound_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        /// After any sequence of total changes, every leader's total is exact and every other
+        /// org's total is at most `rest_max`.
+        #[test]
+        fn leaders_are_exact_and_the_rest_bounded(
+            changes in proptest::collection::vec((0u64..30, -1_000i64..1_000), 0..300),
+        ) {
+            let mut bound = RevenueBound::default();
+            let mut totals = std::collections::BTreeMap::new();
+            for (org, delta) in changes {
+                let total = totals.entry(org).or_insert(0i64);
+                *total += delta;
+                bound.note(OrgId(org), *total, *b"USD");
+            }
+            prop_assert!(bound.leaders.len() <= REVENUE_LEADERS);
+            for (org, total) in &totals {
+                match bound.leaders.iter().find(|(_, o)| o.0 == *org) {
+                    Some((t, _)) => prop_assert_eq!(t, total),
+                    None => prop_assert!(*total <= bound.rest_max),
+                }
+            }
         }
     }
 }

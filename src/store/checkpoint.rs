@@ -730,7 +730,7 @@ impl Store {
         name: &str,
         pid: PartitionId,
     ) -> Result<()> {
-        let mut bucket = crate::state::ledger::MonthBucket::default();
+        let mut bucket = crate::state::ledger::MonthBucket::tracked();
         for item in self.tree(name)?.iter() {
             let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
             let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("ledger key"))?;
@@ -766,6 +766,11 @@ impl Store {
                 ledger
                     .rebuild(&state.catalog, pid.kind)
                     .ok_or_else(|| self.bad("ledger total overflow"))?;
+                if let (Kind::Revenue, Some(bound), Some(o)) =
+                    (pid.kind, bucket.revenue_bound.as_mut(), state.orgs.get(&org))
+                {
+                    bound.note(org, ledger.total, o.record.currency);
+                }
                 bucket.orgs.insert(org, std::sync::Arc::new(ledger));
             }
         }
