@@ -75,6 +75,7 @@ impl State {
             patches,
             rows_touched,
             days_touched,
+            currencies,
         } = self;
         let frozen: &super::frozen_set::FrozenSet = frozen;
         let (dirty, entries) = match side {
@@ -84,6 +85,7 @@ impl State {
         let track = dirty.is_some();
         let mut ledger_side = LedgerSide {
             orgs,
+            currencies,
             ledgers,
             dirty: Tracker(dirty),
             catalog,
@@ -163,6 +165,7 @@ enum Change {
 /// The ledger half: catalog, ledger rows, index parts, and the marks the key half found.
 struct LedgerSide<'a> {
     orgs: &'a mut PMap<OrgId, Arc<OrgState>>,
+    currencies: &'a mut Arc<Vec<[u8; 3]>>,
     ledgers: &'a mut POrdMap<PartitionId, MonthBucket>,
     dirty: Tracker<'a>,
     catalog: &'a mut Arc<IndexCatalog>,
@@ -261,6 +264,7 @@ impl LedgerSide<'_> {
         }
         let tz = chrono_tz::Tz::from_str(&r.time_zone)
             .map_err(|_| format!("org {id}: unknown time zone {:?}", r.time_zone))?;
+        State::note_currency(self.currencies, r.currency);
         self.orgs.insert(id, Arc::new(OrgState::new(r.clone(), tz)));
         self.dirty.insert(DirtyKey::Orgs(super::chunk_of(id)));
         Ok(())
@@ -270,9 +274,9 @@ impl LedgerSide<'_> {
         let org = OrgId(e.org);
         let kind = Kind::from_code(e.kind).ok_or_else(|| format!("bad kind code {}", e.kind))?;
         let row = row_of(e)?;
-        let Some(currency) = self.orgs.get(&org).map(|o| o.record.currency) else {
+        if !self.orgs.contains_key(&org) {
             return Err(format!("entry {} of unknown org {org}", e.entry_id));
-        };
+        }
         let pid = PartitionId::of(kind, e.occurred_at).map_err(|e| e.to_string())?;
         let bucket = self.ledgers.entry(pid).or_insert_with(MonthBucket::tracked);
         let ledger = bucket.orgs.entry(org).or_default();
@@ -283,7 +287,7 @@ impl LedgerSide<'_> {
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
             let total = ledger.total;
             if let (Kind::Revenue, Some(bound)) = (kind, bucket.revenue_bound.as_mut()) {
-                bound.note(org, total, currency);
+                bound.note(org, total);
             }
             self.dirty
                 .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));

@@ -249,14 +249,10 @@ impl State {
             if kind == Kind::Revenue {
                 // Q5's bound over the overlay, exact again (what left memory no longer counts).
                 let mut bound = super::ledger::RevenueBound::default();
-                let mut known = true;
                 for (org, ledger) in overlay.orgs.iter() {
-                    match self.orgs.get(org) {
-                        Some(o) => bound.note(*org, ledger.total, o.record.currency),
-                        None => known = false,
-                    }
+                    bound.note(*org, ledger.total);
                 }
-                overlay.revenue_bound = known.then_some(bound);
+                overlay.revenue_bound = Some(bound);
             }
             overlays[k] = (!overlay.orgs.is_empty()).then_some(overlay);
         }

@@ -305,8 +305,10 @@ impl State {
             .chunk_by(|a, b| a.0 == b.0)
             .map(|run| (run[0].0 .0, run))
             .collect();
-        for c in &bound.currencies {
-            runs.entry(*c).or_insert(&[]);
+        // Every currency of a registered org: one the file's list lacks has no org with revenue
+        // in the file, and needs its `limit` candidates among the leaders.
+        for o in self.currencies() {
+            runs.entry(o).or_insert(&[]);
         }
         let more = |org: &OrgId| overlay.orgs.get(org).map_or(0, |l| l.total);
         let mut leaders: Vec<([u8; 3], OrgId)> = Vec::with_capacity(bound.leaders.len());

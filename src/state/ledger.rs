@@ -219,8 +219,8 @@ impl MonthBucket {
 }
 
 /// What Q5 of a frozen month needs of its overlay's revenue partition to leave most overlay orgs
-/// unread: the orgs with the highest totals (exact), a bound of every other org's total, and the
-/// currencies of the orgs. Every change of an org's total passes through [`RevenueBound::note`],
+/// unread: the orgs with the highest totals (exact) and a bound of every other org's total.
+/// Every change of an org's total passes through [`RevenueBound::note`],
 /// so the bound holds whatever the order of postings and reversals.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RevenueBound {
@@ -228,8 +228,6 @@ pub struct RevenueBound {
     pub leaders: Vec<(i64, OrgId)>,
     /// At least the total of every org with rows that is not a leader (`i64::MIN` while none).
     pub rest_max: i64,
-    /// Currency codes of the orgs with rows, sorted, without repeats.
-    pub currencies: Vec<[u8; 3]>,
 }
 
 /// How many orgs a [`RevenueBound`] keeps exactly.
@@ -240,17 +238,13 @@ impl Default for RevenueBound {
         RevenueBound {
             leaders: Vec::new(),
             rest_max: i64::MIN,
-            currencies: Vec::new(),
         }
     }
 }
 
 impl RevenueBound {
     /// Takes in an org's new total.
-    pub fn note(&mut self, org: OrgId, total: i64, currency: [u8; 3]) {
-        if let Err(at) = self.currencies.binary_search(&currency) {
-            self.currencies.insert(at, currency);
-        }
+    pub fn note(&mut self, org: OrgId, total: i64) {
         if let Some(leader) = self.leaders.iter_mut().find(|(_, o)| *o == org) {
             leader.0 = total;
             return;
@@ -291,7 +285,7 @@ mod revenue_bound_tests {
             for (org, delta) in changes {
                 let total = totals.entry(org).or_insert(0i64);
                 *total += delta;
-                bound.note(OrgId(org), *total, *b"USD");
+                bound.note(OrgId(org), *total);
             }
             prop_assert!(bound.leaders.len() <= REVENUE_LEADERS);
             for (org, total) in &totals {

@@ -249,6 +249,8 @@ pub struct State {
     /// LSN of the snapshot it wrote a file from.
     pub rows_touched: Arc<std::collections::BTreeMap<Month, Lsn>>,
     pub days_touched: Arc<std::collections::BTreeMap<Month, Lsn>>,
+    /// Currency codes of the registered orgs, sorted, without repeats (derived, not stored).
+    pub currencies: Arc<Vec<[u8; 3]>>,
 }
 
 impl State {
@@ -265,6 +267,19 @@ impl State {
             patches: frozen_set::Patches::new(),
             rows_touched: Arc::default(),
             days_touched: Arc::default(),
+            currencies: Arc::default(),
+        }
+    }
+
+    /// Currencies of the registered orgs, in code order.
+    pub fn currencies(&self) -> impl Iterator<Item = [u8; 3]> + '_ {
+        self.currencies.iter().copied()
+    }
+
+    /// Notes the currency of a registered org.
+    pub fn note_currency(currencies: &mut Arc<Vec<[u8; 3]>>, currency: [u8; 3]) {
+        if let Err(at) = currencies.binary_search(&currency) {
+            Arc::make_mut(currencies).insert(at, currency);
         }
     }
 

@@ -717,6 +717,7 @@ impl Store {
                 let tz = Tz::from_str(&record.time_zone).map_err(|_| self.bad("org time zone"))?;
                 let mut org = OrgState::new(record, tz);
                 org.persisted = stamp;
+                State::note_currency(&mut state.currencies, org.record.currency);
                 state.orgs.insert(id, std::sync::Arc::new(org));
             }
         }
@@ -766,10 +767,8 @@ impl Store {
                 ledger
                     .rebuild(&state.catalog, pid.kind)
                     .ok_or_else(|| self.bad("ledger total overflow"))?;
-                if let (Kind::Revenue, Some(bound), Some(o)) =
-                    (pid.kind, bucket.revenue_bound.as_mut(), state.orgs.get(&org))
-                {
-                    bound.note(org, ledger.total, o.record.currency);
+                if let (Kind::Revenue, Some(bound)) = (pid.kind, bucket.revenue_bound.as_mut()) {
+                    bound.note(org, ledger.total);
                 }
                 bucket.orgs.insert(org, std::sync::Arc::new(ledger));
             }
