@@ -9,8 +9,9 @@
 //! the file's rows (patched) with the overlay's into one ledger value, so every read answers the
 //! same whether a month is open, frozen, or frozen with an overlay.
 //!
-//! Day rows (balances) stay in memory for now; the file holds them too, for the reads that will
-//! take them from it.
+//! Day rows of a frozen business month are read from the file too; memory keeps only what was
+//! added to each day after the file was written (`State::month_days`). Putting a file in force
+//! is `state::frozen_install`.
 
 use super::catalog::EntryLoc;
 use super::ledger::{OrgMonthLedger, PartitionId, Row};
