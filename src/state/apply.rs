@@ -278,7 +278,7 @@ impl LedgerSide<'_> {
             return Err(format!("entry {} of unknown org {org}", e.entry_id));
         }
         let pid = PartitionId::of(kind, e.occurred_at).map_err(|e| e.to_string())?;
-        let bucket = self.ledgers.entry(pid).or_insert_with(MonthBucket::tracked);
+        let bucket = self.ledgers.entry(pid).or_default();
         let ledger = bucket.orgs.entry(org).or_default();
         if ledger.persisted < lsn {
             let ledger = Arc::make_mut(ledger);
@@ -286,8 +286,8 @@ impl LedgerSide<'_> {
                 .insert_row(self.catalog, kind, (e.occurred_at, e.entry_id), row)
                 .ok_or_else(|| format!("org {org}: entry {} recorded twice", e.entry_id))?;
             let total = ledger.total;
-            if let (Kind::Revenue, Some(bound)) = (kind, bucket.revenue_bound.as_mut()) {
-                bound.note(org, total);
+            if kind == Kind::Revenue {
+                bucket.revenue_bound.note(org, total);
             }
             self.dirty
                 .insert(DirtyKey::Ledger(pid, super::chunk_of(org)));

@@ -33,7 +33,7 @@ pub struct FreezeBase {
     buckets: [Option<MonthBucket>; 2],
     patches: BTreeMap<OrgId, Arc<PatchSet>>,
     /// Per org with day rows of the month: its shard and the month's value.
-    days: BTreeMap<OrgId, (usize, Arc<MonthBalances>)>,
+    days: rustc_hash::FxHashMap<OrgId, (usize, Arc<MonthBalances>)>,
 }
 
 const KINDS: [Kind; 2] = [Kind::Revenue, Kind::Expense];
@@ -47,7 +47,7 @@ impl FreezeBase {
             .range((month, OrgId(0))..=(month, OrgId(u64::MAX)))
             .map(|((_, org), p)| (*org, Arc::clone(p)))
             .collect();
-        let mut days = BTreeMap::new();
+        let mut days = rustc_hash::FxHashMap::default();
         for (shard, balances) in state.balances.iter().enumerate() {
             for (org, b) in balances.orgs.iter() {
                 if let Some(value) = b.months.get(&month) {
@@ -252,7 +252,7 @@ impl State {
                 for (org, ledger) in overlay.orgs.iter() {
                     bound.note(*org, ledger.total);
                 }
-                overlay.revenue_bound = Some(bound);
+                overlay.revenue_bound = bound;
             }
             overlays[k] = (!overlay.orgs.is_empty()).then_some(overlay);
         }

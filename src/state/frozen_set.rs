@@ -283,20 +283,19 @@ impl State {
     /// overlay's leaders ([`super::ledger::RevenueBound`]), with exact merged totals, and a
     /// proof that no other org can reach the `limit`-th of them — an org not read has a file
     /// total of at most the last one read (0 when the list ran out) and an overlay total of at
-    /// most the bound's `rest_max`. `None` when that proof fails or the bound is unknown (the
-    /// caller then reads every overlay org).
+    /// most the bound's `rest_max`. `None` when that proof fails (the caller then reads every
+    /// overlay org).
     ///
     /// # Errors
     /// [`Error::Corruption`] when the top list or a leader's block fails its check.
     fn bounded_top_revenue(
         &self,
         frozen: &FrozenMonth,
+        pid: PartitionId,
         overlay: &super::ledger::MonthBucket,
         limit: usize,
     ) -> Result<Option<Vec<(crate::model::Currency, OrgId, i64)>>> {
-        let Some(bound) = overlay.revenue_bound.as_ref() else {
-            return Ok(None);
-        };
+        let bound = &overlay.revenue_bound;
         if limit == 0 {
             return Ok(None);
         }
@@ -332,14 +331,9 @@ impl State {
                 if *currency != code || run.iter().any(|(_, o, _)| o == org) {
                     continue;
                 }
-                let file_total = match frozen.file.org(*org)? {
-                    Some(block) if block.row_count(Kind::Revenue) > 0 => block.total(Kind::Revenue),
-                    _ => 0,
-                };
-                let Some(total) = file_total.checked_add(more(org)) else {
-                    return Ok(None);
-                };
-                merged.push((total, *org));
+                if let Some(rollup) = self.org_rollup(pid, *org)? {
+                    merged.push((rollup.total, *org));
+                }
             }
             if merged.len() < limit {
                 return Ok(None);
@@ -505,7 +499,7 @@ impl State {
             month,
         };
         if let Some(bucket) = self.ledgers.get(&pid).filter(|b| !b.orgs.is_empty()) {
-            if let Some(found) = self.bounded_top_revenue(frozen, bucket, limit)? {
+            if let Some(found) = self.bounded_top_revenue(frozen, pid, bucket, limit)? {
                 return Ok(Some(found));
             }
         }

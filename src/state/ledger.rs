@@ -204,18 +204,9 @@ impl OrgMonthLedger {
 pub struct MonthBucket {
     pub orgs: super::PMap<OrgId, std::sync::Arc<OrgMonthLedger>>,
     /// Of a revenue partition, what Q5 of a frozen month needs to leave most overlay orgs
-    /// unread ([`RevenueBound`]); `None` while unknown (a partition loaded from the store).
-    pub revenue_bound: Option<RevenueBound>,
-}
-
-impl MonthBucket {
-    /// An empty partition whose [`RevenueBound`] is kept from its first row on.
-    pub fn tracked() -> MonthBucket {
-        MonthBucket {
-            orgs: super::PMap::default(),
-            revenue_bound: Some(RevenueBound::default()),
-        }
-    }
+    /// unread ([`RevenueBound`]): kept by apply, rebuilt by a load and by installing a frozen
+    /// file.
+    pub revenue_bound: RevenueBound,
 }
 
 /// What Q5 of a frozen month needs of its overlay's revenue partition to leave most overlay orgs

@@ -731,7 +731,7 @@ impl Store {
         name: &str,
         pid: PartitionId,
     ) -> Result<()> {
-        let mut bucket = crate::state::ledger::MonthBucket::tracked();
+        let mut bucket = crate::state::ledger::MonthBucket::default();
         for item in self.tree(name)?.iter() {
             let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
             let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("ledger key"))?;
@@ -767,8 +767,8 @@ impl Store {
                 ledger
                     .rebuild(&state.catalog, pid.kind)
                     .ok_or_else(|| self.bad("ledger total overflow"))?;
-                if let (Kind::Revenue, Some(bound)) = (pid.kind, bucket.revenue_bound.as_mut()) {
-                    bound.note(org, ledger.total);
+                if pid.kind == Kind::Revenue {
+                    bucket.revenue_bound.note(org, ledger.total);
                 }
                 bucket.orgs.insert(org, std::sync::Arc::new(ledger));
             }
