@@ -33,6 +33,8 @@ fn options(params: Params, database: &str) -> (tempfile::TempDir, CompareOptions
             timed: 200,
             check: 200,
             dir,
+            freeze: false,
+            memory_budget: None,
         },
     )
 }
@@ -79,6 +81,36 @@ fn answers_are_identical_to_postgres_and_sqlite_on_three_streams() {
             "the database is dropped"
         );
     }
+}
+
+#[test]
+#[ignore = "needs PostgreSQL: scripts/with-postgres.sh cargo test --test compare_pg -- --ignored"]
+fn answers_from_frozen_months_under_a_small_budget_are_identical_to_postgres() {
+    // Two years with the freezer on and a budget far below the data: months freeze while the
+    // stream (with its late postings, reversals and payments into them) records, the newest
+    // month spills, and the rest are frozen before the queries.
+    let params = Params {
+        seed: 23,
+        orgs: 80,
+        events: 20_000,
+        years: 2,
+    };
+    let (_tmp, mut o) = options(params, "folio_compare_frozen");
+    o.sqlite = false;
+    o.freeze = true;
+    o.memory_budget = Some(1 << 20);
+    let report = run(&o, &|_| {}).unwrap();
+    assert!(
+        report.disagreements.is_empty(),
+        "{:#?}",
+        &report.disagreements[..report.disagreements.len().min(10)]
+    );
+    assert_eq!(report.compared, 5 * 200 + report.balance_rows as u64);
+    assert!(report.balance_rows > 1_000, "{}", report.balance_rows);
+    // 25 months of rows; all but the newest two are frozen.
+    let frozen = report.engines[0].frozen_months.unwrap();
+    assert!(frozen >= 20, "{frozen} frozen months");
+    assert_eq!(report.engines[1].frozen_months, None);
 }
 
 #[test]

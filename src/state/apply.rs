@@ -7,7 +7,7 @@
 use super::catalog::{add_flow, EntryLoc, OrgState};
 use super::index::IndexCatalog;
 use super::ledger::{MonthBucket, PartitionId, Row};
-use super::{balance, Applier, DirtyKey, DirtySet, EntryIndex, PMap, POrdMap, State};
+use super::{balance, Applier, DirtyKey, DirtySet, EntryIndex, POrdMap, State};
 use crate::codec::record::{EntryRecord, LogOp, OrgRecord};
 use crate::model::{BusinessDay, Category, Kind, Lsn, OrgId, PaymentMethod};
 use std::str::FromStr;
@@ -164,7 +164,7 @@ enum Change {
 
 /// The ledger half: catalog, ledger rows, index parts, and the marks the key half found.
 struct LedgerSide<'a> {
-    orgs: &'a mut PMap<OrgId, Arc<OrgState>>,
+    orgs: &'a mut super::org_map::OrgMap<Arc<OrgState>>,
     currencies: &'a mut Arc<Vec<[u8; 3]>>,
     ledgers: &'a mut POrdMap<PartitionId, MonthBucket>,
     dirty: Tracker<'a>,

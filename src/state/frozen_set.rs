@@ -15,7 +15,7 @@
 
 use super::catalog::EntryLoc;
 use super::ledger::{OrgMonthLedger, PartitionId, Row};
-use super::{PMap, POrdMap, State};
+use super::{POrdMap, State};
 use crate::error::{Error, Result};
 use crate::frozen::{FrozenFile, ManifestEntry};
 use crate::model::{BusinessDay, Kind, Lsn, Month, OrgId};
@@ -37,14 +37,14 @@ pub struct FrozenSet {
     pub months: BTreeMap<Month, FrozenMonth>,
     /// Per org, the gross flows (Σ inflow, Σ outflow) of its rows in the files: what a load adds
     /// to the flows of the rows it reads, since it never reads the files' rows.
-    pub flows: PMap<OrgId, (i64, i64)>,
+    pub flows: super::org_map::OrgMap<(i64, i64)>,
     /// Per org, Σ of its month nets in the files (day rows by business month): with the nets
     /// of the months in memory, what a closing balance of an open month adds to the opening.
-    pub nets: PMap<OrgId, i64>,
+    pub nets: super::org_map::OrgMap<i64>,
     /// Per org, the first month whose file's anchor (file-net prefix) may be stale: a month
     /// before it was frozen or frozen again, with a new net for the org, after that file was
     /// written. Closings of such months walk the later files instead.
-    pub stale: PMap<OrgId, Month>,
+    pub stale: super::org_map::OrgMap<Month>,
 }
 
 impl FrozenSet {

@@ -100,10 +100,7 @@ impl State {
                 + org.record.time_zone.capacity();
             add(&mut m.orgs, bytes);
         }
-        add(
-            &mut m.orgs,
-            pmap_bytes(self.orgs.len(), size_of::<(u64, usize)>()),
-        );
+        add(&mut m.orgs, self.orgs.heap_bytes());
         for bucket in self.ledgers.values() {
             add(
                 &mut m.rows,
@@ -126,9 +123,7 @@ impl State {
         let frozen = &self.frozen;
         add(
             &mut m.frozen,
-            pmap_bytes(frozen.flows.len(), size_of::<(u64, (i64, i64))>())
-                + pmap_bytes(frozen.nets.len(), size_of::<(u64, i64)>())
-                + pmap_bytes(frozen.stale.len(), size_of::<(u64, u32)>()),
+            frozen.flows.heap_bytes() + frozen.nets.heap_bytes() + frozen.stale.heap_bytes(),
         );
         for f in frozen.months.values() {
             add(&mut m.frozen, f.file.resident_bytes() + ARC);

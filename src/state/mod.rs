@@ -11,6 +11,7 @@ pub mod index;
 pub mod ledger;
 pub mod memory;
 pub mod month_map;
+pub mod org_map;
 pub mod read;
 pub mod replay;
 pub mod rows;
@@ -235,7 +236,7 @@ pub struct State {
     pub shards: u32,
     /// LSN of the last applied batch: the state equals the log prefix up to it.
     pub lsn: Lsn,
-    pub orgs: PMap<OrgId, Arc<OrgState>>,
+    pub orgs: org_map::OrgMap<Arc<OrgState>>,
     pub balances: Vec<BalanceShard>,
     pub ledgers: POrdMap<PartitionId, MonthBucket>,
     /// Declared secondary indexes.
@@ -259,7 +260,7 @@ impl State {
         State {
             shards,
             lsn: Lsn(0),
-            orgs: PMap::default(),
+            orgs: org_map::OrgMap::default(),
             balances: (0..shards).map(|_| BalanceShard::default()).collect(),
             ledgers: POrdMap::new(),
             catalog: Arc::new(index::IndexCatalog::default()),

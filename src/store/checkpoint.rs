@@ -82,6 +82,9 @@ fn days_tree(month: Month, version: u32) -> String {
 /// Reads one packed per-org chunk value: its stamp and items.
 type UnpackChunk<T> = fn(&[u8]) -> std::result::Result<(Lsn, Vec<(crate::model::OrgId, T)>), String>;
 
+/// The per-org values of one chunk: the chunk, its (org, value) pairs.
+type ChunkItems<T> = (u64, Vec<(crate::model::OrgId, T)>);
+
 /// What a tree name denotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum TreeName {
@@ -561,8 +564,7 @@ impl Store {
             }
         }
         // Balance shards load on a second thread while this one loads the ledgers.
-        let known: rustc_hash::FxHashSet<crate::model::OrgId> =
-            state.orgs.keys().copied().collect();
+        let known = state.orgs.clone();
         let (ledgers, balances) = std::thread::scope(|scope| {
             let other = scope.spawn(|| {
                 self.load_balances(&balance_trees, &day_trees, &in_force, shards, &known)
@@ -609,15 +611,18 @@ impl Store {
                 },
             );
         }
-        for (org, flows) in self.meta_chunks(state, FROZEN_FLOWS_PREFIX, pack::unpack_frozen_flows)? {
-            set.flows.insert(org, flows);
-        }
-        for (org, (net, stale)) in self.meta_chunks(state, FROZEN_NETS_PREFIX, pack::unpack_frozen_nets)? {
-            if net != 0 {
-                set.nets.insert(org, net);
+        for (chunk, items) in self.meta_chunks(state, FROZEN_FLOWS_PREFIX, pack::unpack_frozen_flows)? {
+            if !set.flows.insert_chunk(chunk, items) {
+                return Err(self.bad(&format!("meta/frozen flows {chunk}: an org twice")));
             }
-            if let Some(month) = stale {
-                set.stale.insert(org, month);
+        }
+        for (chunk, items) in self.meta_chunks(state, FROZEN_NETS_PREFIX, pack::unpack_frozen_nets)? {
+            let nets = items.iter().filter(|(_, (net, _))| *net != 0);
+            let stale = items.iter().filter_map(|(org, (_, stale))| Some((*org, (*stale)?)));
+            if !set.nets.insert_chunk(chunk, nets.map(|(org, (net, _))| (*org, *net)).collect())
+                || !set.stale.insert_chunk(chunk, stale.collect())
+            {
+                return Err(self.bad(&format!("meta/frozen nets {chunk}: an org twice")));
             }
         }
         if set.months.is_empty() && !(set.flows.is_empty() && set.nets.is_empty()) {
@@ -627,14 +632,14 @@ impl Store {
         Ok(())
     }
 
-    /// The per-org values of the meta keys `prefix` ++ chunk (frozen flows, frozen nets), each
-    /// checked to be of a known org of its chunk.
+    /// The per-org values of the meta keys `prefix` ++ chunk (frozen flows, frozen nets), chunk
+    /// by chunk, each checked to be of a known org of its chunk.
     fn meta_chunks<T>(
         &self,
         state: &State,
         prefix: &[u8],
         unpack: UnpackChunk<T>,
-    ) -> Result<Vec<(crate::model::OrgId, T)>> {
+    ) -> Result<Vec<ChunkItems<T>>> {
         let name = String::from_utf8_lossy(prefix).to_string();
         let mut out = Vec::new();
         for item in self.tree(META_TREE)?.scan_prefix(prefix) {
@@ -643,12 +648,13 @@ impl Store {
                 .filter(|_| k.len() == prefix.len() + 8)
                 .ok_or_else(|| self.bad(&format!("meta/{name} key")))?;
             let (_, items) = unpack(&v).map_err(|e| self.bad(&format!("meta/{name}{chunk}: {e}")))?;
-            for (org, item) in items {
-                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
-                    return Err(self.bad(&format!("meta/{name}{chunk}: an unknown org")));
-                }
-                out.push((org, item));
+            if items
+                .iter()
+                .any(|(org, _)| chunk_of(*org) != chunk || !state.orgs.contains_key(org))
+            {
+                return Err(self.bad(&format!("meta/{name}{chunk}: an unknown org")));
             }
+            out.push((chunk, items));
         }
         Ok(out)
     }
@@ -710,6 +716,7 @@ impl Store {
             let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("org key"))?;
             let (stamp, records) =
                 pack::unpack_orgs(&v).map_err(|e| self.bad(&format!("orgs/{chunk}: {e}")))?;
+            let mut orgs = Vec::with_capacity(records.len());
             for (id, record) in records {
                 if chunk_of(id) != chunk || id.0 != record.org {
                     return Err(self.bad("org stored under the wrong key"));
@@ -718,7 +725,10 @@ impl Store {
                 let mut org = OrgState::new(record, tz);
                 org.persisted = stamp;
                 State::note_currency(&mut state.currencies, org.record.currency);
-                state.orgs.insert(id, std::sync::Arc::new(org));
+                orgs.push((id, std::sync::Arc::new(org)));
+            }
+            if !state.orgs.insert_chunk(chunk, orgs) {
+                return Err(self.bad(&format!("orgs/{chunk}: an org twice")));
             }
         }
         Ok(())
@@ -787,7 +797,7 @@ impl Store {
         day_trees: &[(String, Month)],
         in_force: &BTreeMap<Month, u32>,
         shards: u32,
-        known: &rustc_hash::FxHashSet<crate::model::OrgId>,
+        known: &crate::state::org_map::OrgMap<std::sync::Arc<OrgState>>,
     ) -> Result<Vec<crate::state::balance::BalanceShard>> {
         let mut out: Vec<crate::state::balance::BalanceShard> =
             (0..shards).map(|_| Default::default()).collect();
@@ -823,7 +833,7 @@ impl Store {
                 }
                 let home =
                     crate::state::balance::shard_of(org, shards) == shard && chunk_of(org) == chunk;
-                if !home || !known.contains(&org) {
+                if !home || !known.contains_key(&org) {
                     return Err(self.bad("balance value in the wrong shard or of an unknown org"));
                 }
                 std::sync::Arc::make_mut(out[shard].orgs.entry(org).or_default())

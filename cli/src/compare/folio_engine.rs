@@ -1,4 +1,5 @@
-//! Folio's side of `folio compare`: the library itself, default options (fsync per group commit).
+//! Folio's side of `folio compare`: the library itself, default options (fsync per group commit)
+//! but for the freezer and the memory budget the run asks for.
 
 use super::{dir_bytes, failed, BalanceRow, Engine};
 use crate::Result;
@@ -6,12 +7,15 @@ use folio::limits::MAX_RANGE_DAYS;
 use folio::Db;
 use folio::{Batch, BusinessDay, Op, OrgId};
 use folio_workload::ingest::entry_of;
-use folio_workload::{Params, QueryInstance, WorkloadEvent, FIRST_DAY};
+use folio_workload::{QueryInstance, WorkloadEvent, FIRST_DAY};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
 pub(crate) struct FolioEngine {
     db: Option<Db>,
+    /// The run froze months in the background (`--freeze`): the rest are frozen before the
+    /// queries.
+    freeze: bool,
     path: PathBuf,
     orgs: u64,
     /// The days whose balance rows are read back: the workload's history and a month either
@@ -22,8 +26,13 @@ pub(crate) struct FolioEngine {
 impl FolioEngine {
     /// A new database at `path` with the workload's orgs registered (UTC, like the SQL side's
     /// UTC days); registration is not part of any timed phase.
-    pub(crate) fn create(path: &Path, params: &Params) -> Result<FolioEngine> {
-        let db = Db::open(path)?;
+    pub(crate) fn create(path: &Path, run: &super::CompareOptions) -> Result<FolioEngine> {
+        let params = &run.params;
+        let mut options = folio::Options::default().auto_freeze(run.freeze);
+        if let Some(bytes) = run.memory_budget {
+            options = options.memory_budget(bytes);
+        }
+        let db = Db::open_with(path, options)?;
         crate::bench::register_orgs(&db, params.orgs)?;
         let first = BusinessDay::from_days(FIRST_DAY)?;
         let history = i64::try_from(params.days()).unwrap_or(i64::MAX);
@@ -35,6 +44,7 @@ impl FolioEngine {
         );
         Ok(FolioEngine {
             db: Some(db),
+            freeze: run.freeze,
             path: path.to_path_buf(),
             orgs: params.orgs,
             days,
@@ -65,6 +75,20 @@ impl Engine for FolioEngine {
     fn ingest(&mut self, events: &[WorkloadEvent]) -> Result<()> {
         self.db()?.record(batch_of(events))?;
         Ok(())
+    }
+
+    fn memory_probe(&mut self) -> Option<super::memory::Probe> {
+        Some(super::memory::own_process())
+    }
+
+    fn settle(&mut self) -> Result<Option<u64>> {
+        if !self.freeze {
+            return Ok(None);
+        }
+        let db = self.db()?;
+        db.freeze(None)?;
+        let frozen = db.months().iter().filter(|m| m.file.is_some()).count();
+        Ok(Some(frozen as u64))
     }
 
     fn ingest_concurrent(

@@ -8,6 +8,7 @@
 //! compares the first `check` instances of every kind plus every (org, day) balance row.
 
 mod folio_engine;
+mod memory;
 mod pg;
 mod report;
 mod sqlite;
@@ -41,6 +42,10 @@ pub struct CompareOptions {
     pub check: usize,
     /// Working directory (Folio's and SQLite's files); must not exist.
     pub dir: PathBuf,
+    /// Folio runs its background freezer (`Options::auto_freeze`).
+    pub freeze: bool,
+    /// Folio's memory budget (`Options::memory_budget`); the engine's default when `None`.
+    pub memory_budget: Option<u64>,
 }
 
 impl CompareOptions {
@@ -83,6 +88,17 @@ pub(crate) trait Engine: Send {
     /// single writer only.
     fn ingest_concurrent(&mut self, events: &[WorkloadEvent], writers: usize)
         -> Result<Option<()>>;
+    /// Work the engine does between the ingest and the queries, untimed (Folio with its
+    /// freezer on: freezes every month before the freezer's horizon the run has not yet frozen,
+    /// so the queries read frozen files as a long-running database would). Returns the months
+    /// the engine then holds frozen, when it freezes months at all.
+    fn settle(&mut self) -> Result<Option<u64>> {
+        Ok(None)
+    }
+    /// What reads the engine's resident memory while it runs (`None`: not measured).
+    fn memory_probe(&mut self) -> Option<memory::Probe> {
+        None
+    }
     fn answer(&mut self, q: &QueryInstance) -> Result<Value>;
     /// Every daily row with at least one entry, ordered by (org, day).
     fn balances(&mut self) -> Result<Vec<BalanceRow>>;
@@ -165,7 +181,7 @@ fn run_engines(
         .collect::<Result<_, _>>()?;
 
     // Folio first, so its peak memory is measured before anything else grows the process.
-    let mut folio = folio_engine::FolioEngine::create(&options.dir.join("folio"), &options.params)?;
+    let mut folio = folio_engine::FolioEngine::create(&options.dir.join("folio"), options)?;
     let mut sqlite_engine = if options.sqlite {
         Some(sqlite::Sqlite::create(&options.dir.join("sqlite.db"))?)
     } else {
@@ -254,20 +270,26 @@ fn run_engine(
     progress: &dyn Fn(&str),
 ) -> Result<EngineRun> {
     let name = engine.name();
-    let rates = ingest(engine, phases, options, progress)?;
-    let peak_rss = if name == "folio" {
-        peak_rss_bytes()
-    } else {
-        None
-    };
-    progress(&format!("{name}: queries"));
-    let mut latency = Vec::new();
-    let mut answers = Vec::new();
-    for (kind, list) in (1..=5u8).zip(queries) {
-        let (timing, checked) = answer(engine, list, options.timed_of(kind), options.check)?;
-        latency.push(timing);
-        answers.push(checked);
-    }
+    let probe = engine.memory_probe();
+    let (ran, peak_anon) = memory::around(probe, || {
+        let rates = ingest(engine, phases, options, progress)?;
+        let frozen_months = engine.settle()?;
+        let peak_rss = if name == "folio" {
+            peak_rss_bytes()
+        } else {
+            None
+        };
+        progress(&format!("{name}: queries"));
+        let mut latency = Vec::new();
+        let mut answers = Vec::new();
+        for (kind, list) in (1..=5u8).zip(queries) {
+            let (timing, checked) = answer(engine, list, options.timed_of(kind), options.check)?;
+            latency.push(timing);
+            answers.push(checked);
+        }
+        Ok::<_, Error>((rates, frozen_months, peak_rss, latency, answers))
+    });
+    let (rates, frozen_months, peak_rss, latency, answers) = ran?;
     let balances = engine.balances()?;
     let (data, wal) = engine.disk()?;
     Ok(EngineRun {
@@ -280,6 +302,8 @@ fn run_engine(
             disk_bytes: data,
             wal_bytes: wal,
             peak_rss_bytes: peak_rss,
+            peak_anon_bytes: peak_anon,
+            frozen_months,
         },
         answers,
         balances,

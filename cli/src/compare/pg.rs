@@ -280,6 +280,20 @@ impl Engine for Postgres {
         NAME
     }
 
+    /// The server's processes, when it runs on this machine and its data directory (the
+    /// postmaster's pid file) is readable here.
+    fn memory_probe(&mut self) -> Option<super::memory::Probe> {
+        let row = self
+            .client
+            .as_mut()?
+            .query_one("SHOW data_directory", &[])
+            .ok()?;
+        let dir: String = row.get(0);
+        let pid_file = std::fs::read_to_string(std::path::Path::new(&dir).join("postmaster.pid"));
+        let postmaster = pid_file.ok()?.lines().next()?.trim().parse().ok()?;
+        Some(super::memory::server(postmaster))
+    }
+
     fn ingest(&mut self, events: &[WorkloadEvent]) -> Result<()> {
         let st = self
             .prepared

@@ -21,6 +21,12 @@ pub struct EngineFigures {
     pub wal_bytes: u64,
     /// Peak resident memory of the process after Folio's phases (Folio only).
     pub peak_rss_bytes: Option<u64>,
+    /// Peak anonymous memory while the engine ingested and answered, sampled every 50 ms (Folio:
+    /// its process's RssAnon; PostgreSQL on this machine: its server processes' Σ RssAnon plus
+    /// the largest RssShmem, the shared buffers touched; `None` where not measured).
+    pub peak_anon_bytes: Option<u64>,
+    /// Months held as frozen files when the queries ran (Folio with `--freeze` only).
+    pub frozen_months: Option<u64>,
 }
 
 /// Everything `folio compare` measured.
@@ -321,6 +327,13 @@ fn size_rows(columns: &Columns<'_>) -> Vec<Row> {
         columns.plain_row("write-ahead log, counted separately", |e| mib(e.wal_bytes)),
         columns.plain_row("peak memory (Folio's process)", |e| {
             e.peak_rss_bytes.map_or("—".into(), mib)
+        }),
+        columns.plain_row(
+            "peak anonymous memory (Folio: RssAnon; PostgreSQL: servers' RssAnon + shared buffers touched)",
+            |e| e.peak_anon_bytes.map_or("—".into(), mib),
+        ),
+        columns.plain_row("frozen months at query time (Folio, --freeze)", |e| {
+            e.frozen_months.map_or("—".into(), |n| n.to_string())
         }),
     ]
 }

@@ -11,7 +11,7 @@ use std::path::Path;
 pub fn balance(data: &Path, org: u64, day: &str, json: bool) -> Result<(), Error> {
     let db = reader(data)?;
     let balance = db.balance(OrgId(org), day_arg(day)?)?;
-    let currencies = Currencies::of(&db.snapshot().orgs());
+    let currencies = Currencies::of(db.snapshot());
     db.close()?;
     output::balance(&balance, &currencies, json);
     Ok(())
@@ -21,7 +21,7 @@ pub fn balance(data: &Path, org: u64, day: &str, json: bool) -> Result<(), Error
 pub fn balances(data: &Path, org: u64, from: &str, to: &str, json: bool) -> Result<(), Error> {
     let db = reader(data)?;
     let rows = db.balances(OrgId(org), day_arg(from)?, day_arg(to)?)?;
-    let currencies = Currencies::of(&db.snapshot().orgs());
+    let currencies = Currencies::of(db.snapshot());
     db.close()?;
     for row in &rows {
         output::balance(row, &currencies, json);
@@ -33,7 +33,7 @@ pub fn balances(data: &Path, org: u64, from: &str, to: &str, json: bool) -> Resu
 pub fn entries(data: &Path, org: u64, from: &str, to: &str, json: bool) -> Result<(), Error> {
     let db = reader(data)?;
     let entries = db.entries(OrgId(org), time_arg(from)?, time_arg(to)?)?;
-    let currencies = Currencies::of(&db.snapshot().orgs());
+    let currencies = Currencies::of(db.snapshot());
     db.close()?;
     output::entries(&entries, &currencies, json);
     Ok(())

@@ -430,6 +430,10 @@ pub struct CompareArgs {
     /// Working directory for Folio's and SQLite's files (must not exist; removed after).
     #[arg(long)]
     pub dir: Option<PathBuf>,
+    /// Run Folio's background freezer (`Options::auto_freeze`): months before the previous
+    /// calendar month of the newest posting become frozen files while the workload records.
+    #[arg(long)]
+    pub freeze: bool,
 }
 
 /// How often `folio replica follow` looks for new frames.

@@ -6,7 +6,7 @@ use folio_cli::Error;
 use std::io::Write;
 use std::path::Path;
 
-pub fn run(args: CompareArgs) -> Result<(), Error> {
+pub fn run(args: CompareArgs, memory_budget: Option<u64>) -> Result<(), Error> {
     let CompareArgs {
         postgres,
         pg_database,
@@ -21,6 +21,7 @@ pub fn run(args: CompareArgs) -> Result<(), Error> {
         json,
         out,
         dir,
+        freeze,
     } = args;
     let dir = dir.unwrap_or_else(|| {
         std::env::temp_dir().join(format!("folio-compare-{}", std::process::id()))
@@ -37,6 +38,8 @@ pub fn run(args: CompareArgs) -> Result<(), Error> {
         timed,
         check,
         dir,
+        freeze,
+        memory_budget,
     };
     let report = compare(&options)?;
     let text = serde_json::to_string_pretty(&report).unwrap_or_default();

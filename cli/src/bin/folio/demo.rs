@@ -54,7 +54,7 @@ pub fn run(data: &Path, params: Params) -> Result<(), Error> {
         params.events as f64 / seconds
     );
     let day = BusinessDay::from_days(FIRST_DAY + 180)?;
-    let currencies = output::Currencies::of(&db.snapshot().orgs());
+    let currencies = output::Currencies::of(db.snapshot());
     output::daily(
         &db.snapshot().daily_report(OrgId(1), day)?,
         &currencies,

@@ -120,7 +120,7 @@ fn run(cli: Cli) -> Result<(), Error> {
         Command::Bench(args) => bench::run(args, memory_budget),
         Command::BenchCheckpoints(args) => bench::checkpoints(args),
         Command::BenchReplicas(args) => bench::replicas(args),
-        Command::Compare(args) => compare::run(args),
+        Command::Compare(args) => compare::run(args, memory_budget),
         Command::Checkpoint { out, json } => replica::checkpoint(data, &out, json),
         Command::Replica {
             action,

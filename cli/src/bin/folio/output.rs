@@ -14,7 +14,6 @@ use folio_cli::bench::BenchReport;
 use folio_workload::ingest::IngestSummary;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::Path;
 
@@ -41,18 +40,19 @@ pub fn events_bar(total: u64) -> ProgressBar {
     bar
 }
 
-/// Every org's currency, taken from the orgs while the database is open: amounts print with
+/// The orgs' currencies, looked up one org at a time in a view of the database (a one-shot
+/// command on a million orgs reads the records it prints, not every one): amounts print with
 /// their currency's ISO 4217 minor-unit digits, and JSON answers name it.
-pub struct Currencies(HashMap<OrgId, Currency>);
+pub struct Currencies(folio::Snapshot);
 
 impl Currencies {
-    pub fn of(orgs: &[Org]) -> Currencies {
-        Currencies(orgs.iter().map(|o| (o.id, o.currency)).collect())
+    pub fn of(view: folio::Snapshot) -> Currencies {
+        Currencies(view)
     }
 
     /// The org's currency (`???`, shown with 2 digits, for an org not registered).
     pub fn get(&self, org: OrgId) -> Currency {
-        self.0.get(&org).copied().unwrap_or(Currency(*b"???"))
+        self.0.org(org).map_or(Currency(*b"???"), |o| o.currency)
     }
 }
 

@@ -17,7 +17,7 @@ use std::path::Path;
 pub fn run(data: &Path, args: &QueryArgs) -> Result<(), Error> {
     let db = reader(data)?;
     let query = build_query(args)?;
-    let currencies = Currencies::of(&db.snapshot().orgs());
+    let currencies = Currencies::of(db.snapshot());
     let result = if args.explain {
         db.explain(&query)
             .map(|plan| output::plan(&plan, args.json))

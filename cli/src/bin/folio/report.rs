@@ -18,7 +18,7 @@ pub fn run(data: &Path, command: ReportCommand) -> Result<(), Error> {
 /// Computes the report `command` asks for on `db` and prints it.
 fn report(db: &Db, command: ReportCommand) -> Result<(), Error> {
     let view = db.snapshot();
-    let currencies = Currencies::of(&view.orgs());
+    let currencies = Currencies::of(view.clone());
     match command {
         ReportCommand::Daily { org, day, json } => {
             let day = folio::BusinessDay::parse(&day).ok_or_else(|| {
