@@ -132,9 +132,9 @@ mod test_hooks;
 
 pub use db::edge::{seed_from_checkpoint, verify_checkpoint, ReplicaBase};
 pub use db::{
-    accept_loss, CheckpointInfo, Db, DbInfo, Durability, FreezeReport, FrozenMonthReport, LogInfo,
-    LossReport, MemoryReport, MemoryUsage, MonthStatus, Options, PartitionInfo, RecoveryReport,
-    Salvaged, Ticket, VerifyReport,
+    accept_loss, CheckpointInfo, Db, DbInfo, Durability, FreezeReport, FreezerStats,
+    FrozenMonthReport, LogInfo, LossReport, MemoryReport, MemoryUsage, MonthStatus, Options,
+    PartitionInfo, RecoveryReport, Salvaged, Ticket, VerifyReport,
 };
 pub use error::{BatchError, CorruptionKind, Error, Rejection, ReplicaError, Result};
 pub use format::{META_FILE, WAL_DIR};

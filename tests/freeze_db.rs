@@ -139,10 +139,16 @@ fn a_frozen_database_answers_as_its_twin() {
         both(batch).unwrap();
     }
     same(&a, &b, "before freezing");
+    assert_eq!(a.freezer_stats(), folio::FreezerStats::default());
     let report = a.freeze(None).unwrap();
     assert!(report.skipped.is_empty());
     let frozen: Vec<Month> = report.frozen.iter().map(|m| m.month).collect();
     assert_eq!(frozen.len(), 4, "{report:?}");
+    // Each file put in force is counted with the time it held the write lock.
+    let stats = a.freezer_stats();
+    assert_eq!(stats.installs, 4);
+    assert!(stats.lock_held_max > std::time::Duration::ZERO);
+    assert!(stats.lock_held_max <= stats.lock_held_total);
     same(&a, &b, "after the first freeze");
     // Late postings into frozen months, reversals and payments of frozen rows, re-sends and
     // conflicting re-sends of frozen ids.

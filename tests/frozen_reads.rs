@@ -15,7 +15,7 @@ use folio::frozen::layout::FileId;
 use folio::frozen::{freeze_month, Expected, FrozenFile};
 use folio::io::StdFs;
 use folio::query::BalanceQuery;
-use folio::state::frozen_install::FreezeBase;
+use folio::state::frozen_install::{FreezeBase, Prepared};
 use folio::state::frozen_set::FrozenMonth;
 use folio::state::validate::Validator;
 use folio::state::{Applier, State};
@@ -94,9 +94,11 @@ impl Twins {
     }
 
     /// Freezes month `m` as the freezer does while writes go on: the file is written from a
-    /// snapshot, then `meanwhile` records batches (into `m` and elsewhere) before the file is
-    /// put in force; what they added stays in memory.
-    fn freeze_during(&mut self, m: Month, meanwhile: impl FnOnce(&mut Twins)) {
+    /// snapshot, then `meanwhile` records batches (into `m` and elsewhere), the install is
+    /// prepared against the state then, `meanwhile` records again, and the file is put in
+    /// force; what they added stays in memory (the second round's orgs are redone under the
+    /// lock, the others taken from the preparation).
+    fn freeze_during(&mut self, m: Month, mut meanwhile: impl FnMut(&mut Twins)) {
         let version = self.versions.get(&m).map_or(1, |v| v + 1);
         let id = FileId {
             db_id: DB_ID,
@@ -111,6 +113,11 @@ impl Twins {
         let base = FreezeBase::of(&before, m);
         drop(before);
         meanwhile(self);
+        let prepared = self.frozen.prepare_install(&base, Prepared::default());
+        meanwhile(self);
+        // A second preparation reuses the first where nothing changed since.
+        let prepared = self.frozen.prepare_install(&base, prepared);
+        meanwhile(self);
         let frozen = FrozenMonth {
             entry,
             file: Arc::new(file),
@@ -118,8 +125,9 @@ impl Twins {
         let rows_before = self.frozen.memory_rows(m);
         let installed = self
             .frozen
-            .install_frozen(&mut self.frozen_side, frozen, base)
-            .unwrap();
+            .install_prepared(&mut self.frozen_side, frozen, base, prepared)
+            .unwrap()
+            .0;
         assert_eq!(installed.rows + installed.rows_kept, rows_before);
         assert_eq!(self.frozen.memory_rows(m), installed.rows_kept);
         self.versions.insert(m, version);

@@ -80,6 +80,12 @@ pub struct BenchReport {
     pub reopen_seconds: f64,
     /// With `--freeze`: after reopening, the freezer's backlog worked off before the reads.
     pub freeze_catch_up_seconds: f64,
+    /// With `--freeze`: files the background freezer put in force while the workload recorded,
+    /// and the longest and mean time one of those installs held the state's write lock
+    /// (writers and readers wait for it), milliseconds (`Db::freezer_stats`).
+    pub freeze_installs: u64,
+    pub freeze_lock_held_max_ms: f64,
+    pub freeze_lock_held_mean_ms: f64,
     pub closing_read_p50_us: f64,
     pub closing_read_p99_us: f64,
     pub closing_read_max_us: f64,
@@ -268,6 +274,7 @@ fn run_in(
         record_seconds,
         seconds,
         memory: engine_memory_ingest,
+        freezer,
     } = record(db, config, progress)?;
     let log_bytes = dir_bytes(&dir.join(folio::WAL_DIR));
     let bytes_on_disk = dir_bytes(dir);
@@ -291,6 +298,10 @@ fn run_in(
         bytes_per_event: bytes_on_disk as f64 / events.max(1) as f64,
         reopen_seconds: reads.reopen_seconds,
         freeze_catch_up_seconds: reads.freeze_catch_up_seconds,
+        freeze_installs: freezer.installs,
+        freeze_lock_held_max_ms: freezer.lock_held_max.as_secs_f64() * 1e3,
+        freeze_lock_held_mean_ms: freezer.lock_held_total.as_secs_f64() * 1e3
+            / freezer.installs.max(1) as f64,
         closing_read_p50_us: percentile(&reads.closing_us, 50.0),
         closing_read_p99_us: percentile(&reads.closing_us, 99.0),
         closing_read_max_us: reads.closing_us.last().copied().unwrap_or(0.0),
@@ -333,6 +344,8 @@ struct Recording {
     seconds: f64,
     /// The engine's account when every batch was acknowledged.
     memory: EngineMemory,
+    /// What the background freezer's installs cost while the workload recorded.
+    freezer: folio::FreezerStats,
 }
 
 /// Records the workload from `config.writers` threads, then closes the database.
@@ -381,12 +394,14 @@ fn record(db: Db, config: &BenchConfig, progress: &(dyn Fn(u64) + Sync)) -> Resu
     })?;
     let record_seconds = started.elapsed().as_secs_f64();
     let memory = db.memory().into();
+    let freezer = db.freezer_stats();
     db.close()?;
     let seconds = started.elapsed().as_secs_f64();
     Ok(Recording {
         record_seconds,
         seconds,
         memory,
+        freezer,
     })
 }
 

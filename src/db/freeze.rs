@@ -41,6 +41,27 @@ pub struct FrozenMonthReport {
     pub patches_folded: u64,
 }
 
+/// What putting frozen files in force has cost writers and readers so far in this process
+/// ([`Db::freezer_stats`]): each install holds the state's write lock, which writers and
+/// readers (to pin a snapshot) wait for.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct FreezerStats {
+    /// Files put in force (first freezes, re-freezes and spills).
+    pub installs: u64,
+    /// The longest an install held the write lock.
+    pub lock_held_max: std::time::Duration,
+    /// The total time installs held it.
+    pub lock_held_total: std::time::Duration,
+}
+
+impl FreezerStats {
+    fn note(&mut self, held: std::time::Duration) {
+        self.installs += 1;
+        self.lock_held_max = self.lock_held_max.max(held);
+        self.lock_held_total += held;
+    }
+}
+
 /// What [`Db::freeze`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct FreezeReport {
@@ -186,6 +207,12 @@ impl Db {
         let over = self.memory().over_budget();
         self.shared.freeze_step(over)
     }
+
+    /// How long putting frozen files in force has held the write lock, over this process's
+    /// freezes of this database (the background freezer's included).
+    pub fn freezer_stats(&self) -> FreezerStats {
+        *self.shared.freezer_stats.lock()
+    }
 }
 
 impl Shared {
@@ -273,7 +300,17 @@ impl Shared {
         // The snapshot no longer shares what installing changes (else every org's balances it
         // touches would be copied under the lock); the base holds the month's values only.
         drop(snapshot);
+        // The install's work, done against the state as it is now (writes went on while the
+        // file was written) before the lock; under it, only what changed since is redone.
+        // Twice: the second pass, against a newer state, redoes only what changed during the
+        // first, which leaves the lock little more than the writes of that short window.
+        let mut prepared = crate::state::frozen_install::Prepared::default();
+        for _ in 0..2 {
+            let near: Arc<State> = self.state.read().state.clone();
+            prepared = near.prepare_install(&base, prepared);
+        }
         let mut current = self.state.write();
+        let locked = std::time::Instant::now();
         if current.state.frozen.get(month).map(|f| f.entry) != base.file() {
             drop(current);
             drop(file);
@@ -281,14 +318,19 @@ impl Shared {
             return Ok(Err("its frozen file changed during the freeze; left as it was".into()));
         }
         let super::Current { state, applier, .. } = &mut *current;
-        let installed = Arc::make_mut(state).install_frozen(
+        let (installed, replaced) = Arc::make_mut(state).install_prepared(
             applier,
             FrozenMonth {
                 entry,
                 file: Arc::new(file),
             },
             base,
+            prepared,
         )?;
+        drop(current);
+        self.freezer_stats.lock().note(locked.elapsed());
+        // Freed after the lock: the month's rows that left memory, and their maps.
+        drop(replaced);
         Ok(Ok(FrozenMonthReport {
             month,
             version,

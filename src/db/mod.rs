@@ -15,7 +15,7 @@ mod salvage;
 mod verify;
 
 pub use edge::CheckpointInfo;
-pub use freeze::{FreezeReport, FrozenMonthReport, MonthStatus};
+pub use freeze::{FreezeReport, FreezerStats, FrozenMonthReport, MonthStatus};
 pub use info::{DbInfo, LogInfo, PartitionInfo};
 pub use memory::{MemoryReport, MemoryUsage};
 pub use open::RecoveryReport;
@@ -74,6 +74,8 @@ pub(crate) struct Shared {
     index_lock: Mutex<()>,
     /// Freezes run one at a time.
     freeze_lock: Mutex<()>,
+    /// What installs of frozen files have cost (`Db::freezer_stats`).
+    freezer_stats: Mutex<freeze::FreezerStats>,
     /// `Options::memory_budget`, and the sled cache it gave the store.
     memory_budget: u64,
     store_cache: u64,

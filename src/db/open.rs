@@ -502,6 +502,7 @@ fn shared(
         checkpoint_lock: Mutex::new(()),
         index_lock: Mutex::new(()),
         freeze_lock: Mutex::new(()),
+        freezer_stats: Mutex::new(Default::default()),
         memory_budget: options.memory_budget,
         store_cache: options.store_cache_bytes(),
         ops_since_checkpoint: AtomicU64::new(0),

@@ -151,24 +151,318 @@ fn days_since(now: &MonthBalances, then: &MonthBalances) -> Option<MonthBalances
     (out.net == through).then_some(out)
 }
 
+/// What changes in one org's ledger of the month when its file is put in force.
+#[derive(Clone, Debug, Default)]
+struct LedgerDelta {
+    /// Rows applied after the base: the org's overlay (roll-ups rebuilt).
+    kept: Option<Arc<OrgMonthLedger>>,
+    /// Changes since the base to rows the file holds.
+    patches: Vec<(u64, Patch)>,
+}
+
+/// The delta of one org's ledger `now` against its value `earlier` in the base (`None`: none
+/// then). `Ok(None)` when it is the base's value.
+fn ledger_delta(
+    org: OrgId,
+    month: Month,
+    kind: Kind,
+    earlier: Option<&Arc<OrgMonthLedger>>,
+    now: &Arc<OrgMonthLedger>,
+    catalog: &super::index::IndexCatalog,
+) -> Result<Option<LedgerDelta>> {
+    let Some(earlier) = earlier else {
+        // Every row came after the base.
+        return Ok(Some(LedgerDelta {
+            kept: Some(Arc::clone(now)),
+            patches: Vec::new(),
+        }));
+    };
+    if Arc::ptr_eq(earlier, now) {
+        return Ok(None);
+    }
+    let mut kept = OrgMonthLedger::default();
+    let mut patches = Vec::new();
+    let mut found = 0usize;
+    for (key, row) in &now.rows {
+        match earlier.rows.get(key) {
+            Some(file_row) => {
+                found += 1;
+                if file_row != row {
+                    patches.push((key.1, patch_of(org, key.1, file_row, row)?));
+                }
+            }
+            None => {
+                kept.rows.insert(*key, row.clone());
+            }
+        }
+    }
+    if found != earlier.rows.len() {
+        return Err(Error::Store(format!(
+            "org {org}: rows of {month} left memory during its freeze"
+        )));
+    }
+    let kept = match kept.rows.is_empty() {
+        true => None,
+        false => {
+            kept.rebuild(catalog, kind)
+                .ok_or_else(|| overflow(org, "overlay total"))?;
+            Some(Arc::new(kept))
+        }
+    };
+    Ok(Some(LedgerDelta { kept, patches }))
+}
+
+/// What stays of one org's day rows of the month (`now`) once the base's (`then`) are in the
+/// file: `None` when nothing was added since.
+fn day_rest(
+    org: OrgId,
+    month: Month,
+    now: &Arc<MonthBalances>,
+    then: &Arc<MonthBalances>,
+) -> Result<Option<MonthBalances>> {
+    if Arc::ptr_eq(now, then) {
+        return Ok(None);
+    }
+    let rest = days_since(now, then).ok_or_else(|| {
+        Error::Store(format!(
+            "org {org}: day rows of {month} changed inconsistently during its freeze"
+        ))
+    })?;
+    Ok((!rest.days.is_empty()).then_some(rest))
+}
+
+/// An org's balances with the month's day rows replaced by `rest` (removed when `None`); `None`
+/// when no month is left.
+fn balances_after(
+    b: &super::balance::OrgBalances,
+    month: Month,
+    rest: Option<&MonthBalances>,
+) -> Option<super::balance::OrgBalances> {
+    let mut b = b.clone();
+    match rest {
+        Some(rest) => {
+            b.months.insert(month, Arc::new(rest.clone()));
+        }
+        None => {
+            b.months.remove(&month);
+        }
+    }
+    // The month nets only shrank to what they were in the base plus later changes, all of
+    // which fitted: the prefix sums fit too.
+    let first = b.months.first_month()?;
+    let _fits = b.reindex(first);
+    Some(b)
+}
+
+/// What [`frozen_part`] computes.
+type FrozenPart = (super::frozen_set::FrozenSet, Vec<(OrgId, u64)>, u64);
+
+/// The frozen set with the base's flows, nets and stale marks added (its months unchanged), the
+/// (org, entry id) of the rows that leave memory, and the number of (org, kind) ledgers they
+/// come from. Depends on the base and the frozen set only.
+fn frozen_part(
+    from: &super::frozen_set::FrozenSet,
+    base: &FreezeBase,
+) -> Result<FrozenPart> {
+    let month = base.month;
+    let mut set = from.clone();
+    let mut moved = Vec::new();
+    let mut orgs = 0u64;
+    for (k, kind) in KINDS.into_iter().enumerate() {
+        for (org, ledger) in base.buckets[k].iter().flat_map(|b| b.orgs.iter()) {
+            let mut flows = set.flows.get(org).copied().unwrap_or((0, 0));
+            for ((_, id), row) in &ledger.rows {
+                flows = super::catalog::add_flow(flows, kind, row.reverses != 0, row.amount)
+                    .ok_or_else(|| overflow(*org, "frozen flows"))?;
+                moved.push((*org, *id));
+            }
+            set.flows.insert(*org, flows);
+            orgs += 1;
+        }
+    }
+    // Day rows of business month M are in the file as the base held them: their nets join the
+    // frozen nets. A frozen month after M whose file was written before now has a stale anchor
+    // for every org whose net of M changed (`FrozenSet::stale`).
+    let later_frozen = month.next().is_some_and(|n| set.months.range(n..).next().is_some());
+    for (org, (_, then)) in &base.days {
+        let net = set.nets.get(org).copied().unwrap_or(0);
+        let net = net.checked_add(then.net).ok_or_else(|| overflow(*org, "frozen nets"))?;
+        set.nets.insert(*org, net);
+        if then.net != 0 && later_frozen {
+            let from = month.next().unwrap_or(month);
+            let stale = set.stale.get(org).copied().map_or(from, |m| m.min(from));
+            set.stale.insert(*org, stale);
+        }
+    }
+    Ok((set, moved, orgs))
+}
+
+/// The chunks of the orgs whose frozen flows or nets an install changes, sorted.
+fn changed_chunks(moved: &[(OrgId, u64)], base: &FreezeBase) -> Vec<u64> {
+    let mut chunks: Vec<u64> = moved
+        .iter()
+        .map(|(org, _)| chunk_of(*org))
+        .chain(base.days.keys().map(|org| chunk_of(*org)))
+        .collect();
+    chunks.sort_unstable();
+    chunks.dedup();
+    chunks
+}
+
+/// What an install replaced, handed back so that the caller frees it after releasing the write
+/// lock: the month's buckets and patches of the state before, its orgs' balances before, the
+/// base and what was left of the preparation.
+#[derive(Debug, Default)]
+pub struct Replaced {
+    buckets: Vec<MonthBucket>,
+    patches: Vec<(OrgId, Arc<PatchSet>)>,
+    balances: Vec<Arc<super::balance::OrgBalances>>,
+    moved: Vec<(OrgId, u64)>,
+    base: Option<FreezeBase>,
+    prepared: Prepared,
+}
+
+/// An install's work done before the write lock ([`State::prepare_install`]), against a
+/// snapshot `N` taken after the file was written: under the lock it is reused for every org
+/// whose value is still the one `N` held (compared by pointer), and redone only for those that
+/// writes changed since `N` — so the lock is held for a pass of pointer comparisons, not for
+/// the month's rows.
+#[derive(Debug, Default)]
+pub struct Prepared {
+    /// The frozen set the preparation started from, and what installing adds to it (months
+    /// aside).
+    frozen: Option<(Arc<super::frozen_set::FrozenSet>, super::frozen_set::FrozenSet)>,
+    moved: Vec<(OrgId, u64)>,
+    moved_orgs: u64,
+    /// The chunks whose frozen flows or nets the install changes, sorted.
+    chunks: Vec<u64>,
+    /// The catalog `N` held (a changed one invalidates `ledgers`: overlays carry index parts).
+    catalog: Option<Arc<super::index::IndexCatalog>>,
+    /// Per kind, per org of `N`'s bucket that differs from the base: `N`'s ledger and its delta.
+    ledgers: [rustc_hash::FxHashMap<OrgId, (Arc<OrgMonthLedger>, LedgerDelta)>; 2],
+    /// Per org of the base's day rows: `N`'s balances of the org, what stays of the month, and
+    /// the balances after the install (`None`: no month left).
+    days: rustc_hash::FxHashMap<OrgId, DayMemo>,
+}
+
+type DayMemo = (
+    Arc<super::balance::OrgBalances>,
+    Option<MonthBalances>,
+    Option<Arc<super::balance::OrgBalances>>,
+);
+
 impl State {
+    /// Does before the write lock what installing `base`'s file will need (see [`Prepared`]);
+    /// `self` is a snapshot taken after the file was written. What `previous` (an earlier
+    /// preparation of the same install, or `Prepared::default()`) computed is reused where it
+    /// still matches, so a second preparation right before the lock is quick and leaves only
+    /// the writes of a short window to the lock. Errors are left for the install to find and
+    /// report.
+    pub fn prepare_install(&self, base: &FreezeBase, mut previous: Prepared) -> Prepared {
+        let month = base.month;
+        let mut prepared = Prepared {
+            catalog: Some(Arc::clone(&self.catalog)),
+            ..Prepared::default()
+        };
+        match previous.frozen.take() {
+            Some((from, set)) if Arc::ptr_eq(&from, &self.frozen) => {
+                prepared.frozen = Some((from, set));
+                prepared.moved = std::mem::take(&mut previous.moved);
+                prepared.moved_orgs = previous.moved_orgs;
+                prepared.chunks = std::mem::take(&mut previous.chunks);
+            }
+            _ => {
+                if let Ok((set, moved, orgs)) = frozen_part(&self.frozen, base) {
+                    prepared.frozen = Some((Arc::clone(&self.frozen), set));
+                    prepared.chunks = changed_chunks(&moved, base);
+                    prepared.moved = moved;
+                    prepared.moved_orgs = orgs;
+                }
+            }
+        }
+        if !previous
+            .catalog
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, &self.catalog))
+        {
+            previous.ledgers = Default::default();
+        }
+        for (k, kind) in KINDS.into_iter().enumerate() {
+            let Some(now) = self.ledgers.get(&PartitionId { kind, month }) else {
+                continue;
+            };
+            let then = base.buckets[k].as_ref();
+            for (org, ledger) in now.orgs.iter() {
+                if let Some((seen, delta)) = previous.ledgers[k].remove(org) {
+                    if Arc::ptr_eq(&seen, ledger) {
+                        prepared.ledgers[k].insert(*org, (seen, delta));
+                        continue;
+                    }
+                }
+                let earlier = then.and_then(|b| b.orgs.get(org));
+                if let Ok(Some(delta)) =
+                    ledger_delta(*org, month, kind, earlier, ledger, &self.catalog)
+                {
+                    prepared.ledgers[k].insert(*org, (Arc::clone(ledger), delta));
+                }
+            }
+        }
+        for (org, (shard, then)) in &base.days {
+            let Some(b) = self.balances[*shard].orgs.get(org) else {
+                continue;
+            };
+            if let Some(memo) = previous.days.remove(org) {
+                if Arc::ptr_eq(&memo.0, b) {
+                    prepared.days.insert(*org, memo);
+                    continue;
+                }
+            }
+            let Some(now) = b.months.get(&month) else {
+                continue;
+            };
+            if let Ok(rest) = day_rest(*org, month, now, then) {
+                let after = balances_after(b, month, rest.as_ref()).map(Arc::new);
+                prepared.days.insert(*org, (Arc::clone(b), rest, after));
+            }
+        }
+        prepared
+    }
+
     /// Puts `frozen` in force for its month. The file holds every row of the month `base` (the
     /// state it was written from) held — in memory, and in the month's earlier file with its
     /// patches — so those rows, their entry ids and the patches leave memory and the rows'
     /// flows join the frozen flows. What was applied since `base` stays: new rows as the
     /// month's overlay, changes to rows of `base` as patches, day rows as what was added to
-    /// each day since.
+    /// each day since. [`State::install_prepared`] does the same with work done beforehand.
     ///
     /// # Errors
     /// `Error::Store` when the month's file in force is not the one `base` saw, or the state is
     /// not a later version of `base` (rows gone, fields changed that no write changes), or sums
     /// overflow (never for a consistent state). The state is unchanged then.
+    #[cfg(feature = "internals")]
     pub fn install_frozen(
         &mut self,
         applier: &mut Applier,
         frozen: FrozenMonth,
         base: FreezeBase,
     ) -> Result<Installed> {
+        self.install_prepared(applier, frozen, base, Prepared::default())
+            .map(|(installed, _)| installed)
+    }
+
+    /// [`State::install_frozen`], reusing `prepared` for every value it still matches; what it
+    /// replaced comes back to be freed after the write lock is released.
+    ///
+    /// # Errors
+    /// As [`State::install_frozen`].
+    #[allow(clippy::too_many_lines)]
+    pub fn install_prepared(
+        &mut self,
+        applier: &mut Applier,
+        frozen: FrozenMonth,
+        base: FreezeBase,
+        mut prepared: Prepared,
+    ) -> Result<(Installed, Replaced)> {
         let month = frozen.entry.month;
         if base.month != month || self.frozen.get(month).map(|f| f.entry) != base.file {
             return Err(Error::Store(format!(
@@ -176,73 +470,61 @@ impl State {
             )));
         }
         let mut report = Installed::default();
-        let mut set = (*self.frozen).clone();
+        let (mut set, moved, moved_orgs, chunks) = match prepared.frozen.take() {
+            Some((from, set)) if Arc::ptr_eq(&from, &self.frozen) => (
+                set,
+                std::mem::take(&mut prepared.moved),
+                prepared.moved_orgs,
+                std::mem::take(&mut prepared.chunks),
+            ),
+            _ => {
+                let (set, moved, orgs) = frozen_part(&self.frozen, &base)?;
+                let chunks = changed_chunks(&moved, &base);
+                (set, moved, orgs, chunks)
+            }
+        };
+        report.orgs = moved_orgs;
+        if !prepared
+            .catalog
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, &self.catalog))
+        {
+            prepared.ledgers = Default::default();
+        }
         let mut dirty: Vec<DirtyKey> = Vec::new();
-        let mut moved: Vec<(OrgId, u64)> = Vec::new();
         // Patches of the new version, by org: changes since `base` to rows that are in the file.
         let mut patches: BTreeMap<OrgId, PatchSet> = BTreeMap::new();
         let mut overlays: [Option<MonthBucket>; 2] = [None, None];
         for (k, kind) in KINDS.into_iter().enumerate() {
             let pid = PartitionId { kind, month };
             let then = base.buckets[k].as_ref();
-            if let Some(then) = then {
-                for (org, ledger) in then.orgs.iter() {
-                    let mut flows = set.flows.get(org).copied().unwrap_or((0, 0));
-                    for ((_, id), row) in &ledger.rows {
-                        flows = super::catalog::add_flow(flows, kind, row.reverses != 0, row.amount)
-                            .ok_or_else(|| overflow(*org, "frozen flows"))?;
-                        moved.push((*org, *id));
-                    }
-                    set.flows.insert(*org, flows);
-                    report.orgs += 1;
-                }
-            }
             let Some(now) = self.ledgers.get(&pid) else {
                 if then.is_some_and(|b| !b.orgs.is_empty()) {
                     return Err(Error::Store(format!("rows of {month} left memory during its freeze")));
                 }
                 continue;
             };
+            let memo = &mut prepared.ledgers[k];
             let mut overlay = MonthBucket::default();
             for (org, ledger) in now.orgs.iter() {
                 let earlier = then.and_then(|b| b.orgs.get(org));
-                let Some(earlier) = earlier else {
-                    // Every row came after `base`.
-                    report.rows_kept += ledger.rows.len() as u64;
-                    overlay.orgs.insert(*org, Arc::clone(ledger));
-                    dirty.push(DirtyKey::Ledger(pid, chunk_of(*org)));
+                if earlier.is_some_and(|e| Arc::ptr_eq(e, ledger)) {
                     continue;
+                }
+                let delta = match memo.remove(org) {
+                    Some((seen, delta)) if Arc::ptr_eq(&seen, ledger) => delta,
+                    _ => match ledger_delta(*org, month, kind, earlier, ledger, &self.catalog)? {
+                        Some(delta) => delta,
+                        None => continue,
+                    },
                 };
-                if Arc::ptr_eq(earlier, ledger) {
-                    continue;
+                if !delta.patches.is_empty() {
+                    report.rows_patched += delta.patches.len() as u64;
+                    patches.entry(*org).or_default().rows.extend(delta.patches);
                 }
-                let mut kept = OrgMonthLedger::default();
-                let mut found = 0usize;
-                for (key, row) in &ledger.rows {
-                    match earlier.rows.get(key) {
-                        Some(file_row) => {
-                            found += 1;
-                            if file_row != row {
-                                let patch = patch_of(*org, key.1, file_row, row)?;
-                                patches.entry(*org).or_default().rows.insert(key.1, patch);
-                                report.rows_patched += 1;
-                            }
-                        }
-                        None => {
-                            kept.rows.insert(*key, row.clone());
-                        }
-                    }
-                }
-                if found != earlier.rows.len() {
-                    return Err(Error::Store(format!(
-                        "org {org}: rows of {month} left memory during its freeze"
-                    )));
-                }
-                if !kept.rows.is_empty() {
-                    kept.rebuild(&self.catalog, kind)
-                        .ok_or_else(|| overflow(*org, "overlay total"))?;
+                if let Some(kept) = delta.kept {
                     report.rows_kept += kept.rows.len() as u64;
-                    overlay.orgs.insert(*org, Arc::new(kept));
+                    overlay.orgs.insert(*org, kept);
                     dirty.push(DirtyKey::Ledger(pid, chunk_of(*org)));
                 }
             }
@@ -278,34 +560,22 @@ impl State {
             }
         }
         report.patches = base.patches.values().map(|p| p.rows.len() as u64).sum();
-        // Day rows of business month M are in the file as `base` held them: their nets join the
-        // frozen nets. A frozen month after M whose file was written before now has a stale
-        // anchor for every org whose net of M changed (`FrozenSet::stale`).
-        let later_frozen = month.next().is_some_and(|n| set.months.range(n..).next().is_some());
-        let mut day_changes: Vec<(usize, OrgId, Option<MonthBalances>)> = Vec::new();
+        // Per org with day rows of M in `base`: what stays of them, and its balances after
+        // (`Some(None)`: no month left; `None`: computed below from the current value).
+        type DayChange = (usize, OrgId, Option<MonthBalances>, Option<Option<Arc<super::balance::OrgBalances>>>);
+        let mut day_changes: Vec<DayChange> = Vec::new();
         for (org, (shard, then)) in &base.days {
-            let net = set.nets.get(org).copied().unwrap_or(0);
-            let net = net.checked_add(then.net).ok_or_else(|| overflow(*org, "frozen nets"))?;
-            set.nets.insert(*org, net);
-            if then.net != 0 && later_frozen {
-                let from = month.next().unwrap_or(month);
-                let stale = set.stale.get(org).copied().map_or(from, |m| m.min(from));
-                set.stale.insert(*org, stale);
+            let b = self.balances[*shard].orgs.get(org);
+            if let (Some(b), Some((seen, rest, after))) = (b, prepared.days.remove(org)) {
+                if Arc::ptr_eq(b, &seen) {
+                    day_changes.push((*shard, *org, rest, Some(after)));
+                    continue;
+                }
             }
-            let now = self.balances[*shard].orgs.get(org).and_then(|b| b.months.get(&month));
-            let Some(now) = now else {
+            let Some(now) = b.and_then(|b| b.months.get(&month)) else {
                 return Err(Error::Store(format!("org {org}: day rows of {month} left memory during its freeze")));
             };
-            let rest = match Arc::ptr_eq(now, then) {
-                true => None,
-                false => {
-                    let rest = days_since(now, then).ok_or_else(|| {
-                        Error::Store(format!("org {org}: day rows of {month} changed inconsistently during its freeze"))
-                    })?;
-                    (!rest.days.is_empty()).then_some(rest)
-                }
-            };
-            day_changes.push((*shard, *org, rest));
+            day_changes.push((*shard, *org, day_rest(*org, month, now, then)?, None));
         }
         report.day_orgs = day_changes.len() as u64;
         let days_changed = self.days_touched.get(&month).is_some_and(|l| *l > base.lsn);
@@ -319,81 +589,68 @@ impl State {
                 }
             }
         }
-        // Nothing fails from here on: the state changes.
-        let mut chunks: Vec<u64> = moved
-            .iter()
-            .map(|(org, _)| chunk_of(*org))
-            .chain(base.days.keys().map(|org| chunk_of(*org)))
-            .collect();
-        chunks.sort_unstable();
-        chunks.dedup();
-        for (shard, org, rest) in day_changes {
-            let balances = &mut self.balances[shard].orgs;
-            let Some(b) = balances.get_mut(&org) else {
-                continue;
-            };
-            let b = Arc::make_mut(b);
-            match rest {
-                Some(rest) => {
-                    b.months.insert(month, Arc::new(rest));
+        // Nothing fails from here on: the state changes. The entry ids leave the applier's map
+        // on a second thread meanwhile (the map is the applier's alone: no part of the state).
+        let mut replaced = Replaced::default();
+        let Applier {
+            dirty: applier_dirty,
+            entries,
+        } = applier;
+        std::thread::scope(|scope| {
+            scope.spawn(|| entries.remove_moved(&moved));
+            for (shard, org, rest, after) in day_changes {
+                if rest.is_some() {
                     dirty.push(DirtyKey::Balance(shard as u32, chunk_of(org), month));
                 }
-                None => {
-                    b.months.remove(&month);
+                let balances = &mut self.balances[shard].orgs;
+                let after = match after {
+                    Some(after) => after,
+                    None => {
+                        let Some(b) = balances.get(&org) else {
+                            continue;
+                        };
+                        balances_after(b, month, rest.as_ref()).map(Arc::new)
+                    }
+                };
+                let before = match after {
+                    Some(after) => balances.insert(org, after),
+                    None => balances.remove(&org),
+                };
+                replaced.balances.extend(before);
+            }
+            for (k, kind) in KINDS.into_iter().enumerate() {
+                let pid = PartitionId { kind, month };
+                let before = match overlays[k].take() {
+                    Some(overlay) => self.ledgers.insert(pid, overlay),
+                    None => self.ledgers.remove(&pid),
+                };
+                replaced.buckets.extend(before);
+            }
+            for (org, _) in &current {
+                self.patches.remove(&(month, *org));
+            }
+            for (org, set) in patches {
+                if !set.rows.is_empty() {
+                    self.patches.insert((month, org), Arc::new(set));
+                    dirty.push(DirtyKey::Patches(month, chunk_of(org)));
                 }
             }
-            match b.months.first_month() {
-                // The month nets only shrank to what they were in `base` plus later changes,
-                // all of which fitted: the prefix sums fit too.
-                Some(first) => {
-                    let _fits = b.reindex(first);
-                }
-                None => {
-                    balances.remove(&org);
-                }
-            }
-        }
-        for key in &moved {
-            applier.entries.remove(key);
-        }
-        let mut orgs: Vec<OrgId> = moved.iter().map(|(org, _)| *org).collect();
-        orgs.dedup();
-        for org in orgs {
-            applier.entries.shrink(org);
-        }
-        for (k, kind) in KINDS.into_iter().enumerate() {
-            let pid = PartitionId { kind, month };
-            match overlays[k].take() {
-                Some(overlay) => {
-                    self.ledgers.insert(pid, overlay);
-                }
-                None => {
-                    self.ledgers.remove(&pid);
-                }
-            }
-        }
-        for (org, _) in &current {
-            self.patches.remove(&(month, *org));
-        }
-        for (org, set) in patches {
-            if !set.rows.is_empty() {
-                self.patches.insert((month, org), Arc::new(set));
-                dirty.push(DirtyKey::Patches(month, chunk_of(org)));
-            }
-        }
-        // Values of the month's old version are not written any more; the new version's start
-        // with what stayed (the checkpoint records which version is in force).
-        applier.dirty.retain(|key| match key {
-            DirtyKey::Ledger(pid, _) => pid.month != month,
-            DirtyKey::Patches(m, _) | DirtyKey::Balance(_, _, m) => *m != month,
-            _ => true,
+            // Values of the month's old version are not written any more; the new version's
+            // start with what stayed (the checkpoint records which version is in force).
+            applier_dirty.retain(|key| match key {
+                DirtyKey::Ledger(pid, _) => pid.month != month,
+                DirtyKey::Patches(m, _) | DirtyKey::Balance(_, _, m) => *m != month,
+                _ => true,
+            });
+            applier_dirty.extend(dirty);
+            applier_dirty.extend(chunks.into_iter().map(DirtyKey::FrozenFlows));
+            set.months.insert(month, frozen);
+            self.frozen = Arc::new(set);
         });
-        applier.dirty.extend(dirty);
-        applier
-            .dirty
-            .extend(chunks.into_iter().map(DirtyKey::FrozenFlows));
-        set.months.insert(month, frozen);
-        self.frozen = Arc::new(set);
-        Ok(report)
+        replaced.patches = current;
+        replaced.moved = moved;
+        replaced.base = Some(base);
+        replaced.prepared = prepared;
+        Ok((report, replaced))
     }
 }

@@ -126,9 +126,18 @@ impl EntryIndex {
         self.orgs.entry(org).or_default().flows = flows;
     }
 
-    /// Forgets an entry id (its row moved into a frozen file); the org's flows stay.
-    pub fn remove(&mut self, key: &(OrgId, u64)) -> Option<catalog::EntryLoc> {
-        self.orgs.get_mut(&key.0)?.entries.as_mut()?.remove(&key.1)
+    /// Removes the ids of rows that left memory (`moved`: runs of one org's ids), giving back
+    /// the memory of each map that mostly emptied: one lookup of the org per run.
+    pub fn remove_moved(&mut self, moved: &[(OrgId, u64)]) {
+        for run in moved.chunk_by(|a, b| a.0 == b.0) {
+            let org = run[0].0;
+            if let Some(ids) = self.orgs.get_mut(&org).and_then(|i| i.entries.as_mut()) {
+                for (_, id) in run {
+                    ids.remove(id);
+                }
+            }
+            self.shrink(org);
+        }
     }
 
     /// Gives back the memory of an org's map once most of its ids left it.

@@ -220,6 +220,10 @@ pub fn bench(r: &BenchReport, json: bool) {
             r.freeze_catch_up_seconds
         );
         println!(
+            "while recording: {} files put in force, write lock held max {:.1} ms, mean {:.1} ms",
+            r.freeze_installs, r.freeze_lock_held_max_ms, r.freeze_lock_held_mean_ms
+        );
+        println!(
             "frozen: {} months in {:.1} MiB of files; {} rows in memory",
             r.frozen_months,
             r.frozen_bytes as f64 / 1048576.0,
