@@ -86,6 +86,10 @@ pub struct BenchReport {
     pub freeze_installs: u64,
     pub freeze_lock_held_max_ms: f64,
     pub freeze_lock_held_mean_ms: f64,
+    /// Batches that waited for the freezer to spill (writer backpressure) and their total
+    /// wait, milliseconds.
+    pub freeze_writer_waits: u64,
+    pub freeze_writers_waited_ms: f64,
     pub closing_read_p50_us: f64,
     pub closing_read_p99_us: f64,
     pub closing_read_max_us: f64,
@@ -302,6 +306,8 @@ fn run_in(
         freeze_lock_held_max_ms: freezer.lock_held_max.as_secs_f64() * 1e3,
         freeze_lock_held_mean_ms: freezer.lock_held_total.as_secs_f64() * 1e3
             / freezer.installs.max(1) as f64,
+        freeze_writer_waits: freezer.writer_waits,
+        freeze_writers_waited_ms: freezer.writers_waited.as_secs_f64() * 1e3,
         closing_read_p50_us: percentile(&reads.closing_us, 50.0),
         closing_read_p99_us: percentile(&reads.closing_us, 99.0),
         closing_read_max_us: reads.closing_us.last().copied().unwrap_or(0.0),

@@ -272,6 +272,9 @@ fn apply(shared: &Shared, writer: &LogWriter, staged: &[Staged]) -> (u64, Lsn) {
         );
     }
     current.log_crc = writer.last_crc();
+    shared
+        .pressure
+        .set_rows(current.applier.entries.len() as u64);
     (applied_ops, current.state.lsn)
 }
 

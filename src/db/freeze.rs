@@ -52,6 +52,11 @@ pub struct FreezerStats {
     pub lock_held_max: std::time::Duration,
     /// The total time installs held it.
     pub lock_held_total: std::time::Duration,
+    /// Batches that waited for the freezer before they were queued (writer backpressure: the
+    /// engine over its memory budget with more rows in memory than the freezer lets gather).
+    pub writer_waits: u64,
+    /// How long those batches waited in all.
+    pub writers_waited: std::time::Duration,
 }
 
 impl FreezerStats {
@@ -327,8 +332,10 @@ impl Shared {
             base,
             prepared,
         )?;
+        let rows = current.applier.entries.len() as u64;
         drop(current);
         self.freezer_stats.lock().note(locked.elapsed());
+        self.pressure.set_rows(rows);
         // Freed after the lock: the month's rows that left memory, and their maps.
         drop(replaced);
         Ok(Ok(FrozenMonthReport {

@@ -9,6 +9,7 @@ mod lock_tests;
 mod memory;
 mod open;
 mod options;
+mod pressure;
 pub(crate) mod recovery_log;
 mod replicas;
 mod salvage;
@@ -76,6 +77,8 @@ pub(crate) struct Shared {
     freeze_lock: Mutex<()>,
     /// What installs of frozen files have cost (`Db::freezer_stats`).
     freezer_stats: Mutex<freeze::FreezerStats>,
+    /// The gate writers wait at while the freezer falls behind under the budget.
+    pressure: pressure::Pressure,
     /// `Options::memory_budget`, and the sled cache it gave the store.
     memory_budget: u64,
     store_cache: u64,
@@ -92,6 +95,18 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
+    /// Waits at the writers' gate ([`pressure`]) and counts the wait.
+    fn hold_back(&self) {
+        let waited = self.pressure.wait(|| {
+            let _ = self.checkpoint_wake.try_send(());
+        });
+        if !waited.is_zero() {
+            let mut stats = self.freezer_stats.lock();
+            stats.writer_waits += 1;
+            stats.writers_waited += waited;
+        }
+    }
+
     /// Poisons the database (every later write is refused); the first time, also a `tracing`
     /// error with the reason.
     fn poison(&self, reason: String) {
@@ -292,7 +307,10 @@ impl Db {
 
     /// Records a batch: validated whole, applied whole. Returns the batch's LSN once it is durable
     /// (per the chosen [`Durability`]). A batch whose every operation repeats an identical earlier
-    /// one changes nothing and returns the LSN visible after it.
+    /// one changes nothing and returns the LSN visible after it. With the background freezer on
+    /// ([`crate::Options::auto_freeze`]) and the engine over its memory budget with more rows in
+    /// memory than the freezer lets gather, the batch first waits for the freezer to spill (at
+    /// most a second; [`Db::freezer_stats`] counts the waits).
     ///
     /// # Errors
     /// - [`Error::Rejected`] when validation refuses the batch (see [`crate::Rejection`]): nothing
@@ -308,6 +326,7 @@ impl Db {
         if let Some(reason) = self.shared.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
+        self.shared.hold_back();
         let (reply, answer) = crossbeam::channel::bounded(1);
         self.tx
             .send(Command::Record(batch, reply))
@@ -330,6 +349,7 @@ impl Db {
         if let Some(reason) = self.shared.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
+        self.shared.hold_back();
         let (reply, answer) = crossbeam::channel::bounded(1);
         self.tx
             .send(Command::Record(batch, reply))
@@ -559,7 +579,8 @@ fn run_checkpointer(
     let mut last = std::time::Instant::now();
     // Set while the freezer's last step found more months than it took: the next step runs at
     // once (still one step at a time, between checks for `stop`).
-    let mut behind = false;
+    // (The first step runs at once: the budget is checked as the database opens.)
+    let mut behind = freeze;
     // The budget's verdict, taken again once `next_check` is reached (a walk over the state).
     let mut over_budget = false;
     let mut next_check = std::time::Instant::now();
@@ -571,7 +592,10 @@ fn run_checkpointer(
         };
         let woken = crossbeam::select! {
             recv(wake) -> _ => true,
-            recv(stop) -> _ => return,
+            recv(stop) -> _ => {
+                shared.pressure.set_over_budget(false);
+                return;
+            }
             default(wait) => false,
         };
         let due = woken || last.elapsed() >= interval;
@@ -589,10 +613,14 @@ fn run_checkpointer(
                 over_budget = shared.memory().over_budget();
                 next_check = std::time::Instant::now() + freeze::budget_check_after(walk.elapsed());
             }
+            // Writers wait while the engine is over its budget with more rows in memory than
+            // the freezer lets gather (`pressure`); a failed step lets them go on.
+            shared.pressure.set_over_budget(over_budget);
             match shared.freeze_step(over_budget) {
                 Ok(report) => behind = report.frozen.len() >= freeze::STEP_MONTHS,
                 Err(e) => {
                     behind = false;
+                    shared.pressure.set_over_budget(false);
                     tracing::warn!(path = %shared.path.display(), error = %e, "freezing failed");
                 }
             }

@@ -483,6 +483,8 @@ fn shared(
 ) -> Shared {
     let writable = !options.read_only;
     let visible = s.state.lsn.0;
+    let pressure = super::pressure::Pressure::new(options.memory_budget);
+    pressure.set_rows(s.applier.entries.len() as u64);
     Shared {
         path: path.to_path_buf(),
         state: RwLock::new(super::Current {
@@ -503,6 +505,7 @@ fn shared(
         index_lock: Mutex::new(()),
         freeze_lock: Mutex::new(()),
         freezer_stats: Mutex::new(Default::default()),
+        pressure,
         memory_budget: options.memory_budget,
         store_cache: options.store_cache_bytes(),
         ops_since_checkpoint: AtomicU64::new(0),

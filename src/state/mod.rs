@@ -74,6 +74,8 @@ pub type DirtySet = rustc_hash::FxHashSet<DirtyKey>;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct EntryIndex {
     orgs: rustc_hash::FxHashMap<OrgId, OrgIndex>,
+    /// Entry ids held (rows in memory), kept as they come and go.
+    ids: usize,
 }
 
 /// One org's entry ids and flows. The map is boxed, and absent while empty: most orgs have few
@@ -96,9 +98,6 @@ impl OrgIndex {
         self.entries.get_or_insert_with(Box::default)
     }
 
-    fn len(&self) -> usize {
-        self.ids().map_or(0, |m| m.len())
-    }
 }
 
 /// An absent map equals an empty one.
@@ -133,7 +132,7 @@ impl EntryIndex {
             let org = run[0].0;
             if let Some(ids) = self.orgs.get_mut(&org).and_then(|i| i.entries.as_mut()) {
                 for (_, id) in run {
-                    ids.remove(id);
+                    self.ids -= usize::from(ids.remove(id).is_some());
                 }
             }
             self.shrink(org);
@@ -160,11 +159,14 @@ impl EntryIndex {
         key: (OrgId, u64),
         loc: catalog::EntryLoc,
     ) -> Option<catalog::EntryLoc> {
-        self.orgs
+        let before = self
+            .orgs
             .entry(key.0)
             .or_default()
             .ids_mut()
-            .insert(key.1, loc)
+            .insert(key.1, loc);
+        self.ids += usize::from(before.is_none());
+        before
     }
 
     /// Records an entry as the log applies it: a new id is added with its effect on the org's
@@ -183,13 +185,15 @@ impl EntryIndex {
             None => {
                 org.flows = flows(org.flows).ok_or("flow overflow")?;
                 org.ids_mut().insert(key.1, loc);
+                self.ids += 1;
                 Ok(())
             }
         }
     }
 
+    /// Entry ids held: the rows in memory.
     pub fn len(&self) -> usize {
-        self.orgs.values().map(OrgIndex::len).sum()
+        self.ids
     }
 
     /// Heap bytes of the maps (estimated from their capacities).

@@ -220,8 +220,13 @@ pub fn bench(r: &BenchReport, json: bool) {
             r.freeze_catch_up_seconds
         );
         println!(
-            "while recording: {} files put in force, write lock held max {:.1} ms, mean {:.1} ms",
-            r.freeze_installs, r.freeze_lock_held_max_ms, r.freeze_lock_held_mean_ms
+            "while recording: {} files put in force, write lock held max {:.1} ms, mean {:.1} ms; \
+             {} batches waited for a spill, {:.0} ms in all",
+            r.freeze_installs,
+            r.freeze_lock_held_max_ms,
+            r.freeze_lock_held_mean_ms,
+            r.freeze_writer_waits,
+            r.freeze_writers_waited_ms
         );
         println!(
             "frozen: {} months in {:.1} MiB of files; {} rows in memory",
