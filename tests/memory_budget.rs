@@ -474,3 +474,46 @@ fn the_background_freezer_holds_writers_back_so_rows_in_memory_stay_bounded() {
     assert_eq!(march_answers(&db), march_answers(&twin));
     assert!(db.verify().is_ok());
 }
+
+#[test]
+fn writers_held_back_by_overlays_under_the_refreeze_threshold_are_let_go_soon() {
+    let small = tempfile::tempdir().unwrap();
+    let large = tempfile::tempdir().unwrap();
+    let options = Options::default()
+        .shards(4)
+        .memory_budget(MIB)
+        .auto_freeze(true);
+    let db = Db::open_with(small.path(), options).unwrap();
+    let twin = open(large.path(), 1024 * MIB);
+    register(&db);
+    register(&twin);
+    let (mut rng, mut twin_rng) = (SplitMix64::new(61), SplitMix64::new(61));
+    for month in 0..6 {
+        record_month(&db, &mut rng, month, 2_000, 1 + month as u64 * 1_000_000);
+        record_month(
+            &twin,
+            &mut twin_rng,
+            month,
+            2_000,
+            1 + month as u64 * 1_000_000,
+        );
+    }
+    db.freeze(None).unwrap();
+    // Late postings: 3,500 rows into each of five frozen months, every one under the
+    // background freezer's re-freeze threshold (4,096) while together over the 16,384 rows
+    // writers may add to: the freezer must fold them for the writers to go on.
+    for month in 0..5 {
+        let first = 500_000 + month as u64 * 1_000_000;
+        record_month(&db, &mut rng, month, 3_500, first);
+        record_month(&twin, &mut twin_rng, month, 3_500, first);
+    }
+    let stats = db.freezer_stats();
+    eprintln!("{stats:?}; {} rows in memory", memory_rows(&db));
+    assert!(
+        stats.writers_waited < std::time::Duration::from_secs(5),
+        "{stats:?}"
+    );
+    assert!(memory_rows(&db) <= 16_384 + 2_000);
+    assert_eq!(answers(&db, 6), answers(&twin, 6));
+    assert!(db.verify().is_ok());
+}

@@ -184,6 +184,28 @@ pub fn months_to_freeze(state: &State, before: Month, refreeze_at: u64) -> Vec<M
     months
 }
 
+/// The `count` months of `state` with the most rows in memory and patches (open or frozen,
+/// the newest included), in month order.
+pub fn heaviest_months(state: &State, count: usize) -> Vec<Month> {
+    let mut months: Vec<Month> = state
+        .ledgers
+        .keys()
+        .map(|pid| pid.month)
+        .chain(state.patches.keys().map(|(month, _)| *month))
+        .collect();
+    months.sort_unstable();
+    months.dedup();
+    let mut weighed: Vec<(u64, Month)> = months
+        .into_iter()
+        .map(|m| (unfrozen(state, m), m))
+        .filter(|(rows, _)| *rows > 0)
+        .collect();
+    weighed.sort_unstable_by(|a, b| b.cmp(a));
+    let mut months: Vec<Month> = weighed.into_iter().take(count).map(|(_, m)| m).collect();
+    months.sort_unstable();
+    months
+}
+
 impl Db {
     /// Freezes every month before `before` (default: before the previous calendar month of the
     /// newest row) that has open rows, or an overlay or patches when frozen already: writes its
@@ -230,12 +252,18 @@ impl Shared {
             let Some(before) = background_horizon(state, over_budget) else {
                 return Ok(FreezeReport::default());
             };
-            let mut months = months_to_freeze(state, before, REFREEZE_AT);
-            months.truncate(STEP_MONTHS);
-            if over_budget {
-                months.extend(spill_due(state, spill_rows(self.memory_budget)));
+            if over_budget && self.pressure.pressed() {
+                // Writers wait for rows to leave memory: the months holding the most go first,
+                // however few each holds (overlays under the re-freeze threshold included).
+                heaviest_months(state, STEP_MONTHS)
+            } else {
+                let mut months = months_to_freeze(state, before, REFREEZE_AT);
+                months.truncate(STEP_MONTHS);
+                if over_budget {
+                    months.extend(spill_due(state, spill_rows(self.memory_budget)));
+                }
+                months
             }
-            months
         };
         self.freeze_months(months)
     }

@@ -49,7 +49,12 @@ impl Pressure {
     }
 
     fn closed(&self) -> bool {
-        self.over_budget.load(Ordering::Acquire) && self.rows.load(Ordering::Acquire) > self.limit
+        self.over_budget.load(Ordering::Acquire) && self.pressed()
+    }
+
+    /// More rows in memory than writers may add to (whatever the budget's verdict).
+    pub(super) fn pressed(&self) -> bool {
+        self.rows.load(Ordering::Acquire) > self.limit
     }
 
     /// Wakes the writers when the gate opened.
