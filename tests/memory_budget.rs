@@ -432,7 +432,7 @@ fn the_background_freezer_holds_writers_back_so_rows_in_memory_stay_bounded() {
     let small = tempfile::tempdir().unwrap();
     let large = tempfile::tempdir().unwrap();
     // Always over this budget: the freezer spills every 4,096 rows of the month, and writers
-    // wait (waking it) once more than 16,384 rows are in memory, until it has spilled them.
+    // wait (waking it) once more than 32,768 rows are in memory, until it has spilled them.
     let options = Options::default()
         .shards(4)
         .memory_budget(MIB)
@@ -468,9 +468,9 @@ fn the_background_freezer_holds_writers_back_so_rows_in_memory_stay_bounded() {
     eprintln!("{rows} operations; at most {most} rows in memory; {stats:?}");
     assert!(stats.installs > 0, "{stats:?}");
     assert!(stats.writer_waits > 0, "{stats:?}");
-    // 16,384 rows, and the batch that was let through last (writers wait 5 s at most: a
+    // 32,768 rows, and the batch that was let through last (writers wait 5 s at most: a
     // freezer that slow would show here).
-    assert!(most <= 16_384 + 1_000, "{most} rows in memory of {rows}");
+    assert!(most <= 32_768 + 1_000, "{most} rows in memory of {rows}");
     assert_eq!(march_answers(&db), march_answers(&twin));
     assert!(db.verify().is_ok());
 }
@@ -488,21 +488,21 @@ fn writers_held_back_by_overlays_under_the_refreeze_threshold_are_let_go_soon() 
     register(&db);
     register(&twin);
     let (mut rng, mut twin_rng) = (SplitMix64::new(61), SplitMix64::new(61));
-    for month in 0..6 {
-        record_month(&db, &mut rng, month, 2_000, 1 + month as u64 * 1_000_000);
+    for month in 0..11 {
+        record_month(&db, &mut rng, month, 1_000, 1 + month as u64 * 1_000_000);
         record_month(
             &twin,
             &mut twin_rng,
             month,
-            2_000,
+            1_000,
             1 + month as u64 * 1_000_000,
         );
     }
     db.freeze(None).unwrap();
-    // Late postings: 3,500 rows into each of five frozen months, every one under the
-    // background freezer's re-freeze threshold (4,096) while together over the 16,384 rows
-    // writers may add to: the freezer must fold them for the writers to go on.
-    for month in 0..5 {
+    // Late postings: 3,500 rows into each of ten frozen months, every one under the background
+    // freezer's re-freeze threshold (4,096) while together over the 32,768 rows writers may add
+    // to: the freezer must fold them for the writers to go on.
+    for month in 0..10 {
         let first = 500_000 + month as u64 * 1_000_000;
         record_month(&db, &mut rng, month, 3_500, first);
         record_month(&twin, &mut twin_rng, month, 3_500, first);
@@ -513,7 +513,7 @@ fn writers_held_back_by_overlays_under_the_refreeze_threshold_are_let_go_soon() 
         stats.writers_waited < std::time::Duration::from_secs(5),
         "{stats:?}"
     );
-    assert!(memory_rows(&db) <= 16_384 + 2_000);
-    assert_eq!(answers(&db, 6), answers(&twin, 6));
+    assert!(memory_rows(&db) <= 32_768 + 2_000);
+    assert_eq!(answers(&db, 11), answers(&twin, 11));
     assert!(db.verify().is_ok());
 }

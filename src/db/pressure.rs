@@ -1,6 +1,6 @@
 //! Writer backpressure: while the engine is over its memory budget and holds more rows in
-//! memory than the background freezer lets gather ([`throttle_rows`]: four spills' worth), a
-//! writer wakes the freezer and waits for it to spill before its batch is queued.
+//! memory than the whole budget would hold ([`throttle_rows`]: at 256 bytes a row, eight spills'
+//! worth), a writer wakes the freezer and waits for it to spill before its batch is queued.
 //!
 //! The rows in memory are the entry ids the applier holds, published by the committer after
 //! each group and by each install, so a writer decides on the current count, and the freezer's
@@ -18,10 +18,12 @@ use std::time::{Duration, Instant};
 /// The longest one batch waits for the freezer.
 pub const MOST_WAIT: Duration = Duration::from_secs(5);
 
-/// Rows in memory beyond which writers wait while the engine is over `budget`: four times what
-/// the freezer lets the month that takes the writes gather before it spills it.
+/// Rows in memory beyond which writers wait while the engine is over `budget`: as many as the
+/// whole budget holds at [`super::freeze::SPILL_ROW_BYTES`] a row, eight times what the freezer
+/// lets the month that takes the writes gather before it spills it (so the gate closes only
+/// when the freezer has fallen well behind, not at every spill).
 pub fn throttle_rows(budget: u64) -> u64 {
-    super::freeze::spill_rows(budget).saturating_mul(4)
+    super::freeze::spill_rows(budget).saturating_mul(8)
 }
 
 /// The gate writers wait at.
@@ -104,7 +106,7 @@ mod tests {
     fn writers_wait_over_the_budget_with_too_many_rows_until_either_falls() {
         let pressure = std::sync::Arc::new(Pressure::new(1 << 20));
         let limit = throttle_rows(1 << 20);
-        assert_eq!(limit, 16_384);
+        assert_eq!(limit, 32_768);
         let woken = std::sync::atomic::AtomicU32::new(0);
         let wake = || {
             woken.fetch_add(1, Ordering::Relaxed);
