@@ -361,13 +361,20 @@ impl State {
             kind: Kind::Revenue,
             month,
         }) {
-            for (org, l) in bucket.orgs.iter().filter(|(_, l)| !l.rows.is_empty()) {
-                let currency = self.currency_of(*org).ok_or(Error::UnknownOrg(*org))?;
-                by_currency.entry(currency).or_default().push(TopLine {
-                    org: *org,
-                    currency,
-                    total: Money(l.total),
-                });
+            if let Some(lines) = self.top_from_leaders(&bucket.revenue_bound, limit)? {
+                // An open month whose leading orgs are known ahead of all others: no scan.
+                for line in lines {
+                    by_currency.entry(line.currency).or_default().push(line);
+                }
+            } else {
+                for (org, l) in bucket.orgs.iter().filter(|(_, l)| !l.rows.is_empty()) {
+                    let currency = self.currency_of(*org).ok_or(Error::UnknownOrg(*org))?;
+                    by_currency.entry(currency).or_default().push(TopLine {
+                        org: *org,
+                        currency,
+                        total: Money(l.total),
+                    });
+                }
             }
         }
         let by_rank = |a: &TopLine, b: &TopLine| b.total.cmp(&a.total).then(a.org.cmp(&b.org));
@@ -381,6 +388,35 @@ impl State {
             out.extend(all);
         }
         Ok(out)
+    }
+
+    /// Q5's candidates from a revenue partition's [`RevenueBound`] alone, when they are the
+    /// answer: every org with rows is a leader (no bound on the rest), or in every registered
+    /// currency at least `limit` leaders are above the bound of all the others (so no other org
+    /// of that currency can rank among its first `limit`, ties included). `None`: scan instead.
+    fn top_from_leaders(
+        &self,
+        bound: &crate::state::ledger::RevenueBound,
+        limit: usize,
+    ) -> Result<Option<Vec<TopLine>>> {
+        let everyone = bound.rest_max == i64::MIN;
+        let mut lines = Vec::with_capacity(bound.leaders.len());
+        let mut ahead: BTreeMap<Currency, usize> = BTreeMap::new();
+        for (total, org) in &bound.leaders {
+            let currency = self.currency_of(*org).ok_or(Error::UnknownOrg(*org))?;
+            if *total > bound.rest_max {
+                *ahead.entry(currency).or_default() += 1;
+            }
+            lines.push(TopLine {
+                org: *org,
+                currency,
+                total: Money(*total),
+            });
+        }
+        let known = self
+            .currencies()
+            .all(|code| ahead.get(&Currency(code)).copied().unwrap_or(0) >= limit);
+        Ok((everyone || known).then_some(lines))
     }
 
     /// Revenue of several orgs (a chain) in a month: per org in the order given, and one total

@@ -209,8 +209,9 @@ pub struct MonthBucket {
     pub revenue_bound: RevenueBound,
 }
 
-/// What Q5 of a frozen month needs of its overlay's revenue partition to leave most overlay orgs
-/// unread: the orgs with the highest totals (exact) and a bound of every other org's total.
+/// What Q5 needs of a month's revenue partition in memory to leave most of its orgs unread (an
+/// open month's, or a frozen month's overlay): the orgs with the highest totals (exact) and a
+/// bound of every other org's total.
 /// Every change of an org's total passes through [`RevenueBound::note`],
 /// so the bound holds whatever the order of postings and reversals.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -221,8 +222,9 @@ pub struct RevenueBound {
     pub rest_max: i64,
 }
 
-/// How many orgs a [`RevenueBound`] keeps exactly.
-pub const REVENUE_LEADERS: usize = 8;
+/// How many orgs a [`RevenueBound`] keeps exactly: enough for Q5's top 10 of an open month to
+/// come from the leaders alone while they stay ahead of the rest.
+pub const REVENUE_LEADERS: usize = 32;
 
 impl Default for RevenueBound {
     fn default() -> RevenueBound {
