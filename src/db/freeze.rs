@@ -43,7 +43,8 @@ pub struct FrozenMonthReport {
 
 /// What putting frozen files in force has cost writers and readers so far in this process
 /// ([`Db::freezer_stats`]): each install holds the state's write lock, which writers and
-/// readers (to pin a snapshot) wait for.
+/// readers (to pin a snapshot) wait for; and under the memory budget writers may wait for a
+/// spill before their batch is queued.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct FreezerStats {
     /// Files put in force (first freezes, re-freezes and spills).
@@ -235,8 +236,9 @@ impl Db {
         self.shared.freeze_step(over)
     }
 
-    /// How long putting frozen files in force has held the write lock, over this process's
-    /// freezes of this database (the background freezer's included).
+    /// How long putting frozen files in force has held the write lock, and how long writers
+    /// waited for the freezer to spill (writer backpressure), over this process's use of this
+    /// database (the background freezer's freezes included).
     pub fn freezer_stats(&self) -> FreezerStats {
         *self.shared.freezer_stats.lock()
     }
