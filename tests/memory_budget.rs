@@ -19,6 +19,35 @@ fn open(path: &std::path::Path, budget: u64) -> Db {
     Db::open_with(path, Options::default().shards(4).memory_budget(budget)).unwrap()
 }
 
+/// A 1 MiB budget (always over it) with the background freezer on.
+fn open_freezing(path: &std::path::Path) -> Db {
+    let options = Options::default()
+        .shards(4)
+        .memory_budget(MIB)
+        .auto_freeze(true);
+    Db::open_with(path, options).unwrap()
+}
+
+/// A thread recording `stream` into `db`, batch by batch; whether each was accepted.
+fn spawn_writer(db: &std::sync::Arc<Db>, stream: &[Batch]) -> std::thread::JoinHandle<Vec<bool>> {
+    let (db, stream) = (std::sync::Arc::clone(db), stream.to_vec());
+    std::thread::spawn(move || {
+        stream
+            .into_iter()
+            .map(|batch| db.record(batch).is_ok())
+            .collect()
+    })
+}
+
+/// Waits for `writer`, then records `stream` into `twin`, checking each batch is accepted or
+/// refused as the writer's was.
+fn record_as_accepted(twin: &Db, stream: &[Batch], writer: std::thread::JoinHandle<Vec<bool>>) {
+    let accepted = writer.join().unwrap();
+    for (batch, ok) in stream.iter().zip(accepted) {
+        assert_eq!(twin.record(batch.clone()).is_ok(), ok);
+    }
+}
+
 fn register(db: &Db) {
     let mut b = Batch::new();
     for o in 1..=ORGS {
@@ -396,15 +425,7 @@ fn the_month_taking_the_writes_spills_while_writers_go_on() {
     register(&db);
     register(&twin);
     let stream = month_stream(47, 40, 1_000);
-    let writer = {
-        let (db, stream) = (std::sync::Arc::clone(&db), stream.clone());
-        std::thread::spawn(move || {
-            stream
-                .into_iter()
-                .map(|batch| db.record(batch).is_ok())
-                .collect::<Vec<bool>>()
-        })
-    };
+    let writer = spawn_writer(&db, &stream);
     let mut kept = 0;
     let mut steps = 0;
     while !writer.is_finished() {
@@ -412,10 +433,7 @@ fn the_month_taking_the_writes_spills_while_writers_go_on() {
         kept += step.frozen.iter().map(|m| m.rows_kept).sum::<u64>();
         steps += 1;
     }
-    let accepted = writer.join().unwrap();
-    for (batch, ok) in stream.iter().zip(accepted) {
-        assert_eq!(twin.record(batch.clone()).is_ok(), ok);
-    }
+    record_as_accepted(&twin, &stream, writer);
     db.freeze_step().unwrap();
     eprintln!("{steps} freezer steps during the writes; {kept} rows written meanwhile stayed");
     assert_eq!(march_answers(&db), march_answers(&twin));
@@ -433,24 +451,12 @@ fn the_background_freezer_holds_writers_back_so_rows_in_memory_stay_bounded() {
     let large = tempfile::tempdir().unwrap();
     // Always over this budget: the freezer spills every 4,096 rows of the month, and writers
     // wait (waking it) once more than 32,768 rows are in memory, until it has spilled them.
-    let options = Options::default()
-        .shards(4)
-        .memory_budget(MIB)
-        .auto_freeze(true);
-    let db = std::sync::Arc::new(Db::open_with(small.path(), options).unwrap());
+    let db = std::sync::Arc::new(open_freezing(small.path()));
     let twin = open(large.path(), 1024 * MIB);
     register(&db);
     register(&twin);
     let stream = month_stream(53, 150, 1_000);
-    let writer = {
-        let (db, stream) = (std::sync::Arc::clone(&db), stream.clone());
-        std::thread::spawn(move || {
-            stream
-                .into_iter()
-                .map(|batch| db.record(batch).is_ok())
-                .collect::<Vec<bool>>()
-        })
-    };
+    let writer = spawn_writer(&db, &stream);
     // The rows in memory, sampled while the writer goes on: without the gate they grow with the
     // month whenever the writer outruns the freezer, which rewrites the growing month at every
     // spill.
@@ -459,10 +465,7 @@ fn the_background_freezer_holds_writers_back_so_rows_in_memory_stay_bounded() {
         most = most.max(memory_rows(&db));
         std::thread::sleep(std::time::Duration::from_millis(5));
     }
-    let accepted = writer.join().unwrap();
-    for (batch, ok) in stream.iter().zip(&accepted) {
-        assert_eq!(twin.record(batch.clone()).is_ok(), *ok);
-    }
+    record_as_accepted(&twin, &stream, writer);
     let rows: usize = stream.iter().map(|b| b.len()).sum();
     let stats = db.freezer_stats();
     eprintln!("{rows} operations; at most {most} rows in memory; {stats:?}");
@@ -479,11 +482,7 @@ fn the_background_freezer_holds_writers_back_so_rows_in_memory_stay_bounded() {
 fn writers_held_back_by_overlays_under_the_refreeze_threshold_are_let_go_soon() {
     let small = tempfile::tempdir().unwrap();
     let large = tempfile::tempdir().unwrap();
-    let options = Options::default()
-        .shards(4)
-        .memory_budget(MIB)
-        .auto_freeze(true);
-    let db = Db::open_with(small.path(), options).unwrap();
+    let db = open_freezing(small.path());
     let twin = open(large.path(), 1024 * MIB);
     register(&db);
     register(&twin);

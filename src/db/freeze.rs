@@ -161,15 +161,8 @@ pub const PRESSURE_POLL: std::time::Duration = std::time::Duration::from_millis(
 /// The months of `state` before `before` with something to freeze, in order: open months with
 /// rows, and frozen months whose overlay and patches number at least `refreeze_at`.
 pub fn months_to_freeze(state: &State, before: Month, refreeze_at: u64) -> Vec<Month> {
-    let mut months: Vec<Month> = state
-        .ledgers
-        .keys()
-        .map(|pid| pid.month)
-        .chain(state.patches.keys().map(|(month, _)| *month))
-        .filter(|m| *m < before)
-        .collect();
-    months.sort_unstable();
-    months.dedup();
+    let mut months = months_in_memory(state);
+    months.retain(|m| *m < before);
     months.retain(|m| {
         let pending = unfrozen(state, *m);
         match state.frozen.get(*m) {
@@ -185,9 +178,8 @@ pub fn months_to_freeze(state: &State, before: Month, refreeze_at: u64) -> Vec<M
     months
 }
 
-/// The `count` months of `state` with the most rows in memory and patches (open or frozen,
-/// the newest included), in month order.
-pub fn heaviest_months(state: &State, count: usize) -> Vec<Month> {
+/// The months with ledger rows or patches in memory, in order, each once.
+fn months_in_memory(state: &State) -> Vec<Month> {
     let mut months: Vec<Month> = state
         .ledgers
         .keys()
@@ -196,7 +188,13 @@ pub fn heaviest_months(state: &State, count: usize) -> Vec<Month> {
         .collect();
     months.sort_unstable();
     months.dedup();
-    let mut weighed: Vec<(u64, Month)> = months
+    months
+}
+
+/// The `count` months of `state` with the most rows in memory and patches (open or frozen,
+/// the newest included), in month order.
+pub fn heaviest_months(state: &State, count: usize) -> Vec<Month> {
+    let mut weighed: Vec<(u64, Month)> = months_in_memory(state)
         .into_iter()
         .map(|m| (unfrozen(state, m), m))
         .filter(|(rows, _)| *rows > 0)
