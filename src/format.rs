@@ -11,6 +11,7 @@
 //! <db>/recovery.log   what recovery cut or rebuilt                          (db::recovery_log)
 //! <db>/wal/           log segments `<first LSN, 20 digits>.log`             (wal::segment)
 //! <db>/state/         the sled store                                        (store::checkpoint)
+//! <db>/state.compact/ <db>/state.old/   a store compaction under way        (store::compact)
 //! <db>/frozen/        frozen month files `<YYYY-MM>.v<N>.frz` and their `MANIFEST` (frozen)
 //! ```
 //!
@@ -48,6 +49,11 @@ pub const RECOVERY_LOG: &str = "recovery.log";
 pub const WAL_DIR: &str = "wal";
 /// Sub-directory holding the sled store.
 pub const STORE_DIR: &str = "state";
+/// A compacted copy of the store being written (`store::compact`); complete once `state` is
+/// renamed to [`STORE_OLD_DIR`].
+pub const STORE_COMPACT_DIR: &str = "state.compact";
+/// The store a compaction replaced, until it is removed (`store::compact`).
+pub const STORE_OLD_DIR: &str = "state.old";
 /// Extension of a log segment's file name (`<first LSN, 20 digits>.log`).
 pub const SEGMENT_EXTENSION: &str = "log";
 /// Extension of the temporary a file is written to before it is renamed over its name.

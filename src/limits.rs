@@ -63,6 +63,11 @@ pub const COMMIT_TIMES: usize = 1 << 16;
 pub const DEFAULT_FLOW_CONTROL: std::time::Duration = std::time::Duration::from_millis(3);
 /// Times a read that finds every node applying looks again before it waits for its own.
 pub const BUSY_ROUNDS: usize = 8;
+/// A writable open compacts the store (`store::compact`) once sled's files exceed this many
+/// bytes and [`STORE_COMPACT_GROWTH`] times their size after the last compaction.
+pub const STORE_COMPACT_FLOOR_BYTES: u64 = 64 * 1024 * 1024;
+/// See [`STORE_COMPACT_FLOOR_BYTES`].
+pub const STORE_COMPACT_GROWTH: u64 = 4;
 /// How long the store's open waits for a store lock left by a store of this process being dropped.
 pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long opening waits for a database lock held for a moment (see `lock`).

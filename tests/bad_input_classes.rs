@@ -373,19 +373,6 @@ fn segmented(dir: &Path, n: u64) -> Vec<PathBuf> {
     segments
 }
 
-fn copy_tree(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for item in fs::read_dir(from).unwrap() {
-        let item = item.unwrap();
-        let target = to.join(item.file_name());
-        if item.file_type().unwrap().is_dir() {
-            copy_tree(&item.path(), &target);
-        } else {
-            fs::copy(item.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 fn a_deleted_segment_or_log_directory_is_corruption_and_changes_nothing() {
     let tmp = tempfile::tempdir().unwrap();
@@ -413,7 +400,7 @@ fn a_deleted_segment_or_log_directory_is_corruption_and_changes_nothing() {
             let case = format!("{what} deleted, store kept: {store_kept}");
             let dir = tmp.path().join("case");
             let _ = fs::remove_dir_all(&dir);
-            copy_tree(&pristine, &dir);
+            common::copy_dir(&pristine, &dir);
             let moved = |p: &Path| dir.join(p.strip_prefix(&pristine).unwrap());
             if victim.is_dir() {
                 fs::remove_dir_all(moved(victim)).unwrap();

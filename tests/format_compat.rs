@@ -5,6 +5,8 @@
 //! is refused with a typed error and left as it was.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 
+mod common;
+
 use folio::{Batch, Currency, Db, Error, Op, OrgId};
 use folio_workload::ingest::{auto_org, entry_of};
 use folio_workload::{instances, Generator, Params};
@@ -50,19 +52,6 @@ fn answers(db: &Db) -> serde_json::Value {
     })
 }
 
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for entry in std::fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 #[test]
 #[ignore = "writes the checked-in fixture; run once per format version"]
 fn make_format_fixture() {
@@ -93,7 +82,7 @@ fn make_format_fixture() {
 fn the_checked_in_database_opens_verifies_and_answers_as_recorded() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    copy_dir(&fixture(), &dir);
+    common::copy_dir(&fixture(), &dir);
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(answers_file()).unwrap()).unwrap();
     let db = Db::open(&dir).expect("the format-v1 fixture opens");
@@ -114,7 +103,7 @@ fn the_checked_in_database_opens_verifies_and_answers_as_recorded() {
 fn a_newer_format_version_is_refused_and_left_untouched() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    copy_dir(&fixture(), &dir);
+    common::copy_dir(&fixture(), &dir);
     let meta = dir.join("FOLIO");
     let mut bytes = std::fs::read(&meta).unwrap();
     bytes[8..12].copy_from_slice(&2u32.to_le_bytes());

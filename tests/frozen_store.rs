@@ -470,7 +470,7 @@ fn a_crash_before_the_meta_batch_keeps_the_old_frozen_set_and_replay_is_exact() 
         cleanup.removed,
         vec![db.join(FROZEN_DIR).join("2024-02.v1.frz")]
     );
-    let mut dropped = store.drop_stale_trees(&BTreeMap::new()).unwrap();
+    let mut dropped = store.drop_stale_trees(&BTreeMap::new(), None).unwrap();
     dropped.sort();
     assert_eq!(
         dropped,
@@ -668,4 +668,68 @@ fn opening_aligns_the_frozen_directory_with_the_store() {
         }) => assert_eq!(file, frozen.join(entry.file_name())),
         other => panic!("{:?}", other.map(|_| ())),
     }
+}
+
+#[test]
+fn the_balance_values_of_a_frozen_month_leave_the_shard_trees_without_a_scan_of_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = record(&tmp.path().join("db"));
+    let db = tmp.path().join("copy");
+    let store_dir = db.join(STORE_DIR);
+    let feb_values = |store: &Store| {
+        store
+            .balance_value_months()
+            .unwrap()
+            .get(&feb())
+            .copied()
+            .unwrap_or(0)
+    };
+    {
+        let store = Store::open(&store_dir).unwrap();
+        let mut state = State::new(h.shards);
+        let mut applier = Applier::default();
+        replay_to(&h, &mut state, &mut applier, h.second);
+        checkpoint(&store, &state, &mut applier);
+        let before = feb_values(&store);
+        assert!(before > 0, "February's day rows are in the shard trees");
+        freeze(&h, &db, &mut state, &mut applier, feb(), 1);
+        // The checkpoint's values and meta batch land; the crash comes before the trees and
+        // values the new frozen set no longer reads are dropped.
+        let keys = std::mem::take(&mut applier.dirty);
+        let snapshot = state.pack(&keys);
+        store.write_values(&snapshot).unwrap();
+        store.write_meta(&snapshot).unwrap();
+        assert_eq!(feb_values(&store), before, "left behind by the crash");
+    }
+    let store = Store::open(&store_dir).unwrap();
+    let (mut loaded, mut la) = load(&h, &db, &store);
+    assert!(loaded.is_frozen(feb()));
+    // What a writable open does: the values the load skipped go, found by the load.
+    let in_force: BTreeMap<Month, u32> = [(feb(), 1)].into();
+    store.drop_stale_trees(&in_force, Some(&loaded)).unwrap();
+    assert_eq!(feb_values(&store), 0);
+
+    // A month frozen later: its values go with the checkpoint that puts its file in force,
+    // found through the file's orgs.
+    let march_values = |store: &Store| {
+        store
+            .balance_value_months()
+            .unwrap()
+            .get(&month(3))
+            .copied()
+    };
+    assert!(march_values(&store).is_some_and(|n| n > 0));
+    freeze(&h, &db, &mut loaded, &mut la, month(3), 1);
+    let keys = std::mem::take(&mut la.dirty);
+    store.write_state(&loaded, &keys).unwrap();
+    assert_eq!(march_values(&store), None);
+    let months = store.balance_value_months().unwrap();
+    assert!(
+        months.keys().all(|m| !loaded.is_frozen(*m)),
+        "only open months' values remain: {months:?}"
+    );
+    drop(store);
+    let store = Store::open(&store_dir).unwrap();
+    let (reloaded, ra) = load(&h, &db, &store);
+    assert_reads_equal(&loaded, &la.entries, &reloaded, &ra.entries);
 }

@@ -266,13 +266,17 @@ impl OpenedStore {
         report: &mut RecoveryReport,
     ) -> Result<OpenedStore> {
         let scratch = match writable {
-            true => None,
-            false => Some(Scratch::copy_of(&path.join(STORE_DIR))?),
+            true => {
+                crate::store::compact::recover(path)?;
+                None
+            }
+            false => Some(Scratch::copy_of(&crate::store::compact::store_dir(path))?),
         };
         let store_path = scratch
             .as_ref()
             .map_or_else(|| path.join(STORE_DIR), |s| s.path.clone());
-        let (store, state, applier) = match load_store(vfs, path, &store_path, &found.meta, cache)? {
+        let loaded = load_store(vfs, path, &store_path, &found.meta, cache, writable)?;
+        let (store, state, applier) = match loaded {
             Loaded::Ok(loaded) => {
                 let (store, state, applier) = *loaded;
                 (Some(store), state, applier)
@@ -391,7 +395,7 @@ fn align_frozen(vfs: &dyn Vfs, path: &Path, db_id: u64, state: &State, store: &S
     // Also with no month frozen: the trees of a version whose checkpoint never landed go before
     // a new freeze can take that version number again.
     let in_force = entries.iter().map(|e| (e.month, e.version)).collect();
-    store.drop_stale_trees(&in_force)?;
+    store.drop_stale_trees(&in_force, Some(state))?;
     Ok(())
 }
 
@@ -631,8 +635,27 @@ fn load_store(
     store_path: &Path,
     meta: &Meta,
     cache: u64,
+    writable: bool,
 ) -> Result<Loaded> {
     let loaded = Store::open_cached(store_path, cache).and_then(|store| {
+        // A writable open compacts a store that sled's leftovers have made large (before it is
+        // read: the load then reads the compacted one).
+        let store = match writable {
+            true => {
+                let (store, done) = crate::store::compact::compact_if_due(store, path, cache)?;
+                if let Some(done) = done {
+                    tracing::info!(
+                        path = %path.display(),
+                        before = done.before,
+                        after = done.after,
+                        values = done.values,
+                        "compacted the store"
+                    );
+                }
+                store
+            }
+            false => store,
+        };
         let lsn = store.checkpoint_lsn()?;
         if lsn.0 > crate::limits::MAX_LSN {
             return Err(Error::Store(format!(

@@ -42,6 +42,8 @@ const PATCHES_TABLE: &str = "patches";
 /// by shard (4 bytes) and chunk (8 bytes), big-endian.
 const DAYS_TABLE: &str = "days";
 const FROZEN_NETS_PREFIX: &[u8] = b"frozen_nets/";
+/// Meta key: sled's files' size in bytes after the last compaction (u64 LE; `store::compact`).
+const COMPACTED_KEY: &[u8] = b"compacted_bytes";
 
 /// Largest sled batch of values a checkpoint applies at once, bytes of keys and values.
 const VALUE_BATCH_BYTES: usize = 8 << 20;
@@ -180,12 +182,32 @@ pub struct Store {
     path: PathBuf,
     /// The frozen months whose balance values [`Store::drop_stale_balances`] last removed.
     balances_cleaned: parking_lot::Mutex<Option<BTreeSet<Month>>>,
+    /// Balance values of frozen months that [`Store::load`] skipped: (shard, key), for the
+    /// next [`Store::drop_stale_balances`] to remove without a scan.
+    skipped_balances: parking_lot::Mutex<Vec<(usize, Vec<u8>)>>,
 }
 
 pub use crate::limits::STORE_LOCK_WAIT;
 
 fn store_err(path: &Path, e: sled::Error) -> Error {
     Error::Store(format!("{}: {e}", path.display()))
+}
+
+/// fsyncs every file and directory under `dir`, `dir` included.
+fn sync_tree(dir: &Path) -> Result<()> {
+    for entry in std::fs::read_dir(dir).map_err(|e| Error::io(dir, e))? {
+        let entry = entry.map_err(|e| Error::io(dir, e))?;
+        let path = entry.path();
+        let kind = entry.file_type().map_err(|e| Error::io(&path, e))?;
+        if kind.is_dir() {
+            sync_tree(&path)?;
+        } else if kind.is_file() {
+            std::fs::File::open(&path)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Error::io(&path, e))?;
+        }
+    }
+    crate::io::StdFs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
 fn balance_tree(shard: usize) -> String {
@@ -236,6 +258,7 @@ impl Store {
             db,
             path: path.to_path_buf(),
             balances_cleaned: parking_lot::Mutex::new(None),
+            skipped_balances: parking_lot::Mutex::new(Vec::new()),
         })
     }
 
@@ -287,12 +310,13 @@ impl Store {
     /// or the new one with all its values.
     pub fn write(&self, snapshot: &Snapshot) -> Result<CheckpointStats> {
         let stats = self.write_values(snapshot)?;
-        self.finish(snapshot)?;
+        self.finish(snapshot, None)?;
         Ok(stats)
     }
 
-    /// After the values: the meta batch, then the trees the new frozen set no longer reads.
-    fn finish(&self, snapshot: &Snapshot) -> Result<()> {
+    /// After the values: the meta batch, then the trees the new frozen set no longer reads
+    /// (`state`: the state the snapshot was packed from, when at hand).
+    fn finish(&self, snapshot: &Snapshot, state: Option<&State>) -> Result<()> {
         self.write_meta(snapshot)?;
         if !snapshot.frozen.is_empty() {
             let in_force: BTreeMap<Month, u32> = snapshot
@@ -301,7 +325,7 @@ impl Store {
                 .map(|e| (e.month, e.version))
                 .collect();
             // The checkpoint has landed: a tree left behind is dropped at the next open instead.
-            if let Err(e) = self.drop_stale_trees(&in_force) {
+            if let Err(e) = self.drop_stale_trees(&in_force, state) {
                 tracing::warn!(path = %self.path.display(), error = %e, "could not drop stale store trees");
             }
         }
@@ -338,7 +362,7 @@ impl Store {
             self.apply_value_list(&values, &mut stats)
         })?;
         self.db.flush().map_err(|e| store_err(&self.path, e))?;
-        self.finish(&meta)?;
+        self.finish(&meta, Some(state))?;
         Ok(stats)
     }
 
@@ -420,9 +444,15 @@ impl Store {
     }
 
     /// Drops the trees the frozen set `in_force` (month → version) does not read: the normal
-    /// ledger trees of frozen months, overlay and patches trees of other versions. Returns
-    /// their names. Only for a frozen set the store's checkpoint names.
-    pub fn drop_stale_trees(&self, in_force: &BTreeMap<Month, u32>) -> Result<Vec<String>> {
+    /// ledger trees of frozen months, overlay and patches trees of other versions; and removes
+    /// the balance values of frozen business months ([`Store::drop_stale_balances`], which finds
+    /// them through `state`'s files when it holds the month). Returns the trees' names. Only for
+    /// a frozen set the store's checkpoint names.
+    pub fn drop_stale_trees(
+        &self,
+        in_force: &BTreeMap<Month, u32>,
+        state: Option<&State>,
+    ) -> Result<Vec<String>> {
         let mut dropped = Vec::new();
         for name in self.db.tree_names() {
             let text = String::from_utf8_lossy(&name).to_string();
@@ -433,7 +463,7 @@ impl Store {
                 dropped.push(text);
             }
         }
-        let removed = self.drop_stale_balances(in_force)?;
+        let removed = self.drop_stale_balances(in_force, state)?;
         if !dropped.is_empty() || removed > 0 {
             self.db.flush().map_err(|e| store_err(&self.path, e))?;
         }
@@ -441,21 +471,75 @@ impl Store {
     }
 
     /// Removes the balance values of frozen business months from the shard trees (their day
-    /// rows are in the files; a load skips them anyway). Scans the shard trees only when the
-    /// frozen months differ from the last call's. Returns the values removed.
-    fn drop_stale_balances(&self, in_force: &BTreeMap<Month, u32>) -> Result<usize> {
+    /// rows are in the files; a load skips them anyway): those the last [`Store::load`] skipped,
+    /// and those of each month frozen since the last call. A month's values are found without a
+    /// scan when `state` holds its file: one key per (shard, chunk) of the file's orgs (a
+    /// balance value of an org with no row in the month is left to the next load to find).
+    /// Otherwise the shard trees are scanned for them. Returns the keys removed.
+    fn drop_stale_balances(
+        &self,
+        in_force: &BTreeMap<Month, u32>,
+        state: Option<&State>,
+    ) -> Result<usize> {
+        let skipped = std::mem::take(&mut *self.skipped_balances.lock());
         let months: BTreeSet<Month> = in_force.keys().copied().collect();
-        {
+        let fresh: Vec<Month> = {
             let mut last = self.balances_cleaned.lock();
-            if last.as_ref() == Some(&months) {
-                return Ok(0);
+            let fresh = match last.as_ref() {
+                Some(cleaned) => months.difference(cleaned).copied().collect(),
+                None => months.iter().copied().collect(),
+            };
+            *last = Some(months);
+            fresh
+        };
+        let mut keys: BTreeSet<(usize, Vec<u8>)> = skipped.into_iter().collect();
+        let mut scan = BTreeSet::new();
+        for month in fresh {
+            let orgs: Option<Vec<crate::model::OrgId>> = state
+                .and_then(|s| s.frozen.get(month))
+                .and_then(|frozen| frozen.file.orgs().collect::<Result<_>>().ok());
+            let shards = state.map_or(0, |s| s.balances.len() as u32);
+            match orgs {
+                Some(orgs) => keys.extend(orgs.into_iter().map(|org| {
+                    let shard = crate::state::balance::shard_of(org, shards);
+                    (shard, key::balance_key(chunk_of(org), month.index()))
+                })),
+                None => {
+                    scan.insert(month);
+                }
             }
-            *last = Some(months.clone());
         }
+        let mut removed = 0;
+        let shards: BTreeSet<usize> = keys.iter().map(|(shard, _)| *shard).collect();
+        for shard in shards {
+            let tree = self.tree(&balance_tree(shard))?;
+            let mut batch = sled::Batch::default();
+            for (_, k) in keys.range((shard, Vec::new())..(shard + 1, Vec::new())) {
+                // Most keys of a month frozen before a checkpoint wrote its day rows are not
+                // there: a removal of an absent key would still be logged and cached by sled.
+                if tree
+                    .contains_key(k.as_slice())
+                    .map_err(|e| store_err(&self.path, e))?
+                {
+                    batch.remove(k.as_slice());
+                    removed += 1;
+                }
+            }
+            tree.apply_batch(batch)
+                .map_err(|e| store_err(&self.path, e))?;
+        }
+        if !scan.is_empty() {
+            removed += self.scan_stale_balances(&scan)?;
+        }
+        Ok(removed)
+    }
+
+    /// Removes every balance value of `months` from the shard trees, by a scan of them all.
+    fn scan_stale_balances(&self, months: &BTreeSet<Month>) -> Result<usize> {
         let mut removed = 0;
         for name in self.db.tree_names() {
             let text = String::from_utf8_lossy(&name).to_string();
-            if !text.starts_with("balances/") || months.is_empty() {
+            if !text.starts_with("balances/") {
                 continue;
             }
             let tree = self.tree(&text)?;
@@ -476,6 +560,28 @@ impl Store {
         Ok(removed)
     }
 
+    /// How many balance values the shard trees hold, by business month.
+    ///
+    /// # Errors
+    /// `Error::Store` for a damaged key.
+    #[cfg(feature = "internals")]
+    pub fn balance_value_months(&self) -> Result<BTreeMap<Month, usize>> {
+        let mut months = BTreeMap::new();
+        for name in self.db.tree_names() {
+            if !name.starts_with(b"balances/") {
+                continue;
+            }
+            for item in self.tree(&String::from_utf8_lossy(&name))?.iter().keys() {
+                let k = item.map_err(|e| store_err(&self.path, e))?;
+                let month = key::get_i32(&k, 8)
+                    .and_then(|m| Month::from_index(m).ok())
+                    .ok_or_else(|| self.bad("balance key"))?;
+                *months.entry(month).or_insert(0) += 1;
+            }
+        }
+        Ok(months)
+    }
+
     /// The names of the store's trees (the `meta` and `orgs` trees included).
     #[cfg(feature = "internals")]
     pub fn tree_names(&self) -> Vec<String> {
@@ -484,6 +590,82 @@ impl Store {
             .iter()
             .map(|n| String::from_utf8_lossy(n).to_string())
             .collect()
+    }
+
+    /// The size of sled's files, bytes.
+    ///
+    /// # Errors
+    /// `Error::Store` when sled cannot say.
+    pub fn size_on_disk(&self) -> Result<u64> {
+        self.db.size_on_disk().map_err(|e| store_err(&self.path, e))
+    }
+
+    /// The size of sled's files after the store's last compaction (0: never compacted, or the
+    /// value is unreadable, which only makes the next compaction come sooner).
+    pub fn compacted_bytes(&self) -> u64 {
+        self.tree(META_TREE)
+            .ok()
+            .and_then(|meta| meta.get(COMPACTED_KEY).ok().flatten())
+            .and_then(|v| Some(u64::from_le_bytes(v.as_ref().try_into().ok()?)))
+            .unwrap_or(0)
+    }
+
+    /// Copies every value the store's checkpoint reads into a new store at `dest` (trees its
+    /// frozen set no longer reads and balance values of frozen months are left out), flushes it
+    /// and fsyncs its files and directories. Returns the values and bytes copied.
+    pub(crate) fn copy_live_into(&self, dest: &Path, cache: u64) -> Result<(u64, u64)> {
+        let in_force: BTreeMap<Month, u32> = self
+            .frozen_set()?
+            .iter()
+            .map(|e| (e.month, e.version))
+            .collect();
+        let target = Store::open_cached(dest, cache)?;
+        let (mut values, mut bytes) = (0u64, 0u64);
+        for name in self.db.tree_names() {
+            let text = String::from_utf8_lossy(&name).to_string();
+            if text.starts_with("__sled__") || parse_tree(&text).is_some_and(|t| is_stale(t, &in_force)) {
+                continue;
+            }
+            let shard_tree = text.starts_with("balances/");
+            let into = target.tree(&text)?;
+            let mut batch = sled::Batch::default();
+            let mut pending = 0;
+            for item in self.tree(&text)?.iter() {
+                let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+                let frozen_balance = shard_tree
+                    && key::get_i32(&k, 8)
+                        .and_then(|m| Month::from_index(m).ok())
+                        .is_some_and(|m| in_force.contains_key(&m));
+                if frozen_balance {
+                    continue;
+                }
+                values += 1;
+                pending += k.len() + v.len();
+                batch.insert(k, v);
+                if pending >= VALUE_BATCH_BYTES {
+                    into.apply_batch(std::mem::take(&mut batch))
+                        .map_err(|e| store_err(dest, e))?;
+                    bytes += pending as u64;
+                    pending = 0;
+                }
+            }
+            into.apply_batch(batch).map_err(|e| store_err(dest, e))?;
+            bytes += pending as u64;
+        }
+        target.db.flush().map_err(|e| store_err(dest, e))?;
+        drop(target);
+        sync_tree(dest)?;
+        Ok((values, bytes))
+    }
+
+    /// Records the size of sled's files now as the store's compacted size.
+    pub(crate) fn mark_compacted(&self) -> Result<u64> {
+        let size = self.size_on_disk()?;
+        self.tree(META_TREE)?
+            .insert(COMPACTED_KEY, &size.to_le_bytes())
+            .map_err(|e| store_err(&self.path, e))?;
+        self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        Ok(size)
     }
 
     /// The frozen set the store's checkpoint names: month order (empty when none was written).
@@ -581,6 +763,8 @@ impl Store {
         });
         ledgers?;
         state.balances = balances?;
+        // The load saw every balance value: those of frozen months are in `skipped_balances`.
+        *self.balances_cleaned.lock() = Some(in_force.keys().copied().collect());
         for (name, month) in &patch_trees {
             self.load_patches(&mut state, name, *month)?;
         }
@@ -809,7 +993,9 @@ impl Store {
                 let month = key::get_i32(&k, 8)
                     .and_then(|m| Month::from_index(m).ok())
                     .ok_or_else(|| self.bad("balance key"))?;
-                if !in_force.contains_key(&month) {
+                if in_force.contains_key(&month) {
+                    self.skipped_balances.lock().push((*shard, k.to_vec()));
+                } else {
                     values.push((name.clone(), *shard, chunk, month, v));
                 }
             }

@@ -81,3 +81,17 @@ pub fn files(dir: &Path) -> std::collections::BTreeMap<std::path::PathBuf, Vec<u
     }
     out
 }
+
+/// Copies the directory tree `from` to `to` (but a `LOCK` file).
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else if entry.file_name() != "LOCK" {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
