@@ -155,5 +155,6 @@ pub use replica::{
 pub use rng::SplitMix64;
 pub use state::index::{table_name, Column, IndexDef, Predicate};
 pub use state::read::{DayBalance, LedgerEntry};
+pub use store::compact::Compaction;
 pub use store::CheckpointStats;
 pub use wal::{read_segments, sync_status, ShippedFrame, SyncState, SyncStatus, TornTail};

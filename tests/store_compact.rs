@@ -6,7 +6,7 @@
 mod common;
 
 use folio::format::{STORE_COMPACT_DIR, STORE_DIR, STORE_OLD_DIR};
-use folio::store::compact::{compact_over, recover, store_dir};
+use folio::store::compact::{compact_if_due, recover, store_dir};
 use folio::store::Store;
 use folio::{
     Batch, BusinessDay, Category, Currency, Db, Durability, Entry, EntryId, Money, Month, Options,
@@ -27,7 +27,12 @@ fn options() -> Options {
 /// the store drops a month's ledger trees at each freeze and a version's trees at each
 /// re-freeze, which sled never gives back.
 fn record(dir: &Path) {
-    let db = Db::open_with(dir, options()).unwrap();
+    record_with(dir, options(), |_| {});
+}
+
+/// [`record`] with `options`, calling `after` after every batch.
+fn record_with(dir: &Path, options: Options, mut after: impl FnMut(&Db)) {
+    let db = Db::open_with(dir, options).unwrap();
     let mut b = Batch::new();
     for o in 1..=ORGS {
         b = b.register_org(Org::new(OrgId(o), format!("h{o}"), Currency::EUR));
@@ -53,6 +58,7 @@ fn record(dir: &Path) {
                 ));
             }
             db.record(b).unwrap();
+            after(&db);
         }
         db.checkpoint().unwrap();
         db.freeze(None).unwrap();
@@ -91,7 +97,7 @@ fn answers_of(dir: &Path, read_only: bool) -> Vec<String> {
 /// Compacts `dir`'s store whatever its size; returns (before, after) sizes.
 fn compact(dir: &Path) -> (u64, u64) {
     let store = Store::open(&dir.join(STORE_DIR)).unwrap();
-    let (store, done) = compact_over(store, dir, 16 << 20, 0).unwrap();
+    let (store, done) = compact_if_due(store, dir, 16 << 20, 0).unwrap();
     drop(store);
     let done = done.expect("a store never compacted is due over a floor of 0");
     assert!(done.values > 0);
@@ -120,7 +126,7 @@ fn a_compacted_store_answers_alike_and_is_smaller() {
     // Not again until the store grows past its compacted size.
     let store = Store::open(&db.join(STORE_DIR)).unwrap();
     assert_eq!(store.compacted_bytes(), after);
-    let (store, done) = compact_over(store, &db, 16 << 20, 0).unwrap();
+    let (store, done) = compact_if_due(store, &db, 16 << 20, 0).unwrap();
     assert_eq!(done, None);
     drop(store);
     assert_eq!(answers_of(&db, true), expected);
@@ -210,4 +216,37 @@ fn a_crash_at_any_step_of_the_swap_opens_with_the_same_answers() {
         recover(&dir).unwrap();
         assert!(dir.join(STORE_DIR).exists());
     }
+}
+
+#[test]
+fn a_long_running_writer_compacts_its_store_after_checkpoints() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, twin) = (tmp.path().join("db"), tmp.path().join("twin"));
+    record(&twin);
+    // The same history, checkpointed after every batch by a writer whose store is compacted
+    // whenever it has grown four times (no floor).
+    let mut compactions = Vec::new();
+    record_with(&dir, options().store_compaction_floor(0), |db| {
+        compactions.extend(db.checkpoint().unwrap().compacted);
+    });
+    assert!(
+        !compactions.is_empty(),
+        "checkpoints compacted the store as it grew"
+    );
+    assert!(compactions.iter().all(|done| done.values > 0));
+    // (With no floor the first ones run on stores smaller than the segment sled sets aside as
+    // it opens one.)
+    assert!(
+        compactions.iter().any(|done| done.after * 2 < done.before),
+        "{compactions:?}"
+    );
+    let store = Store::open(&dir.join(STORE_DIR)).unwrap();
+    let (size, mark) = (store.size_on_disk().unwrap(), store.compacted_bytes());
+    assert!(
+        mark > 0 && size <= 4 * mark,
+        "{size} bytes, compacted {mark}"
+    );
+    drop(store);
+    assert!(!dir.join(STORE_COMPACT_DIR).exists() && !dir.join(STORE_OLD_DIR).exists());
+    assert_eq!(answers_of(&dir, false), answers_of(&twin, false));
 }

@@ -63,7 +63,9 @@ pub(crate) struct Shared {
     pub(crate) replica_of: Option<u64>,
     /// Opened with `Options::read_only`: no committer, every write refused.
     read_only: bool,
-    store: Store,
+    /// `None` only after a compaction that could not reopen the store (checkpoints then fail;
+    /// the log holds everything and the next open recovers). Taken under `checkpoint_lock`.
+    store: Mutex<Option<Store>>,
     /// A read-only open's private copy of the store (dropped after `store`).
     _scratch: Option<open::Scratch>,
     vfs: std::sync::Arc<dyn crate::io::Vfs>,
@@ -82,6 +84,8 @@ pub(crate) struct Shared {
     /// `Options::memory_budget`, and the sled cache it gave the store.
     memory_budget: u64,
     store_cache: u64,
+    /// `Options::store_compaction_floor`.
+    store_compaction_floor: u64,
     ops_since_checkpoint: AtomicU64,
     checkpoint_every_ops: u64,
     checkpoint_wake: Sender<()>,
@@ -206,7 +210,7 @@ impl Shared {
             .and_then(|()| {
                 crate::store::durable::write(&*self.vfs, &self.path, self.db_id, covers.0)
             })
-            .and_then(|()| self.store.write_state(&pinned, &keys));
+            .and_then(|()| self.with_store(|store| store.write_state(&pinned, &keys)));
         drop(pinned);
         let write_time = writing.elapsed();
         if write_time >= crate::limits::SLOW_CHECKPOINT {
@@ -219,11 +223,65 @@ impl Shared {
             );
         }
         match written {
-            Ok(stats) => Ok(stats),
+            Ok(stats) => Ok(CheckpointStats {
+                compacted: self.compact_store_if_due(),
+                ..stats
+            }),
             Err(e) => {
                 // Not persisted: keep them dirty so a later checkpoint writes them.
                 self.state.write().applier.dirty.extend(keys);
                 Err(e)
+            }
+        }
+    }
+}
+
+impl Shared {
+    /// Runs `f` on the store; `Error::Store` when a failed compaction left none.
+    fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        match &*self.store.lock() {
+            Some(store) => f(store),
+            None => Err(Error::Store(format!(
+                "{}: the store could not be reopened after a compaction",
+                self.path.display()
+            ))),
+        }
+    }
+
+    /// After a checkpoint (the caller holds `checkpoint_lock`): compacts the store when sled's
+    /// leftovers have made it large (`store::compact`), so a long-running writer's store stays
+    /// within a few times its values, as a reopen's does.
+    fn compact_store_if_due(&self) -> Option<crate::store::compact::Compaction> {
+        let mut slot = self.store.lock();
+        let store = slot.take()?;
+        match crate::store::compact::compact_if_due(
+            store,
+            &self.path,
+            self.store_cache,
+            self.store_compaction_floor,
+        ) {
+            Ok((store, done)) => {
+                if let Some(done) = done {
+                    tracing::info!(
+                        path = %self.path.display(),
+                        before = done.before,
+                        after = done.after,
+                        values = done.values,
+                        "compacted the store"
+                    );
+                }
+                *slot = Some(store);
+                done
+            }
+            Err(e) => {
+                // The swap stopped half way: finish or undo it as an open would, and go on with
+                // whichever store that leaves.
+                let reopened = crate::store::compact::recover(&self.path).and_then(|()| {
+                    Store::open_cached(&self.path.join(crate::format::STORE_DIR), self.store_cache)
+                });
+                tracing::warn!(path = %self.path.display(), error = %e, reopened = reopened.is_ok(), "store compaction failed");
+                *slot = reopened.ok();
+                None
             }
         }
     }

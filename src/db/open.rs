@@ -104,7 +104,14 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
     }
     let cache = options.store_cache_bytes();
-    let mut opened = OpenedStore::open(&*vfs, path, writable, &found, cache, &mut report)?;
+    let mut opened = OpenedStore::open(
+        &*vfs,
+        path,
+        writable,
+        &found,
+        (cache, options.store_compaction_floor),
+        &mut report,
+    )?;
     let tail = replay_log(&*vfs, path, &found, &mut opened, &mut report)?;
     let store = repair(&*vfs, path, writable, &found, &mut opened, &tail, &report)?;
     if let Some(warning) = report.warning() {
@@ -254,7 +261,9 @@ struct OpenedStore {
 }
 
 impl OpenedStore {
-    /// Opens the store and loads its state. A damaged store is noted in the report and left for
+    /// Opens the store (a writable open first finishes a compaction a crash interrupted, and
+    /// compacts the store when due over `compaction_floor`: `store::compact`) and loads its
+    /// state. A damaged store is noted in the report and left for
     /// [`repair`], with an empty state to replay the whole log into; a replica directory's is
     /// refused (its log starts after its base, so the state up to the base would be gone).
     fn open(
@@ -262,7 +271,7 @@ impl OpenedStore {
         path: &Path,
         writable: bool,
         found: &Found,
-        cache: u64,
+        (cache, compaction_floor): (u64, u64),
         report: &mut RecoveryReport,
     ) -> Result<OpenedStore> {
         let scratch = match writable {
@@ -275,7 +284,8 @@ impl OpenedStore {
         let store_path = scratch
             .as_ref()
             .map_or_else(|| path.join(STORE_DIR), |s| s.path.clone());
-        let loaded = load_store(vfs, path, &store_path, &found.meta, cache, writable)?;
+        let compaction = writable.then_some(compaction_floor);
+        let loaded = load_store(vfs, path, &store_path, &found.meta, cache, compaction)?;
         let (store, state, applier) = match loaded {
             Loaded::Ok(loaded) => {
                 let (store, state, applier) = *loaded;
@@ -499,7 +509,7 @@ fn shared(
         progress: Arc::new(crate::replica::Progress::new(visible)),
         replica_of: s.base.map(|b| b.lsn.0),
         read_only: !writable,
-        store: s.store,
+        store: Mutex::new(Some(s.store)),
         _scratch: s.scratch,
         vfs: s.vfs,
         db_id: s.meta.db_id,
@@ -512,6 +522,7 @@ fn shared(
         pressure,
         memory_budget: options.memory_budget,
         store_cache: options.store_cache_bytes(),
+        store_compaction_floor: options.store_compaction_floor,
         ops_since_checkpoint: AtomicU64::new(0),
         checkpoint_every_ops: options.checkpoint_every_ops,
         checkpoint_wake,
@@ -635,14 +646,14 @@ fn load_store(
     store_path: &Path,
     meta: &Meta,
     cache: u64,
-    writable: bool,
+    compaction_floor: Option<u64>,
 ) -> Result<Loaded> {
     let loaded = Store::open_cached(store_path, cache).and_then(|store| {
         // A writable open compacts a store that sled's leftovers have made large (before it is
         // read: the load then reads the compacted one).
-        let store = match writable {
-            true => {
-                let (store, done) = crate::store::compact::compact_if_due(store, path, cache)?;
+        let store = match compaction_floor {
+            Some(floor) => {
+                let (store, done) = crate::store::compact::compact_if_due(store, path, cache, floor)?;
                 if let Some(done) = done {
                     tracing::info!(
                         path = %path.display(),
@@ -654,7 +665,7 @@ fn load_store(
                 }
                 store
             }
-            false => store,
+            None => store,
         };
         let lsn = store.checkpoint_lsn()?;
         if lsn.0 > crate::limits::MAX_LSN {

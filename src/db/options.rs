@@ -52,6 +52,11 @@ pub struct Options {
     /// is sled's page cache; with [`Options::auto_freeze`], the freezer freezes months before
     /// its horizon while the engine's account ([`crate::Db::memory`]) is over it.
     pub memory_budget: u64,
+    /// The store is compacted (its live values copied into a new sled database, which replaces
+    /// it) once sled's files exceed this many bytes and four times their size after the last
+    /// compaction: at a writable open, and after a checkpoint of a long-running writer
+    /// (default [`crate::limits::STORE_COMPACT_FLOOR_BYTES`], 64 MiB; `u64::MAX`: never).
+    pub store_compaction_floor: u64,
     /// File system of the log and metadata (the reliability harness injects faults here).
     pub(crate) vfs: Arc<dyn Vfs>,
 }
@@ -73,6 +78,8 @@ setters!(Options {
     auto_freeze: bool,
     /// The engine's resident memory budget in bytes.
     memory_budget: u64,
+    /// sled's file size below which the store is never compacted.
+    store_compaction_floor: u64,
 });
 
 impl Default for Options {
@@ -87,6 +94,7 @@ impl Default for Options {
             read_only: false,
             auto_freeze: false,
             memory_budget: crate::limits::DEFAULT_MEMORY_BUDGET,
+            store_compaction_floor: crate::limits::STORE_COMPACT_FLOOR_BYTES,
             vfs: Arc::new(StdFs),
         }
     }

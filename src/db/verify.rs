@@ -121,10 +121,9 @@ impl Db {
         // No checkpoint may write while the store is read back: sled has no snapshots, and a
         // half-seen checkpoint would look inconsistent.
         let _no_checkpoint = shared.checkpoint_lock.lock();
-        if let Err(e) = shared
-            .store
-            .load(&*shared.vfs, &shared.path, shared.db_id, shared.shards)
-        {
+        if let Err(e) = shared.with_store(|store| {
+            store.load(&*shared.vfs, &shared.path, shared.db_id, shared.shards)
+        }) {
             report.problems.push(format!("store: {e}"));
         }
         report

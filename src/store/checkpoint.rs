@@ -174,6 +174,9 @@ pub struct CheckpointStats {
     pub patch_values: usize,
     /// Bytes of the keys and values written.
     pub bytes: usize,
+    /// When the store was compacted after the checkpoint (`Options::store_compaction_floor`):
+    /// what that did.
+    pub compacted: Option<super::compact::Compaction>,
 }
 
 /// The sled database under `<db>/state`.

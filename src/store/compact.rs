@@ -5,22 +5,25 @@
 //! 556 MB after ten years of history at 1,000,000 orgs; every open reads sled's page table of
 //! all of it and a read-only open copies all of it.
 //!
-//! So a writable open compacts the store once sled's files exceed
-//! [`STORE_COMPACT_FLOOR_BYTES`] and [`STORE_COMPACT_GROWTH`] times their size after the last
-//! compaction (kept in the `meta` tree): the values the store's checkpoint reads are copied
+//! So the store is compacted — at a writable open, and after a checkpoint of a long-running
+//! writer — once sled's files exceed `Options::store_compaction_floor` (default
+//! [`crate::limits::STORE_COMPACT_FLOOR_BYTES`]) and [`STORE_COMPACT_GROWTH`] times their size
+//! after the last compaction (kept in the `meta` tree): the values the store's checkpoint reads are copied
 //! into a new sled database under `state.compact/` (trees the frozen set no longer reads and
 //! balance values of frozen months are left behind), which is flushed and fsynced; then
 //! `state/` is renamed to `state.old/`, `state.compact/` to `state/`, the parent directory
 //! fsynced and `state.old/` removed. The rename of `state/` is what makes the copy the store:
-//! [`recover`] (run by every writable open before the store is opened) finishes a compaction a
-//! crash interrupted after it, and removes the copy of one interrupted before it. A copy that
-//! fails leaves the store as it was.
+//! [`recover`] (run by every writable open before the store is opened, and by a running writer
+//! whose compaction failed) finishes a compaction a crash interrupted after it, and removes the
+//! copy of one interrupted before it. A copy that fails leaves the store as it was. A running
+//! writer compacts under its checkpoint lock: nothing else touches the store meanwhile, and
+//! writers and readers (which never read the store) go on.
 
 use super::checkpoint::Store;
 use crate::error::{Error, Result};
 use crate::format::{STORE_COMPACT_DIR, STORE_DIR, STORE_OLD_DIR};
 use crate::io::Vfs;
-use crate::limits::{STORE_COMPACT_FLOOR_BYTES, STORE_COMPACT_GROWTH};
+use crate::limits::STORE_COMPACT_GROWTH;
 use std::path::{Path, PathBuf};
 
 /// What a compaction did.
@@ -42,25 +45,16 @@ pub fn due(size: u64, compacted: u64, floor: u64) -> bool {
     size > floor && size > compacted.saturating_mul(STORE_COMPACT_GROWTH)
 }
 
-/// Compacts the store of database `db` when [`due`] with the floor
-/// [`STORE_COMPACT_FLOOR_BYTES`]; returns the store to use (reopened after a compaction, with
-/// a page cache of `cache` bytes) and what was done. A copy that fails is removed and the store
-/// returned as it was (a `tracing` warning says why).
+/// Compacts the store of database `db` when [`due`] over `floor` (0: whenever the store has
+/// grown past [`STORE_COMPACT_GROWTH`] times its compacted size); returns the store to use
+/// (reopened after a compaction, with a page cache of `cache` bytes) and what was done. A copy
+/// that fails is removed and the store returned as it was (a `tracing` warning says why).
 ///
 /// # Errors
 /// [`Error::Io`] when the directories cannot be renamed or synced once the copy is complete
 /// (the next writable open finishes the swap); `Error::Store` / [`Error::Locked`] when the
 /// compacted store cannot be opened.
-pub fn compact_if_due(store: Store, db: &Path, cache: u64) -> Result<(Store, Option<Compaction>)> {
-    compact_over(store, db, cache, STORE_COMPACT_FLOOR_BYTES)
-}
-
-/// [`compact_if_due`] with another floor (0: whenever the store has grown past
-/// [`STORE_COMPACT_GROWTH`] times its compacted size).
-///
-/// # Errors
-/// As [`compact_if_due`].
-pub fn compact_over(
+pub fn compact_if_due(
     store: Store,
     db: &Path,
     cache: u64,
