@@ -202,8 +202,13 @@ pub fn run(dir: &str) {
     // libtest printed "test child_writer ... " without a newline: end that line first.
     say(&mut out, "");
     // Default options (`Durability::Sync`) except small segments, so that kills also land in
-    // segment rotation.
-    let options = Options::default().segment_target_bytes(SEGMENT_BYTES);
+    // segment rotation, and in odd rounds a store compacted whenever it has grown four times (no
+    // floor), so that kills also land in compactions (`store::compact`) at opens and after
+    // checkpoints.
+    let mut options = Options::default().segment_target_bytes(SEGMENT_BYTES);
+    if round % 2 == 1 {
+        options = options.store_compaction_floor(0);
+    }
     let db = Db::open_with(dir, options).unwrap_or_else(|e| panic!("child: open {dir}: {e}"));
     if db.snapshot().orgs().len() < ORGS.len() {
         let mut batch = Batch::new();
