@@ -261,15 +261,6 @@ impl Shared {
             self.store_compaction_floor,
         ) {
             Ok((store, done)) => {
-                if let Some(done) = done {
-                    tracing::info!(
-                        path = %self.path.display(),
-                        before = done.before,
-                        after = done.after,
-                        values = done.values,
-                        "compacted the store"
-                    );
-                }
                 *slot = Some(store);
                 done
             }

@@ -652,19 +652,7 @@ fn load_store(
         // A writable open compacts a store that sled's leftovers have made large (before it is
         // read: the load then reads the compacted one).
         let store = match compaction_floor {
-            Some(floor) => {
-                let (store, done) = crate::store::compact::compact_if_due(store, path, cache, floor)?;
-                if let Some(done) = done {
-                    tracing::info!(
-                        path = %path.display(),
-                        before = done.before,
-                        after = done.after,
-                        values = done.values,
-                        "compacted the store"
-                    );
-                }
-                store
-            }
+            Some(floor) => crate::store::compact::compact_if_due(store, path, cache, floor)?.0,
             None => store,
         };
         let lsn = store.checkpoint_lsn()?;

@@ -47,8 +47,9 @@ pub fn due(size: u64, compacted: u64, floor: u64) -> bool {
 
 /// Compacts the store of database `db` when [`due`] over `floor` (0: whenever the store has
 /// grown past [`STORE_COMPACT_GROWTH`] times its compacted size); returns the store to use
-/// (reopened after a compaction, with a page cache of `cache` bytes) and what was done. A copy
-/// that fails is removed and the store returned as it was (a `tracing` warning says why).
+/// (reopened after a compaction, with a page cache of `cache` bytes) and what was done (also
+/// said as a `tracing` info event). A copy that fails is removed and the store returned as it
+/// was (a `tracing` warning says why).
 ///
 /// # Errors
 /// [`Error::Io`] when the directories cannot be renamed or synced once the copy is complete
@@ -87,6 +88,7 @@ pub fn compact_if_due(
     if let Err(e) = remove_dir(&old) {
         tracing::warn!(path = %old.display(), error = %e, "could not remove the store a compaction replaced");
     }
+    tracing::info!(path = %db.display(), before, after, values, "compacted the store");
     Ok((
         store,
         Some(Compaction {
