@@ -63,11 +63,16 @@ pub const COMMIT_TIMES: usize = 1 << 16;
 pub const DEFAULT_FLOW_CONTROL: std::time::Duration = std::time::Duration::from_millis(3);
 /// Times a read that finds every node applying looks again before it waits for its own.
 pub const BUSY_ROUNDS: usize = 8;
-/// A writable open compacts the store (`store::compact`) once sled's files exceed this many
-/// bytes and [`STORE_COMPACT_GROWTH`] times their size after the last compaction.
+/// The store is compacted (`store::compact`) once sled's files exceed this many bytes
+/// (`Options::store_compaction_floor`) and a growth factor times their size after the last
+/// compaction: [`STORE_COMPACT_GROWTH_AT_OPEN`] at a writable open,
+/// [`STORE_COMPACT_GROWTH_RUNNING`] after a checkpoint of a running writer.
 pub const STORE_COMPACT_FLOOR_BYTES: u64 = 64 * 1024 * 1024;
-/// See [`STORE_COMPACT_FLOOR_BYTES`].
-pub const STORE_COMPACT_GROWTH: u64 = 4;
+/// See [`STORE_COMPACT_FLOOR_BYTES`]: an open pays once for what every later open saves.
+pub const STORE_COMPACT_GROWTH_AT_OPEN: u64 = 2;
+/// See [`STORE_COMPACT_FLOOR_BYTES`]: a running writer's compaction holds up its checkpoints
+/// (and the freezer, which checkpoints), so it waits for more to win back.
+pub const STORE_COMPACT_GROWTH_RUNNING: u64 = 4;
 /// How long the store's open waits for a store lock left by a store of this process being dropped.
 pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long opening waits for a database lock held for a moment (see `lock`).

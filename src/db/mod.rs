@@ -258,7 +258,10 @@ impl Shared {
             store,
             &self.path,
             self.store_cache,
-            self.store_compaction_floor,
+            crate::store::compact::Due {
+                floor: self.store_compaction_floor,
+                growth: crate::limits::STORE_COMPACT_GROWTH_RUNNING,
+            },
         ) {
             Ok((store, done)) => {
                 *slot = Some(store);

@@ -652,7 +652,13 @@ fn load_store(
         // A writable open compacts a store that sled's leftovers have made large (before it is
         // read: the load then reads the compacted one).
         let store = match compaction_floor {
-            Some(floor) => crate::store::compact::compact_if_due(store, path, cache, floor)?.0,
+            Some(floor) => {
+                let due = crate::store::compact::Due {
+                    floor,
+                    growth: crate::limits::STORE_COMPACT_GROWTH_AT_OPEN,
+                };
+                crate::store::compact::compact_if_due(store, path, cache, due)?.0
+            }
             None => store,
         };
         let lsn = store.checkpoint_lsn()?;

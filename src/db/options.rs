@@ -53,8 +53,8 @@ pub struct Options {
     /// its horizon while the engine's account ([`crate::Db::memory`]) is over it.
     pub memory_budget: u64,
     /// The store is compacted (its live values copied into a new sled database, which replaces
-    /// it) once sled's files exceed this many bytes and four times their size after the last
-    /// compaction: at a writable open, and after a checkpoint of a long-running writer
+    /// it) once sled's files exceed this many bytes and twice their size after the last
+    /// compaction at a writable open, four times after a checkpoint of a running writer
     /// (default [`crate::limits::STORE_COMPACT_FLOOR_BYTES`], 64 MiB; `u64::MAX`: never).
     pub store_compaction_floor: u64,
     /// File system of the log and metadata (the reliability harness injects faults here).

@@ -7,8 +7,8 @@
 //!
 //! So the store is compacted — at a writable open, and after a checkpoint of a long-running
 //! writer — once sled's files exceed `Options::store_compaction_floor` (default
-//! [`crate::limits::STORE_COMPACT_FLOOR_BYTES`]) and [`STORE_COMPACT_GROWTH`] times their size
-//! after the last compaction (kept in the `meta` tree): the values the store's checkpoint reads are copied
+//! [`crate::limits::STORE_COMPACT_FLOOR_BYTES`]) and a growth factor times their size after the
+//! last compaction (twice at an open, four times in a running writer: `crate::limits`) (kept in the `meta` tree): the values the store's checkpoint reads are copied
 //! into a new sled database under `state.compact/` (trees the frozen set no longer reads and
 //! balance values of frozen months are left behind), which is flushed and fsynced; then
 //! `state/` is renamed to `state.old/`, `state.compact/` to `state/`, the parent directory
@@ -23,7 +23,6 @@ use super::checkpoint::Store;
 use crate::error::{Error, Result};
 use crate::format::{STORE_COMPACT_DIR, STORE_DIR, STORE_OLD_DIR};
 use crate::io::Vfs;
-use crate::limits::STORE_COMPACT_GROWTH;
 use std::path::{Path, PathBuf};
 
 /// What a compaction did.
@@ -39,14 +38,23 @@ pub struct Compaction {
     pub bytes: u64,
 }
 
-/// Whether a store of `size` bytes on disk, `compacted` bytes after its last compaction (0:
-/// never compacted), is due: over `floor` and [`STORE_COMPACT_GROWTH`] times `compacted`.
-pub fn due(size: u64, compacted: u64, floor: u64) -> bool {
-    size > floor && size > compacted.saturating_mul(STORE_COMPACT_GROWTH)
+/// When a store is due for compaction: over `floor` bytes and `growth` times its size after
+/// its last compaction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Due {
+    pub floor: u64,
+    pub growth: u64,
 }
 
-/// Compacts the store of database `db` when [`due`] over `floor` (0: whenever the store has
-/// grown past [`STORE_COMPACT_GROWTH`] times its compacted size); returns the store to use
+impl Due {
+    /// Whether a store of `size` bytes on disk, `compacted` bytes after its last compaction (0:
+    /// never compacted), is due.
+    pub fn at(self, size: u64, compacted: u64) -> bool {
+        size > self.floor && size > compacted.saturating_mul(self.growth)
+    }
+}
+
+/// Compacts the store of database `db` when `due` says so; returns the store to use
 /// (reopened after a compaction, with a page cache of `cache` bytes) and what was done (also
 /// said as a `tracing` info event). A copy that fails is removed and the store returned as it
 /// was (a `tracing` warning says why).
@@ -59,10 +67,10 @@ pub fn compact_if_due(
     store: Store,
     db: &Path,
     cache: u64,
-    floor: u64,
+    due: Due,
 ) -> Result<(Store, Option<Compaction>)> {
     let before = store.size_on_disk()?;
-    if !due(before, store.compacted_bytes(), floor) {
+    if !due.at(before, store.compacted_bytes()) {
         return Ok((store, None));
     }
     let copy = db.join(STORE_COMPACT_DIR);

@@ -202,8 +202,8 @@ pub fn run(dir: &str) {
     // libtest printed "test child_writer ... " without a newline: end that line first.
     say(&mut out, "");
     // Default options (`Durability::Sync`) except small segments, so that kills also land in
-    // segment rotation, and in odd rounds a store compacted whenever it has grown four times (no
-    // floor), so that kills also land in compactions (`store::compact`) at opens and after
+    // segment rotation, and in odd rounds a store compacted whenever it has doubled at an open
+    // or grown four times in the writer (no floor), so that kills also land in compactions (`store::compact`) at opens and after
     // checkpoints.
     let mut options = Options::default().segment_target_bytes(SEGMENT_BYTES);
     if round % 2 == 1 {
