@@ -142,6 +142,9 @@ fn set_aside(
             let what = format!("durable mark at LSN {to} (the log ends before it)");
             pieces.push(move_aside(db, side, &mark, what)?);
         }
+        // A compaction a crash interrupted is settled first, so that the store set aside is
+        // the one an open would use (and no copy of it is left to become the store).
+        crate::store::compact::recover(db)?;
         let store = db.join(STORE_DIR);
         let what = format!(
             "store checkpoint at LSN {to} is ahead of the log (LSNs {from}..={to} missing): \
