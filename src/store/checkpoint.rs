@@ -213,6 +213,11 @@ fn sync_tree(dir: &Path) -> Result<()> {
     crate::io::StdFs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
+/// The business month a `balances/NN` key names (chunk u64, then the month).
+fn balance_key_month(k: &[u8]) -> Option<Month> {
+    key::get_i32(k, 8).and_then(|m| Month::from_index(m).ok())
+}
+
 fn balance_tree(shard: usize) -> String {
     format!("balances/{shard:02}")
 }
@@ -549,8 +554,7 @@ impl Store {
             let mut batch = sled::Batch::default();
             for item in tree.iter().keys() {
                 let k = item.map_err(|e| store_err(&self.path, e))?;
-                let frozen = key::get_i32(&k, 8)
-                    .and_then(|m| Month::from_index(m).ok())
+                let frozen = balance_key_month(&k)
                     .is_some_and(|m| months.contains(&m));
                 if frozen {
                     batch.remove(k);
@@ -576,8 +580,7 @@ impl Store {
             }
             for item in self.tree(&String::from_utf8_lossy(&name))?.iter().keys() {
                 let k = item.map_err(|e| store_err(&self.path, e))?;
-                let month = key::get_i32(&k, 8)
-                    .and_then(|m| Month::from_index(m).ok())
+                let month = balance_key_month(&k)
                     .ok_or_else(|| self.bad("balance key"))?;
                 *months.entry(month).or_insert(0) += 1;
             }
@@ -636,8 +639,7 @@ impl Store {
             for item in self.tree(&text)?.iter() {
                 let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
                 let frozen_balance = shard_tree
-                    && key::get_i32(&k, 8)
-                        .and_then(|m| Month::from_index(m).ok())
+                    && balance_key_month(&k)
                         .is_some_and(|m| in_force.contains_key(&m));
                 if frozen_balance {
                     continue;
@@ -993,8 +995,7 @@ impl Store {
             for item in self.tree(name)?.iter() {
                 let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
                 let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?;
-                let month = key::get_i32(&k, 8)
-                    .and_then(|m| Month::from_index(m).ok())
+                let month = balance_key_month(&k)
                     .ok_or_else(|| self.bad("balance key"))?;
                 if in_force.contains_key(&month) {
                     self.skipped_balances.lock().push((*shard, k.to_vec()));
