@@ -82,6 +82,16 @@ pub const SMALL_ROWS: usize = 128;
 /// A checkpoint taking longer than this (packing plus writing) is reported as a `tracing`
 /// warning with its LSN, keys and the time of each step.
 pub const SLOW_CHECKPOINT: std::time::Duration = std::time::Duration::from_secs(1);
+/// The background freezer makes the files it put in force durable (a checkpoint naming them,
+/// then `frozen/` aligned with it) once this long has passed since the last checkpoint, not
+/// after every step: each checkpoint rewrites the values of the months taking writes and the
+/// frozen sums of every chunk a freeze touched, so one per step made the checkpoint most of the
+/// freezer's work at 1,000,000 orgs. Until then a crash reopens those months from the store and
+/// the log, as for any write after the last checkpoint.
+pub const FROZEN_SETTLE_AFTER: std::time::Duration = std::time::Duration::from_secs(5);
+/// ... or once this many values wait for a checkpoint: a checkpoint pins the state it writes
+/// while writers go on, so a long one makes them copy what they change (peak memory).
+pub const FROZEN_SETTLE_KEYS: usize = 131_072;
 
 const _: () = assert!(MAX_BATCH_OPS <= MAX_GROUP_OPS);
 const _: () = assert!(MAX_FRAME_PAYLOAD_BYTES as u64 <= SEGMENT_TARGET_BYTES);

@@ -7,7 +7,8 @@
 //! (`state::frozen_install`). So even the month that takes the writes can be frozen, which is
 //! how it spills when memory runs short. A checkpoint then records the new frozen set, which is
 //! what makes the freeze durable: until it lands, a crash reopens the month from the store as it
-//! was (the file is then an orphan, removed).
+//! was (the file is then an orphan, removed). An explicit freeze checkpoints at once; the
+//! background freezer once one is due ([`Settle`]), not after every step.
 
 use super::{Db, Shared};
 use crate::error::{Error, Result};
@@ -17,6 +18,7 @@ use crate::model::Month;
 use crate::state::frozen_install::FreezeBase;
 use crate::state::frozen_set::FrozenMonth;
 use crate::state::State;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// One month a freeze put in force.
@@ -86,8 +88,19 @@ fn unfrozen(state: &State, month: Month) -> u64 {
     }
 }
 
-/// Months the background freezer takes per step (one checkpoint makes them durable).
+/// Months the background freezer takes per step.
 pub const STEP_MONTHS: usize = 4;
+
+/// When a freeze makes the files it put in force durable.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Settle {
+    /// At once: a checkpoint, then `frozen/` aligned ([`Db::freeze`], [`Db::freeze_step`]).
+    Now,
+    /// The background freezer: once [`crate::limits::FROZEN_SETTLE_AFTER`] has passed since
+    /// the last checkpoint or [`crate::limits::FROZEN_SETTLE_KEYS`] values wait for one (files
+    /// put in force wait for the next step that finds it so, or the close).
+    WhenDue,
+}
 
 /// The background freezer writes a frozen month again once its overlay and patches reach this
 /// many and an eighth of its file's rows ([`REFREEZE_FRACTION`]); an explicit [`Db::freeze`]
@@ -224,14 +237,17 @@ impl Db {
     /// One step of the background freezer ([`crate::Options::auto_freeze`]), run now: up to four
     /// months before its horizon (the default one, or the newest month while the engine's
     /// account is over [`crate::Options::memory_budget`]), frozen months re-frozen once their
-    /// overlay and patches reach 4,096 and an eighth of their file's rows.
+    /// overlay and patches reach 4,096 and an eighth of their file's rows. When files were
+    /// put in force (by it, or by the background freezer and not yet durable), ends with a
+    /// checkpoint that makes them durable, as [`Db::freeze`] does; the background freezer defers
+    /// that until one is due.
     ///
     /// # Errors
     /// As [`Db::freeze`].
     pub fn freeze_step(&self) -> Result<FreezeReport> {
         self.refuse_if_replica()?;
         let over = self.memory().over_budget();
-        self.shared.freeze_step(over)
+        self.shared.freeze_step(over, Settle::Now)
     }
 
     /// How long putting frozen files in force has held the write lock, and how long writers
@@ -245,7 +261,7 @@ impl Db {
 impl Shared {
     /// A background freezer step with the budget's verdict `over_budget`: the months before its
     /// horizon, then, over the budget, the newest month when [`spill_due`].
-    pub(super) fn freeze_step(&self, over_budget: bool) -> Result<FreezeReport> {
+    pub(super) fn freeze_step(&self, over_budget: bool, settle: Settle) -> Result<FreezeReport> {
         let _one_at_a_time = self.freeze_lock.lock();
         let months = {
             let state = &self.state.read().state;
@@ -265,7 +281,7 @@ impl Shared {
                 months
             }
         };
-        self.freeze_months(months)
+        self.freeze_months(months, settle)
     }
 
     /// [`Db::freeze`]: every month before `before` with something to fold.
@@ -278,23 +294,42 @@ impl Shared {
                 None => Vec::new(),
             }
         };
-        self.freeze_months(months)
+        self.freeze_months(months, Settle::Now)
     }
 
-    /// Freezes `months` (the caller holds the freeze lock), then checkpoints, which makes the
-    /// new frozen set durable.
-    fn freeze_months(&self, months: Vec<Month>) -> Result<FreezeReport> {
+    /// Freezes `months` (the caller holds the freeze lock), then, as `settle` says, makes every
+    /// file put in force so far durable ([`Shared::settle_frozen`]).
+    fn freeze_months(&self, months: Vec<Month>, settle: Settle) -> Result<FreezeReport> {
         let mut report = FreezeReport::default();
         for month in months {
             match self.freeze_one(month)? {
-                Ok(done) => report.frozen.push(done),
+                Ok(done) => {
+                    report.frozen.push(done);
+                    self.frozen_unsettled.store(true, Ordering::Release);
+                }
                 Err(why) => report.skipped.push((month, why)),
             }
         }
-        if !report.frozen.is_empty() {
-            // The checkpoint makes the new frozen set durable; then `frozen/MANIFEST` lists it
-            // and the versions it replaced are removed (snapshots still mapping one keep it).
-            self.checkpoint()?;
+        let due = match settle {
+            Settle::Now => true,
+            Settle::WhenDue => {
+                self.last_checkpoint.lock().elapsed() >= crate::limits::FROZEN_SETTLE_AFTER
+                    || self.state.read().applier.dirty.len() >= crate::limits::FROZEN_SETTLE_KEYS
+            }
+        };
+        if due && self.frozen_unsettled.load(Ordering::Acquire) {
+            self.settle_frozen()?;
+        }
+        Ok(report)
+    }
+
+    /// A checkpoint, which makes the frozen set in force durable; then, when freezes put files
+    /// in force since the last settle, `frozen/MANIFEST` lists the set and the versions it
+    /// replaced are removed (snapshots still mapping one keep it). The caller holds the freeze
+    /// lock, so the set checkpointed is the set aligned.
+    pub(super) fn settle_frozen(&self) -> Result<()> {
+        self.checkpoint()?;
+        if self.frozen_unsettled.load(Ordering::Acquire) {
             let entries: Vec<crate::frozen::ManifestEntry> = self
                 .state
                 .read()
@@ -305,8 +340,9 @@ impl Shared {
                 .map(|f| f.entry)
                 .collect();
             crate::frozen::FrozenDir::align(&*self.vfs, &self.path, self.db_id, &entries)?;
+            self.frozen_unsettled.store(false, Ordering::Release);
         }
-        Ok(report)
+        Ok(())
     }
 
     /// Freezes one month: writes its file from a snapshot, then puts it in force with what

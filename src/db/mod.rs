@@ -3,6 +3,8 @@
 mod commit;
 pub mod edge;
 mod freeze;
+#[cfg(test)]
+mod freeze_tests;
 mod info;
 #[cfg(test)]
 mod lock_tests;
@@ -38,7 +40,7 @@ use crossbeam::channel::{Receiver, Sender};
 use parking_lot::{Mutex, RwLock};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::thread::JoinHandle;
 
@@ -77,6 +79,11 @@ pub(crate) struct Shared {
     index_lock: Mutex<()>,
     /// Freezes run one at a time.
     freeze_lock: Mutex<()>,
+    /// Set while files the background freezer put in force wait for the checkpoint naming them
+    /// and `frozen/` aligned with it (`Shared::settle_frozen`). Changed under `freeze_lock`.
+    frozen_unsettled: AtomicBool,
+    /// When the last checkpoint landed (or the database opened).
+    last_checkpoint: Mutex<std::time::Instant>,
     /// What installs of frozen files have cost (`Db::freezer_stats`).
     freezer_stats: Mutex<freeze::FreezerStats>,
     /// The gate writers wait at while the freezer falls behind under the budget.
@@ -223,10 +230,13 @@ impl Shared {
             );
         }
         match written {
-            Ok(stats) => Ok(CheckpointStats {
-                compacted: self.compact_store_if_due(),
-                ..stats
-            }),
+            Ok(stats) => {
+                *self.last_checkpoint.lock() = std::time::Instant::now();
+                Ok(CheckpointStats {
+                    compacted: self.compact_store_if_due(),
+                    ..stats
+                })
+            }
             Err(e) => {
                 // Not persisted: keep them dirty so a later checkpoint writes them.
                 self.state.write().applier.dirty.extend(keys);
@@ -605,7 +615,9 @@ impl Db {
         if let Some(reason) = self.shared.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
-        self.shared.checkpoint().map(|_| ())
+        // The last checkpoint, and `frozen/` aligned with it when the freezer left files unsettled.
+        let _one_at_a_time = self.shared.freeze_lock.lock();
+        self.shared.settle_frozen()
     }
 }
 
@@ -650,7 +662,13 @@ fn run_checkpointer(
             }
             default(wait) => false,
         };
-        let due = woken || last.elapsed() >= interval;
+        // Woken by the committer once enough operations gathered, or by a writer held back at
+        // the gate (`pressure`), which wants the freezer, not a checkpoint.
+        let enough_ops =
+            shared.ops_since_checkpoint.load(Ordering::Relaxed) >= shared.checkpoint_every_ops;
+        // (The freezer's checkpoints count too: the interval runs from the last of either.)
+        let quiet = last.elapsed().min(shared.last_checkpoint.lock().elapsed());
+        let due = (woken && enough_ops) || quiet >= interval;
         let dirty = !shared.state.read().applier.dirty.is_empty();
         if due && dirty && shared.poison_reason().is_none() {
             last = std::time::Instant::now();
@@ -668,7 +686,7 @@ fn run_checkpointer(
             // Writers wait while the engine is over its budget with more rows in memory than
             // the freezer lets gather (`pressure`); a failed step lets them go on.
             shared.pressure.set_over_budget(over_budget);
-            match shared.freeze_step(over_budget) {
+            match shared.freeze_step(over_budget, freeze::Settle::WhenDue) {
                 Ok(report) => behind = report.frozen.len() >= freeze::STEP_MONTHS,
                 Err(e) => {
                     behind = false;

@@ -15,7 +15,7 @@ use crossbeam::channel::Sender;
 use parking_lot::{Mutex, RwLock};
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicU64;
+use std::sync::atomic::{AtomicBool, AtomicU64};
 use std::sync::Arc;
 
 /// What opening found and did.
@@ -518,6 +518,8 @@ fn shared(
         checkpoint_lock: Mutex::new(()),
         index_lock: Mutex::new(()),
         freeze_lock: Mutex::new(()),
+        frozen_unsettled: AtomicBool::new(false),
+        last_checkpoint: Mutex::new(std::time::Instant::now()),
         freezer_stats: Mutex::new(Default::default()),
         pressure,
         memory_budget: options.memory_budget,

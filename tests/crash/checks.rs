@@ -60,6 +60,10 @@ pub struct Totals {
     pub truncated_rounds: u64,
     pub truncated_bytes: u64,
     pub frames_replayed: u64,
+    /// Frozen months found at reopens, and the sum of their file versions (re-freezes and
+    /// spills raise it).
+    pub frozen_months: u64,
+    pub frozen_versions: u64,
     /// Seconds spent running children, reopening, checking and closing.
     pub secs: [f64; 4],
 }

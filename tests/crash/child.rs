@@ -202,12 +202,17 @@ pub fn run(dir: &str) {
     // libtest printed "test child_writer ... " without a newline: end that line first.
     say(&mut out, "");
     // Default options (`Durability::Sync`) except small segments, so that kills also land in
-    // segment rotation, and in odd rounds a store compacted whenever it has doubled at an open
-    // or grown four times in the writer (no floor), so that kills also land in compactions (`store::compact`) at opens and after
-    // checkpoints.
+    // segment rotation; in odd rounds a store compacted whenever it has doubled at an open or
+    // grown four times in the writer (no floor), so that kills also land in compactions
+    // (`store::compact`) at opens and after checkpoints; in half the rounds the background
+    // freezer under a 1 MiB budget (always over it), so that kills also land in its freezes and
+    // spills and between a file put in force and the checkpoint that makes it durable.
     let mut options = Options::default().segment_target_bytes(SEGMENT_BYTES);
     if round % 2 == 1 {
         options = options.store_compaction_floor(0);
+    }
+    if round % 4 >= 2 {
+        options = options.auto_freeze(true).memory_budget(1 << 20);
     }
     let db = Db::open_with(dir, options).unwrap_or_else(|e| panic!("child: open {dir}: {e}"));
     if db.snapshot().orgs().len() < ORGS.len() {

@@ -7,7 +7,9 @@
 //! `TRY <ops>` (the full content of the batch), after `record` returned `Ok` it prints
 //! `ACK <lsn> <n_ops> <signed sum>`. Now and then it calls `Db::checkpoint`, or `Db::freeze`
 //! (default horizon, or every month) which ends with one, printed as `CKPT begin` / `CKPT end`,
-//! so that kills also land inside checkpoints and freezes.
+//! so that kills also land inside checkpoints and freezes. In odd rounds the store compacts at
+//! every doubling (no floor); in half the rounds the background freezer runs under a 1 MiB
+//! budget, so kills also land in its freezes, spills and unsettled installs.
 //!
 //! The parent kills the child with SIGKILL after a random delay (sometimes while the child is
 //! still opening the database, sometimes right after a `CKPT begin` line), reopens the database

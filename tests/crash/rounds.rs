@@ -183,6 +183,10 @@ fn run_round(
         totals.truncated_bytes += report.truncated_bytes;
     }
     totals.frames_replayed += report.frames_replayed;
+    for (version, _, _) in db.months().iter().filter_map(|m| m.file) {
+        totals.frozen_months += 1;
+        totals.frozen_versions += u64::from(version);
+    }
 
     take_orgs(&db, &log, model, ctx);
     let listing = list_all(&db, ctx);
@@ -294,7 +298,7 @@ fn print_summary(rounds: u64, started: Instant, totals: &Totals, finals: &Finals
         "crash test: {rounds} rounds in {:.1} s; {} ACKed batches verified, {} entry checks, {} \
          balance rows; in-flight batch landed {} / lost {}; killed before READY {}, inside a \
          checkpoint {}; store rebuilt {}; torn tail truncated in {} rounds ({} bytes); {} frames \
-         replayed; {} databases, final LSNs {} in all, {} entries in {} log segments; seconds in \
+         replayed; frozen months at reopens {} ({} file versions); {} databases, final LSNs {} in all, {} entries in {} log segments; seconds in \
          children {:.1}, reopening {:.1}, checking {:.1}, closing {:.1}",
         started.elapsed().as_secs_f64(),
         totals.acked,
@@ -308,6 +312,8 @@ fn print_summary(rounds: u64, started: Instant, totals: &Totals, finals: &Finals
         totals.truncated_rounds,
         totals.truncated_bytes,
         totals.frames_replayed,
+        totals.frozen_months,
+        totals.frozen_versions,
         finals.databases,
         finals.lsns,
         finals.entries,
