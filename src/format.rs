@@ -33,6 +33,20 @@ use std::path::Path;
 /// The on-disk format this build reads and writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The format of frozen month files (their header and footer), versioned apart from the rest:
+/// 2 since an org block stores per-category roll-ups only for a kind with many rows (else they
+/// are summed from its few rows). A file of format 1 is refused with [`Error::FormatVersion`].
+pub const FROZEN_FORMAT_VERSION: u32 = 2;
+
+/// The format version a file of kind `magic` carries in this build.
+pub fn format_version_of_kind(magic: &[u8; 8]) -> u32 {
+    if magic == FROZEN_MAGIC || magic == FROZEN_FOOTER_MAGIC {
+        FROZEN_FORMAT_VERSION
+    } else {
+        FORMAT_VERSION
+    }
+}
+
 /// The database's identity file (format version, database id, shard count).
 pub const META_FILE: &str = "FOLIO";
 /// The database lock, taken exclusively by a writer and shared by read-only opens.
@@ -127,7 +141,7 @@ impl Header {
     pub fn new(magic: &[u8; 8]) -> Header {
         let mut bytes = [0u8; HEADER_BYTES];
         bytes[0..8].copy_from_slice(magic);
-        bytes[8..12].copy_from_slice(&FORMAT_VERSION.to_le_bytes());
+        bytes[8..12].copy_from_slice(&format_version_of_kind(magic).to_le_bytes());
         Header { bytes }
     }
 
@@ -187,7 +201,7 @@ impl Header {
             if bytes.len() < 12 || &bytes[0..8] != magic {
                 return Err(Error::corruption(path, 0, CorruptionKind::BadMagic));
             }
-            check_version(path, bytes)?;
+            check_version(path, bytes, magic)?;
         }
         let Ok(bytes) = <[u8; HEADER_BYTES]>::try_from(bytes) else {
             let kind = CorruptionKind::BadLength(bytes.len() as u64);
@@ -211,16 +225,17 @@ pub fn check_sealed(path: &Path, offset: u64, bytes: &[u8], magic: &[u8; 8]) -> 
         let kind = CorruptionKind::ChecksumMismatch { expected, actual };
         return Err(Error::corruption(path, offset.saturating_add(12), kind));
     }
-    check_version(path, bytes)
+    check_version(path, bytes, magic)
 }
 
-fn check_version(path: &Path, bytes: &[u8]) -> Result<()> {
+fn check_version(path: &Path, bytes: &[u8], magic: &[u8; 8]) -> Result<()> {
     let version = version_of(bytes).unwrap_or_default();
-    if version != FORMAT_VERSION {
+    let supported = format_version_of_kind(magic);
+    if version != supported {
         return Err(Error::FormatVersion {
             path: path.to_path_buf(),
             found: version,
-            supported: FORMAT_VERSION,
+            supported,
         });
     }
     Ok(())

@@ -91,13 +91,6 @@ pub struct RowRec {
     pub reference: String,
 }
 
-/// Σ signed amounts and row count of one category.
-#[derive(Archive, Serialize, Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CategorySum {
-    pub sum: i64,
-    pub count: u64,
-}
-
 /// An index part: parallel arrays sorted by (key, row ordinal).
 #[derive(Archive, Serialize, Debug)]
 pub struct IndexRec {
@@ -107,12 +100,26 @@ pub struct IndexRec {
     pub rows: Vec<u32>,
 }
 
+/// Σ signed amounts and row count of one category.
+#[derive(Archive, Serialize, Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CategorySum {
+    pub sum: i64,
+    pub count: u64,
+}
+
+/// A kind with at least this many rows in a block stores its per-category roll-ups; one with
+/// fewer has none (a read sums them from its rows: stored, they took 176 bytes a kind in every
+/// block, most of a one-row org's block).
+pub const ROLLUP_MIN_ROWS: usize = 64;
+
 /// One kind's rows, ordered by (occurred_at, entry id), with their roll-ups and index parts.
 #[derive(Archive, Serialize, Debug, Default)]
 pub struct KindRec {
     pub rows: Vec<RowRec>,
     pub total: i64,
-    pub by_category: [CategorySum; CATEGORY_SLOTS],
+    /// By category code (slot 0 unused), [`CATEGORY_SLOTS`] of them when the kind has at least
+    /// [`ROLLUP_MIN_ROWS`] rows; else empty.
+    pub by_category: Vec<CategorySum>,
     pub indexes: Vec<IndexRec>,
 }
 
@@ -177,19 +184,23 @@ fn row_rec(frozen: &FrozenRow) -> RowRec {
 
 fn kind_rec(org: OrgId, rows: Vec<&FrozenRow>) -> Result<KindRec> {
     let mut rec = KindRec::default();
+    let mut by_category = [CategorySum::default(); CATEGORY_SLOTS];
     for row in rows {
         let signed = row.signed_amount();
         rec.total = rec
             .total
             .checked_add(signed)
             .ok_or_else(|| invalid(org, "total overflows"))?;
-        let slot = &mut rec.by_category[usize::from(row.row.category.code()) % CATEGORY_SLOTS];
+        let slot = &mut by_category[usize::from(row.row.category.code()) % CATEGORY_SLOTS];
         slot.sum = slot
             .sum
             .checked_add(signed)
             .ok_or_else(|| invalid(org, "category total overflows"))?;
         slot.count += 1;
         rec.rows.push(row_rec(row));
+    }
+    if rec.rows.len() >= ROLLUP_MIN_ROWS {
+        rec.by_category = by_category.to_vec();
     }
     Ok(rec)
 }
@@ -357,7 +368,7 @@ pub fn check(
 fn check_kind(rec: &ArchivedKindRec, kind: Kind, month: Month) -> std::result::Result<i64, String> {
     let (start, end) = (month.start_utc(), month.end_utc());
     let mut total = 0i64;
-    let mut by_category = [CategorySum::default(); CATEGORY_SLOTS];
+    let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
     let mut last: Option<(i64, u64)> = None;
     for row in rec.rows.iter() {
         let key = (row.occurred_at.to_native(), row.entry_id.to_native());
@@ -369,15 +380,23 @@ fn check_kind(rec: &ArchivedKindRec, kind: Kind, month: Month) -> std::result::R
         let amount = row.amount.to_native();
         let signed = if row.reverses != 0 { -amount } else { amount };
         total = total.checked_add(signed).ok_or("total overflows")?;
+        // Every category's sum must fit, also where a read sums the roll-ups from the rows.
         let slot = &mut by_category[usize::from(row.category)];
-        slot.sum = slot.sum.checked_add(signed).ok_or("category overflows")?;
-        slot.count += 1;
+        slot.0 = slot.0.checked_add(signed).ok_or("category overflows")?;
+        slot.1 += 1;
     }
     if rec.total.to_native() != total {
         return Err(format!("{kind} total {} is not Σ rows {total}", rec.total));
     }
+    let stored = match rec.rows.len() >= ROLLUP_MIN_ROWS {
+        true => CATEGORY_SLOTS,
+        false => 0,
+    };
+    if rec.by_category.len() != stored {
+        return Err(format!("{kind} has {} roll-ups for {} rows", rec.by_category.len(), rec.rows.len()));
+    }
     for (slot, (stored, sum)) in rec.by_category.iter().zip(by_category).enumerate() {
-        if (stored.sum.to_native(), stored.count.to_native()) != (sum.sum, sum.count) {
+        if (stored.sum.to_native(), stored.count.to_native()) != sum {
             return Err(format!("{kind} roll-up of category {slot} is not Σ rows"));
         }
     }
@@ -481,4 +500,59 @@ fn check_days(block: &ArchivedBlockRec, month: Month) -> std::result::Result<(),
         return Err("month net is not Σ day nets".into());
     }
     Ok(())
+}
+
+#[cfg(all(test, feature = "internals"))]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    /// The block of an org-month input, encoded, accessed and checked.
+    fn checked(rec: &BlockRec, month: Month) -> std::result::Result<BlockSummary, String> {
+        let bytes = encode(rec).map_err(|e| e.to_string())?;
+        let block = access(&bytes)?;
+        check(block, rec.org, month)
+    }
+
+    /// A kind with 64 rows or more stores its roll-ups, one with fewer none; either way they
+    /// must be what the rows sum to, and a stored set of another length is refused.
+    #[test]
+    fn roll_ups_are_stored_for_many_rows_only_and_checked_against_them() {
+        let month = Month::new(2024, 3).expect("month");
+        let mut rng = SplitMix64::new(11);
+        for rows in [0, 1, 63, 64, 65, 200] {
+            let input = crate::frozen::sample::org_month(&mut rng, OrgId(5), month, rows, false);
+            let rec = build(&input).expect("build");
+            checked(&rec, month).expect("a built block checks");
+            for (kind, k) in [(Kind::Revenue, &rec.revenue), (Kind::Expense, &rec.expense)] {
+                let want = match k.rows.len() >= ROLLUP_MIN_ROWS {
+                    true => CATEGORY_SLOTS,
+                    false => 0,
+                };
+                assert_eq!(k.by_category.len(), want, "{kind} with {} rows", k.rows.len());
+                let mut summed = [CategorySum::default(); CATEGORY_SLOTS];
+                for r in input.rows.iter().filter(|r| r.kind == kind) {
+                    let slot = &mut summed[usize::from(r.row.category.code())];
+                    slot.sum += r.signed_amount();
+                    slot.count += 1;
+                }
+                if want > 0 {
+                    assert_eq!(k.by_category, summed.to_vec(), "{kind}");
+                }
+            }
+            // A roll-up changed, a set added to a kind with few rows, or one removed from a
+            // kind with many: each refused.
+            let mut damaged = build(&input).expect("build");
+            let kind = match damaged.revenue.rows.len() >= damaged.expense.rows.len() {
+                true => &mut damaged.revenue,
+                false => &mut damaged.expense,
+            };
+            match kind.by_category.first_mut() {
+                Some(_) if rng.below(2) == 0 => kind.by_category[1].count += 1,
+                Some(_) => kind.by_category.clear(),
+                None => kind.by_category = vec![CategorySum::default(); CATEGORY_SLOTS],
+            }
+            assert!(checked(&damaged, month).is_err(), "{rows} rows");
+        }
+    }
 }

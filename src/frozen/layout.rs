@@ -10,7 +10,7 @@
 
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::{
-    check_sealed, header_crc, Header, FORMAT_VERSION, FROZEN_FOOTER_MAGIC, FROZEN_MAGIC,
+    check_sealed, header_crc, Header, FROZEN_FORMAT_VERSION, FROZEN_FOOTER_MAGIC, FROZEN_MAGIC,
     HEADER_BYTES,
 };
 use crate::model::Month;
@@ -157,7 +157,7 @@ impl Footer {
     pub fn encode(&self) -> [u8; FOOTER_BYTES] {
         let mut b = [0u8; FOOTER_BYTES];
         put(&mut b, 0, FROZEN_FOOTER_MAGIC);
-        put(&mut b, 8, &FORMAT_VERSION.to_le_bytes());
+        put(&mut b, 8, &FROZEN_FORMAT_VERSION.to_le_bytes());
         put(&mut b, 16, &self.id.db_id.to_le_bytes());
         put(&mut b, 24, &self.id.month.index().to_le_bytes());
         put(&mut b, 28, &self.id.version.to_le_bytes());
@@ -430,5 +430,41 @@ mod tests {
             damaged[bit / 8] ^= 1 << (bit % 8);
             assert!(Footer::decode(path, 0, &damaged).is_err(), "bit {bit}");
         }
+    }
+
+    /// Header and footer carry the frozen files' own format version; one sealed as format 1
+    /// (blocks with stored roll-ups) is refused as another format, naming the file.
+    #[test]
+    fn a_frozen_file_of_format_one_is_refused_as_another_format() {
+        let id = FileId {
+            db_id: 7,
+            month: Month::new(2024, 3).expect("month"),
+            version: 1,
+        };
+        let path = Path::new("frozen/2024-03.v1.frz");
+        let header = encode_header(id);
+        assert_eq!(decode_header(path, &header).expect("decode"), id);
+        let reseal = |bytes: &mut [u8], version: u32| {
+            bytes[8..12].copy_from_slice(&version.to_le_bytes());
+            let crc = header_crc(bytes);
+            bytes[12..16].copy_from_slice(&crc.to_le_bytes());
+        };
+        let format_version = |e: Error| match e {
+            Error::FormatVersion {
+                path: p,
+                found,
+                supported,
+            } => (p, found, supported),
+            other => panic!("not a format version error: {other}"),
+        };
+        let mut old = header;
+        reseal(&mut old, 1);
+        let err = decode_header(path, &old).expect_err("format 1 header");
+        assert_eq!(format_version(err), (path.to_path_buf(), 1, FROZEN_FORMAT_VERSION));
+        let mut footer = [0u8; FOOTER_BYTES];
+        footer[..8].copy_from_slice(FROZEN_FOOTER_MAGIC);
+        reseal(&mut footer, 1);
+        let err = Footer::decode(path, 100, &footer).expect_err("format 1 footer");
+        assert_eq!(format_version(err), (path.to_path_buf(), 1, FROZEN_FORMAT_VERSION));
     }
 }

@@ -64,11 +64,22 @@ impl<'a> OrgMonth<'a> {
         self.kind(kind).total.to_native()
     }
 
-    /// Per category code (slot 0 unused): (Σ signed amounts, rows).
+    /// Per category code (slot 0 unused): (Σ signed amounts, rows). Stored for a kind with
+    /// many rows, else summed from its few rows.
     pub fn by_category(&self, kind: Kind) -> [(i64, u64); CATEGORY_SLOTS] {
-        let mut out = [(0, 0); CATEGORY_SLOTS];
-        for (slot, sum) in out.iter_mut().zip(self.kind(kind).by_category.iter()) {
-            *slot = (sum.sum.to_native(), sum.count.to_native());
+        let mut out = [(0i64, 0u64); CATEGORY_SLOTS];
+        let stored = &self.kind(kind).by_category;
+        if !stored.is_empty() {
+            for (slot, sum) in out.iter_mut().zip(stored.iter()) {
+                *slot = (sum.sum.to_native(), sum.count.to_native());
+            }
+            return out;
+        }
+        for row in self.rows(kind) {
+            let slot = &mut out[usize::from(row.category().code()) % CATEGORY_SLOTS];
+            // The block's check summed every category of these rows without overflow.
+            slot.0 = slot.0.saturating_add(row.signed_amount());
+            slot.1 += 1;
         }
         out
     }
