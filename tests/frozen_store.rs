@@ -470,7 +470,7 @@ fn a_crash_before_the_meta_batch_keeps_the_old_frozen_set_and_replay_is_exact() 
         cleanup.removed,
         vec![db.join(FROZEN_DIR).join("2024-02.v1.frz")]
     );
-    let mut dropped = store.drop_stale_trees(&BTreeMap::new()).unwrap();
+    let mut dropped = store.drop_stale_trees(&BTreeMap::new(), None).unwrap();
     dropped.sort();
     assert_eq!(
         dropped,
@@ -706,7 +706,7 @@ fn the_balance_values_of_a_frozen_month_leave_the_shard_trees_without_a_scan_of_
     assert!(loaded.is_frozen(feb()));
     // What a writable open does: the values the load skipped go, found by the load.
     let in_force: BTreeMap<Month, u32> = [(feb(), 1)].into();
-    store.drop_stale_trees(&in_force).unwrap();
+    store.drop_stale_trees(&in_force, Some(&loaded)).unwrap();
     assert_eq!(feb_values(&store), 0);
 
     // A month frozen later: its values go with the checkpoint that puts its file in force,

@@ -247,14 +247,6 @@ fn a_long_running_writer_compacts_its_store_after_checkpoints() {
         "{compactions:?}"
     );
     let store = Store::open(&dir.join(STORE_DIR)).unwrap();
-    // The balance values of every frozen month left the shard trees (found through what the
-    // store knew of them, carried over each compaction).
-    let frozen: Vec<_> = store.frozen_set().unwrap().iter().map(|e| e.month).collect();
-    let months = store.balance_value_months().unwrap();
-    assert!(
-        !frozen.is_empty() && months.keys().all(|m| !frozen.contains(m)),
-        "frozen {frozen:?}, balance values {months:?}"
-    );
     let (size, mark) = (store.size_on_disk().unwrap(), store.compacted_bytes());
     assert!(
         mark > 0 && size <= folio::limits::STORE_COMPACT_GROWTH_RUNNING * mark,

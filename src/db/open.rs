@@ -405,7 +405,7 @@ fn align_frozen(vfs: &dyn Vfs, path: &Path, db_id: u64, state: &State, store: &S
     // Also with no month frozen: the trees of a version whose checkpoint never landed go before
     // a new freeze can take that version number again.
     let in_force = entries.iter().map(|e| (e.month, e.version)).collect();
-    store.drop_stale_trees(&in_force)?;
+    store.drop_stale_trees(&in_force, Some(state))?;
     Ok(())
 }
 

@@ -183,16 +183,12 @@ pub struct CheckpointStats {
 pub struct Store {
     db: sled::Db,
     path: PathBuf,
-    /// The balance values the shard trees hold, by business month: (shard, chunk) of each.
-    /// Known once [`Store::load`] has seen them all, then kept by every value a checkpoint
-    /// writes and every month [`Store::drop_stale_balances`] removes (carried over by a
-    /// compaction); `None` before. So a frozen month's values are removed without looking for
-    /// them (at 1,000,000 orgs a lookup per org of the month was half that removal).
-    balance_keys: parking_lot::Mutex<Option<BalanceKeys>>,
+    /// The frozen months whose balance values [`Store::drop_stale_balances`] last removed.
+    balances_cleaned: parking_lot::Mutex<Option<BTreeSet<Month>>>,
+    /// Balance values of frozen months that [`Store::load`] skipped: (shard, key), for the
+    /// next [`Store::drop_stale_balances`] to remove without a scan.
+    skipped_balances: parking_lot::Mutex<Vec<(usize, Vec<u8>)>>,
 }
-
-/// (shard, chunk) of the balance values of each business month in the shard trees.
-pub(crate) type BalanceKeys = BTreeMap<Month, rustc_hash::FxHashSet<(u32, u64)>>;
 
 pub use crate::limits::STORE_LOCK_WAIT;
 
@@ -269,7 +265,8 @@ impl Store {
         Ok(Store {
             db,
             path: path.to_path_buf(),
-            balance_keys: parking_lot::Mutex::new(None),
+            balances_cleaned: parking_lot::Mutex::new(None),
+            skipped_balances: parking_lot::Mutex::new(Vec::new()),
         })
     }
 
@@ -321,12 +318,13 @@ impl Store {
     /// or the new one with all its values.
     pub fn write(&self, snapshot: &Snapshot) -> Result<CheckpointStats> {
         let stats = self.write_values(snapshot)?;
-        self.finish(snapshot)?;
+        self.finish(snapshot, None)?;
         Ok(stats)
     }
 
-    /// After the values: the meta batch, then the trees the new frozen set no longer reads.
-    fn finish(&self, snapshot: &Snapshot) -> Result<()> {
+    /// After the values: the meta batch, then the trees the new frozen set no longer reads
+    /// (`state`: the state the snapshot was packed from, when at hand).
+    fn finish(&self, snapshot: &Snapshot, state: Option<&State>) -> Result<()> {
         self.write_meta(snapshot)?;
         if !snapshot.frozen.is_empty() {
             let in_force: BTreeMap<Month, u32> = snapshot
@@ -335,7 +333,7 @@ impl Store {
                 .map(|e| (e.month, e.version))
                 .collect();
             // The checkpoint has landed: a tree left behind is dropped at the next open instead.
-            if let Err(e) = self.drop_stale_trees(&in_force) {
+            if let Err(e) = self.drop_stale_trees(&in_force, state) {
                 tracing::warn!(path = %self.path.display(), error = %e, "could not drop stale store trees");
             }
         }
@@ -372,7 +370,7 @@ impl Store {
             self.apply_value_list(&values, &mut stats)
         })?;
         self.db.flush().map_err(|e| store_err(&self.path, e))?;
-        self.finish(&meta)?;
+        self.finish(&meta, Some(state))?;
         Ok(stats)
     }
 
@@ -396,10 +394,7 @@ impl Store {
             match tree.as_str() {
                 ORGS_TREE => stats.org_values += 1,
                 META_TREE => {}
-                t if t.starts_with("balances/") => {
-                    stats.balance_values += 1;
-                    self.note_balance_key(t, k);
-                }
+                t if t.starts_with("balances/") => stats.balance_values += 1,
                 t if t.starts_with("patches/") => stats.patch_values += 1,
                 _ => stats.ledger_values += 1,
             }
@@ -420,38 +415,6 @@ impl Store {
             self.apply_values(name, batch)?;
         }
         Ok(())
-    }
-
-    /// What [`Store::balance_keys`] holds, taken (for a compaction's copy), without the months
-    /// of the frozen set, whose values the copy leaves out.
-    pub(crate) fn take_balance_keys(&self) -> Option<BalanceKeys> {
-        let mut known = self.balance_keys.lock().take()?;
-        let frozen = self.frozen_set().ok()?;
-        for entry in frozen {
-            known.remove(&entry.month);
-        }
-        Some(known)
-    }
-
-    /// Takes `known` as [`Store::balance_keys`] (a compaction's copy of the store it came from).
-    pub(crate) fn adopt_balance_keys(&self, known: Option<BalanceKeys>) {
-        *self.balance_keys.lock() = known;
-    }
-
-    /// Records a balance value written to shard tree `tree` under `key` in
-    /// [`Store::balance_keys`] (when it is known).
-    fn note_balance_key(&self, tree: &str, key: &[u8]) {
-        let shard = tree
-            .strip_prefix("balances/")
-            .and_then(|n| n.parse::<u32>().ok());
-        let (Some(shard), Some(chunk), Some(month)) =
-            (shard, key::get_u64(key, 0), balance_key_month(key))
-        else {
-            return;
-        };
-        if let Some(known) = self.balance_keys.lock().as_mut() {
-            known.entry(month).or_default().insert((shard, chunk));
-        }
     }
 
     /// Applies one batch of values to tree `name`.
@@ -490,9 +453,14 @@ impl Store {
 
     /// Drops the trees the frozen set `in_force` (month → version) does not read: the normal
     /// ledger trees of frozen months, overlay and patches trees of other versions; and removes
-    /// the balance values of frozen business months ([`Store::drop_stale_balances`]). Returns
-    /// the trees' names. Only for a frozen set the store's checkpoint names.
-    pub fn drop_stale_trees(&self, in_force: &BTreeMap<Month, u32>) -> Result<Vec<String>> {
+    /// the balance values of frozen business months ([`Store::drop_stale_balances`], which finds
+    /// them through `state`'s files when it holds the month). Returns the trees' names. Only for
+    /// a frozen set the store's checkpoint names.
+    pub fn drop_stale_trees(
+        &self,
+        in_force: &BTreeMap<Month, u32>,
+        state: Option<&State>,
+    ) -> Result<Vec<String>> {
         let mut dropped = Vec::new();
         for name in self.db.tree_names() {
             let text = String::from_utf8_lossy(&name).to_string();
@@ -503,7 +471,7 @@ impl Store {
                 dropped.push(text);
             }
         }
-        let removed = self.drop_stale_balances(in_force)?;
+        let removed = self.drop_stale_balances(in_force, state)?;
         if !dropped.is_empty() || removed > 0 {
             self.db.flush().map_err(|e| store_err(&self.path, e))?;
         }
@@ -511,44 +479,65 @@ impl Store {
     }
 
     /// Removes the balance values of frozen business months from the shard trees (their day
-    /// rows are in the files; a load skips them anyway): with [`Store::balance_keys`] known,
-    /// exactly those it lists, without a lookup; otherwise (a store no load has read) by a scan
-    /// of the shard trees for the months of `in_force`. Returns the values removed.
-    fn drop_stale_balances(&self, in_force: &BTreeMap<Month, u32>) -> Result<usize> {
-        let known: Option<BalanceKeys> =
-            self.balance_keys.lock().as_mut().map(|known| {
-                let frozen: Vec<Month> = known
-                    .keys()
-                    .filter(|m| in_force.contains_key(*m))
-                    .copied()
-                    .collect();
-                frozen
-                    .into_iter()
-                    .filter_map(|m| known.remove(&m).map(|keys| (m, keys)))
-                    .collect()
-            });
-        let Some(months) = known else {
-            let months: BTreeSet<Month> = in_force.keys().copied().collect();
-            return self.scan_stale_balances(&months);
+    /// rows are in the files; a load skips them anyway): those the last [`Store::load`] skipped,
+    /// and those of each month frozen since the last call. A month's values are found without a
+    /// scan when `state` holds its file: one key per (shard, chunk) of the file's orgs (a
+    /// balance value of an org with no row in the month is left to the next load to find).
+    /// Otherwise the shard trees are scanned for them. Returns the keys removed.
+    fn drop_stale_balances(
+        &self,
+        in_force: &BTreeMap<Month, u32>,
+        state: Option<&State>,
+    ) -> Result<usize> {
+        let skipped = std::mem::take(&mut *self.skipped_balances.lock());
+        let months: BTreeSet<Month> = in_force.keys().copied().collect();
+        let fresh: Vec<Month> = {
+            let mut last = self.balances_cleaned.lock();
+            let fresh = match last.as_ref() {
+                Some(cleaned) => months.difference(cleaned).copied().collect(),
+                None => months.iter().copied().collect(),
+            };
+            *last = Some(months);
+            fresh
         };
-        let mut by_shard: BTreeMap<u32, Vec<Vec<u8>>> = BTreeMap::new();
-        for (month, keys) in months {
-            for (shard, chunk) in keys {
-                let key = key::balance_key(chunk, month.index());
-                by_shard.entry(shard).or_default().push(key);
+        let mut keys: BTreeSet<(usize, Vec<u8>)> = skipped.into_iter().collect();
+        let mut scan = BTreeSet::new();
+        for month in fresh {
+            let orgs: Option<Vec<crate::model::OrgId>> = state
+                .and_then(|s| s.frozen.get(month))
+                .and_then(|frozen| frozen.file.orgs().collect::<Result<_>>().ok());
+            let shards = state.map_or(0, |s| s.balances.len() as u32);
+            match orgs {
+                Some(orgs) => keys.extend(orgs.into_iter().map(|org| {
+                    let shard = crate::state::balance::shard_of(org, shards);
+                    (shard, key::balance_key(chunk_of(org), month.index()))
+                })),
+                None => {
+                    scan.insert(month);
+                }
             }
         }
         let mut removed = 0;
-        for (shard, mut keys) in by_shard {
-            keys.sort_unstable();
-            let tree = self.tree(&balance_tree(shard as usize))?;
+        let shards: BTreeSet<usize> = keys.iter().map(|(shard, _)| *shard).collect();
+        for shard in shards {
+            let tree = self.tree(&balance_tree(shard))?;
             let mut batch = sled::Batch::default();
-            for k in &keys {
-                batch.remove(k.as_slice());
+            for (_, k) in keys.range((shard, Vec::new())..(shard + 1, Vec::new())) {
+                // Most keys of a month frozen before a checkpoint wrote its day rows are not
+                // there: a removal of an absent key would still be logged and cached by sled.
+                if tree
+                    .contains_key(k.as_slice())
+                    .map_err(|e| store_err(&self.path, e))?
+                {
+                    batch.remove(k.as_slice());
+                    removed += 1;
+                }
             }
             tree.apply_batch(batch)
                 .map_err(|e| store_err(&self.path, e))?;
-            removed += keys.len();
+        }
+        if !scan.is_empty() {
+            removed += self.scan_stale_balances(&scan)?;
         }
         Ok(removed)
     }
@@ -779,6 +768,8 @@ impl Store {
         });
         ledgers?;
         state.balances = balances?;
+        // The load saw every balance value: those of frozen months are in `skipped_balances`.
+        *self.balances_cleaned.lock() = Some(in_force.keys().copied().collect());
         for (name, month) in &patch_trees {
             self.load_patches(&mut state, name, *month)?;
         }
@@ -1000,16 +991,15 @@ impl Store {
         let mut out: Vec<crate::state::balance::BalanceShard> =
             (0..shards).map(|_| Default::default()).collect();
         let mut values: Vec<(String, usize, u64, Month, sled::IVec)> = Vec::new();
-        let mut seen = BalanceKeys::new();
         for (name, shard) in trees {
             for item in self.tree(name)?.iter() {
                 let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
                 let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?;
                 let month = balance_key_month(&k)
                     .ok_or_else(|| self.bad("balance key"))?;
-                // Every value is noted, a frozen month's too (the next removal takes those).
-                seen.entry(month).or_default().insert((*shard as u32, chunk));
-                if !in_force.contains_key(&month) {
+                if in_force.contains_key(&month) {
+                    self.skipped_balances.lock().push((*shard, k.to_vec()));
+                } else {
                     values.push((name.clone(), *shard, chunk, month, v));
                 }
             }
@@ -1050,7 +1040,6 @@ impl Store {
                 }
             }
         }
-        *self.balance_keys.lock() = Some(seen);
         Ok(out)
     }
 }

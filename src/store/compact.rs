@@ -84,17 +84,13 @@ pub fn compact_if_due(
         }
     };
     // The copy is complete and durable; the store is closed before its directory moves (sled
-    // writes to the files it opened until it is dropped). The copy holds the same balance
-    // values (those of frozen months were removed, or are left out), so what the store knew of
-    // them holds for the copy.
-    let balance_keys = store.take_balance_keys();
+    // writes to the files it opened until it is dropped).
     drop(store);
     let (live, old) = (db.join(STORE_DIR), db.join(STORE_OLD_DIR));
     rename(&live, &old)?;
     rename(&copy, &live)?;
     sync_dir(db)?;
     let store = Store::open_cached(&live, cache)?;
-    store.adopt_balance_keys(balance_keys);
     // Measured open (sled sets a segment aside as it opens): what the next check compares with.
     let after = store.mark_compacted()?;
     if let Err(e) = remove_dir(&old) {
