@@ -34,6 +34,12 @@ fn open(path: &std::path::Path) -> Db {
     db
 }
 
+/// Org 1's balance of 2024-05-20 (a day of a month the freezer leaves open).
+fn closing(db: &Db) -> crate::DayBalance {
+    let day = crate::model::BusinessDay::from_ymd(2024, 5, 20).expect("a day");
+    db.snapshot().balance(OrgId(1), day).expect("balance")
+}
+
 fn durable_months(db: &Db) -> Vec<Month> {
     let set = db.shared.with_store(|s| s.frozen_set()).expect("frozen set");
     set.iter().map(|e| e.month).collect()
@@ -52,7 +58,7 @@ fn a_background_step_settles_once_due_and_a_close_settles_at_once() {
     let tmp = tempfile::tempdir().expect("tempdir");
     let path = tmp.path().join("db");
     let db = open(&path);
-    let before = db.snapshot().balance(OrgId(1), crate::model::BusinessDay::from_ymd(2024, 5, 20).expect("a day")).expect("balance");
+    let before = closing(&db);
 
     // Right after a checkpoint: the months go to files and leave memory, not yet durable.
     let step = db.shared.freeze_step(false, Settle::WhenDue).expect("step");
@@ -61,7 +67,7 @@ fn a_background_step_settles_once_due_and_a_close_settles_at_once() {
     assert_eq!(frozen_months(&db), months);
     assert!(durable_months(&db).is_empty());
     assert!(db.shared.frozen_unsettled.load(Ordering::Acquire));
-    let after = db.snapshot().balance(OrgId(1), crate::model::BusinessDay::from_ymd(2024, 5, 20).expect("a day")).expect("balance");
+    let after = closing(&db);
     assert_eq!(after, before);
 
     // A step that finds the spacing passed settles them, with nothing new to freeze.
@@ -88,6 +94,6 @@ fn a_background_step_settles_once_due_and_a_close_settles_at_once() {
     let db = Db::open(&path).expect("reopen");
     assert_eq!(frozen_months(&db), months);
     assert_eq!(durable_months(&db), months);
-    let reopened = db.snapshot().balance(OrgId(1), crate::model::BusinessDay::from_ymd(2024, 5, 20).expect("a day")).expect("balance");
+    let reopened = closing(&db);
     assert_eq!(reopened, before);
 }

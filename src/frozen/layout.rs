@@ -10,7 +10,7 @@
 
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::{
-    check_sealed, header_crc, Header, FROZEN_FORMAT_VERSION, FROZEN_FOOTER_MAGIC, FROZEN_MAGIC,
+    check_sealed, format_version_of_kind, header_crc, Header, FROZEN_FOOTER_MAGIC, FROZEN_MAGIC,
     HEADER_BYTES,
 };
 use crate::model::Month;
@@ -157,7 +157,7 @@ impl Footer {
     pub fn encode(&self) -> [u8; FOOTER_BYTES] {
         let mut b = [0u8; FOOTER_BYTES];
         put(&mut b, 0, FROZEN_FOOTER_MAGIC);
-        put(&mut b, 8, &FROZEN_FORMAT_VERSION.to_le_bytes());
+        put(&mut b, 8, &format_version_of_kind(FROZEN_FOOTER_MAGIC).to_le_bytes());
         put(&mut b, 16, &self.id.db_id.to_le_bytes());
         put(&mut b, 24, &self.id.month.index().to_le_bytes());
         put(&mut b, 28, &self.id.version.to_le_bytes());
@@ -460,11 +460,11 @@ mod tests {
         let mut old = header;
         reseal(&mut old, 1);
         let err = decode_header(path, &old).expect_err("format 1 header");
-        assert_eq!(format_version(err), (path.to_path_buf(), 1, FROZEN_FORMAT_VERSION));
+        assert_eq!(format_version(err), (path.to_path_buf(), 1, crate::format::FROZEN_FORMAT_VERSION));
         let mut footer = [0u8; FOOTER_BYTES];
         footer[..8].copy_from_slice(FROZEN_FOOTER_MAGIC);
         reseal(&mut footer, 1);
         let err = Footer::decode(path, 100, &footer).expect_err("format 1 footer");
-        assert_eq!(format_version(err), (path.to_path_buf(), 1, FROZEN_FORMAT_VERSION));
+        assert_eq!(format_version(err), (path.to_path_buf(), 1, crate::format::FROZEN_FORMAT_VERSION));
     }
 }
