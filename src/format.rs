@@ -49,8 +49,12 @@ pub fn format_version_of_kind(magic: &[u8; 8]) -> u32 {
 
 /// The database's identity file (format version, database id, shard count).
 pub const META_FILE: &str = "FOLIO";
-/// The database lock, taken exclusively by a writer and shared by read-only opens.
+/// The database lock, taken exclusively by a writer (and shared by read-only opens of a
+/// directory without a [`READ_GATE_FILE`]).
 pub const LOCK_FILE: &str = "LOCK";
+/// The read gate: taken exclusively by a writer while it changes the files a read-only open
+/// reads whole, and shared by a read-only open while it opens (`db::gate`).
+pub const READ_GATE_FILE: &str = "LOCK.read";
 /// An LSN up to which the log is known durable.
 pub const DURABLE_FILE: &str = "DURABLE";
 /// Marks a replica directory: the LSN its log continues from and that frame's checksum.

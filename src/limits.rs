@@ -77,6 +77,9 @@ pub const STORE_COMPACT_GROWTH_RUNNING: u64 = 4;
 pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long opening waits for a database lock held for a moment (see `lock`).
 pub const LOCK_WAIT: std::time::Duration = std::time::Duration::from_millis(500);
+/// How long a read-only open waits for a writer's checkpoint to let it in at the read gate, and
+/// a writer's checkpoint for readers' opens to finish (`db::gate`).
+pub const READ_GATE_WAIT: std::time::Duration = std::time::Duration::from_secs(60);
 /// Rows a ledger keeps in a sorted `Vec` before it moves them to a `BTreeMap`.
 pub const SMALL_ROWS: usize = 128;
 /// A checkpoint taking longer than this (packing plus writing) is reported as a `tracing`

@@ -1463,3 +1463,76 @@ fn years_flag_runs_the_multi_year_variant_end_to_end() {
     assert_eq!(v["disagreements"], serde_json::json!([]), "{v}");
     assert!(v["compared"].as_u64().unwrap() > 500, "{v}");
 }
+
+/// A shell reads a database while `folio ingest` writes it (`LOCK.read`): `balance` and `months`
+/// open read-only beside the writer, each answering with every batch whose frame was complete
+/// when it opened, never "locked by another process".
+#[test]
+fn commands_read_while_an_ingest_writes() {
+    use std::io::Write as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("db");
+    ok(folio(&data, &["init", "--shards", "2"]));
+    ok(folio(
+        &data,
+        &["org", "add", "--id", "7", "--name", "Seaside"],
+    ));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_folio"))
+        .arg("--data")
+        .arg(&data)
+        .args(["ingest", "-", "--format", "jsonl", "--batch", "1"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run folio");
+    let mut stdin = child.stdin.take().unwrap();
+    let closing = |data: &Path| -> i64 {
+        let out = folio(
+            data,
+            &["balance", "--org", "7", "--day", "2024-02-28", "--json"],
+        );
+        let out = ok(out);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        v["closing"].as_i64().unwrap()
+    };
+    let mut posted = 0i64;
+    for round in 0..4u64 {
+        // Ten revenues of org 7, one a day from the round's first day.
+        for k in 0..10u64 {
+            let id = round * 10 + k + 1;
+            let amount = 100 * id as i64;
+            let at = 1_704_067_200 + (round * 10 + k) as i64 * 86_400;
+            writeln!(
+                stdin,
+                r#"{{"entry_id":{id},"org_id":7,"kind":"revenue","occurred_at":{at},"amount":{amount},"category":"rooms","payment_method":"card","status":null}}"#
+            )
+            .unwrap();
+            posted += amount;
+        }
+        stdin.flush().unwrap();
+        // Each read succeeds beside the writer; what it sees grows to what was sent.
+        let started = std::time::Instant::now();
+        let mut seen = Vec::new();
+        loop {
+            let now = closing(&data);
+            assert!(now <= posted, "round {round}: {now} > {posted}");
+            seen.push(now);
+            if now == posted {
+                break;
+            }
+            assert!(
+                started.elapsed() < std::time::Duration::from_secs(60),
+                "round {round}: readers saw {seen:?}, never {posted}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(seen.windows(2).all(|w| w[0] <= w[1]), "{seen:?}");
+        let months = json_lines(&ok(folio(&data, &["months", "--json"])));
+        assert!(!months.is_empty());
+    }
+    drop(stdin);
+    let summary = ok(child.wait_with_output().unwrap());
+    assert!(summary.contains("ingested 40 events"), "{summary}");
+    assert_eq!(closing(&data), posted);
+}

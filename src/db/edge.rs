@@ -326,8 +326,9 @@ pub(crate) fn seed_from_checkpoint_in(vfs: &dyn Vfs, from: &Path, to: &Path) -> 
 }
 
 /// Puts the frozen files `state` has in force into the checkpoint directory `out`: each one hard
-/// linked from the database `db`'s `frozen/` (copied where links are not possible), synced, and
-/// listed in `out/frozen/MANIFEST`. Nothing when no month is frozen.
+/// linked from the database `db`'s `frozen/` (copied where links are not possible; written from
+/// the state's mapping when the file was removed since), synced, and listed in
+/// `out/frozen/MANIFEST`. Nothing when no month is frozen.
 fn copy_frozen(
     vfs: &dyn Vfs,
     db: &Path,
@@ -346,8 +347,15 @@ fn copy_frozen(
         let (source, target) = (from.join(&name), to.join(&name));
         if let Err(link) = vfs.hard_link(&source, &target) {
             tracing::debug!(file = %source.display(), error = %link, "frozen file copied, not linked");
-            vfs.copy_file(&source, &target)
-                .map_err(|e| Error::io(&source, e))?;
+            match vfs.copy_file(&source, &target) {
+                Ok(_) => {}
+                // Replaced and removed since the state was taken (by a settle of this database,
+                // or by the writer beside a read-only open): the state still maps it.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => vfs
+                    .write_atomic(&target, frozen.file.raw_bytes())
+                    .map_err(|e| Error::io(&target, e))?,
+                Err(e) => return Err(Error::io(&source, e)),
+            }
         }
         entries.push(frozen.entry);
     }

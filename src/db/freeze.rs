@@ -339,6 +339,8 @@ impl Shared {
                 .values()
                 .map(|f| f.entry)
                 .collect();
+            // Replaced versions are removed: not while a reader opens (it may map them).
+            let _gate = self.hold_gate()?;
             crate::frozen::FrozenDir::align(&*self.vfs, &self.path, self.db_id, &entries)?;
             self.frozen_unsettled.store(false, Ordering::Release);
         }

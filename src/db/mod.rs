@@ -3,6 +3,7 @@
 mod commit;
 pub mod edge;
 mod freeze;
+mod gate;
 #[cfg(test)]
 mod freeze_tests;
 mod info;
@@ -103,6 +104,9 @@ pub(crate) struct Shared {
     /// Set by the committer when it stops (after its last sync).
     committer_done: std::sync::atomic::AtomicBool,
     _lock_file: Option<File>,
+    /// A writer's read gate: held while it changes the files read-only opens read whole
+    /// (`gate`). None when read-only.
+    gate: Option<gate::ReadGate>,
 }
 
 impl Shared {
@@ -247,8 +251,15 @@ impl Shared {
 }
 
 impl Shared {
-    /// Runs `f` on the store; `Error::Store` when a failed compaction left none.
+    /// Closes the read gate (`gate`) until the guard drops; a no-op when read-only.
+    fn hold_gate(&self) -> Result<Option<gate::GateHold<'_>>> {
+        self.gate.as_ref().map(gate::ReadGate::hold).transpose()
+    }
+
+    /// Runs `f` on the store, with the read gate closed; `Error::Store` when a failed
+    /// compaction left none.
     fn with_store<T>(&self, f: impl FnOnce(&Store) -> Result<T>) -> Result<T> {
+        let _gate = self.hold_gate()?;
         match &*self.store.lock() {
             Some(store) => f(store),
             None => Err(Error::Store(format!(
@@ -262,6 +273,15 @@ impl Shared {
     /// leftovers have made it large (`store::compact`), so a long-running writer's store stays
     /// within a few times its values, as a reopen's does.
     fn compact_store_if_due(&self) -> Option<crate::store::compact::Compaction> {
+        // Not due is decided under the gate too: it reads sled's files' sizes only, but a
+        // compaction swaps the directory readers copy.
+        let _gate = match self.hold_gate() {
+            Ok(hold) => hold,
+            Err(e) => {
+                tracing::warn!(path = %self.path.display(), error = %e, "store compaction skipped");
+                return None;
+            }
+        };
         let mut slot = self.store.lock();
         let store = slot.take()?;
         match crate::store::compact::compact_if_due(
@@ -352,8 +372,9 @@ impl Db {
     ///   or [`Options::create_if_missing`] off), or holds files of something else.
     /// - [`Error::InvalidArgument`] when creating with a shard count outside
     ///   `1..=`[`crate::limits::MAX_SHARDS`].
-    /// - [`Error::Locked`] when another process holds the database (a writer; or readers, when
-    ///   opening to write).
+    /// - [`Error::Locked`] when opening to write and another writer holds the database (or, in a
+    ///   directory without the read gate `LOCK.read`, readers do); when a read-only open or a
+    ///   writer's open waited [`crate::limits::READ_GATE_WAIT`] at the read gate.
     /// - [`Error::Corruption`] when acknowledged data is damaged or missing: a damaged frame at or
     ///   below the LSN known durable, a log that ends before the store's checkpoint, a missing log
     ///   directory, a damaged identity file. Nothing is changed; see [`crate::accept_loss`].
@@ -617,7 +638,12 @@ impl Db {
         }
         // The last checkpoint, and `frozen/` aligned with it when the freezer left files unsettled.
         let _one_at_a_time = self.shared.freeze_lock.lock();
-        self.shared.settle_frozen()
+        let settled = self.shared.settle_frozen();
+        // sled flushes as its store closes: readers wait at the gate meanwhile.
+        let gate = self.shared.hold_gate();
+        drop(self.shared.store.lock().take());
+        drop(gate);
+        settled
     }
 }
 

@@ -6,7 +6,10 @@ use crate::error::{CorruptionKind, Error, Result};
 use crate::limits::COMMIT_QUEUE_DEPTH;
 use crate::model::Lsn;
 use crate::state::{replay, State};
-use crate::format::{LOCK_FILE, MANIFEST_FILE, META_FILE, STORE_DIR, TMP_EXTENSION, WAL_DIR};
+use super::gate::{ReadGate, ReaderLock};
+use crate::format::{
+    LOCK_FILE, MANIFEST_FILE, META_FILE, READ_GATE_FILE, STORE_DIR, TMP_EXTENSION, WAL_DIR,
+};
 use crate::store::meta::{new_db_id, Meta};
 use crate::store::Store;
 use crate::wal::{cut_torn, recover, Expect, LogTail, LogWriter, TornTail};
@@ -43,6 +46,10 @@ pub struct RecoveryReport {
     pub rebuilt: Option<String>,
     /// LSN of the last batch recovered: the visible LSN when opening returned.
     pub lsn: Lsn,
+    /// Opened read-only while another process (or handle) had the database open to write: the
+    /// state is what its log held then, every complete frame; the frame it was still appending,
+    /// if any, is not reported as torn.
+    pub beside_writer: bool,
 }
 
 impl RecoveryReport {
@@ -92,28 +99,20 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         read_only: !writable,
         ..RecoveryReport::default()
     };
-    let lock_file = lock_or_create(&*vfs, path, &options, held, &mut report)?;
-    let found = Found::check(&*vfs, path)?;
-    if writable && found.is_checkpoint {
-        // The checkpoint becomes a live replica directory before sled opens its store (sled
-        // writes to the files it opens): a kill from here on must not leave a manifest that no
-        // longer matches the store, which would refuse every later open.
-        let manifest = path.join(MANIFEST_FILE);
-        vfs.remove_file(&manifest)
-            .map_err(|e| Error::io(&manifest, e))?;
-        vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
-    }
-    let cache = options.store_cache_bytes();
-    let mut opened = OpenedStore::open(
-        &*vfs,
-        path,
-        writable,
-        &found,
-        (cache, options.store_compaction_floor),
-        &mut report,
-    )?;
-    let tail = replay_log(&*vfs, path, &found, &mut opened, &mut report)?;
-    let store = repair(&*vfs, path, writable, &found, &mut opened, &tail, &report)?;
+    let locks = lock_or_create(&*vfs, path, &options, held, &mut report)?;
+    let recovered = {
+        // A writer's open changes the files readers read whole: readers in other processes
+        // wait at the gate meanwhile. A reader holds it shared until its open is done.
+        let _hold = locks.gate.as_ref().map(ReadGate::hold).transpose()?;
+        let beside_writer = locks.reader.as_ref().is_some_and(ReaderLock::beside_writer);
+        recover_files(&*vfs, path, &options, beside_writer, &mut report)?
+    };
+    let Recovered {
+        found,
+        opened,
+        tail,
+        store,
+    } = recovered;
     if let Some(warning) = report.warning() {
         tracing::warn!(
             path = %path.display(),
@@ -125,6 +124,11 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
             "{warning}"
         );
     }
+    // A reader that opened at the gate holds nothing from here on.
+    let lock_file = match locks.reader {
+        Some(reader) => reader.into_kept(),
+        None => locks.lock_file,
+    };
     start(
         path,
         options,
@@ -140,20 +144,76 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
             store,
             scratch: opened.scratch,
             lock_file,
+            gate: locks.gate,
         },
     )
 }
 
-/// Refuses a directory that is no database (and may not become one), takes the lock (shared
-/// when read-only), and creates the files of a new database. Returns the lock file (none for a
-/// read-only open on media without one).
+/// What recovery made of the files.
+struct Recovered {
+    found: Found,
+    opened: OpenedStore,
+    tail: LogTail,
+    store: Store,
+}
+
+/// Checks the identity files and the log, loads the store, replays the log, and repairs what
+/// may be repaired (see [`open_holding`]). `beside_writer`: a read-only open while a writer
+/// appends, whose log's end is no torn tail.
+fn recover_files(
+    vfs: &dyn Vfs,
+    path: &Path,
+    options: &Options,
+    beside_writer: bool,
+    report: &mut RecoveryReport,
+) -> Result<Recovered> {
+    let writable = !options.read_only;
+    let found = Found::check(vfs, path)?;
+    if writable && found.is_checkpoint {
+        // The checkpoint becomes a live replica directory before sled opens its store (sled
+        // writes to the files it opens): a kill from here on must not leave a manifest that no
+        // longer matches the store, which would refuse every later open.
+        let manifest = path.join(MANIFEST_FILE);
+        vfs.remove_file(&manifest)
+            .map_err(|e| Error::io(&manifest, e))?;
+        vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
+    }
+    let cache = options.store_cache_bytes();
+    let mut opened = OpenedStore::open(
+        vfs,
+        path,
+        writable,
+        &found,
+        (cache, options.store_compaction_floor),
+        report,
+    )?;
+    let tail = replay_log(vfs, path, &found, &mut opened, beside_writer, report)?;
+    let store = repair(vfs, path, writable, &found, &mut opened, &tail, report)?;
+    Ok(Recovered {
+        found,
+        opened,
+        tail,
+        store,
+    })
+}
+
+/// What an open holds: a writer's lock and read gate, or what a reader took.
+struct Locks {
+    lock_file: Option<File>,
+    gate: Option<ReadGate>,
+    reader: Option<ReaderLock>,
+}
+
+/// Refuses a directory that is no database (and may not become one), takes the lock (a writer
+/// its lock and read gate; a reader the gate, or the lock shared where there is no gate:
+/// [`super::gate`]), and creates the files of a new database.
 fn lock_or_create(
     vfs: &dyn Vfs,
     path: &Path,
     options: &Options,
     held: Option<File>,
     report: &mut RecoveryReport,
-) -> Result<Option<File>> {
+) -> Result<Locks> {
     let writable = !options.read_only;
     let has_meta = vfs.exists(&path.join(META_FILE));
     let may_create = options.create_if_missing && writable;
@@ -171,18 +231,37 @@ fn lock_or_create(
         }
         vfs.create_dir_all(path).map_err(|e| Error::io(path, e))?;
     }
-    // Locked before creating, so two processes never create (or open) the same database at once;
-    // readers share the lock.
-    let lock_file = match held {
-        Some(file) => Some(file),
-        None if writable => Some(lock(path)?),
-        None => lock_shared(path)?,
+    // Locked before creating, so two processes never create (or open) the same database at once.
+    let locks = match (held, writable) {
+        // The caller holds the lock exclusively: nobody else writes.
+        (Some(file), false) => Locks {
+            lock_file: Some(file),
+            gate: None,
+            reader: None,
+        },
+        (held, true) => {
+            let lock_file = match held {
+                Some(file) => file,
+                None => lock(path)?,
+            };
+            Locks {
+                lock_file: Some(lock_file),
+                gate: Some(ReadGate::for_writer(path)?),
+                reader: None,
+            }
+        }
+        (None, false) => Locks {
+            lock_file: None,
+            gate: None,
+            reader: Some(ReaderLock::take(path)?),
+        },
     };
     if !vfs.exists(&path.join(META_FILE)) {
+        let _hold = locks.gate.as_ref().map(ReadGate::hold).transpose()?;
         create(vfs, path, options.shards)?;
         report.created = true;
     }
-    Ok(lock_file)
+    Ok(locks)
 }
 
 /// What opening learns from a database directory before it opens the store, every file checked.
@@ -328,6 +407,7 @@ fn replay_log(
     path: &Path,
     found: &Found,
     opened: &mut OpenedStore,
+    beside_writer: bool,
     report: &mut RecoveryReport,
 ) -> Result<LogTail> {
     let OpenedStore { state, applier, .. } = opened;
@@ -354,10 +434,14 @@ fn replay_log(
         state.finish_index_build();
     }
     report.frames_replayed = tail.frames_replayed;
-    report.truncated_bytes = tail.truncated_bytes();
-    report.truncated_frames = tail.truncated_frames();
-    report.torn = tail.torn.clone();
     report.lsn = state.lsn;
+    report.beside_writer = beside_writer;
+    if !beside_writer {
+        // Beside a writer, a partial frame at the log's end is its append in progress.
+        report.truncated_bytes = tail.truncated_bytes();
+        report.truncated_frames = tail.truncated_frames();
+        report.torn = tail.torn.clone();
+    }
     Ok(tail)
 }
 
@@ -421,6 +505,7 @@ struct Started {
     store: Store,
     scratch: Option<Scratch>,
     lock_file: Option<File>,
+    gate: Option<ReadGate>,
 }
 
 /// Starts the committer and the checkpointer of a recovered database (none when read-only).
@@ -532,6 +617,7 @@ fn shared(
         commands,
         committer_done: std::sync::atomic::AtomicBool::new(!writable),
         _lock_file: s.lock_file,
+        gate: s.gate,
     }
 }
 
@@ -556,13 +642,14 @@ fn create(vfs: &dyn Vfs, path: &Path, shards: u32) -> Result<()> {
     .write(vfs, path)
 }
 
-/// Fails unless `path` holds only what an interrupted creation leaves: `LOCK`, `FOLIO.tmp`, an
-/// empty `wal/`.
+/// Fails unless `path` holds only what an interrupted creation leaves: `LOCK`, `LOCK.read`,
+/// `FOLIO.tmp`, an empty `wal/`.
 fn check_leftovers(vfs: &dyn Vfs, path: &Path) -> Result<()> {
     let wal_dir = path.join(WAL_DIR);
     let tmp_meta = path.join(META_FILE).with_extension(TMP_EXTENSION);
     for name in vfs.list(path).map_err(|e| Error::io(path, e))? {
         let leftover = name.as_os_str() == LOCK_FILE
+            || name.as_os_str() == READ_GATE_FILE
             || path.join(&name) == tmp_meta
             || (path.join(&name) == wal_dir
                 && vfs.list(&wal_dir).map(|l| l.is_empty()).unwrap_or(false));
@@ -583,13 +670,13 @@ pub(crate) fn lock(path: &Path) -> Result<File> {
         .write(true)
         .open(&lock_path)
         .map_err(|e| Error::io(&lock_path, e))?;
-    wait_for_lock(path, &lock_path, || file.try_lock())?;
+    wait_for_lock(path, &lock_path, LOCK_WAIT, || file.try_lock())?;
     Ok(file)
 }
 
 /// A read-only open shares the lock with other readers and excludes a writer. A directory
 /// without a `LOCK` file, or whose lock file cannot be opened (read-only media), has no writer.
-fn lock_shared(path: &Path) -> Result<Option<File>> {
+pub(super) fn lock_shared(path: &Path) -> Result<Option<File>> {
     let lock_path = path.join(LOCK_FILE);
     let file = match File::open(&lock_path) {
         Ok(file) => file,
@@ -603,16 +690,18 @@ fn lock_shared(path: &Path) -> Result<Option<File>> {
         }
         Err(e) => return Err(Error::io(&lock_path, e)),
     };
-    wait_for_lock(path, &lock_path, || file.try_lock_shared())?;
+    wait_for_lock(path, &lock_path, LOCK_WAIT, || file.try_lock_shared())?;
     Ok(Some(file))
 }
 
 /// A lock (`flock`) is shared with any child a thread of this process forks until the child
 /// execs, so a database just closed can look locked for a moment while another thread spawns a
-/// process: look again for up to `LOCK_WAIT` before reporting another holder.
-fn wait_for_lock(
+/// process: look again for up to `limit` before reporting another holder (the read gate waits
+/// longer: `gate`).
+pub(super) fn wait_for_lock(
     path: &Path,
     lock_path: &Path,
+    limit: std::time::Duration,
     try_lock: impl Fn() -> std::result::Result<(), std::fs::TryLockError>,
 ) -> Result<()> {
     let started = std::time::Instant::now();
@@ -620,7 +709,7 @@ fn wait_for_lock(
     loop {
         match try_lock() {
             Ok(()) => return Ok(()),
-            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < LOCK_WAIT => {
+            Err(std::fs::TryLockError::WouldBlock) if started.elapsed() < limit => {
                 std::thread::sleep(pause);
                 pause = (pause * 2).min(std::time::Duration::from_millis(50));
             }

@@ -41,7 +41,9 @@ pub struct Options {
     /// Open without changing anything on disk (read-only media, a checkpoint directory kept for
     /// seeding): no lock file is created, a torn log tail is read around instead of cut, the
     /// store is loaded from a private copy, and every write is refused with
-    /// [`crate::Error::ReadOnly`].
+    /// [`crate::Error::ReadOnly`]. Opens beside a writer in another process (or another handle
+    /// of this one) without its lock, at every batch its log holds whole; the view stays at that
+    /// LSN ([`crate::RecoveryReport::beside_writer`]). A writer may open while readers are open.
     pub read_only: bool,
     /// Run the freezer in the background (after checkpoints, a few months per step): months before
     /// the previous calendar month of the newest row become frozen files and leave memory (see

@@ -106,7 +106,12 @@ impl Db {
                         report.lsn
                     ));
                 }
-                for torn in &tail.torn {
+                // Beside a writer the log may end in the frame it was appending.
+                let torn = match self.recovery.beside_writer {
+                    true => &[][..],
+                    false => &tail.torn[..],
+                };
+                for torn in torn {
                     report.notes.push(format!(
                         "log: torn tail, never acknowledged, left by a read-only open: {torn}"
                     ));
@@ -121,8 +126,12 @@ impl Db {
         // No checkpoint may write while the store is read back: sled has no snapshots, and a
         // half-seen checkpoint would look inconsistent.
         let _no_checkpoint = shared.checkpoint_lock.lock();
+        // The frozen files its state maps: a writer in another process may have removed those
+        // its own checkpoints no longer name.
+        let files = shared.state.read().state.frozen.clone();
         if let Err(e) = shared.with_store(|store| {
-            store.load(&*shared.vfs, &shared.path, shared.db_id, shared.shards)
+            let (vfs, path) = (&*shared.vfs, &shared.path);
+            store.load_with(vfs, path, shared.db_id, shared.shards, &files)
         }) {
             report.problems.push(format!("store: {e}"));
         }

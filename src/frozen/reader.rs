@@ -274,6 +274,12 @@ impl FrozenFile {
         self.bytes.len() as u64
     }
 
+    /// The whole file as mapped (not checked here: its readers check what they use). A copy of
+    /// a file another process has since removed is made from these.
+    pub fn raw_bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
     pub(super) fn footer(&self) -> &Footer {
         &self.footer
     }

@@ -711,11 +711,29 @@ impl Store {
         db_id: u64,
         shards: u32,
     ) -> Result<(State, crate::state::EntryIndex)> {
+        self.load_with(vfs, db, db_id, shards, &FrozenSet::default())
+    }
+
+    /// As [`Store::load`], taking a frozen file the set lists from `open` (already open and
+    /// checked against the same entry) instead of opening it again: `verify` reads the store back
+    /// with the files its state maps, which a writer in another process may have replaced and
+    /// removed since.
+    ///
+    /// # Errors
+    /// As [`Store::load`].
+    pub fn load_with(
+        &self,
+        vfs: &dyn Vfs,
+        db: &Path,
+        db_id: u64,
+        shards: u32,
+        open: &FrozenSet,
+    ) -> Result<(State, crate::state::EntryIndex)> {
         let mut state = State::new(shards);
         let mut entries = crate::state::EntryIndex::default();
         self.load_catalog(&mut state)?;
         self.load_orgs(&mut state)?;
-        self.load_frozen(&mut state, vfs, db, db_id)?;
+        self.load_frozen(&mut state, (vfs, db, db_id), open)?;
         for (org, flows) in state.frozen.flows.iter() {
             entries.set_flows(*org, *flows);
         }
@@ -777,7 +795,12 @@ impl Store {
     }
 
     /// The frozen set and frozen flows the checkpoint names, each file opened.
-    fn load_frozen(&self, state: &mut State, vfs: &dyn Vfs, db: &Path, db_id: u64) -> Result<()> {
+    fn load_frozen(
+        &self,
+        state: &mut State,
+        (vfs, db, db_id): (&dyn Vfs, &Path, u64),
+        open: &FrozenSet,
+    ) -> Result<()> {
         let listed = self.frozen_set()?;
         let lsn = self.checkpoint_lsn()?;
         let dir = db.join(crate::format::FROZEN_DIR);
@@ -790,15 +813,14 @@ impl Store {
                     entry.lsn_last
                 )));
             }
-            let path = dir.join(entry.file_name());
-            let file = FrozenFile::open(vfs, &path, &Expected::of(db_id, &entry))?;
-            set.months.insert(
-                entry.month,
-                FrozenMonth {
-                    entry,
-                    file: Arc::new(file),
-                },
-            );
+            let file = match open.months.get(&entry.month) {
+                Some(month) if month.entry == entry => month.file.clone(),
+                _ => {
+                    let path = dir.join(entry.file_name());
+                    Arc::new(FrozenFile::open(vfs, &path, &Expected::of(db_id, &entry))?)
+                }
+            };
+            set.months.insert(entry.month, FrozenMonth { entry, file });
         }
         for (chunk, items) in self.meta_chunks(state, FROZEN_FLOWS_PREFIX, pack::unpack_frozen_flows)? {
             if !set.flows.insert_chunk(chunk, items) {

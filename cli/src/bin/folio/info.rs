@@ -137,6 +137,7 @@ fn recovery_json(r: &RecoveryReport) -> serde_json::Value {
         "truncated_frames": r.truncated_frames,
         "torn": r.warning(),
         "read_only": r.read_only,
+        "beside_writer": r.beside_writer,
         "rebuilt": r.rebuilt,
         "lsn": r.lsn.0,
     })
@@ -156,6 +157,9 @@ fn recovery_text(r: &RecoveryReport) -> String {
     }
     if let Some(why) = &r.rebuilt {
         text.push_str(&format!("; store rebuilt from the log: {why}"));
+    }
+    if r.beside_writer {
+        text.push_str("; opened beside a writer (its log as it stood then)");
     }
     text
 }
