@@ -1,6 +1,8 @@
 //! The operator's path past corruption: [`accept_loss`] sets aside what recovery refuses to read
-//! (a damaged or missing stretch of the log, a store ahead of what is left of it), copying
-//! everything it discards into a side directory first, and reports what was dropped.
+//! (a damaged or missing stretch of the log, a store ahead of what is left of it, a damaged or
+//! missing frozen file), copying everything it discards into a side directory first, and reports
+//! what was dropped. A frozen file loses nothing: the log holds every row it was made from, so
+//! the store and the frozen files are rebuilt from it and the months frozen again.
 
 use super::open;
 use super::{Db, Options};
@@ -9,7 +11,7 @@ use crate::io::Vfs;
 use crate::limits::MAX_SALVAGE_ROUNDS;
 use crate::model::Lsn;
 use crate::wal::segment::{parse_segment_name, SEGMENT_HEADER_BYTES};
-use crate::format::{DURABLE_FILE, META_FILE, STORE_DIR, WAL_DIR};
+use crate::format::{DURABLE_FILE, FROZEN_DIR, META_FILE, STORE_DIR, WAL_DIR};
 use crate::wal::frames_in;
 use std::path::{Path, PathBuf};
 
@@ -43,16 +45,25 @@ pub struct LossReport {
     pub lsn: Lsn,
     /// The final open's report (a torn tail it cut, a store it rebuilt).
     pub recovery: super::RecoveryReport,
+    /// Months frozen again after frozen files were set aside and rebuilt from the log (the
+    /// months before the default horizon: see [`Db::freeze`]).
+    pub refrozen: Vec<crate::model::Month>,
 }
 
 /// Makes a database that refuses to open because acknowledged data is damaged or missing open
 /// again, accepting the loss: repeatedly opens it read-only, and for each corruption it is
 /// refused with — a damaged frame or segment of the log, a log that ends before the store's
-/// checkpoint, a missing log directory — copies what must go into `side` (synced), then cuts it
-/// (the log from the damage on, the store when it is ahead of the log). Finally opens it for
-/// writing, which cuts any torn tail and rebuilds the store from the log. Damage elsewhere (the
-/// identity file, a replica's base or store) is returned as the error, with nothing changed.
-/// The database must not be open in another process (its lock is held throughout).
+/// checkpoint, a missing log directory, a frozen file missing or damaged (each frozen file in
+/// force is also checked whole, since reads check their blocks only when they first use them) —
+/// copies what must go into `side` (synced), then cuts it (the log from the damage on; the store
+/// when it is ahead of the log; the store and every frozen file for a frozen file's damage,
+/// which loses nothing of the log). Finally opens it for writing, which cuts any torn tail and
+/// rebuilds the store from the log, and freezes again the months a set-aside frozen file held
+/// ([`Db::freeze`]). A rebuild from the log replays the whole log into memory: it needs the
+/// memory of the whole history at once, unlike a normal open. Damage elsewhere (the identity
+/// file, a replica's base or store, a replica's frozen file) is returned as the error, with
+/// nothing changed. The database must not be open in another process (its lock is held
+/// throughout).
 ///
 /// # Errors
 /// - [`Error::NotADatabase`] when `path` has no identity file; [`Error::InvalidArgument`] when
@@ -84,11 +95,11 @@ pub fn accept_loss(path: &Path, side: &Path) -> Result<LossReport> {
     let mut dropped = Vec::new();
     let mut rounds = 0;
     loop {
-        match open::open_holding(path, Options::read_only(), Some(handle()?)) {
-            Ok(db) => {
-                drop(db);
-                break;
-            }
+        let opened = open::open_holding(path, Options::read_only(), Some(handle()?));
+        // Frozen files are checked whole too: reads check a block only when they first use it.
+        let damage = opened.and_then(|db| db.check_frozen_files());
+        match damage {
+            Ok(()) => break,
             Err(Error::Corruption { file, offset, kind }) if rounds < MAX_SALVAGE_ROUNDS => {
                 rounds += 1;
                 let piece = set_aside(path, side, &file, offset, &kind)?;
@@ -102,6 +113,10 @@ pub fn accept_loss(path: &Path, side: &Path) -> Result<LossReport> {
         ..Options::default()
     };
     let db = open::open_holding(path, options, Some(handle()?))?;
+    let refrozen = match dropped.iter().any(|p| p.from == path.join(FROZEN_DIR)) {
+        true => db.freeze(None)?.frozen.iter().map(|m| m.month).collect(),
+        false => Vec::new(),
+    };
     let vfs = crate::io::StdFs;
     for piece in &dropped {
         let detail = format!("{}; copy in {}", piece.what, piece.copy.display());
@@ -112,6 +127,7 @@ pub fn accept_loss(path: &Path, side: &Path) -> Result<LossReport> {
         dropped,
         lsn: db.visible_lsn(),
         recovery: db.recovery().clone(),
+        refrozen,
     };
     db.close()?;
     Ok(report)
@@ -128,6 +144,23 @@ fn set_aside(
 ) -> Result<Vec<Salvaged>> {
     let wal = db.join(WAL_DIR);
     let unhandled = || Error::corruption(file, offset, kind.clone());
+    if file.starts_with(db.join(FROZEN_DIR)) {
+        if super::edge::ReplicaBase::read(db)?.is_some() {
+            // A replica's log starts at its base: the rows before it are in its files alone.
+            return Err(unhandled());
+        }
+        // Settled first, so that the store set aside is the one an open would use.
+        crate::store::compact::recover(db)?;
+        let what = format!(
+            "frozen file {} damaged at offset {offset} ({kind}): the store set aside, rebuilt \
+             from the log (which loses nothing)",
+            file.display()
+        );
+        let store = move_aside(db, side, &db.join(STORE_DIR), what)?;
+        let what = "every frozen file set aside, the months frozen again from the log".to_string();
+        let frozen = move_aside(db, side, &db.join(FROZEN_DIR), what)?;
+        return Ok(vec![store, frozen]);
+    }
     if let CorruptionKind::MissingLog { from, to } = kind {
         if super::edge::ReplicaBase::read(db)?.is_some() {
             // A replica's state up to its base is in its store alone.
@@ -292,11 +325,25 @@ impl std::fmt::Display for LossReport {
         if let Some(warning) = self.recovery.warning() {
             writeln!(f, "{warning}")?;
         }
+        if !self.refrozen.is_empty() {
+            let months: Vec<String> = self.refrozen.iter().map(|m| m.to_string()).collect();
+            writeln!(f, "frozen again from the log: {}", months.join(", "))?;
+        }
         write!(f, "database now at LSN {}", self.lsn)
     }
 }
 
 impl Db {
+    /// Checks every frozen file in force whole (each checksum, and that its parts agree); the
+    /// first damage found is the error naming the file and offset.
+    fn check_frozen_files(&self) -> Result<()> {
+        let state = self.shared.state.read().state.clone();
+        for frozen in state.frozen.months.values() {
+            frozen.file.verify()?;
+        }
+        Ok(())
+    }
+
     /// See [`accept_loss`].
     ///
     /// # Errors

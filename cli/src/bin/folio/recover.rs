@@ -67,6 +67,7 @@ fn to_json(report: &LossReport) -> serde_json::Value {
                    "first_lsn": p.lsns.map(|l| l.0), "last_lsn": p.lsns.map(|l| l.1)})
         })
         .collect();
+    let refrozen: Vec<String> = report.refrozen.iter().map(|m| m.to_string()).collect();
     json!({"side": report.side.display().to_string(), "dropped": dropped,
-           "lsn": report.lsn.0, "warning": report.recovery.warning()})
+           "lsn": report.lsn.0, "warning": report.recovery.warning(), "refrozen": refrozen})
 }
