@@ -103,7 +103,12 @@ fn salvage_and_check(dir: &Path, path: &Path, twin: &[String], damaged: &Path) {
     let side = dir.join("side");
     let report = Db::accept_loss(path, &side).unwrap();
     assert_eq!(report.dropped.len(), 2, "{report}");
-    assert!(report.dropped[0].what.contains(&damaged.display().to_string()), "{report}");
+    assert!(
+        report.dropped[0]
+            .what
+            .contains(&damaged.display().to_string()),
+        "{report}"
+    );
     assert_eq!(report.dropped[0].from, path.join("state"));
     assert_eq!(report.dropped[1].from, path.join("frozen"));
     assert!(report.refrozen.len() >= 3, "{report}");

@@ -64,6 +64,8 @@ pub struct Totals {
     /// spills raise it).
     pub frozen_months: u64,
     pub frozen_versions: u64,
+    /// Read-only opens made beside the child while it wrote (each checked).
+    pub reader_opens: u64,
     /// Seconds spent running children, reopening, checking and closing.
     pub secs: [f64; 4],
 }

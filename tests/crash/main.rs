@@ -9,7 +9,10 @@
 //! (default horizon, or every month) which ends with one, printed as `CKPT begin` / `CKPT end`,
 //! so that kills also land inside checkpoints and freezes. In odd rounds the store compacts at
 //! every doubling (no floor); in half the rounds the background freezer runs under a 1 MiB
-//! budget, so kills also land in its freezes, spills and unsettled installs.
+//! budget, so kills also land in its freezes, spills and unsettled installs. In every fourth
+//! round the parent also opens the database read-only, over and over, while the child writes
+//! (a reader in another process, through the read gate): each open must succeed, see every
+//! batch the child had acknowledged when it began, and pass `verify`.
 //!
 //! The parent kills the child with SIGKILL after a random delay (sometimes while the child is
 //! still opening the database, sometimes right after a `CKPT begin` line), reopens the database

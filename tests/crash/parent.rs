@@ -1,11 +1,13 @@
 //! Running one child and killing it with SIGKILL.
 
 use crate::{BACKDATE_VAR, DIR_VAR, ROUND_VAR, SEED_VAR};
+use folio::{Db, Error, Options};
 use std::io::{BufRead, BufReader, Read};
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{mpsc, Arc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
@@ -24,7 +26,52 @@ pub enum KillAt {
 pub struct RoundOutput {
     pub lines: Vec<String>,
     pub killed_in_checkpoint: bool,
+    /// Read-only opens of the database while the child ran (see [`readers`]).
+    pub reader_opens: u64,
 }
+
+/// Opens the database read-only, over and over, while the child writes it (until `stop`), as a
+/// report tool in another process would: every open must succeed beside the writer (or after
+/// its kill), see every batch the child had acknowledged when the open began (`acked`), and
+/// pass `verify`. Returns the number of opens.
+fn readers(
+    dir: &Path,
+    round: u64,
+    acked: Arc<AtomicU64>,
+    stop: Arc<AtomicBool>,
+) -> JoinHandle<u64> {
+    let dir = dir.to_path_buf();
+    std::thread::spawn(move || {
+        let mut opens = 0;
+        while !stop.load(Ordering::Acquire) && opens < MAX_READER_OPENS {
+            let floor = acked.load(Ordering::Acquire);
+            match Db::open_with(&dir, Options::read_only()) {
+                Ok(db) => {
+                    let lsn = db.visible_lsn().0;
+                    assert!(
+                        lsn >= floor,
+                        "round {round}: a reader opened at LSN {lsn} after ACK {floor}"
+                    );
+                    let verified = db.verify();
+                    assert!(
+                        verified.problems.is_empty(),
+                        "round {round}: a reader at LSN {lsn}: {:?}",
+                        verified.problems
+                    );
+                    opens += 1;
+                }
+                // The child has not created the database yet.
+                Err(Error::NotADatabase { .. }) => {}
+                Err(e) => panic!("round {round}: a read-only open beside the writer: {e}"),
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        opens
+    })
+}
+
+/// Read-only opens a round makes at most.
+const MAX_READER_OPENS: u64 = 40;
 
 /// Starts the test binary again as the writer (`child_writer`) on `dir`.
 fn spawn(dir: &Path, seed: u64, round: u64) -> Child {
@@ -72,7 +119,7 @@ fn watch(
     child: &mut Child,
     rx: &mpsc::Receiver<String>,
     (round, spawned): (u64, Instant),
-    kill_at: KillAt,
+    (kill_at, acked): (KillAt, &AtomicU64),
     lines: &mut Vec<String>,
 ) -> bool {
     let mut ready_at: Option<Instant> = None;
@@ -103,6 +150,13 @@ fn watch(
                 if line == "CKPT begin" && ckpt_at.is_none() {
                     ckpt_at = Some(Instant::now());
                 }
+                if let Some(lsn) = line
+                    .strip_prefix("ACK ")
+                    .and_then(|rest| rest.split(' ').next())
+                    .and_then(|lsn| lsn.parse().ok())
+                {
+                    acked.fetch_max(lsn, Ordering::AcqRel);
+                }
                 lines.push(line);
             }
             Err(mpsc::RecvTimeoutError::Timeout) => {}
@@ -111,9 +165,21 @@ fn watch(
     }
 }
 
-/// Spawns the child, kills it per `kill_at`, and returns the complete lines it printed.
-pub fn run_child(dir: &Path, seed: u64, round: u64, kill_at: KillAt) -> RoundOutput {
+/// Spawns the child, kills it per `kill_at`, and returns the complete lines it printed. With
+/// `with_readers`, read-only opens run beside the child meanwhile ([`readers`]).
+pub fn run_child(
+    dir: &Path,
+    seed: u64,
+    round: u64,
+    kill_at: KillAt,
+    with_readers: bool,
+) -> RoundOutput {
+    let (acked, stop) = (
+        Arc::new(AtomicU64::new(0)),
+        Arc::new(AtomicBool::new(false)),
+    );
     let mut child = spawn(dir, seed, round);
+    let reading = with_readers.then(|| readers(dir, round, acked.clone(), stop.clone()));
     let spawned = Instant::now();
     let stdout = child.stdout.take().expect("child stdout");
     let mut stderr = child.stderr.take().expect("child stderr");
@@ -126,9 +192,23 @@ pub fn run_child(dir: &Path, seed: u64, round: u64, kill_at: KillAt) -> RoundOut
     });
 
     let mut lines = Vec::new();
-    let killed = watch(&mut child, &rx, (round, spawned), kill_at, &mut lines);
+    let killed = watch(
+        &mut child,
+        &rx,
+        (round, spawned),
+        (kill_at, &acked),
+        &mut lines,
+    );
     let _ = child.kill();
     let status = child.wait().expect("wait for child");
+    stop.store(true, Ordering::Release);
+    let reader_opens = match reading {
+        Some(handle) => match handle.join() {
+            Ok(opens) => opens,
+            Err(panic) => std::panic::resume_unwind(panic),
+        },
+        None => 0,
+    };
     reader.join().expect("stdout reader");
     lines.extend(rx.try_iter());
     let stderr_text = err_reader.join().expect("stderr reader");
@@ -148,5 +228,6 @@ pub fn run_child(dir: &Path, seed: u64, round: u64, kill_at: KillAt) -> RoundOut
     RoundOutput {
         lines,
         killed_in_checkpoint,
+        reader_opens,
     }
 }

@@ -154,8 +154,10 @@ fn run_round(
     totals: &mut Totals,
 ) {
     let t0 = Instant::now();
-    let out = run_child(dir, seed, round, kill_at);
+    // Every fourth round, read-only opens beside the child (readers in another process).
+    let out = run_child(dir, seed, round, kill_at, round % 4 == 1);
     totals.secs[0] += t0.elapsed().as_secs_f64();
+    totals.reader_opens += out.reader_opens;
     if out.killed_in_checkpoint {
         totals.killed_in_checkpoint += 1;
     }
@@ -298,7 +300,7 @@ fn print_summary(rounds: u64, started: Instant, totals: &Totals, finals: &Finals
         "crash test: {rounds} rounds in {:.1} s; {} ACKed batches verified, {} entry checks, {} \
          balance rows; in-flight batch landed {} / lost {}; killed before READY {}, inside a \
          checkpoint {}; store rebuilt {}; torn tail truncated in {} rounds ({} bytes); {} frames \
-         replayed; frozen months at reopens {} ({} file versions); {} databases, final LSNs {} in all, {} entries in {} log segments; seconds in \
+         replayed; frozen months at reopens {} ({} file versions); read-only opens beside the writer {}; {} databases, final LSNs {} in all, {} entries in {} log segments; seconds in \
          children {:.1}, reopening {:.1}, checking {:.1}, closing {:.1}",
         started.elapsed().as_secs_f64(),
         totals.acked,
@@ -314,6 +316,7 @@ fn print_summary(rounds: u64, started: Instant, totals: &Totals, finals: &Finals
         totals.frames_replayed,
         totals.frozen_months,
         totals.frozen_versions,
+        totals.reader_opens,
         finals.databases,
         finals.lsns,
         finals.entries,
