@@ -414,3 +414,96 @@ fn top_revenue_of_a_frozen_month_with_an_overlay_equals_the_twin() {
         .unwrap();
     check("re-frozen");
 }
+
+/// The frozen months' file versions, by month.
+fn versions(db: &Db) -> Vec<(Month, u32)> {
+    db.months()
+        .iter()
+        .filter_map(|m| m.file.map(|(version, _, _)| (m.month, version)))
+        .collect()
+}
+
+/// An index created (or dropped) after months froze: the frozen files' parts were built for
+/// another catalog, so a freeze writes each such month again (a new version whose parts serve
+/// the indexes ready now), in steps of the background freezer too; answers never change.
+#[test]
+fn an_index_created_or_dropped_after_a_freeze_refreezes_the_frozen_months() {
+    use folio::{Column, IndexDef, Kind, Predicate, Query};
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (open(&tmp.path().join("a")), open(&tmp.path().join("b")));
+    register(&a);
+    register(&b);
+    let mut rng = SplitMix64::new(17);
+    for step in 0..180 {
+        let mut batch = Batch::new();
+        for k in 0..4 {
+            let at = T0 + step * DAY + rng.below(DAY as u64) as i64;
+            batch = batch.post(posting(&mut rng, step as u64 * 4 + k + 1, at));
+        }
+        a.record(batch.clone()).unwrap();
+        b.record(batch).unwrap();
+    }
+    a.freeze(None).unwrap();
+    let first = versions(&a);
+    assert_eq!(first.len(), 4, "{first:?}");
+    let cash = IndexDef::new(
+        "revenues_cash_by_cat",
+        Kind::Revenue,
+        &[Column::Category],
+        &[Column::Amount],
+        Some(Predicate::PaymentMethodIs(PaymentMethod::Card)),
+    );
+    let query = |db: &Db, org: u64| {
+        let q = Query::revenues()
+            .org(OrgId(org))
+            .payment_method(PaymentMethod::Card)
+            .category(Category::Rooms);
+        format!("{:?}", db.query(&q).unwrap())
+    };
+    let typed = |db: &Db| (1..=ORGS).map(|o| query(db, o)).collect::<Vec<_>>();
+    for (round, change) in ["create", "drop"].into_iter().enumerate() {
+        match change {
+            "create" => {
+                a.create_index(cash.clone(), |_, _| {}).unwrap();
+                b.create_index(cash.clone(), |_, _| {}).unwrap();
+            }
+            _ => {
+                a.drop_index("revenues_cash_by_cat").unwrap();
+                b.drop_index("revenues_cash_by_cat").unwrap();
+            }
+        }
+        same(&a, &b, &format!("index {change}d, files stale"));
+        assert_eq!(typed(&a), typed(&b));
+        let report = a.freeze(None).unwrap();
+        let months: Vec<Month> = report.frozen.iter().map(|m| m.month).collect();
+        let expected: Vec<Month> = first.iter().map(|(m, _)| *m).collect();
+        assert_eq!(
+            months, expected,
+            "index {change}d: every frozen month again"
+        );
+        let now = versions(&a);
+        for ((m, v), (m2, v2)) in first.iter().zip(&now) {
+            assert_eq!((m, v + 1 + round as u32), (m2, *v2));
+        }
+        // The new files' parts match the catalog: nothing is stale any more.
+        assert!(a.freeze(None).unwrap().frozen.is_empty());
+        same(&a, &b, &format!("index {change}d, re-frozen"));
+        assert_eq!(typed(&a), typed(&b));
+        assert!(a.verify().problems.is_empty());
+    }
+    // The background freezer's steps do the same, at most four months a step.
+    a.create_index(cash.clone(), |_, _| {}).unwrap();
+    b.create_index(cash, |_, _| {}).unwrap();
+    let mut refrozen = 0;
+    for _ in 0..4 {
+        let step = a.freeze_step().unwrap();
+        assert!(step.frozen.len() <= 4);
+        refrozen += step.frozen.len();
+    }
+    assert_eq!(refrozen, first.len());
+    same(&a, &b, "re-frozen by freezer steps");
+    drop(a);
+    let a = open(&tmp.path().join("a"));
+    assert!(a.freeze(None).unwrap().frozen.is_empty());
+    same(&a, &b, "reopened");
+}

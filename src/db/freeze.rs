@@ -172,13 +172,28 @@ pub fn budget_check_after(walk: std::time::Duration) -> std::time::Duration {
 pub const PRESSURE_POLL: std::time::Duration = std::time::Duration::from_millis(250);
 
 /// The months of `state` before `before` with something to freeze, in order: open months with
-/// rows, and frozen months whose overlay and patches number at least `refreeze_at`.
+/// rows, frozen months whose overlay and patches number at least `refreeze_at`, and frozen
+/// months whose index parts were built for another catalog (an index was created or dropped
+/// since: re-frozen, their files' parts serve the indexes ready now; not while one is built).
 pub fn months_to_freeze(state: &State, before: Month, refreeze_at: u64) -> Vec<Month> {
     let mut months = months_in_memory(state);
+    let fingerprint = state.catalog.fingerprint();
+    let building = state.catalog.building.is_some();
+    months.extend(
+        state
+            .frozen
+            .months
+            .iter()
+            .filter(|(_, f)| !building && f.file.index_fingerprint() != fingerprint)
+            .map(|(month, _)| *month),
+    );
+    months.sort_unstable();
+    months.dedup();
     months.retain(|m| *m < before);
     months.retain(|m| {
         let pending = unfrozen(state, *m);
         match state.frozen.get(*m) {
+            Some(f) if !building && f.file.index_fingerprint() != fingerprint => true,
             // A re-freeze rewrites the whole file: in the background, only once what it folds is
             // an eighth of the file too, so a late row is rewritten a bounded number of times.
             Some(f) if refreeze_at > 1 => {
