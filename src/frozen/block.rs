@@ -107,6 +107,30 @@ pub struct CategorySum {
     pub count: u64,
 }
 
+/// Per-category roll-ups being summed from a kind's rows: where a block is written, where it is
+/// checked, and where a read sums those a small kind does not store.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CategorySums(pub [(i64, u64); CATEGORY_SLOTS]);
+
+impl CategorySums {
+    /// Adds a row of category `code` and signed amount `signed`; `None` when its category's
+    /// sum would overflow (nothing added).
+    pub fn add(&mut self, code: u8, signed: i64) -> Option<()> {
+        let slot = &mut self.0[usize::from(code) % CATEGORY_SLOTS];
+        slot.0 = slot.0.checked_add(signed)?;
+        slot.1 += 1;
+        Some(())
+    }
+
+    /// As stored in a block.
+    fn rollups(&self) -> Vec<CategorySum> {
+        self.0
+            .iter()
+            .map(|&(sum, count)| CategorySum { sum, count })
+            .collect()
+    }
+}
+
 /// A kind with at least this many rows in a block stores its per-category roll-ups; one with
 /// fewer has none (a read sums them from its rows: stored, they took 176 bytes a kind in every
 /// block, most of a one-row org's block).
@@ -184,23 +208,20 @@ fn row_rec(frozen: &FrozenRow) -> RowRec {
 
 fn kind_rec(org: OrgId, rows: Vec<&FrozenRow>) -> Result<KindRec> {
     let mut rec = KindRec::default();
-    let mut by_category = [CategorySum::default(); CATEGORY_SLOTS];
+    let mut by_category = CategorySums::default();
     for row in rows {
         let signed = row.signed_amount();
         rec.total = rec
             .total
             .checked_add(signed)
             .ok_or_else(|| invalid(org, "total overflows"))?;
-        let slot = &mut by_category[usize::from(row.row.category.code()) % CATEGORY_SLOTS];
-        slot.sum = slot
-            .sum
-            .checked_add(signed)
+        by_category
+            .add(row.row.category.code(), signed)
             .ok_or_else(|| invalid(org, "category total overflows"))?;
-        slot.count += 1;
         rec.rows.push(row_rec(row));
     }
     if rec.rows.len() >= ROLLUP_MIN_ROWS {
-        rec.by_category = by_category.to_vec();
+        rec.by_category = by_category.rollups();
     }
     Ok(rec)
 }
@@ -368,7 +389,7 @@ pub fn check(
 fn check_kind(rec: &ArchivedKindRec, kind: Kind, month: Month) -> std::result::Result<i64, String> {
     let (start, end) = (month.start_utc(), month.end_utc());
     let mut total = 0i64;
-    let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
+    let mut by_category = CategorySums::default();
     let mut last: Option<(i64, u64)> = None;
     for row in rec.rows.iter() {
         let key = (row.occurred_at.to_native(), row.entry_id.to_native());
@@ -381,9 +402,9 @@ fn check_kind(rec: &ArchivedKindRec, kind: Kind, month: Month) -> std::result::R
         let signed = if row.reverses != 0 { -amount } else { amount };
         total = total.checked_add(signed).ok_or("total overflows")?;
         // Every category's sum must fit, also where a read sums the roll-ups from the rows.
-        let slot = &mut by_category[usize::from(row.category)];
-        slot.0 = slot.0.checked_add(signed).ok_or("category overflows")?;
-        slot.1 += 1;
+        by_category
+            .add(row.category, signed)
+            .ok_or("category overflows")?;
     }
     if rec.total.to_native() != total {
         return Err(format!("{kind} total {} is not Σ rows {total}", rec.total));
@@ -395,7 +416,7 @@ fn check_kind(rec: &ArchivedKindRec, kind: Kind, month: Month) -> std::result::R
     if rec.by_category.len() != stored {
         return Err(format!("{kind} has {} roll-ups for {} rows", rec.by_category.len(), rec.rows.len()));
     }
-    for (slot, (stored, sum)) in rec.by_category.iter().zip(by_category).enumerate() {
+    for (slot, (stored, sum)) in rec.by_category.iter().zip(by_category.0).enumerate() {
         if (stored.sum.to_native(), stored.count.to_native()) != sum {
             return Err(format!("{kind} roll-up of category {slot} is not Σ rows"));
         }

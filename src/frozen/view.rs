@@ -75,13 +75,12 @@ impl<'a> OrgMonth<'a> {
             }
             return out;
         }
+        let mut sums = super::block::CategorySums::default();
         for row in self.rows(kind) {
-            let slot = &mut out[usize::from(row.category().code()) % CATEGORY_SLOTS];
             // The block's check summed every category of these rows without overflow.
-            slot.0 = slot.0.saturating_add(row.signed_amount());
-            slot.1 += 1;
+            let _ = sums.add(row.category().code(), row.signed_amount());
         }
-        out
+        sums.0
     }
 
     /// The day rows of the month's business days, in day order (as the state's balances hold
