@@ -161,3 +161,53 @@ fn open_existing(path: &Path) -> Result<Option<File>> {
         Err(e) => Err(Error::io(path, e)),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether a reader's shared lock on the gate would be granted now.
+    fn reader_gets_in(db: &Path) -> bool {
+        let file = File::open(db.join(READ_GATE_FILE)).expect("gate file");
+        file.try_lock_shared().is_ok()
+    }
+
+    #[test]
+    fn overlapping_holds_keep_readers_out_until_the_last_one_drops() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let gate = ReadGate::for_writer(tmp.path()).expect("gate");
+        assert!(reader_gets_in(tmp.path()));
+        let first = gate.hold().expect("hold");
+        assert!(!reader_gets_in(tmp.path()));
+        let second = gate.hold().expect("second hold");
+        drop(first);
+        assert!(!reader_gets_in(tmp.path()), "released while a hold remains");
+        drop(second);
+        assert!(reader_gets_in(tmp.path()));
+    }
+
+    #[test]
+    fn a_reader_at_the_gate_holds_the_writer_and_knows_it_is_beside_one() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let db = tmp.path();
+        // No gate file yet: the old rule, `LOCK` shared (none here: read-only media).
+        assert!(matches!(ReaderLock::take(db).expect("take"), ReaderLock::None));
+        let gate = ReadGate::for_writer(db).expect("gate");
+        let reader = ReaderLock::take(db).expect("take");
+        assert!(!reader.beside_writer(), "no LOCK held: no writer");
+        // While the reader opens, a writer cannot close the gate.
+        let writer_file = File::options()
+            .write(true)
+            .open(db.join(READ_GATE_FILE))
+            .expect("gate file");
+        assert!(writer_file.try_lock().is_err());
+        assert!(reader.into_kept().is_none(), "a reader at the gate keeps nothing");
+        assert!(writer_file.try_lock().is_ok());
+        writer_file.unlock().expect("unlock");
+        // A writer holding `LOCK`: the next reader opens beside it.
+        let lock = super::super::open::lock(db).expect("lock");
+        let reader = ReaderLock::take(db).expect("take");
+        assert!(reader.beside_writer());
+        drop((reader, lock, gate));
+    }
+}
