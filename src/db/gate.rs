@@ -25,7 +25,7 @@
 use crate::error::{Error, Result};
 use crate::format::{LOCK_FILE, READ_GATE_FILE};
 use crate::limits::READ_GATE_WAIT;
-use super::open::wait_for_lock;
+use super::open::{create_lock_file, open_lock_file, wait_for_lock};
 use parking_lot::Mutex;
 use std::fs::{File, TryLockError};
 use std::path::{Path, PathBuf};
@@ -50,12 +50,7 @@ impl ReadGate {
     /// missing.
     pub(crate) fn for_writer(db: &Path) -> Result<ReadGate> {
         let path = db.join(READ_GATE_FILE);
-        let file = File::options()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .map_err(|e| Error::io(&path, e))?;
+        let file = create_lock_file(&path)?;
         Ok(ReadGate {
             path,
             db: db.to_path_buf(),
@@ -106,12 +101,12 @@ impl ReaderLock {
     /// Takes what a read-only open of `db` needs (see the module's documentation).
     pub(crate) fn take(db: &Path) -> Result<ReaderLock> {
         let gate_path = db.join(READ_GATE_FILE);
-        match open_existing(&gate_path)? {
+        match open_lock_file(&gate_path)? {
             Some(gate) => {
                 wait_for_lock(db, &gate_path, READ_GATE_WAIT, || gate.try_lock_shared())?;
                 // Under the gate a writer cannot be in its open: is one running?
                 let lock_path = db.join(LOCK_FILE);
-                let writer = match open_existing(&lock_path)? {
+                let writer = match open_lock_file(&lock_path)? {
                     Some(lock) => match lock.try_lock_shared() {
                         Ok(()) => false,
                         Err(TryLockError::WouldBlock) => true,
@@ -143,22 +138,6 @@ impl ReaderLock {
             ReaderLock::Shared(file) => Some(file),
             ReaderLock::Gate { .. } | ReaderLock::None => None,
         }
-    }
-}
-
-/// Opens `path` to lock it; `None` when it does not exist or cannot be opened (read-only media).
-fn open_existing(path: &Path) -> Result<Option<File>> {
-    match File::open(path) {
-        Ok(file) => Ok(Some(file)),
-        Err(e)
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
-            ) =>
-        {
-            Ok(None)
-        }
-        Err(e) => Err(Error::io(path, e)),
     }
 }
 

@@ -664,31 +664,44 @@ fn check_leftovers(vfs: &dyn Vfs, path: &Path) -> Result<()> {
 
 pub(crate) fn lock(path: &Path) -> Result<File> {
     let lock_path = path.join(LOCK_FILE);
-    let file = File::options()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&lock_path)
-        .map_err(|e| Error::io(&lock_path, e))?;
+    let file = create_lock_file(&lock_path)?;
     wait_for_lock(path, &lock_path, LOCK_WAIT, || file.try_lock())?;
     Ok(file)
 }
 
-/// A read-only open shares the lock with other readers and excludes a writer. A directory
-/// without a `LOCK` file, or whose lock file cannot be opened (read-only media), has no writer.
-pub(super) fn lock_shared(path: &Path) -> Result<Option<File>> {
-    let lock_path = path.join(LOCK_FILE);
-    let file = match File::open(&lock_path) {
-        Ok(file) => file,
+/// Opens the lock file `path` (`LOCK`, `LOCK.read`) to lock it, creating it if missing.
+pub(super) fn create_lock_file(path: &Path) -> Result<File> {
+    File::options()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(|e| Error::io(path, e))
+}
+
+/// Opens the lock file `path` to lock it shared; `None` when it does not exist or cannot be
+/// opened (read-only media).
+pub(super) fn open_lock_file(path: &Path) -> Result<Option<File>> {
+    match File::open(path) {
+        Ok(file) => Ok(Some(file)),
         Err(e)
             if matches!(
                 e.kind(),
                 std::io::ErrorKind::NotFound | std::io::ErrorKind::PermissionDenied
             ) =>
         {
-            return Ok(None)
+            Ok(None)
         }
-        Err(e) => return Err(Error::io(&lock_path, e)),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+/// A read-only open shares the lock with other readers and excludes a writer. A directory
+/// without a `LOCK` file, or whose lock file cannot be opened (read-only media), has no writer.
+pub(super) fn lock_shared(path: &Path) -> Result<Option<File>> {
+    let lock_path = path.join(LOCK_FILE);
+    let Some(file) = open_lock_file(&lock_path)? else {
+        return Ok(None);
     };
     wait_for_lock(path, &lock_path, LOCK_WAIT, || file.try_lock_shared())?;
     Ok(Some(file))
