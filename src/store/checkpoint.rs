@@ -17,31 +17,26 @@ use crate::codec::key;
 use crate::error::{Error, Result};
 use crate::limits::SLED_CACHE_BYTES;
 use crate::model::{Kind, Lsn, Month};
-use crate::state::catalog::{add_flow, EntryLoc, OrgState};
 use crate::state::ledger::PartitionId;
 use crate::state::{chunk_of, chunk_orgs, DirtyKey, State};
-use chrono_tz::Tz;
-use crate::frozen::{Expected, FrozenFile, ManifestEntry};
+use crate::frozen::ManifestEntry;
 use crate::io::Vfs;
-use crate::state::frozen_set::{FrozenMonth, FrozenSet};
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::Arc;
 use std::path::{Path, PathBuf};
-use std::str::FromStr;
 
-const META_TREE: &str = "meta";
-const ORGS_TREE: &str = "orgs";
+pub(super) const META_TREE: &str = "meta";
+pub(super) const ORGS_TREE: &str = "orgs";
 const CHECKPOINT_KEY: &[u8] = b"checkpoint_lsn";
-const CATALOG_KEY: &[u8] = b"index_catalog";
+pub(super) const CATALOG_KEY: &[u8] = b"index_catalog";
 /// Meta key of the frozen set in force (see [`pack::pack_frozen_set`]).
 const FROZEN_SET_KEY: &[u8] = b"frozen_set";
 /// Meta key prefix of the frozen flows of a chunk of orgs (then the chunk, big-endian).
-const FROZEN_FLOWS_PREFIX: &[u8] = b"frozen_flows/";
+pub(super) const FROZEN_FLOWS_PREFIX: &[u8] = b"frozen_flows/";
 const PATCHES_TABLE: &str = "patches";
 /// Day rows (balances) applied to a frozen business month after its freeze: `days/M@vN`, keyed
 /// by shard (4 bytes) and chunk (8 bytes), big-endian.
 const DAYS_TABLE: &str = "days";
-const FROZEN_NETS_PREFIX: &[u8] = b"frozen_nets/";
+pub(super) const FROZEN_NETS_PREFIX: &[u8] = b"frozen_nets/";
 /// Meta key: sled's files' size in bytes after the last compaction (u64 LE; `store::compact`).
 const COMPACTED_KEY: &[u8] = b"compacted_bytes";
 
@@ -82,14 +77,14 @@ fn days_tree(month: Month, version: u32) -> String {
 }
 
 /// Reads one packed per-org chunk value: its stamp and items.
-type UnpackChunk<T> = fn(&[u8]) -> std::result::Result<(Lsn, Vec<(crate::model::OrgId, T)>), String>;
+pub(super) type UnpackChunk<T> = fn(&[u8]) -> std::result::Result<(Lsn, Vec<(crate::model::OrgId, T)>), String>;
 
 /// The per-org values of one chunk: the chunk, its (org, value) pairs.
-type ChunkItems<T> = (u64, Vec<(crate::model::OrgId, T)>);
+pub(super) type ChunkItems<T> = (u64, Vec<(crate::model::OrgId, T)>);
 
 /// What a tree name denotes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TreeName {
+pub(super) enum TreeName {
     /// A ledger partition of an open month (or of a month frozen since: stale).
     Ledger(PartitionId),
     /// The overlay of a ledger partition of a month frozen at a version.
@@ -124,7 +119,7 @@ fn parse_month(text: &str) -> Option<Month> {
     (month.to_string() == text).then_some(month)
 }
 
-fn parse_tree(name: &str) -> Option<TreeName> {
+pub(super) fn parse_tree(name: &str) -> Option<TreeName> {
     let (table, rest) = name.split_once('/')?;
     let kind = match table {
         "revenues" => Kind::Revenue,
@@ -151,7 +146,7 @@ fn parse_tree(name: &str) -> Option<TreeName> {
 
 /// Whether a tree holds nothing the frozen set `in_force` (month → version) reads: a normal
 /// ledger tree of a frozen month, an overlay or patches tree of a version not in force.
-fn is_stale(name: TreeName, in_force: &BTreeMap<Month, u32>) -> bool {
+pub(super) fn is_stale(name: TreeName, in_force: &BTreeMap<Month, u32>) -> bool {
     match name {
         TreeName::Ledger(pid) => in_force.contains_key(&pid.month),
         TreeName::Overlay(pid, v) => in_force.get(&pid.month) != Some(&v),
@@ -181,18 +176,18 @@ pub struct CheckpointStats {
 
 /// The sled database under `<db>/state`.
 pub struct Store {
-    db: sled::Db,
-    path: PathBuf,
+    pub(super) db: sled::Db,
+    pub(super) path: PathBuf,
     /// The frozen months whose balance values [`Store::drop_stale_balances`] last removed.
-    balances_cleaned: parking_lot::Mutex<Option<BTreeSet<Month>>>,
+    pub(super) balances_cleaned: parking_lot::Mutex<Option<BTreeSet<Month>>>,
     /// Balance values of frozen months that [`Store::load`] skipped: (shard, key), for the
     /// next [`Store::drop_stale_balances`] to remove without a scan.
-    skipped_balances: parking_lot::Mutex<Vec<(usize, Vec<u8>)>>,
+    pub(super) skipped_balances: parking_lot::Mutex<Vec<(usize, Vec<u8>)>>,
 }
 
 pub use crate::limits::STORE_LOCK_WAIT;
 
-fn store_err(path: &Path, e: sled::Error) -> Error {
+pub(super) fn store_err(path: &Path, e: sled::Error) -> Error {
     Error::Store(format!("{}: {e}", path.display()))
 }
 
@@ -214,7 +209,7 @@ fn sync_tree(dir: &Path) -> Result<()> {
 }
 
 /// The business month a `balances/NN` key names (chunk u64, then the month).
-fn balance_key_month(k: &[u8]) -> Option<Month> {
+pub(super) fn balance_key_month(k: &[u8]) -> Option<Month> {
     key::get_i32(k, 8).and_then(|m| Month::from_index(m).ok())
 }
 
@@ -304,7 +299,7 @@ impl Store {
         }
     }
 
-    fn bad(&self, why: &str) -> Error {
+    pub(super) fn bad(&self, why: &str) -> Error {
         Error::Store(format!("{}: {why}", self.path.display()))
     }
 
@@ -691,378 +686,10 @@ impl Store {
         Ok(entries)
     }
 
-    /// Reads every value back into a state. Any damaged or inconsistent value is an error; the
-    /// caller then rebuilds the store from the log.
-    ///
-    /// Frozen months first: the frozen set the checkpoint names, each file opened (`vfs`, under
-    /// `db`'s `frozen/`, checked against its entry and `db_id`: header and footer only) and the
-    /// frozen flows, which each org's flows start from before its loaded rows are added. Then the
-    /// trees that set reads: normal ledger trees of open months, overlay and patches trees of the
-    /// versions in force (the others are left for [`Store::drop_stale_trees`]).
-    ///
-    /// # Errors
-    /// `Error::Store` for a damaged or inconsistent value; [`Error::Corruption`] naming a frozen
-    /// file the set lists that is missing (`MissingFile`), of another size, checksum, database,
-    /// month or version; [`Error::Io`] when such a file cannot be read.
-    pub fn load(
-        &self,
-        vfs: &dyn Vfs,
-        db: &Path,
-        db_id: u64,
-        shards: u32,
-    ) -> Result<(State, crate::state::EntryIndex)> {
-        self.load_with(vfs, db, db_id, shards, &FrozenSet::default())
-    }
-
-    /// As [`Store::load`], taking a frozen file the set lists from `open` (already open and
-    /// checked against the same entry) instead of opening it again: `verify` reads the store back
-    /// with the files its state maps, which a writer in another process may have replaced and
-    /// removed since.
-    ///
-    /// # Errors
-    /// As [`Store::load`].
-    pub fn load_with(
-        &self,
-        vfs: &dyn Vfs,
-        db: &Path,
-        db_id: u64,
-        shards: u32,
-        open: &FrozenSet,
-    ) -> Result<(State, crate::state::EntryIndex)> {
-        let mut state = State::new(shards);
-        let mut entries = crate::state::EntryIndex::default();
-        self.load_catalog(&mut state)?;
-        self.load_orgs(&mut state)?;
-        self.load_frozen(&mut state, (vfs, db, db_id), open)?;
-        for (org, flows) in state.frozen.flows.iter() {
-            entries.set_flows(*org, *flows);
-        }
-        let in_force: BTreeMap<Month, u32> = state
-            .frozen
-            .months
-            .iter()
-            .map(|(m, f)| (*m, f.entry.version))
-            .collect();
-        let mut ledger_trees = Vec::new();
-        let mut patch_trees = Vec::new();
-        let mut day_trees = Vec::new();
-        let mut balance_trees = Vec::new();
-        for name in self.db.tree_names() {
-            let name = String::from_utf8_lossy(&name).to_string();
-            if let Some(tree) = parse_tree(&name) {
-                if is_stale(tree, &in_force) {
-                    continue;
-                }
-                match tree {
-                    TreeName::Ledger(pid) | TreeName::Overlay(pid, _) => {
-                        ledger_trees.push((name, pid));
-                    }
-                    TreeName::Patches(month, _) => patch_trees.push((name, month)),
-                    TreeName::Days(month, _) => day_trees.push((name, month)),
-                }
-            } else if let Some(shard) = name.strip_prefix("balances/") {
-                let shard: usize = shard.parse().map_err(|_| self.bad("bad shard tree name"))?;
-                if shard >= shards as usize {
-                    return Err(self.bad("shard tree beyond the shard count"));
-                }
-                balance_trees.push((name, shard));
-            }
-        }
-        // Balance shards load on a second thread while this one loads the ledgers.
-        let known = state.orgs.clone();
-        let (ledgers, balances) = std::thread::scope(|scope| {
-            let other = scope.spawn(|| {
-                self.load_balances(&balance_trees, &day_trees, &in_force, shards, &known)
-            });
-            let mine = ledger_trees
-                .iter()
-                .try_for_each(|(name, pid)| self.load_ledger(&mut state, &mut entries, name, *pid));
-            (
-                mine,
-                other
-                    .join()
-                    .unwrap_or_else(|_| Err(self.bad("balance loader panicked"))),
-            )
-        });
-        ledgers?;
-        state.balances = balances?;
-        // The load saw every balance value: those of frozen months are in `skipped_balances`.
-        *self.balances_cleaned.lock() = Some(in_force.keys().copied().collect());
-        for (name, month) in &patch_trees {
-            self.load_patches(&mut state, name, *month)?;
-        }
-        Ok((state, entries))
-    }
-
-    /// The frozen set and frozen flows the checkpoint names, each file opened.
-    fn load_frozen(
-        &self,
-        state: &mut State,
-        (vfs, db, db_id): (&dyn Vfs, &Path, u64),
-        open: &FrozenSet,
-    ) -> Result<()> {
-        let listed = self.frozen_set()?;
-        let lsn = self.checkpoint_lsn()?;
-        let dir = db.join(crate::format::FROZEN_DIR);
-        let mut set = FrozenSet::default();
-        for entry in listed {
-            if entry.lsn_last > lsn.0 {
-                return Err(self.bad(&format!(
-                    "frozen set: {} reflects LSN {} beyond the checkpoint's {lsn}",
-                    entry.file_name(),
-                    entry.lsn_last
-                )));
-            }
-            let file = match open.months.get(&entry.month) {
-                Some(month) if month.entry == entry => month.file.clone(),
-                _ => {
-                    let path = dir.join(entry.file_name());
-                    Arc::new(FrozenFile::open(vfs, &path, &Expected::of(db_id, &entry))?)
-                }
-            };
-            set.months.insert(entry.month, FrozenMonth { entry, file });
-        }
-        for (chunk, items) in self.meta_chunks(state, FROZEN_FLOWS_PREFIX, pack::unpack_frozen_flows)? {
-            if !set.flows.insert_chunk(chunk, items) {
-                return Err(self.bad(&format!("meta/frozen flows {chunk}: an org twice")));
-            }
-        }
-        for (chunk, items) in self.meta_chunks(state, FROZEN_NETS_PREFIX, pack::unpack_frozen_nets)? {
-            let nets = items.iter().filter(|(_, (net, _))| *net != 0);
-            let stale = items.iter().filter_map(|(org, (_, stale))| Some((*org, (*stale)?)));
-            if !set.nets.insert_chunk(chunk, nets.map(|(org, (net, _))| (*org, *net)).collect())
-                || !set.stale.insert_chunk(chunk, stale.collect())
-            {
-                return Err(self.bad(&format!("meta/frozen nets {chunk}: an org twice")));
-            }
-        }
-        if set.months.is_empty() && !(set.flows.is_empty() && set.nets.is_empty()) {
-            return Err(self.bad("frozen flows without a frozen month"));
-        }
-        state.frozen = Arc::new(set);
-        Ok(())
-    }
-
-    /// The per-org values of the meta keys `prefix` ++ chunk (frozen flows, frozen nets), chunk
-    /// by chunk, each checked to be of a known org of its chunk.
-    fn meta_chunks<T>(
-        &self,
-        state: &State,
-        prefix: &[u8],
-        unpack: UnpackChunk<T>,
-    ) -> Result<Vec<ChunkItems<T>>> {
-        let name = String::from_utf8_lossy(prefix).to_string();
-        let mut out = Vec::new();
-        for item in self.tree(META_TREE)?.scan_prefix(prefix) {
-            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let chunk = key::get_u64(&k, prefix.len())
-                .filter(|_| k.len() == prefix.len() + 8)
-                .ok_or_else(|| self.bad(&format!("meta/{name} key")))?;
-            let (_, items) = unpack(&v).map_err(|e| self.bad(&format!("meta/{name}{chunk}: {e}")))?;
-            if items
-                .iter()
-                .any(|(org, _)| chunk_of(*org) != chunk || !state.orgs.contains_key(org))
-            {
-                return Err(self.bad(&format!("meta/{name}{chunk}: an unknown org")));
-            }
-            out.push((chunk, items));
-        }
-        Ok(out)
-    }
-
-    /// One patches tree of a frozen month in force.
-    fn load_patches(&self, state: &mut State, name: &str, month: Month) -> Result<()> {
-        for item in self.tree(name)?.iter() {
-            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let chunk = key::get_u64(&k, 0)
-                .filter(|_| k.len() == 8)
-                .ok_or_else(|| self.bad("patches key"))?;
-            let (_, sets) =
-                pack::unpack_patches(&v).map_err(|e| self.bad(&format!("{name}/{chunk}: {e}")))?;
-            for (org, set) in sets {
-                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
-                    return Err(self.bad("patches of an unknown org"));
-                }
-                if !set.rows.is_empty() {
-                    state.patches.insert((month, org), Arc::new(set));
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn tree(&self, name: &str) -> Result<sled::Tree> {
+    pub(super) fn tree(&self, name: &str) -> Result<sled::Tree> {
         self.db
             .open_tree(name)
             .map_err(|e| store_err(&self.path, e))
-    }
-
-    /// The stored index catalog, if a checkpoint wrote one (else the default set stays).
-    fn load_catalog(&self, state: &mut State) -> Result<()> {
-        let tree = self.tree(META_TREE)?;
-        let Some(value) = tree
-            .get(CATALOG_KEY)
-            .map_err(|e| store_err(&self.path, e))?
-        else {
-            return Ok(());
-        };
-        let (stamp, records) =
-            pack::unpack_catalog(&value).map_err(|e| self.bad(&format!("index catalog: {e}")))?;
-        let defs = records
-            .iter()
-            .map(|r| crate::state::index::IndexDef::from_record(r).filter(|d| d.validate().is_ok()))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| self.bad("index catalog: unknown codes or an invalid definition"))?;
-        state.catalog = std::sync::Arc::new(crate::state::index::IndexCatalog {
-            defs,
-            building: None,
-            persisted: stamp,
-        });
-        Ok(())
-    }
-
-    fn load_orgs(&self, state: &mut State) -> Result<()> {
-        for item in self.tree(ORGS_TREE)?.iter() {
-            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("org key"))?;
-            let (stamp, records) =
-                pack::unpack_orgs(&v).map_err(|e| self.bad(&format!("orgs/{chunk}: {e}")))?;
-            let mut orgs = Vec::with_capacity(records.len());
-            for (id, record) in records {
-                if chunk_of(id) != chunk || id.0 != record.org {
-                    return Err(self.bad("org stored under the wrong key"));
-                }
-                let tz = Tz::from_str(&record.time_zone).map_err(|_| self.bad("org time zone"))?;
-                let mut org = OrgState::new(record, tz);
-                org.persisted = stamp;
-                State::note_currency(&mut state.currencies, org.record.currency);
-                orgs.push((id, std::sync::Arc::new(org)));
-            }
-            if !state.orgs.insert_chunk(chunk, orgs) {
-                return Err(self.bad(&format!("orgs/{chunk}: an org twice")));
-            }
-        }
-        Ok(())
-    }
-
-    fn load_ledger(
-        &self,
-        state: &mut State,
-        entries: &mut crate::state::EntryIndex,
-        name: &str,
-        pid: PartitionId,
-    ) -> Result<()> {
-        let mut bucket = crate::state::ledger::MonthBucket::default();
-        for item in self.tree(name)?.iter() {
-            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-            let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("ledger key"))?;
-            let (_, ledgers) =
-                pack::unpack_ledgers(&v).map_err(|e| self.bad(&format!("{name}/{chunk}: {e}")))?;
-            for (org, mut ledger) in ledgers {
-                if chunk_of(org) != chunk || !state.orgs.contains_key(&org) {
-                    return Err(self.bad("ledger value of an unknown org"));
-                }
-                let mut flows = entries.flows(org);
-                let (start, end) = (pid.month.start_utc(), pid.month.end_utc());
-                for ((ts, id), row) in &ledger.rows {
-                    if !(start..end).contains(ts) {
-                        return Err(self.bad("row in the wrong month partition"));
-                    }
-                    flows = add_flow(flows, pid.kind, row.reverses != 0, row.amount)
-                        .ok_or_else(|| self.bad("flow overflow"))?;
-                    if entries
-                        .insert(
-                            (org, *id),
-                            EntryLoc {
-                                kind: pid.kind,
-                                occurred_at: *ts,
-                            },
-                        )
-                        .is_some()
-                    {
-                        return Err(self.bad("entry id stored twice"));
-                    }
-                }
-                entries.set_flows(org, flows);
-                // Derived parts (totals, roll-ups, index parts) are rebuilt, not stored.
-                ledger
-                    .rebuild(&state.catalog, pid.kind)
-                    .ok_or_else(|| self.bad("ledger total overflow"))?;
-                if pid.kind == Kind::Revenue {
-                    bucket.revenue_bound.note(org, ledger.total);
-                }
-                bucket.orgs.insert(org, std::sync::Arc::new(ledger));
-            }
-        }
-        state.ledgers.insert(pid, bucket);
-        Ok(())
-    }
-
-    /// Reads every balance shard tree and rebuilds each org's Fenwick prefix.
-    /// Reads the balance shard trees (skipping the values of frozen business months: their
-    /// day rows are in the files) and the day-row overlay trees of the frozen months in force,
-    /// and rebuilds each org's Fenwick prefix.
-    fn load_balances(
-        &self,
-        trees: &[(String, usize)],
-        day_trees: &[(String, Month)],
-        in_force: &BTreeMap<Month, u32>,
-        shards: u32,
-        known: &crate::state::org_map::OrgMap<std::sync::Arc<OrgState>>,
-    ) -> Result<Vec<crate::state::balance::BalanceShard>> {
-        let mut out: Vec<crate::state::balance::BalanceShard> =
-            (0..shards).map(|_| Default::default()).collect();
-        let mut values: Vec<(String, usize, u64, Month, sled::IVec)> = Vec::new();
-        for (name, shard) in trees {
-            for item in self.tree(name)?.iter() {
-                let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-                let chunk = key::get_u64(&k, 0).ok_or_else(|| self.bad("balance key"))?;
-                let month = balance_key_month(&k)
-                    .ok_or_else(|| self.bad("balance key"))?;
-                if in_force.contains_key(&month) {
-                    self.skipped_balances.lock().push((*shard, k.to_vec()));
-                } else {
-                    values.push((name.clone(), *shard, chunk, month, v));
-                }
-            }
-        }
-        for (name, month) in day_trees {
-            for item in self.tree(name)?.iter() {
-                let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
-                let shard = key::get_u32(&k, 0)
-                    .filter(|s| *s < shards && k.len() == 12)
-                    .ok_or_else(|| self.bad("day overlay key"))?;
-                let chunk = key::get_u64(&k, 4).ok_or_else(|| self.bad("day overlay key"))?;
-                values.push((name.clone(), shard as usize, chunk, *month, v));
-            }
-        }
-        for (name, shard, chunk, month, v) in values {
-            let (_, months) = pack::unpack_balances(&v)
-                .map_err(|e| self.bad(&format!("{name}/{chunk}/{month}: {e}")))?;
-            for (org, value) in months {
-                if value.days.iter().any(|d| d.day.month() != month) {
-                    return Err(self.bad("balance row in the wrong month"));
-                }
-                let home =
-                    crate::state::balance::shard_of(org, shards) == shard && chunk_of(org) == chunk;
-                if !home || !known.contains_key(&org) {
-                    return Err(self.bad("balance value in the wrong shard or of an unknown org"));
-                }
-                std::sync::Arc::make_mut(out[shard].orgs.entry(org).or_default())
-                    .months
-                    .insert(month, std::sync::Arc::new(value));
-            }
-        }
-        for shard in &mut out {
-            for (_, balances) in shard.orgs.iter_mut() {
-                if let Some(first) = balances.months.first_month() {
-                    std::sync::Arc::make_mut(balances)
-                        .reindex(first)
-                        .ok_or_else(|| self.bad("balance overflow"))?;
-                }
-            }
-        }
-        Ok(out)
     }
 }
 

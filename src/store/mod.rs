@@ -3,6 +3,7 @@
 pub mod checkpoint;
 pub mod compact;
 pub mod durable;
+pub mod load;
 pub mod meta;
 pub mod pack;
 
