@@ -82,7 +82,7 @@ fn main() -> Result<(), Error> {
 /// A day of stays for the hotel: `count` postings on day `day` (0-based).
 fn post_day(db: &Db, day: i64, count: u64) -> Result<(), Error> {
     let start = DAY_START + day * 86_400;
-    let first = db.snapshot().entry_count() as u64 + 1;
+    let first = db.snapshot().entry_count()? as u64 + 1;
     for n in 0..count {
         let at = start + (n as i64 * 1_800) % 86_000;
         db.record(Batch::new().post(stay(first + n, at)))?;

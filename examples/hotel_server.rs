@@ -34,7 +34,7 @@ fn main() -> Result<(), Error> {
         (OrgId(3), "Mountain Lodge", Currency::USD, "UTC"),
     ];
     for (id, name, currency, tz) in hotels {
-        if db.org(id).is_none() {
+        if db.org(id)?.is_none() {
             db.register_org(
                 Org::new(id, name, currency)
                     .with_time_zone(tz)
@@ -44,7 +44,7 @@ fn main() -> Result<(), Error> {
     }
 
     // Front desks post concurrently; ids are unique per hotel (desk × postings + n).
-    let first_id = db.snapshot().entry_count() as u64;
+    let first_id = db.snapshot().entry_count()? as u64;
     std::thread::scope(|scope| {
         let desks: Vec<_> = (0..DESKS)
             .map(|desk| {

@@ -90,7 +90,7 @@ fn anchor_of(snap: &Snapshot, org: OrgId, m: Month) -> Money {
 fn check_queries(rng: &mut SplitMix64, file: &FrozenFile, state: &State, snap: &Snapshot) {
     let m = file.id().month;
     let reads = FrozenMonthReads::new(file, &state.catalog);
-    let currency_of = |org: OrgId| snap.org(org).map(|o| o.currency);
+    let currency_of = |org: OrgId| snap.org(org).unwrap().map(|o| o.currency);
     for _ in 0..24 {
         let mut q = random_query(rng, m);
         for _page in 0..4 {

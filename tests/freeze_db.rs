@@ -209,7 +209,7 @@ fn a_frozen_database_answers_as_its_twin() {
     a.close().unwrap();
     let a = open(&dir);
     same(&a, &b, "after reopening");
-    let months = a.months();
+    let months = a.months().unwrap();
     assert!(
         months.iter().any(|m| m.file.is_some_and(|f| f.0 > 1)),
         "{months:?}"
@@ -290,6 +290,7 @@ fn opening_reads_no_row_of_the_frozen_months() {
     let db = open(&path);
     let frozen: Vec<_> = db
         .months()
+        .unwrap()
         .into_iter()
         .filter(|m| m.file.is_some())
         .collect();
@@ -302,6 +303,7 @@ fn opening_reads_no_row_of_the_frozen_months() {
     assert_eq!(answers(&db), before);
     let touched = db
         .months()
+        .unwrap()
         .iter()
         .map(|m| m.file_blocks_checked)
         .sum::<u64>();
@@ -418,6 +420,7 @@ fn top_revenue_of_a_frozen_month_with_an_overlay_equals_the_twin() {
 /// The frozen months' file versions, by month.
 fn versions(db: &Db) -> Vec<(Month, u32)> {
     db.months()
+        .unwrap()
         .iter()
         .filter_map(|m| m.file.map(|(version, _, _)| (m.month, version)))
         .collect()

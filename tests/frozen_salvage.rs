@@ -117,7 +117,12 @@ fn salvage_and_check(dir: &Path, path: &Path, twin: &[String], damaged: &Path) {
     assert_eq!(answers(&db).unwrap(), twin);
     let verified = db.verify();
     assert!(verified.problems.is_empty(), "{:?}", verified.problems);
-    let frozen = db.months().iter().filter(|m| m.file.is_some()).count();
+    let frozen = db
+        .months()
+        .unwrap()
+        .iter()
+        .filter(|m| m.file.is_some())
+        .count();
     assert_eq!(frozen, report.refrozen.len());
     assert!(db
         .recovery_history()

@@ -131,7 +131,12 @@ fn readers_open_beside_a_busy_writer_and_answer_as_it_did_at_their_lsn() {
         }
         writer.join().unwrap()
     });
-    let frozen = db.months().iter().filter(|m| m.file.is_some()).count();
+    let frozen = db
+        .months()
+        .unwrap()
+        .iter()
+        .filter(|m| m.file.is_some())
+        .count();
     assert!(frozen >= 6, "the writer froze {frozen} months");
     db.close().unwrap();
     eprintln!(
@@ -183,6 +188,7 @@ fn a_writer_opens_while_a_reader_is_open_and_the_reader_keeps_its_view() {
     let db = Db::open_with(&path, busy_writer()).unwrap();
     let january = |db: &Db| {
         db.months()
+            .unwrap()
             .iter()
             .find(|m| m.month == folio::Month::new(2024, 1).unwrap())
             .and_then(|m| m.file)

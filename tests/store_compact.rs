@@ -75,7 +75,7 @@ fn record_with(dir: &Path, options: Options, mut after: impl FnMut(&Db)) {
 fn answers(db: &Db) -> Vec<String> {
     let from = BusinessDay::from_ymd(2024, 1, 1).unwrap();
     let to = BusinessDay::from_ymd(2024, 9, 30).unwrap();
-    let mut out = vec![format!("{:?}", db.months())];
+    let mut out = vec![format!("{:?}", db.months().unwrap())];
     for o in 1..=ORGS {
         out.push(format!("{:?}", db.balances(OrgId(o), from, to).unwrap()));
         out.push(format!(

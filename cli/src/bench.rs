@@ -454,7 +454,7 @@ fn time_reads(dir: &Path, options: Options, config: &BenchConfig) -> Result<Read
         queries.push(time_queries(&db, &config.params, kind, count.max(1))?);
         queries_warm.push(time_queries(&db, &config.params, kind, count.max(1))?);
     }
-    let months = db.months();
+    let months = db.months()?;
     let account = Instant::now();
     let mut memory: EngineMemory = db.memory().into();
     memory.account_ms = account.elapsed().as_secs_f64() * 1e3;

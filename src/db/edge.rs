@@ -437,6 +437,7 @@ impl Db {
     /// LSN; [`Error::Io`] or [`Error::Store`] when writing the copy fails (what was written
     /// stays in `out`: remove it before trying again).
     pub fn checkpoint_to(&self, out: &Path) -> Result<CheckpointInfo> {
+        self.shared.ensure(crate::query::Scope::All)?;
         let vfs = &*self.shared.vfs;
         if vfs.exists(out) && !vfs.list(out).map_err(|e| Error::io(out, e))?.is_empty() {
             return Err(Error::AlreadyExists {
@@ -530,6 +531,8 @@ impl Db {
     /// source that does not continue this replica's log, [`Error::Corruption`] for a damaged
     /// one. Frames applied before the error stay applied.
     pub fn follow(&self, log_dir: &Path) -> Result<u64> {
+        // Frames apply to every org they touch.
+        self.shared.ensure(crate::query::Scope::All)?;
         let (lsn, crc) = {
             let current = self.shared.state.read();
             (current.state.lsn.0, current.log_crc)

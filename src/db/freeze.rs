@@ -463,7 +463,11 @@ impl MonthStatus {
 impl Db {
     /// Every month with rows, in order: open or frozen (file version, rows, bytes), rows in
     /// memory (the overlay of a frozen month) and patches.
-    pub fn months(&self) -> Vec<MonthStatus> {
+    ///
+    /// # Errors
+    /// `Error::Store` when a read-only open cannot load the orgs from its store.
+    pub fn months(&self) -> Result<Vec<MonthStatus>> {
+        self.shared.ensure(crate::query::Scope::All)?;
         let state = self.shared.state.read().state.clone();
         let mut months: std::collections::BTreeMap<Month, MonthStatus> = Default::default();
         let status = |month| MonthStatus {
@@ -491,6 +495,6 @@ impl Db {
         for ((month, _), set) in state.patches.iter() {
             months.entry(*month).or_insert_with(|| status(*month)).patches += set.rows.len() as u64;
         }
-        months.into_values().collect()
+        Ok(months.into_values().collect())
     }
 }

@@ -46,7 +46,7 @@ fn durable_months(db: &Db) -> Vec<Month> {
 }
 
 fn frozen_months(db: &Db) -> Vec<Month> {
-    db.months()
+    db.months().unwrap()
         .into_iter()
         .filter(|m| m.file.is_some())
         .map(|m| m.month)

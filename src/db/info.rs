@@ -76,7 +76,7 @@ impl Db {
     /// [`crate::Error::Corruption`] when a part of a frozen month's file fails its check.
     pub fn info(&self) -> Result<DbInfo> {
         let snapshot = self.snapshot();
-        let state = snapshot.state();
+        let state = &*snapshot.complete()?;
         let mut partitions: Vec<PartitionInfo> = Vec::new();
         for pid in state.partitions_with_rows()? {
             let mut info = PartitionInfo {

@@ -7,6 +7,7 @@ mod gate;
 #[cfg(test)]
 mod freeze_tests;
 mod info;
+mod lazy;
 #[cfg(test)]
 mod lock_tests;
 mod memory;
@@ -30,7 +31,7 @@ pub use verify::VerifyReport;
 use crate::error::{BatchError, Error, Result};
 use crate::model::{Batch, BusinessDay, Lsn, Month, Org, OrgId, Timestamp};
 use crate::query::{
-    DailyReport, LedgerLine, MonthlyReport, PendingLine, ReadKind, Snapshot, StateRef, TopLine,
+    DailyReport, LedgerLine, MonthlyReport, PendingLine, ReadKind, Scope, Snapshot, StateRef, TopLine,
 };
 use crate::state::balance::ReadCost;
 use crate::state::read::{DayBalance, LedgerEntry};
@@ -71,6 +72,9 @@ pub(crate) struct Shared {
     store: Mutex<Option<Store>>,
     /// A read-only open's private copy of the store (dropped after `store`).
     _scratch: Option<open::Scratch>,
+    /// A read-only open's loader of the orgs it has not loaded yet ([`lazy`]); `None` once
+    /// every org is loaded (always, for a writer).
+    lazy: Mutex<Option<lazy::Lazy>>,
     vfs: std::sync::Arc<dyn crate::io::Vfs>,
     db_id: u64,
     shards: u32,
@@ -543,8 +547,23 @@ impl Db {
     }
 
     /// A snapshot pinned at the last applied LSN (see [`Snapshot`]): no copy, no lock held.
+    ///
+    /// A read-only open loads every org first (it loads orgs as reads need them); if that
+    /// fails, every read of orgs through the snapshot returns the `Error::Store` saying why.
     pub fn snapshot(&self) -> Snapshot {
-        Snapshot::of(self.shared.state.read().state.clone())
+        // A read-only open's state never moves (a replica directory's does: it follows its
+        // primary's log, so its snapshots load every org first).
+        let loading = self.shared.replica_of.is_none() && self.shared.lazy.lock().is_some();
+        if loading {
+            let state = self.shared.state.read().state.clone();
+            return Snapshot::loading(state, self.shared.clone());
+        }
+        let loaded = self.shared.ensure(Scope::All);
+        let state = self.shared.state.read().state.clone();
+        match loaded {
+            Ok(()) => Snapshot::of(state),
+            Err(e) => Snapshot::incomplete(state, e.to_string()),
+        }
     }
 
     /// The current state for one read of `kind` (see [`ReadKind`]).
@@ -558,8 +577,21 @@ impl Db {
         Some(StateRef::of(kind, guard, |c| &c.state))
     }
 
-    /// Runs one read of `kind` on the current state.
+    /// Runs one read of `kind` on the current state (a read of no org: a read-only open may
+    /// not have loaded them all).
     pub(crate) fn with_state<T>(&self, kind: ReadKind, read: impl FnOnce(&State) -> T) -> T {
+        read(&self.state_for(kind))
+    }
+
+    /// Runs one read of `kind` that needs `scope` of the orgs, loading them first when this is
+    /// a read-only open that has not loaded them yet.
+    fn read_in<T>(
+        &self,
+        scope: Scope,
+        kind: ReadKind,
+        read: impl FnOnce(&State) -> Result<T>,
+    ) -> Result<T> {
+        self.shared.ensure(scope)?;
         read(&self.state_for(kind))
     }
 

@@ -76,7 +76,7 @@ impl RecoveryReport {
 
 /// The store as opening found it.
 enum Loaded {
-    Ok(Box<(Store, State, crate::state::Applier)>),
+    Ok(Box<(Store, State, crate::state::Applier, Option<crate::store::load::Layout>)>),
     /// Unreadable (or an impossible checkpoint LSN): rebuilt from the log once every check has
     /// passed.
     Damaged(String),
@@ -105,7 +105,17 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         // wait at the gate meanwhile. A reader holds it shared until its open is done.
         let _hold = locks.gate.as_ref().map(ReadGate::hold).transpose()?;
         let beside_writer = locks.reader.as_ref().is_some_and(ReaderLock::beside_writer);
-        recover_files(&*vfs, path, &options, beside_writer, &mut report)?
+        // A read-only open loads orgs as reads need them (`lazy`); a store value it cannot
+        // read while replaying is damage, which the whole load handles (it rebuilds the
+        // read-only open's private copy of the store from the log).
+        let lazy = !writable;
+        match recover_files(&*vfs, path, &options, (beside_writer, lazy), &mut report) {
+            Err(Error::Store(why)) if lazy => {
+                tracing::info!(path = %path.display(), reason = %why, "loading every org");
+                recover_files(&*vfs, path, &options, (beside_writer, false), &mut report)?
+            }
+            recovered => recovered?,
+        }
     };
     let Recovered {
         found,
@@ -141,6 +151,7 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
             tail,
             state: opened.state,
             applier: opened.applier,
+            lazy: opened.lazy,
             store,
             scratch: opened.scratch,
             lock_file,
@@ -159,12 +170,13 @@ struct Recovered {
 
 /// Checks the identity files and the log, loads the store, replays the log, and repairs what
 /// may be repaired (see [`open_holding`]). `beside_writer`: a read-only open while a writer
-/// appends, whose log's end is no torn tail.
+/// appends, whose log's end is no torn tail; `lazy`: load no org from the store but those the
+/// replayed log touches ([`super::lazy`]).
 fn recover_files(
     vfs: &dyn Vfs,
     path: &Path,
     options: &Options,
-    beside_writer: bool,
+    (beside_writer, lazy): (bool, bool),
     report: &mut RecoveryReport,
 ) -> Result<Recovered> {
     let writable = !options.read_only;
@@ -184,7 +196,7 @@ fn recover_files(
         path,
         writable,
         &found,
-        (cache, options.store_compaction_floor),
+        (cache, options.store_compaction_floor, lazy),
         report,
     )?;
     let tail = replay_log(vfs, path, &found, &mut opened, beside_writer, report)?;
@@ -337,6 +349,8 @@ struct OpenedStore {
     store: Option<Store>,
     state: State,
     applier: crate::state::Applier,
+    /// Set while the state holds only some orgs ([`super::lazy`]).
+    lazy: Option<super::lazy::Lazy>,
 }
 
 impl OpenedStore {
@@ -350,7 +364,7 @@ impl OpenedStore {
         path: &Path,
         writable: bool,
         found: &Found,
-        (cache, compaction_floor): (u64, u64),
+        (cache, compaction_floor, lazy): (u64, u64, bool),
         report: &mut RecoveryReport,
     ) -> Result<OpenedStore> {
         let scratch = match writable {
@@ -364,11 +378,11 @@ impl OpenedStore {
             .as_ref()
             .map_or_else(|| path.join(STORE_DIR), |s| s.path.clone());
         let compaction = writable.then_some(compaction_floor);
-        let loaded = load_store(vfs, path, &store_path, &found.meta, cache, compaction)?;
-        let (store, state, applier) = match loaded {
+        let loaded = load_store(vfs, path, &store_path, &found.meta, (cache, lazy), compaction)?;
+        let (store, state, applier, layout) = match loaded {
             Loaded::Ok(loaded) => {
-                let (store, state, applier) = *loaded;
-                (Some(store), state, applier)
+                let (store, state, applier, layout) = *loaded;
+                (Some(store), state, applier, layout)
             }
             Loaded::Damaged(why) => {
                 if let Some(base) = found.base {
@@ -386,6 +400,7 @@ impl OpenedStore {
                     None,
                     State::new(found.meta.shards),
                     crate::state::Applier::default(),
+                    None,
                 )
             }
         };
@@ -396,6 +411,7 @@ impl OpenedStore {
             store,
             state,
             applier,
+            lazy: layout.map(super::lazy::Lazy::new),
         })
     }
 }
@@ -410,12 +426,27 @@ fn replay_log(
     beside_writer: bool,
     report: &mut RecoveryReport,
 ) -> Result<LogTail> {
-    let OpenedStore { state, applier, .. } = opened;
+    let OpenedStore {
+        state,
+        applier,
+        store,
+        lazy,
+        ..
+    } = opened;
     report.checkpoint_lsn = state.lsn;
     // A store written before the durable mark existed may know more.
     let expect = found.expect(state.lsn.0 + 1, found.known.max(state.lsn.0));
     let tail = recover(vfs, &found.wal_dir, found.meta.db_id, expect, |frame| {
-        replay::apply_frame(state, applier, &frame)
+        let batch = replay::decode(&frame)?;
+        // Loaded lazily: the orgs the batch touches are loaded before it applies.
+        let all = match (lazy.as_mut(), store.as_ref()) {
+            (Some(lazy), Some(store)) => lazy.before_batch(&batch.ops, store, state, applier)?,
+            _ => false,
+        };
+        if all {
+            *lazy = None;
+        }
+        replay::apply_batch(state, applier, &frame, &batch)
     })?;
     if let Some(base) = found.base {
         if state.lsn.0 < base.lsn.0 {
@@ -430,7 +461,12 @@ fn replay_log(
         }
     }
     if state.catalog.building.is_some() {
-        // An index creation was logged but its backfill did not finish: complete it.
+        // An index creation was logged but its backfill did not finish: complete it (over
+        // every org).
+        if let (Some(loading), Some(store)) = (lazy.as_mut(), store.as_ref()) {
+            loading.load(crate::query::Scope::All, store, state, applier)?;
+            *lazy = None;
+        }
         state.finish_index_build();
     }
     report.frames_replayed = tail.frames_replayed;
@@ -502,6 +538,7 @@ struct Started {
     tail: LogTail,
     state: State,
     applier: crate::state::Applier,
+    lazy: Option<super::lazy::Lazy>,
     store: Store,
     scratch: Option<Scratch>,
     lock_file: Option<File>,
@@ -596,6 +633,7 @@ fn shared(
         read_only: !writable,
         store: Mutex::new(Some(s.store)),
         _scratch: s.scratch,
+        lazy: Mutex::new(s.lazy),
         vfs: s.vfs,
         db_id: s.meta.db_id,
         shards: s.meta.shards,
@@ -749,7 +787,7 @@ fn load_store(
     path: &Path,
     store_path: &Path,
     meta: &Meta,
-    cache: u64,
+    (cache, lazy): (u64, bool),
     compaction_floor: Option<u64>,
 ) -> Result<Loaded> {
     let loaded = Store::open_cached(store_path, cache).and_then(|store| {
@@ -771,17 +809,29 @@ fn load_store(
                 "store checkpoint LSN {lsn} is out of range"
             )));
         }
-        let (mut state, entries) = store.load(vfs, path, meta.db_id, meta.shards)?;
+        let (mut state, entries, layout) = if lazy {
+            let (state, entries, layout) = store.load_frame(
+                vfs,
+                path,
+                meta.db_id,
+                meta.shards,
+                &crate::state::frozen_set::FrozenSet::default(),
+            )?;
+            (state, entries, Some(layout))
+        } else {
+            let (state, entries) = store.load(vfs, path, meta.db_id, meta.shards)?;
+            (state, entries, None)
+        };
         state.lsn = lsn;
-        Ok((store, state, entries))
+        Ok((store, state, entries, layout))
     });
     match loaded {
-        Ok((store, state, entries)) => {
+        Ok((store, state, entries, layout)) => {
             let applier = crate::state::Applier {
                 entries,
                 ..Default::default()
             };
-            Ok(Loaded::Ok(Box::new((store, state, applier))))
+            Ok(Loaded::Ok(Box::new((store, state, applier, layout))))
         }
         Err(e @ Error::Store(_)) => Ok(Loaded::Damaged(e.to_string())),
         // A held lock, a frozen file missing or damaged: not the store's damage.

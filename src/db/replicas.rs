@@ -27,6 +27,7 @@ impl Db {
     /// # Errors
     /// [`crate::Error::Thread`] if the system refuses the replica's applier thread.
     pub fn replica_with(&self, name: &str, options: ReplicaOptions) -> Result<Replica> {
+        self.shared.ensure(crate::query::Scope::All)?;
         let (state, entries, log_crc) = {
             let current = self.shared.state.read();
             let entries = current.applier.entries.clone();
@@ -56,6 +57,10 @@ impl PrimaryReads for Db {
 
     fn try_state_for(&self, kind: ReadKind) -> Option<StateRef<'_>> {
         Db::try_state_for(self, kind)
+    }
+
+    fn ensure(&self, scope: crate::query::Scope) -> Result<()> {
+        self.shared.ensure(scope)
     }
 
     fn visible_lsn(&self) -> Lsn {

@@ -41,9 +41,19 @@ impl Snapshot {
     /// index against its predicate. Runs on the snapshot, so writers go on meanwhile; the log and
     /// the store are checked by [`Db::verify`].
     pub fn verify(&self) -> VerifyReport {
-        let check = self.state().verify(None);
+        let state = match self.complete() {
+            Ok(state) => state,
+            Err(e) => {
+                return VerifyReport {
+                    lsn: self.state().lsn,
+                    problems: vec![e.to_string()],
+                    ..VerifyReport::default()
+                }
+            }
+        };
+        let check = state.verify(None);
         VerifyReport {
-            lsn: self.state().lsn,
+            lsn: state.lsn,
             orgs: check.orgs,
             entries: check.entries,
             balance_rows: check.balance_rows,
@@ -62,6 +72,11 @@ impl Db {
     /// over all rows). Reads the log and the store without locks.
     pub fn verify(&self) -> VerifyReport {
         let mut report = VerifyReport::default();
+        if let Err(e) = self.shared.ensure(crate::query::Scope::All) {
+            report.lsn = self.visible_lsn();
+            report.problems.push(e.to_string());
+            return report;
+        }
         {
             let (state, entries) = {
                 let current = self.shared.state.read();

@@ -16,7 +16,7 @@ pub use balances::{BalancePlan, BalanceQuery};
 pub use builder::{Cursor, GroupBy, Order, Query, Tables};
 pub use exec::{Group, GroupKey, ProjectedRow, QueryOutput, Value};
 pub use plan::{Access, Plan};
-pub(crate) use snapshot::{state_reads, ReadKind, StateRef};
+pub(crate) use snapshot::{state_reads, Loader, ReadKind, Scope, StateRef};
 pub use snapshot::Snapshot;
 pub use reports::{
     CategoryLine, CurrencyTotal, DailyReport, LedgerLine, MethodLine, MonthlyReport, PendingLine,

@@ -11,9 +11,37 @@ use crate::state::read::{DayBalance, LedgerEntry};
 use crate::state::State;
 use std::sync::Arc;
 
+/// What one read needs of the orgs: a read-only open loads orgs as reads first need them
+/// (`db::lazy`), one org's chunk or every org.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Scope {
+    /// One org's values.
+    Org(OrgId),
+    /// Every org's values.
+    All,
+}
+
+/// Where a snapshot of a read-only open that has not loaded every org yet loads the orgs a
+/// read needs (the database, a layer above, implements it). Such an open's state never moves
+/// past its LSN, so the state it returns is the snapshot's, with more orgs in it.
+pub(crate) trait Loader: Send + Sync {
+    /// Loads what a read of `scope` needs; the state holding it.
+    fn load(&self, scope: Scope) -> Result<Arc<State>>;
+}
+
+impl Scope {
+    /// One org's values when a query is filtered to one, else every org's.
+    pub(crate) fn of(org: Option<OrgId>) -> Scope {
+        org.map_or(Scope::All, Scope::Org)
+    }
+}
+
 /// The typed read methods shared by [`Snapshot`], [`crate::replica::PoolRead`] and (without
 /// `lsn`, which it calls `visible_lsn`) [`crate::Db`]: each runs one read through the type's
-/// `with_state`, saying whether it is a point read or a scan ([`ReadKind`]).
+/// `read_in` (or, reading nothing of any org, `with_state`), saying what it needs of the orgs
+/// ([`Scope`]) and whether it is a point read or a scan ([`ReadKind`]). Besides the errors each
+/// method names, a read through a read-only [`crate::Db`] (or a snapshot of one) returns
+/// `Error::Store` when it cannot load the orgs it needs from the store.
 macro_rules! state_reads {
     () => {
         /// LSN of the last batch this view includes.
@@ -32,7 +60,7 @@ macro_rules! state_reads {
         /// [`crate::Error::InvalidArgument`] for a day more than 100,000 days outside the supported
         /// range ([`crate::MIN_TIMESTAMP`]`..=`[`crate::MAX_TIMESTAMP`]).
         pub fn balance(&self, org: OrgId, day: BusinessDay) -> Result<DayBalance> {
-            self.with_state(ReadKind::Point, |s| s.balance(org, day))
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Point, |s| s.balance(org, day))
         }
 
         /// One balance row per business day of `from..=to` (inclusive), days without activity
@@ -48,7 +76,7 @@ macro_rules! state_reads {
             from: BusinessDay,
             to: BusinessDay,
         ) -> Result<Vec<DayBalance>> {
-            self.with_state(ReadKind::Scan, |s| s.balances(org, from, to))
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Scan, |s| s.balances(org, from, to))
         }
 
         /// The org's entries of both ledgers with `from <= occurred_at < to` (UTC seconds), in
@@ -65,7 +93,7 @@ macro_rules! state_reads {
             from: Timestamp,
             to: Timestamp,
         ) -> Result<Vec<LedgerEntry>> {
-            self.with_state(ReadKind::Scan, |s| s.entries(org, from, to))
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Scan, |s| s.entries(org, from, to))
         }
 
         /// Closing balance of `day` and how many values the read touched.
@@ -77,20 +105,28 @@ macro_rules! state_reads {
             org: OrgId,
             day: BusinessDay,
         ) -> Result<(crate::model::Money, ReadCost)> {
-            self.with_state(ReadKind::Point, |s| s.closing(org, day))
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Point, |s| s.closing(org, day))
         }
 
         /// The org as registered; `None` when it is not registered in this view.
-        pub fn org(&self, org: OrgId) -> Option<Org> {
-            self.with_state(ReadKind::Point, |s| s.orgs.get(&org).map(|o| o.org()))
+        ///
+        /// # Errors
+        /// `Error::Store` when a read-only open cannot load the org from its store.
+        pub fn org(&self, org: OrgId) -> Result<Option<Org>> {
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Point, |s| {
+                Ok(s.orgs.get(&org).map(|o| o.org()))
+            })
         }
 
         /// Every registered org, by id.
-        pub fn orgs(&self) -> Vec<Org> {
-            self.with_state(ReadKind::Scan, |s| {
+        ///
+        /// # Errors
+        /// `Error::Store` when a read-only open cannot load the orgs from its store.
+        pub fn orgs(&self) -> Result<Vec<Org>> {
+            self.read_in($crate::query::Scope::All, ReadKind::Scan, |s| {
                 let mut orgs: Vec<Org> = s.orgs.values().map(|o| o.org()).collect();
                 orgs.sort_by_key(|o| o.id);
-                orgs
+                Ok(orgs)
             })
         }
 
@@ -101,7 +137,7 @@ macro_rules! state_reads {
         /// [`crate::Error::InvalidArgument`] when a total overflows `i64` or the month lies far
         /// outside the supported range.
         pub fn monthly_report(&self, org: OrgId, month: Month) -> Result<MonthlyReport> {
-            self.with_state(ReadKind::Point, |s| s.monthly_report(org, month))
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Point, |s| s.monthly_report(org, month))
         }
 
         /// Q2 without the daily closings: revenue and expense by category of one UTC month, and
@@ -119,7 +155,7 @@ macro_rules! state_reads {
             Vec<crate::query::CategoryLine>,
             crate::model::Money,
         )> {
-            self.with_state(ReadKind::Point, |s| s.month_totals(org, month))
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Point, |s| s.month_totals(org, month))
         }
 
         /// Q3: the `limit` newest entries with `from <= occurred_at < to`.
@@ -136,7 +172,7 @@ macro_rules! state_reads {
             to: Timestamp,
             limit: usize,
         ) -> Result<Vec<LedgerLine>> {
-            self.with_state(ReadKind::Scan, |s| s.ledger_page(org, from, to, limit))
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Scan, |s| s.ledger_page(org, from, to, limit))
         }
 
         /// Q4: the `limit` oldest pending expenses.
@@ -147,7 +183,7 @@ macro_rules! state_reads {
         /// [`crate::Error::InvalidArgument`] for a limit outside
         /// `1..=`[`crate::limits::MAX_REPORT_ROWS`].
         pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
-            self.with_state(ReadKind::Scan, |s| s.pending_expenses(org, limit))
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Scan, |s| s.pending_expenses(org, limit))
         }
 
         /// Q5: the `limit` orgs with the most revenue in a UTC month, ranked within each
@@ -158,7 +194,7 @@ macro_rules! state_reads {
         /// [`crate::Error::InvalidArgument`] for a limit outside
         /// `1..=`[`crate::limits::MAX_REPORT_ROWS`].
         pub fn top_revenue(&self, month: Month, limit: usize) -> Result<Vec<TopLine>> {
-            self.with_state(ReadKind::Scan, |s| s.top_revenue(month, limit))
+            self.read_in($crate::query::Scope::All, ReadKind::Scan, |s| s.top_revenue(month, limit))
         }
 
         /// Revenue of a chain's orgs in a month: per org, and one total per currency. An org
@@ -174,7 +210,7 @@ macro_rules! state_reads {
             orgs: &[OrgId],
             month: Month,
         ) -> Result<(Vec<TopLine>, Vec<crate::query::CurrencyTotal>)> {
-            self.with_state(ReadKind::Scan, |s| s.chain_revenue(orgs, month))
+            self.read_in($crate::query::Scope::All, ReadKind::Scan, |s| s.chain_revenue(orgs, month))
         }
 
         /// The night audit of one org and business day.
@@ -184,7 +220,7 @@ macro_rules! state_reads {
         /// [`crate::Error::InvalidArgument`] for a day far outside the supported range or a total
         /// that overflows `i64`.
         pub fn daily_report(&self, org: OrgId, day: BusinessDay) -> Result<DailyReport> {
-            self.with_state(ReadKind::Scan, |s| s.daily_report(org, day))
+            self.read_in($crate::query::Scope::Org(org), ReadKind::Scan, |s| s.daily_report(org, day))
         }
 
         /// The declared secondary indexes.
@@ -201,7 +237,7 @@ macro_rules! state_reads {
             &self,
             query: &crate::query::BalanceQuery,
         ) -> Result<Vec<DayBalance>> {
-            self.with_state(ReadKind::Scan, |s| s.query_balances(query))
+            self.read_in($crate::query::Scope::of(query.org), ReadKind::Scan, |s| s.query_balances(query))
         }
 
         /// Which balance shards a balance query reads.
@@ -213,7 +249,7 @@ macro_rules! state_reads {
             query: &crate::query::BalanceQuery,
         ) -> Result<crate::query::BalancePlan> {
             query.validate()?;
-            Ok(self.with_state(ReadKind::Point, |s| s.plan_balances(query)))
+            self.read_in($crate::query::Scope::All, ReadKind::Point, |s| Ok(s.plan_balances(query)))
         }
 
         /// Runs a typed query (see [`crate::query::Query`]).
@@ -224,7 +260,7 @@ macro_rules! state_reads {
         /// an org not registered in this view; [`crate::Error::InvalidArgument`] when a group's
         /// sum overflows `i64`.
         pub fn query(&self, query: &crate::query::Query) -> Result<crate::query::QueryOutput> {
-            self.with_state(ReadKind::Scan, |s| Ok(s.query(query)?.0))
+            self.read_in($crate::query::Scope::of(query.org), ReadKind::Scan, |s| Ok(s.query(query)?.0))
         }
 
         /// The plan of a query: partitions touched out of the total (each open or frozen, with
@@ -235,12 +271,15 @@ macro_rules! state_reads {
         /// frozen month's file fails its check.
         pub fn explain(&self, query: &crate::query::Query) -> Result<crate::query::Plan> {
             query.validate()?;
-            self.with_state(ReadKind::Scan, |s| s.plan(query))
+            self.read_in($crate::query::Scope::All, ReadKind::Scan, |s| s.plan(query))
         }
 
         /// Number of ledger entries (postings and reversals), frozen months' included.
-        pub fn entry_count(&self) -> usize {
-            self.with_state(ReadKind::Scan, |s| s.entry_count())
+        ///
+        /// # Errors
+        /// `Error::Store` when a read-only open cannot load the orgs from its store.
+        pub fn entry_count(&self) -> Result<usize> {
+            self.read_in($crate::query::Scope::All, ReadKind::Scan, |s| Ok(s.entry_count()))
         }
 
         /// Ledger partitions (kind, month) that hold rows, open or frozen, and the balance shard
@@ -249,7 +288,7 @@ macro_rules! state_reads {
         /// # Errors
         /// [`crate::Error::Corruption`] when a part of a frozen month's file fails its check.
         pub fn partitions(&self) -> Result<(Vec<String>, u32)> {
-            self.with_state(ReadKind::Scan, |s| {
+            self.read_in($crate::query::Scope::All, ReadKind::Scan, |s| {
                 let pids = s.partitions_with_rows()?;
                 Ok((pids.iter().map(|p| p.tree_name()).collect(), s.shards))
             })
@@ -313,15 +352,69 @@ impl std::ops::Deref for StateRef<'_> {
 /// path), so the extra memory is bounded by the data written while the snapshot lives, and is
 /// freed when the last snapshot sharing it drops. A snapshot holds no lock: it never blocks the
 /// committer, and reading through the `Db` while holding one is safe.
+///
+/// A snapshot of a read-only open that has not loaded every org yet loads the orgs its reads
+/// need as the open does (one org's chunk for a read of one org, every org for a scan), and
+/// returns `Error::Store` when a load fails.
 #[derive(Clone)]
 pub struct Snapshot {
     state: Arc<State>,
+    /// Why the state could not be completed (a read-only open that could not load every org):
+    /// every read of orgs returns it.
+    failed: Option<Arc<str>>,
+    /// Where a read-only open's snapshot loads the orgs its reads need.
+    loader: Option<Arc<dyn Loader>>,
 }
 
 impl Snapshot {
     /// The state behind a read guard, for a read of `kind`.
     pub(crate) fn of(state: Arc<State>) -> Snapshot {
-        Snapshot { state }
+        Snapshot {
+            state,
+            failed: None,
+            loader: None,
+        }
+    }
+
+    /// A snapshot of a read-only open's state at its LSN, whose reads load orgs from `loader`.
+    pub(crate) fn loading(state: Arc<State>, loader: Arc<dyn Loader>) -> Snapshot {
+        Snapshot {
+            state,
+            failed: None,
+            loader: Some(loader),
+        }
+    }
+
+    /// A snapshot of a state that lacks orgs it could not load (`why`): its reads of orgs fail.
+    pub(crate) fn incomplete(state: Arc<State>, why: String) -> Snapshot {
+        Snapshot {
+            state,
+            failed: Some(why.into()),
+            loader: None,
+        }
+    }
+
+    /// The state holding what a read of `scope` needs, or why it cannot be had.
+    fn state_in(&self, scope: Scope) -> Result<Arc<State>> {
+        match (&self.failed, &self.loader) {
+            (Some(why), _) => Err(crate::Error::Store(why.to_string())),
+            (None, Some(loader)) => loader.load(scope),
+            (None, None) => Ok(self.state.clone()),
+        }
+    }
+
+    /// The state with every org, or why it cannot be had.
+    pub(crate) fn complete(&self) -> Result<Arc<State>> {
+        self.state_in(Scope::All)
+    }
+
+    fn read_in<T>(
+        &self,
+        scope: Scope,
+        _: ReadKind,
+        read: impl FnOnce(&State) -> Result<T>,
+    ) -> Result<T> {
+        read(&*self.state_in(scope)?)
     }
 
     pub(crate) fn state(&self) -> &State {

@@ -51,6 +51,8 @@ pub(crate) trait PrimaryReads: Send + Sync {
     fn try_state_for(&self, kind: ReadKind) -> Option<StateRef<'_>>;
     /// LSN of the last batch the primary made visible.
     fn visible_lsn(&self) -> Lsn;
+    /// Loads what a read of `scope` needs (a read-only primary loads orgs as reads need them).
+    fn ensure(&self, scope: crate::query::Scope) -> crate::error::Result<()>;
 }
 
 /// What a read needs to see.
@@ -366,6 +368,18 @@ impl PoolRead<'_> {
                 pool.read_primary(kind, read)
             }
         }
+    }
+
+    /// Runs one read that needs `scope` of the orgs: the replicas hold every org; a read-only
+    /// primary loads them first.
+    fn read_in<T>(
+        &self,
+        scope: crate::query::Scope,
+        kind: ReadKind,
+        read: impl FnOnce(&State) -> crate::error::Result<T>,
+    ) -> crate::error::Result<T> {
+        self.pool.primary.ensure(scope)?;
+        self.with_state(kind, read)
     }
 
     crate::query::state_reads!();

@@ -51,6 +51,7 @@ impl<V: Clone> OrgMap<V> {
         self.len
     }
 
+    #[cfg(feature = "internals")]
     pub fn is_empty(&self) -> bool {
         self.len == 0
     }

@@ -29,8 +29,18 @@ pub fn decode(frame: &LogFrame<'_>) -> Result<LogBatch> {
 }
 
 /// Decodes, checks and applies one frame (opening's replay, one frame at a time).
+#[cfg(feature = "internals")]
 pub fn apply_frame(state: &mut State, applier: &mut Applier, frame: &LogFrame<'_>) -> Result<()> {
-    let batch = decode(frame)?;
+    apply_batch(state, applier, frame, &decode(frame)?)
+}
+
+/// Applies a frame's batch, decoded and checked by [`decode`].
+pub fn apply_batch(
+    state: &mut State,
+    applier: &mut Applier,
+    frame: &LogFrame<'_>,
+    batch: &LogBatch,
+) -> Result<()> {
     let lsn = Lsn(frame.lsn);
     state
         .apply(lsn, &batch.ops, applier)

@@ -45,7 +45,7 @@ fn org_name_too_long() {
         matches!(&r, Rejection::InvalidOrg { org, .. } if *org == OrgId(7)),
         "{r:?}"
     );
-    assert_eq!(f.db.org(OrgId(7)), None);
+    assert_eq!(f.db.org(OrgId(7)).unwrap(), None);
     // Postings that relied on it in the same batch are gone with it.
     let org = Org::new(
         OrgId(7),
@@ -59,7 +59,7 @@ fn org_name_too_long() {
             .post(revenue(OrgId(7), 1, T0, 1)),
     );
     assert!(matches!(&r, Rejection::InvalidOrg { .. }), "{r:?}");
-    assert_eq!(f.db.org(OrgId(7)), None);
+    assert_eq!(f.db.org(OrgId(7)).unwrap(), None);
     f.db.register_org(Org::new(
         OrgId(7),
         "n".repeat(MAX_ORG_NAME_BYTES),
@@ -84,7 +84,7 @@ fn unknown_time_zone() {
             matches!(&r, Rejection::InvalidOrg { org, .. } if *org == OrgId(7)),
             "{zone:?}: {r:?}"
         );
-        assert_eq!(f.db.org(OrgId(7)), None);
+        assert_eq!(f.db.org(OrgId(7)).unwrap(), None);
     }
 }
 
@@ -99,7 +99,7 @@ fn unknown_currency() {
             "{code:?}: {r:?}"
         );
         assert_eq!(r.org(), Some(OrgId(7)));
-        assert_eq!(f.db.org(OrgId(7)), None);
+        assert_eq!(f.db.org(OrgId(7)).unwrap(), None);
     }
     // The same org with an ISO 4217 code is accepted.
     f.db.record(Batch::new().register_org(Org::new(OrgId(7), "Orbit Hotel", Currency::JPY)))

@@ -30,7 +30,7 @@ pub struct Snapshot {
 pub fn snapshot(db: &Db, orgs: &[OrgId], from: BusinessDay, to: BusinessDay) -> Snapshot {
     Snapshot {
         lsn: db.visible_lsn(),
-        orgs: orgs.iter().map(|o| db.org(*o)).collect(),
+        orgs: orgs.iter().map(|o| db.org(*o).unwrap()).collect(),
         balances: orgs
             .iter()
             .map(|o| db.balances(*o, from, to).ok())

@@ -13,6 +13,7 @@ pub type Listing = Vec<(u64, Vec<LedgerEntry>)>;
 pub fn list_all(db: &Db, ctx: &str) -> Listing {
     let view = db.snapshot();
     view.orgs()
+        .unwrap_or_else(|e| panic!("{ctx}: orgs: {e}"))
         .into_iter()
         .map(|org| {
             let entries = view
@@ -74,7 +75,8 @@ pub struct Totals {
 pub fn check_db(db: &Db, listing: &Listing, model: &Model, ctx: &str, totals: &mut Totals) {
     let view = db.snapshot();
     assert_eq!(
-        view.entry_count(),
+        view.entry_count()
+            .unwrap_or_else(|e| panic!("{ctx}: entry count: {e}")),
         model.entry_count(),
         "{ctx}: entry count differs from the model"
     );
@@ -199,7 +201,10 @@ fn check_reports(
 
 /// The orgs the database lists are the model's: all five once registered, none before.
 pub fn check_orgs(db: &Db, model: &Model, ctx: &str) {
-    let got = db.snapshot().orgs();
+    let got = db
+        .snapshot()
+        .orgs()
+        .unwrap_or_else(|e| panic!("{ctx}: orgs: {e}"));
     assert_eq!(
         got,
         model.orgs(),

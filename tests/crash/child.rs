@@ -215,7 +215,7 @@ pub fn run(dir: &str) {
         options = options.auto_freeze(true).memory_budget(1 << 20);
     }
     let db = Db::open_with(dir, options).unwrap_or_else(|e| panic!("child: open {dir}: {e}"));
-    if db.snapshot().orgs().len() < ORGS.len() {
+    if db.snapshot().orgs().expect("child: orgs").len() < ORGS.len() {
         let mut batch = Batch::new();
         for org in orgs() {
             batch = batch.register_org(org);

@@ -185,7 +185,7 @@ fn run_round(
         totals.truncated_bytes += report.truncated_bytes;
     }
     totals.frames_replayed += report.frames_replayed;
-    for (version, _, _) in db.months().iter().filter_map(|m| m.file) {
+    for (version, _, _) in db.months().expect("months").iter().filter_map(|m| m.file) {
         totals.frozen_months += 1;
         totals.frozen_versions += u64::from(version);
     }
@@ -215,7 +215,10 @@ fn ops_of(ops: &[TOp]) -> Vec<Op> {
 /// or none.
 fn take_orgs(db: &Db, log: &RoundLog, model: &mut Model, ctx: &str) {
     if model.org_ids().next().is_none() {
-        let present = db.snapshot().orgs();
+        let present = db
+            .snapshot()
+            .orgs()
+            .unwrap_or_else(|e| panic!("{ctx}: orgs: {e}"));
         if log.orgs_acked || !present.is_empty() {
             assert_eq!(
                 present,

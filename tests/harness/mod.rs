@@ -263,7 +263,7 @@ pub fn fingerprint(db: &Db) -> Fingerprint {
     let ids: Vec<OrgId> = ORGS.iter().map(|o| OrgId(o.0)).collect();
     Fingerprint {
         lsn: db.visible_lsn().0,
-        orgs: ids.iter().map(|o| db.org(*o)).collect(),
+        orgs: ids.iter().map(|o| db.org(*o).expect("org")).collect(),
         entries: ids
             .iter()
             .map(|o| db.entries(*o, i64::MIN / 4, i64::MAX / 4).ok())

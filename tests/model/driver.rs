@@ -53,7 +53,7 @@ pub fn compare(db: &Db, model: &Model, probe: &Probe, org_ids: &[u64; 6]) -> Res
     if !verified.is_ok() {
         return Err(format!("verify: {:?}", verified.problems));
     }
-    let orgs = db.snapshot().orgs();
+    let orgs = db.snapshot().orgs().map_err(|e| format!("orgs: {e}"))?;
     let expected: Vec<Org> = model.orgs();
     if orgs != expected {
         return Err(format!("orgs: db {orgs:?}, model {expected:?}"));
@@ -63,12 +63,9 @@ pub fn compare(db: &Db, model: &Model, probe: &Probe, org_ids: &[u64; 6]) -> Res
             compare_unregistered(db, id)?;
             continue;
         };
-        if db.org(OrgId(id)).as_ref() != Some(&m.org) {
-            return Err(format!(
-                "org {id}: db {:?}, model {:?}",
-                db.org(OrgId(id)),
-                m.org
-            ));
+        let got = db.org(OrgId(id)).map_err(|e| format!("org {id}: {e}"))?;
+        if got.as_ref() != Some(&m.org) {
+            return Err(format!("org {id}: db {got:?}, model {:?}", m.org));
         }
         compare_listings(db, model, id, probe)?;
         compare_balances(db, model, id, m, probe)?;
@@ -80,7 +77,7 @@ pub fn compare(db: &Db, model: &Model, probe: &Probe, org_ids: &[u64; 6]) -> Res
 /// An org the model does not know: not registered, and its reads refused as unknown.
 fn compare_unregistered(db: &Db, id: u64) -> Result<(), String> {
     let org = OrgId(id);
-    if let Some(o) = db.org(org) {
+    if let Some(o) = db.org(org).map_err(|e| format!("org {id}: {e}"))? {
         return Err(format!(
             "org {id} is not registered in the model, db has {o:?}"
         ));

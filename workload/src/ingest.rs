@@ -126,7 +126,7 @@ impl BatchBuilder<'_> {
         if let (Some(currency), IngestOp::Post(_)) = (self.auto_org, op) {
             // Only a posting registers its org: a reversal or payment needs an existing entry.
             let org = op.org_id();
-            if self.known.insert(org) && self.db.org(OrgId(org)).is_none() {
+            if self.known.insert(org) && matches!(self.db.org(OrgId(org)), Ok(None)) {
                 self.current
                     .ops
                     .push(Op::RegisterOrg(auto_org(OrgId(org), currency)));

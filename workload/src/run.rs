@@ -40,7 +40,7 @@ fn month(m: u32) -> Result<Month> {
 pub fn execute(view: &Snapshot, q: &QueryInstance) -> Result<Outcome> {
     let known = |org: u64| {
         let org = OrgId(org);
-        view.org(org).map(|_| org).ok_or(Error::UnknownOrg(org))
+        view.org(org)?.map(|_| org).ok_or(Error::UnknownOrg(org))
     };
     Ok(match *q {
         QueryInstance::Q1 { org, day } => Outcome::Closing(

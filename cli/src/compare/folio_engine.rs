@@ -87,7 +87,7 @@ impl Engine for FolioEngine {
         }
         let db = self.db()?;
         db.freeze(None)?;
-        let frozen = db.months().iter().filter(|m| m.file.is_some()).count();
+        let frozen = db.months()?.iter().filter(|m| m.file.is_some()).count();
         Ok(Some(frozen as u64))
     }
 

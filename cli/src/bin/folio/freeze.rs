@@ -56,7 +56,7 @@ pub fn freeze(data: &Path, before: Option<&str>, json: bool) -> Result<(), Error
 
 pub fn months(data: &Path, json: bool) -> Result<(), Error> {
     let db = reader(data)?;
-    let months = db.months();
+    let months = db.months()?;
     db.close()?;
     if json {
         let list: Vec<_> = months

@@ -41,7 +41,7 @@ pub fn org(data: &Path, command: OrgCommand) -> Result<(), Error> {
         }
         OrgCommand::List { json } => {
             let db = reader(data)?;
-            output::orgs(&db.snapshot().orgs(), json);
+            output::orgs(&db.snapshot().orgs()?, json);
             db.close()?;
         }
     }

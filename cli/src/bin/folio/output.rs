@@ -52,7 +52,11 @@ impl Currencies {
 
     /// The org's currency (`???`, shown with 2 digits, for an org not registered).
     pub fn get(&self, org: OrgId) -> Currency {
-        self.0.org(org).map_or(Currency(*b"???"), |o| o.currency)
+        self.0
+            .org(org)
+            .ok()
+            .flatten()
+            .map_or(Currency(*b"???"), |o| o.currency)
     }
 }
 
