@@ -67,6 +67,10 @@ pub const RECOVERY_LOG: &str = "recovery.log";
 pub const WAL_DIR: &str = "wal";
 /// Sub-directory holding the sled store.
 pub const STORE_DIR: &str = "state";
+/// Left by a writer that found a damaged value in the store while it loaded orgs (`db::lazy`;
+/// it holds the reason): the next open rebuilds the store from the log, as for a store that
+/// cannot be opened, and removes it.
+pub const STORE_DAMAGED_FILE: &str = "state.damaged";
 /// A compacted copy of the store being written (`store::compact`); complete once `state` is
 /// renamed to [`STORE_OLD_DIR`].
 pub const STORE_COMPACT_DIR: &str = "state.compact";

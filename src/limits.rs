@@ -73,6 +73,10 @@ pub const STORE_COMPACT_GROWTH_AT_OPEN: u64 = 2;
 /// See [`STORE_COMPACT_FLOOR_BYTES`]: a running writer's compaction holds up its checkpoints
 /// (and the freezer, which checkpoints), so it waits for more to win back.
 pub const STORE_COMPACT_GROWTH_RUNNING: u64 = 4;
+/// A writer's close opens its store once more when sled's files hold this many bytes or more,
+/// so that sled writes the snapshot of its page table the next open reads instead of its whole
+/// log (`Store::close_with_snapshot`). Smaller stores open fast either way.
+pub const STORE_SNAPSHOT_AT_CLOSE_BYTES: u64 = 16 * 1024 * 1024;
 /// How long the store's open waits for a store lock left by a store of this process being dropped.
 pub const STORE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 /// How long opening waits for a database lock held for a moment (see `lock`).

@@ -329,3 +329,74 @@ fn an_index_created_after_the_checkpoint_loads_every_org_while_replaying() {
     let verified = ro.verify();
     assert!(verified.problems.is_empty(), "{:?}", verified.problems);
 }
+
+/// Overwrites the store's value of `chunk` in tree `tree` with bytes that do not unpack.
+fn damage(dir: &Path, tree: &str, chunk: u64) {
+    let started = std::time::Instant::now();
+    let store = loop {
+        // sled gives its lock back a moment after the database closed.
+        match sled::open(dir.join("state")) {
+            Ok(store) => break store,
+            Err(e) if started.elapsed().as_secs() < 10 => {
+                let _ = e;
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("open the store: {e}"),
+        }
+    };
+    let tree = store.open_tree(tree).unwrap();
+    assert!(tree.get(chunk.to_be_bytes()).unwrap().is_some());
+    tree.insert(chunk.to_be_bytes(), vec![0xA5; 40]).unwrap();
+    store.flush().unwrap();
+}
+
+#[test]
+fn a_damaged_value_found_by_a_load_is_reported_and_the_next_open_rebuilds_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = writer(dir.path());
+    build(&db, 17, 0);
+    let expected: Vec<String> = sample().iter().map(|o| answers_of(&db, *o)).collect();
+    db.close().unwrap();
+    // Org 700's chunk (700 / 64 = 10).
+    damage(dir.path(), "orgs", 10);
+    let day = BusinessDay::from_ymd(2024, 3, 1).unwrap();
+
+    // A reader: the damaged chunk's reads fail, the others answer.
+    let ro = Db::open_with(dir.path(), Options::read_only()).unwrap();
+    assert!(matches!(
+        ro.balance(OrgId(700), day),
+        Err(folio::Error::Store(_))
+    ));
+    assert!(
+        matches!(ro.balance(OrgId(1_000), day), Err(folio::Error::Store(_))),
+        "a failed load is reported to later loads"
+    );
+    ro.close().unwrap();
+
+    // A writer: the batch that needs the chunk is refused, the database poisoned, the damage
+    // noted for the next open.
+    let db = writer(dir.path());
+    assert_eq!(answers_of(&db, 1), expected[0]);
+    let post = Entry::revenue(
+        OrgId(700),
+        EntryId(9_999_999),
+        T0 + DAY,
+        Money(5),
+        Category::Spa,
+        PaymentMethod::Cash,
+    );
+    assert!(db.record(Batch::new().post(post)).is_err());
+    assert!(dir.path().join("state.damaged").exists());
+    let _ = db.close();
+
+    // The next open rebuilds the store from the log: every answer as before.
+    let db = writer(dir.path());
+    assert!(db.recovery().rebuilt.is_some(), "{:?}", db.recovery());
+    assert!(!dir.path().join("state.damaged").exists());
+    for (org, want) in sample().iter().zip(&expected) {
+        assert_eq!(&answers_of(&db, *org), want, "org {org}");
+    }
+    let verified = db.verify();
+    assert!(verified.problems.is_empty(), "{:?}", verified.problems);
+    db.close().unwrap();
+}

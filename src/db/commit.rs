@@ -144,6 +144,12 @@ fn commit_group(shared: &Shared, writer: &mut LogWriter, group: Vec<Command>, sy
         refuse_all(group, &reason);
         return;
     }
+    // The orgs the batches name, loaded from the store if the open has not loaded them yet.
+    if let Err(e) = shared.ensure_for(&group) {
+        shared.poison(format!("loading orgs from the store failed: {e}"));
+        refuse_all(group, &shared.poison_reason().unwrap_or_default());
+        return;
+    }
     let Validated {
         staged,
         waiting,

@@ -277,6 +277,8 @@ impl Shared {
     /// A background freezer step with the budget's verdict `over_budget`: the months before its
     /// horizon, then, over the budget, the newest month when [`spill_due`].
     pub(super) fn freeze_step(&self, over_budget: bool, settle: Settle) -> Result<FreezeReport> {
+        // A month's file holds every org's rows.
+        self.ensure(crate::query::Scope::All)?;
         let _one_at_a_time = self.freeze_lock.lock();
         let months = {
             let state = &self.state.read().state;
@@ -301,6 +303,7 @@ impl Shared {
 
     /// [`Db::freeze`]: every month before `before` with something to fold.
     pub(super) fn freeze(&self, before: Option<Month>) -> Result<FreezeReport> {
+        self.ensure(crate::query::Scope::All)?;
         let _one_at_a_time = self.freeze_lock.lock();
         let months = {
             let state = &self.state.read().state;

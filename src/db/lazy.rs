@@ -1,32 +1,44 @@
-//! A read-only open loads orgs when a read first needs them.
+//! Opening loads orgs when something first needs them.
 //!
-//! Opening read-only reads what belongs to no org (the index catalog, the frozen months' files,
-//! the list of the store's trees) and replays the log after the store's checkpoint, loading
-//! from the store first the chunk of every org a replayed batch touches (an index creation in
-//! that tail loads every org). Every other org's values in the store are then exactly its
-//! values at the database's LSN: nothing after the checkpoint changed them. A read of one org
-//! (a balance, its entries, its reports, a query filtered to it) loads that org's chunk of 64
-//! ids, once; any other read (a scan of every org, a snapshot, `verify`, `info`, a replica's
-//! checkpoint) loads the rest first. So a one-shot `folio balance` reads one chunk of the
-//! store, not all of it, and holds one chunk's values in memory.
+//! An open reads what belongs to no org (the index catalog, the frozen months' files, the list
+//! of the store's trees) and replays the log after the store's checkpoint, loading from the
+//! store first the chunk of every org a replayed batch touches (an index creation in that tail
+//! loads every org). Every other org's values in the store are then exactly its values at the
+//! database's LSN, and stay so until it is loaded: nothing changes an org that is not loaded
+//! (a checkpoint writes only what changed, and every change loads its org first).
 //!
-//! A load that fails (a damaged value in the store) is reported to that read and to every
-//! later one that needs an org not loaded yet; a reopen (read-write, which rebuilds a damaged
-//! store from the log) repairs it.
+//! A read of one org (a balance, its entries, its reports, a query filtered to it) loads that
+//! org's chunk of 64 ids, once; a writer's batch loads the chunks of the orgs it names before it
+//! is validated. Anything that needs every org (a scan of every org, a writer's snapshot, a
+//! freeze, an index change, `verify`, `info`, `months`, a replica or checkpoint made from it, a
+//! shipped frame applied to a replica directory) loads the rest first, a step of 256 chunks at a
+//! time, the locks given back between steps so commits and reads go on meanwhile. So a one-shot
+//! `folio balance` reads one chunk of the store, and a writer opens without reading every org.
+//!
+//! A load that fails (a damaged value in the store) is reported to what needed it and to
+//! everything later that needs an org not loaded yet (a writer poisons itself: it cannot check
+//! batches); a reopen rebuilds a damaged store from the log.
 
+use super::commit::Command;
 use super::Shared;
 use crate::error::{Error, Result};
+use crate::model::{Op, OrgId};
 use crate::query::Scope;
-use crate::state::chunk_of;
+use crate::state::{chunk_of, Applier, State};
 use crate::store::load::{Chunks, Layout};
 use crate::store::Store;
-use crate::state::{Applier, State};
 use std::sync::Arc;
+
+/// Chunks of 64 orgs a step of a whole load reads.
+const STEP_CHUNKS: usize = 256;
 
 /// The chunks of orgs loaded so far, and what loading the others needs.
 pub(crate) struct Lazy {
     layout: Layout,
+    /// Chunks loaded one at a time.
     loaded: rustc_hash::FxHashSet<u64>,
+    /// Every chunk up to this one is loaded (the steps of a whole load so far).
+    swept: Option<u64>,
     /// Why a load failed: every later load that is needed reports it.
     failed: Option<String>,
 }
@@ -36,57 +48,81 @@ impl Lazy {
         Lazy {
             layout,
             loaded: Default::default(),
+            swept: None,
             failed: None,
         }
+    }
+
+    fn is_loaded(&self, chunk: u64) -> bool {
+        self.swept.is_some_and(|s| chunk <= s) || self.loaded.contains(&chunk)
     }
 
     /// Whether a read of `scope` needs a load (or reports a failed one).
     fn needs(&self, scope: Scope) -> bool {
         match scope {
-            Scope::Org(org) => self.failed.is_some() || !self.loaded.contains(&chunk_of(org)),
+            Scope::Org(org) => self.failed.is_some() || !self.is_loaded(chunk_of(org)),
             Scope::All => true,
         }
     }
 
-    /// Loads what `scope` needs into `state` from `store`. `Ok(true)`: every org is loaded now
-    /// (the caller drops this `Lazy`).
-    pub(crate) fn load(
+    fn check(&self) -> Result<()> {
+        match &self.failed {
+            Some(why) => Err(Error::Store(why.clone())),
+            None => Ok(()),
+        }
+    }
+
+    /// Loads the chunk of `org` unless it is loaded.
+    fn load_org(
         &mut self,
-        scope: Scope,
+        org: OrgId,
         store: &Store,
         state: &mut State,
         applier: &mut Applier,
-    ) -> Result<bool> {
-        if let Some(why) = &self.failed {
-            return Err(Error::Store(why.clone()));
+    ) -> Result<()> {
+        self.check()?;
+        let chunk = chunk_of(org);
+        if self.is_loaded(chunk) {
+            return Ok(());
         }
-        let loaded = match scope {
-            Scope::Org(org) => {
-                let chunk = chunk_of(org);
-                if self.loaded.contains(&chunk) {
-                    return Ok(false);
-                }
-                let loaded = store.load_chunks(
-                    &self.layout,
-                    state,
-                    &mut applier.entries,
-                    Chunks::One(chunk),
-                );
-                loaded.map(|()| {
-                    self.loaded.insert(chunk);
-                    false
-                })
-            }
-            Scope::All => store
-                .load_chunks(
-                    &self.layout,
-                    state,
-                    &mut applier.entries,
-                    Chunks::Except(&self.loaded),
-                )
-                .map(|()| true),
-        };
-        loaded.inspect_err(|e| self.failed = Some(e.to_string()))
+        let chunks = Chunks::One(chunk);
+        store
+            .load_chunks(&self.layout, state, &mut applier.entries, chunks)
+            .inspect_err(|e| self.failed = Some(e.to_string()))?;
+        self.loaded.insert(chunk);
+        Ok(())
+    }
+
+    /// One step of a whole load: the chunks up to the next [`STEP_CHUNKS`] with org records
+    /// after those swept, but the ones loaded one at a time. `Ok(true)`: no chunk is left (the
+    /// caller drops this `Lazy`).
+    fn step(&mut self, store: &Store, state: &mut State, applier: &mut Applier) -> Result<bool> {
+        self.check()?;
+        let step = store.org_chunks_after(self.swept, STEP_CHUNKS).and_then(|next| {
+            let Some(&last) = next.last() else {
+                return Ok(true);
+            };
+            let chunks = Chunks::Span {
+                from: self.swept.map_or(0, |s| s + 1),
+                to: last + 1,
+                loaded: &self.loaded,
+            };
+            store.load_chunks(&self.layout, state, &mut applier.entries, chunks)?;
+            self.swept = Some(last);
+            Ok(false)
+        });
+        step.inspect_err(|e| self.failed = Some(e.to_string()))
+    }
+
+    /// Loads every org not loaded yet (all steps at once: opening's replay).
+    pub(crate) fn load_all(
+        &mut self,
+        store: &Store,
+        state: &mut State,
+        applier: &mut Applier,
+    ) -> Result<()> {
+        while !self.step(store, state, applier)? {}
+        Ok(())
     }
 
     /// Before a replayed batch is applied: loads the chunk of every org it touches, or every
@@ -104,11 +140,24 @@ impl Lazy {
                 LogOp::Org(r) => r.org,
                 LogOp::Entry(r) => r.org,
                 LogOp::Pay(r) => r.org,
-                LogOp::Index(_) => return self.load(Scope::All, store, state, applier),
+                LogOp::Index(_) => {
+                    self.load_all(store, state, applier)?;
+                    return Ok(true);
+                }
             };
-            self.load(Scope::Org(crate::model::OrgId(org)), store, state, applier)?;
+            self.load_org(OrgId(org), store, state, applier)?;
         }
         Ok(false)
+    }
+}
+
+/// The org an operation of a batch names.
+fn org_of(op: &Op) -> OrgId {
+    match op {
+        Op::RegisterOrg(org) => org.id,
+        Op::Post(entry) => entry.org,
+        Op::Reverse(reversal) => reversal.org,
+        Op::Pay(pay) => pay.org,
     }
 }
 
@@ -120,18 +169,65 @@ impl crate::query::Loader for Shared {
 }
 
 impl Shared {
-    /// Loads what a read of `scope` needs, when this is a read-only open that has not loaded
-    /// every org yet. Takes the lazy loader, then the store, then the state's write lock.
+    /// A load failed: a writer leaves [`crate::format::STORE_DAMAGED_FILE`], so that its next
+    /// open rebuilds the store from the log instead of finding the damage again.
+    fn note_damage(&self, e: &Error) {
+        if self.read_only {
+            return;
+        }
+        let marker = self.path.join(crate::format::STORE_DAMAGED_FILE);
+        let written = self
+            .vfs
+            .write_atomic(&marker, e.to_string().as_bytes())
+            .and_then(|()| self.vfs.sync_dir(&self.path));
+        if let Err(io) = written {
+            tracing::error!(path = %marker.display(), error = %io, "cannot mark the store damaged");
+        }
+    }
+
+    /// Loads what a read of `scope` needs, when the open has not loaded every org yet. Takes the
+    /// loader, then the store, then the state's write lock; a whole load gives them back
+    /// between its steps.
     ///
     /// # Errors
     /// `Error::Store` when the store's values cannot be read (also for every later load once
     /// one failed).
     pub(crate) fn ensure(&self, scope: Scope) -> Result<()> {
+        match scope {
+            Scope::Org(org) => self.ensure_orgs(std::iter::once(org)),
+            Scope::All => loop {
+                let mut slot = self.lazy.lock();
+                let Some(lazy) = slot.as_mut() else {
+                    return Ok(());
+                };
+                let store = self.store.lock();
+                let Some(store) = store.as_ref() else {
+                    return Err(Error::Store("the store is closed".into()));
+                };
+                let mut current = self.state.write();
+                let super::Current { state, applier, .. } = &mut *current;
+                match lazy.step(store, Arc::make_mut(state), applier) {
+                    Ok(true) => {
+                        *slot = None;
+                        return Ok(());
+                    }
+                    Ok(false) => {}
+                    Err(e) => {
+                        self.note_damage(&e);
+                        return Err(e);
+                    }
+                }
+            },
+        }
+    }
+
+    /// Loads the chunks of `orgs` that are not loaded yet, under one hold of the locks.
+    fn ensure_orgs(&self, orgs: impl Iterator<Item = OrgId> + Clone) -> Result<()> {
         let mut slot = self.lazy.lock();
         let Some(lazy) = slot.as_mut() else {
             return Ok(());
         };
-        if !lazy.needs(scope) {
+        if !orgs.clone().any(|org| lazy.needs(Scope::Org(org))) {
             return Ok(());
         }
         let store = self.store.lock();
@@ -140,8 +236,30 @@ impl Shared {
         };
         let mut current = self.state.write();
         let super::Current { state, applier, .. } = &mut *current;
-        if lazy.load(scope, store, Arc::make_mut(state), applier)? {
-            *slot = None;
+        let state = Arc::make_mut(state);
+        for org in orgs {
+            if let Err(e) = lazy.load_org(org, store, state, applier) {
+                self.note_damage(&e);
+                return Err(e);
+            }
+        }
+        Ok(())
+    }
+
+    /// Before the committer validates a group: loads the chunk of every org its batches name,
+    /// every org for an index change or shipped frames.
+    pub(crate) fn ensure_for(&self, group: &[Command]) -> Result<()> {
+        if self.lazy.lock().is_none() {
+            return Ok(());
+        }
+        for command in group {
+            match command {
+                Command::Record(batch, _) => {
+                    self.ensure_orgs(batch.ops.iter().map(org_of))?;
+                }
+                Command::Index(..) | Command::Replicate(..) => self.ensure(Scope::All)?,
+                Command::Sync(_) | Command::Shutdown => {}
+            }
         }
         Ok(())
     }

@@ -367,9 +367,16 @@ impl Db {
     }
 
     /// Opens (or creates) the database at `path`: checks the log against what is known durable,
-    /// loads the last checkpoint, replays the log after it, cuts a torn tail that was never
+    /// opens the last checkpoint, replays the log after it, cuts a torn tail that was never
     /// acknowledged (see [`RecoveryReport`]), and starts the committer. With
     /// [`Options::read_only`] nothing on disk changes and no committer starts.
+    ///
+    /// Orgs are loaded from the checkpoint as something first needs them: the log tail's orgs
+    /// as it replays, one org's chunk of 64 ids for a read of that org or a batch naming it,
+    /// every org for a scan, a writer's snapshot, a freeze or an index change (a step of 256
+    /// chunks at a time; docs/ARCHITECTURE.md). A store value found damaged then is
+    /// `Error::Store` to that read (a writer poisons itself); reopening rebuilds the store from
+    /// the log.
     ///
     /// # Errors
     /// - [`Error::NotADatabase`] when `path` holds no database and none may be created (read-only,
@@ -463,6 +470,8 @@ impl Db {
         mut progress: impl FnMut(usize, usize),
     ) -> Result<Lsn> {
         self.refuse_if_replica()?;
+        // The backfill reads every org's rows.
+        self.shared.ensure(Scope::All)?;
         let _one_at_a_time = self.shared.index_lock.lock();
         let lsn = self.send_index(def.record(true))?;
         // The in-memory ledgers only: a frozen month's merged ledgers get every index of the
@@ -494,6 +503,7 @@ impl Db {
     ///   [`Db::record`]; [`Error::Poisoned`] when the log write failed; [`Error::Closed`].
     pub fn drop_index(&self, name: &str) -> Result<Lsn> {
         self.refuse_if_replica()?;
+        self.shared.ensure(Scope::All)?;
         let _one_at_a_time = self.shared.index_lock.lock();
         let def = self
             .shared
@@ -551,9 +561,10 @@ impl Db {
     /// A read-only open loads every org first (it loads orgs as reads need them); if that
     /// fails, every read of orgs through the snapshot returns the `Error::Store` saying why.
     pub fn snapshot(&self) -> Snapshot {
-        // A read-only open's state never moves (a replica directory's does: it follows its
-        // primary's log, so its snapshots load every org first).
-        let loading = self.shared.replica_of.is_none() && self.shared.lazy.lock().is_some();
+        // A read-only open's state never moves: its snapshots load orgs as it does. A writer's
+        // snapshot is pinned at its LSN while later batches change the orgs: every org is
+        // loaded first.
+        let loading = self.shared.read_only && self.shared.lazy.lock().is_some();
         if loading {
             let state = self.shared.state.read().state.clone();
             return Snapshot::loading(state, self.shared.clone());
@@ -673,7 +684,12 @@ impl Db {
         let settled = self.shared.settle_frozen();
         // sled flushes as its store closes: readers wait at the gate meanwhile.
         let gate = self.shared.hold_gate();
-        drop(self.shared.store.lock().take());
+        if let Some(store) = self.shared.store.lock().take() {
+            if let Err(e) = store.close_with_snapshot(crate::limits::STORE_SNAPSHOT_AT_CLOSE_BYTES)
+            {
+                tracing::debug!(path = %self.shared.path.display(), error = %e, "store snapshot at close");
+            }
+        }
         drop(gate);
         settled
     }

@@ -105,10 +105,10 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         // wait at the gate meanwhile. A reader holds it shared until its open is done.
         let _hold = locks.gate.as_ref().map(ReadGate::hold).transpose()?;
         let beside_writer = locks.reader.as_ref().is_some_and(ReaderLock::beside_writer);
-        // A read-only open loads orgs as reads need them (`lazy`); a store value it cannot
-        // read while replaying is damage, which the whole load handles (it rebuilds the
-        // read-only open's private copy of the store from the log).
-        let lazy = !writable;
+        // Orgs load as something first needs them (`lazy`); a store value that cannot be read
+        // while the log replays is damage, which a whole load handles (it rebuilds the store,
+        // or a read-only open's private copy of it, from the log).
+        let lazy = true;
         match recover_files(&*vfs, path, &options, (beside_writer, lazy), &mut report) {
             Err(Error::Store(why)) if lazy => {
                 tracing::info!(path = %path.display(), reason = %why, "loading every org");
@@ -464,7 +464,7 @@ fn replay_log(
         // An index creation was logged but its backfill did not finish: complete it (over
         // every org).
         if let (Some(loading), Some(store)) = (lazy.as_mut(), store.as_ref()) {
-            loading.load(crate::query::Scope::All, store, state, applier)?;
+            loading.load_all(store, state, applier)?;
             *lazy = None;
         }
         state.finish_index_build();
@@ -495,7 +495,17 @@ fn repair(
 ) -> Result<Store> {
     let store = match opened.store.take() {
         Some(store) => store,
-        None => rebuild_store(path, &opened.path, opened.cache, report)?,
+        None => {
+            let store = rebuild_store(path, &opened.path, opened.cache, report)?;
+            let marker = path.join(crate::format::STORE_DAMAGED_FILE);
+            if writable && vfs.exists(&marker) {
+                // The rebuilt store holds no damaged value (it is empty, the whole log replayed;
+                // a crash before its first checkpoint replays the whole log again).
+                vfs.remove_file(&marker).map_err(|e| Error::io(&marker, e))?;
+                vfs.sync_dir(path).map_err(|e| Error::io(path, e))?;
+            }
+            store
+        }
     };
     if writable {
         cut_torn(vfs, &tail.torn)?;
@@ -790,6 +800,14 @@ fn load_store(
     (cache, lazy): (u64, bool),
     compaction_floor: Option<u64>,
 ) -> Result<Loaded> {
+    let marker = path.join(crate::format::STORE_DAMAGED_FILE);
+    if vfs.exists(&marker) {
+        let why = vfs.read_file(&marker).map_err(|e| Error::io(&marker, e))?;
+        return Ok(Loaded::Damaged(format!(
+            "a load found a damaged value: {}",
+            String::from_utf8_lossy(&why)
+        )));
+    }
     let loaded = Store::open_cached(store_path, cache).and_then(|store| {
         // A writable open compacts a store that sled's leftovers have made large (before it is
         // read: the load then reads the compacted one).

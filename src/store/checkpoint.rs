@@ -597,6 +597,27 @@ impl Store {
     ///
     /// # Errors
     /// `Error::Store` when sled cannot say.
+    /// Closes the store; when its files hold `min_bytes` or more, opens it once more and closes
+    /// it again, so that sled writes a snapshot of its page table. sled 0.34 writes that snapshot
+    /// only as it opens (`pagecache::snapshot`), and every open reads the whole log written
+    /// since the last one: after a writer's run, that is every checkpoint of the run. Read
+    /// here once, the next opens (a read-only one-shot command, the writer's reopen) read the
+    /// snapshot instead. Returns whether it reopened the store.
+    ///
+    /// # Errors
+    /// `Error::Store` (or [`Error::Locked`]) when the reopen fails: the store's values are
+    /// durable already, only the next open reads the log again.
+    pub fn close_with_snapshot(self, min_bytes: u64) -> Result<bool> {
+        let size = self.size_on_disk()?;
+        let path = self.path.clone();
+        drop(self);
+        if size < min_bytes {
+            return Ok(false);
+        }
+        drop(Store::open_cached(&path, crate::limits::MIN_SLED_CACHE_BYTES)?);
+        Ok(true)
+    }
+
     pub fn size_on_disk(&self) -> Result<u64> {
         self.db.size_on_disk().map_err(|e| store_err(&self.path, e))
     }

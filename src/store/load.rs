@@ -39,8 +39,12 @@ pub enum Chunks<'a> {
     Every,
     /// One chunk, not loaded before.
     One(u64),
-    /// Every chunk but these (the ones loaded before, one at a time).
-    Except(&'a rustc_hash::FxHashSet<u64>),
+    /// The chunks `from..to` but those in `loaded` (loaded before).
+    Span {
+        from: u64,
+        to: u64,
+        loaded: &'a rustc_hash::FxHashSet<u64>,
+    },
 }
 
 impl Chunks<'_> {
@@ -48,8 +52,17 @@ impl Chunks<'_> {
     /// check reports it).
     fn wants(self, chunk: Option<u64>) -> bool {
         match (self, chunk) {
-            (Chunks::Except(loaded), Some(chunk)) => !loaded.contains(&chunk),
+            (Chunks::Span { loaded, .. }, Some(chunk)) => !loaded.contains(&chunk),
             _ => true,
+        }
+    }
+
+    /// The chunks `from..to` whose keys are read (`None`: every chunk).
+    fn range(self) -> Option<(u64, u64)> {
+        match self {
+            Chunks::Every => None,
+            Chunks::One(chunk) => Some((chunk, chunk + 1)),
+            Chunks::Span { from, to, .. } => Some((from, to)),
         }
     }
 }
@@ -150,8 +163,6 @@ impl Store {
     ) -> Result<(State, EntryIndex)> {
         let (mut state, mut entries, layout) = self.load_frame(vfs, db, db_id, shards, open)?;
         self.load_chunks(&layout, &mut state, &mut entries, Chunks::Every)?;
-        // The load saw every balance value: those of frozen months are in `skipped_balances`.
-        *self.balances_cleaned.lock() = Some(layout.in_force.keys().copied().collect());
         Ok((state, entries))
     }
 
@@ -204,6 +215,9 @@ impl Store {
                 layout.balances.push((name, shard));
             }
         }
+        // Balance values of the frozen months in force are skipped by every load, which queues
+        // those it meets for removal (`skipped_balances`): the months need no scan for them.
+        *self.balances_cleaned.lock() = Some(layout.in_force.keys().copied().collect());
         // Every open partition is in the state, also while none of its orgs is loaded.
         for (_, pid) in &layout.ledgers {
             state.ledgers.entry(*pid).or_default();
@@ -229,7 +243,8 @@ impl Store {
         let known = state.orgs.clone();
         // Many chunks: the balance shards load on a second thread while this one loads the
         // ledgers.
-        let balances = if let Chunks::One(_) = chunks {
+        let balances = if let Some((from, to)) = chunks.range().filter(|(f, t)| t - f <= 1) {
+            debug_assert!(from < to);
             for (name, pid) in &layout.ledgers {
                 self.load_ledger(state, entries, name, *pid, chunks)?;
             }
@@ -265,6 +280,25 @@ impl Store {
         Ok(())
     }
 
+    /// Up to `count` chunks with org records after chunk `after` (from the first when `None`), in
+    /// order: the chunks a step of a whole load reads.
+    ///
+    /// # Errors
+    /// `Error::Store` for an unreadable key.
+    pub fn org_chunks_after(&self, after: Option<u64>, count: usize) -> Result<Vec<u64>> {
+        let tree = self.tree(ORGS_TREE)?;
+        let start = after.map_or(0, |c| c.saturating_add(1));
+        let mut out = Vec::new();
+        if after == Some(u64::MAX) {
+            return Ok(out);
+        }
+        for item in tree.range(start.to_be_bytes()..).keys().take(count) {
+            let k = item.map_err(|e| store_err(&self.path, e))?;
+            out.push(key::get_u64(&k, 0).ok_or_else(|| self.bad("org key"))?);
+        }
+        Ok(out)
+    }
+
     /// Calls `each` with every (key, value) of tree `name` that `chunks` reads.
     fn each_value(
         &self,
@@ -281,17 +315,20 @@ impl Store {
             }
             Ok(())
         };
-        match chunks {
-            Chunks::One(chunk) => {
+        match chunks.range() {
+            Some((from, to)) => {
                 for head in &scan.heads {
-                    let mut prefix = head.clone();
-                    prefix.extend_from_slice(&chunk.to_be_bytes());
-                    for item in tree.scan_prefix(prefix) {
+                    let key = |chunk: u64| {
+                        let mut key = head.clone();
+                        key.extend_from_slice(&chunk.to_be_bytes());
+                        key
+                    };
+                    for item in tree.range(key(from)..key(to)) {
                         take(item)?;
                     }
                 }
             }
-            Chunks::Every | Chunks::Except(_) => {
+            None => {
                 for item in tree.scan_prefix(&scan.all) {
                     take(item)?;
                 }
