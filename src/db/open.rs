@@ -411,7 +411,9 @@ impl OpenedStore {
             store,
             state,
             applier,
-            lazy: layout.map(super::lazy::Lazy::new),
+            lazy: layout
+                .filter(crate::store::load::Layout::has_orgs)
+                .map(super::lazy::Lazy::new),
         })
     }
 }

@@ -82,6 +82,15 @@ pub struct Layout {
     /// Balance shard trees.
     balances: Vec<(String, usize)>,
     shards: u32,
+    /// Whether the store holds any org (a new database's holds none: nothing to load).
+    has_orgs: bool,
+}
+
+impl Layout {
+    /// Whether the store holds any org to load.
+    pub fn has_orgs(&self) -> bool {
+        self.has_orgs
+    }
 }
 
 /// Which keys of a tree hold a chunk's values: those starting with one of `heads` followed by
@@ -192,6 +201,7 @@ impl Store {
         let mut layout = Layout {
             in_force,
             shards,
+            has_orgs: !self.tree(ORGS_TREE)?.is_empty(),
             ..Layout::default()
         };
         for name in self.db.tree_names() {
