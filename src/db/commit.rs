@@ -319,6 +319,8 @@ fn replicate(
     if let Some(reason) = shared.poison_reason() {
         return Err(Error::Poisoned(reason));
     }
+    // Shipped frames apply to whatever orgs they touch: every org is loaded first.
+    shared.ensure(crate::query::Scope::All)?;
     let (frames, decoded) = continuation(writer, frames)?;
     let Some(first) = frames.first() else {
         return Ok(Lsn(writer.next_lsn() - 1));

@@ -247,7 +247,8 @@ impl Shared {
     }
 
     /// Before the committer validates a group: loads the chunk of every org its batches name,
-    /// every org for an index change or shipped frames.
+    /// every org for an index change (shipped frames, which the committer applies apart, load
+    /// every org there).
     pub(crate) fn ensure_for(&self, group: &[Command]) -> Result<()> {
         if self.lazy.lock().is_none() {
             return Ok(());
@@ -257,7 +258,8 @@ impl Shared {
                 Command::Record(batch, _) => {
                     self.ensure_orgs(batch.ops.iter().map(org_of))?;
                 }
-                Command::Index(..) | Command::Replicate(..) => self.ensure(Scope::All)?,
+                Command::Index(..) => self.ensure(Scope::All)?,
+                Command::Replicate(..) => {}
                 Command::Sync(_) | Command::Shutdown => {}
             }
         }
