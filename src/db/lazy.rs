@@ -57,12 +57,9 @@ impl Lazy {
         self.swept.is_some_and(|s| chunk <= s) || self.loaded.contains(&chunk)
     }
 
-    /// Whether a read of `scope` needs a load (or reports a failed one).
-    fn needs(&self, scope: Scope) -> bool {
-        match scope {
-            Scope::Org(org) => self.failed.is_some() || !self.is_loaded(chunk_of(org)),
-            Scope::All => true,
-        }
+    /// Whether a read of `org` needs a load (or reports a failed one).
+    fn needs(&self, org: OrgId) -> bool {
+        self.failed.is_some() || !self.is_loaded(chunk_of(org))
     }
 
     fn check(&self) -> Result<()> {
@@ -195,40 +192,40 @@ impl Shared {
     pub(crate) fn ensure(&self, scope: Scope) -> Result<()> {
         match scope {
             Scope::Org(org) => self.ensure_orgs(std::iter::once(org)),
-            Scope::All => loop {
-                let mut slot = self.lazy.lock();
-                let Some(lazy) = slot.as_mut() else {
-                    return Ok(());
-                };
-                let store = self.store.lock();
-                let Some(store) = store.as_ref() else {
-                    return Err(Error::Store("the store is closed".into()));
-                };
-                let mut current = self.state.write();
-                let super::Current { state, applier, .. } = &mut *current;
-                match lazy.step(store, Arc::make_mut(state), applier) {
-                    Ok(true) => {
-                        *slot = None;
-                        return Ok(());
-                    }
-                    Ok(false) => {}
-                    Err(e) => {
-                        self.note_damage(&e);
-                        return Err(e);
-                    }
-                }
-            },
+            Scope::All => {
+                while !self.with_loader(|_| true, Lazy::step)? {}
+                Ok(())
+            }
         }
     }
 
     /// Loads the chunks of `orgs` that are not loaded yet, under one hold of the locks.
     fn ensure_orgs(&self, orgs: impl Iterator<Item = OrgId> + Clone) -> Result<()> {
+        let needed = |lazy: &Lazy| orgs.clone().any(|org| lazy.needs(org));
+        self.with_loader(needed, |lazy, store, state, applier| {
+            for org in orgs.clone() {
+                lazy.load_org(org, store, state, applier)?;
+            }
+            Ok(false)
+        })?;
+        Ok(())
+    }
+
+    /// When the open has not loaded every org and `needed` says so, runs `load` with the
+    /// loader, the store and the state, locked in that order. A failure is noted as damage;
+    /// `Ok(true)` from `load` (every org loaded) drops the loader. `Ok(true)`: no loader is
+    /// left.
+    fn with_loader(
+        &self,
+        needed: impl FnOnce(&Lazy) -> bool,
+        load: impl FnOnce(&mut Lazy, &Store, &mut State, &mut Applier) -> Result<bool>,
+    ) -> Result<bool> {
         let mut slot = self.lazy.lock();
         let Some(lazy) = slot.as_mut() else {
-            return Ok(());
+            return Ok(true);
         };
-        if !orgs.clone().any(|org| lazy.needs(Scope::Org(org))) {
-            return Ok(());
+        if !needed(lazy) {
+            return Ok(false);
         }
         let store = self.store.lock();
         let Some(store) = store.as_ref() else {
@@ -236,14 +233,18 @@ impl Shared {
         };
         let mut current = self.state.write();
         let super::Current { state, applier, .. } = &mut *current;
-        let state = Arc::make_mut(state);
-        for org in orgs {
-            if let Err(e) = lazy.load_org(org, store, state, applier) {
+        match load(lazy, store, Arc::make_mut(state), applier) {
+            Ok(done) => {
+                if done {
+                    *slot = None;
+                }
+                Ok(done)
+            }
+            Err(e) => {
                 self.note_damage(&e);
-                return Err(e);
+                Err(e)
             }
         }
-        Ok(())
     }
 
     /// Before the committer validates a group: loads the chunk of every org its batches name,

@@ -108,9 +108,8 @@ pub(crate) fn open_holding(path: &Path, options: Options, held: Option<File>) ->
         // Orgs load as something first needs them (`lazy`); a store value that cannot be read
         // while the log replays is damage, which a whole load handles (it rebuilds the store,
         // or a read-only open's private copy of it, from the log).
-        let lazy = true;
-        match recover_files(&*vfs, path, &options, (beside_writer, lazy), &mut report) {
-            Err(Error::Store(why)) if lazy => {
+        match recover_files(&*vfs, path, &options, (beside_writer, true), &mut report) {
+            Err(Error::Store(why)) => {
                 tracing::info!(path = %path.display(), reason = %why, "loading every org");
                 recover_files(&*vfs, path, &options, (beside_writer, false), &mut report)?
             }
