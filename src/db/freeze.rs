@@ -468,7 +468,7 @@ impl Db {
     /// memory (the overlay of a frozen month) and patches.
     ///
     /// # Errors
-    /// `Error::Store` when a read-only open cannot load the orgs from its store.
+    /// `Error::Store` when the open cannot load the orgs from its store.
     pub fn months(&self) -> Result<Vec<MonthStatus>> {
         self.shared.ensure(crate::query::Scope::All)?;
         let state = self.shared.state.read().state.clone();

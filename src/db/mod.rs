@@ -72,8 +72,8 @@ pub(crate) struct Shared {
     store: Mutex<Option<Store>>,
     /// A read-only open's private copy of the store (dropped after `store`).
     _scratch: Option<open::Scratch>,
-    /// A read-only open's loader of the orgs it has not loaded yet ([`lazy`]); `None` once
-    /// every org is loaded (always, for a writer).
+    /// The loader of the orgs the open has not loaded yet ([`lazy`]); `None` once every org
+    /// is loaded (at once when the store holds none).
     lazy: Mutex<Option<lazy::Lazy>>,
     vfs: std::sync::Arc<dyn crate::io::Vfs>,
     db_id: u64,
@@ -558,8 +558,10 @@ impl Db {
 
     /// A snapshot pinned at the last applied LSN (see [`Snapshot`]): no copy, no lock held.
     ///
-    /// A read-only open loads every org first (it loads orgs as reads need them); if that
-    /// fails, every read of orgs through the snapshot returns the `Error::Store` saying why.
+    /// A writer loads every org first (its snapshot stays at its LSN while later batches
+    /// change orgs); if that fails, every read of orgs through the snapshot returns the
+    /// `Error::Store` saying why. A read-only open's snapshot loads orgs as its reads need them,
+    /// as the open does.
     pub fn snapshot(&self) -> Snapshot {
         // A read-only open's state never moves: its snapshots load orgs as it does. A writer's
         // snapshot is pinned at its LSN while later batches change the orgs: every org is
@@ -588,14 +590,14 @@ impl Db {
         Some(StateRef::of(kind, guard, |c| &c.state))
     }
 
-    /// Runs one read of `kind` on the current state (a read of no org: a read-only open may
-    /// not have loaded them all).
+    /// Runs one read of `kind` on the current state (a read of no org: the open may not have
+    /// loaded them all).
     pub(crate) fn with_state<T>(&self, kind: ReadKind, read: impl FnOnce(&State) -> T) -> T {
         read(&self.state_for(kind))
     }
 
-    /// Runs one read of `kind` that needs `scope` of the orgs, loading them first when this is
-    /// a read-only open that has not loaded them yet.
+    /// Runs one read of `kind` that needs `scope` of the orgs, loading them first when the open
+    /// has not loaded them yet.
     fn read_in<T>(
         &self,
         scope: Scope,

@@ -11,7 +11,7 @@ use crate::state::read::{DayBalance, LedgerEntry};
 use crate::state::State;
 use std::sync::Arc;
 
-/// What one read needs of the orgs: a read-only open loads orgs as reads first need them
+/// What one read needs of the orgs: an open loads orgs as something first needs them
 /// (`db::lazy`), one org's chunk or every org.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Scope {
@@ -40,7 +40,7 @@ impl Scope {
 /// `lsn`, which it calls `visible_lsn`) [`crate::Db`]: each runs one read through the type's
 /// `read_in` (or, reading nothing of any org, `with_state`), saying what it needs of the orgs
 /// ([`Scope`]) and whether it is a point read or a scan ([`ReadKind`]). Besides the errors each
-/// method names, a read through a read-only [`crate::Db`] (or a snapshot of one) returns
+/// method names, a read through a [`crate::Db`] (or a snapshot of a read-only one) returns
 /// `Error::Store` when it cannot load the orgs it needs from the store.
 macro_rules! state_reads {
     () => {
@@ -111,7 +111,7 @@ macro_rules! state_reads {
         /// The org as registered; `None` when it is not registered in this view.
         ///
         /// # Errors
-        /// `Error::Store` when a read-only open cannot load the org from its store.
+        /// `Error::Store` when the open cannot load the org from its store.
         pub fn org(&self, org: OrgId) -> Result<Option<Org>> {
             self.read_in($crate::query::Scope::Org(org), ReadKind::Point, |s| {
                 Ok(s.orgs.get(&org).map(|o| o.org()))
@@ -121,7 +121,7 @@ macro_rules! state_reads {
         /// Every registered org, by id.
         ///
         /// # Errors
-        /// `Error::Store` when a read-only open cannot load the orgs from its store.
+        /// `Error::Store` when the open cannot load the orgs from its store.
         pub fn orgs(&self) -> Result<Vec<Org>> {
             self.read_in($crate::query::Scope::All, ReadKind::Scan, |s| {
                 let mut orgs: Vec<Org> = s.orgs.values().map(|o| o.org()).collect();
@@ -277,7 +277,7 @@ macro_rules! state_reads {
         /// Number of ledger entries (postings and reversals), frozen months' included.
         ///
         /// # Errors
-        /// `Error::Store` when a read-only open cannot load the orgs from its store.
+        /// `Error::Store` when the open cannot load the orgs from its store.
         pub fn entry_count(&self) -> Result<usize> {
             self.read_in($crate::query::Scope::All, ReadKind::Scan, |s| Ok(s.entry_count()))
         }
