@@ -64,15 +64,17 @@ pub const DEFAULT_FLOW_CONTROL: std::time::Duration = std::time::Duration::from_
 /// Times a read that finds every node applying looks again before it waits for its own.
 pub const BUSY_ROUNDS: usize = 8;
 /// The store is compacted (`store::compact`) once sled's files exceed this many bytes
-/// (`Options::store_compaction_floor`) and a growth factor times their size after the last
-/// compaction: [`STORE_COMPACT_GROWTH_AT_OPEN`] at a writable open,
-/// [`STORE_COMPACT_GROWTH_RUNNING`] after a checkpoint of a running writer.
+/// (`Options::store_compaction_floor`) and what it dropped since its last compaction is
+/// [`STORE_COMPACT_DEAD_PERCENT`] of them.
 pub const STORE_COMPACT_FLOOR_BYTES: u64 = 64 * 1024 * 1024;
-/// See [`STORE_COMPACT_FLOOR_BYTES`]: an open pays once for what every later open saves.
-pub const STORE_COMPACT_GROWTH_AT_OPEN: u64 = 2;
-/// See [`STORE_COMPACT_FLOOR_BYTES`]: a running writer's compaction holds up its checkpoints
-/// (and the freezer, which checkpoints), so it waits for more to win back.
-pub const STORE_COMPACT_GROWTH_RUNNING: u64 = 4;
+/// See [`STORE_COMPACT_FLOOR_BYTES`] (`Options::store_compaction_dead_percent`): the keys and
+/// values the store dropped, counted raw, are a third of sled's files; sled's own overhead on
+/// them makes the dead part about half, so a compaction copies about what it wins back.
+pub const STORE_COMPACT_DEAD_PERCENT: u64 = 33;
+/// See [`STORE_COMPACT_FLOOR_BYTES`]: a writer's close compacts its store at this share of
+/// dropped values (or `Options::store_compaction_dead_percent`, when smaller): once, with no
+/// writer waiting, for every open that follows (a read-only open copies the store).
+pub const STORE_COMPACT_DEAD_PERCENT_AT_CLOSE: u64 = 10;
 /// A writer's close opens its store once more when sled's files hold this many bytes or more,
 /// so that sled writes the snapshot of its page table the next open reads instead of its whole
 /// log (`Store::close_with_snapshot`). Smaller stores open fast either way.

@@ -65,6 +65,7 @@ fn busy_writer() -> Options {
         .auto_freeze(true)
         .memory_budget(1 << 20)
         .store_compaction_floor(1)
+        .store_compaction_dead_percent(0)
 }
 
 /// The batches a writer records: months of postings in order, with late postings into months
@@ -261,4 +262,35 @@ fn a_second_writer_is_still_refused() {
     let err = Db::open_with(path, Options::default()).unwrap_err();
     assert!(matches!(err, Error::Locked { .. }), "{err:?}");
     db.close().unwrap();
+}
+
+#[test]
+fn a_read_only_open_removes_the_store_copies_of_processes_that_are_gone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path: &Path = &tmp.path().join("db");
+    let db = Db::open_with(path, Options::default().shards(2)).unwrap();
+    register(&db);
+    db.close().unwrap();
+    // A copy a killed reader left (a process id above the kernel's largest: no such process),
+    // and one of a process that runs (init's).
+    let max: u64 = std::fs::read_to_string("/proc/sys/kernel/pid_max")
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let temp = std::env::temp_dir();
+    let gone = temp.join(format!("folio-read-only-{}-0", max + 1));
+    let running = temp.join("folio-read-only-1-7");
+    for dir in [&gone, &running] {
+        std::fs::create_dir_all(dir.join("blobs")).unwrap();
+        std::fs::write(dir.join("db"), b"sled's files").unwrap();
+    }
+    let reader = Db::open_with(path, Options::read_only()).unwrap();
+    assert_eq!(reader.snapshot().orgs().unwrap().len(), ORGS as usize);
+    reader.close().unwrap();
+    let (gone_exists, running_exists) = (gone.exists(), running.exists());
+    let _ = std::fs::remove_dir_all(&gone);
+    let _ = std::fs::remove_dir_all(&running);
+    assert!(!gone_exists, "the dead process's copy was removed");
+    assert!(running_exists, "a running process's copy is kept");
 }

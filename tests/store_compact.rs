@@ -1,12 +1,12 @@
 //! Compaction of the store (`store::compact`): a compacted store answers exactly as the one it
 //! replaced, it is smaller once freezes have left sled's leftovers behind, it is done again only
-//! after the store grew past its compacted size, and a crash at any step of the directory swap
-//! leaves a database that opens (read-only and writable) with the same answers.
+//! after the store dropped values again (never for a store that only grew), and a crash at any
+//! step of the directory swap leaves a database that opens (read-only and writable) with the
+//! same answers.
 #![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
 mod common;
 
 use folio::format::{STORE_COMPACT_DIR, STORE_DIR, STORE_OLD_DIR};
-use folio::limits::STORE_COMPACT_GROWTH_AT_OPEN;
 use folio::store::compact::{compact_if_due, recover, store_dir, Due};
 use folio::store::Store;
 use folio::{
@@ -19,10 +19,10 @@ const ORGS: u64 = 40;
 /// 2024-01-01T00:00:00Z.
 const T0: i64 = 1_704_067_200;
 const DAY: i64 = 86_400;
-/// Compaction due whenever the store has grown as at an open, however small.
+/// Compaction due whenever the store dropped anything, however small.
 const NO_FLOOR: Due = Due {
     floor: 0,
-    growth: STORE_COMPACT_GROWTH_AT_OPEN,
+    dead_percent: 0,
 };
 
 fn options() -> Options {
@@ -105,7 +105,7 @@ fn compact(dir: &Path) -> (u64, u64) {
     let store = Store::open(&dir.join(STORE_DIR)).unwrap();
     let (store, done) = compact_if_due(store, dir, 16 << 20, NO_FLOOR).unwrap();
     drop(store);
-    let done = done.expect("a store never compacted is due over a floor of 0");
+    let done = done.expect("a store that dropped trees is due with no floor");
     assert!(done.values > 0);
     (done.before, done.after)
 }
@@ -123,15 +123,23 @@ fn a_compacted_store_answers_alike_and_is_smaller() {
         expected[0]
     );
 
+    // The freezes' dropped trees and balance values were counted as they were dropped.
+    let store = Store::open(&db.join(STORE_DIR)).unwrap();
+    let dropped = store.dropped_bytes();
+    drop(store);
     let (before, after) = compact(&db);
+    assert!(
+        dropped > 0 && dropped < before,
+        "dropped {dropped} bytes of {before}"
+    );
     assert!(
         after * 2 < before,
         "sled's leftovers of frozen months are gone: {before} → {after} bytes"
     );
     assert!(!db.join(STORE_COMPACT_DIR).exists() && !db.join(STORE_OLD_DIR).exists());
-    // Not again until the store grows past its compacted size.
+    // Not again until the store drops something again.
     let store = Store::open(&db.join(STORE_DIR)).unwrap();
-    assert_eq!(store.compacted_bytes(), after);
+    assert_eq!(store.dropped_bytes(), 0);
     let (store, done) = compact_if_due(store, &db, 16 << 20, NO_FLOOR).unwrap();
     assert_eq!(done, None);
     drop(store);
@@ -230,29 +238,116 @@ fn a_long_running_writer_compacts_its_store_after_checkpoints() {
     let (dir, twin) = (tmp.path().join("db"), tmp.path().join("twin"));
     record(&twin);
     // The same history, checkpointed after every batch by a writer whose store is compacted
-    // whenever it has grown four times (no floor).
-    let mut compactions = Vec::new();
-    record_with(&dir, options().store_compaction_floor(0), |db| {
-        compactions.extend(db.checkpoint().unwrap().compacted);
+    // whenever it dropped anything (no floor): the checkpoint of each month's freeze (which
+    // drops the month's trees) compacts it. A compaction puts a new `state/` in place.
+    let mut stores: Vec<(u64, u64)> = Vec::new();
+    let eager = options()
+        .store_compaction_floor(0)
+        .store_compaction_dead_percent(0);
+    let live = dir.join(STORE_DIR);
+    record_with(&dir, eager, |db| {
+        assert_eq!(db.checkpoint().unwrap().compacted, None, "nothing dropped");
+        let inode = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&live).unwrap());
+        if stores.last().is_none_or(|(seen, _)| *seen != inode) {
+            stores.push((inode, dir_size(&live)));
+        }
     });
     assert!(
-        !compactions.is_empty(),
-        "checkpoints compacted the store as it grew"
+        stores.len() > 2,
+        "the freezes' checkpoints compacted the store: {stores:?}"
     );
-    assert!(compactions.iter().all(|done| done.values > 0));
-    // (With no floor the first ones run on stores smaller than the segment sled sets aside as
-    // it opens one.)
-    assert!(
-        compactions.iter().any(|done| done.after * 2 < done.before),
-        "{compactions:?}"
-    );
+    // The close's checkpoint compacted what its freeze dropped.
     let store = Store::open(&dir.join(STORE_DIR)).unwrap();
-    let (size, mark) = (store.size_on_disk().unwrap(), store.compacted_bytes());
-    assert!(
-        mark > 0 && size <= folio::limits::STORE_COMPACT_GROWTH_RUNNING * mark,
-        "{size} bytes, compacted {mark}"
-    );
+    assert_eq!(store.dropped_bytes(), 0);
     drop(store);
     assert!(!dir.join(STORE_COMPACT_DIR).exists() && !dir.join(STORE_OLD_DIR).exists());
     assert_eq!(answers_of(&dir, false), answers_of(&twin, false));
+}
+
+#[test]
+fn a_store_that_only_grows_is_never_compacted() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    // No floor, and due at any share of dropped values: still nothing to win back while no month
+    // freezes (nothing is dropped), however much the store grows between checkpoints.
+    let eager = options()
+        .store_compaction_floor(0)
+        .store_compaction_dead_percent(0);
+    let db = Db::open_with(&dir, eager.clone()).unwrap();
+    let mut b = Batch::new();
+    for o in 1..=ORGS {
+        b = b.register_org(Org::new(OrgId(o), format!("h{o}"), Currency::EUR));
+    }
+    db.record(b).unwrap();
+    let mut sizes = Vec::new();
+    let mut rng = SplitMix64::new(5);
+    for step in 0..30u64 {
+        let mut b = Batch::new();
+        for k in 0..400 {
+            b = b.post(Entry::revenue(
+                OrgId(1 + rng.below(ORGS)),
+                EntryId(step * 400 + k + 1),
+                T0 + (step as i64) * 7 * DAY + rng.below(7 * DAY as u64) as i64,
+                Money(1 + rng.below(90_000) as i64),
+                Category::Rooms,
+                PaymentMethod::Card,
+            ));
+        }
+        db.record(b).unwrap();
+        let stats = db.checkpoint().unwrap();
+        assert_eq!(stats.compacted, None, "step {step}");
+        sizes.push(dir_size(&dir.join(STORE_DIR)));
+    }
+    db.close().unwrap();
+    assert!(sizes.last() > sizes.first(), "the store grew: {sizes:?}");
+    // Nor at the next writable open.
+    let db = Db::open_with(&dir, eager).unwrap();
+    drop(db);
+    let store = Store::open(&dir.join(STORE_DIR)).unwrap();
+    assert_eq!(store.dropped_bytes(), 0);
+    assert!(!dir.join(STORE_OLD_DIR).exists() && !dir.join(STORE_COMPACT_DIR).exists());
+}
+
+/// Bytes of the files under `dir`.
+fn dir_size(dir: &Path) -> u64 {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| {
+            let e = e.unwrap();
+            match e.file_type().unwrap().is_dir() {
+                true => dir_size(&e.path()),
+                false => e.metadata().unwrap().len(),
+            }
+        })
+        .sum()
+}
+
+#[test]
+fn a_writers_close_compacts_at_a_smaller_share_of_dropped_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (dir, twin) = (tmp.path().join("db"), tmp.path().join("twin"));
+    record(&twin);
+    // A running writer that never compacts (dropped values would have to outweigh sled's
+    // files); its close still does, at `STORE_COMPACT_DEAD_PERCENT_AT_CLOSE`.
+    let lazy = options()
+        .store_compaction_floor(0)
+        .store_compaction_dead_percent(100);
+    let live = dir.join(STORE_DIR);
+    let mut inodes = std::collections::BTreeSet::new();
+    record_with(&dir, lazy, |_| {
+        inodes.insert(std::os::unix::fs::MetadataExt::ino(
+            &std::fs::metadata(&live).unwrap(),
+        ));
+    });
+    assert_eq!(inodes.len(), 1, "no compaction while the writer ran");
+    let after_close = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(&live).unwrap());
+    assert!(
+        !inodes.contains(&after_close),
+        "the close compacted the store"
+    );
+    let store = Store::open(&live).unwrap();
+    assert_eq!(store.dropped_bytes(), 0);
+    drop(store);
+    assert!(!dir.join(STORE_COMPACT_DIR).exists() && !dir.join(STORE_OLD_DIR).exists());
+    assert_eq!(answers_of(&dir, true), answers_of(&twin, true));
 }

@@ -96,8 +96,8 @@ pub(crate) struct Shared {
     /// `Options::memory_budget`, and the sled cache it gave the store.
     memory_budget: u64,
     store_cache: u64,
-    /// `Options::store_compaction_floor`.
-    store_compaction_floor: u64,
+    /// `Options::store_compaction_floor` and `store_compaction_dead_percent`.
+    store_compaction: crate::store::compact::Due,
     ops_since_checkpoint: AtomicU64,
     checkpoint_every_ops: u64,
     checkpoint_wake: Sender<()>,
@@ -241,7 +241,7 @@ impl Shared {
             Ok(stats) => {
                 *self.last_checkpoint.lock() = std::time::Instant::now();
                 Ok(CheckpointStats {
-                    compacted: self.compact_store_if_due(),
+                    compacted: self.compact_store_if_due(self.store_compaction),
                     ..stats
                 })
             }
@@ -273,10 +273,13 @@ impl Shared {
         }
     }
 
-    /// After a checkpoint (the caller holds `checkpoint_lock`): compacts the store when sled's
-    /// leftovers have made it large (`store::compact`), so a long-running writer's store stays
-    /// within a few times its values, as a reopen's does.
-    fn compact_store_if_due(&self) -> Option<crate::store::compact::Compaction> {
+    /// After a checkpoint (the caller holds `checkpoint_lock`): compacts the store when `due`
+    /// says sled's leftovers have made it large (`store::compact`), so a long-running writer's
+    /// store stays within about twice its values, as a reopen's does.
+    fn compact_store_if_due(
+        &self,
+        due: crate::store::compact::Due,
+    ) -> Option<crate::store::compact::Compaction> {
         // Not due is decided under the gate too: it reads sled's files' sizes only, but a
         // compaction swaps the directory readers copy.
         let _gate = match self.hold_gate() {
@@ -292,10 +295,7 @@ impl Shared {
             store,
             &self.path,
             self.store_cache,
-            crate::store::compact::Due {
-                floor: self.store_compaction_floor,
-                growth: crate::limits::STORE_COMPACT_GROWTH_RUNNING,
-            },
+            due,
         ) {
             Ok((store, done)) => {
                 *slot = Some(store);
@@ -684,11 +684,32 @@ impl Db {
         // The last checkpoint, and `frozen/` aligned with it when the freezer left files unsettled.
         let _one_at_a_time = self.shared.freeze_lock.lock();
         let settled = self.shared.settle_frozen();
+        // The close leaves a compact store for the opens that follow (a read-only one copies
+        // it) at a smaller share of dropped values than a running writer waits for: paid once,
+        // with no writer waiting (`store::compact`). Its reopen left sled a fresh snapshot.
+        let compacted = match settled {
+            Ok(()) => {
+                let _one = self.shared.checkpoint_lock.lock();
+                let due = self.shared.store_compaction;
+                self.shared
+                    .compact_store_if_due(crate::store::compact::Due {
+                        dead_percent: due
+                            .dead_percent
+                            .min(crate::limits::STORE_COMPACT_DEAD_PERCENT_AT_CLOSE),
+                        ..due
+                    })
+                    .is_some()
+            }
+            Err(_) => false,
+        };
         // sled flushes as its store closes: readers wait at the gate meanwhile.
         let gate = self.shared.hold_gate();
         if let Some(store) = self.shared.store.lock().take() {
-            if let Err(e) = store.close_with_snapshot(crate::limits::STORE_SNAPSHOT_AT_CLOSE_BYTES)
-            {
+            let min_bytes = match compacted {
+                true => u64::MAX,
+                false => crate::limits::STORE_SNAPSHOT_AT_CLOSE_BYTES,
+            };
+            if let Err(e) = store.close_with_snapshot(min_bytes) {
                 tracing::debug!(path = %self.shared.path.display(), error = %e, "store snapshot at close");
             }
         }

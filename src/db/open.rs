@@ -195,7 +195,7 @@ fn recover_files(
         path,
         writable,
         &found,
-        (cache, options.store_compaction_floor, lazy),
+        (cache, options.store_compaction(), lazy),
         report,
     )?;
     let tail = replay_log(vfs, path, &found, &mut opened, beside_writer, report)?;
@@ -354,7 +354,7 @@ struct OpenedStore {
 
 impl OpenedStore {
     /// Opens the store (a writable open first finishes a compaction a crash interrupted, and
-    /// compacts the store when due over `compaction_floor`: `store::compact`) and loads its
+    /// compacts the store when `compaction` says it is due: `store::compact`) and loads its
     /// state. A damaged store is noted in the report and left for
     /// [`repair`], with an empty state to replay the whole log into; a replica directory's is
     /// refused (its log starts after its base, so the state up to the base would be gone).
@@ -363,7 +363,7 @@ impl OpenedStore {
         path: &Path,
         writable: bool,
         found: &Found,
-        (cache, compaction_floor, lazy): (u64, u64, bool),
+        (cache, compaction, lazy): (u64, crate::store::compact::Due, bool),
         report: &mut RecoveryReport,
     ) -> Result<OpenedStore> {
         let scratch = match writable {
@@ -376,7 +376,7 @@ impl OpenedStore {
         let store_path = scratch
             .as_ref()
             .map_or_else(|| path.join(STORE_DIR), |s| s.path.clone());
-        let compaction = writable.then_some(compaction_floor);
+        let compaction = writable.then_some(compaction);
         let loaded = load_store(vfs, path, &store_path, &found.meta, (cache, lazy), compaction)?;
         let (store, state, applier, layout) = match loaded {
             Loaded::Ok(loaded) => {
@@ -658,7 +658,7 @@ fn shared(
         pressure,
         memory_budget: options.memory_budget,
         store_cache: options.store_cache_bytes(),
-        store_compaction_floor: options.store_compaction_floor,
+        store_compaction: options.store_compaction(),
         ops_since_checkpoint: AtomicU64::new(0),
         checkpoint_every_ops: options.checkpoint_every_ops,
         checkpoint_wake,
@@ -799,7 +799,7 @@ fn load_store(
     store_path: &Path,
     meta: &Meta,
     (cache, lazy): (u64, bool),
-    compaction_floor: Option<u64>,
+    compaction: Option<crate::store::compact::Due>,
 ) -> Result<Loaded> {
     let marker = path.join(crate::format::STORE_DAMAGED_FILE);
     if vfs.exists(&marker) {
@@ -812,14 +812,8 @@ fn load_store(
     let loaded = Store::open_cached(store_path, cache).and_then(|store| {
         // A writable open compacts a store that sled's leftovers have made large (before it is
         // read: the load then reads the compacted one).
-        let store = match compaction_floor {
-            Some(floor) => {
-                let due = crate::store::compact::Due {
-                    floor,
-                    growth: crate::limits::STORE_COMPACT_GROWTH_AT_OPEN,
-                };
-                crate::store::compact::compact_if_due(store, path, cache, due)?.0
-            }
+        let store = match compaction {
+            Some(due) => crate::store::compact::compact_if_due(store, path, cache, due)?.0,
             None => store,
         };
         let lsn = store.checkpoint_lsn()?;
@@ -886,11 +880,16 @@ pub(crate) struct Scratch {
     path: std::path::PathBuf,
 }
 
+/// Names of [`Scratch`] copies: this, the process id, `-`, a number.
+const SCRATCH_PREFIX: &str = "folio-read-only-";
+
 impl Scratch {
     fn copy_of(store: &Path) -> Result<Scratch> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let path = std::env::temp_dir().join(format!("folio-read-only-{}-{n}", std::process::id()));
+        let temp = std::env::temp_dir();
+        sweep_stale_copies(&temp);
+        let path = temp.join(format!("{SCRATCH_PREFIX}{}-{n}", std::process::id()));
         let scratch = Scratch { path };
         if scratch.path.exists() {
             std::fs::remove_dir_all(&scratch.path).map_err(|e| Error::io(&scratch.path, e))?;
@@ -905,6 +904,39 @@ impl Scratch {
 impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
+    }
+}
+
+/// Removes the private copies that read-only opens of processes no longer running left in
+/// `temp` (a process killed before it closed its database cannot remove its own): a
+/// `folio-read-only-<pid>-<n>` directory with no process `<pid>`. Only where `/proc` says which
+/// processes run (Linux; without `/proc/self` nothing is removed). A process id taken again by
+/// a new process keeps its old copies until that one ends too. Failures are ignored: a copy
+/// left behind costs space, never an answer.
+fn sweep_stale_copies(temp: &Path) {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return;
+    }
+    let Ok(entries) = std::fs::read_dir(temp) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let pid = name
+            .to_str()
+            .and_then(|n| n.strip_prefix(SCRATCH_PREFIX))
+            .and_then(|rest| rest.split_once('-'))
+            .filter(|(_, n)| n.parse::<u64>().is_ok())
+            .and_then(|(pid, _)| pid.parse::<u32>().ok());
+        let Some(pid) = pid else { continue };
+        if pid == std::process::id() || proc.join(pid.to_string()).exists() {
+            continue;
+        }
+        match std::fs::remove_dir_all(entry.path()) {
+            Ok(()) => tracing::info!(path = %entry.path().display(), "removed the store copy of a read-only open whose process is gone"),
+            Err(e) => tracing::debug!(path = %entry.path().display(), error = %e, "could not remove a stale store copy"),
+        }
     }
 }
 

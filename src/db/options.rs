@@ -55,10 +55,19 @@ pub struct Options {
     /// its horizon while the engine's account ([`crate::Db::memory`]) is over it.
     pub memory_budget: u64,
     /// The store is compacted (its live values copied into a new sled database, which replaces
-    /// it) once sled's files exceed this many bytes and twice their size after the last
-    /// compaction at a writable open, four times after a checkpoint of a running writer
-    /// (default [`crate::limits::STORE_COMPACT_FLOOR_BYTES`], 64 MiB; `u64::MAX`: never).
+    /// it), at a writable open or after a checkpoint of a running writer, once sled's files
+    /// exceed this many bytes (default [`crate::limits::STORE_COMPACT_FLOOR_BYTES`], 64 MiB;
+    /// `u64::MAX`: never) and the values it dropped are
+    /// [`Options::store_compaction_dead_percent`] of them.
     pub store_compaction_floor: u64,
+    /// See [`Options::store_compaction_floor`]: the keys and values the store dropped since its
+    /// last compaction (trees of months that froze, of replaced file versions, balance values
+    /// of frozen months — sled never gives their space back), as a percentage of sled's files,
+    /// at which it is compacted (default [`crate::limits::STORE_COMPACT_DEAD_PERCENT`], 33;
+    /// 0: whenever it dropped anything); a writer's close compacts at
+    /// [`crate::limits::STORE_COMPACT_DEAD_PERCENT_AT_CLOSE`] (10) when that is smaller. A store
+    /// that only grew is never compacted.
+    pub store_compaction_dead_percent: u64,
     /// File system of the log and metadata (the reliability harness injects faults here).
     pub(crate) vfs: Arc<dyn Vfs>,
 }
@@ -82,6 +91,8 @@ setters!(Options {
     memory_budget: u64,
     /// sled's file size below which the store is never compacted.
     store_compaction_floor: u64,
+    /// Dropped values, per cent of sled's files, at which the store is compacted.
+    store_compaction_dead_percent: u64,
 });
 
 impl Default for Options {
@@ -97,12 +108,21 @@ impl Default for Options {
             auto_freeze: false,
             memory_budget: crate::limits::DEFAULT_MEMORY_BUDGET,
             store_compaction_floor: crate::limits::STORE_COMPACT_FLOOR_BYTES,
+            store_compaction_dead_percent: crate::limits::STORE_COMPACT_DEAD_PERCENT,
             vfs: Arc::new(StdFs),
         }
     }
 }
 
 impl Options {
+    /// When the store is due for compaction under these options.
+    pub(crate) fn store_compaction(&self) -> crate::store::compact::Due {
+        crate::store::compact::Due {
+            floor: self.store_compaction_floor,
+            dead_percent: self.store_compaction_dead_percent,
+        }
+    }
+
     /// sled's page cache under this budget: a quarter of it, 4 MiB to 256 MiB.
     pub fn store_cache_bytes(&self) -> u64 {
         (self.memory_budget / 4).clamp(

@@ -37,8 +37,9 @@ const PATCHES_TABLE: &str = "patches";
 /// by shard (4 bytes) and chunk (8 bytes), big-endian.
 const DAYS_TABLE: &str = "days";
 pub(super) const FROZEN_NETS_PREFIX: &[u8] = b"frozen_nets/";
-/// Meta key: sled's files' size in bytes after the last compaction (u64 LE; `store::compact`).
-const COMPACTED_KEY: &[u8] = b"compacted_bytes";
+/// Meta key: bytes of keys and values the store dropped (stale trees, removed balance values)
+/// since its last compaction, which sled never gives back (u64 LE; `store::compact`).
+const DROPPED_KEY: &[u8] = b"dropped_bytes";
 
 /// Largest sled batch of values a checkpoint applies at once, bytes of keys and values.
 const VALUE_BATCH_BYTES: usize = 8 << 20;
@@ -457,20 +458,44 @@ impl Store {
         state: Option<&State>,
     ) -> Result<Vec<String>> {
         let mut dropped = Vec::new();
+        let mut bytes = 0u64;
         for name in self.db.tree_names() {
             let text = String::from_utf8_lossy(&name).to_string();
             if parse_tree(&text).is_some_and(|t| is_stale(t, in_force)) {
+                // What the tree holds is what sled will not give back (`store::compact`).
+                bytes += self.tree_bytes(&text)?;
                 self.db
                     .drop_tree(&name)
                     .map_err(|e| store_err(&self.path, e))?;
                 dropped.push(text);
             }
         }
-        let removed = self.drop_stale_balances(in_force, state)?;
+        let (removed, removed_bytes) = self.drop_stale_balances(in_force, state)?;
+        bytes += removed_bytes;
         if !dropped.is_empty() || removed > 0 {
+            self.add_dropped(bytes)?;
             self.db.flush().map_err(|e| store_err(&self.path, e))?;
         }
         Ok(dropped)
+    }
+
+    /// Bytes of keys and values tree `name` holds (a walk over it).
+    fn tree_bytes(&self, name: &str) -> Result<u64> {
+        let mut bytes = 0u64;
+        for item in self.tree(name)?.iter() {
+            let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+            bytes += (k.len() + v.len()) as u64;
+        }
+        Ok(bytes)
+    }
+
+    /// Adds `bytes` to the bytes the store dropped since its last compaction (no flush).
+    fn add_dropped(&self, bytes: u64) -> Result<()> {
+        let total = self.dropped_bytes().saturating_add(bytes);
+        self.tree(META_TREE)?
+            .insert(DROPPED_KEY, &total.to_le_bytes())
+            .map_err(|e| store_err(&self.path, e))?;
+        Ok(())
     }
 
     /// Removes the balance values of frozen business months from the shard trees (their day
@@ -478,12 +503,13 @@ impl Store {
     /// and those of each month frozen since the last call. A month's values are found without a
     /// scan when `state` holds its file: one key per (shard, chunk) of the file's orgs (a
     /// balance value of an org with no row in the month is left to the next load to find).
-    /// Otherwise the shard trees are scanned for them. Returns the keys removed.
+    /// Otherwise the shard trees are scanned for them. Returns the keys removed and their bytes
+    /// (keys and values).
     fn drop_stale_balances(
         &self,
         in_force: &BTreeMap<Month, u32>,
         state: Option<&State>,
-    ) -> Result<usize> {
+    ) -> Result<(usize, u64)> {
         let skipped = std::mem::take(&mut *self.skipped_balances.lock());
         let months: BTreeSet<Month> = in_force.keys().copied().collect();
         let fresh: Vec<Month> = {
@@ -512,7 +538,7 @@ impl Store {
                 }
             }
         }
-        let mut removed = 0;
+        let (mut removed, mut bytes) = (0, 0u64);
         let shards: BTreeSet<usize> = keys.iter().map(|(shard, _)| *shard).collect();
         for shard in shards {
             let tree = self.tree(&balance_tree(shard))?;
@@ -520,26 +546,30 @@ impl Store {
             for (_, k) in keys.range((shard, Vec::new())..(shard + 1, Vec::new())) {
                 // Most keys of a month frozen before a checkpoint wrote its day rows are not
                 // there: a removal of an absent key would still be logged and cached by sled.
-                if tree
-                    .contains_key(k.as_slice())
+                if let Some(v) = tree
+                    .get(k.as_slice())
                     .map_err(|e| store_err(&self.path, e))?
                 {
                     batch.remove(k.as_slice());
                     removed += 1;
+                    bytes += (k.len() + v.len()) as u64;
                 }
             }
             tree.apply_batch(batch)
                 .map_err(|e| store_err(&self.path, e))?;
         }
         if !scan.is_empty() {
-            removed += self.scan_stale_balances(&scan)?;
+            let (count, scanned) = self.scan_stale_balances(&scan)?;
+            removed += count;
+            bytes += scanned;
         }
-        Ok(removed)
+        Ok((removed, bytes))
     }
 
-    /// Removes every balance value of `months` from the shard trees, by a scan of them all.
-    fn scan_stale_balances(&self, months: &BTreeSet<Month>) -> Result<usize> {
-        let mut removed = 0;
+    /// Removes every balance value of `months` from the shard trees, by a scan of them all;
+    /// returns the values removed and their bytes (keys and values).
+    fn scan_stale_balances(&self, months: &BTreeSet<Month>) -> Result<(usize, u64)> {
+        let (mut removed, mut bytes) = (0, 0u64);
         for name in self.db.tree_names() {
             let text = String::from_utf8_lossy(&name).to_string();
             if !text.starts_with("balances/") {
@@ -547,11 +577,12 @@ impl Store {
             }
             let tree = self.tree(&text)?;
             let mut batch = sled::Batch::default();
-            for item in tree.iter().keys() {
-                let k = item.map_err(|e| store_err(&self.path, e))?;
+            for item in tree.iter() {
+                let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
                 let frozen = balance_key_month(&k)
                     .is_some_and(|m| months.contains(&m));
                 if frozen {
+                    bytes += (k.len() + v.len()) as u64;
                     batch.remove(k);
                     removed += 1;
                 }
@@ -559,7 +590,7 @@ impl Store {
             tree.apply_batch(batch)
                 .map_err(|e| store_err(&self.path, e))?;
         }
-        Ok(removed)
+        Ok((removed, bytes))
     }
 
     /// How many balance values the shard trees hold, by business month.
@@ -622,12 +653,13 @@ impl Store {
         self.db.size_on_disk().map_err(|e| store_err(&self.path, e))
     }
 
-    /// The size of sled's files after the store's last compaction (0: never compacted, or the
-    /// value is unreadable, which only makes the next compaction come sooner).
-    pub fn compacted_bytes(&self) -> u64 {
+    /// Bytes of keys and values the store dropped since its last compaction (stale trees and
+    /// balance values of frozen months: what sled never gives back). 0 when none was recorded
+    /// or the value is unreadable, which only makes the next compaction come later.
+    pub fn dropped_bytes(&self) -> u64 {
         self.tree(META_TREE)
             .ok()
-            .and_then(|meta| meta.get(COMPACTED_KEY).ok().flatten())
+            .and_then(|meta| meta.get(DROPPED_KEY).ok().flatten())
             .and_then(|v| Some(u64::from_le_bytes(v.as_ref().try_into().ok()?)))
             .unwrap_or(0)
     }
@@ -679,14 +711,14 @@ impl Store {
         Ok((values, bytes))
     }
 
-    /// Records the size of sled's files now as the store's compacted size.
+    /// Records that a compaction left nothing dropped behind (the copy carried the count over
+    /// with the rest of `meta`); returns the size of sled's files.
     pub(crate) fn mark_compacted(&self) -> Result<u64> {
-        let size = self.size_on_disk()?;
         self.tree(META_TREE)?
-            .insert(COMPACTED_KEY, &size.to_le_bytes())
+            .remove(DROPPED_KEY)
             .map_err(|e| store_err(&self.path, e))?;
         self.db.flush().map_err(|e| store_err(&self.path, e))?;
-        Ok(size)
+        self.size_on_disk()
     }
 
     /// The frozen set the store's checkpoint names: month order (empty when none was written).

@@ -5,10 +5,16 @@
 //! 556 MB after ten years of history at 1,000,000 orgs; every open reads sled's page table of
 //! all of it and a read-only open copies all of it.
 //!
-//! So the store is compacted — at a writable open, and after a checkpoint of a long-running
-//! writer — once sled's files exceed `Options::store_compaction_floor` (default
-//! [`crate::limits::STORE_COMPACT_FLOOR_BYTES`]) and a growth factor times their size after the
-//! last compaction (twice at an open, four times in a running writer: `crate::limits`) (kept in the `meta` tree): the values the store's checkpoint reads are copied
+//! So the store counts what it drops (`dropped_bytes` in the `meta` tree: the keys and values of
+//! every tree it drops and balance value it removes, added as it drops them) and is compacted —
+//! at a writable open, and after a checkpoint of a running writer — once sled's files exceed
+//! `Options::store_compaction_floor` (default [`crate::limits::STORE_COMPACT_FLOOR_BYTES`]) and
+//! what it dropped is at least `Options::store_compaction_dead_percent` of them (default
+//! [`crate::limits::STORE_COMPACT_DEAD_PERCENT`]; a writer's close compacts at
+//! [`crate::limits::STORE_COMPACT_DEAD_PERCENT_AT_CLOSE`]). A store that grows because it holds
+//! more (every month open, new orgs) is never copied for nothing, and one that freezes month
+//! after month is copied once its dead part is about as large as its live part, so the copying
+//! costs at most about what it wins back: the values the store's checkpoint reads are copied
 //! into a new sled database under `state.compact/` (trees the frozen set no longer reads and
 //! balance values of frozen months are left behind), which is flushed and fsynced; then
 //! `state/` is renamed to `state.old/`, `state.compact/` to `state/`, the parent directory
@@ -16,8 +22,9 @@
 //! [`recover`] (run by every writable open before the store is opened, and by a running writer
 //! whose compaction failed) finishes a compaction a crash interrupted after it, and removes the
 //! copy of one interrupted before it. A copy that fails leaves the store as it was. A running
-//! writer compacts under its checkpoint lock: nothing else touches the store meanwhile, and
-//! writers and readers (which never read the store) go on.
+//! writer compacts under its checkpoint lock and the store's lock: nothing else touches the
+//! store meanwhile; writers and readers go on, except a read or a batch that must first load
+//! orgs the open has not loaded yet (`db::lazy`), which waits for it.
 
 use super::checkpoint::Store;
 use crate::error::{Error, Result};
@@ -38,19 +45,27 @@ pub struct Compaction {
     pub bytes: u64,
 }
 
-/// When a store is due for compaction: over `floor` bytes and `growth` times its size after
-/// its last compaction.
+/// When a store is due for compaction: over `floor` bytes of files, of which what the store
+/// dropped since its last compaction is at least `dead_percent` per cent (and something).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Due {
     pub floor: u64,
-    pub growth: u64,
+    pub dead_percent: u64,
 }
 
 impl Due {
-    /// Whether a store of `size` bytes on disk, `compacted` bytes after its last compaction (0:
-    /// never compacted), is due.
-    pub fn at(self, size: u64, compacted: u64) -> bool {
-        size > self.floor && size > compacted.saturating_mul(self.growth)
+    /// As `Options` sets it by default.
+    pub const DEFAULT: Due = Due {
+        floor: crate::limits::STORE_COMPACT_FLOOR_BYTES,
+        dead_percent: crate::limits::STORE_COMPACT_DEAD_PERCENT,
+    };
+
+    /// Whether a store of `size` bytes on disk that dropped `dropped` bytes of keys and values
+    /// since its last compaction is due.
+    pub fn at(self, size: u64, dropped: u64) -> bool {
+        size > self.floor
+            && dropped > 0
+            && u128::from(dropped) * 100 >= u128::from(size) * u128::from(self.dead_percent)
     }
 }
 
@@ -70,7 +85,7 @@ pub fn compact_if_due(
     due: Due,
 ) -> Result<(Store, Option<Compaction>)> {
     let before = store.size_on_disk()?;
-    if !due.at(before, store.compacted_bytes()) {
+    if !due.at(before, store.dropped_bytes()) {
         return Ok((store, None));
     }
     let copy = db.join(STORE_COMPACT_DIR);
@@ -91,7 +106,6 @@ pub fn compact_if_due(
     rename(&copy, &live)?;
     sync_dir(db)?;
     let store = Store::open_cached(&live, cache)?;
-    // Measured open (sled sets a segment aside as it opens): what the next check compares with.
     let after = store.mark_compacted()?;
     if let Err(e) = remove_dir(&old) {
         tracing::warn!(path = %old.display(), error = %e, "could not remove the store a compaction replaced");

@@ -202,14 +202,16 @@ pub fn run(dir: &str) {
     // libtest printed "test child_writer ... " without a newline: end that line first.
     say(&mut out, "");
     // Default options (`Durability::Sync`) except small segments, so that kills also land in
-    // segment rotation; in odd rounds a store compacted whenever it has doubled at an open or
-    // grown four times in the writer (no floor), so that kills also land in compactions
-    // (`store::compact`) at opens and after checkpoints; in half the rounds the background
+    // segment rotation; in odd rounds a store compacted whenever it dropped anything (no floor;
+    // trees of months that froze: in the odd rounds that run the freezer), so that kills also
+    // land in compactions (`store::compact`) at opens and after checkpoints; in half the rounds the background
     // freezer under a 1 MiB budget (always over it), so that kills also land in its freezes and
     // spills and between a file put in force and the checkpoint that makes it durable.
     let mut options = Options::default().segment_target_bytes(SEGMENT_BYTES);
     if round % 2 == 1 {
-        options = options.store_compaction_floor(0);
+        options = options
+            .store_compaction_floor(0)
+            .store_compaction_dead_percent(0);
     }
     if round % 4 >= 2 {
         options = options.auto_freeze(true).memory_budget(1 << 20);
