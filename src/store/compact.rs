@@ -54,12 +54,6 @@ pub struct Due {
 }
 
 impl Due {
-    /// As `Options` sets it by default.
-    pub const DEFAULT: Due = Due {
-        floor: crate::limits::STORE_COMPACT_FLOOR_BYTES,
-        dead_percent: crate::limits::STORE_COMPACT_DEAD_PERCENT,
-    };
-
     /// Whether a store of `size` bytes on disk that dropped `dropped` bytes of keys and values
     /// since its last compaction is due.
     pub fn at(self, size: u64, dropped: u64) -> bool {
