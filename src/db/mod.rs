@@ -239,6 +239,17 @@ impl Shared {
         }
         match written {
             Ok(stats) => {
+                tracing::debug!(
+                    lsn = covers.0,
+                    keys = keys.len(),
+                    orgs = stats.org_values,
+                    ledgers = stats.ledger_values,
+                    balances = stats.balance_values,
+                    patches = stats.patch_values,
+                    bytes = stats.bytes,
+                    write_ms = write_time.as_millis() as u64,
+                    "checkpoint"
+                );
                 *self.last_checkpoint.lock() = std::time::Instant::now();
                 Ok(CheckpointStats {
                     compacted: self.compact_store_if_due(self.store_compaction),
