@@ -128,3 +128,73 @@ fn a_newer_format_version_is_refused_and_left_untouched() {
     std::fs::write(&meta, &damaged).unwrap();
     assert!(matches!(Db::open(&dir), Err(Error::Corruption { .. })));
 }
+
+/// The fixture's store keeps day rows in one tree per balance shard (`balances/NN`), as stores
+/// written before day rows went to one tree per chunk (`balances`) did: new day rows of the same
+/// months go to the new tree and supersede the old values, a freeze removes the frozen months'
+/// values from both, and the database answers alike after a reopen and from its log alone.
+#[test]
+fn day_rows_of_the_old_shard_trees_are_superseded_and_frozen_alike() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    common::copy_dir(&fixture(), &dir);
+    let db = Db::open(&dir).unwrap();
+    // 2024-03-15T12:00:00Z and 2024-09-15T12:00:00Z: months the fixture's day rows cover.
+    let mut batch = Batch::new();
+    for (n, at) in [1_710_504_000i64, 1_726_401_600].into_iter().enumerate() {
+        for org in 1..=PARAMS.orgs {
+            batch = batch.post(folio::Entry::revenue(
+                OrgId(org),
+                folio::EntryId((1 << 40) + org * 2 + n as u64),
+                at,
+                folio::Money(100 + org as i64),
+                folio::Category::Rooms,
+                folio::PaymentMethod::Card,
+            ));
+        }
+    }
+    db.record(batch).unwrap();
+    db.checkpoint().unwrap();
+    let frozen = db
+        .freeze(Some(folio::Month::new(2024, 6).unwrap()))
+        .unwrap();
+    assert!(!frozen.frozen.is_empty());
+    let seen = (answers(&db), day_rows(&db));
+    let report = db.verify();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    db.close().unwrap();
+    #[cfg(feature = "internals")]
+    {
+        let store = folio::store::Store::open(&dir.join("state")).unwrap();
+        let trees = store.tree_names();
+        assert!(
+            trees.iter().any(|t| t == "balances")
+                && trees.iter().any(|t| t.starts_with("balances/")),
+            "both kinds of day-row trees: {trees:?}"
+        );
+        assert!(store.balance_value_months().unwrap().len() > 1);
+    }
+
+    let db = Db::open(&dir).unwrap();
+    assert_eq!(db.recovery().rebuilt, None, "the store loads as it is");
+    assert_eq!((answers(&db), day_rows(&db)), seen, "after a reopen");
+    let report = db.verify();
+    assert!(report.problems.is_empty(), "{:?}", report.problems);
+    db.close().unwrap();
+    let db = Db::open_with(&dir, folio::Options::read_only()).unwrap();
+    assert_eq!((answers(&db), day_rows(&db)), seen, "read-only");
+    db.close().unwrap();
+
+    std::fs::remove_dir_all(dir.join("state")).unwrap();
+    let db = Db::open(&dir).unwrap();
+    assert_eq!((answers(&db), day_rows(&db)), seen, "from the log alone");
+}
+
+/// Every org's day rows of 2024 and 2025.
+fn day_rows(db: &Db) -> String {
+    let from = folio::BusinessDay::from_ymd(2024, 1, 1).unwrap();
+    let to = folio::BusinessDay::from_ymd(2025, 12, 31).unwrap();
+    (1..=PARAMS.orgs)
+        .map(|org| format!("{:?}", db.balances(OrgId(org), from, to).unwrap()))
+        .collect()
+}

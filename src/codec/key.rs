@@ -24,10 +24,10 @@ pub fn get_i32(bytes: &[u8], at: usize) -> Option<i32> {
     Some((raw ^ (1 << 31)) as i32)
 }
 
-/// Key of an org's packed month of balances in a balance shard tree: org id, then month.
-pub fn balance_key(org: u64, month: i32) -> Vec<u8> {
+/// Key of a chunk's packed month of day rows in the `balances` tree: chunk, then month.
+pub fn balance_key(chunk: u64, month: i32) -> Vec<u8> {
     let mut key = Vec::with_capacity(12);
-    put_u64(&mut key, org);
+    put_u64(&mut key, chunk);
     put_i32(&mut key, month);
     key
 }

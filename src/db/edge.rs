@@ -388,14 +388,10 @@ impl crate::state::State {
         for org in orgs {
             keys.insert(DirtyKey::FrozenFlows(crate::state::chunk_of(*org)));
         }
-        for (shard, s) in self.balances.iter().enumerate() {
+        for s in &self.balances {
             for (org, b) in s.orgs.iter() {
                 for month in b.months.keys() {
-                    keys.insert(DirtyKey::Balance(
-                        shard as u32,
-                        crate::state::chunk_of(*org),
-                        *month,
-                    ));
+                    keys.insert(DirtyKey::Balance(crate::state::chunk_of(*org), *month));
                 }
             }
         }

@@ -451,7 +451,7 @@ impl KeySide<'_> {
             touch(self.touched, month, lsn);
             if self.track {
                 self.dirty
-                    .push(DirtyKey::Balance(shard as u32, super::chunk_of(org), month));
+                    .push(DirtyKey::Balance(super::chunk_of(org), month));
             }
         }
         Ok(())

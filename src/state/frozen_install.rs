@@ -581,10 +581,10 @@ impl State {
         let days_changed = self.days_touched.get(&month).is_some_and(|l| *l > base.lsn);
         if days_changed {
             // Orgs whose first day rows of M came after `base`: those rows all stay.
-            for (shard, balances) in self.balances.iter().enumerate() {
+            for balances in &self.balances {
                 for (org, b) in balances.orgs.iter() {
                     if b.months.get(&month).is_some() && !base.days.contains_key(org) {
-                        dirty.push(DirtyKey::Balance(shard as u32, chunk_of(*org), month));
+                        dirty.push(DirtyKey::Balance(chunk_of(*org), month));
                     }
                 }
             }
@@ -600,7 +600,7 @@ impl State {
             scope.spawn(|| entries.remove_moved(&moved));
             for (shard, org, rest, after) in day_changes {
                 if rest.is_some() {
-                    dirty.push(DirtyKey::Balance(shard as u32, chunk_of(org), month));
+                    dirty.push(DirtyKey::Balance(chunk_of(org), month));
                 }
                 let balances = &mut self.balances[shard].orgs;
                 let after = match after {
@@ -639,7 +639,7 @@ impl State {
             // start with what stayed (the checkpoint records which version is in force).
             applier_dirty.retain(|key| match key {
                 DirtyKey::Ledger(pid, _) => pid.month != month,
-                DirtyKey::Patches(m, _) | DirtyKey::Balance(_, _, m) => *m != month,
+                DirtyKey::Patches(m, _) | DirtyKey::Balance(_, m) => *m != month,
                 _ => true,
             });
             applier_dirty.extend(dirty);

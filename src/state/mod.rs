@@ -54,8 +54,8 @@ pub enum DirtyKey {
     Orgs(u64),
     /// Rows of a chunk's orgs in one ledger partition.
     Ledger(PartitionId, u64),
-    /// Day rows of a chunk's orgs in one balance shard and month.
-    Balance(u32, u64, Month),
+    /// Day rows of a chunk's orgs (of every balance shard) in one month.
+    Balance(u64, Month),
     /// The index catalog.
     Catalog,
     /// Patches of a chunk's orgs' rows in one frozen month.

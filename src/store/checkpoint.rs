@@ -181,9 +181,9 @@ pub struct Store {
     pub(super) path: PathBuf,
     /// The frozen months whose balance values [`Store::drop_stale_balances`] last removed.
     pub(super) balances_cleaned: parking_lot::Mutex<Option<BTreeSet<Month>>>,
-    /// Balance values of frozen months that [`Store::load`] skipped: (shard, key), for the
+    /// Balance values of frozen months that [`Store::load`] skipped: (tree, key), for the
     /// next [`Store::drop_stale_balances`] to remove without a scan.
-    pub(super) skipped_balances: parking_lot::Mutex<Vec<(usize, Vec<u8>)>>,
+    pub(super) skipped_balances: parking_lot::Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 pub use crate::limits::STORE_LOCK_WAIT;
@@ -209,13 +209,25 @@ fn sync_tree(dir: &Path) -> Result<()> {
     crate::io::StdFs.sync_dir(dir).map_err(|e| Error::io(dir, e))
 }
 
-/// The business month a `balances/NN` key names (chunk u64, then the month).
+/// The business month a `balances` (or legacy `balances/NN`) key names (chunk u64, then the
+/// month).
 pub(super) fn balance_key_month(k: &[u8]) -> Option<Month> {
     key::get_i32(k, 8).and_then(|m| Month::from_index(m).ok())
 }
 
-fn balance_tree(shard: usize) -> String {
-    format!("balances/{shard:02}")
+/// The tree of day rows of open business months: one value per chunk of orgs and month, the
+/// orgs of every balance shard in it.
+pub(super) const BALANCES_TREE: &str = "balances";
+
+/// A tree of day rows of open business months: [`BALANCES_TREE`], or a `balances/NN` tree of
+/// one balance shard, which stores written before it kept (read, never written any more).
+pub(super) fn is_balance_tree(name: &str) -> bool {
+    name == BALANCES_TREE || legacy_balance_shard(name).is_some()
+}
+
+/// The shard a legacy `balances/NN` tree names.
+pub(super) fn legacy_balance_shard(name: &str) -> Option<&str> {
+    name.strip_prefix("balances/")
 }
 
 impl Store {
@@ -390,7 +402,7 @@ impl Store {
             match tree.as_str() {
                 ORGS_TREE => stats.org_values += 1,
                 META_TREE => {}
-                t if t.starts_with("balances/") => stats.balance_values += 1,
+                t if is_balance_tree(t) => stats.balance_values += 1,
                 t if t.starts_with("patches/") => stats.patch_values += 1,
                 _ => stats.ledger_values += 1,
             }
@@ -498,12 +510,12 @@ impl Store {
         Ok(())
     }
 
-    /// Removes the balance values of frozen business months from the shard trees (their day
+    /// Removes the balance values of frozen business months from the day-row trees (their day
     /// rows are in the files; a load skips them anyway): those the last [`Store::load`] skipped,
     /// and those of each month frozen since the last call. A month's values are found without a
-    /// scan when `state` holds its file: one key per (shard, chunk) of the file's orgs (a
-    /// balance value of an org with no row in the month is left to the next load to find).
-    /// Otherwise the shard trees are scanned for them. Returns the keys removed and their bytes
+    /// scan when `state` holds its file: one key per chunk of the file's orgs (and per shard and
+    /// chunk in legacy shard trees; a balance value of an org with no row in the month is left
+    /// to the next load to find). Otherwise the trees are scanned for them. Returns the keys removed and their bytes
     /// (keys and values).
     fn drop_stale_balances(
         &self,
@@ -521,29 +533,47 @@ impl Store {
             *last = Some(months);
             fresh
         };
-        let mut keys: BTreeSet<(usize, Vec<u8>)> = skipped.into_iter().collect();
+        let mut keys: BTreeSet<(String, Vec<u8>)> = skipped.into_iter().collect();
         let mut scan = BTreeSet::new();
+        // Shard trees a store written before kept: a month's values there are one per shard
+        // and chunk.
+        let legacy: Vec<(String, usize)> = self
+            .db
+            .tree_names()
+            .iter()
+            .filter_map(|name| {
+                let name = String::from_utf8_lossy(name).to_string();
+                let shard = legacy_balance_shard(&name)?.parse().ok()?;
+                Some((name, shard))
+            })
+            .collect();
         for month in fresh {
             let orgs: Option<Vec<crate::model::OrgId>> = state
                 .and_then(|s| s.frozen.get(month))
                 .and_then(|frozen| frozen.file.orgs().collect::<Result<_>>().ok());
             let shards = state.map_or(0, |s| s.balances.len() as u32);
             match orgs {
-                Some(orgs) => keys.extend(orgs.into_iter().map(|org| {
-                    let shard = crate::state::balance::shard_of(org, shards);
-                    (shard, key::balance_key(chunk_of(org), month.index()))
-                })),
+                Some(orgs) => {
+                    for org in orgs {
+                        let key = key::balance_key(chunk_of(org), month.index());
+                        let shard = crate::state::balance::shard_of(org, shards);
+                        if let Some((name, _)) = legacy.iter().find(|(_, s)| *s == shard) {
+                            keys.insert((name.clone(), key.clone()));
+                        }
+                        keys.insert((BALANCES_TREE.to_string(), key));
+                    }
+                }
                 None => {
                     scan.insert(month);
                 }
             }
         }
         let (mut removed, mut bytes) = (0, 0u64);
-        let shards: BTreeSet<usize> = keys.iter().map(|(shard, _)| *shard).collect();
-        for shard in shards {
-            let tree = self.tree(&balance_tree(shard))?;
+        let trees: BTreeSet<&String> = keys.iter().map(|(tree, _)| tree).collect();
+        for name in trees {
+            let tree = self.tree(name)?;
             let mut batch = sled::Batch::default();
-            for (_, k) in keys.range((shard, Vec::new())..(shard + 1, Vec::new())) {
+            for (_, k) in keys.range((name.clone(), Vec::new())..).take_while(|(t, _)| t == name) {
                 // Most keys of a month frozen before a checkpoint wrote its day rows are not
                 // there: a removal of an absent key would still be logged and cached by sled.
                 if let Some(v) = tree
@@ -566,13 +596,13 @@ impl Store {
         Ok((removed, bytes))
     }
 
-    /// Removes every balance value of `months` from the shard trees, by a scan of them all;
+    /// Removes every balance value of `months` from the day-row trees, by a scan of them all;
     /// returns the values removed and their bytes (keys and values).
     fn scan_stale_balances(&self, months: &BTreeSet<Month>) -> Result<(usize, u64)> {
         let (mut removed, mut bytes) = (0, 0u64);
         for name in self.db.tree_names() {
             let text = String::from_utf8_lossy(&name).to_string();
-            if !text.starts_with("balances/") {
+            if !is_balance_tree(&text) {
                 continue;
             }
             let tree = self.tree(&text)?;
@@ -593,7 +623,7 @@ impl Store {
         Ok((removed, bytes))
     }
 
-    /// How many balance values the shard trees hold, by business month.
+    /// How many balance values the day-row trees hold, by business month.
     ///
     /// # Errors
     /// `Error::Store` for a damaged key.
@@ -601,7 +631,7 @@ impl Store {
     pub fn balance_value_months(&self) -> Result<BTreeMap<Month, usize>> {
         let mut months = BTreeMap::new();
         for name in self.db.tree_names() {
-            if !name.starts_with(b"balances/") {
+            if !is_balance_tree(&String::from_utf8_lossy(&name)) {
                 continue;
             }
             for item in self.tree(&String::from_utf8_lossy(&name))?.iter().keys() {
@@ -680,7 +710,7 @@ impl Store {
             if text.starts_with("__sled__") || parse_tree(&text).is_some_and(|t| is_stale(t, &in_force)) {
                 continue;
             }
-            let shard_tree = text.starts_with("balances/");
+            let shard_tree = is_balance_tree(&text);
             let into = target.tree(&text)?;
             let mut batch = sled::Batch::default();
             let mut pending = 0;
@@ -892,32 +922,44 @@ impl State {
                         pack::pack_ledgers(stamp, &items),
                     ));
                 }
-                DirtyKey::Balance(shard, chunk, month) => {
-                    let shard_state = &self.balances[shard as usize];
+                DirtyKey::Balance(chunk, month) => {
+                    let shards = self.balances.len() as u32;
+                    // (shard, org, its day rows of the month), org order.
                     let items: Vec<_> = chunk_orgs(chunk)
                         .filter_map(|id| {
-                            shard_state
+                            let shard = crate::state::balance::shard_of(id, shards);
+                            self.balances[shard]
                                 .orgs
                                 .get(&id)
                                 .and_then(|b| b.months.get(&month))
-                                .map(|m| (id, &**m))
+                                .map(|m| (shard, id, &**m))
                         })
                         .collect();
-                    let value = pack::pack_balances(stamp, &items);
-                    // A frozen business month's later day rows go to its version's tree, as
-                    // ledger overlays do.
-                    let (tree, key) = match self.frozen.get(month) {
+                    match self.frozen.get(month) {
+                        // A frozen business month's later day rows go to its version's tree,
+                        // as ledger overlays do: one value per shard holding any (a day-row
+                        // overlay only grows while its version is in force).
                         Some(frozen) => {
-                            let mut key = shard.to_be_bytes().to_vec();
-                            key.extend_from_slice(&chunk.to_be_bytes());
-                            (days_tree(month, frozen.entry.version), key)
+                            let tree = days_tree(month, frozen.entry.version);
+                            let mut by_shard: BTreeMap<usize, Vec<_>> = BTreeMap::new();
+                            for (shard, id, m) in items {
+                                by_shard.entry(shard).or_default().push((id, m));
+                            }
+                            for (shard, items) in by_shard {
+                                let mut key = (shard as u32).to_be_bytes().to_vec();
+                                key.extend_from_slice(&chunk.to_be_bytes());
+                                values.push((tree.clone(), key, pack::pack_balances(stamp, &items)));
+                            }
                         }
-                        None => (
-                            balance_tree(shard as usize),
-                            key::balance_key(chunk, month.index()),
-                        ),
-                    };
-                    values.push((tree, key, value));
+                        None => {
+                            let items: Vec<_> = items.into_iter().map(|(_, id, m)| (id, m)).collect();
+                            values.push((
+                                BALANCES_TREE.to_string(),
+                                key::balance_key(chunk, month.index()),
+                                pack::pack_balances(stamp, &items),
+                            ));
+                        }
+                    }
                 }
             }
         }

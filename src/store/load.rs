@@ -12,7 +12,7 @@
 //! overlays by shard, then chunk), so one chunk is a handful of prefix scans per tree.
 
 use super::checkpoint::{
-    balance_key_month, is_stale, parse_tree, store_err, ChunkItems, TreeName, UnpackChunk,
+    balance_key_month, is_stale, legacy_balance_shard, BALANCES_TREE, parse_tree, store_err, ChunkItems, TreeName, UnpackChunk,
     CATALOG_KEY, FROZEN_FLOWS_PREFIX, FROZEN_NETS_PREFIX, META_TREE, ORGS_TREE,
 };
 use super::{pack, Store};
@@ -79,8 +79,10 @@ pub struct Layout {
     patches: Vec<(String, Month)>,
     /// Day-row overlay trees of frozen business months.
     days: Vec<(String, Month)>,
-    /// Balance shard trees.
-    balances: Vec<(String, usize)>,
+    /// Trees of day rows of open business months: legacy shard trees (`balances/NN`) with
+    /// their shard first, then [`checkpoint::BALANCES_TREE`] (`None`), whose values supersede
+    /// theirs (written later, from every org's day rows of the chunk and month).
+    balances: Vec<(String, Option<usize>)>,
     shards: u32,
     /// Whether the store holds any org (a new database's holds none: nothing to load).
     has_orgs: bool,
@@ -217,13 +219,17 @@ impl Store {
                     TreeName::Patches(month, _) => layout.patches.push((name, month)),
                     TreeName::Days(month, _) => layout.days.push((name, month)),
                 }
-            } else if let Some(shard) = name.strip_prefix("balances/") {
+            } else if let Some(shard) = legacy_balance_shard(&name) {
                 let shard: usize = shard.parse().map_err(|_| self.bad("bad shard tree name"))?;
                 if shard >= shards as usize {
                     return Err(self.bad("shard tree beyond the shard count"));
                 }
-                layout.balances.push((name, shard));
+                layout.balances.push((name, Some(shard)));
             }
+        }
+        layout.balances.sort_by_key(|(_, shard)| *shard);
+        if self.db.tree_names().iter().any(|n| n == BALANCES_TREE.as_bytes()) {
+            layout.balances.push((BALANCES_TREE.to_string(), None));
         }
         // Balance values of the frozen months in force are skipped by every load, which queues
         // those it meets for removal (`skipped_balances`): the months need no scan for them.
@@ -575,7 +581,7 @@ impl Store {
         Ok(())
     }
 
-    /// Reads the chunks' values of the balance shard trees (skipping the values of frozen
+    /// Reads the chunks' values of the day-row trees (skipping the values of frozen
     /// business months: their day rows are in the files) and of the day-row overlay trees of
     /// the frozen months in force, and rebuilds each org's Fenwick prefix: shards holding the
     /// loaded orgs only.
@@ -587,13 +593,15 @@ impl Store {
     ) -> Result<Vec<BalanceShard>> {
         let shards = layout.shards;
         let mut out: Vec<BalanceShard> = (0..shards).map(|_| Default::default()).collect();
-        let mut values: Vec<(&str, usize, u64, Month, sled::IVec)> = Vec::new();
+        // (tree, its shard: `None` for the tree of every shard; chunk, month, value), in the
+        // order they apply: a later value of an org's month replaces an earlier one.
+        let mut values: Vec<(&str, Option<usize>, u64, Month, sled::IVec)> = Vec::new();
         for (name, shard) in &layout.balances {
             self.each_value(name, &Scan::plain(), chunks, |k, v| {
                 let chunk = key::get_u64(k, 0).ok_or_else(|| self.bad("balance key"))?;
                 let month = balance_key_month(k).ok_or_else(|| self.bad("balance key"))?;
                 if layout.in_force.contains_key(&month) {
-                    self.skipped_balances.lock().push((*shard, k.to_vec()));
+                    self.skipped_balances.lock().push((name.clone(), k.to_vec()));
                 } else {
                     values.push((name, *shard, chunk, month, v));
                 }
@@ -606,7 +614,7 @@ impl Store {
                     .filter(|s| *s < shards && k.len() == 12)
                     .ok_or_else(|| self.bad("day overlay key"))?;
                 let chunk = key::get_u64(k, 4).ok_or_else(|| self.bad("day overlay key"))?;
-                values.push((name, shard as usize, chunk, *month, v));
+                values.push((name, Some(shard as usize), chunk, *month, v));
                 Ok(())
             })?;
         }
@@ -617,12 +625,12 @@ impl Store {
                 if value.days.iter().any(|d| d.day.month() != month) {
                     return Err(self.bad("balance row in the wrong month"));
                 }
-                let home =
-                    crate::state::balance::shard_of(org, shards) == shard && chunk_of(org) == chunk;
-                if !home || !known.contains_key(&org) {
+                let home = crate::state::balance::shard_of(org, shards);
+                let in_place = shard.is_none_or(|s| s == home) && chunk_of(org) == chunk;
+                if !in_place || !known.contains_key(&org) {
                     return Err(self.bad("balance value in the wrong shard or of an unknown org"));
                 }
-                Arc::make_mut(out[shard].orgs.entry(org).or_default())
+                Arc::make_mut(out[home].orgs.entry(org).or_default())
                     .months
                     .insert(month, Arc::new(value));
             }
