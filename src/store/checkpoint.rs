@@ -515,8 +515,8 @@ impl Store {
     /// and those of each month frozen since the last call. A month's values are found without a
     /// scan when `state` holds its file: one key per chunk of the file's orgs (and per shard and
     /// chunk in legacy shard trees; a balance value of an org with no row in the month is left
-    /// to the next load to find). Otherwise the trees are scanned for them. Returns the keys removed and their bytes
-    /// (keys and values).
+    /// to the next load to find). Otherwise the trees are scanned for them. Returns the keys
+    /// removed and their bytes (keys and values).
     fn drop_stale_balances(
         &self,
         in_force: &BTreeMap<Month, u32>,

@@ -12,8 +12,8 @@
 //! overlays by shard, then chunk), so one chunk is a handful of prefix scans per tree.
 
 use super::checkpoint::{
-    balance_key_month, is_stale, legacy_balance_shard, BALANCES_TREE, parse_tree, store_err, ChunkItems, TreeName, UnpackChunk,
-    CATALOG_KEY, FROZEN_FLOWS_PREFIX, FROZEN_NETS_PREFIX, META_TREE, ORGS_TREE,
+    balance_key_month, is_stale, legacy_balance_shard, parse_tree, store_err, ChunkItems, TreeName,
+    UnpackChunk, BALANCES_TREE, CATALOG_KEY, FROZEN_FLOWS_PREFIX, FROZEN_NETS_PREFIX, META_TREE, ORGS_TREE,
 };
 use super::{pack, Store};
 use crate::codec::key;
