@@ -701,14 +701,8 @@ impl Db {
         let compacted = match settled {
             Ok(()) => {
                 let _one = self.shared.checkpoint_lock.lock();
-                let due = self.shared.store_compaction;
                 self.shared
-                    .compact_store_if_due(crate::store::compact::Due {
-                        dead_percent: due
-                            .dead_percent
-                            .min(crate::limits::STORE_COMPACT_DEAD_PERCENT_AT_CLOSE),
-                        ..due
-                    })
+                    .compact_store_if_due(self.shared.store_compaction.at_close())
                     .is_some()
             }
             Err(_) => false,

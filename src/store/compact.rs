@@ -54,6 +54,17 @@ pub struct Due {
 }
 
 impl Due {
+    /// The rule at a writer's close: the same floor, at most
+    /// [`crate::limits::STORE_COMPACT_DEAD_PERCENT_AT_CLOSE`] per cent dropped.
+    pub fn at_close(self) -> Due {
+        Due {
+            dead_percent: self
+                .dead_percent
+                .min(crate::limits::STORE_COMPACT_DEAD_PERCENT_AT_CLOSE),
+            ..self
+        }
+    }
+
     /// Whether a store of `size` bytes on disk that dropped `dropped` bytes of keys and values
     /// since its last compaction is due.
     pub fn at(self, size: u64, dropped: u64) -> bool {
