@@ -38,6 +38,16 @@ pub const FORMAT_VERSION: u32 = 1;
 /// are summed from its few rows). A file of format 1 is refused with [`Error::FormatVersion`].
 pub const FROZEN_FORMAT_VERSION: u32 = 2;
 
+/// The format of the log's segments (their header), versioned apart from the rest: 2 since a
+/// frame may hold a compact batch (`codec::compact`, bit 31 of its operation-count field). A
+/// segment of version 1 holds rkyv batches only and is read as well; a writer never appends to
+/// one (it starts a new segment), so a build that reads only version 1 refuses a log this build
+/// wrote with [`Error::FormatVersion`] instead of misreading it.
+pub const SEGMENT_FORMAT_VERSION: u32 = 2;
+
+/// The segment format versions this build reads.
+pub const SEGMENT_FORMAT_VERSIONS_READ: [u32; 2] = [1, SEGMENT_FORMAT_VERSION];
+
 /// The format version a file of kind `magic` carries in this build.
 pub fn format_version_of_kind(magic: &[u8; 8]) -> u32 {
     if magic == FROZEN_MAGIC || magic == FROZEN_FOOTER_MAGIC {

@@ -361,7 +361,7 @@ fn a_replica_whose_store_is_gone_is_refused_rather_than_opened_empty() {
 
 /// A closed database of `n` one-posting batches in many small segments; returns its segments.
 fn segmented(dir: &Path, n: u64) -> Vec<PathBuf> {
-    let options = Options::default().segment_target_bytes(600);
+    let options = Options::default().segment_target_bytes(200);
     let db = Db::open_with(dir, options).unwrap();
     post(&db, n);
     db.close().unwrap();

@@ -83,7 +83,7 @@ fn back_dated_posting_rewrites_only_its_own_values_and_reads_stay_bounded() {
 fn segments_rotate_and_reopen_reads_them_all() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    let options = Options::default().segment_target_bytes(4096);
+    let options = Options::default().segment_target_bytes(1024);
     let db = Db::open_with(&dir, options.clone()).unwrap();
     db.register_org(Org::new(OrgId(1), "A", Currency::USD))
         .unwrap();

@@ -131,17 +131,24 @@ fn entry_record(org: u64, id: u64, kind: u8, amount: i64, reverses: u64) -> Entr
     }
 }
 
+/// A batch as logs written before the compact encoding hold it (an rkyv archive).
 fn archive(ops: Vec<LogOp>) -> Vec<u8> {
-    record::encode(&LogBatch { ops })
+    record::encode_rkyv(&LogBatch { ops })
         .expect("encode a batch")
         .to_vec()
 }
 
+/// A batch as this build writes it: the payload and the frame's operation-count field.
+fn compact(ops: Vec<LogOp>) -> (Vec<u8>, u32) {
+    let encoded = record::encode(&LogBatch { ops }).expect("encode a batch");
+    (encoded.payload, encoded.op_field)
+}
+
 /// One frame with LSN `lsn` chained to `prev_crc`; returns the frame and its CRC.
 fn frame(lsn: u64, prev_crc: u32, ops: Vec<LogOp>) -> (Vec<u8>, u32) {
-    let count = ops.len() as u32;
+    let (payload, op_field) = compact(ops);
     let mut out = Vec::new();
-    let crc = encode_frame(&mut out, lsn, prev_crc, count, &archive(ops));
+    let crc = encode_frame(&mut out, lsn, prev_crc, op_field, &payload);
     (out, crc)
 }
 
@@ -185,7 +192,8 @@ fn frame_decode() -> Seeds {
         seed("frame-register-org", org),
         seed("frame-two-postings", posts),
         seed("frame-pay-reversal-index", more),
-        seed("archive-two-postings", archive(entries)),
+        seed("archive-two-postings", archive(entries.clone())),
+        seed("compact-two-postings", compact(entries).0),
         seed("segment-header", header.to_vec()),
         seed("segment-header-and-frames", segment),
     ]

@@ -349,7 +349,7 @@ fn recompute_manifest(dir: &Path) -> std::io::Result<()> {
 /// written with it. `data[1] & 7` picks the value:
 ///
 /// 0 orgs of chunk 0, 1 `revenues/2024-01` of chunk 0, 2 `expenses/2024-02` of chunk 0,
-/// 3 the January 2024 balances of org 1, 4 the index catalog, 5 none (only the checkpoint LSN,
+/// 3 the January 2024 day rows of chunk 0 (org 1's) in `balances`, 4 the index catalog, 5 none (only the checkpoint LSN,
 /// taken from the next 8 bytes), 6 orgs of chunk 1, 7 `revenues/2024-01` of chunk 1;
 ///
 /// `(data[1] >> 4) & 3` the checkpoint LSN: 0 the template's, 1 zero, 2 one past the log's end,
@@ -369,15 +369,11 @@ impl StoreSlot {
     /// (tree, key) of a slot; `None` for [`StoreSlot::LSN_ONLY`].
     pub fn location(slot: u8) -> Option<(String, Vec<u8>)> {
         let jan = folio::Month::from_ym(2024, 1).map_or(0, |m| m.index());
-        let shard = folio::state::balance::shard_of(OrgId(1), TEMPLATE_SHARDS);
         Some(match slot & 7 {
             0 => ("orgs".into(), 0u64.to_be_bytes().to_vec()),
             1 => ("revenues/2024-01".into(), 0u64.to_be_bytes().to_vec()),
             2 => ("expenses/2024-02".into(), 0u64.to_be_bytes().to_vec()),
-            3 => (
-                format!("balances/{shard:02}"),
-                folio::codec::key::balance_key(0, jan),
-            ),
+            3 => ("balances".into(), folio::codec::key::balance_key(0, jan)),
             4 => ("meta".into(), b"index_catalog".to_vec()),
             5 => return None,
             6 => ("orgs".into(), 1u64.to_be_bytes().to_vec()),

@@ -1,13 +1,20 @@
 //! Pure decoders: log frames and batch archives, packed store values, workload lines.
 
-/// `frame_decode`: arbitrary bytes as a log frame, a batch archive and a segment header: an
-/// error or a value, never a panic.
+/// `frame_decode`: arbitrary bytes as a log frame, a batch (compact, and rkyv archive) and a
+/// segment header: an error or a value, never a panic. A compact batch that decodes encodes
+/// back to a batch that decodes to the same.
 pub fn frame_decode(data: &[u8]) {
+    use folio::codec::record::{decode, encode, COMPACT_BATCH};
     if let Ok((header, payload)) = folio::codec::frame::decode_frame(data) {
         assert_eq!(payload.len(), header.len as usize);
-        let _ = folio::codec::record::decode(payload);
+        let _ = decode(payload, header.op_count);
     }
-    let _ = folio::codec::record::decode(data);
+    let _ = decode(data, 0);
+    if let Ok(batch) = decode(data, COMPACT_BATCH) {
+        let again = encode(&batch).expect("a decoded batch encodes");
+        let decoded = decode(&again.payload, again.op_field);
+        assert_eq!(decoded.as_ref(), Ok(&batch));
+    }
     let _ = folio::wal::segment::SegmentHeader::decode(data);
 }
 

@@ -6,8 +6,8 @@
 //!  4     4    CRC32 of bytes 0..4 ++ 8..24 ++ payload (u32 LE)
 //!  8     8    LSN (u64 LE)
 //! 16     4    CRC32 of the previous frame (0 for the first frame of the log)
-//! 20     4    operation count (u32 LE)
-//! 24     N    rkyv-encoded LogBatch
+//! 20     4    operation count (u32 LE; bit 31: the payload is a compact batch)
+//! 24     N    the batch (compact, or an rkyv archive: `codec::record`)
 //! 24+N   p    zero padding so the frame length is a multiple of 8
 //! ```
 
@@ -29,7 +29,7 @@ pub struct FrameHeader {
 /// Why bytes at some offset are not a valid frame.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FrameError {
-    /// Fewer bytes than a header, or than the header's length announces.
+    /// Fewer bytes than a header, or than the header's length announces with the padding.
     Truncated,
     /// Length 0 or above the limit.
     BadLength(u32),
@@ -125,7 +125,9 @@ fn le_u64(b: &[u8], at: usize) -> u64 {
 }
 
 /// Decodes the frame at the start of `bytes`, verifying its checksum.
-/// Returns the header and the payload slice.
+/// Returns the header and the payload slice. A frame is whole only with its padding: a writer
+/// writes frame and padding with one write, so a frame without it was cut by a torn write (and
+/// the log continues at the frame's padded end, which must be in the file).
 pub fn decode_frame(bytes: &[u8]) -> Result<(FrameHeader, &[u8]), FrameError> {
     if bytes.len() < FRAME_HEADER_BYTES {
         return Err(FrameError::Truncated);
@@ -141,9 +143,10 @@ pub fn decode_frame(bytes: &[u8]) -> Result<(FrameHeader, &[u8]), FrameError> {
     if !payload_len_ok(len) {
         return Err(FrameError::BadLength(header.len));
     }
-    let Some(payload) = bytes.get(FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + len) else {
+    if bytes.len() < frame_len(len) {
         return Err(FrameError::Truncated);
-    };
+    }
+    let payload = &bytes[FRAME_HEADER_BYTES..FRAME_HEADER_BYTES + len];
     let actual = checksum(&bytes[..FRAME_HEADER_BYTES], payload);
     if actual != header.crc {
         return Err(FrameError::ChecksumMismatch {
@@ -187,7 +190,8 @@ mod tests {
     #[test]
     fn truncation_and_bad_lengths() {
         let bytes = sample();
-        for cut in 0..FRAME_HEADER_BYTES + 19 {
+        assert!(bytes.len() > FRAME_HEADER_BYTES + 19, "the sample is padded");
+        for cut in 0..bytes.len() {
             assert!(decode_frame(&bytes[..cut]).is_err(), "cut {cut} accepted");
         }
         let mut zero = bytes.clone();

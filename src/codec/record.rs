@@ -1,4 +1,5 @@
-//! Log records: what a committed batch looks like in the write-ahead log (rkyv-encoded).
+//! Log records: what a committed batch looks like in the write-ahead log, and its two
+//! encodings: compact ([`super::compact`], written) and rkyv (logs written before; read).
 //!
 //! Records carry resolved facts (e.g. the business day computed with the org's time zone at
 //! commit time) so that replay never depends on anything but the log itself.
@@ -70,18 +71,69 @@ pub struct LogBatch {
     pub ops: Vec<LogOp>,
 }
 
-/// Encodes a batch with rkyv.
-pub fn encode(batch: &LogBatch) -> Result<rkyv::util::AlignedVec, String> {
+/// Bit 31 of a frame's operation-count field: the payload is a compact batch
+/// ([`super::compact`]); without it, an rkyv archive of [`LogBatch`] (what logs written before
+/// the compact encoding hold, and still read).
+pub const COMPACT_BATCH: u32 = 1 << 31;
+
+/// A batch ready for a log frame.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedBatch {
+    pub payload: Vec<u8>,
+    /// The frame header's operation-count field: the count, and [`COMPACT_BATCH`].
+    pub op_field: u32,
+}
+
+/// Encodes a batch for a log frame (compact; see [`super::compact`]).
+///
+/// # Errors
+/// When the batch has 2^31 operations or more (batches hold at most
+/// [`crate::limits::MAX_BATCH_OPS`]).
+pub fn encode(batch: &LogBatch) -> Result<EncodedBatch, String> {
+    let count = u32::try_from(batch.ops.len())
+        .ok()
+        .filter(|c| c & COMPACT_BATCH == 0)
+        .ok_or_else(|| format!("{} operations in one batch", batch.ops.len()))?;
+    Ok(EncodedBatch {
+        payload: super::compact::encode(batch),
+        op_field: count | COMPACT_BATCH,
+    })
+}
+
+/// The operation count a frame header's operation-count field holds.
+pub fn op_count(op_field: u32) -> u32 {
+    op_field & !COMPACT_BATCH
+}
+
+/// Encodes a batch as an rkyv archive: the payload of a frame whose operation-count field is
+/// the plain count (how logs were written before the compact encoding; this build reads them).
+///
+/// # Errors
+/// What rkyv reports.
+#[cfg(any(test, feature = "internals"))]
+pub fn encode_rkyv(batch: &LogBatch) -> Result<rkyv::util::AlignedVec, String> {
     rkyv::to_bytes::<rkyv::rancor::Error>(batch).map_err(|e| e.to_string())
 }
 
-/// Validates and decodes a payload. The payload must be 8-byte aligned (frames guarantee it);
-/// unaligned input is copied first.
-pub fn decode(payload: &[u8]) -> Result<LogBatch, String> {
+/// Validates and decodes a frame's payload in the encoding its operation-count field names
+/// (`op_field`); the count itself is the caller's to check.
+///
+/// # Errors
+/// Why the payload is not a batch of that encoding.
+pub fn decode(payload: &[u8], op_field: u32) -> Result<LogBatch, String> {
+    if op_field & COMPACT_BATCH != 0 {
+        return super::compact::decode(payload);
+    }
+    decode_rkyv(payload)
+}
+
+/// Validates and decodes an rkyv payload. The payload must be 8-byte aligned (frames guarantee
+/// it); unaligned input is copied first.
+fn decode_rkyv(payload: &[u8]) -> Result<LogBatch, String> {
     if !(payload.as_ptr() as usize).is_multiple_of(8) {
         let mut aligned = rkyv::util::AlignedVec::<16>::with_capacity(payload.len());
         aligned.extend_from_slice(payload);
-        return decode(&aligned);
+        return decode_rkyv(&aligned);
     }
     rkyv::from_bytes::<LogBatch, rkyv::rancor::Error>(payload).map_err(|e| e.to_string())
 }
@@ -122,8 +174,19 @@ mod tests {
                 }),
             ],
         };
-        let bytes = encode(&batch).unwrap();
-        assert_eq!(decode(&bytes).unwrap(), batch);
-        assert!(decode(&bytes[..bytes.len() - 4]).is_err());
+        let rkyv = encode_rkyv(&batch).unwrap();
+        assert_eq!(decode(&rkyv, 3).unwrap(), batch);
+        assert!(decode(&rkyv[..rkyv.len() - 4], 3).is_err());
+        let compact = encode(&batch).unwrap();
+        assert_eq!(compact.op_field, 3 | COMPACT_BATCH);
+        assert_eq!(op_count(compact.op_field), 3);
+        assert_eq!(decode(&compact.payload, compact.op_field).unwrap(), batch);
+        assert!(compact.payload.len() * 2 < rkyv.len(), "{} vs {}", compact.payload.len(), rkyv.len());
+        for cut in 0..compact.payload.len() {
+            assert!(decode(&compact.payload[..cut], compact.op_field).is_err(), "cut at {cut}");
+        }
+        // Each encoding is read only as what the frame says it is.
+        assert!(decode(&compact.payload, 3).is_err());
+        assert!(decode(&rkyv, 3 | COMPACT_BATCH).is_err());
     }
 }

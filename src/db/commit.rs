@@ -120,11 +120,11 @@ fn synced(shared: &Shared, writer: &LogWriter) {
 /// Encodes an accepted batch into the writer's staging buffer (its frame gets the next LSN).
 fn stage(writer: &mut LogWriter, staged: &mut Vec<Staged>, reply: Answer, batch: LogBatch) {
     match record::encode(&batch) {
-        Ok(bytes) => {
+        Ok(encoded) => {
             // The frame header's operation count is the batch's (replay checks them against
             // each other), and frames get consecutive LSNs (replay requires them in order).
             debug_assert!(batch.ops.len() <= crate::limits::MAX_BATCH_OPS);
-            let lsn = Lsn(writer.stage(&bytes, batch.ops.len() as u32));
+            let lsn = Lsn(writer.stage(&encoded.payload, encoded.op_field));
             debug_assert!(staged.last().is_none_or(|s| s.lsn.0 + 1 == lsn.0));
             staged.push(Staged { reply, lsn, batch });
         }
@@ -336,7 +336,10 @@ fn replicate(
     if sync_each {
         synced(shared, writer);
     }
-    let ops: u64 = frames.iter().map(|f| f.op_count as u64).sum();
+    let ops: u64 = frames
+        .iter()
+        .map(|f| u64::from(record::op_count(f.op_count)))
+        .sum();
     let lsn = {
         let mut current = shared.state.write();
         let super::Current { state, applier, .. } = &mut *current;

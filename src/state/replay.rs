@@ -18,9 +18,9 @@ pub type Decoded = Vec<(Lsn, LogBatch)>;
 /// Decodes a frame's payload and checks its operation count against the frame header.
 pub fn decode(frame: &LogFrame<'_>) -> Result<LogBatch> {
     let corrupt = |kind| Error::corruption(frame.file, frame.offset, kind);
-    let batch =
-        record::decode(frame.payload).map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
-    if batch.ops.len() != frame.op_count as usize {
+    let batch = record::decode(frame.payload, frame.op_count)
+        .map_err(|e| corrupt(CorruptionKind::InvalidArchive(e)))?;
+    if batch.ops.len() != record::op_count(frame.op_count) as usize {
         return Err(corrupt(CorruptionKind::InvalidValue(
             "operation count differs from header".into(),
         )));

@@ -6,6 +6,7 @@
 //! ```
 
 use crate::codec::record::OrgRecord;
+use crate::codec::varint;
 use crate::model::{BusinessDay, Category, Lsn, Month, OrgId, PaymentMethod};
 use crate::state::balance::{DayRow, MonthBalances};
 use crate::frozen::manifest::{ManifestEntry, MANIFEST_ENTRY_BYTES};
@@ -21,16 +22,12 @@ impl Writer {
         Writer(out)
     }
 
-    fn u(&mut self, mut v: u64) {
-        while v >= 0x80 {
-            self.0.push((v as u8) | 0x80);
-            v >>= 7;
-        }
-        self.0.push(v as u8);
+    fn u(&mut self, v: u64) {
+        varint::put_u(&mut self.0, v);
     }
 
     fn i(&mut self, v: i64) {
-        self.u(((v << 1) ^ (v >> 63)) as u64);
+        varint::put_i(&mut self.0, v);
     }
 
     fn byte(&mut self, b: u8) {
@@ -38,105 +35,47 @@ impl Writer {
     }
 
     fn bytes(&mut self, b: &[u8]) {
-        self.u(b.len() as u64);
-        self.0.extend_from_slice(b);
+        varint::put_bytes(&mut self.0, b);
     }
 
     fn finish(mut self) -> Vec<u8> {
         let crc = crc32fast::hash(&self.0);
         self.0.extend_from_slice(&crc.to_le_bytes());
-        // What `Reader::open` checks: long enough for the stamp and the trailer, and the trailer
-        // is the CRC32 of everything before it.
+        // What `open` checks: long enough for the stamp and the trailer, and the trailer is the
+        // CRC32 of everything before it.
         debug_assert!(
-            self.0.len() >= 12 && Reader::open(&self.0).is_ok(),
+            self.0.len() >= 12 && open(&self.0).is_ok(),
             "a packed value opens"
         );
         self.0
     }
 }
 
-/// Reads a packed value; every accessor fails instead of reading past the end.
-struct Reader<'a> {
-    bytes: &'a [u8],
-    at: usize,
+/// Reads a packed value's body; every accessor fails instead of reading past the end.
+type Reader<'a> = varint::Input<'a>;
+
+/// Checks a packed value's CRC and returns the stamp and a reader over the body.
+fn open(value: &[u8]) -> Result<(Lsn, Reader<'_>), String> {
+    if value.len() < 12 {
+        return Err(format!("value of {} bytes is too short", value.len()));
+    }
+    let (body, trailer) = value.split_at(value.len() - 4);
+    let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
+    let actual = crc32fast::hash(body);
+    if stored != actual {
+        return Err(format!(
+            "checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
+        ));
+    }
+    debug_assert!(body.len() >= 8, "the stamp is inside the checked body");
+    let mut stamp = [0u8; 8];
+    stamp.copy_from_slice(&body[..8]);
+    Ok((Lsn(u64::from_le_bytes(stamp)), Reader::new(body, 8)))
 }
 
-impl<'a> Reader<'a> {
-    /// Checks the CRC and returns the stamp and a reader over the body.
-    fn open(value: &'a [u8]) -> Result<(Lsn, Reader<'a>), String> {
-        if value.len() < 12 {
-            return Err(format!("value of {} bytes is too short", value.len()));
-        }
-        let (body, trailer) = value.split_at(value.len() - 4);
-        let stored = u32::from_le_bytes([trailer[0], trailer[1], trailer[2], trailer[3]]);
-        let actual = crc32fast::hash(body);
-        if stored != actual {
-            return Err(format!(
-                "checksum mismatch (stored {stored:#010x}, computed {actual:#010x})"
-            ));
-        }
-        debug_assert!(body.len() >= 8, "the stamp is inside the checked body");
-        let mut stamp = [0u8; 8];
-        stamp.copy_from_slice(&body[..8]);
-        Ok((
-            Lsn(u64::from_le_bytes(stamp)),
-            Reader { bytes: body, at: 8 },
-        ))
-    }
-
-    fn byte(&mut self) -> Result<u8, String> {
-        let b = *self.bytes.get(self.at).ok_or("value ends early")?;
-        self.at += 1;
-        Ok(b)
-    }
-
-    fn u(&mut self) -> Result<u64, String> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = self.byte()?;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err("varint longer than 10 bytes".into())
-    }
-
-    fn i(&mut self) -> Result<i64, String> {
-        let z = self.u()?;
-        Ok(((z >> 1) as i64) ^ -((z & 1) as i64))
-    }
-
-    fn i32(&mut self) -> Result<i32, String> {
-        i32::try_from(self.i()?).map_err(|_| "value out of i32 range".to_string())
-    }
-
-    /// A business day: a day number in range.
-    fn day(&mut self) -> Result<BusinessDay, String> {
-        BusinessDay::from_days(self.i32()?).map_err(|e| e.to_string())
-    }
-
-    fn bytes(&mut self) -> Result<&'a [u8], String> {
-        let len = usize::try_from(self.u()?).map_err(|_| "length overflow")?;
-        let end = self
-            .at
-            .checked_add(len)
-            .filter(|&e| e <= self.bytes.len())
-            .ok_or("value ends early")?;
-        let out = &self.bytes[self.at..end];
-        self.at = end;
-        Ok(out)
-    }
-
-    fn string(&mut self) -> Result<String, String> {
-        String::from_utf8(self.bytes()?.to_vec()).map_err(|_| "text is not UTF-8".to_string())
-    }
-
-    fn end(&self) -> Result<(), String> {
-        (self.at == self.bytes.len())
-            .then_some(())
-            .ok_or_else(|| "trailing bytes".to_string())
-    }
+/// A business day: a day number in range.
+fn read_day(r: &mut Reader<'_>) -> Result<BusinessDay, String> {
+    BusinessDay::from_days(r.i32()?).map_err(|e| e.to_string())
 }
 
 fn write_org(w: &mut Writer, r: &OrgRecord) {
@@ -202,7 +141,7 @@ fn read_ledger(r: &mut Reader<'_>, stamp: Lsn) -> Result<OrgMonthLedger, String>
         ts = ts.wrapping_add(r.i()?);
         let id = r.u()?;
         let amount = i64::try_from(r.u()?).map_err(|_| "amount out of range")?;
-        let day = r.day()?;
+        let day = read_day(r)?;
         let category = Category::from_code(r.byte()?).ok_or("bad category code")?;
         let payment_method =
             PaymentMethod::from_code(r.byte()?).ok_or("bad payment method code")?;
@@ -254,7 +193,7 @@ fn read_balances(r: &mut Reader<'_>, stamp: Lsn) -> Result<MonthBalances, String
     };
     for _ in 0..count {
         let row = DayRow {
-            day: r.day()?,
+            day: read_day(r)?,
             revenue: r.i()?,
             expense: r.i()?,
             revenue_count: r.u()?,
@@ -296,7 +235,7 @@ fn pack_chunk<T>(stamp: Lsn, items: &[(OrgId, &T)], write: fn(&mut Writer, &T)) 
 type ReadFn<T> = fn(&mut Reader<'_>, Lsn) -> Result<T, String>;
 
 fn unpack_chunk<T>(value: &[u8], read: ReadFn<T>) -> Result<(Lsn, Vec<(OrgId, T)>), String> {
-    let (stamp, mut r) = Reader::open(value)?;
+    let (stamp, mut r) = open(value)?;
     let count = r.u()?;
     let mut out = Vec::new();
     let mut prev: Option<u64> = None;
@@ -341,12 +280,7 @@ pub fn pack_catalog(stamp: Lsn, records: &[crate::codec::record::IndexRecord]) -
     let mut w = Writer::new(stamp);
     w.u(records.len() as u64);
     for r in records {
-        w.bytes(r.name.as_bytes());
-        w.byte(r.table);
-        w.bytes(&r.key);
-        w.bytes(&r.include);
-        w.byte(r.predicate);
-        w.i(r.predicate_value);
+        crate::codec::compact::put_index(&mut w.0, r);
     }
     w.finish()
 }
@@ -354,19 +288,11 @@ pub fn pack_catalog(stamp: Lsn, records: &[crate::codec::record::IndexRecord]) -
 pub fn unpack_catalog(
     value: &[u8],
 ) -> Result<(Lsn, Vec<crate::codec::record::IndexRecord>), String> {
-    let (stamp, mut r) = Reader::open(value)?;
+    let (stamp, mut r) = open(value)?;
     let count = r.u()?;
     let mut out = Vec::new();
     for _ in 0..count {
-        out.push(crate::codec::record::IndexRecord {
-            create: true,
-            name: r.string()?,
-            table: r.byte()?,
-            key: r.bytes()?.to_vec(),
-            include: r.bytes()?.to_vec(),
-            predicate: r.byte()?,
-            predicate_value: r.i()?,
-        });
+        out.push(crate::codec::compact::read_index(&mut r, true)?);
     }
     r.end()?;
     Ok((stamp, out))
@@ -523,21 +449,16 @@ pub fn unpack_frozen_set(
     path: &std::path::Path,
     value: &[u8],
 ) -> Result<(Lsn, Vec<ManifestEntry>), String> {
-    let (stamp, mut r) = Reader::open(value)?;
+    let (stamp, mut r) = open(value)?;
     let count = usize::try_from(r.u()?).map_err(|_| "length overflow")?;
     if count > crate::limits::MAX_FROZEN_FILES {
         return Err(format!("{count} frozen months"));
     }
     let mut out: Vec<ManifestEntry> = Vec::with_capacity(count);
     for _ in 0..count {
-        let end = r
-            .at
-            .checked_add(MANIFEST_ENTRY_BYTES)
-            .filter(|&e| e <= r.bytes.len())
-            .ok_or("value ends early")?;
-        let entry = ManifestEntry::from_bytes(path, r.at as u64, &r.bytes[r.at..end])
+        let at = r.position();
+        let entry = ManifestEntry::from_bytes(path, at as u64, r.raw(MANIFEST_ENTRY_BYTES)?)
             .map_err(|e| e.to_string())?;
-        r.at = end;
         if out.last().is_some_and(|l| l.month >= entry.month) {
             return Err(format!("frozen month {} out of order", entry.month));
         }

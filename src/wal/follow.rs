@@ -657,7 +657,7 @@ mod tests {
     fn a_bounded_poll_stops_at_its_last_lsn_and_leaves_the_rest() {
         let tmp = tempfile::tempdir().expect("tempdir");
         let options = crate::Options {
-            segment_target_bytes: 2_000,
+            segment_target_bytes: 1_000,
             ..crate::Options::default()
         };
         let db = Db::open_with(tmp.path().join("db"), options).expect("open");

@@ -11,7 +11,7 @@ use crate::codec::frame::{decode_frame, frame_len, FrameError, FRAME_ALIGN};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::io::Vfs;
 use crate::model::Lsn;
-use crate::format::FORMAT_VERSION;
+use crate::format::{SEGMENT_FORMAT_VERSION, SEGMENT_FORMAT_VERSIONS_READ};
 use std::path::{Path, PathBuf};
 
 /// One valid frame of a log: its header's LSN and operation count, its payload, and where it is
@@ -159,6 +159,7 @@ pub fn recover(
             next_lsn: expect.start_lsn.max(1),
             prev_crc: expect.start_crc,
             active: None,
+            active_version: 0,
         },
         torn: Vec::new(),
         frames_replayed: 0,
@@ -292,6 +293,7 @@ fn check_skipped(
                     next_lsn: *name,
                     prev_crc: header.prev_crc,
                     active: None,
+                    active_version: 0,
                 },
                 torn: Vec::new(),
                 frames_replayed: 0,
@@ -384,6 +386,8 @@ struct Position {
     offset: usize,
     next_lsn: u64,
     prev_crc: u32,
+    /// The segment's format version.
+    version: u32,
 }
 
 struct SegmentScan<'a> {
@@ -457,6 +461,7 @@ impl SegmentScan<'_> {
                         offset,
                         next_lsn: expected_lsn,
                         prev_crc,
+                        version: header.version,
                     };
                     return self.damage_at(&bytes, at, err, tail);
                 }
@@ -466,6 +471,7 @@ impl SegmentScan<'_> {
             next_lsn: expected_lsn,
             prev_crc,
             active: Some((self.path.to_path_buf(), bytes.len() as u64)),
+            active_version: header.version,
         };
         Ok(())
     }
@@ -478,6 +484,7 @@ impl SegmentScan<'_> {
             offset,
             next_lsn: expected_lsn,
             prev_crc,
+            version,
         } = at;
         let cut_anyway = planted!(TruncateMidLog);
         let later = later_frame(bytes, offset, expected_lsn);
@@ -513,16 +520,17 @@ impl SegmentScan<'_> {
             next_lsn: expected_lsn,
             prev_crc,
             active: Some((self.path.to_path_buf(), offset as u64)),
+            active_version: version,
         };
         Ok(())
     }
 
     fn check_header(&self, header: &SegmentHeader, tail: &LogTail, continued: bool) -> Result<()> {
-        if header.version != FORMAT_VERSION {
+        if !SEGMENT_FORMAT_VERSIONS_READ.contains(&header.version) {
             return Err(Error::FormatVersion {
                 path: self.path.to_path_buf(),
                 found: header.version,
-                supported: FORMAT_VERSION,
+                supported: SEGMENT_FORMAT_VERSION,
             });
         }
         if header.db_id != self.db_id {
@@ -622,8 +630,9 @@ const SECTOR: usize = 512;
 /// Whether the damaged bytes `start..end` (a damaged frame up to the next valid one; segment
 /// offsets are file offsets) show a sector that never reached the disk: zeros from `start` to the
 /// end of its sector, or a whole aligned sector of zeros. A flipped bit never looks like that, and
-/// the encoder never writes such zero runs (a frame begins with its non-zero length, and its rkyv
-/// payload holds no 512-byte run of zeros).
+/// the encoder never writes such zero runs (a frame begins with its non-zero length, and its
+/// payload holds no 512-byte run of zeros: in a compact batch every op starts with a non-zero tag
+/// and no field is longer than 256 bytes, and an rkyv batch holds its text the same way).
 fn unwritten_sector(bytes: &[u8], start: usize, end: usize) -> bool {
     let zero = |range: std::ops::Range<usize>| bytes[range].iter().all(|&b| b == 0);
     let first_end = (start / SECTOR + 1) * SECTOR;

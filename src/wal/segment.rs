@@ -3,7 +3,7 @@
 //! ```text
 //! offset size field
 //!  0     8    magic "FOLIOWAL"
-//!  8     4    format version (u32 LE)
+//!  8     4    format version (u32 LE): 2 (`format::SEGMENT_FORMAT_VERSION`); 1 is read too
 //! 12     4    CRC32 of bytes 0..12 ++ 16..40
 //! 16     8    database id (u64 LE)
 //! 24     8    LSN of the segment's first frame
@@ -11,7 +11,7 @@
 //! 36     4    reserved, zero
 //! ```
 
-use crate::format::{header_crc, FORMAT_VERSION, SEGMENT_EXTENSION};
+use crate::format::{header_crc, SEGMENT_EXTENSION, SEGMENT_FORMAT_VERSION};
 use std::path::{Path, PathBuf};
 
 pub const SEGMENT_MAGIC: &[u8; 8] = b"FOLIOWAL";
@@ -55,7 +55,7 @@ pub fn parse_segment_name(name: &Path) -> Option<u64> {
 impl SegmentHeader {
     pub fn new(db_id: u64, first_lsn: u64, prev_crc: u32) -> SegmentHeader {
         SegmentHeader {
-            version: FORMAT_VERSION,
+            version: SEGMENT_FORMAT_VERSION,
             db_id,
             first_lsn,
             prev_crc,

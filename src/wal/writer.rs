@@ -1,6 +1,7 @@
 //! Appends frames to the active segment; rotates segments; syncs.
 
 use super::segment::{segment_path, SegmentHeader, SEGMENT_HEADER_BYTES};
+use crate::format::SEGMENT_FORMAT_VERSION;
 use crate::codec::frame::{decode_frame, encode_frame};
 use crate::io::{AppendFile, Vfs};
 use std::io;
@@ -36,6 +37,8 @@ pub struct LogEnd {
     pub prev_crc: u32,
     /// The active segment and its valid length, if any segment exists.
     pub active: Option<(PathBuf, u64)>,
+    /// The active segment's format version (its header's; 0 without one).
+    pub active_version: u32,
 }
 
 impl LogWriter {
@@ -48,7 +51,23 @@ impl LogWriter {
         segment_target: u64,
     ) -> io::Result<LogWriter> {
         let (file, segment_path, segment_len) = match end.active {
-            Some((path, len)) => (vfs.open_append(&path, false)?, path, len),
+            Some((path, len)) if end.active_version == SEGMENT_FORMAT_VERSION => {
+                (vfs.open_append(&path, false)?, path, len)
+            }
+            Some((path, len)) => {
+                // A segment of an earlier format takes no frame of this one (a build that reads
+                // only that format would misread it): the log goes on in a new segment. Its
+                // frames are made durable first, as `sync_recovered` does for a continued one;
+                // one without frames (a header only) is replaced.
+                let mut old = vfs.open_append(&path, false)?;
+                old.sync_data()?;
+                drop(old);
+                if len <= SEGMENT_HEADER_BYTES as u64 {
+                    vfs.remove_file(&path)?;
+                }
+                let (file, path) = create_segment(&*vfs, dir, db_id, end.next_lsn, end.prev_crc)?;
+                (file, path, SEGMENT_HEADER_BYTES as u64)
+            }
             None => {
                 let (file, path) = create_segment(&*vfs, dir, db_id, end.next_lsn, end.prev_crc)?;
                 (file, path, SEGMENT_HEADER_BYTES as u64)

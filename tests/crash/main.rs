@@ -62,7 +62,7 @@ const ROUNDS_VAR: &str = "FOLIO_CRASH_ROUNDS";
 const ROUNDS_PER_DB_VAR: &str = "FOLIO_CRASH_ROUNDS_PER_DB";
 const PARENT_SEED_VAR: &str = "FOLIO_CRASH_SEED";
 /// The child's log segments: small, so that rounds rotate segments.
-const SEGMENT_BYTES: u64 = 64 * 1024;
+const SEGMENT_BYTES: u64 = 16 * 1024;
 /// How many days back the child may date postings (default 400).
 const BACKDATE_VAR: &str = "FOLIO_CRASH_BACKDATE_DAYS";
 

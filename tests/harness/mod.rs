@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 /// Log segments of the harness: small, so a workload rotates several times.
-pub const SEGMENT_BYTES: u64 = 2048;
+pub const SEGMENT_BYTES: u64 = 512;
 const DAY: i64 = 86_400;
 /// 2024-01-20T00:00:00Z: postings start here and cross several month ends.
 const START: i64 = 1_705_708_800;

@@ -81,10 +81,8 @@ fn any_log_op() -> impl Strategy<Value = LogOp> {
 fn ship(cp: &Path, edge: &Path, ops: Vec<LogOp>, reads: &[Read], lsn: Option<u64>) {
     folio::seed_from_checkpoint(cp, edge).unwrap();
     let replica = Db::open_with(edge, options()).unwrap();
-    let op_count = ops.len() as u32;
-    let payload = folio::codec::record::encode(&LogBatch { ops })
-        .unwrap()
-        .to_vec();
+    let encoded = folio::codec::record::encode(&LogBatch { ops }).unwrap();
+    let (op_count, payload) = (encoded.op_field, encoded.payload);
     let frame = ShippedFrame {
         lsn: folio::Lsn(lsn.unwrap_or(replica.visible_lsn().0 + 1)),
         crc: 7,

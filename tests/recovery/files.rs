@@ -116,7 +116,7 @@ pub fn split_segment(dir: &Path, k: usize) -> (PathBuf, PathBuf) {
 }
 
 pub fn small_segments() -> Options {
-    Options::default().segment_target_bytes(2048)
+    Options::default().segment_target_bytes(512)
 }
 
 /// Segment header fields: (database id, first LSN, chain CRC).
