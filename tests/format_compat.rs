@@ -300,7 +300,7 @@ fn a_log_of_rkyv_batches_goes_on_in_a_new_segment_of_compact_batches() {
 
 /// A segment of version 1 that holds no frame (a header only: a rotation that stopped there) is
 /// replaced by one of version 2 under the same name; a segment of a newer version is refused
-/// with a typed error and left as it was.
+/// with a typed error and left as it was, by an open and by a replica it is shipped to.
 #[cfg(feature = "internals")]
 #[test]
 fn an_empty_old_segment_is_replaced_and_a_newer_one_refused() {
@@ -336,18 +336,25 @@ fn an_empty_old_segment_is_replaced_and_a_newer_one_refused() {
     let mut bytes = std::fs::read(&empty).unwrap();
     bytes[..SEGMENT_HEADER_BYTES].copy_from_slice(&newer.encode());
     std::fs::write(&empty, &bytes).unwrap();
-    match Db::open(&dir) {
-        Err(Error::FormatVersion {
+    // (found, supported, file) of a format version error.
+    let refused = |e: Error| match e {
+        Error::FormatVersion {
             found,
             supported,
             path,
-        }) => {
-            assert_eq!((found, supported, path), (3, 2, empty.clone()));
-        }
-        Err(e) => panic!("expected a format version error, got {e}"),
-        Ok(_) => panic!("a segment of a newer version opened"),
-    }
+        } => (found, supported, path),
+        other => panic!("expected a format version error, got {other}"),
+    };
+    let Err(err) = Db::open(&dir) else {
+        panic!("a segment of a newer version opened");
+    };
+    assert_eq!(refused(err), (3, 2, empty.clone()));
     assert_eq!(std::fs::read(&empty).unwrap(), bytes);
+    // Shipped to a replica, too.
+    let Err(err) = folio::wal::read_segments(std::slice::from_ref(&empty), db_id) else {
+        panic!("a shipped segment of a newer version was read");
+    };
+    assert_eq!(refused(err), (3, 2, empty.clone()));
     newer.version = 2;
     bytes[..SEGMENT_HEADER_BYTES].copy_from_slice(&newer.encode());
     std::fs::write(&empty, &bytes).unwrap();

@@ -312,7 +312,7 @@ fn header_of(file: &dyn ReadFile, path: &Path) -> Result<Option<SegmentHeader>> 
     file.read_exact_at(&mut raw, 0)
         .map_err(|e| Error::io(path, e))?;
     match SegmentHeader::decode(&raw) {
-        Ok(h) => Ok(Some(h)),
+        Ok(h) => h.check_version(path).map(|()| Some(h)),
         Err(HeaderError::BadMagic) => Err(Error::corruption(path, 0, CorruptionKind::BadMagic)),
         Err(HeaderError::Truncated) => Ok(None),
         Err(HeaderError::ChecksumMismatch { expected, actual }) => Err(Error::corruption(
@@ -405,6 +405,7 @@ fn read_segment(
             ))
         }
     };
+    header.check_version(path)?;
     if header.db_id != db_id {
         return Err(ReplicaError::ForeignLog {
             file: path.to_path_buf(),

@@ -11,7 +11,6 @@ use crate::codec::frame::{decode_frame, frame_len, FrameError, FRAME_ALIGN};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::io::Vfs;
 use crate::model::Lsn;
-use crate::format::{SEGMENT_FORMAT_VERSION, SEGMENT_FORMAT_VERSIONS_READ};
 use std::path::{Path, PathBuf};
 
 /// One valid frame of a log: its header's LSN and operation count, its payload, and where it is
@@ -526,13 +525,7 @@ impl SegmentScan<'_> {
     }
 
     fn check_header(&self, header: &SegmentHeader, tail: &LogTail, continued: bool) -> Result<()> {
-        if !SEGMENT_FORMAT_VERSIONS_READ.contains(&header.version) {
-            return Err(Error::FormatVersion {
-                path: self.path.to_path_buf(),
-                found: header.version,
-                supported: SEGMENT_FORMAT_VERSION,
-            });
-        }
+        header.check_version(self.path)?;
         if header.db_id != self.db_id {
             let why = format!(
                 "segment of database {:#x}, expected {:#x}",

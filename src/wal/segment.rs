@@ -11,7 +11,8 @@
 //! 36     4    reserved, zero
 //! ```
 
-use crate::format::{header_crc, SEGMENT_EXTENSION, SEGMENT_FORMAT_VERSION};
+use crate::error::{Error, Result};
+use crate::format::{header_crc, SEGMENT_EXTENSION, SEGMENT_FORMAT_VERSION, SEGMENT_FORMAT_VERSIONS_READ};
 use std::path::{Path, PathBuf};
 
 pub const SEGMENT_MAGIC: &[u8; 8] = b"FOLIOWAL";
@@ -74,7 +75,20 @@ impl SegmentHeader {
         b
     }
 
-    pub fn decode(bytes: &[u8]) -> Result<SegmentHeader, HeaderError> {
+    /// `Ok` when this build reads segments of the header's format version; else
+    /// [`Error::FormatVersion`] naming `path` (the segment file).
+    pub fn check_version(&self, path: &Path) -> Result<()> {
+        if SEGMENT_FORMAT_VERSIONS_READ.contains(&self.version) {
+            return Ok(());
+        }
+        Err(Error::FormatVersion {
+            path: path.to_path_buf(),
+            found: self.version,
+            supported: SEGMENT_FORMAT_VERSION,
+        })
+    }
+
+    pub fn decode(bytes: &[u8]) -> std::result::Result<SegmentHeader, HeaderError> {
         let b = bytes
             .get(..SEGMENT_HEADER_BYTES)
             .ok_or(HeaderError::Truncated)?;
