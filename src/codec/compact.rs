@@ -26,6 +26,7 @@
 
 use super::record::{EntryRecord, IndexRecord, LogBatch, LogOp, OrgRecord, PayRecord};
 use super::varint::{put_bytes, put_i, put_u, Input};
+use crate::model::SECS_PER_DAY;
 
 const ORG: u8 = 1;
 const ENTRY: u8 = 2;
@@ -36,8 +37,6 @@ const REVERSES: u8 = 1;
 const REFERENCE: u8 = 2;
 const PACKED_CODES: u8 = 4;
 
-const DAY_SECONDS: i64 = 86_400;
-
 /// The last entry's id and time: what the next entry's are written relative to.
 #[derive(Default)]
 struct Previous {
@@ -46,7 +45,7 @@ struct Previous {
 }
 
 fn utc_day(occurred_at: i64) -> i64 {
-    occurred_at.div_euclid(DAY_SECONDS)
+    occurred_at.div_euclid(SECS_PER_DAY)
 }
 
 /// Encodes `batch`.
@@ -281,7 +280,7 @@ mod tests {
                     occurred_at: at,
                     amount,
                     reverses: 0,
-                    day: i32::try_from(at.div_euclid(DAY_SECONDS)).unwrap_or(0),
+                    day: i32::try_from(at.div_euclid(SECS_PER_DAY)).unwrap_or(0),
                     kind,
                     category,
                     payment_method: pm,
@@ -343,7 +342,7 @@ mod tests {
                     occurred_at: at,
                     amount: 9_600 + (i as i64 % 50) * 1_000,
                     reverses: 0,
-                    day: i32::try_from(at / DAY_SECONDS).unwrap(),
+                    day: i32::try_from(at / SECS_PER_DAY).unwrap(),
                     kind: 1 + (i % 2) as u8,
                     category: 1 + (i % 10) as u8,
                     payment_method: 1 + (i % 3) as u8,

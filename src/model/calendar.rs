@@ -13,7 +13,8 @@ pub const MIN_TIMESTAMP: Timestamp = -2_208_988_800;
 /// Latest supported `occurred_at`: 9999-12-30T23:59:59Z (a day of margin for any time zone).
 pub const MAX_TIMESTAMP: Timestamp = 253_402_214_399;
 
-const SECS_PER_DAY: i64 = 86_400;
+/// Seconds in a UTC day: a timestamp's UTC day is `ts.div_euclid(SECS_PER_DAY)`.
+pub const SECS_PER_DAY: i64 = 86_400;
 /// Days from 0001-01-01 (chrono's day 1) to 1970-01-01.
 const EPOCH_FROM_CE: i32 = 719_163;
 
