@@ -30,10 +30,16 @@ fn answers_file() -> PathBuf {
 /// The answers the fixture is checked by: the first 20 instances of every hotel-ledger-v1
 /// query kind, plus the verify counts.
 fn answers(db: &Db) -> serde_json::Value {
+    answers_of(db, &PARAMS)
+}
+
+/// The first 20 instances of every hotel-ledger-v1 query kind of `params`, plus the verify
+/// counts (which must find no problem).
+fn answers_of(db: &Db, params: &Params) -> serde_json::Value {
     let view = db.snapshot();
     let mut queries = Vec::new();
     for kind in 1..=5u8 {
-        for q in instances(kind, &PARAMS, 20).expect("valid parameters") {
+        for q in instances(kind, params, 20).expect("valid parameters") {
             let answer = folio_workload::run::answer(&view, &q)
                 .map_err(|e| e.to_string())
                 .unwrap_or_else(|e| serde_json::json!({ "error": e }));
@@ -361,4 +367,249 @@ fn an_empty_old_segment_is_replaced_and_a_newer_one_refused() {
     std::fs::remove_dir_all(dir.join("state")).unwrap();
     let db = Db::open(&dir).unwrap();
     assert_eq!(db.verify().entries, entries + 20, "from the log alone");
+}
+
+/// The frozen-file fixture: a database whose past months were frozen by a build writing frozen
+/// files of format 2 (tests/fixtures/frozen-v2/, made by the ignored test
+/// `make_frozen_fixture`, its answers in tests/fixtures/frozen-v2.answers.json).
+const FROZEN_PARAMS: Params = Params {
+    seed: 11,
+    orgs: 12,
+    events: 4_000,
+    years: 1,
+};
+
+fn frozen_fixture() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/frozen-v2")
+}
+
+fn frozen_answers_file() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/frozen-v2.answers.json")
+}
+
+/// Ids of the entries the fixture adds to the workload's (reversals, late postings).
+const EXTRA_IDS: u64 = 1 << 32;
+
+fn cash_index() -> folio::IndexDef {
+    folio::IndexDef::new(
+        "revenues_card_by_category",
+        folio::Kind::Revenue,
+        &[folio::Column::Category],
+        &[folio::Column::Amount],
+        Some(folio::Predicate::PaymentMethodIs(
+            folio::PaymentMethod::Card,
+        )),
+    )
+}
+
+/// Every row of one org's ledger of `kind` through a typed query (every field of every row),
+/// page by page.
+fn ledger(db: &Db, org: OrgId, kind: folio::Kind) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut after = None;
+    loop {
+        let mut q = match kind {
+            folio::Kind::Revenue => folio::Query::revenues(),
+            folio::Kind::Expense => folio::Query::expenses(),
+        }
+        .org(org)
+        .limit(500);
+        if let Some(cursor) = after.take() {
+            q = q.after(cursor);
+        }
+        match db.query(&q).unwrap() {
+            folio::QueryOutput::Rows { rows, next } => {
+                out.extend(rows.iter().map(|r| format!("{r:?}")));
+                match next {
+                    Some(n) => after = Some(n),
+                    None => return out,
+                }
+            }
+            other => panic!("rows expected: {other:?}"),
+        }
+    }
+}
+
+/// The fixture's answers: the workload's query instances and verify counts, every org's rows of
+/// both ledgers, a typed query the index serves, and every org's day rows of 2024.
+fn frozen_answers(db: &Db) -> serde_json::Value {
+    let mut orgs = Vec::new();
+    for org in (1..=FROZEN_PARAMS.orgs).map(OrgId) {
+        let card_rooms = folio::Query::revenues()
+            .org(org)
+            .payment_method(folio::PaymentMethod::Card)
+            .category(folio::Category::Rooms)
+            .limit(10_000);
+        let from = folio::BusinessDay::from_ymd(2023, 12, 31).unwrap();
+        let to = folio::BusinessDay::from_ymd(2025, 1, 2).unwrap();
+        orgs.push(serde_json::json!({
+            "revenues": ledger(db, org, folio::Kind::Revenue),
+            "expenses": ledger(db, org, folio::Kind::Expense),
+            "card_rooms": format!("{:?}", db.query(&card_rooms).unwrap()),
+            "days": format!("{:?}", db.balances(org, from, to).unwrap()),
+        }));
+    }
+    serde_json::json!({ "workload": answers_of(db, &FROZEN_PARAMS), "orgs": orgs })
+}
+
+/// Whether workload entry `i` (0-based) is reversed by [`marks`] with offset `skip`.
+fn reversed_by_marks(i: usize, skip: usize) -> bool {
+    i >= skip && (i - skip) % 97 == 0
+}
+
+/// Reversals (with references longer than 8 bytes) of every 97th workload entry from `skip`
+/// on, and payments of every 13th pending expense from the `skip`th on that no pass reverses,
+/// among the first `upto` entries.
+fn marks(upto: usize, skip: usize, first_id: u64) -> Batch {
+    let entries: Vec<folio::Entry> = Generator::new(FROZEN_PARAMS)
+        .expect("valid parameters")
+        .take(upto)
+        .map(|e| entry_of(&e))
+        .collect();
+    let mut batch = Batch::new();
+    let mut id = first_id;
+    for entry in entries.iter().skip(skip).step_by(97) {
+        batch = batch.reverse(folio::Reversal {
+            org: entry.org,
+            id: folio::EntryId(id),
+            reverses: entry.id,
+            occurred_at: entry.occurred_at + 3_600,
+            reference: format!("reversal of entry {} (booked twice)", entry.id.0),
+        });
+        id += 1;
+    }
+    let pending = entries.iter().enumerate().filter(|(i, e)| {
+        e.status == Some(folio::ExpenseStatus::Pending)
+            && !reversed_by_marks(*i, 0)
+            && !reversed_by_marks(*i, 50)
+    });
+    for (_, entry) in pending.skip(skip / 10).step_by(13) {
+        batch = batch.pay(folio::PayExpense {
+            org: entry.org,
+            entry: entry.id,
+            paid_at: entry.occurred_at + 86_400,
+        });
+    }
+    batch
+}
+
+#[test]
+#[ignore = "writes the checked-in fixture; run once per frozen-file format version"]
+fn make_frozen_fixture() {
+    let dir = frozen_fixture();
+    assert!(!dir.exists(), "{} exists: remove it first", dir.display());
+    let db = Db::open_with(&dir, folio::Options::default().shards(4)).unwrap();
+    let orgs: Vec<Op> = (1..=FROZEN_PARAMS.orgs)
+        .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
+        .collect();
+    db.record(Batch::from(orgs)).unwrap();
+    db.create_index(cash_index(), |_, _| {}).unwrap();
+    let events: Vec<Op> = Generator::new(FROZEN_PARAMS)
+        .expect("valid parameters")
+        .map(|e| Op::Post(entry_of(&e)))
+        .collect();
+    for chunk in events.chunks(100) {
+        db.record(Batch::from(chunk.to_vec())).unwrap();
+    }
+    db.record(marks(3_000, 0, EXTRA_IDS)).unwrap();
+    let frozen = db.freeze(None).unwrap();
+    assert!(frozen.frozen.len() >= 9, "{frozen:?}");
+    // Into frozen months: late postings, then marks of frozen rows (overlay and patches).
+    let mut late = Batch::new();
+    for org in 1..=FROZEN_PARAMS.orgs {
+        late = late.post(folio::Entry::revenue(
+            OrgId(org),
+            folio::EntryId(2 * EXTRA_IDS + org),
+            1_710_504_000 + org as i64,
+            folio::Money(100 + org as i64),
+            folio::Category::Rooms,
+            folio::PaymentMethod::Card,
+        ));
+    }
+    db.record(late).unwrap();
+    db.record(marks(2_000, 50, 3 * EXTRA_IDS)).unwrap();
+    let answers = frozen_answers(&db);
+    db.close().unwrap();
+    std::fs::write(
+        frozen_answers_file(),
+        serde_json::to_string_pretty(&answers).unwrap(),
+    )
+    .unwrap();
+}
+
+/// The format version in the header of each file of `dir`'s `frozen/`, by name.
+fn frozen_formats(dir: &Path) -> std::collections::BTreeMap<String, u32> {
+    std::fs::read_dir(dir.join("frozen"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "frz"))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            (name, u32::from_le_bytes(bytes[8..12].try_into().unwrap()))
+        })
+        .collect()
+}
+
+/// A database whose months were frozen in format 2 opens and answers as recorded when it was
+/// made (rows, marks, references, index parts, day rows, roll-ups, top lists), read-only too; a
+/// re-freeze of the months its later writes touched writes them in the current format, and the
+/// answers stay the same after a reopen and from the log alone.
+#[test]
+fn frozen_files_of_format_two_are_read_and_refrozen_in_the_current_format() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("db");
+    common::copy_dir(&frozen_fixture(), &dir);
+    let expected: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(frozen_answers_file()).unwrap()).unwrap();
+    let before = frozen_formats(&dir);
+    assert!(
+        before.len() >= 9 && before.values().all(|&v| v == 2),
+        "{before:?}"
+    );
+
+    let db = Db::open_with(&dir, folio::Options::read_only()).unwrap();
+    assert_eq!(frozen_answers(&db), expected, "read-only");
+    db.close().unwrap();
+    let db = Db::open(&dir).unwrap();
+    assert_eq!(
+        db.recovery().rebuilt,
+        None,
+        "the fixture's store loads as it is"
+    );
+    let months = db.months().unwrap();
+    let frozen = months.iter().filter(|m| m.file.is_some()).count();
+    assert_eq!(frozen, before.len(), "{months:?}");
+    assert!(months
+        .iter()
+        .any(|m| m.file.is_some() && m.memory_rows + m.patches > 0));
+    assert_eq!(frozen_answers(&db), expected, "format 2 files");
+
+    // Months with an overlay or patches are frozen again, into files of the current format.
+    let before_month = folio::Month::new(2024, 11).unwrap();
+    let report = db.freeze(Some(before_month)).unwrap();
+    assert!(report.skipped.is_empty(), "{report:?}");
+    assert_eq!(frozen_answers(&db), expected, "after re-freezing");
+    db.close().unwrap();
+    let after = frozen_formats(&dir);
+    let newer: Vec<_> = after
+        .iter()
+        .filter(|(n, _)| !before.contains_key(*n))
+        .collect();
+    assert!(!newer.is_empty(), "{after:?}");
+    #[cfg(feature = "internals")]
+    assert!(
+        newer
+            .iter()
+            .all(|(_, &v)| v == folio::format::FROZEN_FORMAT_VERSION),
+        "{after:?}"
+    );
+    let db = Db::open(&dir).unwrap();
+    assert_eq!(frozen_answers(&db), expected, "after a reopen");
+    db.close().unwrap();
+
+    std::fs::remove_dir_all(dir.join("state")).unwrap();
+    std::fs::remove_dir_all(dir.join("frozen")).unwrap();
+    let db = Db::open(&dir).unwrap();
+    assert_eq!(frozen_answers(&db), expected, "from the log alone");
 }
