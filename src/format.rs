@@ -34,9 +34,14 @@ use std::path::Path;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The format of frozen month files (their header and footer), versioned apart from the rest:
-/// 2 since an org block stores per-category roll-ups only for a kind with many rows (else they
-/// are summed from its few rows). A file of format 1 is refused with [`Error::FormatVersion`].
-pub const FROZEN_FORMAT_VERSION: u32 = 2;
+/// 3 since org blocks hold rows of 24 bytes with their rare parts apart, day rows without their
+/// running net, and 40-byte directory entries (`frozen::block`); 2 stored rows of 64 bytes
+/// (`frozen::block_v2`), read as well; a file of format 1 (roll-ups stored in every block) is
+/// refused with [`Error::FormatVersion`].
+pub const FROZEN_FORMAT_VERSION: u32 = 3;
+
+/// The frozen-file format versions this build reads.
+pub const FROZEN_FORMAT_VERSIONS_READ: [u32; 2] = [2, FROZEN_FORMAT_VERSION];
 
 /// The format of the log's segments (their header), versioned apart from the rest: 2 since a
 /// frame may hold a compact batch (`codec::compact`, bit 31 of its operation-count field). A
@@ -249,7 +254,9 @@ pub fn check_sealed(path: &Path, offset: u64, bytes: &[u8], magic: &[u8; 8]) -> 
 fn check_version(path: &Path, bytes: &[u8], magic: &[u8; 8]) -> Result<()> {
     let version = version_of(bytes).unwrap_or_default();
     let supported = format_version_of_kind(magic);
-    if version != supported {
+    let frozen = magic == FROZEN_MAGIC || magic == FROZEN_FOOTER_MAGIC;
+    let read = version == supported || (frozen && FROZEN_FORMAT_VERSIONS_READ.contains(&version));
+    if !read {
         return Err(Error::FormatVersion {
             path: path.to_path_buf(),
             found: version,

@@ -454,7 +454,7 @@ fn frozen_answers(db: &Db) -> serde_json::Value {
 
 /// Whether workload entry `i` (0-based) is reversed by [`marks`] with offset `skip`.
 fn reversed_by_marks(i: usize, skip: usize) -> bool {
-    i >= skip && (i - skip) % 97 == 0
+    i >= skip && (i - skip).is_multiple_of(97)
 }
 
 /// Reversals (with references longer than 8 bytes) of every 97th workload entry from `skip`
@@ -467,8 +467,7 @@ fn marks(upto: usize, skip: usize, first_id: u64) -> Batch {
         .map(|e| entry_of(&e))
         .collect();
     let mut batch = Batch::new();
-    let mut id = first_id;
-    for entry in entries.iter().skip(skip).step_by(97) {
+    for (id, entry) in (first_id..).zip(entries.iter().skip(skip).step_by(97)) {
         batch = batch.reverse(folio::Reversal {
             org: entry.org,
             id: folio::EntryId(id),
@@ -476,7 +475,6 @@ fn marks(upto: usize, skip: usize, first_id: u64) -> Batch {
             occurred_at: entry.occurred_at + 3_600,
             reference: format!("reversal of entry {} (booked twice)", entry.id.0),
         });
-        id += 1;
     }
     let pending = entries.iter().enumerate().filter(|(i, e)| {
         e.status == Some(folio::ExpenseStatus::Pending)

@@ -715,5 +715,15 @@ fn frozen_read() -> Seeds {
             let bytes = std::fs::read(tmp.path().join(entry.file_name())).expect("read it back");
             seed(name, bytes)
         })
+        .chain(std::iter::once(format_two()))
         .collect()
+}
+
+/// A file of frozen format 2 (read, no longer written): a month of the format fixture.
+fn format_two() -> (String, Vec<u8>) {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../tests/fixtures/frozen-v2/frozen/2024-10.v1.frz"
+    );
+    seed("format-2", std::fs::read(path).expect("read the format-2 fixture"))
 }

@@ -19,6 +19,10 @@ fn le_u64(data: &[u8], at: usize) -> u64 {
     u64::from_le_bytes(raw)
 }
 
+fn le_u32(data: &[u8], at: usize) -> u32 {
+    le_u64(data, at) as u32
+}
+
 /// What the header at the start of `data` names (a default month when it names none).
 fn expected_of(data: &[u8]) -> Expected {
     let raw = le_u64(data, 24);
@@ -125,20 +129,25 @@ fn reseal(data: &[u8]) -> Option<Vec<u8>> {
     let (orgs, dir, fence, top) = (at(&b, 48)?, at(&b, 64)?, at(&b, 72)?, at(&b, 88)?);
     let filter = at(&b, 104)?;
     let in_file = |start: usize, len: usize| start.checked_add(len).is_some_and(|end| end <= f);
-    let dir_len = orgs.checked_mul(48)?;
+    // Directory entries: 48 bytes in format 2 (length at 16, CRC32 at 40), 40 in format 3
+    // (length at 32 as a u32, CRC32 at 36); the footer's format field says which.
+    let v2 = le_u32(&b, f + 8) == 2;
+    let size = if v2 { 48 } else { 40 };
+    let dir_len = orgs.checked_mul(size)?;
     if !in_file(dir, dir_len) || fence > f || top > f || filter > f {
         return None;
     }
     for i in 0..orgs {
-        let e = dir + i * 48;
-        let (offset, len) = (
-            usize::try_from(le_u64(&b, e + 8)).ok()?,
-            usize::try_from(le_u64(&b, e + 16)).ok()?,
-        );
+        let e = dir + i * size;
+        let offset = usize::try_from(le_u64(&b, e + 8)).ok()?;
+        let len = match v2 {
+            true => usize::try_from(le_u64(&b, e + 16)).ok()?,
+            false => le_u32(&b, e + 32) as usize,
+        };
         let end = offset.checked_add(len)?.checked_add(15)? & !15;
         if end <= f && offset <= end {
             let crc = crc32fast::hash(&b[offset..end]);
-            put(&mut b, e + 40, &crc.to_le_bytes());
+            put(&mut b, e + if v2 { 40 } else { 36 }, &crc.to_le_bytes());
         }
     }
     let pages = orgs.div_ceil(256);
@@ -146,8 +155,8 @@ fn reseal(data: &[u8]) -> Option<Vec<u8>> {
         return None;
     }
     for p in 0..pages {
-        let start = dir + p * 256 * 48;
-        let end = (start + 256 * 48).min(dir + dir_len);
+        let start = dir + p * 256 * size;
+        let end = (start + 256 * size).min(dir + dir_len);
         let crc = crc32fast::hash(&b[start..end]);
         let first = le_u64(&b, start);
         put(&mut b, fence + p * 16, &first.to_le_bytes());

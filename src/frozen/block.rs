@@ -1,8 +1,11 @@
-//! One org's block of a frozen month file: an rkyv archive of [`BlockRec`] holding the org's
-//! ledger rows of the month (both kinds), their roll-ups, index parts, day rows with running
-//! nets, and its entry ids in id order. Built from an [`OrgMonthInput`]; checked in full
-//! ([`check`]) the first time a reader uses it (after its CRC32), and by the writer on the bytes
-//! it is about to write.
+//! One org's block of a frozen month file (format 3): an rkyv archive of [`BlockRec`] holding
+//! the org's ledger rows of the month (both kinds, 24 bytes a row: the time from the month's
+//! start, the business day as a difference from the UTC day, marks as flags), the rare parts of
+//! rows (reversal targets, reversals, payment times, references) apart, roll-ups of kinds with
+//! many rows, index parts, day rows (the days a bitmap names; running nets summed on read), and
+//! the entry-id order of a block with many rows. Built from an [`OrgMonthInput`]; checked in
+//! full ([`check`]) the first time a reader uses it (after its CRC32), and by the writer on the
+//! bytes it is about to write. Blocks of format 2 are read by [`super::block_v2`].
 
 use crate::error::{Error, Result};
 use crate::limits::{MAX_KEY_COLUMNS, MAX_REFERENCE_BYTES};
@@ -12,10 +15,8 @@ use rkyv::{Archive, Serialize};
 
 /// Category codes are 1..=10; slot 0 is unused (as in the state's roll-ups).
 pub const CATEGORY_SLOTS: usize = 11;
-/// Bit of a `by_id` item telling an expense row; the other bits are the row's ordinal.
-pub const EXPENSE_BIT: u32 = 1 << 31;
-/// Most rows of one kind in one block (the ordinals fit below [`EXPENSE_BIT`]).
-pub const MAX_KIND_ROWS: usize = (EXPENSE_BIT - 1) as usize;
+/// Most rows of one kind in one block (both kinds' ordinals fit a u32).
+pub const MAX_KIND_ROWS: usize = (1 << 31) - 1;
 
 /// One ledger row as given to the writer: the engine's ledger row with its kind and key
 /// (`occurred_at`, entry id), as a ledger partition holds it.
@@ -72,32 +73,61 @@ pub struct OrgMonthInput {
     pub anchor: i64,
 }
 
-/// A row as archived (64 bytes plus a reference longer than 8 bytes).
-#[derive(Archive, Serialize, Debug)]
+
+/// A row as archived: 24 bytes.
+#[derive(Archive, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct RowRec {
-    pub occurred_at: i64,
     pub entry_id: u64,
     pub amount: i64,
-    pub reverses: u64,
-    pub reversed_by: u64,
-    /// Meaningful when `paid == 1`; 0 otherwise.
-    pub paid_at: i64,
-    pub day: i32,
+    /// `occurred_at` minus the month's first second.
+    pub at: u32,
+    /// The business day minus the UTC day of `occurred_at` (-1, 0 or 1).
+    pub day_delta: i8,
     pub category: u8,
     pub payment_method: u8,
-    pub posted_status: u8,
-    /// 1 when the row carries a `paid_at`.
-    pub paid: u8,
+    /// Bits 0–1: posted status; [`REVERSAL`], [`REVERSED`], [`PAID`], [`REFERENCE`]: the row
+    /// has that part, in its [`ExtraRec`].
+    pub flags: u8,
+}
+
+/// Bits 0–1 of a row's flags: its posted status.
+pub const STATUS_BITS: u8 = 0b11;
+/// The row is a reversal (its extra part names the entry it reverses).
+pub const REVERSAL: u8 = 1 << 2;
+/// The row was reversed (its extra part names the reversal).
+pub const REVERSED: u8 = 1 << 3;
+/// The row carries a payment mark (its extra part holds `paid_at`).
+pub const PAID: u8 = 1 << 4;
+/// The row has a non-empty reference (in its extra part).
+pub const REFERENCE: u8 = 1 << 5;
+/// The flags that give a row an extra part.
+pub const EXTRA_FLAGS: u8 = REVERSAL | REVERSED | PAID | REFERENCE;
+
+/// The rare parts of a row whose flags name any: 0 where its flag is clear.
+#[derive(Archive, Serialize, Debug, Clone, PartialEq, Eq)]
+pub struct ExtraRec {
+    /// The row's position in the block's rows.
+    pub row: u32,
+    pub reverses: u64,
+    pub reversed_by: u64,
+    pub paid_at: i64,
     pub reference: String,
 }
 
-/// An index part: parallel arrays sorted by (key, row ordinal).
+/// An index part: parallel arrays sorted by (key, row ordinal within its kind).
 #[derive(Archive, Serialize, Debug)]
 pub struct IndexRec {
     pub slot: u32,
     pub keys: Vec<[i64; MAX_KEY_COLUMNS]>,
     /// Ordinals into the kind's rows.
     pub rows: Vec<u32>,
+}
+
+/// An index part of one kind's table (kind 0 revenue, 1 expense).
+#[derive(Archive, Serialize, Debug)]
+pub struct KindIndexRec {
+    pub kind: u8,
+    pub part: IndexRec,
 }
 
 /// Σ signed amounts and row count of one category.
@@ -123,53 +153,50 @@ impl CategorySums {
     }
 
     /// As stored in a block.
-    fn rollups(&self) -> Vec<CategorySum> {
-        self.0
-            .iter()
-            .map(|&(sum, count)| CategorySum { sum, count })
-            .collect()
+    fn rollups(&self) -> impl Iterator<Item = CategorySum> + '_ {
+        self.0.iter().map(|&(sum, count)| CategorySum { sum, count })
     }
 }
 
 /// A kind with at least this many rows in a block stores its per-category roll-ups; one with
-/// fewer has none (a read sums them from its rows: stored, they took 176 bytes a kind in every
-/// block, most of a one-row org's block).
+/// fewer has none (a read sums them from its rows).
 pub const ROLLUP_MIN_ROWS: usize = 64;
 
-/// One kind's rows, ordered by (occurred_at, entry id), with their roll-ups and index parts.
-#[derive(Archive, Serialize, Debug, Default)]
-pub struct KindRec {
-    pub rows: Vec<RowRec>,
-    pub total: i64,
-    /// By category code (slot 0 unused), [`CATEGORY_SLOTS`] of them when the kind has at least
-    /// [`ROLLUP_MIN_ROWS`] rows; else empty.
-    pub by_category: Vec<CategorySum>,
-    pub indexes: Vec<IndexRec>,
-}
+/// A block with at least this many rows stores its entry-id order; one with fewer is searched
+/// row by row.
+pub const BY_ID_MIN_ROWS: usize = 16;
 
-/// One business day's totals with the month's running net through it.
+/// One business day's totals (its day is the block's `day_mask`'s bit of the same rank).
 #[derive(Archive, Serialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct DayRec {
-    pub day: i32,
     pub revenue: i64,
     pub expense: i64,
-    pub revenue_count: u64,
-    pub expense_count: u64,
-    pub through: i64,
+    pub revenue_count: u32,
+    pub expense_count: u32,
 }
 
-/// The archived root of an org block.
+/// The archived root of an org block: 64 bytes.
 #[derive(Archive, Serialize, Debug, Default)]
 pub struct BlockRec {
-    pub org: u64,
-    pub revenue: KindRec,
-    pub expense: KindRec,
-    pub days: Vec<DayRec>,
-    /// Σ day nets (the last day's running net).
-    pub month_net: i64,
+    /// Revenue rows, then expense rows, each kind in (occurred_at, entry id) order.
+    pub rows: Vec<RowRec>,
+    /// How many of `rows` are revenues.
+    pub revenue_rows: u32,
+    /// Bit `i` set: the org has a day row for the month's business day `i` (0 = the 1st).
+    pub day_mask: u32,
     /// The org's file-net prefix ([`OrgMonthInput::anchor`]).
     pub anchor: i64,
-    /// Every row of the block in entry-id order: [`EXPENSE_BIT`] for an expense, | ordinal.
+    /// One per bit of `day_mask`, in day order.
+    pub days: Vec<DayRec>,
+    /// The extra parts of the rows whose flags name any, by row position.
+    pub extras: Vec<ExtraRec>,
+    /// Per category code (slot 0 unused), [`CATEGORY_SLOTS`] sums for revenues when they have
+    /// at least [`ROLLUP_MIN_ROWS`] rows, then as many for expenses when they do.
+    pub by_category: Vec<CategorySum>,
+    /// In (kind, slot) order.
+    pub indexes: Vec<KindIndexRec>,
+    /// Positions of `rows` in entry-id order, when the block has at least [`BY_ID_MIN_ROWS`]
+    /// rows; else empty.
     pub by_id: Vec<u32>,
 }
 
@@ -188,45 +215,53 @@ fn invalid(org: OrgId, why: impl std::fmt::Display) -> Error {
     Error::InvalidArgument(format!("frozen month input of org {}: {why}", org.0))
 }
 
-fn row_rec(frozen: &FrozenRow) -> RowRec {
+/// A kind's code in an index part.
+pub fn kind_code(kind: Kind) -> u8 {
+    match kind {
+        Kind::Revenue => 0,
+        Kind::Expense => 1,
+    }
+}
+
+fn row_parts(org: OrgId, month_start: i64, frozen: &FrozenRow, at: usize) -> Result<(RowRec, Option<ExtraRec>)> {
     let row = &frozen.row;
-    RowRec {
-        occurred_at: frozen.occurred_at,
+    let delta = frozen.occurred_at.checked_sub(month_start);
+    let Some(since) = delta.and_then(|d| u32::try_from(d).ok()) else {
+        return Err(invalid(org, format!("row {} outside the month", frozen.entry_id)));
+    };
+    let utc_day = frozen.occurred_at.div_euclid(86_400);
+    let day_delta = i64::from(row.day.days())
+        .checked_sub(utc_day)
+        .and_then(|d| i8::try_from(d).ok())
+        .ok_or_else(|| invalid(org, format!("row {}: business day far from occurred_at", frozen.entry_id)))?;
+    if row.posted_status > STATUS_BITS {
+        return Err(invalid(org, format!("row {}: posted status", frozen.entry_id)));
+    }
+    let mut flags = row.posted_status;
+    flags |= if row.reverses != 0 { REVERSAL } else { 0 };
+    flags |= if row.reversed_by != 0 { REVERSED } else { 0 };
+    flags |= if row.paid_at.is_some() { PAID } else { 0 };
+    flags |= if row.reference.is_empty() { 0 } else { REFERENCE };
+    let rec = RowRec {
         entry_id: frozen.entry_id,
         amount: row.amount,
+        at: since,
+        day_delta,
+        category: row.category.code(),
+        payment_method: row.payment_method.code(),
+        flags,
+    };
+    let extra = (flags & EXTRA_FLAGS != 0).then(|| ExtraRec {
+        row: at as u32,
         reverses: row.reverses,
         reversed_by: row.reversed_by,
         paid_at: row.paid_at.unwrap_or(0),
-        day: row.day.days(),
-        category: row.category.code(),
-        payment_method: row.payment_method.code(),
-        posted_status: row.posted_status,
-        paid: u8::from(row.paid_at.is_some()),
         reference: row.reference.to_string(),
-    }
+    });
+    Ok((rec, extra))
 }
 
-fn kind_rec(org: OrgId, rows: Vec<&FrozenRow>) -> Result<KindRec> {
-    let mut rec = KindRec::default();
-    let mut by_category = CategorySums::default();
-    for row in rows {
-        let signed = row.signed_amount();
-        rec.total = rec
-            .total
-            .checked_add(signed)
-            .ok_or_else(|| invalid(org, "total overflows"))?;
-        by_category
-            .add(row.row.category.code(), signed)
-            .ok_or_else(|| invalid(org, "category total overflows"))?;
-        rec.rows.push(row_rec(row));
-    }
-    if rec.rows.len() >= ROLLUP_MIN_ROWS {
-        rec.by_category = by_category.rollups();
-    }
-    Ok(rec)
-}
-
-fn index_rec(org: OrgId, part: &FrozenIndexPart, rows: &[RowRec]) -> Result<IndexRec> {
+fn index_rec(org: OrgId, part: &FrozenIndexPart, rows: &[&FrozenRow]) -> Result<IndexRec> {
     let mut items = Vec::with_capacity(part.entries.len());
     for (key, at, id) in &part.entries {
         let ord = rows
@@ -242,68 +277,83 @@ fn index_rec(org: OrgId, part: &FrozenIndexPart, rows: &[RowRec]) -> Result<Inde
     })
 }
 
-/// Builds an org's block record from its input: rows sorted, roll-ups, running nets and the
-/// id order derived. Overflowing sums are `InvalidArgument`; everything else the file's checks
-/// refuse is found by [`check`] on the encoded bytes.
-pub fn build(input: &OrgMonthInput) -> Result<BlockRec> {
+/// Builds an org's block record of `month` from its input: rows sorted, roll-ups and the id
+/// order derived. Rows outside the month, sums that overflow and counts a block cannot hold are
+/// `InvalidArgument`; everything else the file's checks refuse is found by [`check`] on the
+/// encoded bytes.
+pub fn build(input: &OrgMonthInput, month: Month) -> Result<BlockRec> {
     let org = input.org;
     let mut sorted: Vec<&FrozenRow> = input.rows.iter().collect();
     sorted.sort_by_key(|r| (r.kind, r.occurred_at, r.entry_id));
-    let (revenues, expenses): (Vec<&FrozenRow>, Vec<&FrozenRow>) =
-        sorted.into_iter().partition(|r| r.kind == Kind::Revenue);
-    if revenues.len() > MAX_KIND_ROWS || expenses.len() > MAX_KIND_ROWS {
+    let revenue_rows = sorted.partition_point(|r| r.kind == Kind::Revenue);
+    if revenue_rows > MAX_KIND_ROWS || sorted.len() - revenue_rows > MAX_KIND_ROWS {
         return Err(invalid(org, "too many rows"));
     }
-    let mut revenue = kind_rec(org, revenues)?;
-    let mut expense = kind_rec(org, expenses)?;
-    let mut by_id: Vec<(u64, u32)> = Vec::with_capacity(input.rows.len());
-    by_id.extend((0..revenue.rows.len()).map(|i| (revenue.rows[i].entry_id, i as u32)));
-    by_id.extend(
-        (0..expense.rows.len()).map(|i| (expense.rows[i].entry_id, EXPENSE_BIT | i as u32)),
-    );
-    by_id.sort_unstable();
+    let month_start = month.start_utc();
+    let mut rec = BlockRec {
+        revenue_rows: revenue_rows as u32,
+        anchor: input.anchor,
+        ..BlockRec::default()
+    };
+    rec.rows.reserve_exact(sorted.len());
+    for (kind, range) in [(Kind::Revenue, 0..revenue_rows), (Kind::Expense, revenue_rows..sorted.len())] {
+        let mut sums = CategorySums::default();
+        let mut total = 0i64;
+        for (at, row) in sorted[range.clone()].iter().enumerate() {
+            let signed = row.signed_amount();
+            total = total.checked_add(signed).ok_or_else(|| invalid(org, "total overflows"))?;
+            sums.add(row.row.category.code(), signed)
+                .ok_or_else(|| invalid(org, "category total overflows"))?;
+            let (row_rec, extra) = row_parts(org, month_start, row, range.start + at)?;
+            rec.rows.push(row_rec);
+            rec.extras.extend(extra);
+        }
+        if range.len() >= ROLLUP_MIN_ROWS {
+            rec.by_category.extend(sums.rollups());
+        }
+        let _ = kind;
+    }
     let mut parts: Vec<&FrozenIndexPart> = input.indexes.iter().collect();
     parts.sort_by_key(|p| (p.kind, p.slot));
     for part in parts {
-        match part.kind {
-            Some(Kind::Revenue) => {
-                let rec = index_rec(org, part, &revenue.rows)?;
-                revenue.indexes.push(rec);
-            }
-            Some(Kind::Expense) => {
-                let rec = index_rec(org, part, &expense.rows)?;
-                expense.indexes.push(rec);
-            }
+        let (kind, rows) = match part.kind {
+            Some(Kind::Revenue) => (Kind::Revenue, &sorted[..revenue_rows]),
+            Some(Kind::Expense) => (Kind::Expense, &sorted[revenue_rows..]),
             None => return Err(invalid(org, "index part without a kind")),
-        }
-    }
-    let mut days_in: Vec<FrozenDay> = input.days.clone();
-    days_in.sort_by_key(|d| d.day);
-    let mut days = Vec::with_capacity(days_in.len());
-    let mut through = 0i64;
-    for d in days_in {
-        let net = d.revenue.checked_sub(d.expense);
-        through = net
-            .and_then(|n| through.checked_add(n))
-            .ok_or_else(|| invalid(org, "running net overflows"))?;
-        days.push(DayRec {
-            day: d.day.days(),
-            revenue: d.revenue,
-            expense: d.expense,
-            revenue_count: d.revenue_count,
-            expense_count: d.expense_count,
-            through,
+        };
+        let part = index_rec(org, part, rows)?;
+        rec.indexes.push(KindIndexRec {
+            kind: kind_code(kind),
+            part,
         });
     }
-    Ok(BlockRec {
-        org: org.0,
-        revenue,
-        expense,
-        days,
-        month_net: through,
-        anchor: input.anchor,
-        by_id: by_id.into_iter().map(|(_, loc)| loc).collect(),
-    })
+    let mut days: Vec<&FrozenDay> = input.days.iter().collect();
+    days.sort_by_key(|d| d.day);
+    let first = month.first_day();
+    let mut through = 0i64;
+    for d in days {
+        let bit = first.days_until(d.day);
+        if !(0..month.days() as i32).contains(&bit) || rec.day_mask & (1 << bit) != 0 {
+            return Err(invalid(org, format!("day row {} outside the month or repeated", d.day)));
+        }
+        rec.day_mask |= 1 << bit;
+        through = add_day_net(through, d.revenue, d.expense).map_err(|why| invalid(org, why))?;
+        let count = |n: u64| u32::try_from(n).map_err(|_| invalid(org, "day row count too large"));
+        rec.days.push(DayRec {
+            revenue: d.revenue,
+            expense: d.expense,
+            revenue_count: count(d.revenue_count)?,
+            expense_count: count(d.expense_count)?,
+        });
+    }
+    if sorted.len() >= BY_ID_MIN_ROWS {
+        let mut by_id: Vec<(u64, u32)> = (0..sorted.len())
+            .map(|i| (rec.rows[i].entry_id, i as u32))
+            .collect();
+        by_id.sort_unstable();
+        rec.by_id = by_id.into_iter().map(|(_, at)| at).collect();
+    }
+    Ok(rec)
 }
 
 /// Encodes a block record.
@@ -331,158 +381,194 @@ pub unsafe fn access_again(bytes: &[u8]) -> &ArchivedBlockRec {
     unsafe { rkyv::access_unchecked::<ArchivedBlockRec>(bytes) }
 }
 
-/// The row an item of `by_id` names: its kind and its row.
-pub fn locate(block: &ArchivedBlockRec, loc: u32) -> Option<(Kind, &ArchivedRowRec)> {
-    let ord = (loc & !EXPENSE_BIT) as usize;
-    if loc & EXPENSE_BIT != 0 {
-        Some((Kind::Expense, block.expense.rows.get(ord)?))
-    } else {
-        Some((Kind::Revenue, block.revenue.rows.get(ord)?))
+/// The rows of `kind` of a block: their range in its rows.
+pub fn kind_range(block: &ArchivedBlockRec, kind: Kind) -> std::ops::Range<usize> {
+    let split = (block.revenue_rows.to_native() as usize).min(block.rows.len());
+    match kind {
+        Kind::Revenue => 0..split,
+        Kind::Expense => split..block.rows.len(),
     }
 }
 
-/// Checks everything one block says about itself: the org, each row's fields (codes, ranges,
-/// `occurred_at` in the month, the business day within a day of it), the rows' order, the
-/// roll-ups against the rows, the day rows' order, month and running nets, the id order (a
-/// permutation of the rows, strictly increasing ids), the index parts' order and ordinals.
+/// Whether a block stores `kind`'s roll-ups, and where they start in `by_category`.
+pub fn rollups_at(block: &ArchivedBlockRec, kind: Kind) -> Option<usize> {
+    let revenue = kind_range(block, Kind::Revenue).len() >= ROLLUP_MIN_ROWS;
+    match kind {
+        Kind::Revenue => revenue.then_some(0),
+        Kind::Expense => (kind_range(block, Kind::Expense).len() >= ROLLUP_MIN_ROWS)
+            .then_some(if revenue { CATEGORY_SLOTS } else { 0 }),
+    }
+}
+
+/// The extra part of row `at`, when its flags name one.
+pub fn extra_of(block: &ArchivedBlockRec, at: usize) -> Option<&ArchivedExtraRec> {
+    let extras = &block.extras[..];
+    let i = super::reader::partition_point(extras.len(), |i| (extras[i].row.to_native() as usize) < at);
+    extras.get(i).filter(|e| e.row.to_native() as usize == at)
+}
+
+/// Checks everything one block of `month` says about itself: each row's fields (codes, flags,
+/// the time within the month, the business day within a day of it), the rows' order, the extra
+/// parts against the flags, the roll-ups against the rows, the day rows against the month and
+/// their running nets (no overflow), the id order (a permutation of the rows, strictly
+/// increasing ids; distinct ids in a block without one), the index parts' order and ordinals.
 /// Returns what the directory and the file-wide parts must agree with.
-pub fn check(
-    block: &ArchivedBlockRec,
-    org: u64,
-    month: Month,
-) -> std::result::Result<BlockSummary, String> {
-    if block.org.to_native() != org {
-        return Err(format!(
-            "block of org {} where org {org} was expected",
-            block.org
-        ));
+pub fn check(block: &ArchivedBlockRec, month: Month) -> std::result::Result<BlockSummary, String> {
+    let rows = &block.rows[..];
+    if block.revenue_rows.to_native() as usize > rows.len() {
+        return Err(format!("{} revenue rows of {}", block.revenue_rows, rows.len()));
     }
-    let revenue_total = check_kind(&block.revenue, Kind::Revenue, month)?;
-    check_kind(&block.expense, Kind::Expense, month)?;
-    check_days(block, month)?;
-    let rows = block.revenue.rows.len() + block.expense.rows.len();
-    if block.by_id.len() != rows {
-        return Err(format!("{} ids for {rows} rows", block.by_id.len()));
-    }
-    let mut last = 0u64;
-    for loc in block.by_id.iter() {
-        let (_, row) = locate(block, loc.to_native()).ok_or("id order names no row")?;
-        let id = row.entry_id.to_native();
-        if id <= last {
-            return Err(format!("entry ids out of order or repeated at {id}"));
+    let (start, len) = (month.start_utc(), month.end_utc() - month.start_utc());
+    let mut revenue_total = 0;
+    let mut stored_rollups = 0;
+    let mut flagged = 0usize;
+    for kind in [Kind::Revenue, Kind::Expense] {
+        let range = kind_range(block, kind);
+        let mut total = 0i64;
+        let mut sums = CategorySums::default();
+        let mut last: Option<(u32, u64)> = None;
+        for at in range.clone() {
+            let row = &rows[at];
+            let key = (row.at.to_native(), row.entry_id.to_native());
+            if last.is_some_and(|l| l >= key) {
+                return Err(format!("{kind} rows out of order at {key:?}"));
+            }
+            last = Some(key);
+            let extra = check_row(block, at, kind, start, len)?;
+            flagged += usize::from(extra);
+            let amount = row.amount.to_native();
+            let signed = if row.flags & REVERSAL != 0 { -amount } else { amount };
+            total = total.checked_add(signed).ok_or("total overflows")?;
+            sums.add(row.category, signed).ok_or("category overflows")?;
         }
-        last = id;
+        if let Some(from) = rollups_at(block, kind) {
+            stored_rollups += CATEGORY_SLOTS;
+            let stored = block.by_category.get(from..from + CATEGORY_SLOTS).ok_or("roll-ups missing")?;
+            for (slot, (s, sum)) in stored.iter().zip(sums.0).enumerate() {
+                if (s.sum.to_native(), s.count.to_native()) != sum {
+                    return Err(format!("{kind} roll-up of category {slot} is not Σ rows"));
+                }
+            }
+        }
+        if kind == Kind::Revenue {
+            revenue_total = total;
+        }
     }
-    let first_id = |loc: Option<u32>| {
-        loc.and_then(|l| locate(block, l))
-            .map_or(0, |(_, r)| r.entry_id.to_native())
-    };
+    if block.by_category.len() != stored_rollups {
+        return Err(format!("{} roll-ups where {stored_rollups} belong", block.by_category.len()));
+    }
+    let mut last_extra = None;
+    for e in block.extras.iter() {
+        let at = e.row.to_native();
+        if last_extra.is_some_and(|l| l >= at) || at as usize >= rows.len() {
+            return Err(format!("extra part of row {at} out of order or range"));
+        }
+        last_extra = Some(at);
+    }
+    if flagged != block.extras.len() {
+        return Err(format!("{} extra parts for {flagged} rows that have one", block.extras.len()));
+    }
+    let mut last_part: Option<(u8, u32)> = None;
+    for index in block.indexes.iter() {
+        let key = (index.kind, index.part.slot.to_native());
+        let kind = match index.kind {
+            0 => Kind::Revenue,
+            1 => Kind::Expense,
+            _ => return Err(format!("index part of kind {}", index.kind)),
+        };
+        if last_part.is_some_and(|l| l >= key) {
+            return Err(format!("index parts out of order at {key:?}"));
+        }
+        last_part = Some(key);
+        check_index(&index.part, kind_range(block, kind).len())?;
+    }
+    check_days(block, month)?;
+    let (id_min, id_max) = check_ids(block)?;
     Ok(BlockSummary {
-        rows: u32::try_from(rows).map_err(|_| "too many rows")?,
-        id_min: first_id(block.by_id.first().map(|l| l.to_native())),
-        id_max: first_id(block.by_id.last().map(|l| l.to_native())),
-        revenue_rows: block.revenue.rows.len(),
+        rows: u32::try_from(rows.len()).map_err(|_| "too many rows")?,
+        id_min,
+        id_max,
+        revenue_rows: kind_range(block, Kind::Revenue).len(),
         revenue_total,
     })
 }
 
-fn check_kind(rec: &ArchivedKindRec, kind: Kind, month: Month) -> std::result::Result<i64, String> {
-    let (start, end) = (month.start_utc(), month.end_utc());
-    let mut total = 0i64;
-    let mut by_category = CategorySums::default();
-    let mut last: Option<(i64, u64)> = None;
-    for row in rec.rows.iter() {
-        let key = (row.occurred_at.to_native(), row.entry_id.to_native());
-        if last.is_some_and(|l| l >= key) {
-            return Err(format!("{kind} rows out of order at {key:?}"));
-        }
-        last = Some(key);
-        check_row(row, kind, start..end)?;
-        let amount = row.amount.to_native();
-        let signed = if row.reverses != 0 { -amount } else { amount };
-        total = total.checked_add(signed).ok_or("total overflows")?;
-        // Every category's sum must fit, also where a read sums the roll-ups from the rows.
-        by_category
-            .add(row.category, signed)
-            .ok_or("category overflows")?;
-    }
-    if rec.total.to_native() != total {
-        return Err(format!("{kind} total {} is not Σ rows {total}", rec.total));
-    }
-    let stored = match rec.rows.len() >= ROLLUP_MIN_ROWS {
-        true => CATEGORY_SLOTS,
-        false => 0,
-    };
-    if rec.by_category.len() != stored {
-        return Err(format!("{kind} has {} roll-ups for {} rows", rec.by_category.len(), rec.rows.len()));
-    }
-    for (slot, (stored, sum)) in rec.by_category.iter().zip(by_category.0).enumerate() {
-        if (stored.sum.to_native(), stored.count.to_native()) != sum {
-            return Err(format!("{kind} roll-up of category {slot} is not Σ rows"));
-        }
-    }
-    let mut last_slot = None;
-    for index in rec.indexes.iter() {
-        let slot = index.slot.to_native();
-        if last_slot.is_some_and(|l| l >= slot) {
-            return Err(format!("{kind} index parts out of order at slot {slot}"));
-        }
-        last_slot = Some(slot);
-        check_index(index, rec.rows.len())?;
-    }
-    Ok(total)
-}
-
-fn check_row(
-    row: &ArchivedRowRec,
-    kind: Kind,
-    month: std::ops::Range<i64>,
-) -> std::result::Result<(), String> {
-    let at = row.occurred_at.to_native();
+/// Checks row `at` of `kind` and its extra part; returns whether it has one.
+fn check_row(block: &ArchivedBlockRec, at: usize, kind: Kind, start: i64, len: i64) -> std::result::Result<bool, String> {
+    let row = &block.rows[at];
     let id = row.entry_id.to_native();
     let fail = |what: &str| Err(format!("{kind} row {id}: {what}"));
-    if !month.contains(&at) {
+    let since = i64::from(row.at.to_native());
+    if since >= len {
         return fail("occurred_at outside the month");
     }
     if id == 0 || row.amount.to_native() <= 0 {
         return fail("zero id or non-positive amount");
     }
-    let Ok(day) = BusinessDay::from_days(row.day.to_native()) else {
-        return fail("business day out of range");
-    };
-    if (i64::from(day.days()) - at.div_euclid(86_400)).abs() > 1 {
-        return fail("business day more than a day from occurred_at");
+    let utc_day = (start + since).div_euclid(86_400);
+    if !(-1..=1).contains(&row.day_delta) || BusinessDay::from_days((utc_day + i64::from(row.day_delta)) as i32).is_err() {
+        return fail("business day more than a day from occurred_at, or out of range");
     }
-    match Category::from_code(row.category) {
-        Some(c) if c.allowed_for(kind) => {}
-        _ => return fail("category code"),
+    let flags = row.flags;
+    if flags & !(STATUS_BITS | EXTRA_FLAGS) != 0 {
+        return fail("unknown flags");
     }
-    if PaymentMethod::from_code(row.payment_method).is_none() {
-        return fail("payment method code");
+    let reversal = flags & REVERSAL != 0;
+    let status = flags & STATUS_BITS;
+    if let Err(what) = check_codes(kind, row.category, row.payment_method, reversal, status) {
+        return fail(what);
     }
-    let reversal = row.reverses != 0;
-    let status_ok = match (kind, reversal) {
-        (Kind::Expense, false) => matches!(row.posted_status, 1 | 2),
-        _ => row.posted_status == 0,
-    };
-    if !status_ok {
-        return fail("posted status");
-    }
-    let paid_ok = match row.paid {
-        0 => row.paid_at == 0,
-        1 => kind == Kind::Expense && !reversal,
-        _ => false,
-    };
-    if !paid_ok {
+    if flags & PAID != 0 && (kind != Kind::Expense || reversal) {
         return fail("paid mark");
     }
-    if row.reference.len() > MAX_REFERENCE_BYTES {
+    if flags & EXTRA_FLAGS == 0 {
+        return Ok(false);
+    }
+    let Some(extra) = extra_of(block, at) else {
+        return fail("flags name an extra part it lacks");
+    };
+    let reference = extra.reference.as_str();
+    let agrees = (extra.reverses != 0) == reversal
+        && (extra.reversed_by != 0) == (flags & REVERSED != 0)
+        && (flags & PAID != 0 || extra.paid_at == 0)
+        && reference.is_empty() != (flags & REFERENCE != 0);
+    if !agrees {
+        return fail("extra part disagrees with the flags");
+    }
+    if reference.len() > MAX_REFERENCE_BYTES {
         return fail("reference too long");
+    }
+    Ok(true)
+}
+
+/// The codes of a row of `kind` (both formats): a category allowed for the kind, a known
+/// payment method, and a posted status that fits the kind and whether the row is a reversal.
+pub(super) fn check_codes(
+    kind: Kind,
+    category: u8,
+    payment_method: u8,
+    reversal: bool,
+    status: u8,
+) -> std::result::Result<(), &'static str> {
+    match Category::from_code(category) {
+        Some(c) if c.allowed_for(kind) => {}
+        _ => return Err("category code"),
+    }
+    if PaymentMethod::from_code(payment_method).is_none() {
+        return Err("payment method code");
+    }
+    let status_ok = match (kind, reversal) {
+        (Kind::Expense, false) => matches!(status, 1 | 2),
+        _ => status == 0,
+    };
+    if !status_ok {
+        return Err("posted status");
     }
     Ok(())
 }
 
-fn check_index(index: &ArchivedIndexRec, rows: usize) -> std::result::Result<(), String> {
+/// An index part's arrays: equal lengths, entries strictly increasing, ordinals below `rows`.
+pub(super) fn check_index(index: &ArchivedIndexRec, rows: usize) -> std::result::Result<(), String> {
     if index.keys.len() != index.rows.len() {
         return Err("index part arrays differ in length".into());
     }
@@ -498,29 +584,54 @@ fn check_index(index: &ArchivedIndexRec, rows: usize) -> std::result::Result<(),
 }
 
 fn check_days(block: &ArchivedBlockRec, month: Month) -> std::result::Result<(), String> {
-    let days = month.first_day().days()..=month.last_day().days();
-    let mut through = 0i64;
-    let mut last = None;
-    for d in block.days.iter() {
-        let day = d.day.to_native();
-        if !days.contains(&day) || last.is_some_and(|l| l >= day) {
-            return Err(format!("day row {day} out of the month or out of order"));
-        }
-        last = Some(day);
-        through = d
-            .revenue
-            .to_native()
-            .checked_sub(d.expense.to_native())
-            .and_then(|net| through.checked_add(net))
-            .ok_or("running net overflows")?;
-        if d.through.to_native() != through {
-            return Err(format!("running net of day {day} is not Σ day nets"));
-        }
+    let mask = block.day_mask.to_native();
+    if u64::from(mask) >> month.days() != 0 || mask.count_ones() as usize != block.days.len() {
+        return Err(format!("day mask {mask:#x} does not fit the month or its {} day rows", block.days.len()));
     }
-    if block.month_net.to_native() != through {
-        return Err("month net is not Σ day nets".into());
+    let mut through = 0i64;
+    for d in block.days.iter() {
+        through = add_day_net(through, d.revenue.to_native(), d.expense.to_native())?;
     }
     Ok(())
+}
+
+/// A running net through one more day row (both formats); an overflow is an error.
+pub(super) fn add_day_net(through: i64, revenue: i64, expense: i64) -> std::result::Result<i64, &'static str> {
+    revenue
+        .checked_sub(expense)
+        .and_then(|net| through.checked_add(net))
+        .ok_or("running net overflows")
+}
+
+/// The id order: with one, a permutation of the rows by strictly increasing id; without, a
+/// block of few rows with distinct ids. Returns the smallest and largest id.
+fn check_ids(block: &ArchivedBlockRec) -> std::result::Result<(u64, u64), String> {
+    let rows = &block.rows[..];
+    if rows.len() < BY_ID_MIN_ROWS {
+        if !block.by_id.is_empty() {
+            return Err("an id order in a block of few rows".into());
+        }
+        let mut ids: Vec<u64> = rows.iter().map(|r| r.entry_id.to_native()).collect();
+        ids.sort_unstable();
+        if ids.windows(2).any(|w| w[0] == w[1]) {
+            return Err("entry ids repeated".into());
+        }
+        return Ok((ids.first().copied().unwrap_or(0), ids.last().copied().unwrap_or(0)));
+    }
+    if block.by_id.len() != rows.len() {
+        return Err(format!("{} ids for {} rows", block.by_id.len(), rows.len()));
+    }
+    let mut last = 0u64;
+    for at in block.by_id.iter() {
+        let row = rows.get(at.to_native() as usize).ok_or("id order names no row")?;
+        let id = row.entry_id.to_native();
+        if id <= last {
+            return Err(format!("entry ids out of order or repeated at {id}"));
+        }
+        last = id;
+    }
+    let id_at = |i: Option<&rkyv::rend::u32_le>| i.and_then(|at| rows.get(at.to_native() as usize)).map_or(0, |r| r.entry_id.to_native());
+    Ok((id_at(block.by_id.first()), id_at(block.by_id.last())))
 }
 
 #[cfg(all(test, feature = "internals"))]
@@ -532,7 +643,7 @@ mod tests {
     fn checked(rec: &BlockRec, month: Month) -> std::result::Result<BlockSummary, String> {
         let bytes = encode(rec).map_err(|e| e.to_string())?;
         let block = access(&bytes)?;
-        check(block, rec.org, month)
+        check(block, month)
     }
 
     /// A kind with 64 rows or more stores its roll-ups, one with fewer none; either way they
@@ -541,39 +652,65 @@ mod tests {
     fn roll_ups_are_stored_for_many_rows_only_and_checked_against_them() {
         let month = Month::new(2024, 3).expect("month");
         let mut rng = SplitMix64::new(11);
-        for rows in [0, 1, 63, 64, 65, 200] {
+        for rows in [0, 1, 15, 16, 63, 64, 65, 200] {
             let input = crate::frozen::sample::org_month(&mut rng, OrgId(5), month, rows, false);
-            let rec = build(&input).expect("build");
+            let rec = build(&input, month).expect("build");
             checked(&rec, month).expect("a built block checks");
-            for (kind, k) in [(Kind::Revenue, &rec.revenue), (Kind::Expense, &rec.expense)] {
-                let want = match k.rows.len() >= ROLLUP_MIN_ROWS {
-                    true => CATEGORY_SLOTS,
-                    false => 0,
-                };
-                assert_eq!(k.by_category.len(), want, "{kind} with {} rows", k.rows.len());
-                let mut summed = [CategorySum::default(); CATEGORY_SLOTS];
+            assert_eq!(rec.by_id.len(), if rows >= BY_ID_MIN_ROWS { rows } else { 0 });
+            let mut want = Vec::new();
+            for kind in [Kind::Revenue, Kind::Expense] {
+                let mut summed = CategorySums::default();
                 for r in input.rows.iter().filter(|r| r.kind == kind) {
-                    let slot = &mut summed[usize::from(r.row.category.code())];
-                    slot.sum += r.signed_amount();
-                    slot.count += 1;
+                    summed.add(r.row.category.code(), r.signed_amount()).expect("fits");
                 }
-                if want > 0 {
-                    assert_eq!(k.by_category, summed.to_vec(), "{kind}");
+                let n = input.rows.iter().filter(|r| r.kind == kind).count();
+                if n >= ROLLUP_MIN_ROWS {
+                    want.extend(summed.rollups());
                 }
             }
-            // A roll-up changed, a set added to a kind with few rows, or one removed from a
-            // kind with many: each refused.
-            let mut damaged = build(&input).expect("build");
-            let kind = match damaged.revenue.rows.len() >= damaged.expense.rows.len() {
-                true => &mut damaged.revenue,
-                false => &mut damaged.expense,
-            };
-            match kind.by_category.first_mut() {
-                Some(_) if rng.below(2) == 0 => kind.by_category[1].count += 1,
-                Some(_) => kind.by_category.clear(),
-                None => kind.by_category = vec![CategorySum::default(); CATEGORY_SLOTS],
+            assert_eq!(rec.by_category, want, "{rows} rows");
+            // A roll-up changed, a set added to a block with few rows, or one removed from a
+            // block with many: each refused.
+            let mut damaged = build(&input, month).expect("build");
+            match damaged.by_category.first_mut() {
+                Some(_) if rng.below(2) == 0 => damaged.by_category[1].count += 1,
+                Some(_) => damaged.by_category.clear(),
+                None => damaged.by_category = vec![CategorySum::default(); CATEGORY_SLOTS],
             }
             assert!(checked(&damaged, month).is_err(), "{rows} rows");
+        }
+    }
+
+    /// Rows of 24 bytes and a root of 64: the sizes the format's byte count rests on.
+    #[test]
+    fn rows_day_rows_and_the_root_have_their_documented_sizes() {
+        assert_eq!(std::mem::size_of::<ArchivedRowRec>(), 24);
+        assert_eq!(std::mem::size_of::<ArchivedDayRec>(), 24);
+        assert_eq!(std::mem::size_of::<ArchivedBlockRec>(), 64);
+        assert_eq!(std::mem::size_of::<ArchivedExtraRec>(), 40);
+    }
+
+    /// Flags and extra parts must agree: a flag without its part, a part without a flag, or a
+    /// part whose fields contradict the flags is refused.
+    #[test]
+    fn flags_and_extra_parts_must_agree() {
+        let month = Month::new(2024, 3).expect("month");
+        let mut rng = SplitMix64::new(5);
+        let input = crate::frozen::sample::org_month(&mut rng, OrgId(9), month, 40, true);
+        let rec = build(&input, month).expect("build");
+        assert!(!rec.extras.is_empty(), "the sample has marked rows");
+        checked(&rec, month).expect("a built block checks");
+        let plain = rec.rows.iter().position(|r| r.flags & EXTRA_FLAGS == 0).expect("a plain row");
+        let damages: [&dyn Fn(&mut BlockRec); 4] = [
+            &|b| b.rows[plain].flags |= REFERENCE,
+            &|b| { b.extras.remove(0); },
+            &|b| b.extras[0].reverses ^= 1 << 40,
+            &|b| b.extras[0].reference = "x".repeat(MAX_REFERENCE_BYTES + 1),
+        ];
+        for (n, damage) in damages.iter().enumerate() {
+            let mut b = build(&input, month).expect("build");
+            damage(&mut b);
+            assert!(checked(&b, month).is_err(), "damage {n}");
         }
     }
 }

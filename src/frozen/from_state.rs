@@ -48,7 +48,7 @@ use std::path::Path;
 /// The orgs with anything in month M's file: a ledger row in UTC month M (in memory, or in the
 /// month's file in force when it is frozen already) or a day row of a business day of M; in id
 /// order. (8 bytes per such org: the state's maps are hashed, so the org order has to be made
-/// once; the writer keeps 48 bytes per org anyway.)
+/// once; the writer keeps 40 bytes per org anyway.)
 ///
 /// # Errors
 /// [`Error::Corruption`] when the month's file in force fails a check.

@@ -10,7 +10,7 @@
 
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::{
-    check_sealed, format_version_of_kind, header_crc, Header, FROZEN_FOOTER_MAGIC, FROZEN_MAGIC,
+    check_sealed, header_crc, Header, FROZEN_FOOTER_MAGIC, FROZEN_MAGIC,
     HEADER_BYTES,
 };
 use crate::model::Month;
@@ -18,9 +18,21 @@ use std::path::Path;
 
 /// Alignment of every org block (rkyv archives are accessed in place from the map).
 pub const BLOCK_ALIGN: u64 = 16;
-/// Bytes of one directory entry.
-pub const DIR_ENTRY_BYTES: usize = 48;
-/// Directory entries per page (the last page may hold fewer): a page is 12 KiB, one CRC32.
+/// Bytes of one directory entry (format 3).
+pub const DIR_ENTRY_BYTES: usize = 40;
+/// Bytes of one directory entry of a format-2 file.
+pub const DIR_ENTRY_BYTES_V2: usize = 48;
+
+/// Bytes of one directory entry of a file of format `format`.
+pub fn dir_entry_bytes(format: u32) -> usize {
+    match format {
+        2 => DIR_ENTRY_BYTES_V2,
+        _ => DIR_ENTRY_BYTES,
+    }
+}
+
+/// Directory entries per page (the last page may hold fewer): a page is 10 KiB (12 KiB in
+/// format 2), one CRC32.
 pub const DIR_PAGE_ENTRIES: usize = 256;
 /// Bytes of one fence entry (a directory page's first org and CRC32).
 pub const FENCE_ENTRY_BYTES: usize = 16;
@@ -82,12 +94,13 @@ pub struct Span {
     pub crc: u32,
 }
 
-/// The footer: the last [`FOOTER_BYTES`] of the file, checksummed like a header.
+/// The footer: the last [`FOOTER_BYTES`] of the file, checksummed like a header (the same
+/// layout in formats 2 and 3).
 ///
 /// ```text
 /// offset size field
 ///   0    8    magic FOLIOFRE
-///   8    4    format version
+///   8    4    format version (the header's)
 ///  12    4    CRC32 of bytes 0..12 ++ 16..160
 ///  16    8    database id          24  4  month index (i32)      28  4  file version
 ///  32    8    first LSN            40  8  last LSN  (the log range the file reflects)
@@ -110,6 +123,8 @@ pub struct Span {
 /// ```
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Footer {
+    /// The file's format version (2 or 3).
+    pub format: u32,
     pub id: FileId,
     pub lsn_first: u64,
     pub lsn_last: u64,
@@ -157,7 +172,7 @@ impl Footer {
     pub fn encode(&self) -> [u8; FOOTER_BYTES] {
         let mut b = [0u8; FOOTER_BYTES];
         put(&mut b, 0, FROZEN_FOOTER_MAGIC);
-        put(&mut b, 8, &format_version_of_kind(FROZEN_FOOTER_MAGIC).to_le_bytes());
+        put(&mut b, 8, &self.format.to_le_bytes());
         put(&mut b, 16, &self.id.db_id.to_le_bytes());
         put(&mut b, 24, &self.id.month.index().to_le_bytes());
         put(&mut b, 28, &self.id.version.to_le_bytes());
@@ -198,6 +213,7 @@ impl Footer {
             return Err(corrupt(144, CorruptionKind::InvalidValue(why)));
         }
         Ok(Footer {
+            format: u32_at(b, 8),
             id: FileId {
                 db_id: u64_at(b, 16),
                 month: month_at(path, at.saturating_add(24), u32_at(b, 24))?,
@@ -245,7 +261,7 @@ impl Footer {
         let footer_at = footer_at.ok_or_else(bad)?;
         let dir_len = self
             .orgs
-            .checked_mul(DIR_ENTRY_BYTES as u64)
+            .checked_mul(dir_entry_bytes(self.format) as u64)
             .ok_or_else(bad)?;
         let fence_len = self
             .pages()
@@ -308,11 +324,13 @@ pub struct Sections {
     pub footer_at: u64,
 }
 
-/// One directory entry (48 bytes): org, block offset, block archive length, smallest and
-/// largest entry id, CRC32 of the block's bytes up to the next 16-byte boundary, rows.
+/// One directory entry: org, block offset, block archive length, smallest and largest entry
+/// id, CRC32 of the block's bytes up to the next 16-byte boundary; in format 2 also the block's
+/// rows.
 ///
 /// ```text
-///  0 8 org   8 8 offset   16 8 length   24 8 id min   32 8 id max   40 4 CRC32   44 4 rows
+/// format 3 (40 bytes):  0 8 org   8 8 offset   16 8 id min   24 8 id max   32 4 length   36 4 CRC32
+/// format 2 (48 bytes):  0 8 org   8 8 offset   16 8 length   24 8 id min   32 8 id max   40 4 CRC32   44 4 rows
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DirEntry {
@@ -322,31 +340,44 @@ pub struct DirEntry {
     pub id_min: u64,
     pub id_max: u64,
     pub crc: u32,
-    pub rows: u32,
+    /// The block's rows: stored in format 2 only.
+    pub rows: Option<u32>,
 }
 
 impl DirEntry {
+    /// The format-3 entry (the writer refuses a block whose length does not fit 4 bytes).
     pub fn encode(&self) -> [u8; DIR_ENTRY_BYTES] {
         let mut b = [0u8; DIR_ENTRY_BYTES];
         put(&mut b, 0, &self.org.to_le_bytes());
         put(&mut b, 8, &self.offset.to_le_bytes());
-        put(&mut b, 16, &self.len.to_le_bytes());
-        put(&mut b, 24, &self.id_min.to_le_bytes());
-        put(&mut b, 32, &self.id_max.to_le_bytes());
-        put(&mut b, 40, &self.crc.to_le_bytes());
-        put(&mut b, 44, &self.rows.to_le_bytes());
+        put(&mut b, 16, &self.id_min.to_le_bytes());
+        put(&mut b, 24, &self.id_max.to_le_bytes());
+        put(&mut b, 32, &u32::try_from(self.len).unwrap_or(u32::MAX).to_le_bytes());
+        put(&mut b, 36, &self.crc.to_le_bytes());
         b
     }
 
-    pub fn decode(b: &[u8]) -> DirEntry {
-        DirEntry {
-            org: u64_at(b, 0),
-            offset: u64_at(b, 8),
-            len: u64_at(b, 16),
-            id_min: u64_at(b, 24),
-            id_max: u64_at(b, 32),
-            crc: u32_at(b, 40),
-            rows: u32_at(b, 44),
+    /// Decodes an entry of a file of format `format`.
+    pub fn decode(b: &[u8], format: u32) -> DirEntry {
+        match format {
+            2 => DirEntry {
+                org: u64_at(b, 0),
+                offset: u64_at(b, 8),
+                len: u64_at(b, 16),
+                id_min: u64_at(b, 24),
+                id_max: u64_at(b, 32),
+                crc: u32_at(b, 40),
+                rows: Some(u32_at(b, 44)),
+            },
+            _ => DirEntry {
+                org: u64_at(b, 0),
+                offset: u64_at(b, 8),
+                id_min: u64_at(b, 16),
+                id_max: u64_at(b, 24),
+                len: u64::from(u32_at(b, 32)),
+                crc: u32_at(b, 36),
+                rows: None,
+            },
         }
     }
 
@@ -396,6 +427,7 @@ mod tests {
     #[test]
     fn footer_round_trips_and_refuses_any_flipped_bit() {
         let footer = Footer {
+            format: crate::format::FROZEN_FORMAT_VERSION,
             id: FileId {
                 db_id: 7,
                 month: Month::new(2024, 3).expect("month"),
@@ -406,12 +438,12 @@ mod tests {
             orgs: 3,
             rows: 10,
             dir_offset: 64,
-            fence_offset: 64 + 144,
+            fence_offset: 64 + 120,
             fence_crc: 5,
             top_crc: 6,
-            top_offset: 64 + 144 + 16,
+            top_offset: 64 + 120 + 16,
             top_entries: 2,
-            filter_offset: 64 + 144 + 16 + 48,
+            filter_offset: 64 + 120 + 16 + 48,
             filter_blocks: 1,
             filter_crc: 8,
             id_min: 1,

@@ -4,16 +4,16 @@
 //!
 //! A file holds, per org, one block (an rkyv archive with its own CRC32): the org's ledger rows
 //! of the month (both kinds, in (occurred_at, entry id) order, every field of the engine's
-//! rows), their roll-ups (total and per category), index parts, the org's day rows of the
-//! month's business days with running nets, and its entry ids in id order. A directory (sorted
-//! by org, in checksummed pages with a fence of first orgs) finds one org's block without
-//! touching the rest; a month-wide top list answers "top orgs by revenue"; a Bloom filter over
-//! (org, entry id) answers most idempotency checks without touching any block. The byte layout
+//! rows: 24 bytes a row, the rare fields apart), per-category roll-ups of a kind with many rows,
+//! index parts, the org's day rows of the month's business days, and the entry-id order of a
+//! block with many rows. A directory (sorted by org, in checksummed pages with a fence of first
+//! orgs) finds one org's block without touching the rest; a month-wide top list answers "top
+//! orgs by revenue"; a Bloom filter over (org, entry id) answers most idempotency checks without
+//! touching any block. Files of format 2 ([`block_v2`]) are read as well. The byte layout
 //! is in docs/format.md and [`layout`].
 //!
-//! Nothing here is wired into the engine yet: the freezer, the reads that merge frozen months
-//! with open ones and the memory budget build on [`FrozenWriter`], [`FrozenFile`] and
-//! [`FrozenDir`] (issue 19). [`from_state`] turns one month of a state into the writer's inputs
+//! The engine's freezer, the reads that merge frozen months with their overlays and the memory
+//! budget build on [`FrozenWriter`], [`FrozenFile`] and [`FrozenDir`] (issue 19). [`from_state`] turns one month of a state into the writer's inputs
 //! (and says which file holds which rows and day rows at a month end); `query::frozen` answers
 //! the engine's reads of one month from its file.
 //!
@@ -22,6 +22,7 @@
 //! about itself; [`FrozenFile::verify`] checks the whole file and how its parts agree.
 
 pub mod block;
+pub mod block_v2;
 pub mod filter;
 pub mod from_state;
 pub mod layout;
@@ -39,5 +40,5 @@ pub use layout::FileId;
 pub use manifest::{Cleanup, FrozenDir, ManifestEntry};
 pub use reader::{Expected, FrozenFile, ReadStats};
 pub use verify::FrozenVerify;
-pub use view::{IndexView, OrgMonth, RowRef};
+pub use view::{BlockRef, IndexView, OrgMonth, RowRef};
 pub use writer::{FileMeta, FrozenWriter};

@@ -9,14 +9,15 @@
 //! the bytes of an immutable file's map are the ones checked. Bytes never checked are never
 //! accessed unchecked.
 
-use super::block::{self, ArchivedBlockRec, BlockSummary};
+use super::block::{self, BlockSummary};
+use super::block_v2;
 use super::filter;
 use super::layout::{
-    decode_header, decode_top_currency, u32_at, u64_at, DirEntry, FileId, Footer, Sections, Span, DIR_ENTRY_BYTES,
+    decode_header, decode_top_currency, dir_entry_bytes, u32_at, u64_at, DirEntry, FileId, Footer, Sections, Span,
     DIR_PAGE_ENTRIES, FENCE_ENTRY_BYTES, FOOTER_BYTES, TOP_ENTRY_BYTES,
 };
 use super::manifest::ManifestEntry;
-use super::view::OrgMonth;
+use super::view::{BlockRef, OrgMonth};
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::HEADER_BYTES;
 use crate::io::{Mapped, Vfs};
@@ -206,8 +207,9 @@ impl FrozenFile {
             };
             return Err(corrupt(path, footer_at + 12, kind));
         }
-        if footer.id != id {
-            let why = "the footer names another file than the header".to_string();
+        let header_format = crate::format::version_of(&mapped).unwrap_or_default();
+        if footer.id != id || footer.format != header_format {
+            let why = "the footer names another file or format than the header".to_string();
             return Err(corrupt(
                 path,
                 footer_at + 16,
@@ -286,6 +288,16 @@ impl FrozenFile {
 
     pub(super) fn sections(&self) -> &Sections {
         &self.sections
+    }
+
+    /// The file's format version (2 or 3).
+    pub fn format(&self) -> u32 {
+        self.footer.format
+    }
+
+    /// Bytes of one directory entry of this file.
+    pub(super) fn dir_entry_bytes(&self) -> usize {
+        dir_entry_bytes(self.footer.format)
     }
 
     /// What the reader has checked so far.
@@ -372,8 +384,9 @@ impl FrozenFile {
             .orgs
             .saturating_sub(first)
             .min(DIR_PAGE_ENTRIES as u64);
-        let offset = self.sections.dir.start + first * DIR_ENTRY_BYTES as u64;
-        let bytes = self.range(offset, count * DIR_ENTRY_BYTES as u64)?;
+        let entry_bytes = self.dir_entry_bytes() as u64;
+        let offset = self.sections.dir.start + first * entry_bytes;
+        let bytes = self.range(offset, count * entry_bytes)?;
         if !self.pages.get(pages, page) {
             let expected = u32_at(fence, page as usize * FENCE_ENTRY_BYTES + 8);
             self.check_crc(offset, bytes, expected)?;
@@ -406,19 +419,20 @@ impl FrozenFile {
             return Ok(None);
         };
         let bytes = self.page(page as u64)?;
-        let entries = bytes.len() / DIR_ENTRY_BYTES;
-        let org_at = |i: usize| u64_at(bytes, i * DIR_ENTRY_BYTES);
+        let size = self.dir_entry_bytes();
+        let entries = bytes.len() / size;
+        let org_at = |i: usize| u64_at(bytes, i * size);
         let i = partition_point(entries, |i| org_at(i) < org);
         if i == entries || org_at(i) != org {
             return Ok(None);
         }
-        let entry = DirEntry::decode(&bytes[i * DIR_ENTRY_BYTES..(i + 1) * DIR_ENTRY_BYTES]);
+        let entry = DirEntry::decode(&bytes[i * size..(i + 1) * size], self.footer.format);
         Ok(Some(((page * DIR_PAGE_ENTRIES + i) as u64, entry)))
     }
 
     /// The archive of the block at directory position `pos`: CRC32, bytecheck and
     /// [`block::check`] on first use, bytecheck on every use.
-    pub(super) fn block(&self, pos: u64, entry: &DirEntry) -> Result<&ArchivedBlockRec> {
+    pub(super) fn block(&self, pos: u64, entry: &DirEntry) -> Result<BlockRef<'_>> {
         let (block, _) = self.block_checked(pos, entry, false)?;
         Ok(block)
     }
@@ -429,7 +443,7 @@ impl FrozenFile {
         pos: u64,
         entry: &DirEntry,
         always: bool,
-    ) -> Result<(&ArchivedBlockRec, Option<BlockSummary>)> {
+    ) -> Result<(BlockRef<'_>, Option<BlockSummary>)> {
         let covered = entry
             .covered()
             .filter(|r| {
@@ -457,20 +471,28 @@ impl FrozenFile {
             // `io::std_fs::map_file`) and nothing writes through it, so the bytes are still
             // the ones `access` accepted.
             #[allow(unsafe_code)]
-            let block = unsafe { block::access_again(archive) };
+            let block = match self.footer.format {
+                2 => BlockRef::V2(unsafe { block_v2::access_again(archive) }),
+                _ => BlockRef::V3(unsafe { block::access_again(archive) }),
+            };
             return Ok((block, None));
         }
         self.check_crc(entry.offset, padded, entry.crc)?;
-        let block = block::access(archive).map_err(|why| {
-            corrupt(
-                &self.path,
-                entry.offset,
-                CorruptionKind::InvalidArchive(why),
-            )
-        })?;
-        let summary = block::check(block, entry.org, self.footer.id.month)
-            .map_err(|why| self.invalid_block(entry, why))?;
-        let agrees = summary.rows == entry.rows
+        let archive_error =
+            |why| corrupt(&self.path, entry.offset, CorruptionKind::InvalidArchive(why));
+        let month = self.footer.id.month;
+        let (block, summary) = match self.footer.format {
+            2 => {
+                let block = block_v2::access(archive).map_err(archive_error)?;
+                (BlockRef::V2(block), block_v2::check(block, entry.org, month))
+            }
+            _ => {
+                let block = block::access(archive).map_err(archive_error)?;
+                (BlockRef::V3(block), block::check(block, month))
+            }
+        };
+        let summary = summary.map_err(|why| self.invalid_block(entry, why))?;
+        let agrees = entry.rows.is_none_or(|rows| rows == summary.rows)
             && summary.id_min == entry.id_min
             && summary.id_max == entry.id_max;
         if !agrees {
@@ -498,7 +520,7 @@ impl FrozenFile {
             return Ok(None);
         };
         let block = self.block(pos, &entry)?;
-        Ok(Some(OrgMonth::new(block)))
+        Ok(Some(OrgMonth::new(block, org, self.footer.id.month)))
     }
 
     /// Where the org's entry `entry_id` is, when this file holds it: the file's id range, then
@@ -520,11 +542,13 @@ impl FrozenFile {
         let Some((pos, entry)) = self.find(org.0)? else {
             return Ok(None);
         };
-        if entry.rows == 0 || entry_id < entry.id_min || entry_id > entry.id_max {
+        // A block without rows has the id range (0, 0), which holds no entry id.
+        if entry_id < entry.id_min || entry_id > entry.id_max {
             return Ok(None);
         }
         let block = self.block(pos, &entry)?;
-        Ok(OrgMonth::new(block).entry(entry_id).map(|row| EntryLoc {
+        let view = OrgMonth::new(block, org, self.footer.id.month);
+        Ok(view.entry(entry_id).map(|row| EntryLoc {
             kind: row.kind(),
             occurred_at: row.occurred_at(),
         }))
@@ -605,12 +629,12 @@ impl FrozenFile {
             let items: Vec<Result<(u64, DirEntry)>> = match self.page(page) {
                 Err(e) => vec![Err(e)],
                 Ok(bytes) => bytes
-                    .chunks_exact(DIR_ENTRY_BYTES)
+                    .chunks_exact(self.dir_entry_bytes())
                     .enumerate()
                     .map(|(i, b)| {
                         Ok((
                             page * DIR_PAGE_ENTRIES as u64 + i as u64,
-                            DirEntry::decode(b),
+                            DirEntry::decode(b, self.footer.format),
                         ))
                     })
                     .collect(),

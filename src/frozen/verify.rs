@@ -4,7 +4,7 @@
 
 use super::block::BlockSummary;
 use super::filter;
-use super::layout::{u64_at, DIR_ENTRY_BYTES, TOP_ENTRY_BYTES};
+use super::layout::{u64_at, TOP_ENTRY_BYTES};
 use super::reader::FrozenFile;
 use super::view::OrgMonth;
 use crate::error::{CorruptionKind, Error, Result};
@@ -53,7 +53,7 @@ impl FrozenFile {
         let (mut top_hash, mut top_count) = (0u64, 0u64);
         for item in self.directory() {
             let (pos, entry) = item?;
-            let at = sections.dir.start + pos * DIR_ENTRY_BYTES as u64;
+            let at = sections.dir.start + pos * self.dir_entry_bytes() as u64;
             if last_org.is_some_and(|l| l >= entry.org) || entry.offset != next {
                 let why = format!("directory entry of org {} out of order", entry.org);
                 return Err(self.inconsistent(at, why));
@@ -62,7 +62,7 @@ impl FrozenFile {
             let (block, summary) = self.block_checked(pos, &entry, true)?;
             let summary = summary.unwrap_or_default();
             next = entry.covered().map_or(next, |r| r.end);
-            let view = OrgMonth::new(block);
+            let view = OrgMonth::new(block, crate::model::OrgId(entry.org), footer.id.month);
             if let Some(id) = view
                 .entry_ids()
                 .find(|id| !filter::may_contain(filter_bytes, entry.org, *id))

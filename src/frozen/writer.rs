@@ -1,5 +1,5 @@
 //! Writes a frozen month file, streaming: org blocks go to the file as they come (staged in a
-//! small buffer); only the directory (48 bytes per org), the top list (16 bytes per org with
+//! small buffer); only the directory (40 bytes per org), the top list (16 bytes per org with
 //! revenue) and the id filter (10 bits per id) stay in memory until the end.
 //!
 //! The file is written to `<name>.tmp`, synced, renamed to its name and the directory synced,
@@ -134,10 +134,10 @@ impl<'a> FrozenWriter<'a> {
                 self.entries.last().map_or(0, |e| e.org)
             )));
         }
-        let rec = block::build(input)?;
+        let rec = block::build(input, self.meta.id.month)?;
         let bytes = block::encode(&rec)?;
         let summary = block::access(&bytes)
-            .and_then(|archived| block::check(archived, org, self.meta.id.month))
+            .and_then(|archived| block::check(archived, self.meta.id.month))
             .map_err(|why| Error::InvalidArgument(format!("frozen month input: {why}")))?;
         // An org with revenue rows is ranked within its currency's top list.
         let currency = match summary.revenue_rows {
@@ -148,6 +148,10 @@ impl<'a> FrozenWriter<'a> {
                 ))
             })?),
         };
+        if u32::try_from(bytes.len()).is_err() {
+            let why = format!("frozen month input: the block of org {org} exceeds 4 GiB");
+            return Err(Error::InvalidArgument(why));
+        }
         let offset = self.written;
         debug_assert_eq!(offset % super::layout::BLOCK_ALIGN, 0);
         let end = align_up(offset + bytes.len() as u64)
@@ -165,7 +169,7 @@ impl<'a> FrozenWriter<'a> {
             id_min: summary.id_min,
             id_max: summary.id_max,
             crc: crc.finalize(),
-            rows: summary.rows,
+            rows: None,
         });
         for row in &input.rows {
             self.filter.insert(org, row.entry_id);
@@ -223,6 +227,7 @@ impl<'a> FrozenWriter<'a> {
         self.put(&filter)?;
         let (id_min, id_max) = self.id_range.unwrap_or((0, 0));
         let footer = Footer {
+            format: crate::format::FROZEN_FORMAT_VERSION,
             id: self.meta.id,
             lsn_first: self.meta.lsn_first,
             lsn_last: self.meta.lsn_last,
