@@ -296,7 +296,7 @@ pub fn build(input: &OrgMonthInput, month: Month) -> Result<BlockRec> {
         ..BlockRec::default()
     };
     rec.rows.reserve_exact(sorted.len());
-    for (kind, range) in [(Kind::Revenue, 0..revenue_rows), (Kind::Expense, revenue_rows..sorted.len())] {
+    for range in [0..revenue_rows, revenue_rows..sorted.len()] {
         let mut sums = CategorySums::default();
         let mut total = 0i64;
         for (at, row) in sorted[range.clone()].iter().enumerate() {
@@ -311,7 +311,6 @@ pub fn build(input: &OrgMonthInput, month: Month) -> Result<BlockRec> {
         if range.len() >= ROLLUP_MIN_ROWS {
             rec.by_category.extend(sums.rollups());
         }
-        let _ = kind;
     }
     let mut parts: Vec<&FrozenIndexPart> = input.indexes.iter().collect();
     parts.sort_by_key(|p| (p.kind, p.slot));
