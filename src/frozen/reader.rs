@@ -469,7 +469,8 @@ impl FrozenFile {
             // and never changes. The map is of an immutable frozen file (written under a
             // temporary name, synced, renamed, never opened for writing again; see
             // `io::std_fs::map_file`) and nothing writes through it, so the bytes are still
-            // the ones `access` accepted.
+            // the ones `access` accepted — the access of the file's format, which the footer
+            // fixed when the file was opened, as it fixes the `access_again` used here.
             #[allow(unsafe_code)]
             let block = match self.footer.format {
                 2 => BlockRef::V2(unsafe { block_v2::access_again(archive) }),
