@@ -64,24 +64,34 @@ fn make_format_fixture() {
     let dir = fixture();
     assert!(!dir.exists(), "{} exists: remove it first", dir.display());
     let db = Db::open(&dir).unwrap();
-    let orgs: Vec<Op> = (1..=PARAMS.orgs)
+    register_orgs(&db, &PARAMS);
+    post_workload(&db, &PARAMS);
+    let answers = answers(&db);
+    db.close().unwrap();
+    write_answers(&answers_file(), &answers);
+}
+
+/// Registers the orgs of `params` (in USD).
+fn register_orgs(db: &Db, params: &Params) {
+    let orgs: Vec<Op> = (1..=params.orgs)
         .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
         .collect();
     db.record(Batch::from(orgs)).unwrap();
-    let events: Vec<Op> = Generator::new(PARAMS)
+}
+
+/// Posts the workload stream of `params` in batches of 100.
+fn post_workload(db: &Db, params: &Params) {
+    let events: Vec<Op> = Generator::new(*params)
         .expect("valid parameters")
         .map(|e| Op::Post(entry_of(&e)))
         .collect();
     for chunk in events.chunks(100) {
         db.record(Batch::from(chunk.to_vec())).unwrap();
     }
-    let answers = answers(&db);
-    db.close().unwrap();
-    std::fs::write(
-        answers_file(),
-        serde_json::to_string_pretty(&answers).unwrap(),
-    )
-    .unwrap();
+}
+
+fn write_answers(path: &Path, answers: &serde_json::Value) {
+    std::fs::write(path, serde_json::to_string_pretty(answers).unwrap()).unwrap();
 }
 
 #[test]
@@ -233,11 +243,11 @@ fn segments(dir: &Path) -> Vec<(PathBuf, u32, Vec<u32>)> {
         .collect()
 }
 
-/// Postings for every org of the fixture, after its own entries.
-#[cfg(feature = "internals")]
-fn postings(first_id: u64) -> Batch {
+/// A revenue posting for each of orgs `1..=orgs` (ids after `first_id`, on 2024-03-15, in a
+/// month the fixtures' rows cover), after the workload's own entries.
+fn postings(orgs: u64, first_id: u64) -> Batch {
     let mut batch = Batch::new();
-    for org in 1..=PARAMS.orgs {
+    for org in 1..=orgs {
         batch = batch.post(folio::Entry::revenue(
             OrgId(org),
             folio::EntryId(first_id + org),
@@ -268,8 +278,8 @@ fn a_log_of_rkyv_batches_goes_on_in_a_new_segment_of_compact_batches() {
 
     let db = Db::open(&dir).unwrap();
     let entries = db.verify().entries;
-    db.record(postings(1 << 40)).unwrap();
-    db.record(postings(2 << 40)).unwrap();
+    db.record(postings(PARAMS.orgs, 1 << 40)).unwrap();
+    db.record(postings(PARAMS.orgs, 2 << 40)).unwrap();
     db.close().unwrap();
     let after = segments(&dir);
     assert_eq!(after.len(), 2, "{after:?}");
@@ -289,7 +299,7 @@ fn a_log_of_rkyv_batches_goes_on_in_a_new_segment_of_compact_batches() {
     let report = db.verify();
     assert!(report.problems.is_empty(), "{:?}", report.problems);
     assert_eq!(report.entries, entries + 40);
-    db.record(postings(3 << 40)).unwrap();
+    db.record(postings(PARAMS.orgs, 3 << 40)).unwrap();
     let seen = (answers(&db), day_rows(&db));
     db.close().unwrap();
     assert_eq!(
@@ -331,7 +341,7 @@ fn an_empty_old_segment_is_replaced_and_a_newer_one_refused() {
 
     let db = Db::open(&dir).unwrap();
     let entries = db.verify().entries;
-    db.record(postings(1 << 40)).unwrap();
+    db.record(postings(PARAMS.orgs, 1 << 40)).unwrap();
     db.close().unwrap();
     let after = segments(&dir);
     assert_eq!(after.len(), 2);
@@ -497,42 +507,19 @@ fn make_frozen_fixture() {
     let dir = frozen_fixture();
     assert!(!dir.exists(), "{} exists: remove it first", dir.display());
     let db = Db::open_with(&dir, folio::Options::default().shards(4)).unwrap();
-    let orgs: Vec<Op> = (1..=FROZEN_PARAMS.orgs)
-        .map(|id| Op::RegisterOrg(auto_org(OrgId(id), Currency::USD)))
-        .collect();
-    db.record(Batch::from(orgs)).unwrap();
+    register_orgs(&db, &FROZEN_PARAMS);
     db.create_index(cash_index(), |_, _| {}).unwrap();
-    let events: Vec<Op> = Generator::new(FROZEN_PARAMS)
-        .expect("valid parameters")
-        .map(|e| Op::Post(entry_of(&e)))
-        .collect();
-    for chunk in events.chunks(100) {
-        db.record(Batch::from(chunk.to_vec())).unwrap();
-    }
+    post_workload(&db, &FROZEN_PARAMS);
     db.record(marks(3_000, 0, EXTRA_IDS)).unwrap();
     let frozen = db.freeze(None).unwrap();
     assert!(frozen.frozen.len() >= 9, "{frozen:?}");
     // Into frozen months: late postings, then marks of frozen rows (overlay and patches).
-    let mut late = Batch::new();
-    for org in 1..=FROZEN_PARAMS.orgs {
-        late = late.post(folio::Entry::revenue(
-            OrgId(org),
-            folio::EntryId(2 * EXTRA_IDS + org),
-            1_710_504_000 + org as i64,
-            folio::Money(100 + org as i64),
-            folio::Category::Rooms,
-            folio::PaymentMethod::Card,
-        ));
-    }
-    db.record(late).unwrap();
+    db.record(postings(FROZEN_PARAMS.orgs, 2 * EXTRA_IDS))
+        .unwrap();
     db.record(marks(2_000, 50, 3 * EXTRA_IDS)).unwrap();
     let answers = frozen_answers(&db);
     db.close().unwrap();
-    std::fs::write(
-        frozen_answers_file(),
-        serde_json::to_string_pretty(&answers).unwrap(),
-    )
-    .unwrap();
+    write_answers(&frozen_answers_file(), &answers);
 }
 
 /// The format version in the header of each file of `dir`'s `frozen/`, by name.

@@ -20,7 +20,11 @@ fn le_u64(data: &[u8], at: usize) -> u64 {
 }
 
 fn le_u32(data: &[u8], at: usize) -> u32 {
-    le_u64(data, at) as u32
+    let mut raw = [0u8; 4];
+    if let Some(src) = data.get(at..at + 4) {
+        raw.copy_from_slice(src);
+    }
+    u32::from_le_bytes(raw)
 }
 
 /// What the header at the start of `data` names (a default month when it names none).

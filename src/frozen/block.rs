@@ -278,9 +278,10 @@ fn index_rec(org: OrgId, part: &FrozenIndexPart, rows: &[&FrozenRow]) -> Result<
 }
 
 /// Builds an org's block record of `month` from its input: rows sorted, roll-ups and the id
-/// order derived. Rows outside the month, sums that overflow and counts a block cannot hold are
-/// `InvalidArgument`; everything else the file's checks refuse is found by [`check`] on the
-/// encoded bytes.
+/// order derived. Rows outside the month, roll-ups that overflow and counts a block cannot hold
+/// are `InvalidArgument`; everything else the file's checks refuse (totals and running nets
+/// that overflow among it) is found by [`check`] on the encoded bytes, which the writer runs
+/// on every block before it writes it.
 pub fn build(input: &OrgMonthInput, month: Month) -> Result<BlockRec> {
     let org = input.org;
     let mut sorted: Vec<&FrozenRow> = input.rows.iter().collect();
@@ -297,18 +298,17 @@ pub fn build(input: &OrgMonthInput, month: Month) -> Result<BlockRec> {
     };
     rec.rows.reserve_exact(sorted.len());
     for range in [0..revenue_rows, revenue_rows..sorted.len()] {
-        let mut sums = CategorySums::default();
-        let mut total = 0i64;
         for (at, row) in sorted[range.clone()].iter().enumerate() {
-            let signed = row.signed_amount();
-            total = total.checked_add(signed).ok_or_else(|| invalid(org, "total overflows"))?;
-            sums.add(row.row.category.code(), signed)
-                .ok_or_else(|| invalid(org, "category total overflows"))?;
             let (row_rec, extra) = row_parts(org, month_start, row, range.start + at)?;
             rec.rows.push(row_rec);
             rec.extras.extend(extra);
         }
         if range.len() >= ROLLUP_MIN_ROWS {
+            let mut sums = CategorySums::default();
+            for row in &sorted[range] {
+                sums.add(row.row.category.code(), row.signed_amount())
+                    .ok_or_else(|| invalid(org, "category total overflows"))?;
+            }
             rec.by_category.extend(sums.rollups());
         }
     }
@@ -329,14 +329,12 @@ pub fn build(input: &OrgMonthInput, month: Month) -> Result<BlockRec> {
     let mut days: Vec<&FrozenDay> = input.days.iter().collect();
     days.sort_by_key(|d| d.day);
     let first = month.first_day();
-    let mut through = 0i64;
     for d in days {
         let bit = first.days_until(d.day);
         if !(0..month.days() as i32).contains(&bit) || rec.day_mask & (1 << bit) != 0 {
             return Err(invalid(org, format!("day row {} outside the month or repeated", d.day)));
         }
         rec.day_mask |= 1 << bit;
-        through = add_day_net(through, d.revenue, d.expense).map_err(|why| invalid(org, why))?;
         let count = |n: u64| u32::try_from(n).map_err(|_| invalid(org, "day row count too large"));
         rec.days.push(DayRec {
             revenue: d.revenue,
@@ -687,6 +685,34 @@ mod tests {
         assert_eq!(std::mem::size_of::<ArchivedDayRec>(), 24);
         assert_eq!(std::mem::size_of::<ArchivedBlockRec>(), 64);
         assert_eq!(std::mem::size_of::<ArchivedExtraRec>(), 40);
+    }
+
+    /// A kind total or a running net that overflows is refused on the encoded block (the
+    /// writer checks every block it writes), even where no stored roll-up overflows.
+    #[test]
+    fn totals_and_running_nets_that_overflow_are_refused() {
+        use crate::model::Category;
+        let month = Month::new(2024, 3).expect("month");
+        let mut rng = SplitMix64::new(3);
+        let mut input = crate::frozen::sample::org_month(&mut rng, OrgId(4), month, 0, false);
+        let day = month.first_day();
+        for (id, category) in [(1, Category::Rooms), (2, Category::FoodBeverage)] {
+            let mut row = crate::frozen::sample::org_month(&mut rng, OrgId(4), month, 1, false).rows[0].clone();
+            row.kind = Kind::Revenue;
+            row.entry_id = id;
+            row.occurred_at = month.start_utc() + 3_600;
+            row.row = Row { amount: i64::MAX / 2 + 1, day, category, posted_status: 0, paid_at: None, reverses: 0, reversed_by: 0, reference: "".into(), ..row.row };
+            input.rows.push(row);
+        }
+        input.days.clear();
+        let rec = build(&input, month).expect("few rows: no roll-ups to overflow");
+        assert!(checked(&rec, month).unwrap_err().contains("total overflows"));
+        input.rows.clear();
+        for d in [day, day.next().expect("a day")] {
+            input.days.push(FrozenDay { day: d, revenue: i64::MAX, expense: 0, revenue_count: 1, expense_count: 0 });
+        }
+        let rec = build(&input, month).expect("day rows are checked on the bytes");
+        assert!(checked(&rec, month).unwrap_err().contains("running net overflows"));
     }
 
     /// Flags and extra parts must agree: a flag without its part, a part without a flag, or a

@@ -290,11 +290,6 @@ impl FrozenFile {
         &self.sections
     }
 
-    /// The file's format version (2 or 3).
-    pub fn format(&self) -> u32 {
-        self.footer.format
-    }
-
     /// Bytes of one directory entry of this file.
     pub(super) fn dir_entry_bytes(&self) -> usize {
         dir_entry_bytes(self.footer.format)
