@@ -18,6 +18,7 @@ use folio::query::BalanceQuery;
 use folio::state::frozen_install::{FreezeBase, Prepared};
 use folio::state::frozen_set::FrozenMonth;
 use folio::state::validate::Validator;
+use folio::state::OrgNotes;
 use folio::state::{Applier, State};
 use folio::{
     Batch, Column, Error, IndexDef, Kind, Lsn, Money, Month, Org, OrgId, Query, QueryOutput,
@@ -40,6 +41,8 @@ struct Twins {
     lsn: u64,
     dir: PathBuf,
     versions: BTreeMap<Month, u32>,
+    /// Installs so far with the balance shards prepared (every other one).
+    freezes_during: u64,
 }
 
 impl Twins {
@@ -52,6 +55,7 @@ impl Twins {
             lsn: 0,
             dir: dir.to_path_buf(),
             versions: BTreeMap::new(),
+            freezes_during: 0,
         }
     }
 
@@ -97,7 +101,8 @@ impl Twins {
     /// snapshot, then `meanwhile` records batches (into `m` and elsewhere), the install is
     /// prepared against the state then, `meanwhile` records again, and the file is put in
     /// force; what they added stays in memory (the second round's orgs are redone under the
-    /// lock, the others taken from the preparation).
+    /// lock, the others taken from the preparation). Then `meanwhile` records while the moved
+    /// rows' entry ids leave the map in two steps.
     fn freeze_during(&mut self, m: Month, mut meanwhile: impl FnMut(&mut Twins)) {
         let version = self.versions.get(&m).map_or(1, |v| v + 1);
         let id = FileId {
@@ -115,8 +120,18 @@ impl Twins {
         meanwhile(self);
         let prepared = self.frozen.prepare_install(&base, Prepared::default());
         meanwhile(self);
-        // A second preparation reuses the first where nothing changed since.
-        let prepared = self.frozen.prepare_install(&base, prepared);
+        // A second preparation reuses the first where nothing changed since; every other time
+        // it also builds the balance shards as the install leaves them, and the applier notes
+        // the orgs written after it, which the install redoes.
+        let mut prepared = self.frozen.prepare_install(&base, prepared);
+        self.freezes_during += 1;
+        if self.freezes_during.is_multiple_of(2) {
+            self.frozen_side.notes = Some(OrgNotes {
+                since: self.frozen.lsn,
+                ..OrgNotes::default()
+            });
+            self.frozen.prepare_shards(&base, &mut prepared);
+        }
         meanwhile(self);
         let frozen = FrozenMonth {
             entry,
@@ -130,6 +145,19 @@ impl Twins {
             .0;
         assert_eq!(installed.rows + installed.rows_kept, rows_before);
         assert_eq!(self.frozen.memory_rows(m), installed.rows_kept);
+        assert_eq!(
+            installed.shards_prepared,
+            self.freezes_during.is_multiple_of(2)
+        );
+        // The moved rows' ids leave the entry map after the install, a chunk at a time: writes
+        // meanwhile (re-sends, reversals and payments of those rows) are checked and applied as
+        // on the twin.
+        meanwhile(self);
+        let chunk = 1 + installed.rows as usize / 2;
+        if self.frozen_side.entries.settle(chunk) {
+            meanwhile(self);
+        }
+        assert!(!self.frozen_side.entries.settle(usize::MAX));
         self.versions.insert(m, version);
         assert!(self.frozen.is_frozen(m));
     }

@@ -94,6 +94,10 @@ pub struct BenchReport {
     /// wait, milliseconds.
     pub freeze_writer_waits: u64,
     pub freeze_writers_waited_ms: f64,
+    /// Batches delayed before they were queued (writers paced as the rows in memory near the
+    /// level where they wait) and their total delay, milliseconds.
+    pub freeze_writer_paces: u64,
+    pub freeze_writers_paced_ms: f64,
     pub closing_read_p50_us: f64,
     pub closing_read_p99_us: f64,
     pub closing_read_max_us: f64,
@@ -314,6 +318,8 @@ fn run_in(
             / freezer.installs.max(1) as f64,
         freeze_writer_waits: freezer.writer_waits,
         freeze_writers_waited_ms: freezer.writers_waited.as_secs_f64() * 1e3,
+        freeze_writer_paces: freezer.writer_paces,
+        freeze_writers_paced_ms: freezer.writers_paced.as_secs_f64() * 1e3,
         closing_read_p50_us: percentile(&reads.closing_us, 50.0),
         closing_read_p99_us: percentile(&reads.closing_us, 99.0),
         closing_read_max_us: reads.closing_us.last().copied().unwrap_or(0.0),

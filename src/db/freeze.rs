@@ -51,24 +51,39 @@ pub struct FrozenMonthReport {
 pub struct FreezerStats {
     /// Files put in force (first freezes, re-freezes and spills).
     pub installs: u64,
-    /// The longest an install held the write lock.
+    /// The longest an install held the write lock (at once: its entry ids leave the applier's
+    /// map afterwards in holds of their own, counted here too).
     pub lock_held_max: std::time::Duration,
-    /// The total time installs held it.
+    /// The total time installs held it (with the holds that remove their entry ids).
     pub lock_held_total: std::time::Duration,
     /// Batches that waited for the freezer before they were queued (writer backpressure: the
     /// engine over its memory budget with more rows in memory than the freezer lets gather).
     pub writer_waits: u64,
     /// How long those batches waited in all.
     pub writers_waited: std::time::Duration,
+    /// Batches delayed before they were queued (writers paced: the engine over its memory
+    /// budget with rows in memory on their way to the level where writers wait).
+    pub writer_paces: u64,
+    /// How long those batches were delayed in all.
+    pub writers_paced: std::time::Duration,
 }
 
 impl FreezerStats {
     fn note(&mut self, held: std::time::Duration) {
         self.installs += 1;
+        self.note_hold(held);
+    }
+
+    /// A hold of the write lock that is part of an install's work (removing its entry ids).
+    fn note_hold(&mut self, held: std::time::Duration) {
         self.lock_held_max = self.lock_held_max.max(held);
         self.lock_held_total += held;
     }
 }
+
+/// How many of an install's entry ids leave the applier's map per hold of the write lock
+/// (a few milliseconds with a million orgs' maps out of cache).
+pub const SETTLE_IDS: usize = 16_384;
 
 /// What [`Db::freeze`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -393,14 +408,26 @@ impl Shared {
         // file was written) before the lock; under it, only what changed since is redone.
         // Twice: the second pass, against a newer state, redoes only what changed during the
         // first, which leaves the lock little more than the writes of that short window.
-        let mut prepared = crate::state::frozen_install::Prepared::default();
-        for _ in 0..2 {
-            let near: Arc<State> = self.state.read().state.clone();
-            prepared = near.prepare_install(&base, prepared);
-        }
+        // The second also builds the balance shards as the install leaves them, from a snapshot
+        // taken as the applier starts noting the orgs it writes: under the lock only those are
+        // redone and the shards swapped.
+        let near: Arc<State> = self.state.read().state.clone();
+        let mut prepared = near.prepare_install(&base, Default::default());
+        let near: Arc<State> = {
+            let mut current = self.state.write();
+            current.applier.notes = Some(crate::state::OrgNotes {
+                since: current.state.lsn,
+                ..Default::default()
+            });
+            current.state.clone()
+        };
+        prepared = near.prepare_install(&base, prepared);
+        near.prepare_shards(&base, &mut prepared);
+        drop(near);
         let mut current = self.state.write();
         let locked = std::time::Instant::now();
         if current.state.frozen.get(month).map(|f| f.entry) != base.file() {
+            current.applier.notes = None;
             drop(current);
             drop(file);
             vfs.remove_file(&path).map_err(|e| Error::io(&path, e))?;
@@ -416,12 +443,24 @@ impl Shared {
             base,
             prepared,
         )?;
-        let rows = current.applier.entries.len() as u64;
         drop(current);
         self.freezer_stats.lock().note(locked.elapsed());
-        self.pressure.set_rows(rows);
         // Freed after the lock: the month's rows that left memory, and their maps.
         drop(replaced);
+        // Their entry ids leave the applier's map a chunk at a time, each under a short hold of
+        // the write lock (until then they give the locations the file gives).
+        loop {
+            let mut current = self.state.write();
+            let locked = std::time::Instant::now();
+            let more = current.applier.entries.settle(SETTLE_IDS);
+            let rows = current.applier.entries.len() as u64;
+            drop(current);
+            self.freezer_stats.lock().note_hold(locked.elapsed());
+            self.pressure.set_rows(rows);
+            if !more {
+                break;
+            }
+        }
         Ok(Ok(FrozenMonthReport {
             month,
             version,

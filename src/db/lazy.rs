@@ -83,6 +83,8 @@ impl Lazy {
             return Ok(());
         }
         let chunks = Chunks::One(chunk);
+        // Loaded balances are changes no entry made: an install prepared meanwhile redoes all.
+        applier.notes = None;
         store
             .load_chunks(&self.layout, state, &mut applier.entries, chunks)
             .inspect_err(|e| self.failed = Some(e.to_string()))?;
@@ -104,6 +106,7 @@ impl Lazy {
                 to: last + 1,
                 loaded: &self.loaded,
             };
+            applier.notes = None;
             store.load_chunks(&self.layout, state, &mut applier.entries, chunks)?;
             self.swept = Some(last);
             Ok(false)

@@ -114,8 +114,16 @@ pub(crate) struct Shared {
 }
 
 impl Shared {
-    /// Waits at the writers' gate ([`pressure`]) and counts the wait.
-    fn hold_back(&self) {
+    /// Paces a batch of `ops` operations and waits at the writers' gate ([`pressure`]);
+    /// counts both.
+    fn hold_back(&self, ops: usize) {
+        let paced = self.pressure.pace(ops);
+        if !paced.is_zero() {
+            std::thread::sleep(paced);
+            let mut stats = self.freezer_stats.lock();
+            stats.writer_paces += 1;
+            stats.writers_paced += paced;
+        }
         let waited = self.pressure.wait(|| {
             let _ = self.checkpoint_wake.try_send(());
         });
@@ -413,9 +421,10 @@ impl Db {
     /// Records a batch: validated whole, applied whole. Returns the batch's LSN once it is durable
     /// (per the chosen [`Durability`]). A batch whose every operation repeats an identical earlier
     /// one changes nothing and returns the LSN visible after it. With the background freezer on
-    /// ([`crate::Options::auto_freeze`]) and the engine over its memory budget with more rows in
-    /// memory than the freezer lets gather, the batch first waits for the freezer to spill (at
-    /// most a second; [`Db::freezer_stats`] counts the waits).
+    /// ([`crate::Options::auto_freeze`]) and the engine over its memory budget, a batch is first
+    /// delayed in proportion to its operations once the rows in memory near what the freezer
+    /// lets gather (at most a second), and waits for the freezer to spill once they pass it (at
+    /// most five seconds); [`Db::freezer_stats`] counts both.
     ///
     /// # Errors
     /// - [`Error::Rejected`] when validation refuses the batch (see [`crate::Rejection`]): nothing
@@ -431,7 +440,7 @@ impl Db {
         if let Some(reason) = self.shared.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
-        self.shared.hold_back();
+        self.shared.hold_back(batch.ops.len());
         let (reply, answer) = crossbeam::channel::bounded(1);
         self.tx
             .send(Command::Record(batch, reply))
@@ -454,7 +463,7 @@ impl Db {
         if let Some(reason) = self.shared.poison_reason() {
             return Err(Error::Poisoned(reason));
         }
-        self.shared.hold_back();
+        self.shared.hold_back(batch.ops.len());
         let (reply, answer) = crossbeam::channel::bounded(1);
         self.tx
             .send(Command::Record(batch, reply))

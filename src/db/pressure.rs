@@ -1,6 +1,9 @@
-//! Writer backpressure: while the engine is over its memory budget and holds more rows in
-//! memory than the whole budget would hold ([`throttle_rows`]: at 256 bytes a row, eight spills'
-//! worth), a writer wakes the freezer and waits for it to spill before its batch is queued.
+//! Writer backpressure, in two steps, both only while the engine is over its memory budget:
+//! past [`pace_rows`] rows in memory (two spills' worth) each batch is delayed in proportion to
+//! its operations and to how far the rows have gone towards the gate ([`pace`]), so the freezer
+//! keeps level with the writers before they outrun it; past [`throttle_rows`] (what the whole
+//! budget would hold at 256 bytes a row: eight spills' worth) a writer wakes the freezer and
+//! waits for it to spill before its batch is queued.
 //!
 //! The rows in memory are the entry ids the applier holds, published by the committer after
 //! each group and by each install, so a writer decides on the current count, and the freezer's
@@ -17,6 +20,21 @@ use std::time::{Duration, Instant};
 
 /// The longest one batch waits for the freezer.
 pub const MOST_WAIT: Duration = Duration::from_secs(5);
+
+/// The delay per operation of a batch with the rows in memory at the gate ([`throttle_rows`]):
+/// a writer paced all the way adds at most 50,000 operations a second, well under what the
+/// freezer puts in files; at [`pace_rows`] the delay is zero, growing linearly between.
+pub const MOST_PACE_PER_OP: Duration = Duration::from_micros(20);
+
+/// The longest one batch is delayed by pacing (a batch of 50,000 operations at the gate).
+pub const MOST_PACE: Duration = Duration::from_secs(1);
+
+/// Rows in memory beyond which writers are paced while the engine is over `budget`: a quarter
+/// of [`throttle_rows`], two spills' worth (the month that takes the writes gathers one spill's
+/// worth before the freezer writes it out; the second covers the spill under way).
+pub fn pace_rows(budget: u64) -> u64 {
+    throttle_rows(budget) / 4
+}
 
 /// Rows in memory beyond which writers wait while the engine is over `budget`: as many as the
 /// whole budget holds at [`super::freeze::SPILL_ROW_BYTES`] a row, eight times what the freezer
@@ -35,6 +53,8 @@ pub(super) struct Pressure {
     rows: AtomicU64,
     /// [`throttle_rows`] of the budget.
     limit: u64,
+    /// [`pace_rows`] of the budget.
+    pace_from: u64,
     gate: Mutex<()>,
     opened: Condvar,
 }
@@ -45,6 +65,7 @@ impl Pressure {
             over_budget: AtomicBool::new(false),
             rows: AtomicU64::new(0),
             limit: throttle_rows(budget),
+            pace_from: pace_rows(budget),
             gate: Mutex::new(()),
             opened: Condvar::new(),
         }
@@ -77,6 +98,26 @@ impl Pressure {
     pub(super) fn set_rows(&self, rows: u64) {
         self.rows.store(rows, Ordering::Release);
         self.changed();
+    }
+
+    /// How long a batch of `ops` operations is delayed before it is queued (zero under the
+    /// budget or with at most [`pace_rows`] rows in memory): [`MOST_PACE_PER_OP`] per operation
+    /// scaled by how far the rows have gone from [`pace_rows`] to [`throttle_rows`], at most
+    /// [`MOST_PACE`].
+    pub(super) fn pace(&self, ops: usize) -> Duration {
+        if !self.over_budget.load(Ordering::Acquire) {
+            return Duration::ZERO;
+        }
+        let rows = self.rows.load(Ordering::Acquire);
+        if rows <= self.pace_from {
+            return Duration::ZERO;
+        }
+        let span = self.limit.saturating_sub(self.pace_from).max(1);
+        let into = (rows - self.pace_from).min(span);
+        // At most 20,000 ns × the span: no overflow of u128.
+        let per_op = MOST_PACE_PER_OP.as_nanos() * u128::from(into) / u128::from(span);
+        let nanos = per_op.saturating_mul(ops as u128);
+        Duration::from_nanos(u64::try_from(nanos).unwrap_or(u64::MAX)).min(MOST_PACE)
     }
 
     /// Waits while the gate is closed, at most [`MOST_WAIT`], calling `wake` (the freezer)
@@ -142,5 +183,35 @@ mod tests {
         pressure.set_over_budget(true);
         assert!(pressure.wait(wake) >= MOST_WAIT);
         assert_eq!(woken.load(Ordering::Relaxed), 1);
+    }
+
+    #[test]
+    fn batches_are_paced_over_the_budget_in_proportion_to_their_rows_and_to_the_rows_in_memory() {
+        let pressure = Pressure::new(1 << 20);
+        let (from, limit) = (pace_rows(1 << 20), throttle_rows(1 << 20));
+        assert_eq!((from, limit), (8_192, 32_768));
+        let span = limit - from;
+        // Under the budget: never paced, however many rows.
+        pressure.set_rows(limit * 2);
+        assert_eq!(pressure.pace(1_000), Duration::ZERO);
+        pressure.set_over_budget(true);
+        // Over it: not up to `pace_rows`, then growing linearly to the gate, then flat.
+        pressure.set_rows(from);
+        assert_eq!(pressure.pace(1_000), Duration::ZERO);
+        pressure.set_rows(from + span / 4);
+        assert_eq!(pressure.pace(1_000), MOST_PACE_PER_OP * 1_000 / 4);
+        assert_eq!(pressure.pace(2_000), MOST_PACE_PER_OP * 2_000 / 4);
+        pressure.set_rows(from + span / 2);
+        assert_eq!(pressure.pace(1_000), MOST_PACE_PER_OP * 1_000 / 2);
+        assert_eq!(pressure.pace(0), Duration::ZERO);
+        pressure.set_rows(limit);
+        assert_eq!(pressure.pace(1_000), MOST_PACE_PER_OP * 1_000);
+        pressure.set_rows(u64::MAX);
+        assert_eq!(pressure.pace(1_000), MOST_PACE_PER_OP * 1_000);
+        // A huge batch is delayed at most `MOST_PACE`.
+        assert_eq!(pressure.pace(usize::MAX), MOST_PACE);
+        // The freezer's verdict lifts it.
+        pressure.set_over_budget(false);
+        assert_eq!(pressure.pace(1_000), Duration::ZERO);
     }
 }

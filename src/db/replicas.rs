@@ -30,7 +30,7 @@ impl Db {
         self.shared.ensure(crate::query::Scope::All)?;
         let (state, entries, log_crc) = {
             let current = self.shared.state.read();
-            let entries = current.applier.entries.clone();
+            let entries = current.applier.entries.settled();
             (current.state.clone(), entries, current.log_crc)
         };
         let source = Source {

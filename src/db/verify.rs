@@ -80,7 +80,7 @@ impl Db {
         {
             let (state, entries) = {
                 let current = self.shared.state.read();
-                (current.state.clone(), current.applier.entries.clone())
+                (current.state.clone(), current.applier.entries.settled())
             };
             let mut check = state.verify(Some(&entries));
             // Every frozen file whole: each checksum, and how its parts agree (the state's

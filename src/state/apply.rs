@@ -79,7 +79,12 @@ impl State {
         } = self;
         let frozen: &super::frozen_set::FrozenSet = frozen;
         let (dirty, entries) = match side {
-            Side::Full(a) => (Some(&mut a.dirty), &mut a.entries),
+            Side::Full(a) => {
+                if let Some(notes) = a.notes.as_mut() {
+                    notes.note(batches);
+                }
+                (Some(&mut a.dirty), &mut a.entries)
+            }
             Side::Register(e) => (None, e),
         };
         let track = dirty.is_some();

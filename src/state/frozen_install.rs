@@ -87,6 +87,9 @@ pub struct Installed {
     /// Rows of the snapshot that writes marked since: they left memory, their changes are
     /// patches now.
     pub rows_patched: u64,
+    /// Whether the balance shards came from [`State::prepare_shards`] (only the orgs written
+    /// since were redone under the write lock).
+    pub shards_prepared: bool,
 }
 
 fn overflow(org: OrgId, what: &str) -> Error {
@@ -317,7 +320,8 @@ pub struct Replaced {
     buckets: Vec<MonthBucket>,
     patches: Vec<(OrgId, Arc<PatchSet>)>,
     balances: Vec<Arc<super::balance::OrgBalances>>,
-    moved: Vec<(OrgId, u64)>,
+    /// The balance shards an install with [`State::prepare_shards`] swapped out.
+    shards: Vec<BalanceMap>,
     base: Option<FreezeBase>,
     prepared: Prepared,
 }
@@ -343,6 +347,22 @@ pub struct Prepared {
     /// Per org of the base's day rows: `N`'s balances of the org, what stays of the month, and
     /// the balances after the install (`None`: no month left).
     days: rustc_hash::FxHashMap<OrgId, DayMemo>,
+    /// The balance shards after the install as of a snapshot ([`State::prepare_shards`]).
+    shards: Option<PreparedShards>,
+}
+
+type BalanceMap = super::PMap<OrgId, Arc<super::balance::OrgBalances>>;
+
+/// Every balance shard as it will be after the install, built from a snapshot at `at` (maps
+/// that share all they did not change with the snapshot's), with the day-row values the install
+/// leaves to be written. Under the write lock only the orgs whose entries were applied since
+/// `at` ([`super::OrgNotes`]) are redone and the shards swapped whole: the lock is held for the
+/// writes of the window, not for every org of the month.
+#[derive(Debug)]
+struct PreparedShards {
+    at: Lsn,
+    shards: Vec<BalanceMap>,
+    dirty: Vec<DirtyKey>,
 }
 
 type DayMemo = (
@@ -428,6 +448,106 @@ impl State {
         prepared
     }
 
+    /// Builds, after [`State::prepare_install`] against the same snapshot `self`, every balance
+    /// shard as the install will leave it ([`PreparedShards`]). The caller starts noting the
+    /// orgs of the entries applied after `self` ([`Applier::notes`], since `self.lsn`) as it
+    /// takes `self`, and drops `self` before the install (else writers would copy what it
+    /// shares). Leaves nothing when an org's preparation is missing (the install then redoes
+    /// every org).
+    pub fn prepare_shards(&self, base: &FreezeBase, prepared: &mut Prepared) {
+        prepared.shards = None;
+        let month = base.month;
+        let mut shards: Vec<BalanceMap> = self.balances.iter().map(|b| b.orgs.clone()).collect();
+        let mut dirty = Vec::new();
+        for (org, (shard, _)) in &base.days {
+            let (Some(now), Some((seen, rest, after))) =
+                (self.balances[*shard].orgs.get(org), prepared.days.get(org))
+            else {
+                return;
+            };
+            if !Arc::ptr_eq(now, seen) {
+                return;
+            }
+            if rest.is_some() {
+                dirty.push(DirtyKey::Balance(chunk_of(*org), month));
+            }
+            match after {
+                Some(after) => shards[*shard].insert(*org, Arc::clone(after)),
+                None => shards[*shard].remove(org),
+            };
+        }
+        if self.days_touched.get(&month).is_some_and(|l| *l > base.lsn) {
+            // Orgs whose first day rows of the month came after `base`: those rows all stay.
+            for balances in &self.balances {
+                for (org, b) in balances.orgs.iter() {
+                    if b.months.get(&month).is_some() && !base.days.contains_key(org) {
+                        dirty.push(DirtyKey::Balance(chunk_of(*org), month));
+                    }
+                }
+            }
+        }
+        dirty.sort_unstable();
+        dirty.dedup();
+        prepared.shards = Some(PreparedShards {
+            at: self.lsn,
+            shards,
+            dirty,
+        });
+    }
+
+    /// The balance shards after the install from `prepared` (see [`PreparedShards`]), with the
+    /// orgs of `notes` redone against the state now; `None` when the preparation does not
+    /// cover every change since (no notes, too many, or taken at another state).
+    fn shards_after(
+        &self,
+        base: &FreezeBase,
+        prepared: Option<PreparedShards>,
+        notes: Option<super::OrgNotes>,
+    ) -> Result<Option<PreparedShards>> {
+        let (Some(mut prepared), Some(notes)) = (prepared, notes) else {
+            return Ok(None);
+        };
+        if notes.overflowed || notes.since != prepared.at {
+            return Ok(None);
+        }
+        let month = base.month;
+        let mut orgs = notes.orgs;
+        orgs.sort_unstable();
+        orgs.dedup();
+        for org in orgs {
+            let shard = super::balance::shard_of(org, self.shards);
+            let into = &mut prepared.shards[shard];
+            let Some(b) = self.balances[shard].orgs.get(&org) else {
+                into.remove(&org);
+                continue;
+            };
+            match base.days.get(&org) {
+                Some((_, then)) => {
+                    let Some(now) = b.months.get(&month) else {
+                        return Err(Error::Store(format!(
+                            "org {org}: day rows of {month} left memory during its freeze"
+                        )));
+                    };
+                    let rest = day_rest(org, month, now, then)?;
+                    if rest.is_some() {
+                        prepared.dirty.push(DirtyKey::Balance(chunk_of(org), month));
+                    }
+                    match balances_after(b, month, rest.as_ref()) {
+                        Some(after) => into.insert(org, Arc::new(after)),
+                        None => into.remove(&org),
+                    };
+                }
+                None => {
+                    if b.months.get(&month).is_some() {
+                        prepared.dirty.push(DirtyKey::Balance(chunk_of(org), month));
+                    }
+                    into.insert(org, Arc::clone(b));
+                }
+            }
+        }
+        Ok(Some(prepared))
+    }
+
     /// Puts `frozen` in force for its month. The file holds every row of the month `base` (the
     /// state it was written from) held — in memory, and in the month's earlier file with its
     /// patches — so those rows, their entry ids and the patches leave memory and the rows'
@@ -446,12 +566,15 @@ impl State {
         frozen: FrozenMonth,
         base: FreezeBase,
     ) -> Result<Installed> {
-        self.install_prepared(applier, frozen, base, Prepared::default())
-            .map(|(installed, _)| installed)
+        let (installed, _) = self.install_prepared(applier, frozen, base, Prepared::default())?;
+        applier.entries.settle(usize::MAX);
+        Ok(installed)
     }
 
     /// [`State::install_frozen`], reusing `prepared` for every value it still matches; what it
-    /// replaced comes back to be freed after the write lock is released.
+    /// replaced comes back to be freed after the write lock is released. The moved rows' entry
+    /// ids are only marked to leave the applier's map ([`super::EntryIndex::leave`]): the caller
+    /// removes them with [`super::EntryIndex::settle`], a chunk at a time.
     ///
     /// # Errors
     /// As [`State::install_frozen`].
@@ -464,6 +587,7 @@ impl State {
         mut prepared: Prepared,
     ) -> Result<(Installed, Replaced)> {
         let month = frozen.entry.month;
+        let notes = applier.notes.take();
         if base.month != month || self.frozen.get(month).map(|f| f.entry) != base.file {
             return Err(Error::Store(format!(
                 "the freeze of {month} was written from another version of the month"
@@ -560,11 +684,19 @@ impl State {
             }
         }
         report.patches = base.patches.values().map(|p| p.rows.len() as u64).sum();
-        // Per org with day rows of M in `base`: what stays of them, and its balances after
+        report.day_orgs = base.days.len() as u64;
+        // The balance shards after the install, prepared but for the orgs written since.
+        let shards = self.shards_after(&base, prepared.shards.take(), notes)?;
+        report.shards_prepared = shards.is_some();
+        // Else per org with day rows of M in `base`: what stays of them, and its balances after
         // (`Some(None)`: no month left; `None`: computed below from the current value).
         type DayChange = (usize, OrgId, Option<MonthBalances>, Option<Option<Arc<super::balance::OrgBalances>>>);
         let mut day_changes: Vec<DayChange> = Vec::new();
-        for (org, (shard, then)) in &base.days {
+        let slow = match shards {
+            Some(_) => &Default::default(),
+            None => &base.days,
+        };
+        for (org, (shard, then)) in slow {
             let b = self.balances[*shard].orgs.get(org);
             if let (Some(b), Some((seen, rest, after))) = (b, prepared.days.remove(org)) {
                 if Arc::ptr_eq(b, &seen) {
@@ -577,9 +709,8 @@ impl State {
             };
             day_changes.push((*shard, *org, day_rest(*org, month, now, then)?, None));
         }
-        report.day_orgs = day_changes.len() as u64;
         let days_changed = self.days_touched.get(&month).is_some_and(|l| *l > base.lsn);
-        if days_changed {
+        if days_changed && shards.is_none() {
             // Orgs whose first day rows of M came after `base`: those rows all stay.
             for balances in &self.balances {
                 for (org, b) in balances.orgs.iter() {
@@ -589,15 +720,23 @@ impl State {
                 }
             }
         }
-        // Nothing fails from here on: the state changes. The entry ids leave the applier's map
-        // on a second thread meanwhile (the map is the applier's alone: no part of the state).
+        // Nothing fails from here on: the state changes. The entry ids are marked to leave the
+        // applier's map, which the caller does a chunk at a time after the write lock
+        // ([`super::EntryIndex::settle`]): until then they give the locations the file gives.
         let mut replaced = Replaced::default();
         let Applier {
             dirty: applier_dirty,
             entries,
+            ..
         } = applier;
-        std::thread::scope(|scope| {
-            scope.spawn(|| entries.remove_moved(&moved));
+        entries.leave(moved);
+        if let Some(shards) = shards {
+            dirty.extend(shards.dirty);
+            for (into, after) in self.balances.iter_mut().zip(shards.shards) {
+                replaced.shards.push(std::mem::replace(&mut into.orgs, after));
+            }
+        }
+        {
             for (shard, org, rest, after) in day_changes {
                 if rest.is_some() {
                     dirty.push(DirtyKey::Balance(chunk_of(org), month));
@@ -646,9 +785,8 @@ impl State {
             applier_dirty.extend(chunks.into_iter().map(DirtyKey::FrozenFlows));
             set.months.insert(month, frozen);
             self.frozen = Arc::new(set);
-        });
+        }
         replaced.patches = current;
-        replaced.moved = moved;
         replaced.base = Some(base);
         replaced.prepared = prepared;
         Ok((report, replaced))

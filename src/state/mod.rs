@@ -76,6 +76,11 @@ pub struct EntryIndex {
     orgs: rustc_hash::FxHashMap<OrgId, OrgIndex>,
     /// Entry ids held (rows in memory), kept as they come and go.
     ids: usize,
+    /// Ids of rows an install moved to a frozen file, still in the maps until the freezer
+    /// removes them a chunk at a time outside the install's write lock ([`EntryIndex::settle`]).
+    /// Found meanwhile, such an id gives the location the file gives: an operation on it is
+    /// checked and applied the same either way.
+    leaving: Vec<(OrgId, u64)>,
 }
 
 /// One org's entry ids and flows. The map is boxed, and absent while empty: most orgs have few
@@ -139,6 +144,36 @@ impl EntryIndex {
         }
     }
 
+    /// Marks the ids of rows an install moved to a frozen file (runs of one org's ids) for
+    /// removal by [`EntryIndex::settle`].
+    pub fn leave(&mut self, moved: Vec<(OrgId, u64)>) {
+        if self.leaving.is_empty() {
+            self.leaving = moved;
+        } else {
+            self.leaving.extend(moved);
+        }
+    }
+
+    /// Removes up to `most` of the ids marked by [`EntryIndex::leave`]; whether any are left.
+    pub fn settle(&mut self, most: usize) -> bool {
+        let mut leaving = std::mem::take(&mut self.leaving);
+        let from = leaving.len().saturating_sub(most);
+        self.remove_moved(&leaving[from..]);
+        leaving.truncate(from);
+        if !leaving.is_empty() {
+            self.leaving = leaving;
+        }
+        !self.leaving.is_empty()
+    }
+
+    /// A copy with every id marked by [`EntryIndex::leave`] removed: the ids of the rows in
+    /// memory alone.
+    pub fn settled(&self) -> EntryIndex {
+        let mut copy = self.clone();
+        copy.settle(usize::MAX);
+        copy
+    }
+
     /// Gives back the memory of an org's map once most of its ids left it.
     pub fn shrink(&mut self, org: OrgId) {
         if let Some(index) = self.orgs.get_mut(&org) {
@@ -196,10 +231,11 @@ impl EntryIndex {
         self.ids
     }
 
-    /// Heap bytes of the maps (estimated from their capacities).
+    /// Heap bytes of the maps (estimated from their capacities) and of the ids marked to leave.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
         memory::hash_bytes(self.orgs.capacity(), size_of::<(OrgId, OrgIndex)>())
+            + self.leaving.capacity() * size_of::<(OrgId, u64)>()
             + self
                 .orgs
                 .values()
@@ -237,6 +273,44 @@ pub struct Applier {
     /// Entry id → location, for duplicate checks and for finding the rows that reversals and
     /// payments mark.
     pub entries: EntryIndex,
+    /// While an install is prepared: the orgs whose balances changed since the snapshot it was
+    /// prepared against ([`OrgNotes`]).
+    pub notes: Option<OrgNotes>,
+}
+
+/// The orgs of the entries applied since the state stood at `since`: every org whose balances
+/// changed since (entries are the only operations that change balances). An install prepared
+/// against the state at `since` redoes only these orgs under the write lock
+/// ([`frozen_install::Prepared`]). Past [`OrgNotes::MOST`] notes it stops noting and is
+/// `overflowed`: the install then redoes every org it touches.
+#[derive(Debug, Default)]
+pub struct OrgNotes {
+    pub since: Lsn,
+    pub orgs: Vec<OrgId>,
+    pub overflowed: bool,
+}
+
+impl OrgNotes {
+    /// The most notes kept (32 MiB).
+    pub const MOST: usize = 1 << 22;
+
+    /// Notes the orgs of the entries of `batches`, about to be applied.
+    pub fn note(&mut self, batches: &[(Lsn, &[crate::codec::record::LogOp])]) {
+        if self.overflowed {
+            return;
+        }
+        for (_, ops) in batches {
+            for op in *ops {
+                if let crate::codec::record::LogOp::Entry(e) = op {
+                    self.orgs.push(OrgId(e.org));
+                }
+            }
+        }
+        if self.orgs.len() > Self::MOST {
+            self.overflowed = true;
+            self.orgs = Vec::new();
+        }
+    }
 }
 
 /// Everything Folio materializes from the log.
