@@ -298,14 +298,17 @@ impl Shared {
         let months = {
             let state = &self.state.read().state;
             let Some(before) = background_horizon(state, over_budget) else {
+                self.pressure.set_backlog(false);
                 return Ok(FreezeReport::default());
             };
+            let mut months = months_to_freeze(state, before, REFREEZE_AT);
+            // Writers are paced while more whole months wait than this step takes (`pressure`).
+            self.pressure.set_backlog(months.len() > STEP_MONTHS);
             if over_budget && self.pressure.pressed() {
                 // Writers wait for rows to leave memory: the months holding the most go first,
                 // however few each holds (overlays under the re-freeze threshold included).
                 heaviest_months(state, STEP_MONTHS)
             } else {
-                let mut months = months_to_freeze(state, before, REFREEZE_AT);
                 months.truncate(STEP_MONTHS);
                 if over_budget {
                     months.extend(spill_due(state, spill_rows(self.memory_budget)));

@@ -451,8 +451,10 @@ impl Db {
             .map_err(|e| e.error)
     }
 
-    /// Queues a batch without waiting: the returned ticket yields what [`Db::record`] would.
-    /// Keeping several batches in flight lets one thread fill a group commit.
+    /// Queues a batch without waiting for it to commit: the returned ticket yields what
+    /// [`Db::record`] would. Keeping several batches in flight lets one thread fill a group
+    /// commit. Under memory pressure the batch is paced or held back before it is queued, as
+    /// for [`Db::record`].
     ///
     /// # Errors
     /// [`Error::ReadOnly`], [`Error::Replica`] ([`crate::ReplicaError::ReadOnly`]),

@@ -1,7 +1,11 @@
 //! Writer backpressure, in two steps, both only while the engine is over its memory budget:
-//! past [`pace_rows`] rows in memory (two spills' worth) each batch is delayed in proportion to
-//! its operations and to how far the rows have gone towards the gate ([`pace`]), so the freezer
-//! keeps level with the writers before they outrun it; past [`throttle_rows`] (what the whole
+//! while the freezer has more whole months to freeze than one step takes (a backlog) and more
+//! than [`pace_rows`] rows are in memory (two spills' worth), each batch is delayed in proportion
+//! to its operations and to how far the rows have gone towards the gate ([`Pressure::pace`]),
+//! so the freezer keeps level with the writers before they outrun it. (Not for the month that
+//! takes the writes: paced writers make its spills smaller and more frequent, and each spill
+//! costs the freezer work for every org, so pacing them slows the whole ingest.) Past
+//! [`throttle_rows`] (what the whole
 //! budget would hold at 256 bytes a row: eight spills' worth) a writer wakes the freezer and
 //! waits for it to spill before its batch is queued.
 //!
@@ -55,6 +59,8 @@ pub(super) struct Pressure {
     limit: u64,
     /// [`pace_rows`] of the budget.
     pace_from: u64,
+    /// The background freezer's last word: more whole months wait than one step takes.
+    backlog: AtomicBool,
     gate: Mutex<()>,
     opened: Condvar,
 }
@@ -66,6 +72,7 @@ impl Pressure {
             rows: AtomicU64::new(0),
             limit: throttle_rows(budget),
             pace_from: pace_rows(budget),
+            backlog: AtomicBool::new(false),
             gate: Mutex::new(()),
             opened: Condvar::new(),
         }
@@ -94,6 +101,11 @@ impl Pressure {
         self.changed();
     }
 
+    /// The freezer's word on its backlog of whole months.
+    pub(super) fn set_backlog(&self, backlog: bool) {
+        self.backlog.store(backlog, Ordering::Release);
+    }
+
     /// The rows in memory now.
     pub(super) fn set_rows(&self, rows: u64) {
         self.rows.store(rows, Ordering::Release);
@@ -101,11 +113,11 @@ impl Pressure {
     }
 
     /// How long a batch of `ops` operations is delayed before it is queued (zero under the
-    /// budget or with at most [`pace_rows`] rows in memory): [`MOST_PACE_PER_OP`] per operation
-    /// scaled by how far the rows have gone from [`pace_rows`] to [`throttle_rows`], at most
-    /// [`MOST_PACE`].
+    /// budget, without a backlog of whole months, or with at most [`pace_rows`] rows in
+    /// memory): [`MOST_PACE_PER_OP`] per operation scaled by how far the rows have gone from
+    /// [`pace_rows`] to [`throttle_rows`], at most [`MOST_PACE`].
     pub(super) fn pace(&self, ops: usize) -> Duration {
-        if !self.over_budget.load(Ordering::Acquire) {
+        if !self.over_budget.load(Ordering::Acquire) || !self.backlog.load(Ordering::Acquire) {
             return Duration::ZERO;
         }
         let rows = self.rows.load(Ordering::Acquire);
@@ -186,15 +198,18 @@ mod tests {
     }
 
     #[test]
-    fn batches_are_paced_over_the_budget_in_proportion_to_their_rows_and_to_the_rows_in_memory() {
+    fn batches_are_paced_over_the_budget_with_a_backlog_in_proportion_to_their_rows_and_to_the_rows_in_memory(
+    ) {
         let pressure = Pressure::new(1 << 20);
         let (from, limit) = (pace_rows(1 << 20), throttle_rows(1 << 20));
         assert_eq!((from, limit), (8_192, 32_768));
         let span = limit - from;
-        // Under the budget: never paced, however many rows.
+        // Under the budget, or without a backlog of months: never paced, however many rows.
         pressure.set_rows(limit * 2);
         assert_eq!(pressure.pace(1_000), Duration::ZERO);
         pressure.set_over_budget(true);
+        assert_eq!(pressure.pace(1_000), Duration::ZERO);
+        pressure.set_backlog(true);
         // Over it: not up to `pace_rows`, then growing linearly to the gate, then flat.
         pressure.set_rows(from);
         assert_eq!(pressure.pace(1_000), Duration::ZERO);
@@ -210,7 +225,10 @@ mod tests {
         assert_eq!(pressure.pace(1_000), MOST_PACE_PER_OP * 1_000);
         // A huge batch is delayed at most `MOST_PACE`.
         assert_eq!(pressure.pace(usize::MAX), MOST_PACE);
-        // The freezer's verdict lifts it.
+        // The freezer's verdicts lift it.
+        pressure.set_backlog(false);
+        assert_eq!(pressure.pace(1_000), Duration::ZERO);
+        pressure.set_backlog(true);
         pressure.set_over_budget(false);
         assert_eq!(pressure.pace(1_000), Duration::ZERO);
     }
