@@ -234,6 +234,25 @@ fn day_rest(
     Ok((!rest.days.is_empty()).then_some(rest))
 }
 
+/// One org's day rows of the month once the base's (`then`) are in the file: what stays of
+/// them, and the org's balances after the install (`None`: no month left). `b` is the org's
+/// balances now; `Err` when they no longer hold the month or are not a later version of `then`.
+fn day_step(
+    org: OrgId,
+    month: Month,
+    b: &super::balance::OrgBalances,
+    then: &Arc<MonthBalances>,
+) -> Result<(Option<MonthBalances>, Option<Arc<super::balance::OrgBalances>>)> {
+    let Some(now) = b.months.get(&month) else {
+        return Err(Error::Store(format!(
+            "org {org}: day rows of {month} left memory during its freeze"
+        )));
+    };
+    let rest = day_rest(org, month, now, then)?;
+    let after = balances_after(b, month, rest.as_ref()).map(Arc::new);
+    Ok((rest, after))
+}
+
 /// An org's balances with the month's day rows replaced by `rest` (removed when `None`); `None`
 /// when no month is left.
 fn balances_after(
@@ -319,8 +338,7 @@ fn changed_chunks(moved: &[(OrgId, u64)], base: &FreezeBase) -> Vec<u64> {
 pub struct Replaced {
     buckets: Vec<MonthBucket>,
     patches: Vec<(OrgId, Arc<PatchSet>)>,
-    balances: Vec<Arc<super::balance::OrgBalances>>,
-    /// The balance shards an install with [`State::prepare_shards`] swapped out.
+    /// The balance shards the install swapped out.
     shards: Vec<BalanceMap>,
     base: Option<FreezeBase>,
     prepared: Prepared,
@@ -437,11 +455,7 @@ impl State {
                     continue;
                 }
             }
-            let Some(now) = b.months.get(&month) else {
-                continue;
-            };
-            if let Ok(rest) = day_rest(*org, month, now, then) {
-                let after = balances_after(b, month, rest.as_ref()).map(Arc::new);
+            if let Ok((rest, after)) = day_step(*org, month, b, then) {
                 prepared.days.insert(*org, (Arc::clone(b), rest, after));
             }
         }
@@ -452,27 +466,42 @@ impl State {
     /// shard as the install will leave it ([`PreparedShards`]). The caller starts noting the
     /// orgs of the entries applied after `self` ([`Applier::notes`], since `self.lsn`) as it
     /// takes `self`, and drops `self` before the install (else writers would copy what it
-    /// shares). Leaves nothing when an org's preparation is missing (the install then redoes
-    /// every org).
+    /// shares). Leaves nothing when the state is not a later version of the base (the install
+    /// then finds and reports it).
     pub fn prepare_shards(&self, base: &FreezeBase, prepared: &mut Prepared) {
-        prepared.shards = None;
+        prepared.shards = self.shards_for(base, &prepared.days).ok();
+    }
+
+    /// Every balance shard of `self` as installing `base`'s file leaves it: for each org with
+    /// day rows of the month in the base, what stays of them ([`day_step`], taken from `memo`
+    /// when it was computed against the org's balances now), with the day-row values left to
+    /// be written.
+    fn shards_for(
+        &self,
+        base: &FreezeBase,
+        memo: &rustc_hash::FxHashMap<OrgId, DayMemo>,
+    ) -> Result<PreparedShards> {
         let month = base.month;
         let mut shards: Vec<BalanceMap> = self.balances.iter().map(|b| b.orgs.clone()).collect();
         let mut dirty = Vec::new();
-        for (org, (shard, _)) in &base.days {
-            let (Some(now), Some((seen, rest, after))) =
-                (self.balances[*shard].orgs.get(org), prepared.days.get(org))
-            else {
-                return;
+        for (org, (shard, then)) in &base.days {
+            let Some(b) = self.balances[*shard].orgs.get(org) else {
+                return Err(Error::Store(format!(
+                    "org {org}: day rows of {month} left memory during its freeze"
+                )));
             };
-            if !Arc::ptr_eq(now, seen) {
-                return;
-            }
-            if rest.is_some() {
+            let (rest, after) = match memo.get(org) {
+                Some((seen, rest, after)) if Arc::ptr_eq(seen, b) => (rest.is_some(), after.clone()),
+                _ => {
+                    let (rest, after) = day_step(*org, month, b, then)?;
+                    (rest.is_some(), after)
+                }
+            };
+            if rest {
                 dirty.push(DirtyKey::Balance(chunk_of(*org), month));
             }
             match after {
-                Some(after) => shards[*shard].insert(*org, Arc::clone(after)),
+                Some(after) => shards[*shard].insert(*org, after),
                 None => shards[*shard].remove(org),
             };
         }
@@ -488,11 +517,11 @@ impl State {
         }
         dirty.sort_unstable();
         dirty.dedup();
-        prepared.shards = Some(PreparedShards {
+        Ok(PreparedShards {
             at: self.lsn,
             shards,
             dirty,
-        });
+        })
     }
 
     /// The balance shards after the install from `prepared` (see [`PreparedShards`]), with the
@@ -523,17 +552,12 @@ impl State {
             };
             match base.days.get(&org) {
                 Some((_, then)) => {
-                    let Some(now) = b.months.get(&month) else {
-                        return Err(Error::Store(format!(
-                            "org {org}: day rows of {month} left memory during its freeze"
-                        )));
-                    };
-                    let rest = day_rest(org, month, now, then)?;
+                    let (rest, after) = day_step(org, month, b, then)?;
                     if rest.is_some() {
                         prepared.dirty.push(DirtyKey::Balance(chunk_of(org), month));
                     }
-                    match balances_after(b, month, rest.as_ref()) {
-                        Some(after) => into.insert(org, Arc::new(after)),
+                    match after {
+                        Some(after) => into.insert(org, after),
                         None => into.remove(&org),
                     };
                 }
@@ -685,41 +709,15 @@ impl State {
         }
         report.patches = base.patches.values().map(|p| p.rows.len() as u64).sum();
         report.day_orgs = base.days.len() as u64;
-        // The balance shards after the install, prepared but for the orgs written since.
-        let shards = self.shards_after(&base, prepared.shards.take(), notes)?;
-        report.shards_prepared = shards.is_some();
-        // Else per org with day rows of M in `base`: what stays of them, and its balances after
-        // (`Some(None)`: no month left; `None`: computed below from the current value).
-        type DayChange = (usize, OrgId, Option<MonthBalances>, Option<Option<Arc<super::balance::OrgBalances>>>);
-        let mut day_changes: Vec<DayChange> = Vec::new();
-        let slow = match shards {
-            Some(_) => &Default::default(),
-            None => &base.days,
+        // The balance shards after the install: prepared but for the orgs written since, else
+        // built now (reusing what the preparation computed for orgs unchanged since).
+        let shards = match self.shards_after(&base, prepared.shards.take(), notes)? {
+            Some(shards) => {
+                report.shards_prepared = true;
+                shards
+            }
+            None => self.shards_for(&base, &prepared.days)?,
         };
-        for (org, (shard, then)) in slow {
-            let b = self.balances[*shard].orgs.get(org);
-            if let (Some(b), Some((seen, rest, after))) = (b, prepared.days.remove(org)) {
-                if Arc::ptr_eq(b, &seen) {
-                    day_changes.push((*shard, *org, rest, Some(after)));
-                    continue;
-                }
-            }
-            let Some(now) = b.and_then(|b| b.months.get(&month)) else {
-                return Err(Error::Store(format!("org {org}: day rows of {month} left memory during its freeze")));
-            };
-            day_changes.push((*shard, *org, day_rest(*org, month, now, then)?, None));
-        }
-        let days_changed = self.days_touched.get(&month).is_some_and(|l| *l > base.lsn);
-        if days_changed && shards.is_none() {
-            // Orgs whose first day rows of M came after `base`: those rows all stay.
-            for balances in &self.balances {
-                for (org, b) in balances.orgs.iter() {
-                    if b.months.get(&month).is_some() && !base.days.contains_key(org) {
-                        dirty.push(DirtyKey::Balance(chunk_of(*org), month));
-                    }
-                }
-            }
-        }
         // Nothing fails from here on: the state changes. The entry ids are marked to leave the
         // applier's map, which the caller does a chunk at a time after the write lock
         // ([`super::EntryIndex::settle`]): until then they give the locations the file gives.
@@ -730,33 +728,11 @@ impl State {
             ..
         } = applier;
         entries.leave(moved);
-        if let Some(shards) = shards {
-            dirty.extend(shards.dirty);
-            for (into, after) in self.balances.iter_mut().zip(shards.shards) {
-                replaced.shards.push(std::mem::replace(&mut into.orgs, after));
-            }
+        dirty.extend(shards.dirty);
+        for (into, after) in self.balances.iter_mut().zip(shards.shards) {
+            replaced.shards.push(std::mem::replace(&mut into.orgs, after));
         }
         {
-            for (shard, org, rest, after) in day_changes {
-                if rest.is_some() {
-                    dirty.push(DirtyKey::Balance(chunk_of(org), month));
-                }
-                let balances = &mut self.balances[shard].orgs;
-                let after = match after {
-                    Some(after) => after,
-                    None => {
-                        let Some(b) = balances.get(&org) else {
-                            continue;
-                        };
-                        balances_after(b, month, rest.as_ref()).map(Arc::new)
-                    }
-                };
-                let before = match after {
-                    Some(after) => balances.insert(org, after),
-                    None => balances.remove(&org),
-                };
-                replaced.balances.extend(before);
-            }
             for (k, kind) in KINDS.into_iter().enumerate() {
                 let pid = PartitionId { kind, month };
                 let before = match overlays[k].take() {
