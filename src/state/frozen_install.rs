@@ -234,6 +234,13 @@ fn day_rest(
     Ok((!rest.days.is_empty()).then_some(rest))
 }
 
+/// An org's day rows of the month being frozen are gone from memory (a damaged state).
+fn days_left(org: OrgId, month: Month) -> Error {
+    Error::Store(format!(
+        "org {org}: day rows of {month} left memory during its freeze"
+    ))
+}
+
 /// One org's day rows of the month once the base's (`then`) are in the file: what stays of
 /// them, and the org's balances after the install (`None`: no month left). `b` is the org's
 /// balances now; `Err` when they no longer hold the month or are not a later version of `then`.
@@ -243,11 +250,7 @@ fn day_step(
     b: &super::balance::OrgBalances,
     then: &Arc<MonthBalances>,
 ) -> Result<(Option<MonthBalances>, Option<Arc<super::balance::OrgBalances>>)> {
-    let Some(now) = b.months.get(&month) else {
-        return Err(Error::Store(format!(
-            "org {org}: day rows of {month} left memory during its freeze"
-        )));
-    };
+    let now = b.months.get(&month).ok_or_else(|| days_left(org, month))?;
     let rest = day_rest(org, month, now, then)?;
     let after = balances_after(b, month, rest.as_ref()).map(Arc::new);
     Ok((rest, after))
@@ -485,11 +488,10 @@ impl State {
         let mut shards: Vec<BalanceMap> = self.balances.iter().map(|b| b.orgs.clone()).collect();
         let mut dirty = Vec::new();
         for (org, (shard, then)) in &base.days {
-            let Some(b) = self.balances[*shard].orgs.get(org) else {
-                return Err(Error::Store(format!(
-                    "org {org}: day rows of {month} left memory during its freeze"
-                )));
-            };
+            let b = self.balances[*shard]
+                .orgs
+                .get(org)
+                .ok_or_else(|| days_left(*org, month))?;
             let (rest, after) = match memo.get(org) {
                 Some((seen, rest, after)) if Arc::ptr_eq(seen, b) => (rest.is_some(), after.clone()),
                 _ => {
@@ -732,36 +734,34 @@ impl State {
         for (into, after) in self.balances.iter_mut().zip(shards.shards) {
             replaced.shards.push(std::mem::replace(&mut into.orgs, after));
         }
-        {
-            for (k, kind) in KINDS.into_iter().enumerate() {
-                let pid = PartitionId { kind, month };
-                let before = match overlays[k].take() {
-                    Some(overlay) => self.ledgers.insert(pid, overlay),
-                    None => self.ledgers.remove(&pid),
-                };
-                replaced.buckets.extend(before);
-            }
-            for (org, _) in &current {
-                self.patches.remove(&(month, *org));
-            }
-            for (org, set) in patches {
-                if !set.rows.is_empty() {
-                    self.patches.insert((month, org), Arc::new(set));
-                    dirty.push(DirtyKey::Patches(month, chunk_of(org)));
-                }
-            }
-            // Values of the month's old version are not written any more; the new version's
-            // start with what stayed (the checkpoint records which version is in force).
-            applier_dirty.retain(|key| match key {
-                DirtyKey::Ledger(pid, _) => pid.month != month,
-                DirtyKey::Patches(m, _) | DirtyKey::Balance(_, m) => *m != month,
-                _ => true,
-            });
-            applier_dirty.extend(dirty);
-            applier_dirty.extend(chunks.into_iter().map(DirtyKey::FrozenFlows));
-            set.months.insert(month, frozen);
-            self.frozen = Arc::new(set);
+        for (k, kind) in KINDS.into_iter().enumerate() {
+            let pid = PartitionId { kind, month };
+            let before = match overlays[k].take() {
+                Some(overlay) => self.ledgers.insert(pid, overlay),
+                None => self.ledgers.remove(&pid),
+            };
+            replaced.buckets.extend(before);
         }
+        for (org, _) in &current {
+            self.patches.remove(&(month, *org));
+        }
+        for (org, set) in patches {
+            if !set.rows.is_empty() {
+                self.patches.insert((month, org), Arc::new(set));
+                dirty.push(DirtyKey::Patches(month, chunk_of(org)));
+            }
+        }
+        // Values of the month's old version are not written any more; the new version's
+        // start with what stayed (the checkpoint records which version is in force).
+        applier_dirty.retain(|key| match key {
+            DirtyKey::Ledger(pid, _) => pid.month != month,
+            DirtyKey::Patches(m, _) | DirtyKey::Balance(_, m) => *m != month,
+            _ => true,
+        });
+        applier_dirty.extend(dirty);
+        applier_dirty.extend(chunks.into_iter().map(DirtyKey::FrozenFlows));
+        set.months.insert(month, frozen);
+        self.frozen = Arc::new(set);
         replaced.patches = current;
         replaced.base = Some(base);
         replaced.prepared = prepared;
