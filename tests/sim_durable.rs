@@ -30,11 +30,12 @@ fn no_crash_image_holds_a_durable_mark_ahead_of_its_log() {
             }
         }
         db.close().unwrap();
-        let mut marks_seen = 0;
+        let (mut marks_seen, mut positions_seen) = (0, 0);
         for k in 0..=sim.mutations() {
             for kind in [CrashKind::Synced, CrashKind::Torn, CrashKind::Reordered] {
                 let image = SimFs::from_image(&sim.image(k, kind, k));
-                let mark = folio::store::durable::read(&image, &path, db_id).unwrap();
+                let durable = folio::store::durable::read(&image, &path, db_id).unwrap();
+                let mark = durable.lsn;
                 marks_seen += u64::from(mark > 0);
                 if !folio::io::Vfs::exists(&image, &path.join(WAL_DIR)) {
                     assert_eq!(mark, 0, "a mark before the database was created");
@@ -50,8 +51,37 @@ fn no_crash_image_holds_a_durable_mark_ahead_of_its_log() {
                     "buffered {buffered}, crash after mutation {k} ({kind:?}): the log ends at \
                      LSN {log_end} but the durable mark says {mark}"
                 );
+                // Started at the mark's log position, recovery hands over the same frames and
+                // finds the same end as when it reads the segment from its start.
+                let from_mark = |hint| {
+                    let expect = Expect {
+                        from_lsn: mark + 1,
+                        durable_lsn: mark,
+                        hint,
+                        ..Expect::whole()
+                    };
+                    let mut lsns = Vec::new();
+                    let tail = recover(&image, &path.join(WAL_DIR), db_id, expect, |f| {
+                        lsns.push(f.lsn);
+                        Ok(())
+                    })
+                    .unwrap();
+                    (tail, lsns)
+                };
+                if durable.position.is_some() {
+                    positions_seen += 1;
+                    assert_eq!(
+                        from_mark(durable.position),
+                        from_mark(None),
+                        "crash after {k}"
+                    );
+                }
             }
         }
         assert!(marks_seen > 0, "no image held a mark");
+        assert!(
+            positions_seen > 0,
+            "no image held a mark with a log position"
+        );
     }
 }

@@ -103,6 +103,9 @@ pub(crate) struct Shared {
     checkpoint_wake: Sender<()>,
     /// The last LSN the committer has fsynced: a checkpoint never covers more than this.
     synced: AtomicU64,
+    /// The writer's frame boundaries after its last groups (none when read-only): a checkpoint
+    /// records the one at or before its LSN in the durable mark.
+    log_marks: Option<std::sync::Arc<crate::wal::LogMarks>>,
     /// The committer's queue, for a checkpoint that must make the log durable first.
     commands: Sender<Command>,
     /// Set by the committer when it stops (after its last sync).
@@ -231,7 +234,8 @@ impl Shared {
         let written = self
             .make_log_durable(covers)
             .and_then(|()| {
-                crate::store::durable::write(&*self.vfs, &self.path, self.db_id, covers.0)
+                let position = self.log_marks.as_ref().and_then(|m| m.at_or_before(covers.0));
+                crate::store::durable::write(&*self.vfs, &self.path, self.db_id, covers.0, position)
             })
             .and_then(|()| self.with_store(|store| store.write_state(&pinned, &keys)));
         drop(pinned);

@@ -179,7 +179,7 @@ fn recover_files(
     report: &mut RecoveryReport,
 ) -> Result<Recovered> {
     let writable = !options.read_only;
-    let found = Found::check(vfs, path)?;
+    let found = Found::check(vfs, path, writable)?;
     if writable && found.is_checkpoint {
         // The checkpoint becomes a live replica directory before sled opens its store (sled
         // writes to the files it opens): a kill from here on must not leave a manifest that no
@@ -285,13 +285,17 @@ struct Found {
     wal_dir: PathBuf,
     /// Every LSN up to this one is known durable: the `DURABLE` mark or a replica's base.
     known: u64,
+    /// The mark's log position (where the frame after it starts), for a read-only open: it
+    /// reads the log from there. A writable open reads its last segment whole, every frame
+    /// checked, before it continues it.
+    position: Option<crate::wal::LogPosition>,
 }
 
 impl Found {
     /// Reads the identity files (a checkpoint directory's every file checked first) and checks
     /// the log against what is known durable. Changes nothing: a refused open leaves the files
     /// as they were.
-    fn check(vfs: &dyn Vfs, path: &Path) -> Result<Found> {
+    fn check(vfs: &dyn Vfs, path: &Path, writable: bool) -> Result<Found> {
         let is_checkpoint = vfs.exists(&path.join(MANIFEST_FILE));
         if is_checkpoint {
             // A checkpoint directory: every file is checked before first use.
@@ -306,7 +310,8 @@ impl Found {
             base,
             is_checkpoint,
             wal_dir: path.join(WAL_DIR),
-            known: marked.max(base.map_or(0, |b| b.lsn.0)),
+            known: marked.lsn.max(base.map_or(0, |b| b.lsn.0)),
+            position: marked.position.filter(|_| !writable),
         };
         if !vfs.exists(&found.wal_dir) {
             let kind = CorruptionKind::MissingLog {
@@ -315,7 +320,7 @@ impl Found {
             };
             return Err(Error::corruption(&found.wal_dir, 0, kind));
         }
-        let expect = found.expect(marked + 1, found.known);
+        let expect = found.expect(marked.lsn + 1, found.known);
         recover(vfs, &found.wal_dir, found.meta.db_id, expect, |_| Ok(()))?;
         Ok(found)
     }
@@ -332,6 +337,7 @@ impl Found {
             start_crc: self.base.map_or(0, |b| b.crc),
             from_lsn,
             durable_lsn,
+            hint: self.position,
         }
     }
 }
@@ -564,7 +570,8 @@ fn start(path: &Path, options: Options, report: RecoveryReport, s: Started) -> R
     };
     let (tx, rx) = crossbeam::channel::bounded::<Command>(COMMIT_QUEUE_DEPTH);
     let (wake_tx, wake_rx) = crossbeam::channel::bounded(1);
-    let shared = Arc::new(shared(path, &options, s, tx.clone(), wake_tx));
+    let marks = writer.as_ref().map(LogWriter::marks);
+    let shared = Arc::new(shared(path, &options, s, tx.clone(), wake_tx, marks));
     let Some(writer) = writer else {
         drop(rx);
         return Ok(Db {
@@ -627,6 +634,7 @@ fn shared(
     s: Started,
     commands: Sender<Command>,
     checkpoint_wake: Sender<()>,
+    log_marks: Option<Arc<crate::wal::LogMarks>>,
 ) -> Shared {
     let writable = !options.read_only;
     let visible = s.state.lsn.0;
@@ -663,6 +671,7 @@ fn shared(
         checkpoint_every_ops: options.checkpoint_every_ops,
         checkpoint_wake,
         synced: AtomicU64::new(s.tail.end.next_lsn - 1),
+        log_marks,
         commands,
         committer_done: std::sync::atomic::AtomicBool::new(!writable),
         _lock_file: s.lock_file,
@@ -887,14 +896,34 @@ impl Scratch {
     fn copy_of(store: &Path) -> Result<Scratch> {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let name = format!("{SCRATCH_PREFIX}{}-{n}", std::process::id());
+        let in_memory = match store.exists() {
+            true => memory_scratch_dir(tree_bytes(store)),
+            false => None,
+        };
         let temp = std::env::temp_dir();
         sweep_stale_copies(&temp);
-        let path = temp.join(format!("{SCRATCH_PREFIX}{}-{n}", std::process::id()));
-        let scratch = Scratch { path };
+        if let Some(shm) = in_memory {
+            sweep_stale_copies(&shm);
+            // Into memory when it fits; should the copy fail there (the file system full), on
+            // disk after all.
+            if let Ok(scratch) = Scratch::copy_into(store, &shm, &name) {
+                return Ok(scratch);
+            }
+        }
+        Scratch::copy_into(store, &temp, &name)
+    }
+
+    /// Copies `store` (when it exists) to `dir/name`.
+    fn copy_into(store: &Path, dir: &Path, name: &str) -> Result<Scratch> {
+        let scratch = Scratch {
+            path: dir.join(name),
+        };
         if scratch.path.exists() {
             std::fs::remove_dir_all(&scratch.path).map_err(|e| Error::io(&scratch.path, e))?;
         }
         if store.exists() {
+            // On an error `scratch` is dropped, which removes what was copied.
             copy_tree(store, &scratch.path, false)?;
         }
         Ok(scratch)
@@ -905,6 +934,46 @@ impl Drop for Scratch {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.path);
     }
+}
+
+/// Where a read-only open copies a store of `bytes` when it may keep the copy in memory: the
+/// shared-memory file system `/dev/shm`, when the process names no temporary directory of its
+/// own (`TMPDIR`) and the copy takes at most an eighth of the memory the kernel says is
+/// available (`/proc/meminfo`). Copying there spares the disk the copy's writes, and sled's
+/// flush of the copy when the database closes; the copy lives only while the database is open.
+fn memory_scratch_dir(bytes: u64) -> Option<PathBuf> {
+    if std::env::var_os("TMPDIR").is_some() {
+        return None;
+    }
+    let shm = Path::new("/dev/shm");
+    if !shm.is_dir() {
+        return None;
+    }
+    let meminfo = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let available_kib: u64 = meminfo
+        .lines()
+        .find_map(|line| line.strip_prefix("MemAvailable:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    (bytes.saturating_mul(8) <= available_kib.saturating_mul(1024)).then(|| shm.to_path_buf())
+}
+
+/// Bytes of the regular files under `dir` (0 for what cannot be read).
+fn tree_bytes(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|entry| match entry.file_type() {
+            Ok(kind) if kind.is_dir() => tree_bytes(&entry.path()),
+            Ok(kind) if kind.is_file() => entry.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// Removes the private copies that read-only opens of processes no longer running left in

@@ -110,6 +110,7 @@ impl Db {
             start_crc: 0,
             from_lsn: start,
             durable_lsn: self.recovery.checkpoint_lsn.0,
+            hint: None,
         };
         match recover(&*shared.vfs, &wal_dir, shared.db_id, expect, |_| Ok(())) {
             Ok(tail) => {

@@ -5,6 +5,7 @@
 //! can be torn; damage at or below it, or a log that ends before it, is an error naming the file
 //! and the offset.
 
+use super::position::LogPosition;
 use super::segment::{parse_segment_name, HeaderError, SegmentHeader, SEGMENT_HEADER_BYTES};
 use super::writer::LogEnd;
 use crate::codec::frame::{decode_frame, frame_len, FrameError, FRAME_ALIGN};
@@ -35,6 +36,10 @@ pub struct Expect {
     /// Every LSN up to this one is known to have been acknowledged (the store's checkpoint, a
     /// replica's base): the log must reach it, and damage at or below it is corruption.
     pub durable_lsn: u64,
+    /// A frame boundary at or before `from_lsn` (the durable mark's): the scan of its segment
+    /// starts there when the frame found there is the one it names (otherwise at the segment's
+    /// start). Frames before it are not read.
+    pub hint: Option<LogPosition>,
 }
 
 impl Expect {
@@ -46,6 +51,7 @@ impl Expect {
             start_crc: 0,
             from_lsn: 1,
             durable_lsn: 0,
+            hint: None,
         }
     }
 }
@@ -190,7 +196,10 @@ pub fn recover(
             durable_lsn: expect.durable_lsn,
         };
         let continued = index > first_needed;
-        scan.run(&mut tail, continued, from_lsn, &mut on_frame)?;
+        let resume = expect.hint.filter(|h| {
+            !continued && h.segment_lsn == *name_lsn && h.next_lsn <= from_lsn
+        });
+        scan.run(&mut tail, continued, from_lsn, resume, &mut on_frame)?;
     }
     let last_lsn = tail.end.next_lsn - 1;
     if last_lsn < expect.durable_lsn {
@@ -205,6 +214,25 @@ pub fn recover(
         return Err(Error::corruption(file, offset, kind));
     }
     Ok(tail)
+}
+
+/// Whether a scan of the segment `bytes` may start at the boundary `at` instead of at the
+/// segment's first frame: it lies inside the frames' area on a frame boundary (8-aligned), and
+/// either the segment ends there or a valid frame starts there with the LSN and the chain
+/// checksum `at` names. A hint that does not hold (another segment layout, a shorter file,
+/// damage) is ignored: the scan reads the segment from its start and finds what it finds.
+fn resumes_at(bytes: &[u8], at: LogPosition) -> Option<LogPosition> {
+    let offset = usize::try_from(at.offset).ok()?;
+    if offset < SEGMENT_HEADER_BYTES || offset > bytes.len() || offset % FRAME_ALIGN != 0 {
+        return None;
+    }
+    if offset == bytes.len() {
+        return Some(at);
+    }
+    match decode_frame(&bytes[offset..]) {
+        Ok((h, _)) if h.lsn == at.next_lsn && h.prev_crc == at.prev_crc => Some(at),
+        _ => None,
+    }
 }
 
 /// A last segment whose header never became durable holds nothing acknowledged: it is taken off
@@ -297,7 +325,7 @@ fn check_skipped(
                 torn: Vec::new(),
                 frames_replayed: 0,
             };
-            scan.run(&mut tail, false, u64::MAX, &mut |_| Ok(()))?;
+            scan.run(&mut tail, false, u64::MAX, None, &mut |_| Ok(()))?;
         }
         if next.first_lsn != end_lsn {
             let kind = CorruptionKind::LsnGap {
@@ -408,6 +436,7 @@ impl SegmentScan<'_> {
         tail: &mut LogTail,
         continued: bool,
         from_lsn: u64,
+        resume: Option<LogPosition>,
         on_frame: &mut impl FnMut(LogFrame<'_>) -> Result<()>,
     ) -> Result<()> {
         let bytes = self
@@ -428,6 +457,9 @@ impl SegmentScan<'_> {
         let mut expected_lsn = header.first_lsn;
         let mut prev_crc = header.prev_crc;
         let mut offset = SEGMENT_HEADER_BYTES;
+        if let Some(at) = resume.and_then(|at| resumes_at(&bytes, at)) {
+            (offset, expected_lsn, prev_crc) = (at.offset as usize, at.next_lsn, at.prev_crc);
+        }
         while offset < bytes.len() {
             match decode_frame(&bytes[offset..]) {
                 Ok((h, payload)) => {

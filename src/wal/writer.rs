@@ -1,6 +1,7 @@
 //! Appends frames to the active segment; rotates segments; syncs.
 
-use super::segment::{segment_path, SegmentHeader, SEGMENT_HEADER_BYTES};
+use super::position::{LogMarks, LogPosition};
+use super::segment::{parse_segment_name, segment_path, SegmentHeader, SEGMENT_HEADER_BYTES};
 use crate::format::SEGMENT_FORMAT_VERSION;
 use crate::codec::frame::{decode_frame, encode_frame};
 use crate::io::{AppendFile, Vfs};
@@ -16,6 +17,8 @@ pub struct LogWriter {
     db_id: u64,
     file: Box<dyn AppendFile>,
     segment_path: PathBuf,
+    /// The first LSN the active segment's name carries.
+    segment_lsn: u64,
     segment_len: u64,
     next_lsn: u64,
     prev_crc: u32,
@@ -28,6 +31,8 @@ pub struct LogWriter {
     unsynced: bool,
     /// Only with the planted bug `AckBeforeFsync`: a sync owed to the last group.
     deferred_sync: bool,
+    /// The frame boundary after each group written ([`LogWriter::marks`]).
+    marks: Arc<LogMarks>,
 }
 
 /// Where the log ends: the state a writer continues from.
@@ -50,9 +55,16 @@ impl LogWriter {
         end: LogEnd,
         segment_target: u64,
     ) -> io::Result<LogWriter> {
-        let (file, segment_path, segment_len) = match end.active {
+        let continued = |path: &Path| {
+            let name = path.file_name().map(Path::new);
+            name.and_then(parse_segment_name).ok_or_else(|| {
+                io::Error::new(io::ErrorKind::InvalidInput, "not a log segment's name")
+            })
+        };
+        let (file, segment_path, segment_lsn, segment_len) = match end.active {
             Some((path, len)) if end.active_version == SEGMENT_FORMAT_VERSION => {
-                (vfs.open_append(&path, false)?, path, len)
+                let first = continued(&path)?;
+                (vfs.open_append(&path, false)?, path, first, len)
             }
             Some((path, len)) => {
                 // A segment of an earlier format takes no frame of this one (a build that reads
@@ -66,19 +78,20 @@ impl LogWriter {
                     vfs.remove_file(&path)?;
                 }
                 let (file, path) = create_segment(&*vfs, dir, db_id, end.next_lsn, end.prev_crc)?;
-                (file, path, SEGMENT_HEADER_BYTES as u64)
+                (file, path, end.next_lsn, SEGMENT_HEADER_BYTES as u64)
             }
             None => {
                 let (file, path) = create_segment(&*vfs, dir, db_id, end.next_lsn, end.prev_crc)?;
-                (file, path, SEGMENT_HEADER_BYTES as u64)
+                (file, path, end.next_lsn, SEGMENT_HEADER_BYTES as u64)
             }
         };
-        Ok(LogWriter {
+        let writer = LogWriter {
             vfs,
             dir: dir.to_path_buf(),
             db_id,
             file,
             segment_path,
+            segment_lsn,
             segment_len,
             next_lsn: end.next_lsn,
             prev_crc: end.prev_crc,
@@ -87,7 +100,26 @@ impl LogWriter {
             segment_target: segment_target.max(SEGMENT_HEADER_BYTES as u64 + 1),
             unsynced: false,
             deferred_sync: false,
-        })
+            marks: Arc::new(LogMarks::default()),
+        };
+        writer.mark();
+        Ok(writer)
+    }
+
+    /// The frame boundaries after the groups this writer wrote (and where it started): what a
+    /// checkpoint records for recovery to start from.
+    pub fn marks(&self) -> Arc<LogMarks> {
+        self.marks.clone()
+    }
+
+    /// Remembers where the next frame will start.
+    fn mark(&self) {
+        self.marks.record(LogPosition {
+            segment_lsn: self.segment_lsn,
+            offset: self.segment_len,
+            next_lsn: self.next_lsn,
+            prev_crc: self.prev_crc,
+        });
     }
 
     /// Makes the segment being continued durable as recovery read it (it may have been written
@@ -147,6 +179,7 @@ impl LogWriter {
         self.segment_len += self.staged.len() as u64;
         self.staged.clear();
         self.unsynced = true;
+        self.mark();
         if sync {
             self.sync()?;
         }
@@ -187,6 +220,7 @@ impl LogWriter {
         let (file, path) = create_segment(&*self.vfs, &self.dir, self.db_id, first, prev_crc)?;
         self.file = file;
         self.segment_path = path;
+        self.segment_lsn = first;
         self.segment_len = SEGMENT_HEADER_BYTES as u64;
         Ok(())
     }

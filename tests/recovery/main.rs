@@ -8,6 +8,7 @@
 //!
 //! * `history.rs`: the recorded history and the pristine databases; `files.rs`: segments, frames
 //!   and damaging bytes; `expect.rs`: what a refused open must say;
+//! * `position.rs`: the durable mark's log position and which opens start from it;
 //! * the cases: `torn_tails.rs`, `bit_flips.rs`, `store.rs`, `segments.rs`, `directory.rs`.
 
 #[allow(clippy::unwrap_used)]
@@ -19,6 +20,7 @@ mod directory;
 mod expect;
 mod files;
 mod history;
+mod position;
 mod segments;
 mod store;
 mod torn_tails;
