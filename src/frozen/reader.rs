@@ -122,6 +122,40 @@ struct Counters {
     filter_rejects: AtomicU64,
 }
 
+/// A file's header and footer bytes.
+struct Ends {
+    header: [u8; HEADER_BYTES],
+    footer: [u8; FOOTER_BYTES],
+}
+
+impl Ends {
+    /// Those of the file `bytes` (at least a header and a footer long).
+    fn of(bytes: &[u8]) -> Ends {
+        let mut ends = Ends {
+            header: [0; HEADER_BYTES],
+            footer: [0; FOOTER_BYTES],
+        };
+        ends.header.copy_from_slice(&bytes[..HEADER_BYTES]);
+        ends.footer.copy_from_slice(&bytes[bytes.len() - FOOTER_BYTES..]);
+        ends
+    }
+}
+
+/// Reads the header and the footer of the file `path` of `len` bytes (at least a header and a
+/// footer long).
+fn read_ends(vfs: &dyn Vfs, path: &Path, len: usize) -> Result<Ends> {
+    let file = vfs.open_read(path).map_err(|e| Error::io(path, e))?;
+    let mut ends = Ends {
+        header: [0; HEADER_BYTES],
+        footer: [0; FOOTER_BYTES],
+    };
+    let footer_at = (len - FOOTER_BYTES) as u64;
+    file.read_exact_at(&mut ends.header, 0)
+        .and_then(|()| file.read_exact_at(&mut ends.footer, footer_at))
+        .map_err(|e| Error::io(path, e))?;
+    Ok(ends)
+}
+
 /// An open frozen month file.
 pub struct FrozenFile {
     path: PathBuf,
@@ -174,7 +208,15 @@ impl FrozenFile {
             std::io::ErrorKind::NotFound => corrupt(path, 0, CorruptionKind::MissingFile),
             _ => Error::io(path, e),
         })?;
-        FrozenFile::from_mapped(path, mapped, expected)
+        // Header and footer are read with two small reads rather than through the map: a fault
+        // on a mapped page of a file in the page cache may map a whole large folio (hundreds of
+        // KiB) into the process, for each of the database's files at every open.
+        let len = mapped.len();
+        let ends = match len >= HEADER_BYTES + FOOTER_BYTES {
+            true => Some(read_ends(vfs, path, len)?),
+            false => None,
+        };
+        FrozenFile::from_parts(path, mapped, ends, expected)
     }
 
     /// [`FrozenFile::open`] on bytes already read or mapped.
@@ -182,13 +224,25 @@ impl FrozenFile {
     /// # Errors
     /// As [`FrozenFile::open`].
     pub fn from_mapped(path: &Path, mapped: Mapped, expected: &Expected) -> Result<FrozenFile> {
+        FrozenFile::from_parts(path, mapped, None, expected)
+    }
+
+    /// [`FrozenFile::from_mapped`] with the file's header and footer bytes read apart (taken
+    /// from `mapped` when `None`).
+    fn from_parts(
+        path: &Path,
+        mapped: Mapped,
+        ends: Option<Ends>,
+        expected: &Expected,
+    ) -> Result<FrozenFile> {
         let len = mapped.len() as u64;
         let min = (HEADER_BYTES + FOOTER_BYTES) as u64;
         if len < min || expected.size.is_some_and(|s| s != len) {
             return Err(corrupt(path, 0, CorruptionKind::BadLength(len)));
         }
-        let id = decode_header(path, &mapped[..HEADER_BYTES])?;
-        let header_crc = u32_at(&mapped, 12);
+        let ends = ends.unwrap_or_else(|| Ends::of(&mapped));
+        let id = decode_header(path, &ends.header)?;
+        let header_crc = u32_at(&ends.header, 12);
         if let Some(want) = expected.header_crc.filter(|w| *w != header_crc) {
             let kind = CorruptionKind::ChecksumMismatch {
                 expected: want,
@@ -198,8 +252,8 @@ impl FrozenFile {
         }
         check_id(path, &id, expected)?;
         let footer_at = len - FOOTER_BYTES as u64;
-        let footer = Footer::decode(path, footer_at, &mapped[footer_at as usize..])?;
-        let footer_crc = u32_at(&mapped, footer_at as usize + 12);
+        let footer = Footer::decode(path, footer_at, &ends.footer)?;
+        let footer_crc = u32_at(&ends.footer, 12);
         if let Some(want) = expected.footer_crc.filter(|w| *w != footer_crc) {
             let kind = CorruptionKind::ChecksumMismatch {
                 expected: want,
@@ -207,7 +261,7 @@ impl FrozenFile {
             };
             return Err(corrupt(path, footer_at + 12, kind));
         }
-        let header_format = crate::format::version_of(&mapped).unwrap_or_default();
+        let header_format = crate::format::version_of(&ends.header).unwrap_or_default();
         if footer.id != id || footer.format != header_format {
             let why = "the footer names another file or format than the header".to_string();
             return Err(corrupt(
