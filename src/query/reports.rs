@@ -339,7 +339,7 @@ impl State {
 
     /// The currency of a registered org.
     pub(crate) fn currency_of(&self, org: OrgId) -> Option<Currency> {
-        self.orgs.get(&org).map(|o| Currency(o.record.currency))
+        self.orgs.get(&org).map(|o| Currency(o.currency))
     }
 
     /// Q5: the `limit` orgs with the largest revenue (signed sum) in a UTC month, ties by org id,

@@ -314,7 +314,7 @@ impl State {
         let mut leaders: Vec<([u8; 3], OrgId)> = Vec::with_capacity(bound.leaders.len());
         for (_, org) in &bound.leaders {
             match self.orgs.get(org) {
-                Some(o) => leaders.push((o.record.currency, *org)),
+                Some(o) => leaders.push((o.currency, *org)),
                 None => return Ok(None),
             }
         }
@@ -536,7 +536,7 @@ impl State {
             let currency = self
                 .orgs
                 .get(&org)
-                .map(|o| crate::model::Currency(o.record.currency))
+                .map(|o| crate::model::Currency(o.currency))
                 .ok_or(Error::UnknownOrg(org))?;
             out.push((currency, org, rollup.total));
         }

@@ -96,8 +96,7 @@ impl State {
         for (_, org) in self.orgs.iter() {
             let bytes = ARC
                 + size_of::<super::catalog::OrgState>()
-                + org.record.name.capacity()
-                + org.record.time_zone.capacity();
+                + org.name.len();
             add(&mut m.orgs, bytes);
         }
         add(&mut m.orgs, self.orgs.heap_bytes());

@@ -68,84 +68,59 @@ pub enum DirtyKey {
 /// The set of store values changed since the last checkpoint took them.
 pub type DirtySet = rustc_hash::FxHashSet<DirtyKey>;
 
-/// Where every entry id of every org lives (its ledger partition and key there): one small map
-/// per org, so lookups stay in cache-warm tables and growth never rehashes everything at once.
-/// Also holds each org's gross flows (Σ inflow, Σ outflow), which bound every running sum.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// Where every entry id of every org lives (its ledger partition and key there): one flat map
+/// keyed by (org, entry id), so an org with a few rows in memory costs its rows' slots and no
+/// table of its own (a million orgs with small maps each cost ~200 MiB more). Also holds each
+/// org's gross flows (Σ inflow, Σ outflow), which bound every running sum.
+#[derive(Clone, Debug, Default)]
 pub struct EntryIndex {
-    orgs: rustc_hash::FxHashMap<OrgId, OrgIndex>,
-    /// Entry ids held (rows in memory), kept as they come and go.
-    ids: usize,
-    /// Ids of rows an install moved to a frozen file, still in the maps until the freezer
+    ids: rustc_hash::FxHashMap<(OrgId, u64), catalog::EntryLoc>,
+    flows: rustc_hash::FxHashMap<OrgId, (i64, i64)>,
+    /// Ids of rows an install moved to a frozen file, still in the map until the freezer
     /// removes them a chunk at a time outside the install's write lock ([`EntryIndex::settle`]).
     /// Found meanwhile, such an id gives the location the file gives: an operation on it is
     /// checked and applied the same either way.
     leaving: Vec<(OrgId, u64)>,
 }
 
-/// One org's entry ids and flows. The map is boxed, and absent while empty: most orgs have few
-/// rows in memory, and the outer table's slots stay small (a million orgs cost a table of two
-/// million slots).
-#[derive(Clone, Debug, Default)]
-struct OrgIndex {
-    entries: Option<Box<IdMap>>,
-    flows: (i64, i64),
-}
-
-type IdMap = rustc_hash::FxHashMap<u64, catalog::EntryLoc>;
-
-impl OrgIndex {
-    fn ids(&self) -> Option<&IdMap> {
-        self.entries.as_deref()
-    }
-
-    fn ids_mut(&mut self) -> &mut IdMap {
-        self.entries.get_or_insert_with(Box::default)
-    }
-
-}
-
-/// An absent map equals an empty one.
-impl PartialEq for OrgIndex {
-    fn eq(&self, other: &OrgIndex) -> bool {
-        let empty = IdMap::default();
-        self.flows == other.flows
-            && self.ids().unwrap_or(&empty) == other.ids().unwrap_or(&empty)
+/// Equal when they hold the same ids at the same places and the same flows, an org without
+/// flows counting as one with flows (0, 0); ids marked to leave count as held.
+impl PartialEq for EntryIndex {
+    fn eq(&self, other: &EntryIndex) -> bool {
+        let same_flows = |a: &EntryIndex, b: &EntryIndex| {
+            a.flows.iter().all(|(org, flows)| b.flows(*org) == *flows)
+        };
+        self.ids == other.ids && same_flows(self, other) && same_flows(other, self)
     }
 }
 
-impl Eq for OrgIndex {}
+impl Eq for EntryIndex {}
 
 impl EntryIndex {
     pub fn get(&self, key: &(OrgId, u64)) -> Option<&catalog::EntryLoc> {
-        self.orgs.get(&key.0)?.ids()?.get(&key.1)
+        self.ids.get(key)
     }
 
     /// (Σ amounts that raise the balance, Σ amounts that lower it) of an org's rows.
     pub fn flows(&self, org: OrgId) -> (i64, i64) {
-        self.orgs.get(&org).map_or((0, 0), |o| o.flows)
+        self.flows.get(&org).copied().unwrap_or((0, 0))
     }
 
     pub fn set_flows(&mut self, org: OrgId, flows: (i64, i64)) {
-        self.orgs.entry(org).or_default().flows = flows;
+        self.flows.insert(org, flows);
     }
 
-    /// Removes the ids of rows that left memory (`moved`: runs of one org's ids), giving back
-    /// the memory of each map that mostly emptied: one lookup of the org per run.
+    /// Removes the ids of rows that left memory, giving back the map's memory once it mostly
+    /// emptied.
     pub fn remove_moved(&mut self, moved: &[(OrgId, u64)]) {
-        for run in moved.chunk_by(|a, b| a.0 == b.0) {
-            let org = run[0].0;
-            if let Some(ids) = self.orgs.get_mut(&org).and_then(|i| i.entries.as_mut()) {
-                for (_, id) in run {
-                    self.ids -= usize::from(ids.remove(id).is_some());
-                }
-            }
-            self.shrink(org);
+        for key in moved {
+            self.ids.remove(key);
         }
+        self.shrink();
     }
 
-    /// Marks the ids of rows an install moved to a frozen file (runs of one org's ids) for
-    /// removal by [`EntryIndex::settle`].
+    /// Marks the ids of rows an install moved to a frozen file for removal by
+    /// [`EntryIndex::settle`].
     pub fn leave(&mut self, moved: Vec<(OrgId, u64)>) {
         if self.leaving.is_empty() {
             self.leaving = moved;
@@ -174,14 +149,10 @@ impl EntryIndex {
         copy
     }
 
-    /// Gives back the memory of an org's map once most of its ids left it.
-    pub fn shrink(&mut self, org: OrgId) {
-        if let Some(index) = self.orgs.get_mut(&org) {
-            match index.entries.as_mut() {
-                Some(m) if m.is_empty() => index.entries = None,
-                Some(m) if m.len() < m.capacity() / 4 => m.shrink_to_fit(),
-                _ => {}
-            }
+    /// Gives back the map's memory once three quarters of it are unused.
+    fn shrink(&mut self) {
+        if self.ids.len() < self.ids.capacity() / 4 {
+            self.ids.shrink_to_fit();
         }
     }
 
@@ -194,14 +165,7 @@ impl EntryIndex {
         key: (OrgId, u64),
         loc: catalog::EntryLoc,
     ) -> Option<catalog::EntryLoc> {
-        let before = self
-            .orgs
-            .entry(key.0)
-            .or_default()
-            .ids_mut()
-            .insert(key.1, loc);
-        self.ids += usize::from(before.is_none());
-        before
+        self.ids.insert(key, loc)
     }
 
     /// Records an entry as the log applies it: a new id is added with its effect on the org's
@@ -213,14 +177,13 @@ impl EntryIndex {
         loc: catalog::EntryLoc,
         flows: impl FnOnce((i64, i64)) -> Option<(i64, i64)>,
     ) -> Result<(), &'static str> {
-        let org = self.orgs.entry(key.0).or_default();
-        match org.ids().and_then(|m| m.get(&key.1)) {
+        match self.ids.get(&key) {
             Some(at) if *at == loc => Ok(()),
             Some(_) => Err("recorded twice"),
             None => {
-                org.flows = flows(org.flows).ok_or("flow overflow")?;
-                org.ids_mut().insert(key.1, loc);
-                self.ids += 1;
+                let now = flows(self.flows(key.0)).ok_or("flow overflow")?;
+                self.flows.insert(key.0, now);
+                self.ids.insert(key, loc);
                 Ok(())
             }
         }
@@ -228,23 +191,17 @@ impl EntryIndex {
 
     /// Entry ids held: the rows in memory.
     pub fn len(&self) -> usize {
-        self.ids
+        self.ids.len()
     }
 
     /// Heap bytes of the maps (estimated from their capacities) and of the ids marked to leave.
     pub fn heap_bytes(&self) -> usize {
         use std::mem::size_of;
-        memory::hash_bytes(self.orgs.capacity(), size_of::<(OrgId, OrgIndex)>())
+        memory::hash_bytes(
+            self.ids.capacity(),
+            size_of::<((OrgId, u64), catalog::EntryLoc)>(),
+        ) + memory::hash_bytes(self.flows.capacity(), size_of::<(OrgId, (i64, i64))>())
             + self.leaving.capacity() * size_of::<(OrgId, u64)>()
-            + self
-                .orgs
-                .values()
-                .filter_map(OrgIndex::ids)
-                .map(|m| {
-                    size_of::<IdMap>()
-                        + memory::hash_bytes(m.capacity(), size_of::<(u64, catalog::EntryLoc)>())
-                })
-                .sum::<usize>()
     }
 
     #[cfg(feature = "internals")]
@@ -253,14 +210,7 @@ impl EntryIndex {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = ((OrgId, u64), &catalog::EntryLoc)> {
-        self.orgs
-            .iter()
-            .flat_map(|(org, m)| {
-                m.ids()
-                    .into_iter()
-                    .flatten()
-                    .map(move |(id, loc)| ((*org, *id), loc))
-            })
+        self.ids.iter().map(|(key, loc)| (*key, loc))
     }
 }
 

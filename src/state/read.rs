@@ -158,7 +158,7 @@ impl State {
     fn org_balances(&self, org: OrgId) -> Result<(i64, Option<&OrgBalances>)> {
         let state = self.orgs.get(&org).ok_or(Error::UnknownOrg(org))?;
         Ok((
-            state.record.opening,
+            state.opening,
             self.shard(org).orgs.get(&org).map(|b| &**b),
         ))
     }

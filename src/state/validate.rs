@@ -182,7 +182,7 @@ impl<'a> Validator<'a> {
             return Ok((r.opening, *tz));
         }
         self.state_org(org)
-            .map(|o| (o.record.opening, o.tz))
+            .map(|o| (o.opening, o.tz))
             .ok_or(Rejection::UnknownOrg(org))
     }
 
@@ -292,14 +292,12 @@ impl<'a> Validator<'a> {
             opening: org.opening_balance.0,
             created_at: org.created_at,
         };
-        let existing = self
-            .group
-            .orgs
-            .get(&org.id)
-            .map(|(r, _)| r)
-            .or_else(|| self.state.orgs.get(&org.id).map(|o| &o.record));
-        if let Some(existing) = existing {
-            return if *existing == record {
+        let existing = match self.group.orgs.get(&org.id) {
+            Some((r, _)) => Some(*r == record),
+            None => self.state.orgs.get(&org.id).map(|o| o.is(&record)),
+        };
+        if let Some(same) = existing {
+            return if same {
                 Ok(None)
             } else {
                 Err(Rejection::OrgConflict(org.id))

@@ -896,9 +896,10 @@ impl State {
                     ));
                 }
                 DirtyKey::Orgs(chunk) => {
-                    let items: Vec<_> = chunk_orgs(chunk)
-                        .filter_map(|id| self.orgs.get(&id).map(|o| (id, &o.record)))
+                    let records: Vec<_> = chunk_orgs(chunk)
+                        .filter_map(|id| self.orgs.get(&id).map(|o| (id, o.record())))
                         .collect();
+                    let items: Vec<_> = records.iter().map(|(id, r)| (*id, r)).collect();
                     let value = pack::pack_orgs(stamp, &items);
                     values.push((ORGS_TREE.to_string(), chunk.to_be_bytes().to_vec(), value));
                 }

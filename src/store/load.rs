@@ -518,7 +518,7 @@ impl Store {
                 let tz = Tz::from_str(&record.time_zone).map_err(|_| self.bad("org time zone"))?;
                 let mut org = OrgState::new(record, tz);
                 org.persisted = stamp;
-                State::note_currency(&mut state.currencies, org.record.currency);
+                State::note_currency(&mut state.currencies, org.currency);
                 orgs.push((id, Arc::new(org)));
             }
             if !state.orgs.insert_chunk(chunk, orgs) {
