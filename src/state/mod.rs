@@ -177,13 +177,14 @@ impl EntryIndex {
         loc: catalog::EntryLoc,
         flows: impl FnOnce((i64, i64)) -> Option<(i64, i64)>,
     ) -> Result<(), &'static str> {
-        match self.ids.get(&key) {
-            Some(at) if *at == loc => Ok(()),
-            Some(_) => Err("recorded twice"),
-            None => {
-                let now = flows(self.flows(key.0)).ok_or("flow overflow")?;
-                self.flows.insert(key.0, now);
-                self.ids.insert(key, loc);
+        use std::collections::hash_map::Entry;
+        match self.ids.entry(key) {
+            Entry::Occupied(at) if *at.get() == loc => Ok(()),
+            Entry::Occupied(_) => Err("recorded twice"),
+            Entry::Vacant(slot) => {
+                let before = self.flows.get(&key.0).copied().unwrap_or((0, 0));
+                self.flows.insert(key.0, flows(before).ok_or("flow overflow")?);
+                slot.insert(loc);
                 Ok(())
             }
         }

@@ -26,6 +26,7 @@
 
 use crate::error::{CorruptionKind, Error, Result};
 use crate::format::{Header, DURABLE_FILE, DURABLE_MAGIC, HEADER_BYTES};
+use crate::frozen::layout::{u32_at, u64_at};
 use crate::io::Vfs;
 use crate::wal::LogPosition;
 use std::path::Path;
@@ -77,18 +78,6 @@ pub fn read(vfs: &dyn Vfs, dir: &Path, db_id: u64) -> Result<Mark> {
         _ => None,
     };
     Ok(Mark { lsn, position })
-}
-
-fn u64_at(bytes: &[u8], at: usize) -> u64 {
-    let mut raw = [0u8; 8];
-    raw.copy_from_slice(&bytes[at..at + 8]);
-    u64::from_le_bytes(raw)
-}
-
-fn u32_at(bytes: &[u8], at: usize) -> u32 {
-    let mut raw = [0u8; 4];
-    raw.copy_from_slice(&bytes[at..at + 4]);
-    u32::from_le_bytes(raw)
 }
 
 /// The position part (bytes 32..64) of a mark at `lsn`: its checksum, then a frame at or

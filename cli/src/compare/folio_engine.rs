@@ -1,7 +1,8 @@
 //! Folio's side of `folio compare`: the library itself, default options (fsync per group commit)
 //! but for the freezer and the memory budget the run asks for.
 
-use super::{dir_bytes, failed, BalanceRow, Engine};
+use super::{failed, BalanceRow, Engine};
+use crate::bench::dir_bytes;
 use crate::Result;
 use folio::limits::MAX_RANGE_DAYS;
 use folio::Db;

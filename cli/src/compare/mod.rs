@@ -458,17 +458,3 @@ fn first_difference(rows: &[BalanceRow], folio: &[BalanceRow]) -> String {
 fn peak_rss_bytes() -> Option<u64> {
     crate::bench::proc_status_bytes("VmHWM:")
 }
-
-/// Bytes of the files under `path`.
-pub(crate) fn dir_bytes(path: &std::path::Path) -> u64 {
-    let Ok(entries) = std::fs::read_dir(path) else {
-        return std::fs::metadata(path).map_or(0, |m| m.len());
-    };
-    entries
-        .flatten()
-        .map(|e| match e.file_type() {
-            Ok(t) if t.is_dir() => dir_bytes(&e.path()),
-            _ => e.metadata().map_or(0, |m| m.len()),
-        })
-        .sum()
-}
