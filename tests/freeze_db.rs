@@ -510,3 +510,77 @@ fn an_index_created_or_dropped_after_a_freeze_refreezes_the_frozen_months() {
     assert!(a.freeze(None).unwrap().frozen.is_empty());
     same(&a, &b, "reopened");
 }
+
+/// A re-freeze builds the blocks of the orgs that late writes touched and copies the others'
+/// from the version before; the answers are the twin's, before and after a reopen, and the
+/// freezer's statistics count both kinds of block.
+#[test]
+fn a_refreeze_copies_the_blocks_of_untouched_orgs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (open(&tmp.path().join("a")), open(&tmp.path().join("b")));
+    register(&a);
+    register(&b);
+    let both = |batch: Batch| {
+        a.record(batch.clone()).unwrap();
+        b.record(batch).unwrap();
+    };
+    // Every org has rows on the 10th and 20th of January to April.
+    let mut id = 0u64;
+    let mut batch = Batch::new();
+    for m in 0..4 {
+        for o in 1..=ORGS {
+            for day in [9, 19] {
+                id += 1;
+                let at = Month::new(2024, 1 + m).unwrap().start_utc() + day * DAY + 12 * 3_600;
+                let e = Entry::revenue(
+                    OrgId(o),
+                    EntryId(id),
+                    at,
+                    Money(100 * o as i64 + id as i64),
+                    Category::Rooms,
+                    PaymentMethod::Card,
+                );
+                batch = batch.post(e);
+            }
+        }
+    }
+    both(batch);
+    let first = a.freeze(None).unwrap();
+    let jan = Month::new(2024, 1).unwrap();
+    let feb = Month::new(2024, 2).unwrap();
+    let months: Vec<Month> = first.frozen.iter().map(|m| m.month).collect();
+    assert_eq!(months, vec![jan, feb]);
+    assert!(first
+        .frozen
+        .iter()
+        .all(|m| m.blocks_copied == 0 && m.orgs == ORGS));
+    let stats = a.freezer_stats();
+    assert_eq!((stats.blocks_built, stats.blocks_copied), (2 * ORGS, 0));
+    // A late posting of org 2 into February: February's version 2 builds org 2's block and
+    // copies the other five; January is not written again.
+    let late = Entry::revenue(
+        OrgId(2),
+        EntryId(id + 1),
+        feb.start_utc() + 3 * DAY + 12 * 3_600,
+        Money(7),
+        Category::Spa,
+        PaymentMethod::Cash,
+    );
+    both(Batch::new().post(late));
+    let again = a.freeze(None).unwrap();
+    assert_eq!(again.frozen.len(), 1, "{again:?}");
+    let m = &again.frozen[0];
+    assert_eq!((m.month, m.version, m.orgs), (feb, 2, ORGS));
+    assert_eq!(m.blocks_copied, ORGS - 1);
+    let stats = a.freezer_stats();
+    assert_eq!(
+        (stats.blocks_built, stats.blocks_copied),
+        (2 * ORGS + 1, ORGS - 1)
+    );
+    same(&a, &b, "after the re-freeze");
+    let dir = a.path().to_path_buf();
+    a.close().unwrap();
+    let a = open(&dir);
+    same(&a, &b, "after reopening");
+    assert!(a.verify().is_ok(), "{:?}", a.verify());
+}

@@ -98,6 +98,9 @@ pub struct BenchReport {
     /// level where they wait) and their total delay, milliseconds.
     pub freeze_writer_paces: u64,
     pub freeze_writers_paced_ms: f64,
+    /// Org blocks of the files put in force: built from rows, copied from the version before.
+    pub freeze_blocks_built: u64,
+    pub freeze_blocks_copied: u64,
     pub closing_read_p50_us: f64,
     pub closing_read_p99_us: f64,
     pub closing_read_max_us: f64,
@@ -320,6 +323,8 @@ fn run_in(
         freeze_writers_waited_ms: freezer.writers_waited.as_secs_f64() * 1e3,
         freeze_writer_paces: freezer.writer_paces,
         freeze_writers_paced_ms: freezer.writers_paced.as_secs_f64() * 1e3,
+        freeze_blocks_built: freezer.blocks_built,
+        freeze_blocks_copied: freezer.blocks_copied,
         closing_read_p50_us: percentile(&reads.closing_us, 50.0),
         closing_read_p99_us: percentile(&reads.closing_us, 99.0),
         closing_read_max_us: reads.closing_us.last().copied().unwrap_or(0.0),

@@ -12,7 +12,8 @@
 
 use super::{Db, Shared};
 use crate::error::{Error, Result};
-use crate::frozen::{freeze_month, FileId, FrozenFile};
+use crate::frozen::from_state::{freeze_month_with, Reuse};
+use crate::frozen::{FileId, FrozenFile};
 use crate::format::FROZEN_DIR;
 use crate::model::Month;
 use crate::state::frozen_install::FreezeBase;
@@ -41,6 +42,9 @@ pub struct FrozenMonthReport {
     pub rows_kept: u64,
     /// Patches of earlier versions' rows folded into the file.
     pub patches_folded: u64,
+    /// Org blocks copied unchanged from the version before (nothing changed them since it was
+    /// written); the file's other orgs were built from their rows.
+    pub blocks_copied: u64,
 }
 
 /// What putting frozen files in force has cost writers and readers so far in this process
@@ -66,6 +70,11 @@ pub struct FreezerStats {
     pub writer_paces: u64,
     /// How long those batches were delayed in all.
     pub writers_paced: std::time::Duration,
+    /// Org blocks of those files built from the orgs' rows.
+    pub blocks_built: u64,
+    /// Org blocks of those files copied unchanged from the version before
+    /// (`frozen::from_state::Reuse`).
+    pub blocks_copied: u64,
 }
 
 impl FreezerStats {
@@ -400,7 +409,7 @@ impl Shared {
             month,
             version,
         };
-        let entry = freeze_month(&snapshot, vfs, &dir, id)?;
+        let (entry, blocks_copied) = freeze_month_with(&snapshot, vfs, &dir, id, Reuse::Blocks)?;
         let path = dir.join(entry.file_name());
         let file = FrozenFile::open(vfs, &path, &crate::frozen::Expected::of(self.db_id, &entry))?;
         let base = FreezeBase::of(&snapshot, month);
@@ -447,7 +456,12 @@ impl Shared {
             prepared,
         )?;
         drop(current);
-        self.freezer_stats.lock().note(locked.elapsed());
+        {
+            let mut stats = self.freezer_stats.lock();
+            stats.note(locked.elapsed());
+            stats.blocks_copied += blocks_copied;
+            stats.blocks_built += entry.orgs.saturating_sub(blocks_copied);
+        }
         // Freed after the lock: the month's rows that left memory, and their maps.
         drop(replaced);
         // Their entry ids leave the applier's map a chunk at a time, each under a short hold of
@@ -473,6 +487,7 @@ impl Shared {
             rows_released: installed.rows,
             rows_kept: installed.rows_kept,
             patches_folded: installed.patches,
+            blocks_copied,
         }))
     }
 }

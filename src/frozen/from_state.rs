@@ -165,28 +165,80 @@ pub fn month_rows(state: &State, month: Month) -> u64 {
 /// Writes month `id.month` of `state` as the frozen file `id` in `dir` (not yet in force: see
 /// [`super::FrozenDir::install`]), streaming one org at a time. The file reflects the log
 /// prefix the state stands at (LSNs `1..=state.lsn`) and records the fingerprint of the
-/// state's index catalog.
+/// state's index catalog. An org whose block nothing changed since the month's file in force
+/// was written is copied from that file ([`Reuse::Blocks`]).
 ///
 /// # Errors
 /// [`Error::InvalidArgument`] when the state holds what a file cannot (see
-/// [`FrozenWriter::push`]: a bug of the state, never of its caller); [`Error::Io`].
+/// [`FrozenWriter::push`]: a bug of the state, never of its caller); [`Error::Corruption`]
+/// when a part of the month's file in force fails its check; [`Error::Io`].
 pub fn freeze_month(state: &State, vfs: &dyn Vfs, dir: &Path, id: FileId) -> Result<ManifestEntry> {
+    freeze_month_with(state, vfs, dir, id, Reuse::Blocks).map(|(entry, _)| entry)
+}
+
+/// What a new version of a frozen month takes from the version in force.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reuse {
+    /// The block of an org that nothing changed since (no overlay rows, patches or added day
+    /// rows; the same anchor; the same index catalog; a block of this build's format) is
+    /// copied byte for byte, after its CRC32 and checks, instead of read back into rows and
+    /// built again: the same bytes a build would give.
+    Blocks,
+    /// Every block is built from the org's rows (what [`Reuse::Blocks`] is tested against).
+    Nothing,
+}
+
+/// [`freeze_month`] with the choice of what to reuse; also returns how many org blocks were
+/// copied from the version in force.
+///
+/// # Errors
+/// As [`freeze_month`].
+pub fn freeze_month_with(
+    state: &State,
+    vfs: &dyn Vfs,
+    dir: &Path,
+    id: FileId,
+    reuse: Reuse,
+) -> Result<(ManifestEntry, u64)> {
     let lsn_last = state.lsn.0;
+    let month = id.month;
     let meta = FileMeta {
         id,
         lsn_first: lsn_last.min(1),
         lsn_last,
         index_fingerprint: state.catalog.fingerprint(),
     };
-    let mut writer = FrozenWriter::create(vfs, dir, meta, month_rows(state, id.month))?;
-    for input in month_inputs(state, id.month)? {
-        writer.push(&input?).map_err(|e| match e {
-            Error::InvalidArgument(why) => Error::InvalidArgument(format!(
-                "month {} of the state does not freeze: {why}",
-                id.month
-            )),
-            other => other,
-        })?;
+    let source = match reuse {
+        Reuse::Blocks => state
+            .frozen
+            .get(month)
+            .filter(|f| f.file.index_fingerprint() == meta.index_fingerprint),
+        Reuse::Nothing => None,
+    };
+    let refused = |e| match e {
+        Error::InvalidArgument(why) => Error::InvalidArgument(format!(
+            "month {month} of the state does not freeze: {why}"
+        )),
+        other => other,
+    };
+    let mut writer = FrozenWriter::create(vfs, dir, meta, month_rows(state, month))?;
+    let mut copied = 0u64;
+    for org in month_orgs(state, month)? {
+        if let Some(copy) = match source {
+            Some(f) if state.unchanged_since_file(month, org) => f.file.block_copy(org)?,
+            _ => None,
+        } {
+            if state.file_net_before(org, month)?.0 == copy.view.anchor() {
+                writer
+                    .push_copy(&copy, state.currency_of(org))
+                    .map_err(refused)?;
+                copied += 1;
+                continue;
+            }
+        }
+        if let Some(input) = org_month_input(state, month, org)? {
+            writer.push(&input).map_err(refused)?;
+        }
     }
-    writer.finish()
+    Ok((writer.finish()?, copied))
 }

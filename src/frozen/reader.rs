@@ -573,6 +573,30 @@ impl FrozenFile {
         Ok(Some(OrgMonth::new(block, org, self.footer.id.month)))
     }
 
+    /// The org's block as this file holds it, checked, for a new version of the month to copy
+    /// verbatim ([`super::FrozenWriter::push_copy`]): only a block of the format this build
+    /// writes (`None` for an org the file lacks, or any block of an older format).
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the fence, the directory page or the block fails its check.
+    pub fn block_copy(&self, org: OrgId) -> Result<Option<BlockCopy<'_>>> {
+        if self.footer.format != crate::format::FROZEN_FORMAT_VERSION {
+            return Ok(None);
+        }
+        let Some((pos, entry)) = self.find(org.0)? else {
+            return Ok(None);
+        };
+        let block = self.block(pos, &entry)?;
+        // `block` checked the covered range against the entry's CRC32 (now or before).
+        let covered = entry.covered().ok_or_else(|| self.invalid_block(&entry, "length".into()))?;
+        let bytes = self.range(covered.start, covered.end - covered.start)?;
+        Ok(Some(BlockCopy {
+            entry,
+            bytes,
+            view: OrgMonth::new(block, org, self.footer.id.month),
+        }))
+    }
+
     /// Where the org's entry `entry_id` is, when this file holds it: the file's id range, then
     /// the filter, then the org's id range, then a binary search of the block's ids.
     ///
@@ -699,6 +723,14 @@ impl FrozenFile {
         self.directory()
             .map(|item| item.map(|(_, entry)| OrgId(entry.org)))
     }
+}
+
+/// An org's checked block of a file, with the bytes its directory entry's CRC32 covers (the
+/// archive and its padding) and its directory entry.
+pub struct BlockCopy<'a> {
+    pub entry: DirEntry,
+    pub bytes: &'a [u8],
+    pub view: OrgMonth<'a>,
 }
 
 /// One currency of the top list and the range of its entries.

@@ -36,6 +36,11 @@ impl<'a> OrgMonth<'a> {
         self.org
     }
 
+    /// The month of the file the block is in.
+    pub fn month(&self) -> Month {
+        self.month
+    }
+
     fn v2_kind(block: &'a block_v2::ArchivedBlockRec, kind: Kind) -> &'a block_v2::ArchivedKindRec {
         match kind {
             Kind::Revenue => &block.revenue,

@@ -13,10 +13,11 @@ use super::layout::{
     FOOTER_BYTES,
 };
 use super::manifest::ManifestEntry;
+use super::reader::BlockCopy;
 use crate::error::{Error, Result};
 use crate::format::{frozen_file_name, HEADER_BYTES, TMP_EXTENSION};
 use crate::io::{AppendFile, Vfs};
-use crate::model::Currency;
+use crate::model::{Currency, Kind};
 use std::path::{Path, PathBuf};
 
 /// Bytes staged before a write to the file.
@@ -182,6 +183,66 @@ impl<'a> FrozenWriter<'a> {
             self.top.push((currency, org, summary.revenue_total));
         }
         self.rows += u64::from(summary.rows);
+        Ok(())
+    }
+
+    /// Adds the next org's block as a copy of its block in another file of the same month
+    /// (a version before this one, written by this build's format): the same bytes and CRC32,
+    /// summed and filtered from the checked block. `currency` is the org's, as for
+    /// [`FrozenWriter::push`]. Orgs come in increasing id order, copied or not.
+    ///
+    /// # Errors
+    /// [`Error::InvalidArgument`] for an org out of order, a block of another month, or revenue
+    /// rows without a known currency; [`Error::Io`].
+    pub fn push_copy(&mut self, copy: &BlockCopy<'_>, currency: Option<Currency>) -> Result<()> {
+        let org = copy.entry.org;
+        if self.entries.last().is_some_and(|e| e.org >= org) {
+            return Err(Error::InvalidArgument(format!(
+                "frozen month input: org {org} after org {}",
+                self.entries.last().map_or(0, |e| e.org)
+            )));
+        }
+        if copy.view.month() != self.meta.id.month || copy.view.org().0 != org {
+            return Err(Error::InvalidArgument(format!(
+                "frozen month input: a block of org {} of {} copied into org {org} of {}",
+                copy.view.org(),
+                copy.view.month(),
+                self.meta.id.month
+            )));
+        }
+        let revenue_rows = copy.view.row_count(Kind::Revenue);
+        let currency = match revenue_rows {
+            0 => None,
+            _ => Some(currency.filter(Currency::is_known).ok_or_else(|| {
+                Error::InvalidArgument(format!(
+                    "frozen month input: org {org} has revenue rows but no known currency"
+                ))
+            })?),
+        };
+        let offset = self.written;
+        debug_assert_eq!(offset % super::layout::BLOCK_ALIGN, 0);
+        self.put(copy.bytes)?;
+        let mut rows = 0u64;
+        for kind in [Kind::Revenue, Kind::Expense] {
+            for row in copy.view.rows(kind) {
+                self.filter.insert(org, row.entry_id());
+                rows += 1;
+            }
+        }
+        let entry = DirEntry {
+            offset,
+            rows: None,
+            ..copy.entry
+        };
+        if rows > 0 {
+            let (lo, hi) = self.id_range.unwrap_or((u64::MAX, 0));
+            self.id_range = Some((lo.min(entry.id_min), hi.max(entry.id_max)));
+        }
+        self.entries.push(entry);
+        if let Some(currency) = currency {
+            self.top.push((currency, org, copy.view.total(Kind::Revenue)));
+        }
+        self.rows += rows;
         Ok(())
     }
 

@@ -236,6 +236,33 @@ impl State {
             .sum()
     }
 
+    /// Whether nothing in memory changes the org's part of frozen month `month`'s file: no
+    /// overlay rows of either kind, no patches of its rows, no day rows added to its business
+    /// days. (The block's anchor may still differ from the org's file-net prefix now: see
+    /// [`State::file_net_before`].) False for an open month.
+    pub fn unchanged_since_file(&self, month: Month, org: OrgId) -> bool {
+        if !self.is_frozen(month) {
+            return false;
+        }
+        let overlay = [Kind::Revenue, Kind::Expense].into_iter().any(|kind| {
+            self.ledgers
+                .get(&PartitionId { kind, month })
+                .and_then(|b| b.orgs.get(&org))
+                .is_some_and(|l| !l.rows.is_empty())
+        });
+        let patched = self
+            .patches
+            .get(&(month, org))
+            .is_some_and(|p| !p.rows.is_empty());
+        let days = self
+            .shard(org)
+            .orgs
+            .get(&org)
+            .and_then(|b| b.months.get(&month))
+            .is_some_and(|m| !m.days.is_empty());
+        !(overlay || patched || days)
+    }
+
     /// Patched rows of frozen month `month`.
     pub fn patch_count(&self, month: Month) -> u64 {
         self.patches

@@ -25,6 +25,7 @@ pub fn freeze(data: &Path, before: Option<&str>, json: bool) -> Result<(), Error
                     "rows_released": m.rows_released,
                     "rows_kept": m.rows_kept,
                     "patches_folded": m.patches_folded,
+                    "blocks_copied": m.blocks_copied,
                 })
             })
             .collect();
@@ -44,6 +45,13 @@ pub fn freeze(data: &Path, before: Option<&str>, json: bool) -> Result<(), Error
             "froze {} as version {}: {} rows of {} orgs, {} bytes; {} rows left memory",
             m.month, m.version, m.rows, m.orgs, m.bytes, m.rows_released
         );
+        if m.blocks_copied > 0 {
+            println!(
+                "  {} org blocks copied unchanged from version {}",
+                m.blocks_copied,
+                m.version.saturating_sub(1)
+            );
+        }
         if m.rows_kept > 0 {
             println!("  {} rows written meanwhile stay in memory", m.rows_kept);
         }

@@ -230,14 +230,17 @@ pub fn bench(r: &BenchReport, json: bool) {
         );
         println!(
             "while recording: {} files put in force, write lock held max {:.1} ms, mean {:.1} ms; \
-             {} batches paced, {:.0} ms in all; {} batches waited for a spill, {:.0} ms in all",
+             {} batches paced, {:.0} ms in all; {} batches waited for a spill, {:.0} ms in all; \
+             org blocks {} built, {} copied from the version before",
             r.freeze_installs,
             r.freeze_lock_held_max_ms,
             r.freeze_lock_held_mean_ms,
             r.freeze_writer_paces,
             r.freeze_writers_paced_ms,
             r.freeze_writer_waits,
-            r.freeze_writers_waited_ms
+            r.freeze_writers_waited_ms,
+            r.freeze_blocks_built,
+            r.freeze_blocks_copied
         );
         println!(
             "frozen: {} months in {:.1} MiB of files; {} rows in memory",
