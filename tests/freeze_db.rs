@@ -584,3 +584,108 @@ fn a_refreeze_copies_the_blocks_of_untouched_orgs() {
     same(&a, &b, "after reopening");
     assert!(a.verify().is_ok(), "{:?}", a.verify());
 }
+
+/// Q4 of a busy org (its frozen months' blocks carry the `expenses_pending` part) through
+/// payments, reversals and late pending expenses recorded after the freeze, at every limit:
+/// the twin's answers, before and after a re-freeze and a reopen.
+#[test]
+fn pending_expenses_through_a_frozen_pending_part_equal_the_twin() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (open(&tmp.path().join("a")), open(&tmp.path().join("b")));
+    register(&a);
+    register(&b);
+    let both = |batch: Batch| {
+        let ra = a.record(batch.clone()).map_err(|e| e.to_string());
+        let rb = b.record(batch).map_err(|e| e.to_string());
+        assert_eq!(ra, rb);
+    };
+    let mut rng = SplitMix64::new(41);
+    let busy = OrgId(1);
+    let jan = Month::new(2024, 1).unwrap();
+    let mut id = 0u64;
+    let mut pending: Vec<EntryId> = Vec::new();
+    let expense = |rng: &mut SplitMix64, id: u64, at: i64| {
+        let status = match rng.below(3) {
+            0 => ExpenseStatus::Paid,
+            _ => ExpenseStatus::Pending,
+        };
+        let amount = Money(1 + rng.below(9_000) as i64);
+        let category = [Category::Supplies, Category::Payroll][rng.below(2) as usize];
+        Entry::expense(
+            busy,
+            EntryId(id),
+            at,
+            amount,
+            category,
+            PaymentMethod::Cash,
+            status,
+        )
+    };
+    // 200 expenses of the busy org in January (some at the same second), a few of the others
+    // in January to March.
+    let mut batch = Batch::new();
+    for _ in 0..200 {
+        id += 1;
+        let at = jan.start_utc() + rng.below(31 * 24) as i64 * 3_600;
+        let e = expense(&mut rng, id, at);
+        if e.status == Some(ExpenseStatus::Pending) {
+            pending.push(e.id);
+        }
+        batch = batch.post(e);
+    }
+    for step in 0..90 {
+        id += 1;
+        batch = batch.post(posting(&mut rng, id, T0 + step * DAY + 7));
+    }
+    both(batch);
+    let q4 = |db: &Db| {
+        [1usize, 5, 40, 99, 100, 150, 10_000]
+            .iter()
+            .map(|&limit| format!("{:?}", db.pending_expenses(busy, limit).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(q4(&a), q4(&b));
+    let first = a.freeze(None).unwrap();
+    assert!(first.frozen.iter().any(|m| m.month == jan), "{first:?}");
+    assert_eq!(q4(&a), q4(&b), "after the freeze");
+    // Payments of frozen pending rows (patches), reversals, late pending expenses (overlay)
+    // between the file's rows and before the first of them.
+    for round in 0..3 {
+        let mut batch = Batch::new();
+        for _ in 0..8 {
+            let i = rng.below(pending.len() as u64) as usize;
+            let entry = pending.swap_remove(i);
+            batch = batch.pay(PayExpense {
+                org: busy,
+                entry,
+                paid_at: T0 + 100 * DAY,
+            });
+        }
+        for _ in 0..6 {
+            id += 1;
+            let at = jan.start_utc() + rng.below(31 * 24 * 3_600) as i64;
+            let e = expense(&mut rng, id, at);
+            if e.status == Some(ExpenseStatus::Pending) {
+                pending.push(e.id);
+            }
+            batch = batch.post(e);
+        }
+        id += 1;
+        batch = batch.reverse(Reversal {
+            org: busy,
+            id: EntryId(id),
+            reverses: pending[rng.below(pending.len() as u64) as usize],
+            occurred_at: T0 + 100 * DAY + round,
+            reference: "void".into(),
+        });
+        both(batch);
+        assert_eq!(q4(&a), q4(&b), "round {round}");
+    }
+    let again = a.freeze(Some(Month::new(2024, 3).unwrap())).unwrap();
+    assert!(again.frozen.iter().any(|m| m.month == jan), "{again:?}");
+    assert_eq!(q4(&a), q4(&b), "after the re-freeze");
+    let dir = a.path().to_path_buf();
+    a.close().unwrap();
+    let a = open(&dir);
+    assert_eq!(q4(&a), q4(&b), "after reopening");
+}

@@ -207,3 +207,40 @@ fn bad_definitions_are_refused_and_change_nothing() {
     assert_eq!(db.indexes().len(), 5);
     assert!(db.verify().is_ok());
 }
+
+/// Q4 reads `expenses_pending` only while it is the default set's definition: dropped and
+/// created again under the same name with another key and covered columns, the answers stay
+/// the same (oldest first, every field right), in memory and after a reopen.
+#[test]
+fn q4_ignores_an_expenses_pending_index_defined_otherwise() {
+    let dir = tempfile::tempdir().unwrap();
+    let (db, _) = loaded(dir.path());
+    let answers = |db: &Db| {
+        (1..=30u64)
+            .map(|o| format!("{:?}", db.pending_expenses(OrgId(o), 100).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    let before = answers(&db);
+    assert!(
+        before.iter().any(|a| a.len() > 2),
+        "some org has pending expenses"
+    );
+    db.drop_index("expenses_pending").unwrap();
+    assert_eq!(answers(&db), before, "without the index");
+    let other = IndexDef::new(
+        "expenses_pending",
+        Kind::Expense,
+        &[Column::Category],
+        &[Column::Amount],
+        Some(Predicate::StatusIs(folio::ExpenseStatus::Pending)),
+    );
+    db.create_index(other, |_, _| {}).unwrap();
+    assert_eq!(
+        answers(&db),
+        before,
+        "with an index of that name defined otherwise"
+    );
+    db.close().unwrap();
+    let db = Db::open_with(dir.path(), Options::default().shards(4)).unwrap();
+    assert_eq!(answers(&db), before, "after reopening");
+}

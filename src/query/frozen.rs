@@ -53,9 +53,9 @@ impl<'a> FrozenMonthReads<'a> {
         let fingerprint = file.index_fingerprint();
         let same = fingerprint != 0 && fingerprint == catalog.fingerprint();
         let pending_slot = catalog
-            .find_ready("expenses_pending")
+            .pending_slot()
             .filter(|_| same)
-            .and_then(|(slot, _)| u32::try_from(slot).ok());
+            .and_then(|slot| u32::try_from(slot).ok());
         FrozenMonthReads {
             file,
             month: file.id().month,

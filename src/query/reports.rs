@@ -276,13 +276,16 @@ impl State {
     pub fn pending_expenses(&self, org: OrgId, limit: usize) -> Result<Vec<PendingLine>> {
         self.known(org)?;
         check_limit(limit)?;
-        let slot = self
-            .catalog
-            .find_ready("expenses_pending")
-            .map(|(slot, _)| slot);
+        let slot = self.catalog.pending_slot();
         let mut out = Vec::with_capacity(limit.min(1024));
         for pid in self.partitions_in(Kind::Expense, Month::MIN, Month::MAX) {
             if self.is_frozen(pid.month) {
+                if self.frozen_pending(pid, org, slot, limit, &mut out)? {
+                    if out.len() == limit {
+                        return Ok(out);
+                    }
+                    continue;
+                }
                 // The file's rows in place (patched, merged with the overlay): no ledger or
                 // index part is built for one org's month.
                 self.visit_rows(pid, org, (i64::MIN, i64::MAX), false, |key, row| {
@@ -335,6 +338,78 @@ impl State {
             }
         }
         Ok(out)
+    }
+
+    /// Q4 over frozen month `pid.month` through its file's `expenses_pending` part (slot
+    /// `slot` of a catalog the file's parts were built with): the part's rows that no payment
+    /// recorded since marks (their patches), merged in (occurred_at, entry id) order with the
+    /// overlay's pending rows, appended to `out` up to `limit`. `false` (nothing appended) when
+    /// the org's block has no such part: the caller reads its rows.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the file's block fails its check.
+    fn frozen_pending(
+        &self,
+        pid: PartitionId,
+        org: OrgId,
+        slot: Option<usize>,
+        limit: usize,
+        out: &mut Vec<PendingLine>,
+    ) -> Result<bool> {
+        let Some(frozen) = self.frozen.get(pid.month) else {
+            return Ok(false);
+        };
+        let slot = slot
+            .filter(|_| frozen.file.index_fingerprint() == self.catalog.fingerprint())
+            .and_then(|s| u32::try_from(s).ok());
+        let Some(slot) = slot else {
+            return Ok(false);
+        };
+        let Some(block) = frozen.file.org(org)? else {
+            return Ok(false);
+        };
+        let Some(part) = block.index(Kind::Expense, slot) else {
+            return Ok(false);
+        };
+        let patches = self.patches.get(&(pid.month, org));
+        let paid_since = |id: u64| {
+            patches
+                .and_then(|p| p.rows.get(&id))
+                .is_some_and(|p| p.paid_at.is_some())
+        };
+        let mut file = part
+            .entries()
+            .map(|(_, row)| row)
+            .filter(|row| !paid_since(row.entry_id()))
+            .map(|row| PendingLine {
+                entry_id: row.entry_id(),
+                occurred_at: row.occurred_at(),
+                amount: Money(row.amount()),
+                category: row.category(),
+            })
+            .peekable();
+        let mut overlay = self
+            .ledgers
+            .get(&pid)
+            .and_then(|b| b.orgs.get(&org))
+            .into_iter()
+            .flat_map(|l| l.rows.iter())
+            .filter(|(_, row)| current_status(row) == Some(ExpenseStatus::Pending))
+            .map(|(key, row)| pending_line(*key, row))
+            .peekable();
+        while out.len() < limit {
+            let key = |l: &PendingLine| (l.occurred_at, l.entry_id);
+            let next = match (file.peek(), overlay.peek()) {
+                (Some(a), Some(b)) if key(b) < key(a) => overlay.next(),
+                (Some(_), _) => file.next(),
+                (None, _) => overlay.next(),
+            };
+            match next {
+                Some(line) => out.push(line),
+                None => break,
+            }
+        }
+        Ok(true)
     }
 
     /// The currency of a registered org.

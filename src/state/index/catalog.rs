@@ -82,4 +82,20 @@ impl IndexCatalog {
         self.find(name)
             .filter(|_| self.building.as_deref() != Some(name))
     }
+
+    /// The slot of the ready `expenses_pending` index when it is the default set's definition
+    /// (expenses, no key column after the org — so its entries run in (occurred_at, entry id)
+    /// order —, covering amount then category, pending rows only): what Q4 reads. An index of
+    /// that name defined otherwise (dropped and created again) is not used for Q4.
+    pub fn pending_slot(&self) -> Option<usize> {
+        use super::def::{Column, Predicate};
+        self.find_ready("expenses_pending")
+            .filter(|(_, def)| {
+                def.table == Kind::Expense
+                    && def.key.is_empty()
+                    && def.include == [Column::Amount, Column::Category]
+                    && def.predicate == Some(Predicate::StatusIs(crate::model::ExpenseStatus::Pending))
+            })
+            .map(|(slot, _)| slot)
+    }
 }
