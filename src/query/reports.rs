@@ -1,5 +1,6 @@
 //! Reports: monthly (Q2), ledger page (Q3), pending expenses (Q4), top orgs (Q5), night audit.
 
+use crate::frozen::RowRef;
 use crate::error::{Error, Result};
 use crate::limits::MAX_LIST_ENTRIES;
 use crate::model::{
@@ -277,23 +278,13 @@ impl State {
         self.known(org)?;
         check_limit(limit)?;
         let slot = self.catalog.pending_slot();
+        // The files whose parts serve it: those built with this catalog.
+        let fingerprint = self.catalog.fingerprint();
+        let part = slot.and_then(|s| u32::try_from(s).ok());
         let mut out = Vec::with_capacity(limit.min(1024));
         for pid in self.partitions_in(Kind::Expense, Month::MIN, Month::MAX) {
             if self.is_frozen(pid.month) {
-                if self.frozen_pending(pid, org, slot, limit, &mut out)? {
-                    if out.len() == limit {
-                        return Ok(out);
-                    }
-                    continue;
-                }
-                // The file's rows in place (patched, merged with the overlay): no ledger or
-                // index part is built for one org's month.
-                self.visit_rows(pid, org, (i64::MIN, i64::MAX), false, |key, row| {
-                    if current_status(&row) == Some(ExpenseStatus::Pending) {
-                        out.push(pending_line(key, &row));
-                    }
-                    out.len() < limit
-                })?;
+                self.frozen_pending(pid, org, part, fingerprint, limit, &mut out)?;
                 if out.len() == limit {
                     return Ok(out);
                 }
@@ -340,11 +331,13 @@ impl State {
         Ok(out)
     }
 
-    /// Q4 over frozen month `pid.month` through its file's `expenses_pending` part (slot
-    /// `slot` of a catalog the file's parts were built with): the part's rows that no payment
-    /// recorded since marks (their patches), merged in (occurred_at, entry id) order with the
-    /// overlay's pending rows, appended to `out` up to `limit`. `false` (nothing appended) when
-    /// the org's block has no such part: the caller reads its rows.
+    /// Q4 over frozen month `pid.month`, appended to `out` up to `limit`: the file's rows of
+    /// the org that are pending — from its `expenses_pending` part (slot `slot`) when the
+    /// file's parts were built with the catalog of fingerprint `fingerprint` (the state's) and
+    /// the org's block has one, else from its expense rows — less those a payment recorded
+    /// since marks (their patches), merged in (occurred_at, entry id) order with the overlay's
+    /// pending rows. Each row is read in place: no ledger row is built for one that is not
+    /// pending.
     ///
     /// # Errors
     /// [`Error::Corruption`] when the file's block fails its check.
@@ -352,24 +345,28 @@ impl State {
         &self,
         pid: PartitionId,
         org: OrgId,
-        slot: Option<usize>,
+        slot: Option<u32>,
+        fingerprint: u64,
         limit: usize,
         out: &mut Vec<PendingLine>,
-    ) -> Result<bool> {
-        let Some(frozen) = self.frozen.get(pid.month) else {
-            return Ok(false);
+    ) -> Result<()> {
+        let block = match self.frozen.get(pid.month) {
+            Some(frozen) => frozen.file.org(org)?.map(|block| {
+                let same = frozen.file.index_fingerprint() == fingerprint;
+                (block, slot.filter(|_| same))
+            }),
+            None => None,
         };
-        let slot = slot
-            .filter(|_| frozen.file.index_fingerprint() == self.catalog.fingerprint())
-            .and_then(|s| u32::try_from(s).ok());
-        let Some(slot) = slot else {
-            return Ok(false);
-        };
-        let Some(block) = frozen.file.org(org)? else {
-            return Ok(false);
-        };
-        let Some(part) = block.index(Kind::Expense, slot) else {
-            return Ok(false);
+        let rows: Box<dyn Iterator<Item = RowRef<'_>>> = match block {
+            None => Box::new(std::iter::empty()),
+            Some((block, slot)) => match slot.and_then(|s| block.index(Kind::Expense, s)) {
+                Some(part) => Box::new(part.entries().map(|(_, row)| row)),
+                None => Box::new(
+                    block
+                        .rows(Kind::Expense)
+                        .filter(|row| row.status() == Some(ExpenseStatus::Pending)),
+                ),
+            },
         };
         let patches = self.patches.get(&(pid.month, org));
         let paid_since = |id: u64| {
@@ -377,9 +374,7 @@ impl State {
                 .and_then(|p| p.rows.get(&id))
                 .is_some_and(|p| p.paid_at.is_some())
         };
-        let mut file = part
-            .entries()
-            .map(|(_, row)| row)
+        let mut file = rows
             .filter(|row| !paid_since(row.entry_id()))
             .map(|row| PendingLine {
                 entry_id: row.entry_id(),
@@ -409,7 +404,7 @@ impl State {
                 None => break,
             }
         }
-        Ok(true)
+        Ok(())
     }
 
     /// The currency of a registered org.

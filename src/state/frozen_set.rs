@@ -714,7 +714,9 @@ impl State {
     /// file blocks read. Without frozen months at or after `month` it is the org's frozen net
     /// (no file is read). Else the anchor of the nearest file at or before `month` holding the
     /// org (plus that file's net when it is before `month`), unless the org's anchors are stale
-    /// there; then the frozen net less the nets of the files from `month` on.
+    /// there; then the frozen net less the nets of the files from `month` on, or, when fewer
+    /// files lie between the first stale month and `month`, the prefix before that month plus
+    /// the nets of those files.
     ///
     /// # Errors
     /// [`Error::Corruption`] when a file part it reads fails its check; `Error::Store` on
@@ -746,6 +748,16 @@ impl State {
         if frozen.months.range(..month).next().is_none() {
             return Ok((0, blocks));
         }
+        // Stale from `s` on: when fewer files lie between `s` and `month` than from `month` on,
+        // sum forward from a file before `s` (whose anchors are current) instead.
+        if let Some(s) = stale.filter(|s| *s <= month) {
+            let between = frozen.months.range(s..month).count();
+            if between < frozen.months.range(month..).count() {
+                if let Some(sum) = self.file_net_from_before(org, s, month, &mut blocks)? {
+                    return Ok((sum, blocks));
+                }
+            }
+        }
         let mut sum = total;
         for (_, f) in frozen.months.range(month..) {
             blocks += 1;
@@ -754,6 +766,43 @@ impl State {
             }
         }
         Ok((sum, blocks))
+    }
+
+    /// [`State::file_net_before`] of `month` summed forward from the files before `stale`, the
+    /// first month whose anchor may be stale for the org (`stale <= month`): the prefix
+    /// through the nearest of at most [`BACK_FILES`] files before `stale` holding the org (0
+    /// when no file lies before `stale`), plus the nets of the files from `stale` to `month`.
+    /// `None` when no file within reach holds the org (the caller sums from the other end).
+    fn file_net_from_before(
+        &self,
+        org: OrgId,
+        stale: Month,
+        month: Month,
+        blocks: &mut u32,
+    ) -> Result<Option<i64>> {
+        let frozen = &*self.frozen;
+        let overflow = || Error::Store(format!("org {org}: frozen nets overflow"));
+        let mut prefix = None;
+        for (_, f) in frozen.months.range(..stale).rev().take(BACK_FILES) {
+            *blocks += 1;
+            if let Some(block) = f.file.org(org)? {
+                prefix = Some(block.anchor().checked_add(block.month_net()).ok_or_else(overflow)?);
+                break;
+            }
+        }
+        if frozen.months.range(..stale).next().is_none() {
+            prefix = Some(0);
+        }
+        let Some(mut sum) = prefix else {
+            return Ok(None);
+        };
+        for (_, f) in frozen.months.range(stale..month) {
+            *blocks += 1;
+            if let Some(block) = f.file.org(org)? {
+                sum = sum.checked_add(block.month_net()).ok_or_else(overflow)?;
+            }
+        }
+        Ok(Some(sum))
     }
 
     /// The org's day row of `day` in the frozen file of its business month, when there is one.
