@@ -41,8 +41,12 @@ pub(super) const FROZEN_NETS_PREFIX: &[u8] = b"frozen_nets/";
 /// since its last compaction, which sled never gives back (u64 LE; `store::compact`).
 const DROPPED_KEY: &[u8] = b"dropped_bytes";
 
-/// Largest sled batch of values a checkpoint applies at once, bytes of keys and values.
-const VALUE_BATCH_BYTES: usize = 8 << 20;
+/// Largest sled batch of values a checkpoint applies at once, bytes of keys and values. Small:
+/// sled 0.34 pins its epoch for a whole batch, and every insert copies the node it changes,
+/// so no node version a batch replaces is freed before the batch ends (8 MiB batches raised a
+/// checkpoint's peak by ~150 MiB at 1,000,000 orgs, docs/BENCHMARKS.md). The checkpoint's
+/// atomicity is its meta batch, written after every value.
+const VALUE_BATCH_BYTES: usize = 64 << 10;
 /// Keys a streamed checkpoint ([`Store::write_state`]) packs at a time.
 const VALUE_GROUP_KEYS: usize = 4096;
 
