@@ -142,20 +142,6 @@ pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Result<Option
     }))
 }
 
-/// The inputs of month M's file, one org at a time, in org order.
-///
-/// # Errors
-/// [`Error::Corruption`] when the month's file in force fails a check.
-pub fn month_inputs(
-    state: &State,
-    month: Month,
-) -> Result<impl Iterator<Item = Result<OrgMonthInput>> + '_> {
-    let orgs = month_orgs(state, month)?;
-    Ok(orgs
-        .into_iter()
-        .filter_map(move |org| org_month_input(state, month, org).transpose()))
-}
-
 /// Rows of UTC month M (both ledgers, every org; with the rows of its file in force): sizes the
 /// file's id filter.
 pub fn month_rows(state: &State, month: Month) -> u64 {
