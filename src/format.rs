@@ -34,14 +34,20 @@ use std::path::Path;
 pub const FORMAT_VERSION: u32 = 1;
 
 /// The format of frozen month files (their header and footer), versioned apart from the rest:
-/// 3 since org blocks hold rows of 24 bytes with their rare parts apart, day rows without their
-/// running net, and 40-byte directory entries (`frozen::block`); 2 stored rows of 64 bytes
-/// (`frozen::block_v2`), read as well; a file of format 1 (roll-ups stored in every block) is
-/// refused with [`Error::FormatVersion`].
-pub const FROZEN_FORMAT_VERSION: u32 = 3;
+/// 4 since the id filter also holds the key ([`crate::frozen::filter::PENDING_KEY`]) of every
+/// org whose block has a pending expense row, so that Q4 passes over a file without looking
+/// the org up; 3 (the same blocks and sections, without those keys) since org blocks hold rows
+/// of 24 bytes with their rare parts apart, day rows without their running net, and 40-byte
+/// directory entries (`frozen::block`); 2 stored rows of 64 bytes (`frozen::block_v2`). Formats
+/// 2 and 3 are read as well; a file of format 1 (roll-ups stored in every block) is refused
+/// with [`Error::FormatVersion`].
+pub const FROZEN_FORMAT_VERSION: u32 = 4;
 
 /// The frozen-file format versions this build reads.
-pub const FROZEN_FORMAT_VERSIONS_READ: [u32; 2] = [2, FROZEN_FORMAT_VERSION];
+pub const FROZEN_FORMAT_VERSIONS_READ: [u32; 3] = [2, 3, FROZEN_FORMAT_VERSION];
+
+/// The first frozen-file format whose id filter holds the pending-org keys.
+pub const FROZEN_FORMAT_PENDING_KEYS: u32 = 4;
 
 /// The format of the log's segments (their header), versioned apart from the rest: 2 since a
 /// frame may hold a compact batch (`codec::compact`, bit 31 of its operation-count field). A

@@ -379,9 +379,10 @@ fn an_empty_old_segment_is_replaced_and_a_newer_one_refused() {
     assert_eq!(db.verify().entries, entries + 20, "from the log alone");
 }
 
-/// The frozen-file fixture: a database whose past months were frozen by a build writing frozen
-/// files of format 2 (tests/fixtures/frozen-v2/, made by the ignored test
-/// `make_frozen_fixture`, its answers in tests/fixtures/frozen-v2.answers.json).
+/// The frozen-file fixtures: a database whose past months were frozen by a build writing frozen
+/// files of format 2 (tests/fixtures/frozen-v2/) and the same database made by a build writing
+/// format 3 (tests/fixtures/frozen-v3/), each made by the ignored test `make_frozen_fixture`;
+/// their answers, the same for both, in tests/fixtures/frozen-v2.answers.json.
 const FROZEN_PARAMS: Params = Params {
     seed: 11,
     orgs: 12,
@@ -389,9 +390,12 @@ const FROZEN_PARAMS: Params = Params {
     years: 1,
 };
 
-fn frozen_fixture() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/frozen-v2")
+fn frozen_fixture(format: u32) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("tests/fixtures/frozen-v{format}"))
 }
+
+/// The frozen-file format this build writes (the fixture `make_frozen_fixture` makes).
+const WRITTEN_FORMAT: u32 = 4;
 
 fn frozen_answers_file() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/frozen-v2.answers.json")
@@ -504,7 +508,7 @@ fn marks(upto: usize, skip: usize, first_id: u64) -> Batch {
 #[test]
 #[ignore = "writes the checked-in fixture; run once per frozen-file format version"]
 fn make_frozen_fixture() {
-    let dir = frozen_fixture();
+    let dir = frozen_fixture(WRITTEN_FORMAT);
     assert!(!dir.exists(), "{} exists: remove it first", dir.display());
     let db = Db::open_with(&dir, folio::Options::default().shards(4)).unwrap();
     register_orgs(&db, &FROZEN_PARAMS);
@@ -542,14 +546,28 @@ fn frozen_formats(dir: &Path) -> std::collections::BTreeMap<String, u32> {
 /// answers stay the same after a reopen and from the log alone.
 #[test]
 fn frozen_files_of_format_two_are_read_and_refrozen_in_the_current_format() {
+    frozen_files_of_an_older_format_are_read_and_refrozen(2);
+}
+
+/// As for format 2, with files of format 3: the same blocks as format 4's, but a filter without
+/// the pending-org keys, so Q4 must look every org up in them (answers as recorded, pending
+/// expenses included); their blocks are copied into the new versions.
+#[test]
+fn frozen_files_of_format_three_are_read_and_refrozen_in_the_current_format() {
+    frozen_files_of_an_older_format_are_read_and_refrozen(3);
+}
+
+fn frozen_files_of_an_older_format_are_read_and_refrozen(format: u32) {
+    #[cfg(feature = "internals")]
+    assert_eq!(WRITTEN_FORMAT, folio::format::FROZEN_FORMAT_VERSION);
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("db");
-    common::copy_dir(&frozen_fixture(), &dir);
+    common::copy_dir(&frozen_fixture(format), &dir);
     let expected: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(frozen_answers_file()).unwrap()).unwrap();
     let before = frozen_formats(&dir);
     assert!(
-        before.len() >= 9 && before.values().all(|&v| v == 2),
+        before.len() >= 9 && before.values().all(|&v| v == format),
         "{before:?}"
     );
 
@@ -568,12 +586,15 @@ fn frozen_files_of_format_two_are_read_and_refrozen_in_the_current_format() {
     assert!(months
         .iter()
         .any(|m| m.file.is_some() && m.memory_rows + m.patches > 0));
-    assert_eq!(frozen_answers(&db), expected, "format 2 files");
+    assert_eq!(frozen_answers(&db), expected, "format {format} files");
 
     // Months with an overlay or patches are frozen again, into files of the current format.
     let before_month = folio::Month::new(2024, 11).unwrap();
     let report = db.freeze(Some(before_month)).unwrap();
     assert!(report.skipped.is_empty(), "{report:?}");
+    // Blocks of format 3 are this build's blocks: the orgs nothing changed are copied.
+    let copied: u64 = report.frozen.iter().map(|m| m.blocks_copied).sum();
+    assert_eq!(copied > 0, format == 3, "{report:?}");
     assert_eq!(frozen_answers(&db), expected, "after re-freezing");
     db.close().unwrap();
     let after = frozen_formats(&dir);

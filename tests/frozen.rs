@@ -58,6 +58,15 @@ fn sorted_rows(input: &OrgMonthInput, kind: Kind) -> Vec<FrozenRow> {
     rows
 }
 
+/// Whether `input` has an expense row pending as written.
+fn has_pending(input: &OrgMonthInput) -> bool {
+    input.rows.iter().any(|r| {
+        r.kind == Kind::Expense
+            && folio::state::index::def::current_status(&r.row)
+                == Some(folio::ExpenseStatus::Pending)
+    })
+}
+
 /// Every lookup of `file` answers what `inputs` hold.
 fn check_against(file: &FrozenFile, inputs: &[OrgMonthInput]) {
     let month = file.id().month;
@@ -65,6 +74,19 @@ fn check_against(file: &FrozenFile, inputs: &[OrgMonthInput]) {
     for input in inputs {
         let view = file.org(input.org).unwrap().expect("org present");
         assert_eq!(view.org(), input.org);
+        assert_eq!(
+            view.has_pending(),
+            has_pending(input),
+            "org {}",
+            input.org.0
+        );
+        if has_pending(input) {
+            assert!(
+                file.may_have_pending(input.org).unwrap(),
+                "org {}",
+                input.org.0
+            );
+        }
         for kind in [Kind::Revenue, Kind::Expense] {
             let want = sorted_rows(input, kind);
             let got: Vec<FrozenRow> = view.rows(kind).map(|r| r.to_row()).collect();
@@ -276,6 +298,44 @@ fn one_org_with_many_rows_and_many_orgs_spanning_pages() {
             extremes: true,
         },
     );
+}
+
+/// The filter's pending keys: every org with a pending expense row is a "maybe"; nearly every
+/// org without one — in the file or not — is "certainly not", so Q4 passes over the file
+/// without looking it up.
+#[test]
+fn the_filter_tells_the_orgs_without_pending_expenses() {
+    let tmp = tempfile::tempdir().unwrap();
+    let month = march();
+    let inputs = plain(7, month, 3_000, 4);
+    let entry = write(tmp.path(), month, 1, &inputs);
+    let path = tmp.path().join(entry.file_name());
+    let file = FrozenFile::open(&StdFs, &path, &expect(&entry)).unwrap();
+    let (with, without): (Vec<_>, Vec<_>) = inputs.iter().partition(|i| has_pending(i));
+    assert!(
+        with.len() > 300 && without.len() > 300,
+        "{} / {}",
+        with.len(),
+        without.len()
+    );
+    for input in &with {
+        assert!(file.may_have_pending(input.org).unwrap());
+    }
+    let last = inputs.last().unwrap().org.0;
+    let absent = (1..=3_000u64).map(|i| OrgId(last + i));
+    let maybe = without
+        .iter()
+        .map(|i| i.org)
+        .chain(absent)
+        .filter(|org| file.may_have_pending(*org).unwrap())
+        .count();
+    let probes = without.len() + 3_000;
+    // 10 bits per key, 7 hashes: about 1% false positives (5% allowed for the sample's spread).
+    assert!(
+        maybe * 20 < probes,
+        "{maybe} of {probes} orgs without pending rows are a maybe"
+    );
+    assert!(file.verify().is_ok());
 }
 
 #[test]

@@ -8,8 +8,18 @@
 //! each (`(g >> 9i) & 511`). With [`BITS_PER_KEY`] = 10 bits per key (the block count rounded up)
 //! the false-positive rate measured over 10^6 absent keys is about 1% (test
 //! `no_false_negatives_and_false_positive_rate_is_about_one_percent`); one probe reads one cache line.
+//!
+//! From format 4 ([`crate::format::FROZEN_FORMAT_PENDING_KEYS`]) the filter also holds
+//! `(org, PENDING_KEY)` for every org whose block has an expense row pending as the block
+//! records it: Q4 probes it before looking the org up, and passes over the file on "certainly
+//! not" (a row paid since keeps its key: the probe only ever answers "maybe" for it).
 
 use crate::rng::SplitMix64;
+
+/// The entry id under which the filter holds an org that has pending expense rows in the file
+/// (format 4 on). An entry whose id is this very value shares the key: each use treats a
+/// "maybe" as a reason to look, never as an answer.
+pub const PENDING_KEY: u64 = u64::MAX;
 
 /// Bytes of one filter block (one cache line).
 pub const BLOCK_BYTES: usize = 64;

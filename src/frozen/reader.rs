@@ -575,12 +575,13 @@ impl FrozenFile {
 
     /// The org's block as this file holds it, checked, for a new version of the month to copy
     /// verbatim ([`super::FrozenWriter::push_copy`]): only a block of the format this build
-    /// writes (`None` for an org the file lacks, or any block of an older format).
+    /// writes — files of formats 3 and 4 hold the same blocks (`None` for an org the file
+    /// lacks, or any block of format 2).
     ///
     /// # Errors
     /// [`Error::Corruption`] when the fence, the directory page or the block fails its check.
     pub fn block_copy(&self, org: OrgId) -> Result<Option<BlockCopy<'_>>> {
-        if self.footer.format != crate::format::FROZEN_FORMAT_VERSION {
+        if self.footer.format < 3 {
             return Ok(None);
         }
         let Some((pos, entry)) = self.find(org.0)? else {
@@ -595,6 +596,24 @@ impl FrozenFile {
             bytes,
             view: OrgMonth::new(block, org, self.footer.id.month),
         }))
+    }
+
+    /// Whether the org may have an expense row of this file pending as the file records it:
+    /// `false` means certainly not — the file's filter lacks the org's pending key (format 4
+    /// on; a file of an older format answers `true`), or the file has no rows. One probe of the
+    /// filter: no directory page or block is read.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when the filter fails its check (on first use).
+    pub fn may_have_pending(&self, org: OrgId) -> Result<bool> {
+        if self.footer.format < crate::format::FROZEN_FORMAT_PENDING_KEYS {
+            return Ok(true);
+        }
+        if self.footer.rows == 0 {
+            return Ok(false);
+        }
+        let filter = self.filter_bytes()?;
+        Ok(filter::may_contain(filter, org.0, filter::PENDING_KEY))
     }
 
     /// Where the org's entry `entry_id` is, when this file holds it: the file's id range, then

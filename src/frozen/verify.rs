@@ -34,7 +34,8 @@ impl FrozenFile {
     /// block, each block holds (see [`super::block::check`]), day rows equal the sums of the
     /// rows of their business day (every day but the month's first and last, whose rows may lie
     /// in the neighbouring months' files: there the rows must not exceed the day's counts), the
-    /// filter holds every id, the top list holds exactly the orgs with revenue rows and their
+    /// filter holds every id (and, from format 4, the pending key of every org with a pending
+    /// expense row), the top list holds exactly the orgs with revenue rows and their
     /// totals in rank order within their currency (the currency is the org record's, given to
     /// the writer: the blocks do not hold it), and the footer's counts and id range are the
     /// blocks'.
@@ -68,6 +69,13 @@ impl FrozenFile {
                 .find(|id| !filter::may_contain(filter_bytes, entry.org, *id))
             {
                 let why = format!("the filter lacks org {} entry {id}", entry.org);
+                return Err(self.inconsistent(sections.filter.offset, why));
+            }
+            if footer.format >= crate::format::FROZEN_FORMAT_PENDING_KEYS
+                && view.has_pending()
+                && !filter::may_contain(filter_bytes, entry.org, filter::PENDING_KEY)
+            {
+                let why = format!("the filter lacks the pending key of org {}", entry.org);
                 return Err(self.inconsistent(sections.filter.offset, why));
             }
             days_against_rows(&view, footer.id.month)

@@ -84,6 +84,13 @@ impl<'a> OrgMonth<'a> {
         (0..self.row_count(kind)).filter_map(move |i| view.row_at(kind, i))
     }
 
+    /// Whether an expense row of the block is pending as the block records it (its status
+    /// without the payments marked since, which the engine keeps as patches).
+    pub fn has_pending(&self) -> bool {
+        self.rows(Kind::Expense)
+            .any(|row| row.status() == Some(ExpenseStatus::Pending))
+    }
+
     /// The rows of one kind with `from <= occurred_at < to`, in order.
     pub fn rows_between(
         &self,

@@ -7,13 +7,14 @@
 //! ([`super::manifest::FrozenDir::install`]).
 
 use super::block::{self, OrgMonthInput};
-use super::filter::{blocks_for, FilterBuilder};
+use super::filter::{blocks_for, FilterBuilder, PENDING_KEY};
 use super::layout::{
     align_up, encode_fence, encode_header, encode_top, encode_top_currency, DirEntry, FileId, Footer, DIR_PAGE_ENTRIES,
     FOOTER_BYTES,
 };
 use super::manifest::ManifestEntry;
 use super::reader::BlockCopy;
+use super::view::{BlockRef, OrgMonth};
 use crate::error::{Error, Result};
 use crate::format::{frozen_file_name, HEADER_BYTES, TMP_EXTENSION};
 use crate::io::{AppendFile, Vfs};
@@ -53,8 +54,8 @@ pub struct FrozenWriter<'a> {
 
 impl<'a> FrozenWriter<'a> {
     /// Starts `dir/<YYYY-MM>.v<version>.frz` (written as `….tmp`, replacing a temporary left by
-    /// a crash); `expected_ids` sizes the id filter (more ids still work, at a higher
-    /// false-positive rate).
+    /// a crash); `expected_ids` sizes the id filter, with room for the pending-org keys (more
+    /// keys still work, at a higher false-positive rate).
     ///
     /// # Errors
     /// [`Error::InvalidArgument`] for version 0 or an LSN range that is not one; [`Error::Io`].
@@ -94,7 +95,9 @@ impl<'a> FrozenWriter<'a> {
             written: 0,
             entries: Vec::new(),
             top: Vec::new(),
-            filter: FilterBuilder::new(blocks_for(expected_ids)),
+            // A quarter more keys than ids: the pending-org keys (at most one per org, and
+            // months hold more rows than orgs with pending expenses).
+            filter: FilterBuilder::new(blocks_for(expected_ids.saturating_add(expected_ids / 4))),
             rows: 0,
             id_range: None,
         };
@@ -137,8 +140,12 @@ impl<'a> FrozenWriter<'a> {
         }
         let rec = block::build(input, self.meta.id.month)?;
         let bytes = block::encode(&rec)?;
-        let summary = block::access(&bytes)
-            .and_then(|archived| block::check(archived, self.meta.id.month))
+        let (summary, pending) = block::access(&bytes)
+            .and_then(|archived| {
+                let summary = block::check(archived, self.meta.id.month)?;
+                let view = OrgMonth::new(BlockRef::V3(archived), input.org, self.meta.id.month);
+                Ok((summary, view.has_pending()))
+            })
             .map_err(|why| Error::InvalidArgument(format!("frozen month input: {why}")))?;
         // An org with revenue rows is ranked within its currency's top list.
         let currency = match summary.revenue_rows {
@@ -174,6 +181,9 @@ impl<'a> FrozenWriter<'a> {
         });
         for row in &input.rows {
             self.filter.insert(org, row.entry_id);
+        }
+        if pending {
+            self.filter.insert(org, PENDING_KEY);
         }
         if summary.rows > 0 {
             let (lo, hi) = self.id_range.unwrap_or((u64::MAX, 0));
@@ -228,6 +238,9 @@ impl<'a> FrozenWriter<'a> {
                 self.filter.insert(org, row.entry_id());
                 rows += 1;
             }
+        }
+        if copy.view.has_pending() {
+            self.filter.insert(org, PENDING_KEY);
         }
         let entry = DirEntry {
             offset,

@@ -351,6 +351,8 @@ impl State {
         out: &mut Vec<PendingLine>,
     ) -> Result<()> {
         let block = match self.frozen.get(pid.month) {
+            // The filter's "certainly not" spares the lookup of the org in the file.
+            Some(frozen) if !frozen.file.may_have_pending(org)? => None,
             Some(frozen) => frozen.file.org(org)?.map(|block| {
                 let same = frozen.file.index_fingerprint() == fingerprint;
                 (block, slot.filter(|_| same))
