@@ -204,6 +204,7 @@ fn read(data: &[u8]) {
         }
         let _ = file.contains(*org, 1);
         let _ = file.contains(*org, u64::MAX);
+        let _ = file.may_have_pending(*org);
     }
     if file.verify().is_ok() {
         // A file that verifies answers every lookup, and its answers hold together.
@@ -217,6 +218,10 @@ fn read(data: &[u8]) {
             let view = file.org(org).expect("a verified block reads");
             let view = view.expect("a listed org is found");
             assert_eq!(view.org(), org);
+            if view.has_pending() {
+                let maybe = file.may_have_pending(org).expect("a verified filter reads");
+                assert!(maybe, "a verified file's filter holds its pending orgs");
+            }
             exercise(&file, view, true);
         }
     }
