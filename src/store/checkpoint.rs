@@ -47,6 +47,38 @@ const DROPPED_KEY: &[u8] = b"dropped_bytes";
 /// checkpoint's peak by ~150 MiB at 1,000,000 orgs, docs/BENCHMARKS.md). The checkpoint's
 /// atomicity is its meta batch, written after every value.
 const VALUE_BATCH_BYTES: usize = 64 << 10;
+/// Removals of stale values from one tree, applied in batches of at most `VALUE_BATCH_BYTES`
+/// of the values they remove (for the reason given there: a month frozen at 1,000,000 orgs
+/// removes its day-row values of every chunk, and one batch of them all kept every node it
+/// replaced until it ended). A removal needs no atomicity: a value left by a crash between
+/// batches is one a load skips and the next checkpoint removes (`skipped_balances`).
+#[derive(Default)]
+struct Removals {
+    batch: sled::Batch,
+    bytes: usize,
+}
+
+impl Removals {
+    fn remove(&mut self, tree: &sled::Tree, key: &[u8], value_len: usize, path: &Path) -> Result<()> {
+        self.batch.remove(key);
+        self.bytes += key.len() + value_len;
+        if self.bytes >= VALUE_BATCH_BYTES {
+            tree.apply_batch(std::mem::take(&mut self.batch))
+                .map_err(|e| store_err(path, e))?;
+            self.bytes = 0;
+        }
+        Ok(())
+    }
+
+    fn finish(self, tree: &sled::Tree, path: &Path) -> Result<()> {
+        if self.bytes > 0 {
+            tree.apply_batch(self.batch)
+                .map_err(|e| store_err(path, e))?;
+        }
+        Ok(())
+    }
+}
+
 /// Keys a streamed checkpoint ([`Store::write_state`]) packs at a time.
 const VALUE_GROUP_KEYS: usize = 4096;
 
@@ -576,7 +608,7 @@ impl Store {
         let trees: BTreeSet<&String> = keys.iter().map(|(tree, _)| tree).collect();
         for name in trees {
             let tree = self.tree(name)?;
-            let mut batch = sled::Batch::default();
+            let mut batch = Removals::default();
             for (_, k) in keys.range((name.clone(), Vec::new())..).take_while(|(t, _)| t == name) {
                 // Most keys of a month frozen before a checkpoint wrote its day rows are not
                 // there: a removal of an absent key would still be logged and cached by sled.
@@ -584,13 +616,12 @@ impl Store {
                     .get(k.as_slice())
                     .map_err(|e| store_err(&self.path, e))?
                 {
-                    batch.remove(k.as_slice());
                     removed += 1;
                     bytes += (k.len() + v.len()) as u64;
+                    batch.remove(&tree, k, v.len(), &self.path)?;
                 }
             }
-            tree.apply_batch(batch)
-                .map_err(|e| store_err(&self.path, e))?;
+            batch.finish(&tree, &self.path)?;
         }
         if !scan.is_empty() {
             let (count, scanned) = self.scan_stale_balances(&scan)?;
@@ -610,19 +641,18 @@ impl Store {
                 continue;
             }
             let tree = self.tree(&text)?;
-            let mut batch = sled::Batch::default();
+            let mut batch = Removals::default();
             for item in tree.iter() {
                 let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
                 let frozen = balance_key_month(&k)
                     .is_some_and(|m| months.contains(&m));
                 if frozen {
                     bytes += (k.len() + v.len()) as u64;
-                    batch.remove(k);
                     removed += 1;
+                    batch.remove(&tree, &k, v.len(), &self.path)?;
                 }
             }
-            tree.apply_batch(batch)
-                .map_err(|e| store_err(&self.path, e))?;
+            batch.finish(&tree, &self.path)?;
         }
         Ok((removed, bytes))
     }
@@ -974,6 +1004,38 @@ impl State {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Removals in batches of `VALUE_BATCH_BYTES`: every key given goes, whatever the number of
+    /// batches (the last one partial), and no other.
+    #[test]
+    fn removals_go_in_batches_and_remove_exactly_their_keys() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let db = sled::open(tmp.path().join("t")).expect("open");
+        let tree = db.open_tree("balances").expect("tree");
+        let value = [7u8; 100];
+        for i in 0u32..5_000 {
+            tree.insert(i.to_be_bytes(), &value[..]).expect("insert");
+        }
+        let mut removals = Removals::default();
+        let mut batches = 0;
+        for i in (0u32..5_000).filter(|i| i % 3 != 0) {
+            removals
+                .remove(&tree, &i.to_be_bytes(), value.len(), tmp.path())
+                .expect("remove");
+            if removals.bytes == 0 {
+                batches += 1;
+            }
+        }
+        assert!(batches >= 3, "{batches} full batches");
+        assert!(removals.bytes > 0, "a partial batch is left for finish");
+        removals.finish(&tree, tmp.path()).expect("finish");
+        let left: Vec<u32> = tree
+            .iter()
+            .keys()
+            .map(|k| u32::from_be_bytes(k.expect("key").as_ref().try_into().expect("4 bytes")))
+            .collect();
+        assert_eq!(left, (0u32..5_000).filter(|i| i % 3 == 0).collect::<Vec<_>>());
+    }
 
     /// A store whose lock is still held (as by the flusher of a store just dropped) is waited
     /// for and then opened with its contents, not reported damaged and rebuilt.
