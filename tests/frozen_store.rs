@@ -288,7 +288,7 @@ fn assert_reads_equal(a: &State, ea: &EntryIndex, b: &State, eb: &EntryIndex) {
             let view = |s: &State| {
                 s.org_ledger(pid, OrgId(org))
                     .unwrap()
-                    .map(|l| (l.rows.clone(), l.total, l.by_category, l.indexes.clone()))
+                    .map(|l| (l.rows.clone(), l.total, l.by_category(), l.indexes.clone()))
             };
             assert_eq!(view(a), view(b), "org_ledger of {org} in {pid:?}");
         }

@@ -287,7 +287,7 @@ impl Rollup {
     fn of(ledger: &OrgMonthLedger) -> Rollup {
         Rollup {
             total: ledger.total,
-            by_category: ledger.by_category,
+            by_category: ledger.by_category(),
             rows: ledger.rows.len() as u64,
         }
     }

@@ -44,9 +44,15 @@ pub struct OrgMonthLedger {
     pub indexes: Vec<IndexPart>,
     /// Σ signed amounts of the rows (derived).
     pub total: i64,
-    /// Roll-up per category code: (Σ signed amounts, rows) (derived).
-    pub by_category: [(i64, u64); CATEGORY_SLOTS],
+    /// Roll-up per category code, (Σ signed amounts, rows), kept for a ledger of
+    /// `INDEX_MIN_ROWS` rows or more (derived); a smaller one sums its rows when asked
+    /// ([`OrgMonthLedger::by_category`]). At 1,000,000 orgs most org-months hold a row or two,
+    /// and the 176 bytes of a roll-up in each were most of a ledger's own size.
+    kept_by_category: Option<Box<CategoryRollup>>,
 }
+
+/// (Σ signed amounts, rows) per category code.
+pub type CategoryRollup = [(i64, u64); CATEGORY_SLOTS];
 
 /// Category codes are 1..=10; slot 0 is unused.
 pub const CATEGORY_SLOTS: usize = 11;
@@ -55,20 +61,68 @@ impl OrgMonthLedger {
     /// Bytes of the ledger and what it owns (its rows and index parts).
     pub fn heap_bytes(&self) -> usize {
         std::mem::size_of::<Self>()
+            + self
+                .kept_by_category
+                .as_ref()
+                .map_or(0, |_| std::mem::size_of::<CategoryRollup>())
             + self.rows.heap_bytes()
             + self.indexes.capacity() * std::mem::size_of::<IndexPart>()
             + self.indexes.iter().map(IndexPart::heap_bytes).sum::<usize>()
     }
 
-    /// Adds a row to the derived totals; `None` on overflow.
+    /// Adds a row (not yet among `rows`) to the derived totals; `None`, changing nothing, when
+    /// the total or its category's sum would overflow.
     fn add_totals(&mut self, row: &Row) -> Option<()> {
         let signed = row.signed_amount();
-        self.total = self.total.checked_add(signed)?;
-        let slot = &mut self.by_category[row.category.code() as usize];
-        slot.0 = slot.0.checked_add(signed)?;
-        slot.1 += 1;
+        let total = self.total.checked_add(signed)?;
+        let code = row.category.code() as usize;
+        match self.kept_by_category.as_deref_mut() {
+            Some(by_category) => {
+                let slot = &mut by_category[code];
+                slot.0 = slot.0.checked_add(signed)?;
+                slot.1 += 1;
+            }
+            // The category's sum so far fits (each earlier row was checked so), so its wrapping
+            // sum is exact whatever the order.
+            None => {
+                let before = self
+                    .rows
+                    .values()
+                    .filter(|r| r.category == row.category)
+                    .fold(0i64, |acc, r| acc.wrapping_add(r.signed_amount()));
+                before.checked_add(signed)?;
+            }
+        }
+        self.total = total;
         Some(())
     }
+
+    /// The roll-up per category code of the rows: (Σ signed amounts, rows), slot 0 unused.
+    pub fn by_category(&self) -> CategoryRollup {
+        match &self.kept_by_category {
+            Some(by_category) => **by_category,
+            None => sum_by_category(&self.rows),
+        }
+    }
+
+    /// Keeps the roll-up once the ledger is large enough to keep it.
+    fn keep_by_category(&mut self) {
+        if self.kept_by_category.is_none() && self.rows.len() >= INDEX_MIN_ROWS {
+            self.kept_by_category = Some(Box::new(sum_by_category(&self.rows)));
+        }
+    }
+}
+
+/// Σ signed amounts and rows per category code. Every category's sum fits (the ledger checked
+/// each as it grew), so wrapping sums are exact.
+fn sum_by_category(rows: &super::rows::Rows) -> CategoryRollup {
+    let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
+    for row in rows.values() {
+        let slot = &mut by_category[row.category.code() as usize];
+        slot.0 = slot.0.wrapping_add(row.signed_amount());
+        slot.1 += 1;
+    }
+    by_category
 }
 
 impl OrgMonthLedger {
@@ -87,6 +141,7 @@ impl OrgMonthLedger {
         self.add_totals(&row)?;
         if self.indexes.is_empty() {
             self.rows.insert(key, row);
+            self.keep_by_category();
             if self.rows.len() >= INDEX_MIN_ROWS {
                 self.materialize(catalog, kind);
             }
@@ -99,6 +154,7 @@ impl OrgMonthLedger {
             }
         }
         self.rows.insert(key, row);
+        self.keep_by_category();
         Some(())
     }
 
@@ -184,13 +240,19 @@ impl OrgMonthLedger {
 
     /// Rebuilds the derived parts (indexes, total) from the rows, e.g. after loading.
     pub fn rebuild(&mut self, catalog: &IndexCatalog, kind: Kind) -> Option<()> {
-        self.total = 0;
-        self.by_category = [(0, 0); CATEGORY_SLOTS];
-        let rows = std::mem::take(&mut self.rows);
-        for row in rows.values() {
-            self.add_totals(row)?;
+        // As the rows were added, in key order: every running sum checked.
+        let mut total = 0i64;
+        let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
+        for row in self.rows.values() {
+            let signed = row.signed_amount();
+            total = total.checked_add(signed)?;
+            let slot = &mut by_category[row.category.code() as usize];
+            slot.0 = slot.0.checked_add(signed)?;
+            slot.1 += 1;
         }
-        self.rows = rows;
+        self.total = total;
+        self.kept_by_category =
+            (self.rows.len() >= INDEX_MIN_ROWS).then(|| Box::new(by_category));
         self.indexes.clear();
         if self.rows.len() >= INDEX_MIN_ROWS {
             self.materialize(catalog, kind);
@@ -287,6 +349,85 @@ mod revenue_bound_tests {
                     None => prop_assert!(*total <= bound.rest_max),
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod rollup_tests {
+    use super::*;
+    use crate::model::{BusinessDay, Category, PaymentMethod};
+    use proptest::prelude::*;
+
+    fn row(category: u8, amount: i64, reversal: bool) -> Row {
+        Row {
+            amount,
+            day: BusinessDay::from_days(19_723).expect("a day"),
+            category: Category::from_code(category).expect("a category"),
+            payment_method: PaymentMethod::Card,
+            posted_status: 0,
+            paid_at: None,
+            reverses: u64::from(reversal),
+            reversed_by: 0,
+            reference: "".into(),
+        }
+    }
+
+    /// The running sums in insertion order (the reference): `None` once one overflows.
+    fn reference(rows: &[Row]) -> Option<(i64, CategoryRollup)> {
+        let mut total = 0i64;
+        let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
+        for r in rows {
+            total = total.checked_add(r.signed_amount())?;
+            let slot = &mut by_category[r.category.code() as usize];
+            slot.0 = slot.0.checked_add(r.signed_amount())?;
+            slot.1 += 1;
+        }
+        Some((total, by_category))
+    }
+
+    proptest! {
+        /// Below and past `INDEX_MIN_ROWS` rows (the roll-up summed on demand, then kept), the
+        /// ledger's total and roll-up equal the running sums, a row that would overflow its
+        /// category's sum or the total is refused and changes nothing, and a rebuild from the
+        /// rows gives the same ledger.
+        #[test]
+        fn the_rollup_is_the_rows_sums_kept_or_not(
+            rows in proptest::collection::vec(
+                (1u8..=3, prop_oneof![0i64..1_000, Just(i64::MAX / 2), Just(i64::MAX)], any::<bool>()),
+                0..150,
+            ),
+        ) {
+            let catalog = IndexCatalog::default();
+            let mut ledger = OrgMonthLedger::default();
+            let mut accepted: Vec<Row> = Vec::new();
+            for (i, (category, amount, reversal)) in rows.into_iter().enumerate() {
+                let r = row(category, amount, reversal);
+                let mut with = accepted.clone();
+                with.push(r.clone());
+                let before = ledger.clone();
+                let key = (i as i64, i as u64);
+                match reference(&with) {
+                    Some(_) => {
+                        prop_assert!(ledger.insert_row(&catalog, Kind::Revenue, key, r).is_some());
+                        accepted = with;
+                    }
+                    None => {
+                        prop_assert!(ledger.insert_row(&catalog, Kind::Revenue, key, r).is_none());
+                        prop_assert_eq!(&ledger, &before);
+                    }
+                }
+                let (total, by_category) = reference(&accepted).expect("accepted rows fit");
+                prop_assert_eq!(ledger.total, total);
+                prop_assert_eq!(ledger.by_category(), by_category);
+                prop_assert_eq!(
+                    ledger.kept_by_category.is_some(),
+                    accepted.len() >= INDEX_MIN_ROWS
+                );
+            }
+            let mut rebuilt = ledger.clone();
+            prop_assert!(rebuilt.rebuild(&catalog, Kind::Revenue).is_some());
+            prop_assert_eq!(&rebuilt, &ledger);
         }
     }
 }

@@ -423,7 +423,7 @@ fn verify_rollups(ledger: &OrgMonthLedger, place: &str, check: &mut StateCheck) 
         slot.0 = slot.0.wrapping_add(row.signed_amount());
         slot.1 += 1;
     }
-    if by_category != ledger.by_category {
+    if by_category != ledger.by_category() {
         check
             .problems
             .push(format!("{place}: category roll-up differs from the rows"));

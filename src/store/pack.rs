@@ -132,10 +132,8 @@ fn write_ledger(w: &mut Writer, ledger: &OrgMonthLedger) {
 
 fn read_ledger(r: &mut Reader<'_>, stamp: Lsn) -> Result<OrgMonthLedger, String> {
     let count = r.u()?;
-    let mut ledger = OrgMonthLedger {
-        persisted: stamp,
-        ..OrgMonthLedger::default()
-    };
+    let mut ledger = OrgMonthLedger::default();
+    ledger.persisted = stamp;
     let mut ts = 0i64;
     for _ in 0..count {
         ts = ts.wrapping_add(r.i()?);
