@@ -282,20 +282,14 @@ impl State {
         let fingerprint = self.catalog.fingerprint();
         let part = slot.and_then(|s| u32::try_from(s).ok());
         let mut out = Vec::with_capacity(limit.min(1024));
-        // The frozen months whose file may hold a pending row of the org, every file's filter
-        // probed in one pass before the walk: independent loads, whose cache misses the
-        // processor overlaps, instead of one miss after another between the walk's steps.
-        let mut maybe = Vec::with_capacity(self.frozen.months.len());
-        for frozen in self.frozen.months.values() {
-            maybe.push(frozen.file.may_have_pending(org)?);
-        }
-        let mut maybe = self.frozen.months.keys().zip(maybe);
+        let mut probes = PendingProbes {
+            months: self.frozen.months.iter(),
+            ahead: std::collections::VecDeque::with_capacity(PROBE_AHEAD),
+            org,
+        };
         for pid in self.partitions_in(Kind::Expense, Month::MIN, Month::MAX) {
             if self.is_frozen(pid.month) {
-                // Both walk the frozen months in order.
-                let in_file = maybe
-                    .find(|(month, _)| **month == pid.month)
-                    .is_none_or(|(_, maybe)| maybe);
+                let in_file = probes.in_file(pid.month)?;
                 let parts = (part, fingerprint);
                 self.frozen_pending(pid, org, in_file, parts, limit, &mut out)?;
                 if out.len() == limit {
@@ -621,5 +615,52 @@ fn pending_line(key: (i64, u64), row: &Row) -> PendingLine {
         occurred_at: key.0,
         amount: Money(row.amount),
         category: row.category,
+    }
+}
+
+/// Frozen months Q4 probes ahead of its walk, at a time.
+const PROBE_AHEAD: usize = 8;
+
+/// Q4's probes of the frozen files' pending keys ([`crate::frozen::FrozenFile::may_have_pending`]),
+/// made `PROBE_AHEAD` months at a time as the walk reaches them: independent loads, whose cache
+/// misses the processor overlaps, where a probe between two steps of the walk waited for the
+/// one before. Not every month at once: a file's filter is checked whole at its first use, and
+/// an org whose walk ends in its first months would have read every month's filter.
+struct PendingProbes<'s> {
+    /// The frozen months not probed yet, in order.
+    months: std::collections::btree_map::Iter<'s, Month, crate::state::frozen_set::FrozenMonth>,
+    /// Months probed and not yet reached, in order, with the answer.
+    ahead: std::collections::VecDeque<(Month, bool)>,
+    org: OrgId,
+}
+
+impl PendingProbes<'_> {
+    /// Whether frozen month `month`'s file may hold a pending row of the org; months come in
+    /// increasing order. `true` (look) for a month it was not given.
+    fn in_file(&mut self, month: Month) -> Result<bool> {
+        loop {
+            while let Some(&(probed, maybe)) = self.ahead.front() {
+                if probed > month {
+                    return Ok(true);
+                }
+                self.ahead.pop_front();
+                if probed == month {
+                    return Ok(maybe);
+                }
+            }
+            for (probed, frozen) in self.months.by_ref() {
+                if *probed < month {
+                    continue;
+                }
+                let maybe = frozen.file.may_have_pending(self.org)?;
+                self.ahead.push_back((*probed, maybe));
+                if self.ahead.len() == PROBE_AHEAD {
+                    break;
+                }
+            }
+            if self.ahead.is_empty() {
+                return Ok(true);
+            }
+        }
     }
 }
