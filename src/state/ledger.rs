@@ -115,7 +115,7 @@ impl OrgMonthLedger {
 
 /// Σ signed amounts and rows per category code. Every category's sum fits (the ledger checked
 /// each as it grew), so wrapping sums are exact.
-fn sum_by_category(rows: &super::rows::Rows) -> CategoryRollup {
+pub(crate) fn sum_by_category(rows: &super::rows::Rows) -> CategoryRollup {
     let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
     for row in rows.values() {
         let slot = &mut by_category[row.category.code() as usize];

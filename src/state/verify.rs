@@ -5,7 +5,7 @@
 use super::balance::shard_of;
 use super::catalog::add_flow;
 use super::index::{IndexDef, IndexEntry, IndexPart, INDEX_MIN_ROWS};
-use super::ledger::{OrgMonthLedger, PartitionId, CATEGORY_SLOTS};
+use super::ledger::{sum_by_category, OrgMonthLedger, PartitionId};
 use super::State;
 use crate::model::{BusinessDay, Kind, Month, OrgId};
 use std::collections::{BTreeMap, BTreeSet};
@@ -417,13 +417,7 @@ fn verify_rollups(ledger: &OrgMonthLedger, place: &str, check: &mut StateCheck) 
             ledger.total
         ));
     }
-    let mut by_category = [(0i64, 0u64); CATEGORY_SLOTS];
-    for row in ledger.rows.values() {
-        let slot = &mut by_category[row.category.code() as usize];
-        slot.0 = slot.0.wrapping_add(row.signed_amount());
-        slot.1 += 1;
-    }
-    if by_category != ledger.by_category() {
+    if sum_by_category(&ledger.rows) != ledger.by_category() {
         check
             .problems
             .push(format!("{place}: category roll-up differs from the rows"));
