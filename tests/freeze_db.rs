@@ -34,6 +34,32 @@ fn register(db: &Db) {
     db.record(b).unwrap();
 }
 
+/// A database and its twin, both with the orgs registered.
+fn twins(dir: &std::path::Path) -> (Db, Db) {
+    let (a, b) = (open(&dir.join("a")), open(&dir.join("b")));
+    register(&a);
+    register(&b);
+    (a, b)
+}
+
+/// Records `batch` in a database and its twin.
+fn record_both(a: &Db, b: &Db, batch: Batch) {
+    a.record(batch.clone()).unwrap();
+    b.record(batch).unwrap();
+}
+
+/// A rooms revenue paid by card.
+fn room_revenue(org: u64, id: u64, at: i64, amount: i64) -> Entry {
+    Entry::revenue(
+        OrgId(org),
+        EntryId(id),
+        at,
+        Money(amount),
+        Category::Rooms,
+        PaymentMethod::Card,
+    )
+}
+
 fn posting(rng: &mut SplitMix64, id: u64, at: i64) -> Entry {
     let org = OrgId(1 + rng.below(ORGS));
     let amount = Money(1 + rng.below(50_000) as i64);
@@ -517,9 +543,7 @@ fn an_index_created_or_dropped_after_a_freeze_refreezes_the_frozen_months() {
 #[test]
 fn a_refreeze_copies_the_blocks_of_untouched_orgs() {
     let tmp = tempfile::tempdir().unwrap();
-    let (a, b) = (open(&tmp.path().join("a")), open(&tmp.path().join("b")));
-    register(&a);
-    register(&b);
+    let (a, b) = twins(tmp.path());
     let both = |batch: Batch| {
         a.record(batch.clone()).unwrap();
         b.record(batch).unwrap();
@@ -532,15 +556,7 @@ fn a_refreeze_copies_the_blocks_of_untouched_orgs() {
             for day in [9, 19] {
                 id += 1;
                 let at = Month::new(2024, 1 + m).unwrap().start_utc() + day * DAY + 12 * 3_600;
-                let e = Entry::revenue(
-                    OrgId(o),
-                    EntryId(id),
-                    at,
-                    Money(100 * o as i64 + id as i64),
-                    Category::Rooms,
-                    PaymentMethod::Card,
-                );
-                batch = batch.post(e);
+                batch = batch.post(room_revenue(o, id, at, 100 * o as i64 + id as i64));
             }
         }
     }
@@ -688,4 +704,69 @@ fn pending_expenses_through_a_frozen_pending_part_equal_the_twin() {
     a.close().unwrap();
     let a = open(&dir);
     assert_eq!(q4(&a), q4(&b), "after reopening");
+}
+
+/// The closing of an org with no block in its day's month or the few before it reads the files
+/// from that month up to the first that holds the org (whose anchor is the prefix), not every
+/// later month's; once a late posting re-froze an earlier month (the later anchors stale), the
+/// walk sums the later files instead. Every closing equals the twin's.
+#[test]
+fn a_sparse_orgs_closing_reads_the_files_up_to_its_next_block() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = twins(tmp.path());
+    let mut id = 0u64;
+    let mut post = |batch: Batch, org: u64, month: Month, amount: i64| {
+        id += 1;
+        let at = month.start_utc() + 6 * DAY + 12 * 3_600;
+        batch.post(room_revenue(org, id, at, amount))
+    };
+    // Org 1 posts in every month of 2024-01..=2026-06, org 2 in January and October 2024 and
+    // March 2026 only.
+    let months: Vec<Month> = (0..30)
+        .map(|i| Month::new(2024 + i / 12, 1 + (i % 12) as u32).unwrap())
+        .collect();
+    let mut batch = Batch::new();
+    for (i, m) in months.iter().enumerate() {
+        batch = post(batch, 1, *m, 100 + i as i64);
+        if [0, 9, 26].contains(&i) {
+            batch = post(batch, 2, *m, 1_000 * (i as i64 + 1));
+        }
+    }
+    record_both(&a, &b, batch);
+    let report = a.freeze(None).unwrap();
+    assert_eq!(report.frozen.len(), 28, "{report:?}");
+    let closings = |db: &Db| -> Vec<Money> {
+        months
+            .iter()
+            .flat_map(|m| [0, 14, 27].map(|d| m.start_utc() / DAY + d))
+            .map(|d| {
+                let day = BusinessDay::from_days(d as i32).unwrap();
+                db.snapshot().closing_with_cost(OrgId(2), day).unwrap().0
+            })
+            .collect()
+    };
+    assert_eq!(closings(&a), closings(&b));
+    // June 2024: no block of org 2 in June, May or April; October's anchor is the prefix.
+    let june = BusinessDay::from_ymd(2024, 6, 15).unwrap();
+    let (closing, cost) = a.snapshot().closing_with_cost(OrgId(2), june).unwrap();
+    assert_eq!(closing, b.balance(OrgId(2), june).unwrap().closing);
+    // Three files back, June to October forward, and June's own block look-up.
+    assert_eq!(cost.frozen_blocks, 3 + 5 + 1, "{cost:?}");
+    // A late posting of org 2 into March 2024, folded into a new version of March: the anchors
+    // of org 2 from April 2024 on are stale.
+    record_both(&a, &b, post(Batch::new(), 2, months[2], 777));
+    let again = a.freeze(None).unwrap();
+    assert!(
+        again
+            .frozen
+            .iter()
+            .any(|m| m.month == months[2] && m.version == 2),
+        "{again:?}"
+    );
+    assert_eq!(closings(&a), closings(&b));
+    let january = BusinessDay::from_ymd(2026, 1, 15).unwrap();
+    assert_eq!(
+        a.snapshot().closing_with_cost(OrgId(2), january).unwrap().0,
+        b.balance(OrgId(2), january).unwrap().closing
+    );
 }

@@ -7,7 +7,7 @@ use crate::model::{
     BusinessDay, Category, Currency, ExpenseStatus, Kind, Money, Month, OrgId, PaymentMethod,
 };
 use crate::state::index::def::current_status;
-use crate::state::ledger::{PartitionId, Row, CATEGORY_SLOTS};
+use crate::state::ledger::{OrgMonthLedger, PartitionId, Row, CATEGORY_SLOTS};
 use crate::state::read::{DayBalance, LedgerEntry};
 use crate::state::State;
 use std::collections::BTreeMap;
@@ -287,17 +287,18 @@ impl State {
             ahead: std::collections::VecDeque::with_capacity(PROBE_AHEAD),
             org,
         };
-        for pid in self.partitions_in(Kind::Expense, Month::MIN, Month::MAX) {
-            if self.is_frozen(pid.month) {
-                let in_file = probes.in_file(pid.month)?;
+        for (month, frozen, bucket) in self.months_in(Kind::Expense, Month::MIN, Month::MAX) {
+            let overlay = bucket.and_then(|b| b.orgs.get(&org));
+            if let Some(frozen) = frozen {
+                let in_file = probes.in_file(month)?;
                 let parts = (part, fingerprint);
-                self.frozen_pending(pid, org, in_file, parts, limit, &mut out)?;
+                self.frozen_pending((month, frozen), org, (in_file, overlay), parts, limit, &mut out)?;
                 if out.len() == limit {
                     return Ok(out);
                 }
                 continue;
             }
-            let Some(ledger) = self.org_ledger(pid, org)? else {
+            let Some(ledger) = overlay else {
                 continue;
             };
             match slot.filter(|s| *s < ledger.indexes.len()) {
@@ -351,20 +352,27 @@ impl State {
     /// [`Error::Corruption`] when the file's block fails its check.
     fn frozen_pending(
         &self,
-        pid: PartitionId,
+        (month, frozen): (Month, &crate::state::frozen_set::FrozenMonth),
         org: OrgId,
-        in_file: bool,
+        (in_file, overlay): (bool, Option<&std::sync::Arc<OrgMonthLedger>>),
         (slot, fingerprint): (Option<u32>, u64),
         limit: usize,
         out: &mut Vec<PendingLine>,
     ) -> Result<()> {
-        let block = match self.frozen.get(pid.month) {
+        let block = match in_file {
             // The filter's "certainly not" spares the lookup of the org in the file.
-            Some(_) if !in_file => None,
-            Some(frozen) => frozen.file.org(org)?.map(|block| {
+            false => None,
+            true => frozen.file.org(org)?.map(|block| {
                 let same = frozen.file.index_fingerprint() == fingerprint;
                 (block, slot.filter(|_| same))
             }),
+        };
+        if block.is_none() && overlay.is_none() {
+            return Ok(());
+        }
+        // Patches only matter to the file's rows.
+        let patches = match block {
+            Some(_) => self.patches.get(&(month, org)),
             None => None,
         };
         let rows: Box<dyn Iterator<Item = RowRef<'_>>> = match block {
@@ -378,7 +386,6 @@ impl State {
                 ),
             },
         };
-        let patches = self.patches.get(&(pid.month, org));
         let paid_since = |id: u64| {
             patches
                 .and_then(|p| p.rows.get(&id))
@@ -393,10 +400,7 @@ impl State {
                 category: row.category(),
             })
             .peekable();
-        let mut overlay = self
-            .ledgers
-            .get(&pid)
-            .and_then(|b| b.orgs.get(&org))
+        let mut overlay = overlay
             .into_iter()
             .flat_map(|l| l.rows.iter())
             .filter(|(_, row)| current_status(row) == Some(ExpenseStatus::Pending))

@@ -14,7 +14,7 @@
 //! is `state::frozen_install`.
 
 use super::catalog::EntryLoc;
-use super::ledger::{OrgMonthLedger, PartitionId, Row};
+use super::ledger::{MonthBucket, OrgMonthLedger, PartitionId, Row};
 use super::{POrdMap, State};
 use crate::error::{Error, Result};
 use crate::frozen::{FrozenFile, ManifestEntry};
@@ -393,24 +393,44 @@ impl State {
     /// order: the in-memory ones and every frozen month's (an org without rows there has no
     /// ledger, [`State::org_ledger`] says `None`). Empty when `first > last`.
     pub fn partitions_in(&self, kind: Kind, first: Month, last: Month) -> Vec<PartitionId> {
-        if first > last {
-            return Vec::new();
-        }
-        let range = PartitionId { kind, month: first }..=PartitionId { kind, month: last };
-        let mut pids: Vec<PartitionId> = self.ledgers.range(range).map(|(p, _)| *p).collect();
-        if !self.frozen.months.is_empty() {
-            let before = pids.len();
-            let frozen = self.frozen.months.range(first..=last);
-            pids.extend(frozen.map(|(month, _)| PartitionId {
-                kind,
-                month: *month,
-            }));
-            if pids.len() > before {
-                pids.sort_unstable();
-                pids.dedup();
-            }
-        }
-        pids
+        self.months_in(kind, first, last)
+            .map(|(month, _, _)| PartitionId { kind, month })
+            .collect()
+    }
+
+    /// The months of [`State::partitions_in`], in order, each with its frozen file (when
+    /// frozen) and its in-memory partition of `kind` (an open month's rows, or a frozen
+    /// month's overlay): the two ordered maps merged, nothing looked up again.
+    pub fn months_in(
+        &self,
+        kind: Kind,
+        first: Month,
+        last: Month,
+    ) -> impl Iterator<Item = (Month, Option<&FrozenMonth>, Option<&MonthBucket>)> + '_ {
+        let (memory, frozen) = match first <= last {
+            true => (
+                Some(self.ledgers.range(
+                    PartitionId { kind, month: first }..=PartitionId { kind, month: last },
+                )),
+                Some(self.frozen.months.range(first..=last)),
+            ),
+            false => (None, None),
+        };
+        let mut memory = memory.into_iter().flatten().peekable();
+        let mut frozen = frozen.into_iter().flatten().peekable();
+        std::iter::from_fn(move || {
+            let next_memory = memory.peek().map(|(pid, _)| pid.month);
+            let next_frozen = frozen.peek().map(|(month, _)| **month);
+            let month = match (next_memory, next_frozen) {
+                (Some(a), Some(b)) => a.min(b),
+                (a, b) => a.or(b)?,
+            };
+            let bucket = memory
+                .next_if(|(pid, _)| pid.month == month)
+                .map(|(_, bucket)| bucket);
+            let file = frozen.next_if(|(m, _)| **m == month).map(|(_, f)| f);
+            Some((month, file, bucket))
+        })
     }
 
     /// Whether partition `pid` holds rows (as the in-memory ledgers of an open month say by
@@ -714,9 +734,10 @@ impl State {
     /// file blocks read. Without frozen months at or after `month` it is the org's frozen net
     /// (no file is read). Else the anchor of the nearest file at or before `month` holding the
     /// org (plus that file's net when it is before `month`), unless the org's anchors are stale
-    /// there; then the frozen net less the nets of the files from `month` on, or, when fewer
-    /// files lie between the first stale month and `month`, the prefix before that month plus
-    /// the nets of those files.
+    /// there; else the anchor of the first file from `month` on holding the org, unless stale;
+    /// then the frozen net less the nets of the files from `month` on, or, when fewer files lie
+    /// between the first stale month and `month`, the prefix before that month plus the nets
+    /// of those files.
     ///
     /// # Errors
     /// [`Error::Corruption`] when a file part it reads fails its check; `Error::Store` on
@@ -758,10 +779,19 @@ impl State {
                 }
             }
         }
+        // Forward from `month` to the first file holding the org: the files passed hold no
+        // block of it, so its anchor there is the prefix before `month` too, unless it is
+        // stale; then every later file's is (stale marks hold from a month on), and the nets
+        // of the files from `month` on come off the frozen net instead.
         let mut sum = total;
-        for (_, f) in frozen.months.range(month..) {
+        let mut first = true;
+        for (m, f) in frozen.months.range(month..) {
             blocks += 1;
             if let Some(block) = f.file.org(org)? {
+                if first && stale.is_none_or(|s| s > *m) {
+                    return Ok((block.anchor(), blocks));
+                }
+                first = false;
                 sum = sum.checked_sub(block.month_net()).ok_or_else(overflow)?;
             }
         }
