@@ -41,39 +41,104 @@ use super::writer::{FileMeta, FrozenWriter};
 use crate::error::{Error, Result};
 use crate::io::Vfs;
 use crate::model::{Kind, Month, OrgId};
+use crate::state::balance::MonthBalances;
 use crate::state::ledger::{OrgMonthLedger, PartitionId};
 use crate::state::State;
 use std::path::Path;
+use std::sync::Arc;
 
-/// The orgs with anything in month M's file: a ledger row in UTC month M (in memory, or in the
-/// month's file in force when it is frozen already) or a day row of a business day of M; in id
-/// order. (8 bytes per such org: the state's maps are hashed, so the org order has to be made
-/// once; the writer keeps 40 bytes per org anyway.)
+/// One org of month M's file with what the state holds of it in memory: its ledgers of the
+/// month (revenues, expenses: an open month's rows or a frozen month's overlay) and its day rows
+/// of the business month. Found in one pass over each of the state's maps, so that writing the
+/// file looks none of them up per org (at 1,000,000 orgs each look-up is a walk of a hashed
+/// trie out of cache).
+#[derive(Clone, Copy, Debug)]
+pub struct MonthOrg<'s> {
+    pub org: OrgId,
+    ledgers: [Option<&'s Arc<OrgMonthLedger>>; 2],
+    days: Option<&'s Arc<MonthBalances>>,
+}
+
+impl<'s> MonthOrg<'s> {
+    /// The org with nothing in memory (yet).
+    fn bare(org: OrgId) -> MonthOrg<'s> {
+        MonthOrg {
+            org,
+            ledgers: [None, None],
+            days: None,
+        }
+    }
+
+    /// The org's entry, looked up in `state`.
+    pub fn of(state: &'s State, month: Month, org: OrgId) -> MonthOrg<'s> {
+        let ledgers = KINDS.map(|kind| {
+            state
+                .ledgers
+                .get(&PartitionId { kind, month })
+                .and_then(|b| b.orgs.get(&org))
+        });
+        let days = state.memory_days(org, month);
+        MonthOrg { org, ledgers, days }
+    }
+
+    /// Whether nothing changed the org's block of frozen month `month` since its file was
+    /// written ([`State::unchanged_but_memory`]).
+    fn unchanged_since_file(&self, state: &State, month: Month) -> bool {
+        let overlay = self.ledgers.iter().flatten().any(|l| !l.rows.is_empty());
+        state.unchanged_but_memory(month, self.org, overlay || self.days.is_some())
+    }
+}
+
+const KINDS: [Kind; 2] = [Kind::Revenue, Kind::Expense];
+
+/// The orgs with anything in month M's file, in id order: a ledger row in UTC month M (in
+/// memory, or in the month's file in force when it is frozen already) or a day row of a business
+/// day of M ([`MonthOrg`]: 32 bytes per such org, the writer keeps 40 bytes per org anyway).
 ///
 /// # Errors
 /// [`Error::Corruption`] when the month's file in force fails a check.
-pub fn month_orgs(state: &State, month: Month) -> Result<Vec<OrgId>> {
-    let mut orgs: Vec<OrgId> = Vec::new();
-    for kind in [Kind::Revenue, Kind::Expense] {
-        orgs.extend(state.partition_orgs(PartitionId { kind, month })?);
+pub fn month_orgs(state: &State, month: Month) -> Result<Vec<MonthOrg<'_>>> {
+    let mut items: Vec<MonthOrg<'_>> = Vec::new();
+    for (k, kind) in KINDS.into_iter().enumerate() {
+        let Some(bucket) = state.ledgers.get(&PartitionId { kind, month }) else {
+            continue;
+        };
+        for (org, ledger) in bucket.orgs.iter() {
+            let mut item = MonthOrg::bare(*org);
+            item.ledgers[k] = Some(ledger);
+            items.push(item);
+        }
+    }
+    for shard in &state.balances {
+        for (org, b) in shard.orgs.iter() {
+            if let Some(days) = b.months.get(&month).filter(|m| !m.days.is_empty()) {
+                items.push(MonthOrg {
+                    days: Some(days),
+                    ..MonthOrg::bare(*org)
+                });
+            }
+        }
     }
     if let Some(frozen) = state.frozen.get(month) {
         // Orgs of the file in force (a re-freeze): some have only day rows there.
         for org in frozen.file.orgs() {
-            orgs.push(org?);
+            items.push(MonthOrg::bare(org?));
         }
     }
-    for shard in &state.balances {
-        let held = shard.orgs.iter().filter(|(_, b)| {
-            b.months
-                .get(&month)
-                .is_some_and(|m| !m.days.is_empty())
-        });
-        orgs.extend(held.map(|(org, _)| *org));
+    items.sort_unstable_by_key(|item| item.org);
+    let mut out: Vec<MonthOrg<'_>> = Vec::with_capacity(items.len());
+    for item in items {
+        match out.last_mut() {
+            Some(last) if last.org == item.org => {
+                for (mine, theirs) in last.ledgers.iter_mut().zip(item.ledgers) {
+                    *mine = mine.or(theirs);
+                }
+                last.days = last.days.or(item.days);
+            }
+            _ => out.push(item),
+        }
     }
-    orgs.sort_unstable();
-    orgs.dedup();
-    Ok(orgs)
+    Ok(out)
 }
 
 /// The index parts of one ledger that the file keeps: those of the catalog's ready indexes
@@ -104,10 +169,19 @@ fn index_parts(state: &State, kind: Kind, ledger: &OrgMonthLedger) -> Vec<Frozen
 /// # Errors
 /// [`Error::Corruption`] when the month's file in force fails a check.
 pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Result<Option<OrgMonthInput>> {
+    month_org_input(state, month, &MonthOrg::of(state, month, org))
+}
+
+/// [`org_month_input`] of an org whose in-memory values `item` holds.
+///
+/// # Errors
+/// As [`org_month_input`].
+fn month_org_input(state: &State, month: Month, item: &MonthOrg<'_>) -> Result<Option<OrgMonthInput>> {
+    let org = item.org;
     let mut rows = Vec::new();
     let mut indexes = Vec::new();
-    for kind in [Kind::Revenue, Kind::Expense] {
-        let Some(ledger) = state.org_ledger(PartitionId { kind, month }, org)? else {
+    for (kind, memory) in KINDS.into_iter().zip(item.ledgers) {
+        let Some(ledger) = state.org_ledger_with(PartitionId { kind, month }, org, memory)? else {
             continue;
         };
         rows.extend(ledger.rows.iter().map(|(key, row)| FrozenRow {
@@ -119,7 +193,7 @@ pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Result<Option
         indexes.extend(index_parts(state, kind, &ledger));
     }
     let days: Vec<FrozenDay> = state
-        .month_days(org, month)?
+        .month_days_with(org, month, item.days.map(|d| &**d))?
         .into_iter()
         .map(|d| FrozenDay {
             day: d.day,
@@ -209,9 +283,10 @@ pub fn freeze_month_with(
     };
     let mut writer = FrozenWriter::create(vfs, dir, meta, month_rows(state, month))?;
     let mut copied = 0u64;
-    for org in month_orgs(state, month)? {
+    for item in month_orgs(state, month)? {
+        let org = item.org;
         if let Some(copy) = match source {
-            Some(f) if state.unchanged_since_file(month, org) => f.file.block_copy(org)?,
+            Some(f) if item.unchanged_since_file(state, month) => f.file.block_copy(org)?,
             _ => None,
         } {
             if state.file_net_before(org, month)?.0 == copy.view.anchor() {
@@ -222,7 +297,7 @@ pub fn freeze_month_with(
                 continue;
             }
         }
-        if let Some(input) = org_month_input(state, month, org)? {
+        if let Some(input) = month_org_input(state, month, &item)? {
             writer.push(&input).map_err(refused)?;
         }
     }

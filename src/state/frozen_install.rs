@@ -293,23 +293,33 @@ fn frozen_part(
     let mut set = from.clone();
     let mut moved = Vec::new();
     let mut orgs = 0u64;
+    // In org order (revenues before expenses within one): the per-org maps are chunks of
+    // consecutive ids, so each chunk is copied and searched while in cache, not once per org in
+    // hash order.
+    let mut ledgers: Vec<(OrgId, Kind, &Arc<OrgMonthLedger>)> = Vec::new();
     for (k, kind) in KINDS.into_iter().enumerate() {
-        for (org, ledger) in base.buckets[k].iter().flat_map(|b| b.orgs.iter()) {
-            let mut flows = set.flows.get(org).copied().unwrap_or((0, 0));
-            for ((_, id), row) in &ledger.rows {
-                flows = super::catalog::add_flow(flows, kind, row.reverses != 0, row.amount)
-                    .ok_or_else(|| overflow(*org, "frozen flows"))?;
-                moved.push((*org, *id));
-            }
-            set.flows.insert(*org, flows);
-            orgs += 1;
+        let bucket = base.buckets[k].iter().flat_map(|b| b.orgs.iter());
+        ledgers.extend(bucket.map(|(org, ledger)| (*org, kind, ledger)));
+    }
+    ledgers.sort_by_key(|(org, _, _)| *org);
+    for (org, kind, ledger) in ledgers {
+        let mut flows = set.flows.get(&org).copied().unwrap_or((0, 0));
+        for ((_, id), row) in &ledger.rows {
+            flows = super::catalog::add_flow(flows, kind, row.reverses != 0, row.amount)
+                .ok_or_else(|| overflow(org, "frozen flows"))?;
+            moved.push((org, *id));
         }
+        set.flows.insert(org, flows);
+        orgs += 1;
     }
     // Day rows of business month M are in the file as the base held them: their nets join the
     // frozen nets. A frozen month after M whose file was written before now has a stale anchor
     // for every org whose net of M changed (`FrozenSet::stale`).
     let later_frozen = month.next().is_some_and(|n| set.months.range(n..).next().is_some());
-    for (org, (_, then)) in &base.days {
+    let mut days: Vec<(&OrgId, &Arc<MonthBalances>)> =
+        base.days.iter().map(|(org, (_, then))| (org, then)).collect();
+    days.sort_unstable_by_key(|(org, _)| **org);
+    for (org, then) in days {
         let net = set.nets.get(org).copied().unwrap_or(0);
         let net = net.checked_add(then.net).ok_or_else(|| overflow(*org, "frozen nets"))?;
         set.nets.insert(*org, net);

@@ -119,6 +119,20 @@ impl State {
     /// when the merged rows do not fit a ledger (a damaged overlay).
     pub fn org_ledger(&self, pid: PartitionId, org: OrgId) -> Result<Option<Cow<'_, OrgMonthLedger>>> {
         let memory = self.ledgers.get(&pid).and_then(|b| b.orgs.get(&org));
+        self.org_ledger_with(pid, org, memory)
+    }
+
+    /// [`State::org_ledger`] given the org's in-memory ledger of the partition (`memory`, as
+    /// `self` holds it: found by the caller in a pass over the partition).
+    ///
+    /// # Errors
+    /// As [`State::org_ledger`].
+    pub fn org_ledger_with<'s>(
+        &'s self,
+        pid: PartitionId,
+        org: OrgId,
+        memory: Option<&'s Arc<OrgMonthLedger>>,
+    ) -> Result<Option<Cow<'s, OrgMonthLedger>>> {
         let Some(frozen) = self.frozen.get(pid.month) else {
             return Ok(memory.map(|l| Cow::Borrowed(&**l)));
         };
@@ -240,27 +254,33 @@ impl State {
     /// overlay rows of either kind, no patches of its rows, no day rows added to its business
     /// days. (The block's anchor may still differ from the org's file-net prefix now: see
     /// [`State::file_net_before`].) False for an open month.
+    #[cfg(feature = "internals")]
     pub fn unchanged_since_file(&self, month: Month, org: OrgId) -> bool {
-        if !self.is_frozen(month) {
-            return false;
-        }
         let overlay = [Kind::Revenue, Kind::Expense].into_iter().any(|kind| {
             self.ledgers
                 .get(&PartitionId { kind, month })
                 .and_then(|b| b.orgs.get(&org))
                 .is_some_and(|l| !l.rows.is_empty())
         });
+        let days = self.memory_days(org, month).is_some();
+        self.unchanged_but_memory(month, org, overlay || days)
+    }
+
+    /// The org's day rows of business month `month` in memory (`None` when it has none).
+    pub fn memory_days(&self, org: OrgId, month: Month) -> Option<&Arc<super::balance::MonthBalances>> {
+        let days = self.shard(org).orgs.get(&org)?.months.get(&month)?;
+        (!days.days.is_empty()).then_some(days)
+    }
+
+    /// Whether nothing in memory changes the org's part of frozen month `month`'s file, given
+    /// whether it has overlay rows or day rows of the month in memory (`in_memory`, found by the
+    /// caller): then only patches of its rows would. False for an open month.
+    pub fn unchanged_but_memory(&self, month: Month, org: OrgId, in_memory: bool) -> bool {
         let patched = self
             .patches
             .get(&(month, org))
             .is_some_and(|p| !p.rows.is_empty());
-        let days = self
-            .shard(org)
-            .orgs
-            .get(&org)
-            .and_then(|b| b.months.get(&month))
-            .is_some_and(|m| !m.days.is_empty());
-        !(overlay || patched || days)
+        self.is_frozen(month) && !(in_memory || patched)
     }
 
     /// Patched rows of frozen month `month`.
@@ -867,11 +887,21 @@ impl State {
     /// # Errors
     /// [`Error::Corruption`] when the file's block fails its check; `Error::Store` on overflow.
     pub fn month_days(&self, org: OrgId, month: Month) -> Result<Vec<DayRow>> {
-        let memory = self
-            .shard(org)
-            .orgs
-            .get(&org)
-            .and_then(|b| b.months.get(&month));
+        let memory = self.memory_days(org, month);
+        self.month_days_with(org, month, memory.map(|m| &**m))
+    }
+
+    /// [`State::month_days`] given the org's in-memory day rows of the month (`memory`, as
+    /// `self` holds them: found by the caller in a pass over the balances).
+    ///
+    /// # Errors
+    /// As [`State::month_days`].
+    pub fn month_days_with(
+        &self,
+        org: OrgId,
+        month: Month,
+        memory: Option<&super::balance::MonthBalances>,
+    ) -> Result<Vec<DayRow>> {
         let file = match self.frozen.get(month) {
             Some(f) => f.file.org(org)?,
             None => None,
