@@ -69,18 +69,6 @@ impl<'s> MonthOrg<'s> {
         }
     }
 
-    /// The org's entry, looked up in `state`.
-    pub fn of(state: &'s State, month: Month, org: OrgId) -> MonthOrg<'s> {
-        let ledgers = KINDS.map(|kind| {
-            state
-                .ledgers
-                .get(&PartitionId { kind, month })
-                .and_then(|b| b.orgs.get(&org))
-        });
-        let days = state.memory_days(org, month);
-        MonthOrg { org, ledgers, days }
-    }
-
     /// Whether nothing changed the org's block of frozen month `month` since its file was
     /// written ([`State::unchanged_but_memory`]).
     fn unchanged_since_file(&self, state: &State, month: Month) -> bool {
@@ -164,19 +152,12 @@ fn index_parts(state: &State, kind: Kind, ledger: &OrgMonthLedger) -> Vec<Frozen
 }
 
 /// One org's input for month M's file: its currency (from its record), its rows of both kinds
-/// in UTC month M with their ready index parts, and its day rows of M's business days. `None` when it has neither.
+/// in UTC month M with their ready index parts, and its day rows of M's business days, from
+/// its file in force and what `item` holds of it in memory. `None` when it has neither.
 ///
 /// # Errors
 /// [`Error::Corruption`] when the month's file in force fails a check.
-pub fn org_month_input(state: &State, month: Month, org: OrgId) -> Result<Option<OrgMonthInput>> {
-    month_org_input(state, month, &MonthOrg::of(state, month, org))
-}
-
-/// [`org_month_input`] of an org whose in-memory values `item` holds.
-///
-/// # Errors
-/// As [`org_month_input`].
-fn month_org_input(state: &State, month: Month, item: &MonthOrg<'_>) -> Result<Option<OrgMonthInput>> {
+fn org_month_input(state: &State, month: Month, item: &MonthOrg<'_>) -> Result<Option<OrgMonthInput>> {
     let org = item.org;
     let mut rows = Vec::new();
     let mut indexes = Vec::new();
@@ -297,7 +278,7 @@ pub fn freeze_month_with(
                 continue;
             }
         }
-        if let Some(input) = month_org_input(state, month, &item)? {
+        if let Some(input) = org_month_input(state, month, &item)? {
             writer.push(&input).map_err(refused)?;
         }
     }
