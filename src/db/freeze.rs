@@ -409,22 +409,34 @@ impl Shared {
             month,
             version,
         };
-        let (entry, blocks_copied) = freeze_month_with(&snapshot, vfs, &dir, id, Reuse::Blocks)?;
+        // The install's work is done before the lock, against the state as it is then; under
+        // it, only what changed since is redone. A first pass, against the snapshot the file is
+        // written from, runs beside the file's writing (it reads the snapshot and the base
+        // only); the next, against the state once the file is written, redoes only what writes
+        // changed meanwhile, and the last the writes of the short window of the one before.
+        let base = FreezeBase::of(&snapshot, month);
+        let (written, prepared) = std::thread::scope(|scope| {
+            let first = std::thread::Builder::new()
+                .name("folio-freeze-prep".into())
+                .spawn_scoped(scope, || snapshot.prepare_install(&base, Default::default()));
+            let written = freeze_month_with(&snapshot, vfs, &dir, id, Reuse::Blocks);
+            // A preparation that did not run (no thread) or failed leaves the next pass all
+            // the work: it gives the same result.
+            let prepared = first.ok().and_then(|t| t.join().ok()).unwrap_or_default();
+            (written, prepared)
+        });
+        let (entry, blocks_copied) = written?;
         let path = dir.join(entry.file_name());
         let file = FrozenFile::open(vfs, &path, &crate::frozen::Expected::of(self.db_id, &entry))?;
-        let base = FreezeBase::of(&snapshot, month);
-        // The snapshot no longer shares what installing changes (else every org's balances it
-        // touches would be copied under the lock); the base holds the month's values only.
-        drop(snapshot);
-        // The install's work, done against the state as it is now (writes went on while the
-        // file was written) before the lock; under it, only what changed since is redone.
-        // Twice: the second pass, against a newer state, redoes only what changed during the
-        // first, which leaves the lock little more than the writes of that short window.
-        // The second also builds the balance shards as the install leaves them, from a snapshot
-        // taken as the applier starts noting the orgs it writes: under the lock only those are
-        // redone and the shards swapped.
+        // The snapshot is freed before the lock (else every org's balances it shares with the
+        // state and installing changes would be copied under it), beside the second pass; the
+        // base holds the month's values only.
         let near: Arc<State> = self.state.read().state.clone();
-        let mut prepared = near.prepare_install(&base, Default::default());
+        let mut prepared = drop_beside(snapshot, || near.prepare_install(&base, prepared));
+        drop(near);
+        // The last pass also builds the balance shards as the install leaves them, from a
+        // snapshot taken as the applier starts noting the orgs it writes: under the lock only
+        // those are redone and the shards swapped.
         let near: Arc<State> = {
             let mut current = self.state.write();
             current.applier.notes = Some(crate::state::OrgNotes {
@@ -462,8 +474,9 @@ impl Shared {
             stats.blocks_copied += blocks_copied;
             stats.blocks_built += entry.orgs.saturating_sub(blocks_copied);
         }
-        // Freed after the lock: the month's rows that left memory, and their maps.
-        drop(replaced);
+        // Freed after the lock, beside what the freezer does next: the month's rows that left
+        // memory, and their maps.
+        self.release(replaced);
         // Their entry ids leave the applier's map a chunk at a time, each under a short hold of
         // the write lock (until then they give the locations the file gives).
         loop {
@@ -556,5 +569,48 @@ impl Db {
             months.entry(*month).or_insert_with(|| status(*month)).patches += set.rows.len() as u64;
         }
         Ok(months.into_values().collect())
+    }
+}
+
+/// Runs `work` while another thread frees `value` (inline when no thread can start).
+fn drop_beside<T: Send, R>(value: T, work: impl FnOnce() -> R) -> R {
+    std::thread::scope(|scope| {
+        let mut value = Some(value);
+        let freeing = std::thread::Builder::new()
+            .name("folio-release".into())
+            .spawn_scoped(scope, {
+                let value = value.take();
+                move || drop(value)
+            });
+        if let Err(e) = freeing {
+            tracing::debug!("freeing inline: {e}");
+        }
+        work()
+    })
+}
+
+impl Shared {
+    /// Frees `value` on a thread of its own, beside what the freezer does next, once what the
+    /// previous call handed over is freed (so at most one month's replaced values wait); inline
+    /// when no thread can start.
+    fn release<T: Send + 'static>(&self, value: T) {
+        let mut releasing = self.releasing.lock();
+        if let Some(before) = releasing.take() {
+            let _freed = before.join();
+        }
+        let thread = std::thread::Builder::new()
+            .name("folio-release".into())
+            .spawn(move || drop(value));
+        match thread {
+            Ok(thread) => *releasing = Some(thread),
+            Err(e) => tracing::debug!("freeing inline: {e}"),
+        }
+    }
+
+    /// Waits until what [`Shared::release`] handed over is freed.
+    pub(super) fn wait_released(&self) {
+        if let Some(thread) = self.releasing.lock().take() {
+            let _freed = thread.join();
+        }
     }
 }

@@ -91,6 +91,8 @@ pub(crate) struct Shared {
     last_checkpoint: Mutex<std::time::Instant>,
     /// What installs of frozen files have cost (`Db::freezer_stats`).
     freezer_stats: Mutex<freeze::FreezerStats>,
+    /// The thread freeing what the last install replaced (`Shared::release`).
+    releasing: Mutex<Option<std::thread::JoinHandle<()>>>,
     /// The gate writers wait at while the freezer falls behind under the budget.
     pressure: pressure::Pressure,
     /// `Options::memory_budget`, and the sled cache it gave the store.
@@ -775,6 +777,7 @@ fn run_checkpointer(
             recv(wake) -> _ => true,
             recv(stop) -> _ => {
                 shared.pressure.set_over_budget(false);
+                shared.wait_released();
                 return;
             }
             default(wait) => false,

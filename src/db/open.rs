@@ -663,6 +663,7 @@ fn shared(
         frozen_unsettled: AtomicBool::new(false),
         last_checkpoint: Mutex::new(std::time::Instant::now()),
         freezer_stats: Mutex::new(Default::default()),
+        releasing: Mutex::new(None),
         pressure,
         memory_budget: options.memory_budget,
         store_cache: options.store_cache_bytes(),
