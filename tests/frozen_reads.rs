@@ -444,7 +444,7 @@ fn a_damaged_frozen_file_is_an_error_not_a_wrong_answer() {
     let file = FrozenFile::open(&StdFs, &copy, &Expected::of(DB_ID, &entry)).unwrap();
     let mut state = t.frozen.clone();
     let mut set = (*state.frozen).clone();
-    set.months.insert(
+    set.insert(
         m,
         FrozenMonth {
             entry,

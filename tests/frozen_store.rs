@@ -333,7 +333,7 @@ fn assert_loaded(original: &State, oa: &Applier, loaded: &State, la: &Applier) {
     let set = |s: &State| -> Set {
         let mut flows: Vec<_> = s.frozen.flows.iter().map(|(o, f)| (*o, *f)).collect();
         flows.sort();
-        (s.frozen.months.values().map(|f| f.entry).collect(), flows)
+        (s.frozen.months().values().map(|f| f.entry).collect(), flows)
     };
     assert_eq!(set(original), set(loaded), "frozen set");
     assert_eq!(
@@ -460,7 +460,7 @@ fn a_crash_before_the_meta_batch_keeps_the_old_frozen_set_and_replay_is_exact() 
     assert_eq!(store.checkpoint_lsn().unwrap(), h.first);
     let (mut loaded, mut la) = load(&h, &db, &store);
     assert!(
-        loaded.frozen.months.is_empty(),
+        loaded.frozen.months().is_empty(),
         "the old frozen set (none) is in force"
     );
     // What a writable open does before anything else: the file and the trees of the version
@@ -508,7 +508,7 @@ fn a_crash_before_the_meta_batch_keeps_the_old_frozen_set_and_replay_is_exact() 
     assert_eq!(
         loaded
             .frozen
-            .months
+            .months()
             .values()
             .map(|f| f.entry)
             .collect::<Vec<_>>(),

@@ -336,13 +336,13 @@ fn copy_frozen(
     db_id: u64,
     state: &crate::state::State,
 ) -> Result<()> {
-    if state.frozen.months.is_empty() {
+    if state.frozen.months().is_empty() {
         return Ok(());
     }
     let (from, to) = (db.join(FROZEN_DIR), out.join(FROZEN_DIR));
     vfs.create_dir_all(&to).map_err(|e| Error::io(&to, e))?;
     let mut entries = Vec::new();
-    for frozen in state.frozen.months.values() {
+    for frozen in state.frozen.months().values() {
         let name = frozen.entry.file_name();
         let (source, target) = (from.join(&name), to.join(&name));
         if let Err(link) = vfs.hard_link(&source, &target) {

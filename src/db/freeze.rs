@@ -143,7 +143,7 @@ pub fn default_horizon(state: &State) -> Option<Month> {
         .iter()
         .filter(|(_, b)| b.orgs.values().any(|l| !l.rows.is_empty()))
         .map(|(pid, _)| pid.month)
-        .chain(state.frozen.months.keys().copied())
+        .chain(state.frozen.months().keys().copied())
         .max()?;
     newest.prev()
 }
@@ -206,7 +206,7 @@ pub fn months_to_freeze(state: &State, before: Month, refreeze_at: u64) -> Vec<M
     months.extend(
         state
             .frozen
-            .months
+            .months()
             .iter()
             .filter(|(_, f)| !building && f.file.index_fingerprint() != fingerprint)
             .map(|(month, _)| *month),
@@ -380,7 +380,7 @@ impl Shared {
                 .read()
                 .state
                 .frozen
-                .months
+                .months()
                 .values()
                 .map(|f| f.entry)
                 .collect();
@@ -557,7 +557,7 @@ impl Db {
                 months.entry(pid.month).or_insert_with(|| status(pid.month)).memory_rows += rows;
             }
         }
-        for (month, frozen) in &state.frozen.months {
+        for (month, frozen) in state.frozen.months() {
             let e = &frozen.entry;
             let stats = frozen.file.stats();
             let m = months.entry(*month).or_insert_with(|| status(*month));

@@ -530,7 +530,7 @@ fn repair(
 /// store's trees that set no longer reads are dropped. Writable opens only.
 fn align_frozen(vfs: &dyn Vfs, path: &Path, db_id: u64, state: &State, store: &Store) -> Result<()> {
     let entries: Vec<crate::frozen::ManifestEntry> =
-        state.frozen.months.values().map(|f| f.entry).collect();
+        state.frozen.months().values().map(|f| f.entry).collect();
     let (_, cleanup) = crate::frozen::FrozenDir::align(vfs, path, db_id, &entries)?;
     for removed in &cleanup.removed {
         tracing::info!(

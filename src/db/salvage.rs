@@ -338,7 +338,7 @@ impl Db {
     /// first damage found is the error naming the file and offset.
     fn check_frozen_files(&self) -> Result<()> {
         let state = self.shared.state.read().state.clone();
-        for frozen in state.frozen.months.values() {
+        for frozen in state.frozen.months().values() {
             frozen.file.verify()?;
         }
         Ok(())

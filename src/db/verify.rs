@@ -85,7 +85,7 @@ impl Db {
             let mut check = state.verify(Some(&entries));
             // Every frozen file whole: each checksum, and how its parts agree (the state's
             // checks above compared its rows with the balances).
-            for (month, frozen) in &state.frozen.months {
+            for (month, frozen) in state.frozen.months() {
                 match frozen.file.verify() {
                     Ok(v) if v.rows == frozen.entry.rows && v.orgs == frozen.entry.orgs => {}
                     Ok(v) => check.problems.push(format!(

@@ -621,6 +621,14 @@ impl FrozenFile {
     ///
     /// # Errors
     /// [`Error::Corruption`] when a part it reads fails its check.
+    /// The largest entry id of the file's rows (0 without rows).
+    pub fn id_max(&self) -> u64 {
+        match self.footer.rows {
+            0 => 0,
+            _ => self.footer.id_max,
+        }
+    }
+
     pub fn contains(&self, org: OrgId, entry_id: u64) -> Result<Option<EntryLoc>> {
         let f = &self.footer;
         if f.rows == 0 || entry_id < f.id_min || entry_id > f.id_max {

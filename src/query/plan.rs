@@ -239,7 +239,7 @@ impl State {
                 month: Month::MAX,
             };
             total += self.ledgers.range(all).count();
-            for month in self.frozen.months.keys() {
+            for month in self.frozen.months().keys() {
                 let pid = PartitionId {
                     kind,
                     month: *month,

@@ -283,7 +283,7 @@ impl State {
         let part = slot.and_then(|s| u32::try_from(s).ok());
         let mut out = Vec::with_capacity(limit.min(1024));
         let mut probes = PendingProbes {
-            months: self.frozen.months.iter(),
+            months: self.frozen.months().iter(),
             ahead: std::collections::VecDeque::with_capacity(PROBE_AHEAD),
             org,
         };

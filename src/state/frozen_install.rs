@@ -315,7 +315,7 @@ fn frozen_part(
     // Day rows of business month M are in the file as the base held them: their nets join the
     // frozen nets. A frozen month after M whose file was written before now has a stale anchor
     // for every org whose net of M changed (`FrozenSet::stale`).
-    let later_frozen = month.next().is_some_and(|n| set.months.range(n..).next().is_some());
+    let later_frozen = month.next().is_some_and(|n| set.months().range(n..).next().is_some());
     let mut days: Vec<(&OrgId, &Arc<MonthBalances>)> =
         base.days.iter().map(|(org, (_, then))| (org, then)).collect();
     days.sort_unstable_by_key(|(org, _)| **org);
@@ -770,7 +770,7 @@ impl State {
         });
         applier_dirty.extend(dirty);
         applier_dirty.extend(chunks.into_iter().map(DirtyKey::FrozenFlows));
-        set.months.insert(month, frozen);
+        set.insert(month, frozen);
         self.frozen = Arc::new(set);
         replaced.patches = current;
         replaced.base = Some(base);

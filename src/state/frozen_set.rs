@@ -34,7 +34,11 @@ pub struct FrozenMonth {
 /// The frozen months of a state.
 #[derive(Clone, Debug, Default)]
 pub struct FrozenSet {
-    pub months: BTreeMap<Month, FrozenMonth>,
+    /// By month ([`FrozenSet::insert`] keeps `id_max` with it).
+    months: BTreeMap<Month, FrozenMonth>,
+    /// The largest entry id of any file's rows (0 without rows): an id above it is in no file,
+    /// which answers a new entry's look-up without visiting every file.
+    id_max: u64,
     /// Per org, the gross flows (Σ inflow, Σ outflow) of its rows in the files: what a load adds
     /// to the flows of the rows it reads, since it never reads the files' rows.
     pub flows: super::org_map::OrgMap<(i64, i64)>,
@@ -52,6 +56,17 @@ impl FrozenSet {
         self.months.get(&month)
     }
 
+    /// The frozen months, by month.
+    pub fn months(&self) -> &BTreeMap<Month, FrozenMonth> {
+        &self.months
+    }
+
+    /// Puts `frozen` in force for `month` (replacing the version before).
+    pub fn insert(&mut self, month: Month, frozen: FrozenMonth) {
+        self.months.insert(month, frozen);
+        self.id_max = self.months.values().map(|f| f.file.id_max()).max().unwrap_or(0);
+    }
+
     pub fn is_frozen(&self, month: Month) -> bool {
         self.months.contains_key(&month)
     }
@@ -62,6 +77,9 @@ impl FrozenSet {
     /// # Errors
     /// [`Error::Corruption`] when a part of a file it reads fails its check.
     pub fn locate(&self, org: OrgId, entry_id: u64) -> Result<Option<EntryLoc>> {
+        if entry_id > self.id_max {
+            return Ok(None);
+        }
         for frozen in self.months.values().rev() {
             if let Some(loc) = frozen.file.contains(org, entry_id)? {
                 return Ok(Some(loc));
@@ -196,7 +214,7 @@ impl State {
     /// kinds of each frozen month).
     pub fn partition_ids(&self) -> Vec<PartitionId> {
         let mut pids: Vec<PartitionId> = self.ledgers.keys().copied().collect();
-        for month in self.frozen.months.keys() {
+        for month in self.frozen.months().keys() {
             for kind in [Kind::Revenue, Kind::Expense] {
                 pids.push(PartitionId {
                     kind,
@@ -432,7 +450,7 @@ impl State {
                 Some(self.ledgers.range(
                     PartitionId { kind, month: first }..=PartitionId { kind, month: last },
                 )),
-                Some(self.frozen.months.range(first..=last)),
+                Some(self.frozen.months().range(first..=last)),
             ),
             false => (None, None),
         };
@@ -765,7 +783,7 @@ impl State {
     pub fn file_net_before(&self, org: OrgId, month: Month) -> Result<(i64, u32)> {
         let frozen = &*self.frozen;
         let total = frozen.nets.get(&org).copied().unwrap_or(0);
-        if frozen.months.range(month..).next().is_none() {
+        if frozen.months().range(month..).next().is_none() {
             return Ok((total, 0));
         }
         let overflow = || Error::Store(format!("org {org}: frozen nets overflow"));
@@ -773,7 +791,7 @@ impl State {
         let mut blocks = 0u32;
         // Back over at most a few files for one holding the org (an org without activity in a
         // month has no block there); past that the forward sum is as cheap and always exact.
-        for (m, f) in frozen.months.range(..=month).rev().take(BACK_FILES) {
+        for (m, f) in frozen.months().range(..=month).rev().take(BACK_FILES) {
             if stale.is_some_and(|s| s <= *m) {
                 break;
             }
@@ -786,14 +804,14 @@ impl State {
                 return Ok((sum, blocks));
             }
         }
-        if frozen.months.range(..month).next().is_none() {
+        if frozen.months().range(..month).next().is_none() {
             return Ok((0, blocks));
         }
         // Stale from `s` on: when fewer files lie between `s` and `month` than from `month` on,
         // sum forward from a file before `s` (whose anchors are current) instead.
         if let Some(s) = stale.filter(|s| *s <= month) {
-            let between = frozen.months.range(s..month).count();
-            if between < frozen.months.range(month..).count() {
+            let between = frozen.months().range(s..month).count();
+            if between < frozen.months().range(month..).count() {
                 if let Some(sum) = self.file_net_from_before(org, s, month, &mut blocks)? {
                     return Ok((sum, blocks));
                 }
@@ -805,7 +823,7 @@ impl State {
         // of the files from `month` on come off the frozen net instead.
         let mut sum = total;
         let mut first = true;
-        for (m, f) in frozen.months.range(month..) {
+        for (m, f) in frozen.months().range(month..) {
             blocks += 1;
             if let Some(block) = f.file.org(org)? {
                 if first && stale.is_none_or(|s| s > *m) {
@@ -833,20 +851,20 @@ impl State {
         let frozen = &*self.frozen;
         let overflow = || Error::Store(format!("org {org}: frozen nets overflow"));
         let mut prefix = None;
-        for (_, f) in frozen.months.range(..stale).rev().take(BACK_FILES) {
+        for (_, f) in frozen.months().range(..stale).rev().take(BACK_FILES) {
             *blocks += 1;
             if let Some(block) = f.file.org(org)? {
                 prefix = Some(block.anchor().checked_add(block.month_net()).ok_or_else(overflow)?);
                 break;
             }
         }
-        if frozen.months.range(..stale).next().is_none() {
+        if frozen.months().range(..stale).next().is_none() {
             prefix = Some(0);
         }
         let Some(mut sum) = prefix else {
             return Ok(None);
         };
-        for (_, f) in frozen.months.range(stale..month) {
+        for (_, f) in frozen.months().range(stale..month) {
             *blocks += 1;
             if let Some(block) = f.file.org(org)? {
                 sum = sum.checked_add(block.month_net()).ok_or_else(overflow)?;

@@ -124,7 +124,7 @@ impl State {
             &mut m.frozen,
             frozen.flows.heap_bytes() + frozen.nets.heap_bytes() + frozen.stale.heap_bytes(),
         );
-        for f in frozen.months.values() {
+        for f in frozen.months().values() {
             add(&mut m.frozen, f.file.resident_bytes() + ARC);
         }
         for (_, set) in self.patches.iter() {

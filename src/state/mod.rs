@@ -357,7 +357,7 @@ impl State {
             .flat_map(|b| b.orgs.values())
             .map(|l| l.rows.len())
             .sum();
-        let frozen: u64 = self.frozen.months.values().map(|f| f.file.row_count()).sum();
+        let frozen: u64 = self.frozen.months().values().map(|f| f.file.row_count()).sum();
         memory.saturating_add(usize::try_from(frozen).unwrap_or(usize::MAX))
     }
 }

@@ -42,7 +42,15 @@ impl<V: Clone + PartialEq> PartialEq for OrgMap<V> {
 
 impl<V: Clone + Eq> Eq for OrgMap<V> {}
 
+/// Where `org` is in its chunk (or would go). A chunk whose ids are all present holds `org` at
+/// its offset in the chunk (`org & 63`): ids are dense in practice, so that one slot is tried
+/// before a binary search (which touches several cache lines of the chunk with branches that
+/// mispredict; a fifth of validating a batch at 1,000,000 orgs).
 fn find<V>(chunk: &[(OrgId, V)], org: OrgId) -> Result<usize, usize> {
+    let guess = (org.0 & ((1 << super::CHUNK_BITS) - 1)) as usize;
+    if chunk.get(guess).is_some_and(|(id, _)| *id == org) {
+        return Ok(guess);
+    }
     chunk.binary_search_by_key(&org, |(id, _)| *id)
 }
 

@@ -174,7 +174,7 @@ impl State {
             Some(b) => b.net_through(day).ok_or_else(|| overflow(org))?,
             None => (0, ReadCost::default()),
         };
-        if !self.frozen.months.is_empty() {
+        if !self.frozen.months().is_empty() {
             let (before, blocks) = self.file_net_before(org, day.month())?;
             let within = self.frozen_through(org, day)?;
             cost.frozen_blocks = blocks + u32::from(self.is_frozen(day.month()));
@@ -244,7 +244,7 @@ impl State {
             Some(before) => self.closing(org, before)?.0,
             None => Money(opening),
         };
-        if self.frozen.months.is_empty() {
+        if self.frozen.months().is_empty() {
             return day_balances(org, from, to, closing, |day| {
                 balances.and_then(|b| b.row(day)).copied()
             });

@@ -51,7 +51,7 @@ impl State {
             }
         }
         let mut frozen_flows: BTreeMap<OrgId, (i64, i64)> = BTreeMap::new();
-        for (month, frozen) in &self.frozen.months {
+        for (month, frozen) in self.frozen.months() {
             let read = self.frozen_ids(&frozen.file, &mut all, &mut frozen_flows, &mut duplicates);
             if let Err(e) = read {
                 duplicates.push(format!("frozen month {month}: {e}"));
@@ -367,7 +367,7 @@ impl State {
     fn verify_frozen_days(&self, org: OrgId, have_days: &mut DayTotals, check: &mut StateCheck) {
         let stale = self.frozen.stale.get(&org).copied();
         let mut prefix = 0i64;
-        for (month, frozen) in &self.frozen.months {
+        for (month, frozen) in self.frozen.months() {
             let block = match frozen.file.org(org) {
                 Ok(Some(block)) => block,
                 Ok(None) => continue,

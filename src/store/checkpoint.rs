@@ -867,7 +867,7 @@ impl State {
         Ok(Snapshot {
             covers: self.lsn,
             values: Vec::new(),
-            frozen: self.frozen.months.values().map(|f| f.entry).collect(),
+            frozen: self.frozen.months().values().map(|f| f.entry).collect(),
             meta,
         })
     }

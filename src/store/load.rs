@@ -196,7 +196,7 @@ impl Store {
         self.load_frozen_months(&mut state, (vfs, db, db_id), open)?;
         let in_force: BTreeMap<Month, u32> = state
             .frozen
-            .months
+            .months()
             .iter()
             .map(|(m, f)| (*m, f.entry.version))
             .collect();
@@ -372,14 +372,14 @@ impl Store {
                     entry.lsn_last
                 )));
             }
-            let file = match open.months.get(&entry.month) {
+            let file = match open.months().get(&entry.month) {
                 Some(month) if month.entry == entry => month.file.clone(),
                 _ => {
                     let path = dir.join(entry.file_name());
                     Arc::new(FrozenFile::open(vfs, &path, &Expected::of(db_id, &entry))?)
                 }
             };
-            set.months.insert(entry.month, FrozenMonth { entry, file });
+            set.insert(entry.month, FrozenMonth { entry, file });
         }
         state.frozen = Arc::new(set);
         Ok(())
@@ -398,7 +398,7 @@ impl Store {
         if flows.is_empty() && nets.is_empty() {
             return Ok(());
         }
-        if state.frozen.months.is_empty() {
+        if state.frozen.months().is_empty() {
             return Err(self.bad("frozen flows without a frozen month"));
         }
         let set = Arc::make_mut(&mut state.frozen);
