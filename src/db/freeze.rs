@@ -575,13 +575,9 @@ impl Db {
 /// Runs `work` while another thread frees `value` (inline when no thread can start).
 fn drop_beside<T: Send, R>(value: T, work: impl FnOnce() -> R) -> R {
     std::thread::scope(|scope| {
-        let mut value = Some(value);
         let freeing = std::thread::Builder::new()
             .name("folio-release".into())
-            .spawn_scoped(scope, {
-                let value = value.take();
-                move || drop(value)
-            });
+            .spawn_scoped(scope, move || drop(value));
         if let Err(e) = freeing {
             tracing::debug!("freeing inline: {e}");
         }

@@ -616,11 +616,6 @@ impl FrozenFile {
         Ok(filter::may_contain(filter, org.0, filter::PENDING_KEY))
     }
 
-    /// Where the org's entry `entry_id` is, when this file holds it: the file's id range, then
-    /// the filter, then the org's id range, then a binary search of the block's ids.
-    ///
-    /// # Errors
-    /// [`Error::Corruption`] when a part it reads fails its check.
     /// The largest entry id of the file's rows (0 without rows).
     pub fn id_max(&self) -> u64 {
         match self.footer.rows {
@@ -629,6 +624,11 @@ impl FrozenFile {
         }
     }
 
+    /// Where the org's entry `entry_id` is, when this file holds it: the file's id range, then
+    /// the filter, then the org's id range, then a binary search of the block's ids.
+    ///
+    /// # Errors
+    /// [`Error::Corruption`] when a part it reads fails its check.
     pub fn contains(&self, org: OrgId, entry_id: u64) -> Result<Option<EntryLoc>> {
         let f = &self.footer;
         if f.rows == 0 || entry_id < f.id_min || entry_id > f.id_max {
