@@ -733,3 +733,97 @@ fn the_balance_values_of_a_frozen_month_leave_the_shard_trees_without_a_scan_of_
     let (reloaded, ra) = load(&h, &db, &store);
     assert_reads_equal(&loaded, &la.entries, &reloaded, &ra.entries);
 }
+
+/// The flows of the frozen files per org, as a load gives them.
+fn frozen_flows(state: &State) -> Vec<(OrgId, (i64, i64))> {
+    ORGS.iter()
+        .map(|&id| {
+            let org = OrgId(id);
+            (org, state.frozen.flows.get(&org).copied().unwrap_or((0, 0)))
+        })
+        .collect()
+}
+
+#[test]
+fn frozen_sums_keep_one_version_per_chunk_and_a_stopped_checkpoints_are_never_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let h = record(&tmp.path().join("db"));
+    let db = tmp.path().join("copy");
+    let store_dir = db.join(STORE_DIR);
+    let chunks: Vec<u64> = {
+        let mut c: Vec<u64> = ORGS.iter().map(|&id| id >> 6).collect();
+        c.dedup();
+        c
+    };
+    assert_eq!(chunks.len(), 2, "the test's orgs are in two chunks");
+    let one_each = |store: &Store, gen: u64| {
+        let (in_force, versions) = store.frozen_sums_versions().unwrap();
+        assert_eq!(in_force, gen);
+        for v in versions {
+            let held: Vec<u64> = v.iter().map(|(c, _)| *c).collect();
+            assert_eq!(held, chunks, "one version per chunk: {v:?}");
+            assert!(v.iter().all(|(_, g)| *g <= gen), "{v:?}");
+        }
+    };
+    let february_flows = {
+        let store = Store::open(&store_dir).unwrap();
+        let mut state = State::new(h.shards);
+        let mut applier = Applier::default();
+        replay_to(&h, &mut state, &mut applier, h.second);
+        freeze(&h, &db, &mut state, &mut applier, feb(), 1);
+        checkpoint(&store, &state, &mut applier);
+        one_each(&store, 1);
+        let february_flows = frozen_flows(&state);
+        assert!(february_flows.iter().any(|(_, f)| *f != (0, 0)));
+        // A later freeze changes both chunks' sums; its checkpoint writes them and stops
+        // before its meta batch.
+        freeze(&h, &db, &mut state, &mut applier, month(3), 1);
+        assert_ne!(frozen_flows(&state), february_flows);
+        let keys = std::mem::take(&mut applier.dirty);
+        store.write_values(&state.pack(&keys)).unwrap();
+        let (in_force, versions) = store.frozen_sums_versions().unwrap();
+        assert_eq!(in_force, 1);
+        assert!(versions[0].contains(&(chunks[1], 2)), "{versions:?}");
+        february_flows
+    };
+    let store = Store::open(&store_dir).unwrap();
+    let (loaded, mut la) = load(&h, &db, &store);
+    assert_eq!(
+        frozen_flows(&loaded),
+        february_flows,
+        "generation 2 is not read"
+    );
+    // The next checkpoint writing sums takes generation 2 again, for the first chunk only: the
+    // second chunk's version 2 of the stopped checkpoint must not come back with it.
+    let keys: rustc_hash::FxHashSet<_> = [folio::state::DirtyKey::FrozenFlows(chunks[0])]
+        .into_iter()
+        .collect();
+    la.dirty.clear();
+    store.write_state(&loaded, &keys).unwrap();
+    assert_eq!(
+        store.frozen_sums_versions().unwrap().1[0],
+        vec![(chunks[0], 2), (chunks[1], 1)]
+    );
+    one_each(&store, 2);
+    drop(store);
+    let store = Store::open(&store_dir).unwrap();
+    let (reloaded, ra) = load(&h, &db, &store);
+    assert_eq!(frozen_flows(&reloaded), february_flows);
+    assert_reads_equal(&loaded, &la.entries, &reloaded, &ra.entries);
+
+    // A store that kept its sums without generations (as earlier versions wrote them) reads
+    // them the same, and its next checkpoint writing sums supersedes them.
+    store.rewrite_sums_unversioned().unwrap();
+    let (in_force, versions) = store.frozen_sums_versions().unwrap();
+    assert_eq!(in_force, 0);
+    assert!(versions.iter().all(|v| v.iter().all(|(_, g)| *g == 0)));
+    let (mut old, mut oa) = load(&h, &db, &store);
+    assert_eq!(frozen_flows(&old), february_flows);
+    replay_to(&h, &mut old, &mut oa, h.late);
+    freeze(&h, &db, &mut old, &mut oa, month(3), 2);
+    let march_flows = frozen_flows(&old);
+    checkpoint(&store, &old, &mut oa);
+    one_each(&store, 1);
+    let (again, _) = load(&h, &db, &store);
+    assert_eq!(frozen_flows(&again), march_flows);
+}

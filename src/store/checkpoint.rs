@@ -37,6 +37,17 @@ const PATCHES_TABLE: &str = "patches";
 /// by shard (4 bytes) and chunk (8 bytes), big-endian.
 const DAYS_TABLE: &str = "days";
 pub(super) const FROZEN_NETS_PREFIX: &[u8] = b"frozen_nets/";
+/// Meta key: the generation of frozen sums in force (u64 LE + CRC32; absent: 0). Frozen flows
+/// and nets are kept per chunk and generation (`frozen_flows/` ++ chunk ++ generation): a
+/// checkpoint writes the chunks that changed under the next generation in small batches before
+/// its meta batch, which then names that generation; a load reads, per chunk, the newest
+/// version not above it. So the meta batch stays a few keys whatever the number of orgs (one
+/// batch of every chunk's sums held ~140 MiB at 1,000,000 orgs while sled applied it).
+const SUMS_GEN_KEY: &[u8] = b"frozen_sums_gen";
+/// Meta key: the generation a checkpoint is writing frozen sums under (u64 LE + CRC32), made
+/// durable before the first of them: one above the generation in force tells the next
+/// checkpoint that an earlier one stopped after writing some, whose versions it removes first.
+const SUMS_PENDING_KEY: &[u8] = b"frozen_sums_pending";
 /// Meta key: bytes of keys and values the store dropped (stale trees, removed balance values)
 /// since its last compaction, which sled never gives back (u64 LE; `store::compact`).
 const DROPPED_KEY: &[u8] = b"dropped_bytes";
@@ -91,8 +102,12 @@ pub struct Snapshot {
     pub values: Vec<(String, Vec<u8>, Vec<u8>)>,
     /// The frozen months in force at `covers`: written with the checkpoint LSN.
     pub frozen: Vec<ManifestEntry>,
-    /// Meta keys written with the checkpoint LSN (frozen flows of a chunk; `None`: removed).
-    pub meta: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+    /// Chunks whose frozen sums (flows and nets) changed: written under the next generation
+    /// (see `SUMS_GEN_KEY`), which the meta batch names.
+    pub sum_chunks: Vec<u64>,
+    /// Their packed sums, keyed without the generation (`None`: the chunk has none), when packed
+    /// ahead ([`State::pack`]); [`Store::write_state`] packs them as it writes them.
+    pub sums: Vec<(Vec<u8>, Option<Vec<u8>>)>,
 }
 
 /// The key of a chunk's frozen flows in the meta tree.
@@ -100,6 +115,30 @@ fn frozen_flows_key(chunk: u64) -> Vec<u8> {
     let mut key = FROZEN_FLOWS_PREFIX.to_vec();
     key.extend_from_slice(&chunk.to_be_bytes());
     key
+}
+
+/// The (chunk, generation) of versions of frozen sums.
+#[cfg(feature = "internals")]
+pub type SumVersions = Vec<(u64, u64)>;
+
+/// A u64 LE followed by its CRC32, as the meta tree keeps the checkpoint LSN and generations.
+fn checked_bytes(value: u64) -> Vec<u8> {
+    let mut raw = value.to_le_bytes().to_vec();
+    raw.extend_from_slice(&crc32fast::hash(&raw).to_le_bytes());
+    raw
+}
+
+/// The chunk and generation of a frozen sums key after its prefix (`at` bytes): chunk ++
+/// generation, or a chunk alone (generation 0, as earlier versions wrote them); `None` for any
+/// other length.
+pub(super) fn sums_key(key: &[u8], at: usize) -> Option<(u64, u64)> {
+    let rest = key.get(at..)?;
+    let chunk = u64::from_be_bytes(rest.get(..8)?.try_into().ok()?);
+    match rest.len() {
+        8 => Some((chunk, 0)),
+        16 => Some((chunk, u64::from_be_bytes(rest[8..].try_into().ok()?))),
+        _ => None,
+    }
 }
 
 fn frozen_nets_key(chunk: u64) -> Vec<u8> {
@@ -316,36 +355,34 @@ impl Store {
 
     /// LSN of the last complete checkpoint (0 when none).
     pub fn checkpoint_lsn(&self) -> Result<Lsn> {
-        let tree = self
-            .db
-            .open_tree(META_TREE)
-            .map_err(|e| store_err(&self.path, e))?;
-        match tree
-            .get(CHECKPOINT_KEY)
-            .map_err(|e| store_err(&self.path, e))?
-        {
-            None => Ok(Lsn(0)),
+        self.checked_u64(CHECKPOINT_KEY, "checkpoint LSN").map(Lsn)
+    }
+
+    /// A meta value of a u64 LE and its CRC32 (0 when absent); `what` names it in errors.
+    fn checked_u64(&self, key: &[u8], what: &str) -> Result<u64> {
+        let tree = self.tree(META_TREE)?;
+        match tree.get(key).map_err(|e| store_err(&self.path, e))? {
+            None => Ok(0),
             Some(v) => {
                 let raw: [u8; 12] = v
                     .as_ref()
                     .try_into()
-                    .map_err(|_| self.bad("checkpoint LSN length"))?;
-                let lsn = u64::from_le_bytes(
-                    raw[..8]
-                        .try_into()
-                        .map_err(|_| self.bad("checkpoint LSN"))?,
-                );
-                let crc = u32::from_le_bytes(
-                    raw[8..]
-                        .try_into()
-                        .map_err(|_| self.bad("checkpoint LSN"))?,
-                );
-                if crc != crc32fast::hash(&raw[..8]) {
-                    return Err(self.bad("checkpoint LSN checksum"));
+                    .map_err(|_| self.bad(&format!("{what} length")))?;
+                let (value, crc) = raw.split_at(8);
+                let crc = u32::from_le_bytes(crc.try_into().map_err(|_| self.bad(what))?);
+                if crc != crc32fast::hash(value) {
+                    return Err(self.bad(&format!("{what} checksum")));
                 }
-                Ok(Lsn(lsn))
+                Ok(u64::from_le_bytes(
+                    value.try_into().map_err(|_| self.bad(what))?,
+                ))
             }
         }
+    }
+
+    /// The generation of frozen sums in force (see `SUMS_GEN_KEY`; 0 when none was written).
+    pub(super) fn sums_gen(&self) -> Result<u64> {
+        self.checked_u64(SUMS_GEN_KEY, "frozen sums generation")
     }
 
     pub(super) fn bad(&self, why: &str) -> Error {
@@ -393,8 +430,91 @@ impl Store {
             ..CheckpointStats::default()
         };
         self.apply_value_list(&snapshot.values, &mut stats)?;
+        if !snapshot.sum_chunks.is_empty() {
+            let groups = snapshot
+                .sums
+                .chunks(VALUE_GROUP_KEYS)
+                .map(|group| Ok(group.to_vec()));
+            self.write_sums(groups, &mut stats)?;
+        }
         self.db.flush().map_err(|e| store_err(&self.path, e))?;
         Ok(stats)
+    }
+
+    /// Writes frozen sums (groups of keys without the generation, and values; `None`: none)
+    /// under the generation after the one in force, in batches of at most `VALUE_BATCH_BYTES`
+    /// (no flush after them). First records that generation as pending (flushed), and removes
+    /// what an earlier checkpoint that stopped midway wrote under a generation above the one in
+    /// force. Values of a chunk without sums are written empty: they supersede older versions.
+    fn write_sums(
+        &self,
+        groups: impl Iterator<Item = Result<Vec<(Vec<u8>, Option<Vec<u8>>)>>>,
+        stats: &mut CheckpointStats,
+    ) -> Result<()> {
+        let in_force = self.sums_gen()?;
+        let pending = self.checked_u64(SUMS_PENDING_KEY, "frozen sums pending generation")?;
+        if pending > in_force {
+            self.prune_sums(in_force)?;
+        }
+        let gen = in_force
+            .checked_add(1)
+            .ok_or_else(|| self.bad("frozen sums generation overflows"))?;
+        self.tree(META_TREE)?
+            .insert(SUMS_PENDING_KEY, checked_bytes(gen))
+            .map_err(|e| store_err(&self.path, e))?;
+        self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        for group in groups {
+            let values: Vec<(String, Vec<u8>, Vec<u8>)> = group?
+                .into_iter()
+                .map(|(key, value)| {
+                    let mut key = key;
+                    key.extend_from_slice(&gen.to_be_bytes());
+                    (META_TREE.to_string(), key, value.unwrap_or_default())
+                })
+                .collect();
+            self.apply_value_list(&values, stats)?;
+        }
+        Ok(())
+    }
+
+    /// Removes the versions of frozen sums no load reads, in small batches, adding their bytes
+    /// to the dropped bytes (no flush): those above generation `in_force` (written by a
+    /// checkpoint that stopped before its meta batch) and, of each chunk, every version older
+    /// than its newest one not above `in_force`.
+    fn prune_sums(&self, in_force: u64) -> Result<()> {
+        let tree = self.tree(META_TREE)?;
+        let mut removals = Removals::default();
+        let mut bytes = 0u64;
+        for prefix in [FROZEN_FLOWS_PREFIX, FROZEN_NETS_PREFIX] {
+            // Keys come in (chunk, generation) order: a kept version followed by a kept one of
+            // the same chunk is superseded.
+            let mut kept: Option<(u64, sled::IVec, usize)> = None;
+            for item in tree.scan_prefix(prefix) {
+                let (k, v) = item.map_err(|e| store_err(&self.path, e))?;
+                let Some((chunk, gen)) = sums_key(&k, prefix.len()) else {
+                    continue;
+                };
+                let mut remove = |key: &[u8], len: usize| {
+                    bytes += (key.len() + len) as u64;
+                    removals.remove(&tree, key, len, &self.path)
+                };
+                if gen > in_force {
+                    remove(&k, v.len())?;
+                    continue;
+                }
+                if let Some((before, key, len)) = kept.take() {
+                    if before == chunk {
+                        remove(&key, len)?;
+                    }
+                }
+                kept = Some((chunk, k, v.len()));
+            }
+        }
+        removals.finish(&tree, &self.path)?;
+        if bytes > 0 {
+            self.add_dropped(bytes)?;
+        }
+        Ok(())
     }
 
     /// Writes what `state` holds of `keys` as [`Store::write`] writes a snapshot of them, but
@@ -413,6 +533,13 @@ impl Store {
         let meta = state.pack_each(keys, VALUE_GROUP_KEYS, |values| {
             self.apply_value_list(&values, &mut stats)
         })?;
+        if !meta.sum_chunks.is_empty() {
+            let groups = meta
+                .sum_chunks
+                .chunks(VALUE_GROUP_KEYS)
+                .map(|chunks| Ok(state.pack_sums(chunks)));
+            self.write_sums(groups, &mut stats)?;
+        }
         self.db.flush().map_err(|e| store_err(&self.path, e))?;
         self.finish(&meta, Some(state))?;
         Ok(stats)
@@ -472,26 +599,37 @@ impl Store {
     }
 
     /// The second half of [`Store::write`]: one batch of the meta tree (checkpoint LSN, frozen
-    /// set, frozen flows), then a flush.
+    /// set, and the generation of the frozen sums [`Store::write_values`] wrote, if any), then a
+    /// flush; then the frozen sums' versions that generation superseded are removed.
     pub fn write_meta(&self, snapshot: &Snapshot) -> Result<()> {
-        let mut raw = snapshot.covers.0.to_le_bytes().to_vec();
-        raw.extend_from_slice(&crc32fast::hash(&raw).to_le_bytes());
         let mut batch = sled::Batch::default();
-        batch.insert(CHECKPOINT_KEY, raw);
+        batch.insert(CHECKPOINT_KEY, checked_bytes(snapshot.covers.0));
         batch.insert(
             FROZEN_SET_KEY,
             pack::pack_frozen_set(snapshot.covers, &snapshot.frozen),
         );
-        for (key, value) in &snapshot.meta {
-            match value {
-                Some(value) => batch.insert(key.as_slice(), value.as_slice()),
-                None => batch.remove(key.as_slice()),
-            }
+        let sums = match snapshot.sum_chunks.is_empty() {
+            true => None,
+            false => Some(
+                self.sums_gen()?
+                    .checked_add(1)
+                    .ok_or_else(|| self.bad("frozen sums generation overflows"))?,
+            ),
+        };
+        if let Some(gen) = sums {
+            batch.insert(SUMS_GEN_KEY, checked_bytes(gen));
         }
         self.tree(META_TREE)?
             .apply_batch(batch)
             .map_err(|e| store_err(&self.path, e))?;
         self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        if let Some(gen) = sums {
+            // The checkpoint has landed: versions left by a crash here are superseded ones,
+            // which loads skip and the next checkpoint writing sums removes.
+            if let Err(e) = self.prune_sums(gen) {
+                tracing::warn!(path = %self.path.display(), error = %e, "could not remove superseded frozen sums");
+            }
+        }
         Ok(())
     }
 
@@ -678,6 +816,56 @@ impl Store {
         Ok(months)
     }
 
+    /// The generation of frozen sums in force and the (chunk, generation) of every version of
+    /// frozen flows and of frozen nets the store holds, in key order.
+    ///
+    /// # Errors
+    /// `Error::Store` for a damaged generation or key.
+    #[cfg(feature = "internals")]
+    pub fn frozen_sums_versions(&self) -> Result<(u64, [SumVersions; 2])> {
+        let tree = self.tree(META_TREE)?;
+        let mut out: [SumVersions; 2] = Default::default();
+        for (at, prefix) in [FROZEN_FLOWS_PREFIX, FROZEN_NETS_PREFIX].into_iter().enumerate() {
+            for item in tree.scan_prefix(prefix) {
+                let (k, _) = item.map_err(|e| store_err(&self.path, e))?;
+                out[at].push(sums_key(&k, prefix.len()).ok_or_else(|| self.bad("sums key"))?);
+            }
+        }
+        Ok((self.sums_gen()?, out))
+    }
+
+    /// Rewrites the frozen sums as stores written before their generations kept them: each
+    /// chunk's version in force under its key without a generation, and no generation key.
+    ///
+    /// # Errors
+    /// `Error::Store` when sled fails.
+    #[cfg(feature = "internals")]
+    pub fn rewrite_sums_unversioned(&self) -> Result<()> {
+        let tree = self.tree(META_TREE)?;
+        let in_force = self.sums_gen()?;
+        self.prune_sums(in_force)?;
+        for prefix in [FROZEN_FLOWS_PREFIX, FROZEN_NETS_PREFIX] {
+            let versions: Vec<(sled::IVec, sled::IVec)> = tree
+                .scan_prefix(prefix)
+                .collect::<sled::Result<_>>()
+                .map_err(|e| store_err(&self.path, e))?;
+            for (k, v) in versions {
+                let (chunk, _) = sums_key(&k, prefix.len()).ok_or_else(|| self.bad("sums key"))?;
+                tree.remove(&k).map_err(|e| store_err(&self.path, e))?;
+                if !v.is_empty() {
+                    let mut key = prefix.to_vec();
+                    key.extend_from_slice(&chunk.to_be_bytes());
+                    tree.insert(key, v).map_err(|e| store_err(&self.path, e))?;
+                }
+            }
+        }
+        for key in [SUMS_GEN_KEY, SUMS_PENDING_KEY] {
+            tree.remove(key).map_err(|e| store_err(&self.path, e))?;
+        }
+        self.db.flush().map_err(|e| store_err(&self.path, e))?;
+        Ok(())
+    }
+
     /// The names of the store's trees (the `meta` and `orgs` trees included).
     #[cfg(feature = "internals")]
     pub fn tree_names(&self) -> Vec<String> {
@@ -822,6 +1010,7 @@ impl State {
             })
             .unwrap_or_default();
         snapshot.values = values;
+        snapshot.sums = self.pack_sums(&snapshot.sum_chunks);
         snapshot
     }
 
@@ -851,25 +1040,35 @@ impl State {
             });
             write(values)?;
         }
-        let meta = flow_chunks
+        let mut sum_chunks: Vec<u64> = flow_chunks
             .into_iter()
             .filter_map(|k| match k {
                 DirtyKey::FrozenFlows(chunk) => Some(chunk),
                 _ => None,
             })
-            .flat_map(|chunk| {
+            .collect();
+        sum_chunks.sort_unstable();
+        Ok(Snapshot {
+            covers: self.lsn,
+            values: Vec::new(),
+            frozen: self.frozen.months().values().map(|f| f.entry).collect(),
+            sum_chunks,
+            sums: Vec::new(),
+        })
+    }
+
+    /// The frozen sums of `chunks` as the meta tree keeps them, keyed without the generation
+    /// (flows and nets of each; `None`: the chunk has none).
+    pub fn pack_sums(&self, chunks: &[u64]) -> Vec<(Vec<u8>, Option<Vec<u8>>)> {
+        chunks
+            .iter()
+            .flat_map(|&chunk| {
                 [
                     (frozen_flows_key(chunk), self.pack_frozen_flows(chunk)),
                     (frozen_nets_key(chunk), self.pack_frozen_nets(chunk)),
                 ]
             })
-            .collect();
-        Ok(Snapshot {
-            covers: self.lsn,
-            values: Vec::new(),
-            frozen: self.frozen.months().values().map(|f| f.entry).collect(),
-            meta,
-        })
+            .collect()
     }
 
     /// The frozen flows of a chunk's orgs (orgs without any left out; `None` for none at all).

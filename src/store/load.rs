@@ -436,11 +436,28 @@ impl Store {
         chunks: Chunks<'_>,
     ) -> Result<Vec<ChunkItems<T>>> {
         let name = String::from_utf8_lossy(prefix).to_string();
-        let mut out = Vec::new();
+        let in_force = self.sums_gen()?;
+        // Per chunk, the newest version not above the generation in force: keys come in
+        // (chunk, generation) order, so the last one read of a chunk.
+        let mut newest: Vec<(u64, sled::IVec)> = Vec::new();
         self.each_value(META_TREE, &Scan::meta(prefix), chunks, |k, v| {
-            let chunk = key::get_u64(k, prefix.len())
-                .filter(|_| k.len() == prefix.len() + 8)
+            let (chunk, gen) = super::checkpoint::sums_key(k, prefix.len())
                 .ok_or_else(|| self.bad(&format!("meta/{name} key")))?;
+            if gen > in_force {
+                return Ok(());
+            }
+            match newest.last_mut() {
+                Some(last) if last.0 == chunk => last.1 = v,
+                _ => newest.push((chunk, v)),
+            }
+            Ok(())
+        })?;
+        let mut out = Vec::new();
+        for (chunk, v) in newest {
+            // An empty version: the chunk has none since that generation.
+            if v.is_empty() {
+                continue;
+            }
             let (_, items) =
                 unpack(&v).map_err(|e| self.bad(&format!("meta/{name}{chunk}: {e}")))?;
             if items
@@ -450,8 +467,7 @@ impl Store {
                 return Err(self.bad(&format!("meta/{name}{chunk}: an unknown org")));
             }
             out.push((chunk, items));
-            Ok(())
-        })?;
+        }
         Ok(out)
     }
 
