@@ -283,7 +283,7 @@ fn check_month(
     for ((org, id), loc) in applier.entries.iter() {
         let here = Month::of_utc(loc.occurred_at).unwrap() == m;
         let got = reads.entry(org, id).unwrap();
-        assert_eq!(got, here.then_some(*loc), "entry {id} of org {org}");
+        assert_eq!(got, here.then_some(loc), "entry {id} of org {org}");
         if here {
             let at = loc.occurred_at;
             let want = snap.entries(org, at, at + 1).unwrap();

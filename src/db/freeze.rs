@@ -399,7 +399,10 @@ impl Shared {
     fn freeze_one(&self, month: Month) -> Result<std::result::Result<FrozenMonthReport, String>> {
         let vfs = &*self.vfs;
         let dir = self.path.join(FROZEN_DIR);
-        let snapshot: Arc<State> = self.state.read().state.clone();
+        // Snapshots of the state for the freeze hold only the month's ledger partitions
+        // (`State::with_ledgers_of`): the writes meanwhile go to other months, and would each
+        // copy the org's ledger if the snapshot shared theirs.
+        let snapshot = Arc::new(self.state.read().state.with_ledgers_of(month));
         let version = snapshot
             .frozen
             .get(month)
@@ -431,19 +434,19 @@ impl Shared {
         // The snapshot is freed before the lock (else every org's balances it shares with the
         // state and installing changes would be copied under it), beside the second pass; the
         // base holds the month's values only.
-        let near: Arc<State> = self.state.read().state.clone();
+        let near = Arc::new(self.state.read().state.with_ledgers_of(month));
         let mut prepared = drop_beside(snapshot, || near.prepare_install(&base, prepared));
         drop(near);
         // The last pass also builds the balance shards as the install leaves them, from a
         // snapshot taken as the applier starts noting the orgs it writes: under the lock only
         // those are redone and the shards swapped.
-        let near: Arc<State> = {
+        let near = {
             let mut current = self.state.write();
             current.applier.notes = Some(crate::state::OrgNotes {
                 since: current.state.lsn,
                 ..Default::default()
             });
-            current.state.clone()
+            Arc::new(current.state.with_ledgers_of(month))
         };
         prepared = near.prepare_install(&base, prepared);
         near.prepare_shards(&base, &mut prepared);

@@ -407,7 +407,7 @@ impl KeySide<'_> {
 
     fn target(&self, org: OrgId, id: u64, what: &str) -> Result<EntryLoc, String> {
         if let Some(loc) = self.entries.get(&(org, id)) {
-            return Ok(*loc);
+            return Ok(loc);
         }
         self.frozen
             .locate(org, id)
@@ -630,7 +630,7 @@ mod tests {
         balances.sort_by_key(|b| b.0);
         let mut ids: Vec<_> = entries
             .iter()
-            .map(|((o, id), loc)| ((o.0, id), *loc, entries.flows(o)))
+            .map(|((o, id), loc)| ((o.0, id), loc, entries.flows(o)))
             .collect();
         ids.sort_by_key(|e| e.0);
         (ledgers, balances, ids, state.lsn)

@@ -211,7 +211,7 @@ impl<'a> Validator<'a> {
             },
             None => {
                 let looked_up = match self.entries.get(&key) {
-                    Some(loc) => Ok(Some(*loc)),
+                    Some(loc) => Ok(Some(loc)),
                     None => self.state.frozen.locate(org, id),
                 };
                 let loc = self.noted(looked_up)??;

@@ -43,10 +43,15 @@ impl State {
                         kind: pid.kind,
                         occurred_at: at,
                     };
-                    if entries.insert((*org, id), loc).is_some() {
-                        duplicates.push(format!("org {org}: entry id {id} is stored twice"));
+                    match entries.insert((*org, id), loc) {
+                        Ok(None) => {}
+                        Ok(Some(_)) => {
+                            duplicates.push(format!("org {org}: entry id {id} is stored twice"))
+                        }
+                        Err(e) => duplicates.push(format!("org {org}: entry id {id}: {e}")),
                     }
-                    all.insert((*org, id), loc);
+                    // Refused above when out of range, and a duplicate was reported there.
+                    let _ = all.insert((*org, id), loc);
                 }
             }
         }
@@ -105,9 +110,13 @@ impl State {
                         kind,
                         occurred_at: row.occurred_at(),
                     };
-                    if all.insert((org, row.entry_id()), loc).is_some() {
-                        let id = row.entry_id();
-                        duplicates.push(format!("org {org}: entry id {id} is stored twice"));
+                    let id = row.entry_id();
+                    match all.insert((org, id), loc) {
+                        Ok(None) => {}
+                        Ok(Some(_)) => {
+                            duplicates.push(format!("org {org}: entry id {id} is stored twice"))
+                        }
+                        Err(e) => duplicates.push(format!("org {org}: entry id {id}: {e}")),
                     }
                     let f = flows.entry(org).or_default();
                     *f = add_flow(*f, kind, row.reverses() != 0, row.amount())

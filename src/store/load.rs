@@ -575,7 +575,8 @@ impl Store {
                         kind: pid.kind,
                         occurred_at: *ts,
                     };
-                    if entries.insert((org, *id), loc).is_some() {
+                    let before = entries.insert((org, *id), loc).map_err(|e| self.bad(e))?;
+                    if before.is_some() {
                         return Err(self.bad("entry id stored twice"));
                     }
                 }
