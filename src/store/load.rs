@@ -393,8 +393,9 @@ impl Store {
         entries: &mut EntryIndex,
         chunks: Chunks<'_>,
     ) -> Result<()> {
-        let flows = self.meta_chunks(state, FROZEN_FLOWS_PREFIX, pack::unpack_frozen_flows, chunks)?;
-        let nets = self.meta_chunks(state, FROZEN_NETS_PREFIX, pack::unpack_frozen_nets, chunks)?;
+        let in_force = self.sums_gen()?;
+        let flows = self.meta_chunks(state, FROZEN_FLOWS_PREFIX, pack::unpack_frozen_flows, (chunks, in_force))?;
+        let nets = self.meta_chunks(state, FROZEN_NETS_PREFIX, pack::unpack_frozen_nets, (chunks, in_force))?;
         if flows.is_empty() && nets.is_empty() {
             return Ok(());
         }
@@ -427,16 +428,16 @@ impl Store {
     }
 
     /// The per-org values of the meta keys `prefix` ++ chunk (frozen flows, frozen nets) of
-    /// `chunks`, chunk by chunk, each checked to be of a known org of its chunk.
+    /// `chunks`, chunk by chunk, each checked to be of a known org of its chunk, as of the
+    /// generation of frozen sums `in_force` (read once by the caller for both prefixes).
     fn meta_chunks<T>(
         &self,
         state: &State,
         prefix: &[u8],
         unpack: UnpackChunk<T>,
-        chunks: Chunks<'_>,
+        (chunks, in_force): (Chunks<'_>, u64),
     ) -> Result<Vec<ChunkItems<T>>> {
         let name = String::from_utf8_lossy(prefix).to_string();
-        let in_force = self.sums_gen()?;
         // Per chunk, the newest version not above the generation in force: keys come in
         // (chunk, generation) order, so the last one read of a chunk.
         let mut newest: Vec<(u64, sled::IVec)> = Vec::new();
